@@ -1,0 +1,52 @@
+# kapclinic: `make run` serves the demo clinic, `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export KAPCLINIC_ENV ?= development
+
+.PHONY: install install-dev run test test-postgres test-browser bench lint lock clean
+
+# Re-installs only when a lock file or pyproject.toml changed (a stamp per set).
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+
+$(VENV)/.runtime: $(BIN)/python requirements.lock pyproject.toml
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+	touch $@
+
+install: $(VENV)/.runtime
+
+install-dev: $(VENV)/.dev
+
+run: install
+	$(BIN)/kapclinic manage migrate --verbosity 0
+	$(BIN)/kapclinic demo
+	$(BIN)/kapclinic serve
+
+test: install-dev
+	$(BIN)/pytest
+
+test-postgres: install-dev
+	KAPCLINIC_TEST_POSTGRES=1 $(BIN)/pytest -m "not browser"
+
+test-browser: install-dev
+	$(BIN)/pytest -m browser
+
+bench: install-dev
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+lint: install-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src/kapclinic/clinical
+
+lock:
+	@echo "Upgrade a pin by editing requirements*.lock, then 'make install-dev' and 'make test'."
+
+clean:
+	rm -rf $(VENV) .pytest_cache build src/*.egg-info

@@ -1,0 +1,3 @@
+"""kapclinic: runs a ketamine-assisted psychotherapy clinic end to end."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "kapclinic.accounts"
+    label = "accounts"
+    verbose_name = "Clinics and users"
+
+    def ready(self) -> None:
+        from kapclinic.accounts import checks  # noqa: F401  (registers system checks)

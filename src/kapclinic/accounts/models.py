@@ -1,0 +1,105 @@
+"""Clinics (sites), the people who work in them, and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from kapclinic.accounts.roles import Role
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"{value!r} is not a known IANA time zone, e.g. America/New_York") from exc
+
+
+class Clinic(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=200)
+    time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
+    is_demo = models.BooleanField(default=False, help_text="Holds synthetic demo data only.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class User(AbstractUser):
+    """A person who logs in. Their role is per clinic, on Membership."""
+
+    IDENTIFYING_FIELDS = ("username", "first_name", "last_name", "email")
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "clinic"], name="one_role_per_user_per_clinic"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=[r.value for r in Role]), name="membership_role_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()}) at {self.clinic}"
+
+
+class TokenScope(models.TextChoices):
+    READ = "read", "Read only"
+    WRITE = "write", "Read and write"
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A per-user bearer token for scripts. Only its SHA-256 is stored."""
+
+    PREFIX = "kap_"
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=10, choices=TokenScope.choices, default=TokenScope.READ)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"token {self.name!r} of {self.user}"
+
+    @staticmethod
+    def new_secret() -> str:
+        return ApiToken.PREFIX + secrets.token_urlsafe(32)
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()

@@ -1,0 +1,123 @@
+"""The one permission matrix (role x action) and the one way views check it.
+
+Every page and API endpoint is wrapped in :func:`require`; patient objects are
+fetched only through :func:`get_patient_for_user`, the single place where
+clinic scoping happens. ``tests/test_permission_matrix.py`` walks every URL with
+every role, so a view without a permission fails the suite.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest
+
+from kapclinic.accounts.roles import Role
+
+
+class Action(enum.StrEnum):
+    SELF_VIEW = "self.view"            # own account, home page, clinic switch
+    PATIENT_LIST = "patient.list"
+    PATIENT_VIEW = "patient.view"      # a chart: health information
+    PATIENT_CREATE = "patient.create"
+    PATIENT_EDIT = "patient.edit"      # demographics, status, care team, conditions
+    AUDIT_VIEW = "audit.view"
+
+
+R = Role
+CLINICAL = {R.PRESCRIBER, R.NURSE, R.THERAPIST, R.COORDINATOR}
+STAFF = CLINICAL | {R.ADMIN, R.RESEARCHER}
+
+# Minimum necessary: the clinic admin runs the clinic (users, audit) but reads no
+# charts; researchers see de-identified data only (a later issue); patients use
+# the portal (a later issue), never the clinician app.
+MATRIX: dict[Action, frozenset[Role]] = {
+    Action.SELF_VIEW: frozenset(STAFF),
+    Action.PATIENT_LIST: frozenset(CLINICAL),
+    Action.PATIENT_VIEW: frozenset(CLINICAL),
+    Action.PATIENT_CREATE: frozenset({R.PRESCRIBER, R.COORDINATOR}),
+    Action.PATIENT_EDIT: frozenset({R.PRESCRIBER, R.NURSE, R.COORDINATOR}),
+    Action.AUDIT_VIEW: frozenset({R.ADMIN}),
+}
+
+# Actions that only read: an API token of scope "read" may perform these.
+READ_ONLY_ACTIONS = frozenset(
+    {Action.SELF_VIEW, Action.PATIENT_LIST, Action.PATIENT_VIEW, Action.AUDIT_VIEW}
+)
+
+
+def role_can(role: str | None, action: Action) -> bool:
+    return role is not None and Role(role) in MATRIX[action]
+
+
+class NotAuthenticated(Exception):
+    """The request carries no logged-in user or valid token."""
+
+
+def current_role(request: HttpRequest) -> str | None:
+    membership = getattr(request, "membership", None)
+    return membership.role if membership is not None else None
+
+
+def check(request: HttpRequest, action: Action) -> None:
+    """Raise unless the request's user may perform ``action`` in its active clinic."""
+    if not request.user.is_authenticated:
+        raise NotAuthenticated
+    if not role_can(current_role(request), action):
+        raise PermissionDenied(f"Your role may not perform {action.value}.")
+    token = getattr(request, "api_token", None)
+    if token is not None and token.scope == "read" and action not in READ_ONLY_ACTIONS:
+        raise PermissionDenied("This API token is read-only; create one with --scope write.")
+
+
+def require(action: Action) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a page view (or API operation) with the action it performs."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            try:
+                check(request, action)
+            except NotAuthenticated:
+                if getattr(request, "is_api", False):
+                    raise
+                return redirect_to_login(request.get_full_path())
+            return view(request, *args, **kwargs)
+
+        wrapper.required_action = action  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def public(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view that needs no login (login page, health check)."""
+    view.required_action = None  # type: ignore[attr-defined]
+    return view
+
+
+def get_patient_for_user(request: HttpRequest, patient_id: int, action: Action,
+                         *, audit_read: bool = True) -> Any:
+    """The patient, if it belongs to the request's active clinic and the role allows ``action``.
+
+    Any other patient, of another clinic or not at all, does not exist for this user:
+    Http404, and the attempt is written to the audit trail.
+    """
+    from kapclinic.audit import trail
+    from kapclinic.patients.models import Patient
+
+    check(request, action)
+    membership = request.membership  # type: ignore[attr-defined]
+    patient = Patient.objects.filter(pk=patient_id, clinic_id=membership.clinic_id).first()
+    if patient is None:
+        trail.record("denied", object_type="patient", object_id=patient_id,
+                     detail={"reason": "not in the active clinic or does not exist"})
+        raise Http404("No such patient")
+    if audit_read:
+        trail.record("read", object_type="patient", object_id=patient.pk, patient_id=patient.pk)
+    return patient

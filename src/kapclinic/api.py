@@ -1,0 +1,108 @@
+"""The JSON API under /api/v1 (django-ninja). Errors are RFC 9457 problem details."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import APIKeyCookie, HttpBearer
+
+from kapclinic.accounts.tokens import authenticate_token
+from kapclinic.patients import api as patients_api
+from kapclinic.patients.actions import ConflictError
+from kapclinic.web import api as web_api
+
+log = logging.getLogger(__name__)
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str):
+        return authenticate_token(request, token)
+
+
+class BrowserSession(APIKeyCookie):
+    """The logged-in browser session, with Django's CSRF check on unsafe methods."""
+
+    param_name = "sessionid"
+
+    def authenticate(self, request: HttpRequest, key: str | None):
+        return request.user if request.user.is_authenticated else None
+
+
+api = NinjaAPI(
+    title="kapclinic API", version="1", urls_namespace="api",
+    auth=[BearerToken(), BrowserSession(csrf=True)],
+    docs_url="/docs",
+)
+api.add_router("/patients", patients_api.router)
+api.add_router("", web_api.router)
+
+
+def problem(request: HttpRequest, status: int, title: str, detail: str,
+            errors: list[dict] | None = None) -> HttpResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
+            "instance": request.path}
+    if errors is not None:
+        body["errors"] = errors
+    response = api.create_response(request, body, status=status)
+    response["Content-Type"] = "application/problem+json"
+    return response
+
+
+def _field_name(location: list) -> str:
+    parts = [str(part) for part in location if part not in ("body", "payload", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request, exc: ValidationError):
+    errors = []
+    for error in exc.errors:
+        message = error.get("msg", "is not valid")
+        if error.get("type") == "extra_forbidden":
+            message = "is not a known field: remove it"
+        elif error.get("type") == "json_invalid" or "JSON" in message:
+            message = f"the body is not valid JSON ({message})"
+        errors.append({"field": _field_name(list(error.get("loc", []))), "message": message})
+    return problem(request, 422, "Invalid request",
+                   "One or more fields are invalid; see errors.", errors)
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request, exc):
+    return problem(request, 401, "Not authenticated",
+                   "Send 'Authorization: Bearer <token>' (see `kapclinic token create`) "
+                   "or log in.")
+
+
+@api.exception_handler(PermissionDenied)
+def on_forbidden(request, exc):
+    return problem(request, 403, "Forbidden", str(exc) or "Your role may not do this.")
+
+
+@api.exception_handler(Http404)
+def on_not_found(request, exc):
+    return problem(request, 404, "Not found", "No such resource.")
+
+
+@api.exception_handler(ConflictError)
+def on_conflict(request, exc: ConflictError):
+    return problem(request, 409, "Edit conflict", str(exc),
+                   [{"field": "version", "message": f"the record is now at version "
+                                                    f"{exc.current.version}"}])
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request, exc: HttpError):
+    return problem(request, exc.status_code, "Request failed", str(exc))
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request, exc: Exception):
+    log.exception("API error on %s", request.path)
+    return problem(request, 500, "Server error",
+                   f"Something went wrong on our side; quote request id "
+                   f"{getattr(request, 'request_id', '')} to support.")

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class AuditConfig(AppConfig):
+    name = "kapclinic.audit"
+    label = "audit"
+    verbose_name = "Audit trail"
+
+    def ready(self) -> None:
+        from kapclinic.audit import signals  # noqa: F401  (connects receivers)

@@ -1,0 +1,59 @@
+"""The append-only, hash-chained audit trail."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class ImmutableError(Exception):
+    """Raised on any attempt to change or delete an append-only record."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ImmutableError(f"{self.model.__name__} entries cannot be changed")
+
+    def delete(self):
+        raise ImmutableError(f"{self.model.__name__} entries cannot be deleted")
+
+    _raw_delete = delete
+
+
+class AuditEntry(models.Model):
+    """One thing somebody did. ``hash`` = SHA-256(prev_hash + canonical form of this entry)."""
+
+    seq = models.BigIntegerField(unique=True)
+    at = models.DateTimeField(db_index=True)
+    actor_id = models.BigIntegerField(null=True, db_index=True)
+    actor_username = models.CharField(max_length=150)
+    role = models.CharField(max_length=20)
+    clinic_id = models.BigIntegerField(null=True, db_index=True)
+    # Plain ids, not foreign keys: an attempt on a patient that does not exist is audited too.
+    patient_id = models.BigIntegerField(null=True, db_index=True)
+    object_type = models.CharField(max_length=50)
+    object_id = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=20, db_index=True)
+    client_addr = models.CharField(max_length=64, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    detail_json = models.TextField(default="{}")
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    IDENTIFYING_FIELDS = ("actor_username", "client_addr")
+
+    class Meta:
+        ordering = ["-seq"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.actor_username} {self.action} {self.object_type} {self.object_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableError("Audit entries cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError("Audit entries cannot be deleted")

@@ -1,0 +1,48 @@
+"""The clinic admin's view of the audit trail: browse and filter, never change."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from kapclinic.accounts.permissions import Action, require
+from kapclinic.audit.models import AuditEntry
+
+ACTIONS = ["create", "read", "list", "update", "denied", "login", "login_failed", "logout",
+           "token_created"]
+
+
+class AuditFilterForm(forms.Form):
+    user = forms.CharField(required=False, label="User")
+    action = forms.ChoiceField(required=False,
+                               choices=[("", "Any action")] + [(a, a) for a in ACTIONS])
+    patient = forms.IntegerField(required=False, min_value=1, label="Patient id")
+    since = forms.DateField(required=False, label="From",
+                            widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To",
+                            widget=forms.DateInput(attrs={"type": "date"}))
+
+
+@require(Action.AUDIT_VIEW)
+def audit_log(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET or None)
+    entries = AuditEntry.objects.filter(clinic_id=request.membership.clinic_id)
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["user"]:
+            entries = entries.filter(actor_username__iexact=data["user"].strip())
+        if data["action"]:
+            entries = entries.filter(action=data["action"])
+        if data["patient"]:
+            entries = entries.filter(patient_id=data["patient"])
+        if data["since"]:
+            entries = entries.filter(at__date__gte=data["since"])
+        if data["until"]:
+            entries = entries.filter(at__date__lte=data["until"])
+    page = Paginator(entries.order_by("-seq"), 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "audit/log.html", {"form": form, "page": page,
+                                              "query": query.urlencode()})

@@ -1,0 +1,295 @@
+"""The `kapclinic` command. Errors are one line on stderr and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable
+
+from kapclinic import config
+
+USAGE_ERROR = 2
+
+
+class CommandError(Exception):
+    """A problem the person at the terminal can fix; printed as one line."""
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kapclinic.settings")
+    import django
+
+    django.setup()
+
+
+# ---- serve ---------------------------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    if args.dev:
+        call_command("runserver", f"{args.host}:{args.port}")
+        return 0
+    call_command("collectstatic", interactive=False, verbosity=0)
+    print(f"kapclinic is serving on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    os.execv(gunicorn, [  # noqa: S606 (our own venv's gunicorn, fixed arguments)
+        gunicorn, "kapclinic.wsgi:application", "--bind", f"{args.host}:{args.port}",
+        "--workers", str(args.workers), "--threads", "4", "--access-logfile", "-",
+        "--graceful-timeout", "5",
+    ])
+    return 0  # not reached
+
+
+# ---- demo ----------------------------------------------------------------------------------
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+    from rich.progress import Progress
+
+    from kapclinic import demo
+    from kapclinic.audit import context
+
+    if args.patients < 1 or args.patients > 1_000_000:
+        raise CommandError("--patients must be between 1 and 1000000")
+    password = args.password or secrets.token_urlsafe(9)
+    if len(password) < 10:
+        raise CommandError("--password must be at least 10 characters")
+    call_command("migrate", interactive=False, verbosity=0)
+    context.set_system_actor("kapclinic demo")
+    total = args.patients + max(1, args.patients // 4)
+    with Progress(disable=total < 2000 or not sys.stdout.isatty()) as progress:
+        task = progress.add_task("Creating demo patients", total=total)
+        try:
+            result = demo.load_demo(patients=args.patients, seed=args.seed, password=password,
+                                    progress=lambda n: progress.advance(task, n))
+        except demo.DemoRefused as exc:
+            raise CommandError(f"kapclinic demo refused: {exc}") from exc
+    if not result.created:
+        print("The demo clinic is already loaded; its logins are unchanged: "
+              + ", ".join(result.usernames))
+        return 0
+    print(f"Demo clinics loaded with {result.patients} synthetic patients.")
+    print("Logins (one per role; the second clinic's end in 2): " + ", ".join(result.usernames))
+    print(f"Password for every demo login: {password}")
+    if not args.password:
+        print("(This password is shown once. Reset one with: "
+              "kapclinic manage changepassword USERNAME)")
+    return 0
+
+
+# ---- users and tokens ---------------------------------------------------------------------
+
+def cmd_createuser(args: argparse.Namespace) -> int:
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+    from django.db import transaction
+
+    from kapclinic.accounts.models import Clinic, Membership, User
+    from kapclinic.accounts.roles import Role
+    from kapclinic.audit import context, trail
+
+    if args.role not in Role.values:
+        raise CommandError(f"unknown role {args.role!r}; choose one of {', '.join(Role.values)}")
+    clinic = Clinic.objects.filter(slug=args.clinic).first()
+    if clinic is None:
+        known = ", ".join(Clinic.objects.values_list("slug", flat=True)) or "none yet"
+        raise CommandError(f"no clinic {args.clinic!r}; known clinics: {known}")
+    context.set_system_actor("kapclinic createuser", clinic.pk)
+    password = args.password or (getpass.getpass("Password: ") if sys.stdin.isatty() else "")
+    if not password:
+        raise CommandError("give --password (or run in a terminal to be asked)")
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        raise CommandError("password: " + " ".join(exc.messages)) from exc
+    with transaction.atomic():
+        user = User.objects.filter(username=args.username).first()
+        if user is None:
+            user = User(username=args.username, first_name=args.first_name or "",
+                        last_name=args.last_name or "")
+            user.set_password(password)
+            user.save()
+        elif Membership.objects.filter(user=user, clinic=clinic).exists():
+            raise CommandError(f"{args.username} is already a member of {clinic.slug}")
+        Membership.objects.create(user=user, clinic=clinic, role=args.role)
+        trail.record("create", object_type="membership", object_id=user.pk,
+                     detail={"username": user.username, "role": args.role})
+    print(f"{user.username} is now {Role(args.role).label} at {clinic.name}.")
+    return 0
+
+
+def cmd_createclinic(args: argparse.Namespace) -> int:
+    from django.core.exceptions import ValidationError
+
+    from kapclinic.accounts.models import Clinic
+
+    clinic = Clinic(slug=args.slug, name=args.name, time_zone=args.time_zone)
+    try:
+        clinic.full_clean()
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise CommandError(f"{field}: {' '.join(messages)}") from exc
+    clinic.save()
+    print(f"Clinic {clinic.slug!r} created ({clinic.time_zone}).")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from kapclinic.accounts.models import User
+    from kapclinic.accounts.tokens import issue_token
+    from kapclinic.audit import context
+
+    user = User.objects.filter(username=args.user).first()
+    if user is None:
+        raise CommandError(f"no user {args.user!r}")
+    context.set_system_actor("kapclinic token create")
+    try:
+        token, secret = issue_token(user=user, name=args.name, scope=args.scope, days=args.days)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    print(secret)
+    print(f"(API token for {user.username}, scope {token.scope}, expires "
+          f"{token.expires_at:%Y-%m-%d}. It is shown only now: store it safely.)", file=sys.stderr)
+    return 0
+
+
+# ---- check and audit -----------------------------------------------------------------------
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    try:
+        call_command("check", databases=["default"])
+    except SystemCheckError as exc:
+        print(str(exc).strip(), file=sys.stderr)
+        return USAGE_ERROR
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from kapclinic.audit import trail
+
+    started = time.perf_counter()
+    result = trail.verify()
+    seconds = time.perf_counter() - started
+    if not result.ok:
+        print(f"AUDIT TRAIL BROKEN at entry #{result.first_bad_seq}: {result.problem} "
+              f"({result.checked} entries before it are intact)", file=sys.stderr)
+        return 1
+    if args.expect_head and args.expect_head != result.head_hash:
+        print(f"AUDIT TRAIL BROKEN: the newest entry's hash is {result.head_hash}, not the "
+              f"expected {args.expect_head}: entries were removed from the end", file=sys.stderr)
+        return 1
+    print(f"Audit trail intact: {result.checked} entries verified in {seconds:.2f} s; "
+          f"head hash {result.head_hash}")
+    return 0
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["kapclinic manage", *args.rest])
+    return 0
+
+
+# ---- the parser ----------------------------------------------------------------------------
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be 1 or more")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2
+        self.exit(USAGE_ERROR, f"{self.prog}: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="kapclinic", description="Run a ketamine-assisted psychotherapy clinic.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    serve = sub.add_parser("serve", help="serve the web app (gunicorn; --dev for autoreload)")
+    serve.add_argument("--port", type=positive_int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--workers", type=positive_int, default=2)
+    serve.add_argument("--dev", action="store_true", help="Django's autoreloading server")
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="load the synthetic demo clinics")
+    demo.add_argument("--patients", type=positive_int, default=40)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--password")
+    demo.set_defaults(func=cmd_demo)
+
+    user = sub.add_parser("createuser", help="add a user to a clinic with a role")
+    user.add_argument("--username", required=True)
+    user.add_argument("--role", required=True)
+    user.add_argument("--clinic", required=True, help="the clinic's slug")
+    user.add_argument("--password")
+    user.add_argument("--first-name")
+    user.add_argument("--last-name")
+    user.set_defaults(func=cmd_createuser)
+
+    clinic = sub.add_parser("createclinic", help="add a clinic (site)")
+    clinic.add_argument("--slug", required=True)
+    clinic.add_argument("--name", required=True)
+    clinic.add_argument("--time-zone", default=config.default_time_zone())
+    clinic.set_defaults(func=cmd_createclinic)
+
+    token = sub.add_parser("token", help="API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True, parser_class=Parser)
+    create = token_sub.add_parser("create", help="create a token and print it once")
+    create.add_argument("--user", required=True)
+    create.add_argument("--scope", default="read", choices=["read", "write"])
+    create.add_argument("--days", type=positive_int)
+    create.add_argument("--name", default="cli")
+    create.set_defaults(func=cmd_token_create)
+
+    check = sub.add_parser("check", help="report configuration problems")
+    check.set_defaults(func=cmd_check)
+
+    audit = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, parser_class=Parser)
+    verify = audit_sub.add_parser("verify", help="verify the hash chain")
+    verify.add_argument("--expect-head", help="the head hash noted earlier, to detect truncation")
+    verify.set_defaults(func=cmd_audit_verify)
+
+    manage = sub.add_parser("manage", help="run a Django management command")
+    manage.add_argument("rest", nargs=argparse.REMAINDER)
+    manage.set_defaults(func=cmd_manage)
+
+    for name, register in plugin_commands():
+        register(sub.add_parser(name, help=f"{name} commands"))
+    return parser
+
+
+def plugin_commands() -> list[tuple[str, Callable[[argparse.ArgumentParser], None]]]:
+    """Sub-command groups owned by the clinical core (pure: they need no database)."""
+    return []
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if not getattr(args, "pure", False):
+            setup_django()
+        return args.func(args)
+    except (CommandError, config.ConfigurationError) as exc:
+        print(f"kapclinic: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Every write to the patient registry: one transaction each, with its audit entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from kapclinic.accounts.models import Clinic, User
+from kapclinic.audit import trail
+from kapclinic.clinical.codes import diagnoses
+from kapclinic.patients.models import Condition, Patient, StatusChange
+
+
+class ConflictError(Exception):
+    """Somebody else saved the record first; nothing was written."""
+
+    def __init__(self, current: Patient):
+        super().__init__(
+            f"{current.full_name}'s record was changed by someone else while you were editing "
+            f"(now version {current.version}). Your changes were not saved: review the current "
+            "record and apply them again."
+        )
+        self.current = current
+
+
+def create_patient(*, clinic: Clinic, data: dict[str, Any], by: User | None) -> Patient:
+    with transaction.atomic():
+        patient = Patient.objects.create(clinic=clinic, created_by=by, **data)
+        StatusChange.objects.create(patient=patient, to_status=patient.status, changed_by=by)
+        trail.record("create", object_type="patient", object_id=patient.pk,
+                     patient_id=patient.pk, clinic_id=clinic.pk,
+                     detail={"fields": sorted(data)})
+    return patient
+
+
+def update_patient(*, patient: Patient, changes: dict[str, Any], expected_version: int,
+                   by: User | None) -> Patient:
+    """Compare-and-swap on ``version``: a stale edit raises ConflictError and writes nothing."""
+    with transaction.atomic():
+        old_status = Patient.objects.filter(pk=patient.pk).values_list("status", flat=True).first()
+        updated = Patient.objects.filter(pk=patient.pk, version=expected_version).update(
+            **changes, version=F("version") + 1, updated_at=timezone.now()
+        )
+        if updated != 1:
+            raise ConflictError(Patient.objects.get(pk=patient.pk))
+        fresh = Patient.objects.get(pk=patient.pk)
+        if fresh.status != old_status:
+            StatusChange.objects.create(patient=fresh, from_status=old_status,
+                                        to_status=fresh.status, changed_by=by)
+        trail.record("update", object_type="patient", object_id=fresh.pk, patient_id=fresh.pk,
+                     clinic_id=fresh.clinic_id,
+                     detail={"fields": sorted(changes), "version": fresh.version})
+    return fresh
+
+
+def add_condition(*, patient: Patient, code: str, treatment_resistant: bool = False,
+                  note: str = "", by: User | None) -> Condition:
+    diagnosis = diagnoses().get(code)
+    if diagnosis is None:
+        raise ValueError(f"{code!r} is not in the clinic's diagnosis table")
+    if treatment_resistant and not diagnosis.is_depression:
+        raise ValueError("Only a depression code (F32.x/F33.x) can be marked treatment-resistant")
+    with transaction.atomic():
+        condition = Condition.objects.create(
+            patient=patient, code=diagnosis.code, display=diagnosis.display,
+            code_system=diagnosis.system, treatment_resistant=treatment_resistant,
+            note=note, recorded_by=by,
+        )
+        trail.record("create", object_type="condition", object_id=condition.pk,
+                     patient_id=patient.pk, clinic_id=patient.clinic_id,
+                     detail={"code": diagnosis.code})
+    return condition
+
+
+def mark_condition_entered_in_error(*, condition: Condition, reason: str,
+                                    by: User) -> Condition:
+    if not reason.strip():
+        raise ValueError("Say why the condition was entered in error")
+    with transaction.atomic():
+        updated = Condition.objects.filter(pk=condition.pk, entered_in_error_at__isnull=True).update(
+            entered_in_error_at=timezone.now(), entered_in_error_by=by,
+            entered_in_error_reason=reason.strip(),
+        )
+        if updated:
+            trail.record("update", object_type="condition", object_id=condition.pk,
+                         patient_id=condition.patient_id,
+                         detail={"entered_in_error": True})
+    condition.refresh_from_db()
+    return condition
+
+
+@dataclass
+class NewPatient:
+    data: dict[str, Any]
+    conditions: list[tuple[str, bool]] = field(default_factory=list)  # (code, treatment_resistant)
+
+
+def bulk_create_patients(*, clinic: Clinic, records: list[NewPatient], by: User | None,
+                         progress=None, batch_size: int = 500) -> int:
+    """Create many patients at once (imports, the demo), audited like one-by-one creation."""
+    table = diagnoses()
+    for start in range(0, len(records), batch_size):
+        batch = records[start:start + batch_size]
+        with transaction.atomic():
+            created = Patient.objects.bulk_create(
+                [Patient(clinic=clinic, created_by=by, **record.data) for record in batch]
+            )
+            StatusChange.objects.bulk_create([
+                StatusChange(patient=p, to_status=p.status, changed_by=by) for p in created
+            ])
+            conditions = []
+            for patient, record in zip(created, batch, strict=True):
+                for code, resistant in record.conditions:
+                    diagnosis = table.get(code)
+                    if diagnosis is None:
+                        raise ValueError(f"{code!r} is not in the clinic's diagnosis table")
+                    conditions.append(Condition(
+                        patient=patient, code=diagnosis.code, display=diagnosis.display,
+                        code_system=diagnosis.system, treatment_resistant=resistant,
+                        recorded_by=by))
+            Condition.objects.bulk_create(conditions)
+            trail.record_many(
+                [trail.Event("create", "patient", p.pk, patient_id=p.pk, clinic_id=clinic.pk)
+                 for p in created]
+                + [trail.Event("create", "condition", c.pk, patient_id=c.patient_id,
+                               clinic_id=clinic.pk, detail={"code": c.code}) for c in conditions]
+            )
+        if progress is not None:
+            progress(len(batch))
+    return len(records)

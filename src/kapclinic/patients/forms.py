@@ -1,0 +1,118 @@
+"""Validation of patient data, shared by the web forms and the JSON API."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django import forms
+
+from kapclinic.accounts.models import Clinic, Membership, User
+from kapclinic.accounts.roles import Role
+from kapclinic.clinical.codes import diagnoses
+from kapclinic.patients.models import Patient
+
+EDITABLE_FIELDS = [
+    "mrn", "given_name", "family_name", "date_of_birth", "sex_at_birth", "status",
+    "phone", "email", "address", "emergency_contact_name", "emergency_contact_relationship",
+    "emergency_contact_phone", "prescriber", "therapist",
+]
+OLDEST_PLAUSIBLE_AGE_YEARS = 120  # data-entry check only: catches a mistyped year
+
+
+def clinic_staff(clinic: Clinic, role: Role):
+    ids = Membership.objects.filter(clinic=clinic, role=role).values("user_id")
+    return User.objects.filter(pk__in=ids, is_active=True).order_by("last_name", "first_name")
+
+
+class PatientForm(forms.ModelForm):
+    class Meta:
+        model = Patient
+        fields = EDITABLE_FIELDS
+        widgets = {
+            "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "address": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {"mrn": "Medical record number, unique in this clinic."}
+
+    def __init__(self, *args, clinic: Clinic, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clinic = clinic
+        self.fields["prescriber"].queryset = clinic_staff(clinic, Role.PRESCRIBER)
+        self.fields["therapist"].queryset = clinic_staff(clinic, Role.THERAPIST)
+        self.fields["prescriber"].label_from_instance = lambda user: user.display_name
+        self.fields["therapist"].label_from_instance = lambda user: user.display_name
+        self.fields["prescriber"].empty_label = "Not assigned"
+        self.fields["therapist"].empty_label = "Not assigned"
+        for name in ("phone", "emergency_contact_phone"):
+            self.fields[name].widget.attrs["inputmode"] = "tel"
+        self.fields["email"].widget.attrs["autocomplete"] = "off"
+
+    def clean_mrn(self) -> str:
+        mrn = self.cleaned_data["mrn"].strip()
+        taken = Patient.objects.filter(clinic=self.clinic, mrn__iexact=mrn)
+        if self.instance.pk:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError("Another patient in this clinic already has this MRN.")
+        return mrn
+
+    def clean_date_of_birth(self) -> date:
+        born = self.cleaned_data["date_of_birth"]
+        today = date.today()
+        if born > today:
+            raise forms.ValidationError("Date of birth is in the future: check the year.")
+        if today.year - born.year > OLDEST_PLAUSIBLE_AGE_YEARS:
+            raise forms.ValidationError(
+                f"Date of birth is more than {OLDEST_PLAUSIBLE_AGE_YEARS} years ago: check the year."
+            )
+        return born
+
+    def validate_unique(self) -> None:
+        # The clinic is not a form field, so MRN uniqueness is checked in clean_mrn.
+        pass
+
+    def changed_values(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.changed_data}
+
+
+class ConditionForm(forms.Form):
+    code = forms.ChoiceField(label="Diagnosis (ICD-10-CM)")
+    treatment_resistant = forms.BooleanField(
+        required=False, label="Treatment-resistant",
+        help_text="Depression only: at least two adequate antidepressant trials have failed.",
+    )
+    note = forms.CharField(required=False, max_length=500)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["code"].choices = [("", "Choose a diagnosis")] + diagnoses().choices()
+
+    def clean(self):
+        data = super().clean()
+        diagnosis = diagnoses().get(data.get("code", ""))
+        if diagnosis and data.get("treatment_resistant") and not diagnosis.is_depression:
+            self.add_error("treatment_resistant",
+                           "Only a depression diagnosis (F32.x or F33.x) can be treatment-resistant.")
+        return data
+
+
+class EnteredInErrorForm(forms.Form):
+    reason = forms.CharField(max_length=500, label="Why was this entered in error?")
+
+
+class PatientSearchForm(forms.Form):
+    q = forms.CharField(required=False, label="Search",
+                        help_text="Name, MRN or date of birth (YYYY-MM-DD)")
+    status = forms.ChoiceField(required=False)
+    member = forms.TypedChoiceField(required=False, coerce=int, empty_value=None,
+                                    label="Care team member")
+
+    def __init__(self, *args, clinic: Clinic, **kwargs):
+        super().__init__(*args, **kwargs)
+        from kapclinic.patients.models import Status
+
+        self.fields["status"].choices = [("", "Any status"), *Status.choices]
+        staff = (clinic_staff(clinic, Role.PRESCRIBER) | clinic_staff(clinic, Role.THERAPIST))
+        self.fields["member"].choices = [("", "Anyone")] + [
+            (user.pk, user.display_name) for user in staff.distinct()
+        ]

@@ -1,0 +1,33 @@
+"""Reading the registry: search and filters, always within one clinic."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db.models import Q, QuerySet
+
+from kapclinic.patients.models import Patient
+
+
+def search_patients(clinic_id: int, q: str = "", status: str = "",
+                    member_id: int | None = None) -> QuerySet[Patient]:
+    patients = Patient.objects.filter(clinic_id=clinic_id).select_related("prescriber", "therapist")
+    q = q.strip()
+    if q:
+        try:
+            born = date.fromisoformat(q)
+        except ValueError:
+            born = None
+        if born is not None:
+            patients = patients.filter(date_of_birth=born)
+        else:
+            for word in q.split():
+                patients = patients.filter(
+                    Q(given_name__icontains=word) | Q(family_name__icontains=word)
+                    | Q(mrn__iexact=word)
+                )
+    if status:
+        patients = patients.filter(status=status)
+    if member_id:
+        patients = patients.filter(Q(prescriber_id=member_id) | Q(therapist_id=member_id))
+    return patients

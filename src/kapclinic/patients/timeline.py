@@ -1,0 +1,44 @@
+"""The chart's timeline: one list of dated events from every part of the record.
+
+Later issues (screening, sessions, measures, notes) add their own event sources here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from kapclinic.patients.models import Patient, Status
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: datetime
+    kind: str
+    title: str
+    detail: str = ""
+    by: str = ""
+
+
+def build_timeline(patient: Patient) -> list[TimelineEvent]:
+    labels = dict(Status.choices)
+    events: list[TimelineEvent] = []
+    for change in patient.status_changes.select_related("changed_by"):
+        who = change.changed_by.display_name if change.changed_by else "system"
+        if change.from_status:
+            title = f"Status: {labels[change.from_status]} → {labels[change.to_status]}"
+        else:
+            title = f"Registered as {labels[change.to_status]}"
+        events.append(TimelineEvent(change.changed_at, "status", title, by=who))
+    for condition in patient.conditions.select_related("recorded_by", "entered_in_error_by"):
+        who = condition.recorded_by.display_name if condition.recorded_by else "system"
+        events.append(TimelineEvent(condition.recorded_at, "condition",
+                                    f"Diagnosis added: {condition.code} {condition.display}",
+                                    condition.note, who))
+        if condition.entered_in_error_at:
+            events.append(TimelineEvent(
+                condition.entered_in_error_at, "correction",
+                f"Diagnosis {condition.code} marked entered in error",
+                condition.entered_in_error_reason, condition.entered_in_error_by.display_name,
+            ))
+    return sorted(events, key=lambda event: event.at, reverse=True)

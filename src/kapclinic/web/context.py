@@ -1,0 +1,17 @@
+"""Template context every page needs: the active clinic, the role and what it may do."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from kapclinic.accounts.permissions import Action, role_can
+
+
+def navigation(request: HttpRequest) -> dict:
+    membership = getattr(request, "membership", None)
+    role = membership.role if membership else None
+    can = {action.name.lower(): role_can(role, action) for action in Action}
+    memberships = []
+    if membership is not None:
+        memberships = list(request.user.memberships.select_related("clinic").order_by("clinic__name"))
+    return {"membership": membership, "can": can, "memberships": memberships}

@@ -1,0 +1,77 @@
+"""Pages that are not about one patient: login, home, clinic switch, health check."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
+
+from kapclinic.accounts.middleware import SESSION_KEY
+from kapclinic.accounts.permissions import Action, public, require, role_can
+
+
+class LoginForm(AuthenticationForm):
+    # One message whatever was wrong: never reveal whether the username exists.
+    error_messages = {
+        "invalid_login": "That username and password do not match an account. Try again.",
+        "inactive": "That username and password do not match an account. Try again.",
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].widget.attrs.update({"autocomplete": "username", "autofocus": True})
+        self.fields["password"].widget.attrs.update({"autocomplete": "current-password"})
+
+
+login = public(auth_views.LoginView.as_view(template_name="web/login.html",
+                                            authentication_form=LoginForm,
+                                            redirect_authenticated_user=True))
+logout = public(require_POST(auth_views.LogoutView.as_view()))
+
+
+@require(Action.SELF_VIEW)
+def home(request: HttpRequest) -> HttpResponse:
+    """Send each role to the page it works from."""
+    role = request.membership.role
+    if role_can(role, Action.PATIENT_LIST):
+        return redirect("patient-list")
+    if role_can(role, Action.AUDIT_VIEW):
+        return redirect("audit-log")
+    return render(request, "web/home.html")
+
+
+class ClinicChoice(forms.Form):
+    clinic = forms.IntegerField()
+
+
+@require(Action.SELF_VIEW)
+@require_POST
+def switch_clinic(request: HttpRequest) -> HttpResponse:
+    form = ClinicChoice(request.POST)
+    if form.is_valid() and request.user.memberships.filter(clinic_id=form.cleaned_data["clinic"]).exists():
+        request.session[SESSION_KEY] = form.cleaned_data["clinic"]
+    return redirect("home")
+
+
+@public
+def healthz(request: HttpRequest) -> HttpResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+def forbidden(request: HttpRequest, exception=None) -> HttpResponse:
+    return render(request, "web/403.html", status=403)
+
+
+def not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    return render(request, "web/404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/500.html", status=500)

@@ -1,0 +1,90 @@
+"""Named personas shared by every test: who they are is part of what a test says."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import pytest
+from django.test import Client
+
+from kapclinic.accounts.models import Clinic, Membership, User
+from kapclinic.accounts.roles import Role
+from kapclinic.patients import actions
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(username: str, clinic: Clinic, role: Role, first: str = "", last: str = "") -> User:
+    user = User.objects.create_user(username=username, password=PASSWORD, first_name=first,
+                                    last_name=last or username.title())
+    Membership.objects.create(user=user, clinic=clinic, role=role)
+    return user
+
+
+@pytest.fixture
+def clinic_a(db) -> Clinic:
+    return Clinic.objects.create(slug="clinic-a", name="Clinic A", time_zone="America/New_York")
+
+
+@pytest.fixture
+def clinic_b(db) -> Clinic:
+    return Clinic.objects.create(slug="clinic-b", name="Clinic B", time_zone="Europe/London")
+
+
+@pytest.fixture
+def prescriber(clinic_a) -> User:
+    return make_user("alice", clinic_a, Role.PRESCRIBER, "Alice", "Prescott")
+
+
+@pytest.fixture
+def nurse(clinic_a) -> User:
+    return make_user("nina", clinic_a, Role.NURSE, "Nina", "Nurse")
+
+
+@pytest.fixture
+def therapist(clinic_a) -> User:
+    return make_user("theo", clinic_a, Role.THERAPIST, "Theo", "Therapist")
+
+
+@pytest.fixture
+def coordinator(clinic_a) -> User:
+    return make_user("cora", clinic_a, Role.COORDINATOR, "Cora", "Coordinator")
+
+
+@pytest.fixture
+def clinic_admin(clinic_a) -> User:
+    return make_user("adam", clinic_a, Role.ADMIN, "Adam", "Admin")
+
+
+@pytest.fixture
+def other_clinician(clinic_b) -> User:
+    """A prescriber of clinic B, who must never see clinic A's patients."""
+    return make_user("bob", clinic_b, Role.PRESCRIBER, "Bob", "Elsewhere")
+
+
+def new_patient(clinic: Clinic, by: User | None = None, **overrides):
+    data = {
+        "mrn": "A-0001", "given_name": "Ada", "family_name": "Lovelace",
+        "date_of_birth": date(1985, 12, 10), "sex_at_birth": "female", "status": "screening",
+    }
+    data.update(overrides)
+    return actions.create_patient(clinic=clinic, data=data, by=by)
+
+
+@pytest.fixture
+def patient(clinic_a, prescriber):
+    return new_patient(clinic_a, prescriber, prescriber=prescriber)
+
+
+@pytest.fixture
+def patient_b(clinic_b, other_clinician):
+    return new_patient(clinic_b, other_clinician, mrn="B-0001", given_name="Brook",
+                       family_name="Other")
+
+
+def login(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
