@@ -24,3 +24,4 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 AXES_ENABLED = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 (whitenoise warns on a missing folder)

@@ -1,15 +1,15 @@
 """API: the patient registry. Validation is the web form's, so both agree on every rule."""
 
-from __future__ import annotations
 
 from datetime import date
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Schema
 from ninja.errors import ValidationError
 from pydantic import ConfigDict
 
+from kapclinic.accounts.api_auth import GuardedRouter
 from kapclinic.accounts.permissions import Action, get_patient_for_user, require
 from kapclinic.audit import trail
 from kapclinic.patients import actions
@@ -17,7 +17,7 @@ from kapclinic.patients.forms import EDITABLE_FIELDS, PatientForm
 from kapclinic.patients.models import Patient, SexAtBirth, Status
 from kapclinic.patients.queries import search_patients
 
-router = Router(tags=["patients"])
+router = GuardedRouter(tags=["patients"])
 
 
 class ConditionOut(Schema):

@@ -1,12 +1,12 @@
 """API: the current user."""
 
-from __future__ import annotations
 
-from ninja import Router, Schema
+from ninja import Schema
 
+from kapclinic.accounts.api_auth import GuardedRouter
 from kapclinic.accounts.permissions import Action, require
 
-router = Router(tags=["account"])
+router = GuardedRouter(tags=["account"])
 
 
 class ClinicOut(Schema):

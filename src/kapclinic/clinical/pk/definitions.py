@@ -108,6 +108,7 @@ class Route:
     params: Mapping[str, str] = field(default_factory=dict)  # role -> parameter name
     device_mg: float | None = None
     device_interval: Sourced | None = None
+    lag: Sourced | None = None
     note: str = ""
 
 
@@ -266,7 +267,10 @@ def _route(r: _Reader, name: str, data: Any, params: Mapping[str, Parameter]) ->
                 raise r.fail(f"{where}.tmax.unit", "must be a time unit (min or h)")
         else:
             raise r.fail(f"{where}.ka", "is required (or tmax, to derive ka from)")
-        return Route(name, kind, bioavailability=f, tmax=tmax, ka=ka, note=note)
+        lag = r.sourced(d["lag"], f"{where}.lag") if "lag" in d else None
+        if lag is not None and UNITS[lag.unit][0] != "time":
+            raise r.fail(f"{where}.lag.unit", "must be a time unit (min or h)")
+        return Route(name, kind, bioavailability=f, tmax=tmax, ka=ka, lag=lag, note=note)
     roles = {
         "zero-then-first-order": ("bioavailability", "duration", "ka"),
         "esketamine-nasal": ("nasal_fraction", "nasal_ka", "later_device_factor",

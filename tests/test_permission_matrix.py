@@ -1,0 +1,134 @@
+"""Every role against every URL: the matrix in accounts.permissions is what the app enforces.
+
+A new page or endpoint without a permission, or with a URL argument this test
+cannot fill, fails here.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from kapclinic.accounts.permissions import MATRIX, Action
+from kapclinic.accounts.roles import Role
+from kapclinic.api import api
+from tests.conftest import login, make_user
+
+PUBLIC_PATHS = {"login/", "logout/", "healthz"}
+
+
+def page_patterns(resolver: URLResolver | None = None, prefix: str = ""):
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            if str(entry.pattern).startswith("api/"):
+                continue  # the API is walked through its operations below
+            yield from page_patterns(entry, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), entry.callback
+
+
+def fill(route: str, ids: dict[str, int]) -> str:
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        assert name in ids, f"the matrix test has no sample value for <{name}> in {route}: add one"
+        return str(ids[name])
+
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", value, route).replace("{", "<").replace("}", ">")
+
+
+def api_operations():
+    for prefix, router in api._routers:
+        for path, path_view in router.path_operations.items():
+            for operation in path_view.operations:
+                for method in operation.methods:
+                    yield method, "api/v1" + prefix + path, operation.view_func
+
+
+@pytest.fixture
+def world(clinic_a, prescriber):
+    from kapclinic.patients.actions import add_condition
+    from tests.conftest import new_patient
+
+    patient = new_patient(clinic_a, prescriber)
+    condition = add_condition(patient=patient, code="F33.1", by=prescriber)
+    users = {role: make_user(f"matrix-{role.value}", clinic_a, role) for role in Role}
+    return {"patient_id": patient.pk, "condition_id": condition.pk}, users
+
+
+def test_every_page_declares_its_permission():
+    for route, view in page_patterns():
+        assert hasattr(view, "required_action"), f"/{route} has no @require(Action...) or @public"
+        if view.required_action is None:
+            assert route in PUBLIC_PATHS, f"/{route} is public but not listed as such"
+
+
+def test_every_api_operation_declares_its_permission():
+    operations = list(api_operations())
+    assert len(operations) >= 5
+    for method, route, view in operations:
+        assert getattr(view, "required_action", None) in Action, f"{method} {route} has no @require"
+
+
+def test_every_action_is_used_by_some_url():
+    used = {view.required_action for _, view in page_patterns()}
+    used |= {view.required_action for _, _, view in api_operations()}
+    assert set(Action) <= used, f"actions no URL checks: {set(Action) - used}"
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_role_reaches_exactly_the_pages_the_matrix_grants(world, role):
+    ids, users = world
+    client = login(users[role])
+    checked = 0
+    for route, view in page_patterns():
+        action = view.required_action
+        if action is None:
+            continue
+        url = fill(route, ids)
+        allowed = role in MATRIX[action]
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            if allowed:
+                refused = response.status_code in (403, 404) or (
+                    response.status_code == 302 and response["Location"].startswith("/login/"))
+                assert not refused, f"{role} was refused {method.upper()} {url} ({response.status_code})"
+            elif response.status_code != 405:  # a POST-only view refuses GET before the role
+                assert response.status_code == 403, (
+                    f"{role} got {response.status_code} for {method.upper()} {url}, not 403")
+            checked += 1
+    assert checked > 10
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_role_reaches_exactly_the_api_operations_the_matrix_grants(world, role):
+    from kapclinic.accounts.tokens import issue_token
+
+    ids, users = world
+    _, secret = issue_token(user=users[role], name="matrix", scope="write")
+    client = login(users[role])
+    for method, route, view in api_operations():
+        url = fill(route, ids)
+        response = client.generic(method, url, data="{}", content_type="application/json",
+                                  HTTP_AUTHORIZATION=f"Bearer {secret}")
+        if role in MATRIX[view.required_action]:
+            assert response.status_code not in (401, 403, 404), (
+                f"{role} was refused {method} {url}: {response.content[:200]!r}")
+        else:
+            assert response.status_code == 403, f"{role} got {response.status_code} on {method} {url}"
+            assert response["Content-Type"] == "application/problem+json"
+
+
+def test_anonymous_visitors_are_sent_to_log_in_from_every_page(world):
+    from django.test import Client
+
+    ids, _ = world
+    client = Client()
+    for route, view in page_patterns():
+        if view.required_action is None:
+            continue
+        response = client.get(fill(route, ids))
+        assert response.status_code in (302, 405), route
+        if response.status_code == 302:
+            assert response["Location"].startswith("/login/"), route
