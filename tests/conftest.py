@@ -88,3 +88,15 @@ def login(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+ON_POSTGRES = bool(os.environ.get("KAPCLINIC_TEST_POSTGRES"))
+
+
+def pytest_collection_modifyitems(config, items):
+    if ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: run `make test-postgres` (CI runs it)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)

@@ -6,6 +6,7 @@ from datetime import date
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Query, Schema
+from ninja import Status as Reply
 from ninja.errors import ValidationError
 from pydantic import ConfigDict
 
@@ -146,7 +147,7 @@ def create_patient(request: HttpRequest, payload: PatientIn):
     _validate(form)
     data = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS}
     patient = actions.create_patient(clinic=clinic, data=data, by=request.user)
-    return 201, _detail(patient)
+    return Reply(201, _detail(patient))
 
 
 @router.get("/{patient_id}", response=PatientDetailOut)

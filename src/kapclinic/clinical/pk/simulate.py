@@ -1,0 +1,247 @@
+"""Public simulation API: one model, all models (envelope), and route equivalence."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import inputs as chk
+from .definitions import ModelDefinition, load_all
+from .engine import FloatArray, Solution, solve
+from .errors import PKInputError
+from .grid import evaluate_grid
+from .routes import Dose, build
+from .structure import Params, sample_parameters, typical_parameters
+
+DEFAULT_INFUSION_MIN = 40.0  # pk.md 3.1: the 0.5 mg/kg over 40 min depression protocol
+
+
+@dataclass
+class SimulationResult:
+    """Concentrations of one model for one regimen.
+
+    ``times_h`` (K,) from 0 at the start of the first dose; ``conc_ng_per_ml`` (K,) for
+    the typical patient; AUCs are exact integrals of the closed form (ng*h/mL), the
+    window AUC over [0, hours]. Population mode adds the 5/50/95 percentile curves (K,)
+    across virtual patients and per-patient summary percentiles.
+    """
+
+    model: str
+    model_name: str
+    drug: str
+    route: str
+    dose_mg: float
+    weight_kg: float
+    times_h: FloatArray
+    conc_ng_per_ml: FloatArray
+    cmax_ng_per_ml: float
+    tmax_h: float
+    auc_ng_h_per_ml: float
+    auc_inf_ng_h_per_ml: float
+    citation: str
+    evidence: str
+    caveats: list[dict[str, str]]
+    assumptions: list[str]
+    metabolite: str | None = None
+    metabolite_conc_ng_per_ml: FloatArray | None = None
+    metabolite_cmax_ng_per_ml: float | None = None
+    metabolite_auc_ng_h_per_ml: float | None = None
+    population: int | None = None
+    seed: int | None = None
+    p05: FloatArray | None = None
+    p50: FloatArray | None = None
+    p95: FloatArray | None = None
+    population_summary: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def time_above(self, threshold_ng_per_ml: float) -> float:
+        """Hours the typical curve spends above a concentration (linear between samples)."""
+        return time_above(self.times_h, self.conc_ng_per_ml, threshold_ng_per_ml)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form with the keys of the CLI/API contract (issue 5)."""
+        out: dict[str, Any] = {
+            "model": self.model, "model_name": self.model_name, "drug": self.drug,
+            "route": self.route, "dose_mg": self.dose_mg, "weight_kg": self.weight_kg,
+            "cmax_ng_per_ml": self.cmax_ng_per_ml, "tmax_h": self.tmax_h,
+            "auc_ng_h_per_ml": self.auc_ng_h_per_ml,
+            "auc_inf_ng_h_per_ml": self.auc_inf_ng_h_per_ml,
+            "times_h": self.times_h.tolist(), "conc_ng_per_ml": self.conc_ng_per_ml.tolist(),
+            "citation": self.citation, "evidence": self.evidence, "caveats": self.caveats,
+            "assumptions": self.assumptions,
+        }
+        if self.metabolite is not None and self.metabolite_conc_ng_per_ml is not None:
+            out["metabolite"] = {
+                "name": self.metabolite,
+                "conc_ng_per_ml": self.metabolite_conc_ng_per_ml.tolist(),
+                "cmax_ng_per_ml": self.metabolite_cmax_ng_per_ml,
+                "auc_ng_h_per_ml": self.metabolite_auc_ng_h_per_ml,
+            }
+        if self.population is not None:
+            assert self.p05 is not None and self.p50 is not None and self.p95 is not None
+            out.update(population=self.population, seed=self.seed, p05=self.p05.tolist(),
+                       p50=self.p50.tolist(), p95=self.p95.tolist(),
+                       population_summary=self.population_summary)
+        return out
+
+
+def time_above(times_h: FloatArray, conc: FloatArray, threshold: float) -> float:
+    """Time (h) a sampled curve is above ``threshold``, interpolating crossings linearly."""
+    c0, c1 = conc[:-1], conc[1:]
+    dt = np.diff(times_h)
+    lo, hi = np.minimum(c0, c1), np.maximum(c0, c1)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    frac = np.clip((hi - threshold) / span, 0.0, 1.0)
+    frac = np.where(hi > lo, frac, (lo > threshold).astype(float))
+    return float((frac * dt).sum())
+
+
+def _regimen(defn: ModelDefinition, route: str | None, dose_mg: float | None,
+             dose_mg_per_kg: float | None, weight_kg: float, duration_min: float | None,
+             regimen: Sequence[Dose] | None) -> tuple[list[Dose], list[str]]:
+    notes: list[str] = []
+    if regimen is not None:
+        if route is not None or dose_mg is not None or dose_mg_per_kg is not None:
+            raise PKInputError("regimen", "give either a regimen or route and dose, not both")
+        if not regimen:
+            raise PKInputError("regimen", "regimen must contain at least one dose")
+        doses = []
+        for i, d in enumerate(regimen):
+            chk.check_route(defn, d.route)
+            mg = chk.check_number("dose_mg", d.dose_mg)
+            start = chk.check_number("start_min", d.start_min) if d.start_min else 0.0
+            doses.append(Dose(d.route, mg, start, _duration(d.route, d.duration_min, notes, i)))
+        return doses, notes
+    route = chk.check_route(defn, route)
+    if (dose_mg is None) == (dose_mg_per_kg is None):
+        raise PKInputError("dose_mg", "give exactly one of dose_mg and dose_mg_per_kg")
+    if dose_mg_per_kg is not None:
+        mg = chk.check_number("dose_mg_per_kg", dose_mg_per_kg) * weight_kg
+        if mg > chk.LIMITS["dose_mg"][1]:
+            raise PKInputError("dose_mg_per_kg", f"dose {mg:g} mg is implausible")
+    else:
+        mg = chk.check_number("dose_mg", dose_mg)
+    return [Dose(route, mg, 0.0, _duration(route, duration_min, notes, None))], notes
+
+
+def _duration(route: str, duration_min: float | None, notes: list[str],
+              index: int | None) -> float | None:
+    if route != "iv-infusion":
+        if duration_min is not None:
+            raise PKInputError("duration_min", "duration_min applies only to iv-infusion")
+        return None
+    if duration_min is None:
+        notes.append(f"iv-infusion duration not given{'' if index is None else f' (dose {index})'}"
+                     f": {DEFAULT_INFUSION_MIN:g} min assumed (pk.md 3.1 protocol)")
+        return DEFAULT_INFUSION_MIN
+    return chk.check_number("duration_min", duration_min)
+
+
+def _solve(defn: ModelDefinition, prm: Params, doses: list[Dose],
+           n: int) -> tuple[Solution, list[str]]:
+    system, inputs, notes = build(defn, prm, doses, n)
+    return solve(system.modes(), inputs, system.observe()), notes
+
+
+def simulate(model_id: str, route: str | None = None, *, dose_mg: float | None = None,
+             dose_mg_per_kg: float | None = None, weight_kg: float,
+             duration_min: float | None = None, hours: float = 24.0, step_min: float = 1.0,
+             population: int | None = None, seed: int | None = None,
+             regimen: Sequence[Dose] | None = None) -> SimulationResult:
+    """Simulate plasma concentrations for one published model.
+
+    Parameters
+    ----------
+    model_id : a model id from ``list_models()``.
+    route : ``iv-bolus``, ``iv-infusion``, ``im``, ``intranasal``, ``sublingual``, ``oral``.
+    dose_mg, dose_mg_per_kg : exactly one; the total dose (mg or mg/kg body weight).
+    weight_kg : body weight (kg), used for weight-scaled models and mg/kg doses.
+    duration_min : infusion duration (min), ``iv-infusion`` only (default 40 min).
+    hours, step_min : output window (h) and grid step (min); ``times_h`` has
+        ``hours*60/step_min + 1`` points starting at 0.
+    population, seed : number of virtual patients (between-subject variability) and
+        the random seed; adds ``p05``/``p50``/``p95`` curves.
+    regimen : several ``Dose`` objects (multiple doses, infusion rate changes, pauses)
+        instead of route/dose/duration; superposed exactly.
+
+    Returns
+    -------
+    SimulationResult
+
+    Raises
+    ------
+    PKInputError (a ValueError) naming the field: unknown model or route (listing the
+    valid ones), a missing, negative, zero or implausible dose, weight or duration.
+
+    References
+    ----------
+    Model parameters, bioavailabilities and Tmax: pk.md (each model file cites its paper).
+    """
+    defn = chk.check_model(model_id)
+    weight = chk.check_number("weight_kg", weight_kg)
+    hours_f = chk.check_number("hours", hours)
+    step = chk.check_number("step_min", step_min)
+    n_points = int(math.floor(hours_f * 60.0 / step + 1e-9)) + 1
+    if n_points > chk.MAX_POINTS:
+        raise PKInputError("step_min", f"{n_points} time points is too many; use a larger step")
+    n_pop, seed_v = chk.check_population(population, seed)
+    doses, assumptions = _regimen(defn, route, dose_mg, dose_mg_per_kg, weight, duration_min,
+                                  regimen)
+
+    sol, notes = _solve(defn, typical_parameters(defn, weight), doses, 1)
+    assumptions += notes
+    times_h = np.arange(n_points) * step / 60.0
+    window_min = (n_points - 1) * step
+    outputs = sol.c0.shape[2]
+    grids = [evaluate_grid(sol, o, n_points, step) for o in range(outputs)]
+    curve = grids[0].curves
+    assert curve is not None
+    auc = sol.auc(window_min)[0] / 60.0
+    auc_inf = sol.auc(math.inf)[0] / 60.0
+    routes = sorted({d.route for d in doses})
+    result = SimulationResult(
+        model=defn.id, model_name=defn.name, drug=defn.drug,
+        route=routes[0] if len(routes) == 1 else "+".join(routes),
+        dose_mg=float(sum(d.dose_mg for d in doses)), weight_kg=weight,
+        times_h=times_h, conc_ng_per_ml=curve[0],
+        cmax_ng_per_ml=float(grids[0].cmax[0]),
+        tmax_h=float(grids[0].tmax_index[0] * step / 60.0),
+        auc_ng_h_per_ml=float(auc[0]), auc_inf_ng_h_per_ml=float(auc_inf[0]),
+        citation=defn.citation, evidence=defn.evidence,
+        caveats=[{"kind": c.kind, "text": c.text} for c in defn.caveats],
+        assumptions=assumptions,
+    )
+    if outputs > 1 and defn.metabolite:
+        mcurve = grids[1].curves
+        assert mcurve is not None
+        result.metabolite = defn.metabolite
+        result.metabolite_conc_ng_per_ml = mcurve[0]
+        result.metabolite_cmax_ng_per_ml = float(grids[1].cmax[0])
+        result.metabolite_auc_ng_h_per_ml = float(auc[1])
+    if n_pop is not None:
+        _add_population(result, defn, doses, weight, n_pop, seed_v, n_points, step)
+    return result
+
+
+def _add_population(result: SimulationResult, defn: ModelDefinition, doses: list[Dose],
+                    weight: float, n: int, seed: int | None, n_points: int,
+                    step: float) -> None:
+    rng = np.random.default_rng(seed)
+    prm, notes = sample_parameters(defn, weight, n, rng)
+    sol, _ = _solve(defn, prm, doses, n)
+    grid = evaluate_grid(sol, 0, n_points, step, keep_curves=False, percentiles=True)
+    assert grid.percentiles is not None
+    auc = sol.auc((n_points - 1) * step)[:, 0] / 60.0
+    result.population, result.seed = n, seed
+    result.p05, result.p50, result.p95 = grid.percentiles
+    result.assumptions += notes
+    result.population_summary = {
+        name: dict(zip(("p05", "p50", "p95"), map(float, np.percentile(values, (5, 50, 95))),
+                       strict=True))
+        for name, values in (("cmax_ng_per_ml", grid.cmax),
+                             ("tmax_h", grid.tmax_index * step / 60.0),
+                             ("auc_ng_h_per_ml", auc))
+    }

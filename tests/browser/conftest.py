@@ -1,0 +1,98 @@
+"""Headless Chromium for the browser tests: Debian's /usr/bin/chromium, driven by Playwright.
+
+Playwright's own browser download does not work here, so the tests use the system Chromium.
+Without it they skip on a workstation and fail in CI, where a missing browser is a broken
+build image, not a reason to quietly run fewer tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IN_CI
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO_ROOT / "test-output" / "screenshots"   # git-ignored (test-output/)
+AXE_JS = Path(__file__).resolve().parent / "vendor" / "axe-4.14.1.min.js"
+
+
+def require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    if IN_CI:
+        pytest.fail(f"{CHROMIUM} is missing in CI: the browser tests cannot run. "
+                    "Install it in the CI image (apt-get install -y chromium).", pytrace=False)
+    pytest.skip("chromium not installed: apt-get install -y chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """One headless Chromium per test module; every test gets its own context (cookies, storage).
+
+    Browser.launch() always gives Chromium a fresh temporary --user-data-dir, deleted on close
+    (launch_persistent_context is the only way to reuse one), so no profile state leaks in.
+    """
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps its asyncio loop "running" on this thread while the test
+    # code runs, so Django's async-safety check would refuse the ORM calls that create the
+    # test data and flush the database. Nothing here is really async (the live server answers
+    # on its own thread), so the check is switched off only while Playwright is running.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                                  args=CHROMIUM_ARGS)
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator:
+    """A fresh browser context on the live server, with the app's own CSP left switched on.
+
+    axe-core is served from a same-origin path through page.route instead of using
+    bypass_csp=True: the pages are then checked exactly as the app ships them, and a change
+    that only works with CSP off (an inline script or style) still shows up as a failure.
+    """
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    context.route("**/__test__/axe.min.js", lambda route: route.fulfill(
+        path=AXE_JS, content_type="text/javascript; charset=utf-8"))
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def console_errors(page) -> list[str]:
+    """Console errors and uncaught exceptions seen by the page, e.g. a CSP refusal."""
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
