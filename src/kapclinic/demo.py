@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from kapclinic.accounts.models import Clinic, Membership, User
@@ -73,6 +74,8 @@ def load_demo(*, patients: int, seed: int, password: str, progress=None) -> Demo
     if Clinic.objects.filter(is_demo=True).exists():
         return DemoResult(False, staff_usernames(), 0)
     rng = random.Random(seed)
+    # One hash for every demo login (they share the password anyway): Argon2 is slow on purpose.
+    password_hash = make_password(password)
     table = [d for d in diagnoses().by_code.values()]
     total = 0
     with transaction.atomic():
@@ -81,9 +84,8 @@ def load_demo(*, patients: int, seed: int, password: str, progress=None) -> Demo
             staff = {}
             for role in STAFF_ROLES:
                 first, last = STAFF_NAMES[role]
-                user = User(username=f"{role.value}{suffix}", first_name=first, last_name=last)
-                user.set_password(password)
-                user.save()
+                user = User.objects.create(username=f"{role.value}{suffix}", first_name=first,
+                                           last_name=last, password=password_hash)
                 Membership.objects.create(user=user, clinic=clinic, role=role)
                 staff[role] = user
             count = patients if index == 0 else max(1, patients // 4)

@@ -1,11 +1,13 @@
 """Fast evaluation of a Solution on a uniform time grid, with per-patient Cmax/Tmax and
-per-time percentiles computed block by block (time-major) so memory stays small.
+per-time percentiles.
 
-Within a segment ``exp(lam (t_k - t_s)) = exp(lam delta) * exp(lam j h)``: the second
-factor is a small table computed once per patient (``j < block``), the first is updated
-by one multiplication per block. The exponentials are thus amortised and the inner
-loop is a multiply-add over contiguous rows; two threads split the time axis (numpy
-releases the GIL in ufuncs and in partition).
+Within a segment starting at ``t_s`` the grid offsets are ``tau_j = delta + j h``.
+Writing ``j = a B + b`` factorises ``alpha_i exp(lam_i tau_j)`` into
+``[alpha_i exp(lam_i (delta + a B h))] * [exp(lam_i b h)]``, so the whole segment of one
+patient is a small matrix product (A x n) @ (n x B): numpy runs it batched over patients
+in one call, summing the modes without temporaries. The two factors come from two
+exponentials per mode and cumulative products. Patients are processed in cache-sized
+chunks split between threads (numpy releases the GIL in matmul, reductions, partition).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 from .engine import FloatArray, Solution
 
 PERCENTILES = (5.0, 50.0, 95.0)
-_BLOCK_ELEMENTS = 1 << 17  # rows x patients per block: stays within cache
+_CHUNK_PATIENTS = 256  # a chunk's curves (256 x 1441 doubles) stay in L2/L3 cache
 
 
 @dataclass(frozen=True)
@@ -37,78 +39,84 @@ def first_index_at_or_after(t_min: float, step_min: float) -> int:
     return max(0, math.ceil(t_min / step_min - 1e-9))
 
 
+def _powers(base: FloatArray, count: int) -> FloatArray:
+    """(P, n) -> (P, n, count): base**0 .. base**(count-1) by cumulative product."""
+    out = np.empty(base.shape + (count,))
+    out[..., 0] = 1.0
+    if count > 1:
+        out[..., 1:] = base[..., None]
+        np.cumprod(out, axis=-1, out=out)
+    return out
+
+
 def evaluate_grid(sol: Solution, output: int, n_points: int, step_min: float, *,
                   keep_curves: bool = True, percentiles: bool = False,
                   threads: int = 2) -> GridResult:
-    """Concentrations of one output on ``t_k = k * step_min``, k < n_points."""
+    """Concentrations of one output on ``t_k = k * step_min``, k < n_points.
+
+    Returns curves (P, K) if ``keep_curves``, Cmax (P,) and its grid index (first on
+    ties), and the 5/50/95th percentile across patients at every time if ``percentiles``.
+    """
     p, n = sol.lam.shape
-    block = int(min(n_points, max(8, _BLOCK_ELEMENTS // max(p, 1))))
     seg_first = [first_index_at_or_after(t, step_min) for t in sol.starts] + [n_points]
-    table = np.exp(sol.lam.T[:, None, :] * (np.arange(block) * step_min)[None, :, None])
-    step_factor = np.exp(sol.lam * (block * step_min))  # (P, n)
-    curves = np.empty((n_points, p)) if keep_curves else None
-    qs = PERCENTILES if percentiles else ()
+    width = max(1, math.isqrt(n_points))  # B: columns per factor row
+    curves = np.empty((p, n_points)) if keep_curves else None
+    by_time = np.empty((n_points, p)) if percentiles else None
+    cmax = np.empty(p)
+    tidx = np.empty(p, dtype=np.int64)
 
-    def run(k_lo: int, k_hi: int) -> tuple[FloatArray, np.ndarray, FloatArray]:
-        cmax = np.full(p, -np.inf)
-        tidx = np.zeros(p, dtype=np.int64)
-        pct = np.empty((len(qs), k_hi - k_lo))
-        scratch = np.empty((block, p))
-        tmp = np.empty((block, p))
-        cache: dict[int, tuple[int, FloatArray]] = {}
-        for k0 in range(k_lo, k_hi, block):
-            k1 = min(k0 + block, k_hi)
-            buf = curves[k0:k1] if curves is not None else scratch[: k1 - k0]
-            for s in range(len(sol.starts)):
-                a, b = max(k0, seg_first[s]), min(k1, seg_first[s + 1])
-                if a >= b:
-                    continue
-                prev = cache.get(s)
-                if prev is not None and prev[0] + block == a:
-                    coef = prev[1] * step_factor[:, None, :]
-                else:
-                    delta = a * step_min - sol.starts[s]
-                    coef = sol.alpha[s] * np.exp(sol.lam * delta)[:, None, :]
-                cache[s] = (a, coef)
-                rows = buf[a - k0 : b - k0]
-                rows[...] = sol.c0[s, :, output]
-                for i in range(n):
-                    np.multiply(table[i, : b - a], coef[:, output, i], out=tmp[: b - a])
-                    rows += tmp[: b - a]
-            _update_peak(buf, k0, cmax, tidx)
-            for j in range(k1 - k0):
-                if qs:
-                    pct[:, k0 - k_lo + j] = row_percentiles(buf[j], qs)
-        return cmax, tidx, pct
+    def run(p0: int, p1: int) -> None:
+        lam = sol.lam[p0:p1]
+        inner = _powers(np.exp(lam * step_min), width)  # (Pc, n, B)
+        outer_step = np.exp(lam * (width * step_min))
+        buf = np.empty((p1 - p0, n_points + width))
+        for s, t_s in enumerate(sol.starts):
+            k_a, k_b = seg_first[s], seg_first[s + 1]
+            if k_a >= k_b:
+                continue
+            rows = -(-(k_b - k_a) // width)
+            coef = sol.alpha[s, p0:p1, output] * np.exp(lam * (k_a * step_min - t_s))
+            outer = _powers(outer_step, rows) * coef[:, :, None]  # (Pc, n, A)
+            # later segments overwrite the spill past k_b, so order matters
+            target = np.reshape(buf[:, k_a : k_a + rows * width], (p1 - p0, rows, width),
+                                copy=False)
+            np.matmul(np.swapaxes(outer, 1, 2), inner, out=target)
+            c0 = sol.c0[s, p0:p1, output]
+            if np.any(c0 != 0):
+                buf[:, k_a:k_b] += c0[:, None]
+        view = buf[:, :n_points]
+        tidx[p0:p1] = view.argmax(axis=1)
+        cmax[p0:p1] = view[np.arange(p1 - p0), tidx[p0:p1]]
+        if curves is not None:
+            curves[p0:p1] = view
+        if by_time is not None:
+            by_time[:, p0:p1] = view.T
 
-    ranges = _split(n_points, block, threads if p * n_points > 2_000_000 else 1)
-    if len(ranges) == 1:
-        parts = [run(*ranges[0])]
-    else:
-        with ThreadPoolExecutor(len(ranges)) as pool:
-            parts = list(pool.map(lambda r: run(*r), ranges))
-    cmax, tidx = parts[0][0], parts[0][1]
-    for c, t, _ in parts[1:]:
-        later_higher = c > cmax  # ties keep the earlier time
-        cmax = np.where(later_higher, c, cmax)
-        tidx = np.where(later_higher, t, tidx)
-    pct_all = np.concatenate([x[2] for x in parts], axis=1) if qs else None
-    return GridResult(curves.T if curves is not None else None, cmax, tidx, pct_all)
+    chunks = [(i, min(i + _CHUNK_PATIENTS, p)) for i in range(0, p, _CHUNK_PATIENTS)]
+    _parallel(run, chunks, threads if p > _CHUNK_PATIENTS else 1)
+    pct = None
+    if by_time is not None:
+        pct = np.empty((len(PERCENTILES), n_points))
+
+        def rows_pct(k0: int, k1: int) -> None:
+            for k in range(k0, k1):
+                pct[:, k] = row_percentiles(by_time[k], PERCENTILES)
+
+        step = max(1, n_points // (4 * max(threads, 1)))
+        _parallel(rows_pct, [(k, min(k + step, n_points)) for k in range(0, n_points, step)],
+                  threads if p >= 4096 else 1)
+    return GridResult(curves, cmax, tidx, pct)
 
 
-def _split(n_points: int, block: int, threads: int) -> list[tuple[int, int]]:
-    n_blocks = -(-n_points // block)
-    per = -(-n_blocks // max(threads, 1))
-    edges = [min(i * per * block, n_points) for i in range(threads + 1)]
-    return [(lo, hi) for lo, hi in zip(edges, edges[1:], strict=False) if hi > lo]
-
-
-def _update_peak(buf: FloatArray, k0: int, cmax: FloatArray, tidx: np.ndarray) -> None:
-    block_max = buf.max(axis=0)
-    better = np.nonzero(block_max > cmax)[0]
-    if better.size:
-        tidx[better] = k0 + buf[:, better].argmax(axis=0)
-        cmax[better] = block_max[better]
+def _parallel(fn: object, ranges: list[tuple[int, int]], threads: int) -> None:
+    assert callable(fn)
+    if threads <= 1 or len(ranges) <= 1:
+        for lo, hi in ranges:
+            fn(lo, hi)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in pool.map(lambda r: fn(*r), ranges):
+            pass
 
 
 def row_percentiles(x: FloatArray, qs: tuple[float, ...]) -> FloatArray:

@@ -1,0 +1,62 @@
+"""Project conventions that a new model or migration must keep."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+
+from kapclinic.clinical.codes import diagnoses
+
+OUR_APPS = {"accounts", "audit", "patients"}
+
+
+def our_models():
+    return [model for model in apps.get_models() if model._meta.app_label in OUR_APPS]
+
+
+@pytest.mark.django_db
+def test_no_model_change_is_missing_a_migration():
+    out = StringIO()
+    try:
+        call_command("makemigrations", "--check", "--dry-run", stdout=out, stderr=out)
+    except SystemExit:
+        pytest.fail(f"models changed without a migration:\n{out.getvalue()}")
+
+
+def test_every_model_declares_which_fields_identify_a_person():
+    for model in our_models():
+        declared = getattr(model, "IDENTIFYING_FIELDS", None)
+        assert declared is not None, f"{model.__name__} has no IDENTIFYING_FIELDS"
+        names = {field.name for field in model._meta.get_fields()}
+        assert set(declared) <= names, f"{model.__name__} lists unknown fields {set(declared) - names}"
+
+
+def test_who_and_when_fields_come_in_constrained_pairs():
+    for model in our_models():
+        fields = {field.name for field in model._meta.get_fields()}
+        constraints = " ".join(str(c.condition) for c in model._meta.constraints
+                               if hasattr(c, "condition"))
+        for name in fields:
+            if not name.endswith("_at"):
+                continue
+            partner = name[:-3] + "_by"
+            if partner in fields:
+                field = model._meta.get_field(name)
+                if field.null:
+                    assert name in constraints and partner in constraints, (
+                        f"{model.__name__}.{name}/{partner} are optional but not paired by a "
+                        "CheckConstraint")
+
+
+def test_every_diagnosis_code_names_its_source_and_status():
+    table = diagnoses()
+    assert "clinical.md" in table.citation
+    assert {"F33.2", "F41.1", "F43.10", "F42.2", "F10.20", "G89.4", "M79.7"} <= set(table.by_code)
+    assert table.get("f33.2").is_depression and not table.get("F41.1").is_depression
+    assert not table.get("F42.2").verified and table.get("F41.1").verified
+    groups = {d.group for d in table.by_code.values()}
+    assert groups == {"depression", "depression_recurrent", "anxiety", "ptsd", "ocd",
+                      "substance_use", "chronic_pain"}
