@@ -106,6 +106,9 @@ class StatusChange(models.Model):
     class Meta:
         ordering = ["changed_at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.from_status or 'new'} -> {self.to_status}"
+
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise ImmutableError("A status change cannot be edited")

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import inputs as chk
-from .definitions import ModelDefinition, load_all
+from .definitions import ModelDefinition
 from .engine import FloatArray, Solution, solve
 from .errors import PKInputError
 from .grid import evaluate_grid
