@@ -156,3 +156,14 @@ def test_the_admin_sees_only_their_own_clinics_entries(clinic_admin, patient_b):
     page = login(clinic_admin).get("/audit/").context["page"]
     assert all(entry.clinic_id == clinic_admin.memberships.get().clinic_id for entry in page)
     assert not any(entry.patient_id == patient_b.pk for entry in page)
+
+
+def test_a_time_hashes_the_same_from_sqlite_text_and_a_postgresql_datetime():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    moment = datetime(2026, 3, 8, 6, 30, 0, 120000, tzinfo=UTC)
+    eastern = moment.astimezone(timezone(timedelta(hours=-5)))
+    assert chain.canonical_time("2026-03-08 06:30:00.120000") == "2026-03-08T06:30:00.120000"
+    assert chain.canonical_time(moment) == chain.canonical_time(eastern) == "2026-03-08T06:30:00.120000"
+    assert chain.canonical_time("2026-03-08 06:30:00") == "2026-03-08T06:30:00.000000"
+    assert chain.canonical_time(datetime(2026, 3, 8, 6, 30, tzinfo=UTC)) == "2026-03-08T06:30:00.000000"

@@ -22,20 +22,28 @@ FIELDS = (
 
 
 def canonical_time(value: datetime | str) -> str:
-    """UTC with microseconds; SQLite hands back naive text, PostgreSQL an aware datetime."""
+    """UTC as YYYY-MM-DDTHH:MM:SS.ffffff.
+
+    SQLite hands back Django's naive UTC text ("YYYY-MM-DD HH:MM:SS[.ffffff]"),
+    PostgreSQL an aware datetime; both must hash the same. Text is reshaped
+    rather than parsed: verification runs this a million times.
+    """
     if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        text = value.replace(" ", "T", 1)[:26]
+        return text if len(text) == 26 else text[:19] + ".000000"
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds")
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def entry_hash(prev_hash: str, values: tuple) -> str:
     """SHA-256 over the previous hash and the entry's canonical JSON (values in FIELDS order)."""
     row = list(values)
     row[1] = canonical_time(row[1])
-    canonical = json.dumps(row, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+    return hashlib.sha256(f"{prev_hash}\n{_encode(row)}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ def test_it_scales_concentrations_linearly_with_dose(model_id, r, mg, kg, factor
     scaled = simulate(model_id, regimen=[_dose(r, mg * factor)], weight_kg=kg, hours=12,
                       step_min=5)
     np.testing.assert_allclose(scaled.conc_ng_per_ml, factor * one.conc_ng_per_ml,
-                               rtol=1e-9, atol=1e-12)
+                               rtol=1e-9, atol=1e-12 * scaled.cmax_ng_per_ml)
     assert np.isclose(scaled.auc_inf_ng_h_per_ml, factor * one.auc_inf_ng_h_per_ml, rtol=1e-9)
 
 
@@ -37,7 +37,7 @@ def test_it_superposes_two_doses_as_the_sum_of_each(model_id, r1, r2, mg1, mg2, 
     second = simulate(model_id, regimen=[_dose(r2, mg2, t2)], **kw)
     np.testing.assert_allclose(both.conc_ng_per_ml,
                                first.conc_ng_per_ml + second.conc_ng_per_ml,
-                               rtol=1e-9, atol=1e-9)
+                               rtol=1e-9, atol=1e-12 * both.cmax_ng_per_ml)
 
 
 @settings(max_examples=60, deadline=None)
@@ -48,7 +48,7 @@ def test_it_superposes_two_doses_as_the_sum_of_each(model_id, r1, r2, mg1, mg2, 
 def test_it_never_goes_negative_and_auc_inf_is_at_least_the_window_auc(model_id, r, mg, kg,
                                                                        hours):
     result = simulate(model_id, regimen=[_dose(r, min(mg, 112.0))], weight_kg=kg, hours=hours)
-    assert np.all(result.conc_ng_per_ml >= -1e-12 * result.cmax_ng_per_ml)
+    assert np.all(result.conc_ng_per_ml >= 0)
     assert result.auc_inf_ng_h_per_ml >= result.auc_ng_h_per_ml * (1 - 1e-12)
     assert result.cmax_ng_per_ml == result.conc_ng_per_ml.max()
 

@@ -81,10 +81,7 @@ def eigen_star(k_hub: FloatArray, k_out: FloatArray, k_in: FloatArray,
     a0 = k_hub + k_out.sum(axis=1)
     prod = k_out * k_in
 
-    if m <= 2:
-        lam = _polynomial_roots(a0, d, prod)
-    else:
-        lam = _secular_bisection(a0, d, prod)
+    lam = _polynomial_roots(a0, d, prod) if m <= 2 else _secular_bisection(a0, d, prod)
     _check_eliminating(lam)
 
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -151,7 +148,9 @@ def _secular_bisection(a0: FloatArray, d: FloatArray, prod: FloatArray) -> Float
     lower = np.concatenate([poles, -big[:, None] - 1.0], axis=1)
 
     def f(lam: FloatArray) -> FloatArray:
-        return lam + a0[:, None] - (prod[:, None, :] / (lam[:, :, None] + d[:, None, :])).sum(-1)
+        terms = prod[:, None, :] / (lam[:, :, None] + d[:, None, :])
+        out: FloatArray = lam + a0[:, None] - terms.sum(-1)
+        return out
 
     lo, hi = lower.copy(), upper.copy()
     for _ in range(200):
@@ -163,7 +162,8 @@ def _secular_bisection(a0: FloatArray, d: FloatArray, prod: FloatArray) -> Float
         hi = np.where(neg, hi, mid)
         if np.all(hi - lo <= 4 * np.finfo(float).eps * np.maximum(np.abs(hi), 1e-300)):
             break
-    return 0.5 * (lo + hi)
+    roots: FloatArray = 0.5 * (lo + hi)
+    return roots
 
 
 def _check_eliminating(lam: FloatArray) -> None:

@@ -58,7 +58,8 @@ def evaluate_grid(sol: Solution, output: int, n_points: int, step_min: float, *,
     ties), and the 5/50/95th percentile across patients at every time if ``percentiles``.
     """
     p, n = sol.lam.shape
-    seg_first = [first_index_at_or_after(t, step_min) for t in sol.starts] + [n_points]
+    seg_first = [min(first_index_at_or_after(t, step_min), n_points) for t in sol.starts]
+    seg_first.append(n_points)
     width = max(1, math.isqrt(n_points))  # B: columns per factor row
     curves = np.empty((p, n_points)) if keep_curves else None
     by_time = np.empty((n_points, p)) if percentiles else None

@@ -56,6 +56,10 @@ class SimulationResult:
     p50: FloatArray | None = None
     p95: FloatArray | None = None
     population_summary: dict[str, dict[str, float]] = field(default_factory=dict)
+    # per virtual patient (P,), population mode only; not part of to_dict()
+    population_cmax_ng_per_ml: FloatArray | None = None
+    population_tmax_h: FloatArray | None = None
+    population_auc_ng_h_per_ml: FloatArray | None = None
 
     def time_above(self, threshold_ng_per_ml: float) -> float:
         """Hours the typical curve spends above a concentration (linear between samples)."""
@@ -81,10 +85,12 @@ class SimulationResult:
                 "auc_ng_h_per_ml": self.metabolite_auc_ng_h_per_ml,
             }
         if self.population is not None:
-            assert self.p05 is not None and self.p50 is not None and self.p95 is not None
-            out.update(population=self.population, seed=self.seed, p05=self.p05.tolist(),
-                       p50=self.p50.tolist(), p95=self.p95.tolist(),
+            out.update(population=self.population, seed=self.seed,
                        population_summary=self.population_summary)
+        for key in ("p05", "p50", "p95"):
+            curve = getattr(self, key)
+            if curve is not None:
+                out[key] = curve.tolist()
         return out
 
 
@@ -150,7 +156,8 @@ def simulate(model_id: str, route: str | None = None, *, dose_mg: float | None =
              dose_mg_per_kg: float | None = None, weight_kg: float,
              duration_min: float | None = None, hours: float = 24.0, step_min: float = 1.0,
              population: int | None = None, seed: int | None = None,
-             regimen: Sequence[Dose] | None = None) -> SimulationResult:
+             regimen: Sequence[Dose] | None = None,
+             percentile_curves: bool = True) -> SimulationResult:
     """Simulate plasma concentrations for one published model.
 
     Parameters
@@ -166,6 +173,8 @@ def simulate(model_id: str, route: str | None = None, *, dose_mg: float | None =
         the random seed; adds ``p05``/``p50``/``p95`` curves.
     regimen : several ``Dose`` objects (multiple doses, infusion rate changes, pauses)
         instead of route/dose/duration; superposed exactly.
+    percentile_curves : in population mode, also compute the p05/p50/p95 curves (else
+        only per-patient Cmax, Tmax and AUC and their percentiles).
 
     Returns
     -------
@@ -193,11 +202,12 @@ def simulate(model_id: str, route: str | None = None, *, dose_mg: float | None =
 
     sol, notes = _solve(defn, typical_parameters(defn, weight), doses, 1)
     assumptions += notes
-    times_h = np.arange(n_points) * step / 60.0
+    times_h = np.arange(n_points, dtype=np.float64) * (step / 60.0)
     window_min = (n_points - 1) * step
     outputs = sol.c0.shape[2]
     grids = [evaluate_grid(sol, o, n_points, step) for o in range(outputs)]
-    curve = grids[0].curves
+    # the closed form can round a true zero (before absorption) to -1e-13: clip for display
+    curve = np.maximum(grids[0].curves, 0.0) if grids[0].curves is not None else None
     assert curve is not None
     auc = sol.auc(window_min)[0] / 60.0
     auc_inf = sol.auc(math.inf)[0] / 60.0
@@ -215,28 +225,32 @@ def simulate(model_id: str, route: str | None = None, *, dose_mg: float | None =
         assumptions=assumptions,
     )
     if outputs > 1 and defn.metabolite:
-        mcurve = grids[1].curves
+        mcurve = np.maximum(grids[1].curves, 0.0) if grids[1].curves is not None else None
         assert mcurve is not None
         result.metabolite = defn.metabolite
         result.metabolite_conc_ng_per_ml = mcurve[0]
         result.metabolite_cmax_ng_per_ml = float(grids[1].cmax[0])
         result.metabolite_auc_ng_h_per_ml = float(auc[1])
     if n_pop is not None:
-        _add_population(result, defn, doses, weight, n_pop, seed_v, n_points, step)
+        _add_population(result, defn, doses, weight, n_pop, seed_v, n_points, step,
+                        percentile_curves)
     return result
 
 
 def _add_population(result: SimulationResult, defn: ModelDefinition, doses: list[Dose],
                     weight: float, n: int, seed: int | None, n_points: int,
-                    step: float) -> None:
+                    step: float, curves: bool) -> None:
     rng = np.random.default_rng(seed)
     prm, notes = sample_parameters(defn, weight, n, rng)
     sol, _ = _solve(defn, prm, doses, n)
-    grid = evaluate_grid(sol, 0, n_points, step, keep_curves=False, percentiles=True)
-    assert grid.percentiles is not None
+    grid = evaluate_grid(sol, 0, n_points, step, keep_curves=False, percentiles=curves)
     auc = sol.auc((n_points - 1) * step)[:, 0] / 60.0
     result.population, result.seed = n, seed
-    result.p05, result.p50, result.p95 = grid.percentiles
+    if grid.percentiles is not None:
+        result.p05, result.p50, result.p95 = np.maximum(grid.percentiles, 0.0)
+    result.population_cmax_ng_per_ml = grid.cmax
+    result.population_tmax_h = grid.tmax_index * (step / 60.0)
+    result.population_auc_ng_h_per_ml = auc
     result.assumptions += notes
     result.population_summary = {
         name: dict(zip(("p05", "p50", "p95"), map(float, np.percentile(values, (5, 50, 95))),

@@ -121,7 +121,7 @@ class System:
 
     @property
     def n_dispo(self) -> int:
-        return 1 + self.dispo.k_out.shape[1]
+        return 1 + int(self.dispo.k_out.shape[1])
 
     @property
     def n_metabolite(self) -> int:

@@ -1,0 +1,70 @@
+"""A plain SVG concentration-time chart (no plotting library, no scripts, no external refs)."""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+from .simulate import SimulationResult
+
+WIDTH, HEIGHT = 720, 420
+LEFT, RIGHT, TOP, BOTTOM = 70, 20, 40, 50
+
+
+def _nice_step(span: float, ticks: int = 5) -> float:
+    raw = span / ticks
+    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+
+
+def render(result: SimulationResult) -> str:
+    """SVG text of the typical curve (and the 5-95th percentile band in population mode)."""
+    t = result.times_h
+    top_value = max(float(result.conc_ng_per_ml.max()),
+                    float(result.p95.max()) if result.p95 is not None else 0.0, 1e-9)
+    y_step = _nice_step(top_value)
+    y_max = y_step * math.ceil(top_value / y_step)
+    x_max = float(t[-1]) if t[-1] > 0 else 1.0
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def xy(x: float, y: float) -> str:
+        return f"{LEFT + x / x_max * plot_w:.2f},{TOP + plot_h - y / y_max * plot_h:.2f}"
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+             f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">',
+             f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>']
+    title = (f"{result.model_name}: {result.route} {result.dose_mg:g} mg, "
+             f"{result.weight_kg:g} kg")
+    parts.append(f'<text x="{LEFT}" y="22" font-size="14">{escape(title)}</text>')
+    y = 0.0
+    while y <= y_max + 1e-9:
+        py = TOP + plot_h - y / y_max * plot_h
+        parts.append(f'<line x1="{LEFT}" y1="{py:.2f}" x2="{WIDTH - RIGHT}" y2="{py:.2f}" '
+                     'stroke="#ddd"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{py + 4:.2f}" text-anchor="end">{y:g}</text>')
+        y += y_step
+    x_step = _nice_step(x_max, 8)
+    x = 0.0
+    while x <= x_max + 1e-9:
+        px = LEFT + x / x_max * plot_w
+        parts.append(f'<text x="{px:.2f}" y="{TOP + plot_h + 18}" text-anchor="middle">'
+                     f'{x:g}</text>')
+        x += x_step
+    parts.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 10}" text-anchor="middle">'
+                 'time since start of dose (h)</text>')
+    parts.append(f'<text x="16" y="{TOP + plot_h / 2}" text-anchor="middle" '
+                 f'transform="rotate(-90 16 {TOP + plot_h / 2})">plasma concentration '
+                 '(ng/mL)</text>')
+    if result.p05 is not None and result.p95 is not None:
+        upper = [xy(a, b) for a, b in zip(t, result.p95, strict=True)]
+        lower = [xy(a, b) for a, b in zip(t[::-1], result.p05[::-1], strict=True)]
+        parts.append(f'<polygon points="{" ".join(upper + lower)}" fill="#9ecae1" '
+                     'fill-opacity="0.5" stroke="none"><title>5th-95th percentile</title>'
+                     '</polygon>')
+    line = " ".join(xy(a, b) for a, b in zip(t, result.conc_ng_per_ml, strict=True))
+    parts.append(f'<polyline points="{line}" fill="none" stroke="#08519c" stroke-width="2">'
+                 '<title>typical patient</title></polyline>')
+    parts.append(f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" '
+                 'stroke="#333"/>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
