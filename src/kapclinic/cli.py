@@ -8,9 +8,8 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Callable
-
 from kapclinic import config
+from kapclinic.clinical.pk import cli as pk_cli
 
 USAGE_ERROR = 2
 
@@ -270,14 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     manage.add_argument("rest", nargs=argparse.REMAINDER)
     manage.set_defaults(func=cmd_manage)
 
-    for name, register in plugin_commands():
-        register(sub.add_parser(name, help=f"{name} commands"))
+    pk = sub.add_parser("pk", help="pharmacokinetic models and simulation (decision support)")
+    pk_cli.add_arguments(pk)
+    pk.set_defaults(func=pk_cli.run, pure=True)
     return parser
-
-
-def plugin_commands() -> list[tuple[str, Callable[[argparse.ArgumentParser], None]]]:
-    """Sub-command groups owned by the clinical core (pure: they need no database)."""
-    return []
 
 
 def main(argv: list[str] | None = None) -> int:
