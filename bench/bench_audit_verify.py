@@ -7,10 +7,10 @@ Usage: python bench/bench_audit_verify.py [N]
 
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
-import resource
 from datetime import UTC, datetime, timedelta
 
 os.environ.setdefault("KAPCLINIC_ENV", "development")

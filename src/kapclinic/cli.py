@@ -8,6 +8,7 @@ import os
 import secrets
 import sys
 import time
+
 from kapclinic import config
 from kapclinic.clinical.pk import cli as pk_cli
 
