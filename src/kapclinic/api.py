@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from kapclinic.dosing import api as dosing_api
 from kapclinic.patients import api as patients_api
 from kapclinic.patients.actions import ConflictError
 from kapclinic.web import api as web_api
@@ -21,6 +22,7 @@ api = NinjaAPI(
     docs_url=None,  # the interactive docs page loads assets from a CDN; openapi.json stays
 )
 api.add_router("/patients", patients_api.router)
+api.add_router("/pk", dosing_api.router)
 api.add_router("", web_api.router)
 
 

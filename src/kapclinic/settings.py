@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "kapclinic.accounts",
     "kapclinic.audit",
     "kapclinic.patients",
+    "kapclinic.dosing",
     "kapclinic.web",
 ]
 

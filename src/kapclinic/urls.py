@@ -2,6 +2,7 @@ from django.urls import path
 
 from kapclinic.api import api
 from kapclinic.audit import views as audit_views
+from kapclinic.dosing import views as dosing_views
 from kapclinic.patients import views as patient_views
 from kapclinic.web import views as web_views
 
@@ -20,6 +21,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/conditions/<int:condition_id>/entered-in-error/",
          patient_views.condition_entered_in_error, name="condition-entered-in-error"),
     path("audit/", audit_views.audit_log, name="audit-log"),
+    path("dosing/explorer/", dosing_views.dose_explorer, name="dose-explorer"),
     path("api/v1/", api.urls),
 ]
 

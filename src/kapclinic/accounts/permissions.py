@@ -27,6 +27,7 @@ class Action(enum.StrEnum):
     PATIENT_CREATE = "patient.create"
     PATIENT_EDIT = "patient.edit"      # demographics, status, care team, conditions
     AUDIT_VIEW = "audit.view"
+    PK_SIMULATE = "pk.simulate"        # dose explorer: decision support, no patient data
 
 
 R = Role
@@ -43,11 +44,13 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.PATIENT_CREATE: frozenset({R.PRESCRIBER, R.COORDINATOR}),
     Action.PATIENT_EDIT: frozenset({R.PRESCRIBER, R.NURSE, R.COORDINATOR}),
     Action.AUDIT_VIEW: frozenset({R.ADMIN}),
+    Action.PK_SIMULATE: frozenset({R.PRESCRIBER, R.NURSE, R.RESEARCHER}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.
 READ_ONLY_ACTIONS = frozenset(
-    {Action.SELF_VIEW, Action.PATIENT_LIST, Action.PATIENT_VIEW, Action.AUDIT_VIEW}
+    {Action.SELF_VIEW, Action.PATIENT_LIST, Action.PATIENT_VIEW, Action.AUDIT_VIEW,
+     Action.PK_SIMULATE}
 )
 
 

@@ -1,0 +1,303 @@
+"""A small condition language for alert, finding, triage, skip and enable-when rules.
+
+Conditions are JSON objects in a definition file::
+
+    {"item": "9", "op": ">=", "value": 1}                 one item's answer
+    {"item": "12", "op": ">=", "value": {"setting": "suicide_item_threshold"}}
+    {"score": "total", "op": ">=", "value": 3}            the total or a subscale id
+    {"sum": ["2", "3"], "op": "==", "value": 0}           sum of item answers
+    {"count": [<condition>, ...], "op": ">=", "value": 5} how many conditions hold
+    {"any": [...]}, {"all": [...]}, {"not": <condition>}
+    {"context": "sex", "equals": "female"}                a fact passed in by the caller
+
+They are evaluated with three-valued logic: ``True``, ``False`` or ``None`` (cannot tell,
+because an answer it depends on is missing). A missing item could hold any of its answer
+values, so ``item 9 >= 0`` is True even when item 9 is missing, and ``item 9 >= 1`` is
+None. An item that was not asked because of a skip/enable-when rule (not applicable) makes
+any comparison on it False and counts 0 in a sum.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Tri = bool | None
+
+OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
+    "==": operator.eq, "!=": operator.ne,
+}
+
+
+@dataclass(frozen=True)
+class Env:
+    """What a condition is evaluated against."""
+
+    answers: Mapping[str, int]               # answered, scored values
+    not_applicable: frozenset[str]           # skipped by the instrument's own rules
+    candidates: Mapping[str, tuple[int, ...]]  # possible values of each item
+    scores: Mapping[str, float | None]       # "total" and subscale ids; None = withheld
+    settings: Mapping[str, int]
+    context: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A literal number or the name of a clinic setting."""
+
+    literal: float | None = None
+    setting: str | None = None
+
+    def resolve(self, env: Env) -> float:
+        if self.setting is not None:
+            return float(env.settings[self.setting])
+        assert self.literal is not None
+        return self.literal
+
+
+def _interval(lo: float, hi: float, op: str, value: float) -> Tri:
+    """Does ``x op value`` hold for every / no / some x in [lo, hi]?"""
+    f = OPS[op]
+    if lo == hi:
+        return f(lo, value)
+    if op in (">=", ">"):
+        return True if f(lo, value) else (False if not f(hi, value) else None)
+    if op in ("<=", "<"):
+        return True if f(hi, value) else (False if not f(lo, value) else None)
+    inside = lo <= value <= hi
+    if op == "==":
+        return None if inside else False
+    return None if inside else True
+
+
+class Condition:
+    def evaluate(self, env: Env) -> Tri:
+        raise NotImplementedError
+
+    def items(self) -> set[str]:
+        return set()
+
+    def settings(self) -> set[str]:
+        return set()
+
+
+@dataclass(frozen=True)
+class ItemCompare(Condition):
+    item: str
+    op: str
+    value: Threshold
+
+    def evaluate(self, env: Env) -> Tri:
+        if self.item in env.not_applicable:
+            return False
+        v = self.value.resolve(env)
+        f = OPS[self.op]
+        if self.item in env.answers:
+            return f(env.answers[self.item], v)
+        outcomes = {f(c, v) for c in env.candidates.get(self.item, ())}
+        return outcomes.pop() if len(outcomes) == 1 else None
+
+    def items(self) -> set[str]:
+        return {self.item}
+
+    def settings(self) -> set[str]:
+        return {self.value.setting} if self.value.setting else set()
+
+
+@dataclass(frozen=True)
+class ScoreCompare(Condition):
+    score: str
+    op: str
+    value: Threshold
+
+    def evaluate(self, env: Env) -> Tri:
+        got = env.scores.get(self.score)
+        if got is None:
+            return None
+        return OPS[self.op](got, self.value.resolve(env))
+
+    def settings(self) -> set[str]:
+        return {self.value.setting} if self.value.setting else set()
+
+
+@dataclass(frozen=True)
+class SumCompare(Condition):
+    of: tuple[str, ...]
+    op: str
+    value: Threshold
+
+    def evaluate(self, env: Env) -> Tri:
+        lo = hi = 0.0
+        for item in self.of:
+            if item in env.not_applicable:
+                continue
+            if item in env.answers:
+                lo += env.answers[item]
+                hi += env.answers[item]
+                continue
+            cands = env.candidates.get(item, ())
+            if not cands:
+                return None
+            lo += min(cands)
+            hi += max(cands)
+        return _interval(lo, hi, self.op, self.value.resolve(env))
+
+    def items(self) -> set[str]:
+        return set(self.of)
+
+    def settings(self) -> set[str]:
+        return {self.value.setting} if self.value.setting else set()
+
+
+@dataclass(frozen=True)
+class CountCompare(Condition):
+    of: tuple[Condition, ...]
+    op: str
+    value: Threshold
+
+    def evaluate(self, env: Env) -> Tri:
+        results = [c.evaluate(env) for c in self.of]
+        lo = sum(1 for r in results if r is True)
+        hi = lo + sum(1 for r in results if r is None)
+        return _interval(lo, hi, self.op, self.value.resolve(env))
+
+    def items(self) -> set[str]:
+        return set().union(*(c.items() for c in self.of))
+
+    def settings(self) -> set[str]:
+        own = {self.value.setting} if self.value.setting else set()
+        return own.union(*(c.settings() for c in self.of))
+
+
+@dataclass(frozen=True)
+class AnyOf(Condition):
+    of: tuple[Condition, ...]
+
+    def evaluate(self, env: Env) -> Tri:
+        results = [c.evaluate(env) for c in self.of]
+        if any(r is True for r in results):
+            return True
+        return None if any(r is None for r in results) else False
+
+    def items(self) -> set[str]:
+        return set().union(*(c.items() for c in self.of))
+
+    def settings(self) -> set[str]:
+        return set().union(*(c.settings() for c in self.of))
+
+
+@dataclass(frozen=True)
+class AllOf(Condition):
+    of: tuple[Condition, ...]
+
+    def evaluate(self, env: Env) -> Tri:
+        results = [c.evaluate(env) for c in self.of]
+        if any(r is False for r in results):
+            return False
+        return None if any(r is None for r in results) else True
+
+    def items(self) -> set[str]:
+        return set().union(*(c.items() for c in self.of))
+
+    def settings(self) -> set[str]:
+        return set().union(*(c.settings() for c in self.of))
+
+
+@dataclass(frozen=True)
+class Not(Condition):
+    of: Condition
+
+    def evaluate(self, env: Env) -> Tri:
+        r = self.of.evaluate(env)
+        return None if r is None else not r
+
+    def items(self) -> set[str]:
+        return self.of.items()
+
+    def settings(self) -> set[str]:
+        return self.of.settings()
+
+
+@dataclass(frozen=True)
+class ContextEquals(Condition):
+    key: str
+    equals: str
+
+    def evaluate(self, env: Env) -> Tri:
+        got = env.context.get(self.key)
+        return None if got is None else got == self.equals
+
+
+CONTEXT_KEYS: dict[str, tuple[str, ...]] = {"sex": ("female", "male")}
+
+
+def parse_condition(data: Any, where: str, fail: Callable[[str, str], Exception],
+                    item_ids: Sequence[str], setting_names: Sequence[str],
+                    score_names: Sequence[str]) -> Condition:
+    """Validate one condition object; ``fail(field, problem)`` builds the error to raise."""
+
+    def parse(d: Any, w: str) -> Condition:
+        if not isinstance(d, dict):
+            raise fail(w, "must be an object (a condition)")
+        kinds = [k for k in ("item", "score", "sum", "count", "any", "all", "not", "context")
+                 if k in d]
+        if len(kinds) != 1:
+            raise fail(w, "must have exactly one of item, score, sum, count, any, all, not, context")
+        kind = kinds[0]
+        if kind in ("any", "all"):
+            subs = d[kind]
+            if not isinstance(subs, list) or not subs:
+                raise fail(f"{w}.{kind}", "must be a non-empty list of conditions")
+            parsed = tuple(parse(s, f"{w}.{kind}[{i}]") for i, s in enumerate(subs))
+            return AnyOf(parsed) if kind == "any" else AllOf(parsed)
+        if kind == "not":
+            return Not(parse(d["not"], f"{w}.not"))
+        if kind == "context":
+            key = d["context"]
+            if key not in CONTEXT_KEYS:
+                raise fail(f"{w}.context", f"unknown context '{key}'; known: {', '.join(CONTEXT_KEYS)}")
+            if d.get("equals") not in CONTEXT_KEYS[key]:
+                raise fail(f"{w}.equals", f"must be one of {', '.join(CONTEXT_KEYS[key])}")
+            return ContextEquals(key, d["equals"])
+        op = d.get("op")
+        if op not in OPS:
+            raise fail(f"{w}.op", f"must be one of {' '.join(OPS)}")
+        threshold = _threshold(d.get("value"), f"{w}.value", fail, setting_names)
+        if kind == "item":
+            if d["item"] not in item_ids:
+                raise fail(f"{w}.item", f"names unknown item '{d['item']}'")
+            return ItemCompare(str(d["item"]), op, threshold)
+        if kind == "score":
+            if d["score"] not in score_names:
+                raise fail(f"{w}.score", f"must be one of {', '.join(score_names)}")
+            return ScoreCompare(str(d["score"]), op, threshold)
+        if kind == "sum":
+            of = d["sum"]
+            if not isinstance(of, list) or not of:
+                raise fail(f"{w}.sum", "must be a non-empty list of item ids")
+            for item in of:
+                if item not in item_ids:
+                    raise fail(f"{w}.sum", f"names unknown item '{item}'")
+            return SumCompare(tuple(str(i) for i in of), op, threshold)
+        subs = d["count"]
+        if not isinstance(subs, list) or not subs:
+            raise fail(f"{w}.count", "must be a non-empty list of conditions")
+        return CountCompare(tuple(parse(s, f"{w}.count[{i}]") for i, s in enumerate(subs)),
+                            op, threshold)
+
+    return parse(data, where)
+
+
+def _threshold(value: Any, where: str, fail: Callable[[str, str], Exception],
+               setting_names: Sequence[str]) -> Threshold:
+    if isinstance(value, dict):
+        name = value.get("setting")
+        if name not in setting_names:
+            raise fail(f"{where}.setting", f"names unknown setting '{name}'")
+        return Threshold(setting=str(name))
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise fail(where, "must be a number or {\"setting\": name}")
+    return Threshold(literal=float(value))

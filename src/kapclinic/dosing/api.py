@@ -1,0 +1,50 @@
+"""API: PK simulation with the same inputs and outputs as `kapclinic pk simulate`."""
+
+from django.http import HttpRequest
+from ninja import Field, Schema
+from ninja.errors import ValidationError
+from pydantic import ConfigDict
+
+from kapclinic.accounts.api_auth import GuardedRouter
+from kapclinic.accounts.permissions import Action, require
+from kapclinic.clinical import pk
+
+router = GuardedRouter(tags=["pharmacokinetics"])
+# A web request simulates at most this many virtual patients [policy: keeps a 2-core server
+# responsive]; larger populations run from the command line.
+API_MAX_POPULATION = 10_000
+
+
+class SimulateIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    route: str
+    dose_mg: float | None = None
+    dose_mg_per_kg: float | None = None
+    weight_kg: float
+    duration_min: float | None = None
+    hours: float = 24.0
+    step_min: float = 1.0
+    population: int | None = Field(None, ge=1, le=API_MAX_POPULATION)
+    seed: int | None = None
+
+
+@router.get("/models")
+@require(Action.PK_SIMULATE)
+def models(request: HttpRequest):
+    return pk.list_models()
+
+
+@router.post("/simulate")
+@require(Action.PK_SIMULATE)
+def simulate(request: HttpRequest, payload: SimulateIn):
+    if (payload.dose_mg is None) == (payload.dose_mg_per_kg is None):
+        raise ValidationError([{"loc": ["body", "dose_mg"],
+                                "msg": "give exactly one of dose_mg and dose_mg_per_kg"}])
+    try:
+        result = pk.simulate(payload.model, payload.route, **payload.model_dump(
+            exclude={"model", "route"}))
+    except pk.PKInputError as exc:
+        raise ValidationError([{"loc": ["body", exc.field], "msg": str(exc)}]) from exc
+    return result.to_dict()

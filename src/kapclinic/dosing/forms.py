@@ -1,0 +1,46 @@
+"""The dose explorer's inputs. Range checks live in the PK core; this only shapes them."""
+
+from __future__ import annotations
+
+from django import forms
+
+from kapclinic.clinical.pk.definitions import ROUTES
+
+ROUTE_LABELS = {
+    "iv-bolus": "IV bolus", "iv-infusion": "IV infusion", "im": "Intramuscular",
+    "intranasal": "Intranasal", "sublingual": "Sublingual", "oral": "Oral",
+}
+DRUGS = [("ketamine", "Racemic ketamine"), ("esketamine", "Esketamine (Spravato)")]
+WINDOWS = [(4, "4 hours"), (8, "8 hours"), (24, "24 hours")]
+
+
+class ExplorerForm(forms.Form):
+    drug = forms.ChoiceField(choices=DRUGS, initial="ketamine")
+    route = forms.ChoiceField(choices=[(r, ROUTE_LABELS[r]) for r in ROUTES], initial="iv-infusion")
+    dose = forms.FloatField(label="Dose", initial=0.5, min_value=0.0001,
+                            widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}))
+    dose_unit = forms.ChoiceField(label="Unit", choices=[("mg_per_kg", "mg/kg"), ("mg", "mg")],
+                                  initial="mg_per_kg")
+    weight_kg = forms.FloatField(label="Weight (kg)", initial=70, min_value=0.0001,
+                                 widget=forms.NumberInput(attrs={"step": "any",
+                                                                 "inputmode": "decimal"}))
+    duration_min = forms.FloatField(label="Infusion time (min)", initial=40, required=False,
+                                    min_value=0.0001, help_text="IV infusion only",
+                                    widget=forms.NumberInput(attrs={"step": "any"}))
+    hours = forms.TypedChoiceField(label="Show", choices=WINDOWS, coerce=int, initial=4)
+    compare_route = forms.ChoiceField(
+        label="Equivalent dose by", required=False,
+        choices=[("", "No comparison")] + [(r, ROUTE_LABELS[r]) for r in ROUTES], initial="im")
+
+    def dose_kwargs(self) -> dict:
+        data = self.cleaned_data
+        key = "dose_mg_per_kg" if data["dose_unit"] == "mg_per_kg" else "dose_mg"
+        return {key: data["dose"], "weight_kg": data["weight_kg"],
+                "duration_min": data["duration_min"] if data["route"] == "iv-infusion" else None}
+
+    @classmethod
+    def with_defaults(cls, params) -> ExplorerForm:
+        """Bound to the query string, with the initial values filling what is absent."""
+        data = {name: field.initial for name, field in cls.base_fields.items()}
+        data.update(params.dict())
+        return cls(data)

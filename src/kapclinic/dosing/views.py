@@ -1,0 +1,30 @@
+"""The dose explorer page: decision support from published models, not a dosing order."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from kapclinic.accounts.permissions import Action, require
+from kapclinic.clinical import pk
+from kapclinic.dosing.explorer import FIELD_ALIASES, explore
+from kapclinic.dosing.forms import ROUTE_LABELS, ExplorerForm
+
+
+@require(Action.PK_SIMULATE)
+def dose_explorer(request: HttpRequest) -> HttpResponse:
+    form = ExplorerForm.with_defaults(request.GET)
+    exploration = None
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            exploration = explore(drug=data["drug"], route=data["route"], hours=data["hours"],
+                                  compare_route=data["compare_route"], **form.dose_kwargs())
+        except pk.PKInputError as exc:
+            name = FIELD_ALIASES.get(exc.field, exc.field)
+            form.add_error(name if name in form.fields else None, str(exc))
+    context = {"form": form, "exploration": exploration, "models": pk.list_models(),
+               "route_label": ROUTE_LABELS.get(form.data.get("route", ""), "").lower(),
+               "compare_label": ROUTE_LABELS.get(form.data.get("compare_route", ""), "").lower()}
+    template = "dosing/_result.html" if request.htmx else "dosing/explorer.html"
+    return render(request, template, context, status=200 if exploration else 422)

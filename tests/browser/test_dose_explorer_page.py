@@ -1,0 +1,43 @@
+"""The dose explorer in a real browser: changing the dose redraws the curves (issue 5)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from kapclinic.accounts.models import Clinic
+from kapclinic.accounts.roles import Role
+from tests.browser.test_clinician_pages import axe_violations, describe, log_in
+from tests.conftest import PASSWORD, make_user
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def prescriber(transactional_db):
+    clinic = Clinic.objects.create(slug="clinic-a", name="Clinic A", time_zone="America/New_York")
+    return make_user("alice", clinic, Role.PRESCRIBER, "Alice", "Prescott")
+
+
+def test_a_prescriber_changes_the_dose_and_sees_the_curve_change(page, console_errors, prescriber,
+                                                                 screenshot_dir):
+    log_in(page, "alice", PASSWORD)
+    page.get_by_role("link", name="Dose explorer").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dose explorer")
+    expect(page.get_by_text("Decision support, not a dosing order.")).to_be_visible()
+    domino = page.locator('polyline.curve[data-model="domino"]')
+    expect(page.locator("polyline.curve")).to_have_count(5)
+    before = domino.get_attribute("points")
+    expect(page.get_by_role("heading", name="Predicted concentration, 35 mg")).to_be_visible()
+    page.screenshot(path=screenshot_dir / "dose-explorer.png", full_page=True)
+
+    page.locator("#id_dose").fill("0.25")
+    page.locator("#id_dose").dispatch_event("change")
+
+    expect(page.get_by_role("heading", name="Predicted concentration, 17.5 mg")).to_be_visible()
+    assert domino.get_attribute("points") != before  # drawn against the same axis: it rises
+    page.screenshot(path=screenshot_dir / "dose-explorer-0.25mg-per-kg.png", full_page=True)
+
+    violations = axe_violations(page)
+    assert not violations, describe({"dose explorer": violations})
+    assert console_errors == [], f"browser console errors: {console_errors}"
