@@ -89,6 +89,6 @@ def envelope_svg(envelope: Envelope, bands: tuple[ReferenceBand, ...],
         "width": WIDTH, "height": HEIGHT, "left": LEFT, "top": TOP, "plot_w": plot_w,
         "plot_h": plot_h, "bottom": TOP + plot_h, "right": LEFT + plot_w,
         "envelope": f"{upper} {lower}", "lines": lines, "bands": shown_bands,
-        "y_ticks": y_ticks, "x_ticks": x_ticks, "legend_x": LEFT + plot_w + 14, "legend_text_x": LEFT + plot_w + 38,
-        "legend_end_x": LEFT + plot_w + 32,
+        "y_ticks": y_ticks, "x_ticks": x_ticks, "legend_x": LEFT + plot_w + 14,
+        "legend_end_x": LEFT + plot_w + 32, "legend_text_x": LEFT + plot_w + 38,
     }
