@@ -14,6 +14,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from kapclinic.accounts.permissions import MATRIX, Action
 from kapclinic.accounts.roles import Role
 from kapclinic.api import api
+from kapclinic.patients.models import Patient
+from kapclinic.screening import actions as screening
 from tests.conftest import login, make_user
 
 PUBLIC_PATHS = {"login/", "logout/", "healthz"}
@@ -54,7 +56,18 @@ def world(clinic_a, prescriber):
     patient = new_patient(clinic_a, prescriber)
     condition = add_condition(patient=patient, code="F33.1", by=prescriber)
     users = {role: make_user(f"matrix-{role.value}", clinic_a, role) for role in Role}
-    return {"patient_id": patient.pk, "condition_id": condition.pk}, users
+    Patient.objects.filter(pk=patient.pk).update(user=users[Role.PATIENT])
+    document = screening.publish_consent_document(clinic=clinic_a, title="Consent", text="Text",
+                                                  by=None)
+    consent = screening.sign_consent(patient=patient, document=document, signed_name="Ada",
+                                     method="in_clinic", by=prescriber)
+    screening.save_intake(patient=patient, draft={}, data={"date_of_birth": "1985-12-10"},
+                          expected_version=1, by=prescriber)
+    decision = screening.evaluate_intake(patient=patient, drug="ketamine", route=None,
+                                         by=prescriber)
+    ids = {"patient_id": patient.pk, "condition_id": condition.pk, "decision_id": decision.pk,
+           "consent_id": consent.pk}
+    return ids, users
 
 
 def test_every_page_declares_its_permission():

@@ -11,6 +11,7 @@ import time
 
 from kapclinic import config
 from kapclinic.clinical.pk import cli as pk_cli
+from kapclinic.clinical.screening import cli as screening_cli
 
 USAGE_ERROR = 2
 
@@ -273,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     pk = sub.add_parser("pk", help="pharmacokinetic models and simulation (decision support)")
     pk_cli.add_arguments(pk)
     pk.set_defaults(func=pk_cli.run, pure=True)
+
+    screen = sub.add_parser("screen", help="evaluate an intake file against the eligibility rules")
+    screening_cli.add_arguments(screen)
+    screen.set_defaults(func=screening_cli.run, pure=True)
     return parser
 
 

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "kapclinic.audit",
     "kapclinic.patients",
     "kapclinic.dosing",
+    "kapclinic.screening",
     "kapclinic.web",
 ]
 

@@ -4,6 +4,7 @@ from kapclinic.api import api
 from kapclinic.audit import views as audit_views
 from kapclinic.dosing import views as dosing_views
 from kapclinic.patients import views as patient_views
+from kapclinic.screening import views as screening_views
 from kapclinic.web import views as web_views
 
 urlpatterns = [
@@ -20,6 +21,21 @@ urlpatterns = [
          name="condition-add"),
     path("patients/<int:patient_id>/conditions/<int:condition_id>/entered-in-error/",
          patient_views.condition_entered_in_error, name="condition-entered-in-error"),
+    path("patients/<int:patient_id>/intake/", screening_views.intake_edit, name="intake"),
+    path("patients/<int:patient_id>/intake/autosave/", screening_views.intake_autosave,
+         name="intake-autosave"),
+    path("patients/<int:patient_id>/screening/", screening_views.screening, name="screening"),
+    path("patients/<int:patient_id>/screening/evaluate/", screening_views.evaluate,
+         name="screening-evaluate"),
+    path("patients/<int:patient_id>/screening/<int:decision_id>/sign-off/",
+         screening_views.sign_off, name="screening-signoff"),
+    path("patients/<int:patient_id>/consent/sign/", screening_views.consent_sign_in_clinic,
+         name="consent-sign"),
+    path("patients/<int:patient_id>/consent/<int:consent_id>/withdraw/",
+         screening_views.consent_withdraw, name="consent-withdraw"),
+    path("clinic/consent/", screening_views.consent_documents, name="consent-documents"),
+    path("portal/", screening_views.portal, name="portal"),
+    path("portal/consent/sign/", screening_views.portal_consent_sign, name="portal-consent-sign"),
     path("audit/", audit_views.audit_log, name="audit-log"),
     path("dosing/explorer/", dosing_views.dose_explorer, name="dose-explorer"),
     path("api/v1/", api.urls),

@@ -28,6 +28,12 @@ class Action(enum.StrEnum):
     PATIENT_EDIT = "patient.edit"      # demographics, status, care team, conditions
     AUDIT_VIEW = "audit.view"
     PK_SIMULATE = "pk.simulate"        # dose explorer: decision support, no patient data
+    INTAKE_EDIT = "intake.edit"
+    SCREENING_EVALUATE = "screening.evaluate"
+    SCREENING_SIGNOFF = "screening.signoff"
+    CONSENT_RECORD = "consent.record"    # sign in clinic, record a withdrawal
+    CONSENT_TEXT_EDIT = "consent.text_edit"
+    PORTAL = "portal.use"              # a patient's own portal
 
 
 R = Role
@@ -38,13 +44,19 @@ STAFF = CLINICAL | {R.ADMIN, R.RESEARCHER}
 # charts; researchers see de-identified data only (a later issue); patients use
 # the portal (a later issue), never the clinician app.
 MATRIX: dict[Action, frozenset[Role]] = {
-    Action.SELF_VIEW: frozenset(STAFF),
+    Action.SELF_VIEW: frozenset(STAFF | {R.PATIENT}),
     Action.PATIENT_LIST: frozenset(CLINICAL),
     Action.PATIENT_VIEW: frozenset(CLINICAL),
     Action.PATIENT_CREATE: frozenset({R.PRESCRIBER, R.COORDINATOR}),
     Action.PATIENT_EDIT: frozenset({R.PRESCRIBER, R.NURSE, R.COORDINATOR}),
     Action.AUDIT_VIEW: frozenset({R.ADMIN}),
     Action.PK_SIMULATE: frozenset({R.PRESCRIBER, R.NURSE, R.RESEARCHER}),
+    Action.INTAKE_EDIT: frozenset({R.PRESCRIBER, R.NURSE, R.COORDINATOR}),
+    Action.SCREENING_EVALUATE: frozenset({R.PRESCRIBER, R.NURSE, R.COORDINATOR}),
+    Action.SCREENING_SIGNOFF: frozenset({R.PRESCRIBER}),
+    Action.CONSENT_RECORD: frozenset({R.PRESCRIBER, R.NURSE, R.COORDINATOR}),
+    Action.CONSENT_TEXT_EDIT: frozenset({R.ADMIN}),
+    Action.PORTAL: frozenset({R.PATIENT}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.
@@ -123,4 +135,18 @@ def get_patient_for_user(request: HttpRequest, patient_id: int, action: Action,
         raise Http404("No such patient")
     if audit_read:
         trail.record("read", object_type="patient", object_id=patient.pk, patient_id=patient.pk)
+    return patient
+
+
+def get_own_patient(request: HttpRequest) -> Any:
+    """The record of the logged-in patient, in their active clinic (portal pages only)."""
+    from kapclinic.audit import trail
+    from kapclinic.patients.models import Patient
+
+    check(request, Action.PORTAL)
+    membership = request.membership  # type: ignore[attr-defined]
+    patient = Patient.objects.filter(user=request.user, clinic_id=membership.clinic_id).first()
+    if patient is None:
+        raise Http404("No patient record is linked to this login")
+    trail.record("read", object_type="patient", object_id=patient.pk, patient_id=patient.pk)
     return patient

@@ -132,3 +132,12 @@ def bulk_create_patients(*, clinic: Clinic, records: list[NewPatient], by: User 
         if progress is not None:
             progress(len(batch))
     return len(records)
+
+
+def change_status(*, patient: Patient, status: str, by: User | None) -> Patient:
+    """Move a patient to ``status`` from whatever version is stored now (workflow steps)."""
+    current = Patient.objects.get(pk=patient.pk)
+    if current.status == status:
+        return current
+    return update_patient(patient=current, changes={"status": status},
+                          expected_version=current.version, by=by)

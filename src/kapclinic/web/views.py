@@ -41,6 +41,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("patient-list")
     if role_can(role, Action.AUDIT_VIEW):
         return redirect("audit-log")
+    if role_can(role, Action.PORTAL):
+        return redirect("portal")
     if role_can(role, Action.PK_SIMULATE):
         return redirect("dose-explorer")
     return render(request, "web/home.html")

@@ -58,6 +58,10 @@ class Threshold:
         return self.literal
 
 
+def _fixed(value: Threshold, settings: Mapping[str, int]) -> float:
+    return float(settings[value.setting]) if value.setting is not None else float(value.literal or 0)
+
+
 def _interval(lo: float, hi: float, op: str, value: float) -> Tri:
     """Does ``x op value`` hold for every / no / some x in [lo, hi]?"""
     f = OPS[op]
@@ -73,9 +77,20 @@ def _interval(lo: float, hi: float, op: str, value: float) -> Tri:
     return None if inside else True
 
 
+Fast = Callable[[Mapping[str, int], Mapping[str, float | None], Mapping[str, str]], bool]
+
+
 class Condition:
     def evaluate(self, env: Env) -> Tri:
         raise NotImplementedError
+
+    def compile(self, settings: Mapping[str, int]) -> Fast:
+        """A two-valued evaluator for when every item it names is answered (none skipped),
+        every score it names is present and every context it names is given."""
+        raise NotImplementedError
+
+    def uses_context(self) -> bool:
+        return False
 
     def items(self) -> set[str]:
         return set()
@@ -89,6 +104,10 @@ class ItemCompare(Condition):
     item: str
     op: str
     value: Threshold
+
+    def compile(self, settings: Mapping[str, int]) -> Fast:
+        f, item, t = OPS[self.op], self.item, _fixed(self.value, settings)
+        return lambda v, s, c: f(v[item], t)
 
     def evaluate(self, env: Env) -> Tri:
         if self.item in env.not_applicable:
@@ -113,6 +132,10 @@ class ScoreCompare(Condition):
     op: str
     value: Threshold
 
+    def compile(self, settings: Mapping[str, int]) -> Fast:
+        f, name, t = OPS[self.op], self.score, _fixed(self.value, settings)
+        return lambda v, s, c: f(s[name], t)  # type: ignore[arg-type]
+
     def evaluate(self, env: Env) -> Tri:
         got = env.scores.get(self.score)
         if got is None:
@@ -128,6 +151,10 @@ class SumCompare(Condition):
     of: tuple[str, ...]
     op: str
     value: Threshold
+
+    def compile(self, settings: Mapping[str, int]) -> Fast:
+        f, of, t = OPS[self.op], self.of, _fixed(self.value, settings)
+        return lambda v, s, c: f(sum([v[i] for i in of]), t)
 
     def evaluate(self, env: Env) -> Tri:
         lo = hi = 0.0
@@ -158,6 +185,23 @@ class CountCompare(Condition):
     op: str
     value: Threshold
 
+    def compile(self, settings: Mapping[str, int]) -> Fast:
+        f, t = OPS[self.op], _fixed(self.value, settings)
+        if all(isinstance(x, ItemCompare) for x in self.of):
+            # the common shape (symptom counts): one comprehension, no call per item
+            leaves = [(x.item, x.op, _fixed(x.value, settings)) for x in self.of
+                      if isinstance(x, ItemCompare)]
+            if all(op == ">=" for _, op, _ in leaves):
+                pairs = [(item, limit) for item, _, limit in leaves]
+                return lambda v, s, c: f(sum([v[i] >= x for i, x in pairs]), t)
+            triples = [(item, OPS[op], limit) for item, op, limit in leaves]
+            return lambda v, s, c: f(sum([g(v[i], x) for i, g, x in triples]), t)
+        subs = [x.compile(settings) for x in self.of]
+        return lambda v, s, c: f(sum([g(v, s, c) for g in subs]), t)
+
+    def uses_context(self) -> bool:
+        return any(x.uses_context() for x in self.of)
+
     def evaluate(self, env: Env) -> Tri:
         results = [c.evaluate(env) for c in self.of]
         lo = sum(1 for r in results if r is True)
@@ -176,6 +220,18 @@ class CountCompare(Condition):
 class AnyOf(Condition):
     of: tuple[Condition, ...]
 
+    def compile(self, settings: Mapping[str, int]) -> Fast:
+        subs = [x.compile(settings) for x in self.of]
+        if len(subs) == 1:
+            return subs[0]
+        if len(subs) == 2:
+            a, b = subs
+            return lambda v, s, c: a(v, s, c) or b(v, s, c)
+        return lambda v, s, c: any(g(v, s, c) for g in subs)
+
+    def uses_context(self) -> bool:
+        return any(x.uses_context() for x in self.of)
+
     def evaluate(self, env: Env) -> Tri:
         results = [c.evaluate(env) for c in self.of]
         if any(r is True for r in results):
@@ -192,6 +248,21 @@ class AnyOf(Condition):
 @dataclass(frozen=True)
 class AllOf(Condition):
     of: tuple[Condition, ...]
+
+    def compile(self, settings: Mapping[str, int]) -> Fast:
+        subs = [x.compile(settings) for x in self.of]
+        if len(subs) == 1:
+            return subs[0]
+        if len(subs) == 2:
+            a, b = subs
+            return lambda v, s, c: a(v, s, c) and b(v, s, c)
+        if len(subs) == 3:
+            a, b, d = subs
+            return lambda v, s, c: a(v, s, c) and b(v, s, c) and d(v, s, c)
+        return lambda v, s, c: all(g(v, s, c) for g in subs)
+
+    def uses_context(self) -> bool:
+        return any(x.uses_context() for x in self.of)
 
     def evaluate(self, env: Env) -> Tri:
         results = [c.evaluate(env) for c in self.of]
@@ -210,6 +281,13 @@ class AllOf(Condition):
 class Not(Condition):
     of: Condition
 
+    def compile(self, settings: Mapping[str, int]) -> Fast:
+        sub = self.of.compile(settings)
+        return lambda v, s, c: not sub(v, s, c)
+
+    def uses_context(self) -> bool:
+        return self.of.uses_context()
+
     def evaluate(self, env: Env) -> Tri:
         r = self.of.evaluate(env)
         return None if r is None else not r
@@ -225,6 +303,13 @@ class Not(Condition):
 class ContextEquals(Condition):
     key: str
     equals: str
+
+    def compile(self, settings: Mapping[str, int]) -> Fast:
+        key, equals = self.key, self.equals
+        return lambda v, s, c: c[key] == equals
+
+    def uses_context(self) -> bool:
+        return True
 
     def evaluate(self, env: Env) -> Tri:
         got = env.context.get(self.key)

@@ -224,9 +224,12 @@ class Licence:
     source: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class InstrumentDefinition:
-    """One validated instrument. ``total_range`` is None for a triage instrument."""
+    """One validated instrument. ``total_range`` is None for a triage instrument.
+
+    Compared and hashed by identity (it is loaded once and cached).
+    """
 
     id: str
     name: str

@@ -1,0 +1,389 @@
+"""Score one completed instrument: total, severity band, subscales, flags, missing items.
+
+``score(instrument_id, answers)`` is pure: no I/O, no Django, no clock. Answers map item
+linkIds to whole numbers (``None`` or absent = not answered). Missing items are handled by
+the instrument's own rule where the reference gives one; otherwise the total is withheld
+with the reason. Prorating is a clinic setting (``prorate=True``), off by default, applied
+only where the definition carries a prorating rule, and a prorated total is marked.
+"""
+
+from __future__ import annotations
+
+import weakref
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+from .conditions import Env, Fast
+from .definitions import InstrumentDefinition, Item, resolve
+from .errors import AnswerRangeError, AnswerTypeError, SettingError, UnknownItemError
+
+SEXES = ("female", "male")
+_NO_SETTINGS: Mapping[str, int] = MappingProxyType({})
+
+
+class MissingHandling(NamedTuple):
+    """How missing answers were handled (immutable).
+
+    ``missing``: scored items with no usable answer that the instrument's rules do not skip;
+    ``optional_unanswered``: unanswered items that are not scored (e.g. PHQ-9 item 10);
+    ``not_applicable``: items the instrument's own rules skip (not asked);
+    ``not_rated``: items answered with a "not rated" option (counted as missing);
+    ``rule``: the rule applied; ``withheld``: why the total (or triage level) is None.
+    """
+
+    rule: str
+    missing: tuple[str, ...] = ()
+    optional_unanswered: tuple[str, ...] = ()
+    not_applicable: tuple[str, ...] = ()
+    not_rated: tuple[str, ...] = ()
+    prorated: bool = False
+    withheld: str | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "missing": list(self.missing),
+                "optional_unanswered": list(self.optional_unanswered),
+                "not_applicable": list(self.not_applicable), "not_rated": list(self.not_rated),
+                "prorated": self.prorated, "withheld": self.withheld, "note": self.note}
+
+
+class ScoreResult(NamedTuple):
+    """The result of scoring one completed instrument (immutable).
+
+    ``total`` is None when withheld (reason in ``missing.withheld``) and for a triage
+    instrument; a prorated total is a float and ``prorated`` is True. ``severity`` is the
+    band code (or the triage level code). ``flags`` are alert ids that fired;
+    ``undetermined_flags`` could not be ruled out because an answer is missing.
+    ``findings`` are screen results and interpretations (None = undetermined).
+    """
+
+    instrument: str
+    definition_version: str
+    total: int | float | None
+    total_range: tuple[int, int] | None
+    severity: str | None
+    severity_label: str | None
+    subscales: Mapping[str, int | None]
+    flags: tuple[str, ...]
+    undetermined_flags: tuple[str, ...]
+    findings: Mapping[str, bool | None]
+    missing: MissingHandling
+    settings: Mapping[str, int]
+
+    @property
+    def prorated(self) -> bool:
+        return self.missing.prorated
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract of ``kapclinic score --json``."""
+        return {
+            "instrument": self.instrument,
+            "definition_version": self.definition_version,
+            "total": self.total,
+            "total_range": list(self.total_range) if self.total_range else None,
+            "prorated": self.missing.prorated,
+            "severity": self.severity,
+            "severity_label": self.severity_label,
+            "subscales": dict(self.subscales),
+            "flags": list(self.flags),
+            "undetermined_flags": list(self.undetermined_flags),
+            "findings": dict(self.findings),
+            "missing": list(self.missing.missing),
+            "missing_handling": self.missing.to_dict(),
+            "settings": dict(self.settings),
+        }
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """Two-valued evaluators for one choice of settings (see ``Condition.compile``)."""
+
+    alerts: tuple[tuple[str, Fast], ...]
+    findings: tuple[tuple[str, Fast], ...]
+    triage: tuple[tuple[str, str, Fast | None], ...]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Per-definition lookups computed once."""
+
+    items: Mapping[str, Item]
+    item_ids: tuple[str, ...]
+    allowed: Mapping[str, frozenset[int]]
+    not_rated: Mapping[str, frozenset[int]]
+    candidates: Mapping[str, tuple[int, ...]]
+    scored: tuple[str, ...]
+    gated: tuple[Item, ...]
+    defaults: Mapping[str, int]
+    condition_items: frozenset[str]
+    needs_context: bool
+    band_mins: tuple[int, ...]
+    compiled: dict[tuple[tuple[str, int], ...], _Compiled]
+    complete: dict[tuple[str, ...], MissingHandling]
+
+    def compiled_for(self, d: InstrumentDefinition, settings: Mapping[str, int]) -> _Compiled:
+        key = tuple(sorted(settings.items()))
+        got = self.compiled.get(key)
+        if got is None:
+            got = _Compiled(
+                alerts=tuple((a.id, a.when.compile(settings)) for a in d.alerts),
+                findings=tuple((f.id, f.when.compile(settings)) for f in d.findings),
+                triage=tuple((t.code, t.label, t.when.compile(settings) if t.when else None)
+                             for t in d.triage),
+            )
+            self.compiled[key] = got
+        return got
+
+
+_PLANS: weakref.WeakKeyDictionary[InstrumentDefinition, _Plan] = weakref.WeakKeyDictionary()
+
+
+def _plan(d: InstrumentDefinition) -> _Plan:
+    plan = _PLANS.get(d)
+    if plan is None:
+        conditions = [r.when for r in (*d.alerts, *d.findings)]
+        conditions += [t.when for t in d.triage if t.when is not None]
+        plan = _Plan(
+            items={i.link_id: i for i in d.items},
+            item_ids=d.item_ids,
+            allowed={i.link_id: frozenset(i.all_values) for i in d.items},
+            not_rated={i.link_id: frozenset(o.value for o in i.options if o.counts_as_missing)
+                       for i in d.items if any(o.counts_as_missing for o in i.options)},
+            candidates={i.link_id: i.values for i in d.items},
+            scored=tuple(i.link_id for i in d.items if i.scored),
+            gated=tuple(i for i in d.items if i.enable_when),
+            defaults={s.name: s.default for s in d.settings.values()},
+            condition_items=frozenset().union(*(c.items() for c in conditions)),
+            needs_context=any(c.uses_context() for c in conditions),
+            band_mins=tuple(b.min for b in d.severity.bands) if d.severity else (),
+            compiled={},
+            complete={},
+        )
+        _PLANS[d] = plan
+    return plan
+
+
+def _check_answers(d: InstrumentDefinition, plan: _Plan, answers: Mapping[str, int | None]
+                   ) -> tuple[dict[str, int], list[str]]:
+    values: dict[str, int] = {}
+    not_rated: list[str] = []
+    allowed_by_item = plan.allowed
+    for key, value in answers.items():
+        allowed = allowed_by_item.get(key) if type(key) is str else None
+        if allowed is None:
+            raise UnknownItemError(d.id, str(key), f"is not an item of {d.short_name} "
+                                   f"(items: {', '.join(d.item_ids)})")
+        if value is None:
+            continue
+        if type(value) is not int:
+            raise AnswerTypeError(d.id, key, f"answer {value!r} must be a whole number "
+                                  "(or None when not answered)")
+        if value not in allowed:
+            raise AnswerRangeError(d.id, key, f"answer {value} is out of range; allowed: "
+                                   f"{', '.join(map(str, sorted(allowed)))}")
+        if key in plan.not_rated and value in plan.not_rated[key]:
+            not_rated.append(key)
+            continue
+        values[key] = value
+    return values, not_rated
+
+
+def _settings(d: InstrumentDefinition, plan: _Plan, settings: Mapping[str, int] | None
+              ) -> Mapping[str, int]:
+    if not settings:
+        return plan.defaults
+    merged = dict(plan.defaults)
+    for name, value in settings.items():
+        spec = d.settings.get(name)
+        if spec is None:
+            known = ", ".join(d.settings) or "none"
+            raise SettingError(d.id, name, f"is not a setting of {d.short_name} (settings: {known})")
+        if type(value) is not int or value not in spec.allowed:
+            raise SettingError(d.id, name, f"{value!r} is not one of {list(spec.allowed)}")
+        merged[name] = value
+    return merged
+
+
+def _not_applicable(plan: _Plan, values: Mapping[str, int]) -> set[str]:
+    """Unanswered items whose enable-when rule is definitely false (not asked)."""
+    skipped: set[str] = set()
+    for item in plan.gated:
+        if item.link_id in values:
+            continue
+        results: list[bool | None] = []
+        for ew in item.enable_when:
+            if ew.item in skipped:
+                results.append(False)
+            elif ew.item in values:
+                got = values[ew.item]
+                results.append(got == ew.value if ew.op == "==" else got != ew.value)
+            else:
+                results.append(None)
+        if item.enable_behavior == "all":
+            enabled = False if False in results else (None if None in results else True)
+        else:
+            enabled = True if True in results else (None if None in results else False)
+        if enabled is False:
+            skipped.add(item.link_id)
+    return skipped
+
+
+def score(instrument_id: str, answers: Mapping[str, int | None], *, prorate: bool = False,
+          settings: Mapping[str, int] | None = None, sex: str | None = None,
+          definitions: Mapping[str, InstrumentDefinition] | None = None) -> ScoreResult:
+    """Score ``answers`` (linkId -> whole number or None) for one instrument.
+
+    ``prorate``: clinic setting, off by default; used only where the definition has a
+    prorating rule (PHQ-9: clinical.md 1.2), and the result is marked ``prorated``.
+    ``settings``: clinic values for the definition's settings (e.g. QIDS-SR16
+    ``suicide_item_threshold``); each must be one of the allowed values.
+    ``sex``: ``"female"``/``"male"`` for sex-specific cut-offs (AUDIT-C), else undetermined.
+    ``definitions``: a clinic's set from ``load_definitions(dir)``; default the shipped set.
+    Raises ``AnswerError`` subclasses (ValueError) naming the item for a bad answer.
+    """
+    d = resolve(instrument_id, definitions)
+    return score_definition(d, answers, prorate=prorate, settings=settings, sex=sex)
+
+
+def score_definition(d: InstrumentDefinition, answers: Mapping[str, int | None], *,
+                     prorate: bool = False, settings: Mapping[str, int] | None = None,
+                     sex: str | None = None) -> ScoreResult:
+    """``score`` for an already-resolved definition."""
+    plan = _plan(d)
+    chosen = _settings(d, plan, settings)
+    if sex is not None and sex not in SEXES:
+        raise SettingError(d.id, "sex", f"{sex!r} must be one of {', '.join(SEXES)} or None")
+    values, not_rated = _check_answers(d, plan, answers)
+    na = _not_applicable(plan, values) if plan.gated else set()
+    context = {"sex": sex} if sex else {}
+    rule = d.scoring.missing
+
+    def env(scores: Mapping[str, float | None]) -> Env:
+        return Env(values, frozenset(na), plan.candidates, scores, chosen, context)
+
+    if rule.rule == "conditional":
+        pre = env({})
+        for skip in rule.skip_rules:
+            if skip.when.evaluate(pre) is True:
+                na.update(m for m in skip.may_skip if m not in values)
+
+    if len(values) == len(plan.item_ids) and not na:
+        unanswered: list[str] = []
+        scored_missing: list[str] = []
+    else:
+        unanswered = [i for i in plan.item_ids if i not in values and i not in na]
+        scored_missing = [i for i in plan.scored if i not in values and i not in na]
+    missing = scored_missing
+    total: int | float | None = None
+    withheld: str | None = None
+    prorated = False
+    applied = rule.rule
+    kind = d.scoring.kind
+
+    if kind in ("sum", "single"):
+        if not scored_missing:
+            total = sum([values[i] for i in plan.scored if i in values])
+        elif rule.rule == "conditional":
+            withheld = (f"required item(s) {', '.join(scored_missing)} missing under "
+                        f"{d.short_name}'s completeness rule")
+        elif prorate and rule.prorate is not None:
+            answered = [values[i] for i in plan.scored if i in values]
+            n = len(plan.scored)
+            if len(scored_missing) <= rule.prorate.max_missing and answered:
+                total = sum(answered) * n / len(answered)
+                prorated = True
+                applied = "prorated"
+            else:
+                withheld = (f"{len(scored_missing)} of {n} items missing "
+                            f"({', '.join(scored_missing)}); prorating allows at most "
+                            f"{rule.prorate.max_missing}")
+        else:
+            why = ("prorating is off (clinic setting)" if rule.prorate is not None
+                   else "no prorating rule for this instrument" if prorate
+                   else "every item is needed")
+            withheld = (f"{len(scored_missing)} of {len(plan.scored)} items missing "
+                        f"({', '.join(scored_missing)}); {why}")
+    elif kind == "max_of_groups":
+        parts = []
+        for group_id, members in d.scoring.groups:
+            got = [values[m] for m in members if m in values]
+            if not got:
+                withheld = f"domain '{group_id}' has no answered item ({', '.join(members)})"
+                break
+            parts.append(max(got))
+        else:
+            if scored_missing and rule.rule != "partial_groups":
+                withheld = f"item(s) {', '.join(scored_missing)} missing; every item is needed"
+            else:
+                total = sum(parts)
+
+    subscales: dict[str, int | None] = {}
+    for sub in d.subscales:
+        if scored_missing and any(m in scored_missing for m in sub.items):
+            subscales[sub.id] = None
+        else:
+            subscales[sub.id] = sum([values.get(m, 0) for m in sub.items])
+
+    severity = severity_label = None
+    if total is not None and d.severity is not None:
+        band = d.severity.bands[max(0, bisect_right(plan.band_mins, total) - 1)]
+        severity, severity_label = band.code, band.label
+    scores: dict[str, float | None] = {"total": total, **subscales}
+    flags: list[str] = []
+    undetermined: list[str] = []
+    fast = (not na and plan.condition_items.issubset(values)
+            and (kind == "triage" or total is not None)
+            and (not plan.needs_context or bool(context))
+            and not (scored_missing and d.subscales))
+    if fast:
+        compiled = plan.compiled_for(d, chosen)
+        for flag, check in compiled.alerts:
+            if check(values, scores, context) and flag not in flags:
+                flags.append(flag)
+        findings: dict[str, bool | None] = {
+            fid: check(values, scores, context) for fid, check in compiled.findings}
+        for code, label, level_check in compiled.triage:
+            if level_check is None or level_check(values, scores, context):
+                severity, severity_label = code, label
+                break
+    else:
+        e = env(scores)
+        for level in d.triage:
+            verdict = True if level.when is None else level.when.evaluate(e)
+            if verdict is True:
+                severity, severity_label = level.code, level.label
+                break
+            if verdict is None:
+                needed = sorted(level.when.items() & set(missing)) if level.when else []
+                withheld = (f"cannot rule out triage level '{level.code}': "
+                            f"item(s) {', '.join(needed)} missing")
+                break
+        for alert in d.alerts:
+            verdict = alert.when.evaluate(e)
+            if verdict is True:
+                if alert.id not in flags:
+                    flags.append(alert.id)
+            elif verdict is None and alert.id not in undetermined:
+                undetermined.append(alert.id)
+        undetermined = [u for u in undetermined if u not in flags]
+        findings = {f.id: f.when.evaluate(e) for f in d.findings}
+
+    if (not missing and not na and not not_rated and withheld is None and not prorated):
+        key = tuple(unanswered)
+        handling = plan.complete.get(key)
+        if handling is None:
+            handling = MissingHandling(applied, (), key, (), (), False, None, rule.note)
+            plan.complete[key] = handling
+    else:
+        handling = MissingHandling(
+            applied, tuple(missing), tuple(i for i in unanswered if i not in scored_missing),
+            tuple(i for i in plan.item_ids if i in na) if na else (), tuple(not_rated),
+            prorated, withheld, rule.note)
+    return ScoreResult(
+        d.id, d.version, total, d.total_range, severity, severity_label, subscales,
+        tuple(flags), tuple(undetermined), findings, handling,
+        MappingProxyType(dict(chosen)) if chosen else _NO_SETTINGS,
+    )

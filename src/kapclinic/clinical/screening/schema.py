@@ -1,0 +1,46 @@
+"""The intake fields the screening core understands, with their kinds.
+
+Dotted names (``history.psychosis``) are keys of the nested ``history`` object. ``age_years``
+is not an intake key: rules compare it, and it is computed from ``date_of_birth``.
+"""
+
+from __future__ import annotations
+
+HISTORY_KEYS = (
+    "psychosis", "mania", "aneurysmal_vascular_disease", "arteriovenous_malformation",
+    "intracerebral_hemorrhage", "uncontrolled_hypertension", "cardiovascular_disease",
+    "raised_intracranial_pressure", "raised_intraocular_pressure", "seizures", "liver_disease",
+    "bladder_symptoms", "sleep_apnea", "ketamine_misuse", "substance_use_disorder",
+    "suicide_attempt_past_year",
+)
+
+SEX_AT_BIRTH = ("female", "male", "intersex", "unknown")
+
+# field -> kind: date | choice | number | count | score | bool | codes | names
+INPUT_FIELDS: dict[str, str] = {
+    "date_of_birth": "date",
+    "sex_at_birth": "choice",
+    "weight_kg": "number",
+    "height_cm": "number",
+    "sbp_mmhg": "number",
+    "dbp_mmhg": "number",
+    "heart_rate_bpm": "number",
+    "spo2_pct": "number",
+    "resp_rate_per_min": "number",
+    "temp_c": "number",
+    "diagnoses": "codes",
+    "adequate_antidepressant_trials": "count",
+    "pregnant": "bool",
+    "breastfeeding": "bool",
+    "medications": "names",
+    "hypersensitivities": "names",
+    "audit_total": "score",
+    **{f"history.{key}": "bool" for key in HISTORY_KEYS},
+}
+
+TOP_LEVEL_KEYS = frozenset({name for name in INPUT_FIELDS if "." not in name} | {"history"})
+
+# Fields a rule may compare with a number.
+COMPARABLE_FIELDS = tuple(sorted(
+    [name for name, kind in INPUT_FIELDS.items() if kind in ("number", "count", "score")] + ["age_years"]
+))

@@ -1,0 +1,180 @@
+"""Every write of intake, eligibility, sign-off and consent: one transaction, audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from kapclinic.accounts.models import Clinic, User
+from kapclinic.audit import context, trail
+from kapclinic.clinical import screening as rules
+from kapclinic.patients import actions as patient_actions
+from kapclinic.patients.models import Patient, Status
+from kapclinic.screening.models import (
+    Consent,
+    ConsentDocument,
+    EligibilityDecision,
+    Intake,
+    IntakeRevision,
+    SignOff,
+)
+
+
+class StaleError(Exception):
+    """The thing acted on changed meanwhile; nothing was written."""
+
+
+def intake_for(patient: Patient) -> Intake:
+    intake, _ = Intake.objects.get_or_create(patient=patient)
+    return intake
+
+
+def save_intake(*, patient: Patient, draft: dict[str, Any], data: dict[str, Any] | None,
+                expected_version: int, by: User | None, source: str = "clinic") -> Intake:
+    """Store what was typed (and, when it validated, the intake the rules read).
+
+    Compare-and-swap on ``version``: a save based on an older version raises StaleError.
+    """
+    with transaction.atomic():
+        intake = intake_for(patient)
+        changes: dict[str, Any] = {"draft": draft, "updated_at": timezone.now(),
+                                   "updated_by": by, "version": F("version") + 1}
+        if data is not None:
+            changes["data"] = data
+        if Intake.objects.filter(pk=intake.pk, version=expected_version).update(**changes) != 1:
+            raise StaleError("The intake was saved from another window meanwhile; reload it.")
+        intake.refresh_from_db()
+        IntakeRevision.objects.create(intake=intake, version=intake.version, draft=draft,
+                                      data=intake.data, saved_by=by, source=source)
+        trail.record("update", object_type="intake", object_id=intake.pk, patient_id=patient.pk,
+                     clinic_id=patient.clinic_id,
+                     detail={"version": intake.version, "validated": data is not None})
+    return intake
+
+
+def evaluate_intake(*, patient: Patient, drug: str, route: str | None,
+                    by: User | None) -> EligibilityDecision:
+    """Run the rules on the last validated intake and store the decision."""
+    intake = intake_for(patient)
+    if intake.data is None:
+        raise StaleError("Complete and save the intake before evaluating it.")
+    decision = rules.evaluate(intake.data, drug=drug, route=route or None,
+                              as_of=timezone.localdate())
+    with transaction.atomic():
+        stored = EligibilityDecision.objects.create(
+            patient=patient, intake_version=intake.version, drug=drug, route=route or "",
+            status=decision.status, result=decision.to_dict(),
+            ruleset_version=decision.ruleset_version, evaluated_by=by)
+        trail.record("create", object_type="eligibility_decision", object_id=stored.pk,
+                     patient_id=patient.pk, clinic_id=patient.clinic_id,
+                     detail={"status": decision.status, "ruleset": decision.ruleset_version})
+    return stored
+
+
+def is_stale(decision: EligibilityDecision) -> bool:
+    """True when the intake changed after this decision was made."""
+    version = Intake.objects.filter(patient_id=decision.patient_id).values_list(
+        "version", flat=True).first()
+    return version is not None and version != decision.intake_version
+
+
+def sign_off(*, decision: EligibilityDecision, accept: bool, final_status: str, reason: str,
+             by: User) -> SignOff:
+    """The prescriber accepts the decision or overrides it with a reason; the status follows."""
+    automatic = {"eligible": "eligible", "eligible_with_cautions": "eligible",
+                 "not_eligible": "ineligible"}.get(decision.status)
+    if accept:
+        if automatic is None:
+            raise ValueError("A decision that needs review cannot simply be accepted: "
+                             "choose eligible or ineligible and give your reason.")
+        final_status = automatic
+    elif not reason.strip():
+        raise ValueError("Give the reason for overriding the decision.")
+    if final_status not in SignOff.FinalStatus.values:
+        raise ValueError("The final status must be eligible or ineligible.")
+    if is_stale(decision):
+        raise StaleError("The intake changed after this decision: evaluate it again first.")
+    with transaction.atomic():
+        signoff = SignOff.objects.create(
+            decision=decision, outcome="accepted" if accept else "overridden",
+            final_status=final_status, reason=reason.strip(),
+            ruleset_version=decision.ruleset_version, signed_by=by)
+        trail.record("create", object_type="signoff", object_id=signoff.pk,
+                     patient_id=decision.patient_id,
+                     detail={"outcome": signoff.outcome, "final_status": final_status})
+        patient_actions.change_status(
+            patient=decision.patient,
+            status=Status.ELIGIBLE if final_status == "eligible" else Status.INELIGIBLE, by=by)
+    return signoff
+
+
+# ---- consent ----------------------------------------------------------------------------
+
+def publish_consent_document(*, clinic: Clinic, title: str, text: str,
+                             by: User | None) -> ConsentDocument:
+    with transaction.atomic():
+        latest = ConsentDocument.objects.filter(clinic=clinic).select_for_update().first()
+        document = ConsentDocument.objects.create(
+            clinic=clinic, version=(latest.version + 1) if latest else 1, title=title.strip(),
+            text=text.strip(), created_by=by)
+        trail.record("create", object_type="consent_document", object_id=document.pk,
+                     clinic_id=clinic.pk, detail={"version": document.version})
+    return document
+
+
+def current_document(clinic_id: int) -> ConsentDocument | None:
+    return ConsentDocument.objects.filter(clinic_id=clinic_id).first()
+
+
+def needs_guardian(patient: Patient, on: datetime | None = None) -> bool:
+    """Under 18 on the day of signing: a guardian co-signs (clinical.md 3.5)."""
+    day = timezone.localdate(on) if on else timezone.localdate()
+    return patient.age_on(day) < 18
+
+
+def sign_consent(*, patient: Patient, document: ConsentDocument, signed_name: str,
+                 method: str, by: User, guardian_name: str = "") -> Consent:
+    if document.clinic_id != patient.clinic_id:
+        raise ValueError("That consent document belongs to another clinic.")
+    if document != current_document(patient.clinic_id):
+        raise StaleError("A newer version of the consent text exists; sign that one.")
+    if not signed_name.strip():
+        raise ValueError("Type the patient's full name to sign.")
+    if needs_guardian(patient) and not guardian_name.strip():
+        raise ValueError("The patient is under 18: a parent or guardian must co-sign.")
+    with transaction.atomic():
+        consent = Consent.objects.create(
+            patient=patient, document=document, signed_name=signed_name.strip(),
+            method=method, recorded_by=by, client_addr=context.current().client_addr,
+            guardian_name=guardian_name.strip())
+        trail.record("create", object_type="consent", object_id=consent.pk,
+                     patient_id=patient.pk, clinic_id=patient.clinic_id,
+                     detail={"document_version": document.version, "method": method})
+    return consent
+
+
+def withdraw_consent(*, consent: Consent, reason: str, by: User) -> Consent:
+    with transaction.atomic():
+        updated = Consent.objects.filter(pk=consent.pk, withdrawn_at__isnull=True).update(
+            withdrawn_at=timezone.now(), withdrawn_by=by, withdrawal_reason=reason.strip())
+        if updated:
+            trail.record("update", object_type="consent", object_id=consent.pk,
+                         patient_id=consent.patient_id, detail={"withdrawn": True})
+    consent.refresh_from_db()
+    return consent
+
+
+def has_current_consent(patient: Patient, at: datetime | None = None) -> bool:
+    """Whether the patient had, at ``at`` (default now), a signed and not withdrawn consent
+    to the clinic's consent text in force at that moment."""
+    at = at or timezone.now()
+    document = (ConsentDocument.objects.filter(clinic_id=patient.clinic_id, created_at__lte=at)
+                .first())
+    if document is None:
+        return False
+    return Consent.objects.filter(patient=patient, document=document, signed_at__lte=at).exclude(
+        withdrawn_at__lte=at).exists()

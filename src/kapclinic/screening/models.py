@@ -1,0 +1,181 @@
+"""Intake, eligibility decisions with prescriber sign-off, and informed consent.
+
+Decisions, sign-offs, consent documents and intake revisions are append-only: a
+new evaluation, a new version or a withdrawal is a new fact, never an edit.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from kapclinic.accounts.models import Clinic
+from kapclinic.audit.models import AppendOnlyQuerySet, ImmutableError
+from kapclinic.patients.models import Patient, paired
+
+USER = settings.AUTH_USER_MODEL
+
+
+class AppendOnly(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableError(f"A {self._meta.verbose_name} cannot be changed once saved")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError(f"A {self._meta.verbose_name} cannot be deleted")
+
+
+class Intake(models.Model):
+    """The patient's current intake: the draft as typed, and the last validated version."""
+
+    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="intake")
+    draft = models.JSONField(default=dict)        # form values as typed (autosaved)
+    data = models.JSONField(null=True, blank=True)  # the validated intake the rules read
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+
+    IDENTIFYING_FIELDS = ("draft", "data")
+
+    def __str__(self) -> str:
+        return f"intake of patient {self.patient_id} v{self.version}"
+
+
+class IntakeRevision(AppendOnly):
+    """Every save of an intake, so nothing typed is ever lost or silently replaced."""
+
+    intake = models.ForeignKey(Intake, on_delete=models.PROTECT, related_name="revisions")
+    version = models.PositiveIntegerField()
+    draft = models.JSONField()
+    data = models.JSONField(null=True)
+    saved_at = models.DateTimeField(default=timezone.now)
+    saved_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=20, default="clinic")  # clinic | link
+
+    IDENTIFYING_FIELDS = ("draft", "data")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["intake", "version"],
+                                               name="one_revision_per_intake_version")]
+
+    def __str__(self) -> str:
+        return f"intake {self.intake_id} revision {self.version}"
+
+
+class DecisionStatus(models.TextChoices):
+    ELIGIBLE = "eligible", "Eligible"
+    CAUTIONS = "eligible_with_cautions", "Eligible with cautions"
+    REVIEW = "needs_review", "Needs review"
+    NOT_ELIGIBLE = "not_eligible", "Not eligible"
+
+
+class EligibilityDecision(AppendOnly):
+    """What the rules said about one intake version, with the rule-set version that said it."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="decisions")
+    intake_version = models.PositiveIntegerField()
+    drug = models.CharField(max_length=20)
+    route = models.CharField(max_length=20, blank=True)
+    status = models.CharField(max_length=30, choices=DecisionStatus.choices)
+    result = models.JSONField()
+    ruleset_version = models.CharField(max_length=40)
+    evaluated_at = models.DateTimeField(default=timezone.now)
+    evaluated_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+
+    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+
+    class Meta:
+        ordering = ["-evaluated_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.status} for patient {self.patient_id} ({self.ruleset_version})"
+
+
+class SignOff(AppendOnly):
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted the decision"
+        OVERRIDDEN = "overridden", "Overrode the decision"
+
+    class FinalStatus(models.TextChoices):
+        ELIGIBLE = "eligible", "Eligible"
+        INELIGIBLE = "ineligible", "Ineligible"
+
+    decision = models.OneToOneField(EligibilityDecision, on_delete=models.PROTECT,
+                                    related_name="signoff")
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    final_status = models.CharField(max_length=12, choices=FinalStatus.choices)
+    reason = models.TextField(blank=True)
+    ruleset_version = models.CharField(max_length=40)
+    signed_at = models.DateTimeField(default=timezone.now)
+    signed_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+
+    IDENTIFYING_FIELDS = ("reason",)
+
+    class Meta:
+        constraints = [models.CheckConstraint(
+            condition=Q(outcome="accepted") | ~Q(reason=""), name="override_needs_reason")]
+
+    def __str__(self) -> str:
+        return f"{self.outcome}: {self.final_status}"
+
+
+class ConsentDocument(AppendOnly):
+    """One version of the clinic's consent text; editing makes a new version."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="consent_documents")
+    version = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+
+    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [models.UniqueConstraint(fields=["clinic", "version"],
+                                               name="one_consent_text_per_version")]
+
+    def __str__(self) -> str:
+        return f"{self.title} v{self.version}"
+
+
+class Consent(models.Model):
+    """A signature on one document version. Only a withdrawal may be added later."""
+
+    class Method(models.TextChoices):
+        PORTAL = "portal", "Signed in the patient portal"
+        IN_CLINIC = "in_clinic", "Signed in clinic"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consents")
+    document = models.ForeignKey(ConsentDocument, on_delete=models.PROTECT, related_name="+")
+    signed_name = models.CharField(max_length=200)
+    signed_at = models.DateTimeField(default=timezone.now)
+    method = models.CharField(max_length=12, choices=Method.choices)
+    recorded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    client_addr = models.CharField(max_length=64, blank=True)
+    guardian_name = models.CharField(max_length=200, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    withdrawal_reason = models.TextField(blank=True)
+
+    IDENTIFYING_FIELDS = ("signed_name", "client_addr", "guardian_name", "withdrawal_reason")
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]
+        constraints = [paired("withdrawn_at", "withdrawn_by", "consent_withdrawal_who_when")]
+
+    def __str__(self) -> str:
+        return f"consent of patient {self.patient_id} to {self.document}"
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError("A consent cannot be deleted; record a withdrawal instead")

@@ -1,0 +1,225 @@
+"""Intake, eligibility decision and sign-off, and consent pages (clinician and portal)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from kapclinic.accounts.permissions import (
+    Action,
+    get_own_patient,
+    get_patient_for_user,
+    require,
+)
+from kapclinic.audit import trail
+from kapclinic.screening import actions
+from kapclinic.screening.forms import (
+    ConsentDocumentForm,
+    ConsentSignForm,
+    ConsentWithdrawForm,
+    EvaluateForm,
+    IntakeForm,
+    SignOffForm,
+)
+from kapclinic.screening.models import Consent, ConsentDocument, EligibilityDecision
+
+
+def _save(request: HttpRequest, patient, form: IntakeForm, *, validated: bool):
+    intake = actions.intake_for(patient)
+    draft = {key: value for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}
+    draft.pop("version", None)
+    expected = int(request.POST.get("version") or intake.version)
+    data = form.to_intake() if validated else None
+    return actions.save_intake(patient=patient, draft=draft, data=data,
+                               expected_version=expected, by=request.user)
+
+
+@require(Action.INTAKE_EDIT)
+@require_http_methods(["GET", "POST"])
+def intake_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get_patient_for_user(request, patient_id, Action.INTAKE_EDIT)
+    intake = actions.intake_for(patient)
+    if request.method == "POST":
+        form = IntakeForm(request.POST, patient=patient)
+        if form.is_valid():
+            try:
+                _save(request, patient, form, validated=True)
+            except actions.StaleError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, "Intake saved. Evaluate it below.")
+                return redirect("screening", patient_id=patient.pk)
+        else:
+            # Keep what was typed even though it is not complete or valid yet.
+            try:
+                intake = _save(request, patient, form, validated=False)
+            except actions.StaleError as exc:
+                messages.error(request, str(exc))
+    else:
+        form = IntakeForm(initial=intake.draft, patient=patient)
+    return render(request, "screening/intake.html", {
+        "patient": patient, "form": form, "intake": intake,
+        "diagnoses": [c for c in patient.conditions.all() if c.is_active],
+    }, status=422 if form.errors else 200)
+
+
+@require(Action.INTAKE_EDIT)
+@require_POST
+def intake_autosave(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Saves the draft as the person types (htmx), whether or not it validates yet."""
+    patient = get_patient_for_user(request, patient_id, Action.INTAKE_EDIT, audit_read=False)
+    form = IntakeForm(request.POST, patient=patient)
+    form.is_valid()
+    try:
+        intake = _save(request, patient, form, validated=False)
+    except actions.StaleError as exc:
+        return render(request, "screening/_autosave.html", {"error": str(exc)}, status=409)
+    return render(request, "screening/_autosave.html", {"intake": intake})
+
+
+@require(Action.PATIENT_VIEW)
+def screening(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get_patient_for_user(request, patient_id, Action.PATIENT_VIEW)
+    decisions = list(EligibilityDecision.objects.filter(patient=patient)
+                     .select_related("evaluated_by", "signoff__signed_by")[:10])
+    latest = decisions[0] if decisions else None
+    document = actions.current_document(patient.clinic_id)
+    consents = list(Consent.objects.filter(patient=patient).select_related("document"))
+    return render(request, "screening/screening.html", {
+        "patient": patient, "intake": actions.intake_for(patient), "decisions": decisions,
+        "latest": latest, "stale": latest is not None and actions.is_stale(latest),
+        "evaluate_form": EvaluateForm(initial={"drug": latest.drug if latest else "ketamine",
+                                               "route": latest.route if latest else ""}),
+        "signoff_form": SignOffForm(), "document": document, "consents": consents,
+        "has_consent": actions.has_current_consent(patient),
+        "needs_guardian": actions.needs_guardian(patient),
+        "sign_form": ConsentSignForm(), "withdraw_form": ConsentWithdrawForm(),
+    })
+
+
+@require(Action.SCREENING_EVALUATE)
+@require_POST
+def evaluate(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get_patient_for_user(request, patient_id, Action.SCREENING_EVALUATE,
+                                   audit_read=False)
+    form = EvaluateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose the drug (and route, if known) to evaluate for.")
+    else:
+        try:
+            actions.evaluate_intake(patient=patient, drug=form.cleaned_data["drug"],
+                                    route=form.cleaned_data["route"], by=request.user)
+        except (actions.StaleError, ValueError) as exc:
+            messages.error(request, str(exc))
+    return redirect("screening", patient_id=patient.pk)
+
+
+@require(Action.SCREENING_SIGNOFF)
+@require_POST
+def sign_off(request: HttpRequest, patient_id: int, decision_id: int) -> HttpResponse:
+    patient = get_patient_for_user(request, patient_id, Action.SCREENING_SIGNOFF,
+                                   audit_read=False)
+    decision = get_object_or_404(EligibilityDecision, pk=decision_id, patient=patient)
+    form = SignOffForm(request.POST)
+    if hasattr(decision, "signoff"):
+        messages.error(request, "This decision is already signed off.")
+    elif not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+    else:
+        choice = form.cleaned_data["decision"]
+        try:
+            actions.sign_off(decision=decision, accept=choice == "accept",
+                             final_status=choice if choice != "accept" else "",
+                             reason=form.cleaned_data["reason"], by=request.user)
+            messages.success(request, "Signed off. The patient's status is updated.")
+        except (actions.StaleError, ValueError) as exc:
+            messages.error(request, str(exc))
+    return redirect("screening", patient_id=patient.pk)
+
+
+@require(Action.CONSENT_RECORD)
+@require_POST
+def consent_sign_in_clinic(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get_patient_for_user(request, patient_id, Action.CONSENT_RECORD, audit_read=False)
+    return _sign(request, patient, method=Consent.Method.IN_CLINIC,
+                 back_url=reverse("screening", args=[patient.pk]))
+
+
+@require(Action.CONSENT_RECORD)
+@require_POST
+def consent_withdraw(request: HttpRequest, patient_id: int, consent_id: int) -> HttpResponse:
+    patient = get_patient_for_user(request, patient_id, Action.CONSENT_RECORD, audit_read=False)
+    consent = get_object_or_404(Consent, pk=consent_id, patient=patient)
+    form = ConsentWithdrawForm(request.POST)
+    form.is_valid()
+    actions.withdraw_consent(consent=consent, reason=form.cleaned_data.get("reason", ""),
+                             by=request.user)
+    messages.success(request, "Consent withdrawn. No further sessions until consent is given again.")
+    return redirect("screening", patient_id=patient.pk)
+
+
+def _sign(request: HttpRequest, patient, *, method: str, back_url: str) -> HttpResponse:
+    form = ConsentSignForm(request.POST)
+    document_id = request.POST.get("document", "")
+    document = ConsentDocument.objects.filter(
+        pk=int(document_id) if document_id.isdigit() else 0, clinic_id=patient.clinic_id).first()
+    if document is None:
+        messages.error(request, "That consent text was not found: reload the page and sign again.")
+    elif not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{form.fields[field].label}: {' '.join(errors)}")
+    else:
+        try:
+            actions.sign_consent(patient=patient, document=document, method=method,
+                                 signed_name=form.cleaned_data["signed_name"],
+                                 guardian_name=form.cleaned_data["guardian_name"],
+                                 by=request.user)
+            messages.success(request, "Consent signed.")
+        except (actions.StaleError, ValueError) as exc:
+            messages.error(request, str(exc))
+    return redirect(back_url)
+
+
+@require(Action.CONSENT_TEXT_EDIT)
+@require_http_methods(["GET", "POST"])
+def consent_documents(request: HttpRequest) -> HttpResponse:
+    clinic = request.membership.clinic
+    current = actions.current_document(clinic.pk)
+    form = ConsentDocumentForm(request.POST or None, initial={
+        "title": current.title if current else "Consent to ketamine-assisted psychotherapy",
+        "text": current.text if current else ""})
+    if request.method == "POST" and form.is_valid():
+        document = actions.publish_consent_document(clinic=clinic, by=request.user,
+                                                    **form.cleaned_data)
+        messages.success(request, f"Version {document.version} is now the consent in force.")
+        return redirect("consent-documents")
+    return render(request, "screening/consent_documents.html", {
+        "form": form, "documents": ConsentDocument.objects.filter(clinic=clinic)})
+
+
+# ---- the patient's portal -----------------------------------------------------------------
+
+@require(Action.PORTAL)
+def portal(request: HttpRequest) -> HttpResponse:
+    patient = get_own_patient(request)
+    document = actions.current_document(patient.clinic_id)
+    consents = list(Consent.objects.filter(patient=patient).select_related("document"))
+    return render(request, "screening/portal.html", {
+        "patient": patient, "document": document, "consents": consents,
+        "has_consent": actions.has_current_consent(patient), "sign_form": ConsentSignForm(),
+        "needs_guardian": actions.needs_guardian(patient), "now": timezone.now(),
+    })
+
+
+@require(Action.PORTAL)
+@require_POST
+def portal_consent_sign(request: HttpRequest) -> HttpResponse:
+    patient = get_own_patient(request)
+    trail.record("read", object_type="consent_document", object_id=request.POST.get("document", ""),
+                 patient_id=patient.pk)
+    return _sign(request, patient, method=Consent.Method.PORTAL, back_url=reverse("portal"))

@@ -1,0 +1,256 @@
+"""Intake, eligibility decision, prescriber sign-off and informed consent in the app (issue 4)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+
+from kapclinic.accounts.models import Membership, User
+from kapclinic.accounts.roles import Role
+from kapclinic.audit.models import AuditEntry
+from kapclinic.audit.models import ImmutableError
+from kapclinic.patients.actions import add_condition
+from kapclinic.patients.models import Patient
+from kapclinic.screening import actions
+from kapclinic.screening.models import EligibilityDecision, IntakeRevision, SignOff
+from tests.conftest import PASSWORD, login, new_patient
+
+NO = "no"
+CLEAN_HISTORY = {f"history_{key}": NO for key in (
+    "psychosis", "mania", "aneurysmal_vascular_disease", "arteriovenous_malformation",
+    "intracerebral_hemorrhage", "uncontrolled_hypertension", "cardiovascular_disease",
+    "raised_intracranial_pressure", "raised_intraocular_pressure", "seizures", "liver_disease",
+    "bladder_symptoms", "sleep_apnea", "ketamine_misuse", "substance_use_disorder",
+    "suicide_attempt_past_year")}
+GOOD_INTAKE = {
+    "weight_kg": "70", "height_cm": "170", "sbp_mmhg": "128", "dbp_mmhg": "82",
+    "heart_rate_bpm": "72", "spo2_pct": "98", "adequate_antidepressant_trials": "2",
+    "audit_total": "3", "pregnant": NO, "breastfeeding": NO, "medications": "sertraline",
+    "no_hypersensitivities": "on", "goals": "Feel like myself again", **CLEAN_HISTORY,
+}
+
+
+@pytest.fixture
+def depressed(patient, prescriber):
+    add_condition(patient=patient, code="F33.2", treatment_resistant=True, by=prescriber)
+    return patient
+
+
+def submit(client, patient, **changes):
+    version = actions.intake_for(patient).version
+    return client.post(f"/patients/{patient.pk}/intake/", {**GOOD_INTAKE, **changes,
+                                                            "version": version})
+
+
+def evaluate(client, patient, drug="ketamine", route="iv-infusion"):
+    return client.post(f"/patients/{patient.pk}/screening/evaluate/", {"drug": drug, "route": route})
+
+
+def test_a_complete_intake_is_saved_with_the_record_demographics_and_diagnoses(coordinator,
+                                                                                depressed):
+    response = submit(login(coordinator), depressed)
+    assert response.status_code == 302
+    data = actions.intake_for(depressed).data
+    assert data["date_of_birth"] == "1985-12-10" and data["diagnoses"] == ["F33.2"]
+    assert data["history"]["psychosis"] is False and data["medications"] == ["sertraline"]
+    assert data["hypersensitivities"] == []
+    assert "goals" not in data  # narrative stays in the draft for the prescriber
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("weight_kg", "700", "weight_kg"),
+    ("weight_kg", "0", "weight_kg"),
+    ("sbp_mmhg", "20", "sbp_mmhg"),
+    ("dbp_mmhg", "140", "dbp_mmhg"),  # diastolic above systolic (128)
+])
+def test_impossible_values_are_refused_naming_the_field_and_the_typing_is_kept(
+        coordinator, depressed, field, value, message):
+    response = submit(login(coordinator), depressed, **{field: value})
+    assert response.status_code == 422
+    assert field in response.context["form"].errors
+    intake = actions.intake_for(depressed)
+    assert intake.data is None and intake.draft[field] == value  # kept as a draft
+
+
+def test_autosave_keeps_a_half_typed_intake_and_each_save_is_a_revision(coordinator, depressed):
+    client = login(coordinator)
+    first = client.post(f"/patients/{depressed.pk}/intake/autosave/",
+                        {"weight_kg": "7", "version": 1}, HTTP_HX_REQUEST="true")
+    second = client.post(f"/patients/{depressed.pk}/intake/autosave/",
+                         {"weight_kg": "72", "version": 2}, HTTP_HX_REQUEST="true")
+    assert first.status_code == second.status_code == 200
+    assert b'value="3"' in second.content  # the next version, swapped into the form
+    assert [r.draft["weight_kg"] for r in IntakeRevision.objects.order_by("version")] == ["7", "72"]
+    assert actions.intake_for(depressed).draft["weight_kg"] == "72"
+
+
+def test_an_autosave_from_a_stale_window_is_refused_and_overwrites_nothing(coordinator, depressed):
+    client = login(coordinator)
+    client.post(f"/patients/{depressed.pk}/intake/autosave/", {"weight_kg": "72", "version": 1})
+    stale = client.post(f"/patients/{depressed.pk}/intake/autosave/",
+                        {"weight_kg": "99", "version": 1})
+    assert stale.status_code == 409
+    assert actions.intake_for(depressed).draft["weight_kg"] == "72"
+
+
+def test_the_decision_is_stored_with_its_rule_set_and_shown_with_citations(coordinator, depressed):
+    client = login(coordinator)
+    submit(client, depressed)
+    evaluate(client, depressed)
+    decision = EligibilityDecision.objects.get()
+    assert decision.status == "eligible" and decision.ruleset_version
+    assert AuditEntry.objects.filter(object_type="eligibility_decision").exists()
+    page = client.get(f"/patients/{depressed.pk}/screening/")
+    assert b"Eligible" in page.content and decision.ruleset_version.encode() in page.content
+
+
+def test_a_fired_rule_is_shown_with_its_message_and_source(coordinator, depressed):
+    client = login(coordinator)
+    submit(client, depressed, history_psychosis="yes")
+    evaluate(client, depressed)
+    decision = EligibilityDecision.objects.get()
+    assert decision.status in ("not_eligible", "needs_review")
+    fired = decision.result["rules"]
+    assert fired and all(rule["citation"] for rule in fired)
+    page = client.get(f"/patients/{depressed.pk}/screening/").content.decode()
+    assert fired[0]["message"] in page.replace("&#x27;", "'").replace("&quot;", '"')
+
+
+def test_an_unanswered_question_makes_the_decision_need_review(coordinator, depressed):
+    client = login(coordinator)
+    submit(client, depressed, history_psychosis="")
+    evaluate(client, depressed)
+    decision = EligibilityDecision.objects.get()
+    assert decision.status == "needs_review"
+    assert any("psychosis" in field for field in decision.result["missing"])
+
+
+def test_re_evaluating_an_unchanged_intake_gives_the_identical_decision(coordinator, depressed):
+    client = login(coordinator)
+    submit(client, depressed, medications="sertraline\nlorazepam")
+    evaluate(client, depressed)
+    evaluate(client, depressed)
+    first, second = EligibilityDecision.objects.order_by("id")
+    assert first.result == second.result and first.status == second.status
+
+
+def test_the_prescriber_accepts_and_only_then_the_status_moves(prescriber, coordinator, depressed):
+    client = login(coordinator)
+    submit(client, depressed)
+    evaluate(client, depressed)
+    depressed.refresh_from_db()
+    assert depressed.status == "screening"
+    decision = EligibilityDecision.objects.get()
+    assert client.post(f"/patients/{depressed.pk}/screening/{decision.pk}/sign-off/",
+                       {"decision": "accept"}).status_code == 403  # coordinators cannot sign
+    login(prescriber).post(f"/patients/{depressed.pk}/screening/{decision.pk}/sign-off/",
+                           {"decision": "accept"})
+    depressed.refresh_from_db()
+    signoff = SignOff.objects.get()
+    assert (signoff.outcome, signoff.final_status, depressed.status) == (
+        "accepted", "eligible", "eligible")
+    assert signoff.ruleset_version == decision.ruleset_version
+
+
+def test_an_override_needs_a_written_reason(prescriber, depressed):
+    client = login(prescriber)
+    submit(client, depressed, history_psychosis="yes")
+    evaluate(client, depressed)
+    decision = EligibilityDecision.objects.get()
+    url = f"/patients/{depressed.pk}/screening/{decision.pk}/sign-off/"
+    client.post(url, {"decision": "eligible"})
+    assert not SignOff.objects.exists()
+    client.post(url, {"decision": "eligible", "reason": "Remote single episode, reviewed"})
+    signoff = SignOff.objects.get()
+    assert signoff.outcome == "overridden" and signoff.reason.startswith("Remote")
+
+
+def test_a_changed_intake_after_sign_off_marks_it_stale(prescriber, depressed):
+    client = login(prescriber)
+    submit(client, depressed)
+    evaluate(client, depressed)
+    decision = EligibilityDecision.objects.get()
+    client.post(f"/patients/{depressed.pk}/screening/{decision.pk}/sign-off/", {"decision": "accept"})
+    assert not actions.is_stale(decision)
+    submit(client, depressed, weight_kg="80")
+    assert actions.is_stale(decision)
+    assert b"stale: the intake changed since" in client.get(
+        f"/patients/{depressed.pk}/screening/").content
+
+
+def test_decisions_and_sign_offs_cannot_be_changed(prescriber, depressed):
+    client = login(prescriber)
+    submit(client, depressed)
+    evaluate(client, depressed)
+    decision = EligibilityDecision.objects.get()
+    decision.status = "not_eligible"
+    with pytest.raises(ImmutableError):
+        decision.save()
+
+
+@pytest.fixture
+def document(clinic_a):
+    return actions.publish_consent_document(clinic=clinic_a, title="Consent to KAP",
+                                            text="Ketamine may cause dissociation.", by=None)
+
+
+def test_consent_documents_are_versioned_and_a_new_version_needs_a_new_signature(
+        clinic_admin, nurse, patient, document):
+    login(nurse).post(f"/patients/{patient.pk}/consent/sign/", {
+        "document": document.pk, "signed_name": "Ada Lovelace", "agree": "on"})
+    assert actions.has_current_consent(patient)
+    login(clinic_admin).post("/clinic/consent/", {"title": "Consent to KAP", "text": "New text."})
+    assert actions.current_document(patient.clinic_id).version == 2
+    assert not actions.has_current_consent(patient)
+    assert actions.has_current_consent(patient, at=timezone.now() - timedelta(microseconds=1)) is False
+
+
+def test_consent_records_name_time_and_address_and_withdrawal_shows_at_once(nurse, patient,
+                                                                          document):
+    client = login(nurse)
+    client.post(f"/patients/{patient.pk}/consent/sign/", {
+        "document": document.pk, "signed_name": "Ada Lovelace", "agree": "on"},
+        REMOTE_ADDR="10.9.8.7")
+    consent = patient.consents.get()
+    assert (consent.signed_name, consent.client_addr, consent.method) == (
+        "Ada Lovelace", "10.9.8.7", "in_clinic")
+    signed_at = consent.signed_at
+    client.post(f"/patients/{patient.pk}/consent/{consent.pk}/withdraw/", {"reason": "Changed mind"})
+    assert not actions.has_current_consent(patient)
+    assert actions.has_current_consent(patient, at=signed_at + timedelta(microseconds=1))
+    assert b"Withdrawn" in client.get(f"/patients/{patient.pk}/screening/").content
+
+
+def test_a_minor_needs_a_guardian_to_co_sign(clinic_a, nurse, document):
+    minor = new_patient(clinic_a, mrn="A-KID", date_of_birth=date.today() - timedelta(days=365 * 16))
+    client = login(nurse)
+    client.post(f"/patients/{minor.pk}/consent/sign/", {
+        "document": document.pk, "signed_name": "Kid", "agree": "on"})
+    assert not actions.has_current_consent(minor)
+    client.post(f"/patients/{minor.pk}/consent/sign/", {
+        "document": document.pk, "signed_name": "Kid", "guardian_name": "Parent", "agree": "on"})
+    assert actions.has_current_consent(minor)
+
+
+def test_the_patient_signs_in_their_portal_and_sees_only_their_own_record(clinic_a, patient,
+                                                                           document):
+    user = User.objects.create_user("ada", password=PASSWORD)
+    Membership.objects.create(user=user, clinic=clinic_a, role=Role.PATIENT)
+    Patient.objects.filter(pk=patient.pk).update(user=user)
+    client = login(user)
+    assert client.get("/")["Location"] == "/portal/"
+    page = client.get("/portal/")
+    assert b"Ketamine may cause dissociation." in page.content
+    client.post("/portal/consent/sign/", {"document": document.pk, "signed_name": "Ada Lovelace",
+                                          "agree": "on"})
+    consent = patient.consents.get()
+    assert consent.method == "portal" and consent.recorded_by == user
+    assert client.get(f"/patients/{patient.pk}/").status_code == 403
+
+
+def test_another_clinics_screening_pages_do_not_exist(prescriber, patient_b):
+    client = login(prescriber)
+    for url in (f"/patients/{patient_b.pk}/intake/", f"/patients/{patient_b.pk}/screening/"):
+        assert client.get(url).status_code == 404
