@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import Membership, User
 from kapclinic.accounts.roles import Role
-from kapclinic.audit.models import AuditEntry
-from kapclinic.audit.models import ImmutableError
+from kapclinic.audit.models import AuditEntry, ImmutableError
 from kapclinic.patients.actions import add_condition
 from kapclinic.patients.models import Patient
 from kapclinic.screening import actions

@@ -41,4 +41,7 @@ def build_timeline(patient: Patient) -> list[TimelineEvent]:
                 f"Diagnosis {condition.code} marked entered in error",
                 condition.entered_in_error_reason, condition.entered_in_error_by.display_name,
             ))
+    from kapclinic.screening.summary import screening_events  # the chart's other sections
+
+    events += screening_events(patient)
     return sorted(events, key=lambda event: event.at, reverse=True)

@@ -22,6 +22,7 @@ from kapclinic.patients.forms import (
 from kapclinic.patients.models import Condition
 from kapclinic.patients.queries import search_patients
 from kapclinic.patients.timeline import build_timeline
+from kapclinic.screening.summary import screening_summary
 
 
 @require(Action.PATIENT_LIST)
@@ -52,6 +53,7 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
         "conditions": conditions,
         "timeline": build_timeline(patient),
         "condition_form": ConditionForm(),
+        "screening": screening_summary(patient),
     })
 
 
