@@ -46,7 +46,7 @@ def test_the_demo_creates_two_clinics_with_a_login_per_role(demo_dir):
     with sqlite3.connect(demo_dir / "kapclinic.sqlite3") as db:
         users = {row[0] for row in db.execute("SELECT username FROM accounts_user")}
         clinics = db.execute("SELECT count(*) FROM accounts_clinic WHERE is_demo").fetchone()[0]
-    roles = ["prescriber", "nurse", "therapist", "coordinator", "admin", "researcher"]
+    roles = ["prescriber", "nurse", "therapist", "coordinator", "admin", "researcher", "patient"]
     assert users == set(roles) | {f"{role}2" for role in roles}
     assert clinics == 2
     assert len(demo_patients(demo_dir)) == 12 + 3

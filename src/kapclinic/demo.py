@@ -17,7 +17,8 @@ from kapclinic.accounts.models import Clinic, Membership, User
 from kapclinic.accounts.roles import Role
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.patients import actions
-from kapclinic.patients.models import SexAtBirth, Status
+from kapclinic.patients.models import Patient, SexAtBirth, Status
+from kapclinic.screening import actions as screening
 
 STAFF_ROLES = [Role.PRESCRIBER, Role.NURSE, Role.THERAPIST, Role.COORDINATOR, Role.ADMIN,
                Role.RESEARCHER]
@@ -45,6 +46,18 @@ STATUSES = [Status.REFERRED, Status.SCREENING, Status.ELIGIBLE, Status.IN_TREATM
             Status.DISCHARGED]
 
 
+CONSENT_TITLE = "Consent to ketamine-assisted psychotherapy (demo text)"
+CONSENT_TEXT = (
+    "DEMO TEXT, not legal or clinical advice: each clinic writes its own consent.\n\n"
+    "I agree to a course of ketamine-assisted psychotherapy at this clinic. Ketamine is given "
+    "under supervision, and my blood pressure, breathing, sedation and dissociation are "
+    "monitored. I have been told about the expected benefits, the risks and the alternatives, "
+    "and I may ask questions at any time.\n\n"
+    "I will not drive or operate machinery for the rest of the day of a session, and someone "
+    "will take me home.\n\nI may withdraw this consent at any time by telling my care team."
+)
+
+
 class DemoRefused(Exception):
     """The database holds data that is not the demo's."""
 
@@ -64,7 +77,8 @@ def holds_real_data() -> bool:
 
 
 def staff_usernames() -> list[str]:
-    return [f"{role.value}{suffix}" for _, _, _, suffix in CLINICS for role in STAFF_ROLES]
+    return [f"{role.value}{suffix}" for _, _, _, suffix in CLINICS
+            for role in [*STAFF_ROLES, Role.PATIENT]]
 
 
 def load_demo(*, patients: int, seed: int, password: str, progress=None) -> DemoResult:
@@ -93,7 +107,19 @@ def load_demo(*, patients: int, seed: int, password: str, progress=None) -> Demo
             actions.bulk_create_patients(clinic=clinic, records=records, by=None,
                                          progress=progress)
             total += count
+            screening.publish_consent_document(clinic=clinic, title=CONSENT_TITLE,
+                                               text=CONSENT_TEXT, by=staff[Role.ADMIN])
+            _portal_login(clinic, f"patient{suffix}", password_hash)
     return DemoResult(True, staff_usernames(), total)
+
+
+def _portal_login(clinic: Clinic, username: str, password_hash: str) -> None:
+    """The clinic's first demo patient gets a portal login, to try the patient's side."""
+    first = Patient.objects.filter(clinic=clinic).order_by("mrn").first()
+    user = User.objects.create(username=username, first_name=first.given_name,
+                               last_name=first.family_name, password=password_hash)
+    Membership.objects.create(user=user, clinic=clinic, role=Role.PATIENT)
+    Patient.objects.filter(pk=first.pk).update(user=user)
 
 
 def _patient(rng: random.Random, table, clinic_index: int, n: int, staff) -> actions.NewPatient:

@@ -66,8 +66,14 @@ def test_it_prorates_phq9_with_two_missing_items_as_sum_times_9_over_answered_pe
     result = score("phq9", phq9(2, 2, 2, 2, 2, 2, 1), prorate=True)
     assert result.total == pytest.approx(13 * 9 / 7)
     assert result.prorated and result.missing.rule == "prorated"
-    assert result.severity == "moderate"  # 16.7 -> moderately severe? no: 13*9/7 = 16.71
-    # (the line above is corrected below: 16.71 lies in 15-19)
+    assert result.severity == "moderately_severe"  # 16.71 lies in 15-19
+
+
+def test_it_bands_a_fractional_prorated_phq9_total_below_the_next_cut_point():
+    # 8 answered summing 8.5 is impossible; 8 answered summing 8 -> 8 * 9 / 8 = 9.0; 7 summing 8 -> 10.29
+    assert score("phq9", phq9(1, 1, 1, 1, 1, 1, 1, 1), prorate=True).severity == "mild"
+    result = score("phq9", phq9(2, 1, 1, 1, 1, 1, 1), prorate=True)
+    assert result.total == pytest.approx(72 / 7) and result.severity == "moderate"
 
 
 def test_it_disregards_phq9_with_more_than_two_missing_items_even_when_prorating_per_clinical_md_1_2():

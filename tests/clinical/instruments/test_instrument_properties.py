@@ -1,0 +1,146 @@
+"""Properties that hold for every shipped instrument, whatever the answers."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kapclinic.clinical.instruments import score
+from kapclinic.clinical.instruments.conditions import Env
+from kapclinic.clinical.instruments.definitions import load_all
+
+DEFINITIONS = load_all()
+ALL = sorted(DEFINITIONS)
+TOTALLED = sorted(k for k, d in DEFINITIONS.items() if d.total_range is not None)
+BANDED = sorted(k for k, d in DEFINITIONS.items() if d.severity is not None)
+PARTITIONED = sorted(k for k, d in DEFINITIONS.items() if d.subscales_partition_total)
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _not_asked(d, answers):
+    """Blank items the instrument's own skip rules would not ask (C-SSRS 3-5 and 6b; AUDIT
+    2-8 after item 1 = 0 and 4-8 after items 2 + 3 = 0), as a form following them would."""
+    out = dict(answers)
+    for item in d.items:
+        for ew in item.enable_when:
+            if out.get(ew.item) is None or out[ew.item] != ew.value:
+                out[item.link_id] = None
+    values = {k: v for k, v in out.items() if v is not None}
+    env = Env(values, frozenset(), {i.link_id: i.values for i in d.items}, {}, {}, {})
+    for skip in d.scoring.missing.skip_rules:
+        if skip.when.evaluate(env) is True:
+            out.update(dict.fromkeys(skip.may_skip))
+            values = {k: v for k, v in out.items() if v is not None}
+            env = Env(values, frozenset(), env.candidates, {}, {}, {})
+    return out
+
+
+@st.composite
+def complete_answers(draw, instrument_id):
+    d = DEFINITIONS[instrument_id]
+    answers = {i.link_id: draw(st.sampled_from(i.values)) for i in d.items}
+    return _not_asked(d, answers)
+
+
+@st.composite
+def answers_with_gaps(draw, instrument_id):
+    complete = draw(complete_answers(instrument_id))
+    dropped = draw(st.sets(st.sampled_from(sorted(complete))))
+    return complete, {k: (None if k in dropped else v) for k, v in complete.items()}
+
+
+@pytest.mark.parametrize("instrument_id", TOTALLED)
+@FAST
+@given(data=st.data(), prorate=st.booleans())
+def test_totals_stay_within_the_instrument_range(instrument_id, data, prorate):
+    _, answers = data.draw(answers_with_gaps(instrument_id))
+    result = score(instrument_id, answers, prorate=prorate)
+    lo, hi = DEFINITIONS[instrument_id].total_range
+    assert result.total is None or lo <= result.total <= hi
+    assert (result.total is None) == (result.missing.withheld is not None)
+    assert result.prorated is (result.total is not None and isinstance(result.total, float))
+
+
+@pytest.mark.parametrize("instrument_id", BANDED)
+def test_severity_bands_partition_the_range_with_no_gap_or_overlap(instrument_id):
+    d = DEFINITIONS[instrument_id]
+    lo, hi = d.total_range
+    for total in range(lo, hi + 1):
+        containing = [b for b in d.severity.bands if b.min <= total <= b.max]
+        assert len(containing) == 1, (instrument_id, total, containing)
+        assert d.severity.band_for(total) is containing[0]
+
+
+@pytest.mark.parametrize("instrument_id", BANDED)
+@FAST
+@given(fraction=st.floats(min_value=0, max_value=1))
+def test_a_fractional_total_belongs_to_the_band_whose_cut_point_it_has_reached(instrument_id, fraction):
+    d = DEFINITIONS[instrument_id]
+    lo, hi = d.total_range
+    total = lo + (hi - lo) * fraction
+    band = d.severity.band_for(total)
+    later = [b for b in d.severity.bands if b.min > band.min]
+    assert band.min <= total and all(total < b.min for b in later)
+
+
+@pytest.mark.parametrize("instrument_id", ALL)
+@FAST
+@given(data=st.data())
+def test_a_score_never_changes_when_answers_are_reordered_in_the_input(instrument_id, data):
+    _, answers = data.draw(answers_with_gaps(instrument_id))
+    shuffled = data.draw(st.permutations(list(answers.items())))
+    assert score(instrument_id, dict(shuffled)) == score(instrument_id, answers)
+
+
+@pytest.mark.parametrize("instrument_id", PARTITIONED)
+@FAST
+@given(data=st.data())
+def test_subscales_add_up_to_the_total_where_they_partition_the_items(instrument_id, data):
+    result = score(instrument_id, data.draw(complete_answers(instrument_id)))
+    assert sum(result.subscales.values()) == result.total
+
+
+@pytest.mark.parametrize("instrument_id", ALL)
+@FAST
+@given(data=st.data())
+def test_a_verdict_reached_with_answers_missing_holds_once_they_are_filled_in(instrument_id, data):
+    complete, partial = data.draw(answers_with_gaps(instrument_id))
+    full, gappy = score(instrument_id, complete), score(instrument_id, partial)
+    assert set(gappy.flags) <= set(full.flags)
+    assert set(full.flags) <= set(gappy.flags) | set(gappy.undetermined_flags)
+    for key, verdict in gappy.findings.items():
+        assert verdict is None or verdict == full.findings[key]
+    if gappy.severity is not None and DEFINITIONS[instrument_id].scoring.kind == "triage":
+        assert gappy.severity == full.severity
+
+
+@pytest.mark.parametrize("instrument_id", ALL)
+@FAST
+@given(data=st.data())
+def test_the_compiled_and_three_valued_evaluators_agree_on_complete_answers(instrument_id, data):
+    d = DEFINITIONS[instrument_id]
+    answers = {k: v for k, v in data.draw(complete_answers(instrument_id)).items() if v is not None}
+    sex = data.draw(st.sampled_from(["female", "male"]))
+    result = score(instrument_id, answers, sex=sex)
+    scores = {"total": result.total, **result.subscales}
+    na = frozenset(i for i in d.item_ids if i not in answers)
+    env = Env(answers, na, {i.link_id: i.values for i in d.items}, scores, result.settings, {"sex": sex})
+    rules = [*d.alerts, *d.findings]
+    for rule in rules:
+        slow = rule.when.evaluate(env)
+        if not na & rule.when.items():
+            assert slow == rule.when.compile(result.settings)(answers, scores, {"sex": sex})
+    assert [a.id for a in d.alerts if a.when.evaluate(env)] == list(result.flags)
+
+
+@FAST
+@given(data=st.data())
+def test_phq9_flags_suicidal_ideation_exactly_when_item_9_is_1_or_more(data):
+    answers = data.draw(complete_answers("phq9"))
+    assert ("suicidal_ideation" in score("phq9", answers).flags) is (answers["9"] >= 1)
+
+
+@FAST
+@given(data=st.data())
+def test_qids_sr16_total_never_exceeds_the_plain_sum_of_its_items(data):
+    answers = data.draw(complete_answers("qids_sr16"))
+    assert score("qids_sr16", answers).total <= sum(answers.values())
