@@ -18,7 +18,8 @@ from kapclinic.patients.models import Patient
 from kapclinic.screening import actions as screening
 from tests.conftest import login, make_user
 
-PUBLIC_PATHS = {"login/", "logout/", "healthz"}
+PUBLIC_PATHS = {"login/", "logout/", "healthz", "r/intake/<str:token>/",
+                "r/intake/<str:token>/autosave/"}
 
 
 def page_patterns(resolver: URLResolver | None = None, prefix: str = ""):

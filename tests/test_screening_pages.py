@@ -253,3 +253,34 @@ def test_another_clinics_screening_pages_do_not_exist(prescriber, patient_b):
     client = login(prescriber)
     for url in (f"/patients/{patient_b.pk}/intake/", f"/patients/{patient_b.pk}/screening/"):
         assert client.get(url).status_code == 404
+
+
+def test_the_patient_fills_the_intake_through_a_single_use_link(coordinator, depressed):
+    from django.test import Client
+
+    page = login(coordinator).post(f"/patients/{depressed.pk}/intake/link/")
+    url = page.context["url"]
+    path = url.split("testserver", 1)[1]
+    anonymous = Client()
+    assert anonymous.get(path).status_code == 200
+    anonymous.post(path + "autosave/", {"weight_kg": "68", "version": 1})
+    assert actions.intake_for(depressed).draft["weight_kg"] == "68"
+    done = anonymous.post(path, {**GOOD_INTAKE, "version": 2})
+    assert b"Your answers are with the clinic" in done.content
+    assert actions.intake_for(depressed).data["weight_kg"] == 70
+    assert anonymous.get(path).status_code == 404  # single use
+    entry = AuditEntry.objects.filter(object_type="intake", action="update").latest("seq")
+    assert entry.actor_username.startswith("patient-link-") and entry.patient_id == depressed.pk
+
+
+def test_a_link_token_is_stored_only_hashed_and_an_expired_link_is_closed(coordinator, depressed):
+    from kapclinic.patients.models import PatientLink
+
+    page = login(coordinator).post(f"/patients/{depressed.pk}/intake/link/")
+    token = page.context["url"].rstrip("/").rsplit("/", 1)[1]
+    link = PatientLink.objects.get()
+    assert token not in link.token_hash
+    PatientLink.objects.filter(pk=link.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    from django.test import Client
+
+    assert Client().get(f"/r/intake/{token}/").status_code == 404

@@ -10,6 +10,7 @@ import sys
 import time
 
 from kapclinic import config
+from kapclinic.clinical.instruments import cli as instruments_cli
 from kapclinic.clinical.pk import cli as pk_cli
 from kapclinic.clinical.screening import cli as screening_cli
 
@@ -278,6 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
     screen = sub.add_parser("screen", help="evaluate an intake file against the eligibility rules")
     screening_cli.add_arguments(screen)
     screen.set_defaults(func=screening_cli.run, pure=True)
+
+    score = sub.add_parser("score", help="score a questionnaire from its answers")
+    instruments_cli.add_score_arguments(score)
+    score.set_defaults(func=instruments_cli.run_score, pure=True)
+    listing = sub.add_parser("instruments", help="list the questionnaires kapclinic scores")
+    instruments_cli.add_list_arguments(listing)
+    listing.set_defaults(func=instruments_cli.run_list, pure=True)
     return parser
 
 

@@ -56,6 +56,13 @@ def set_actor(user, membership) -> None:
     ))
 
 
+def set_link_actor(link_id: int, clinic_id: int) -> None:
+    """A patient acting through a single-use link: no login, the link is who."""
+    client_addr, request_id = _request.get()
+    _actor.set(Actor(None, f"patient-link-{link_id}", "patient", clinic_id, client_addr,
+                     request_id))
+
+
 def set_system_actor(username: str = "system", clinic_id: int | None = None) -> None:
     """For command-line work: entries name the command, not a person."""
     _actor.set(Actor(None, username, "system", clinic_id, "cli", new_request_id()))

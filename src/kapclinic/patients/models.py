@@ -160,3 +160,34 @@ class Condition(models.Model):
     @property
     def is_active(self) -> bool:
         return self.entered_in_error_at is None
+
+
+class PatientLink(models.Model):
+    """A single-use, expiring link a patient opens without logging in (intake, questionnaires).
+
+    Only the SHA-256 of the token is stored; the link is shown once when issued.
+    """
+
+    class Purpose(models.TextChoices):
+        INTAKE = "intake", "Intake form"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="links")
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} link for patient {self.patient_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.used_at is None and self.expires_at > timezone.now()

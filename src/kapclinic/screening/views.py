@@ -13,9 +13,12 @@ from kapclinic.accounts.permissions import (
     Action,
     get_own_patient,
     get_patient_for_user,
+    public,
     require,
 )
-from kapclinic.audit import trail
+from kapclinic.audit import context, trail
+from kapclinic.patients import links
+from kapclinic.patients.models import PatientLink
 from kapclinic.screening import actions
 from kapclinic.screening.forms import (
     ConsentDocumentForm,
@@ -28,14 +31,16 @@ from kapclinic.screening.forms import (
 from kapclinic.screening.models import Consent, ConsentDocument, EligibilityDecision
 
 
-def _save(request: HttpRequest, patient, form: IntakeForm, *, validated: bool):
+def _save(request: HttpRequest, patient, form: IntakeForm, *, validated: bool,
+          source: str = "clinic"):
     intake = actions.intake_for(patient)
     draft = {key: value for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}
-    draft.pop("version", None)
-    expected = int(request.POST.get("version") or intake.version)
+    version = draft.pop("version", "")
+    expected = int(version) if version.isdigit() else intake.version
     data = form.to_intake() if validated else None
+    by = request.user if request.user.is_authenticated else None
     return actions.save_intake(patient=patient, draft=draft, data=data,
-                               expected_version=expected, by=request.user)
+                               expected_version=expected, by=by, source=source)
 
 
 @require(Action.INTAKE_EDIT)
@@ -63,6 +68,7 @@ def intake_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
         form = IntakeForm(initial=intake.draft, patient=patient)
     return render(request, "screening/intake.html", {
         "patient": patient, "form": form, "intake": intake,
+        "autosave_url": reverse("intake-autosave", args=[patient.pk]),
         "diagnoses": [c for c in patient.conditions.all() if c.is_active],
     }, status=422 if form.errors else 200)
 
@@ -223,3 +229,68 @@ def portal_consent_sign(request: HttpRequest) -> HttpResponse:
     trail.record("read", object_type="consent_document", object_id=request.POST.get("document", ""),
                  patient_id=patient.pk)
     return _sign(request, patient, method=Consent.Method.PORTAL, back_url=reverse("portal"))
+
+
+# ---- the patient fills the intake through a single-use link ---------------------------------
+
+@require(Action.INTAKE_EDIT)
+@require_POST
+def intake_link_create(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Issue a link and show it once (it is not stored, so it cannot be shown again)."""
+    patient = get_patient_for_user(request, patient_id, Action.INTAKE_EDIT, audit_read=False)
+    link, token = links.issue_link(patient=patient, purpose=PatientLink.Purpose.INTAKE,
+                                   by=request.user)
+    url = request.build_absolute_uri(reverse("intake-by-link", args=[token]))
+    return render(request, "screening/link_issued.html", {"patient": patient, "link": link,
+                                                           "url": url})
+
+
+def _linked_patient(token: str):
+    link = links.open_link(token, PatientLink.Purpose.INTAKE)
+    if link is not None:
+        context.set_link_actor(link.pk, link.patient.clinic_id)
+    return link
+
+
+@public
+@require_http_methods(["GET", "POST"])
+def intake_by_link(request: HttpRequest, token: str) -> HttpResponse:
+    link = _linked_patient(token)
+    if link is None:
+        return render(request, "screening/link_closed.html", status=404)
+    patient = link.patient
+    intake = actions.intake_for(patient)
+    if request.method == "POST":
+        form = IntakeForm(request.POST, patient=patient)
+        validated = form.is_valid()
+        try:
+            intake = _save(request, patient, form, validated=validated, source="link")
+        except actions.StaleError as exc:
+            form.add_error(None, str(exc))
+        else:
+            if validated and links.close_link(link):
+                return render(request, "screening/link_done.html", {"patient": patient})
+    else:
+        trail.record("read", object_type="intake", object_id=intake.pk, patient_id=patient.pk)
+        form = IntakeForm(initial=intake.draft, patient=patient)
+    return render(request, "screening/intake.html", {
+        "patient": patient, "form": form, "intake": intake, "by_link": True,
+        "autosave_url": reverse("intake-by-link-autosave", args=[token]),
+        "diagnoses": [],
+    }, status=422 if form.errors else 200)
+
+
+@public
+@require_POST
+def intake_by_link_autosave(request: HttpRequest, token: str) -> HttpResponse:
+    link = _linked_patient(token)
+    if link is None:
+        return render(request, "screening/_autosave.html",
+                      {"error": "This link is closed: ask the clinic for a new one."}, status=404)
+    form = IntakeForm(request.POST, patient=link.patient)
+    form.is_valid()
+    try:
+        intake = _save(request, link.patient, form, validated=False, source="link")
+    except actions.StaleError as exc:
+        return render(request, "screening/_autosave.html", {"error": str(exc)}, status=409)
+    return render(request, "screening/_autosave.html", {"intake": intake})
