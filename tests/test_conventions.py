@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from kapclinic.clinical.codes import diagnoses
 
-OUR_APPS = {"accounts", "audit", "patients", "screening", "dosing"}
+OUR_APPS = {"accounts", "audit", "patients", "screening", "dosing", "measures"}
 
 
 def our_models():

@@ -14,12 +14,13 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from kapclinic.accounts.permissions import MATRIX, Action
 from kapclinic.accounts.roles import Role
 from kapclinic.api import api
+from kapclinic.measures.actions import record_response
 from kapclinic.patients.models import Patient
 from kapclinic.screening import actions as screening
 from tests.conftest import login, make_user
 
 PUBLIC_PATHS = {"login/", "logout/", "healthz", "r/intake/<str:token>/",
-                "r/intake/<str:token>/autosave/"}
+                "r/intake/<str:token>/autosave/", "r/measure/<str:token>/"}
 
 
 def page_patterns(resolver: URLResolver | None = None, prefix: str = ""):
@@ -66,8 +67,10 @@ def world(clinic_a, prescriber):
                           expected_version=1, by=prescriber)
     decision = screening.evaluate_intake(patient=patient, drug="ketamine", route=None,
                                          by=prescriber)
+    recorded = record_response(patient=patient, instrument="phq9", source="clinic", by=prescriber,
+                               answers={str(n): 1 for n in range(1, 10)})
     ids = {"patient_id": patient.pk, "condition_id": condition.pk, "decision_id": decision.pk,
-           "consent_id": consent.pk}
+           "consent_id": consent.pk, "instrument": "phq9", "alert_id": recorded.alerts[0].pk}
     return ids, users
 
 

@@ -194,6 +194,17 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from kapclinic.measures import worker
+
+    while True:
+        report = worker.run_once(url=args.base_url)
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {report}", flush=True)
+        if args.once:
+            return 0
+        time.sleep(args.interval)
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     from django.core.management import execute_from_command_line
 
@@ -267,6 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_sub.add_parser("verify", help="verify the hash chain")
     verify.add_argument("--expect-head", help="the head hash noted earlier, to detect truncation")
     verify.set_defaults(func=cmd_audit_verify)
+
+    work = sub.add_parser("worker", help="send due questionnaires, reminders and escalations")
+    work.add_argument("--once", action="store_true", help="one pass, then exit")
+    work.add_argument("--interval", type=positive_int, default=60, help="seconds between passes")
+    work.add_argument("--base-url", help="the address patients open links on "
+                                         "(default KAPCLINIC_BASE_URL or http://127.0.0.1:8000)")
+    work.set_defaults(func=cmd_worker)
 
     manage = sub.add_parser("manage", help="run a Django management command")
     manage.add_argument("rest", nargs=argparse.REMAINDER)

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "kapclinic.patients",
     "kapclinic.dosing",
     "kapclinic.screening",
+    "kapclinic.measures",
     "kapclinic.web",
 ]
 

@@ -3,6 +3,7 @@ from django.urls import path
 from kapclinic.api import api
 from kapclinic.audit import views as audit_views
 from kapclinic.dosing import views as dosing_views
+from kapclinic.measures import views as measure_views
 from kapclinic.patients import views as patient_views
 from kapclinic.screening import views as screening_views
 from kapclinic.web import views as web_views
@@ -38,6 +39,18 @@ urlpatterns = [
     path("r/intake/<str:token>/", screening_views.intake_by_link, name="intake-by-link"),
     path("r/intake/<str:token>/autosave/", screening_views.intake_by_link_autosave,
          name="intake-by-link-autosave"),
+    path("patients/<int:patient_id>/measures/", measure_views.patient_measures,
+         name="patient-measures"),
+    path("patients/<int:patient_id>/measures/new/<slug:instrument>/",
+         measure_views.enter_response, name="measure-enter"),
+    path("patients/<int:patient_id>/measures/send/", measure_views.send_now, name="measure-send"),
+    path("patients/<int:patient_id>/measures/schedule/", measure_views.start_schedule,
+         name="measure-schedule"),
+    path("alerts/", measure_views.alert_list, name="alerts"),
+    path("alerts/<int:alert_id>/acknowledge/", measure_views.acknowledge,
+         name="alert-acknowledge"),
+    path("clinic/outbox/", measure_views.outbox, name="outbox"),
+    path("r/measure/<str:token>/", measure_views.self_report, name="self-report"),
     path("clinic/consent/", screening_views.consent_documents, name="consent-documents"),
     path("portal/", screening_views.portal, name="portal"),
     path("portal/consent/sign/", screening_views.portal_consent_sign, name="portal-consent-sign"),

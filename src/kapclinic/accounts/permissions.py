@@ -34,6 +34,11 @@ class Action(enum.StrEnum):
     CONSENT_RECORD = "consent.record"    # sign in clinic, record a withdrawal
     CONSENT_TEXT_EDIT = "consent.text_edit"
     PORTAL = "portal.use"              # a patient's own portal
+    MEASURE_ENTER = "measure.enter"      # a questionnaire entered in clinic
+    MEASURE_SEND = "measure.send"        # self-report links and schedules
+    ALERT_VIEW = "alert.view"
+    ALERT_ACKNOWLEDGE = "alert.acknowledge"
+    OUTBOX_VIEW = "outbox.view"
 
 
 R = Role
@@ -57,6 +62,11 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.CONSENT_RECORD: frozenset({R.PRESCRIBER, R.NURSE, R.COORDINATOR}),
     Action.CONSENT_TEXT_EDIT: frozenset({R.ADMIN}),
     Action.PORTAL: frozenset({R.PATIENT}),
+    Action.MEASURE_ENTER: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
+    Action.MEASURE_SEND: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST, R.COORDINATOR}),
+    Action.ALERT_VIEW: frozenset(CLINICAL),
+    Action.ALERT_ACKNOWLEDGE: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
+    Action.OUTBOX_VIEW: frozenset({R.ADMIN}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.

@@ -170,6 +170,7 @@ class PatientLink(models.Model):
 
     class Purpose(models.TextChoices):
         INTAKE = "intake", "Intake form"
+        MEASURE = "measure", "Questionnaire"
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="links")
     purpose = models.CharField(max_length=20, choices=Purpose.choices)

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from kapclinic.accounts.permissions import Action, get_patient_for_user, require
 from kapclinic.audit import trail
+from kapclinic.measures.summary import latest_responses
 from kapclinic.patients import actions
 from kapclinic.patients.forms import (
     ConditionForm,
@@ -54,6 +55,7 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
         "timeline": build_timeline(patient),
         "condition_form": ConditionForm(),
         "screening": screening_summary(patient),
+        "latest_measures": latest_responses(patient),
     })
 
 

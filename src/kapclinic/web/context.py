@@ -14,4 +14,11 @@ def navigation(request: HttpRequest) -> dict:
     memberships = []
     if membership is not None:
         memberships = list(request.user.memberships.select_related("clinic").order_by("clinic__name"))
-    return {"membership": membership, "can": can, "memberships": memberships}
+    open_alerts = 0
+    if can["alert_view"]:
+        from kapclinic.measures.models import Alert
+
+        open_alerts = Alert.objects.filter(patient__clinic_id=membership.clinic_id,
+                                           acknowledged_at__isnull=True).count()
+    return {"membership": membership, "can": can, "memberships": memberships,
+            "open_alert_count": open_alerts}

@@ -1,0 +1,171 @@
+"""Every write of measurement-based care: responses, alerts, schedules, requests, messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from kapclinic.accounts.models import Clinic, User
+from kapclinic.audit import trail
+from kapclinic.clinical import instruments
+from kapclinic.measures.models import (
+    Alert,
+    MeasureRequest,
+    MeasureSettings,
+    Response,
+    Schedule,
+)
+from kapclinic.patients import links
+from kapclinic.patients.models import Patient, PatientLink
+
+# Alerts that put crisis resources in front of the patient at once.
+CRISIS_FLAGS = frozenset({"suicidal_ideation", "suicide_risk_high"})
+PTSD_CODES_PREFIX = "F43.1"
+
+
+def settings_for(clinic: Clinic | int) -> MeasureSettings:
+    clinic_id = clinic if isinstance(clinic, int) else clinic.pk
+    found, _ = MeasureSettings.objects.get_or_create(clinic_id=clinic_id)
+    return found
+
+
+def instrument_settings(instrument: str, clinic_settings: MeasureSettings) -> dict[str, int]:
+    if instrument == "qids_sr16":
+        return {"suicide_item_threshold": clinic_settings.qids_suicide_item_threshold}
+    return {}
+
+
+@dataclass(frozen=True)
+class Recorded:
+    response: Response
+    alerts: list[Alert]
+
+    @property
+    def crisis(self) -> bool:
+        return any(alert.kind in CRISIS_FLAGS for alert in self.alerts)
+
+
+def score_answers(patient: Patient, instrument: str, answers: dict[str, Any]):
+    """Score with the clinic's settings; raises instruments.AnswerError naming the item."""
+    clinic_settings = settings_for(patient.clinic_id)
+    return instruments.score(
+        instrument, answers, prorate=clinic_settings.prorate,
+        settings=instrument_settings(instrument, clinic_settings),
+        sex=patient.sex_at_birth if patient.sex_at_birth in ("female", "male") else None)
+
+
+def record_response(*, patient: Patient, instrument: str, answers: dict[str, Any],
+                    source: str, by: User | None, taken_at: datetime | None = None,
+                    link: PatientLink | None = None) -> Recorded:
+    result = score_answers(patient, instrument, answers)
+    definition = instruments.get_instrument(instrument)
+    labels = {rule.id: rule.label for rule in definition.alerts}
+    with transaction.atomic():
+        response = Response.objects.create(
+            patient=patient, instrument=instrument, definition_version=result.definition_version,
+            answers=answers, total=result.total, severity=result.severity or "",
+            flags=list(result.flags), result=result.to_dict(), taken_at=taken_at or timezone.now(),
+            source=source, entered_by=by, link=link)
+        alerts = [Alert.objects.create(patient=patient, response=response, kind=flag,
+                                       label=labels.get(flag, flag))
+                  for flag in result.flags]
+        alerts += [Alert.objects.create(
+            patient=patient, response=response, kind=flag,
+            label=f"Could not be ruled out (an answer is missing): {labels.get(flag, flag)}")
+            for flag in result.undetermined_flags]
+        trail.record("create", object_type="response", object_id=response.pk,
+                     patient_id=patient.pk, clinic_id=patient.clinic_id,
+                     detail={"instrument": instrument, "alerts": [a.kind for a in alerts]})
+    return Recorded(response, alerts)
+
+
+def acknowledge_alert(*, alert: Alert, note: str, by: User) -> bool:
+    if not note.strip():
+        raise ValueError("Write what you did about the alert.")
+    with transaction.atomic():
+        done = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+            acknowledged_at=timezone.now(), acknowledged_by=by,
+            acknowledgement_note=note.strip())
+        if done:
+            trail.record("update", object_type="alert", object_id=alert.pk,
+                         patient_id=alert.patient_id, detail={"acknowledged": True})
+    return bool(done)
+
+
+def mark_response_entered_in_error(*, response: Response, reason: str, by: User) -> bool:
+    if not reason.strip():
+        raise ValueError("Say why the response was entered in error.")
+    with transaction.atomic():
+        done = Response.objects.filter(pk=response.pk, entered_in_error_at__isnull=True).update(
+            entered_in_error_at=timezone.now(), entered_in_error_by=by,
+            entered_in_error_reason=reason.strip())
+        if done:
+            trail.record("update", object_type="response", object_id=response.pk,
+                         patient_id=response.patient_id, detail={"entered_in_error": True})
+    return bool(done)
+
+
+# ---- schedules, requests and messages ---------------------------------------------------
+
+def default_instruments(patient: Patient, clinic_settings: MeasureSettings) -> list[str]:
+    """The clinic default (e.g. PHQ-9 + GAD-7), plus the PTSD set for a PTSD diagnosis."""
+    chosen = [i.strip() for i in clinic_settings.default_instruments.split(",") if i.strip()]
+    codes = [c.code for c in patient.conditions.all() if c.is_active]
+    if any(code.startswith(PTSD_CODES_PREFIX) for code in codes):
+        chosen += [i.strip() for i in clinic_settings.ptsd_instruments.split(",") if i.strip()]
+    return list(dict.fromkeys(chosen))
+
+
+def start_default_schedule(*, patient: Patient, by: User | None,
+                           first_due: datetime | None = None) -> list[Schedule]:
+    clinic_settings = settings_for(patient.clinic_id)
+    first_due = first_due or timezone.now()
+    made = []
+    with transaction.atomic():
+        for instrument in default_instruments(patient, clinic_settings):
+            schedule, created = Schedule.objects.get_or_create(
+                patient=patient, instrument=instrument,
+                defaults={"interval_days": clinic_settings.default_interval_days,
+                          "next_due_at": first_due})
+            if not created and not schedule.active:
+                Schedule.objects.filter(pk=schedule.pk).update(active=True, next_due_at=first_due)
+            made.append(schedule)
+        trail.record("update", object_type="schedule", object_id=patient.pk,
+                     patient_id=patient.pk, clinic_id=patient.clinic_id,
+                     detail={"instruments": [s.instrument for s in made]})
+    return made
+
+
+def claim_due_schedule(schedule_id: int, due_at: datetime) -> bool:
+    """Compare-and-swap the schedule forward: exactly one worker wins a due slot."""
+    schedule = Schedule.objects.filter(pk=schedule_id).values("interval_days").first()
+    if schedule is None:
+        return False
+    return Schedule.objects.filter(pk=schedule_id, next_due_at=due_at, active=True).update(
+        next_due_at=due_at + timedelta(days=schedule["interval_days"])) == 1
+
+
+def send_request(*, patient: Patient, instrument: str, due_at: datetime, base_url: str,
+                 by: User | None = None) -> MeasureRequest:
+    """Create the single-use link for one questionnaire and send it by email and SMS."""
+    from kapclinic.measures import messaging
+
+    clinic_settings = settings_for(patient.clinic_id)
+    with transaction.atomic():
+        link, token = links.issue_link(patient=patient, purpose=PatientLink.Purpose.MEASURE,
+                                       by=by, days=clinic_settings.link_days)
+        request = MeasureRequest.objects.create(patient=patient, instrument=instrument,
+                                                link=link, due_at=due_at,
+                                                sent_at=timezone.now())
+        name = instruments.get_instrument(instrument).short_name
+        url = f"{base_url.rstrip('/')}/r/measure/{token}/"
+        messaging.send_to_patient(
+            patient, subject=f"{patient.clinic.name}: your {name} questionnaire",
+            body=(f"Hello {patient.given_name},\n\nPlease answer a short questionnaire ({name}) "
+                  f"for your care team: {url}\n\nThe link works once, until "
+                  f"{timezone.localtime(link.expires_at):%Y-%m-%d %H:%M}."))
+    return request

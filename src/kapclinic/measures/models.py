@@ -1,0 +1,177 @@
+"""Questionnaire responses, measurement schedules, self-report links, alerts and the outbox."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from kapclinic.accounts.models import Clinic
+from kapclinic.audit.models import ImmutableError
+from kapclinic.patients.models import Patient, PatientLink, paired
+
+USER = settings.AUTH_USER_MODEL
+
+DEFAULT_CRISIS_TEXT = (
+    "If you are thinking about harming yourself, or feel unsafe right now, call your local "
+    "emergency number or go to the nearest emergency department. In the US you can call or "
+    "text 988 (Suicide & Crisis Lifeline). Your care team has been told and will contact you."
+)
+
+
+class MeasureSettings(models.Model):
+    """A clinic's measurement settings; every default is a labelled policy choice."""
+
+    clinic = models.OneToOneField(Clinic, on_delete=models.PROTECT, related_name="measure_settings")
+    # [policy] text the patient sees at once when an answer raises a suicidality alert.
+    crisis_text = models.TextField(default=DEFAULT_CRISIS_TEXT)
+    # [policy] an unacknowledged urgent alert goes to the clinic admin after this long.
+    escalation_minutes = models.PositiveIntegerField(default=60)
+    # [policy] how long a self-report link stays open.
+    link_days = models.PositiveIntegerField(default=3)
+    # [policy] clinic default schedule: instrument ids and the interval between them.
+    default_instruments = models.CharField(max_length=200, default="phq9,gad7")
+    ptsd_instruments = models.CharField(max_length=200, default="pcl5")
+    default_interval_days = models.PositiveIntegerField(default=7)
+    # [policy] QIDS-SR16 item 12 alert threshold (clinical.md 1.1 lets the clinic choose 1 or 2).
+    qids_suicide_item_threshold = models.PositiveSmallIntegerField(default=1)
+    prorate = models.BooleanField(default=False, help_text="Prorate PHQ-9 with 1-2 missing items")
+
+    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"measurement settings of {self.clinic}"
+
+
+class Response(models.Model):
+    """One completed questionnaire. Never edited: a wrong one is marked entered-in-error."""
+
+    class Source(models.TextChoices):
+        CLINIC = "clinic", "Entered in clinic"
+        LINK = "link", "Patient self-report link"
+        PORTAL = "portal", "Patient portal"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="responses")
+    instrument = models.CharField(max_length=40)
+    definition_version = models.CharField(max_length=20)
+    answers = models.JSONField()
+    total = models.FloatField(null=True)
+    severity = models.CharField(max_length=40, blank=True)
+    flags = models.JSONField(default=list)
+    result = models.JSONField()
+    taken_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    entered_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    link = models.OneToOneField(PatientLink, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="response")
+    entered_in_error_at = models.DateTimeField(null=True, blank=True)
+    entered_in_error_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT,
+                                            related_name="+")
+    entered_in_error_reason = models.CharField(max_length=500, blank=True)
+
+    IDENTIFYING_FIELDS: tuple[str, ...] = ("entered_in_error_reason",)
+
+    class Meta:
+        ordering = ["-taken_at", "-id"]
+        indexes = [models.Index(fields=["patient", "instrument", "taken_at"])]
+        constraints = [paired("entered_in_error_at", "entered_in_error_by",
+                              "response_error_who_when")]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} {self.total} for patient {self.patient_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableError("A questionnaire response cannot be edited; mark it entered in "
+                                 "error and record a new one")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError("A questionnaire response cannot be deleted; mark it entered in error")
+
+
+class Schedule(models.Model):
+    """One instrument a patient is asked to complete every ``interval_days``."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="schedules")
+    instrument = models.CharField(max_length=40)
+    interval_days = models.PositiveIntegerField()
+    next_due_at = models.DateTimeField()
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["patient", "instrument"],
+                                               name="one_schedule_per_instrument")]
+        indexes = [models.Index(fields=["active", "next_due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} every {self.interval_days} d for patient {self.patient_id}"
+
+
+class MeasureRequest(models.Model):
+    """A questionnaire sent to the patient: its link, when it is due and whether it came back."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="measure_requests")
+    instrument = models.CharField(max_length=40)
+    link = models.OneToOneField(PatientLink, on_delete=models.PROTECT, related_name="request")
+    due_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+
+    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.instrument} due {self.due_at:%Y-%m-%d} for patient {self.patient_id}"
+
+
+class Alert(models.Model):
+    """An urgent alert raised by an answer; it stays until a clinician acknowledges it."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="alerts")
+    response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="alerts")
+    kind = models.CharField(max_length=60)
+    label = models.CharField(max_length=300)
+    raised_at = models.DateTimeField(default=timezone.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="+")
+    acknowledgement_note = models.TextField(blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    IDENTIFYING_FIELDS = ("acknowledgement_note",)
+
+    class Meta:
+        ordering = ["-raised_at"]
+        indexes = [models.Index(fields=["acknowledged_at", "raised_at"])]
+        constraints = [
+            paired("acknowledged_at", "acknowledged_by", "alert_ack_who_when"),
+            models.CheckConstraint(condition=Q(acknowledged_at__isnull=True)
+                                   | ~Q(acknowledgement_note=""), name="alert_ack_has_note"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for patient {self.patient_id}"
+
+
+class OutboxMessage(models.Model):
+    """Every email and SMS the clinic sent, for the admins' outbox page (and the worker)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=10)  # email | sms
+    to = models.CharField(max_length=200)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    patient = models.ForeignKey(Patient, null=True, on_delete=models.PROTECT, related_name="+")
+
+    IDENTIFYING_FIELDS = ("to", "body")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.to}"

@@ -1,0 +1,165 @@
+"""Measures pages: a patient's questionnaires, entry forms, self-report links, alerts, outbox."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from kapclinic.accounts.permissions import Action, get_patient_for_user, public, require
+from kapclinic.audit import context, trail
+from kapclinic.clinical import instruments
+from kapclinic.measures import actions
+from kapclinic.measures.chart import trajectory
+from kapclinic.measures.forms import AcknowledgeForm, QuestionnaireForm, SendForm
+from kapclinic.measures.models import Alert, OutboxMessage, Response, Schedule
+from kapclinic.patients import links
+from kapclinic.patients.models import PatientLink
+
+
+def trajectories(responses) -> list[dict]:
+    """One chart (and its table) per instrument, oldest point first."""
+    by_instrument = defaultdict(list)
+    for response in sorted(responses, key=lambda r: r.taken_at):
+        if response.entered_in_error_at is None:
+            by_instrument[response.instrument].append(response)
+    charts = []
+    for instrument, rows in by_instrument.items():
+        points = [(r.taken_at, r.total, bool(r.flags)) for r in rows if r.total is not None]
+        charts.append({"instrument": instruments.get_instrument(instrument),
+                       "chart": trajectory(instrument, points), "rows": rows})
+    return charts
+
+
+@require(Action.PATIENT_VIEW)
+def patient_measures(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get_patient_for_user(request, patient_id, Action.PATIENT_VIEW)
+    responses = list(Response.objects.filter(patient=patient).select_related("entered_by"))
+    return render(request, "measures/patient.html", {
+        "patient": patient, "charts": trajectories(responses), "responses": responses,
+        "schedules": Schedule.objects.filter(patient=patient),
+        "alerts": Alert.objects.filter(patient=patient, acknowledged_at__isnull=True),
+        "instruments": instruments.list_instruments(), "send_form": SendForm(),
+    })
+
+
+@require(Action.MEASURE_ENTER)
+@require_http_methods(["GET", "POST"])
+def enter_response(request: HttpRequest, patient_id: int, instrument: str) -> HttpResponse:
+    patient = get_patient_for_user(request, patient_id, Action.MEASURE_ENTER)
+    try:
+        form = QuestionnaireForm(request.POST or None, instrument=instrument)
+    except instruments.UnknownInstrumentError:
+        return render(request, "web/404.html", status=404)
+    if request.method == "POST" and form.is_valid():
+        try:
+            recorded = actions.record_response(patient=patient, instrument=instrument,
+                                               answers=form.answers(), source="clinic",
+                                               by=request.user)
+        except instruments.AnswerError as exc:
+            form.add_error(f"item_{exc.item}" if f"item_{exc.item}" in form.fields else None,
+                           str(exc))
+        else:
+            if recorded.alerts:
+                messages.error(request, "Urgent: " + "; ".join(a.label for a in recorded.alerts))
+            messages.success(request, f"{form.definition.short_name} saved.")
+            return redirect("patient-measures", patient_id=patient.pk)
+    return render(request, "measures/enter.html", {"patient": patient, "form": form},
+                  status=422 if form.errors else 200)
+
+
+@require(Action.MEASURE_SEND)
+@require_POST
+def send_now(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get_patient_for_user(request, patient_id, Action.MEASURE_SEND, audit_read=False)
+    form = SendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a questionnaire the patient fills in themselves.")
+    elif not (patient.email or patient.phone):
+        messages.error(request, "The patient has no email or phone on record: add one first.")
+    else:
+        actions.send_request(patient=patient, instrument=form.cleaned_data["instrument"],
+                             due_at=timezone.now(), base_url=request.build_absolute_uri("/"),
+                             by=request.user)
+        messages.success(request, "Questionnaire link sent.")
+    return redirect("patient-measures", patient_id=patient.pk)
+
+
+@require(Action.MEASURE_SEND)
+@require_POST
+def start_schedule(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get_patient_for_user(request, patient_id, Action.MEASURE_SEND, audit_read=False)
+    made = actions.start_default_schedule(patient=patient, by=request.user)
+    messages.success(request, "Measuring " + ", ".join(s.instrument for s in made) + ".")
+    return redirect("patient-measures", patient_id=patient.pk)
+
+
+@require(Action.ALERT_VIEW)
+def alert_list(request: HttpRequest) -> HttpResponse:
+    open_alerts = (Alert.objects.filter(patient__clinic_id=request.membership.clinic_id,
+                                        acknowledged_at__isnull=True)
+                   .select_related("patient", "response").order_by("raised_at"))
+    trail.record_many([trail.Event("list", "alert", a.pk, patient_id=a.patient_id)
+                       for a in open_alerts])
+    return render(request, "measures/alerts.html", {"alerts": open_alerts,
+                                                    "form": AcknowledgeForm()})
+
+
+@require(Action.ALERT_ACKNOWLEDGE)
+@require_POST
+def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = get_object_or_404(Alert, pk=alert_id)
+    get_patient_for_user(request, alert.patient_id, Action.ALERT_ACKNOWLEDGE, audit_read=False)
+    form = AcknowledgeForm(request.POST)
+    if form.is_valid():
+        actions.acknowledge_alert(alert=alert, note=form.cleaned_data["note"], by=request.user)
+        messages.success(request, "Alert acknowledged.")
+    else:
+        messages.error(request, "Write what you did about the alert before acknowledging it.")
+    return redirect(request.POST.get("next") or "alerts")
+
+
+@require(Action.OUTBOX_VIEW)
+def outbox(request: HttpRequest) -> HttpResponse:
+    sent = OutboxMessage.objects.filter(clinic_id=request.membership.clinic_id)
+    page = Paginator(sent, 50).get_page(request.GET.get("page"))
+    return render(request, "measures/outbox.html", {"page": page, "query": ""})
+
+
+# ---- the patient's self-report link ------------------------------------------------------
+
+@public
+@require_http_methods(["GET", "POST"])
+def self_report(request: HttpRequest, token: str) -> HttpResponse:
+    link = links.open_link(token, PatientLink.Purpose.MEASURE)
+    if link is None:
+        return render(request, "screening/link_closed.html", status=404)
+    context.set_link_actor(link.pk, link.patient.clinic_id)
+    patient, instrument = link.patient, link.request.instrument
+    form = QuestionnaireForm(request.POST or None, instrument=instrument)
+    if request.method == "POST" and form.is_valid():
+        try:
+            recorded = actions.record_response(patient=patient, instrument=instrument,
+                                               answers=form.answers(), source="link", by=None,
+                                               link=link)
+        except instruments.AnswerError as exc:
+            form.add_error(None, str(exc))
+        else:
+            links.close_link(link)
+            if recorded.crisis:
+                crisis_text = actions.settings_for(patient.clinic_id).crisis_text
+                return render(request, "measures/crisis.html", {"crisis_text": crisis_text,
+                                                                "patient": patient})
+            return render(request, "screening/link_done.html", {"patient": patient})
+    if request.method == "GET":
+        trail.record("read", object_type="measure_request", object_id=link.request.pk,
+                     patient_id=patient.pk)
+    return render(request, "measures/self_report.html", {
+        "patient": patient, "form": form, "action": reverse("self-report", args=[token])},
+        status=422 if form.errors else 200)

@@ -1,0 +1,110 @@
+"""Background work: send due questionnaires, remind once, escalate unacknowledged alerts.
+
+Each step claims its work with a conditional UPDATE inside the transaction that does it,
+so two workers (on two servers) never send the same thing twice.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from kapclinic.accounts.models import Membership
+from kapclinic.accounts.roles import Role
+from kapclinic.audit import context, trail
+from kapclinic.measures import actions, messaging
+from kapclinic.measures.models import Alert, MeasureRequest, Schedule
+
+# [policy] one reminder, a day after a questionnaire was sent and not answered.
+REMINDER_AFTER = timedelta(days=1)
+BATCH = 200
+
+
+def base_url() -> str:
+    return os.environ.get("KAPCLINIC_BASE_URL", "http://127.0.0.1:8000")
+
+
+@dataclass
+class Report:
+    sent: int = 0
+    reminded: int = 0
+    escalated: int = 0
+
+    def __str__(self) -> str:
+        return (f"{self.sent} questionnaire(s) sent, {self.reminded} reminder(s), "
+                f"{self.escalated} alert(s) escalated")
+
+
+def run_once(now: datetime | None = None, url: str | None = None) -> Report:
+    now = now or timezone.now()
+    context.set_system_actor("kapclinic worker")
+    report = Report()
+    report.sent = send_due(now, url or base_url())
+    report.reminded = remind(now)
+    report.escalated = escalate(now)
+    return report
+
+
+def send_due(now: datetime, url: str) -> int:
+    sent = 0
+    due = (Schedule.objects.filter(active=True, next_due_at__lte=now)
+           .select_related("patient", "patient__clinic").order_by("next_due_at")[:BATCH])
+    for schedule in due:
+        with transaction.atomic():
+            if not actions.claim_due_schedule(schedule.pk, schedule.next_due_at):
+                continue  # another worker took it
+            actions.send_request(patient=schedule.patient, instrument=schedule.instrument,
+                                 due_at=schedule.next_due_at, base_url=url)
+            sent += 1
+    return sent
+
+
+def remind(now: datetime) -> int:
+    reminded = 0
+    waiting = (MeasureRequest.objects.filter(
+        reminded_at__isnull=True, sent_at__lte=now - REMINDER_AFTER, link__used_at__isnull=True,
+        link__expires_at__gt=now).select_related("patient", "patient__clinic")[:BATCH])
+    for request in waiting:
+        with transaction.atomic():
+            if not MeasureRequest.objects.filter(pk=request.pk, reminded_at__isnull=True).update(
+                    reminded_at=now):
+                continue
+            messaging.send_to_patient(
+                request.patient, subject=f"{request.patient.clinic.name}: a reminder",
+                body=(f"Hello {request.patient.given_name},\n\nA questionnaire sent on "
+                      f"{timezone.localtime(request.sent_at):%Y-%m-%d} is still waiting: "
+                      "please use the link in that message."))
+            reminded += 1
+    return reminded
+
+
+def escalate(now: datetime) -> int:
+    escalated = 0
+    open_alerts = (Alert.objects.filter(acknowledged_at__isnull=True, escalated_at__isnull=True)
+                   .select_related("patient", "patient__clinic")[:BATCH])
+    for alert in open_alerts:
+        minutes = actions.settings_for(alert.patient.clinic_id).escalation_minutes
+        if alert.raised_at > now - timedelta(minutes=minutes):
+            continue
+        with transaction.atomic():
+            if not Alert.objects.filter(pk=alert.pk, escalated_at__isnull=True,
+                                        acknowledged_at__isnull=True).update(escalated_at=now):
+                continue
+            admins = Membership.objects.filter(clinic_id=alert.patient.clinic_id,
+                                               role=Role.ADMIN).select_related("user")
+            for membership in admins:
+                if membership.user.email:
+                    messaging.send_to_staff(
+                        alert.patient.clinic_id, membership.user.email,
+                        subject="Unacknowledged urgent alert",
+                        body=(f"An urgent alert ({alert.label}) for MRN {alert.patient.mrn} has "
+                              f"not been acknowledged for {minutes} minutes."))
+            trail.record("update", object_type="alert", object_id=alert.pk,
+                         patient_id=alert.patient_id, clinic_id=alert.patient.clinic_id,
+                         detail={"escalated": True})
+            escalated += 1
+    return escalated

@@ -1,0 +1,164 @@
+"""Measurement-based care in the app: entry, self-report links, alerts, the worker (issue 3)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+
+from kapclinic.audit.models import AuditEntry
+from kapclinic.measures import actions, worker
+from kapclinic.measures.models import Alert, MeasureRequest, OutboxMessage, Response, Schedule
+from kapclinic.patients.models import Patient
+from tests.conftest import login
+
+PHQ9_CALM = {f"item_{n}": "0" for n in range(1, 10)}
+PHQ9_ITEM9 = {**PHQ9_CALM, "item_1": "2", "item_2": "2", "item_9": "1"}
+
+
+@pytest.fixture
+def reachable(patient):
+    Patient.objects.filter(pk=patient.pk).update(email="ada@example.org", phone="555-0100")
+    patient.refresh_from_db()
+    return patient
+
+
+def test_a_clinician_enters_a_phq9_and_it_is_scored_by_the_core(nurse, patient):
+    response = login(nurse).post(f"/patients/{patient.pk}/measures/new/phq9/",
+                                 {**PHQ9_CALM, "item_1": "3", "item_2": "2"})
+    assert response.status_code == 302
+    stored = Response.objects.get()
+    assert (stored.total, stored.severity, stored.flags) == (5.0, "mild", [])
+    assert stored.entered_by == nurse and stored.source == "clinic"
+    assert AuditEntry.objects.filter(object_type="response", action="create").exists()
+
+
+def test_a_missing_required_item_is_refused_naming_it(nurse, patient):
+    answers = dict(PHQ9_CALM)
+    del answers["item_4"]
+    response = login(nurse).post(f"/patients/{patient.pk}/measures/new/phq9/", answers)
+    assert response.status_code == 422 and "item_4" in response.context["form"].errors
+    assert not Response.objects.exists()
+
+
+def test_an_out_of_range_answer_is_refused(nurse, patient):
+    response = login(nurse).post(f"/patients/{patient.pk}/measures/new/phq9/",
+                                 {**PHQ9_CALM, "item_3": "7"})
+    assert response.status_code == 422 and "item_3" in response.context["form"].errors
+
+
+def test_a_positive_item_9_raises_an_urgent_alert_that_stays_until_acknowledged(nurse, patient):
+    client = login(nurse)
+    client.post(f"/patients/{patient.pk}/measures/new/phq9/", PHQ9_ITEM9)
+    alert = Alert.objects.get()
+    assert alert.kind == "suicidal_ideation" and alert.acknowledged_at is None
+    page = client.get("/alerts/")
+    assert patient.mrn.encode() in page.content
+    client.post(f"/alerts/{alert.pk}/acknowledge/", {"note": ""})
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None  # a note is required
+    client.post(f"/alerts/{alert.pk}/acknowledge/", {"note": "Phoned; safety plan reviewed"})
+    alert.refresh_from_db()
+    assert alert.acknowledged_by == nurse and alert.acknowledgement_note.startswith("Phoned")
+    assert patient.mrn.encode() not in client.get("/alerts/").content
+
+
+def test_another_clinics_alert_cannot_be_acknowledged(other_clinician, nurse, patient):
+    login(nurse).post(f"/patients/{patient.pk}/measures/new/phq9/", PHQ9_ITEM9)
+    alert = Alert.objects.get()
+    response = login(other_clinician).post(f"/alerts/{alert.pk}/acknowledge/", {"note": "x"})
+    assert response.status_code == 404
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None
+
+
+def self_report_path() -> str:
+    body = OutboxMessage.objects.filter(channel="email").latest("id").body
+    return "/r/measure/" + body.split("/r/measure/", 1)[1].split("/", 1)[0] + "/"
+
+
+def test_a_self_report_link_is_emailed_answered_without_login_and_closed(nurse, reachable):
+    login(nurse).post(f"/patients/{reachable.pk}/measures/send/", {"instrument": "phq9"})
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["ada@example.org"]
+    assert OutboxMessage.objects.filter(channel="sms", to="555-0100").exists()
+    path = self_report_path()
+    patient_browser = Client()
+    assert patient_browser.get(path).status_code == 200
+    done = patient_browser.post(path, PHQ9_CALM)
+    assert b"Your answers are with the clinic" in done.content
+    stored = Response.objects.get()
+    assert stored.source == "link" and stored.entered_by is None
+    assert patient_browser.get(path).status_code == 404  # single use
+
+
+def test_a_crisis_answer_shows_the_clinics_crisis_text_at_once(nurse, reachable):
+    settings = actions.settings_for(reachable.clinic_id)
+    type(settings).objects.filter(pk=settings.pk).update(crisis_text="Call 988 now.")
+    login(nurse).post(f"/patients/{reachable.pk}/measures/send/", {"instrument": "phq9"})
+    page = Client().post(self_report_path(), PHQ9_ITEM9)
+    assert b"Call 988 now." in page.content
+    assert Alert.objects.filter(kind="suicidal_ideation", patient=reachable).exists()
+
+
+def test_the_default_schedule_adds_pcl5_for_ptsd(prescriber, reachable):
+    from kapclinic.patients.actions import add_condition
+
+    add_condition(patient=reachable, code="F43.10", by=prescriber)
+    made = actions.start_default_schedule(patient=reachable, by=prescriber)
+    assert sorted(s.instrument for s in made) == ["gad7", "pcl5", "phq9"]
+
+
+def test_the_worker_sends_each_due_questionnaire_once_even_run_twice(prescriber, reachable):
+    actions.start_default_schedule(patient=reachable, by=prescriber,
+                                   first_due=timezone.now() - timedelta(minutes=1))
+    first = worker.run_once(url="https://clinic.example")
+    second = worker.run_once(url="https://clinic.example")
+    assert (first.sent, second.sent) == (2, 0)
+    assert MeasureRequest.objects.count() == 2
+    schedule = Schedule.objects.get(instrument="phq9")
+    assert schedule.next_due_at > timezone.now() + timedelta(days=6)
+
+
+def test_two_workers_racing_on_one_due_slot_send_it_once(prescriber, reachable):
+    due = timezone.now() - timedelta(minutes=1)
+    actions.start_default_schedule(patient=reachable, by=prescriber, first_due=due)
+    schedule = Schedule.objects.get(instrument="phq9")
+    assert actions.claim_due_schedule(schedule.pk, due) is True
+    assert actions.claim_due_schedule(schedule.pk, due) is False  # the slower worker
+
+
+def test_an_unacknowledged_alert_escalates_to_the_clinic_admin_once(nurse, clinic_admin, patient):
+    clinic_admin.email = "admin@example.org"
+    clinic_admin.save()
+    login(nurse).post(f"/patients/{patient.pk}/measures/new/phq9/", PHQ9_ITEM9)
+    later = timezone.now() + timedelta(minutes=61)
+    assert worker.run_once(now=later).escalated == 1
+    assert worker.run_once(now=later).escalated == 0
+    assert mail.outbox[-1].to == ["admin@example.org"]
+    assert Alert.objects.get().escalated_at is not None
+
+
+def test_a_reminder_goes_once_a_day_after_an_unanswered_link(nurse, reachable):
+    login(nurse).post(f"/patients/{reachable.pk}/measures/send/", {"instrument": "gad7"})
+    tomorrow = timezone.now() + timedelta(days=1, minutes=1)
+    assert worker.run_once(now=tomorrow).reminded == 1
+    assert worker.run_once(now=tomorrow).reminded == 0
+
+
+def test_the_chart_and_measures_page_show_the_trajectory(nurse, patient):
+    client = login(nurse)
+    for first in ("3", "2", "1"):
+        client.post(f"/patients/{patient.pk}/measures/new/phq9/", {**PHQ9_CALM, "item_1": first})
+    page = client.get(f"/patients/{patient.pk}/measures/")
+    assert page.content.count(b'class="dot') == 3 and b"None/minimal" in page.content
+    chart = client.get(f"/patients/{patient.pk}/")
+    assert b"phq9" in chart.content
+
+
+def test_the_admin_reads_the_outbox(nurse, clinic_admin, reachable):
+    login(nurse).post(f"/patients/{reachable.pk}/measures/send/", {"instrument": "phq9"})
+    page = login(clinic_admin).get("/clinic/outbox/")
+    assert b"ada@example.org" in page.content
