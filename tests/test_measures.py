@@ -162,3 +162,23 @@ def test_the_admin_reads_the_outbox(nurse, clinic_admin, reachable):
     login(nurse).post(f"/patients/{reachable.pk}/measures/send/", {"instrument": "phq9"})
     page = login(clinic_admin).get("/clinic/outbox/")
     assert b"ada@example.org" in page.content
+
+
+def test_the_patient_answers_a_due_questionnaire_in_the_portal_and_sees_their_trajectory(
+        clinic_a, nurse, reachable):
+    from kapclinic.accounts.models import Membership, User
+    from kapclinic.accounts.roles import Role
+
+    user = User.objects.create_user("ada", password="x" * 12)
+    Membership.objects.create(user=user, clinic=clinic_a, role=Role.PATIENT)
+    Patient.objects.filter(pk=reachable.pk).update(user=user)
+    login(nurse).post(f"/patients/{reachable.pk}/measures/send/", {"instrument": "phq9"})
+    client = login(user)
+    portal = client.get("/portal/")
+    request = MeasureRequest.objects.get()
+    assert f"/portal/measures/{request.pk}/".encode() in portal.content
+    client.post(f"/portal/measures/{request.pk}/", {**PHQ9_CALM, "item_1": "2"})
+    stored = Response.objects.get()
+    assert stored.source == "portal" and stored.entered_by == user
+    assert client.get(f"/portal/measures/{request.pk}/").status_code == 404  # answered
+    assert b'class="dot' in client.get("/portal/").content

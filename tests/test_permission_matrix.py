@@ -14,7 +14,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from kapclinic.accounts.permissions import MATRIX, Action
 from kapclinic.accounts.roles import Role
 from kapclinic.api import api
-from kapclinic.measures.actions import record_response
+from django.utils import timezone
+
+from kapclinic.measures.actions import record_response, send_request
 from kapclinic.patients.models import Patient
 from kapclinic.screening import actions as screening
 from tests.conftest import login, make_user
@@ -69,7 +71,11 @@ def world(clinic_a, prescriber):
                                          by=prescriber)
     recorded = record_response(patient=patient, instrument="phq9", source="clinic", by=prescriber,
                                answers={str(n): 1 for n in range(1, 10)})
-    ids = {"patient_id": patient.pk, "condition_id": condition.pk, "decision_id": decision.pk,
+    Patient.objects.filter(pk=patient.pk).update(email="ada@example.org")
+    patient.refresh_from_db()
+    due = send_request(patient=patient, instrument="gad7", due_at=timezone.now(),
+                       base_url="http://testserver")
+    ids = {"request_id": due.pk, "patient_id": patient.pk, "condition_id": condition.pk, "decision_id": decision.pk,
            "consent_id": consent.pk, "instrument": "phq9", "alert_id": recorded.alerts[0].pk}
     return ids, users
 

@@ -53,6 +53,7 @@ urlpatterns = [
     path("r/measure/<str:token>/", measure_views.self_report, name="self-report"),
     path("clinic/consent/", screening_views.consent_documents, name="consent-documents"),
     path("portal/", screening_views.portal, name="portal"),
+    path("portal/measures/<int:request_id>/", measure_views.portal_answer, name="portal-answer"),
     path("portal/consent/sign/", screening_views.portal_consent_sign, name="portal-consent-sign"),
     path("audit/", audit_views.audit_log, name="audit-log"),
     path("dosing/explorer/", dosing_views.dose_explorer, name="dose-explorer"),

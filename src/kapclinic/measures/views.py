@@ -12,13 +12,19 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from kapclinic.accounts.permissions import Action, get_patient_for_user, public, require
+from kapclinic.accounts.permissions import (
+    Action,
+    get_own_patient,
+    get_patient_for_user,
+    public,
+    require,
+)
 from kapclinic.audit import context, trail
 from kapclinic.clinical import instruments
 from kapclinic.measures import actions
 from kapclinic.measures.chart import trajectory
 from kapclinic.measures.forms import AcknowledgeForm, QuestionnaireForm, SendForm
-from kapclinic.measures.models import Alert, OutboxMessage, Response, Schedule
+from kapclinic.measures.models import Alert, MeasureRequest, OutboxMessage, Response, Schedule
 from kapclinic.patients import links
 from kapclinic.patients.models import PatientLink
 
@@ -162,4 +168,38 @@ def self_report(request: HttpRequest, token: str) -> HttpResponse:
                      patient_id=patient.pk)
     return render(request, "measures/self_report.html", {
         "patient": patient, "form": form, "action": reverse("self-report", args=[token])},
+        status=422 if form.errors else 200)
+
+
+# ---- the patient's portal ------------------------------------------------------------------
+
+def open_requests(patient):
+    return (MeasureRequest.objects.filter(patient=patient, link__used_at__isnull=True,
+                                          link__expires_at__gt=timezone.now())
+            .select_related("link").order_by("due_at"))
+
+
+@require(Action.PORTAL)
+@require_http_methods(["GET", "POST"])
+def portal_answer(request: HttpRequest, request_id: int) -> HttpResponse:
+    patient = get_own_patient(request)
+    due = get_object_or_404(open_requests(patient), pk=request_id)
+    form = QuestionnaireForm(request.POST or None, instrument=due.instrument)
+    if request.method == "POST" and form.is_valid():
+        try:
+            recorded = actions.record_response(patient=patient, instrument=due.instrument,
+                                               answers=form.answers(), source="portal",
+                                               by=request.user, link=due.link)
+        except instruments.AnswerError as exc:
+            form.add_error(None, str(exc))
+        else:
+            links.close_link(due.link)
+            if recorded.crisis:
+                crisis_text = actions.settings_for(patient.clinic_id).crisis_text
+                return render(request, "measures/crisis.html", {"crisis_text": crisis_text,
+                                                                "patient": patient})
+            messages.success(request, "Thank you: your answers are with your care team.")
+            return redirect("portal")
+    return render(request, "measures/self_report.html", {
+        "patient": patient, "form": form, "action": reverse("portal-answer", args=[due.pk])},
         status=422 if form.errors else 200)

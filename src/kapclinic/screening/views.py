@@ -28,6 +28,7 @@ from kapclinic.screening.forms import (
     IntakeForm,
     SignOffForm,
 )
+from kapclinic.measures.models import Response
 from kapclinic.screening.models import Consent, ConsentDocument, EligibilityDecision
 
 
@@ -215,8 +216,12 @@ def portal(request: HttpRequest) -> HttpResponse:
     patient = get_own_patient(request)
     document = actions.current_document(patient.clinic_id)
     consents = list(Consent.objects.filter(patient=patient).select_related("document"))
+    from kapclinic.measures.views import open_requests, trajectories
+
     return render(request, "screening/portal.html", {
         "patient": patient, "document": document, "consents": consents,
+        "due": open_requests(patient), "charts": trajectories(
+            Response.objects.filter(patient=patient)),
         "has_consent": actions.has_current_consent(patient), "sign_form": ConsentSignForm(),
         "needs_guardian": actions.needs_guardian(patient), "now": timezone.now(),
     })
