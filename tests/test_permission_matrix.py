@@ -10,12 +10,11 @@ import re
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from kapclinic.accounts.permissions import MATRIX, Action
 from kapclinic.accounts.roles import Role
 from kapclinic.api import api
-from django.utils import timezone
-
 from kapclinic.measures.actions import record_response, send_request
 from kapclinic.patients.models import Patient
 from kapclinic.screening import actions as screening
@@ -75,8 +74,9 @@ def world(clinic_a, prescriber):
     patient.refresh_from_db()
     due = send_request(patient=patient, instrument="gad7", due_at=timezone.now(),
                        base_url="http://testserver")
-    ids = {"request_id": due.pk, "patient_id": patient.pk, "condition_id": condition.pk, "decision_id": decision.pk,
-           "consent_id": consent.pk, "instrument": "phq9", "alert_id": recorded.alerts[0].pk}
+    ids = {"request_id": due.pk, "patient_id": patient.pk, "condition_id": condition.pk,
+           "decision_id": decision.pk, "consent_id": consent.pk, "instrument": "phq9",
+           "alert_id": recorded.alerts[0].pk}
     return ids, users
 
 

@@ -17,6 +17,7 @@ from kapclinic.accounts.permissions import (
     require,
 )
 from kapclinic.audit import context, trail
+from kapclinic.measures.models import Response
 from kapclinic.patients import links
 from kapclinic.patients.models import PatientLink
 from kapclinic.screening import actions
@@ -28,7 +29,6 @@ from kapclinic.screening.forms import (
     IntakeForm,
     SignOffForm,
 )
-from kapclinic.measures.models import Response
 from kapclinic.screening.models import Consent, ConsentDocument, EligibilityDecision
 
 
