@@ -69,6 +69,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         task = progress.add_task("Creating demo patients", total=total)
         try:
             result = demo.load_demo(patients=args.patients, seed=args.seed, password=password,
+                                    weeks=args.weeks,
                                     progress=lambda n: progress.advance(task, n))
         except demo.DemoRefused as exc:
             raise CommandError(f"kapclinic demo refused: {exc}") from exc
@@ -243,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="load the synthetic demo clinics")
     demo.add_argument("--patients", type=positive_int, default=40)
     demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--weeks", type=positive_int, default=12,
+                      help="weeks of weekly PHQ-9 and GAD-7 for each treated patient")
     demo.add_argument("--password")
     demo.set_defaults(func=cmd_demo)
 

@@ -12,11 +12,13 @@ from datetime import date, timedelta
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic, Membership, User
 from kapclinic.accounts.roles import Role
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.patients import actions
+from kapclinic.measures.demo_data import demo_responses
 from kapclinic.patients.models import Patient, SexAtBirth, Status
 from kapclinic.screening import actions as screening
 
@@ -81,7 +83,8 @@ def staff_usernames() -> list[str]:
             for role in [*STAFF_ROLES, Role.PATIENT]]
 
 
-def load_demo(*, patients: int, seed: int, password: str, progress=None) -> DemoResult:
+def load_demo(*, patients: int, seed: int, password: str, weeks: int = 12,
+              progress=None) -> DemoResult:
     if holds_real_data():
         raise DemoRefused("this database holds non-demo data; the demo loads only into an "
                           "empty database or one holding the demo")
@@ -109,6 +112,8 @@ def load_demo(*, patients: int, seed: int, password: str, progress=None) -> Demo
             total += count
             screening.publish_consent_document(clinic=clinic, title=CONSENT_TITLE,
                                                text=CONSENT_TEXT, by=staff[Role.ADMIN])
+            demo_responses(list(Patient.objects.filter(clinic=clinic).select_related("clinic")
+                                .order_by("mrn")), rng, weeks, timezone.now())
             _portal_login(clinic, f"patient{suffix}", password_hash)
     return DemoResult(True, staff_usernames(), total)
 

@@ -1,0 +1,87 @@
+"""Synthetic questionnaire histories for the demo clinic: deterministic for a seed.
+
+Each treated patient gets weekly PHQ-9 and GAD-7: a baseline, relief after treatment
+starts, and for some a fading of that relief (a booster candidate). Numbers are invented
+to exercise the software, not to resemble any trial.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from kapclinic.audit import trail
+from kapclinic.clinical import instruments
+from kapclinic.measures.models import Response
+from kapclinic.patients.models import Patient, Status
+
+TREATED = {Status.IN_TREATMENT, Status.MAINTENANCE, Status.DISCHARGED}
+BATCH = 5_000
+
+
+def answers_for_total(instrument: str, total: int, spare: tuple[str, ...] = ()) -> dict[str, int]:
+    """Spread ``total`` over the scored items, leaving the ``spare`` items at 0."""
+    definition = instruments.get_instrument(instrument)
+    items = [i for i in definition.items if i.scored and i.link_id not in spare]
+    top = max(items[0].values)
+    total = max(0, min(total, top * len(items)))
+    answers = {i.link_id: 0 for i in definition.items if i.scored}
+    for index, item in enumerate(items):
+        share = total // len(items) + (1 if index < total % len(items) else 0)
+        answers[item.link_id] = min(share, top)
+    return answers
+
+
+def history(rng: random.Random, weeks: int, now: datetime) -> list[tuple[datetime, int]]:
+    """Weekly PHQ-9 totals, oldest first."""
+    baseline = rng.randint(12, 24)
+    start = rng.randint(1, 3)
+    relief = rng.uniform(0.2, 0.85)
+    fade_week = rng.randint(start + 4, max(start + 5, weeks)) if rng.random() < 0.3 else None
+    first = now - timedelta(weeks=weeks, hours=rng.randint(0, 72))
+    points = []
+    for week in range(weeks):
+        level = float(baseline)
+        if week >= start:
+            level = baseline * (1 - relief * min(1.0, (week - start + 1) / 2))
+        if fade_week is not None and week >= fade_week:
+            level += (baseline - level) * min(1.0, (week - fade_week + 1) / 4)
+        total = int(round(level + rng.uniform(-2, 2)))
+        points.append((first + timedelta(weeks=week), max(0, min(27, total))))
+    return points
+
+
+def demo_responses(patients: list[Patient], rng: random.Random, weeks: int,
+                   now: datetime, progress=None) -> int:
+    """Create (and audit) the responses in batches; returns how many."""
+    made = 0
+    batch: list[Response] = []
+    for patient in patients:
+        span = weeks if patient.status in TREATED else 1
+        for taken_at, phq9_total in history(rng, span, now):
+            for instrument, total in (("phq9", phq9_total),
+                                      ("gad7", round(phq9_total * 21 / 27))):
+                answers = answers_for_total(instrument, total,
+                                            spare=("9",) if instrument == "phq9" else ())
+                result = instruments.score(instrument, answers)
+                batch.append(Response(
+                    patient=patient, instrument=instrument,
+                    definition_version=result.definition_version, answers=answers,
+                    total=result.total, severity=result.severity or "", flags=list(result.flags),
+                    result=result.to_dict(), taken_at=taken_at, source="link"))
+        if len(batch) >= BATCH:
+            made += _flush(batch, progress)
+    return made + _flush(batch, progress)
+
+
+def _flush(batch: list[Response], progress) -> int:
+    if not batch:
+        return 0
+    created = Response.objects.bulk_create(batch)
+    trail.record_many([trail.Event("create", "response", r.pk, patient_id=r.patient_id,
+                                   clinic_id=r.patient.clinic_id) for r in created])
+    count = len(batch)
+    batch.clear()
+    if progress is not None:
+        progress(count)
+    return count
