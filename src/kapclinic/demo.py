@@ -17,8 +17,8 @@ from django.utils import timezone
 from kapclinic.accounts.models import Clinic, Membership, User
 from kapclinic.accounts.roles import Role
 from kapclinic.clinical.codes import diagnoses
-from kapclinic.patients import actions
 from kapclinic.measures.demo_data import demo_responses
+from kapclinic.patients import actions
 from kapclinic.patients.models import Patient, SexAtBirth, Status
 from kapclinic.screening import actions as screening
 
