@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from kapclinic.clinical.instruments import percent_reduction
 from kapclinic.clinical.outcomes import (
-    OutcomeSettings,
     OutcomeSettingError,
+    OutcomeSettings,
     ScorePoint,
     ScoreSeries,
     SeriesError,
@@ -16,7 +17,6 @@ from kapclinic.clinical.outcomes import (
     reduction_points,
 )
 from kapclinic.clinical.outcomes import percent_reduction as outcomes_percent_reduction
-from kapclinic.clinical.instruments import percent_reduction
 
 START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 
@@ -35,7 +35,7 @@ def test_the_baseline_is_the_last_score_on_or_before_the_start_within_the_window
     assert (b.total, b.taken_at, b.source) == (15, START, "last_before_start")
 
 
-def test_a_score_older_than_the_window_is_not_a_baseline_and_the_first_later_score_is_used_per_clinical_md_2_policy():
+def test_a_score_older_than_the_window_is_skipped_for_the_first_later_score_per_clinical_md_2_policy():
     series = phq9((-15, 22), (2, 18), (9, 9))
     b = baseline(series, START)  # default window 14 days: day -15 is too old
     assert (b.total, b.source) == (18, "first_after_start")
@@ -64,7 +64,8 @@ def test_the_window_edge_is_inclusive_to_the_second_per_clinical_md_2_policy():
 
 def test_the_baseline_rule_id_names_its_settings_and_the_rules_version():
     b = baseline(phq9((-1, 20)), START, window_days=7, anchor="episode")
-    assert b.rule_id == f"{load_rules().rules_version}:baseline(anchor=episode,window_days=7,fallback=first_after_start)"
+    expected = "baseline(anchor=episode,window_days=7,fallback=first_after_start)"
+    assert b.rule_id == f"{load_rules().rules_version}:{expected}"
 
 
 def test_the_default_window_is_the_labelled_setting_in_outcomes_json_and_says_clinical_md_is_silent():

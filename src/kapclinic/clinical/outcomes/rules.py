@@ -1,0 +1,346 @@
+"""Outcome rules and clinic settings, read from ``outcomes.json`` (clinical knowledge as data).
+
+The file holds the relapse and stable-remission definitions of shared/reference/clinical.md
+section 2 (SUSTAIN-1 row) with their evidence tags, and the settings the reference leaves
+open ([policy] or silent), each with a label, a default and the place in clinical.md that
+leaves it open. Response and remission rules are *not* here: they live in the instrument
+definitions (``change_rules`` / ``remission``) and are applied through
+``kapclinic.clinical.instruments``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .errors import OutcomeRulesError, OutcomeSettingError
+
+RULES_FILE = Path(__file__).with_name("outcomes.json")
+SCHEMA_VERSION = 1
+EVIDENCE = ("verified", "secondary", "derived", "unverified", "policy")
+SCORE_OPS = (">=", ">")
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One clinic setting: label, default, allowed values or numeric range, and its source."""
+
+    name: str
+    label: str
+    default: str | float
+    allowed: tuple[str, ...] | None
+    minimum: float | None
+    maximum: float | None
+    evidence: str
+    source: str
+
+    def check(self, value: object) -> str | float:
+        """Return ``value`` if allowed for this setting, else raise ``OutcomeSettingError``."""
+        if self.allowed is not None:
+            if not isinstance(value, str) or value not in self.allowed:
+                raise OutcomeSettingError(self.name, f"{value!r} is not one of {list(self.allowed)}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise OutcomeSettingError(self.name, f"{value!r} must be a finite number")
+        assert self.minimum is not None and self.maximum is not None
+        if not self.minimum <= value <= self.maximum:
+            raise OutcomeSettingError(self.name, f"{value!r} is outside {self.minimum:g}-{self.maximum:g}")
+        return float(value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (for a settings page)."""
+        return {"name": self.name, "label": self.label, "default": self.default,
+                "allowed": list(self.allowed) if self.allowed is not None else None,
+                "min": self.minimum, "max": self.maximum, "evidence": self.evidence,
+                "source": self.source}
+
+
+@dataclass(frozen=True)
+class RelapseRule:
+    """A score-and-event relapse definition for one instrument.
+
+    Relapse = total ``op`` ``threshold`` (instrument points) on ``consecutive`` consecutive
+    assessments, each adjacent pair ``min_spacing_days``-``max_spacing_days`` calendar days
+    apart (inclusive), or any clinical event whose kind is in ``event_kinds``.
+    ``rule_id`` (e.g. ``"madrs:relapse@sustain1-1"``) is stored with every result.
+    """
+
+    instrument: str
+    id: str
+    version: str
+    label: str
+    op: str
+    threshold: float
+    consecutive: int
+    min_spacing_days: int | None
+    max_spacing_days: int | None
+    event_kinds: tuple[str, ...]
+    evidence: str
+    source: str
+
+    @property
+    def rule_id(self) -> str:
+        """Stable id stored with results: ``{instrument}:relapse@{id}-{version}``."""
+        return f"{self.instrument}:relapse@{self.id}-{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"rule_id": self.rule_id, "label": self.label, "op": self.op,
+                "threshold": self.threshold, "consecutive": self.consecutive,
+                "spacing_days": (None if self.min_spacing_days is None
+                                 else [self.min_spacing_days, self.max_spacing_days]),
+                "event_kinds": list(self.event_kinds), "evidence": self.evidence,
+                "source": self.source}
+
+
+def clinic_relapse_rule(instrument: str, *, threshold: float, consecutive: int = 1,
+                        spacing_days: tuple[int, int] | None = None, op: str = ">=",
+                        event_kinds: tuple[str, ...] = (), label: str = "",
+                        rule_id: str = "clinic", version: str = "1") -> RelapseRule:
+    """A clinic's own relapse rule for an instrument clinical.md 2 gives none for.
+
+    clinical.md 2 defines relapse only for MADRS (SUSTAIN-1); for PHQ-9, GAD-7, QIDS-SR16
+    and PCL-5 it is silent, so there is no default: a clinic that wants relapse on those
+    instruments sets ``threshold`` (instrument total points), ``consecutive`` assessments
+    and optional ``spacing_days`` (calendar days, inclusive). Evidence is ``policy``.
+    """
+    if op not in SCORE_OPS:
+        raise OutcomeSettingError("relapse_rules", f"{instrument}: op {op!r} is not one of {SCORE_OPS}")
+    if type(consecutive) is not int or consecutive < 1:
+        raise OutcomeSettingError("relapse_rules", f"{instrument}: consecutive must be a whole number >= 1")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not math.isfinite(threshold):
+        raise OutcomeSettingError("relapse_rules", f"{instrument}: threshold must be a finite number")
+    lo: int | None = None
+    hi: int | None = None
+    if spacing_days is not None:
+        lo, hi = spacing_days
+        if not 0 <= lo <= hi:
+            raise OutcomeSettingError("relapse_rules", f"{instrument}: spacing_days must be 0 <= min <= max")
+    label = label or f"clinic rule: total {op} {threshold:g} on {consecutive} consecutive assessments"
+    return RelapseRule(instrument, rule_id, version, label,
+                       op, float(threshold), consecutive, lo, hi, tuple(event_kinds), "policy",
+                       "clinic setting: clinical.md 2 gives no relapse definition for this instrument")
+
+
+@dataclass(frozen=True)
+class StableRemissionRule:
+    """SUSTAIN-1 stable remission (clinical.md 2): MADRS ``op`` ``threshold`` in at least
+    ``len(weeks) - max_tolerated`` of the ``weeks``; the excursion or missing assessment
+    is tolerated only at ``tolerated_weeks``."""
+
+    instrument: str
+    id: str
+    version: str
+    label: str
+    op: str
+    threshold: float
+    weeks: tuple[int, ...]
+    tolerated_weeks: tuple[int, ...]
+    max_tolerated: int
+    evidence: str
+    source: str
+
+    @property
+    def rule_id(self) -> str:
+        """Stable id stored with results: ``{instrument}:{id}-{version}``."""
+        return f"{self.instrument}:{self.id}-{self.version}"
+
+
+@dataclass(frozen=True)
+class OutcomeRules:
+    """The parsed ``outcomes.json``: version, setting specs, relapse and stable-remission rules."""
+
+    version: str
+    settings: Mapping[str, SettingSpec]
+    relapse_rules: Mapping[str, RelapseRule]
+    stable_remission: Mapping[str, StableRemissionRule]
+
+    @property
+    def rules_version(self) -> str:
+        """``outcomes@{version}``: stored with every summary."""
+        return f"outcomes@{self.version}"
+
+
+def _fail(where: str, problem: str) -> OutcomeRulesError:
+    return OutcomeRulesError(RULES_FILE.name, where, problem)
+
+
+def _obj(data: Any, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise _fail(where, "must be an object")
+    return data
+
+
+def _text(data: dict[str, Any], key: str, where: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(f"{where}.{key}", "must be a non-empty string")
+    return value
+
+
+def _num(data: dict[str, Any], key: str, where: str) -> float:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _fail(f"{where}.{key}", "must be a finite number")
+    return float(value)
+
+
+def _int(data: dict[str, Any], key: str, where: str) -> int:
+    value = data.get(key)
+    if type(value) is not int:
+        raise _fail(f"{where}.{key}", "must be a whole number")
+    return value
+
+
+def _evidence(data: dict[str, Any], where: str) -> str:
+    value = _text(data, "evidence", where)
+    if value not in EVIDENCE:
+        raise _fail(f"{where}.evidence", f"must be one of {list(EVIDENCE)}")
+    return value
+
+
+def _ints(data: dict[str, Any], key: str, where: str) -> tuple[int, ...]:
+    value = data.get(key)
+    if not isinstance(value, list) or not all(type(v) is int for v in value):
+        raise _fail(f"{where}.{key}", "must be a list of whole numbers")
+    return tuple(value)
+
+
+def _setting(name: str, raw: Any) -> SettingSpec:
+    where = f"settings.{name}"
+    d = _obj(raw, where)
+    allowed: tuple[str, ...] | None = None
+    lo: float | None = None
+    hi: float | None = None
+    default: str | float
+    if "allowed" in d:
+        if not isinstance(d["allowed"], list) or not all(isinstance(a, str) for a in d["allowed"]):
+            raise _fail(f"{where}.allowed", "must be a list of strings")
+        allowed = tuple(d["allowed"])
+        default = _text(d, "default", where)
+    else:
+        lo, hi = _num(d, "min", where), _num(d, "max", where)
+        default = _num(d, "default", where)
+    spec = SettingSpec(name, _text(d, "label", where), default, allowed, lo, hi,
+                       _evidence(d, where), _text(d, "source", where))
+    try:
+        spec.check(default)
+    except OutcomeSettingError as exc:
+        raise _fail(f"{where}.default", str(exc)) from exc
+    return spec
+
+
+def _relapse(instrument: str, raw: Any) -> RelapseRule:
+    where = f"relapse_rules.{instrument}"
+    d = _obj(raw, where)
+    score = _obj(d.get("score"), f"{where}.score")
+    op = _text(score, "op", f"{where}.score")
+    if op not in SCORE_OPS:
+        raise _fail(f"{where}.score.op", f"must be one of {list(SCORE_OPS)}")
+    spacing = _ints(score, "spacing_days", f"{where}.score")
+    if len(spacing) != 2 or not 0 <= spacing[0] <= spacing[1]:
+        raise _fail(f"{where}.score.spacing_days", "must be [min, max] with 0 <= min <= max")
+    consecutive = _int(score, "consecutive", f"{where}.score")
+    if consecutive < 1:
+        raise _fail(f"{where}.score.consecutive", "must be at least 1")
+    events = d.get("events", [])
+    if not isinstance(events, list) or not all(isinstance(e, str) and e for e in events):
+        raise _fail(f"{where}.events", "must be a list of event kinds")
+    _text(d, "event_date", where)
+    return RelapseRule(instrument, _text(d, "id", where), _text(d, "version", where),
+                       _text(d, "label", where), op, _num(score, "value", f"{where}.score"),
+                       consecutive, spacing[0], spacing[1], tuple(events), _evidence(d, where),
+                       _text(d, "source", where))
+
+
+def _stable(instrument: str, raw: Any) -> StableRemissionRule:
+    where = f"stable_remission.{instrument}"
+    d = _obj(raw, where)
+    op = _text(d, "op", where)
+    if op not in ("<=", "<"):
+        raise _fail(f"{where}.op", "must be '<=' or '<'")
+    weeks = _ints(d, "weeks", where)
+    tolerated = _ints(d, "tolerated_weeks", where)
+    if not weeks or not set(tolerated) <= set(weeks):
+        raise _fail(f"{where}.tolerated_weeks", "must be a subset of weeks")
+    return StableRemissionRule(instrument, _text(d, "id", where), _text(d, "version", where),
+                               _text(d, "label", where), op, _num(d, "value", where), weeks,
+                               tolerated, _int(d, "max_tolerated", where), _evidence(d, where),
+                               _text(d, "source", where))
+
+
+def parse_rules(data: Any) -> OutcomeRules:
+    """Validate the parsed JSON of an outcomes rules file; errors name the field."""
+    d = _obj(data, "(file)")
+    if d.get("schema_version") != SCHEMA_VERSION:
+        raise _fail("schema_version", f"must be {SCHEMA_VERSION}")
+    settings = {n: _setting(n, raw) for n, raw in _obj(d.get("settings"), "settings").items()}
+    missing = {f.name for f in fields(OutcomeSettings)} - {"relapse_rules", "instrument_settings"}
+    if missing - set(settings):
+        raise _fail("settings", f"lacks {sorted(missing - set(settings))}")
+    relapse = {i: _relapse(i, raw) for i, raw in _obj(d.get("relapse_rules"), "relapse_rules").items()}
+    stable = {i: _stable(i, raw) for i, raw in _obj(d.get("stable_remission", {}),
+                                                    "stable_remission").items()}
+    return OutcomeRules(_text(d, "version", "(file)"), settings, relapse, stable)
+
+
+@cache
+def load_rules() -> OutcomeRules:
+    """The shipped ``outcomes.json``, validated once per process."""
+    return parse_rules(json.loads(RULES_FILE.read_text(encoding="utf-8")))
+
+
+def _default(name: str) -> Any:
+    return load_rules().settings[name].default
+
+
+@dataclass(frozen=True)
+class OutcomeSettings:
+    """A clinic's outcome settings. Unset fields take the labelled defaults of ``outcomes.json``.
+
+    - ``baseline_anchor``: ``"episode"`` | ``"course"`` (clinical.md 2 guidance [policy]).
+    - ``baseline_window_days``: days before the start a baseline score may be taken (silent).
+    - ``baseline_fallback``: ``"first_after_start"`` | ``"none"`` (silent).
+    - ``relapse_after``: ``"response_or_remission"`` | ``"response"`` | ``"remission"``.
+    - ``relapse_date``: ``"first_of_run"`` | ``"last_of_run"`` (SUSTAIN-1 row is silent).
+    - ``fading_fraction``: fraction (0.05-1) of the improvement regained (no rule in clinical.md).
+    - ``relapse_rules``: clinic rules by instrument id (see ``clinic_relapse_rule``); they
+      add to, and may replace, the reference rules.
+    - ``instrument_settings``: per-instrument settings passed to the remission rule, e.g.
+      ``{"madrs": {"remission_max": 12}}`` (clinical.md 2 MADRS row).
+    """
+
+    baseline_anchor: str = field(default_factory=lambda: str(_default("baseline_anchor")))
+    baseline_window_days: float = field(default_factory=lambda: float(_default("baseline_window_days")))
+    baseline_fallback: str = field(default_factory=lambda: str(_default("baseline_fallback")))
+    relapse_after: str = field(default_factory=lambda: str(_default("relapse_after")))
+    relapse_date: str = field(default_factory=lambda: str(_default("relapse_date")))
+    fading_fraction: float = field(default_factory=lambda: float(_default("fading_fraction")))
+    relapse_rules: Mapping[str, RelapseRule] = field(default_factory=dict)
+    instrument_settings: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        specs = load_rules().settings
+        for name, spec in specs.items():
+            checked = spec.check(getattr(self, name))
+            object.__setattr__(self, name, checked)
+        for instrument, rule in self.relapse_rules.items():
+            if not isinstance(rule, RelapseRule) or rule.instrument != instrument:
+                raise OutcomeSettingError("relapse_rules", f"{instrument}: must be a RelapseRule for "
+                                                           f"'{instrument}' (see clinic_relapse_rule)")
+
+    def relapse_rule(self, instrument: str) -> RelapseRule | None:
+        """The clinic's rule for ``instrument`` if set, else the reference rule, else None."""
+        return self.relapse_rules.get(instrument) or load_rules().relapse_rules.get(instrument)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: every setting value plus the clinic relapse rules and instrument settings."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in load_rules().settings}
+        out["relapse_rules"] = {k: v.to_dict() for k, v in sorted(self.relapse_rules.items())}
+        out["instrument_settings"] = {k: dict(v) for k, v in sorted(self.instrument_settings.items())}
+        return out
