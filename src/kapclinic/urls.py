@@ -47,6 +47,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/measures/schedule/", measure_views.start_schedule,
          name="measure-schedule"),
     path("alerts/", measure_views.alert_list, name="alerts"),
+    path("dashboard/", measure_views.clinic_dashboard, name="dashboard"),
     path("alerts/<int:alert_id>/acknowledge/", measure_views.acknowledge,
          name="alert-acknowledge"),
     path("clinic/outbox/", measure_views.outbox, name="outbox"),

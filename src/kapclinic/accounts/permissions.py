@@ -39,6 +39,7 @@ class Action(enum.StrEnum):
     ALERT_VIEW = "alert.view"
     ALERT_ACKNOWLEDGE = "alert.acknowledge"
     OUTBOX_VIEW = "outbox.view"
+    DASHBOARD_VIEW = "dashboard.view"    # clinic outcomes: rates, relapse curve, lists
 
 
 R = Role
@@ -67,12 +68,13 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.ALERT_VIEW: frozenset(CLINICAL),
     Action.ALERT_ACKNOWLEDGE: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
     Action.OUTBOX_VIEW: frozenset({R.ADMIN}),
+    Action.DASHBOARD_VIEW: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.
 READ_ONLY_ACTIONS = frozenset(
     {Action.SELF_VIEW, Action.PATIENT_LIST, Action.PATIENT_VIEW, Action.AUDIT_VIEW,
-     Action.PK_SIMULATE}
+     Action.PK_SIMULATE, Action.ALERT_VIEW, Action.OUTBOX_VIEW, Action.DASHBOARD_VIEW}
 )
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import Clinic, User
 from kapclinic.audit import trail
 from kapclinic.clinical import instruments
+from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.models import (
     Alert,
     MeasureRequest,
@@ -80,6 +81,7 @@ def record_response(*, patient: Patient, instrument: str, answers: dict[str, Any
         trail.record("create", object_type="response", object_id=response.pk,
                      patient_id=patient.pk, clinic_id=patient.clinic_id,
                      detail={"instrument": instrument, "alerts": [a.kind for a in alerts]})
+        outcome_snapshots.refresh(patient, instrument)
     return Recorded(response, alerts)
 
 
@@ -106,6 +108,7 @@ def mark_response_entered_in_error(*, response: Response, reason: str, by: User)
         if done:
             trail.record("update", object_type="response", object_id=response.pk,
                          patient_id=response.patient_id, detail={"entered_in_error": True})
+            outcome_snapshots.refresh(response.patient, response.instrument)
     return bool(done)
 
 

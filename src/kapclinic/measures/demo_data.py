@@ -58,9 +58,11 @@ def demo_responses(patients: list[Patient], rng: random.Random, weeks: int,
     batch: list[Response] = []
     for patient in patients:
         span = weeks if patient.status in TREATED else 1
-        for taken_at, phq9_total in history(rng, span, now):
-            for instrument, total in (("phq9", phq9_total),
-                                      ("gad7", round(phq9_total * 21 / 27))):
+        for week, (taken_at, phq9_total) in enumerate(history(rng, span, now)):
+            series = [("phq9", phq9_total), ("gad7", round(phq9_total * 21 / 27))]
+            if patient.status in TREATED and week % 2 == 0:  # clinician-rated, fortnightly
+                series.append(("madrs", round(phq9_total * 60 / 27)))
+            for instrument, total in series:
                 answers = answers_for_total(instrument, total,
                                             spare=("9",) if instrument == "phq9" else ())
                 result = instruments.score(instrument, answers)
@@ -68,7 +70,8 @@ def demo_responses(patients: list[Patient], rng: random.Random, weeks: int,
                     patient=patient, instrument=instrument,
                     definition_version=result.definition_version, answers=answers,
                     total=result.total, severity=result.severity or "", flags=list(result.flags),
-                    result=result.to_dict(), taken_at=taken_at, source="link"))
+                    result=result.to_dict(), taken_at=taken_at,
+                    source="clinic" if instrument == "madrs" else "link"))
         if len(batch) >= BATCH:
             made += _flush(batch, progress)
     return made + _flush(batch, progress)
@@ -85,3 +88,11 @@ def _flush(batch: list[Response], progress) -> int:
     if progress is not None:
         progress(count)
     return count
+
+
+def refresh_outcomes(patients: list[Patient]) -> None:
+    from kapclinic.measures.outcomes import refresh
+
+    for patient in patients:
+        for instrument in ("phq9", "gad7", "madrs"):
+            refresh(patient, instrument)

@@ -175,3 +175,39 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.to}"
+
+
+class OutcomeSnapshot(models.Model):
+    """A patient's outcome on one instrument, as kapclinic.clinical.outcomes computed it.
+
+    Derived data, recomputed whenever a response is saved, so the clinic dashboard can
+    aggregate in SQL without recomputing (or re-deciding) any clinical rule.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="outcomes")
+    instrument = models.CharField(max_length=40)
+    condition_group = models.CharField(max_length=40, blank=True)
+    computed_at = models.DateTimeField(default=timezone.now)
+    baseline_total = models.FloatField(null=True)
+    latest_total = models.FloatField(null=True)
+    latest_at = models.DateTimeField(null=True)
+    reduction_pct = models.FloatField(null=True)
+    response_now = models.BooleanField(default=False)
+    remission_now = models.BooleanField(default=False)
+    ever_responded = models.BooleanField(default=False)
+    time_to_response_days = models.FloatField(null=True)
+    has_relapse_rule = models.BooleanField(default=False)
+    relapsed = models.BooleanField(default=False)
+    durability_days = models.FloatField(null=True)
+    relief_fading = models.BooleanField(default=False)
+    summary = models.JSONField()
+
+    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["patient", "instrument"],
+                                               name="one_outcome_per_instrument")]
+        indexes = [models.Index(fields=["instrument", "condition_group"])]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} outcome of patient {self.patient_id}"

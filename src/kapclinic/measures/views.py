@@ -131,6 +131,32 @@ def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
     return redirect(request.POST.get("next") or "alerts")
 
 
+DASHBOARD_INSTRUMENTS = ("phq9", "gad7", "madrs", "qids_sr16", "pcl5")
+
+
+@require(Action.DASHBOARD_VIEW)
+def clinic_dashboard(request: HttpRequest) -> HttpResponse:
+    from kapclinic.measures import dashboard
+
+    clinic_id = request.membership.clinic_id
+    instrument = request.GET.get("instrument", "phq9")
+    if instrument not in DASHBOARD_INSTRUMENTS:
+        instrument = "phq9"
+    curve = dashboard.relapse_curve(clinic_id, instrument)
+    late, expired = dashboard.overdue(clinic_id)
+    fading = list(dashboard.relief_fading(clinic_id, instrument))
+    trail.record_many([trail.Event("list", "outcome", s.pk, patient_id=s.patient_id)
+                       for s in fading] + [trail.Event("list", "schedule", s.pk,
+                                                       patient_id=s.patient_id) for s in late])
+    return render(request, "measures/dashboard.html", {
+        "instrument": instruments.get_instrument(instrument),
+        "choices": [instruments.get_instrument(i) for i in DASHBOARD_INSTRUMENTS],
+        "rates": dashboard.rates_by_condition(clinic_id, instrument),
+        "curve": curve, "km": dashboard.km_svg(curve) if curve is not None else None,
+        "fading": fading, "late": late, "expired": expired,
+    })
+
+
 @require(Action.OUTBOX_VIEW)
 def outbox(request: HttpRequest) -> HttpResponse:
     sent = OutboxMessage.objects.filter(clinic_id=request.membership.clinic_id)

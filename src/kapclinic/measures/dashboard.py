@@ -1,0 +1,87 @@
+"""The clinic outcomes dashboard: every number aggregated in SQL from outcome snapshots.
+
+The number of queries does not depend on the number of patients (a test asserts it).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Avg, Count, Q
+from django.utils import timezone
+
+from kapclinic.clinical import outcomes
+from kapclinic.measures.models import MeasureRequest, OutcomeSnapshot, Schedule
+
+LIST_LIMIT = 50
+
+
+def rates_by_condition(clinic_id: int, instrument: str) -> list[dict]:
+    rows = (OutcomeSnapshot.objects.filter(patient__clinic_id=clinic_id, instrument=instrument)
+            .values("condition_group")
+            .annotate(n=Count("id"), responders=Count("id", filter=Q(ever_responded=True)),
+                      remitters=Count("id", filter=Q(remission_now=True)),
+                      days=Avg("time_to_response_days"))
+            .order_by("condition_group"))
+    return [{**row, "response": outcomes.response_rate(row["responders"], row["n"]),
+             "remission": outcomes.remission_rate(row["remitters"], row["n"])} for row in rows]
+
+
+def relapse_curve(clinic_id: int, instrument: str) -> outcomes.KaplanMeier | None:
+    rows = list(OutcomeSnapshot.objects.filter(
+        patient__clinic_id=clinic_id, instrument=instrument, ever_responded=True,
+        has_relapse_rule=True, durability_days__isnull=False)
+        .values("durability_days")
+        .annotate(events=Count("id", filter=Q(relapsed=True)),
+                  censored=Count("id", filter=Q(relapsed=False))))
+    if not rows:
+        return None
+    return outcomes.kaplan_meier_from_counts([r["durability_days"] for r in rows],
+                                             [r["events"] for r in rows],
+                                             [r["censored"] for r in rows])
+
+
+def relief_fading(clinic_id: int, instrument: str):
+    return (OutcomeSnapshot.objects.filter(patient__clinic_id=clinic_id, instrument=instrument,
+                                           relief_fading=True)
+            .select_related("patient").order_by("-latest_at")[:LIST_LIMIT])
+
+
+def overdue(clinic_id: int):
+    """Schedules more than a day past due, and links that expired unanswered."""
+    now = timezone.now()
+    late = (Schedule.objects.filter(patient__clinic_id=clinic_id, active=True,
+                                    next_due_at__lt=now - timedelta(days=1))
+            .select_related("patient").order_by("next_due_at")[:LIST_LIMIT])
+    expired = (MeasureRequest.objects.filter(patient__clinic_id=clinic_id,
+                                             link__used_at__isnull=True,
+                                             link__expires_at__lte=now)
+               .select_related("patient").order_by("-due_at")[:LIST_LIMIT])
+    return list(late), list(expired)
+
+
+def km_svg(curve: outcomes.KaplanMeier, width: int = 560, height: int = 240) -> dict:
+    """Step-curve coordinates (and its 95% band) for the template."""
+    left, top, right, bottom = 44, 12, 16, 30
+    plot_w, plot_h = width - left - right, height - top - bottom
+    t_max = float(max(curve.times.max(), 1.0))
+
+    def px(t: float) -> float:
+        return left + t / t_max * plot_w
+
+    def py(s: float) -> float:
+        return top + (1 - s) * plot_h
+
+    steps, upper, lower = [f"{px(0):.1f},{py(1):.1f}"], [], []
+    previous = 1.0
+    for t, s, hi, lo in zip(curve.times, curve.survival, curve.ci_upper, curve.ci_lower,
+                            strict=True):
+        steps += [f"{px(t):.1f},{py(previous):.1f}", f"{px(t):.1f},{py(s):.1f}"]
+        upper.append(f"{px(t):.1f},{py(hi):.1f}")
+        lower.append(f"{px(t):.1f},{py(lo):.1f}")
+        previous = float(s)
+    steps.append(f"{px(t_max):.1f},{py(previous):.1f}")
+    return {"width": width, "height": height, "left": left, "top": top, "plot_w": plot_w,
+            "plot_h": plot_h, "bottom": top + plot_h, "right": left + plot_w,
+            "steps": " ".join(steps), "band": " ".join(upper + lower[::-1]),
+            "t_max": t_max, "y_ticks": [{"y": py(v), "label": f"{v:.0%}"} for v in (0, .5, 1)]}
