@@ -59,6 +59,13 @@ def score_answers(patient: Patient, instrument: str, answers: dict[str, Any]):
         sex=patient.sex_at_birth if patient.sex_at_birth in ("female", "male") else None)
 
 
+def stored_result(result) -> dict[str, Any]:
+    """The score as stored with the response: everything but the definition's static note."""
+    data = result.to_dict()
+    data.get("missing_handling", {}).pop("note", None)
+    return data
+
+
 def record_response(*, patient: Patient, instrument: str, answers: dict[str, Any],
                     source: str, by: User | None, taken_at: datetime | None = None,
                     link: PatientLink | None = None) -> Recorded:
@@ -69,7 +76,7 @@ def record_response(*, patient: Patient, instrument: str, answers: dict[str, Any
         response = Response.objects.create(
             patient=patient, instrument=instrument, definition_version=result.definition_version,
             answers=answers, total=result.total, severity=result.severity or "",
-            flags=list(result.flags), result=result.to_dict(), taken_at=taken_at or timezone.now(),
+            flags=list(result.flags), result=stored_result(result), taken_at=taken_at or timezone.now(),
             source=source, entered_by=by, link=link)
         alerts = [Alert.objects.create(patient=patient, response=response, kind=flag,
                                        label=labels.get(flag, flag))

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from kapclinic.audit import trail
 from kapclinic.clinical import instruments
+from kapclinic.measures.actions import stored_result
 from kapclinic.measures.models import Response
 from kapclinic.patients.models import Patient, Status
 
@@ -70,7 +71,7 @@ def demo_responses(patients: list[Patient], rng: random.Random, weeks: int,
                     patient=patient, instrument=instrument,
                     definition_version=result.definition_version, answers=answers,
                     total=result.total, severity=result.severity or "", flags=list(result.flags),
-                    result=result.to_dict(), taken_at=taken_at,
+                    result=stored_result(result), taken_at=taken_at,
                     source="clinic" if instrument == "madrs" else "link"))
         if len(batch) >= BATCH:
             made += _flush(batch, progress)
