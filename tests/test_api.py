@@ -139,3 +139,14 @@ def test_the_openapi_document_describes_the_patient_endpoints(db):
 
 def test_logged_in_clinicians_use_the_api_from_the_browser(prescriber, patient):
     assert login(prescriber).get("/api/v1/me").json()["username"] == "alice"
+
+
+def test_a_token_naming_a_clinic_its_user_is_not_in_is_refused(prescriber, clinic_b, patient):
+    api = Api(prescriber)
+    for header in (str(clinic_b.pk), "²", "abc"):
+        response = api.client.get("/api/v1/patients", HTTP_AUTHORIZATION=f"Bearer {api.secret}",
+                                  HTTP_X_KAPCLINIC_CLINIC=header)
+        assert response.status_code == 403, header
+    own = api.client.get("/api/v1/patients", HTTP_AUTHORIZATION=f"Bearer {api.secret}",
+                         HTTP_X_KAPCLINIC_CLINIC=str(patient.clinic_id))
+    assert own.status_code == 200

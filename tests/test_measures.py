@@ -76,7 +76,7 @@ def test_another_clinics_alert_cannot_be_acknowledged(other_clinician, nurse, pa
 
 
 def self_report_path() -> str:
-    body = OutboxMessage.objects.filter(channel="email").latest("id").body
+    body = mail.outbox[-1].body  # what the patient received; the outbox keeps no token
     return "/r/measure/" + body.split("/r/measure/", 1)[1].split("/", 1)[0] + "/"
 
 
@@ -85,22 +85,31 @@ def test_a_self_report_link_is_emailed_answered_without_login_and_closed(nurse, 
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["ada@example.org"]
     assert OutboxMessage.objects.filter(channel="sms", to="555-0100").exists()
     path = self_report_path()
+    stored = OutboxMessage.objects.get(channel="email").body
+    assert path.split("/")[3] not in stored and "[link token not stored]" in stored
     patient_browser = Client()
     assert patient_browser.get(path).status_code == 200
     done = patient_browser.post(path, PHQ9_CALM)
     assert b"Your answers are with the clinic" in done.content
     stored = Response.objects.get()
     assert stored.source == "link" and stored.entered_by is None
-    assert patient_browser.get(path).status_code == 404  # single use
+    again = patient_browser.get(path)  # single use: the answers are not asked for again
+    assert b"Your answers are with the clinic" in again.content and b"item_1" not in again.content
+    patient_browser.post(path, PHQ9_CALM)
+    assert Response.objects.count() == 1
 
 
 def test_a_crisis_answer_shows_the_clinics_crisis_text_at_once(nurse, reachable):
     settings = actions.settings_for(reachable.clinic_id)
     type(settings).objects.filter(pk=settings.pk).update(crisis_text="Call 988 now.")
     login(nurse).post(f"/patients/{reachable.pk}/measures/send/", {"instrument": "phq9"})
-    page = Client().post(self_report_path(), PHQ9_ITEM9)
+    path, phone = self_report_path(), Client()
+    page = phone.post(path, PHQ9_ITEM9)
     assert b"Call 988 now." in page.content
     assert Alert.objects.filter(kind="suicidal_ideation", patient=reachable).exists()
+    double_tap = phone.post(path, PHQ9_ITEM9)
+    assert b"Call 988 now." in double_tap.content  # the second tap shows the help again
+    assert Response.objects.count() == 1
 
 
 def test_the_default_schedule_adds_pcl5_for_ptsd(prescriber, reachable):
@@ -133,12 +142,17 @@ def test_two_workers_racing_on_one_due_slot_send_it_once(prescriber, reachable):
 def test_an_unacknowledged_alert_escalates_to_the_clinic_admin_once(nurse, clinic_admin, patient):
     clinic_admin.email = "admin@example.org"
     clinic_admin.save()
+    nurse.email = "nina@example.org"
+    nurse.save()
     login(nurse).post(f"/patients/{patient.pk}/measures/new/phq9/", PHQ9_ITEM9)
     later = timezone.now() + timedelta(minutes=61)
     assert worker.run_once(now=later).escalated == 1
     assert worker.run_once(now=later).escalated == 0
-    assert mail.outbox[-1].to == ["admin@example.org"]
     assert Alert.objects.get().escalated_at is not None
+    detailed = [m for m in mail.outbox if m.subject == "Unacknowledged urgent alert"]
+    assert [m.to for m in detailed] == [["nina@example.org"]]  # a nurse who can act on it
+    notice = [m for m in mail.outbox if m.subject == "Alert escalated"]
+    assert notice[0].to == ["admin@example.org"] and "MRN" not in notice[0].body
 
 
 def test_a_reminder_goes_once_a_day_after_an_unanswered_link(nurse, reachable):
@@ -182,3 +196,56 @@ def test_the_patient_answers_a_due_questionnaire_in_the_portal_and_sees_their_tr
     assert stored.source == "portal" and stored.entered_by == user
     assert client.get(f"/portal/measures/{request.pk}/").status_code == 404  # answered
     assert b'class="dot' in client.get("/portal/").content
+
+
+def test_an_old_alert_escalates_even_behind_many_new_ones(nurse, patient, clinic_admin):
+    login(nurse).post(f"/patients/{patient.pk}/measures/new/phq9/", PHQ9_ITEM9)
+    old = Alert.objects.get()
+    Alert.objects.filter(pk=old.pk).update(raised_at=timezone.now() - timedelta(hours=5))
+    recorded = actions.record_response(patient=patient, instrument="phq9", source="clinic",
+                                       by=nurse, answers={str(n): 1 for n in range(1, 10)})
+    for _ in range(3):
+        Alert.objects.create(patient=patient, response=recorded.response, kind="x", label="new")
+    monkey_batch = worker.BATCH
+    worker.BATCH = 2
+    try:
+        assert worker.run_once().escalated == 1
+    finally:
+        worker.BATCH = monkey_batch
+    old.refresh_from_db()
+    assert old.escalated_at is not None
+
+
+def test_a_second_acknowledgement_says_the_first_stands(nurse, prescriber, patient):
+    login(nurse).post(f"/patients/{patient.pk}/measures/new/phq9/", PHQ9_ITEM9)
+    alert = Alert.objects.get()
+    login(nurse).post(f"/alerts/{alert.pk}/acknowledge/", {"note": "Called"})
+    late = login(prescriber).post(f"/alerts/{alert.pk}/acknowledge/", {"note": "Me too"},
+                                  follow=True)
+    assert b"your note was not saved" in late.content
+    alert.refresh_from_db()
+    assert alert.acknowledgement_note == "Called"
+
+
+def test_acknowledging_never_redirects_off_site(nurse, patient):
+    login(nurse).post(f"/patients/{patient.pk}/measures/new/phq9/", PHQ9_ITEM9)
+    alert = Alert.objects.get()
+    response = login(nurse).post(f"/alerts/{alert.pk}/acknowledge/",
+                                 {"note": "ok", "next": "https://evil.example/"})
+    assert response["Location"] == "/alerts/"
+
+
+def test_the_worker_does_not_advance_a_schedule_it_cannot_send(prescriber, patient):
+    actions.start_default_schedule(patient=patient, by=prescriber,
+                                   first_due=timezone.now() - timedelta(minutes=1))
+    assert worker.run_once().sent == 0  # no email, no phone
+    assert Schedule.objects.filter(next_due_at__lt=timezone.now()).count() == 2
+
+
+def test_health_records_refuse_deletion(nurse, patient):
+    from kapclinic.audit.models import ImmutableError
+
+    login(nurse).post(f"/patients/{patient.pk}/measures/new/phq9/", PHQ9_ITEM9)
+    for queryset in (Response.objects.all(), Alert.objects.all()):
+        with pytest.raises(ImmutableError):
+            queryset.delete()

@@ -113,12 +113,21 @@ def test_a_care_team_member_must_belong_to_the_clinic(coordinator, other_clinici
 
 def test_editing_bumps_the_version_and_records_a_status_change(nurse, patient):
     response = login(nurse).post(f"/patients/{patient.pk}/edit/", {
-        **VALID, "mrn": patient.mrn, "status": "eligible", "version": patient.version})
+        **VALID, "mrn": patient.mrn, "status": "discharged", "version": patient.version})
     assert response.status_code == 302
     patient.refresh_from_db()
-    assert (patient.version, patient.status, patient.given_name) == (2, "eligible", "Grace")
+    assert (patient.version, patient.status, patient.given_name) == (2, "discharged", "Grace")
     change = StatusChange.objects.filter(patient=patient).latest("id")
-    assert (change.from_status, change.to_status, change.changed_by) == ("screening", "eligible", nurse)
+    assert (change.from_status, change.to_status, change.changed_by) == (
+        "screening", "discharged", nurse)
+
+
+def test_eligibility_is_set_only_by_the_prescribers_sign_off(nurse, patient):
+    response = login(nurse).post(f"/patients/{patient.pk}/edit/", {
+        **VALID, "mrn": patient.mrn, "status": "eligible", "version": patient.version})
+    assert response.status_code == 422 and "sign-off" in response.context["form"].errors["status"][0]
+    patient.refresh_from_db()
+    assert patient.status == "screening"
 
 
 def test_the_second_of_two_simultaneous_edits_gets_a_conflict_and_keeps_its_typing(

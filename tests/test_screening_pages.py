@@ -284,3 +284,36 @@ def test_a_link_token_is_stored_only_hashed_and_an_expired_link_is_closed(coordi
     from django.test import Client
 
     assert Client().get(f"/r/intake/{token}/").status_code == 404
+
+
+def test_an_intake_conflict_keeps_the_typing_and_overwrites_nothing(nurse, coordinator, depressed):
+    login(nurse).post(f"/patients/{depressed.pk}/intake/autosave/", {"weight_kg": "70",
+                                                                     "version": 1})
+    stale = login(coordinator).post(f"/patients/{depressed.pk}/intake/",
+                                    {**GOOD_INTAKE, "weight_kg": "55", "version": 1})
+    assert stale.status_code == 409
+    assert b'value="55"' in stale.content  # the coordinator's typing is on screen
+    assert b'name="version" value="1"' in stale.content  # not the fresh version
+    assert actions.intake_for(depressed).draft["weight_kg"] == "70"
+
+
+def test_a_save_without_a_version_is_refused(coordinator, depressed):
+    response = login(coordinator).post(f"/patients/{depressed.pk}/intake/autosave/",
+                                       {"weight_kg": "70", "version": "²"})
+    assert response.status_code == 409
+    assert actions.intake_for(depressed).draft == {}
+
+
+def test_a_double_submitted_sign_off_or_consent_is_recorded_once(prescriber, depressed, document):
+    client = login(prescriber)
+    submit(client, depressed)
+    evaluate(client, depressed)
+    decision = EligibilityDecision.objects.get()
+    url = f"/patients/{depressed.pk}/screening/{decision.pk}/sign-off/"
+    client.post(url, {"decision": "accept"})
+    again = client.post(url, {"decision": "accept"}, follow=True)
+    assert again.status_code == 200 and SignOff.objects.count() == 1
+    sign = {"document": document.pk, "signed_name": "Ada Lovelace", "agree": "on"}
+    client.post(f"/patients/{depressed.pk}/consent/sign/", sign)
+    client.post(f"/patients/{depressed.pk}/consent/sign/", sign)
+    assert depressed.consents.count() == 1

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -36,7 +38,11 @@ def issue_token(*, user: User, name: str, scope: str = TokenScope.READ,
 
 
 def revoke_token(token: ApiToken) -> None:
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    with transaction.atomic():
+        if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+                revoked_at=timezone.now()):
+            trail.record("update", object_type="api_token", object_id=token.pk,
+                         detail={"revoked": True})
 
 
 def authenticate_token(request: HttpRequest, secret: str) -> User | None:
@@ -47,7 +53,15 @@ def authenticate_token(request: HttpRequest, secret: str) -> User | None:
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     request.user = token.user
     request.api_token = token  # type: ignore[attr-defined]
-    clinic_id = request.headers.get(CLINIC_HEADER)
-    membership = membership_for(token.user, int(clinic_id) if (clinic_id or "").isdigit() else None)
+    wanted = request.headers.get(CLINIC_HEADER)
+    if wanted is None:
+        membership = membership_for(token.user, None)
+    else:
+        if not re.fullmatch(r"[0-9]{1,12}", wanted):
+            raise PermissionDenied(f"{CLINIC_HEADER} must be a clinic id (a number)")
+        membership = token.user.memberships.select_related("clinic").filter(
+            clinic_id=int(wanted)).first()
+        if membership is None:
+            raise PermissionDenied(f"You are not a member of clinic {wanted}")
     activate_membership(request, membership)
     return token.user

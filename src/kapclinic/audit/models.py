@@ -19,6 +19,16 @@ class AppendOnlyQuerySet(models.QuerySet):
     _raw_delete = delete
 
 
+class NoDeleteQuerySet(models.QuerySet):
+    """Health records: corrections are conditional updates of their paired fields; never delete."""
+
+    def delete(self):
+        raise ImmutableError(f"{self.model.__name__} records are never deleted; mark them "
+                             "entered in error, withdrawn or acknowledged instead")
+
+    _raw_delete = delete
+
+
 class AuditEntry(models.Model):
     """One thing somebody did. ``hash`` = SHA-256(prev_hash + canonical form of this entry)."""
 

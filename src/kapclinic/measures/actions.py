@@ -40,6 +40,10 @@ def instrument_settings(instrument: str, clinic_settings: MeasureSettings) -> di
     return {}
 
 
+class LinkUsed(Exception):
+    """The link was already answered (a double tap); nothing new was recorded."""
+
+
 @dataclass(frozen=True)
 class Recorded:
     response: Response
@@ -73,6 +77,8 @@ def record_response(*, patient: Patient, instrument: str, answers: dict[str, Any
     definition = instruments.get_instrument(instrument)
     labels = {rule.id: rule.label for rule in definition.alerts}
     with transaction.atomic():
+        if link is not None and not links.close_link(link):
+            raise LinkUsed("These answers were already received.")
         response = Response.objects.create(
             patient=patient, instrument=instrument, definition_version=result.definition_version,
             answers=answers, total=result.total, severity=result.severity or "",
@@ -173,9 +179,13 @@ def send_request(*, patient: Patient, instrument: str, due_at: datetime, base_ur
                                                 sent_at=timezone.now())
         name = instruments.get_instrument(instrument).short_name
         url = f"{base_url.rstrip('/')}/r/measure/{token}/"
+        expires = timezone.localtime(link.expires_at, patient.clinic.zone)
         messaging.send_to_patient(
             patient, subject=f"{patient.clinic.name}: your {name} questionnaire",
             body=(f"Hello {patient.given_name},\n\nPlease answer a short questionnaire ({name}) "
                   f"for your care team: {url}\n\nThe link works once, until "
-                  f"{timezone.localtime(link.expires_at):%Y-%m-%d %H:%M}."))
+                  f"{expires:%Y-%m-%d %H:%M %Z}."), secret=token)
+        trail.record("create", object_type="measure_request", object_id=request.pk,
+                     patient_id=patient.pk, clinic_id=patient.clinic_id,
+                     detail={"instrument": instrument})
     return request

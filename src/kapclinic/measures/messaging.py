@@ -37,16 +37,23 @@ def sms_backend() -> SmsBackend:
     return import_string(path)()
 
 
-def send_to_patient(patient: Patient, *, subject: str, body: str) -> list[OutboxMessage]:
+def can_reach(patient: Patient) -> bool:
+    return bool(patient.email or patient.phone)
+
+
+def send_to_patient(patient: Patient, *, subject: str, body: str,
+                    secret: str = "") -> list[OutboxMessage]:
+    """Send ``body``; the outbox keeps it with ``secret`` (a link's token) blanked out."""
+    kept = body.replace(secret, "[link token not stored]") if secret else body
     sent = []
     if patient.email:
         send_mail(subject, body, FROM_ADDRESS, [patient.email])
         sent.append(OutboxMessage(clinic_id=patient.clinic_id, channel="email", to=patient.email,
-                                  subject=subject, body=body, patient=patient))
+                                  subject=subject, body=kept, patient=patient))
     if patient.phone:
         sms_backend().send(patient.phone, body)
         sent.append(OutboxMessage(clinic_id=patient.clinic_id, channel="sms", to=patient.phone,
-                                  body=body, patient=patient))
+                                  body=kept, patient=patient))
     return OutboxMessage.objects.bulk_create(sent)
 
 

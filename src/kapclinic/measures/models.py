@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic
-from kapclinic.audit.models import ImmutableError
+from kapclinic.audit.models import ImmutableError, NoDeleteQuerySet
 from kapclinic.patients.models import Patient, PatientLink, paired
 
 USER = settings.AUTH_USER_MODEL
@@ -70,6 +70,7 @@ class Response(models.Model):
                                             related_name="+")
     entered_in_error_reason = models.CharField(max_length=500, blank=True)
 
+    objects = NoDeleteQuerySet.as_manager()
     IDENTIFYING_FIELDS: tuple[str, ...] = ("entered_in_error_reason",)
 
     class Meta:
@@ -142,6 +143,7 @@ class Alert(models.Model):
     acknowledgement_note = models.TextField(blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
 
+    objects = NoDeleteQuerySet.as_manager()
     IDENTIFYING_FIELDS = ("acknowledgement_note",)
 
     class Meta:

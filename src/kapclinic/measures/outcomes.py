@@ -28,6 +28,8 @@ def refresh(patient: Patient, instrument: str) -> OutcomeSnapshot | None:
         patient=patient, instrument=instrument, entered_in_error_at__isnull=True,
         total__isnull=False).order_by("taken_at").values_list("taken_at", "total"))
     if not points:
+        # Derived data only: with no valid score left there is no outcome to show.
+        OutcomeSnapshot.objects.filter(patient=patient, instrument=instrument).delete()
         return None
     summary = outcomes.summarise(outcomes.ScoreSeries.from_pairs(instrument, points))
     data = summary.to_dict()
@@ -50,3 +52,10 @@ def refresh(patient: Patient, instrument: str) -> OutcomeSnapshot | None:
     snapshot, _ = OutcomeSnapshot.objects.update_or_create(
         patient=patient, instrument=instrument, defaults=values)
     return snapshot
+
+
+def refresh_all(patient: Patient) -> None:
+    """After a diagnosis change: every instrument's snapshot, for its condition group."""
+    for instrument in (OutcomeSnapshot.objects.filter(patient=patient)
+                       .values_list("instrument", flat=True)):
+        refresh(patient, instrument)

@@ -123,12 +123,16 @@ def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = get_object_or_404(Alert, pk=alert_id)
     get_patient_for_user(request, alert.patient_id, Action.ALERT_ACKNOWLEDGE, audit_read=False)
     form = AcknowledgeForm(request.POST)
-    if form.is_valid():
-        actions.acknowledge_alert(alert=alert, note=form.cleaned_data["note"], by=request.user)
+    if not form.is_valid():
+        messages.error(request, "Write what you did about the alert before acknowledging it.")
+    elif actions.acknowledge_alert(alert=alert, note=form.cleaned_data["note"], by=request.user):
         messages.success(request, "Alert acknowledged.")
     else:
-        messages.error(request, "Write what you did about the alert before acknowledging it.")
-    return redirect(request.POST.get("next") or "alerts")
+        alert.refresh_from_db()
+        messages.error(request, f"{alert.acknowledged_by.display_name} acknowledged this alert "
+                                f"at {timezone.localtime(alert.acknowledged_at):%H:%M} first; "
+                                "your note was not saved.")
+    return redirect("alerts")
 
 
 DASHBOARD_INSTRUMENTS = ("phq9", "gad7", "madrs", "qids_sr16", "pcl5")
@@ -145,9 +149,11 @@ def clinic_dashboard(request: HttpRequest) -> HttpResponse:
     curve = dashboard.relapse_curve(clinic_id, instrument)
     late, expired = dashboard.overdue(clinic_id)
     fading = list(dashboard.relief_fading(clinic_id, instrument))
-    trail.record_many([trail.Event("list", "outcome", s.pk, patient_id=s.patient_id)
-                       for s in fading] + [trail.Event("list", "schedule", s.pk,
-                                                       patient_id=s.patient_id) for s in late])
+    trail.record_many(
+        [trail.Event("list", "outcome", s.pk, patient_id=s.patient_id) for s in fading]
+        + [trail.Event("list", "schedule", s.pk, patient_id=s.patient_id) for s in late]
+        + [trail.Event("list", "measure_request", r.pk, patient_id=r.patient_id)
+           for r in expired])
     return render(request, "measures/dashboard.html", {
         "instrument": instruments.get_instrument(instrument),
         "choices": [instruments.get_instrument(i) for i in DASHBOARD_INSTRUMENTS],
@@ -161,6 +167,8 @@ def clinic_dashboard(request: HttpRequest) -> HttpResponse:
 def outbox(request: HttpRequest) -> HttpResponse:
     sent = OutboxMessage.objects.filter(clinic_id=request.membership.clinic_id)
     page = Paginator(sent, 50).get_page(request.GET.get("page"))
+    trail.record_many([trail.Event("list", "outbox_message", m.pk, patient_id=m.patient_id)
+                       for m in page])
     return render(request, "measures/outbox.html", {"page": page, "query": ""})
 
 
@@ -169,32 +177,50 @@ def outbox(request: HttpRequest) -> HttpResponse:
 @public
 @require_http_methods(["GET", "POST"])
 def self_report(request: HttpRequest, token: str) -> HttpResponse:
-    link = links.open_link(token, PatientLink.Purpose.MEASURE)
+    link = links.find_link(token, PatientLink.Purpose.MEASURE)
     if link is None:
         return render(request, "screening/link_closed.html", status=404)
-    context.set_link_actor(link.pk, link.patient.clinic_id)
-    patient, instrument = link.patient, link.request.instrument
+    patient = link.patient
+    timezone.activate(patient.clinic.zone)
+    context.set_link_actor(link.pk, patient.clinic_id)
+    if not link.is_open:
+        return _answered_page(request, link)
+    instrument = link.request.instrument
     form = QuestionnaireForm(request.POST or None, instrument=instrument)
     if request.method == "POST" and form.is_valid():
         try:
             recorded = actions.record_response(patient=patient, instrument=instrument,
                                                answers=form.answers(), source="link", by=None,
                                                link=link)
+        except actions.LinkUsed:
+            return _answered_page(request, link)
         except instruments.AnswerError as exc:
             form.add_error(None, str(exc))
         else:
-            links.close_link(link)
-            if recorded.crisis:
-                crisis_text = actions.settings_for(patient.clinic_id).crisis_text
-                return render(request, "measures/crisis.html", {"crisis_text": crisis_text,
-                                                                "patient": patient})
-            return render(request, "screening/link_done.html", {"patient": patient})
+            return _after_answer(request, patient, recorded.crisis)
     if request.method == "GET":
         trail.record("read", object_type="measure_request", object_id=link.request.pk,
                      patient_id=patient.pk)
     return render(request, "measures/self_report.html", {
         "patient": patient, "form": form, "action": reverse("self-report", args=[token])},
         status=422 if form.errors else 200)
+
+
+def _after_answer(request: HttpRequest, patient, crisis: bool) -> HttpResponse:
+    if crisis:
+        crisis_text = actions.settings_for(patient.clinic_id).crisis_text
+        return render(request, "measures/crisis.html", {"crisis_text": crisis_text,
+                                                        "patient": patient})
+    return render(request, "screening/link_done.html", {"patient": patient})
+
+
+def _answered_page(request: HttpRequest, link) -> HttpResponse:
+    """A second tap on an answered link shows what the first one showed (crisis help too)."""
+    answered = Response.objects.filter(link=link).first()
+    if answered is None:
+        return render(request, "screening/link_closed.html", status=404)
+    return _after_answer(request, link.patient,
+                         bool(set(answered.flags) & actions.CRISIS_FLAGS))
 
 
 # ---- the patient's portal ------------------------------------------------------------------
@@ -216,14 +242,13 @@ def portal_answer(request: HttpRequest, request_id: int) -> HttpResponse:
             recorded = actions.record_response(patient=patient, instrument=due.instrument,
                                                answers=form.answers(), source="portal",
                                                by=request.user, link=due.link)
+        except actions.LinkUsed:
+            return _answered_page(request, due.link)
         except instruments.AnswerError as exc:
             form.add_error(None, str(exc))
         else:
-            links.close_link(due.link)
             if recorded.crisis:
-                crisis_text = actions.settings_for(patient.clinic_id).crisis_text
-                return render(request, "measures/crisis.html", {"crisis_text": crisis_text,
-                                                                "patient": patient})
+                return _after_answer(request, patient, crisis=True)
             messages.success(request, "Thank you: your answers are with your care team.")
             return redirect("portal")
     return render(request, "measures/self_report.html", {

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from kapclinic.accounts.models import Membership
+from kapclinic.accounts.models import Clinic, Membership
 from kapclinic.accounts.roles import Role
 from kapclinic.audit import context, trail
 from kapclinic.measures import actions, messaging
@@ -54,6 +54,8 @@ def send_due(now: datetime, url: str) -> int:
     due = (Schedule.objects.filter(active=True, next_due_at__lte=now)
            .select_related("patient", "patient__clinic").order_by("next_due_at")[:BATCH])
     for schedule in due:
+        if not messaging.can_reach(schedule.patient):
+            continue  # no email or phone: stays due, and shows as overdue on the dashboard
         with transaction.atomic():
             if not actions.claim_due_schedule(schedule.pk, schedule.next_due_at):
                 continue  # another worker took it
@@ -73,38 +75,60 @@ def remind(now: datetime) -> int:
             if not MeasureRequest.objects.filter(pk=request.pk, reminded_at__isnull=True).update(
                     reminded_at=now):
                 continue
+            sent_on = timezone.localtime(request.sent_at, request.patient.clinic.zone)
             messaging.send_to_patient(
                 request.patient, subject=f"{request.patient.clinic.name}: a reminder",
                 body=(f"Hello {request.patient.given_name},\n\nA questionnaire sent on "
-                      f"{timezone.localtime(request.sent_at):%Y-%m-%d} is still waiting: "
-                      "please use the link in that message."))
+                      f"{sent_on:%Y-%m-%d} is still waiting: please use the link in that "
+                      "message."))
+            trail.record("update", object_type="measure_request", object_id=request.pk,
+                         patient_id=request.patient_id, clinic_id=request.patient.clinic_id,
+                         detail={"reminded": True})
             reminded += 1
     return reminded
 
 
 def escalate(now: datetime) -> int:
+    """Alerts past their clinic's time, oldest first, go to everyone who can act on them."""
     escalated = 0
-    open_alerts = (Alert.objects.filter(acknowledged_at__isnull=True, escalated_at__isnull=True)
-                   .select_related("patient", "patient__clinic")[:BATCH])
-    for alert in open_alerts:
-        minutes = actions.settings_for(alert.patient.clinic_id).escalation_minutes
-        if alert.raised_at > now - timedelta(minutes=minutes):
-            continue
-        with transaction.atomic():
-            if not Alert.objects.filter(pk=alert.pk, escalated_at__isnull=True,
-                                        acknowledged_at__isnull=True).update(escalated_at=now):
-                continue
-            admins = Membership.objects.filter(clinic_id=alert.patient.clinic_id,
-                                               role=Role.ADMIN).select_related("user")
-            for membership in admins:
-                if membership.user.email:
+    for clinic in Clinic.objects.all():
+        minutes = actions.settings_for(clinic.pk).escalation_minutes
+        due = (Alert.objects.filter(patient__clinic_id=clinic.pk, acknowledged_at__isnull=True,
+                                    escalated_at__isnull=True,
+                                    raised_at__lte=now - timedelta(minutes=minutes))
+               .select_related("patient").order_by("raised_at")[:BATCH])
+        for alert in due:
+            with transaction.atomic():
+                if not Alert.objects.filter(pk=alert.pk, escalated_at__isnull=True,
+                                            acknowledged_at__isnull=True).update(escalated_at=now):
+                    continue
+                for address in responders(alert.patient):
                     messaging.send_to_staff(
-                        alert.patient.clinic_id, membership.user.email,
-                        subject="Unacknowledged urgent alert",
-                        body=(f"An urgent alert ({alert.label}) for MRN {alert.patient.mrn} has "
-                              f"not been acknowledged for {minutes} minutes."))
-            trail.record("update", object_type="alert", object_id=alert.pk,
-                         patient_id=alert.patient_id, clinic_id=alert.patient.clinic_id,
-                         detail={"escalated": True})
-            escalated += 1
+                        clinic.pk, address, subject="Unacknowledged urgent alert",
+                        body=(f"An urgent alert ({alert.label}) for MRN {alert.patient.mrn} "
+                              f"has not been acknowledged for {minutes} minutes. Open Alerts "
+                              "in kapclinic."))
+                for address in admins(clinic.pk):
+                    messaging.send_to_staff(clinic.pk, address, subject="Alert escalated",
+                                            body="An urgent alert was not acknowledged in time "
+                                                 "and has been escalated to the care team.")
+                trail.record("update", object_type="alert", object_id=alert.pk,
+                             patient_id=alert.patient_id, clinic_id=clinic.pk,
+                             detail={"escalated": True})
+                escalated += 1
     return escalated
+
+
+def responders(patient) -> list[str]:
+    """The patient's prescriber and therapist, and the clinic's prescribers and nurses."""
+    roles = {Role.PRESCRIBER, Role.NURSE}
+    users = [m.user for m in Membership.objects.filter(clinic_id=patient.clinic_id, role__in=roles)
+             .select_related("user")]
+    users += [u for u in (patient.prescriber, patient.therapist) if u is not None]
+    return sorted({u.email for u in users if u.email and u.is_active})
+
+
+def admins(clinic_id: int) -> list[str]:
+    """Clinic admins get a count-free notice only: they do not read charts."""
+    return sorted({m.user.email for m in Membership.objects.filter(
+        clinic_id=clinic_id, role=Role.ADMIN).select_related("user") if m.user.email})

@@ -73,7 +73,14 @@ def add_condition(*, patient: Patient, code: str, treatment_resistant: bool = Fa
         trail.record("create", object_type="condition", object_id=condition.pk,
                      patient_id=patient.pk, clinic_id=patient.clinic_id,
                      detail={"code": diagnosis.code})
+        _refresh_outcomes(patient)
     return condition
+
+
+def _refresh_outcomes(patient: Patient) -> None:
+    from kapclinic.measures.outcomes import refresh_all  # outcomes are grouped by condition
+
+    refresh_all(patient)
 
 
 def mark_condition_entered_in_error(*, condition: Condition, reason: str,
@@ -89,6 +96,7 @@ def mark_condition_entered_in_error(*, condition: Condition, reason: str,
             trail.record("update", object_type="condition", object_id=condition.pk,
                          patient_id=condition.patient_id,
                          detail={"entered_in_error": True})
+            _refresh_outcomes(condition.patient)
     condition.refresh_from_db()
     return condition
 

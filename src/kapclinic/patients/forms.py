@@ -16,7 +16,8 @@ EDITABLE_FIELDS = [
     "phone", "email", "address", "emergency_contact_name", "emergency_contact_relationship",
     "emergency_contact_phone", "prescriber", "therapist",
 ]
-OLDEST_PLAUSIBLE_AGE_YEARS = 120  # data-entry check only: catches a mistyped year
+OLDEST_PLAUSIBLE_AGE_YEARS = 120
+SIGNED_OFF_STATUSES = {"eligible", "ineligible"}  # data-entry check only: catches a mistyped year
 
 
 def clinic_staff(clinic: Clinic, role: Role):
@@ -66,6 +67,16 @@ class PatientForm(forms.ModelForm):
                 f"Date of birth is more than {OLDEST_PLAUSIBLE_AGE_YEARS} years ago: check the year."
             )
         return born
+
+    def clean_status(self) -> str:
+        """Eligible and ineligible are set only by the prescriber's sign-off on screening."""
+        status = self.cleaned_data["status"]
+        current = self.instance.status if self.instance.pk else None
+        if status != current and status in SIGNED_OFF_STATUSES:
+            raise forms.ValidationError(
+                "Eligible and ineligible are set by the prescriber's sign-off on the screening "
+                "page, not here.")
+        return status
 
     def validate_unique(self) -> None:
         # The clinic is not a form field, so MRN uniqueness is checked in clean_mrn.

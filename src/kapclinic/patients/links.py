@@ -34,19 +34,25 @@ def issue_link(*, patient: Patient, purpose: str, by: User | None,
     return link, token
 
 
+def find_link(token: str, purpose: str) -> PatientLink | None:
+    """The link for this token and purpose, open or not (None if unknown)."""
+    return (PatientLink.objects.select_related("patient", "patient__clinic")
+            .filter(token_hash=_hash(token), purpose=purpose).first())
+
+
 def open_link(token: str, purpose: str) -> PatientLink | None:
     """The open link for this token and purpose, or None (unknown, used or expired)."""
-    link = (PatientLink.objects.select_related("patient", "patient__clinic")
-            .filter(token_hash=_hash(token), purpose=purpose).first())
+    link = find_link(token, purpose)
     return link if link is not None and link.is_open else None
 
 
 def close_link(link: PatientLink) -> bool:
     """Mark the link used; False if it was already used (a double submit)."""
-    closed = PatientLink.objects.filter(pk=link.pk, used_at__isnull=True).update(
-        used_at=timezone.now())
-    if closed:
-        trail.record("update", object_type="patient_link", object_id=link.pk,
-                     patient_id=link.patient_id, clinic_id=link.patient.clinic_id,
-                     detail={"used": True})
+    with transaction.atomic():
+        closed = PatientLink.objects.filter(pk=link.pk, used_at__isnull=True).update(
+            used_at=timezone.now())
+        if closed:
+            trail.record("update", object_type="patient_link", object_id=link.pk,
+                         patient_id=link.patient_id, clinic_id=link.patient.clinic_id,
+                         detail={"used": True})
     return bool(closed)

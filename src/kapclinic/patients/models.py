@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic
-from kapclinic.audit.models import AppendOnlyQuerySet, ImmutableError
+from kapclinic.audit.models import AppendOnlyQuerySet, ImmutableError, NoDeleteQuerySet
 
 
 class Status(models.TextChoices):
@@ -142,6 +142,7 @@ class Condition(models.Model):
                                             on_delete=models.PROTECT, related_name="+")
     entered_in_error_reason = models.CharField(max_length=500, blank=True)
 
+    objects = NoDeleteQuerySet.as_manager()
     IDENTIFYING_FIELDS = ("note",)
 
     class Meta:
@@ -156,6 +157,15 @@ class Condition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.display}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableError("A diagnosis is not edited: mark it entered in error and add "
+                                 "the right one")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError("A diagnosis is never deleted: mark it entered in error")
 
     @property
     def is_active(self) -> bool:

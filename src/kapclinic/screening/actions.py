@@ -46,7 +46,7 @@ def save_intake(*, patient: Patient, draft: dict[str, Any], data: dict[str, Any]
         if data is not None:
             changes["data"] = data
         if Intake.objects.filter(pk=intake.pk, version=expected_version).update(**changes) != 1:
-            raise StaleError("The intake was saved from another window meanwhile; reload it.")
+            raise StaleError("The intake was saved from another window or person meanwhile.")
         intake.refresh_from_db()
         IntakeRevision.objects.create(intake=intake, version=intake.version, draft=draft,
                                       data=intake.data, saved_by=by, source=source)
@@ -96,9 +96,13 @@ def sign_off(*, decision: EligibilityDecision, accept: bool, final_status: str, 
         raise ValueError("Give the reason for overriding the decision.")
     if final_status not in SignOff.FinalStatus.values:
         raise ValueError("The final status must be eligible or ineligible.")
-    if is_stale(decision):
-        raise StaleError("The intake changed after this decision: evaluate it again first.")
     with transaction.atomic():
+        # Checked inside the transaction: an intake saved a moment ago makes this stale.
+        Intake.objects.select_for_update().filter(patient_id=decision.patient_id).first()
+        if is_stale(decision):
+            raise StaleError("The intake changed after this decision: evaluate it again first.")
+        if SignOff.objects.filter(decision=decision).exists():
+            raise StaleError("This decision is already signed off.")
         signoff = SignOff.objects.create(
             decision=decision, outcome="accepted" if accept else "overridden",
             final_status=final_status, reason=reason.strip(),
@@ -147,6 +151,10 @@ def sign_consent(*, patient: Patient, document: ConsentDocument, signed_name: st
     if needs_guardian(patient) and not guardian_name.strip():
         raise ValueError("The patient is under 18: a parent or guardian must co-sign.")
     with transaction.atomic():
+        signed = Consent.objects.filter(patient=patient, document=document,
+                                        withdrawn_at__isnull=True).first()
+        if signed is not None:
+            return signed  # a double submit: the first signature stands
         consent = Consent.objects.create(
             patient=patient, document=document, signed_name=signed_name.strip(),
             method=method, recorded_by=by, client_addr=context.current().client_addr,

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic
-from kapclinic.audit.models import AppendOnlyQuerySet, ImmutableError
+from kapclinic.audit.models import AppendOnlyQuerySet, ImmutableError, NoDeleteQuerySet
 from kapclinic.patients.models import Patient, paired
 
 USER = settings.AUTH_USER_MODEL
@@ -168,6 +168,7 @@ class Consent(models.Model):
                                      related_name="+")
     withdrawal_reason = models.TextField(blank=True)
 
+    objects = NoDeleteQuerySet.as_manager()
     IDENTIFYING_FIELDS = ("signed_name", "client_addr", "guardian_name", "withdrawal_reason")
 
     class Meta:
@@ -176,6 +177,11 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"consent of patient {self.patient_id} to {self.document}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableError("A signed consent is not edited; record a withdrawal instead")
+        super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
         raise ImmutableError("A consent cannot be deleted; record a withdrawal instead")

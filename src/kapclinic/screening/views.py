@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -34,10 +36,11 @@ from kapclinic.screening.models import Consent, ConsentDocument, EligibilityDeci
 
 def _save(request: HttpRequest, patient, form: IntakeForm, *, validated: bool,
           source: str = "clinic"):
-    intake = actions.intake_for(patient)
     draft = {key: value for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}
     version = draft.pop("version", "")
-    expected = int(version) if version.isdigit() else intake.version
+    if not re.fullmatch(r"[0-9]{1,9}", version):
+        raise actions.StaleError("This form has no version: reload the page to continue.")
+    expected = int(version)
     data = form.to_intake() if validated else None
     by = request.user if request.user.is_authenticated else None
     return actions.save_intake(patient=patient, draft=draft, data=data,
@@ -49,29 +52,27 @@ def _save(request: HttpRequest, patient, form: IntakeForm, *, validated: bool,
 def intake_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.INTAKE_EDIT)
     intake = actions.intake_for(patient)
+    version, conflict = intake.version, None
     if request.method == "POST":
         form = IntakeForm(request.POST, patient=patient)
-        if form.is_valid():
-            try:
-                _save(request, patient, form, validated=True)
-            except actions.StaleError as exc:
-                messages.error(request, str(exc))
-            else:
+        validated = form.is_valid()
+        try:
+            # Kept even when not complete or valid yet: nothing typed is lost.
+            intake = _save(request, patient, form, validated=validated)
+            version = intake.version
+        except actions.StaleError as exc:
+            conflict, version = str(exc), request.POST.get("version", "")
+        else:
+            if validated:
                 messages.success(request, "Intake saved. Evaluate it below.")
                 return redirect("screening", patient_id=patient.pk)
-        else:
-            # Keep what was typed even though it is not complete or valid yet.
-            try:
-                intake = _save(request, patient, form, validated=False)
-            except actions.StaleError as exc:
-                messages.error(request, str(exc))
     else:
         form = IntakeForm(initial=intake.draft, patient=patient)
     return render(request, "screening/intake.html", {
-        "patient": patient, "form": form, "intake": intake,
-        "autosave_url": reverse("intake-autosave", args=[patient.pk]),
+        "patient": patient, "form": form, "intake": intake, "version": version,
+        "conflict": conflict, "autosave_url": reverse("intake-autosave", args=[patient.pk]),
         "diagnoses": [c for c in patient.conditions.all() if c.is_active],
-    }, status=422 if form.errors else 200)
+    }, status=409 if conflict else 422 if form.errors else 200)
 
 
 @require(Action.INTAKE_EDIT)
@@ -164,9 +165,13 @@ def consent_withdraw(request: HttpRequest, patient_id: int, consent_id: int) -> 
     consent = get_object_or_404(Consent, pk=consent_id, patient=patient)
     form = ConsentWithdrawForm(request.POST)
     form.is_valid()
-    actions.withdraw_consent(consent=consent, reason=form.cleaned_data.get("reason", ""),
-                             by=request.user)
-    messages.success(request, "Consent withdrawn. No further sessions until consent is given again.")
+    consent = actions.withdraw_consent(consent=consent, by=request.user,
+                                       reason=form.cleaned_data.get("reason", ""))
+    if consent.withdrawn_by_id == request.user.pk:
+        messages.success(request, "Consent withdrawn. No further sessions until consent is "
+                                  "given again.")
+    else:
+        messages.error(request, "This consent had already been withdrawn.")
     return redirect("screening", patient_id=patient.pk)
 
 
@@ -174,7 +179,8 @@ def _sign(request: HttpRequest, patient, *, method: str, back_url: str) -> HttpR
     form = ConsentSignForm(request.POST)
     document_id = request.POST.get("document", "")
     document = ConsentDocument.objects.filter(
-        pk=int(document_id) if document_id.isdigit() else 0, clinic_id=patient.clinic_id).first()
+        pk=int(document_id) if re.fullmatch(r"[0-9]{1,9}", document_id) else 0,
+        clinic_id=patient.clinic_id).first()
     if document is None:
         messages.error(request, "That consent text was not found: reload the page and sign again.")
     elif not form.is_valid():
@@ -264,14 +270,17 @@ def intake_by_link(request: HttpRequest, token: str) -> HttpResponse:
     if link is None:
         return render(request, "screening/link_closed.html", status=404)
     patient = link.patient
+    timezone.activate(patient.clinic.zone)
     intake = actions.intake_for(patient)
+    version, conflict = intake.version, None
     if request.method == "POST":
         form = IntakeForm(request.POST, patient=patient)
         validated = form.is_valid()
         try:
             intake = _save(request, patient, form, validated=validated, source="link")
+            version = intake.version
         except actions.StaleError as exc:
-            form.add_error(None, str(exc))
+            conflict, version = str(exc), request.POST.get("version", "")
         else:
             if validated and links.close_link(link):
                 return render(request, "screening/link_done.html", {"patient": patient})
@@ -280,9 +289,10 @@ def intake_by_link(request: HttpRequest, token: str) -> HttpResponse:
         form = IntakeForm(initial=intake.draft, patient=patient)
     return render(request, "screening/intake.html", {
         "patient": patient, "form": form, "intake": intake, "by_link": True,
+        "version": version, "conflict": conflict,
         "autosave_url": reverse("intake-by-link-autosave", args=[token]),
         "diagnoses": [],
-    }, status=422 if form.errors else 200)
+    }, status=409 if conflict else 422 if form.errors else 200)
 
 
 @public
