@@ -152,7 +152,7 @@ def test_an_unacknowledged_alert_escalates_to_the_clinic_admin_once(nurse, clini
     detailed = [m for m in mail.outbox if m.subject == "Unacknowledged urgent alert"]
     assert [m.to for m in detailed] == [["nina@example.org"]]  # a nurse who can act on it
     notice = [m for m in mail.outbox if m.subject == "Alert escalated"]
-    assert notice[0].to == ["admin@example.org"] and "MRN" not in notice[0].body
+    assert notice[0].to == ["admin@example.org"] and reachable_mrn(patient) in notice[0].body
 
 
 def test_a_reminder_goes_once_a_day_after_an_unanswered_link(nurse, reachable):
@@ -196,6 +196,28 @@ def test_the_patient_answers_a_due_questionnaire_in_the_portal_and_sees_their_tr
     assert stored.source == "portal" and stored.entered_by == user
     assert client.get(f"/portal/measures/{request.pk}/").status_code == 404  # answered
     assert b'class="dot' in client.get("/portal/").content
+
+
+def reachable_mrn(patient) -> str:
+    return patient.mrn
+
+
+def test_the_admin_sets_the_crisis_text_and_escalation_time(clinic_admin, clinic_a):
+    client = login(clinic_admin)
+    bad = client.post("/clinic/measures/", {
+        "crisis_text": "Call the clinic line.", "escalation_minutes": "0", "link_days": "3",
+        "default_instruments": "phq9,nonsense", "ptsd_instruments": "pcl5",
+        "default_interval_days": "7", "qids_suicide_item_threshold": "3"})
+    assert bad.status_code == 422
+    assert set(bad.context["form"].errors) == {"escalation_minutes", "default_instruments",
+                                               "qids_suicide_item_threshold"}
+    client.post("/clinic/measures/", {
+        "crisis_text": "Call the clinic line.", "escalation_minutes": "30", "link_days": "3",
+        "default_instruments": "phq9, gad7", "ptsd_instruments": "pcl5",
+        "default_interval_days": "7", "qids_suicide_item_threshold": "2"})
+    saved = actions.settings_for(clinic_a)
+    assert (saved.crisis_text, saved.escalation_minutes, saved.default_instruments) == (
+        "Call the clinic line.", 30, "phq9,gad7")
 
 
 def test_an_old_alert_escalates_even_behind_many_new_ones(nurse, patient, clinic_admin):

@@ -51,6 +51,7 @@ urlpatterns = [
     path("alerts/<int:alert_id>/acknowledge/", measure_views.acknowledge,
          name="alert-acknowledge"),
     path("clinic/outbox/", measure_views.outbox, name="outbox"),
+    path("clinic/measures/", measure_views.measure_settings, name="measure-settings"),
     path("r/measure/<str:token>/", measure_views.self_report, name="self-report"),
     path("clinic/consent/", screening_views.consent_documents, name="consent-documents"),
     path("portal/", screening_views.portal, name="portal"),

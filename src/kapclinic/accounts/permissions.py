@@ -40,6 +40,7 @@ class Action(enum.StrEnum):
     ALERT_ACKNOWLEDGE = "alert.acknowledge"
     OUTBOX_VIEW = "outbox.view"
     DASHBOARD_VIEW = "dashboard.view"    # clinic outcomes: rates, relapse curve, lists
+    MEASURE_SETTINGS = "measure.settings"  # crisis text, escalation time, schedules
 
 
 R = Role
@@ -65,7 +66,9 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.PORTAL: frozenset({R.PATIENT}),
     Action.MEASURE_ENTER: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
     Action.MEASURE_SEND: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST, R.COORDINATOR}),
-    Action.ALERT_VIEW: frozenset(CLINICAL),
+    # The admin sees open alerts (not charts) because escalations are theirs to chase.
+    Action.ALERT_VIEW: frozenset(CLINICAL | {R.ADMIN}),
+    Action.MEASURE_SETTINGS: frozenset({R.ADMIN}),
     Action.ALERT_ACKNOWLEDGE: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
     Action.OUTBOX_VIEW: frozenset({R.ADMIN}),
     Action.DASHBOARD_VIEW: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),

@@ -34,6 +34,14 @@ def settings_for(clinic: Clinic | int) -> MeasureSettings:
     return found
 
 
+def save_settings(*, form, by: User) -> MeasureSettings:
+    with transaction.atomic():
+        saved = form.save()
+        trail.record("update", object_type="measure_settings", object_id=saved.pk,
+                     clinic_id=saved.clinic_id, detail={"fields": sorted(form.changed_data)})
+    return saved
+
+
 def instrument_settings(instrument: str, clinic_settings: MeasureSettings) -> dict[str, int]:
     if instrument == "qids_sr16":
         return {"suicide_item_threshold": clinic_settings.qids_suicide_item_threshold}

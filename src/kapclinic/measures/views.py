@@ -23,7 +23,12 @@ from kapclinic.audit import context, trail
 from kapclinic.clinical import instruments
 from kapclinic.measures import actions
 from kapclinic.measures.chart import trajectory
-from kapclinic.measures.forms import AcknowledgeForm, QuestionnaireForm, SendForm
+from kapclinic.measures.forms import (
+    AcknowledgeForm,
+    MeasureSettingsForm,
+    QuestionnaireForm,
+    SendForm,
+)
 from kapclinic.measures.models import Alert, MeasureRequest, OutboxMessage, Response, Schedule
 from kapclinic.patients import links
 from kapclinic.patients.models import PatientLink
@@ -161,6 +166,19 @@ def clinic_dashboard(request: HttpRequest) -> HttpResponse:
         "curve": curve, "km": dashboard.km_svg(curve) if curve is not None else None,
         "fading": fading, "late": late, "expired": expired,
     })
+
+
+@require(Action.MEASURE_SETTINGS)
+@require_http_methods(["GET", "POST"])
+def measure_settings(request: HttpRequest) -> HttpResponse:
+    current = actions.settings_for(request.membership.clinic_id)
+    form = MeasureSettingsForm(request.POST or None, instance=current)
+    if request.method == "POST" and form.is_valid():
+        actions.save_settings(form=form, by=request.user)
+        messages.success(request, "Measurement settings saved.")
+        return redirect("measure-settings")
+    return render(request, "measures/settings.html", {"form": form},
+                  status=422 if form.errors else 200)
 
 
 @require(Action.OUTBOX_VIEW)

@@ -109,9 +109,11 @@ def escalate(now: datetime) -> int:
                               f"has not been acknowledged for {minutes} minutes. Open Alerts "
                               "in kapclinic."))
                 for address in admins(clinic.pk):
-                    messaging.send_to_staff(clinic.pk, address, subject="Alert escalated",
-                                            body="An urgent alert was not acknowledged in time "
-                                                 "and has been escalated to the care team.")
+                    messaging.send_to_staff(
+                        clinic.pk, address, subject="Alert escalated",
+                        body=(f"An urgent alert for MRN {alert.patient.mrn} was not acknowledged "
+                              f"within {minutes} minutes. The care team has been emailed; see "
+                              "Alerts in kapclinic to make sure someone responds."))
                 trail.record("update", object_type="alert", object_id=alert.pk,
                              patient_id=alert.patient_id, clinic_id=clinic.pk,
                              detail={"escalated": True})
@@ -129,6 +131,6 @@ def responders(patient) -> list[str]:
 
 
 def admins(clinic_id: int) -> list[str]:
-    """Clinic admins get a count-free notice only: they do not read charts."""
+    """Clinic admins: the escalation is theirs to chase (they see alerts, not charts)."""
     return sorted({m.user.email for m in Membership.objects.filter(
         clinic_id=clinic_id, role=Role.ADMIN).select_related("user") if m.user.email})
