@@ -64,9 +64,10 @@ def test_relief_fading_lists_the_booster_candidate(prescriber, nurse, treated):
 def test_rates_by_condition_count_responders_with_an_interval(clinic_a, prescriber, nurse):
     for n, totals in enumerate(([20, 8], [20, 18], [18, 4])):
         patient = new_patient(clinic_a, prescriber, mrn=f"A-R{n}")
-        add_condition(patient=patient, code="F33.1", by=prescriber)
+        add_condition(patient=patient, code="F32.2", by=prescriber)  # the longest group name
         record_series(patient, "phq9", totals, prescriber)
     (row,) = login(nurse).get("/dashboard/").context["rates"]
+    assert row["condition_group"] == "Major depressive disorder, single episode"
     assert (row["n"], row["responders"], row["remitters"]) == (3, 2, 1)
     assert row["response"].ci_lower < 2 / 3 < row["response"].ci_upper
 

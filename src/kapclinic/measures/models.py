@@ -188,7 +188,7 @@ class OutcomeSnapshot(models.Model):
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="outcomes")
     instrument = models.CharField(max_length=40)
-    condition_group = models.CharField(max_length=40, blank=True)
+    condition_group = models.CharField(max_length=200, blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
     baseline_total = models.FloatField(null=True)
     latest_total = models.FloatField(null=True)
