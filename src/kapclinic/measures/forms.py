@@ -68,7 +68,7 @@ class MeasureSettingsForm(forms.ModelForm):
             "qids_suicide_item_threshold": "QIDS-SR16 item 12 alert at or above",
             "prorate": "Prorate a PHQ-9 with 1 or 2 missing items (marked prorated)",
         }
-        widgets = {"crisis_text": forms.Textarea(attrs={"rows": 5})}
+        widgets = {"crisis_text": forms.Textarea(attrs={"rows": 9})}
 
     def _instrument_list(self, name: str) -> str:
         ids = [i.strip() for i in self.cleaned_data[name].split(",") if i.strip()]
