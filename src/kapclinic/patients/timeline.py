@@ -20,7 +20,9 @@ class TimelineEvent:
     by: str = ""
 
 
-def build_timeline(patient: Patient) -> list[TimelineEvent]:
+def build_timeline(patient: Patient, conditions=None, decisions=None) -> list[TimelineEvent]:
+    """Every dated event of the record, newest first. ``conditions`` and ``decisions`` may be
+    passed when the page already loaded them (one query each instead of two)."""
     labels = dict(Status.choices)
     events: list[TimelineEvent] = []
     for change in patient.status_changes.select_related("changed_by"):
@@ -30,7 +32,9 @@ def build_timeline(patient: Patient) -> list[TimelineEvent]:
         else:
             title = f"Registered as {labels[change.to_status]}"
         events.append(TimelineEvent(change.changed_at, "status", title, by=who))
-    for condition in patient.conditions.select_related("recorded_by", "entered_in_error_by"):
+    if conditions is None:
+        conditions = patient.conditions.select_related("recorded_by", "entered_in_error_by")
+    for condition in conditions:
         who = condition.recorded_by.display_name if condition.recorded_by else "system"
         events.append(TimelineEvent(condition.recorded_at, "condition",
                                     f"Diagnosis added: {condition.code} {condition.display}",
@@ -43,5 +47,5 @@ def build_timeline(patient: Patient) -> list[TimelineEvent]:
             ))
     from kapclinic.screening.summary import screening_events  # the chart's other sections
 
-    events += screening_events(patient)
+    events += screening_events(patient, decisions)
     return sorted(events, key=lambda event: event.at, reverse=True)

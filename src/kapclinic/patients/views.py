@@ -23,7 +23,7 @@ from kapclinic.patients.forms import (
 from kapclinic.patients.models import Condition
 from kapclinic.patients.queries import search_patients
 from kapclinic.patients.timeline import build_timeline
-from kapclinic.screening.summary import screening_summary
+from kapclinic.screening.summary import patient_decisions, screening_summary
 
 
 @require(Action.PATIENT_LIST)
@@ -47,14 +47,15 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 @require(Action.PATIENT_VIEW)
 def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.PATIENT_VIEW)
-    conditions = patient.conditions.select_related("recorded_by", "entered_in_error_by")
+    conditions = list(patient.conditions.select_related("recorded_by", "entered_in_error_by"))
+    decisions = patient_decisions(patient)
     return render(request, "patients/chart.html", {
         "patient": patient,
         "age": patient.age_on(timezone.localdate()),
         "conditions": conditions,
-        "timeline": build_timeline(patient),
+        "timeline": build_timeline(patient, conditions, decisions),
         "condition_form": ConditionForm(),
-        "screening": screening_summary(patient),
+        "screening": screening_summary(patient, decisions),
         "latest_measures": latest_responses(patient),
     })
 

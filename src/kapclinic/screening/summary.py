@@ -5,26 +5,32 @@ from __future__ import annotations
 from kapclinic.patients.models import Patient
 from kapclinic.patients.timeline import TimelineEvent
 from kapclinic.screening import actions
-from kapclinic.screening.models import Consent, EligibilityDecision, SignOff
+from kapclinic.screening.models import Consent, EligibilityDecision
 
 
-def screening_summary(patient: Patient) -> dict:
-    decision = (EligibilityDecision.objects.filter(patient=patient)
-                .select_related("signoff__signed_by").first())
+def patient_decisions(patient: Patient) -> list[EligibilityDecision]:
+    """Newest first, with who evaluated and who signed off."""
+    return list(EligibilityDecision.objects.filter(patient=patient)
+                .select_related("evaluated_by", "signoff__signed_by"))
+
+
+def screening_summary(patient: Patient, decisions=None) -> dict:
+    decisions = patient_decisions(patient) if decisions is None else decisions
+    decision = decisions[0] if decisions else None
     return {"decision": decision, "stale": decision is not None and actions.is_stale(decision),
             "has_consent": actions.has_current_consent(patient)}
 
 
-def screening_events(patient: Patient) -> list[TimelineEvent]:
+def screening_events(patient: Patient, decisions=None) -> list[TimelineEvent]:
     events = []
-    for decision in EligibilityDecision.objects.filter(patient=patient).select_related(
-            "evaluated_by"):
+    decisions = patient_decisions(patient) if decisions is None else decisions
+    for decision in decisions:
         events.append(TimelineEvent(
             decision.evaluated_at, "screening",
             f"Eligibility evaluated: {decision.get_status_display()} for {decision.drug}",
             f"Rule set {decision.ruleset_version}",
             decision.evaluated_by.display_name if decision.evaluated_by else "system"))
-    for signoff in SignOff.objects.filter(decision__patient=patient).select_related("signed_by"):
+    for signoff in (d.signoff for d in decisions if hasattr(d, "signoff")):
         events.append(TimelineEvent(
             signoff.signed_at, "screening",
             f"Prescriber sign-off: {signoff.get_outcome_display().lower()}, "
