@@ -12,6 +12,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import Clinic, User
 from kapclinic.audit import trail
 from kapclinic.clinical import instruments
+from kapclinic.clinical.codes import diagnoses
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.models import (
     Alert,
@@ -25,7 +26,6 @@ from kapclinic.patients.models import Patient, PatientLink
 
 # Alerts that put crisis resources in front of the patient at once.
 CRISIS_FLAGS = frozenset({"suicidal_ideation", "suicide_risk_high"})
-PTSD_CODES_PREFIX = "F43.1"
 
 
 def settings_for(clinic: Clinic | int) -> MeasureSettings:
@@ -138,8 +138,10 @@ def mark_response_entered_in_error(*, response: Response, reason: str, by: User)
 def default_instruments(patient: Patient, clinic_settings: MeasureSettings) -> list[str]:
     """The clinic default (e.g. PHQ-9 + GAD-7), plus the PTSD set for a PTSD diagnosis."""
     chosen = [i.strip() for i in clinic_settings.default_instruments.split(",") if i.strip()]
-    codes = [c.code for c in patient.conditions.all() if c.is_active]
-    if any(code.startswith(PTSD_CODES_PREFIX) for code in codes):
+    table = diagnoses()
+    groups = {getattr(table.get(c.code), "group", None) for c in patient.conditions.all()
+              if c.is_active}
+    if "ptsd" in groups:
         chosen += [i.strip() for i in clinic_settings.ptsd_instruments.split(",") if i.strip()]
     return list(dict.fromkeys(chosen))
 
