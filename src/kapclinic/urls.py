@@ -6,6 +6,7 @@ from kapclinic.dosing import views as dosing_views
 from kapclinic.measures import views as measure_views
 from kapclinic.patients import views as patient_views
 from kapclinic.screening import views as screening_views
+from kapclinic.web import portal as portal_views
 from kapclinic.web import views as web_views
 
 urlpatterns = [
@@ -54,7 +55,7 @@ urlpatterns = [
     path("clinic/measures/", measure_views.measure_settings, name="measure-settings"),
     path("r/measure/<str:token>/", measure_views.self_report, name="self-report"),
     path("clinic/consent/", screening_views.consent_documents, name="consent-documents"),
-    path("portal/", screening_views.portal, name="portal"),
+    path("portal/", portal_views.portal, name="portal"),
     path("portal/measures/<int:request_id>/", measure_views.portal_answer, name="portal-answer"),
     path("portal/consent/sign/", screening_views.portal_consent_sign, name="portal-consent-sign"),
     path("audit/", audit_views.audit_log, name="audit-log"),

@@ -29,7 +29,44 @@ class NoDeleteQuerySet(models.QuerySet):
     _raw_delete = delete
 
 
-class AuditEntry(models.Model):
+class AppendOnlyRecord(models.Model):
+    """A fact written once: never changed, never deleted (decisions, sign-offs, audit...)."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableError(f"A {self._meta.verbose_name} cannot be changed once saved")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError(f"A {self._meta.verbose_name} cannot be deleted")
+
+
+class CorrectableRecord(models.Model):
+    """Health information that is never deleted nor edited as a whole; it is corrected only by
+    a conditional update of its paired who/when fields (entered in error, withdrawn,
+    acknowledged), made in an ``actions`` function with its audit entry."""
+
+    objects = NoDeleteQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableError(f"A {self._meta.verbose_name} is not edited: record a "
+                                 "correction (entered in error, withdrawal) instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError(f"A {self._meta.verbose_name} is never deleted")
+
+
+class AuditEntry(AppendOnlyRecord):
     """One thing somebody did. ``hash`` = SHA-256(prev_hash + canonical form of this entry)."""
 
     seq = models.BigIntegerField(unique=True)
@@ -49,8 +86,6 @@ class AuditEntry(models.Model):
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     IDENTIFYING_FIELDS = ("actor_username", "client_addr")
 
     class Meta:
@@ -59,11 +94,3 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.actor_username} {self.action} {self.object_type} {self.object_id}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ImmutableError("Audit entries cannot be changed")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ImmutableError("Audit entries cannot be deleted")

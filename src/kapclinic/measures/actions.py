@@ -13,6 +13,7 @@ from kapclinic.accounts.models import Clinic, User
 from kapclinic.audit import trail
 from kapclinic.clinical import instruments
 from kapclinic.clinical.codes import diagnoses
+from kapclinic.clinical.instruments.crisis import is_crisis
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.models import (
     Alert,
@@ -23,9 +24,6 @@ from kapclinic.measures.models import (
 )
 from kapclinic.patients import links
 from kapclinic.patients.models import Patient, PatientLink
-
-# Alerts that put crisis resources in front of the patient at once.
-CRISIS_FLAGS = frozenset({"suicidal_ideation", "suicide_risk_high"})
 
 
 def settings_for(clinic: Clinic | int) -> MeasureSettings:
@@ -59,7 +57,7 @@ class Recorded:
 
     @property
     def crisis(self) -> bool:
-        return any(alert.kind in CRISIS_FLAGS for alert in self.alerts)
+        return is_crisis(alert.kind for alert in self.alerts)
 
 
 def score_answers(patient: Patient, instrument: str, answers: dict[str, Any]):

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic
-from kapclinic.audit.models import ImmutableError, NoDeleteQuerySet
+from kapclinic.audit.models import CorrectableRecord
 from kapclinic.patients.models import Patient, PatientLink, paired
 
 USER = settings.AUTH_USER_MODEL
@@ -44,7 +44,7 @@ class MeasureSettings(models.Model):
         return f"measurement settings of {self.clinic}"
 
 
-class Response(models.Model):
+class Response(CorrectableRecord):
     """One completed questionnaire. Never edited: a wrong one is marked entered-in-error."""
 
     class Source(models.TextChoices):
@@ -70,7 +70,6 @@ class Response(models.Model):
                                             related_name="+")
     entered_in_error_reason = models.CharField(max_length=500, blank=True)
 
-    objects = NoDeleteQuerySet.as_manager()
     IDENTIFYING_FIELDS: tuple[str, ...] = ("entered_in_error_reason",)
 
     class Meta:
@@ -81,16 +80,6 @@ class Response(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instrument} {self.total} for patient {self.patient_id}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ImmutableError("A questionnaire response cannot be edited; mark it entered in "
-                                 "error and record a new one")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ImmutableError("A questionnaire response cannot be deleted; mark it entered in error")
-
 
 class Schedule(models.Model):
     """One instrument a patient is asked to complete every ``interval_days``."""
@@ -129,7 +118,7 @@ class MeasureRequest(models.Model):
         return f"{self.instrument} due {self.due_at:%Y-%m-%d} for patient {self.patient_id}"
 
 
-class Alert(models.Model):
+class Alert(CorrectableRecord):
     """An urgent alert raised by an answer; it stays until a clinician acknowledges it."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="alerts")
@@ -143,7 +132,6 @@ class Alert(models.Model):
     acknowledgement_note = models.TextField(blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
 
-    objects = NoDeleteQuerySet.as_manager()
     IDENTIFYING_FIELDS = ("acknowledgement_note",)
 
     class Meta:

@@ -20,7 +20,8 @@ from kapclinic.accounts.permissions import (
     require,
 )
 from kapclinic.audit import context, trail
-from kapclinic.clinical import instruments
+from kapclinic.clinical import instruments, outcomes
+from kapclinic.clinical.instruments.crisis import is_crisis
 from kapclinic.measures import actions
 from kapclinic.measures.chart import trajectory
 from kapclinic.measures.forms import (
@@ -165,6 +166,7 @@ def clinic_dashboard(request: HttpRequest) -> HttpResponse:
         "rates": dashboard.rates_by_condition(clinic_id, instrument),
         "curve": curve, "km": dashboard.km_svg(curve) if curve is not None else None,
         "fading": fading, "late": late, "expired": expired,
+        "fading_fraction": outcomes.OutcomeSettings().fading_fraction,
     })
 
 
@@ -237,8 +239,7 @@ def _answered_page(request: HttpRequest, link) -> HttpResponse:
     answered = Response.objects.filter(link=link).first()
     if answered is None:
         return render(request, "screening/link_closed.html", status=404)
-    return _after_answer(request, link.patient,
-                         bool(set(answered.flags) & actions.CRISIS_FLAGS))
+    return _after_answer(request, link.patient, is_crisis(answered.flags))
 
 
 # ---- the patient's portal ------------------------------------------------------------------

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic
-from kapclinic.audit.models import AppendOnlyQuerySet, ImmutableError, NoDeleteQuerySet
+from kapclinic.audit.models import AppendOnlyRecord, CorrectableRecord
 
 
 class Status(models.TextChoices):
@@ -93,7 +93,7 @@ class Patient(models.Model):
         return years - ((day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day))
 
 
-class StatusChange(models.Model):
+class StatusChange(AppendOnlyRecord):
     """Every change of a patient's status, kept for the timeline. Append-only."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="status_changes")
@@ -103,7 +103,6 @@ class StatusChange(models.Model):
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
                                    on_delete=models.PROTECT, related_name="+")
 
-    objects = AppendOnlyQuerySet.as_manager()
     IDENTIFYING_FIELDS: tuple[str, ...] = ()
 
     class Meta:
@@ -112,16 +111,8 @@ class StatusChange(models.Model):
     def __str__(self) -> str:
         return f"{self.from_status or 'new'} -> {self.to_status}"
 
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ImmutableError("A status change cannot be edited")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise ImmutableError("A status change cannot be deleted")
-
-
-class Condition(models.Model):
+class Condition(CorrectableRecord):
     """A diagnosis on the patient's problem list (ICD-10-CM, clinical.md 6.1).
 
     Never deleted: a wrong entry is marked entered-in-error with a reason.
@@ -142,7 +133,6 @@ class Condition(models.Model):
                                             on_delete=models.PROTECT, related_name="+")
     entered_in_error_reason = models.CharField(max_length=500, blank=True)
 
-    objects = NoDeleteQuerySet.as_manager()
     IDENTIFYING_FIELDS = ("note",)
 
     class Meta:
@@ -158,14 +148,6 @@ class Condition(models.Model):
     def __str__(self) -> str:
         return f"{self.code} {self.display}"
 
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ImmutableError("A diagnosis is not edited: mark it entered in error and add "
-                                 "the right one")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ImmutableError("A diagnosis is never deleted: mark it entered in error")
 
     @property
     def is_active(self) -> bool:

@@ -12,25 +12,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic
-from kapclinic.audit.models import AppendOnlyQuerySet, ImmutableError, NoDeleteQuerySet
+from kapclinic.audit.models import AppendOnlyRecord, CorrectableRecord
 from kapclinic.patients.models import Patient, paired
 
 USER = settings.AUTH_USER_MODEL
-
-
-class AppendOnly(models.Model):
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ImmutableError(f"A {self._meta.verbose_name} cannot be changed once saved")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ImmutableError(f"A {self._meta.verbose_name} cannot be deleted")
 
 
 class Intake(models.Model):
@@ -49,7 +34,7 @@ class Intake(models.Model):
         return f"intake of patient {self.patient_id} v{self.version}"
 
 
-class IntakeRevision(AppendOnly):
+class IntakeRevision(AppendOnlyRecord):
     """Every save of an intake, so nothing typed is ever lost or silently replaced."""
 
     intake = models.ForeignKey(Intake, on_delete=models.PROTECT, related_name="revisions")
@@ -77,7 +62,7 @@ class DecisionStatus(models.TextChoices):
     NOT_ELIGIBLE = "not_eligible", "Not eligible"
 
 
-class EligibilityDecision(AppendOnly):
+class EligibilityDecision(AppendOnlyRecord):
     """What the rules said about one intake version, with the rule-set version that said it."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="decisions")
@@ -99,7 +84,7 @@ class EligibilityDecision(AppendOnly):
         return f"{self.status} for patient {self.patient_id} ({self.ruleset_version})"
 
 
-class SignOff(AppendOnly):
+class SignOff(AppendOnlyRecord):
     class Outcome(models.TextChoices):
         ACCEPTED = "accepted", "Accepted the decision"
         OVERRIDDEN = "overridden", "Overrode the decision"
@@ -127,7 +112,7 @@ class SignOff(AppendOnly):
         return f"{self.outcome}: {self.final_status}"
 
 
-class ConsentDocument(AppendOnly):
+class ConsentDocument(AppendOnlyRecord):
     """One version of the clinic's consent text; editing makes a new version."""
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="consent_documents")
@@ -148,7 +133,7 @@ class ConsentDocument(AppendOnly):
         return f"{self.title} v{self.version}"
 
 
-class Consent(models.Model):
+class Consent(CorrectableRecord):
     """A signature on one document version. Only a withdrawal may be added later."""
 
     class Method(models.TextChoices):
@@ -168,7 +153,6 @@ class Consent(models.Model):
                                      related_name="+")
     withdrawal_reason = models.TextField(blank=True)
 
-    objects = NoDeleteQuerySet.as_manager()
     IDENTIFYING_FIELDS = ("signed_name", "client_addr", "guardian_name", "withdrawal_reason")
 
     class Meta:
@@ -177,11 +161,3 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"consent of patient {self.patient_id} to {self.document}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ImmutableError("A signed consent is not edited; record a withdrawal instead")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ImmutableError("A consent cannot be deleted; record a withdrawal instead")

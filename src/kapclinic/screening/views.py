@@ -19,7 +19,6 @@ from kapclinic.accounts.permissions import (
     require,
 )
 from kapclinic.audit import context, trail
-from kapclinic.measures.models import Response
 from kapclinic.patients import links
 from kapclinic.patients.models import PatientLink
 from kapclinic.screening import actions
@@ -47,26 +46,44 @@ def _save(request: HttpRequest, patient, form: IntakeForm, *, validated: bool,
                                expected_version=expected, by=by, source=source)
 
 
+def _post_intake(request: HttpRequest, patient, *, source: str = "clinic"):
+    """Save what was posted, valid or not (nothing typed is lost).
+
+    Returns (form, intake, version for the page, conflict message or None, saved and valid).
+    On a conflict the page keeps the version the client sent, so it cannot overwrite.
+    """
+    intake = actions.intake_for(patient)
+    form = IntakeForm(request.POST, patient=patient)
+    validated = form.is_valid()
+    try:
+        intake = _save(request, patient, form, validated=validated, source=source)
+    except actions.StaleError as exc:
+        return form, intake, request.POST.get("version", ""), str(exc), False
+    return form, intake, intake.version, None, validated
+
+
+def _autosave(request: HttpRequest, patient, *, source: str) -> HttpResponse:
+    form = IntakeForm(request.POST, patient=patient)
+    form.is_valid()
+    try:
+        intake = _save(request, patient, form, validated=False, source=source)
+    except actions.StaleError as exc:
+        return render(request, "screening/_autosave.html", {"error": str(exc)}, status=409)
+    return render(request, "screening/_autosave.html", {"intake": intake})
+
+
 @require(Action.INTAKE_EDIT)
 @require_http_methods(["GET", "POST"])
 def intake_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.INTAKE_EDIT)
-    intake = actions.intake_for(patient)
-    version, conflict = intake.version, None
     if request.method == "POST":
-        form = IntakeForm(request.POST, patient=patient)
-        validated = form.is_valid()
-        try:
-            # Kept even when not complete or valid yet: nothing typed is lost.
-            intake = _save(request, patient, form, validated=validated)
-            version = intake.version
-        except actions.StaleError as exc:
-            conflict, version = str(exc), request.POST.get("version", "")
-        else:
-            if validated:
-                messages.success(request, "Intake saved. Evaluate it below.")
-                return redirect("screening", patient_id=patient.pk)
+        form, intake, version, conflict, complete = _post_intake(request, patient)
+        if complete:
+            messages.success(request, "Intake saved. Evaluate it below.")
+            return redirect("screening", patient_id=patient.pk)
     else:
+        intake = actions.intake_for(patient)
+        version, conflict = intake.version, None
         form = IntakeForm(initial=intake.draft, patient=patient)
     return render(request, "screening/intake.html", {
         "patient": patient, "form": form, "intake": intake, "version": version,
@@ -80,13 +97,7 @@ def intake_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
 def intake_autosave(request: HttpRequest, patient_id: int) -> HttpResponse:
     """Saves the draft as the person types (htmx), whether or not it validates yet."""
     patient = get_patient_for_user(request, patient_id, Action.INTAKE_EDIT, audit_read=False)
-    form = IntakeForm(request.POST, patient=patient)
-    form.is_valid()
-    try:
-        intake = _save(request, patient, form, validated=False)
-    except actions.StaleError as exc:
-        return render(request, "screening/_autosave.html", {"error": str(exc)}, status=409)
-    return render(request, "screening/_autosave.html", {"intake": intake})
+    return _autosave(request, patient, source="clinic")
 
 
 @require(Action.PATIENT_VIEW)
@@ -218,22 +229,6 @@ def consent_documents(request: HttpRequest) -> HttpResponse:
 # ---- the patient's portal -----------------------------------------------------------------
 
 @require(Action.PORTAL)
-def portal(request: HttpRequest) -> HttpResponse:
-    patient = get_own_patient(request)
-    document = actions.current_document(patient.clinic_id)
-    consents = list(Consent.objects.filter(patient=patient).select_related("document"))
-    from kapclinic.measures.views import open_requests, trajectories
-
-    return render(request, "screening/portal.html", {
-        "patient": patient, "document": document, "consents": consents,
-        "due": open_requests(patient), "charts": trajectories(
-            Response.objects.filter(patient=patient)),
-        "has_consent": actions.has_current_consent(patient), "sign_form": ConsentSignForm(),
-        "needs_guardian": actions.needs_guardian(patient), "now": timezone.now(),
-    })
-
-
-@require(Action.PORTAL)
 @require_POST
 def portal_consent_sign(request: HttpRequest) -> HttpResponse:
     patient = get_own_patient(request)
@@ -271,20 +266,13 @@ def intake_by_link(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "screening/link_closed.html", status=404)
     patient = link.patient
     timezone.activate(patient.clinic.zone)
-    intake = actions.intake_for(patient)
-    version, conflict = intake.version, None
     if request.method == "POST":
-        form = IntakeForm(request.POST, patient=patient)
-        validated = form.is_valid()
-        try:
-            intake = _save(request, patient, form, validated=validated, source="link")
-            version = intake.version
-        except actions.StaleError as exc:
-            conflict, version = str(exc), request.POST.get("version", "")
-        else:
-            if validated and links.close_link(link):
-                return render(request, "screening/link_done.html", {"patient": patient})
+        form, intake, version, conflict, complete = _post_intake(request, patient, source="link")
+        if complete and links.close_link(link):
+            return render(request, "screening/link_done.html", {"patient": patient})
     else:
+        intake = actions.intake_for(patient)
+        version, conflict = intake.version, None
         trail.record("read", object_type="intake", object_id=intake.pk, patient_id=patient.pk)
         form = IntakeForm(initial=intake.draft, patient=patient)
     return render(request, "screening/intake.html", {
@@ -302,10 +290,4 @@ def intake_by_link_autosave(request: HttpRequest, token: str) -> HttpResponse:
     if link is None:
         return render(request, "screening/_autosave.html",
                       {"error": "This link is closed: ask the clinic for a new one."}, status=404)
-    form = IntakeForm(request.POST, patient=link.patient)
-    form.is_valid()
-    try:
-        intake = _save(request, link.patient, form, validated=False, source="link")
-    except actions.StaleError as exc:
-        return render(request, "screening/_autosave.html", {"error": str(exc)}, status=409)
-    return render(request, "screening/_autosave.html", {"intake": intake})
+    return _autosave(request, link.patient, source="link")

@@ -2,7 +2,6 @@
 
 import copy
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,13 @@ from kapclinic.clinical.instruments import (
 )
 from kapclinic.clinical.instruments.definitions import DEFINITIONS_DIR, load_all
 
-# shared/ sits beside the repository (the session's checkout and CI's fresh clone alike).
-NLM_PHQ9 = (Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "fhir"
-            / "phq9-questionnaire-lhcforms.json")
+# NLM's questionnaire, vendored with its provenance (fixtures/README.md).
+NLM_PHQ9 = Path(__file__).with_name("fixtures") / "phq9-questionnaire-lhcforms.json"
 ORDINAL = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 
 
 @pytest.fixture
 def nlm_phq9():
-    if not NLM_PHQ9.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the shared fixture {NLM_PHQ9} is missing")
-        pytest.skip("shared/ is not beside this checkout")
     return json.loads(NLM_PHQ9.read_text())
 
 
