@@ -2,9 +2,9 @@
 
 Loads `kapclinic demo --patients 10000` with enough weeks for about 1,000,000 responses,
 then times the clinic dashboard and patient charts server-side (p95 over repeated
-requests) and counts their SQL queries; and times PHQ-9 scoring in the pure core.
+requests) and counts their SQL queries. PHQ-9 scoring throughput: bench_scoring.py.
 Usage: python bench/bench_measures.py [--postgres URL] [--patients N] [--weeks W]
-Targets: dashboard < 500 ms, chart < 100 ms (p95); >= 100,000 PHQ-9 scorings per second.
+Targets: dashboard < 500 ms, chart < 100 ms (p95).
 """
 
 import argparse
@@ -40,7 +40,6 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from kapclinic import demo  # noqa: E402
 from kapclinic.accounts.models import User  # noqa: E402
 from kapclinic.audit import context  # noqa: E402
-from kapclinic.clinical import instruments  # noqa: E402
 from kapclinic.measures.models import Response  # noqa: E402
 from kapclinic.patients.models import Patient  # noqa: E402
 
@@ -65,15 +64,6 @@ def one_get(client: Client, url: str) -> float:
     started = time.perf_counter()
     assert client.get(url).status_code == 200
     return time.perf_counter() - started
-
-
-def scoring_rate(n: int = 200_000) -> float:
-    rng = random.Random(1)
-    answer_sets = [{str(i): rng.randint(0, 3) for i in range(1, 10)} for _ in range(1000)]
-    started = time.perf_counter()
-    for k in range(n):
-        instruments.score("phq9", answer_sets[k % 1000])
-    return n / (time.perf_counter() - started)
 
 
 def main() -> None:
@@ -101,7 +91,6 @@ def main() -> None:
           f"{madrs_ms:.0f} ms")
     print(f"patient chart p95 {p95(chart_samples):.0f} ms ({chart_queries} queries); "
           f"measures page (all charts and tables) p95 {p95(measure_samples):.0f} ms")
-    print(f"PHQ-9 scoring: {scoring_rate():,.0f} per second")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ ISSUE_3_IDS = {"phq9", "phq2", "gad7", "gad2", "pcl5", "qids_sr16", "madrs", "cs
 EXPECTED_FIELD = {
     "alert_bad_op": "alerts[0].when.op",
     "alert_unknown_item": "alerts[0].when.item",
+    "alert_threshold_not_finite": "alerts[0].when.value",
     "alert_unknown_setting": "alerts[0].when.value.setting",
     "answer_label_without_licence": "answer_sets.zero_to_six[0].label",
     "bad_evidence_tag": "code.evidence",

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kapclinic.clinical.instruments import score
+from kapclinic.clinical.instruments import score, score_definition, scoring
 from kapclinic.clinical.instruments.conditions import Env
 from kapclinic.clinical.instruments.definitions import load_all
 
@@ -116,7 +116,7 @@ def test_a_verdict_reached_with_answers_missing_holds_once_they_are_filled_in(in
 @pytest.mark.parametrize("instrument_id", ALL)
 @FAST
 @given(data=st.data())
-def test_the_compiled_and_three_valued_evaluators_agree_on_complete_answers(instrument_id, data):
+def test_each_rule_compiled_to_source_agrees_with_its_three_valued_verdict(instrument_id, data):
     d = DEFINITIONS[instrument_id]
     answers = {k: v for k, v in data.draw(complete_answers(instrument_id)).items() if v is not None}
     sex = data.draw(st.sampled_from(["female", "male"]))
@@ -128,7 +128,8 @@ def test_the_compiled_and_three_valued_evaluators_agree_on_complete_answers(inst
     for rule in rules:
         slow = rule.when.evaluate(env)
         if not na & rule.when.items():
-            assert slow == rule.when.compile(result.settings)(answers, scores, {"sex": sex})
+            names = {"v": answers, "s": scores, "c": {"sex": sex}}
+            assert slow == eval(rule.when.source(result.settings), {}, names)  # noqa: S307
     assert [a.id for a in d.alerts if a.when.evaluate(env)] == list(result.flags)
 
 
@@ -144,3 +145,48 @@ def test_phq9_flags_suicidal_ideation_exactly_when_item_9_is_1_or_more(data):
 def test_qids_sr16_total_never_exceeds_the_plain_sum_of_its_items(data):
     answers = data.draw(complete_answers("qids_sr16"))
     assert score("qids_sr16", answers).total <= sum(answers.values())
+
+
+@st.composite
+def answer_mappings(draw, instrument_id):
+    """Any answers a caller might send: complete, with items left out (absent or None),
+    and with each item's every value, 'not rated' options included."""
+    d = DEFINITIONS[instrument_id]
+    answers = {}
+    for item in d.items:
+        shape = draw(st.sampled_from(("answered", "answered", "answered", "absent", "none")))
+        if shape == "answered":
+            answers[item.link_id] = draw(st.sampled_from(item.all_values))
+        elif shape == "none":
+            answers[item.link_id] = None
+    return answers
+
+
+@pytest.mark.parametrize("instrument_id", ALL)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), prorate=st.booleans(),
+       sex=st.sampled_from((None, "female", "male")))
+def test_the_compiled_scorer_agrees_with_the_general_scorer(instrument_id, data, prorate, sex):
+    d = DEFINITIONS[instrument_id]
+    answers = data.draw(st.one_of(complete_answers(instrument_id),
+                                  answer_mappings(instrument_id)))
+    chosen = {name: data.draw(st.sampled_from(spec.allowed)) for name, spec in d.settings.items()}
+    plan = scoring._plan(d)
+    merged = scoring._settings(d, plan, chosen)
+    general = scoring._score_general(d, plan, merged, answers, prorate, sex)
+    assert score_definition(d, answers, prorate=prorate, settings=chosen, sex=sex) == general
+
+
+def test_the_compiled_scorer_takes_a_complete_phq9_and_leaves_gaps_to_the_general_one():
+    d = DEFINITIONS["phq9"]
+    scorer = scoring._plan(d).scorer_for(d, {})
+    complete = {str(i): 2 for i in range(1, 10)}
+    result = scorer(complete, None)
+    assert result.total == 18 and result.severity == "moderately_severe"
+    assert result.flags == ("suicidal_ideation",)
+    assert result.findings == {"major_depressive_syndrome": True,
+                               "other_depressive_syndrome": False}
+    assert result.missing.optional_unanswered == ("10",)
+    assert scorer({**complete, "9": None}, None) is None
+    assert scorer({**complete, "9": 4}, None) is None
+    assert scorer({**complete, "11": 0}, None) is None

@@ -19,6 +19,7 @@ any comparison on it False and counts 0 in a sum.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -77,17 +78,19 @@ def _interval(lo: float, hi: float, op: str, value: float) -> Tri:
     return None if inside else True
 
 
-Fast = Callable[[Mapping[str, int], Mapping[str, float | None], Mapping[str, str]], bool]
-
-
 class Condition:
     def evaluate(self, env: Env) -> Tri:
         raise NotImplementedError
 
-    def compile(self, settings: Mapping[str, int]) -> Fast:
-        """A two-valued evaluator for when every item it names is answered (none skipped),
-        every score it names is present and every context it names is given."""
+    def source(self, settings: Mapping[str, int]) -> str:
+        """A two-valued Python expression over ``v`` (answers), ``s`` (scores) and ``c``
+        (context), valid when every item it names is answered (none skipped), every score
+        it names is present and every context it names is given. Names and numbers go
+        through ``repr``, so a definition file cannot inject code."""
         raise NotImplementedError
+
+    def scores(self) -> set[str]:
+        return set()
 
     def uses_context(self) -> bool:
         return False
@@ -105,9 +108,8 @@ class ItemCompare(Condition):
     op: str
     value: Threshold
 
-    def compile(self, settings: Mapping[str, int]) -> Fast:
-        f, item, t = OPS[self.op], self.item, _fixed(self.value, settings)
-        return lambda v, s, c: f(v[item], t)
+    def source(self, settings: Mapping[str, int]) -> str:
+        return f"(v[{self.item!r}] {self.op} {_fixed(self.value, settings)!r})"
 
     def evaluate(self, env: Env) -> Tri:
         if self.item in env.not_applicable:
@@ -132,9 +134,11 @@ class ScoreCompare(Condition):
     op: str
     value: Threshold
 
-    def compile(self, settings: Mapping[str, int]) -> Fast:
-        f, name, t = OPS[self.op], self.score, _fixed(self.value, settings)
-        return lambda v, s, c: f(s[name], t)  # type: ignore[arg-type]
+    def source(self, settings: Mapping[str, int]) -> str:
+        return f"(s[{self.score!r}] {self.op} {_fixed(self.value, settings)!r})"
+
+    def scores(self) -> set[str]:
+        return {self.score}
 
     def evaluate(self, env: Env) -> Tri:
         got = env.scores.get(self.score)
@@ -152,9 +156,9 @@ class SumCompare(Condition):
     op: str
     value: Threshold
 
-    def compile(self, settings: Mapping[str, int]) -> Fast:
-        f, of, t = OPS[self.op], self.of, _fixed(self.value, settings)
-        return lambda v, s, c: f(sum([v[i] for i in of]), t)
+    def source(self, settings: Mapping[str, int]) -> str:
+        total = " + ".join(f"v[{i!r}]" for i in self.of)
+        return f"(({total}) {self.op} {_fixed(self.value, settings)!r})"
 
     def evaluate(self, env: Env) -> Tri:
         lo = hi = 0.0
@@ -185,19 +189,12 @@ class CountCompare(Condition):
     op: str
     value: Threshold
 
-    def compile(self, settings: Mapping[str, int]) -> Fast:
-        f, t = OPS[self.op], _fixed(self.value, settings)
-        if all(isinstance(x, ItemCompare) for x in self.of):
-            # the common shape (symptom counts): one comprehension, no call per item
-            leaves = [(x.item, x.op, _fixed(x.value, settings)) for x in self.of
-                      if isinstance(x, ItemCompare)]
-            if all(op == ">=" for _, op, _ in leaves):
-                pairs = [(item, limit) for item, _, limit in leaves]
-                return lambda v, s, c: f(sum([v[i] >= x for i, x in pairs]), t)
-            triples = [(item, OPS[op], limit) for item, op, limit in leaves]
-            return lambda v, s, c: f(sum([g(v[i], x) for i, g, x in triples]), t)
-        subs = [x.compile(settings) for x in self.of]
-        return lambda v, s, c: f(sum([g(v, s, c) for g in subs]), t)
+    def source(self, settings: Mapping[str, int]) -> str:
+        count = " + ".join(x.source(settings) for x in self.of)
+        return f"(({count}) {self.op} {_fixed(self.value, settings)!r})"
+
+    def scores(self) -> set[str]:
+        return set().union(*(c.scores() for c in self.of))
 
     def uses_context(self) -> bool:
         return any(x.uses_context() for x in self.of)
@@ -220,14 +217,11 @@ class CountCompare(Condition):
 class AnyOf(Condition):
     of: tuple[Condition, ...]
 
-    def compile(self, settings: Mapping[str, int]) -> Fast:
-        subs = [x.compile(settings) for x in self.of]
-        if len(subs) == 1:
-            return subs[0]
-        if len(subs) == 2:
-            a, b = subs
-            return lambda v, s, c: a(v, s, c) or b(v, s, c)
-        return lambda v, s, c: any(g(v, s, c) for g in subs)
+    def source(self, settings: Mapping[str, int]) -> str:
+        return "(" + " or ".join(x.source(settings) for x in self.of) + ")"
+
+    def scores(self) -> set[str]:
+        return set().union(*(c.scores() for c in self.of))
 
     def uses_context(self) -> bool:
         return any(x.uses_context() for x in self.of)
@@ -249,17 +243,11 @@ class AnyOf(Condition):
 class AllOf(Condition):
     of: tuple[Condition, ...]
 
-    def compile(self, settings: Mapping[str, int]) -> Fast:
-        subs = [x.compile(settings) for x in self.of]
-        if len(subs) == 1:
-            return subs[0]
-        if len(subs) == 2:
-            a, b = subs
-            return lambda v, s, c: a(v, s, c) and b(v, s, c)
-        if len(subs) == 3:
-            a, b, d = subs
-            return lambda v, s, c: a(v, s, c) and b(v, s, c) and d(v, s, c)
-        return lambda v, s, c: all(g(v, s, c) for g in subs)
+    def source(self, settings: Mapping[str, int]) -> str:
+        return "(" + " and ".join(x.source(settings) for x in self.of) + ")"
+
+    def scores(self) -> set[str]:
+        return set().union(*(c.scores() for c in self.of))
 
     def uses_context(self) -> bool:
         return any(x.uses_context() for x in self.of)
@@ -281,9 +269,11 @@ class AllOf(Condition):
 class Not(Condition):
     of: Condition
 
-    def compile(self, settings: Mapping[str, int]) -> Fast:
-        sub = self.of.compile(settings)
-        return lambda v, s, c: not sub(v, s, c)
+    def source(self, settings: Mapping[str, int]) -> str:
+        return f"(not {self.of.source(settings)})"
+
+    def scores(self) -> set[str]:
+        return self.of.scores()
 
     def uses_context(self) -> bool:
         return self.of.uses_context()
@@ -304,9 +294,8 @@ class ContextEquals(Condition):
     key: str
     equals: str
 
-    def compile(self, settings: Mapping[str, int]) -> Fast:
-        key, equals = self.key, self.equals
-        return lambda v, s, c: c[key] == equals
+    def source(self, settings: Mapping[str, int]) -> str:
+        return f"(c[{self.key!r}] == {self.equals!r})"
 
     def uses_context(self) -> bool:
         return True
@@ -383,6 +372,6 @@ def _threshold(value: Any, where: str, fail: Callable[[str, str], Exception],
         if name not in setting_names:
             raise fail(f"{where}.setting", f"names unknown setting '{name}'")
         return Threshold(setting=str(name))
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise fail(where, "must be a number or {\"setting\": name}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise fail(where, "must be a finite number or {\"setting\": name}")
     return Threshold(literal=float(value))

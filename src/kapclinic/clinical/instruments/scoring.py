@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from .conditions import Env, Fast
+from . import fastpath
+from .conditions import Env
 from .definitions import InstrumentDefinition, Item, resolve
 from .errors import AnswerRangeError, AnswerTypeError, SettingError, UnknownItemError
 
@@ -98,15 +99,6 @@ class ScoreResult(NamedTuple):
 
 
 @dataclass(frozen=True)
-class _Compiled:
-    """Two-valued evaluators for one choice of settings (see ``Condition.compile``)."""
-
-    alerts: tuple[tuple[str, Fast], ...]
-    findings: tuple[tuple[str, Fast], ...]
-    triage: tuple[tuple[str, str, Fast | None], ...]
-
-
-@dataclass(frozen=True)
 class _Plan:
     """Per-definition lookups computed once."""
 
@@ -118,24 +110,28 @@ class _Plan:
     scored: tuple[str, ...]
     gated: tuple[Item, ...]
     defaults: Mapping[str, int]
-    condition_items: frozenset[str]
-    needs_context: bool
     band_mins: tuple[int, ...]
-    compiled: dict[tuple[tuple[str, int], ...], _Compiled]
     complete: dict[tuple[str, ...], MissingHandling]
+    scorers: dict[tuple[tuple[str, int], ...], fastpath.CompleteScorer | None]
 
-    def compiled_for(self, d: InstrumentDefinition, settings: Mapping[str, int]) -> _Compiled:
+    def handling_for(self, d: InstrumentDefinition, unanswered: tuple[str, ...]) -> MissingHandling:
+        """The missing-item record of a complete questionnaire (shared: it is immutable)."""
+        handling = self.complete.get(unanswered)
+        if handling is None:
+            rule = d.scoring.missing
+            handling = MissingHandling(rule.rule, (), unanswered, (), (), False, None, rule.note)
+            self.complete[unanswered] = handling
+        return handling
+
+    def scorer_for(self, d: InstrumentDefinition, settings: Mapping[str, int]
+                   ) -> fastpath.CompleteScorer | None:
         key = tuple(sorted(settings.items()))
-        got = self.compiled.get(key)
-        if got is None:
-            got = _Compiled(
-                alerts=tuple((a.id, a.when.compile(settings)) for a in d.alerts),
-                findings=tuple((f.id, f.when.compile(settings)) for f in d.findings),
-                triage=tuple((t.code, t.label, t.when.compile(settings) if t.when else None)
-                             for t in d.triage),
-            )
-            self.compiled[key] = got
-        return got
+        if key not in self.scorers:
+            frozen = MappingProxyType(dict(settings)) if settings else _NO_SETTINGS
+            self.scorers[key] = fastpath.build(
+                d, settings, ScoreResult, lambda unanswered: self.handling_for(d, unanswered),
+                frozen)
+        return self.scorers[key]
 
 
 _PLANS: weakref.WeakKeyDictionary[InstrumentDefinition, _Plan] = weakref.WeakKeyDictionary()
@@ -144,8 +140,6 @@ _PLANS: weakref.WeakKeyDictionary[InstrumentDefinition, _Plan] = weakref.WeakKey
 def _plan(d: InstrumentDefinition) -> _Plan:
     plan = _PLANS.get(d)
     if plan is None:
-        conditions = [r.when for r in (*d.alerts, *d.findings)]
-        conditions += [t.when for t in d.triage if t.when is not None]
         plan = _Plan(
             items={i.link_id: i for i in d.items},
             item_ids=d.item_ids,
@@ -156,11 +150,9 @@ def _plan(d: InstrumentDefinition) -> _Plan:
             scored=tuple(i.link_id for i in d.items if i.scored),
             gated=tuple(i for i in d.items if i.enable_when),
             defaults={s.name: s.default for s in d.settings.values()},
-            condition_items=frozenset().union(*(c.items() for c in conditions)),
-            needs_context=any(c.uses_context() for c in conditions),
             band_mins=tuple(b.min for b in d.severity.bands) if d.severity else (),
-            compiled={},
             complete={},
+            scorers={},
         )
         _PLANS[d] = plan
     return plan
@@ -251,9 +243,26 @@ def score(instrument_id: str, answers: Mapping[str, int | None], *, prorate: boo
 def score_definition(d: InstrumentDefinition, answers: Mapping[str, int | None], *,
                      prorate: bool = False, settings: Mapping[str, int] | None = None,
                      sex: str | None = None) -> ScoreResult:
-    """``score`` for an already-resolved definition."""
+    """``score`` for an already-resolved definition.
+
+    A complete questionnaire goes through the definition's compiled scorer; anything it
+    does not cover (missing, skipped or bad answers) through the general scorer.
+    """
     plan = _plan(d)
     chosen = _settings(d, plan, settings)
+    if sex is None or sex in SEXES:
+        scorer = plan.scorer_for(d, chosen)
+        if scorer is not None:
+            result = scorer(answers, sex)
+            if result is not None:
+                return result
+    return _score_general(d, plan, chosen, answers, prorate, sex)
+
+
+def _score_general(d: InstrumentDefinition, plan: _Plan, chosen: Mapping[str, int],
+                   answers: Mapping[str, int | None], prorate: bool, sex: str | None
+                   ) -> ScoreResult:
+    """The reference scorer: three-valued rules, every missing-item rule, every error."""
     if sex is not None and sex not in SEXES:
         raise SettingError(d.id, "sex", f"{sex!r} must be one of {', '.join(SEXES)} or None")
     values, not_rated = _check_answers(d, plan, answers)
@@ -334,49 +343,29 @@ def score_definition(d: InstrumentDefinition, answers: Mapping[str, int | None],
     scores: dict[str, float | None] = {"total": total, **subscales}
     flags: list[str] = []
     undetermined: list[str] = []
-    fast = (not na and plan.condition_items.issubset(values)
-            and (kind == "triage" or total is not None)
-            and (not plan.needs_context or bool(context))
-            and not (scored_missing and d.subscales))
-    if fast:
-        compiled = plan.compiled_for(d, chosen)
-        for flag, check in compiled.alerts:
-            if check(values, scores, context) and flag not in flags:
-                flags.append(flag)
-        findings: dict[str, bool | None] = {
-            fid: check(values, scores, context) for fid, check in compiled.findings}
-        for code, label, level_check in compiled.triage:
-            if level_check is None or level_check(values, scores, context):
-                severity, severity_label = code, label
-                break
-    else:
-        e = env(scores)
-        for level in d.triage:
-            verdict = True if level.when is None else level.when.evaluate(e)
-            if verdict is True:
-                severity, severity_label = level.code, level.label
-                break
-            if verdict is None:
-                needed = sorted(level.when.items() & set(missing)) if level.when else []
-                withheld = (f"cannot rule out triage level '{level.code}': "
-                            f"item(s) {', '.join(needed)} missing")
-                break
-        for alert in d.alerts:
-            verdict = alert.when.evaluate(e)
-            if verdict is True:
-                if alert.id not in flags:
-                    flags.append(alert.id)
-            elif verdict is None and alert.id not in undetermined:
-                undetermined.append(alert.id)
-        undetermined = [u for u in undetermined if u not in flags]
-        findings = {f.id: f.when.evaluate(e) for f in d.findings}
+    e = env(scores)
+    for level in d.triage:
+        verdict = True if level.when is None else level.when.evaluate(e)
+        if verdict is True:
+            severity, severity_label = level.code, level.label
+            break
+        if verdict is None:
+            needed = sorted(level.when.items() & set(missing)) if level.when else []
+            withheld = (f"cannot rule out triage level '{level.code}': "
+                        f"item(s) {', '.join(needed)} missing")
+            break
+    for alert in d.alerts:
+        verdict = alert.when.evaluate(e)
+        if verdict is True:
+            if alert.id not in flags:
+                flags.append(alert.id)
+        elif verdict is None and alert.id not in undetermined:
+            undetermined.append(alert.id)
+    undetermined = [u for u in undetermined if u not in flags]
+    findings = {f.id: f.when.evaluate(e) for f in d.findings}
 
     if (not missing and not na and not not_rated and withheld is None and not prorated):
-        key = tuple(unanswered)
-        handling = plan.complete.get(key)
-        if handling is None:
-            handling = MissingHandling(applied, (), key, (), (), False, None, rule.note)
-            plan.complete[key] = handling
+        handling = plan.handling_for(d, tuple(unanswered))
     else:
         handling = MissingHandling(
             applied, tuple(missing), tuple(i for i in unanswered if i not in scored_missing),
