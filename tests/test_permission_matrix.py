@@ -15,7 +15,7 @@ from django.utils import timezone
 from kapclinic.accounts.permissions import MATRIX, Action
 from kapclinic.accounts.roles import Role
 from kapclinic.api import api
-from kapclinic.measures.actions import record_response, send_request
+from kapclinic.measures.actions import record_clinical_event, record_response, send_request
 from kapclinic.patients.models import Patient
 from kapclinic.screening import actions as screening
 from tests.conftest import login, make_user
@@ -74,9 +74,12 @@ def world(clinic_a, prescriber):
     patient.refresh_from_db()
     due = send_request(patient=patient, instrument="gad7", due_at=timezone.now(),
                        base_url="http://testserver")
+    event = record_clinical_event(patient=patient, kind="suicide_attempt", note="ED visit",
+                                  occurred_at=timezone.now(), by=prescriber)
     ids = {"request_id": due.pk, "patient_id": patient.pk, "condition_id": condition.pk,
            "decision_id": decision.pk, "consent_id": consent.pk, "instrument": "phq9",
-           "alert_id": recorded.alerts[0].pk}
+           "alert_id": recorded.alerts[0].pk, "event_id": event.pk,
+           "response_id": recorded.response.pk}
     return ids, users
 
 

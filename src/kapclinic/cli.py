@@ -203,7 +203,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {report}", flush=True)
         if args.once:
             return 0
-        time.sleep(args.interval)
+        if not report.more_to_do:
+            time.sleep(args.interval)
 
 
 def cmd_manage(args: argparse.Namespace) -> int:
@@ -282,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--expect-head", help="the head hash noted earlier, to detect truncation")
     verify.set_defaults(func=cmd_audit_verify)
 
-    work = sub.add_parser("worker", help="send due questionnaires, reminders and escalations")
+    work = sub.add_parser("worker", help="send due questionnaires, reminders and escalations; "
+                                            "recompute outcomes after a rule change")
     work.add_argument("--once", action="store_true", help="one pass, then exit")
     work.add_argument("--interval", type=positive_int, default=60, help="seconds between passes")
     work.add_argument("--base-url", help="the address patients open links on "

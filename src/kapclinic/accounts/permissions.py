@@ -41,6 +41,8 @@ class Action(enum.StrEnum):
     OUTBOX_VIEW = "outbox.view"
     DASHBOARD_VIEW = "dashboard.view"    # clinic outcomes: rates, relapse curve, lists
     MEASURE_SETTINGS = "measure.settings"  # crisis text, escalation time, schedules
+    OUTCOME_SETTINGS = "outcome.settings"  # response/remission/relapse rules of the clinic
+    EVENT_RECORD = "event.record"          # an event that can define relapse (hospitalisation...)
 
 
 R = Role
@@ -72,6 +74,9 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.ALERT_ACKNOWLEDGE: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
     Action.OUTBOX_VIEW: frozenset({R.ADMIN}),
     Action.DASHBOARD_VIEW: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
+    # Outcome rules are a clinical choice (the prescriber) the admin also keeps in order.
+    Action.OUTCOME_SETTINGS: frozenset({R.ADMIN, R.PRESCRIBER}),
+    Action.EVENT_RECORD: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.

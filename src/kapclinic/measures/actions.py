@@ -17,6 +17,7 @@ from kapclinic.clinical.instruments.crisis import is_crisis
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.models import (
     Alert,
+    ClinicalEvent,
     MeasureRequest,
     MeasureSettings,
     Response,
@@ -27,9 +28,7 @@ from kapclinic.patients.models import Patient, PatientLink
 
 
 def settings_for(clinic: Clinic | int) -> MeasureSettings:
-    clinic_id = clinic if isinstance(clinic, int) else clinic.pk
-    found, _ = MeasureSettings.objects.get_or_create(clinic_id=clinic_id)
-    return found
+    return outcome_snapshots.clinic_settings(clinic if isinstance(clinic, int) else clinic.pk)
 
 
 def save_settings(*, form, by: User) -> MeasureSettings:
@@ -40,9 +39,35 @@ def save_settings(*, form, by: User) -> MeasureSettings:
     return saved
 
 
+OUTCOME_FIELDS = ("relapse_after", "relapse_date", "fading_fraction", "madrs_remission_max",
+                  "relapse_rules")
+
+
+def save_outcome_settings(*, form, by: User) -> MeasureSettings:
+    """Save the clinic's outcome rules. A change bumps the version (with the old and new
+    values in the audit trail) and recomputes a first batch of snapshots at once; the
+    worker recomputes the rest."""
+    with transaction.atomic():
+        before = MeasureSettings.objects.select_for_update().get(pk=form.instance.pk)
+        saved = form.save(commit=False)
+        changes = {name: [getattr(before, name), getattr(saved, name)] for name in OUTCOME_FIELDS
+                   if getattr(before, name) != getattr(saved, name)}
+        if changes:
+            saved.outcome_version = before.outcome_version + 1
+            saved.save()
+            trail.record("update", object_type="outcome_settings", object_id=saved.pk,
+                         clinic_id=saved.clinic_id,
+                         detail={"changes": changes, "version": saved.outcome_version})
+    if changes:
+        outcome_snapshots.refresh_stale(clinic_id=saved.clinic_id, seconds=2.0)
+    return saved
+
+
 def instrument_settings(instrument: str, clinic_settings: MeasureSettings) -> dict[str, int]:
     if instrument == "qids_sr16":
         return {"suicide_item_threshold": clinic_settings.qids_suicide_item_threshold}
+    if instrument == "madrs":
+        return {"suicide_item_threshold": clinic_settings.madrs_suicide_item_threshold}
     return {}
 
 
@@ -128,6 +153,36 @@ def mark_response_entered_in_error(*, response: Response, reason: str, by: User)
             trail.record("update", object_type="response", object_id=response.pk,
                          patient_id=response.patient_id, detail={"entered_in_error": True})
             outcome_snapshots.refresh(response.patient, response.instrument)
+    return bool(done)
+
+
+def record_clinical_event(*, patient: Patient, kind: str, occurred_at: datetime, note: str,
+                          by: User) -> ClinicalEvent:
+    """An event that can define relapse (clinical.md 2); outcomes are recomputed with it."""
+    if kind not in ClinicalEvent.KINDS:
+        raise ValueError(f"kind: {kind!r} is not one of {', '.join(ClinicalEvent.KINDS)}")
+    if not note.strip():
+        raise ValueError("note: say what happened.")
+    with transaction.atomic():
+        event = ClinicalEvent.objects.create(patient=patient, kind=kind, occurred_at=occurred_at,
+                                             note=note.strip(), recorded_by=by)
+        trail.record("create", object_type="clinical_event", object_id=event.pk,
+                     patient_id=patient.pk, clinic_id=patient.clinic_id, detail={"kind": kind})
+        outcome_snapshots.refresh_all(patient)
+    return event
+
+
+def mark_event_entered_in_error(*, event: ClinicalEvent, reason: str, by: User) -> bool:
+    if not reason.strip():
+        raise ValueError("reason: say why the event was entered in error.")
+    with transaction.atomic():
+        done = ClinicalEvent.objects.filter(pk=event.pk, entered_in_error_at__isnull=True).update(
+            entered_in_error_at=timezone.now(), entered_in_error_by=by,
+            entered_in_error_reason=reason.strip())
+        if done:
+            trail.record("update", object_type="clinical_event", object_id=event.pk,
+                         patient_id=event.patient_id, detail={"entered_in_error": True})
+            outcome_snapshots.refresh_all(event.patient)
     return bool(done)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
-from kapclinic.clinical import instruments
+from kapclinic.clinical import instruments, outcomes
 
 
 def item_label(item) -> str:
@@ -38,6 +39,35 @@ class QuestionnaireForm(forms.Form):
 class AcknowledgeForm(forms.Form):
     note = forms.CharField(label="What you did", widget=forms.Textarea(attrs={"rows": 2}),
                            max_length=2000)
+
+
+class ClinicalEventForm(forms.Form):
+    """An event that can define relapse (clinical.md 2, SUSTAIN-1 row)."""
+
+    kind = forms.ChoiceField(label="What happened", choices=[])
+    occurred_at = forms.DateTimeField(
+        label="When (the start of the hospitalisation if hospitalised)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    note = forms.CharField(label="Note", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from kapclinic.measures.models import ClinicalEvent
+
+        self.fields["kind"].choices = list(ClinicalEvent.KINDS.items())
+
+    def clean_occurred_at(self):
+        from django.utils import timezone
+
+        value = self.cleaned_data["occurred_at"]
+        if value > timezone.now():
+            raise forms.ValidationError("An event is recorded after it happened: the time is "
+                                        "in the future.")
+        return value
+
+
+class EnteredInErrorForm(forms.Form):
+    reason = forms.CharField(label="Why it is wrong", max_length=500)
 
 
 class SendForm(forms.Form):
@@ -96,3 +126,107 @@ class MeasureSettingsForm(forms.ModelForm):
         if not 1 <= value <= 24 * 60:
             raise forms.ValidationError("Between 1 minute and 24 hours.")
         return value
+
+
+def outcome_instruments() -> list[str]:
+    """Instruments with a response or remission rule: the ones outcomes are computed for."""
+    return [row["id"] for row in instruments.list_instruments()
+            if (d := instruments.get_instrument(row["id"])).change_rules or d.remission]
+
+
+def relapse_rule_instruments() -> list[str]:
+    """Outcome instruments clinical.md 2 gives no relapse rule for: the clinic may set one."""
+    reference = outcomes.load_rules().relapse_rules
+    return [i for i in outcome_instruments() if i not in reference]
+
+
+def _setting_choices(name: str) -> list[tuple[str, str]]:
+    spec = outcomes.load_rules().settings[name]
+    return [(value, value.replace("_", " ")) for value in spec.allowed or ()]
+
+
+class OutcomeSettingsForm(forms.ModelForm):
+    """The clinic's outcome rules: the reference's open choices, each with its label and
+    source, and relapse rules for instruments the reference gives none for."""
+
+    relapse_after = forms.ChoiceField(choices=_setting_choices("relapse_after"))
+    relapse_date = forms.ChoiceField(choices=_setting_choices("relapse_date"))
+    fading_fraction = forms.FloatField()
+    madrs_remission_max = forms.TypedChoiceField(coerce=int)
+
+    class Meta:
+        from kapclinic.measures.models import MeasureSettings
+
+        model = MeasureSettings
+        fields = ["relapse_after", "relapse_date", "fading_fraction", "madrs_remission_max"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        specs = outcomes.load_rules().settings
+        for name in ("relapse_after", "relapse_date", "fading_fraction"):
+            self.fields[name].label = specs[name].label
+            self.fields[name].help_text = specs[name].source
+        fading = specs["fading_fraction"]
+        self.fields["fading_fraction"].validators += [
+            MinValueValidator(fading.minimum), MaxValueValidator(fading.maximum)]
+        remission = instruments.get_instrument("madrs").settings["remission_max"]
+        self.fields["madrs_remission_max"].choices = [(v, f"≤ {v}") for v in remission.allowed]
+        self.fields["madrs_remission_max"].label = remission.label
+        self.fields["madrs_remission_max"].help_text = remission.source
+        current = self.instance.relapse_rules or {}
+        self.relapse_rows = []
+        for instrument in relapse_rule_instruments():
+            d = instruments.get_instrument(instrument)
+            lo, hi = d.total_range
+            rule = current.get(instrument) or {}
+            spacing = rule.get("spacing_days") or [None, None]
+            prefix = f"relapse_{instrument}_"
+            self.fields[prefix + "threshold"] = forms.IntegerField(
+                label=f"{d.short_name}: relapse when the total is at or above",
+                required=False, min_value=lo + 1, max_value=hi, initial=rule.get("threshold"),
+                help_text=f"{lo + 1}-{hi}; leave empty for no relapse rule on {d.short_name}")
+            self.fields[prefix + "consecutive"] = forms.IntegerField(
+                label="on consecutive assessments", min_value=1, max_value=6,
+                initial=rule.get("consecutive", 2))
+            self.fields[prefix + "min_days"] = forms.IntegerField(
+                label="each this many days apart, at least", required=False, min_value=0,
+                max_value=365, initial=spacing[0])
+            self.fields[prefix + "max_days"] = forms.IntegerField(
+                label="and at most", required=False, min_value=0, max_value=365,
+                initial=spacing[1])
+            self.relapse_rows.append({
+                "definition": d,
+                "fields": [self[prefix + k] for k in ("threshold", "consecutive", "min_days",
+                                                      "max_days")]})
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        rules = {}
+        for instrument in relapse_rule_instruments():
+            prefix = f"relapse_{instrument}_"
+            threshold = cleaned.get(prefix + "threshold")
+            lo, hi = cleaned.get(prefix + "min_days"), cleaned.get(prefix + "max_days")
+            if (lo is None) != (hi is None):
+                self.add_error(prefix + "max_days" if hi is None else prefix + "min_days",
+                               "Give both spacing limits (at least and at most) or neither.")
+                continue
+            if lo is not None and hi is not None and lo > hi:
+                self.add_error(prefix + "max_days", f"At most ({hi}) must not be below at "
+                                                    f"least ({lo}).")
+                continue
+            if threshold is None:
+                continue
+            consecutive = cleaned.get(prefix + "consecutive") or 1
+            if lo is not None and consecutive < 2:
+                self.add_error(prefix + "min_days", "Spacing needs 2 or more consecutive "
+                                                    "assessments.")
+                continue
+            previous = (self.instance.relapse_rules or {}).get(instrument) or {}
+            rule = {"threshold": threshold, "consecutive": consecutive,
+                    "spacing_days": [lo, hi] if lo is not None else None}
+            changed = {k: previous.get(k) for k in rule} != rule
+            # A changed rule is a new version of the clinic's rule (stored with results).
+            rule["version"] = previous.get("version", 0) + 1 if changed else previous.get("version", 1)
+            rules[instrument] = rule
+        self.instance.relapse_rules = rules
+        return cleaned

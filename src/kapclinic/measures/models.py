@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic
 from kapclinic.audit.models import CorrectableRecord
+from kapclinic.clinical import outcomes
 from kapclinic.patients.models import Patient, PatientLink, paired
 
 USER = settings.AUTH_USER_MODEL
@@ -37,11 +38,39 @@ class MeasureSettings(models.Model):
     # [policy] QIDS-SR16 item 12 alert threshold (clinical.md 1.1 lets the clinic choose 1 or 2).
     qids_suicide_item_threshold = models.PositiveSmallIntegerField(default=1)
     prorate = models.BooleanField(default=False, help_text="Prorate PHQ-9 with 1-2 missing items")
+    # [policy] MADRS item 10 alert threshold (madrs.json setting, default 4).
+    madrs_suicide_item_threshold = models.PositiveSmallIntegerField(default=4)
+
+    # Outcome rules (kapclinic.clinical.outcomes). Defaults are outcomes.json's and
+    # madrs.json's labelled defaults (a test holds them equal). Changing any of them bumps
+    # ``outcome_version``; snapshots computed under an older version are recomputed.
+    relapse_after = models.CharField(max_length=30, default="response_or_remission")
+    relapse_date = models.CharField(max_length=20, default="first_of_run")
+    fading_fraction = models.FloatField(default=0.5)
+    madrs_remission_max = models.PositiveSmallIntegerField(default=10)
+    # The clinic's relapse rules for instruments clinical.md 2 gives none for:
+    # {instrument: {"threshold": n, "consecutive": k, "spacing_days": [lo, hi] | null}}.
+    relapse_rules = models.JSONField(default=dict, blank=True)
+    outcome_version = models.PositiveIntegerField(default=1)
 
     IDENTIFYING_FIELDS: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"measurement settings of {self.clinic}"
+
+    def outcome_settings(self) -> outcomes.OutcomeSettings:
+        """The clinic's choices as the outcomes core takes them."""
+        rules = {}
+        for instrument, rule in (self.relapse_rules or {}).items():
+            spacing = rule.get("spacing_days")
+            rules[instrument] = outcomes.clinic_relapse_rule(
+                instrument, threshold=rule["threshold"], consecutive=rule["consecutive"],
+                spacing_days=tuple(spacing) if spacing else None,
+                version=str(rule.get("version", 1)))
+        return outcomes.OutcomeSettings(
+            relapse_after=self.relapse_after, relapse_date=self.relapse_date,
+            fading_fraction=self.fading_fraction, relapse_rules=rules,
+            instrument_settings={"madrs": {"remission_max": self.madrs_remission_max}})
 
 
 class Response(CorrectableRecord):
@@ -191,13 +220,51 @@ class OutcomeSnapshot(models.Model):
     durability_days = models.FloatField(null=True)
     relief_fading = models.BooleanField(default=False)
     summary = models.JSONField()
+    # The clinic's outcome_version this was computed under (0: before versions existed).
+    settings_version = models.PositiveIntegerField(default=0)
 
     IDENTIFYING_FIELDS: tuple[str, ...] = ()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["patient", "instrument"],
                                                name="one_outcome_per_instrument")]
-        indexes = [models.Index(fields=["instrument", "condition_group"])]
+        indexes = [models.Index(fields=["instrument", "condition_group"]),
+                   models.Index(fields=["settings_version"])]
 
     def __str__(self) -> str:
         return f"{self.instrument} outcome of patient {self.patient_id}"
+
+
+class ClinicalEvent(CorrectableRecord):
+    """An event that can define relapse (clinical.md 2, SUSTAIN-1 row): hospitalisation for
+    worsening depression, a suicide attempt... ``occurred_at`` is the start of the
+    hospitalisation if hospitalised, otherwise when the event happened (the row's relapse
+    date). Never edited: a wrong one is marked entered in error."""
+
+    KINDS = {
+        "hospitalisation_worsening_depression": "Hospitalisation for worsening depression",
+        "suicide_attempt": "Suicide attempt",
+        "completed_suicide": "Completed suicide",
+        "hospitalisation_suicide_prevention": "Hospitalisation for suicide prevention",
+        "other_clinically_relevant_event": "Other clinically relevant event suggestive of relapse",
+    }
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="clinical_events")
+    kind = models.CharField(max_length=60, choices=list(KINDS.items()))
+    occurred_at = models.DateTimeField()
+    note = models.TextField()
+    recorded_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    entered_in_error_at = models.DateTimeField(null=True, blank=True)
+    entered_in_error_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT,
+                                            related_name="+")
+    entered_in_error_reason = models.CharField(max_length=500, blank=True)
+
+    IDENTIFYING_FIELDS = ("note", "entered_in_error_reason")
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [paired("entered_in_error_at", "entered_in_error_by", "event_error_who_when")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for patient {self.patient_id}"

@@ -1,14 +1,22 @@
-"""Keep each patient's outcome snapshot in step with their responses.
+"""Keep each patient's outcome snapshot in step with their responses, events and the
+clinic's outcome rules.
 
 All the clinical judgement (baseline, response, remission, relapse, fading) is
-kapclinic.clinical.outcomes'; this module only loads the scores and stores the summary.
+kapclinic.clinical.outcomes'; this module only loads the scores and events, passes the
+clinic's settings and stores the summary with the settings version it was computed under.
 """
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+
 from kapclinic.clinical import outcomes
 from kapclinic.clinical.codes import diagnoses
-from kapclinic.measures.models import OutcomeSnapshot, Response
+from kapclinic.measures.models import ClinicalEvent, MeasureSettings, OutcomeSnapshot, Response
 from kapclinic.patients.models import Patient
 
 
@@ -23,39 +31,122 @@ def condition_group(patient: Patient) -> str:
     return "No diagnosis recorded"
 
 
-def refresh(patient: Patient, instrument: str) -> OutcomeSnapshot | None:
-    points = list(Response.objects.filter(
-        patient=patient, instrument=instrument, entered_in_error_at__isnull=True,
-        total__isnull=False).order_by("taken_at").values_list("taken_at", "total"))
-    if not points:
-        # Derived data only: with no valid score left there is no outcome to show.
-        OutcomeSnapshot.objects.filter(patient=patient, instrument=instrument).delete()
-        return None
-    summary = outcomes.summarise(outcomes.ScoreSeries.from_pairs(instrument, points))
-    data = summary.to_dict()
-    values = {
-        "condition_group": condition_group(patient),
-        "baseline_total": (data.get("baseline") or {}).get("total"),
-        "latest_total": (data.get("latest") or {}).get("total"),
-        "latest_at": points[-1][0],
-        "reduction_pct": data.get("reduction_pct"),
-        "response_now": bool(data.get("response_now")),
-        "remission_now": bool(data.get("remission_now")),
-        "ever_responded": data.get("first_response_at") is not None,
-        "time_to_response_days": data.get("time_to_response_days"),
-        "has_relapse_rule": bool(data.get("rules", {}).get("relapse")),
-        "relapsed": bool(data.get("relapsed")),
-        "durability_days": data.get("durability_days"),
-        "relief_fading": bool(data.get("relief_fading")),
-        "summary": data,
-    }
-    snapshot, _ = OutcomeSnapshot.objects.update_or_create(
-        patient=patient, instrument=instrument, defaults=values)
+def clinic_settings(clinic_id: int) -> MeasureSettings:
+    found, _ = MeasureSettings.objects.get_or_create(clinic_id=clinic_id)
+    return found
+
+
+def relapse_events(patient: Patient) -> list[outcomes.ClinicalEvent]:
+    return [outcomes.ClinicalEvent(kind, at) for kind, at in
+            ClinicalEvent.objects.filter(patient=patient, entered_in_error_at__isnull=True)
+            .values_list("kind", "occurred_at")]
+
+
+def refresh(patient: Patient, instrument: str,
+            settings: MeasureSettings | None = None) -> OutcomeSnapshot | None:
+    """Recompute one snapshot. The row is locked first, so a response saved meanwhile and
+    the worker's recomputation cannot overwrite each other with an older reading."""
+    settings = settings or clinic_settings(patient.clinic_id)
+    with transaction.atomic():
+        list(OutcomeSnapshot.objects.select_for_update()
+             .filter(patient=patient, instrument=instrument).values_list("pk", flat=True))
+        points = list(Response.objects.filter(
+            patient=patient, instrument=instrument, entered_in_error_at__isnull=True,
+            total__isnull=False).order_by("taken_at").values_list("taken_at", "total"))
+        if not points:
+            # Derived data only: with no valid score left there is no outcome to show.
+            OutcomeSnapshot.objects.filter(patient=patient, instrument=instrument).delete()
+            return None
+        summary = outcomes.summarise(outcomes.ScoreSeries.from_pairs(instrument, points),
+                                     settings=settings.outcome_settings(),
+                                     events=relapse_events(patient))
+        data = summary.to_dict()
+        values = {
+            "condition_group": condition_group(patient),
+            "baseline_total": (data.get("baseline") or {}).get("total"),
+            "latest_total": (data.get("latest") or {}).get("total"),
+            "latest_at": points[-1][0],
+            "reduction_pct": data.get("reduction_pct"),
+            "response_now": bool(data.get("response_now")),
+            "remission_now": bool(data.get("remission_now")),
+            "ever_responded": data.get("first_response_at") is not None,
+            "time_to_response_days": data.get("time_to_response_days"),
+            "has_relapse_rule": bool(data.get("rules", {}).get("relapse")),
+            "relapsed": bool(data.get("relapsed")),
+            "durability_days": data.get("durability_days"),
+            "relief_fading": bool(data.get("relief_fading")),
+            "summary": data,
+            "settings_version": settings.outcome_version,
+        }
+        snapshot, _ = OutcomeSnapshot.objects.update_or_create(
+            patient=patient, instrument=instrument, defaults=values)
     return snapshot
 
 
 def refresh_all(patient: Patient) -> None:
-    """After a diagnosis change: every instrument's snapshot, for its condition group."""
+    """After a diagnosis or an event: every instrument's snapshot of the patient."""
+    settings = clinic_settings(patient.clinic_id)
     for instrument in (OutcomeSnapshot.objects.filter(patient=patient)
                        .values_list("instrument", flat=True)):
-        refresh(patient, instrument)
+        refresh(patient, instrument, settings)
+
+
+def stale(clinic_id: int | None = None):
+    """Snapshots computed under an older version of their clinic's outcome rules."""
+    found = OutcomeSnapshot.objects.exclude(
+        settings_version=F("patient__clinic__measure_settings__outcome_version"))
+    return found if clinic_id is None else found.filter(patient__clinic_id=clinic_id)
+
+
+def refresh_stale(*, clinic_id: int | None = None, limit: int = 500,
+                  seconds: float | None = None) -> int:
+    """Recompute up to ``limit`` stale snapshots (within ``seconds`` if given); the
+    worker runs this in batches, and saving the settings runs a first batch at once."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    done = 0
+    settings_by_clinic: dict[int, MeasureSettings] = {}
+    batch = (stale(clinic_id).select_related("patient").order_by("pk")[:limit])
+    for snapshot in batch:
+        patient = snapshot.patient
+        if patient.clinic_id not in settings_by_clinic:
+            settings_by_clinic[patient.clinic_id] = clinic_settings(patient.clinic_id)
+        refresh(patient, snapshot.instrument, settings_by_clinic[patient.clinic_id])
+        done += 1
+        if deadline is not None and time.monotonic() > deadline:
+            break
+    return done
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def present(snapshot: OutcomeSnapshot, outcome_version: int) -> dict:
+    """The stored summary as the patient's measures page shows it (datetimes parsed)."""
+    data = snapshot.summary
+    relapse = data.get("relapse")
+    return {
+        "snapshot": snapshot,
+        "baseline": data.get("baseline") and {**data["baseline"],
+                                               "taken_at": _when(data["baseline"]["taken_at"])},
+        "latest": data.get("latest") and {**data["latest"],
+                                           "taken_at": _when(data["latest"]["taken_at"])},
+        "reduction_pct": data.get("reduction_pct"),
+        "reduction_points": data.get("reduction_points"),
+        "response_now": data.get("response_now"),
+        "remission_now": data.get("remission_now"),
+        "first_response_at": _when(data.get("first_response_at")),
+        "time_to_response_days": data.get("time_to_response_days"),
+        "first_remission_at": _when(data.get("first_remission_at")),
+        "relapse": relapse and {**relapse, "at": _when(relapse["at"]),
+                                "criterion_label": ClinicalEvent.KINDS.get(
+                                    relapse["criterion"], "score criterion")},
+        "durability_days": data.get("durability_days"),
+        "durability_censored": data.get("durability_censored"),
+        "durability_from": data.get("durability_from"),
+        "fading": data.get("fading"),
+        "rules": [(name, rule, data.get("evidence", {}).get(name, ""))
+                  for name, rule in sorted(data.get("rules", {}).items())],
+        "notes": data.get("notes", []),
+        "stale": snapshot.settings_version != outcome_version,
+    }

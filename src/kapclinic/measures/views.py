@@ -23,14 +23,26 @@ from kapclinic.audit import context, trail
 from kapclinic.clinical import instruments, outcomes
 from kapclinic.clinical.instruments.crisis import is_crisis
 from kapclinic.measures import actions
+from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.chart import trajectory
 from kapclinic.measures.forms import (
     AcknowledgeForm,
+    ClinicalEventForm,
+    EnteredInErrorForm,
     MeasureSettingsForm,
+    OutcomeSettingsForm,
     QuestionnaireForm,
     SendForm,
 )
-from kapclinic.measures.models import Alert, MeasureRequest, OutboxMessage, Response, Schedule
+from kapclinic.measures.models import (
+    Alert,
+    ClinicalEvent,
+    MeasureRequest,
+    OutboxMessage,
+    OutcomeSnapshot,
+    Response,
+    Schedule,
+)
 from kapclinic.patients import links
 from kapclinic.patients.models import PatientLink
 
@@ -49,16 +61,80 @@ def trajectories(responses) -> list[dict]:
     return charts
 
 
-@require(Action.PATIENT_VIEW)
-def patient_measures(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = get_patient_for_user(request, patient_id, Action.PATIENT_VIEW)
+def measures_page(request: HttpRequest, patient, *, event_form=None, status: int = 200
+                  ) -> HttpResponse:
     responses = list(Response.objects.filter(patient=patient).select_related("entered_by"))
+    charts = trajectories(responses)
+    version = actions.settings_for(patient.clinic_id).outcome_version
+    snapshots = {s.instrument: outcome_snapshots.present(s, version)
+                 for s in OutcomeSnapshot.objects.filter(patient=patient)}
+    for chart in charts:
+        chart["outcome"] = snapshots.get(chart["instrument"].id)
+    events = list(ClinicalEvent.objects.filter(patient=patient).select_related("recorded_by"))
+    trail.record_many([trail.Event("read", "clinical_event", e.pk, patient_id=patient.pk)
+                       for e in events])
     return render(request, "measures/patient.html", {
-        "patient": patient, "charts": trajectories(responses), "responses": responses,
+        "patient": patient, "charts": charts, "responses": responses,
         "schedules": Schedule.objects.filter(patient=patient),
         "alerts": Alert.objects.filter(patient=patient, acknowledged_at__isnull=True),
         "instruments": instruments.list_instruments(), "send_form": SendForm(),
-    })
+        "events": events, "event_form": event_form or ClinicalEventForm(),
+    }, status=status)
+
+
+@require(Action.PATIENT_VIEW)
+def patient_measures(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get_patient_for_user(request, patient_id, Action.PATIENT_VIEW)
+    return measures_page(request, patient)
+
+
+@require(Action.EVENT_RECORD)
+@require_POST
+def record_event(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get_patient_for_user(request, patient_id, Action.EVENT_RECORD, audit_read=False)
+    form = ClinicalEventForm(request.POST)
+    if not form.is_valid():
+        return measures_page(request, patient, event_form=form, status=422)
+    actions.record_clinical_event(patient=patient, by=request.user, **form.cleaned_data)
+    messages.success(request, f"{ClinicalEvent.KINDS[form.cleaned_data['kind']]} recorded; "
+                              "outcomes recomputed.")
+    return redirect("patient-measures", patient_id=patient.pk)
+
+
+@require(Action.EVENT_RECORD)
+@require_POST
+def event_entered_in_error(request: HttpRequest, patient_id: int, event_id: int) -> HttpResponse:
+    patient = get_patient_for_user(request, patient_id, Action.EVENT_RECORD, audit_read=False)
+    event = get_object_or_404(ClinicalEvent, pk=event_id, patient=patient)
+    form = EnteredInErrorForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the event was entered in error; nothing was changed.")
+    elif actions.mark_event_entered_in_error(event=event, reason=form.cleaned_data["reason"],
+                                             by=request.user):
+        messages.success(request, "Event marked entered in error; outcomes recomputed.")
+    else:
+        messages.error(request, "That event was already marked entered in error.")
+    return redirect("patient-measures", patient_id=patient.pk)
+
+
+@require(Action.MEASURE_ENTER)
+@require_POST
+def response_entered_in_error(request: HttpRequest, patient_id: int, response_id: int
+                              ) -> HttpResponse:
+    patient = get_patient_for_user(request, patient_id, Action.MEASURE_ENTER, audit_read=False)
+    response = get_object_or_404(Response, pk=response_id, patient=patient)
+    form = EnteredInErrorForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the questionnaire was entered in error; nothing was "
+                                "changed.")
+    elif actions.mark_response_entered_in_error(response=response,
+                                                reason=form.cleaned_data["reason"],
+                                                by=request.user):
+        messages.success(request, "Questionnaire marked entered in error; it no longer counts "
+                                  "in the outcomes.")
+    else:
+        messages.error(request, "That questionnaire was already marked entered in error.")
+    return redirect("patient-measures", patient_id=patient.pk)
 
 
 @require(Action.MEASURE_ENTER)
@@ -166,7 +242,8 @@ def clinic_dashboard(request: HttpRequest) -> HttpResponse:
         "rates": dashboard.rates_by_condition(clinic_id, instrument),
         "curve": curve, "km": dashboard.km_svg(curve) if curve is not None else None,
         "fading": fading, "late": late, "expired": expired,
-        "fading_fraction": outcomes.OutcomeSettings().fading_fraction,
+        "fading_fraction": actions.settings_for(clinic_id).fading_fraction,
+        "stale": outcome_snapshots.stale(clinic_id).count(),
     })
 
 
@@ -181,6 +258,25 @@ def measure_settings(request: HttpRequest) -> HttpResponse:
         return redirect("measure-settings")
     return render(request, "measures/settings.html", {"form": form},
                   status=422 if form.errors else 200)
+
+
+@require(Action.OUTCOME_SETTINGS)
+@require_http_methods(["GET", "POST"])
+def outcome_settings(request: HttpRequest) -> HttpResponse:
+    current = actions.settings_for(request.membership.clinic_id)
+    form = OutcomeSettingsForm(request.POST or None, instance=current)
+    if request.method == "POST" and form.is_valid():
+        saved = actions.save_outcome_settings(form=form, by=request.user)
+        if saved.outcome_version != current.outcome_version:
+            messages.success(request, f"Outcome rules saved (version {saved.outcome_version}).")
+        else:
+            messages.success(request, "Nothing changed.")
+        return redirect("outcome-settings")
+    return render(request, "measures/outcome_settings.html", {
+        "form": form, "settings": current,
+        "stale": outcome_snapshots.stale(request.membership.clinic_id).count(),
+        "reference_rules": outcomes.load_rules().relapse_rules.values(),
+    }, status=422 if form.errors else 200)
 
 
 @require(Action.OUTBOX_VIEW)

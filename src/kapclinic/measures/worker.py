@@ -17,6 +17,7 @@ from kapclinic.accounts.models import Clinic, Membership
 from kapclinic.accounts.roles import Role
 from kapclinic.audit import context, trail
 from kapclinic.measures import actions, messaging
+from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.models import Alert, MeasureRequest, Schedule
 
 # [policy] one reminder, a day after a questionnaire was sent and not answered.
@@ -33,10 +34,17 @@ class Report:
     sent: int = 0
     reminded: int = 0
     escalated: int = 0
+    recomputed: int = 0
+
+    @property
+    def more_to_do(self) -> bool:
+        """A full batch of recomputation: go again without waiting for the interval."""
+        return self.recomputed >= BATCH
 
     def __str__(self) -> str:
         return (f"{self.sent} questionnaire(s) sent, {self.reminded} reminder(s), "
-                f"{self.escalated} alert(s) escalated")
+                f"{self.escalated} alert(s) escalated, {self.recomputed} outcome(s) recomputed "
+                "under new rules")
 
 
 def run_once(now: datetime | None = None, url: str | None = None) -> Report:
@@ -46,6 +54,7 @@ def run_once(now: datetime | None = None, url: str | None = None) -> Report:
     report.sent = send_due(now, url or base_url())
     report.reminded = remind(now)
     report.escalated = escalate(now)
+    report.recomputed = outcome_snapshots.refresh_stale(limit=BATCH)
     return report
 
 
