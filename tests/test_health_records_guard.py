@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
-from kapclinic.measures.actions import record_response
+from kapclinic.measures.actions import record_clinical_event, record_response
 from kapclinic.patients.actions import add_condition
 from kapclinic.screening import actions as screening
 
@@ -30,6 +31,9 @@ def test_the_database_refuses_to_delete_health_records(prescriber, patient):
     assert refused("DELETE FROM measures_alert WHERE id = %s", [recorded.alerts[0].pk])
     assert refused("DELETE FROM patients_condition WHERE id = %s", [condition.pk])
     assert refused("DELETE FROM patients_patient WHERE id = %s", [patient.pk])
+    event = record_clinical_event(patient=patient, kind="suicide_attempt", note="ED visit",
+                                  occurred_at=timezone.now(), by=prescriber)
+    assert refused("DELETE FROM measures_clinicalevent WHERE id = %s", [event.pk])
 
 
 def test_the_database_refuses_to_change_a_decision_but_allows_corrections(prescriber, patient):
