@@ -80,8 +80,10 @@ def test_a_clinic_relapse_rule_on_phq9_finds_the_relapse_and_is_stored_with_it(
 def test_changing_a_clinic_rule_makes_a_new_rule_version(clinic_admin, prescriber, treated):
     record_series(treated, "phq9", [20, 8, 6, 16, 17], prescriber)
     client = login(clinic_admin)
-    client.post(RULES_PAGE, rules_form(relapse_phq9_threshold=15))
-    client.post(RULES_PAGE, rules_form(relapse_phq9_threshold=15))  # unchanged: same version
+    saved = client.post(RULES_PAGE, rules_form(relapse_phq9_threshold=15), follow=True)
+    assert b"Outcome rules saved (version 2)" in saved.content
+    same = client.post(RULES_PAGE, rules_form(relapse_phq9_threshold=15), follow=True)
+    assert b"Nothing changed" in same.content
     assert snapshot(treated, "phq9").summary["rules"]["relapse"] == "phq9:relapse@clinic-1"
     client.post(RULES_PAGE, rules_form(relapse_phq9_threshold=18))
     after = snapshot(treated, "phq9")

@@ -182,17 +182,17 @@ class OutcomeSettingsForm(forms.ModelForm):
             spacing = rule.get("spacing_days") or [None, None]
             prefix = f"relapse_{instrument}_"
             self.fields[prefix + "threshold"] = forms.IntegerField(
-                label=f"{d.short_name}: relapse when the total is at or above",
+                label="Relapse: total at or above",
                 required=False, min_value=lo + 1, max_value=hi, initial=rule.get("threshold"),
-                help_text=f"{lo + 1}-{hi}; leave empty for no relapse rule on {d.short_name}")
+                help_text=f"{lo + 1}-{hi}; empty = no relapse rule")
             self.fields[prefix + "consecutive"] = forms.IntegerField(
-                label="on consecutive assessments", min_value=1, max_value=6,
+                label="Assessments in a row", min_value=1, max_value=6,
                 initial=rule.get("consecutive", 2))
             self.fields[prefix + "min_days"] = forms.IntegerField(
-                label="each this many days apart, at least", required=False, min_value=0,
+                label="Days apart, at least", required=False, min_value=0,
                 max_value=365, initial=spacing[0])
             self.fields[prefix + "max_days"] = forms.IntegerField(
-                label="and at most", required=False, min_value=0, max_value=365,
+                label="Days apart, at most", required=False, min_value=0, max_value=365,
                 initial=spacing[1])
             self.relapse_rows.append({
                 "definition": d,

@@ -264,10 +264,11 @@ def measure_settings(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def outcome_settings(request: HttpRequest) -> HttpResponse:
     current = actions.settings_for(request.membership.clinic_id)
+    version_before = current.outcome_version
     form = OutcomeSettingsForm(request.POST or None, instance=current)
     if request.method == "POST" and form.is_valid():
         saved = actions.save_outcome_settings(form=form, by=request.user)
-        if saved.outcome_version != current.outcome_version:
+        if saved.outcome_version != version_before:
             messages.success(request, f"Outcome rules saved (version {saved.outcome_version}).")
         else:
             messages.success(request, "Nothing changed.")
