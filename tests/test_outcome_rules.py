@@ -231,3 +231,13 @@ def test_a_questionnaire_entered_in_error_leaves_the_outcome_but_stays_on_record
     again = client.post(f"/patients/{treated.pk}/measures/responses/{wrong.pk}/error/",
                         {"reason": "twice"}, follow=True)
     assert b"already marked entered in error" in again.content
+
+
+def test_the_chart_timeline_shows_alerts_and_relapse_events(nurse, prescriber, treated):
+    actions.record_response(patient=treated, instrument="phq9", source="clinic", by=prescriber,
+                            answers={str(n): 1 for n in range(1, 10)})
+    actions.record_clinical_event(patient=treated, kind="suicide_attempt", note="Overdose",
+                                  occurred_at=timezone.now() - timedelta(hours=1), by=prescriber)
+    titles = [e.title for e in login(nurse).get(f"/patients/{treated.pk}/").context["timeline"]]
+    assert "Suicide attempt" in titles
+    assert any(t.startswith("Urgent alert: Item 9") for t in titles)

@@ -7,8 +7,9 @@ from operator import or_
 
 from django.db.models import Max, Q
 
-from kapclinic.measures.models import Response
+from kapclinic.measures.models import Alert, ClinicalEvent, Response
 from kapclinic.patients.models import Patient
+from kapclinic.patients.timeline import TimelineEvent
 
 
 def latest_responses(patient: Patient) -> list[Response]:
@@ -22,3 +23,25 @@ def latest_responses(patient: Patient) -> list[Response]:
     for response in valid.filter(reduce(or_, pairs)).order_by("-id"):
         latest.setdefault(response.instrument, response)
     return sorted(latest.values(), key=lambda r: r.instrument)
+
+
+def measures_events(patient: Patient) -> list[TimelineEvent]:
+    """The timeline's share of measurement-based care: urgent alerts and their
+    acknowledgements, and events that can define relapse (with their corrections)."""
+    events = []
+    for alert in Alert.objects.filter(patient=patient).select_related("acknowledged_by"):
+        events.append(TimelineEvent(alert.raised_at, "alert", f"Urgent alert: {alert.label}"))
+        if alert.acknowledged_at:
+            events.append(TimelineEvent(alert.acknowledged_at, "alert", "Alert acknowledged",
+                                        alert.acknowledgement_note,
+                                        alert.acknowledged_by.display_name))
+    for event in ClinicalEvent.objects.filter(patient=patient).select_related(
+            "recorded_by", "entered_in_error_by"):
+        events.append(TimelineEvent(event.occurred_at, "event", event.get_kind_display(),
+                                    event.note, event.recorded_by.display_name))
+        if event.entered_in_error_at:
+            events.append(TimelineEvent(
+                event.entered_in_error_at, "correction",
+                f"{event.get_kind_display()} marked entered in error",
+                event.entered_in_error_reason, event.entered_in_error_by.display_name))
+    return events

@@ -45,7 +45,9 @@ def build_timeline(patient: Patient, conditions=None, decisions=None) -> list[Ti
                 f"Diagnosis {condition.code} marked entered in error",
                 condition.entered_in_error_reason, condition.entered_in_error_by.display_name,
             ))
-    from kapclinic.screening.summary import screening_events  # the chart's other sections
+    from kapclinic.measures.summary import measures_events  # the chart's other sections
+    from kapclinic.screening.summary import screening_events
 
     events += screening_events(patient, decisions)
+    events += measures_events(patient)
     return sorted(events, key=lambda event: event.at, reverse=True)
