@@ -17,7 +17,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import Clinic, Membership, User
 from kapclinic.accounts.roles import Role
 from kapclinic.clinical.codes import diagnoses
-from kapclinic.measures.demo_data import demo_responses, refresh_outcomes
+from kapclinic.measures.demo_data import demo_events, demo_responses, refresh_outcomes
 from kapclinic.patients import actions
 from kapclinic.patients.models import Patient, SexAtBirth, Status
 from kapclinic.screening import actions as screening
@@ -115,6 +115,9 @@ def load_demo(*, patients: int, seed: int, password: str, weeks: int = 12,
             clinic_patients = list(Patient.objects.filter(clinic=clinic)
                                    .select_related("clinic").order_by("mrn"))
             demo_responses(clinic_patients, rng, weeks, timezone.now())
+            # their own random stream, so the rest of the demo stays as it was
+            demo_events(clinic_patients, random.Random(f"{seed}-{slug}"), timezone.now(),
+                        staff[Role.PRESCRIBER])
             refresh_outcomes(clinic_patients)
             _portal_login(clinic, f"patient{suffix}", password_hash)
     return DemoResult(True, staff_usernames(), total)

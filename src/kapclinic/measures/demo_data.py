@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from kapclinic.audit import trail
 from kapclinic.clinical import instruments
 from kapclinic.measures.actions import stored_result
-from kapclinic.measures.models import Response
+from kapclinic.measures.models import ClinicalEvent, Response
 from kapclinic.patients.models import Patient, Status
 
 TREATED = {Status.IN_TREATMENT, Status.MAINTENANCE, Status.DISCHARGED}
@@ -97,3 +97,19 @@ def refresh_outcomes(patients: list[Patient]) -> None:
     for patient in patients:
         for instrument in ("phq9", "gad7", "madrs"):
             refresh(patient, instrument)
+
+
+def demo_events(patients: list[Patient], rng: random.Random, now: datetime, by) -> int:
+    """A few events that define relapse (about one treated patient in 25): enough for the
+    demo's relapse curve and measures pages to show how they count."""
+    treated = [p for p in patients if p.status in TREATED]
+    chosen = rng.sample(treated, k=len(treated) // 25) if len(treated) >= 25 else treated[:1]
+    events = ClinicalEvent.objects.bulk_create([
+        ClinicalEvent(patient=p, kind=rng.choice(("hospitalisation_worsening_depression",
+                                                  "hospitalisation_suicide_prevention")),
+                      occurred_at=now - timedelta(days=rng.randint(3, 40)),
+                      note="Demo: admitted after a crisis call", recorded_by=by)
+        for p in chosen])
+    trail.record_many([trail.Event("create", "clinical_event", e.pk, patient_id=e.patient_id,
+                                   clinic_id=e.patient.clinic_id) for e in events])
+    return len(events)
