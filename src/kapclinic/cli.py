@@ -33,6 +33,7 @@ def setup_django() -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from django.core.management import call_command
 
+    call_command("check", tags=["instruments"])  # a broken clinic definition stops here
     call_command("migrate", interactive=False, verbosity=0)
     if args.dev:
         call_command("runserver", f"{args.host}:{args.port}")

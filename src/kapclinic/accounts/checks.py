@@ -49,3 +49,21 @@ def check_database(app_configs, databases=None, **kwargs):
                       hint="Check KAPCLINIC_DATABASE_URL and that the server is running.",
                       id="kapclinic.E002")]
     return []
+
+
+@register("instruments")
+def check_instrument_definitions(app_configs, **kwargs):
+    """A broken file in the clinic's instrument folder is named, with the field, at start-up."""
+    from kapclinic.clinical.instruments import DefinitionError
+    from kapclinic.clinical.instruments.definitions import CLINIC_DIR_ENV, load_all
+
+    load_all.cache_clear()  # read the folder as it is now
+    try:
+        load_all()
+    except DefinitionError as exc:
+        return [Error(f"Instrument definitions: {exc}",
+                      hint=f"Fix or remove the file in {os.environ.get(CLINIC_DIR_ENV)} "
+                           f"({CLINIC_DIR_ENV}); the shipped definitions are in "
+                           "src/kapclinic/clinical/instruments/definitions/.",
+                      id="kapclinic.E003")]
+    return []

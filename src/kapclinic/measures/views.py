@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from types import SimpleNamespace
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -55,9 +56,17 @@ def trajectories(responses) -> list[dict]:
             by_instrument[response.instrument].append(response)
     charts = []
     for instrument, rows in by_instrument.items():
+        try:
+            definition = instruments.get_instrument(instrument)
+        except instruments.UnknownInstrumentError:
+            # The clinic removed the definition file: the answers stay on record and shown.
+            charts.append({"instrument": SimpleNamespace(
+                id=instrument, short_name=instrument, name="definition no longer installed"),
+                "chart": None, "rows": rows})
+            continue
         points = [(r.taken_at, r.total, bool(r.flags)) for r in rows if r.total is not None]
-        charts.append({"instrument": instruments.get_instrument(instrument),
-                       "chart": trajectory(instrument, points), "rows": rows})
+        charts.append({"instrument": definition, "chart": trajectory(instrument, points),
+                       "rows": rows})
     return charts
 
 

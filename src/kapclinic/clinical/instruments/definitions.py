@@ -11,6 +11,7 @@ passing that directory to ``load_definitions`` (no code change).
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -791,10 +792,17 @@ def load_definitions(*extra_dirs: Path | str,
     return out
 
 
+# A folder of the clinic's own definition files, added to the shipped ones everywhere
+# (app, API, command line): a clinic adds an instrument by dropping a file there.
+CLINIC_DIR_ENV = "KAPCLINIC_INSTRUMENTS_DIR"
+
+
 @cache
 def load_all() -> dict[str, InstrumentDefinition]:
-    """The shipped definitions by id, validated once per process."""
-    return load_definitions()
+    """The shipped definitions, plus the clinic's folder (``KAPCLINIC_INSTRUMENTS_DIR``) when
+    set, by id; validated once per process. A broken file raises ``DefinitionError``."""
+    clinic_dir = os.environ.get(CLINIC_DIR_ENV, "").strip()
+    return load_definitions(clinic_dir) if clinic_dir else load_definitions()
 
 
 def resolve(instrument_id: str,
