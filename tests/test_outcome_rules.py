@@ -112,6 +112,11 @@ def test_a_rule_change_is_audited_with_the_old_and_new_values(clinic_admin):
      "both spacing limits"),
     ({"relapse_gad7_threshold": 12, "relapse_gad7_min_days": 9, "relapse_gad7_max_days": 3},
      "relapse_gad7_max_days", "must not be below"),
+    ({"relapse_pcl5_threshold": 40, "relapse_pcl5_consecutive": 1,
+      "relapse_pcl5_min_days": 5, "relapse_pcl5_max_days": 15}, "relapse_pcl5_consecutive",
+     "2 or more assessments in a row"),
+    ({"relapse_phq9_min_days": 5, "relapse_phq9_max_days": 15}, "relapse_phq9_threshold",
+     "Give the total that counts as relapse"),
     ({"fading_fraction": 2}, "fading_fraction", "less than or equal to 1"),
     ({"madrs_remission_max": 11}, "madrs_remission_max", "Select a valid choice"),
 ])
@@ -241,3 +246,67 @@ def test_the_chart_timeline_shows_alerts_and_relapse_events(nurse, prescriber, t
     titles = [e.title for e in login(nurse).get(f"/patients/{treated.pk}/").context["timeline"]]
     assert "Suicide attempt" in titles
     assert any(t.startswith("Urgent alert: Item 9") for t in titles)
+
+
+def test_a_retired_rule_added_again_gets_a_new_version_not_its_old_one(clinic_admin, prescriber,
+                                                                       treated):
+    record_series(treated, "phq9", [20, 8, 6, 16, 17], prescriber)
+    client = login(clinic_admin)
+    client.post(RULES_PAGE, rules_form(relapse_phq9_threshold=15))
+    client.post(RULES_PAGE, rules_form())  # retired
+    assert not snapshot(treated, "phq9").has_relapse_rule
+    client.post(RULES_PAGE, rules_form(relapse_phq9_threshold=16))
+    assert snapshot(treated, "phq9").summary["rules"]["relapse"] == "phq9:relapse@clinic-2"
+
+
+def test_the_two_settings_pages_do_not_undo_each_other(clinic_a, clinic_admin):
+    client = login(clinic_admin)
+    measure_page = client.get("/clinic/measures/").context["form"]
+    client.post(RULES_PAGE, rules_form(relapse_phq9_threshold=15))
+    # the measure settings form was loaded before the rule change and is saved after it
+    data = {name: value for name, value in measure_page.initial.items()
+            if name in measure_page.fields and value is not None}
+    data["escalation_minutes"] = 30
+    assert client.post("/clinic/measures/", data).status_code == 302
+    stored = actions.settings_for(clinic_a)
+    assert stored.escalation_minutes == 30
+    assert stored.relapse_rules["phq9"]["threshold"] == 15 and stored.outcome_version == 2
+
+
+def test_the_clinic_sets_the_madrs_item_10_alert_threshold(clinic_a, clinic_admin, prescriber,
+                                                          treated):
+    client = login(clinic_admin)
+    form = client.get("/clinic/measures/").context["form"]
+    data = {name: value for name, value in form.initial.items()
+            if name in form.fields and value is not None}
+    refused = client.post("/clinic/measures/", {**data, "madrs_suicide_item_threshold": 9})
+    assert "Choose one of 1, 2, 3, 4, 5, 6" in refused.context["form"].errors[
+        "madrs_suicide_item_threshold"][0]
+    client.post("/clinic/measures/", {**data, "madrs_suicide_item_threshold": 2})
+    answers = {str(i): 0 for i in range(1, 11)} | {"10": 2}
+    recorded = actions.record_response(patient=treated, instrument="madrs", answers=answers,
+                                       source="clinic", by=prescriber)
+    assert [a.kind for a in recorded.alerts] == ["suicidal_ideation"]
+
+
+def test_another_clinics_questionnaire_cannot_be_marked_in_error(other_clinician, prescriber,
+                                                                treated):
+    record_series(treated, "phq9", [20], prescriber)
+    response = Response.objects.get(patient=treated)
+    page = login(other_clinician).post(
+        f"/patients/{treated.pk}/measures/responses/{response.pk}/error/", {"reason": "x"})
+    assert page.status_code == 404
+    response.refresh_from_db()
+    assert response.entered_in_error_at is None
+
+
+def test_the_worker_still_escalates_when_an_outcome_cannot_be_computed(clinic_a, prescriber,
+                                                                       treated):
+    record_series(treated, "phq9", [20, 8], prescriber)
+    OutcomeSnapshot.objects.filter(patient=treated).update(instrument="removed_instrument",
+                                                           settings_version=0)
+    Response.objects.filter(patient=treated).update(instrument="removed_instrument")
+    report = worker.run_once()
+    assert report.recomputed == 1  # its outcome goes; the answers stay
+    assert not OutcomeSnapshot.objects.filter(patient=treated).exists()
+    assert Response.objects.filter(patient=treated).count() == 2

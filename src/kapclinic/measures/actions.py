@@ -33,7 +33,10 @@ def settings_for(clinic: Clinic | int) -> MeasureSettings:
 
 def save_settings(*, form, by: User) -> MeasureSettings:
     with transaction.atomic():
-        saved = form.save()
+        # Only this form's own columns: the outcome rules page saves the others.
+        MeasureSettings.objects.select_for_update().filter(pk=form.instance.pk).exists()
+        saved = form.save(commit=False)
+        saved.save(update_fields=form.Meta.fields)
         trail.record("update", object_type="measure_settings", object_id=saved.pk,
                      clinic_id=saved.clinic_id, detail={"fields": sorted(form.changed_data)})
     return saved
@@ -54,7 +57,7 @@ def save_outcome_settings(*, form, by: User) -> MeasureSettings:
                    if getattr(before, name) != getattr(saved, name)}
         if changes:
             saved.outcome_version = before.outcome_version + 1
-            saved.save()
+            saved.save(update_fields=[*OUTCOME_FIELDS, "outcome_version"])
             trail.record("update", object_type="outcome_settings", object_id=saved.pk,
                          clinic_id=saved.clinic_id,
                          detail={"changes": changes, "version": saved.outcome_version})

@@ -87,7 +87,7 @@ class MeasureSettingsForm(forms.ModelForm):
         model = MeasureSettings
         fields = ["crisis_text", "escalation_minutes", "link_days", "default_instruments",
                   "ptsd_instruments", "default_interval_days", "qids_suicide_item_threshold",
-                  "prorate"]
+                  "madrs_suicide_item_threshold", "prorate"]
         labels = {
             "crisis_text": "Crisis text shown to a patient at once",
             "escalation_minutes": "Escalate an unacknowledged alert after (minutes)",
@@ -96,6 +96,7 @@ class MeasureSettingsForm(forms.ModelForm):
             "ptsd_instruments": "Added for PTSD (instrument ids)",
             "default_interval_days": "Every (days)",
             "qids_suicide_item_threshold": "QIDS-SR16 item 12 alert at or above",
+            "madrs_suicide_item_threshold": "MADRS item 10 alert at or above",
             "prorate": "Prorate a PHQ-9 with 1 or 2 missing items (marked prorated)",
         }
         widgets = {"crisis_text": forms.Textarea(attrs={"rows": 9})}
@@ -119,6 +120,14 @@ class MeasureSettingsForm(forms.ModelForm):
         value = self.cleaned_data["qids_suicide_item_threshold"]
         if value not in (1, 2):  # the choices clinical.md 1.1 gives
             raise forms.ValidationError("Choose 1 or 2 (clinical.md 1.1).")
+        return value
+
+    def clean_madrs_suicide_item_threshold(self) -> int:
+        value = self.cleaned_data["madrs_suicide_item_threshold"]
+        allowed = instruments.get_instrument("madrs").settings["suicide_item_threshold"].allowed
+        if value not in allowed:  # madrs.json: clinical.md 1.1 flags >= 4 [policy]
+            raise forms.ValidationError(
+                f"Choose one of {', '.join(map(str, allowed))} (default 4, clinical.md 1.1).")
         return value
 
     def clean_escalation_minutes(self) -> int:
@@ -182,18 +191,19 @@ class OutcomeSettingsForm(forms.ModelForm):
             spacing = rule.get("spacing_days") or [None, None]
             prefix = f"relapse_{instrument}_"
             self.fields[prefix + "threshold"] = forms.IntegerField(
-                label="Relapse: total at or above",
+                label="Relapse at a total of at least",
                 required=False, min_value=lo + 1, max_value=hi, initial=rule.get("threshold"),
                 help_text=f"{lo + 1}-{hi}; empty = no relapse rule")
             self.fields[prefix + "consecutive"] = forms.IntegerField(
-                label="Assessments in a row", min_value=1, max_value=6,
-                initial=rule.get("consecutive", 2))
+                label="On this many assessments in a row", required=False,
+                min_value=1, max_value=6, initial=rule.get("consecutive") or 2,
+                help_text="1-6 (default 2)")
             self.fields[prefix + "min_days"] = forms.IntegerField(
                 label="Days apart, at least", required=False, min_value=0,
                 max_value=365, initial=spacing[0])
             self.fields[prefix + "max_days"] = forms.IntegerField(
-                label="Days apart, at most", required=False, min_value=0, max_value=365,
-                initial=spacing[1])
+                label="Days apart, at most", required=False, min_value=0,
+                max_value=365, initial=spacing[1])
             self.relapse_rows.append({
                 "definition": d,
                 "fields": [self[prefix + k] for k in ("threshold", "consecutive", "min_days",
@@ -214,19 +224,25 @@ class OutcomeSettingsForm(forms.ModelForm):
                 self.add_error(prefix + "max_days", f"At most ({hi}) must not be below at "
                                                     f"least ({lo}).")
                 continue
-            if threshold is None:
-                continue
-            consecutive = cleaned.get(prefix + "consecutive") or 1
-            if lo is not None and consecutive < 2:
-                self.add_error(prefix + "min_days", "Spacing needs 2 or more consecutive "
-                                                    "assessments.")
-                continue
             previous = (self.instance.relapse_rules or {}).get(instrument) or {}
+            if threshold is None:
+                if lo is not None:
+                    self.add_error(prefix + "threshold", "Give the total that counts as relapse, "
+                                                         "or clear the spacing too.")
+                elif previous:  # a retired rule keeps its version, so ids never repeat
+                    rules[instrument] = {"threshold": None, "version": previous.get("version", 0)}
+                continue
+            consecutive = cleaned.get(prefix + "consecutive") or 2
+            if lo is not None and consecutive < 2:
+                self.add_error(prefix + "consecutive", "Spacing between assessments needs 2 or "
+                                                       "more assessments in a row.")
+                continue
             rule = {"threshold": threshold, "consecutive": consecutive,
                     "spacing_days": [lo, hi] if lo is not None else None}
             changed = {k: previous.get(k) for k in rule} != rule
             # A changed rule is a new version of the clinic's rule (stored with results).
-            rule["version"] = previous.get("version", 0) + 1 if changed else previous.get("version", 1)
+            version = previous.get("version", 0)
+            rule["version"] = version + 1 if changed else version
             rules[instrument] = rule
         self.instance.relapse_rules = rules
         return cleaned

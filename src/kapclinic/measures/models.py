@@ -49,7 +49,8 @@ class MeasureSettings(models.Model):
     fading_fraction = models.FloatField(default=0.5)
     madrs_remission_max = models.PositiveSmallIntegerField(default=10)
     # The clinic's relapse rules for instruments clinical.md 2 gives none for:
-    # {instrument: {"threshold": n, "consecutive": k, "spacing_days": [lo, hi] | null}}.
+    # {instrument: {"threshold": n, "consecutive": k, "spacing_days": [lo, hi] | null,
+    #  "version": v}}; a retired rule keeps {"threshold": null, "version": v}.
     relapse_rules = models.JSONField(default=dict, blank=True)
     outcome_version = models.PositiveIntegerField(default=1)
 
@@ -62,6 +63,8 @@ class MeasureSettings(models.Model):
         """The clinic's choices as the outcomes core takes them."""
         rules = {}
         for instrument, rule in (self.relapse_rules or {}).items():
+            if rule.get("threshold") is None:
+                continue  # retired: kept only for its version number
             spacing = rule.get("spacing_days")
             rules[instrument] = outcomes.clinic_relapse_rule(
                 instrument, threshold=rule["threshold"], consecutive=rule["consecutive"],

@@ -8,16 +8,19 @@ clinic's settings and stores the summary with the settings version it was comput
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
 
-from kapclinic.clinical import outcomes
+from kapclinic.clinical import instruments, outcomes
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.measures.models import ClinicalEvent, MeasureSettings, OutcomeSnapshot, Response
 from kapclinic.patients.models import Patient
+
+log = logging.getLogger(__name__)
 
 
 def condition_group(patient: Patient) -> str:
@@ -53,13 +56,20 @@ def refresh(patient: Patient, instrument: str,
         points = list(Response.objects.filter(
             patient=patient, instrument=instrument, entered_in_error_at__isnull=True,
             total__isnull=False).order_by("taken_at").values_list("taken_at", "total"))
-        if not points:
+        summary = None
+        if points:
+            try:
+                summary = outcomes.summarise(outcomes.ScoreSeries.from_pairs(instrument, points),
+                                             settings=settings.outcome_settings(),
+                                             events=relapse_events(patient))
+            except (instruments.UnknownInstrumentError, outcomes.SeriesError) as exc:
+                # The definition was removed or changed under stored scores: say so in the
+                # log; the scores stay on record, only the derived outcome goes.
+                log.warning("no outcome for patient %s on %s: %s", patient.pk, instrument, exc)
+        if summary is None:
             # Derived data only: with no valid score left there is no outcome to show.
             OutcomeSnapshot.objects.filter(patient=patient, instrument=instrument).delete()
             return None
-        summary = outcomes.summarise(outcomes.ScoreSeries.from_pairs(instrument, points),
-                                     settings=settings.outcome_settings(),
-                                     events=relapse_events(patient))
         data = summary.to_dict()
         values = {
             "condition_group": condition_group(patient),

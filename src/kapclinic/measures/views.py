@@ -100,7 +100,8 @@ def patient_measures(request: HttpRequest, patient_id: int) -> HttpResponse:
 @require(Action.EVENT_RECORD)
 @require_POST
 def record_event(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = get_patient_for_user(request, patient_id, Action.EVENT_RECORD, audit_read=False)
+    # audited as a read too: a refused form shows the measures page again
+    patient = get_patient_for_user(request, patient_id, Action.EVENT_RECORD)
     form = ClinicalEventForm(request.POST)
     if not form.is_valid():
         return measures_page(request, patient, event_form=form, status=422)

@@ -1,4 +1,5 @@
-"""Background work: send due questionnaires, remind once, escalate unacknowledged alerts.
+"""Background work: send due questionnaires, remind once, escalate unacknowledged alerts,
+recompute outcome snapshots after the clinic changed its outcome rules.
 
 Each step claims its work with a conditional UPDATE inside the transaction that does it,
 so two workers (on two servers) never send the same thing twice.
@@ -6,9 +7,12 @@ so two workers (on two servers) never send the same thing twice.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +23,8 @@ from kapclinic.audit import context, trail
 from kapclinic.measures import actions, messaging
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.models import Alert, MeasureRequest, Schedule
+
+log = logging.getLogger(__name__)
 
 # [policy] one reminder, a day after a questionnaire was sent and not answered.
 REMINDER_AFTER = timedelta(days=1)
@@ -51,11 +57,22 @@ def run_once(now: datetime | None = None, url: str | None = None) -> Report:
     now = now or timezone.now()
     context.set_system_actor("kapclinic worker")
     report = Report()
-    report.sent = send_due(now, url or base_url())
-    report.reminded = remind(now)
-    report.escalated = escalate(now)
-    report.recomputed = outcome_snapshots.refresh_stale(limit=BATCH)
+    report.sent = _step("sending due questionnaires", send_due, now, url or base_url())
+    report.reminded = _step("reminding", remind, now)
+    report.escalated = _step("escalating alerts", escalate, now)
+    report.recomputed = _step("recomputing outcomes", outcome_snapshots.refresh_stale,
+                              limit=BATCH)
     return report
+
+
+def _step(what: str, work: Callable[..., int], *args: Any, **kwargs: Any) -> int:
+    """One part of a pass. A failure is logged and the other parts still run: an error
+    sending a questionnaire must never stop an urgent alert from being escalated."""
+    try:
+        return work(*args, **kwargs)
+    except Exception:  # noqa: BLE001 (logged with its traceback; the next pass retries)
+        log.exception("worker: %s failed", what)
+        return 0
 
 
 def send_due(now: datetime, url: str) -> int:

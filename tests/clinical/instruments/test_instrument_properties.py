@@ -1,12 +1,16 @@
 """Properties that hold for every shipped instrument, whatever the answers."""
 
+import gc
+import json
+import weakref
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kapclinic.clinical.instruments import score, score_definition, scoring
 from kapclinic.clinical.instruments.conditions import Env
-from kapclinic.clinical.instruments.definitions import load_all
+from kapclinic.clinical.instruments.definitions import DEFINITIONS_DIR, load_all, parse_definition
 
 DEFINITIONS = load_all()
 ALL = sorted(DEFINITIONS)
@@ -190,3 +194,23 @@ def test_the_compiled_scorer_takes_a_complete_phq9_and_leaves_gaps_to_the_genera
     assert scorer({**complete, "9": None}, None) is None
     assert scorer({**complete, "9": 4}, None) is None
     assert scorer({**complete, "11": 0}, None) is None
+
+
+def test_a_group_member_that_is_not_scored_may_be_left_blank_on_the_compiled_path():
+    data = json.loads((DEFINITIONS_DIR / "qids_sr16.json").read_text(encoding="utf-8"))
+    next(i for i in data["items"] if i["link_id"] == "1")["scored"] = False
+    d = parse_definition(data, "qids_sr16.json")
+    answers = {i.link_id: 1 for i in d.items if i.link_id != "1"}
+    plan = scoring._plan(d)
+    general = scoring._score_general(d, plan, plan.defaults, answers, False, None)
+    assert score_definition(d, answers) == general and general.total is not None
+
+
+def test_a_definition_no_longer_used_is_freed_with_its_compiled_scorer():
+    data = json.loads((DEFINITIONS_DIR / "phq9.json").read_text(encoding="utf-8"))
+    d = parse_definition(data, "phq9.json")
+    assert score_definition(d, {str(i): 1 for i in range(1, 10)}).total == 9
+    gone = weakref.ref(d)
+    del d
+    gc.collect()
+    assert gone() is None

@@ -372,6 +372,7 @@ def _threshold(value: Any, where: str, fail: Callable[[str, str], Exception],
         if name not in setting_names:
             raise fail(f"{where}.setting", f"names unknown setting '{name}'")
         return Threshold(setting=str(name))
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value))):
         raise fail(where, "must be a finite number or {\"setting\": name}")
     return Threshold(literal=float(value))

@@ -44,7 +44,8 @@ def build(d: InstrumentDefinition, settings: Mapping[str, int], result: type[Sco
     needs_context = any(c.uses_context() for c in conditions)
     scored = [i.link_id for i in d.items if i.scored]
     required = set(scored).union(*(c.items() for c in conditions),
-                                 *(s.items for s in d.subscales))
+                                 *(s.items for s in d.subscales),
+                                 *(members for _, members in d.scoring.groups))
     # Items left unanswered are fine only where nothing can skip items or need them.
     may_leave_out = not any(i.enable_when for i in d.items) and d.scoring.missing.rule != "conditional"
     countable = {i.link_id: frozenset(i.values) for i in d.items}

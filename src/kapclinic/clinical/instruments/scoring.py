@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from . import fastpath
 from .conditions import Env
-from .definitions import InstrumentDefinition, Item, resolve
+from .definitions import InstrumentDefinition, Item, MissingRule, resolve
 from .errors import AnswerRangeError, AnswerTypeError, SettingError, UnknownItemError
 
 SEXES = ("female", "male")
@@ -111,14 +111,15 @@ class _Plan:
     gated: tuple[Item, ...]
     defaults: Mapping[str, int]
     band_mins: tuple[int, ...]
+    missing_rule: MissingRule
     complete: dict[tuple[str, ...], MissingHandling]
     scorers: dict[tuple[tuple[str, int], ...], fastpath.CompleteScorer | None]
 
-    def handling_for(self, d: InstrumentDefinition, unanswered: tuple[str, ...]) -> MissingHandling:
+    def handling_for(self, unanswered: tuple[str, ...]) -> MissingHandling:
         """The missing-item record of a complete questionnaire (shared: it is immutable)."""
         handling = self.complete.get(unanswered)
         if handling is None:
-            rule = d.scoring.missing
+            rule = self.missing_rule
             handling = MissingHandling(rule.rule, (), unanswered, (), (), False, None, rule.note)
             self.complete[unanswered] = handling
         return handling
@@ -128,9 +129,9 @@ class _Plan:
         key = tuple(sorted(settings.items()))
         if key not in self.scorers:
             frozen = MappingProxyType(dict(settings)) if settings else _NO_SETTINGS
-            self.scorers[key] = fastpath.build(
-                d, settings, ScoreResult, lambda unanswered: self.handling_for(d, unanswered),
-                frozen)
+            # the scorer refers to the plan's cache, never to ``d``: the plan is the value of
+            # a weak dictionary keyed by ``d`` and must not keep its key alive
+            self.scorers[key] = fastpath.build(d, settings, ScoreResult, self.handling_for, frozen)
         return self.scorers[key]
 
 
@@ -151,6 +152,7 @@ def _plan(d: InstrumentDefinition) -> _Plan:
             gated=tuple(i for i in d.items if i.enable_when),
             defaults={s.name: s.default for s in d.settings.values()},
             band_mins=tuple(b.min for b in d.severity.bands) if d.severity else (),
+            missing_rule=d.scoring.missing,
             complete={},
             scorers={},
         )
@@ -365,7 +367,7 @@ def _score_general(d: InstrumentDefinition, plan: _Plan, chosen: Mapping[str, in
     findings = {f.id: f.when.evaluate(e) for f in d.findings}
 
     if (not missing and not na and not not_rated and withheld is None and not prorated):
-        handling = plan.handling_for(d, tuple(unanswered))
+        handling = plan.handling_for(tuple(unanswered))
     else:
         handling = MissingHandling(
             applied, tuple(missing), tuple(i for i in unanswered if i not in scored_missing),
