@@ -10,6 +10,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from kapclinic.dosing import api as dosing_api
+from kapclinic.measures import api as measures_api
 from kapclinic.patients import api as patients_api
 from kapclinic.patients.actions import ConflictError
 from kapclinic.web import api as web_api
@@ -23,6 +24,7 @@ api = NinjaAPI(
 )
 api.add_router("/patients", patients_api.router)
 api.add_router("/pk", dosing_api.router)
+api.add_router("", measures_api.router)
 api.add_router("", web_api.router)
 
 

@@ -1,0 +1,185 @@
+"""API: questionnaires. The instruments and their scoring, a patient's responses (read and
+record, scored with the clinic's settings, alerts raised as in the app) and outcomes."""
+
+# No "from __future__ import annotations": django-ninja reads the annotations at import.
+
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Field, Query, Schema
+from ninja import Status as Reply
+from ninja.errors import ValidationError
+from pydantic import ConfigDict
+
+from kapclinic.accounts.api_auth import GuardedRouter
+from kapclinic.accounts.permissions import Action, get_patient_for_user, require
+from kapclinic.audit import trail
+from kapclinic.clinical import instruments
+from kapclinic.measures import actions
+from kapclinic.measures.models import OutcomeSnapshot, Response
+
+router = GuardedRouter(tags=["questionnaires"])
+
+Answers = dict[str, int | None]
+
+
+class ScoreIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    answers: Answers
+    prorate: bool = False
+    sex: str | None = Field(None, description="female or male, for sex-specific cut-offs")
+
+
+class RecordIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    instrument: str
+    answers: Answers
+    taken_at: datetime | None = Field(None, description="ISO 8601 with a UTC offset; "
+                                                        "default now")
+
+
+class ResponseOut(Schema):
+    id: int
+    instrument: str
+    definition_version: str
+    taken_at: datetime
+    source: str
+    answers: dict[str, Any]
+    total: float | None
+    severity: str
+    flags: list[str]
+    entered_in_error: bool
+
+
+class ResponsePage(Schema):
+    count: int
+    page: int
+    pages: int
+    results: list[ResponseOut]
+
+
+class AlertOut(Schema):
+    kind: str
+    label: str
+
+
+class RecordedOut(Schema):
+    response: ResponseOut
+    alerts: list[AlertOut]
+    crisis: bool
+
+
+class OutcomeOut(Schema):
+    instrument: str
+    baseline_total: float | None
+    latest_total: float | None
+    latest_at: datetime | None
+    reduction_pct: float | None
+    response_now: bool
+    remission_now: bool
+    ever_responded: bool
+    time_to_response_days: float | None
+    relapsed: bool
+    durability_days: float | None
+    relief_fading: bool
+    rules: dict[str, str]
+    current_rules: bool
+
+
+def _refuse(field: str, message: str) -> ValidationError:
+    return ValidationError([{"loc": ["body", field], "msg": message}])
+
+
+def _response_out(response: Response) -> dict:
+    return {"id": response.pk, "instrument": response.instrument,
+            "definition_version": response.definition_version, "taken_at": response.taken_at,
+            "source": response.source, "answers": response.answers, "total": response.total,
+            "severity": response.severity, "flags": response.flags,
+            "entered_in_error": response.entered_in_error_at is not None}
+
+
+@router.get("/instruments")
+@require(Action.SELF_VIEW)
+def list_instruments(request: HttpRequest):
+    """Every questionnaire kapclinic scores (shipped and the clinic's own folder)."""
+    return instruments.list_instruments()
+
+
+@router.post("/instruments/{instrument}/score")
+@require(Action.SELF_VIEW)
+def score(request: HttpRequest, instrument: str, payload: ScoreIn):
+    """Score answers without storing them (no patient): total, band, flags, missing items."""
+    try:
+        return instruments.score(instrument, payload.answers, prorate=payload.prorate,
+                                 sex=payload.sex).to_dict()
+    except instruments.UnknownInstrumentError as exc:
+        raise _refuse("instrument", str(exc)) from exc
+    except instruments.AnswerError as exc:
+        raise _refuse(f"answers.{exc.item}", str(exc)) from exc
+    except instruments.SettingError as exc:
+        raise _refuse("sex", str(exc)) from exc
+
+
+@router.get("/patients/{patient_id}/responses", response=ResponsePage)
+@require(Action.PATIENT_VIEW)
+def list_responses(request: HttpRequest, patient_id: int, instrument: str = "",
+                   page: int = Query(1, ge=1)):
+    """The patient's questionnaires, newest first (entered-in-error ones marked, not hidden)."""
+    patient = get_patient_for_user(request, patient_id, Action.PATIENT_VIEW)
+    found = Response.objects.filter(patient=patient)
+    if instrument:
+        found = found.filter(instrument=instrument)
+    size = settings.KAPCLINIC_PAGE_SIZE
+    count = found.count()
+    results = list(found[(page - 1) * size: page * size])
+    trail.record_many([trail.Event("list", "response", r.pk, patient_id=patient.pk)
+                       for r in results])
+    return {"count": count, "page": page, "pages": max(1, -(-count // size)),
+            "results": [_response_out(r) for r in results]}
+
+
+@router.post("/patients/{patient_id}/responses", response={201: RecordedOut})
+@require(Action.MEASURE_ENTER)
+def record(request: HttpRequest, patient_id: int, payload: RecordIn):
+    """Record a questionnaire given in clinic: scored with the clinic's settings; an answer
+    that raises an alert raises it here as in the app."""
+    patient = get_patient_for_user(request, patient_id, Action.MEASURE_ENTER, audit_read=False)
+    taken_at = payload.taken_at
+    if taken_at is not None:
+        if taken_at.tzinfo is None or taken_at.utcoffset() is None:
+            raise _refuse("taken_at", "needs a UTC offset (e.g. 2026-11-25T09:30:00-05:00)")
+        if taken_at > timezone.now():
+            raise _refuse("taken_at", "is in the future: record a questionnaire after it "
+                                      "was taken")
+    try:
+        instruments.get_instrument(payload.instrument)
+        recorded = actions.record_response(patient=patient, instrument=payload.instrument,
+                                           answers=payload.answers, source="clinic",
+                                           by=request.user, taken_at=taken_at)
+    except instruments.UnknownInstrumentError as exc:
+        raise _refuse("instrument", str(exc)) from exc
+    except instruments.AnswerError as exc:
+        raise _refuse(f"answers.{exc.item}", str(exc)) from exc
+    return Reply(201, {"response": _response_out(recorded.response),
+                       "alerts": [{"kind": a.kind, "label": a.label} for a in recorded.alerts],
+                       "crisis": recorded.crisis})
+
+
+@router.get("/patients/{patient_id}/outcomes", response=list[OutcomeOut])
+@require(Action.PATIENT_VIEW)
+def list_outcomes(request: HttpRequest, patient_id: int):
+    """The patient's outcome per instrument, with the rule versions that produced it."""
+    patient = get_patient_for_user(request, patient_id, Action.PATIENT_VIEW)
+    version = actions.settings_for(patient.clinic_id).outcome_version
+    snapshots = list(OutcomeSnapshot.objects.filter(patient=patient).order_by("instrument"))
+    trail.record_many([trail.Event("read", "outcome", s.pk, patient_id=patient.pk)
+                       for s in snapshots])
+    return [{**{name: getattr(s, name) for name in OutcomeOut.model_fields
+                if hasattr(s, name)},
+             "rules": s.summary.get("rules", {}), "current_rules": s.settings_version == version}
+            for s in snapshots]
