@@ -103,6 +103,8 @@ def test_a_user_is_created_in_a_clinic_with_a_role_and_gets_a_token(tmp_path):
     (["token", "create", "--user", "ghost"], "no user 'ghost'"),
     (["token", "create", "--user", "ghost", "--scope", "admin"], "invalid choice"),
     (["demo", "--patients", "-3"], "must be 1 or more"),
+    (["mfa", "reset", "ghost"], "no user 'ghost'"),
+    (["mfa", "reset", "nurse"], "nurse has no authenticator to remove"),
     (["createclinic", "--slug", "x", "--name", "X", "--time-zone", "Mars/Olympus"], "time_zone"),
 ])
 def test_bad_arguments_exit_2_with_one_line(demo_dir, args, message):
@@ -179,3 +181,14 @@ def test_the_demo_json_of_me_works_over_a_real_token(demo_dir):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True)
     assert json.loads(out.stdout)["active_clinic"]["role"] == "nurse"
+
+
+def test_a_lost_authenticator_is_reset_from_the_command_line(demo_dir):
+    made = kapclinic(demo_dir, "manage", "shell", "-c",
+                     "from django_otp.plugins.otp_totp.models import TOTPDevice as D; "
+                     "from kapclinic.accounts.models import User; "
+                     "D.objects.create(user=User.objects.get(username='admin'), name='phone')")
+    assert made.returncode == 0, made.stderr
+    result = kapclinic(demo_dir, "mfa", "reset", "admin")
+    assert result.returncode == 0 and "admin's authenticator was removed" in result.stdout
+    assert kapclinic(demo_dir, "mfa", "reset", "admin").returncode == 2  # nothing left

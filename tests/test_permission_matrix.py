@@ -79,7 +79,7 @@ def world(clinic_a, prescriber):
     ids = {"request_id": due.pk, "patient_id": patient.pk, "condition_id": condition.pk,
            "decision_id": decision.pk, "consent_id": consent.pk, "instrument": "phq9",
            "alert_id": recorded.alerts[0].pk, "event_id": event.pk,
-           "response_id": recorded.response.pk}
+           "response_id": recorded.response.pk, "user_id": prescriber.pk}
     return ids, users
 
 

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from kapclinic.accounts.mfa import MfaRequired
 from kapclinic.dosing import api as dosing_api
 from kapclinic.measures import api as measures_api
 from kapclinic.patients import api as patients_api
@@ -63,6 +64,14 @@ def on_unauthenticated(request, exc):
     return problem(request, 401, "Not authenticated",
                    "Send 'Authorization: Bearer <token>' (see `kapclinic token create`) "
                    "or log in.")
+
+
+@api.exception_handler(MfaRequired)
+def on_mfa_pending(request, exc):
+    return problem(request, 401, "Two-factor login not completed",
+                   "This browser session has not given its authenticator code yet: finish "
+                   "logging in at /login/verify/ (or enrol at /account/two-factor/), or use an "
+                   "API token.")
 
 
 @api.exception_handler(PermissionDenied)

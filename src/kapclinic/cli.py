@@ -196,6 +196,22 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mfa_reset(args: argparse.Namespace) -> int:
+    from kapclinic.accounts import mfa
+    from kapclinic.accounts.models import User
+    from kapclinic.audit import context
+
+    user = User.objects.filter(username=args.username).first()
+    if user is None:
+        raise CommandError(f"no user {args.username!r}")
+    context.set_system_actor("kapclinic mfa reset")
+    if not mfa.reset(user):
+        raise CommandError(f"{args.username} has no authenticator to remove")
+    print(f"{args.username}'s authenticator was removed; they set up a new one at their next "
+          "login if their clinic requires two-factor login.")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from kapclinic.measures import worker
 
@@ -283,6 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_sub.add_parser("verify", help="verify the hash chain")
     verify.add_argument("--expect-head", help="the head hash noted earlier, to detect truncation")
     verify.set_defaults(func=cmd_audit_verify)
+
+    two_factor = sub.add_parser("mfa", help="two-factor login: reset a lost authenticator")
+    two_factor_sub = two_factor.add_subparsers(dest="mfa_command", required=True)
+    reset = two_factor_sub.add_parser("reset", help="remove a user's authenticator (lost phone)")
+    reset.add_argument("username")
+    reset.set_defaults(func=cmd_mfa_reset)
 
     work = sub.add_parser("worker", help="send due questionnaires, reminders and escalations; "
                                             "recompute outcomes after a rule change")

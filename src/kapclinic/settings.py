@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "kapclinic.accounts",
     "kapclinic.audit",
     "kapclinic.patients",
@@ -53,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): second factor given
     "kapclinic.accounts.middleware.ActiveClinicMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -167,3 +170,6 @@ LOGGING = {
 # API tokens expire after 90 days unless asked otherwise [policy: labelled default].
 KAPCLINIC_TOKEN_DAYS = 90
 KAPCLINIC_PAGE_SIZE = 25
+
+# Two-factor login (TOTP, django-otp): the issuer name shown in authenticator apps.
+OTP_TOTP_ISSUER = "kapclinic"

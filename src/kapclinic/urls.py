@@ -7,12 +7,18 @@ from kapclinic.measures import views as measure_views
 from kapclinic.patients import views as patient_views
 from kapclinic.screening import views as screening_views
 from kapclinic.web import portal as portal_views
+from kapclinic.web import two_factor
 from kapclinic.web import views as web_views
 
 urlpatterns = [
     path("", web_views.home, name="home"),
     path("login/", web_views.login, name="login"),
     path("logout/", web_views.logout, name="logout"),
+    path("login/verify/", two_factor.verify, name="mfa-verify"),
+    path("account/two-factor/", two_factor.enrol, name="mfa-enrol"),
+    path("account/two-factor/off/", two_factor.remove, name="mfa-remove"),
+    path("clinic/security/", two_factor.security, name="security-settings"),
+    path("clinic/security/reset/<int:user_id>/", two_factor.reset, name="mfa-reset"),
     path("clinic/switch/", web_views.switch_clinic, name="switch-clinic"),
     path("healthz", web_views.healthz, name="healthz"),
     path("patients/", patient_views.patient_list, name="patient-list"),

@@ -26,6 +26,9 @@ class Clinic(models.Model):
     name = models.CharField(max_length=200)
     time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
     is_demo = models.BooleanField(default=False, help_text="Holds synthetic demo data only.")
+    # [policy] off by default (the demo logs in with a password alone); the admin turns it
+    # on: then every user of the clinic enrols an authenticator app before anything else.
+    require_mfa = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     IDENTIFYING_FIELDS: tuple[str, ...] = ()

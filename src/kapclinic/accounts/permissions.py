@@ -12,10 +12,13 @@ import enum
 import functools
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
+from django.shortcuts import redirect
+from django.urls import reverse
 
 from kapclinic.accounts.roles import Role
 
@@ -43,6 +46,7 @@ class Action(enum.StrEnum):
     MEASURE_SETTINGS = "measure.settings"  # crisis text, escalation time, schedules
     OUTCOME_SETTINGS = "outcome.settings"  # response/remission/relapse rules of the clinic
     EVENT_RECORD = "event.record"          # an event that can define relapse (hospitalisation...)
+    SECURITY_SETTINGS = "security.settings"  # two-factor requirement, reset a lost authenticator
 
 
 R = Role
@@ -77,6 +81,7 @@ MATRIX: dict[Action, frozenset[Role]] = {
     # Outcome rules are a clinical choice (the prescriber) the admin also keeps in order.
     Action.OUTCOME_SETTINGS: frozenset({R.ADMIN, R.PRESCRIBER}),
     Action.EVENT_RECORD: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
+    Action.SECURITY_SETTINGS: frozenset({R.ADMIN}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.
@@ -99,10 +104,20 @@ def current_role(request: HttpRequest) -> str | None:
     return membership.role if membership is not None else None
 
 
-def check(request: HttpRequest, action: Action) -> None:
-    """Raise unless the request's user may perform ``action`` in its active clinic."""
+def check(request: HttpRequest, action: Action, *, during_mfa: bool = False) -> None:
+    """Raise unless the request's user may perform ``action`` in its active clinic.
+
+    A browser session that still owes its second factor raises ``MfaRequired``, except
+    on the pages that take it (``during_mfa``); API tokens are their own credential.
+    """
     if not request.user.is_authenticated:
         raise NotAuthenticated
+    if not during_mfa and getattr(request, "api_token", None) is None:
+        from kapclinic.accounts import mfa
+
+        step = mfa.pending_step(request)
+        if step is not None:
+            raise mfa.MfaRequired(step)
     if not role_can(current_role(request), action):
         raise PermissionDenied(f"Your role may not perform {action.value}.")
     token = getattr(request, "api_token", None)
@@ -110,18 +125,26 @@ def check(request: HttpRequest, action: Action) -> None:
         raise PermissionDenied("This API token is read-only; create one with --scope write.")
 
 
-def require(action: Action) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a page view (or API operation) with the action it performs."""
+def require(action: Action, *, during_mfa: bool = False
+            ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a page view (or API operation) with the action it performs.
+    ``during_mfa``: the page takes the second factor, so it opens before it is given."""
+    from kapclinic.accounts import mfa
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             try:
-                check(request, action)
+                check(request, action, during_mfa=during_mfa)
             except NotAuthenticated:
                 if getattr(request, "is_api", False):
                     raise
                 return redirect_to_login(request.get_full_path())
+            except mfa.MfaRequired as pending:
+                if getattr(request, "is_api", False):
+                    raise
+                target = "mfa-verify" if pending.step == mfa.VERIFY else "mfa-enrol"
+                return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
             return view(request, *args, **kwargs)
 
         wrapper.required_action = action  # type: ignore[attr-defined]

@@ -10,7 +10,11 @@ from kapclinic.accounts.permissions import Action, role_can
 def navigation(request: HttpRequest) -> dict:
     membership = getattr(request, "membership", None)
     role = membership.role if membership else None
-    can = {action.name.lower(): role_can(role, action) for action in Action}
+    from kapclinic.accounts import mfa
+
+    pending = membership is not None and mfa.pending_step(request) is not None
+    # while the second factor is owed, the menu offers nothing it would refuse
+    can = {action.name.lower(): role_can(role, action) and not pending for action in Action}
     memberships = []
     if membership is not None:
         memberships = list(request.user.memberships.select_related("clinic").order_by("clinic__name"))

@@ -1,0 +1,126 @@
+"""Two-factor login: a code from an authenticator app after the password (TOTP)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from kapclinic.accounts.models import Clinic
+from kapclinic.accounts.tokens import issue_token
+from kapclinic.audit.models import AuditEntry
+from tests.conftest import login
+
+
+def code_for(device: TOTPDevice, steps_ahead: int = 0) -> str:
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, steps_ahead):06d}"
+
+
+@pytest.fixture
+def enrolled(nurse) -> TOTPDevice:
+    return TOTPDevice.objects.create(user=nurse, name="phone", confirmed=True)
+
+
+def test_a_user_with_an_authenticator_gives_its_code_before_any_page(nurse, enrolled):
+    client = login(nurse)
+    page = client.get("/patients/")
+    assert page.status_code == 302 and page["Location"] == "/login/verify/?next=%2Fpatients%2F"
+    wrong = client.post("/login/verify/", {"code": "000000", "next": "/patients/"})
+    assert wrong.status_code == 422 and b"That code is not right" in wrong.content
+    TOTPDevice.objects.filter(pk=enrolled.pk).update(throttling_failure_count=0,
+                                                     throttling_failure_timestamp=None)  # later
+    right = client.post("/login/verify/", {"code": code_for(enrolled), "next": "/patients/"})
+    assert right.status_code == 302 and right["Location"] == "/patients/"
+    assert client.get("/patients/").status_code == 200
+    actions = list(AuditEntry.objects.filter(object_type="user", object_id=str(nurse.pk))
+                   .values_list("action", flat=True))
+    assert "mfa_failed" in actions and "mfa_verified" in actions
+
+
+def test_wrong_codes_are_throttled(nurse, enrolled):
+    client = login(nurse)
+    client.post("/login/verify/", {"code": "000000"})
+    again = client.post("/login/verify/", {"code": code_for(enrolled)})
+    assert again.status_code == 422 and b"Too many wrong codes" in again.content
+
+
+def test_the_menu_offers_nothing_until_the_code_is_given(nurse, enrolled):
+    page = login(nurse).get("/login/verify/")
+    assert page.status_code == 200
+    assert b'href="/patients/"' not in page.content and b"One more step" in page.content
+
+
+def test_the_verify_page_never_sends_the_user_to_another_site(nurse, enrolled):
+    client = login(nurse)
+    done = client.post("/login/verify/", {"code": code_for(enrolled),
+                                          "next": "https://evil.example/"})
+    assert done["Location"] == "/"
+
+
+def test_a_user_sets_up_an_authenticator_by_scanning_and_giving_a_code(nurse):
+    client = login(nurse)
+    page = client.get("/account/two-factor/")
+    assert b"<svg" in page.content and b"Turn on two-factor login" in page.content
+    secret = page.context["secret"].replace(" ", "")
+    device = TOTPDevice.objects.get(user=nurse, confirmed=False)
+    assert len(secret) >= 32
+    wrong = client.post("/account/two-factor/", {"code": "12345"})
+    assert wrong.status_code == 422 and b"Enter the 6-digit code" in wrong.content
+    done = client.post("/account/two-factor/", {"code": code_for(device)}, follow=True)
+    assert b"Two-factor login is on" in done.content
+    assert TOTPDevice.objects.get(user=nurse).confirmed
+    assert client.get("/patients/").status_code == 200  # this session gave its code
+    assert login(nurse).get("/patients/").status_code == 302  # a new one must
+
+
+def test_a_clinic_that_requires_it_sends_users_to_set_it_up_first(nurse, clinic_a):
+    Clinic.objects.filter(pk=clinic_a.pk).update(require_mfa=True)
+    client = login(nurse)
+    page = client.get("/patients/")
+    assert page["Location"] == "/account/two-factor/?next=%2Fpatients%2F"
+    assert b"Your clinic requires two-factor login" in client.get("/account/two-factor/").content
+    api = client.get("/api/v1/me")
+    assert api.status_code == 401 and "Two-factor" in api.json()["title"]
+    _, secret = issue_token(user=nurse, name="integration", scope="read")
+    assert login(nurse).get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 200
+
+
+def test_turning_it_off_needs_a_current_code_and_is_refused_when_required(nurse, enrolled,
+                                                                          clinic_a):
+    client = login(nurse)
+    client.post("/login/verify/", {"code": code_for(enrolled)})
+    refused = client.post("/account/two-factor/off/", {"code": "000000"}, follow=True)
+    assert b"Two-factor login stays on" in refused.content
+    Clinic.objects.filter(pk=clinic_a.pk).update(require_mfa=True)
+    required = client.post("/account/two-factor/off/", {"code": code_for(enrolled, 1)},
+                           follow=True)
+    assert b"requires two-factor login" in required.content
+    assert TOTPDevice.objects.filter(user=nurse).exists()
+
+
+def test_the_admin_requires_it_and_resets_a_lost_authenticator(clinic_admin, nurse, enrolled,
+                                                               clinic_a):
+    client = login(clinic_admin)
+    own = TOTPDevice.objects.create(user=clinic_admin, name="phone", confirmed=True)
+    client.post("/login/verify/", {"code": code_for(own)})
+    page = client.get("/clinic/security/")
+    assert re.search(rb"mfa-reset|Reset \(lost phone\)", page.content)
+    client.post("/clinic/security/", {"require_mfa": "on"})
+    clinic_a.refresh_from_db()
+    assert clinic_a.require_mfa
+    entry = AuditEntry.objects.get(object_type="clinic", action="update")
+    assert json.loads(entry.detail_json) == {"require_mfa": True}
+    done = client.post(f"/clinic/security/reset/{nurse.pk}/", follow=True)
+    assert b"authenticator was removed: they set up a new one" in done.content
+    assert not TOTPDevice.objects.filter(user=nurse).exists()
+    assert login(nurse).get("/patients/")["Location"].startswith("/account/two-factor/")
+
+
+def test_an_admin_cannot_reset_another_clinics_user(clinic_admin, other_clinician):
+    TOTPDevice.objects.create(user=other_clinician, name="phone", confirmed=True)
+    page = login(clinic_admin).post(f"/clinic/security/reset/{other_clinician.pk}/")
+    assert page.status_code == 404
+    assert TOTPDevice.objects.filter(user=other_clinician).exists()
