@@ -1,0 +1,51 @@
+"""Setting up two-factor login in the browser: the QR code renders under the strict CSP."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from django_otp.oath import totp
+from playwright.sync_api import expect
+
+from kapclinic.accounts.models import Clinic
+from kapclinic.accounts.roles import Role
+from tests.browser.test_clinician_pages import axe_violations, describe, log_in
+from tests.conftest import PASSWORD, make_user
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def required(transactional_db):
+    clinic = Clinic.objects.create(slug="clinic-a", name="Clinic A", time_zone="America/New_York",
+                                   require_mfa=True)
+    return make_user("nina", clinic, Role.NURSE, "Nina", "Nurse")
+
+
+def code_from(secret: str) -> str:
+    key = base64.b32decode(secret.replace(" ", "") + "=" * (-len(secret.replace(" ", "")) % 8))
+    return f"{totp(key):06d}"
+
+
+def test_a_nurse_sets_up_two_factor_when_her_clinic_requires_it(
+        page, console_errors, required, live_server, screenshot_dir):
+    log_in(page, "nina", PASSWORD)
+    expect(page.get_by_role("heading", name="Two-factor login")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Your clinic requires two-factor login")
+    expect(page.locator(".qr svg")).to_be_visible()
+    violations = {"enrol": axe_violations(page)}
+    page.screenshot(path=screenshot_dir / "two-factor-enrol.png", full_page=True)
+    page.get_by_label("Code from your authenticator app").fill("123456")
+    page.get_by_role("button", name="Turn on two-factor login").click()
+    expect(page.get_by_role("alert")).to_contain_text("That code is not right")
+    page.wait_for_timeout(1100)  # django-otp waits a second after a wrong code
+    secret = page.locator("code.secret").inner_text()
+    page.get_by_label("Code from your authenticator app").fill(code_from(secret))
+    page.get_by_role("button", name="Turn on two-factor login").click()
+    expect(page.locator(".messages")).to_contain_text("Two-factor login is on")
+    expect(page.get_by_role("link", name="Patients")).to_be_visible()
+    violations["after"] = axe_violations(page)
+    assert not any(violations.values()), describe(violations)
+    refused = [e for e in console_errors if "422 (Unprocessable Entity)" in e]
+    assert len(refused) == 1 and len(console_errors) == 1, f"console errors: {console_errors}"
