@@ -87,8 +87,10 @@ def page(browser, live_server) -> Iterator:
 def console_errors(page) -> list[str]:
     """Console errors and uncaught exceptions seen by the page, e.g. a CSP refusal."""
     errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # with the page's address, so a failure says where it happened
+    page.on("console", lambda msg: errors.append(f"{page.url}: {msg.text}")
+            if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
     return errors
 
 

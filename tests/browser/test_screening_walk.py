@@ -60,8 +60,6 @@ def test_intake_decision_sign_off_and_portal_consent(page, console_errors, clini
         select.select_option("no")
     page.get_by_label("Current medications").fill("sertraline")
     page.get_by_label("No known allergies or hypersensitivities").check()
-    # axe before the screenshot: Playwright's screenshot injects an empty inline style, which
-    # the app's CSP rightly refuses, and that refusal would surface in add_script_tag.
     intake_violations = axe_violations(page)
     page.screenshot(path=screenshot_dir / "intake.png", full_page=True)
     page.get_by_role("button", name="Save and finish intake").click()
