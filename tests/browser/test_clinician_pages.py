@@ -59,11 +59,7 @@ def result_rows(page: Page):
 def axe_violations(page: Page) -> list[dict]:
     """Run axe-core on the page as it is now; keep only serious and critical violations."""
     page.add_script_tag(url=AXE_URL)
-    # preload off: axe would otherwise fetch the page's stylesheets and re-insert their text
-    # as <style> elements, which the app's CSP refuses (an intermittent console error);
-    # the one rule that needs them (css-orientation-lock) is then reported incomplete.
-    results = page.evaluate(
-        "() => axe.run(document, {resultTypes: ['violations'], preload: false})")
+    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
     return [v for v in results["violations"] if v["impact"] in BLOCKING_IMPACTS]
 
 
@@ -86,7 +82,7 @@ def test_a_prescriber_logs_in_searches_and_opens_a_chart(page, console_errors, r
     expect(page).to_have_url(re.compile(r"/patients/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Patients")
     expect(result_rows(page)).to_have_count(4)
-    page.screenshot(path=screenshot_dir / "list.png", full_page=True)
+    page.screenshot(caret="initial", path=screenshot_dir / "list.png", full_page=True)
 
     # Typing fires htmx's debounced live search; the results swap in without a page load.
     page.get_by_role("searchbox", name="Search").press_sequentially("hopper")
@@ -95,7 +91,7 @@ def test_a_prescriber_logs_in_searches_and_opens_a_chart(page, console_errors, r
     expect(result_rows(page).first).to_contain_text("Hopper, Grace")
     expect(result_rows(page).first).to_contain_text("A-0002")
     expect(page.locator("#results .result-count")).to_have_text("1 patient")
-    page.screenshot(path=screenshot_dir / "search.png", full_page=True)
+    page.screenshot(caret="initial", path=screenshot_dir / "search.png", full_page=True)
 
     page.get_by_role("link", name="Hopper, Grace").click()
 
@@ -105,7 +101,7 @@ def test_a_prescriber_logs_in_searches_and_opens_a_chart(page, console_errors, r
     expect(page.locator(".demographics")).to_contain_text("MRN A-0002")
     expect(page.get_by_role("heading", name="Conditions")).to_be_visible()
     expect(page.locator(".conditions")).to_contain_text("F33.1")
-    page.screenshot(path=screenshot_dir / "chart.png", full_page=True)
+    page.screenshot(caret="initial", path=screenshot_dir / "chart.png", full_page=True)
 
     assert console_errors == [], f"browser console errors: {console_errors}"
 
@@ -117,7 +113,7 @@ def test_a_wrong_password_shows_only_the_one_generic_error(page, console_errors,
     expect(page).to_have_url(re.compile(r"/login/$"))
     expect(page.get_by_role("alert")).to_have_text(GENERIC_LOGIN_ERROR)
     expect(page.get_by_label("Username")).to_have_value("alice")
-    page.screenshot(path=screenshot_dir / "login-error.png", full_page=True)
+    page.screenshot(caret="initial", path=screenshot_dir / "login-error.png", full_page=True)
 
     # An unknown username reads exactly the same: the page never says which part was wrong.
     log_in(page, "nobody-here", "not the password")

@@ -29,14 +29,14 @@ def test_a_prescriber_changes_the_dose_and_sees_the_curve_change(page, console_e
     expect(page.locator("polyline.curve")).to_have_count(5)
     before = domino.get_attribute("points")
     expect(page.get_by_role("heading", name="Predicted concentration, 35 mg")).to_be_visible()
-    page.screenshot(path=screenshot_dir / "dose-explorer.png", full_page=True)
+    page.screenshot(caret="initial", path=screenshot_dir / "dose-explorer.png", full_page=True)
 
     page.locator("#id_dose").fill("0.25")
     page.locator("#id_dose").dispatch_event("change")
 
     expect(page.get_by_role("heading", name="Predicted concentration, 17.5 mg")).to_be_visible()
     assert domino.get_attribute("points") != before  # drawn against the same axis: it rises
-    page.screenshot(path=screenshot_dir / "dose-explorer-0.25mg-per-kg.png", full_page=True)
+    page.screenshot(caret="initial", path=screenshot_dir / "dose-explorer-0.25mg-per-kg.png", full_page=True)
 
     violations = axe_violations(page)
     assert not violations, describe({"dose explorer": violations})

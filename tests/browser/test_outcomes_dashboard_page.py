@@ -45,7 +45,7 @@ def test_the_dashboard_draws_rates_and_the_relapse_curve_from_local_assets_only(
     expect(page.get_by_role("cell", name="Major depressive disorder, recurrent")).to_be_visible()
     expect(page.locator("#fading-h")).to_be_visible()
     violations = axe_violations(page)
-    page.screenshot(path=screenshot_dir / "dashboard.png", full_page=True)
+    page.screenshot(caret="initial", path=screenshot_dir / "dashboard.png", full_page=True)
     assert not violations, describe({"dashboard": violations})
     assert [url for url in outside if "__test__" not in url] == []
     assert console_errors == [], f"browser console errors: {console_errors}"
@@ -70,7 +70,7 @@ def test_a_clinician_records_a_relapse_event_and_changes_the_clinics_outcome_rul
     expect(outcome).to_contain_text(f"relapse on {yesterday:%Y-%m-%d}")
     expect(outcome).to_contain_text("Hospitalisation for suicide prevention")
     violations = {"measures": axe_violations(page)}
-    page.screenshot(path=screenshot_dir / "measures-with-outcome.png", full_page=True)
+    page.screenshot(caret="initial", path=screenshot_dir / "measures-with-outcome.png", full_page=True)
 
     page.get_by_role("link", name="Outcome rules").click()
     page.get_by_label("GAD-7: Relapse at a total of at least").fill("99")
@@ -83,7 +83,7 @@ def test_a_clinician_records_a_relapse_event_and_changes_the_clinics_outcome_rul
     page.get_by_role("button", name="Save outcome rules").click()
     expect(page.locator(".messages")).to_contain_text("Outcome rules saved (version 2)")
     violations["rules"] = axe_violations(page)
-    page.screenshot(path=screenshot_dir / "outcome-rules.png", full_page=True)
+    page.screenshot(caret="initial", path=screenshot_dir / "outcome-rules.png", full_page=True)
     assert not any(violations.values()), describe(violations)
     # the refused form answers 422, which the browser logs; nothing else may go wrong
     refused = [e for e in console_errors if "422 (Unprocessable Entity)" in e]

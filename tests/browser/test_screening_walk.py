@@ -61,7 +61,7 @@ def test_intake_decision_sign_off_and_portal_consent(page, console_errors, clini
     page.get_by_label("Current medications").fill("sertraline")
     page.get_by_label("No known allergies or hypersensitivities").check()
     intake_violations = axe_violations(page)
-    page.screenshot(path=screenshot_dir / "intake.png", full_page=True)
+    page.screenshot(caret="initial", path=screenshot_dir / "intake.png", full_page=True)
     page.get_by_role("button", name="Save and finish intake").click()
 
     expect(page.get_by_text("Intake saved. Evaluate it below.")).to_be_visible()
@@ -69,7 +69,7 @@ def test_intake_decision_sign_off_and_portal_consent(page, console_errors, clini
     page.get_by_label("Route").select_option("iv-infusion")
     page.get_by_role("button", name="Evaluate the intake").click()
     expect(page.locator(".decision")).to_contain_text("Eligible")
-    page.screenshot(path=screenshot_dir / "decision.png", full_page=True)
+    page.screenshot(caret="initial", path=screenshot_dir / "decision.png", full_page=True)
 
     page.get_by_label("Accept the decision").check()
     page.get_by_role("button", name="Sign off").click()
@@ -86,14 +86,14 @@ def test_intake_decision_sign_off_and_portal_consent(page, console_errors, clini
     portal_violations = axe_violations(page)
     page.get_by_role("button", name="Sign the consent").click()
     expect(page.locator(".consent-ok")).to_contain_text("You have signed the current consent")
-    page.screenshot(path=screenshot_dir / "portal-consent.png", full_page=True)
+    page.screenshot(caret="initial", path=screenshot_dir / "portal-consent.png", full_page=True)
     log_out(page)
 
     log_in(page, "alice", PASSWORD)
     page.goto(f"/patients/{ada.pk}/screening/")
     expect(page.locator(".consent-ok")).to_contain_text("Current consent on file")
     expect(page.locator(".consent-item")).to_contain_text("signed in the patient portal")
-    page.screenshot(path=screenshot_dir / "screening-consented.png", full_page=True)
+    page.screenshot(caret="initial", path=screenshot_dir / "screening-consented.png", full_page=True)
 
     violations = {"intake": intake_violations, "screening": screening_violations,
                   "portal": portal_violations}

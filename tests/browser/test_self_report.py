@@ -51,11 +51,11 @@ def test_a_phone_self_report_with_item_9_shows_crisis_help_and_alerts_the_team(
         for item, value in answers.items():
             patient.locator(f"input[name='item_{item}'][value='{value}']").check()
         phone_violations = axe_violations(patient)
-        patient.screenshot(path=screenshot_dir / "self-report-phone.png", full_page=True)
+        patient.screenshot(caret="initial", path=screenshot_dir / "self-report-phone.png", full_page=True)
         patient.get_by_role("button", name="Send my answers").click()
         expect(patient.get_by_role("heading", level=1)).to_contain_text("Help is available now")
         expect(patient.locator(".crisis-text")).to_contain_text("988")
-        patient.screenshot(path=screenshot_dir / "crisis-phone.png", full_page=True)
+        patient.screenshot(caret="initial", path=screenshot_dir / "crisis-phone.png", full_page=True)
     finally:
         phone.close()
 
@@ -64,7 +64,7 @@ def test_a_phone_self_report_with_item_9_shows_crisis_help_and_alerts_the_team(
     card = page.locator(".alert-card").first
     expect(card).to_contain_text("Item 9")
     card.get_by_label("What you did").fill("Phoned Ada; safe, plan reviewed, seen tomorrow")
-    page.screenshot(path=screenshot_dir / "alerts.png", full_page=True)
+    page.screenshot(caret="initial", path=screenshot_dir / "alerts.png", full_page=True)
     card.get_by_role("button", name="Acknowledge").click()
     expect(page.get_by_text("Alert acknowledged.")).to_be_visible()
     expect(page.get_by_text("No open alerts.")).to_be_visible()
@@ -73,7 +73,7 @@ def test_a_phone_self_report_with_item_9_shows_crisis_help_and_alerts_the_team(
     page.goto(f"/patients/{ada.pk}/measures/")
     expect(page.locator("circle.dot.alerted")).to_have_count(1)
     measures_violations = axe_violations(page)
-    page.screenshot(path=screenshot_dir / "measures.png", full_page=True)
+    page.screenshot(caret="initial", path=screenshot_dir / "measures.png", full_page=True)
     violations = {"self-report (phone)": phone_violations, "measures": measures_violations}
     assert not any(violations.values()), describe(violations)
     assert console_errors == [], f"browser console errors: {console_errors}"

@@ -35,7 +35,7 @@ def test_a_nurse_sets_up_two_factor_when_her_clinic_requires_it(
     expect(page.get_by_role("status")).to_contain_text("Your clinic requires two-factor login")
     expect(page.locator(".qr svg")).to_be_visible()
     violations = {"enrol": axe_violations(page)}
-    page.screenshot(path=screenshot_dir / "two-factor-enrol.png", full_page=True)
+    page.screenshot(caret="initial", path=screenshot_dir / "two-factor-enrol.png", full_page=True)
     page.get_by_label("Code from your authenticator app").fill("123456")
     page.get_by_role("button", name="Turn on two-factor login").click()
     expect(page.get_by_role("alert")).to_contain_text("That code is not right")
