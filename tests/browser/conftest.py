@@ -97,8 +97,8 @@ def console_errors(page) -> list[str]:
 @pytest.fixture(scope="session")
 def screenshot_dir() -> Path:
     """Where screenshots go. Take them with ``caret="initial"``: Playwright otherwise hides
-    the text caret by setting each input's style and leaves ``style=""`` behind; htmx then
-    copies that attribute when it swaps the form (autosave), and the app's CSP refuses it,
-    a console error that appears only when an autosave follows a screenshot."""
+    the text caret by setting each input's style and leaves ``style=""`` behind, a change no
+    user makes. (htmx used to copy such attributes when it swapped a form, which the CSP
+    refused; base.html now settles only class, width and height.)"""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
