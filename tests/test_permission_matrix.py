@@ -21,7 +21,8 @@ from kapclinic.screening import actions as screening
 from tests.conftest import login, make_user
 
 PUBLIC_PATHS = {"login/", "logout/", "healthz", "r/intake/<str:token>/",
-                "r/intake/<str:token>/autosave/", "r/measure/<str:token>/"}
+                "r/intake/<str:token>/autosave/", "r/measure/<str:token>/",
+                "account/set-password/<uidb64>/<token>/"}
 
 
 def page_patterns(resolver: URLResolver | None = None, prefix: str = ""):
@@ -79,7 +80,8 @@ def world(clinic_a, prescriber):
     ids = {"request_id": due.pk, "patient_id": patient.pk, "condition_id": condition.pk,
            "decision_id": decision.pk, "consent_id": consent.pk, "instrument": "phq9",
            "alert_id": recorded.alerts[0].pk, "event_id": event.pk,
-           "response_id": recorded.response.pk, "user_id": prescriber.pk}
+           "response_id": recorded.response.pk, "user_id": prescriber.pk,
+           "membership_id": prescriber.memberships.get().pk, "uidb64": "MQ", "token": "x-y"}
     return ids, users
 
 

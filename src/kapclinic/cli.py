@@ -119,6 +119,9 @@ def cmd_createuser(args: argparse.Namespace) -> int:
                         last_name=args.last_name or "")
             user.set_password(password)
             user.save()
+        elif Membership.all_objects.filter(user=user, clinic=clinic, ended_at__isnull=False).exists():
+            raise CommandError(f"{args.username}'s access to {clinic.slug} was ended: restore it "
+                               "on the Users page")
         elif Membership.objects.filter(user=user, clinic=clinic).exists():
             raise CommandError(f"{args.username} is already a member of {clinic.slug}")
         Membership.objects.create(user=user, clinic=clinic, role=args.role)

@@ -7,7 +7,7 @@ from kapclinic.measures import views as measure_views
 from kapclinic.patients import views as patient_views
 from kapclinic.screening import views as screening_views
 from kapclinic.web import portal as portal_views
-from kapclinic.web import two_factor
+from kapclinic.web import two_factor, users
 from kapclinic.web import views as web_views
 
 urlpatterns = [
@@ -17,6 +17,14 @@ urlpatterns = [
     path("login/verify/", two_factor.verify, name="mfa-verify"),
     path("account/two-factor/", two_factor.enrol, name="mfa-enrol"),
     path("account/two-factor/off/", two_factor.remove, name="mfa-remove"),
+    path("clinic/users/", users.user_list, name="users"),
+    path("clinic/users/add/", users.add_user, name="user-add"),
+    path("clinic/users/<int:membership_id>/role/", users.change_role, name="user-role"),
+    path("clinic/users/<int:membership_id>/end/", users.end_access, name="user-end"),
+    path("clinic/users/<int:membership_id>/restore/", users.restore_access, name="user-restore"),
+    path("clinic/users/<int:membership_id>/password-link/", users.new_password_link,
+         name="user-password-link"),
+    path("account/set-password/<uidb64>/<token>/", users.set_password, name="set-password"),
     path("clinic/security/", two_factor.security, name="security-settings"),
     path("clinic/security/reset/<int:user_id>/", two_factor.reset, name="mfa-reset"),
     path("clinic/switch/", web_views.switch_clinic, name="switch-clinic"),

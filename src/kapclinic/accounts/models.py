@@ -51,15 +51,30 @@ class User(AbstractUser):
         return self.get_full_name() or self.username
 
 
+class CurrentMemberships(models.Manager):
+    """Memberships whose access has not ended: every lookup that grants access uses these."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(ended_at__isnull=True)
+
+
 class Membership(models.Model):
+    """A user's role in one clinic. Access is ended, never deleted, so who worked where stays
+    on record; the default manager (and ``user.memberships``) shows current ones only."""
+
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships")
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices)
     created_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
 
     IDENTIFYING_FIELDS: tuple[str, ...] = ()
 
+    objects = CurrentMemberships()
+    all_objects = models.Manager()
+
     class Meta:
+        base_manager_name = "all_objects"
         constraints = [
             models.UniqueConstraint(fields=["user", "clinic"], name="one_role_per_user_per_clinic"),
             models.CheckConstraint(

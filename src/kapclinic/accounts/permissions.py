@@ -47,6 +47,7 @@ class Action(enum.StrEnum):
     OUTCOME_SETTINGS = "outcome.settings"  # response/remission/relapse rules of the clinic
     EVENT_RECORD = "event.record"          # an event that can define relapse (hospitalisation...)
     SECURITY_SETTINGS = "security.settings"  # two-factor requirement, reset a lost authenticator
+    USER_MANAGE = "user.manage"            # add staff, change a role, end access, password links
 
 
 R = Role
@@ -82,6 +83,7 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.OUTCOME_SETTINGS: frozenset({R.ADMIN, R.PRESCRIBER}),
     Action.EVENT_RECORD: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
     Action.SECURITY_SETTINGS: frozenset({R.ADMIN}),
+    Action.USER_MANAGE: frozenset({R.ADMIN}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.

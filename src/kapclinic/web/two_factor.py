@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kapclinic.accounts import mfa
-from kapclinic.accounts.models import Clinic, Membership, User
+from kapclinic.accounts.models import Clinic, User
 from kapclinic.accounts.permissions import Action, require
 from kapclinic.audit import trail
 
@@ -93,29 +93,25 @@ def remove(request: HttpRequest) -> HttpResponse:
 
 
 @require(Action.SECURITY_SETTINGS)
-@require_http_methods(["GET", "POST"])
+@require_POST
 def security(request: HttpRequest) -> HttpResponse:
+    """Whether the clinic requires two-factor login (a form on the Users page)."""
     clinic = request.membership.clinic
-    form = SecurityForm(request.POST or None, instance=clinic)
-    if request.method == "POST" and form.is_valid():
-        if form.has_changed():
-            form.save()
-            trail.record("update", object_type="clinic", object_id=clinic.pk,
-                         clinic_id=clinic.pk, detail={"require_mfa": clinic.require_mfa})
-        messages.success(request, "Security settings saved.")
-        return redirect("security-settings")
-    members = (Membership.objects.filter(clinic=clinic).select_related("user")
-               .order_by("user__last_name", "user__username"))
-    enrolled = set(mfa.TOTPDevice.objects.filter(user__memberships__clinic=clinic, confirmed=True)
-                   .values_list("user_id", flat=True))
-    return render(request, "web/security.html", {
-        "form": form, "members": members, "enrolled": enrolled})
+    form = SecurityForm(request.POST, instance=clinic)
+    if form.is_valid() and form.has_changed():
+        form.save()
+        trail.record("update", object_type="clinic", object_id=clinic.pk,
+                     clinic_id=clinic.pk, detail={"require_mfa": clinic.require_mfa})
+    messages.success(request, "Two-factor login is now required for everyone here."
+                     if clinic.require_mfa else "Two-factor login is now optional here.")
+    return redirect("users")
 
 
 @require(Action.SECURITY_SETTINGS)
 @require_POST
 def reset(request: HttpRequest, user_id: int) -> HttpResponse:
-    user = User.objects.filter(pk=user_id, memberships__clinic=request.membership.clinic).first()
+    user = User.objects.filter(pk=user_id, memberships__clinic=request.membership.clinic,
+                               memberships__ended_at__isnull=True).first()
     if user is None:
         raise Http404
     if mfa.reset(user):
@@ -124,4 +120,4 @@ def reset(request: HttpRequest, user_id: int) -> HttpResponse:
         messages.success(request, f"{user.display_name}'s authenticator was removed: {then}.")
     else:
         messages.error(request, f"{user.display_name} has no authenticator to remove.")
-    return redirect("security-settings")
+    return redirect("users")

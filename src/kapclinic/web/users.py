@@ -1,0 +1,165 @@
+"""The clinic admin's Users page: who works here in which role, their two-factor login, and
+adding staff, changing a role, ending or restoring access, set-password links."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_POST
+
+from kapclinic.accounts import mfa, staff
+from kapclinic.accounts.models import Membership, User
+from kapclinic.accounts.permissions import Action, public, require
+from kapclinic.accounts.roles import Role
+from kapclinic.audit import trail
+from kapclinic.web.two_factor import SecurityForm
+
+STAFF_ROLES = [(r.value, r.label) for r in Role if r != Role.PATIENT]
+
+
+class AddStaffForm(forms.Form):
+    username = forms.RegexField(regex=r"^[\w.@+-]{2,150}$", max_length=150,
+                                help_text="Letters, digits and . @ + - _ ; an existing user of "
+                                          "another clinic keeps their password",
+                                error_messages={"invalid": "Use 2-150 letters, digits or . @ + "
+                                                           "- _ (no spaces)."})
+    first_name = forms.CharField(max_length=150)
+    last_name = forms.CharField(max_length=150)
+    email = forms.EmailField(required=False, help_text="The set-password link is emailed here "
+                                                       "too")
+    role = forms.ChoiceField(choices=STAFF_ROLES)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=STAFF_ROLES)
+
+
+def _membership(request: HttpRequest, membership_id: int) -> Membership:
+    """A membership of the admin's clinic (ended ones included); anything else is a 404."""
+    found = (Membership.all_objects.select_related("user", "clinic")
+             .filter(pk=membership_id, clinic=request.membership.clinic).first())
+    if found is None:
+        raise Http404
+    return found
+
+
+def _issue_link(request: HttpRequest, user: User) -> None:
+    link = staff.password_link(user, request.build_absolute_uri("/"))
+    clinic = request.membership.clinic
+    if user.email:
+        from kapclinic.measures.messaging import send_to_staff
+
+        send_to_staff(clinic.pk, user.email, subject=f"{clinic.name}: set your kapclinic password",
+                      body=f"Hello {user.first_name},\n\nSet your password here (the link works "
+                           f"once, for 3 days): {link}", secret=link)
+    messages.success(request, f"Set-password link for {user.display_name} (shown once; "
+                              f"{'also emailed' if user.email else 'give it to them'}): {link}")
+
+
+@require(Action.USER_MANAGE)
+def user_list(request: HttpRequest, add_form: AddStaffForm | None = None,
+              status: int = 200) -> HttpResponse:
+    clinic = request.membership.clinic
+    members = list(Membership.all_objects.filter(clinic=clinic).select_related("user")
+                   .order_by("ended_at", "user__last_name", "user__username"))
+    enrolled = set(mfa.TOTPDevice.objects.filter(user__in=[m.user_id for m in members],
+                                                 confirmed=True).values_list("user_id", flat=True))
+    return render(request, "web/users.html", {
+        "members": members, "enrolled": enrolled, "add_form": add_form or AddStaffForm(),
+        "security_form": SecurityForm(instance=clinic), "roles": STAFF_ROLES,
+    }, status=status)
+
+
+@require(Action.USER_MANAGE)
+@require_POST
+def add_user(request: HttpRequest) -> HttpResponse:
+    form = AddStaffForm(request.POST)
+    if form.is_valid():
+        try:
+            added = staff.add_staff(clinic=request.membership.clinic, by=request.user,
+                                    **form.cleaned_data)
+        except staff.StaffError as exc:
+            form.add_error(exc.field, str(exc))
+        else:
+            user = added.membership.user
+            if added.new_user:
+                _issue_link(request, user)
+            messages.success(request, f"{user.display_name} now works here as "
+                                      f"{added.membership.get_role_display()}.")
+            return redirect("users")
+    return user_list(request, add_form=form, status=422)
+
+
+@require(Action.USER_MANAGE)
+@require_POST
+def change_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = _membership(request, membership_id)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the roles; nothing was changed.")
+        return redirect("users")
+    try:
+        staff.change_role(membership=membership, role=form.cleaned_data["role"], by=request.user)
+    except staff.StaffError as exc:
+        messages.error(request, f"Role not changed: {exc}")
+    else:
+        messages.success(request, f"{membership.user.display_name} is now "
+                                  f"{Role(form.cleaned_data['role']).label}.")
+    return redirect("users")
+
+
+@require(Action.USER_MANAGE)
+@require_POST
+def end_access(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = _membership(request, membership_id)
+    try:
+        staff.end_access(membership=membership, by=request.user)
+    except staff.StaffError as exc:
+        messages.error(request, f"Access not ended: {exc}")
+    else:
+        messages.success(request, f"{membership.user.display_name} can no longer work in "
+                                  f"{membership.clinic.name}; their record stays.")
+    return redirect("users")
+
+
+@require(Action.USER_MANAGE)
+@require_POST
+def restore_access(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = _membership(request, membership_id)
+    staff.restore_access(membership=membership, by=request.user)
+    messages.success(request, f"{membership.user.display_name} works in "
+                              f"{membership.clinic.name} again.")
+    return redirect("users")
+
+
+@require(Action.USER_MANAGE)
+@require_POST
+def new_password_link(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = _membership(request, membership_id)
+    if membership.ended_at is not None:
+        messages.error(request, "Restore their access first.")
+    else:
+        _issue_link(request, membership.user)
+    return redirect("users")
+
+
+class SetPasswordView(auth_views.PasswordResetConfirmView):
+    """The page a set-password link opens (Django's reset-token check and validators)."""
+
+    template_name = "web/set_password.html"
+    success_url = reverse_lazy("login")
+    post_reset_login = False
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        trail.record("update", object_type="user", object_id=self.user.pk,
+                     detail={"password": "set through a link"})
+        messages.success(self.request, "Your password is set: log in with it.")
+        return response
+
+
+set_password = public(SetPasswordView.as_view())

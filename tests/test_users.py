@@ -1,0 +1,133 @@
+"""The clinic admin's Users page: add staff, change roles, end and restore access."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from kapclinic.accounts import staff
+from kapclinic.accounts.models import Membership, User
+from kapclinic.accounts.roles import Role
+from kapclinic.accounts.tokens import issue_token
+from kapclinic.audit.models import AuditEntry
+from kapclinic.measures.models import OutboxMessage
+from tests.conftest import login, make_user
+
+NEW = {"username": "rhea", "first_name": "Rhea", "last_name": "Rivers",
+       "email": "rhea@example.org", "role": "nurse"}
+
+
+def issued_link(response) -> str:
+    found = re.search(r"http://testserver/account/set-password/[^/]+/[^/\s<]+/",
+                      response.content.decode())
+    assert found, "no set-password link on the page"
+    return found.group(0).replace("http://testserver", "")
+
+
+def test_a_new_nurse_is_added_and_sets_her_own_password_through_the_link(clinic_admin,
+                                                                         clinic_a):
+    added = login(clinic_admin).post("/clinic/users/add/", NEW, follow=True)
+    assert b"Rhea Rivers now works here as Nurse" in added.content
+    rhea = User.objects.get(username="rhea")
+    assert not rhea.has_usable_password()
+    assert Membership.objects.get(user=rhea).clinic == clinic_a
+    link = issued_link(added)
+    assert link in mail.outbox[0].body
+    assert link not in OutboxMessage.objects.get(to="rhea@example.org").body  # kept blanked
+
+    anonymous = Client()
+    form = anonymous.get(link, follow=True)
+    assert b"Set your password" in form.content and form.context["validlink"]
+    target = form.redirect_chain[-1][0]
+    short = anonymous.post(target, {"new_password1": "short", "new_password2": "short"})
+    assert short.status_code == 200 and "new_password2" in short.context["form"].errors
+    done = anonymous.post(target, {"new_password1": "a very good passphrase",
+                                   "new_password2": "a very good passphrase"}, follow=True)
+    assert b"Your password is set" in done.content
+    logged_in = anonymous.post("/login/", {"username": "rhea",
+                                           "password": "a very good passphrase"})
+    assert logged_in.status_code == 302
+    reused = anonymous.get(link, follow=True)
+    assert not reused.context["validlink"]  # single use
+
+
+def test_bad_staff_details_are_refused_naming_the_field(clinic_admin):
+    page = login(clinic_admin).post("/clinic/users/add/", {**NEW, "username": "has space",
+                                                            "email": "nope", "role": "patient"})
+    assert page.status_code == 422
+    assert set(page.context["add_form"].errors) == {"username", "email", "role"}
+    assert not User.objects.filter(username="has space").exists()
+
+
+def test_a_user_of_another_clinic_is_given_a_role_here_and_keeps_their_password(
+        clinic_admin, other_clinician, clinic_a):
+    page = login(clinic_admin).post("/clinic/users/add/", {
+        **NEW, "username": other_clinician.username}, follow=True)
+    assert b"now works here as Nurse" in page.content
+    assert b"/account/set-password/" not in page.content
+    assert set(other_clinician.memberships.values_list("clinic__slug", flat=True)) == {
+        "clinic-a", "clinic-b"}
+
+
+def test_a_role_change_is_audited_and_your_own_role_is_not_yours_to_change(clinic_admin,
+                                                                          nurse):
+    client = login(clinic_admin)
+    nurse_membership = nurse.memberships.get()
+    client.post(f"/clinic/users/{nurse_membership.pk}/role/", {"role": "prescriber"})
+    nurse_membership.refresh_from_db()
+    assert nurse_membership.role == "prescriber"
+    entry = AuditEntry.objects.get(object_type="membership", action="update")
+    assert json.loads(entry.detail_json) == {"role": ["nurse", "prescriber"]}
+    own = client.post(f"/clinic/users/{clinic_admin.memberships.get().pk}/role/",
+                      {"role": "nurse"}, follow=True)
+    assert b"You cannot change your own role" in own.content
+    assert clinic_admin.memberships.get().role == "admin"
+
+
+def test_the_clinic_always_keeps_an_admin(clinic_admin, nurse):
+    # Through the page another admin is always left (you cannot touch your own access);
+    # the guard also holds for any other caller.
+    only = clinic_admin.memberships.get()
+    with pytest.raises(staff.StaffError, match="only admin"):
+        staff.change_role(membership=only, role="nurse", by=nurse)
+    with pytest.raises(staff.StaffError, match="only admin"):
+        staff.end_access(membership=only, by=nurse)
+    assert Membership.objects.get(pk=only.pk).role == "admin"
+
+
+def test_ending_access_locks_the_user_out_of_this_clinic_at_once(clinic_admin, nurse):
+    nurse_client = login(nurse)
+    assert nurse_client.get("/patients/").status_code == 200
+    _, secret = issue_token(user=nurse, name="script", scope="read")
+    membership = nurse.memberships.get()
+    ended = login(clinic_admin).post(f"/clinic/users/{membership.pk}/end/", follow=True)
+    assert b"can no longer work in" in ended.content and b"Restore access" in ended.content
+    assert nurse_client.get("/patients/").status_code == 403
+    assert nurse_client.get("/api/v1/patients",
+                            HTTP_AUTHORIZATION=f"Bearer {secret}").status_code in (401, 403)
+    assert Membership.all_objects.get(pk=membership.pk).ended_at is not None  # kept
+    login(clinic_admin).post(f"/clinic/users/{membership.pk}/restore/")
+    assert nurse_client.get("/patients/").status_code == 200
+
+
+def test_an_admin_ended_by_another_admin_loses_the_users_page(clinic_admin, clinic_a):
+    second = make_user("second-admin", clinic_a, Role.ADMIN)
+    client = login(second)
+    client.post(f"/clinic/users/{clinic_admin.memberships.get().pk}/end/")
+    assert login(clinic_admin).get("/clinic/users/").status_code == 403
+    self_end = client.post(f"/clinic/users/{second.memberships.get().pk}/end/", follow=True)
+    assert b"You cannot end your own access" in self_end.content
+
+
+def test_another_clinics_membership_is_a_404(clinic_admin, other_clinician):
+    theirs = other_clinician.memberships.get()
+    client = login(clinic_admin)
+    for action in ("role", "end", "restore", "password-link"):
+        assert client.post(f"/clinic/users/{theirs.pk}/{action}/",
+                           {"role": "nurse"}).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.ended_at is None and theirs.role == other_clinician.memberships.get().role
