@@ -70,10 +70,11 @@ class Membership(models.Model):
 
     IDENTIFYING_FIELDS: tuple[str, ...] = ()
 
-    objects = CurrentMemberships()
     all_objects = models.Manager()
+    objects = CurrentMemberships()
 
     class Meta:
+        default_manager_name = "objects"
         base_manager_name = "all_objects"
         constraints = [
             models.UniqueConstraint(fields=["user", "clinic"], name="one_role_per_user_per_clinic"),
