@@ -59,6 +59,9 @@ def test_a_questionnaire_is_recorded_scored_and_its_alert_raised(nurse, patient)
     ({"instrument": "nonesuch"}, "instrument"),
     ({"taken_at": "2026-01-01T09:00:00"}, "taken_at"),
     ({"taken_at": "2999-01-01T09:00:00+00:00"}, "taken_at"),
+    ({"taken_at": "0001-01-01T00:00:00+14:00"}, "taken_at"),
+    ({"answers": PHQ9 | {"3": True}}, "answers.3"),
+    ({"answers": PHQ9 | {"3": "2"}}, "answers.3"),
     ({"severity": "mild"}, "severity"),
 ])
 def test_a_bad_questionnaire_is_refused_naming_the_field_and_nothing_is_stored(
@@ -98,3 +101,8 @@ def test_a_coordinator_may_not_record_a_questionnaire(coordinator, patient):
     response = Api(coordinator).call("POST", f"/patients/{patient.pk}/responses",
                                      {"instrument": "phq9", "answers": PHQ9})
     assert response.status_code == 403 and not Response.objects.exists()
+
+
+def test_an_absurd_page_number_is_a_422_not_a_crash(nurse, patient):
+    response = Api(nurse).call("GET", f"/patients/{patient.pk}/responses?page=100000000000000000")
+    assert response.status_code == 422 and "page" in problem_fields(response)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -17,6 +18,11 @@ from tests.conftest import login
 
 def code_for(device: TOTPDevice, steps_ahead: int = 0) -> str:
     return f"{totp(device.bin_key, device.step, device.t0, device.digits, steps_ahead):06d}"
+
+
+def code_from_secret(secret: str) -> str:
+    raw = secret.replace(" ", "")
+    return f"{totp(base64.b32decode(raw + '=' * (-len(raw) % 8))):06d}"
 
 
 @pytest.fixture
@@ -64,12 +70,12 @@ def test_a_user_sets_up_an_authenticator_by_scanning_and_giving_a_code(nurse):
     client = login(nurse)
     page = client.get("/account/two-factor/")
     assert b"<svg" in page.content and b"Turn on two-factor login" in page.content
-    secret = page.context["secret"].replace(" ", "")
-    device = TOTPDevice.objects.get(user=nurse, confirmed=False)
-    assert len(secret) >= 32
+    secret = page.context["secret"]
+    assert len(secret.replace(" ", "")) >= 32
+    assert not TOTPDevice.objects.filter(user=nurse).exists()  # the key stays in the session
     wrong = client.post("/account/two-factor/", {"code": "12345"})
     assert wrong.status_code == 422 and b"Enter the 6-digit code" in wrong.content
-    done = client.post("/account/two-factor/", {"code": code_for(device)}, follow=True)
+    done = client.post("/account/two-factor/", {"code": code_from_secret(secret)}, follow=True)
     assert b"Two-factor login is on" in done.content
     assert TOTPDevice.objects.get(user=nurse).confirmed
     assert client.get("/patients/").status_code == 200  # this session gave its code
@@ -124,3 +130,43 @@ def test_an_admin_cannot_reset_another_clinics_user(clinic_admin, other_clinicia
     page = login(clinic_admin).post(f"/clinic/security/reset/{other_clinician.pk}/")
     assert page.status_code == 404
     assert TOTPDevice.objects.filter(user=other_clinician).exists()
+
+
+def test_a_second_session_never_sees_the_key_being_set_up(nurse):
+    victim, intruder = login(nurse), login(nurse)
+    victims_key = victim.get("/account/two-factor/").context["secret"]
+    intruders_key = intruder.get("/account/two-factor/").context["secret"]
+    assert victims_key != intruders_key
+    victim.post("/account/two-factor/", {"code": code_from_secret(victims_key)})
+    # the intruder knows the password, not the key the nurse confirmed
+    assert intruder.get("/patients/")["Location"].startswith("/login/verify/")
+    refused = intruder.post("/login/verify/", {"code": code_from_secret(intruders_key)})
+    assert refused.status_code == 422
+
+
+def test_giving_the_code_starts_a_new_session_key(nurse, enrolled):
+    client = login(nurse)
+    before = client.cookies["sessionid"].value
+    client.post("/login/verify/", {"code": code_for(enrolled)})
+    assert client.cookies["sessionid"].value != before
+    assert client.get("/patients/").status_code == 200
+
+
+def test_an_htmx_request_is_sent_to_the_code_page_as_a_whole_page(nurse, enrolled, patient):
+    page = login(nurse).get("/patients/", {"q": "a"}, HTTP_HX_REQUEST="true",
+                            HTTP_HX_CURRENT_URL="http://testserver/patients/?q=a")
+    assert page.status_code == 204
+    assert page["HX-Redirect"] == "/login/verify/?next=%2Fpatients%2F"
+
+
+def test_an_admin_does_not_reset_someone_who_also_works_elsewhere(clinic_admin, clinic_b,
+                                                                  nurse, enrolled):
+    from kapclinic.accounts.models import Membership
+
+    Membership.objects.create(user=nurse, clinic=clinic_b, role="nurse")
+    own = TOTPDevice.objects.create(user=clinic_admin, name="phone", confirmed=True)
+    client = login(clinic_admin)
+    client.post("/login/verify/", {"code": code_for(own)})
+    page = client.post(f"/clinic/security/reset/{nurse.pk}/", follow=True)
+    assert b"also works in another clinic" in page.content
+    assert TOTPDevice.objects.filter(user=nurse).exists()

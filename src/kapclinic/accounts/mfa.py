@@ -15,7 +15,9 @@ import segno
 from django.db import transaction
 from django.http import HttpRequest
 from django_otp import login as otp_login
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.util import random_hex
 
 from kapclinic.accounts.models import User
 from kapclinic.audit import trail
@@ -67,44 +69,64 @@ def forget_step(request: HttpRequest) -> None:
 class Checked:
     ok: bool
     message: str = ""
+    throttled: bool = False
 
 
-def _check(device: TOTPDevice, code: str) -> Checked:
+def _check(device_pk: int, code: str) -> tuple[TOTPDevice, Checked]:
+    """Check ``code`` against the device, locked for the transaction the caller holds, so
+    parallel guesses cannot share one failure count nor one code be used twice."""
+    device = TOTPDevice.objects.select_for_update().get(pk=device_pk)
     allowed, data = device.verify_is_allowed()
     if not allowed:
         wait = (data or {}).get("locked_until")
-        return Checked(False, "Too many wrong codes: wait a minute before the next try"
-                       + (f" (until {wait:%H:%M:%S})." if wait else "."))
+        return device, Checked(False, "Too many wrong codes: wait a minute before the next try"
+                               + (f" (until {wait:%H:%M:%S})." if wait else "."), throttled=True)
     code = code.replace(" ", "")
     if not (code.isdigit() and len(code) == device.digits):
-        return Checked(False, f"Enter the {device.digits}-digit code your authenticator app "
-                              "shows now.")
+        return device, Checked(False, f"Enter the {device.digits}-digit code your "
+                                      "authenticator app shows now.")
     if device.verify_token(code):
-        return Checked(True)
-    return Checked(False, "That code is not right. Codes change every 30 seconds: enter the "
-                          "one shown now (and check the phone's clock is set automatically).")
+        return device, Checked(True)
+    return device, Checked(False, WRONG_CODE)
+
+
+WRONG_CODE = ("That code is not right. Codes change every 30 seconds: enter the one shown now "
+              "(and check the phone's clock is set automatically).")
+
+
+def _logged_in_with(request: HttpRequest, device: TOTPDevice) -> None:
+    """The session counts as verified from now on, under a new session key (no fixation)."""
+    otp_login(request, device)
+    request.session.cycle_key()
+    forget_step(request)
 
 
 def verify(request: HttpRequest, code: str) -> Checked:
     """The second step of a login."""
-    device = confirmed_device(request.user)  # type: ignore[arg-type]
-    if device is None:
+    found = confirmed_device(request.user)  # type: ignore[arg-type]
+    if found is None:
         return Checked(False, "No authenticator is set up for this account.")
     with transaction.atomic():
-        checked = _check(device, code)
+        device, checked = _check(found.pk, code)
         trail.record("mfa_verified" if checked.ok else "mfa_failed", object_type="user",
-                     object_id=request.user.pk)
+                     object_id=request.user.pk,
+                     detail={"throttled": True} if checked.throttled else {})
     if checked.ok:
-        otp_login(request, device)
-        forget_step(request)
+        _logged_in_with(request, device)
     return checked
 
 
-def enrolment_device(user: User) -> TOTPDevice:
-    """The authenticator being set up (unconfirmed) for ``user``: one at a time."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    return device or TOTPDevice.objects.create(user=user, name="authenticator app",
-                                               confirmed=False)
+ENROL_KEY = "mfa_enrolment_key"
+
+
+def enrolment_device(request: HttpRequest) -> TOTPDevice:
+    """The authenticator being set up in this session: its key lives in this session only
+    (never in the database, never shown to another session) until a right code confirms it."""
+    key = request.session.get(ENROL_KEY)
+    if not key:
+        key = random_hex(20)
+        request.session[ENROL_KEY] = key
+    return TOTPDevice(user=request.user, name="authenticator app", key=key, confirmed=False)
 
 
 def secret_text(device: TOTPDevice) -> str:
@@ -118,21 +140,36 @@ def qr_svg(device: TOTPDevice) -> str:
     return segno.make(device.config_url, error="m").svg_inline(scale=4, border=2, dark="#1b2733")
 
 
+def _step_of(device: TOTPDevice, code: int) -> int | None:
+    """The time step at which ``code`` is right, allowing one step of clock drift either way."""
+    for drift in (-1, 0, 1):
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, drift)
+        if totp.token() == code:
+            return totp.t()
+    return None
+
+
 def confirm_enrolment(request: HttpRequest, code: str) -> Checked:
     """Turn the authenticator on once it shows a right code; the session counts as verified."""
-    device = enrolment_device(request.user)  # type: ignore[arg-type]
+    pending = enrolment_device(request)
+    code = code.replace(" ", "")
+    well_formed = code.isdigit() and len(code) == pending.digits
+    step = _step_of(pending, int(code)) if well_formed else None
     with transaction.atomic():
-        checked = _check(device, code)
-        if checked.ok:
-            TOTPDevice.objects.filter(user=request.user, confirmed=True).delete()
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
-            trail.record("update", object_type="user", object_id=request.user.pk,
-                         detail={"mfa": "enrolled"})
-    if checked.ok:
-        otp_login(request, device)
-        forget_step(request)
-    return checked
+        if step is None:
+            trail.record("mfa_failed", object_type="user", object_id=request.user.pk,
+                         detail={"during": "enrolment"})
+            return Checked(False, WRONG_CODE if well_formed else
+                           f"Enter the {pending.digits}-digit code your authenticator app shows now.")
+        TOTPDevice.objects.filter(user=request.user).delete()
+        pending.confirmed = True
+        pending.last_t = step  # this code is spent
+        pending.save()
+        trail.record("update", object_type="user", object_id=request.user.pk,
+                     detail={"mfa": "enrolled"})
+    del request.session[ENROL_KEY]
+    _logged_in_with(request, pending)
+    return Checked(True)
 
 
 def remove(request: HttpRequest, code: str) -> Checked:
@@ -141,15 +178,18 @@ def remove(request: HttpRequest, code: str) -> Checked:
     if membership is not None and membership.clinic.require_mfa:
         return Checked(False, f"{membership.clinic.name} requires two-factor login: it cannot "
                               "be turned off.")
-    device = confirmed_device(request.user)  # type: ignore[arg-type]
-    if device is None:
+    found = confirmed_device(request.user)  # type: ignore[arg-type]
+    if found is None:
         return Checked(False, "Two-factor login is not on.")
     with transaction.atomic():
-        checked = _check(device, code)
+        _, checked = _check(found.pk, code)
         if checked.ok:
             TOTPDevice.objects.filter(user=request.user).delete()
             trail.record("update", object_type="user", object_id=request.user.pk,
                          detail={"mfa": "removed"})
+        else:
+            trail.record("mfa_failed", object_type="user", object_id=request.user.pk,
+                         detail={"during": "turning off", "throttled": checked.throttled})
     return checked
 
 

@@ -12,11 +12,11 @@ import enum
 import functools
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -146,6 +146,12 @@ def require(action: Action, *, during_mfa: bool = False
                 if getattr(request, "is_api", False):
                     raise
                 target = "mfa-verify" if pending.step == mfa.VERIFY else "mfa-enrol"
+                if request.headers.get("HX-Request"):
+                    # a partial: send the whole page there, and back to the page after
+                    back = urlsplit(request.headers.get("HX-Current-URL", "/")).path or "/"
+                    response = HttpResponse(status=204)
+                    response["HX-Redirect"] = f"{reverse(target)}?{urlencode({'next': back})}"
+                    return response
                 return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
             return view(request, *args, **kwargs)
 

@@ -11,7 +11,7 @@ from kapclinic.accounts.permissions import Action, require
 from kapclinic.audit.models import AuditEntry
 
 ACTIONS = ["create", "read", "list", "update", "denied", "login", "login_failed", "logout",
-           "token_created"]
+           "mfa_verified", "mfa_failed", "token_created"]
 
 
 class AuditFilterForm(forms.Form):

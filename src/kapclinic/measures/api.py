@@ -3,7 +3,7 @@ record, scored with the clinic's settings, alerts raised as in the app) and outc
 
 # No "from __future__ import annotations": django-ninja reads the annotations at import.
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -12,7 +12,7 @@ from django.utils import timezone
 from ninja import Field, Query, Schema
 from ninja import Status as Reply
 from ninja.errors import ValidationError
-from pydantic import ConfigDict
+from pydantic import ConfigDict, StrictInt
 
 from kapclinic.accounts.api_auth import GuardedRouter
 from kapclinic.accounts.permissions import Action, get_patient_for_user, require
@@ -23,7 +23,10 @@ from kapclinic.measures.models import OutcomeSnapshot, Response
 
 router = GuardedRouter(tags=["questionnaires"])
 
-Answers = dict[str, int | None]
+# Strict: JSON true or "2" is refused, never stored as an answer of 1 or 2.
+Answers = dict[str, StrictInt | None]
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+MAX_PAGE = 100_000
 
 
 class ScoreIn(Schema):
@@ -128,7 +131,7 @@ def score(request: HttpRequest, instrument: str, payload: ScoreIn):
 @router.get("/patients/{patient_id}/responses", response=ResponsePage)
 @require(Action.PATIENT_VIEW)
 def list_responses(request: HttpRequest, patient_id: int, instrument: str = "",
-                   page: int = Query(1, ge=1)):
+                   page: int = Query(1, ge=1, le=MAX_PAGE)):
     """The patient's questionnaires, newest first (entered-in-error ones marked, not hidden)."""
     patient = get_patient_for_user(request, patient_id, Action.PATIENT_VIEW)
     found = Response.objects.filter(patient=patient)
@@ -153,6 +156,8 @@ def record(request: HttpRequest, patient_id: int, payload: RecordIn):
     if taken_at is not None:
         if taken_at.tzinfo is None or taken_at.utcoffset() is None:
             raise _refuse("taken_at", "needs a UTC offset (e.g. 2026-11-25T09:30:00-05:00)")
+        if taken_at < EARLIEST:
+            raise _refuse("taken_at", "is before 1900: check the year")
         if taken_at > timezone.now():
             raise _refuse("taken_at", "is in the future: record a questionnaire after it "
                                       "was taken")

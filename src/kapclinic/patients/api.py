@@ -129,7 +129,7 @@ def _detail(patient: Patient) -> dict:
 @router.get("", response=PatientPage)
 @require(Action.PATIENT_LIST)
 def list_patients(request: HttpRequest, q: str = "", status: Status | None = None,
-                  member_id: int | None = None, page: int = Query(1, ge=1)):
+                  member_id: int | None = None, page: int = Query(1, ge=1, le=100_000)):
     patients = search_patients(request.membership.clinic_id, q, status or "", member_id)
     size = settings.KAPCLINIC_PAGE_SIZE
     count = patients.count()

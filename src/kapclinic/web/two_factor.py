@@ -73,7 +73,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
     context = {"form": form, "current": current, "next": _next(request),
                "required": request.membership is not None and request.membership.clinic.require_mfa}
     if current is None:
-        device = mfa.enrolment_device(request.user)
+        device = mfa.enrolment_device(request)
         context.update(qr=mfa.qr_svg(device), secret=mfa.secret_text(device))
     return render(request, "web/two_factor_enrol.html", context,
                   status=422 if form.errors else 200)
@@ -114,6 +114,12 @@ def reset(request: HttpRequest, user_id: int) -> HttpResponse:
                                memberships__ended_at__isnull=True).first()
     if user is None:
         raise Http404
+    if user.memberships.exclude(clinic=request.membership.clinic).exists():
+        # the authenticator guards their other clinics too: not this admin's alone to remove
+        messages.error(request, f"{user.display_name} also works in another clinic: their "
+                                "authenticator is reset with 'kapclinic mfa reset "
+                                f"{user.username}' by whoever runs the server.")
+        return redirect("users")
     if mfa.reset(user):
         then = ("they set up a new one at their next login" if request.membership.clinic.require_mfa
                 else "they log in with the password alone until they set up a new one")
