@@ -131,3 +131,14 @@ def test_another_clinics_membership_is_a_404(clinic_admin, other_clinician):
                            {"role": "nurse"}).status_code == 404
     theirs.refresh_from_db()
     assert theirs.ended_at is None and theirs.role == other_clinician.memberships.get().role
+
+
+def test_a_patients_portal_login_is_not_staff(clinic_admin, clinic_a):
+    portal = make_user("portal-ada", clinic_a, Role.PATIENT)
+    page = login(clinic_admin).get("/clinic/users/")
+    assert b"portal-ada" not in page.content
+    membership = portal.memberships.get()
+    assert login(clinic_admin).post(f"/clinic/users/{membership.pk}/role/",
+                                    {"role": "prescriber"}).status_code == 404
+    membership.refresh_from_db()
+    assert membership.role == "patient"

@@ -49,3 +49,22 @@ def test_a_nurse_sets_up_two_factor_when_her_clinic_requires_it(
     assert not any(violations.values()), describe(violations)
     refused = [e for e in console_errors if "422 (Unprocessable Entity)" in e]
     assert len(refused) == 1 and len(console_errors) == 1, f"console errors: {console_errors}"
+
+
+def test_an_admin_adds_a_nurse_and_gets_her_set_password_link(
+        page, console_errors, transactional_db, live_server, screenshot_dir):
+    clinic = Clinic.objects.create(slug="clinic-a", name="Clinic A", time_zone="America/New_York")
+    make_user("ruth", clinic, Role.ADMIN, "Ruth", "Admin")
+    log_in(page, "ruth", PASSWORD)
+    page.get_by_role("link", name="Users").click()
+    page.get_by_label("Username").fill("rhea")
+    page.get_by_label("First name").fill("Rhea")
+    page.get_by_label("Last name").fill("Rivers")
+    page.get_by_label("Role").select_option("nurse")
+    page.get_by_role("button", name="Add").click()
+    expect(page.locator(".messages")).to_contain_text("Set-password link for Rhea Rivers")
+    expect(page.get_by_label("Role of Rhea Rivers")).to_have_value("nurse")
+    violations = {"users": axe_violations(page)}
+    page.screenshot(caret="initial", path=screenshot_dir / "users.png", full_page=True)
+    assert not any(violations.values()), describe(violations)
+    assert console_errors == [], f"browser console errors: {console_errors}"

@@ -39,9 +39,11 @@ class RoleForm(forms.Form):
 
 
 def _membership(request: HttpRequest, membership_id: int) -> Membership:
-    """A membership of the admin's clinic (ended ones included); anything else is a 404."""
+    """A staff membership of the admin's clinic (ended ones included); anything else, a
+    patient's portal login included, is a 404."""
     found = (Membership.all_objects.select_related("user", "clinic")
-             .filter(pk=membership_id, clinic=request.membership.clinic).first())
+             .filter(pk=membership_id, clinic=request.membership.clinic)
+             .exclude(role=Role.PATIENT).first())
     if found is None:
         raise Http404
     return found
@@ -64,7 +66,9 @@ def _issue_link(request: HttpRequest, user: User) -> None:
 def user_list(request: HttpRequest, add_form: AddStaffForm | None = None,
               status: int = 200) -> HttpResponse:
     clinic = request.membership.clinic
-    members = list(Membership.all_objects.filter(clinic=clinic).select_related("user")
+    # patients' portal logins belong to their chart, not to the staff list
+    members = list(Membership.all_objects.filter(clinic=clinic).exclude(role=Role.PATIENT)
+                   .select_related("user")
                    .order_by("ended_at", "user__last_name", "user__username"))
     enrolled = set(mfa.TOTPDevice.objects.filter(user__in=[m.user_id for m in members],
                                                  confirmed=True).values_list("user_id", flat=True))
