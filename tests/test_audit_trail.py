@@ -150,6 +150,23 @@ def test_the_clinic_admin_browses_and_filters_the_trail(clinic_admin, prescriber
     filtered = client.get("/audit/", {"action": "read", "user": "alice"})
     entries = list(filtered.context["page"])
     assert entries and all(e.action == "read" and e.actor_username == "alice" for e in entries)
+    conditions = client.get("/audit/", {"record": "patient"}).context["page"]
+    assert list(conditions) and all(e.object_type == "patient" for e in conditions)
+
+
+def test_every_record_type_the_app_writes_can_be_filtered_on():
+    import re
+    from pathlib import Path
+
+    from kapclinic.audit.views import RECORD_TYPES
+
+    source = Path(__file__).parents[1] / "src" / "kapclinic"
+    written = set()
+    for path in source.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        written |= set(re.findall(r'object_type="([a-z_]+)"', text))
+        written |= set(re.findall(r'trail\.Event\("[a-z_]+", "([a-z_]+)"', text))
+    assert written and written <= set(RECORD_TYPES)
 
 
 def test_the_admin_sees_only_their_own_clinics_entries(clinic_admin, patient_b):

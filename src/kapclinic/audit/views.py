@@ -12,12 +12,21 @@ from kapclinic.audit.models import AuditEntry
 
 ACTIONS = ["create", "read", "list", "update", "denied", "login", "login_failed", "logout",
            "mfa_verified", "mfa_failed", "token_created"]
+# What an entry is about (AuditEntry.object_type), as the app writes them.
+RECORD_TYPES = sorted([
+    "alert", "api_token", "clinic", "clinical_event", "condition", "consent",
+    "consent_document", "eligibility_decision", "intake", "measure_request", "measure_settings",
+    "membership", "outbox_message", "outcome", "outcome_settings", "patient", "patient_link",
+    "response", "schedule", "signoff", "user",
+])
 
 
 class AuditFilterForm(forms.Form):
     user = forms.CharField(required=False, label="User")
     action = forms.ChoiceField(required=False,
                                choices=[("", "Any action")] + [(a, a) for a in ACTIONS])
+    record = forms.ChoiceField(required=False, label="Record",
+                               choices=[("", "Any record")] + [(r, r) for r in RECORD_TYPES])
     patient = forms.IntegerField(required=False, min_value=1, label="Patient id")
     since = forms.DateField(required=False, label="From",
                             widget=forms.DateInput(attrs={"type": "date"}))
@@ -35,6 +44,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             entries = entries.filter(actor_username__iexact=data["user"].strip())
         if data["action"]:
             entries = entries.filter(action=data["action"])
+        if data["record"]:
+            entries = entries.filter(object_type=data["record"])
         if data["patient"]:
             entries = entries.filter(patient_id=data["patient"])
         if data["since"]:
