@@ -142,3 +142,12 @@ def test_a_patients_portal_login_is_not_staff(clinic_admin, clinic_a):
                                     {"role": "prescriber"}).status_code == 404
     membership.refresh_from_db()
     assert membership.role == "patient"
+
+
+def test_no_password_link_for_someone_who_also_works_in_another_clinic(clinic_admin, clinic_a,
+                                                                       other_clinician):
+    # the password opens clinic B too: an admin of A must not be able to take it over
+    shared = Membership.objects.create(user=other_clinician, clinic=clinic_a, role="nurse")
+    page = login(clinic_admin).post(f"/clinic/users/{shared.pk}/password-link/", follow=True)
+    assert b"also works in another clinic" in page.content
+    assert b"/account/set-password/" not in page.content and not mail.outbox

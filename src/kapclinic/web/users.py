@@ -146,6 +146,11 @@ def new_password_link(request: HttpRequest, membership_id: int) -> HttpResponse:
     membership = _membership(request, membership_id)
     if membership.ended_at is not None:
         messages.error(request, "Restore their access first.")
+    elif membership.user.memberships.exclude(clinic=membership.clinic).exists():
+        # the password opens their other clinics too: not this admin's alone to reset
+        messages.error(request, f"{membership.user.display_name} also works in another clinic: "
+                                "they reset their password there, or whoever runs the server "
+                                f"does ('kapclinic manage changepassword {membership.user.username}').")
     else:
         _issue_link(request, membership.user)
     return redirect("users")
