@@ -65,8 +65,14 @@ def test_bad_staff_details_are_refused_naming_the_field(clinic_admin):
 
 def test_a_user_of_another_clinic_is_given_a_role_here_and_keeps_their_password(
         clinic_admin, other_clinician, clinic_a):
-    page = login(clinic_admin).post("/clinic/users/add/", {
-        **NEW, "username": other_clinician.username}, follow=True)
+    User.objects.filter(pk=other_clinician.pk).update(email="bob@b.example")
+    client = login(clinic_admin)
+    taken = client.post("/clinic/users/add/", {**NEW, "username": other_clinician.username})
+    assert taken.status_code == 422 and "That username is taken" in taken.context[
+        "add_form"].errors["username"][0]
+    assert other_clinician.last_name.encode() not in taken.content  # nobody's name leaks
+    page = client.post("/clinic/users/add/", {
+        **NEW, "username": other_clinician.username, "email": "BOB@b.example"}, follow=True)
     assert b"now works here as Nurse" in page.content
     assert b"/account/set-password/" not in page.content
     assert set(other_clinician.memberships.values_list("clinic__slug", flat=True)) == {
@@ -129,8 +135,9 @@ def test_another_clinics_membership_is_a_404(clinic_admin, other_clinician):
     for action in ("role", "end", "restore", "password-link"):
         assert client.post(f"/clinic/users/{theirs.pk}/{action}/",
                            {"role": "nurse"}).status_code == 404
+    role_before = theirs.role
     theirs.refresh_from_db()
-    assert theirs.ended_at is None and theirs.role == other_clinician.memberships.get().role
+    assert theirs.ended_at is None and theirs.role == role_before == "prescriber"
 
 
 def test_a_patients_portal_login_is_not_staff(clinic_admin, clinic_a):
@@ -149,5 +156,59 @@ def test_no_password_link_for_someone_who_also_works_in_another_clinic(clinic_ad
     # the password opens clinic B too: an admin of A must not be able to take it over
     shared = Membership.objects.create(user=other_clinician, clinic=clinic_a, role="nurse")
     page = login(clinic_admin).post(f"/clinic/users/{shared.pk}/password-link/", follow=True)
-    assert b"also works in another clinic" in page.content
+    assert b"also works (or worked) in another clinic" in page.content
     assert b"/account/set-password/" not in page.content and not mail.outbox
+
+
+def test_no_password_link_for_someone_whose_access_elsewhere_has_ended(clinic_admin, clinic_a,
+                                                                       clinic_b):
+    # ended in B today, restored tomorrow: a password set from A would open B again
+    user = make_user("roving", clinic_b, Role.NURSE)
+    Membership.objects.filter(user=user).update(ended_at="2026-01-01T00:00:00Z")
+    here = Membership.objects.create(user=user, clinic=clinic_a, role="nurse")
+    page = login(clinic_admin).post(f"/clinic/users/{here.pk}/password-link/", follow=True)
+    assert b"also works (or worked) in another clinic" in page.content and not mail.outbox
+    assert AuditEntry.objects.filter(action="denied", object_type="user",
+                                     object_id=str(user.pk)).exists()
+
+
+def test_a_link_stops_working_when_another_clinic_adds_the_user(clinic_admin, clinic_b):
+    client = login(clinic_admin)
+    added = client.post("/clinic/users/add/", NEW, follow=True)
+    link = issued_link(added)
+    assert AuditEntry.objects.filter(object_type="user", action="update",
+                                     detail_json__contains="password_link").exists()
+    Membership.objects.create(user=User.objects.get(username="rhea"), clinic=clinic_b,
+                              role="nurse")
+    assert not Client().get(link, follow=True).context["validlink"]
+
+
+def test_a_patients_portal_login_cannot_be_made_staff(clinic_admin, clinic_a):
+    portal = make_user("portal-bo", clinic_a, Role.PATIENT)
+    User.objects.filter(pk=portal.pk).update(email="bo@example.org")
+    Membership.objects.filter(user=portal).update(ended_at="2026-01-01T00:00:00Z")
+    page = login(clinic_admin).post("/clinic/users/add/", {
+        **NEW, "username": "portal-bo", "email": "bo@example.org", "role": "admin"})
+    assert page.status_code == 422 and "patient's portal login" in page.context[
+        "add_form"].errors["username"][0]
+    assert Membership.all_objects.get(user=portal).role == "patient"
+
+
+def test_an_ended_membership_keeps_its_role(clinic_admin, nurse):
+    membership = nurse.memberships.get()
+    staff.end_access(membership=membership, by=clinic_admin)
+    with pytest.raises(staff.StaffError, match="restore it first"):
+        staff.change_role(membership=membership, role="admin", by=clinic_admin)
+    assert Membership.all_objects.get(pk=membership.pk).role == "nurse"
+
+
+def test_an_ended_prescriber_no_longer_gets_alert_emails(clinic_admin, prescriber, patient):
+    from kapclinic.measures.worker import responders
+
+    User.objects.filter(pk=prescriber.pk).update(email="pres@example.org")
+    patient.refresh_from_db()
+    assert patient.prescriber_id == prescriber.pk
+    assert "pres@example.org" in responders(patient)
+    staff.end_access(membership=prescriber.memberships.get(), by=clinic_admin)
+    patient.refresh_from_db()
+    assert "pres@example.org" not in responders(patient)

@@ -124,8 +124,8 @@ def cmd_createuser(args: argparse.Namespace) -> int:
                                "on the Users page")
         elif Membership.objects.filter(user=user, clinic=clinic).exists():
             raise CommandError(f"{args.username} is already a member of {clinic.slug}")
-        Membership.objects.create(user=user, clinic=clinic, role=args.role)
-        trail.record("create", object_type="membership", object_id=user.pk,
+        membership = Membership.objects.create(user=user, clinic=clinic, role=args.role)
+        trail.record("create", object_type="membership", object_id=membership.pk,
                      detail={"username": user.username, "role": args.role})
     print(f"{user.username} is now {Role(args.role).label} at {clinic.name}.")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -31,11 +31,35 @@ class Added:
     new_user: bool
 
 
+class MembershipBoundTokens(PasswordResetTokenGenerator):
+    """Django's reset token (void once the password or last login changes, or after
+    PASSWORD_RESET_TIMEOUT), also void once the user's memberships change: a link issued
+    while someone worked in one clinic stops working if another clinic adds them."""
+
+    key_salt = "kapclinic.accounts.staff.MembershipBoundTokens"
+
+    def _make_hash_value(self, user, timestamp):
+        memberships = sorted(Membership.all_objects.filter(user=user).values_list(
+            "clinic_id", "role", "ended_at"), key=str)
+        return f"{super()._make_hash_value(user, timestamp)}{memberships}"
+
+
+password_tokens = MembershipBoundTokens()
+
+
+def only_here(user: User, clinic: Clinic) -> bool:
+    """Whether every membership the user ever had (ended ones, portal logins) is in
+    ``clinic``: only then is their password or authenticator this clinic's admin's to reset,
+    because it opens nothing else."""
+    if user.is_superuser or user.is_staff:
+        return False
+    return not Membership.all_objects.filter(user=user).exclude(clinic=clinic).exists()
+
+
 def password_link(user: User, base_url: str) -> str:
-    """A single-use link to set a password (Django's reset token: it stops working once the
-    password changes, and after PASSWORD_RESET_TIMEOUT)."""
+    """A single-use link to set a password."""
     path = reverse("set-password", kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
-                                           "token": default_token_generator.make_token(user)})
+                                           "token": password_tokens.make_token(user)})
     return base_url.rstrip("/") + path
 
 
@@ -48,11 +72,19 @@ def add_staff(*, clinic: Clinic, username: str, first_name: str, last_name: str,
     with transaction.atomic():
         user = User.objects.filter(username=username).first()
         new_user = user is None
+        if user is not None and (not email or user.email.lower() != email.lower()):
+            # never reveal who the username belongs to, nor attach them without their address
+            raise StaffError("username", "That username is taken. Choose another, or give the "
+                                         "email address this person already uses with "
+                                         "kapclinic to add their existing account.")
         if user is None:
             user = User(username=username, first_name=first_name, last_name=last_name, email=email)
             user.set_unusable_password()
             user.save()
         membership = Membership.all_objects.filter(user=user, clinic=clinic).first()
+        if membership is not None and membership.role == Role.PATIENT:
+            raise StaffError("username", "That account is a patient's portal login: give the "
+                                         "member of staff their own username.")
         if membership is not None and membership.ended_at is None:
             raise StaffError("username", f"{username} already works in {clinic.name} "
                                          f"({membership.get_role_display()}).")
@@ -67,9 +99,16 @@ def add_staff(*, clinic: Clinic, username: str, first_name: str, last_name: str,
     return Added(membership, new_user)
 
 
-def _admins_left(clinic: Clinic, without: Membership) -> int:
-    return (Membership.objects.filter(clinic=clinic, role=Role.ADMIN)
-            .exclude(pk=without.pk).count())
+def _lock_clinic(membership: Membership) -> Membership:
+    """Inside a transaction: lock the clinic row (so two admins cannot remove each other at
+    once) and read the membership again as it is now."""
+    Clinic.objects.select_for_update().filter(pk=membership.clinic_id).exists()
+    return Membership.all_objects.select_related("clinic").get(pk=membership.pk)
+
+
+def _keeps_an_admin(membership: Membership) -> bool:
+    return membership.role != Role.ADMIN or Membership.objects.filter(
+        clinic_id=membership.clinic_id, role=Role.ADMIN).exclude(pk=membership.pk).exists()
 
 
 def change_role(*, membership: Membership, role: str, by: User) -> None:
@@ -77,31 +116,39 @@ def change_role(*, membership: Membership, role: str, by: User) -> None:
         raise StaffError("role", "You cannot change your own role: ask another admin.")
     if role == Role.PATIENT:
         raise StaffError("role", "Patients get their portal login from their chart, not here.")
-    if membership.role == Role.ADMIN and role != Role.ADMIN and not _admins_left(
-            membership.clinic, membership):
-        raise StaffError("role", "This is the clinic's only admin: make someone else admin first.")
     with transaction.atomic():
-        Membership.objects.filter(pk=membership.pk).update(role=role)
-        trail.record("update", object_type="membership", object_id=membership.pk,
-                     clinic_id=membership.clinic_id,
-                     detail={"role": [membership.role, role]})
+        current = _lock_clinic(membership)
+        if current.ended_at is not None:
+            raise StaffError("role", "Their access has ended: restore it first.")
+        if role != Role.ADMIN and not _keeps_an_admin(current):
+            raise StaffError("role", "This is the clinic's only admin: make someone else admin "
+                                     "first.")
+        if current.role == role:
+            return
+        Membership.objects.filter(pk=current.pk).update(role=role)
+        trail.record("update", object_type="membership", object_id=current.pk,
+                     clinic_id=current.clinic_id, detail={"role": [current.role, role]})
 
 
 def end_access(*, membership: Membership, by: User) -> None:
     """The user can no longer work in this clinic (other clinics are not touched)."""
     if membership.user_id == by.pk:
         raise StaffError("access", "You cannot end your own access: ask another admin.")
-    if membership.role == Role.ADMIN and not _admins_left(membership.clinic, membership):
-        raise StaffError("access", "This is the clinic's only admin: make someone else admin "
-                                   "first.")
     with transaction.atomic():
-        Membership.objects.filter(pk=membership.pk).update(ended_at=timezone.now())
-        trail.record("update", object_type="membership", object_id=membership.pk,
-                     clinic_id=membership.clinic_id, detail={"access": "ended"})
+        current = _lock_clinic(membership)
+        if current.ended_at is not None:
+            return
+        if not _keeps_an_admin(current):
+            raise StaffError("access", "This is the clinic's only admin: make someone else "
+                                       "admin first.")
+        Membership.objects.filter(pk=current.pk).update(ended_at=timezone.now())
+        trail.record("update", object_type="membership", object_id=current.pk,
+                     clinic_id=current.clinic_id, detail={"access": "ended"})
 
 
 def restore_access(*, membership: Membership, by: User) -> None:
     with transaction.atomic():
-        Membership.all_objects.filter(pk=membership.pk).update(ended_at=None)
-        trail.record("update", object_type="membership", object_id=membership.pk,
-                     clinic_id=membership.clinic_id, detail={"access": "restored"})
+        if Membership.all_objects.filter(pk=membership.pk, ended_at__isnull=False).update(
+                ended_at=None):
+            trail.record("update", object_type="membership", object_id=membership.pk,
+                         clinic_id=membership.clinic_id, detail={"access": "restored"})

@@ -152,7 +152,10 @@ def responders(patient) -> list[str]:
     roles = {Role.PRESCRIBER, Role.NURSE}
     users = [m.user for m in Membership.objects.filter(clinic_id=patient.clinic_id, role__in=roles)
              .select_related("user")]
-    users += [u for u in (patient.prescriber, patient.therapist) if u is not None]
+    working_here = set(Membership.objects.filter(clinic_id=patient.clinic_id)
+                       .values_list("user_id", flat=True))
+    users += [u for u in (patient.prescriber, patient.therapist)
+              if u is not None and u.pk in working_here]  # access ended: no health data
     return sorted({u.email for u in users if u.email and u.is_active})
 
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from kapclinic.accounts import mfa
+from kapclinic.accounts import mfa, staff
 from kapclinic.accounts.models import Clinic, User
 from kapclinic.accounts.permissions import Action, require
 from kapclinic.audit import trail
@@ -114,11 +114,11 @@ def reset(request: HttpRequest, user_id: int) -> HttpResponse:
                                memberships__ended_at__isnull=True).first()
     if user is None:
         raise Http404
-    if user.memberships.exclude(clinic=request.membership.clinic).exists():
+    if not staff.only_here(user, request.membership.clinic):
         # the authenticator guards their other clinics too: not this admin's alone to remove
-        messages.error(request, f"{user.display_name} also works in another clinic: their "
-                                "authenticator is reset with 'kapclinic mfa reset "
-                                f"{user.username}' by whoever runs the server.")
+        messages.error(request, f"{user.display_name} also works (or worked) in another "
+                                "clinic: their authenticator is reset with 'kapclinic mfa "
+                                f"reset {user.username}' by whoever runs the server.")
         return redirect("users")
     if mfa.reset(user):
         then = ("they set up a new one at their next login" if request.membership.clinic.require_mfa

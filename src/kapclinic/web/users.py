@@ -52,6 +52,8 @@ def _membership(request: HttpRequest, membership_id: int) -> Membership:
 def _issue_link(request: HttpRequest, user: User) -> None:
     link = staff.password_link(user, request.build_absolute_uri("/"))
     clinic = request.membership.clinic
+    trail.record("update", object_type="user", object_id=user.pk, clinic_id=clinic.pk,
+                 detail={"password_link": "issued", "emailed": bool(user.email)})
     if user.email:
         from kapclinic.measures.messaging import send_to_staff
 
@@ -146,11 +148,13 @@ def new_password_link(request: HttpRequest, membership_id: int) -> HttpResponse:
     membership = _membership(request, membership_id)
     if membership.ended_at is not None:
         messages.error(request, "Restore their access first.")
-    elif membership.user.memberships.exclude(clinic=membership.clinic).exists():
-        # the password opens their other clinics too: not this admin's alone to reset
-        messages.error(request, f"{membership.user.display_name} also works in another clinic: "
-                                "they reset their password there, or whoever runs the server "
-                                f"does ('kapclinic manage changepassword {membership.user.username}').")
+    elif not staff.only_here(membership.user, membership.clinic):
+        # the password opens another clinic (or the server) too: not this admin's to reset
+        trail.record("denied", object_type="user", object_id=membership.user_id,
+                     clinic_id=membership.clinic_id, detail={"password_link": "refused"})
+        messages.error(request, f"{membership.user.display_name} also works (or worked) in "
+                                "another clinic: whoever runs the server resets their password "
+                                f"('kapclinic manage changepassword {membership.user.username}').")
     else:
         _issue_link(request, membership.user)
     return redirect("users")
@@ -162,6 +166,7 @@ class SetPasswordView(auth_views.PasswordResetConfirmView):
     template_name = "web/set_password.html"
     success_url = reverse_lazy("login")
     post_reset_login = False
+    token_generator = staff.password_tokens
 
     def form_valid(self, form):
         response = super().form_valid(form)
