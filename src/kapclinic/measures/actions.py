@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic, User
 from kapclinic.audit import trail
+from kapclinic.audit.corrections import mark_entered_in_error
 from kapclinic.clinical import instruments
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.clinical.instruments.crisis import is_crisis
@@ -146,17 +147,12 @@ def acknowledge_alert(*, alert: Alert, note: str, by: User) -> bool:
 
 
 def mark_response_entered_in_error(*, response: Response, reason: str, by: User) -> bool:
-    if not reason.strip():
-        raise ValueError("Say why the response was entered in error.")
     with transaction.atomic():
-        done = Response.objects.filter(pk=response.pk, entered_in_error_at__isnull=True).update(
-            entered_in_error_at=timezone.now(), entered_in_error_by=by,
-            entered_in_error_reason=reason.strip())
+        done = mark_entered_in_error(response, reason=reason, by=by, object_type="response",
+                                     what="questionnaire")
         if done:
-            trail.record("update", object_type="response", object_id=response.pk,
-                         patient_id=response.patient_id, detail={"entered_in_error": True})
             outcome_snapshots.refresh(response.patient, response.instrument)
-    return bool(done)
+    return done
 
 
 def record_clinical_event(*, patient: Patient, kind: str, occurred_at: datetime, note: str,
@@ -176,17 +172,12 @@ def record_clinical_event(*, patient: Patient, kind: str, occurred_at: datetime,
 
 
 def mark_event_entered_in_error(*, event: ClinicalEvent, reason: str, by: User) -> bool:
-    if not reason.strip():
-        raise ValueError("reason: say why the event was entered in error.")
     with transaction.atomic():
-        done = ClinicalEvent.objects.filter(pk=event.pk, entered_in_error_at__isnull=True).update(
-            entered_in_error_at=timezone.now(), entered_in_error_by=by,
-            entered_in_error_reason=reason.strip())
+        done = mark_entered_in_error(event, reason=reason, by=by, object_type="clinical_event",
+                                     what="event")
         if done:
-            trail.record("update", object_type="clinical_event", object_id=event.pk,
-                         patient_id=event.patient_id, detail={"entered_in_error": True})
             outcome_snapshots.refresh_all(event.patient)
-    return bool(done)
+    return done
 
 
 # ---- schedules, requests and messages ---------------------------------------------------

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic, User
 from kapclinic.audit import trail
+from kapclinic.audit.corrections import mark_entered_in_error
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.patients.models import Condition, Patient, StatusChange
 
@@ -85,17 +86,9 @@ def _refresh_outcomes(patient: Patient) -> None:
 
 def mark_condition_entered_in_error(*, condition: Condition, reason: str,
                                     by: User) -> Condition:
-    if not reason.strip():
-        raise ValueError("Say why the condition was entered in error")
     with transaction.atomic():
-        updated = Condition.objects.filter(pk=condition.pk, entered_in_error_at__isnull=True).update(
-            entered_in_error_at=timezone.now(), entered_in_error_by=by,
-            entered_in_error_reason=reason.strip(),
-        )
-        if updated:
-            trail.record("update", object_type="condition", object_id=condition.pk,
-                         patient_id=condition.patient_id,
-                         detail={"entered_in_error": True})
+        if mark_entered_in_error(condition, reason=reason, by=by, object_type="condition",
+                                 what="condition"):
             _refresh_outcomes(condition.patient)
     condition.refresh_from_db()
     return condition
