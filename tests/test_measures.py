@@ -273,3 +273,41 @@ def test_health_records_refuse_deletion(nurse, patient):
     for queryset in (Response.objects.all(), Alert.objects.all()):
         with pytest.raises(ImmutableError):
             queryset.delete()
+
+
+def test_a_discharged_patient_is_sent_nothing_and_not_chased(prescriber, nurse, reachable):
+    actions.start_default_schedule(patient=reachable, by=prescriber,
+                                   first_due=timezone.now() - timedelta(days=3))
+    Patient.objects.filter(pk=reachable.pk).update(status="discharged")
+    assert worker.run_once(url="https://clinic.example").sent == 0
+    assert not mail.outbox
+    dashboard = login(nurse).get("/dashboard/")
+    assert dashboard.context["late"] == []
+    page = login(nurse).get(f"/patients/{reachable.pk}/measures/")
+    assert b"not sent: discharged" in page.content
+
+
+def test_a_schedule_is_paused_and_resumed_from_the_measures_page(prescriber, nurse, reachable):
+    actions.start_default_schedule(patient=reachable, by=prescriber,
+                                   first_due=timezone.now() - timedelta(minutes=1))
+    phq9 = Schedule.objects.get(patient=reachable, instrument="phq9")
+    client = login(nurse)
+    paused = client.post(f"/patients/{reachable.pk}/measures/schedules/{phq9.pk}/",
+                         {"active": "0"}, follow=True)
+    assert b"PHQ-9 questionnaires paused" in paused.content
+    assert worker.run_once(url="https://clinic.example").sent == 1  # GAD-7 only
+    assert not MeasureRequest.objects.filter(instrument="phq9").exists()
+    client.post(f"/patients/{reachable.pk}/measures/schedules/{phq9.pk}/", {"active": "1"})
+    assert worker.run_once(url="https://clinic.example").sent == 1
+    assert AuditEntry.objects.filter(object_type="schedule", object_id=str(phq9.pk),
+                                     action="update", actor_username=nurse.username).count() == 2
+
+
+def test_another_clinics_schedule_cannot_be_paused(other_clinician, prescriber, reachable):
+    actions.start_default_schedule(patient=reachable, by=prescriber)
+    phq9 = Schedule.objects.get(patient=reachable, instrument="phq9")
+    page = login(other_clinician).post(
+        f"/patients/{reachable.pk}/measures/schedules/{phq9.pk}/", {"active": "0"})
+    assert page.status_code == 404
+    phq9.refresh_from_db()
+    assert phq9.active

@@ -15,7 +15,12 @@ from django.utils import timezone
 from kapclinic.accounts.permissions import MATRIX, Action
 from kapclinic.accounts.roles import Role
 from kapclinic.api import api
-from kapclinic.measures.actions import record_clinical_event, record_response, send_request
+from kapclinic.measures.actions import (
+    record_clinical_event,
+    record_response,
+    send_request,
+    start_default_schedule,
+)
 from kapclinic.patients.models import Patient
 from kapclinic.screening import actions as screening
 from tests.conftest import login, make_user
@@ -81,7 +86,9 @@ def world(clinic_a, prescriber):
            "decision_id": decision.pk, "consent_id": consent.pk, "instrument": "phq9",
            "alert_id": recorded.alerts[0].pk, "event_id": event.pk,
            "response_id": recorded.response.pk, "user_id": prescriber.pk,
-           "membership_id": prescriber.memberships.get().pk, "uidb64": "MQ", "token": "x-y"}
+           "membership_id": prescriber.memberships.get().pk,
+           "schedule_id": start_default_schedule(patient=patient, by=prescriber)[0].pk,
+           "uidb64": "MQ", "token": "x-y"}
     return ids, users
 
 

@@ -61,6 +61,8 @@ urlpatterns = [
     path("patients/<int:patient_id>/measures/send/", measure_views.send_now, name="measure-send"),
     path("patients/<int:patient_id>/measures/schedule/", measure_views.start_schedule,
          name="measure-schedule"),
+    path("patients/<int:patient_id>/measures/schedules/<int:schedule_id>/",
+         measure_views.toggle_schedule, name="measure-schedule-toggle"),
     path("patients/<int:patient_id>/measures/events/", measure_views.record_event,
          name="event-record"),
     path("patients/<int:patient_id>/measures/events/<int:event_id>/error/",

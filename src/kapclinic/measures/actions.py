@@ -213,6 +213,17 @@ def start_default_schedule(*, patient: Patient, by: User | None,
     return made
 
 
+def set_schedule_active(*, schedule: Schedule, active: bool, by: User) -> bool:
+    """Pause or resume one instrument's questionnaires; False if it already was so."""
+    with transaction.atomic():
+        done = Schedule.objects.filter(pk=schedule.pk, active=not active).update(active=active)
+        if done:
+            trail.record("update", object_type="schedule", object_id=schedule.pk,
+                         patient_id=schedule.patient_id,
+                         detail={"instrument": schedule.instrument, "active": active})
+    return bool(done)
+
+
 def claim_due_schedule(schedule_id: int, due_at: datetime) -> bool:
     """Compare-and-swap the schedule forward: exactly one worker wins a due slot."""
     schedule = Schedule.objects.filter(pk=schedule_id).values("interval_days").first()

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from kapclinic.clinical import outcomes
 from kapclinic.measures.models import MeasureRequest, OutcomeSnapshot, Schedule
+from kapclinic.patients.models import Status
 
 LIST_LIMIT = 50
 
@@ -48,14 +49,17 @@ def relief_fading(clinic_id: int, instrument: str):
 
 
 def overdue(clinic_id: int):
-    """Schedules more than a day past due, and links that expired unanswered."""
+    """Schedules more than a day past due, and links that expired unanswered (of patients
+    still in care: a discharged patient is not chased)."""
     now = timezone.now()
     late = (Schedule.objects.filter(patient__clinic_id=clinic_id, active=True,
                                     next_due_at__lt=now - timedelta(days=1))
+            .exclude(patient__status=Status.DISCHARGED)
             .select_related("patient").order_by("next_due_at")[:LIST_LIMIT])
     expired = (MeasureRequest.objects.filter(patient__clinic_id=clinic_id,
                                              link__used_at__isnull=True,
                                              link__expires_at__lte=now)
+               .exclude(patient__status=Status.DISCHARGED)
                .select_related("patient").order_by("-due_at")[:LIST_LIMIT])
     return list(late), list(expired)
 

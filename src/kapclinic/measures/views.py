@@ -198,6 +198,19 @@ def start_schedule(request: HttpRequest, patient_id: int) -> HttpResponse:
     return redirect("patient-measures", patient_id=patient.pk)
 
 
+@require(Action.MEASURE_SEND)
+@require_POST
+def toggle_schedule(request: HttpRequest, patient_id: int, schedule_id: int) -> HttpResponse:
+    patient = get_patient_for_user(request, patient_id, Action.MEASURE_SEND, audit_read=False)
+    schedule = get_object_or_404(Schedule, pk=schedule_id, patient=patient)
+    resume = request.POST.get("active") == "1"
+    if actions.set_schedule_active(schedule=schedule, active=resume, by=request.user):
+        name = instruments.get_instrument(schedule.instrument).short_name
+        messages.success(request, f"{name} questionnaires resumed." if resume
+                         else f"{name} questionnaires paused: none are sent until resumed.")
+    return redirect("patient-measures", patient_id=patient.pk)
+
+
 @require(Action.ALERT_VIEW)
 def alert_list(request: HttpRequest) -> HttpResponse:
     open_alerts = (Alert.objects.filter(patient__clinic_id=request.membership.clinic_id,

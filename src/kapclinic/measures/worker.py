@@ -23,6 +23,7 @@ from kapclinic.audit import context, trail
 from kapclinic.measures import actions, messaging
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.models import Alert, MeasureRequest, Schedule
+from kapclinic.patients.models import Status
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ def _step(what: str, work: Callable[..., int], *args: Any, **kwargs: Any) -> int
 def send_due(now: datetime, url: str) -> int:
     sent = 0
     due = (Schedule.objects.filter(active=True, next_due_at__lte=now)
+           .exclude(patient__status=Status.DISCHARGED)  # discharged: no more questionnaires
            .select_related("patient", "patient__clinic").order_by("next_due_at")[:BATCH])
     for schedule in due:
         if not messaging.can_reach(schedule.patient):
@@ -95,7 +97,8 @@ def remind(now: datetime) -> int:
     reminded = 0
     waiting = (MeasureRequest.objects.filter(
         reminded_at__isnull=True, sent_at__lte=now - REMINDER_AFTER, link__used_at__isnull=True,
-        link__expires_at__gt=now).select_related("patient", "patient__clinic")[:BATCH])
+        link__expires_at__gt=now).exclude(patient__status=Status.DISCHARGED)
+        .select_related("patient", "patient__clinic")[:BATCH])
     for request in waiting:
         with transaction.atomic():
             if not MeasureRequest.objects.filter(pk=request.pk, reminded_at__isnull=True).update(
