@@ -84,11 +84,20 @@ def measures_page(request: HttpRequest, patient, *, event_form=None, status: int
                        for e in events])
     return render(request, "measures/patient.html", {
         "patient": patient, "charts": charts, "responses": responses,
-        "schedules": Schedule.objects.filter(patient=patient),
+        "schedules": [_named(s) for s in Schedule.objects.filter(patient=patient)],
         "alerts": Alert.objects.filter(patient=patient, acknowledged_at__isnull=True),
         "instruments": instruments.list_instruments(), "send_form": SendForm(),
         "events": events, "event_form": event_form or ClinicalEventForm(),
     }, status=status)
+
+
+def _named(schedule: Schedule) -> Schedule:
+    """The schedule with its instrument's short name (or its id if no longer installed)."""
+    try:
+        schedule.name = instruments.get_instrument(schedule.instrument).short_name
+    except instruments.UnknownInstrumentError:
+        schedule.name = schedule.instrument
+    return schedule
 
 
 @require(Action.PATIENT_VIEW)
