@@ -89,17 +89,28 @@ class Condition:
         through ``repr``, so a definition file cannot inject code."""
         raise NotImplementedError
 
-    def scores(self) -> set[str]:
-        return set()
+    # What a condition refers to, gathered over the tree: a leaf adds its own item, score,
+    # threshold setting or context; a combination (any/all/not/count) adds its children's.
 
-    def uses_context(self) -> bool:
-        return False
+    def children(self) -> tuple[Condition, ...]:
+        return ()
+
+    def threshold(self) -> Threshold | None:
+        return None
 
     def items(self) -> set[str]:
-        return set()
+        return set().union(*(c.items() for c in self.children()))
+
+    def scores(self) -> set[str]:
+        return set().union(*(c.scores() for c in self.children()))
+
+    def uses_context(self) -> bool:
+        return any(c.uses_context() for c in self.children())
 
     def settings(self) -> set[str]:
-        return set()
+        own = self.threshold()
+        mine = {own.setting} if own is not None and own.setting else set()
+        return mine.union(*(c.settings() for c in self.children()))
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,9 @@ class ItemCompare(Condition):
     item: str
     op: str
     value: Threshold
+
+    def threshold(self) -> Threshold:
+        return self.value
 
     def source(self, settings: Mapping[str, int]) -> str:
         return f"(v[{self.item!r}] {self.op} {_fixed(self.value, settings)!r})"
@@ -124,15 +138,15 @@ class ItemCompare(Condition):
     def items(self) -> set[str]:
         return {self.item}
 
-    def settings(self) -> set[str]:
-        return {self.value.setting} if self.value.setting else set()
-
 
 @dataclass(frozen=True)
 class ScoreCompare(Condition):
     score: str
     op: str
     value: Threshold
+
+    def threshold(self) -> Threshold:
+        return self.value
 
     def source(self, settings: Mapping[str, int]) -> str:
         return f"(s[{self.score!r}] {self.op} {_fixed(self.value, settings)!r})"
@@ -146,15 +160,15 @@ class ScoreCompare(Condition):
             return None
         return OPS[self.op](got, self.value.resolve(env))
 
-    def settings(self) -> set[str]:
-        return {self.value.setting} if self.value.setting else set()
-
 
 @dataclass(frozen=True)
 class SumCompare(Condition):
     of: tuple[str, ...]
     op: str
     value: Threshold
+
+    def threshold(self) -> Threshold:
+        return self.value
 
     def source(self, settings: Mapping[str, int]) -> str:
         total = " + ".join(f"v[{i!r}]" for i in self.of)
@@ -179,9 +193,6 @@ class SumCompare(Condition):
     def items(self) -> set[str]:
         return set(self.of)
 
-    def settings(self) -> set[str]:
-        return {self.value.setting} if self.value.setting else set()
-
 
 @dataclass(frozen=True)
 class CountCompare(Condition):
@@ -189,15 +200,15 @@ class CountCompare(Condition):
     op: str
     value: Threshold
 
+    def children(self) -> tuple[Condition, ...]:
+        return self.of
+
+    def threshold(self) -> Threshold:
+        return self.value
+
     def source(self, settings: Mapping[str, int]) -> str:
         count = " + ".join(x.source(settings) for x in self.of)
         return f"(({count}) {self.op} {_fixed(self.value, settings)!r})"
-
-    def scores(self) -> set[str]:
-        return set().union(*(c.scores() for c in self.of))
-
-    def uses_context(self) -> bool:
-        return any(x.uses_context() for x in self.of)
 
     def evaluate(self, env: Env) -> Tri:
         results = [c.evaluate(env) for c in self.of]
@@ -205,26 +216,16 @@ class CountCompare(Condition):
         hi = lo + sum(1 for r in results if r is None)
         return _interval(lo, hi, self.op, self.value.resolve(env))
 
-    def items(self) -> set[str]:
-        return set().union(*(c.items() for c in self.of))
-
-    def settings(self) -> set[str]:
-        own = {self.value.setting} if self.value.setting else set()
-        return own.union(*(c.settings() for c in self.of))
-
 
 @dataclass(frozen=True)
 class AnyOf(Condition):
     of: tuple[Condition, ...]
 
+    def children(self) -> tuple[Condition, ...]:
+        return self.of
+
     def source(self, settings: Mapping[str, int]) -> str:
         return "(" + " or ".join(x.source(settings) for x in self.of) + ")"
-
-    def scores(self) -> set[str]:
-        return set().union(*(c.scores() for c in self.of))
-
-    def uses_context(self) -> bool:
-        return any(x.uses_context() for x in self.of)
 
     def evaluate(self, env: Env) -> Tri:
         results = [c.evaluate(env) for c in self.of]
@@ -232,25 +233,16 @@ class AnyOf(Condition):
             return True
         return None if any(r is None for r in results) else False
 
-    def items(self) -> set[str]:
-        return set().union(*(c.items() for c in self.of))
-
-    def settings(self) -> set[str]:
-        return set().union(*(c.settings() for c in self.of))
-
 
 @dataclass(frozen=True)
 class AllOf(Condition):
     of: tuple[Condition, ...]
 
+    def children(self) -> tuple[Condition, ...]:
+        return self.of
+
     def source(self, settings: Mapping[str, int]) -> str:
         return "(" + " and ".join(x.source(settings) for x in self.of) + ")"
-
-    def scores(self) -> set[str]:
-        return set().union(*(c.scores() for c in self.of))
-
-    def uses_context(self) -> bool:
-        return any(x.uses_context() for x in self.of)
 
     def evaluate(self, env: Env) -> Tri:
         results = [c.evaluate(env) for c in self.of]
@@ -258,35 +250,20 @@ class AllOf(Condition):
             return False
         return None if any(r is None for r in results) else True
 
-    def items(self) -> set[str]:
-        return set().union(*(c.items() for c in self.of))
-
-    def settings(self) -> set[str]:
-        return set().union(*(c.settings() for c in self.of))
-
 
 @dataclass(frozen=True)
 class Not(Condition):
     of: Condition
 
+    def children(self) -> tuple[Condition, ...]:
+        return (self.of,)
+
     def source(self, settings: Mapping[str, int]) -> str:
         return f"(not {self.of.source(settings)})"
-
-    def scores(self) -> set[str]:
-        return self.of.scores()
-
-    def uses_context(self) -> bool:
-        return self.of.uses_context()
 
     def evaluate(self, env: Env) -> Tri:
         r = self.of.evaluate(env)
         return None if r is None else not r
-
-    def items(self) -> set[str]:
-        return self.of.items()
-
-    def settings(self) -> set[str]:
-        return self.of.settings()
 
 
 @dataclass(frozen=True)
