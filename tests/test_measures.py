@@ -311,3 +311,17 @@ def test_another_clinics_schedule_cannot_be_paused(other_clinician, prescriber, 
     assert page.status_code == 404
     phq9.refresh_from_db()
     assert phq9.active
+
+
+def test_a_second_tap_shows_the_crisis_help_for_a_risk_that_could_not_be_ruled_out(nurse,
+                                                                                   reachable):
+    # a clinic may put the screener in its default schedule: the worker sends it like this
+    actions.send_request(patient=reachable, instrument="cssrs_screener", due_at=timezone.now(),
+                         base_url="http://testserver")
+    path, phone = self_report_path(), Client()
+    gaps = {"item_1": "1", "item_2": "1", "item_6": "0"}  # items 3-5 left empty
+    first = phone.post(path, gaps)
+    assert Alert.objects.get(patient=reachable).kind == "suicide_risk_high"
+    assert not Response.objects.get().flags  # only "could not be ruled out"
+    second = phone.post(path, gaps)
+    assert first.templates[0].name == second.templates[0].name == "measures/crisis.html"

@@ -14,7 +14,6 @@ from kapclinic.audit import trail
 from kapclinic.audit.corrections import mark_entered_in_error
 from kapclinic.clinical import instruments
 from kapclinic.clinical.codes import diagnoses
-from kapclinic.clinical.instruments.crisis import is_crisis
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.models import (
     Alert,
@@ -86,7 +85,7 @@ class Recorded:
 
     @property
     def crisis(self) -> bool:
-        return is_crisis(alert.kind for alert in self.alerts)
+        return self.response.crisis
 
 
 def score_answers(patient: Patient, instrument: str, answers: dict[str, Any]):

@@ -10,6 +10,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import Clinic
 from kapclinic.audit.models import CorrectableRecord
 from kapclinic.clinical import outcomes
+from kapclinic.clinical.instruments.crisis import is_crisis
 from kapclinic.patients.models import Patient, PatientLink, paired
 
 USER = settings.AUTH_USER_MODEL
@@ -112,6 +113,12 @@ class Response(CorrectableRecord):
 
     def __str__(self) -> str:
         return f"{self.instrument} {self.total} for patient {self.patient_id}"
+
+    @property
+    def crisis(self) -> bool:
+        """Whether the answers called for crisis resources: any alert they raised, including
+        one that could not be ruled out because an answer was missing."""
+        return is_crisis(self.alerts.values_list("kind", flat=True))
 
 class Schedule(models.Model):
     """One instrument a patient is asked to complete every ``interval_days``."""

@@ -22,7 +22,6 @@ from kapclinic.accounts.permissions import (
 )
 from kapclinic.audit import context, trail
 from kapclinic.clinical import instruments, outcomes
-from kapclinic.clinical.instruments.crisis import is_crisis
 from kapclinic.measures import actions
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.chart import trajectory
@@ -368,7 +367,7 @@ def _answered_page(request: HttpRequest, link) -> HttpResponse:
     answered = Response.objects.filter(link=link).first()
     if answered is None:
         return render(request, "screening/link_closed.html", status=404)
-    return _after_answer(request, link.patient, is_crisis(answered.flags))
+    return _after_answer(request, link.patient, answered.crisis)
 
 
 # ---- the patient's portal ------------------------------------------------------------------
