@@ -108,3 +108,28 @@ def test_the_chart_page_runs_the_same_number_of_queries_for_few_or_many_response
     with CaptureQueriesContext(connection) as many:
         client.get(f"/patients/{treated.pk}/")
     assert len(many) == len(few)
+
+
+def test_a_patient_with_only_a_baseline_is_measured_but_not_counted_in_the_rates(
+        prescriber, nurse, clinic_a, treated):
+    record_series(treated, "phq9", [20, 8], prescriber)  # a responder
+    newcomer = new_patient(clinic_a, prescriber, mrn="A-T2", family_name="Newcomer")
+    add_condition(patient=newcomer, code="F33.2", by=prescriber)
+    record_series(newcomer, "phq9", [22], prescriber)  # nothing to compare yet
+    row = login(nurse).get("/dashboard/").context["rates"][0]
+    assert (row["n"], row["assessed"], row["responders"]) == (2, 1, 1)
+    assert row["response"].rate == 1.0
+
+
+def test_relapse_after_remission_puts_remitters_on_the_curve(clinic_admin, prescriber, nurse,
+                                                             treated):
+    # MADRS 14 -> 10: remission (<= 10) without a response (29% lower), then SUSTAIN-1 relapse
+    record_series(treated, "madrs", [14, 10, 24, 25], prescriber)
+    login(clinic_admin).post("/clinic/outcomes/", {
+        "relapse_after": "remission", "relapse_date": "first_of_run", "fading_fraction": "0.5",
+        "madrs_remission_max": "10"})
+    snapshot = OutcomeSnapshot.objects.get(instrument="madrs")
+    assert snapshot.relapsed and snapshot.summary["durability_from"] == "remission"
+    assert not snapshot.ever_responded
+    curve = login(nurse).get("/dashboard/", {"instrument": "madrs"}).context["curve"]
+    assert curve is not None and list(curve.survival) == [0.0]

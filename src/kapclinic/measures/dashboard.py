@@ -17,21 +17,30 @@ from kapclinic.patients.models import Status
 LIST_LIMIT = 50
 
 
+# A patient can be assessed for response and remission once the core has a baseline and a
+# later score to compare (it reports "not determined" before): the snapshot's latest total.
+ASSESSED = Q(latest_total__isnull=False)
+
+
 def rates_by_condition(clinic_id: int, instrument: str) -> list[dict]:
+    """Per condition: patients measured, and response and remission among those assessed."""
     rows = (OutcomeSnapshot.objects.filter(patient__clinic_id=clinic_id, instrument=instrument)
             .values("condition_group")
-            .annotate(n=Count("id"), responders=Count("id", filter=Q(ever_responded=True)),
-                      remitters=Count("id", filter=Q(remission_now=True)),
+            .annotate(n=Count("id"), assessed=Count("id", filter=ASSESSED),
+                      responders=Count("id", filter=ASSESSED & Q(ever_responded=True)),
+                      remitters=Count("id", filter=ASSESSED & Q(remission_now=True)),
                       days=Avg("time_to_response_days"))
             .order_by("condition_group"))
-    return [{**row, "response": outcomes.response_rate(row["responders"], row["n"]),
-             "remission": outcomes.remission_rate(row["remitters"], row["n"])} for row in rows]
+    return [{**row, "response": outcomes.response_rate(row["responders"], row["assessed"]),
+             "remission": outcomes.remission_rate(row["remitters"], row["assessed"])}
+            for row in rows]
 
 
 def relapse_curve(clinic_id: int, instrument: str) -> outcomes.KaplanMeier | None:
+    """Time to relapse of everyone the core put at risk (durability is set exactly then:
+    a relapse rule exists and the clinic's anchor, response or remission, was reached)."""
     rows = list(OutcomeSnapshot.objects.filter(
-        patient__clinic_id=clinic_id, instrument=instrument, ever_responded=True,
-        has_relapse_rule=True, durability_days__isnull=False)
+        patient__clinic_id=clinic_id, instrument=instrument, durability_days__isnull=False)
         .values("durability_days")
         .annotate(events=Count("id", filter=Q(relapsed=True)),
                   censored=Count("id", filter=Q(relapsed=False))))
