@@ -85,7 +85,7 @@ def world(clinic_a, prescriber):
     ids = {"request_id": due.pk, "patient_id": patient.pk, "condition_id": condition.pk,
            "decision_id": decision.pk, "consent_id": consent.pk, "instrument": "phq9",
            "alert_id": recorded.alerts[0].pk, "event_id": event.pk,
-           "response_id": recorded.response.pk, "user_id": prescriber.pk,
+           "response_id": recorded.response.pk,
            "membership_id": prescriber.memberships.get().pk,
            "schedule_id": start_default_schedule(patient=patient, by=prescriber)[0].pk,
            "uidb64": "MQ", "token": "x-y"}

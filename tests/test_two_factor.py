@@ -119,7 +119,8 @@ def test_the_admin_requires_it_and_resets_a_lost_authenticator(clinic_admin, nur
     assert clinic_a.require_mfa
     entry = AuditEntry.objects.get(object_type="clinic", action="update")
     assert json.loads(entry.detail_json) == {"require_mfa": True}
-    done = client.post(f"/clinic/security/reset/{nurse.pk}/", follow=True)
+    membership = nurse.memberships.get(clinic__slug="clinic-a")
+    done = client.post(f"/clinic/users/{membership.pk}/two-factor-reset/", follow=True)
     assert b"authenticator was removed: they set up a new one" in done.content
     assert not TOTPDevice.objects.filter(user=nurse).exists()
     assert login(nurse).get("/patients/")["Location"].startswith("/account/two-factor/")
@@ -127,7 +128,8 @@ def test_the_admin_requires_it_and_resets_a_lost_authenticator(clinic_admin, nur
 
 def test_an_admin_cannot_reset_another_clinics_user(clinic_admin, other_clinician):
     TOTPDevice.objects.create(user=other_clinician, name="phone", confirmed=True)
-    page = login(clinic_admin).post(f"/clinic/security/reset/{other_clinician.pk}/")
+    page = login(clinic_admin).post(
+        f"/clinic/users/{other_clinician.memberships.get().pk}/two-factor-reset/")
     assert page.status_code == 404
     assert TOTPDevice.objects.filter(user=other_clinician).exists()
 
@@ -167,6 +169,18 @@ def test_an_admin_does_not_reset_someone_who_also_works_elsewhere(clinic_admin, 
     own = TOTPDevice.objects.create(user=clinic_admin, name="phone", confirmed=True)
     client = login(clinic_admin)
     client.post("/login/verify/", {"code": code_for(own)})
-    page = client.post(f"/clinic/security/reset/{nurse.pk}/", follow=True)
+    membership = nurse.memberships.get(clinic__slug="clinic-a")
+    page = client.post(f"/clinic/users/{membership.pk}/two-factor-reset/", follow=True)
     assert b"also works (or worked) in another clinic" in page.content
     assert TOTPDevice.objects.filter(user=nurse).exists()
+
+
+def test_an_admin_cannot_reset_a_patients_authenticator(clinic_admin, clinic_a):
+    from tests.conftest import make_user
+
+    portal = make_user("portal-ada", clinic_a, "patient")
+    TOTPDevice.objects.create(user=portal, name="phone", confirmed=True)
+    page = login(clinic_admin).post(
+        f"/clinic/users/{portal.memberships.get().pk}/two-factor-reset/")
+    assert page.status_code == 404
+    assert TOTPDevice.objects.filter(user=portal).exists()

@@ -63,6 +63,43 @@ def password_link(user: User, base_url: str) -> str:
     return base_url.rstrip("/") + path
 
 
+def membership_in(clinic: Clinic, membership_id: int) -> Membership | None:
+    """A staff membership of ``clinic`` (ended ones included): the one way the admin's pages
+    find whom they act on. A patient's portal login or another clinic's member: None."""
+    return (Membership.all_objects.select_related("user", "clinic")
+            .filter(pk=membership_id, clinic=clinic).exclude(role=Role.PATIENT).first())
+
+
+def _refuse_unless_only_here(membership: Membership, what: str) -> None:
+    if not only_here(membership.user, membership.clinic):
+        trail.record("denied", object_type="user", object_id=membership.user_id,
+                     clinic_id=membership.clinic_id, detail={what: "refused"})
+        raise StaffError("access", f"{membership.user.display_name} also works (or worked) in "
+                                   "another clinic: whoever runs the server does this for them "
+                                   f"(kapclinic manage changepassword / kapclinic mfa reset "
+                                   f"{membership.user.username}).")
+
+
+def issue_password_link(*, membership: Membership, base_url: str) -> str:
+    """A set-password link for a current member who never worked elsewhere (audited)."""
+    if membership.ended_at is not None:
+        raise StaffError("access", "Their access has ended: restore it first.")
+    _refuse_unless_only_here(membership, "password_link")
+    trail.record("update", object_type="user", object_id=membership.user_id,
+                 clinic_id=membership.clinic_id, detail={"password_link": "issued"})
+    return password_link(membership.user, base_url)
+
+
+def reset_authenticator(*, membership: Membership) -> bool:
+    """Remove a lost authenticator of a current member who never worked elsewhere."""
+    from kapclinic.accounts import mfa
+
+    if membership.ended_at is not None:
+        raise StaffError("access", "Their access has ended: restore it first.")
+    _refuse_unless_only_here(membership, "mfa_reset")
+    return mfa.reset(membership.user)
+
+
 def add_staff(*, clinic: Clinic, username: str, first_name: str, last_name: str, email: str,
               role: str, by: User) -> Added:
     """A new user (no password until they set one through the link), or an existing user of

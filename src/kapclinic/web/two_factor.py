@@ -7,14 +7,14 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from kapclinic.accounts import mfa, staff
-from kapclinic.accounts.models import Clinic, User
+from kapclinic.accounts import mfa
+from kapclinic.accounts.models import Clinic
 from kapclinic.accounts.permissions import Action, require
 from kapclinic.audit import trail
 
@@ -102,28 +102,6 @@ def security(request: HttpRequest) -> HttpResponse:
         form.save()
         trail.record("update", object_type="clinic", object_id=clinic.pk,
                      clinic_id=clinic.pk, detail={"require_mfa": clinic.require_mfa})
-    messages.success(request, "Two-factor login is now required for everyone here."
-                     if clinic.require_mfa else "Two-factor login is now optional here.")
-    return redirect("users")
-
-
-@require(Action.SECURITY_SETTINGS)
-@require_POST
-def reset(request: HttpRequest, user_id: int) -> HttpResponse:
-    user = User.objects.filter(pk=user_id, memberships__clinic=request.membership.clinic,
-                               memberships__ended_at__isnull=True).first()
-    if user is None:
-        raise Http404
-    if not staff.only_here(user, request.membership.clinic):
-        # the authenticator guards their other clinics too: not this admin's alone to remove
-        messages.error(request, f"{user.display_name} also works (or worked) in another "
-                                "clinic: their authenticator is reset with 'kapclinic mfa "
-                                f"reset {user.username}' by whoever runs the server.")
-        return redirect("users")
-    if mfa.reset(user):
-        then = ("they set up a new one at their next login" if request.membership.clinic.require_mfa
-                else "they log in with the password alone until they set up a new one")
-        messages.success(request, f"{user.display_name}'s authenticator was removed: {then}.")
-    else:
-        messages.error(request, f"{user.display_name} has no authenticator to remove.")
+        messages.success(request, "Two-factor login is now required for everyone here."
+                         if clinic.require_mfa else "Two-factor login is now optional here.")
     return redirect("users")

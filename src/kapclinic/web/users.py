@@ -4,6 +4,7 @@ adding staff, changing a role, ending or restoring access, set-password links.""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import Http404, HttpRequest, HttpResponse
@@ -12,7 +13,7 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
 from kapclinic.accounts import mfa, staff
-from kapclinic.accounts.models import Membership, User
+from kapclinic.accounts.models import Membership
 from kapclinic.accounts.permissions import Action, public, require
 from kapclinic.accounts.roles import Role
 from kapclinic.audit import trail
@@ -39,27 +40,28 @@ class RoleForm(forms.Form):
 
 
 def _membership(request: HttpRequest, membership_id: int) -> Membership:
-    """A staff membership of the admin's clinic (ended ones included); anything else, a
-    patient's portal login included, is a 404."""
-    found = (Membership.all_objects.select_related("user", "clinic")
-             .filter(pk=membership_id, clinic=request.membership.clinic)
-             .exclude(role=Role.PATIENT).first())
+    found = staff.membership_in(request.membership.clinic, membership_id)
     if found is None:
         raise Http404
     return found
 
 
-def _issue_link(request: HttpRequest, user: User) -> None:
-    link = staff.password_link(user, request.build_absolute_uri("/"))
-    clinic = request.membership.clinic
-    trail.record("update", object_type="user", object_id=user.pk, clinic_id=clinic.pk,
-                 detail={"password_link": "issued", "emailed": bool(user.email)})
+def _issue_link(request: HttpRequest, membership: Membership) -> None:
+    """Show the link once, and email it when the user has an address (outbox keeps it out)."""
+    try:
+        link = staff.issue_password_link(membership=membership,
+                                         base_url=request.build_absolute_uri("/"))
+    except staff.StaffError as exc:
+        messages.error(request, f"No link: {exc}")
+        return
+    user, clinic = membership.user, membership.clinic
+    days = settings.PASSWORD_RESET_TIMEOUT // 86400
     if user.email:
         from kapclinic.measures.messaging import send_to_staff
 
         send_to_staff(clinic.pk, user.email, subject=f"{clinic.name}: set your kapclinic password",
                       body=f"Hello {user.first_name},\n\nSet your password here (the link works "
-                           f"once, for 3 days): {link}", secret=link)
+                           f"once, for {days} days): {link}", secret=link)
     messages.success(request, f"Set-password link for {user.display_name} (shown once; "
                               f"{'also emailed' if user.email else 'give it to them'}): {link}")
 
@@ -77,6 +79,7 @@ def user_list(request: HttpRequest, add_form: AddStaffForm | None = None,
     return render(request, "web/users.html", {
         "members": members, "enrolled": enrolled, "add_form": add_form or AddStaffForm(),
         "security_form": SecurityForm(instance=clinic), "roles": STAFF_ROLES,
+        "link_days": settings.PASSWORD_RESET_TIMEOUT // 86400,
     }, status=status)
 
 
@@ -93,7 +96,7 @@ def add_user(request: HttpRequest) -> HttpResponse:
         else:
             user = added.membership.user
             if added.new_user:
-                _issue_link(request, user)
+                _issue_link(request, added.membership)
             messages.success(request, f"{user.display_name} now works here as "
                                       f"{added.membership.get_role_display()}.")
             return redirect("users")
@@ -145,18 +148,26 @@ def restore_access(request: HttpRequest, membership_id: int) -> HttpResponse:
 @require(Action.USER_MANAGE)
 @require_POST
 def new_password_link(request: HttpRequest, membership_id: int) -> HttpResponse:
+    _issue_link(request, _membership(request, membership_id))
+    return redirect("users")
+
+
+@require(Action.USER_MANAGE)
+@require_POST
+def reset_authenticator(request: HttpRequest, membership_id: int) -> HttpResponse:
     membership = _membership(request, membership_id)
-    if membership.ended_at is not None:
-        messages.error(request, "Restore their access first.")
-    elif not staff.only_here(membership.user, membership.clinic):
-        # the password opens another clinic (or the server) too: not this admin's to reset
-        trail.record("denied", object_type="user", object_id=membership.user_id,
-                     clinic_id=membership.clinic_id, detail={"password_link": "refused"})
-        messages.error(request, f"{membership.user.display_name} also works (or worked) in "
-                                "another clinic: whoever runs the server resets their password "
-                                f"('kapclinic manage changepassword {membership.user.username}').")
+    try:
+        removed = staff.reset_authenticator(membership=membership)
+    except staff.StaffError as exc:
+        messages.error(request, f"Authenticator not reset: {exc}")
+        return redirect("users")
+    name = membership.user.display_name
+    if removed:
+        then = ("they set up a new one at their next login" if membership.clinic.require_mfa
+                else "they log in with the password alone until they set up a new one")
+        messages.success(request, f"{name}'s authenticator was removed: {then}.")
     else:
-        _issue_link(request, membership.user)
+        messages.error(request, f"{name} has no authenticator to remove.")
     return redirect("users")
 
 
