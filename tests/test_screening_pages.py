@@ -317,3 +317,27 @@ def test_a_double_submitted_sign_off_or_consent_is_recorded_once(prescriber, dep
     client.post(f"/patients/{depressed.pk}/consent/sign/", sign)
     client.post(f"/patients/{depressed.pk}/consent/sign/", sign)
     assert depressed.consents.count() == 1
+
+
+def test_a_consent_withdrawn_twice_says_so_the_second_time(nurse, patient, document):
+    client = login(nurse)
+    client.post(f"/patients/{patient.pk}/consent/sign/", {
+        "document": document.pk, "signed_name": "Ada Lovelace", "agree": "on"})
+    consent = patient.consents.get()
+    path = f"/patients/{patient.pk}/consent/{consent.pk}/withdraw/"
+    first = client.post(path, {"reason": "Changed mind"}, follow=True)
+    assert b"Consent withdrawn." in first.content
+    again = client.post(path, {"reason": "Double click"}, follow=True)
+    assert b"already been withdrawn" in again.content
+    consent.refresh_from_db()
+    assert consent.withdrawal_reason == "Changed mind"
+
+
+def test_an_intake_link_autosave_shows_the_clinics_time(coordinator, depressed):
+    from django.test import Client
+
+    page = login(coordinator).post(f"/patients/{depressed.pk}/intake/link/")
+    path = page.context["url"].split("testserver", 1)[1]
+    saved = Client().post(path + "autosave/", {"weight_kg": "68", "version": 1})
+    local = timezone.localtime(actions.intake_for(depressed).updated_at, depressed.clinic.zone)
+    assert f"Draft saved {local:%H:%M:%S}".encode() in saved.content

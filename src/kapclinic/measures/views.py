@@ -20,7 +20,7 @@ from kapclinic.accounts.permissions import (
     public,
     require,
 )
-from kapclinic.audit import context, trail
+from kapclinic.audit import trail
 from kapclinic.clinical import instruments, outcomes
 from kapclinic.measures import actions
 from kapclinic.measures import outcomes as outcome_snapshots
@@ -325,12 +325,10 @@ def outbox(request: HttpRequest) -> HttpResponse:
 @public
 @require_http_methods(["GET", "POST"])
 def self_report(request: HttpRequest, token: str) -> HttpResponse:
-    link = links.find_link(token, PatientLink.Purpose.MEASURE)
+    link = links.enter_link(token, PatientLink.Purpose.MEASURE)
     if link is None:
         return render(request, "screening/link_closed.html", status=404)
     patient = link.patient
-    timezone.activate(patient.clinic.zone)
-    context.set_link_actor(link.pk, patient.clinic_id)
     if not link.is_open:
         return _answered_page(request, link)
     instrument = link.request.instrument

@@ -165,15 +165,15 @@ def sign_consent(*, patient: Patient, document: ConsentDocument, signed_name: st
     return consent
 
 
-def withdraw_consent(*, consent: Consent, reason: str, by: User) -> Consent:
+def withdraw_consent(*, consent: Consent, reason: str, by: User) -> bool:
+    """Withdraw a consent; False if it was already withdrawn (by anyone)."""
     with transaction.atomic():
         updated = Consent.objects.filter(pk=consent.pk, withdrawn_at__isnull=True).update(
             withdrawn_at=timezone.now(), withdrawn_by=by, withdrawal_reason=reason.strip())
         if updated:
             trail.record("update", object_type="consent", object_id=consent.pk,
                          patient_id=consent.patient_id, detail={"withdrawn": True})
-    consent.refresh_from_db()
-    return consent
+    return bool(updated)
 
 
 def has_current_consent(patient: Patient, at: datetime | None = None) -> bool:

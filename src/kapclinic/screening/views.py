@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kapclinic.accounts.permissions import (
@@ -18,7 +17,7 @@ from kapclinic.accounts.permissions import (
     public,
     require,
 )
-from kapclinic.audit import context, trail
+from kapclinic.audit import trail
 from kapclinic.patients import links
 from kapclinic.patients.models import PatientLink
 from kapclinic.screening import actions
@@ -176,9 +175,8 @@ def consent_withdraw(request: HttpRequest, patient_id: int, consent_id: int) -> 
     consent = get_object_or_404(Consent, pk=consent_id, patient=patient)
     form = ConsentWithdrawForm(request.POST)
     form.is_valid()
-    consent = actions.withdraw_consent(consent=consent, by=request.user,
-                                       reason=form.cleaned_data.get("reason", ""))
-    if consent.withdrawn_by_id == request.user.pk:
+    if actions.withdraw_consent(consent=consent, by=request.user,
+                                reason=form.cleaned_data.get("reason", "")):
         messages.success(request, "Consent withdrawn. No further sessions until consent is "
                                   "given again.")
     else:
@@ -252,10 +250,8 @@ def intake_link_create(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 def _linked_patient(token: str):
-    link = links.open_link(token, PatientLink.Purpose.INTAKE)
-    if link is not None:
-        context.set_link_actor(link.pk, link.patient.clinic_id)
-    return link
+    link = links.enter_link(token, PatientLink.Purpose.INTAKE)
+    return link if link is not None and link.is_open else None
 
 
 @public
@@ -265,7 +261,6 @@ def intake_by_link(request: HttpRequest, token: str) -> HttpResponse:
     if link is None:
         return render(request, "screening/link_closed.html", status=404)
     patient = link.patient
-    timezone.activate(patient.clinic.zone)
     if request.method == "POST":
         form, intake, version, conflict, complete = _post_intake(request, patient, source="link")
         if complete and links.close_link(link):
