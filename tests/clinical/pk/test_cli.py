@@ -73,3 +73,15 @@ def test_it_refuses_png_plots_with_a_clear_message(tmp_path):
     code, _, err = _run("simulate", "--model", "domino", "--route", "oral", "--dose-mg", "5",
                         "--weight-kg", "70", "--plot", str(tmp_path / "x.png"))
     assert code == 2 and "use --plot FILE.svg" in err
+
+
+def test_a_broken_model_file_is_one_line_and_exit_2_not_a_traceback(monkeypatch):
+    from kapclinic.clinical.pk import cli
+    from kapclinic.clinical.pk.errors import ModelDefinitionError
+
+    def broken():
+        raise ModelDefinitionError("domino.json", "parameters.cl", "must be a number\nabove 0")
+
+    monkeypatch.setattr(cli, "list_models", broken)
+    code, _, err = _run("models")
+    assert code == 2 and err.count("\n") == 1 and "domino.json" in err

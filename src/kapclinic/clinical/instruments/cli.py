@@ -12,11 +12,10 @@ import json
 import sys
 from typing import TextIO
 
+from ..usage import usage_error
 from .definitions import InstrumentDefinition, load_all, load_definitions, resolve
 from .errors import AnswerTypeError, DefinitionError
 from .scoring import ScoreResult, score_definition
-
-USAGE_ERROR = 2
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -100,9 +99,8 @@ def run_score(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
         answers = parse_answers(d, args.answers)
         result = score_definition(d, answers, prorate=args.prorate,
                                   settings=_settings(d, args.setting), sex=args.sex)
-    except (ValueError, DefinitionError) as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=err)
-        return USAGE_ERROR
+    except ValueError as exc:  # every error of this package is one (DefinitionError too)
+        return usage_error(exc, err)
     if args.json:
         json.dump(result.to_dict(), out)
         out.write("\n")
@@ -150,8 +148,7 @@ def run_list(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     try:
         definitions = _definitions(args)
     except DefinitionError as exc:
-        print(f"error: {exc}", file=err)
-        return USAGE_ERROR
+        return usage_error(exc, err)
     rows = [definitions[k].summary() for k in sorted(definitions)]
     if args.json:
         json.dump(rows, out, indent=2)

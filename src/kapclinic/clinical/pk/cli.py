@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..usage import usage_error
 from .api import list_models
-from .errors import PKInputError
+from .errors import ModelDefinitionError, PKInputError
 from .simulate import simulate
 from .svg import render
 
@@ -50,9 +51,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         if args.pk_command == "models":
             return _models(args, out)
         return _simulate(args, out)
-    except PKInputError as exc:
-        print(f"error: {exc}", file=err)
-        return 2
+    except (PKInputError, ModelDefinitionError) as exc:
+        return usage_error(exc, err)
 
 
 def _models(args: argparse.Namespace, out: TextIO) -> int:

@@ -14,9 +14,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..usage import usage_error
 from .definitions import DRUGS, ROUTES
 from .engine import Decision, evaluate
-from .errors import ScreeningError
+from .errors import RuleDefinitionError, ScreeningError
 
 DISCLAIMER = "Decision support for the prescriber's review, not an eligibility order."
 
@@ -43,9 +44,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         settings = None if args.settings is None else _read_json(args.settings, "settings")
         as_of = _date(args.as_of)
         decision = evaluate(intake, drug=args.drug, route=args.route, settings=settings, as_of=as_of)
-    except ScreeningError as exc:
-        print(f"error: {_one_line(str(exc))}", file=err)
-        return 2
+    except (ScreeningError, RuleDefinitionError) as exc:
+        return usage_error(exc, err)
     if args.json:
         json.dump(decision.to_dict(), out, indent=2, ensure_ascii=False)
         out.write("\n")
@@ -78,10 +78,6 @@ def _date(text: str | None) -> date | None:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise _CliInputError("as-of", f"'{text}' is not a date written YYYY-MM-DD") from exc
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def render_text(decision: Decision) -> str:
