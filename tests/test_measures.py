@@ -325,3 +325,25 @@ def test_a_second_tap_shows_the_crisis_help_for_a_risk_that_could_not_be_ruled_o
     assert not Response.objects.get().flags  # only "could not be ruled out"
     second = phone.post(path, gaps)
     assert first.templates[0].name == second.templates[0].name == "measures/crisis.html"
+
+
+def test_times_are_checked_where_records_are_written_not_only_in_forms(prescriber, patient):
+    later = timezone.now() + timedelta(days=1)
+    with pytest.raises(actions.WhenError, match="in the future") as caught:
+        actions.record_response(patient=patient, instrument="phq9", source="clinic",
+                                by=prescriber, answers={str(n): 0 for n in range(1, 10)}, taken_at=later)
+    assert caught.value.field == "taken_at"
+    with pytest.raises(actions.WhenError, match="in the future"):
+        actions.record_clinical_event(patient=patient, kind="suicide_attempt", note="x",
+                                      occurred_at=later, by=prescriber)
+    assert not Response.objects.exists()
+
+
+def test_a_link_is_not_made_for_a_patient_nobody_can_reach(nurse, prescriber, patient):
+    with pytest.raises(actions.Unreachable):
+        actions.send_request(patient=patient, instrument="phq9", due_at=timezone.now(),
+                             base_url="http://testserver", by=prescriber)
+    page = login(nurse).post(f"/patients/{patient.pk}/measures/send/", {"instrument": "phq9"},
+                             follow=True)
+    assert b"no email or phone on record" in page.content
+    assert not MeasureRequest.objects.exists()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic, User
@@ -28,7 +29,7 @@ from kapclinic.patients.models import Patient, PatientLink
 
 
 def settings_for(clinic: Clinic | int) -> MeasureSettings:
-    return outcome_snapshots.clinic_settings(clinic if isinstance(clinic, int) else clinic.pk)
+    return MeasureSettings.for_clinic(clinic if isinstance(clinic, int) else clinic.pk)
 
 
 def save_settings(*, form, by: User) -> MeasureSettings:
@@ -74,6 +75,31 @@ def instrument_settings(instrument: str, clinic_settings: MeasureSettings) -> di
     return {}
 
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+class WhenError(ValueError):
+    """A time that cannot be when a questionnaire was taken or an event happened."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def check_when(value: datetime, field: str) -> None:
+    """Refuse a time without a UTC offset, before 1900 or in the future, naming ``field``."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise WhenError(field, "needs a UTC offset (e.g. 2026-11-25T09:30:00-05:00)")
+    if value < EARLIEST:
+        raise WhenError(field, "is before 1900: check the year")
+    if value > timezone.now():
+        raise WhenError(field, "is in the future: record it after it happened")
+
+
+class Unreachable(Exception):
+    """The patient has no email address or phone number to send a link to."""
+
+
 class LinkUsed(Exception):
     """The link was already answered (a double tap); nothing new was recorded."""
 
@@ -107,6 +133,8 @@ def stored_result(result) -> dict[str, Any]:
 def record_response(*, patient: Patient, instrument: str, answers: dict[str, Any],
                     source: str, by: User | None, taken_at: datetime | None = None,
                     link: PatientLink | None = None) -> Recorded:
+    if taken_at is not None:
+        check_when(taken_at, "taken_at")
     result = score_answers(patient, instrument, answers)
     definition = instruments.get_instrument(instrument)
     labels = {rule.id: rule.label for rule in definition.alerts}
@@ -145,7 +173,7 @@ def acknowledge_alert(*, alert: Alert, note: str, by: User) -> bool:
     return bool(done)
 
 
-def mark_response_entered_in_error(*, response: Response, reason: str, by: User) -> bool:
+def mark_response_entered_in_error(response: Response, *, reason: str, by: User) -> bool:
     with transaction.atomic():
         done = mark_entered_in_error(response, reason=reason, by=by, object_type="response",
                                      what="questionnaire")
@@ -161,6 +189,7 @@ def record_clinical_event(*, patient: Patient, kind: str, occurred_at: datetime,
         raise ValueError(f"kind: {kind!r} is not one of {', '.join(ClinicalEvent.KINDS)}")
     if not note.strip():
         raise ValueError("note: say what happened.")
+    check_when(occurred_at, "occurred_at")
     with transaction.atomic():
         event = ClinicalEvent.objects.create(patient=patient, kind=kind, occurred_at=occurred_at,
                                              note=note.strip(), recorded_by=by)
@@ -170,7 +199,7 @@ def record_clinical_event(*, patient: Patient, kind: str, occurred_at: datetime,
     return event
 
 
-def mark_event_entered_in_error(*, event: ClinicalEvent, reason: str, by: User) -> bool:
+def mark_event_entered_in_error(event: ClinicalEvent, *, reason: str, by: User) -> bool:
     with transaction.atomic():
         done = mark_entered_in_error(event, reason=reason, by=by, object_type="clinical_event",
                                      what="event")
@@ -205,10 +234,12 @@ def start_default_schedule(*, patient: Patient, by: User | None,
                           "next_due_at": first_due})
             if not created and not schedule.active:
                 Schedule.objects.filter(pk=schedule.pk).update(active=True, next_due_at=first_due)
+                schedule.active, schedule.next_due_at = True, first_due
             made.append(schedule)
-        trail.record("update", object_type="schedule", object_id=patient.pk,
-                     patient_id=patient.pk, clinic_id=patient.clinic_id,
-                     detail={"instruments": [s.instrument for s in made]})
+        trail.record_many([trail.Event("update", "schedule", s.pk, patient_id=patient.pk,
+                                       clinic_id=patient.clinic_id,
+                                       detail={"instrument": s.instrument, "active": True})
+                           for s in made])
     return made
 
 
@@ -234,9 +265,12 @@ def claim_due_schedule(schedule_id: int, due_at: datetime) -> bool:
 
 def send_request(*, patient: Patient, instrument: str, due_at: datetime, base_url: str,
                  by: User | None = None) -> MeasureRequest:
-    """Create the single-use link for one questionnaire and send it by email and SMS."""
+    """Create the single-use link for one questionnaire and send it by email and SMS.
+    Raises ``Unreachable`` (nothing created) when the patient has neither."""
     from kapclinic.measures import messaging
 
+    if not messaging.can_reach(patient):
+        raise Unreachable("The patient has no email or phone on record: add one first.")
     clinic_settings = settings_for(patient.clinic_id)
     with transaction.atomic():
         link, token = links.issue_link(patient=patient, purpose=PatientLink.Purpose.MEASURE,
@@ -245,7 +279,7 @@ def send_request(*, patient: Patient, instrument: str, due_at: datetime, base_ur
                                                 link=link, due_at=due_at,
                                                 sent_at=timezone.now())
         name = instruments.get_instrument(instrument).short_name
-        url = f"{base_url.rstrip('/')}/r/measure/{token}/"
+        url = base_url.rstrip("/") + reverse("self-report", args=[token])
         expires = timezone.localtime(link.expires_at, patient.clinic.zone)
         messaging.send_to_patient(
             patient, subject=f"{patient.clinic.name}: your {name} questionnaire",

@@ -57,17 +57,14 @@ class ClinicalEventForm(forms.Form):
         self.fields["kind"].choices = list(ClinicalEvent.KINDS.items())
 
     def clean_occurred_at(self):
-        from django.utils import timezone
+        from kapclinic.measures.actions import WhenError, check_when
 
         value = self.cleaned_data["occurred_at"]
-        if value > timezone.now():
-            raise forms.ValidationError("An event is recorded after it happened: the time is "
-                                        "in the future.")
+        try:
+            check_when(value, "occurred_at")
+        except WhenError as exc:
+            raise forms.ValidationError(f"The time {exc}.") from exc
         return value
-
-
-class EnteredInErrorForm(forms.Form):
-    reason = forms.CharField(label="Why it is wrong", max_length=500)
 
 
 class SendForm(forms.Form):
@@ -116,37 +113,29 @@ class MeasureSettingsForm(forms.ModelForm):
     def clean_ptsd_instruments(self) -> str:
         return self._instrument_list("ptsd_instruments")
 
-    def clean_qids_suicide_item_threshold(self) -> int:
-        value = self.cleaned_data["qids_suicide_item_threshold"]
-        if value not in (1, 2):  # the choices clinical.md 1.1 gives
-            raise forms.ValidationError("Choose 1 or 2 (clinical.md 1.1).")
+    def _definition_allows(self, field: str, instrument: str, setting: str) -> int:
+        """A threshold the instrument's definition allows (its values come from clinical.md)."""
+        value = self.cleaned_data[field]
+        spec = instruments.get_instrument(instrument).settings[setting]
+        if value not in spec.allowed:
+            raise forms.ValidationError(
+                f"Choose one of {', '.join(map(str, spec.allowed))} (default {spec.default}; "
+                f"{spec.source}).")
         return value
 
+    def clean_qids_suicide_item_threshold(self) -> int:
+        return self._definition_allows("qids_suicide_item_threshold", "qids_sr16",
+                                       "suicide_item_threshold")
+
     def clean_madrs_suicide_item_threshold(self) -> int:
-        value = self.cleaned_data["madrs_suicide_item_threshold"]
-        allowed = instruments.get_instrument("madrs").settings["suicide_item_threshold"].allowed
-        if value not in allowed:  # madrs.json: clinical.md 1.1 flags >= 4 [policy]
-            raise forms.ValidationError(
-                f"Choose one of {', '.join(map(str, allowed))} (default 4, clinical.md 1.1).")
-        return value
+        return self._definition_allows("madrs_suicide_item_threshold", "madrs",
+                                       "suicide_item_threshold")
 
     def clean_escalation_minutes(self) -> int:
         value = self.cleaned_data["escalation_minutes"]
         if not 1 <= value <= 24 * 60:
             raise forms.ValidationError("Between 1 minute and 24 hours.")
         return value
-
-
-def outcome_instruments() -> list[str]:
-    """Instruments with a response or remission rule: the ones outcomes are computed for."""
-    return [row["id"] for row in instruments.list_instruments()
-            if (d := instruments.get_instrument(row["id"])).change_rules or d.remission]
-
-
-def relapse_rule_instruments() -> list[str]:
-    """Outcome instruments clinical.md 2 gives no relapse rule for: the clinic may set one."""
-    reference = outcomes.load_rules().relapse_rules
-    return [i for i in outcome_instruments() if i not in reference]
 
 
 def _setting_choices(name: str) -> list[tuple[str, str]]:
@@ -184,7 +173,7 @@ class OutcomeSettingsForm(forms.ModelForm):
         self.fields["madrs_remission_max"].help_text = remission.source
         current = self.instance.relapse_rules or {}
         self.relapse_rows = []
-        for instrument in relapse_rule_instruments():
+        for instrument in outcomes.relapse_rule_instruments():
             d = instruments.get_instrument(instrument)
             lo, hi = d.total_range
             rule = current.get(instrument) or {}
@@ -212,7 +201,7 @@ class OutcomeSettingsForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         rules = {}
-        for instrument in relapse_rule_instruments():
+        for instrument in outcomes.relapse_rule_instruments():
             prefix = f"relapse_{instrument}_"
             threshold = cleaned.get(prefix + "threshold")
             lo, hi = cleaned.get(prefix + "min_days"), cleaned.get(prefix + "max_days")

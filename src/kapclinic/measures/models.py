@@ -60,6 +60,12 @@ class MeasureSettings(models.Model):
     def __str__(self) -> str:
         return f"measurement settings of {self.clinic}"
 
+    @classmethod
+    def for_clinic(cls, clinic_id: int) -> MeasureSettings:
+        """The clinic's settings, made with their labelled defaults on first use."""
+        found, _ = cls.objects.get_or_create(clinic_id=clinic_id)
+        return found
+
     def outcome_settings(self) -> outcomes.OutcomeSettings:
         """The clinic's choices as the outcomes core takes them."""
         rules = {}

@@ -34,11 +34,6 @@ def condition_group(patient: Patient) -> str:
     return "No diagnosis recorded"
 
 
-def clinic_settings(clinic_id: int) -> MeasureSettings:
-    found, _ = MeasureSettings.objects.get_or_create(clinic_id=clinic_id)
-    return found
-
-
 def relapse_events(patient: Patient) -> list[outcomes.ClinicalEvent]:
     return [outcomes.ClinicalEvent(kind, at) for kind, at in
             ClinicalEvent.objects.filter(patient=patient, entered_in_error_at__isnull=True)
@@ -49,7 +44,7 @@ def refresh(patient: Patient, instrument: str,
             settings: MeasureSettings | None = None) -> OutcomeSnapshot | None:
     """Recompute one snapshot. The row is locked first, so a response saved meanwhile and
     the worker's recomputation cannot overwrite each other with an older reading."""
-    settings = settings or clinic_settings(patient.clinic_id)
+    settings = settings or MeasureSettings.for_clinic(patient.clinic_id)
     with transaction.atomic():
         list(OutcomeSnapshot.objects.select_for_update()
              .filter(patient=patient, instrument=instrument).values_list("pk", flat=True))
@@ -95,7 +90,7 @@ def refresh(patient: Patient, instrument: str,
 
 def refresh_all(patient: Patient) -> None:
     """After a diagnosis or an event: every instrument's snapshot of the patient."""
-    settings = clinic_settings(patient.clinic_id)
+    settings = MeasureSettings.for_clinic(patient.clinic_id)
     for instrument in (OutcomeSnapshot.objects.filter(patient=patient)
                        .values_list("instrument", flat=True)):
         refresh(patient, instrument, settings)
@@ -119,7 +114,7 @@ def refresh_stale(*, clinic_id: int | None = None, limit: int = 500,
     for snapshot in batch:
         patient = snapshot.patient
         if patient.clinic_id not in settings_by_clinic:
-            settings_by_clinic[patient.clinic_id] = clinic_settings(patient.clinic_id)
+            settings_by_clinic[patient.clinic_id] = MeasureSettings.for_clinic(patient.clinic_id)
         refresh(patient, snapshot.instrument, settings_by_clinic[patient.clinic_id])
         done += 1
         if deadline is not None and time.monotonic() > deadline:

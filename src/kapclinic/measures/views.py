@@ -28,7 +28,6 @@ from kapclinic.measures.chart import trajectory
 from kapclinic.measures.forms import (
     AcknowledgeForm,
     ClinicalEventForm,
-    EnteredInErrorForm,
     MeasureSettingsForm,
     OutcomeSettingsForm,
     QuestionnaireForm,
@@ -44,6 +43,7 @@ from kapclinic.measures.models import (
     Schedule,
 )
 from kapclinic.patients import links
+from kapclinic.patients.forms import EnteredInErrorForm
 from kapclinic.patients.models import PatientLink
 
 
@@ -119,20 +119,27 @@ def record_event(request: HttpRequest, patient_id: int) -> HttpResponse:
     return redirect("patient-measures", patient_id=patient.pk)
 
 
+def _mark_in_error(request: HttpRequest, patient, mark, record, what: str,
+                   done: str) -> HttpResponse:
+    """The shared half of the entered-in-error pages: a reason is needed, and a record
+    someone else already marked is said so (``mark`` is the actions function)."""
+    form = EnteredInErrorForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Say why the {what} was entered in error; nothing was changed.")
+    elif mark(record, reason=form.cleaned_data["reason"], by=request.user):
+        messages.success(request, f"{what.capitalize()} marked entered in error; {done}")
+    else:
+        messages.error(request, f"That {what} was already marked entered in error.")
+    return redirect("patient-measures", patient_id=patient.pk)
+
+
 @require(Action.EVENT_RECORD)
 @require_POST
 def event_entered_in_error(request: HttpRequest, patient_id: int, event_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.EVENT_RECORD, audit_read=False)
     event = get_object_or_404(ClinicalEvent, pk=event_id, patient=patient)
-    form = EnteredInErrorForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Say why the event was entered in error; nothing was changed.")
-    elif actions.mark_event_entered_in_error(event=event, reason=form.cleaned_data["reason"],
-                                             by=request.user):
-        messages.success(request, "Event marked entered in error; outcomes recomputed.")
-    else:
-        messages.error(request, "That event was already marked entered in error.")
-    return redirect("patient-measures", patient_id=patient.pk)
+    return _mark_in_error(request, patient, actions.mark_event_entered_in_error, event,
+                          "event", "outcomes recomputed.")
 
 
 @require(Action.MEASURE_ENTER)
@@ -141,18 +148,8 @@ def response_entered_in_error(request: HttpRequest, patient_id: int, response_id
                               ) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.MEASURE_ENTER, audit_read=False)
     response = get_object_or_404(Response, pk=response_id, patient=patient)
-    form = EnteredInErrorForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Say why the questionnaire was entered in error; nothing was "
-                                "changed.")
-    elif actions.mark_response_entered_in_error(response=response,
-                                                reason=form.cleaned_data["reason"],
-                                                by=request.user):
-        messages.success(request, "Questionnaire marked entered in error; it no longer counts "
-                                  "in the outcomes.")
-    else:
-        messages.error(request, "That questionnaire was already marked entered in error.")
-    return redirect("patient-measures", patient_id=patient.pk)
+    return _mark_in_error(request, patient, actions.mark_response_entered_in_error, response,
+                          "questionnaire", "it no longer counts in the outcomes.")
 
 
 @require(Action.MEASURE_ENTER)
@@ -187,13 +184,15 @@ def send_now(request: HttpRequest, patient_id: int) -> HttpResponse:
     form = SendForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a questionnaire the patient fills in themselves.")
-    elif not (patient.email or patient.phone):
-        messages.error(request, "The patient has no email or phone on record: add one first.")
     else:
-        actions.send_request(patient=patient, instrument=form.cleaned_data["instrument"],
-                             due_at=timezone.now(), base_url=request.build_absolute_uri("/"),
-                             by=request.user)
-        messages.success(request, "Questionnaire link sent.")
+        try:
+            actions.send_request(patient=patient, instrument=form.cleaned_data["instrument"],
+                                 due_at=timezone.now(), base_url=request.build_absolute_uri("/"),
+                                 by=request.user)
+        except actions.Unreachable as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Questionnaire link sent.")
     return redirect("patient-measures", patient_id=patient.pk)
 
 
@@ -202,7 +201,7 @@ def send_now(request: HttpRequest, patient_id: int) -> HttpResponse:
 def start_schedule(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.MEASURE_SEND, audit_read=False)
     made = actions.start_default_schedule(patient=patient, by=request.user)
-    messages.success(request, "Measuring " + ", ".join(s.instrument for s in made) + ".")
+    messages.success(request, "Measuring " + ", ".join(_named(s).name for s in made) + ".")
     return redirect("patient-measures", patient_id=patient.pk)
 
 
@@ -248,7 +247,6 @@ def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
     return redirect("alerts")
 
 
-DASHBOARD_INSTRUMENTS = ("phq9", "gad7", "madrs", "qids_sr16", "pcl5")
 
 
 @require(Action.DASHBOARD_VIEW)
@@ -257,7 +255,7 @@ def clinic_dashboard(request: HttpRequest) -> HttpResponse:
 
     clinic_id = request.membership.clinic_id
     instrument = request.GET.get("instrument", "phq9")
-    if instrument not in DASHBOARD_INSTRUMENTS:
+    if instrument not in outcomes.outcome_instruments():
         instrument = "phq9"
     curve = dashboard.relapse_curve(clinic_id, instrument)
     late, expired = dashboard.overdue(clinic_id)
@@ -269,7 +267,7 @@ def clinic_dashboard(request: HttpRequest) -> HttpResponse:
            for r in expired])
     return render(request, "measures/dashboard.html", {
         "instrument": instruments.get_instrument(instrument),
-        "choices": [instruments.get_instrument(i) for i in DASHBOARD_INSTRUMENTS],
+        "choices": [instruments.get_instrument(i) for i in outcomes.outcome_instruments()],
         "rates": dashboard.rates_by_condition(clinic_id, instrument),
         "curve": curve, "km": dashboard.km_svg(curve) if curve is not None else None,
         "fading": fading, "late": late, "expired": expired,

@@ -165,4 +165,5 @@ def responders(patient) -> list[str]:
 def admins(clinic_id: int) -> list[str]:
     """Clinic admins: the escalation is theirs to chase (they see alerts, not charts)."""
     return sorted({m.user.email for m in Membership.objects.filter(
-        clinic_id=clinic_id, role=Role.ADMIN).select_related("user") if m.user.email})
+        clinic_id=clinic_id, role=Role.ADMIN).select_related("user")
+        if m.user.email and m.user.is_active})

@@ -344,3 +344,17 @@ class OutcomeSettings:
         out["relapse_rules"] = {k: v.to_dict() for k, v in sorted(self.relapse_rules.items())}
         out["instrument_settings"] = {k: dict(v) for k, v in sorted(self.instrument_settings.items())}
         return out
+
+
+def outcome_instruments() -> list[str]:
+    """Instruments with a response or remission rule (clinical.md 2): the ones outcomes are
+    computed and compared for, by id."""
+    from kapclinic.clinical.instruments.definitions import load_all
+
+    return sorted(k for k, d in load_all().items() if d.change_rules or d.remission)
+
+
+def relapse_rule_instruments() -> list[str]:
+    """Outcome instruments clinical.md 2 gives no relapse rule for: the clinic may set one."""
+    reference = load_rules().relapse_rules
+    return [i for i in outcome_instruments() if i not in reference]
