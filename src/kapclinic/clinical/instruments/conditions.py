@@ -52,15 +52,15 @@ class Threshold:
     literal: float | None = None
     setting: str | None = None
 
-    def resolve(self, env: Env) -> float:
+    def value(self, settings: Mapping[str, int]) -> float:
+        """The number, reading the setting from ``settings`` when it names one."""
         if self.setting is not None:
-            return float(env.settings[self.setting])
+            return float(settings[self.setting])
         assert self.literal is not None
-        return self.literal
+        return float(self.literal)
 
-
-def _fixed(value: Threshold, settings: Mapping[str, int]) -> float:
-    return float(settings[value.setting]) if value.setting is not None else float(value.literal or 0)
+    def resolve(self, env: Env) -> float:
+        return self.value(env.settings)
 
 
 def _interval(lo: float, hi: float, op: str, value: float) -> Tri:
@@ -123,7 +123,7 @@ class ItemCompare(Condition):
         return self.value
 
     def source(self, settings: Mapping[str, int]) -> str:
-        return f"(v[{self.item!r}] {self.op} {_fixed(self.value, settings)!r})"
+        return f"(v[{self.item!r}] {self.op} {self.value.value(settings)!r})"
 
     def evaluate(self, env: Env) -> Tri:
         if self.item in env.not_applicable:
@@ -149,7 +149,7 @@ class ScoreCompare(Condition):
         return self.value
 
     def source(self, settings: Mapping[str, int]) -> str:
-        return f"(s[{self.score!r}] {self.op} {_fixed(self.value, settings)!r})"
+        return f"(s[{self.score!r}] {self.op} {self.value.value(settings)!r})"
 
     def scores(self) -> set[str]:
         return {self.score}
@@ -172,7 +172,7 @@ class SumCompare(Condition):
 
     def source(self, settings: Mapping[str, int]) -> str:
         total = " + ".join(f"v[{i!r}]" for i in self.of)
-        return f"(({total}) {self.op} {_fixed(self.value, settings)!r})"
+        return f"(({total}) {self.op} {self.value.value(settings)!r})"
 
     def evaluate(self, env: Env) -> Tri:
         lo = hi = 0.0
@@ -208,7 +208,7 @@ class CountCompare(Condition):
 
     def source(self, settings: Mapping[str, int]) -> str:
         count = " + ".join(x.source(settings) for x in self.of)
-        return f"(({count}) {self.op} {_fixed(self.value, settings)!r})"
+        return f"(({count}) {self.op} {self.value.value(settings)!r})"
 
     def evaluate(self, env: Env) -> Tri:
         results = [c.evaluate(env) for c in self.of]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .conditions import Condition, Threshold, parse_condition
-from .errors import DefinitionError, UnknownInstrumentError
+from .errors import DefinitionError, SettingError, UnknownInstrumentError
 
 DEFINITIONS_DIR = Path(__file__).with_name("definitions")
 SCHEMA_VERSION = 1
@@ -268,6 +268,21 @@ class InstrumentDefinition:
 
     def item(self, link_id: str) -> Item | None:
         return next((i for i in self.items if i.link_id == link_id), None)
+
+    def chosen_settings(self, settings: Mapping[str, int] | None) -> dict[str, int]:
+        """The definition's setting defaults with the clinic's ``settings`` over them; each
+        must be a setting of this instrument and one of its allowed values."""
+        chosen = {s.name: s.default for s in self.settings.values()}
+        for name, value in (settings or {}).items():
+            spec = self.settings.get(name)
+            if spec is None:
+                known = ", ".join(self.settings) or "none"
+                raise SettingError(self.id, name,
+                                   f"is not a setting of {self.short_name} (settings: {known})")
+            if type(value) is not int or value not in spec.allowed:
+                raise SettingError(self.id, name, f"{value!r} is not one of {list(spec.allowed)}")
+            chosen[name] = value
+        return chosen
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready row for ``kapclinic instruments``."""

@@ -14,7 +14,6 @@ from typing import Any
 
 from .conditions import OPS
 from .definitions import InstrumentDefinition, resolve
-from .errors import SettingError
 
 
 @dataclass(frozen=True)
@@ -101,14 +100,7 @@ def remission(instrument_id: str, current: float | None, *,
     if spec is None:
         raise ValueError(f"{d.id} has no remission definition in clinical.md 2")
     _check_total(d, "current", current)
-    chosen = {s.name: s.default for s in d.settings.values()}
-    for name, value in (settings or {}).items():
-        if name not in d.settings:
-            raise SettingError(d.id, name, "is not a setting of this instrument")
-        if type(value) is not int or value not in d.settings[name].allowed:
-            raise SettingError(d.id, name, f"{value!r} is not one of {list(d.settings[name].allowed)}")
-        chosen[name] = value
-    threshold = float(chosen[spec.value.setting]) if spec.value.setting else float(spec.value.literal or 0)
+    threshold = spec.value.value(d.chosen_settings(settings))
     description = f"total {spec.op} {threshold:g}"
     version = f"{d.id}@{d.version}:remission"
     if spec.value.setting:

@@ -187,18 +187,7 @@ def _check_answers(d: InstrumentDefinition, plan: _Plan, answers: Mapping[str, i
 
 def _settings(d: InstrumentDefinition, plan: _Plan, settings: Mapping[str, int] | None
               ) -> Mapping[str, int]:
-    if not settings:
-        return plan.defaults
-    merged = dict(plan.defaults)
-    for name, value in settings.items():
-        spec = d.settings.get(name)
-        if spec is None:
-            known = ", ".join(d.settings) or "none"
-            raise SettingError(d.id, name, f"is not a setting of {d.short_name} (settings: {known})")
-        if type(value) is not int or value not in spec.allowed:
-            raise SettingError(d.id, name, f"{value!r} is not one of {list(spec.allowed)}")
-        merged[name] = value
-    return merged
+    return plan.defaults if not settings else d.chosen_settings(settings)
 
 
 def _not_applicable(plan: _Plan, values: Mapping[str, int]) -> set[str]:
