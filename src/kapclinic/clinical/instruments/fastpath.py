@@ -39,8 +39,6 @@ def build(d: InstrumentDefinition, settings: Mapping[str, int], result: type[Sco
     kind = d.scoring.kind
     conditions = [r.when for r in (*d.alerts, *d.findings)]
     conditions += [t.when for t in d.triage if t.when is not None]
-    if kind == "triage" and any("total" in c.scores() for c in conditions):
-        return None  # a triage instrument has no total to compare
     needs_context = any(c.uses_context() for c in conditions)
     scored = [i.link_id for i in d.items if i.scored]
     required = set(scored).union(*(c.items() for c in conditions),

@@ -15,12 +15,11 @@ or alerts are invented: the clinic adds those to the resulting file.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .definitions import LOINC_SYSTEM, InstrumentDefinition, Item, parse_definition
+from .definitions import LOINC_ANSWER_PATTERN, LOINC_SYSTEM, InstrumentDefinition, Item, parse_definition
 from .errors import DefinitionError, FhirImportError
 
 ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
@@ -30,7 +29,6 @@ ORDINAL_URLS = (
     "http://hl7.org/fhir/StructureDefinition/iso21090-CO-value",
 )
 CALCULATED = ("http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression",)
-LA_CODE = re.compile(r"^LA\d{1,6}-\d$")
 
 
 def _coding(code: Any) -> dict[str, Any]:
@@ -142,7 +140,7 @@ def _import_code(coding: Any, source: str) -> dict[str, Any] | None:
     if not isinstance(coding, dict) or not isinstance(coding.get("code"), str):
         return None
     system = coding.get("system")
-    if system is None and LA_CODE.match(coding["code"]):
+    if system is None and LOINC_ANSWER_PATTERN.match(coding["code"]):
         system = LOINC_SYSTEM
     if not isinstance(system, str):
         return None

@@ -18,11 +18,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from kapclinic.clinical.instruments.definitions import EVIDENCE  # one set of evidence tags
+
 from .errors import OutcomeRulesError, OutcomeSettingError
 
 RULES_FILE = Path(__file__).with_name("outcomes.json")
 SCHEMA_VERSION = 1
-EVIDENCE = ("verified", "secondary", "derived", "unverified", "policy")
+
 SCORE_OPS = (">=", ">")
 
 

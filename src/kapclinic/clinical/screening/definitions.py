@@ -210,11 +210,6 @@ class RuleSet:
     medications: MedicationTable
     plausibility: Mapping[str, PlausibilityLimit]
 
-    def rule(self, rule_id: str) -> Rule:
-        for r in self.rules:
-            if r.id == rule_id:
-                return r
-        raise KeyError(rule_id)
 
 
 def normalise_name(name: str) -> str:
