@@ -15,7 +15,7 @@ setting: clinical.md is silent, so each is labelled as such in ``outcomes.json``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -131,6 +131,17 @@ def _has_response_rule(d: InstrumentDefinition) -> bool:
     return any(c.id == "response" for c in d.change_rules)
 
 
+def _first(series: ScoreSeries, base: Baseline, rule: Callable[[float], RuleOutcome]
+           ) -> tuple[ScorePoint, RuleOutcome] | None:
+    """The first score after ``base`` that meets ``rule``, with the rule's outcome."""
+    for p in series.points:
+        if p.taken_at > base.taken_at:
+            outcome = rule(p.total)
+            if outcome.met:
+                return p, outcome
+    return None
+
+
 def first_response(series: ScoreSeries, base: Baseline, *,
                    definitions: Mapping[str, InstrumentDefinition] | None = None
                    ) -> tuple[ScorePoint, RuleOutcome] | None:
@@ -140,12 +151,8 @@ def first_response(series: ScoreSeries, base: Baseline, *,
     d = _definition(series.instrument_id, definitions)
     if not _has_response_rule(d):
         return None
-    for p in series.points:
-        if p.taken_at > base.taken_at:
-            outcome = change_outcome(d.id, base.total, p.total, definitions=definitions)
-            if outcome.met:
-                return p, outcome
-    return None
+    return _first(series, base, lambda total: change_outcome(d.id, base.total, total,
+                                                             definitions=definitions))
 
 
 def first_remission(series: ScoreSeries, base: Baseline, *,
@@ -157,12 +164,8 @@ def first_remission(series: ScoreSeries, base: Baseline, *,
     d = _definition(series.instrument_id, definitions)
     if d.remission is None:
         return None
-    for p in series.points:
-        if p.taken_at > base.taken_at:
-            outcome = remission(d.id, p.total, settings=instrument_settings, definitions=definitions)
-            if outcome.met:
-                return p, outcome
-    return None
+    return _first(series, base, lambda total: remission(d.id, total, settings=instrument_settings,
+                                                        definitions=definitions))
 
 
 def time_to_first_response_days(series: ScoreSeries, base: Baseline, *,
