@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from django import forms
 
-from kapclinic.clinical.pk.definitions import ROUTES
+from kapclinic.clinical.pk.definitions import DRUGS, ROUTES
+from kapclinic.web.labels import DRUG_LABELS, ROUTE_LABELS
 
-ROUTE_LABELS = {
-    "iv-bolus": "IV bolus", "iv-infusion": "IV infusion", "im": "Intramuscular",
-    "intranasal": "Intranasal", "sublingual": "Sublingual", "oral": "Oral",
-}
-DRUGS = [("ketamine", "Racemic ketamine"), ("esketamine", "Esketamine (Spravato)")]
 WINDOWS = [(4, "4 hours"), (8, "8 hours"), (24, "24 hours")]
 
 
 class ExplorerForm(forms.Form):
-    drug = forms.ChoiceField(choices=DRUGS, initial="ketamine")
+    drug = forms.ChoiceField(choices=[(d, DRUG_LABELS[d]) for d in DRUGS], initial="ketamine")
     route = forms.ChoiceField(choices=[(r, ROUTE_LABELS[r]) for r in ROUTES], initial="iv-infusion")
     dose = forms.FloatField(label="Dose", initial=0.5, min_value=0.0001,
                             widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}))

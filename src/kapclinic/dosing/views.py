@@ -8,7 +8,8 @@ from django.shortcuts import render
 from kapclinic.accounts.permissions import Action, require
 from kapclinic.clinical import pk
 from kapclinic.dosing.explorer import FIELD_ALIASES, explore
-from kapclinic.dosing.forms import ROUTE_LABELS, ExplorerForm
+from kapclinic.dosing.forms import ExplorerForm
+from kapclinic.web.labels import ROUTE_LABELS
 
 
 @require(Action.PK_SIMULATE)

@@ -135,9 +135,9 @@ def current_document(clinic_id: int) -> ConsentDocument | None:
 
 
 def needs_guardian(patient: Patient, on: datetime | None = None) -> bool:
-    """Under 18 on the day of signing: a guardian co-signs (clinical.md 3.5)."""
+    """A minor on the day of signing: a guardian co-signs (clinical.md 3.5)."""
     day = timezone.localdate(on) if on else timezone.localdate()
-    return patient.age_on(day) < 18
+    return rules.is_minor(patient.age_on(day))
 
 
 def sign_consent(*, patient: Patient, document: ConsentDocument, signed_name: str,
@@ -149,7 +149,8 @@ def sign_consent(*, patient: Patient, document: ConsentDocument, signed_name: st
     if not signed_name.strip():
         raise ValueError("Type the patient's full name to sign.")
     if needs_guardian(patient) and not guardian_name.strip():
-        raise ValueError("The patient is under 18: a parent or guardian must co-sign.")
+        raise ValueError(f"The patient is under {rules.ADULT_AGE_YEARS}: a parent or guardian must "
+                         "co-sign.")
     with transaction.atomic():
         signed = Consent.objects.filter(patient=patient, document=document,
                                         withdrawn_at__isnull=True).first()

@@ -12,8 +12,10 @@ from typing import Any
 from django import forms
 
 from kapclinic.clinical import screening as rules
+from kapclinic.clinical.screening import DRUGS, ROUTES
 from kapclinic.clinical.screening.schema import HISTORY_KEYS
 from kapclinic.patients.models import Patient
+from kapclinic.web.labels import DRUG_LABELS, ROUTE_LABELS
 
 TRI_STATE = [("", "Not asked yet"), ("no", "No"), ("yes", "Yes"), ("unknown", "Not known")]
 HISTORY_LABELS = {
@@ -147,11 +149,9 @@ class IntakeForm(forms.Form):
 
 
 class EvaluateForm(forms.Form):
-    drug = forms.ChoiceField(choices=[("ketamine", "Racemic ketamine"),
-                                      ("esketamine", "Esketamine (Spravato)")])
-    route = forms.ChoiceField(required=False, choices=[
-        ("", "Route not chosen yet"), ("iv-infusion", "IV infusion"), ("im", "Intramuscular"),
-        ("intranasal", "Intranasal"), ("sublingual", "Sublingual"), ("oral", "Oral")])
+    drug = forms.ChoiceField(choices=[(d, DRUG_LABELS[d]) for d in DRUGS])
+    route = forms.ChoiceField(required=False, choices=[("", "Route not chosen yet")]
+                              + [(r, ROUTE_LABELS[r]) for r in ROUTES])
 
 
 class SignOffForm(forms.Form):

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from .clinic_settings import default_settings
 from .definitions import DRUGS, ROUTES, Rule, RuleSet, load_rule, load_ruleset
-from .engine import STATUSES, Decision, FiredRule, age_on, evaluate
+from .engine import ADULT_AGE_YEARS, STATUSES, Decision, FiredRule, age_on, evaluate, is_minor
 from .errors import IntakeError, RuleDefinitionError, ScreeningError, ScreeningInputError, SettingsError
 
 __all__ = [
-    "DRUGS", "ROUTES", "STATUSES", "Decision", "FiredRule", "IntakeError", "Rule", "RuleDefinitionError",
-    "RuleSet", "ScreeningError", "ScreeningInputError", "SettingsError", "age_on", "default_settings",
-    "evaluate", "load_rule", "load_ruleset",
+    "ADULT_AGE_YEARS", "DRUGS", "ROUTES", "STATUSES", "Decision", "FiredRule", "IntakeError",
+    "Rule", "RuleDefinitionError", "RuleSet", "ScreeningError", "ScreeningInputError",
+    "SettingsError", "age_on", "default_settings", "evaluate", "is_minor", "load_rule",
+    "load_ruleset",
 ]

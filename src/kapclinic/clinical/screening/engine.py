@@ -105,6 +105,14 @@ class Decision:
         }
 
 
+# Under this age a parent or guardian co-signs consent (clinical.md 3.5, special populations).
+ADULT_AGE_YEARS = 18
+
+
+def is_minor(age_years: int) -> bool:
+    return age_years < ADULT_AGE_YEARS
+
+
 def age_on(born: date, on: date) -> int:
     """Completed years of age on ``on`` (a 29 February birthday counts from 1 March)."""
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
