@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 
@@ -13,16 +12,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from kapclinic.accounts.models import Clinic
 from kapclinic.accounts.tokens import issue_token
 from kapclinic.audit.models import AuditEntry
-from tests.conftest import login
+from tests.conftest import code_from_secret, login
 
 
 def code_for(device: TOTPDevice, steps_ahead: int = 0) -> str:
     return f"{totp(device.bin_key, device.step, device.t0, device.digits, steps_ahead):06d}"
-
-
-def code_from_secret(secret: str) -> str:
-    raw = secret.replace(" ", "")
-    return f"{totp(base64.b32decode(raw + '=' * (-len(raw) % 8))):06d}"
 
 
 @pytest.fixture

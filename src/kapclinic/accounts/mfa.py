@@ -51,7 +51,7 @@ def _pending_step(request: HttpRequest) -> str | None:
         return None
     if request.user.is_verified():  # type: ignore[union-attr]
         return None
-    if TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
+    if confirmed_device(request.user) is not None:  # type: ignore[arg-type]
         return VERIFY
     membership = getattr(request, "membership", None)
     if membership is not None and membership.clinic.require_mfa:
@@ -81,10 +81,9 @@ def _check(device_pk: int, code: str) -> tuple[TOTPDevice, Checked]:
         wait = (data or {}).get("locked_until")
         return device, Checked(False, "Too many wrong codes: wait a minute before the next try"
                                + (f" (until {wait:%H:%M:%S})." if wait else "."), throttled=True)
-    code = code.replace(" ", "")
-    if not (code.isdigit() and len(code) == device.digits):
-        return device, Checked(False, f"Enter the {device.digits}-digit code your "
-                                      "authenticator app shows now.")
+    code = _digits(code, device.digits)
+    if code is None:
+        return device, Checked(False, malformed(device.digits))
     if device.verify_token(code):
         return device, Checked(True)
     return device, Checked(False, WRONG_CODE)
@@ -92,6 +91,16 @@ def _check(device_pk: int, code: str) -> tuple[TOTPDevice, Checked]:
 
 WRONG_CODE = ("That code is not right. Codes change every 30 seconds: enter the one shown now "
               "(and check the phone's clock is set automatically).")
+
+
+def malformed(digits: int = 6) -> str:
+    return f"Enter the {digits}-digit code your authenticator app shows now."
+
+
+def _digits(code: str, digits: int) -> str | None:
+    """The code as typed (spaces allowed), or None unless it is ``digits`` digits."""
+    code = code.replace(" ", "")
+    return code if code.isdigit() and len(code) == digits else None
 
 
 def _logged_in_with(request: HttpRequest, device: TOTPDevice) -> None:
@@ -152,15 +161,13 @@ def _step_of(device: TOTPDevice, code: int) -> int | None:
 def confirm_enrolment(request: HttpRequest, code: str) -> Checked:
     """Turn the authenticator on once it shows a right code; the session counts as verified."""
     pending = enrolment_device(request)
-    code = code.replace(" ", "")
-    well_formed = code.isdigit() and len(code) == pending.digits
-    step = _step_of(pending, int(code)) if well_formed else None
+    typed = _digits(code, pending.digits)
+    step = _step_of(pending, int(typed)) if typed is not None else None
     with transaction.atomic():
         if step is None:
             trail.record("mfa_failed", object_type="user", object_id=request.user.pk,
                          detail={"during": "enrolment"})
-            return Checked(False, WRONG_CODE if well_formed else
-                           f"Enter the {pending.digits}-digit code your authenticator app shows now.")
+            return Checked(False, WRONG_CODE if typed is not None else malformed(pending.digits))
         TOTPDevice.objects.filter(user=request.user).delete()
         pending.confirmed = True
         pending.last_t = step  # this code is spent

@@ -84,7 +84,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
 def remove(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST)
     checked = (mfa.remove(request, form.cleaned_data["code"]) if form.is_valid()
-               else mfa.Checked(False, "Enter the code your authenticator app shows now."))
+               else mfa.Checked(False, mfa.malformed()))
     if checked.ok:
         messages.success(request, "Two-factor login is off for your account.")
     else:
