@@ -104,6 +104,8 @@ def test_a_user_is_created_in_a_clinic_with_a_role_and_gets_a_token(tmp_path):
     (["token", "create", "--user", "ghost", "--scope", "admin"], "invalid choice"),
     (["demo", "--patients", "-3"], "must be 1 or more"),
     (["mfa", "reset", "ghost"], "no user 'ghost'"),
+    (["createuser", "--username", "pat2", "--role", "patient", "--clinic", "north",
+      "--password", "a long enough password"], "createuser makes staff logins"),
     (["mfa", "reset", "nurse"], "nurse has no authenticator to remove"),
     (["createclinic", "--slug", "x", "--name", "X", "--time-zone", "Mars/Olympus"], "time_zone"),
 ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.test import Client
 
 from kapclinic.patients.models import Condition, Patient, StatusChange
@@ -200,3 +201,17 @@ def test_a_person_in_two_clinics_switches_between_them(prescriber, clinic_b, pat
     assert client.get(f"/patients/{patient_b.pk}/").status_code == 200
     assert client.get(f"/patients/{patient.pk}/").status_code == 404
     assert client.get(f"/patients/{patient_b.pk}/edit/").status_code == 403  # a therapist there
+
+
+def test_a_portal_login_is_granted_once_through_its_action_and_audited(prescriber, patient):
+    from kapclinic.audit.models import AuditEntry
+    from kapclinic.patients.actions import grant_portal_login
+
+    user = grant_portal_login(patient=patient, username="ada-portal", by=prescriber)
+    patient.refresh_from_db()
+    assert patient.user == user and not user.has_usable_password()
+    assert user.memberships.get().role == "patient"
+    assert AuditEntry.objects.filter(object_type="patient", object_id=str(patient.pk),
+                                     detail_json__contains="portal_login").exists()
+    with pytest.raises(ValueError, match="already has a portal login"):
+        grant_portal_login(patient=patient, username="ada-again", by=prescriber)

@@ -100,6 +100,9 @@ def cmd_createuser(args: argparse.Namespace) -> int:
 
     if args.role not in Role.values:
         raise CommandError(f"unknown role {args.role!r}; choose one of {', '.join(Role.values)}")
+    if args.role == Role.PATIENT:
+        raise CommandError("createuser makes staff logins; a patient's portal login belongs to "
+                           "their record")
     clinic = Clinic.objects.filter(slug=args.clinic).first()
     if clinic is None:
         known = ", ".join(Clinic.objects.values_list("slug", flat=True)) or "none yet"

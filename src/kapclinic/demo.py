@@ -126,10 +126,8 @@ def load_demo(*, patients: int, seed: int, password: str, weeks: int = 12,
 def _portal_login(clinic: Clinic, username: str, password_hash: str) -> None:
     """The clinic's first demo patient gets a portal login, to try the patient's side."""
     first = Patient.objects.filter(clinic=clinic).order_by("mrn").first()
-    user = User.objects.create(username=username, first_name=first.given_name,
-                               last_name=first.family_name, password=password_hash)
-    Membership.objects.create(user=user, clinic=clinic, role=Role.PATIENT)
-    Patient.objects.filter(pk=first.pk).update(user=user)
+    actions.grant_portal_login(patient=first, username=username, password_hash=password_hash,
+                               by=None)
 
 
 def _patient(rng: random.Random, table, clinic_index: int, n: int, staff) -> actions.NewPatient:

@@ -16,6 +16,8 @@ from kapclinic.accounts.models import Clinic, Membership, User
 from kapclinic.accounts.roles import Role
 from kapclinic.audit import trail
 
+NOT_STAFF = "A patient's portal login belongs to their record, not to the staff list."
+
 
 class StaffError(ValueError):
     """A change that would lock the clinic out or touch the admin's own access."""
@@ -105,7 +107,7 @@ def add_staff(*, clinic: Clinic, username: str, first_name: str, last_name: str,
     """A new user (no password until they set one through the link), or an existing user of
     another clinic given a role here, or a former member given access again."""
     if role == Role.PATIENT:
-        raise StaffError("role", "Patients get their portal login from their chart, not here.")
+        raise StaffError("role", NOT_STAFF)
     with transaction.atomic():
         user = User.objects.filter(username=username).first()
         new_user = user is None
@@ -152,7 +154,7 @@ def change_role(*, membership: Membership, role: str, by: User) -> None:
     if membership.user_id == by.pk:
         raise StaffError("role", "You cannot change your own role: ask another admin.")
     if role == Role.PATIENT:
-        raise StaffError("role", "Patients get their portal login from their chart, not here.")
+        raise StaffError("role", NOT_STAFF)
     with transaction.atomic():
         current = _lock_clinic(membership)
         if current.ended_at is not None:

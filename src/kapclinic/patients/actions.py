@@ -142,3 +142,30 @@ def change_status(*, patient: Patient, status: str, by: User | None) -> Patient:
         return current
     return update_patient(patient=current, changes={"status": status},
                           expected_version=current.version, by=by)
+
+
+def grant_portal_login(*, patient: Patient, username: str, password_hash: str | None = None,
+                       by: User | None) -> User:
+    """Give the patient a login to their portal (role patient in their clinic), linked to
+    their record; without ``password_hash`` it has no password until one is set through a
+    link. Refused if the patient already has one."""
+    from kapclinic.accounts.models import Membership
+    from kapclinic.accounts.roles import Role
+
+    if patient.user_id is not None:
+        raise ValueError("username: this patient already has a portal login.")
+    with transaction.atomic():
+        user = User(username=username, first_name=patient.given_name,
+                    last_name=patient.family_name, email=patient.email)
+        if password_hash:
+            user.password = password_hash
+        else:
+            user.set_unusable_password()
+        user.save()
+        Membership.objects.create(user=user, clinic_id=patient.clinic_id, role=Role.PATIENT)
+        Patient.objects.filter(pk=patient.pk).update(user=user)
+        trail.record("update", object_type="patient", object_id=patient.pk,
+                     patient_id=patient.pk, clinic_id=patient.clinic_id,
+                     detail={"portal_login": user.pk})
+    patient.user = user
+    return user
