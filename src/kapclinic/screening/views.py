@@ -71,24 +71,40 @@ def _autosave(request: HttpRequest, patient, *, source: str) -> HttpResponse:
     return render(request, "screening/_autosave.html", {"intake": intake})
 
 
+def _intake_page(request: HttpRequest, patient, *, source: str, autosave_url: str,
+                 done, diagnoses, by_link: bool = False) -> HttpResponse:
+    """The intake form, for the clinic and for the patient's link alike: GET shows the
+    draft; POST saves what was typed, valid or not, and ``done()`` answers a complete save
+    (None: show the form again)."""
+    if request.method == "POST":
+        form, intake, version, conflict, complete = _post_intake(request, patient, source=source)
+        if complete and (answer := done()) is not None:
+            return answer
+    else:
+        intake = actions.intake_for(patient)
+        version, conflict = intake.version, None
+        if by_link:  # the clinic's page audits its read when it fetches the patient
+            trail.record("read", object_type="intake", object_id=intake.pk, patient_id=patient.pk)
+        form = IntakeForm(initial=intake.draft, patient=patient)
+    return render(request, "screening/intake.html", {
+        "patient": patient, "form": form, "intake": intake, "version": version,
+        "conflict": conflict, "autosave_url": autosave_url, "diagnoses": diagnoses,
+        "by_link": by_link,
+    }, status=409 if conflict else 422 if form.errors else 200)
+
+
 @require(Action.INTAKE_EDIT)
 @require_http_methods(["GET", "POST"])
 def intake_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.INTAKE_EDIT)
-    if request.method == "POST":
-        form, intake, version, conflict, complete = _post_intake(request, patient)
-        if complete:
-            messages.success(request, "Intake saved. Evaluate it below.")
-            return redirect("screening", patient_id=patient.pk)
-    else:
-        intake = actions.intake_for(patient)
-        version, conflict = intake.version, None
-        form = IntakeForm(initial=intake.draft, patient=patient)
-    return render(request, "screening/intake.html", {
-        "patient": patient, "form": form, "intake": intake, "version": version,
-        "conflict": conflict, "autosave_url": reverse("intake-autosave", args=[patient.pk]),
-        "diagnoses": [c for c in patient.conditions.all() if c.is_active],
-    }, status=409 if conflict else 422 if form.errors else 200)
+
+    def done() -> HttpResponse:
+        messages.success(request, "Intake saved. Evaluate it below.")
+        return redirect("screening", patient_id=patient.pk)
+
+    return _intake_page(request, patient, source="clinic", done=done,
+                        autosave_url=reverse("intake-autosave", args=[patient.pk]),
+                        diagnoses=[c for c in patient.conditions.all() if c.is_active])
 
 
 @require(Action.INTAKE_EDIT)
@@ -261,21 +277,15 @@ def intake_by_link(request: HttpRequest, token: str) -> HttpResponse:
     if link is None:
         return render(request, "screening/link_closed.html", status=404)
     patient = link.patient
-    if request.method == "POST":
-        form, intake, version, conflict, complete = _post_intake(request, patient, source="link")
-        if complete and links.close_link(link):
+
+    def done() -> HttpResponse | None:
+        if links.close_link(link):
             return render(request, "screening/link_done.html", {"patient": patient})
-    else:
-        intake = actions.intake_for(patient)
-        version, conflict = intake.version, None
-        trail.record("read", object_type="intake", object_id=intake.pk, patient_id=patient.pk)
-        form = IntakeForm(initial=intake.draft, patient=patient)
-    return render(request, "screening/intake.html", {
-        "patient": patient, "form": form, "intake": intake, "by_link": True,
-        "version": version, "conflict": conflict,
-        "autosave_url": reverse("intake-by-link-autosave", args=[token]),
-        "diagnoses": [],
-    }, status=409 if conflict else 422 if form.errors else 200)
+        return None
+
+    return _intake_page(request, patient, source="link", done=done, by_link=True,
+                        autosave_url=reverse("intake-by-link-autosave", args=[token]),
+                        diagnoses=[])
 
 
 @public
