@@ -258,6 +258,7 @@ def clinic_dashboard(request: HttpRequest) -> HttpResponse:
     if instrument not in outcomes.outcome_instruments():
         instrument = "phq9"
     curve = dashboard.relapse_curve(clinic_id, instrument)
+    clinic_settings = actions.settings_for(clinic_id)
     late, expired = dashboard.overdue(clinic_id)
     fading = list(dashboard.relief_fading(clinic_id, instrument))
     trail.record_many(
@@ -271,7 +272,8 @@ def clinic_dashboard(request: HttpRequest) -> HttpResponse:
         "rates": dashboard.rates_by_condition(clinic_id, instrument),
         "curve": curve, "km": dashboard.km_svg(curve) if curve is not None else None,
         "fading": fading, "late": late, "expired": expired,
-        "fading_fraction": actions.settings_for(clinic_id).fading_fraction,
+        "fading_fraction": clinic_settings.fading_fraction,
+        "relapse_after": clinic_settings.relapse_after.replace("_", " "),
         "stale": outcome_snapshots.stale(clinic_id).count(),
     })
 
