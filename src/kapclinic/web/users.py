@@ -24,8 +24,8 @@ STAFF_ROLES = [(r.value, r.label) for r in Role if r != Role.PATIENT]
 
 class AddStaffForm(forms.Form):
     username = forms.RegexField(regex=r"^[\w.@+-]{2,150}$", max_length=150,
-                                help_text="Letters, digits and . @ + - _ ; an existing user of "
-                                          "another clinic keeps their password",
+                                help_text="Letters, digits and . @ + - _ ; to add someone's "
+                                          "existing account, give the email it already uses",
                                 error_messages={"invalid": "Use 2-150 letters, digits or . @ + "
                                                            "- _ (no spaces)."})
     first_name = forms.CharField(max_length=150)
