@@ -9,15 +9,16 @@ from django import forms
 from kapclinic.accounts.models import Clinic, Membership, User
 from kapclinic.accounts.roles import Role
 from kapclinic.clinical.codes import diagnoses
-from kapclinic.patients.models import Patient
+from kapclinic.patients.models import Patient, Status
 
 EDITABLE_FIELDS = [
     "mrn", "given_name", "family_name", "date_of_birth", "sex_at_birth", "status",
     "phone", "email", "address", "emergency_contact_name", "emergency_contact_relationship",
     "emergency_contact_phone", "prescriber", "therapist",
 ]
-OLDEST_PLAUSIBLE_AGE_YEARS = 120
-SIGNED_OFF_STATUSES = {"eligible", "ineligible"}  # data-entry check only: catches a mistyped year
+OLDEST_PLAUSIBLE_AGE_YEARS = 120  # data-entry check only: catches a mistyped year
+# Only a prescriber's screening sign-off sets these; the edit form may not.
+SIGNED_OFF_STATUSES = {Status.ELIGIBLE, Status.INELIGIBLE}
 
 
 def clinic_staff(clinic: Clinic, role: Role):
