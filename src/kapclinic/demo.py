@@ -42,7 +42,7 @@ FAMILY = ["Abbott", "Brennan", "Castillo", "Dubois", "Eriksen", "Fitzgerald", "G
           "Xu", "Yilmaz", "Zimmerman", "Achebe", "Bergstrom", "Choi", "Delgado"]
 # Weighted towards the diagnoses KAP clinics mostly treat.
 CONDITION_GROUPS = ["depression_recurrent"] * 5 + ["depression"] * 2 + ["ptsd"] * 2 + [
-    "anxiety", "ocd", "substance_use", "chronic_pain"]
+    "anxiety", "ocd", "alcohol_use_disorder", "chronic_pain"]
 STATUSES = [Status.REFERRED, Status.SCREENING, Status.ELIGIBLE, Status.IN_TREATMENT,
             Status.IN_TREATMENT, Status.IN_TREATMENT, Status.MAINTENANCE, Status.INELIGIBLE,
             Status.DISCHARGED]
@@ -93,7 +93,7 @@ def load_demo(*, patients: int, seed: int, password: str, weeks: int = 12,
     rng = random.Random(seed)
     # One hash for every demo login (they share the password anyway): Argon2 is slow on purpose.
     password_hash = make_password(password)
-    table = [d for d in diagnoses().by_code.values()]
+    table = diagnoses().listed()
     total = 0
     with transaction.atomic():
         for index, (slug, name, zone, suffix) in enumerate(CLINICS):

@@ -42,7 +42,9 @@ def test_json_rules_carry_id_severity_message_and_citation(tmp_path):
     assert code == 0 and data["status"] == "not_eligible"
     rule = data["rules"][0]
     assert rule["id"] == "esketamine_intracerebral_hemorrhage" and rule["severity"] == "exclude"
-    assert rule["message"] and rule["citation"].startswith("clinical.md 3.4")
+    assert rule["message"] and rule["reference"].startswith("clinical.md 3.4")
+    assert rule["citation"].startswith("Spravato prescribing information")
+    assert "clinical.md" not in rule["citation"]
     assert data["route"] == "intranasal"
 
 
@@ -53,7 +55,7 @@ def test_it_prints_readable_text_with_missing_fields_by_default(tmp_path):
     assert code == 0
     assert out.startswith("Status: needs_review")
     assert "[missing] pregnant (needed by ketamine_pregnancy)" in out
-    assert "Rule set 2026.1" in out
+    assert "Rule set 2026.2" in out
 
 
 def test_clinic_settings_can_be_given_as_a_file(tmp_path):
@@ -69,7 +71,7 @@ def test_clinic_settings_can_be_given_as_a_file(tmp_path):
     (intake(favourite_colour="blue"), "favourite_colour: is not a known intake field"),
     (intake(history={"psychosis": "no"}), "history.psychosis: must be true, false or null"),
     (intake(date_of_birth="2999-01-01"), "date_of_birth: 2999-01-01 is after the evaluation date"),
-    (intake(diagnoses=["Z99.9"]), "diagnoses[0]: 'Z99.9' is not a known ICD-10-CM code"),
+    (intake(diagnoses=["Z99.9"]), "diagnoses[0]: 'Z99.9' is not an ICD-10-CM code (ICD-10-CM April 2026"),
     ("{not json", "intake: "),
     ("[1, 2]", "(intake): must be a JSON object"),
 ])

@@ -76,7 +76,7 @@ def test_every_shipped_rule_loads_with_a_citation_evidence_status_message_and_ac
 
 
 def test_the_rule_set_has_a_version_and_a_content_digest():
-    assert RULESET.version == "2026.1"
+    assert RULESET.version == "2026.2"
     assert len(RULESET.digest) == 16
 
 
@@ -98,7 +98,8 @@ def test_each_rule_fires_on_the_input_it_describes_with_its_message_and_citation
     fired = {r.id: r for r in decision.rules}
     assert rule_id in fired
     assert fired[rule_id].message == RULES[rule_id].message
-    assert fired[rule_id].citation.startswith("clinical.md ")
+    assert fired[rule_id].reference.startswith(("clinical.md ", "sessions.md "))
+    assert "clinical.md" not in fired[rule_id].citation and "[" not in fired[rule_id].citation
     assert fired[rule_id].severity == RULES[rule_id].severity
 
 
@@ -131,16 +132,34 @@ def test_esketamine_label_contraindications_from_clinical_md_3_4_exclude_and_are
         assert any(c.section == "3.4" and c.row == "Contraindications" for c in rule.citations)
 
 
-def test_the_same_vascular_history_is_only_a_review_for_racemic_ketamine_per_clinical_md_3_2():
-    patch = TRIGGERS["ketamine_intracranial_vascular_lesion"][2]
-    assert evaluate(intake(**patch), "esketamine", as_of=AS_OF).status == "not_eligible"
-    decision = evaluate(intake(**patch), "ketamine", as_of=AS_OF)
-    assert decision.status == "needs_review"
-    assert RULES["ketamine_intracranial_vascular_lesion"].evidence == "policy"
+@pytest.mark.parametrize("condition", ["aneurysmal_vascular_disease", "arteriovenous_malformation",
+                                       "intracerebral_hemorrhage"])
+@pytest.mark.parametrize("route", [None, "iv-infusion", "im", "intranasal", "sublingual", "oral"])
+def test_a_vascular_lesion_excludes_racemic_ketamine_on_every_route_per_the_ketalar_label(condition, route):
+    decision = evaluate(intake(history={condition: True}), "ketamine", route, as_of=AS_OF)
+    assert decision.status == "not_eligible"
+    assert f"ketamine_{condition}" in _fired(decision)
+
+
+def test_the_ketalar_label_contraindications_are_locked_exclusions_citing_clinical_md_3_4a():
+    for rule_id in ("ketamine_aneurysmal_vascular_disease", "ketamine_arteriovenous_malformation",
+                    "ketamine_intracerebral_hemorrhage", "ketamine_hypersensitivity"):
+        rule = RULES[rule_id]
+        assert (rule.severity, rule.locked, rule.drugs) == ("exclude", True, ("ketamine",))
+        assert any(c.section == "3.4a" and c.row == "Contraindications" for c in rule.citations)
+
+
+def test_raised_intracranial_pressure_excludes_esketamine_per_its_label_and_is_never_only_a_caution():
+    patch = hist_patch = {"history": {"raised_intracranial_pressure": True}}
+    esketamine = evaluate(intake(**patch), "esketamine", as_of=AS_OF)
+    assert esketamine.status == "not_eligible"
+    assert RULES["esketamine_raised_intracranial_pressure"].locked
+    ketamine = evaluate(intake(**hist_patch), "ketamine", as_of=AS_OF)
+    assert ketamine.status == "needs_review"
 
 
 def test_rules_resting_on_unverified_rows_are_marked_unverified():
-    for rule_id in ("psychosis_history", "substance_use_history", "raised_intracranial_pressure",
+    for rule_id in ("psychosis_history", "substance_use_history", "ketamine_raised_intracranial_pressure",
                     "raised_intraocular_pressure", "hepatic_disease", "ketamine_pregnancy",
                     "esketamine_65_and_over_starting_dose"):
         assert RULES[rule_id].evidence == "unverified", rule_id

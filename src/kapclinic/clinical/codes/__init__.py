@@ -1,16 +1,35 @@
-"""Coded concepts (diagnoses) loaded from data files that name their source."""
+"""Diagnosis codes: the whole ICD-10-CM code set, with the reference's groups on top.
+
+The code set (every category and subcategory, with its description) comes from the
+maintained ``simple-icd-10-cm`` package, which ships a CMS release (clinical.md 6.1: "load
+codes from the CMS release file, not from this table"). ``diagnoses.json`` adds what the
+clinic needs on top: groups of codes (depression, GAD, PTSD, ...) defined by code prefixes,
+the codes the reference lists in each group (offered first when a diagnosis is typed) and
+the groups' SNOMED CT concepts. A code outside every group is still a valid diagnosis: its
+group is ``other`` and the screening rules treat it as such, never as a silent pass.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+import warnings
 from dataclasses import dataclass
 from functools import cache
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 DATA_DIR = Path(__file__).parent
 
-# Groups whose codes describe depression: only these can be marked treatment-resistant.
-DEPRESSION_GROUPS = frozenset({"depression", "depression_recurrent"})
+# Groups whose codes describe major depressive disorder: only these can be marked
+# treatment-resistant (clinical.md 6.1: TRD has no code of its own).
+DEPRESSION_GROUPS = frozenset({"depression", "depression_recurrent", "depression_in_remission"})
+OTHER_GROUP = "other"
+OTHER_LABEL = "Other diagnosis"
+
+# "F33.1", "f331", " F43.10 " -> "F33.1", "F33.1", "F43.10"; chapters and blocks are not codes.
+_CODE_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?$")
 
 
 @dataclass(frozen=True)
@@ -19,7 +38,6 @@ class Diagnosis:
     display: str
     group: str
     group_label: str
-    verified: bool
     system: str
 
     @property
@@ -28,34 +46,138 @@ class Diagnosis:
 
 
 @dataclass(frozen=True)
+class DiagnosisGroup:
+    id: str
+    label: str
+    includes: tuple[str, ...]  # code prefixes: "F32.0" covers F32.0 and everything below it
+    excludes: tuple[str, ...]
+    listed: tuple[str, ...]  # the codes the reference lists for this group
+    snomed: str
+
+    def covers(self, code: str) -> bool:
+        return any(_under(code, p) for p in self.includes) and not any(_under(code, p) for p in self.excludes)
+
+
+def _under(code: str, prefix: str) -> bool:
+    """True when ``code`` is ``prefix`` or one of its descendants (F43.1 -> F43.10, not F43.2)."""
+    return code == prefix or code.startswith(prefix if "." in prefix else prefix + ".")
+
+
+@dataclass(frozen=True)
 class DiagnosisTable:
     version: str
+    code_set: str
     citation: str
     note: str
-    by_code: dict[str, Diagnosis]
+    system: str
+    groups: tuple[DiagnosisGroup, ...]
 
     def get(self, code: str) -> Diagnosis | None:
-        return self.by_code.get(code.strip().upper())
+        """The diagnosis for an ICD-10-CM category or subcategory code, any case, dot optional."""
+        if not isinstance(code, str):
+            return None
+        key = code.strip().upper()
+        if not _CODE_SHAPE.match(key):
+            return None
+        if "." not in key and len(key) > 3:
+            key = f"{key[:3]}.{key[3:]}"
+        display = _icd10cm().get(key)
+        if display is None:
+            return None
+        group = self.group_of(key)
+        return Diagnosis(code=key, display=display, group=group.id if group else OTHER_GROUP,
+                         group_label=group.label if group else OTHER_LABEL, system=self.system)
+
+    def group_of(self, code: str) -> DiagnosisGroup | None:
+        return next((g for g in self.groups if g.covers(code)), None)
+
+    @property
+    def group_ids(self) -> tuple[str, ...]:
+        return (*(g.id for g in self.groups), OTHER_GROUP)
+
+    def listed(self) -> list[Diagnosis]:
+        """The codes the reference lists, group by group (the demo and the diagnosis picker)."""
+        out = []
+        for group in self.groups:
+            for code in group.listed:
+                found = self.get(code)
+                assert found is not None, code  # checked when the table is loaded
+                out.append(found)
+        return out
 
     def choices(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        """Grouped (group label, [(code, 'code display')]) pairs for a select box."""
+        """Grouped (group label, [(code, 'code description')]) for the diagnosis picker."""
         groups: dict[str, list[tuple[str, str]]] = {}
-        for diagnosis in self.by_code.values():
+        for diagnosis in self.listed():
             groups.setdefault(diagnosis.group_label, []).append(
-                (diagnosis.code, f"{diagnosis.code} {diagnosis.display}")
-            )
+                (diagnosis.code, f"{diagnosis.code} {diagnosis.display}"))
         return list(groups.items())
+
+
+class DiagnosisTableError(ValueError):
+    """diagnoses.json is malformed: names the field."""
+
+
+@cache
+def _icd10cm() -> dict[str, str]:
+    """Every ICD-10-CM category and subcategory code with its description (loaded once)."""
+    with warnings.catch_warnings():
+        # The package reads its data with a deprecated importlib call at import time.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import simple_icd_10_cm as icd
+    return {code: icd.get_description(code) for code in icd.get_all_codes(with_dots=True)
+            if icd.is_category_or_subcategory(code)}
+
+
+def code_set_release() -> str:
+    """The release the package ships, e.g. 'ICD-10-CM April 2026 (simple-icd-10-cm 1.5.0)'."""
+    return f"ICD-10-CM {_release_name()} (simple-icd-10-cm {version('simple-icd-10-cm')})"
+
+
+def _release_name() -> str:
+    import importlib.util
+
+    spec = importlib.util.find_spec("simple_icd_10_cm")
+    assert spec is not None and spec.submodule_search_locations
+    data = Path(next(iter(spec.submodule_search_locations))) / "data"
+    found = sorted(p.stem for p in data.glob("code-list-*.txt"))
+    return found[0].removeprefix("code-list-").replace("-", " ") if found else "release unknown"
+
+
+def parse_table(raw: Any, codes: dict[str, str]) -> DiagnosisTable:
+    """Validate diagnoses.json against the code set; every listed code and prefix must exist."""
+    def fail(field: str, problem: str) -> DiagnosisTableError:
+        return DiagnosisTableError(f"diagnoses.json: {field} {problem}")
+
+    if not isinstance(raw, dict):
+        raise fail("(top level)", "must be an object")
+    groups: list[DiagnosisGroup] = []
+    for i, g in enumerate(raw.get("groups") or []):
+        where = f"groups[{i}]"
+        for key in ("includes", "excludes", "codes"):
+            for j, code in enumerate(g.get(key, [])):
+                if code not in codes:
+                    raise fail(f"{where}.{key}[{j}]", f"'{code}' is not an ICD-10-CM code")
+        group = DiagnosisGroup(id=g["id"], label=g["label"], includes=tuple(g["includes"]),
+                               excludes=tuple(g.get("excludes", [])), listed=tuple(g.get("codes", [])),
+                               snomed=g.get("snomed", ""))
+        for j, code in enumerate(group.listed):
+            if not group.covers(code):
+                raise fail(f"{where}.codes[{j}]", f"'{code}' is outside the group's prefixes")
+        if group.id == OTHER_GROUP or any(group.id == other.id for other in groups):
+            raise fail(f"{where}.id", f"'{group.id}' is reserved or used twice")
+        groups.append(group)
+    table = DiagnosisTable(version=raw["version"], code_set=code_set_release(), citation=raw["citation"],
+                           note=raw["note"], system=raw["system"], groups=tuple(groups))
+    for group in groups:
+        for j, prefix in enumerate(group.includes):
+            owner = table.group_of(prefix)
+            if owner is not None and owner.id != group.id:
+                raise fail(f"groups.{group.id}.includes[{j}]", f"'{prefix}' is already in {owner.id}")
+    return table
 
 
 @cache
 def diagnoses() -> DiagnosisTable:
-    raw = json.loads((DATA_DIR / "diagnoses.json").read_text())
-    by_code: dict[str, Diagnosis] = {}
-    for group in raw["groups"]:
-        for entry in group["codes"]:
-            by_code[entry["code"]] = Diagnosis(
-                code=entry["code"], display=entry["display"], group=group["id"],
-                group_label=group["label"], verified=entry["status"] == "verified",
-                system=raw["system"],
-            )
-    return DiagnosisTable(raw["version"], raw["citation"], raw["note"], by_code)
+    raw = json.loads((DATA_DIR / "diagnoses.json").read_text(encoding="utf-8"))
+    return parse_table(raw, _icd10cm())

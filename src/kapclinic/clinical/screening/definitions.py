@@ -32,8 +32,11 @@ ROUTES = ("iv-infusion", "im", "intranasal", "sublingual", "oral")
 SEVERITIES = ("exclude", "review", "caution")
 EVIDENCE = ("verified", "unverified", "policy")
 OPS = (">", ">=", "<", "<=")
-# Sections of clinical.md a rule may cite (the brief: sections 3, 4.4 and 6).
-CITABLE_SECTIONS = ("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "4.4", "6.1", "6.2", "6.3", "6.4")
+# Sections of the reference a rule may cite: clinical.md 3, 4.4 and 6, and sessions.md.
+CITABLE_SECTIONS = {
+    "clinical.md": ("3.1", "3.2", "3.3", "3.4", "3.4a", "3.5", "3.6", "4.4", "6.1", "6.2", "6.3", "6.4"),
+    "sessions.md": ("1", "2", "3", "4", "5", "6", "7"),
+}
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -41,6 +44,11 @@ ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 @dataclass(frozen=True)
 class IsTrue:
+    field: str
+
+
+@dataclass(frozen=True)
+class IsFalse:
     field: str
 
 
@@ -74,12 +82,12 @@ class MedicationUnrecognised:
 
 @dataclass(frozen=True)
 class HypersensitivityAnyOf:
-    names: tuple[str, ...]
+    ingredients: tuple[str, ...]  # ids in data/ingredients.json
 
 
 @dataclass(frozen=True)
 class HypersensitivityOtherThan:
-    names: tuple[str, ...]
+    ingredients: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -97,7 +105,7 @@ class DiagnosisGroupNoneOf:
     groups: tuple[str, ...]
 
 
-Condition = (IsTrue | Compare | AnyOf | AllOf | MedicationConsideration | MedicationUnrecognised
+Condition = (IsTrue | IsFalse | Compare | AnyOf | AllOf | MedicationConsideration | MedicationUnrecognised
              | HypersensitivityAnyOf | HypersensitivityOtherThan | DiagnosisAnyOf
              | DiagnosisGroupAnyOf | DiagnosisGroupNoneOf)
 
@@ -106,7 +114,7 @@ def condition_inputs(cond: Condition) -> set[str]:
     """The intake fields a condition reads (``age_years`` is read from ``date_of_birth``)."""
     if isinstance(cond, AnyOf | AllOf):
         return set().union(*(condition_inputs(p) for p in cond.parts))
-    if isinstance(cond, IsTrue):
+    if isinstance(cond, IsTrue | IsFalse):
         return {cond.field}
     if isinstance(cond, Compare):
         return {"date_of_birth" if cond.field == "age_years" else cond.field}
@@ -121,12 +129,18 @@ def condition_inputs(cond: Condition) -> set[str]:
 
 @dataclass(frozen=True)
 class Citation:
+    document: str  # the reference file the fact was checked in (clinical.md, sessions.md)
     section: str
     row: str
     source: str
 
     def text(self) -> str:
-        return f"clinical.md {self.section} {self.row} ({self.source})"
+        """The source as a clinician reads it: who says it, and where."""
+        return f"{self.source} \u2014 {self.row}"
+
+    def reference(self) -> str:
+        """Where the fact is kept in the project's reference, for reviewers."""
+        return f"{self.document} {self.section}, {self.row}"
 
 
 @dataclass(frozen=True)
@@ -152,6 +166,11 @@ class Rule:
     def citation(self) -> str:
         """All citations as one line a clinician reads."""
         return "; ".join(c.text() for c in self.citations)
+
+    @property
+    def reference(self) -> str:
+        """All citations as pointers into the reference files (for reviewers and exports)."""
+        return "; ".join(c.reference() for c in self.citations)
 
     def applies_to(self, drug: str, route: str | None) -> bool:
         """True for this drug and route; with no route chosen, a rule for any route applies."""
@@ -190,6 +209,22 @@ class MedicationTable:
 
 
 @dataclass(frozen=True)
+class Ingredient:
+    """A molecule a hypersensitivity can name (data/ingredients.json)."""
+
+    id: str
+    label: str
+    names: tuple[str, ...]
+    added_names: tuple[str, ...]  # spellings and brands that are not in the reference
+
+
+@dataclass(frozen=True)
+class IngredientTable:
+    ingredients: Mapping[str, Ingredient]
+    by_words: tuple[tuple[tuple[str, ...], Ingredient], ...]  # (a name's words, its ingredient)
+
+
+@dataclass(frozen=True)
 class PlausibilityLimit:
     field: str
     unit: str
@@ -208,6 +243,7 @@ class RuleSet:
     settings: Mapping[str, SettingDefinition]
     rules: tuple[Rule, ...]
     medications: MedicationTable
+    ingredients: IngredientTable
     plausibility: Mapping[str, PlausibilityLimit]
 
 
@@ -280,9 +316,9 @@ class _Reader:
 
 # ---- conditions ---------------------------------------------------------------------------
 
-_CONDITION_KEYS = ("is_true", "compare", "any", "all", "medication_consideration", "medication_unrecognised",
-                   "hypersensitivity_any_of", "hypersensitivity_other_than", "diagnosis_any_of",
-                   "diagnosis_group_any_of", "diagnosis_group_none_of")
+_CONDITION_KEYS = ("is_true", "is_false", "compare", "any", "all", "medication_consideration",
+                   "medication_unrecognised", "hypersensitivity_any_of", "hypersensitivity_other_than",
+                   "diagnosis_any_of", "diagnosis_group_any_of", "diagnosis_group_none_of")
 
 
 def _condition(r: _Reader, data: Any, where: str, ctx: _Context) -> Condition:
@@ -292,12 +328,12 @@ def _condition(r: _Reader, data: Any, where: str, ctx: _Context) -> Condition:
         raise r.fail(where, f"must have exactly one of {', '.join(_CONDITION_KEYS)}")
     kind = kinds[0]
     here = f"{where}."
-    if kind == "is_true":
-        r.exact_keys(d, {"is_true"}, here)
-        field = r.text(d, "is_true", here)
+    if kind in ("is_true", "is_false"):
+        r.exact_keys(d, {kind}, here)
+        field = r.text(d, kind, here)
         if INPUT_FIELDS.get(field) != "bool":
-            raise r.fail(f"{here}is_true", f"'{field}' is not a yes/no intake field")
-        return IsTrue(field)
+            raise r.fail(f"{here}{kind}", f"'{field}' is not a yes/no intake field")
+        return IsTrue(field) if kind == "is_true" else IsFalse(field)
     if kind == "compare":
         r.exact_keys(d, {"compare", "op", "value", "setting"}, here)
         field = r.text(d, "compare", here, choices=COMPARABLE_FIELDS)
@@ -327,16 +363,15 @@ def _condition(r: _Reader, data: Any, where: str, ctx: _Context) -> Condition:
         return MedicationUnrecognised()
     if kind in ("hypersensitivity_any_of", "hypersensitivity_other_than"):
         r.exact_keys(d, {kind}, here)
-        names = tuple(normalise_name(n) for n in r.strings(d, kind, here))
-        return HypersensitivityAnyOf(names) if kind == "hypersensitivity_any_of" \
-            else HypersensitivityOtherThan(names)
+        ids = r.strings(d, kind, here, choices=ctx.ingredients)
+        return HypersensitivityAnyOf(ids) if kind == "hypersensitivity_any_of" \
+            else HypersensitivityOtherThan(ids)
     if kind == "diagnosis_any_of":
         r.exact_keys(d, {kind}, here)
         codes = r.strings(d, kind, here)
         for i, code in enumerate(codes):
             if diagnoses().get(code) is None:
-                raise r.fail(f"{here}{kind}[{i}]", f"'{code}' is not a known ICD-10-CM code "
-                                                       "(clinical.md 6.1)")
+                raise r.fail(f"{here}{kind}[{i}]", f"'{code}' is not an ICD-10-CM code")
         return DiagnosisAnyOf(codes)
     r.exact_keys(d, {kind}, here)
     groups = r.strings(d, kind, here, choices=ctx.diagnosis_groups)
@@ -350,6 +385,7 @@ class _Context:
     settings: Mapping[str, SettingDefinition]
     considerations: Mapping[str, str]
     diagnosis_groups: tuple[str, ...]
+    ingredients: tuple[str, ...]
 
 
 _RULE_KEYS = {"schema_version", "id", "tests", "severity", "locked", "drugs", "routes", "inputs", "when",
@@ -393,8 +429,10 @@ def parse_rule(data: Any, filename: str, ctx: _Context | None = None) -> Rule:
     for i, raw in enumerate(raw_cites):
         where = f"citations[{i}]."
         co = r.obj(raw, f"citations[{i}]")
-        r.exact_keys(co, {"section", "row", "source"}, where)
-        citations.append(Citation(r.text(co, "section", where, choices=CITABLE_SECTIONS),
+        r.exact_keys(co, {"document", "section", "row", "source"}, where)
+        document = r.text(co, "document", where, choices=tuple(CITABLE_SECTIONS)) \
+            if "document" in co else "clinical.md"
+        citations.append(Citation(document, r.text(co, "section", where, choices=CITABLE_SECTIONS[document]),
                                   r.text(co, "row", where), r.text(co, "source", where)))
     note = ""
     if "evidence_note" in d:
@@ -476,6 +514,53 @@ def parse_medications(data: Any, filename: str) -> MedicationTable:
     return MedicationTable(considerations, by_name)
 
 
+def parse_ingredients(data: Any, filename: str) -> IngredientTable:
+    from .hypersensitivity import words  # the matcher's own reading of a name
+
+    r = _Reader(filename)
+    d = r.obj(data, "(top level)")
+    if d.get("schema_version") != 1:
+        raise r.fail("schema_version", "must be 1")
+    r.text(d, "citation")
+    raw = r.get(d, "ingredients")
+    if not isinstance(raw, list) or not raw:
+        raise r.fail("ingredients", "must be a non-empty list")
+    ingredients: dict[str, Ingredient] = {}
+    by_words: list[tuple[tuple[str, ...], Ingredient]] = []
+    seen: dict[tuple[str, ...], str] = {}
+    for i, item in enumerate(raw):
+        where = f"ingredients[{i}]."
+        io = r.obj(item, f"ingredients[{i}]")
+        r.exact_keys(io, {"id", "label", "names"}, where)
+        ingredient_id = r.text(io, "id", where)
+        if not ID_PATTERN.match(ingredient_id) or ingredient_id in ingredients:
+            raise r.fail(f"{where}id", "must be lower_snake_case and unique")
+        names: list[str] = []
+        added: list[str] = []
+        name_words: list[tuple[str, ...]] = []
+        entries = r.get(io, "names", where)
+        if not isinstance(entries, list) or not entries:
+            raise r.fail(f"{where}names", "must be a non-empty list")
+        for j, entry in enumerate(entries):
+            nw = f"{where}names[{j}]."
+            eo = r.obj(entry, f"{where}names[{j}]")
+            r.exact_keys(eo, {"name", "source", "added"}, nw)
+            if ("source" in eo) == ("added" in eo):
+                raise r.fail(f"{nw}source", "give exactly one of source (the reference) or added (why)")
+            name = r.text(eo, "name", nw)
+            r.text(eo, "source" if "source" in eo else "added", nw)
+            key = words(name)
+            if not key or key in seen:
+                raise r.fail(f"{nw}name", f"'{name}' is empty or already listed under {seen.get(key)}")
+            seen[key] = ingredient_id
+            (added if "added" in eo else names).append(name)
+            name_words.append(key)
+        ingredient = Ingredient(ingredient_id, r.text(io, "label", where), tuple(names), tuple(added))
+        ingredients[ingredient_id] = ingredient
+        by_words.extend((key, ingredient) for key in name_words)
+    return IngredientTable(ingredients, tuple(by_words))
+
+
 def parse_plausibility(data: Any, filename: str) -> dict[str, PlausibilityLimit]:
     r = _Reader(filename)
     d = r.obj(data, "(top level)")
@@ -511,10 +596,16 @@ def _medications() -> MedicationTable:
 
 
 @cache
+def _ingredients() -> IngredientTable:
+    path = DATA_DIR / "ingredients.json"
+    return parse_ingredients(_read_json(path), path.name)
+
+
+@cache
 def _context() -> _Context:
-    groups = tuple(sorted({dx.group for dx in diagnoses().by_code.values()}))
     return _Context(parse_settings(_manifest().get("settings"), "ruleset.json"),
-                    _medications().considerations, groups)
+                    _medications().considerations, diagnoses().group_ids,
+                    tuple(_ingredients().ingredients))
 
 
 def _digest(paths: list[Path]) -> str:
@@ -539,5 +630,6 @@ def load_ruleset() -> RuleSet:
     return RuleSet(
         version=r.text(manifest, "version"), digest=_digest(data_paths + rule_paths),
         title=r.text(manifest, "title"), citation=r.text(manifest, "citation"),
-        settings=_context().settings, rules=rules, medications=_medications(), plausibility=plaus,
+        settings=_context().settings, rules=rules, medications=_medications(),
+        ingredients=_ingredients(), plausibility=plaus,
     )

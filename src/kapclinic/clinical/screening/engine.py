@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from kapclinic.clinical.codes import diagnoses
+from kapclinic.clinical.codes import DiagnosisTable, diagnoses
 
 from .clinic_settings import SEVERITY_RANK, ClinicSettings, resolve_settings
 from .definitions import (
@@ -31,15 +31,16 @@ from .definitions import (
     DiagnosisGroupNoneOf,
     HypersensitivityAnyOf,
     HypersensitivityOtherThan,
+    IsFalse,
     IsTrue,
     MedicationConsideration,
     MedicationUnrecognised,
     Rule,
     RuleSet,
     load_ruleset,
-    normalise_name,
 )
 from .errors import ScreeningInputError
+from .hypersensitivity import HypersensitivityMatch, read_hypersensitivity
 from .intake import Intake, validate_intake
 from .medications import MedicationMatch, match_medication
 
@@ -55,15 +56,16 @@ class FiredRule:
     tests: str
     message: str
     action: str
-    citation: str
+    citation: str  # as a clinician reads it
+    reference: str  # where the project's reference files keep the fact
     evidence: str
     evidence_note: str
     details: tuple[str, ...]  # e.g. the medications or diagnoses that matched
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "severity": self.severity, "tests": self.tests, "message": self.message,
-                "action": self.action, "citation": self.citation, "evidence": self.evidence,
-                "evidence_note": self.evidence_note, "details": list(self.details)}
+                "action": self.action, "citation": self.citation, "reference": self.reference,
+                "evidence": self.evidence, "evidence_note": self.evidence_note, "details": list(self.details)}
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class Decision:
     missing_for: Mapping[str, tuple[str, ...]]  # field -> ids of the rules that need it
     unrecognised_medications: tuple[str, ...]
     medications: tuple[str, ...]  # how each medication was matched
+    hypersensitivities: tuple[str, ...]  # how each recorded hypersensitivity was read
     warnings: tuple[str, ...]
     evaluated_on: date
     age_years: int | None
@@ -96,6 +99,7 @@ class Decision:
             "missing_for": {k: list(v) for k, v in self.missing_for.items()},
             "unrecognised_medications": list(self.unrecognised_medications),
             "medications": list(self.medications),
+            "hypersensitivities": list(self.hypersensitivities),
             "warnings": list(self.warnings),
             "evaluated_on": self.evaluated_on.isoformat(),
             "age_years": self.age_years,
@@ -123,7 +127,7 @@ class _Facts:
     intake: Intake
     age_years: int | None
     medications: tuple[MedicationMatch, ...] | None
-    hypersensitivities: tuple[str, ...] | None
+    hypersensitivities: tuple[HypersensitivityMatch, ...] | None
     settings: ClinicSettings
 
     def field(self, name: str) -> Any:
@@ -147,9 +151,9 @@ def _check(cond: Condition, facts: _Facts) -> _Result:
         if any(v is None for v, _ in results):
             return None, ()
         return True, tuple(d for _, ds in results for d in ds)
-    if isinstance(cond, IsTrue):
+    if isinstance(cond, IsTrue | IsFalse):
         value = facts.field(cond.field)
-        return (None, ()) if value is None else (value is True, ())
+        return (None, ()) if value is None else (value is isinstance(cond, IsTrue), ())
     if isinstance(cond, Compare):
         value = facts.field(cond.field)
         if value is None:
@@ -170,9 +174,9 @@ def _check(cond: Condition, facts: _Facts) -> _Result:
     if isinstance(cond, HypersensitivityAnyOf | HypersensitivityOtherThan):
         if facts.hypersensitivities is None:
             return None, ()
-        names = set(cond.names)
         want = isinstance(cond, HypersensitivityAnyOf)
-        hits = tuple(h for h in facts.hypersensitivities if (normalise_name(h) in names) == want)
+        hits = tuple(h.describe() for h in facts.hypersensitivities
+                     if (h.ingredient is not None and h.ingredient.id in cond.ingredients) == want)
         return bool(hits), hits
     codes = facts.intake.get("diagnoses")
     if codes is None:
@@ -182,12 +186,18 @@ def _check(cond: Condition, facts: _Facts) -> _Result:
         hits = tuple(c for c in codes if c in cond.codes)
         return bool(hits), hits
     assert isinstance(cond, DiagnosisGroupAnyOf | DiagnosisGroupNoneOf)
-    in_groups = tuple(c for c in codes if table.by_code[c].group in cond.groups)
+    in_groups = tuple(c for c in codes if _group(table, c) in cond.groups)
     if isinstance(cond, DiagnosisGroupAnyOf):
         return bool(in_groups), in_groups
     if in_groups:
         return False, ()
     return True, codes or ("no diagnosis recorded",)
+
+
+def _group(table: DiagnosisTable, code: str) -> str:
+    found = table.get(code)
+    assert found is not None  # the intake was validated
+    return found.group
 
 
 def evaluate(intake: Mapping[str, Any], drug: str = "ketamine", route: str | None = None,
@@ -212,8 +222,9 @@ def evaluate(intake: Mapping[str, Any], drug: str = "ketamine", route: str | Non
     born = checked.get("date_of_birth")
     meds = checked.get("medications")
     matches = None if meds is None else tuple(match_medication(m, rs.medications) for m in meds)
-    facts = _Facts(checked, None if born is None else age_on(born, on), matches,
-                   checked.get("hypersensitivities"), clinic)
+    written = checked.get("hypersensitivities")
+    allergies = None if written is None else tuple(read_hypersensitivity(h, rs.ingredients) for h in written)
+    facts = _Facts(checked, None if born is None else age_on(born, on), matches, allergies, clinic)
 
     fired: list[FiredRule] = []
     missing_for: dict[str, list[str]] = {}
@@ -242,6 +253,7 @@ def evaluate(intake: Mapping[str, Any], drug: str = "ketamine", route: str | Non
         missing_for={k: tuple(sorted(v)) for k, v in sorted(missing_for.items())},
         unrecognised_medications=tuple(m.written for m in matches or () if m.entry is None),
         medications=tuple(m.describe() for m in matches or ()),
+        hypersensitivities=tuple(h.describe() for h in allergies or ()),
         warnings=checked.warnings, evaluated_on=on, age_years=facts.age_years,
         ruleset_version=rs.version, ruleset_digest=rs.digest, settings_changed=clinic.changed,
     )
@@ -249,5 +261,6 @@ def evaluate(intake: Mapping[str, Any], drug: str = "ketamine", route: str | Non
 
 def _fired(rule: Rule, severity: str, details: tuple[str, ...]) -> FiredRule:
     return FiredRule(id=rule.id, severity=severity, tests=rule.tests, message=rule.message,
-                     action=rule.action, citation=rule.citation, evidence=rule.evidence,
+                     action=rule.action, citation=rule.citation, reference=rule.reference,
+                     evidence=rule.evidence,
                      evidence_note=rule.evidence_note, details=details)

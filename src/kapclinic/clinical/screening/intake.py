@@ -70,8 +70,8 @@ def validate_intake(raw: Any, as_of: date, limits: Mapping[str, PlausibilityLimi
         values[f"history.{key}"] = value
     sbp, dbp = values["sbp_mmhg"], values["dbp_mmhg"]
     if sbp is not None and dbp is not None and dbp >= sbp:
-        raise IntakeError("dbp_mmhg", f"diastolic {_fmt(dbp)} must be below systolic {_fmt(sbp)} "
-                                      "(clinical.md 4.4)")
+        raise IntakeError("dbp_mmhg", f"diastolic {_fmt(dbp)} must be below systolic {_fmt(sbp)}: "
+                                      "check the two readings")
     return Intake(values, tuple(warnings))
 
 
@@ -95,8 +95,8 @@ def _value(field: str, kind: str, value: Any, as_of: date, limits: Mapping[str, 
         for i, code in enumerate(codes):
             dx = diagnoses().get(code)
             if dx is None:
-                raise IntakeError(f"{field}[{i}]", f"'{code}' is not a known ICD-10-CM code "
-                                                   "(clinical.md 6.1)")
+                raise IntakeError(f"{field}[{i}]", f"'{code}' is not an ICD-10-CM code "
+                                                   f"({diagnoses().code_set}); write it like F33.1")
             out.append(dx.code)
         return tuple(out)
     return _names(field, value)
@@ -138,7 +138,7 @@ def _number(field: str, kind: str, value: Any, limits: Mapping[str, Plausibility
             lo = limit.reject_below if limit.warn_below is None else limit.warn_below
             hi = limit.reject_above if limit.warn_above is None else limit.warn_above
             warnings.append(f"{field} {_fmt(value)} {limit.unit} is outside the usual range "
-                            f"{_fmt(lo)}-{_fmt(hi)}: check the entry and its units (clinical.md 4.4)")
+                            f"{_fmt(lo)}-{_fmt(hi)}: check the entry and its units")
     return float(value)
 
 

@@ -11,7 +11,7 @@ HISTORY_KEYS = (
     "intracerebral_hemorrhage", "uncontrolled_hypertension", "cardiovascular_disease",
     "raised_intracranial_pressure", "raised_intraocular_pressure", "seizures", "liver_disease",
     "bladder_symptoms", "sleep_apnea", "ketamine_misuse", "substance_use_disorder",
-    "suicide_attempt_past_year",
+    "suicide_attempt_past_year", "acute_suicidal_ideation_or_behaviour",
 )
 
 SEX_AT_BIRTH = ("female", "male", "intersex", "unknown")
