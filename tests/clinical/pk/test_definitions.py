@@ -40,6 +40,13 @@ EXPECTED_FIELD = {
     "id_not_file_name": "id",
     "not_json": "(file)",
     "top_level_list": "(top level)",
+    "calibrated_ka_not_derived": "routes.oral.ka.evidence",
+    "calibration_unknown_observation": "routes.oral.calibration.observations[0]",
+    "calibrated_bioavailability_outside_range": "routes.oral.bioavailability.value",
+    "calibration_observation_of_another_route": "routes.oral.calibration.observations[0]",
+    "covariate_unknown_parameter": "covariates[0].parameter",
+    "calibrated_lag_above_lag_max": "routes.sublingual.lag.value",
+    "calibration_without_published_values": "routes.im.calibration.published",
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,9 @@ REQUIRED_PARAMETERS: dict[tuple[str, str], tuple[str, ...]] = {
 METABOLITE_PARAMETERS = ("Vcn", "CLn", "Vpn", "Q3")
 IIV_DISTRIBUTIONS = ("log-normal", "logit-normal")
 ROUTE_KINDS = ("iv", "first-order", "zero-then-first-order", "esketamine-nasal")
+CALIBRATED = ("ka", "bioavailability", "lag")  # what a calibration may fit, in this order
+COVARIATES = ("asian", "japanese", "age_years")
+COVARIATE_EFFECTS = ("multiply", "per_year_above")
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,25 @@ class WeightScaling:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """How a first-order route's absorption was fitted to observed data (calibration.py).
+
+    ``observations``: ids in observations.json; ``fitted``: which of ka, bioavailability,
+    lag were fitted [D]; the bioavailability is kept within the range the sources give
+    (``bioavailability_range``, low/high) and the lag below ``lag_max``.
+    """
+
+    observations: tuple[str, ...]
+    fitted: tuple[str, ...]
+    bioavailability_range: tuple[float, float] | None
+    range_source: str
+    lag_max: Sourced | None
+    published_bioavailability: Sourced
+    published_tmax: Sourced
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Route:
     name: str
     kind: str
@@ -110,6 +132,26 @@ class Route:
     device_interval: Sourced | None = None
     lag: Sourced | None = None
     note: str = ""
+    calibration: Calibration | None = None
+
+
+@dataclass(frozen=True)
+class CovariateEffect:
+    """A published covariate effect on one parameter.
+
+    ``multiply``: the parameter is multiplied by ``value`` when the (yes/no) covariate
+    holds; ``per_year_above``: ``value`` (in ``unit``) is added per year above
+    ``threshold`` (age).
+    """
+
+    covariate: str
+    parameter: str
+    effect: str
+    value: float
+    unit: str
+    threshold: float | None
+    evidence: str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -140,6 +182,7 @@ class ModelDefinition:
     default_cv_note: str
     metabolite: str | None
     source_file: str
+    covariates: tuple[CovariateEffect, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready row for ``pk models``: id, drug, routes, source, evidence, population."""
@@ -158,7 +201,7 @@ class ModelDefinition:
         }
 
 
-class _Reader:
+class Reader:
     """Typed field access that turns every problem into a ModelDefinitionError."""
 
     def __init__(self, filename: str) -> None:
@@ -195,13 +238,14 @@ class _Reader:
             raise self.fail(f"{where}{key}", "must be a finite positive number")
         return float(value)
 
-    def sourced(self, data: Any, where: str, unit: str | None = None) -> Sourced:
+    def sourced(self, data: Any, where: str, unit: str | None = None, *,
+                positive: bool = True) -> Sourced:
         d = self.obj(data, where)
         got_unit = self.text(d, "unit", f"{where}.") if unit is None else unit
         if got_unit not in UNITS:
             raise self.fail(f"{where}.unit", f"unknown unit '{got_unit}'")
         return Sourced(
-            value=self.number(d, "value", f"{where}."),
+            value=self.number(d, "value", f"{where}.", positive=positive),
             unit=got_unit,
             evidence=self.text(d, "evidence", f"{where}.", choices=EVIDENCE_TAGS),
             source=self.text(d, "source", f"{where}."),
@@ -215,7 +259,7 @@ def _kind_for_name(name: str) -> str | None:
     return None
 
 
-def _parameter(r: _Reader, name: str, data: Any, scaling: str) -> Parameter:
+def _parameter(r: Reader, name: str, data: Any, scaling: str) -> Parameter:
     where = f"parameters.{name}"
     s = r.sourced(data, where)
     kind = UNITS[s.unit][0]
@@ -243,7 +287,105 @@ def _parameter(r: _Reader, name: str, data: Any, scaling: str) -> Parameter:
     return Parameter(name, s.value, s.unit, kind, s.evidence, s.source, iiv)
 
 
-def _route(r: _Reader, name: str, data: Any, params: Mapping[str, Parameter]) -> Route:
+def _calibration(r: Reader, route: Route, data: Any, where: str,
+                 model: tuple[str, str]) -> Calibration:
+    """Check a calibration block against the route's values and the observations file."""
+    from .observations import observations  # the observations file reuses this module
+
+    d = r.obj(data, where)
+    ids = r.get(d, "observations", f"{where}.")
+    if not isinstance(ids, list) or not ids:
+        raise r.fail(f"{where}.observations", "must be a non-empty list of observation ids")
+    known = observations()
+    for i, oid in enumerate(ids):
+        obs = known.get(oid) if isinstance(oid, str) else None
+        if obs is None:
+            raise r.fail(f"{where}.observations[{i}]", f"unknown observation {oid!r}")
+        if (obs.drug, obs.form, obs.route) != (model[0], model[1], route.name):
+            raise r.fail(f"{where}.observations[{i}]",
+                         f"'{oid}' is {obs.form} {obs.drug} by {obs.route}, not this route")
+    pub = r.obj(r.get(d, "published", f"{where}."), f"{where}.published")
+    published_f = r.sourced(r.get(pub, "bioavailability", f"{where}.published."),
+                            f"{where}.published.bioavailability", "1")
+    published_tmax = r.sourced(r.get(pub, "tmax", f"{where}.published."),
+                               f"{where}.published.tmax")
+    if published_f.value > 1:
+        raise r.fail(f"{where}.published.bioavailability.value", "a fraction must be in (0, 1]")
+    if UNITS[published_tmax.unit][0] != "time":
+        raise r.fail(f"{where}.published.tmax.unit", "must be a time unit (min or h)")
+    fitted = r.get(d, "fitted", f"{where}.")
+    if not isinstance(fitted, list) or "ka" not in fitted \
+            or any(f not in CALIBRATED for f in fitted):
+        raise r.fail(f"{where}.fitted", f"must list 'ka' and any of {', '.join(CALIBRATED[1:])}")
+    values = {"ka": route.ka, "bioavailability": route.bioavailability, "lag": route.lag}
+    for name in fitted:
+        value = values[name]
+        if value is None:
+            raise r.fail(f"routes.{route.name}.{name}",
+                         "is required: the calibration fitted it")
+        if value.evidence != "D":
+            raise r.fail(f"routes.{route.name}.{name}.evidence",
+                         "a calibrated value is derived: tag it D")
+    span = None
+    range_source = ""
+    if "bioavailability" in fitted:
+        rng = r.obj(r.get(d, "bioavailability_range", f"{where}."),
+                    f"{where}.bioavailability_range")
+        low = r.number(rng, "low", f"{where}.bioavailability_range.")
+        high = r.number(rng, "high", f"{where}.bioavailability_range.")
+        range_source = r.text(rng, "source", f"{where}.bioavailability_range.")
+        if not low <= high <= 1:
+            raise r.fail(f"{where}.bioavailability_range", "needs low <= high <= 1")
+        assert route.bioavailability is not None
+        if not low - 1e-12 <= route.bioavailability.value <= high + 1e-12:
+            raise r.fail(f"routes.{route.name}.bioavailability.value",
+                         f"outside the published range {low:g}-{high:g}")
+        span = (low, high)
+    lag_max = None
+    if "lag" in fitted:
+        lag_max = r.sourced(r.get(d, "lag_max", f"{where}."), f"{where}.lag_max")
+        assert route.lag is not None
+        if UNITS[lag_max.unit][0] != "time" or \
+                route.lag.value * UNITS[route.lag.unit][1] > \
+                lag_max.value * UNITS[lag_max.unit][1] + 1e-9:
+            raise r.fail(f"routes.{route.name}.lag.value", "is above the calibration's lag_max")
+    return Calibration(tuple(ids), tuple(fitted), span, range_source, lag_max, published_f,
+                       published_tmax, note=str(d.get("note", "")))
+
+
+def _covariates(r: Reader, data: Any, params: Mapping[str, Parameter]) -> tuple[
+        CovariateEffect, ...]:
+    if not isinstance(data, list):
+        raise r.fail("covariates", "must be a list")
+    out = []
+    for i, item in enumerate(data):
+        where = f"covariates[{i}]."
+        d = r.obj(item, where[:-1])
+        covariate = r.text(d, "covariate", where, choices=COVARIATES)
+        parameter = r.text(d, "parameter", where)
+        if parameter not in params:
+            raise r.fail(f"{where}parameter", f"names unknown parameter '{parameter}'")
+        effect = r.text(d, "effect", where, choices=COVARIATE_EFFECTS)
+        if (effect == "per_year_above") != (covariate == "age_years"):
+            raise r.fail(f"{where}effect", "age takes 'per_year_above'; yes/no covariates "
+                         "take 'multiply'")
+        threshold = None
+        unit = "1"
+        if effect == "per_year_above":
+            threshold = r.number(d, "threshold", where)
+            unit = r.text(d, "unit", where)
+            if unit != params[parameter].unit:
+                raise r.fail(f"{where}unit", f"must be {params[parameter].unit}, the unit of "
+                             f"{parameter}")
+        out.append(CovariateEffect(
+            covariate, parameter, effect,
+            r.number(d, "value", where, positive=effect == "multiply"), unit, threshold,
+            r.text(d, "evidence", where, choices=EVIDENCE_TAGS), r.text(d, "source", where)))
+    return tuple(out)
+
+
+def _route(r: Reader, name: str, data: Any, params: Mapping[str, Parameter],
+           model: tuple[str, str] = ("", "")) -> Route:
     where = f"routes.{name}"
     d = r.obj(data, where)
     kind = r.text(d, "kind", f"{where}.", choices=ROUTE_KINDS)
@@ -267,10 +409,16 @@ def _route(r: _Reader, name: str, data: Any, params: Mapping[str, Parameter]) ->
                 raise r.fail(f"{where}.tmax.unit", "must be a time unit (min or h)")
         else:
             raise r.fail(f"{where}.ka", "is required (or tmax, to derive ka from)")
-        lag = r.sourced(d["lag"], f"{where}.lag") if "lag" in d else None
+        lag = r.sourced(d["lag"], f"{where}.lag", positive=False) if "lag" in d else None
+        if lag is not None and lag.value < 0:
+            raise r.fail(f"{where}.lag.value", "must not be negative")
         if lag is not None and UNITS[lag.unit][0] != "time":
             raise r.fail(f"{where}.lag.unit", "must be a time unit (min or h)")
-        return Route(name, kind, bioavailability=f, tmax=tmax, ka=ka, lag=lag, note=note)
+        route = Route(name, kind, bioavailability=f, tmax=tmax, ka=ka, lag=lag, note=note)
+        if "calibration" in d:
+            route = replace(route, calibration=_calibration(r, route, d["calibration"],
+                                                            f"{where}.calibration", model))
+        return route
     roles = {
         "zero-then-first-order": ("bioavailability", "duration", "ka"),
         "esketamine-nasal": ("nasal_fraction", "nasal_ka", "later_device_factor",
@@ -291,7 +439,7 @@ def _route(r: _Reader, name: str, data: Any, params: Mapping[str, Parameter]) ->
 
 def parse_definition(data: Any, filename: str) -> ModelDefinition:
     """Validate already-decoded JSON; raise ModelDefinitionError naming file and field."""
-    r = _Reader(filename)
+    r = Reader(filename)
     d = r.obj(data, "(top level)")
     if d.get("schema_version") != 1:
         raise r.fail("schema_version", "must be 1")
@@ -335,7 +483,7 @@ def parse_definition(data: Any, filename: str) -> ModelDefinition:
     for name, spec in raw_routes.items():
         if name not in ROUTES:
             raise r.fail(f"routes.{name}", f"unknown route; valid: {', '.join(ROUTES)}")
-        routes[name] = _route(r, name, spec, params)
+        routes[name] = _route(r, name, spec, params, (str(d.get("drug")), str(d.get("form"))))
 
     var = r.obj(r.get(d, "variability", ""), "variability")
     default_cv = None
@@ -384,6 +532,7 @@ def parse_definition(data: Any, filename: str) -> ModelDefinition:
         default_cv_note=note,
         metabolite=metabolite,
         source_file=filename,
+        covariates=_covariates(r, d["covariates"], params) if "covariates" in d else (),
     )
 
 

@@ -32,13 +32,15 @@ def _minutes(s: Sourced) -> float:
 def derived_ka_per_min(model_id: str, route: str) -> float:
     """Absorption rate (1/min) that gives the route's published Tmax for this model [D].
 
-    Typical patient at 70 kg, single dose; Tmax decreases monotonically with ka, so
-    bisection on log(ka) finds it. Resolution: Tmax/2000.
+    The route's own ``tmax`` or, for a calibrated route, the published Tmax it started
+    from. Typical patient at 70 kg, single dose; Tmax decreases monotonically with ka,
+    so bisection on log(ka) finds it. Resolution: Tmax/2000.
     """
     defn = load_all()[model_id]
     spec = defn.routes[route]
-    assert spec.tmax is not None
-    target = _minutes(spec.tmax)
+    tmax = spec.tmax or (spec.calibration.published_tmax if spec.calibration else None)
+    assert tmax is not None
+    target = _minutes(tmax)
     prm = typical_parameters(defn, 70.0)
     times = np.linspace(0.0, 4.0 * target, 8001)
 
@@ -59,9 +61,17 @@ def derived_ka_per_min(model_id: str, route: str) -> float:
 
 
 def route_ka(defn: ModelDefinition, spec: Route) -> tuple[float, str | None]:
-    """ka (1/min) of a first-order route and, if derived, the note saying so."""
+    """ka (1/min) of a first-order route and, if derived or calibrated, the note saying so."""
     if spec.ka is not None:
-        return spec.ka.value * UNITS[spec.ka.unit][1], None
+        ka = spec.ka.value * UNITS[spec.ka.unit][1]
+        cal = spec.calibration
+        if cal is None:
+            return ka, None
+        f = spec.bioavailability.value if spec.bioavailability else 1.0
+        lag = f", lag {spec.lag.value:g} {spec.lag.unit}" if spec.lag else ""
+        return ka, (f"{spec.name}: absorption calibrated [D] to observed peaks "
+                    f"({', '.join(cal.observations)}): ka {spec.ka.value:g}/h, F {f:g}{lag}; "
+                    f"published F {cal.published_bioavailability.value:g}")
     ka = derived_ka_per_min(defn.id, spec.name)
     assert spec.tmax is not None
     return ka, (f"{spec.name}: ka {ka * 60:.3g}/h derived [D] from Tmax {spec.tmax.value:g} "

@@ -12,16 +12,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .covariates import Covariates
+from .covariates import apply as apply_covariates
 from .definitions import UNITS, ModelDefinition
 from .engine import FloatArray, Input, Modes, eigen_general, eigen_star
 
 Params = dict[str, FloatArray]  # name -> (P,) values in internal units
 
 
-def typical_parameters(defn: ModelDefinition, weight_kg: float) -> Params:
-    """Typical-patient parameters, weight-scaled, in internal units; each of shape (1,)."""
+def typical_parameters(defn: ModelDefinition, weight_kg: float,
+                       covariates: Covariates | None = None,
+                       notes: list[str] | None = None) -> Params:
+    """Typical-patient parameters, weight-scaled, in internal units; each of shape (1,).
+
+    ``covariates`` (if given) apply the model's published covariate effects; what was
+    applied is appended to ``notes``.
+    """
     ws = defn.weight_scaling
-    out: Params = {}
+    values: dict[str, float] = {}
     for name, prm in defn.parameters.items():
         value = prm.value * UNITS[prm.unit][1]
         if ws.method == "per_kg" and prm.kind in ("volume", "clearance"):
@@ -29,17 +37,23 @@ def typical_parameters(defn: ModelDefinition, weight_kg: float) -> Params:
         elif ws.method == "allometric" and prm.kind in ("volume", "clearance"):
             exponent = ws.volume_exponent if prm.kind == "volume" else ws.clearance_exponent
             value *= (weight_kg / ws.reference_weight_kg) ** exponent
-        out[name] = np.array([value])
-    return out
+        values[name] = value
+    if covariates is not None:
+        applied = apply_covariates(defn, values, covariates)
+        if notes is not None:
+            notes.extend(applied)
+    return {name: np.array([value]) for name, value in values.items()}
 
 
 def sample_parameters(defn: ModelDefinition, weight_kg: float, n: int,
-                      rng: np.random.Generator) -> tuple[Params, list[str]]:
-    """Draw ``n`` virtual patients: log-normal (omega^2 = ln(1 + CV^2)) or logit-normal IIV.
+                      rng: np.random.Generator,
+                      covariates: Covariates | None = None) -> tuple[Params, list[str]]:
+    """Draw ``n`` virtual patients: log-normal (omega^2 = ln(1 + CV^2)) or logit-normal IIV
+    around the typical values (after covariate effects).
 
     Returns the parameters and the assumptions made (default CVs, interpretation).
     """
-    typical = typical_parameters(defn, weight_kg)
+    typical = typical_parameters(defn, weight_kg, covariates)
     notes: list[str] = []
     out: Params = {}
     for name, prm in defn.parameters.items():

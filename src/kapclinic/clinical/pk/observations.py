@@ -1,0 +1,137 @@
+"""Observed concentrations in people (pk.md sections 2 and 3), as data with a source.
+
+The models are checked against these peaks (``checks``) and the extravascular absorption
+is calibrated to those marked ``fit`` (``calibration.py``). A malformed file is refused
+with a ``ModelDefinitionError`` naming the file and the field, like a model file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .definitions import DRUGS, EVIDENCE_TAGS, ROUTES, Reader
+from .errors import ModelDefinitionError
+
+OBSERVATIONS_FILE = Path(__file__).with_name("observations.json")
+REFERENCE_WEIGHT_KG = 70.0  # weights were not reported: the typical adult of the models
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One observed peak (or time to peak) after one regimen. Times in minutes.
+
+    ``dose_mg`` or ``dose_mg_per_kg`` (at ``REFERENCE_WEIGHT_KG``); ``auc_ng_h_per_ml``
+    is derived [D] where the source gives it as a ratio; ``label`` names the source as a
+    clinician would; ``fit`` says whether absorption was calibrated to it.
+    """
+
+    id: str
+    drug: str
+    form: str
+    route: str
+    dose_mg: float | None
+    dose_mg_per_kg: float | None
+    duration_min: float | None
+    cmax_ng_per_ml: float | None
+    cmax_sd_ng_per_ml: float | None
+    tmax_min: float | None
+    tmax_low_min: float | None
+    tmax_high_min: float | None
+    tmax_sd_min: float | None
+    auc_ng_h_per_ml: float | None
+    statistic: str
+    population: str
+    label: str
+    source: str
+    evidence: str
+    fit: bool
+
+    def dose_at(self, weight_kg: float = REFERENCE_WEIGHT_KG) -> float:
+        """The dose in mg for a patient of ``weight_kg``."""
+        if self.dose_mg is not None:
+            return self.dose_mg
+        assert self.dose_mg_per_kg is not None
+        return self.dose_mg_per_kg * weight_kg
+
+    @property
+    def dose_text(self) -> str:
+        return (f"{self.dose_mg:g} mg" if self.dose_mg is not None
+                else f"{self.dose_mg_per_kg:g} mg/kg")
+
+
+def _optional(r: Reader, d: dict[str, Any], key: str, where: str) -> float | None:
+    return r.number(d, key, where) if key in d else None
+
+
+def parse_observations(data: Any, filename: str) -> tuple[Observation, ...]:
+    """Validate decoded JSON; raise ModelDefinitionError naming file and field."""
+    r = Reader(filename)
+    top = r.obj(data, "(top level)")
+    if top.get("schema_version") != 1:
+        raise r.fail("schema_version", "must be 1")
+    raw = r.get(top, "observations", "")
+    if not isinstance(raw, list) or not raw:
+        raise r.fail("observations", "must be a non-empty list")
+    out: list[Observation] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        where = f"observations[{i}]."
+        d = r.obj(item, where[:-1])
+        oid = r.text(d, "id", where)
+        if oid in seen:
+            raise r.fail(f"{where}id", f"'{oid}' is used twice")
+        seen.add(oid)
+        route = r.text(d, "route", where, choices=ROUTES)
+        if ("dose_mg" in d) == ("dose_mg_per_kg" in d):
+            raise r.fail(f"{where}dose_mg", "give exactly one of dose_mg and dose_mg_per_kg")
+        duration = _optional(r, d, "duration_min", where)
+        if (duration is not None) != (route == "iv-infusion"):
+            raise r.fail(f"{where}duration_min", "is required for iv-infusion and only there")
+        obs = Observation(
+            id=oid, drug=r.text(d, "drug", where, choices=DRUGS),
+            form=r.text(d, "form", where, choices=("racemic", "S-enantiomer")), route=route,
+            dose_mg=_optional(r, d, "dose_mg", where),
+            dose_mg_per_kg=_optional(r, d, "dose_mg_per_kg", where), duration_min=duration,
+            cmax_ng_per_ml=_optional(r, d, "cmax_ng_per_ml", where),
+            cmax_sd_ng_per_ml=_optional(r, d, "cmax_sd_ng_per_ml", where),
+            tmax_min=_optional(r, d, "tmax_min", where),
+            tmax_low_min=_optional(r, d, "tmax_low_min", where),
+            tmax_high_min=_optional(r, d, "tmax_high_min", where),
+            tmax_sd_min=_optional(r, d, "tmax_sd_min", where),
+            auc_ng_h_per_ml=_optional(r, d, "auc_ng_h_per_ml", where),
+            statistic=r.text(d, "statistic", where), population=r.text(d, "population", where),
+            label=r.text(d, "label", where), source=r.text(d, "source", where),
+            evidence=r.text(d, "evidence", where, choices=EVIDENCE_TAGS),
+            fit=bool(r.get(d, "fit", where)),
+        )
+        if obs.cmax_ng_per_ml is None and obs.tmax_min is None:
+            raise r.fail(f"{where}cmax_ng_per_ml", "an observation needs a peak or a time")
+        if obs.auc_ng_h_per_ml is not None and obs.route != "iv-bolus" \
+                and "auc_source" not in d:
+            raise r.fail(f"{where}auc_source", "a derived AUC must say how it was derived")
+        out.append(obs)
+    return tuple(out)
+
+
+def load_observations(path: Path = OBSERVATIONS_FILE) -> tuple[Observation, ...]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ModelDefinitionError(path.name, "(file)", f"is not valid JSON: {exc}") from exc
+    return parse_observations(data, path.name)
+
+
+@cache
+def observations() -> dict[str, Observation]:
+    """The shipped observations by id, validated once per process."""
+    return {o.id: o for o in load_observations()}
+
+
+def for_route(drug: str, form: str, route: str) -> list[Observation]:
+    """Observations of this drug form by this route, in file order."""
+    return [o for o in observations().values()
+            if o.drug == drug and o.form == form and o.route == route]
