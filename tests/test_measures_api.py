@@ -79,7 +79,7 @@ def test_responses_and_outcomes_are_read_and_the_reads_audited(nurse, prescriber
     assert page["count"] == 3 and [r["total"] for r in page["results"]] == [6, 8, 20]
     outcomes = api.call("GET", f"/patients/{patient.pk}/outcomes").json()
     assert outcomes[0]["instrument"] == "phq9" and outcomes[0]["ever_responded"] is True
-    assert outcomes[0]["rules"]["response"] == "phq9@1:response"
+    assert outcomes[0]["rules"]["response"] == "phq9@2:response"
     assert outcomes[0]["current_rules"] is True
     audited = AuditEntry.objects.filter(actor_username=nurse.username, patient_id=patient.pk)
     assert audited.filter(object_type="response", action="list").count() == 3

@@ -154,7 +154,7 @@ def test_the_measures_page_shows_each_outcome_with_the_rules_used(nurse, prescri
     page = login(nurse).get(f"/patients/{treated.pk}/measures/")
     text = page.content.decode()
     assert "70% lower than baseline" in text  # (20 - 6) / 20
-    assert "responding now" in text and "phq9@1:response" in text
+    assert "responding now" in text and "phq9@2:response" in text
     assert "clinical.md 2 gives no relapse definition for phq9" in text
 
 

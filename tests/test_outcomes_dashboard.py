@@ -41,7 +41,7 @@ def test_each_response_refreshes_the_patients_outcome_snapshot(prescriber, treat
     assert snapshot.ever_responded and snapshot.remission_now
     assert snapshot.time_to_response_days == pytest.approx(14)
     assert snapshot.condition_group == "Major depressive disorder, recurrent"
-    assert snapshot.summary["rules"]["response"] == "phq9@1:response"
+    assert snapshot.summary["rules"]["response"] == "phq9@2:response"
 
 
 def test_a_madrs_relapse_by_sustain1_feeds_the_relapse_curve(prescriber, nurse, treated):

@@ -49,7 +49,42 @@ def test_it_takes_a_dash_for_a_missing_item_and_reports_it():
 def test_it_prorates_when_the_clinic_asks_and_marks_the_total():
     code, out, _ = _score("phq9", "--answers", "1,1,1,1,-,1,1,1,0", "--prorate", "--json")
     data = json.loads(out)
-    assert data["total"] == 7 * 9 / 8 and data["prorated"] is True
+    assert data["total"] == 8 and data["prorated"] is True  # 7 * 9 / 8 = 7.875, rounded
+    assert data["unrounded_total"] == 7 * 9 / 8
+
+
+def test_it_says_a_prorated_total_was_rounded_and_from_what():
+    code, out, _ = _score("phq9", "--answers", "1,1,1,1,0,0,0,-,0", "--prorate")
+    assert code == 0
+    assert "total 5 (range 0-27) PRORATED (1 missing; 4.5 rounded half up), Mild" in out
+
+
+def test_a_missing_first_answer_can_follow_answers_without_an_equals_sign():
+    # argparse took "-,0,..." for an option: "expected one argument"
+    code, out, err = _score("cssrs_screener", "--answers", "-,0,-,-,-,0,-", "--json")
+    assert code == 0 and err == ""
+    assert json.loads(out)["missing"] == ["1"]
+    code, out, _ = _score("phq9", "--answers", "-,0,1,2,0,0,0,0,0", "--prorate")
+    assert code == 0 and "PRORATED (1 missing" in out
+
+
+def test_the_installed_command_takes_answers_starting_with_a_dash(capsys):
+    from kapclinic.cli import main
+
+    assert main(["score", "cssrs_screener", "--answers", "-,yes,yes,no,no,no,-", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["severity"] == "moderate" or data["severity"] is None
+
+
+def test_it_prints_the_three_cssrs_levels():
+    _, out, _ = _score("cssrs_screener", "--answers", "yes,yes,yes,no,no,no,-")
+    assert out.startswith("C-SSRS screener (cssrs_screener): triage level moderate - Moderate risk")
+    assert "flags: suicide_risk_moderate" in out
+
+
+def test_it_says_which_bprs_items_were_not_rated():
+    _, out, _ = _score("bprs_pos4", "--answers", "2,0,3,1")
+    assert "total 6 (range 0-28) (sum of 3 rated items; not rated: hallucinatory_behaviour)" in out
 
 
 def test_it_prints_pcl5_cluster_subscales_in_json():

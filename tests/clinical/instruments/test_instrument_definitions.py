@@ -25,6 +25,11 @@ EXPECTED_FIELD = {
     "alert_unknown_item": "alerts[0].when.item",
     "alert_threshold_not_finite": "alerts[0].when.value",
     "alert_unknown_setting": "alerts[0].when.value.setting",
+    "alert_unknown_priority": "alerts[0].priority",
+    "finding_with_priority": "findings[0].priority",
+    "triage_code_on_a_sum": "triage_code",
+    "sum_of_rated_without_not_rated_option": "scoring.missing.rule",
+    "prorate_rounding_unknown": "scoring.missing.prorate.rounding.default",
     "answer_label_without_licence": "answer_sets.zero_to_six[0].label",
     "bad_evidence_tag": "code.evidence",
     "bad_id_characters": "id",
@@ -152,3 +157,11 @@ def test_a_broken_clinic_file_is_refused_at_load(tmp_path):
 def test_it_refuses_a_clinic_folder_that_does_not_exist(tmp_path):
     with pytest.raises(DefinitionError, match="does not exist"):
         load_definitions(tmp_path / "nope")
+
+
+def test_no_questionnaire_notice_shown_to_patients_or_clinicians_cites_the_developer_reference():
+    # the notices appear on the entry and self-report pages: sources as a clinician reads them
+    for d in load_all().values():
+        notice = d.text_notice or ""
+        for jargon in ("clinical.md", "[policy]", "[unverified]", "the reference"):
+            assert jargon not in notice, (d.id, jargon)

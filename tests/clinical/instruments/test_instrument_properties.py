@@ -61,7 +61,11 @@ def test_totals_stay_within_the_instrument_range(instrument_id, data, prorate):
     lo, hi = DEFINITIONS[instrument_id].total_range
     assert result.total is None or lo <= result.total <= hi
     assert (result.total is None) == (result.missing.withheld is not None)
-    assert result.prorated is (result.total is not None and isinstance(result.total, float))
+    # a total is always a whole number; a prorated one keeps its unrounded value beside it
+    assert result.total is None or isinstance(result.total, int)
+    assert result.prorated is (result.missing.unrounded_total is not None)
+    if result.prorated:
+        assert abs(result.total - result.missing.unrounded_total) <= 0.5
 
 
 @pytest.mark.parametrize("instrument_id", BANDED)
@@ -175,10 +179,14 @@ def test_the_compiled_scorer_agrees_with_the_general_scorer(instrument_id, data,
     answers = data.draw(st.one_of(complete_answers(instrument_id),
                                   answer_mappings(instrument_id)))
     chosen = {name: data.draw(st.sampled_from(spec.allowed)) for name, spec in d.settings.items()}
+    rule = d.scoring.missing.prorate
+    rounding = data.draw(st.sampled_from((None, *rule.rounding.allowed))) if rule else None
     plan = scoring._plan(d)
     merged = scoring._settings(d, plan, chosen)
-    general = scoring._score_general(d, plan, merged, answers, prorate, sex)
-    assert score_definition(d, answers, prorate=prorate, settings=chosen, sex=sex) == general
+    general = scoring._score_general(d, plan, merged, answers, prorate, sex,
+                                     scoring.chosen_rounding(d, rounding))
+    assert score_definition(d, answers, prorate=prorate, settings=chosen, sex=sex,
+                            rounding=rounding) == general
 
 
 def test_the_compiled_scorer_takes_a_complete_phq9_and_leaves_gaps_to_the_general_one():

@@ -5,6 +5,7 @@ import pytest
 from kapclinic.clinical.instruments import (
     SettingError,
     change_outcome,
+    clinic_change_rule,
     is_response,
     percent_reduction,
     remission,
@@ -36,12 +37,36 @@ def test_it_cannot_call_response_from_a_zero_baseline():
     assert outcome.met is None and "undefined" in outcome.reason
 
 
-@pytest.mark.parametrize("drop, response, meaningful", [(4, False, False), (5, True, False),
-                                                        (9, True, False), (10, True, True)])
-def test_it_calls_pcl5_response_at_a_5_point_drop_and_meaningful_at_10_per_clinical_md_2(
-        drop, response, meaningful):
-    assert change_outcome("pcl5", 50, 50 - drop).met is response
-    assert change_outcome("pcl5", 50, 50 - drop, rule="clinically_meaningful").met is meaningful
+def test_pcl5_has_no_response_rule_by_default_because_the_5_and_10_point_figures_were_the_dsm_iv_pcls():
+    # clinical.md 2 PCL-5 row, corrected 2026-11-30 (NCPTSD: PCL and PCL-5 scores differ)
+    with pytest.raises(ValueError, match="no change rule 'response'"):
+        change_outcome("pcl5", 50, 40)
+    with pytest.raises(ValueError, match="no change rule 'clinically_meaningful'"):
+        change_outcome("pcl5", 50, 40, rule="clinically_meaningful")
+
+
+@pytest.mark.parametrize("drop, met", [(9, False), (10, True), (15, True)])
+def test_a_clinic_may_set_its_own_pcl5_response_rule_and_it_is_labelled_as_the_clinics(drop, met):
+    own = clinic_change_rule("pcl5", kind="point_reduction", at_least=10)
+    outcome = change_outcome("pcl5", 50, 50 - drop, clinic_rule=own)
+    assert outcome.met is met and outcome.evidence == "policy"
+    assert outcome.rule_version == "pcl5@2:response(clinic:point_reduction>=10)"
+
+
+def test_a_clinic_cannot_replace_a_published_response_rule_or_set_an_impossible_one():
+    with pytest.raises(ValueError, match="already has a 'response' rule"):
+        clinic_change_rule("phq9", kind="percent_reduction", at_least=40)
+    with pytest.raises(ValueError, match="at most 80 points"):
+        clinic_change_rule("pcl5", kind="point_reduction", at_least=81)
+    with pytest.raises(ValueError, match="at most 100%"):
+        clinic_change_rule("pcl5", kind="percent_reduction", at_least=120)
+
+
+def test_a_prorated_phq9_of_4_5_is_not_remission():
+    # a total stored before prorated totals were rounded: 4.5 rounds half up to 5, not < 5
+    assert remission("phq9", 4.5).met is False
+    assert remission("phq9", 4.4).met is True
+    assert remission("phq9", 4.4, rounding="up").met is False
 
 
 @pytest.mark.parametrize("instrument, current, met", [
@@ -63,8 +88,8 @@ def test_it_lets_a_clinic_use_the_madrs_12_remission_of_the_esketamine_programme
 
 
 def test_it_stores_the_rule_version_with_every_outcome():
-    assert change_outcome("phq9", 20, 9).rule_version == "phq9@1:response"
-    assert remission("phq9", 3).rule_version == "phq9@1:remission"
+    assert change_outcome("phq9", 20, 9).rule_version == "phq9@2:response"
+    assert remission("phq9", 3).rule_version == "phq9@2:remission"
 
 
 def test_it_refuses_rules_clinical_md_2_does_not_define():

@@ -64,16 +64,49 @@ def test_it_withholds_the_phq9_total_when_an_item_is_missing_and_prorating_is_of
 
 def test_it_prorates_phq9_with_two_missing_items_as_sum_times_9_over_answered_per_clinical_md_1_2():
     result = score("phq9", phq9(2, 2, 2, 2, 2, 2, 1), prorate=True)
-    assert result.total == pytest.approx(13 * 9 / 7)
-    assert result.prorated and result.missing.rule == "prorated"
-    assert result.severity == "moderately_severe"  # 16.71 lies in 15-19
+    assert result.missing.unrounded_total == pytest.approx(13 * 9 / 7)  # 16.71
+    assert result.total == 17 and result.prorated and result.missing.rule == "prorated"
+    assert result.severity == "moderately_severe"
 
 
-def test_it_bands_a_fractional_prorated_phq9_total_below_the_next_cut_point():
-    # 8 answered summing 8.5 is impossible; 8 answered summing 8 -> 8 * 9 / 8 = 9.0; 7 summing 8 -> 10.29
+def test_a_prorated_phq9_of_4_5_rounds_to_5_and_is_banded_mild_not_minimal():
+    # 8 answered summing 4 -> 4 * 9 / 8 = 4.5; rounding half up is the clinic's default
+    result = score("phq9", phq9(1, 1, 1, 1, 0, 0, 0, 0), prorate=True)
+    assert result.total == 5 and result.severity == "mild"
+    assert result.missing.unrounded_total == 4.5 and result.missing.rounding == "half_up"
+    assert result.to_dict()["unrounded_total"] == 4.5
+
+
+def test_a_prorated_phq9_of_4_5_is_not_remission():
+    from kapclinic.clinical.instruments import remission
+
+    result = score("phq9", phq9(1, 1, 1, 1, 0, 0, 0, 0), prorate=True)
+    assert remission("phq9", result.total).met is False
+
+
+def test_a_clinic_may_round_any_prorated_fraction_up_instead():
+    # 7 answered summing 3 -> 27 / 7 = 3.86 -> 4 either way; 8 answered summing 3 -> 3.375
+    result = score("phq9", phq9(1, 1, 1, 0, 0, 0, 0, 0), prorate=True)
+    assert result.total == 3
+    result = score("phq9", phq9(1, 1, 1, 0, 0, 0, 0, 0), prorate=True, rounding="up")
+    assert result.total == 4 and result.missing.rounding == "up"
+    with pytest.raises(SettingError, match="'down' is not one of"):
+        score("phq9", phq9(1, 1, 1, 0, 0, 0, 0, 0), prorate=True, rounding="down")
+
+
+def test_python_round_half_to_even_is_not_used_for_prorated_totals():
+    # round(4.5) == 4 in Python; the PHQ-9 rule is half up
+    from kapclinic.clinical.instruments import round_total
+
+    assert [round_total(x, "half_up") for x in (4.5, 5.5, 4.49, 10.5)] == [5, 6, 4, 11]
+    assert [round_total(x, "up") for x in (4.01, 4.0)] == [5, 4]
+
+
+def test_it_bands_a_prorated_phq9_total_by_its_rounded_value():
+    # 8 answered summing 8 -> 9.0 (mild); 7 summing 8 -> 10.29 -> 10 (moderate)
     assert score("phq9", phq9(1, 1, 1, 1, 1, 1, 1, 1), prorate=True).severity == "mild"
     result = score("phq9", phq9(2, 1, 1, 1, 1, 1, 1), prorate=True)
-    assert result.total == pytest.approx(72 / 7) and result.severity == "moderate"
+    assert result.total == 10 and result.severity == "moderate"
 
 
 def test_it_disregards_phq9_with_more_than_two_missing_items_even_when_prorating_per_clinical_md_1_2():
@@ -242,20 +275,46 @@ def test_it_triages_the_cssrs_screener_as_none_when_every_asked_item_is_no():
     {"1": 1, "2": 1, "3": 1, "4": 1, "5": 0, "6": 0},
     {"1": 1, "2": 1, "3": 1, "4": 0, "5": 1, "6": 0},
     {"1": 0, "2": 0, "6": 1, "6b": 1},
+    {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1, "6": 1, "6b": 0},
 ])
-def test_it_triages_cssrs_high_risk_for_intent_plan_or_recent_behaviour_per_clinical_md_1_1(answers):
+def test_a_yes_to_item_4_or_5_or_recent_behaviour_is_high_risk_per_columbia(answers):
     result = score("cssrs_screener", answers)
     assert result.severity == "high" and result.flags == ("suicide_risk_high",)
+    assert "Immediate safety evaluation" in result.severity_label
+
+
+def test_a_yes_to_item_3_alone_is_moderate_risk():
+    result = score("cssrs_screener", {"1": 1, "2": 1, "3": 1, "4": 0, "5": 0, "6": 0})
+    assert result.severity == "moderate" and result.severity_label.startswith("Moderate risk")
+    assert result.flags == ("suicide_risk_moderate",)
+
+
+def test_suicidal_behaviour_more_than_3_months_ago_is_moderate_risk():
+    result = score("cssrs_screener", {"1": 0, "2": 0, "6": 1, "6b": 0})
+    assert result.severity == "moderate" and result.flags == ("suicide_risk_moderate",)
 
 
 @pytest.mark.parametrize("answers", [
     {"1": 1, "2": 0, "6": 0},
-    {"1": 1, "2": 1, "3": 1, "4": 0, "5": 0, "6": 0},
-    {"1": 0, "2": 0, "6": 1, "6b": 0},
+    {"1": 0, "2": 1, "3": 0, "4": 0, "5": 0, "6": 0},
+    {"1": 1, "2": 1, "3": 0, "4": 0, "5": 0, "6": 0},
 ])
-def test_it_triages_cssrs_lower_tier_for_items_1_to_3_or_old_behaviour_per_clinical_md_1_1(answers):
+def test_a_yes_to_item_1_and_or_2_only_is_low_risk(answers):
     result = score("cssrs_screener", answers)
-    assert result.severity == "lower" and result.flags == ()
+    assert result.severity == "low" and result.severity_label.startswith("Low risk")
+    assert result.flags == ()
+
+
+def test_each_cssrs_level_carries_its_loinc_answer_for_the_derived_risk_level():
+    # clinical.md 1.2: 93374-7 "Suicide risk level", answer list LL465-6
+    from kapclinic.clinical.instruments import get_instrument
+
+    d = get_instrument("cssrs_screener")
+    assert d.triage_code.code == "93374-7" and d.version == "2"
+    assert {t.code: t.answer_code.code for t in d.triage if t.answer_code} == {
+        "high": "LA9193-9", "moderate": "LA6751-7", "low": "LA9194-7"}
+    alerts = {a.id: a.priority for a in d.alerts}
+    assert alerts == {"suicide_risk_high": "urgent", "suicide_risk_moderate": "follow_up"}
 
 
 def test_it_never_hides_a_cssrs_yes_to_item_5_behind_missing_answers():
@@ -297,15 +356,37 @@ def test_it_escalates_moaas_at_3_or_below_and_calls_0_loss_of_consciousness_per_
     assert result.total == rating and result.severity == str(rating) and result.flags == flags
 
 
-def test_it_scores_bprs_positive_items_1_to_7_and_treats_0_as_not_rated_per_clinical_md_1_1():
-    keys = ["conceptual_disorganisation", "hallucinatory_behaviour", "suspiciousness",
-            "unusual_thought_content"]
-    result = score("bprs_pos4", dict.fromkeys(keys, 1))
+BPRS_ITEMS = ["conceptual_disorganisation", "hallucinatory_behaviour", "suspiciousness",
+              "unusual_thought_content"]
+
+
+def test_it_scores_bprs_positive_items_1_to_7_per_clinical_md_1_1():
+    result = score("bprs_pos4", dict.fromkeys(BPRS_ITEMS, 1))
     assert result.total == 4 and result.flags == ()
-    result = score("bprs_pos4", {**dict.fromkeys(keys, 2), "suspiciousness": 4})
+    result = score("bprs_pos4", {**dict.fromkeys(BPRS_ITEMS, 2), "suspiciousness": 4})
     assert result.total == 10 and result.flags == ("psychotic_symptom_review",)
-    result = score("bprs_pos4", {**dict.fromkeys(keys, 2), "suspiciousness": 0})
-    assert result.total is None and result.missing.not_rated == ("suspiciousness",)
+
+
+def test_a_bprs_item_rated_0_is_not_rated_and_the_total_sums_the_rated_items():
+    # clinical.md 1.1 bprs_pos4: 0 = not rated (CamCOPS bprs.py sums the rated items)
+    result = score("bprs_pos4", {**dict.fromkeys(BPRS_ITEMS, 2), "suspiciousness": 0})
+    assert result.total == 6 and result.missing.not_rated == ("suspiciousness",)
+    assert result.missing.missing == () and result.missing.rule == "sum_of_rated"
+
+
+def test_the_bprs_definition_states_its_not_rated_convention():
+    from kapclinic.clinical.instruments import get_instrument
+
+    d = get_instrument("bprs_pos4")
+    assert d.scoring.missing.rule == "sum_of_rated"
+    assert "sum of the rated items" in d.text_notice and "0 means not rated" in d.text_notice
+
+
+def test_a_bprs_item_with_no_rating_at_all_still_withholds_the_total():
+    result = score("bprs_pos4", {**dict.fromkeys(BPRS_ITEMS, 2), "suspiciousness": None})
+    assert result.total is None and result.missing.missing == ("suspiciousness",)
+    result = score("bprs_pos4", dict.fromkeys(BPRS_ITEMS, 0))
+    assert result.total is None and "no item" in result.missing.withheld
 
 
 # ---- AUDIT, AUDIT-C (clinical.md 1.1, 1.2) ------------------------------------------------

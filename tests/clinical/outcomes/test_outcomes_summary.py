@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from kapclinic.clinical.instruments import clinic_change_rule
 from kapclinic.clinical.outcomes import (
     ClinicalEvent,
     OutcomeError,
@@ -45,14 +46,23 @@ def test_phq9_response_is_a_50_percent_reduction_and_remission_is_below_5_per_cl
     assert s.first_remission_at == day(21) and s.time_to_remission_days == 21.0
     assert s.response_now is True and s.remission_now is True
     assert s.reduction_points == 16.0 and s.reduction_pct == 80.0
-    assert s.rules["response"] == "phq9@1:response" and s.rules["remission"] == "phq9@1:remission"
+    assert s.rules["response"] == "phq9@2:response" and s.rules["remission"] == "phq9@2:remission"
     assert s.evidence == {"response": "verified", "remission": "verified", "relief_fading": "policy",
                           "baseline": "policy"}
 
 
-def test_pcl5_response_is_a_5_point_drop_not_a_percentage_per_clinical_md_2():
-    s = summarise(series("pcl5", (0, 50), (7, 46), (14, 45)))
-    assert s.first_response_at == day(14) and s.reduction_points == 5.0
+def test_a_5_point_pcl5_drop_is_not_called_a_response_unless_the_clinic_set_that_rule():
+    # clinical.md 2 PCL-5 row, corrected 2026-11-30: no published PCL-5 response rule
+    ser = series("pcl5", (0, 50), (7, 46), (14, 45))
+    s = summarise(ser)
+    assert s.response_now is None and s.first_response_at is None and s.reduction_points == 5.0
+    assert "response" not in s.rules
+    assert any("No published response rule for PCL-5" in n for n in s.notes)
+    own = clinic_change_rule("pcl5", kind="point_reduction", at_least=5)
+    s = summarise(ser, settings=OutcomeSettings(change_rules={"pcl5": own}))
+    assert s.first_response_at == day(14) and s.response_now is True
+    assert s.rules["response"] == "pcl5@2:response(clinic:point_reduction>=5)"
+    assert s.evidence["response"] == "policy"
 
 
 def test_madrs_remission_follows_the_clinic_setting_default_10_or_12_per_clinical_md_2():
@@ -93,7 +103,7 @@ def test_a_zero_baseline_cannot_give_a_percent_response_per_clinical_md_2():
 def test_an_instrument_without_response_rules_says_so():
     s = summarise(series("pain_nrs", (0, 8), (7, 2)))
     assert s.response_now is None and s.remission_now is None and s.relapsed is None
-    assert "clinical.md 2 gives no response rule for pain_nrs" in s.notes
+    assert any("No published response rule for Pain NRS" in n for n in s.notes)
 
 
 def test_a_triage_instrument_has_no_outcomes():
@@ -196,7 +206,7 @@ def test_phq9_has_no_relapse_definition_in_clinical_md_2_unless_the_clinic_sets_
     ser = series("phq9", (0, 20), (7, 8), (14, 15), (21, 16))
     s = summarise(ser)
     assert s.relapsed is None and "relapse" not in s.rules
-    assert any("no relapse definition for phq9" in n for n in s.notes)
+    assert any("No published relapse definition for PHQ-9" in n for n in s.notes)
     own = clinic_relapse_rule("phq9", threshold=15, consecutive=2, spacing_days=(5, 15))
     s = summarise(ser, settings=OutcomeSettings(relapse_rules={"phq9": own}))
     assert s.relapsed is True and s.relapse.at == day(14)

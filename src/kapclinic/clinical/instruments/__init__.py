@@ -6,7 +6,8 @@ shared/reference/clinical.md sections 1, 2 and 6.3 with its evidence tag; choice
 reference leaves to the clinic are settings with labelled defaults.
 
 Public API: ``score``, ``ScoreResult``, ``load_definitions``, ``list_instruments``,
-``get_instrument``, ``change_outcome``, ``is_response``, ``remission``,
+``get_instrument``, ``change_outcome``, ``clinic_change_rule``, ``is_response``, ``remission``,
+``round_total``,
 ``to_fhir_questionnaire``, ``import_fhir_questionnaire`` and the errors.
 """
 
@@ -27,8 +28,16 @@ from .errors import (
     UnknownItemError,
 )
 from .fhir import FhirImport, import_fhir_questionnaire, to_fhir_questionnaire
-from .response import RuleOutcome, change_outcome, is_response, percent_reduction, remission
-from .scoring import MissingHandling, ScoreResult, score, score_definition
+from .response import (
+    RuleOutcome,
+    change_outcome,
+    change_rule,
+    clinic_change_rule,
+    is_response,
+    percent_reduction,
+    remission,
+)
+from .scoring import MissingHandling, ScoreResult, chosen_rounding, round_total, score, score_definition
 
 
 def get_instrument(instrument_id: str,
@@ -49,6 +58,7 @@ __all__ = [
     "AnswerError", "AnswerRangeError", "AnswerTypeError", "DefinitionError", "FhirImport",
     "FhirImportError", "InstrumentDefinition", "MissingHandling", "RuleOutcome", "ScoreResult",
     "SettingError", "UnknownInstrumentError", "UnknownItemError", "change_outcome",
+    "change_rule", "chosen_rounding", "clinic_change_rule", "round_total",
     "get_instrument", "import_fhir_questionnaire", "is_response", "list_instruments",
     "load_definition", "load_definitions", "percent_reduction", "remission", "score",
     "score_definition", "to_fhir_questionnaire",

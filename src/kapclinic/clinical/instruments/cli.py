@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import TextIO
 
@@ -24,13 +25,24 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="also load the clinic's instrument definitions (*.json) from DIR")
 
 
+# argparse reads a value that starts with '-' as an option, so "--answers -,0,1" failed with
+# "expected one argument". It lets through values that look like negative numbers; answers
+# lists ("-,0,1", "-,yes,no") are let through the same way (no option of this command looks
+# like one).
+_VALUE_STARTING_WITH_DASH = re.compile(r"^-\d+$|^-\d*\.\d+$|^-,")
+
+
 def add_score_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``kapclinic score INSTRUMENT --answers a,b,c``."""
+    parser._negative_number_matcher = _VALUE_STARTING_WITH_DASH  # noqa: SLF001 (see above)
     parser.add_argument("instrument", help="instrument id (see 'kapclinic instruments')")
     parser.add_argument("--answers", required=True, metavar="A,B,C",
                         help="answers in item order, comma-separated; '-' for a missing item")
     parser.add_argument("--prorate", action="store_true",
                         help="clinic setting: prorate where the instrument has a prorating rule")
+    parser.add_argument("--rounding", choices=("half_up", "up"),
+                        help="clinic setting: how a fractional prorated total is rounded "
+                             "(default: the instrument's, half up)")
     parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
                         help="clinic setting of the instrument, e.g. suicide_item_threshold=2")
     parser.add_argument("--sex", choices=("female", "male"),
@@ -98,7 +110,8 @@ def run_score(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
         d = resolve(args.instrument, _definitions(args))
         answers = parse_answers(d, args.answers)
         result = score_definition(d, answers, prorate=args.prorate,
-                                  settings=_settings(d, args.setting), sex=args.sex)
+                                  settings=_settings(d, args.setting), sex=args.sex,
+                                  rounding=getattr(args, "rounding", None))
     except ValueError as exc:  # every error of this package is one (DefinitionError too)
         return usage_error(exc, err)
     if args.json:
@@ -107,6 +120,9 @@ def run_score(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     else:
         print(_describe(d, result), file=out)
     return 0
+
+
+_ROUNDING = {"half_up": "half up", "up": "up", "": ""}
 
 
 def _describe(d: InstrumentDefinition, r: ScoreResult) -> str:
@@ -121,7 +137,12 @@ def _describe(d: InstrumentDefinition, r: ScoreResult) -> str:
         assert r.total_range is not None
         line = f"{head}: total {total} (range {r.total_range[0]}-{r.total_range[1]})"
         if r.missing.prorated:
-            line += f" PRORATED ({len(r.missing.missing)} missing)"
+            line += (f" PRORATED ({len(r.missing.missing)} missing; "
+                     f"{r.missing.unrounded_total or 0:g} rounded "
+                     f"{_ROUNDING[r.missing.rounding or '']})")
+        if r.missing.not_rated:
+            rated = sum(1 for i in d.items if i.scored) - len(r.missing.not_rated)
+            line += f" (sum of {rated} rated items; not rated: {', '.join(r.missing.not_rated)})"
         if r.severity_label:
             line += f", {r.severity_label}"
     lines = [line]

@@ -29,7 +29,9 @@ EVIDENCE = ("verified", "secondary", "derived", "unverified", "policy")
 LICENCES = ("yes", "non_commercial", "no", "unknown", "unverified")
 RATERS = ("self", "clinician", "observer", "mixed", "unspecified")
 SCORING_KINDS = ("sum", "max_of_groups", "single", "triage")
-MISSING_RULES = ("complete", "conditional", "partial_groups")
+MISSING_RULES = ("complete", "conditional", "partial_groups", "sum_of_rated")
+ALERT_PRIORITIES = ("urgent", "follow_up")
+ROUNDINGS = ("half_up", "up")
 CHANGE_KINDS = ("percent_reduction", "point_reduction")
 LOINC_SYSTEM = "http://loinc.org"
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -112,11 +114,33 @@ class SkipRule:
 
 
 @dataclass(frozen=True)
+class Rounding:
+    """How a fractional prorated total becomes the whole-number total that is banded and
+    compared with cut-offs: a clinic setting (``allowed``) with a labelled ``default``.
+
+    ``half_up``: 4.5 -> 5, 4.49 -> 4; ``up``: any fraction up (4.1 -> 5)."""
+
+    label: str
+    default: str
+    allowed: tuple[str, ...]
+    evidence: str
+    source: str
+
+
+# A prorating rule that does not say how it rounds (e.g. a clinic's older file) rounds half up.
+DEFAULT_ROUNDING = Rounding(
+    "A prorated total with a fraction is rounded half up (4.5 becomes 5) before it is banded",
+    "half_up", ROUNDINGS, "policy",
+    "rounding half up is the common convention; the definition's prorating rule does not say")
+
+
+@dataclass(frozen=True)
 class Prorate:
     max_missing: int
     method: str  # mean_of_answered
     evidence: str
     source: str
+    rounding: Rounding
 
 
 @dataclass(frozen=True)
@@ -180,6 +204,9 @@ class Rule:
     when: Condition
     evidence: str
     source: str
+    # alerts only: "urgent" (crisis path, escalated when unacknowledged) or "follow_up"
+    # (shown to the care team for follow-up by the clinic's protocol)
+    priority: str = "urgent"
 
 
 @dataclass(frozen=True)
@@ -189,6 +216,7 @@ class TriageLevel:
     when: Condition | None  # None: "otherwise" (every higher level ruled out)
     evidence: str
     source: str
+    answer_code: Code | None = None  # e.g. LOINC LA6751-7 "Moderate" for 93374-7
 
 
 @dataclass(frozen=True)
@@ -244,6 +272,7 @@ class InstrumentDefinition:
     text_notice: str | None
     code: Code | None
     total_code: Code | None
+    triage_code: Code | None
     items: tuple[Item, ...]
     scoring: Scoring
     total_range: tuple[int, int] | None
@@ -496,6 +525,10 @@ def _missing(r: _Reader, data: Any, kind: str, items: tuple[Item, ...], cond: An
     ids = [i.link_id for i in items]
     if rule == "partial_groups" and kind != "max_of_groups":
         raise r.fail(f"{w}.rule", "partial_groups only fits scoring kind max_of_groups")
+    if rule == "sum_of_rated" and (kind != "sum" or not any(
+            o.counts_as_missing for i in items if i.scored for o in i.options)):
+        raise r.fail(f"{w}.rule", "sum_of_rated fits only a sum whose items have a "
+                                  "'not rated' option (counts_as_missing)")
     always: tuple[str, ...] = ()
     skips: list[SkipRule] = []
     if rule == "conditional":
@@ -527,16 +560,36 @@ def _missing(r: _Reader, data: Any, kind: str, items: tuple[Item, ...], cond: An
         if not 1 <= max_missing < scored:
             raise r.fail(f"{pw}.max_missing", f"must be between 1 and {scored - 1}")
         ps = r.sourced(p, f"{pw}.")
-        prorate = Prorate(max_missing, r.text(p, "method", f"{pw}.", choices=("mean_of_answered",)),
-                          ps.evidence, ps.source)
+        method = r.text(p, "method", f"{pw}.", choices=("mean_of_answered",))
+        rw = f"{pw}.rounding"
+        if "rounding" not in p:
+            prorate = Prorate(max_missing, method, ps.evidence, ps.source, DEFAULT_ROUNDING)
+            return MissingRule(rule, r.text(d, "note", f"{w}."), src.evidence, src.source,
+                               always, tuple(skips), prorate)
+        ro = r.obj(p["rounding"], rw)
+        allowed = r.lst(ro, "allowed", f"{rw}.", nonempty=True)
+        for a in allowed:
+            if a not in ROUNDINGS:
+                raise r.fail(f"{rw}.allowed", f"'{a}' is not one of {', '.join(ROUNDINGS)}")
+        default = r.text(ro, "default", f"{rw}.", choices=ROUNDINGS)
+        if default not in allowed:
+            raise r.fail(f"{rw}.default", f"'{default}' is not one of the allowed {allowed}")
+        rs = r.sourced(ro, f"{rw}.")
+        rounding = Rounding(r.text(ro, "label", f"{rw}."), default, tuple(allowed), rs.evidence,
+                            rs.source)
+        prorate = Prorate(max_missing, method, ps.evidence, ps.source, rounding)
     return MissingRule(rule, r.text(d, "note", f"{w}."), src.evidence, src.source, always,
                        tuple(skips), prorate)
 
 
 def _total_range(kind: str, items: tuple[Item, ...],
-                 groups: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[int, int] | None:
+                 groups: tuple[tuple[str, tuple[str, ...]], ...],
+                 missing_rule: str = "complete") -> tuple[int, int] | None:
     by_id = {i.link_id: i for i in items}
     scored = [i for i in items if i.scored]
+    if kind == "sum" and missing_rule == "sum_of_rated":
+        # an item rated "not rated" adds nothing (it may be any item, so the lowest is 0)
+        return 0, sum(max(i.values) for i in scored)
     if kind == "sum":
         return sum(min(i.values) for i in scored), sum(max(i.values) for i in scored)
     if kind == "single":
@@ -614,7 +667,7 @@ def parse_definition(data: Any, filename: str) -> InstrumentDefinition:
     ssrc = r.sourced(sc, "scoring.")
     scoring = Scoring(kind, missing, ssrc.evidence, ssrc.source, tuple(groups))
 
-    total_range = _total_range(kind, items, scoring.groups)
+    total_range = _total_range(kind, items, scoring.groups, missing.rule)
     if kind != "triage":
         declared = r.lst(d, "total_range")
         if total_range is None or declared != list(total_range):
@@ -656,9 +709,11 @@ def parse_definition(data: Any, filename: str) -> InstrumentDefinition:
             if not otherwise and "when" not in t:
                 raise r.fail(f"{w}.when", "is required")
             src = r.sourced(t, f"{w}.")
+            answer_code = (r.code(t["answer_code"], f"{w}.answer_code") if "answer_code" in t
+                           else None)
             triage.append(TriageLevel(r.text(t, "code", f"{w}."), r.text(t, "label", f"{w}."),
                                       None if otherwise else cond(t["when"], f"{w}.when"),
-                                      src.evidence, src.source))
+                                      src.evidence, src.source, answer_code))
 
     def rules(key: str) -> tuple[Rule, ...]:
         out = []
@@ -668,8 +723,13 @@ def parse_definition(data: Any, filename: str) -> InstrumentDefinition:
             if "when" not in x:
                 raise r.fail(f"{w}.when", "is required")
             src = r.sourced(x, f"{w}.")
+            priority = "urgent"
+            if "priority" in x:
+                if key != "alerts":
+                    raise r.fail(f"{w}.priority", "only an alert has a priority")
+                priority = r.text(x, "priority", f"{w}.", choices=ALERT_PRIORITIES)
             out.append(Rule(r.text(x, "id", f"{w}."), r.text(x, "label", f"{w}."),
-                            cond(x["when"], f"{w}.when"), src.evidence, src.source))
+                            cond(x["when"], f"{w}.when"), src.evidence, src.source, priority))
         return tuple(out)
 
     findings = rules("findings")
@@ -714,6 +774,12 @@ def parse_definition(data: Any, filename: str) -> InstrumentDefinition:
         src = r.sourced(rm, "remission.")
         remission = RemissionRule(op, threshold, src.evidence, src.source)
 
+    triage_code = None
+    if "triage_code" in d:
+        if kind != "triage":
+            raise r.fail("triage_code", "only a triage instrument has a derived level to code")
+        triage_code = r.code(d["triage_code"], "triage_code")
+
     for name in settings:
         if name not in used:
             raise r.fail(f"settings.{name}", "is not used by any rule")
@@ -731,6 +797,7 @@ def parse_definition(data: Any, filename: str) -> InstrumentDefinition:
         text_notice=text_notice,
         code=r.code(d["code"], "code") if "code" in d else None,
         total_code=r.code(d["total_code"], "total_code") if "total_code" in d else None,
+        triage_code=triage_code,
         items=items,
         scoring=scoring,
         total_range=total_range,

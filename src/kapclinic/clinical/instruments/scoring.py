@@ -4,7 +4,10 @@
 linkIds to whole numbers (``None`` or absent = not answered). Missing items are handled by
 the instrument's own rule where the reference gives one; otherwise the total is withheld
 with the reason. Prorating is a clinic setting (``prorate=True``), off by default, applied
-only where the definition carries a prorating rule, and a prorated total is marked.
+only where the definition carries a prorating rule, and a prorated total is marked. A
+prorated total is a whole number: the fraction is rounded by the definition's rounding rule
+(a clinic setting, default half up) before it is banded, and the unrounded value is kept
+(``missing.unrounded_total``) for display.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import weakref
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -32,7 +36,8 @@ class MissingHandling(NamedTuple):
     ``optional_unanswered``: unanswered items that are not scored (e.g. PHQ-9 item 10);
     ``not_applicable``: items the instrument's own rules skip (not asked);
     ``not_rated``: items answered with a "not rated" option (counted as missing);
-    ``rule``: the rule applied; ``withheld``: why the total (or triage level) is None.
+    ``rule``: the rule applied; ``withheld``: why the total (or triage level) is None;
+    ``unrounded_total``: a prorated total before rounding, ``rounding`` the rule used.
     """
 
     rule: str
@@ -43,19 +48,23 @@ class MissingHandling(NamedTuple):
     prorated: bool = False
     withheld: str | None = None
     note: str = ""
+    unrounded_total: float | None = None
+    rounding: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "missing": list(self.missing),
                 "optional_unanswered": list(self.optional_unanswered),
                 "not_applicable": list(self.not_applicable), "not_rated": list(self.not_rated),
-                "prorated": self.prorated, "withheld": self.withheld, "note": self.note}
+                "prorated": self.prorated, "withheld": self.withheld, "note": self.note,
+                "unrounded_total": self.unrounded_total, "rounding": self.rounding}
 
 
 class ScoreResult(NamedTuple):
     """The result of scoring one completed instrument (immutable).
 
     ``total`` is None when withheld (reason in ``missing.withheld``) and for a triage
-    instrument; a prorated total is a float and ``prorated`` is True. ``severity`` is the
+    instrument; it is always a whole number: a prorated total is rounded by the clinic's
+    rounding rule (``prorated`` is True, ``missing.unrounded_total`` holds the fraction). ``severity`` is the
     band code (or the triage level code). ``flags`` are alert ids that fired;
     ``undetermined_flags`` could not be ruled out because an answer is missing.
     ``findings`` are screen results and interpretations (None = undetermined).
@@ -86,6 +95,7 @@ class ScoreResult(NamedTuple):
             "total": self.total,
             "total_range": list(self.total_range) if self.total_range else None,
             "prorated": self.missing.prorated,
+            "unrounded_total": self.missing.unrounded_total,
             "severity": self.severity,
             "severity_label": self.severity_label,
             "subscales": dict(self.subscales),
@@ -214,8 +224,35 @@ def _not_applicable(plan: _Plan, values: Mapping[str, int]) -> set[str]:
     return skipped
 
 
+def round_total(value: Fraction | float, rounding: str) -> int:
+    """A fractional (prorated) total as a whole number: ``half_up`` (4.5 -> 5, 4.49 -> 4;
+    not Python's ``round``, which takes 4.5 to 4) or ``up`` (any fraction up)."""
+    exact = Fraction(value)
+    if rounding == "half_up":
+        return int((exact + Fraction(1, 2)).__floor__())
+    if rounding == "up":
+        return int(exact.__ceil__())
+    raise ValueError(f"rounding {rounding!r} is not 'half_up' or 'up'")
+
+
+def chosen_rounding(d: InstrumentDefinition, rounding: str | None) -> str | None:
+    """The rounding rule for ``d``'s prorated totals: the clinic's ``rounding`` if given
+    (one of the definition's allowed values), else the definition's labelled default;
+    None when the definition has no prorating rule."""
+    prorate = d.scoring.missing.prorate
+    if prorate is None:
+        return None
+    if rounding is None:
+        return prorate.rounding.default
+    if rounding not in prorate.rounding.allowed:
+        raise SettingError(d.id, "rounding", f"{rounding!r} is not one of "
+                                             f"{list(prorate.rounding.allowed)}")
+    return rounding
+
+
 def score(instrument_id: str, answers: Mapping[str, int | None], *, prorate: bool = False,
           settings: Mapping[str, int] | None = None, sex: str | None = None,
+          rounding: str | None = None,
           definitions: Mapping[str, InstrumentDefinition] | None = None) -> ScoreResult:
     """Score ``answers`` (linkId -> whole number or None) for one instrument.
 
@@ -224,16 +261,19 @@ def score(instrument_id: str, answers: Mapping[str, int | None], *, prorate: boo
     ``settings``: clinic values for the definition's settings (e.g. QIDS-SR16
     ``suicide_item_threshold``); each must be one of the allowed values.
     ``sex``: ``"female"``/``"male"`` for sex-specific cut-offs (AUDIT-C), else undetermined.
+    ``rounding``: clinic setting for a fractional prorated total (``"half_up"``, the
+    definition's default, or ``"up"``); ignored where there is no prorating rule.
     ``definitions``: a clinic's set from ``load_definitions(dir)``; default the shipped set.
     Raises ``AnswerError`` subclasses (ValueError) naming the item for a bad answer.
     """
     d = resolve(instrument_id, definitions)
-    return score_definition(d, answers, prorate=prorate, settings=settings, sex=sex)
+    return score_definition(d, answers, prorate=prorate, settings=settings, sex=sex,
+                            rounding=rounding)
 
 
 def score_definition(d: InstrumentDefinition, answers: Mapping[str, int | None], *,
                      prorate: bool = False, settings: Mapping[str, int] | None = None,
-                     sex: str | None = None) -> ScoreResult:
+                     sex: str | None = None, rounding: str | None = None) -> ScoreResult:
     """``score`` for an already-resolved definition.
 
     A complete questionnaire goes through the definition's compiled scorer; anything it
@@ -241,18 +281,19 @@ def score_definition(d: InstrumentDefinition, answers: Mapping[str, int | None],
     """
     plan = _plan(d)
     chosen = _settings(d, plan, settings)
+    rounding = chosen_rounding(d, rounding)
     if sex is None or sex in SEXES:
         scorer = plan.scorer_for(d, chosen)
         if scorer is not None:
             result = scorer(answers, sex)
             if result is not None:
                 return result
-    return _score_general(d, plan, chosen, answers, prorate, sex)
+    return _score_general(d, plan, chosen, answers, prorate, sex, rounding)
 
 
 def _score_general(d: InstrumentDefinition, plan: _Plan, chosen: Mapping[str, int],
-                   answers: Mapping[str, int | None], prorate: bool, sex: str | None
-                   ) -> ScoreResult:
+                   answers: Mapping[str, int | None], prorate: bool, sex: str | None,
+                   rounding: str | None = None) -> ScoreResult:
     """The reference scorer: three-valued rules, every missing-item rule, every error."""
     if sex is not None and sex not in SEXES:
         raise SettingError(d.id, "sex", f"{sex!r} must be one of {', '.join(SEXES)} or None")
@@ -276,15 +317,23 @@ def _score_general(d: InstrumentDefinition, plan: _Plan, chosen: Mapping[str, in
     else:
         unanswered = [i for i in plan.item_ids if i not in values and i not in na]
         scored_missing = [i for i in plan.scored if i not in values and i not in na]
+    if rule.rule == "sum_of_rated":
+        # an item rated "not rated" is left out of the sum (the definition's convention);
+        # only an item with no rating at all is missing
+        scored_missing = [i for i in scored_missing if i not in not_rated]
     missing = scored_missing
-    total: int | float | None = None
+    total: int | None = None
+    unrounded: float | None = None
     withheld: str | None = None
     prorated = False
     applied = rule.rule
     kind = d.scoring.kind
 
     if kind in ("sum", "single"):
-        if not scored_missing:
+        if rule.rule == "sum_of_rated" and not scored_missing and not any(
+                i in values for i in plan.scored):
+            withheld = f"no item of {d.short_name} is rated (every item is 'not rated')"
+        elif not scored_missing:
             total = sum([values[i] for i in plan.scored if i in values])
         elif rule.rule == "conditional":
             withheld = (f"required item(s) {', '.join(scored_missing)} missing under "
@@ -293,7 +342,10 @@ def _score_general(d: InstrumentDefinition, plan: _Plan, chosen: Mapping[str, in
             answered = [values[i] for i in plan.scored if i in values]
             n = len(plan.scored)
             if len(scored_missing) <= rule.prorate.max_missing and answered:
-                total = sum(answered) * n / len(answered)
+                exact = Fraction(sum(answered) * n, len(answered))
+                rounding = rounding or rule.prorate.rounding.default
+                total = round_total(exact, rounding)
+                unrounded = float(exact)
                 prorated = True
                 applied = "prorated"
             else:
@@ -359,9 +411,10 @@ def _score_general(d: InstrumentDefinition, plan: _Plan, chosen: Mapping[str, in
         handling = plan.handling_for(tuple(unanswered))
     else:
         handling = MissingHandling(
-            applied, tuple(missing), tuple(i for i in unanswered if i not in scored_missing),
+            applied, tuple(missing),
+            tuple(i for i in unanswered if i not in scored_missing and i not in not_rated),
             tuple(i for i in plan.item_ids if i in na) if na else (), tuple(not_rated),
-            prorated, withheld, rule.note)
+            prorated, withheld, rule.note, unrounded, rounding if prorated else None)
     return ScoreResult(
         d.id, d.version, total, d.total_range, severity, severity_label, subscales,
         tuple(flags), tuple(undetermined), findings, handling,

@@ -30,6 +30,7 @@ from .rules import (
     load_rules,
     outcome_instruments,
     relapse_rule_instruments,
+    response_rule_instruments,
 )
 from .series import ClinicalEvent, ScorePoint, ScoreSeries, calendar_days_between, days_between
 from .survival import KaplanMeier, kaplan_meier, kaplan_meier_from_counts
@@ -57,7 +58,7 @@ __all__ = [
     "StableRemission", "StableRemissionRule", "baseline", "calendar_days_between",
     "clinic_relapse_rule", "days_between", "find_relapse", "first_remission", "first_response",
     "kaplan_meier", "kaplan_meier_from_counts", "load_rules", "outcome_instruments",
-    "percent_reduction", "proportion", "relapse_rule_instruments",
+    "percent_reduction", "proportion", "relapse_rule_instruments", "response_rule_instruments",
     "reduction_points", "relapse_rate", "relief_fading", "remission_rate", "response_rate",
     "stable_remission", "summarise", "time_to_first_response_days", "wilson_interval",
 ]

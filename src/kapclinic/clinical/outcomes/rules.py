@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from kapclinic.clinical.instruments.definitions import EVIDENCE  # one set of evidence tags
+from kapclinic.clinical.instruments.definitions import EVIDENCE, ChangeRule  # one set of tags
 
 from .errors import OutcomeRulesError, OutcomeSettingError
 
@@ -282,7 +282,8 @@ def parse_rules(data: Any) -> OutcomeRules:
     if d.get("schema_version") != SCHEMA_VERSION:
         raise _fail("schema_version", f"must be {SCHEMA_VERSION}")
     settings = {n: _setting(n, raw) for n, raw in _obj(d.get("settings"), "settings").items()}
-    missing = {f.name for f in fields(OutcomeSettings)} - {"relapse_rules", "instrument_settings"}
+    missing = {f.name for f in fields(OutcomeSettings)} - {"relapse_rules", "instrument_settings",
+                                                         "change_rules"}
     if missing - set(settings):
         raise _fail("settings", f"lacks {sorted(missing - set(settings))}")
     relapse = {i: _relapse(i, raw) for i, raw in _obj(d.get("relapse_rules"), "relapse_rules").items()}
@@ -315,6 +316,8 @@ class OutcomeSettings:
       add to, and may replace, the reference rules.
     - ``instrument_settings``: per-instrument settings passed to the remission rule, e.g.
       ``{"madrs": {"remission_max": 12}}`` (clinical.md 2 MADRS row).
+    - ``change_rules``: the clinic's response rules by instrument id for instruments the
+      reference gives none for (PCL-5; see ``instruments.clinic_change_rule``); no default.
     """
 
     baseline_anchor: str = field(default_factory=lambda: str(_default("baseline_anchor")))
@@ -325,6 +328,7 @@ class OutcomeSettings:
     fading_fraction: float = field(default_factory=lambda: float(_default("fading_fraction")))
     relapse_rules: Mapping[str, RelapseRule] = field(default_factory=dict)
     instrument_settings: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    change_rules: Mapping[str, ChangeRule] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         specs = load_rules().settings
@@ -335,6 +339,10 @@ class OutcomeSettings:
             if not isinstance(rule, RelapseRule) or rule.instrument != instrument:
                 raise OutcomeSettingError("relapse_rules", f"{instrument}: must be a RelapseRule for "
                                                            f"'{instrument}' (see clinic_relapse_rule)")
+        for instrument, change in self.change_rules.items():
+            if not isinstance(change, ChangeRule):
+                raise OutcomeSettingError("change_rules", f"{instrument}: must be a ChangeRule "
+                                                          "(see instruments.clinic_change_rule)")
 
     def relapse_rule(self, instrument: str) -> RelapseRule | None:
         """The clinic's rule for ``instrument`` if set, else the reference rule, else None."""
@@ -345,6 +353,8 @@ class OutcomeSettings:
         out: dict[str, Any] = {name: getattr(self, name) for name in load_rules().settings}
         out["relapse_rules"] = {k: v.to_dict() for k, v in sorted(self.relapse_rules.items())}
         out["instrument_settings"] = {k: dict(v) for k, v in sorted(self.instrument_settings.items())}
+        out["change_rules"] = {k: {"id": v.id, "kind": v.kind, "at_least": v.at_least}
+                               for k, v in sorted(self.change_rules.items())}
         return out
 
 
@@ -354,6 +364,16 @@ def outcome_instruments() -> list[str]:
     from kapclinic.clinical.instruments.definitions import load_all
 
     return sorted(k for k, d in load_all().items() if d.change_rules or d.remission)
+
+
+def response_rule_instruments() -> list[str]:
+    """Outcome instruments the reference gives no response rule for (PCL-5: clinical.md 2,
+    corrected 2026-11-30): the clinic may set one; there is no default."""
+    from kapclinic.clinical.instruments.definitions import load_all
+
+    pool = load_all()
+    return [i for i in outcome_instruments() if not any(c.id == "response"
+                                                        for c in pool[i].change_rules)]
 
 
 def relapse_rule_instruments() -> list[str]:

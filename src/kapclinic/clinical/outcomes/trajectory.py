@@ -5,8 +5,10 @@ Definitions (shared/reference/clinical.md section 2):
   ``kapclinic.clinical.instruments.percent_reduction``;
 - response and remission: the instrument's own ``change_rules`` / ``remission`` in its
   definition file (PHQ-9 >= 50% and < 5; MADRS >= 50% and <= clinic setting; QIDS-SR16
-  >= 50% [unverified] and <= 5; GAD-7 >= 50% and < 5 [unverified]; PCL-5 >= 5-point drop
-  and below the 31-33 cut-off [policy]), applied by ``change_outcome`` and ``remission``;
+  >= 50% [unverified] and <= 5; GAD-7 >= 50% and < 5 [unverified]; PCL-5 below the 31-33
+  cut-off [policy], and a response rule only if the clinic sets one: the 5- and 10-point
+  figures were DSM-IV PCL's, clinical.md 2 corrected 2026-11-30), applied by
+  ``change_outcome`` and ``remission``;
 - relapse: the SUSTAIN-1 row (MADRS >= 22 on 2 consecutive assessments 5-15 days apart,
   or hospitalisation / clinically relevant event), in ``outcomes.json``.
 Everything else (how a baseline is picked, the relapse anchor, relief fading) is a clinic
@@ -24,10 +26,12 @@ from kapclinic.clinical.instruments import (
     InstrumentDefinition,
     RuleOutcome,
     change_outcome,
+    change_rule,
     get_instrument,
     percent_reduction,
     remission,
 )
+from kapclinic.clinical.instruments.definitions import ChangeRule
 
 from .errors import OutcomeError, SeriesError
 from .rules import OutcomeSettings, RelapseRule, load_rules
@@ -112,7 +116,7 @@ def reduction_points(baseline_total: float, current_total: float) -> float:
     """Change from baseline in instrument points, positive = improvement: baseline - current.
 
     The point-based counterpart of clinical.md 2's % change = (baseline - current) /
-    baseline (``percent_reduction``); the PCL-5 response rule is a point drop (clinical.md 2).
+    baseline (``percent_reduction``); a clinic's own response rule may be a point drop.
     """
     return float(baseline_total) - float(current_total)
 
@@ -127,8 +131,8 @@ def _definition(instrument_id: str,
     return d
 
 
-def _has_response_rule(d: InstrumentDefinition) -> bool:
-    return any(c.id == "response" for c in d.change_rules)
+def _has_response_rule(d: InstrumentDefinition, clinic_rule: ChangeRule | None = None) -> bool:
+    return change_rule(d, "response", clinic_rule) is not None
 
 
 def _first(series: ScoreSeries, base: Baseline, rule: Callable[[float], RuleOutcome]
@@ -143,15 +147,17 @@ def _first(series: ScoreSeries, base: Baseline, rule: Callable[[float], RuleOutc
 
 
 def first_response(series: ScoreSeries, base: Baseline, *,
+                   clinic_rule: ChangeRule | None = None,
                    definitions: Mapping[str, InstrumentDefinition] | None = None
                    ) -> tuple[ScorePoint, RuleOutcome] | None:
     """The first score after ``base`` meeting the instrument's ``response`` change rule
-    (clinical.md 2: e.g. >= 50% reduction for PHQ-9/MADRS, >= 5-point drop for PCL-5),
-    with the rule outcome; None if none does or the instrument has no response rule."""
+    (clinical.md 2: e.g. >= 50% reduction for PHQ-9/MADRS; for PCL-5 only the clinic's own
+    ``clinic_rule``), with the rule outcome; None if none does or there is no rule."""
     d = _definition(series.instrument_id, definitions)
-    if not _has_response_rule(d):
+    if not _has_response_rule(d, clinic_rule):
         return None
     return _first(series, base, lambda total: change_outcome(d.id, base.total, total,
+                                                             clinic_rule=clinic_rule,
                                                              definitions=definitions))
 
 
@@ -169,6 +175,7 @@ def first_remission(series: ScoreSeries, base: Baseline, *,
 
 
 def time_to_first_response_days(series: ScoreSeries, base: Baseline, *,
+                                clinic_rule: ChangeRule | None = None,
                                 definitions: Mapping[str, InstrumentDefinition] | None = None
                                 ) -> float | None:
     """Days (elapsed, float) from time zero to the first response (clinical.md 2 rule).
@@ -176,7 +183,7 @@ def time_to_first_response_days(series: ScoreSeries, base: Baseline, *,
     Time zero is the baseline's ``start`` (course/episode start) when it has one, else the
     baseline score's time. None when there is no response.
     """
-    hit = first_response(series, base, definitions=definitions)
+    hit = first_response(series, base, clinic_rule=clinic_rule, definitions=definitions)
     if hit is None:
         return None
     return days_between(base.start or base.taken_at, hit[0].taken_at)
@@ -426,17 +433,19 @@ def summarise(series: ScoreSeries, *, settings: OutcomeSettings | None = None,
                     anchor=s.baseline_anchor)
     rules["baseline"] = baseline_rule_id(s.baseline_window_days, s.baseline_fallback, s.baseline_anchor)
 
-    has_response = _has_response_rule(d)
+    clinic_rule = s.change_rules.get(d.id)
+    has_response = _has_response_rule(d, clinic_rule)
     if has_response:
-        probe = change_outcome(d.id, None, None, definitions=definitions)
+        probe = change_outcome(d.id, None, None, clinic_rule=clinic_rule, definitions=definitions)
         rules["response"], evidence["response"] = probe.rule_version, probe.evidence
     else:
-        notes.append(f"clinical.md 2 gives no response rule for {d.id}")
+        notes.append(f"No published response rule for {d.short_name} and the clinic has set "
+                     "none (outcome settings)")
     if d.remission is not None:
         probe = remission(d.id, None, settings=inst_settings, definitions=definitions)
         rules["remission"], evidence["remission"] = probe.rule_version, probe.evidence
     else:
-        notes.append(f"clinical.md 2 gives no remission rule for {d.id}")
+        notes.append(f"No published remission rule for {d.short_name}")
     relapse_rule = s.relapse_rule(d.id)
     if relapse_rule is not None:
         rules["relapse"], evidence["relapse"] = relapse_rule.rule_id, relapse_rule.evidence
@@ -460,7 +469,7 @@ def summarise(series: ScoreSeries, *, settings: OutcomeSettings | None = None,
         notes.append("no baseline: no score in the baseline window and no usable fallback"
                      if series.points else "no scores")
         return summary()
-    response_rule = next((c for c in d.change_rules if c.id == "response"), None)
+    response_rule = change_rule(d, "response", clinic_rule)
     if base.total <= 0 and response_rule is not None and response_rule.kind == "percent_reduction":
         notes.append("baseline total is 0: percent change and response are undefined")
     if d.remission is not None and remission(d.id, base.total, settings=inst_settings,
@@ -477,11 +486,12 @@ def summarise(series: ScoreSeries, *, settings: OutcomeSettings | None = None,
                            "reduction_points": reduction_points(base.total, latest.total),
                            "reduction_pct": percent_reduction(base.total, latest.total)}
     if has_response:
-        out["response_now"] = change_outcome(d.id, base.total, latest.total, definitions=definitions).met
+        out["response_now"] = change_outcome(d.id, base.total, latest.total, clinic_rule=clinic_rule,
+                                             definitions=definitions).met
     if d.remission is not None:
         out["remission_now"] = remission(d.id, latest.total, settings=inst_settings,
                                          definitions=definitions).met
-    resp = first_response(series, base, definitions=definitions)
+    resp = first_response(series, base, clinic_rule=clinic_rule, definitions=definitions)
     rem = first_remission(series, base, instrument_settings=inst_settings, definitions=definitions)
     if resp is not None:
         out["first_response_at"] = resp[0].taken_at
@@ -499,7 +509,8 @@ def summarise(series: ScoreSeries, *, settings: OutcomeSettings | None = None,
         t = anchors[s.relapse_after]
         anchor = (t, s.relapse_after) if t is not None else None
     if relapse_rule is None:
-        notes.append(f"clinical.md 2 gives no relapse definition for {d.id} and the clinic has set none")
+        notes.append(f"No published relapse definition for {d.short_name} and the clinic has set "
+                     "none (outcome settings)")
     elif anchor is None:
         notes.append(f"not at risk of relapse: no {s.relapse_after.replace('_', ' ')} yet")
     else:
