@@ -152,7 +152,8 @@ def test_conditions_are_added_from_the_table_and_corrected_not_deleted(prescribe
     client.post(f"/patients/{patient.pk}/conditions/",
                 {"code": "F33.2", "treatment_resistant": "on"})
     condition = Condition.objects.get(patient=patient)
-    assert condition.display.startswith("MDD, recurrent") and condition.treatment_resistant
+    assert condition.display == "Major depressive disorder, recurrent severe without psychotic features"
+    assert condition.treatment_resistant
     client.post(f"/patients/{patient.pk}/conditions/{condition.pk}/entered-in-error/",
                 {"reason": "wrong patient"})
     condition.refresh_from_db()
@@ -166,7 +167,32 @@ def test_only_a_depression_can_be_marked_treatment_resistant(prescriber, patient
     response = login(prescriber).post(f"/patients/{patient.pk}/conditions/",
                                       {"code": "F41.1", "treatment_resistant": "on"}, follow=True)
     assert not Condition.objects.exists()
-    assert b"Only a depression diagnosis" in response.content
+    assert "Only a major depressive disorder diagnosis" in response.content.decode()
+
+
+@pytest.mark.parametrize(("written", "code", "display"), [
+    ("F31.4", "F31.4", "Bipolar disorder, current episode depressed, severe, without psychotic features"),
+    ("f200", "F20.0", "Paranoid schizophrenia"),
+])
+def test_any_icd_10_cm_code_can_be_added_not_only_the_suggested_ones(prescriber, patient, written, code,
+                                                                      display):
+    response = login(prescriber).post(f"/patients/{patient.pk}/conditions/", {"code": written}, follow=True)
+    condition = Condition.objects.get(patient=patient)
+    assert (condition.code, condition.display) == (code, display)
+    assert f"Condition added: {code} {display}." in response.content.decode()
+
+
+def test_a_code_that_is_not_in_icd_10_cm_is_refused_saying_how_to_write_one(prescriber, patient):
+    response = login(prescriber).post(f"/patients/{patient.pk}/conditions/", {"code": "F33.99"}, follow=True)
+    assert not Condition.objects.exists()
+    assert "“F33.99” is not an ICD-10-CM code" in response.content.decode()
+    assert "e.g. F33.1" in response.content.decode()
+
+
+def test_the_chart_suggests_the_common_diagnoses_as_the_code_is_typed(prescriber, patient):
+    page = login(prescriber).get(f"/patients/{patient.pk}/").content.decode()
+    assert 'list="diagnosis-codes"' in page
+    assert '<option value="F33.1">F33.1 Major depressive disorder, recurrent, moderate</option>' in page
 
 
 def test_a_wrong_login_gets_one_message_that_reveals_nothing(prescriber):

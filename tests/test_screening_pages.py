@@ -22,7 +22,7 @@ CLEAN_HISTORY = {f"history_{key}": NO for key in (
     "intracerebral_hemorrhage", "uncontrolled_hypertension", "cardiovascular_disease",
     "raised_intracranial_pressure", "raised_intraocular_pressure", "seizures", "liver_disease",
     "bladder_symptoms", "sleep_apnea", "ketamine_misuse", "substance_use_disorder",
-    "suicide_attempt_past_year")}
+    "suicide_attempt_past_year", "acute_suicidal_ideation_or_behaviour")}
 GOOD_INTAKE = {
     "weight_kg": "70", "height_cm": "170", "sbp_mmhg": "128", "dbp_mmhg": "82",
     "heart_rate_bpm": "72", "spo2_pct": "98", "adequate_antidepressant_trials": "2",
@@ -124,6 +124,29 @@ def test_an_unanswered_question_makes_the_decision_need_review(coordinator, depr
     decision = EligibilityDecision.objects.get()
     assert decision.status == "needs_review"
     assert any("psychosis" in field for field in decision.result["missing"])
+    page = client.get(f"/patients/{depressed.pk}/screening/").content.decode()
+    assert "<strong>Missing information:</strong> Psychosis (ever)</p>" in page  # the question, not its id
+
+
+def test_a_ketamine_allergy_written_any_way_excludes_and_the_page_says_how_it_was_read(coordinator,
+                                                                                       depressed):
+    client = login(coordinator)
+    submit(client, depressed, no_hypersensitivities="", hypersensitivities="Ketalar 10 mg/mL (rash)")
+    evaluate(client, depressed)
+    decision = EligibilityDecision.objects.get()
+    assert decision.status == "not_eligible"
+    assert "ketamine_hypersensitivity" in {rule["id"] for rule in decision.result["rules"]}
+    page = client.get(f"/patients/{depressed.pk}/screening/").content.decode()
+    assert "Allergies as read:</strong> Ketalar 10 mg/mL (rash) → ketamine (racemic)" in page
+    assert "Ketalar label" in page and "clinical.md" not in page
+
+
+def test_rules_that_are_clinic_policy_say_so_in_plain_words(coordinator, depressed):
+    client = login(coordinator)
+    submit(client, depressed, history_bladder_symptoms="yes")
+    evaluate(client, depressed)
+    page = client.get(f"/patients/{depressed.pk}/screening/").content.decode()
+    assert ">clinic policy</span>" in page and ">policy</span>" not in page
 
 
 def test_re_evaluating_an_unchanged_intake_gives_the_identical_decision(coordinator, depressed):

@@ -62,7 +62,7 @@ def add_condition(*, patient: Patient, code: str, treatment_resistant: bool = Fa
                   note: str = "", by: User | None) -> Condition:
     diagnosis = diagnoses().get(code)
     if diagnosis is None:
-        raise ValueError(f"{code!r} is not in the clinic's diagnosis table")
+        raise ValueError(f"{code!r} is not an ICD-10-CM code ({diagnoses().code_set})")
     if treatment_resistant and not diagnosis.is_depression:
         raise ValueError("Only a depression code (F32.x/F33.x) can be marked treatment-resistant")
     with transaction.atomic():
@@ -118,7 +118,7 @@ def bulk_create_patients(*, clinic: Clinic, records: list[NewPatient], by: User 
                 for code, resistant in record.conditions:
                     diagnosis = table.get(code)
                     if diagnosis is None:
-                        raise ValueError(f"{code!r} is not in the clinic's diagnosis table")
+                        raise ValueError(f"{code!r} is not an ICD-10-CM code ({table.code_set})")
                     conditions.append(Condition(
                         patient=patient, code=diagnosis.code, display=diagnosis.display,
                         code_system=diagnosis.system, treatment_resistant=resistant,

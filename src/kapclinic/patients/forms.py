@@ -88,23 +88,39 @@ class PatientForm(forms.ModelForm):
 
 
 class ConditionForm(forms.Form):
-    code = forms.ChoiceField(label="Diagnosis (ICD-10-CM)")
+    code = forms.CharField(
+        label="Diagnosis (ICD-10-CM code)", max_length=12,
+        widget=forms.TextInput(attrs={"list": "diagnosis-codes", "autocomplete": "off",
+                                      "placeholder": "e.g. F33.1", "spellcheck": "false"}),
+        help_text="Any ICD-10-CM code. The diagnoses the clinic treats most are suggested as you type.",
+    )
     treatment_resistant = forms.BooleanField(
         required=False, label="Treatment-resistant",
-        help_text="Depression only: at least two adequate antidepressant trials have failed.",
+        help_text="Major depression only: at least two adequate antidepressant trials have failed.",
     )
     note = forms.CharField(required=False, max_length=500)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["code"].choices = [("", "Choose a diagnosis")] + diagnoses().choices()
+    @property
+    def suggestions(self) -> list[tuple[str, str]]:
+        """(code, 'code description') for the codes the reference lists, for the datalist."""
+        return [(d.code, f"{d.code} {d.display}") for d in diagnoses().listed()]
+
+    def clean_code(self) -> str:
+        written = self.cleaned_data["code"]
+        diagnosis = diagnoses().get(written)
+        if diagnosis is None:
+            raise forms.ValidationError(
+                f"“{written}” is not an ICD-10-CM code ({diagnoses().code_set}). Write it as a letter, "
+                "two digits, a dot and up to four more characters, e.g. F33.1.")
+        return diagnosis.code
 
     def clean(self):
         data = super().clean()
         diagnosis = diagnoses().get(data.get("code", ""))
         if diagnosis and data.get("treatment_resistant") and not diagnosis.is_depression:
             self.add_error("treatment_resistant",
-                           "Only a depression diagnosis (F32.x or F33.x) can be treatment-resistant.")
+                           "Only a major depressive disorder diagnosis (F32.x or F33.x) can be "
+                           "treatment-resistant.")
         return data
 
 

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from kapclinic.accounts.permissions import Action, get_patient_for_user, require
 from kapclinic.audit import trail
+from kapclinic.clinical.codes import diagnoses
 from kapclinic.measures.summary import latest_responses
 from kapclinic.patients import actions
 from kapclinic.patients.forms import (
@@ -112,7 +113,8 @@ def condition_add(request: HttpRequest, patient_id: int) -> HttpResponse:
         actions.add_condition(patient=patient, code=form.cleaned_data["code"],
                               treatment_resistant=form.cleaned_data["treatment_resistant"],
                               note=form.cleaned_data["note"], by=request.user)
-        messages.success(request, "Condition added.")
+        added = diagnoses().get(form.cleaned_data["code"])
+        messages.success(request, f"Condition added: {added.code} {added.display}.")
     else:
         for field, errors in form.errors.items():
             messages.error(request, f"{form.fields[field].label if field in form.fields else ''}: "

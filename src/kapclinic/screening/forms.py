@@ -30,12 +30,14 @@ HISTORY_LABELS = {
     "Bladder symptoms (pain, urgency, blood)", "sleep_apnea": "Sleep apnoea",
     "ketamine_misuse": "Ketamine misuse (ever)", "substance_use_disorder":
     "Other substance use disorder", "suicide_attempt_past_year": "Suicide attempt in the past year",
+    "acute_suicidal_ideation_or_behaviour":
+    "Acute suicidal ideation or behaviour now (major depression with acute suicidality)",
 }
 MEDICAL = ("aneurysmal_vascular_disease", "arteriovenous_malformation", "intracerebral_hemorrhage",
            "uncontrolled_hypertension", "cardiovascular_disease", "raised_intracranial_pressure",
            "raised_intraocular_pressure", "seizures", "liver_disease", "bladder_symptoms",
            "sleep_apnea")
-PSYCHIATRIC = ("psychosis", "mania", "suicide_attempt_past_year")
+PSYCHIATRIC = ("psychosis", "mania", "suicide_attempt_past_year", "acute_suicidal_ideation_or_behaviour")
 SUBSTANCE = ("ketamine_misuse", "substance_use_disorder")
 NUMBERS = {
     "weight_kg": "Weight (kg)", "height_cm": "Height (cm)", "sbp_mmhg": "Systolic BP (mm Hg)",
@@ -51,6 +53,18 @@ NARRATIVE = {
 
 def history_field(key: str) -> str:
     return f"history_{key}"
+
+
+def intake_field_label(name: str) -> str:
+    """The question a clinician reads for an intake field the rules name ('history.mania')."""
+    other = {"date_of_birth": "Date of birth", "sex_at_birth": "Sex at birth", "diagnoses": "Diagnoses",
+             "adequate_antidepressant_trials": "Adequate antidepressant trials",
+             "pregnant": "Pregnant", "breastfeeding": "Breastfeeding", "audit_total": "AUDIT total score",
+             "medications": "Current medications", "hypersensitivities": "Allergies and hypersensitivities",
+             "resp_rate_per_min": "Respiratory rate", "temp_c": "Temperature"}
+    key = name.removeprefix("history.")
+    return (HISTORY_LABELS.get(key) or NUMBERS.get(name) or other.get(name)
+            or key.replace("_", " ").capitalize())
 
 
 class IntakeForm(forms.Form):

@@ -28,6 +28,7 @@ from kapclinic.screening.forms import (
     EvaluateForm,
     IntakeForm,
     SignOffForm,
+    intake_field_label,
 )
 from kapclinic.screening.models import Consent, ConsentDocument, EligibilityDecision
 
@@ -126,6 +127,7 @@ def screening(request: HttpRequest, patient_id: int) -> HttpResponse:
     return render(request, "screening/screening.html", {
         "patient": patient, "intake": actions.intake_for(patient), "decisions": decisions,
         "latest": latest, "stale": latest is not None and actions.is_stale(latest),
+        "missing": [intake_field_label(f) for f in (latest.result.get("missing", []) if latest else [])],
         "evaluate_form": EvaluateForm(initial={"drug": latest.drug if latest else "ketamine",
                                                "route": latest.route if latest else ""}),
         "signoff_form": SignOffForm(), "document": document, "consents": consents,
