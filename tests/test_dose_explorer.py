@@ -117,3 +117,87 @@ def test_the_api_refuses_bad_input_naming_the_field(prescriber, body, field):
 def test_roles_without_the_permission_cannot_simulate(therapist):
     assert login(therapist).get("/dosing/explorer/").status_code == 403
     assert post(api_client(therapist), {"model": "domino"}).status_code == 403
+
+
+INTRANASAL_30 = {**STANDARD, "route": "intranasal", "dose": "30", "dose_unit": "mg",
+                 "compare_route": ""}
+
+
+def test_the_chart_marks_the_observed_peak_for_the_dose_simulated_with_its_source(prescriber):
+    body = login(prescriber).get("/dosing/explorer/", INTRANASAL_30).content.decode()
+    assert body.count('class="observed"') == 1
+    assert "Pharmacotherapy 2022, Table 6, intranasal 30 mg, n = 7–10" in body
+    assert "60.8 ng/mL" in body
+
+
+def test_observed_peaks_at_other_doses_are_named_not_drawn(prescriber):
+    body = login(prescriber).get("/dosing/explorer/", {**INTRANASAL_30, "dose": "40"}
+                                 ).content.decode()
+    assert 'class="observed"' not in body
+    assert "10 mg, 30 mg and 50 mg" in body
+
+
+def test_the_page_says_in_words_which_model_misses_the_observed_peak_and_by_how_much(
+        prescriber):
+    response = login(prescriber).get("/dosing/explorer/", INTRANASAL_30)
+    body = response.content.decode()
+    misses = [m for row in response.context["exploration"].rows
+              for m in row["result"].observed_misses]
+    assert misses
+    section = body[body.index('id="misses-h"'):]
+    for message in misses:
+        assert message.replace("&", "&amp;") in section
+    assert "[D]" not in section.split("</section>")[0]
+    assert "pk.md" not in section.split("</section>")[0]
+
+
+def test_a_time_without_a_reported_peak_time_is_drawn_as_a_level(prescriber):
+    body = login(prescriber).get("/dosing/explorer/", {
+        **STANDARD, "route": "oral", "compare_route": ""}).content.decode()
+    assert body.count('class="observed-level"') == 1
+    assert "Grant 1981" in body
+
+
+def test_asian_japanese_and_age_change_the_esketamine_curve(prescriber):
+    esk = {**STANDARD, "drug": "esketamine", "route": "intranasal", "dose_unit": "mg",
+           "dose": "56", "compare_route": ""}
+    client = login(prescriber)
+    base = client.get("/dosing/explorer/", esk).context["exploration"]
+    japanese = client.get("/dosing/explorer/", {**esk, "japanese": "on", "age_years": "70"}
+                          ).context["exploration"]
+    key = "perez_ruixo_esketamine"
+    assert (japanese.envelope.results[key].cmax_ng_per_ml
+            > 1.2 * base.envelope.results[key].cmax_ng_per_ml)
+
+
+def test_an_absurd_age_on_the_page_is_refused_naming_the_field(prescriber):
+    response = login(prescriber).get("/dosing/explorer/", {**STANDARD, "age_years": "300"})
+    assert response.status_code == 422
+    assert "age_years" in response.context["form"].errors
+
+
+def test_the_api_reports_observed_peaks_and_misses(prescriber):
+    body = post(api_client(prescriber), {
+        "model": "domino", "route": "intranasal", "dose_mg": 30, "weight_kg": 70}).json()
+    assert body["observed"] and body["observed_peak_misses"]
+    assert all(c["source"] and "pk.md" not in c["message"] for c in body["observed"])
+
+
+def test_the_api_applies_covariates(prescriber):
+    request = {"model": "perez_ruixo_esketamine", "route": "intranasal", "dose_mg": 56,
+               "weight_kg": 74}
+    client = api_client(prescriber)
+    base = post(client, request).json()
+    asian = post(client, {**request, "asian": True, "japanese": True, "age_years": 70}).json()
+    assert asian["cmax_ng_per_ml"] > 1.2 * base["cmax_ng_per_ml"]
+
+
+@pytest.mark.parametrize("extra, field", [({"age_years": 300}, "age_years"),
+                                          ({"age_years": 12}, "age_years"),
+                                          ({"asian": "perhaps"}, "asian")])
+def test_the_api_refuses_a_wrong_covariate_naming_the_field(prescriber, extra, field):
+    response = post(api_client(prescriber), {
+        "model": "perez_ruixo_esketamine", "route": "intranasal", "dose_mg": 56,
+        "weight_kg": 74, **extra})
+    assert response.status_code == 422
+    assert field in {error["field"] for error in response.json()["errors"]}

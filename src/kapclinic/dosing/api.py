@@ -28,6 +28,9 @@ class SimulateIn(Schema):
     step_min: float = 1.0
     population: int | None = Field(None, ge=1, le=API_MAX_POPULATION)
     seed: int | None = None
+    asian: bool | None = None
+    japanese: bool | None = None
+    age_years: float | None = None
 
 
 @router.get("/models")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from kapclinic.clinical.pk import Envelope
 from kapclinic.clinical.pk.bands import ReferenceBand
+from kapclinic.clinical.pk.observations import Observation
 
 WIDTH, HEIGHT = 760, 380
 LEFT, RIGHT, TOP, BOTTOM = 64, 185, 30, 46
@@ -42,13 +43,20 @@ def _nice_step(span: float, ticks: int) -> float:
 
 
 def envelope_svg(envelope: Envelope, bands: tuple[ReferenceBand, ...],
-                 names: dict[str, str]) -> dict:
-    """Everything the template needs to draw the chart: coordinates, ticks, labels."""
+                 names: dict[str, str], observed: list[Observation] | None = None) -> dict:
+    """Everything the template needs to draw the chart: coordinates, ticks, labels.
+
+    ``observed``: peaks seen in people after the same regimen, drawn as points (with the
+    reported spread) or, when the time of the peak was not reported, as a level.
+    """
     times = envelope.times_h
+    observed = observed or []
     # The axis always reaches past the reference ranges, so a dose change moves the curve
     # against fixed landmarks instead of rescaling into the same shape.
     landmark = max((b.high_ng_per_ml for b in bands if b.high_ng_per_ml), default=0.0)
-    top = max(float(envelope.upper_ng_per_ml.max()), landmark, 1.0) * 1.1
+    seen = max(((o.cmax_ng_per_ml or 0) + (o.cmax_sd_ng_per_ml or 0) for o in observed),
+               default=0.0)
+    top = max(float(envelope.upper_ng_per_ml.max()), landmark, seen, 1.0) * 1.1
     y_step = _nice_step(top, 5)
     y_max = y_step * math.ceil(top / y_step)
     x_max = float(times[-1]) or 1.0
@@ -80,6 +88,24 @@ def envelope_svg(envelope: Envelope, bands: tuple[ReferenceBand, ...],
             "height": (py(band.low_ng_per_ml) - py(high)) if high else 0,
             "label_y": (py(high) + 12) if high else py(band.low_ng_per_ml) - 4,
         })
+    points, levels = [], []
+    for number, o in enumerate(observed, start=1):
+        assert o.cmax_ng_per_ml is not None
+        sd = o.cmax_sd_ng_per_ml or 0.0
+        item = {"observation": o, "number": number, "y": py(o.cmax_ng_per_ml),
+                "y_lo": py(max(o.cmax_ng_per_ml - sd, 0.0)), "y_hi": py(o.cmax_ng_per_ml + sd),
+                "has_y_bar": bool(sd)}
+        if o.tmax_min is None:
+            levels.append({**item, "label_x": LEFT + plot_w - 4})
+            continue
+        t_lo, t_hi = o.tmax_low_min, o.tmax_high_min
+        if o.tmax_sd_min is not None:
+            t_lo, t_hi = o.tmax_min - o.tmax_sd_min, o.tmax_min + o.tmax_sd_min
+        x = px(min(o.tmax_min / 60.0, x_max))
+        item.update(x=x, label_x=x + 8, has_x_bar=t_lo is not None and t_hi is not None,
+                    x_lo=px(max(t_lo or 0.0, 0.0) / 60.0),
+                    x_hi=px(min((t_hi or 0.0) / 60.0, x_max)))
+        points.append(item)
     y_ticks = [{"y": py(v), "label": f"{v:g}"}
                for v in (y_step * k for k in range(int(round(y_max / y_step)) + 1))]
     x_step = _nice_step(x_max, 8)
@@ -89,6 +115,7 @@ def envelope_svg(envelope: Envelope, bands: tuple[ReferenceBand, ...],
         "width": WIDTH, "height": HEIGHT, "left": LEFT, "top": TOP, "plot_w": plot_w,
         "plot_h": plot_h, "bottom": TOP + plot_h, "right": LEFT + plot_w,
         "envelope": f"{upper} {lower}", "lines": lines, "bands": shown_bands,
+        "observed": points, "observed_levels": levels,
         "y_ticks": y_ticks, "x_ticks": x_ticks, "legend_x": LEFT + plot_w + 14,
         "legend_end_x": LEFT + plot_w + 32, "legend_text_x": LEFT + plot_w + 38,
     }

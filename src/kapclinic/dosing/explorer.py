@@ -1,4 +1,5 @@
-"""Run the dose explorer's simulation: every applicable model, the band, the equivalence."""
+"""Run the dose explorer's simulation: every applicable model, the band, the equivalence,
+and the peaks observed in people by the same route."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass, field
 
 from kapclinic.clinical import pk
 from kapclinic.clinical.pk.bands import reference_bands
+from kapclinic.clinical.pk.observations import Observation, for_drug_route, matching
 from kapclinic.dosing.chart import envelope_svg
 
 FIELD_ALIASES = {"dose_mg": "dose", "dose_mg_per_kg": "dose", "to_route": "compare_route"}
@@ -20,26 +22,43 @@ class Exploration:
     equivalent: pk.EquivalentDose | None = None
     equivalent_error: str = ""
     caveats: list[str] = field(default_factory=list)
+    observed: list[Observation] = field(default_factory=list)  # drawn: same regimen
+    observed_elsewhere: list[Observation] = field(default_factory=list)  # other doses
+    misses: list[str] = field(default_factory=list)  # models >30% from an observed peak
+
+    @property
+    def elsewhere_doses(self) -> str:
+        """'10 mg, 30 mg and 50 mg': the doses with observed peaks not drawn."""
+        doses = list(dict.fromkeys(o.dose_text for o in self.observed_elsewhere))
+        return doses[0] if len(doses) == 1 else f"{', '.join(doses[:-1])} and {doses[-1]}"
 
 
 def explore(*, drug: str, route: str, hours: int, compare_route: str = "",
-            **dose: float | None) -> Exploration:
+            covariates: dict | None = None, **dose: float | None) -> Exploration:
     """Raises pk.PKInputError (with ``field``) on an input the models cannot take."""
-    envelope = pk.envelope(drug, route, hours=hours, step_min=1.0, **dose)
+    covariates = covariates or {}
+    envelope = pk.envelope(drug, route, hours=hours, step_min=1.0, **dose, **covariates)
     names = {m["id"]: m["name"] for m in pk.list_models()}
     rows = []
     caveats: list[str] = []
+    misses: list[str] = []
     for model, result in envelope.results.items():
         rows.append({"model": model, "name": names.get(model, model), "result": result})
         caveats += [f"{names.get(model, model)}: {c['text']}" for c in result.caveats
                     if c.get("text")]
+        misses += result.observed_misses
+    first = rows[0]["result"]
+    observed = matching(drug, route, first.dose_mg, first.weight_kg, dose.get("duration_min"))
+    elsewhere = [o for o in for_drug_route(drug, route)
+                 if o.cmax_ng_per_ml is not None and o not in observed]
     bands = reference_bands()
-    exploration = Exploration(envelope, envelope_svg(envelope, bands, names), rows, bands,
-                              caveats=caveats)
+    exploration = Exploration(envelope, envelope_svg(envelope, bands, names, observed), rows,
+                              bands, caveats=caveats, observed=observed,
+                              observed_elsewhere=elsewhere, misses=misses)
     if compare_route and compare_route != route:
         try:
             exploration.equivalent = pk.equivalent_dose(
-                drug, route, compare_route, metric="auc", **dose)
+                drug, route, compare_route, metric="auc", **dose, **covariates)
         except pk.PKInputError as exc:
             exploration.equivalent_error = str(exc)
     return exploration

@@ -23,6 +23,13 @@ class ExplorerForm(forms.Form):
     duration_min = forms.FloatField(label="Infusion time (min)", initial=40, required=False,
                                     min_value=0.0001, help_text="IV infusion only",
                                     widget=forms.NumberInput(attrs={"step": "any"}))
+    asian = forms.BooleanField(label="Asian", required=False)
+    japanese = forms.BooleanField(label="Japanese", required=False,
+                                  help_text="Includes the Asian effects")
+    age_years = forms.FloatField(label="Age (years)", required=False,
+                                 help_text="Liver blood flow falls above 60 (Perez-Ruixo 2021)",
+                                 widget=forms.NumberInput(attrs={"step": "any",
+                                                                 "inputmode": "decimal"}))
     hours = forms.TypedChoiceField(label="Show", choices=WINDOWS, coerce=int, initial=4)
     compare_route = forms.ChoiceField(
         label="Equivalent dose by", required=False,
@@ -33,6 +40,12 @@ class ExplorerForm(forms.Form):
         key = "dose_mg_per_kg" if data["dose_unit"] == "mg_per_kg" else "dose_mg"
         return {key: data["dose"], "weight_kg": data["weight_kg"],
                 "duration_min": data["duration_min"] if data["route"] == "iv-infusion" else None}
+
+    def covariate_kwargs(self) -> dict:
+        """The patient's covariates as the PK core takes them (None: not given)."""
+        data = self.cleaned_data
+        return {"asian": data["asian"] or None, "japanese": data["japanese"] or None,
+                "age_years": data["age_years"]}
 
     @classmethod
     def with_defaults(cls, params) -> ExplorerForm:

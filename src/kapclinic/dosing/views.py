@@ -20,7 +20,8 @@ def dose_explorer(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             exploration = explore(drug=data["drug"], route=data["route"], hours=data["hours"],
-                                  compare_route=data["compare_route"], **form.dose_kwargs())
+                                  compare_route=data["compare_route"],
+                                  covariates=form.covariate_kwargs(), **form.dose_kwargs())
         except pk.PKInputError as exc:
             name = FIELD_ALIASES.get(exc.field, exc.field)
             form.add_error(name if name in form.fields else None, str(exc))

@@ -85,3 +85,39 @@ def test_a_broken_model_file_is_one_line_and_exit_2_not_a_traceback(monkeypatch)
     monkeypatch.setattr(cli, "list_models", broken)
     code, _, err = _run("models")
     assert code == 2 and err.count("\n") == 1 and "domino.json" in err
+
+
+def test_the_json_says_when_the_model_misses_an_observed_peak_by_more_than_30_percent():
+    code, out, _ = _run("simulate", "--model", "domino", "--route", "intranasal", "--dose-mg",
+                        "30", "--weight-kg", "70", "--json")
+    data = json.loads(out)
+    assert code == 0
+    missed = [c for c in data["observed"] if c["misses_by_more_than_30_percent"]]
+    assert missed and data["observed_peak_misses"] == [c["message"] for c in missed]
+    for check in missed:
+        assert abs(check["difference_percent"]) > 30
+        assert "Pharmacotherapy 2022, Table 6" in check["source"]
+        assert "[D]" not in check["message"] and "pk.md" not in check["message"]
+
+
+def test_the_text_output_warns_about_a_missed_observed_peak():
+    code, out, _ = _run("simulate", "--model", "domino", "--route", "oral", "--dose-mg-per-kg",
+                        "0.5", "--weight-kg", "70")
+    assert code == 0
+    assert "below the 45 ng/mL observed" in out
+
+
+def test_the_covariate_options_change_the_esketamine_curve():
+    base = json.loads(_run("simulate", "--model", "perez_ruixo_esketamine", "--route",
+                           "intranasal", "--dose-mg", "56", "--weight-kg", "74", "--json")[1])
+    code, out, _ = _run("simulate", "--model", "perez_ruixo_esketamine", "--route",
+                        "intranasal", "--dose-mg", "56", "--weight-kg", "74", "--japanese",
+                        "--age-years", "70", "--json")
+    assert code == 0 and json.loads(out)["cmax_ng_per_ml"] > base["cmax_ng_per_ml"] * 1.2
+
+
+def test_an_absurd_age_exits_2_naming_the_option():
+    code, _, err = _run("simulate", "--model", "perez_ruixo_esketamine", "--route",
+                        "intranasal", "--dose-mg", "56", "--weight-kg", "74", "--age-years",
+                        "300")
+    assert code == 2 and "age_years" in err and err.count("\n") == 1

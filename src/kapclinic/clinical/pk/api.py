@@ -92,7 +92,9 @@ def equivalent_dose(drug: str, from_route: str, to_route: str, *, weight_kg: flo
                     dose_mg: float | None = None, dose_mg_per_kg: float | None = None,
                     metric: str = "auc", duration_min: float | None = None,
                     to_duration_min: float | None = None,
-                    models: list[str] | None = None) -> EquivalentDose:
+                    models: list[str] | None = None, asian: bool | None = None,
+                    japanese: bool | None = None,
+                    age_years: float | None = None) -> EquivalentDose:
     """The ``to_route`` dose giving the same AUC (0 to infinity) or Cmax as the given dose.
 
     Computed for each model that has both routes; the band is the min/max across them.
@@ -106,6 +108,9 @@ def equivalent_dose(drug: str, from_route: str, to_route: str, *, weight_kg: flo
     if not ids:
         raise PKInputError("to_route", f"no {drug} model has both {from_route} and {to_route}")
 
+    cov: dict[str, Any] = {"asian": asian, "japanese": japanese, "age_years": age_years,
+                           "observed": False}
+
     def value(r: SimulationResult) -> float:
         return r.auc_inf_ng_h_per_ml if metric == "auc" else r.cmax_ng_per_ml
 
@@ -113,12 +118,12 @@ def equivalent_dose(drug: str, from_route: str, to_route: str, *, weight_kg: flo
     given = 0.0
     for m in ids:
         ref = simulate(m, from_route, dose_mg=dose_mg, dose_mg_per_kg=dose_mg_per_kg,
-                       weight_kg=weight_kg, duration_min=duration_min)
+                       weight_kg=weight_kg, duration_min=duration_min, **cov)
         given, target = ref.dose_mg, value(ref)
         trial = given
         for _ in range(50):
             got = value(simulate(m, to_route, dose_mg=trial, weight_kg=weight_kg,
-                                 duration_min=to_duration_min))
+                                 duration_min=to_duration_min, **cov))
             new = trial * target / got
             if abs(new - trial) <= 1e-9 * trial:
                 break

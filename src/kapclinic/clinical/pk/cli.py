@@ -39,6 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sim.add_argument("--step-min", type=float, default=1.0, metavar="S")
     sim.add_argument("--population", type=int, metavar="N", help="virtual patients")
     sim.add_argument("--seed", type=int, metavar="S")
+    sim.add_argument("--asian", action="store_true", default=None,
+                     help="patient is Asian (esketamine model: kel x0.36, noresketamine CL x0.81)")
+    sim.add_argument("--japanese", action="store_true", default=None,
+                     help="patient is Japanese (esketamine model: FRn x1.34, plus the Asian "
+                          "effects)")
+    sim.add_argument("--age-years", type=float, metavar="A",
+                     help="age (esketamine model: hepatic flow -2.19 L/h per year above 60)")
     sim.add_argument("--json", action="store_true", help="print JSON")
     sim.add_argument("--plot", metavar="FILE.svg", help="write the curve as SVG")
 
@@ -81,7 +88,8 @@ def _simulate(args: argparse.Namespace, out: TextIO) -> int:
     result = simulate(args.model, args.route, dose_mg=args.dose_mg,
                       dose_mg_per_kg=args.dose_mg_per_kg, weight_kg=args.weight_kg,
                       duration_min=args.duration_min, hours=args.hours, step_min=args.step_min,
-                      population=args.population, seed=args.seed)
+                      population=args.population, seed=args.seed, asian=args.asian,
+                      japanese=args.japanese, age_years=args.age_years)
     if plot is not None:
         try:
             plot.write_text(render(result), encoding="utf-8")
@@ -104,6 +112,7 @@ def _simulate(args: argparse.Namespace, out: TextIO) -> int:
         s = result.population_summary["cmax_ng_per_ml"]
         lines.append(f"population {result.population} (seed {result.seed}): Cmax 5/50/95th "
                      f"percentile {s['p05']:.1f} / {s['p50']:.1f} / {s['p95']:.1f} ng/mL")
+    lines += [f"warning: {m}" for m in result.observed_misses]
     lines += [f"source [{result.evidence}]: {result.citation}"]
     lines += [f"caveat ({c['kind']}): {c['text']}" for c in result.caveats]
     lines += [f"assumption: {a}" for a in result.assumptions]

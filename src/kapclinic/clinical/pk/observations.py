@@ -135,3 +135,30 @@ def for_route(drug: str, form: str, route: str) -> list[Observation]:
     """Observations of this drug form by this route, in file order."""
     return [o for o in observations().values()
             if o.drug == drug and o.form == form and o.route == route]
+
+
+def for_drug_route(drug: str, route: str) -> list[Observation]:
+    """Observations for the drug as the explorer names it (ketamine is racemic here)."""
+    form = "racemic" if drug == "ketamine" else "S-enantiomer"
+    return for_route(drug, form, route)
+
+
+def matching(drug: str, route: str, dose_mg: float, weight_kg: float,
+             duration_min: float | None = None, *, tolerance: float = 0.01) -> list[Observation]:
+    """Observed peaks after the same regimen: same route and dose (mg, or mg/kg at this
+    weight) within ``tolerance``, same infusion time. Only those with a concentration."""
+    out = []
+    for o in for_drug_route(drug, route):
+        if o.cmax_ng_per_ml is None:
+            continue
+        if o.dose_mg is not None:
+            same = abs(dose_mg / o.dose_mg - 1) <= tolerance
+        else:
+            assert o.dose_mg_per_kg is not None
+            same = abs(dose_mg / weight_kg / o.dose_mg_per_kg - 1) <= tolerance
+        if o.duration_min is not None:
+            same = same and duration_min is not None and \
+                abs(duration_min / o.duration_min - 1) <= tolerance
+        if same:
+            out.append(o)
+    return out
