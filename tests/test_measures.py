@@ -169,7 +169,7 @@ def test_the_chart_and_measures_page_show_the_trajectory(nurse, patient):
     page = client.get(f"/patients/{patient.pk}/measures/")
     assert page.content.count(b'class="dot') == 3 and b"None/minimal" in page.content
     chart = client.get(f"/patients/{patient.pk}/")
-    assert b"phq9" in chart.content
+    assert b"<strong>PHQ-9</strong>" in chart.content
 
 
 def test_the_admin_reads_the_outbox(nurse, clinic_admin, reachable):

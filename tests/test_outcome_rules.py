@@ -155,7 +155,7 @@ def test_the_measures_page_shows_each_outcome_with_the_rules_used(nurse, prescri
     text = page.content.decode()
     assert "70% lower than baseline" in text  # (20 - 6) / 20
     assert "responding now" in text and "phq9@2:response" in text
-    assert "clinical.md 2 gives no relapse definition for phq9" in text
+    assert "No published relapse definition for PHQ-9" in text
 
 
 def test_a_hospitalisation_after_a_madrs_response_is_a_relapse_on_its_date(nurse, prescriber,

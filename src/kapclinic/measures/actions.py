@@ -44,7 +44,7 @@ def save_settings(*, form, by: User) -> MeasureSettings:
 
 
 OUTCOME_FIELDS = ("relapse_after", "relapse_date", "fading_fraction", "madrs_remission_max",
-                  "relapse_rules")
+                  "relapse_rules", "response_rules")
 
 
 def save_outcome_settings(*, form, by: User) -> MeasureSettings:
@@ -119,6 +119,7 @@ def score_answers(patient: Patient, instrument: str, answers: dict[str, Any]):
     clinic_settings = settings_for(patient.clinic_id)
     return instruments.score(
         instrument, answers, prorate=clinic_settings.prorate,
+        rounding=clinic_settings.prorate_rounding,
         settings=instrument_settings(instrument, clinic_settings),
         sex=patient.sex_at_birth if patient.sex_at_birth in ("female", "male") else None)
 
@@ -138,6 +139,14 @@ def record_response(*, patient: Patient, instrument: str, answers: dict[str, Any
     result = score_answers(patient, instrument, answers)
     definition = instruments.get_instrument(instrument)
     labels = {rule.id: rule.label for rule in definition.alerts}
+    priority = {rule.id: rule.priority for rule in definition.alerts}
+    raised = [*result.flags, *result.undetermined_flags]
+    if any(priority.get(flag, "urgent") == "urgent" for flag in raised):
+        # the urgent path covers the lower level too (C-SSRS: a High that could not be
+        # ruled out is not also raised as a Moderate to follow up)
+        follow_up_only = {f for f in raised if priority.get(f) == "follow_up"}
+    else:
+        follow_up_only = set()
     with transaction.atomic():
         if link is not None and not links.close_link(link):
             raise LinkUsed("These answers were already received.")
@@ -147,12 +156,14 @@ def record_response(*, patient: Patient, instrument: str, answers: dict[str, Any
             flags=list(result.flags), result=stored_result(result), taken_at=taken_at or timezone.now(),
             source=source, entered_by=by, link=link)
         alerts = [Alert.objects.create(patient=patient, response=response, kind=flag,
-                                       label=labels.get(flag, flag))
-                  for flag in result.flags]
+                                       label=labels.get(flag, flag),
+                                       priority=priority.get(flag, "urgent"))
+                  for flag in result.flags if flag not in follow_up_only]
         alerts += [Alert.objects.create(
             patient=patient, response=response, kind=flag,
-            label=f"Could not be ruled out (an answer is missing): {labels.get(flag, flag)}")
-            for flag in result.undetermined_flags]
+            label=f"Could not be ruled out (an answer is missing): {labels.get(flag, flag)}",
+            priority=priority.get(flag, "urgent"))
+            for flag in result.undetermined_flags if flag not in follow_up_only]
         trail.record("create", object_type="response", object_id=response.pk,
                      patient_id=patient.pk, clinic_id=patient.clinic_id,
                      detail={"instrument": instrument, "alerts": [a.kind for a in alerts]})

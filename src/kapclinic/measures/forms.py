@@ -84,7 +84,7 @@ class MeasureSettingsForm(forms.ModelForm):
         model = MeasureSettings
         fields = ["crisis_text", "escalation_minutes", "link_days", "default_instruments",
                   "ptsd_instruments", "default_interval_days", "qids_suicide_item_threshold",
-                  "madrs_suicide_item_threshold", "prorate"]
+                  "madrs_suicide_item_threshold", "prorate", "prorate_rounding"]
         labels = {
             "crisis_text": "Crisis text shown to a patient at once",
             "escalation_minutes": "Escalate an unacknowledged alert after (minutes)",
@@ -95,6 +95,12 @@ class MeasureSettingsForm(forms.ModelForm):
             "qids_suicide_item_threshold": "QIDS-SR16 item 12 alert at or above",
             "madrs_suicide_item_threshold": "MADRS item 10 alert at or above",
             "prorate": "Prorate a PHQ-9 with 1 or 2 missing items (marked prorated)",
+            "prorate_rounding": "Round a prorated total with a fraction (before severity and "
+                                "remission are read from it)",
+        }
+        help_texts = {
+            "prorate_rounding": "Default: half up (4.5 becomes 5), the common convention. The "
+                                "PHQ-9 prorating rule (NHS Data Dictionary) does not say.",
         }
         widgets = {"crisis_text": forms.Textarea(attrs={"rows": 9})}
 
@@ -131,6 +137,14 @@ class MeasureSettingsForm(forms.ModelForm):
         return self._definition_allows("madrs_suicide_item_threshold", "madrs",
                                        "suicide_item_threshold")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # an older settings form (or API client) that does not send it keeps the current value
+        self.fields["prorate_rounding"].required = False
+
+    def clean_prorate_rounding(self) -> str:
+        return self.cleaned_data.get("prorate_rounding") or self.instance.prorate_rounding
+
     def clean_escalation_minutes(self) -> int:
         value = self.cleaned_data["escalation_minutes"]
         if not 1 <= value <= 24 * 60:
@@ -141,6 +155,11 @@ class MeasureSettingsForm(forms.ModelForm):
 def _setting_choices(name: str) -> list[tuple[str, str]]:
     spec = outcomes.load_rules().settings[name]
     return [(value, value.replace("_", " ")) for value in spec.allowed or ()]
+
+
+def _clinic_choice(default: object) -> str:
+    shown = str(default).replace("_", " ")
+    return f"Clinic choice (no published rule); default {shown}."
 
 
 class OutcomeSettingsForm(forms.ModelForm):
@@ -158,19 +177,25 @@ class OutcomeSettingsForm(forms.ModelForm):
         model = MeasureSettings
         fields = ["relapse_after", "relapse_date", "fading_fraction", "madrs_remission_max"]
 
+    CHANGE_KINDS = [("point_reduction", "a drop of at least N points"),
+                    ("percent_reduction", "a reduction of at least N% from baseline")]
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         specs = outcomes.load_rules().settings
         for name in ("relapse_after", "relapse_date", "fading_fraction"):
             self.fields[name].label = specs[name].label
-            self.fields[name].help_text = specs[name].source
+            self.fields[name].help_text = _clinic_choice(specs[name].default)
         fading = specs["fading_fraction"]
         self.fields["fading_fraction"].validators += [
             MinValueValidator(fading.minimum), MaxValueValidator(fading.maximum)]
         remission = instruments.get_instrument("madrs").settings["remission_max"]
         self.fields["madrs_remission_max"].choices = [(v, f"≤ {v}") for v in remission.allowed]
         self.fields["madrs_remission_max"].label = remission.label
-        self.fields["madrs_remission_max"].help_text = remission.source
+        self.fields["madrs_remission_max"].help_text = (
+            "MADRS remission is defined as 10 or less in some esketamine trials and 12 or less "
+            f"in others (SUSTAIN-3); {_clinic_choice(remission.default).lower()}")
+        self._response_fields()
         current = self.instance.relapse_rules or {}
         self.relapse_rows = []
         for instrument in outcomes.relapse_rule_instruments():
@@ -198,8 +223,41 @@ class OutcomeSettingsForm(forms.ModelForm):
                 "fields": [self[prefix + k] for k in ("threshold", "consecutive", "min_days",
                                                       "max_days")]})
 
+    def _response_fields(self) -> None:
+        current = self.instance.response_rules or {}
+        self.response_rows = []
+        for instrument in outcomes.response_rule_instruments():
+            d = instruments.get_instrument(instrument)
+            rule = current.get(instrument) or {}
+            prefix = f"response_{instrument}_"
+            self.fields[prefix + "kind"] = forms.ChoiceField(
+                label="Response is", choices=self.CHANGE_KINDS, required=False,
+                initial=rule.get("kind", "point_reduction"))
+            self.fields[prefix + "at_least"] = forms.FloatField(
+                label="N", required=False, min_value=0.5, initial=rule.get("at_least"),
+                help_text="empty = no response rule (no default)")
+            self.response_rows.append({"definition": d, "fields": [
+                self[prefix + "kind"], self[prefix + "at_least"]]})
+
+    def _clean_response_rules(self, cleaned: dict[str, Any]) -> None:
+        rules = {}
+        for instrument in outcomes.response_rule_instruments():
+            prefix = f"response_{instrument}_"
+            at_least = cleaned.get(prefix + "at_least")
+            if at_least is None:
+                continue
+            kind = cleaned.get(prefix + "kind") or "point_reduction"
+            try:
+                instruments.clinic_change_rule(instrument, kind=kind, at_least=at_least)
+            except ValueError as exc:
+                self.add_error(prefix + "at_least", str(exc).split(": ", 1)[-1].capitalize() + ".")
+                continue
+            rules[instrument] = {"kind": kind, "at_least": at_least}
+        self.instance.response_rules = rules
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        self._clean_response_rules(cleaned)
         rules = {}
         for instrument in outcomes.relapse_rule_instruments():
             prefix = f"relapse_{instrument}_"

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic
 from kapclinic.audit.models import CorrectableRecord
-from kapclinic.clinical import outcomes
+from kapclinic.clinical import instruments, outcomes
 from kapclinic.clinical.instruments.crisis import is_crisis
 from kapclinic.patients.models import Patient, PatientLink, paired
 
@@ -20,6 +20,15 @@ DEFAULT_CRISIS_TEXT = (
     "emergency number or go to the nearest emergency department. In the US you can call or "
     "text 988 (Suicide & Crisis Lifeline). Your care team has been told and will contact you."
 )
+
+
+def instrument_name(instrument_id: str) -> str:
+    """What people see for an instrument: its short name (PHQ-9), not its id (phq9); the id
+    only when the clinic has removed the definition (the records stay on file)."""
+    try:
+        return instruments.get_instrument(instrument_id).short_name
+    except instruments.UnknownInstrumentError:
+        return instrument_id
 
 
 class MeasureSettings(models.Model):
@@ -39,6 +48,11 @@ class MeasureSettings(models.Model):
     # [policy] QIDS-SR16 item 12 alert threshold (clinical.md 1.1 lets the clinic choose 1 or 2).
     qids_suicide_item_threshold = models.PositiveSmallIntegerField(default=1)
     prorate = models.BooleanField(default=False, help_text="Prorate PHQ-9 with 1-2 missing items")
+    # [policy] how a fractional prorated total is rounded before banding and cut-offs
+    # (phq9.json prorate.rounding: default half up, 4.5 -> 5; a test holds them equal).
+    prorate_rounding = models.CharField(
+        max_length=10, default="half_up",
+        choices=[("half_up", "Half up (4.5 becomes 5)"), ("up", "Any fraction up (4.1 becomes 5)")])
     # [policy] MADRS item 10 alert threshold (madrs.json setting, default 4).
     madrs_suicide_item_threshold = models.PositiveSmallIntegerField(default=4)
 
@@ -53,6 +67,9 @@ class MeasureSettings(models.Model):
     # {instrument: {"threshold": n, "consecutive": k, "spacing_days": [lo, hi] | null,
     #  "version": v}}; a retired rule keeps {"threshold": null, "version": v}.
     relapse_rules = models.JSONField(default=dict, blank=True)
+    # The clinic's response rules for instruments the reference gives none for (PCL-5):
+    # {instrument: {"kind": "point_reduction" | "percent_reduction", "at_least": n}}. No default.
+    response_rules = models.JSONField(default=dict, blank=True)
     outcome_version = models.PositiveIntegerField(default=1)
 
     IDENTIFYING_FIELDS: tuple[str, ...] = ()
@@ -77,10 +94,14 @@ class MeasureSettings(models.Model):
                 instrument, threshold=rule["threshold"], consecutive=rule["consecutive"],
                 spacing_days=tuple(spacing) if spacing else None,
                 version=str(rule.get("version", 1)))
+        changes = {instrument: instruments.clinic_change_rule(
+            instrument, kind=rule["kind"], at_least=rule["at_least"])
+            for instrument, rule in (self.response_rules or {}).items() if rule}
         return outcomes.OutcomeSettings(
             relapse_after=self.relapse_after, relapse_date=self.relapse_date,
             fading_fraction=self.fading_fraction, relapse_rules=rules,
-            instrument_settings={"madrs": {"remission_max": self.madrs_remission_max}})
+            instrument_settings={"madrs": {"remission_max": self.madrs_remission_max}},
+            change_rules=changes)
 
 
 class Response(CorrectableRecord):
@@ -121,6 +142,10 @@ class Response(CorrectableRecord):
         return f"{self.instrument} {self.total} for patient {self.patient_id}"
 
     @property
+    def instrument_name(self) -> str:
+        return instrument_name(self.instrument)
+
+    @property
     def crisis(self) -> bool:
         """Whether the answers called for crisis resources: any alert they raised, including
         one that could not be ruled out because an answer was missing."""
@@ -146,6 +171,10 @@ class Schedule(models.Model):
     def __str__(self) -> str:
         return f"{self.instrument} every {self.interval_days} d for patient {self.patient_id}"
 
+    @property
+    def instrument_name(self) -> str:
+        return instrument_name(self.instrument)
+
 
 class MeasureRequest(models.Model):
     """A questionnaire sent to the patient: its link, when it is due and whether it came back."""
@@ -162,14 +191,28 @@ class MeasureRequest(models.Model):
     def __str__(self) -> str:
         return f"{self.instrument} due {self.due_at:%Y-%m-%d} for patient {self.patient_id}"
 
+    @property
+    def instrument_name(self) -> str:
+        return instrument_name(self.instrument)
+
 
 class Alert(CorrectableRecord):
-    """An urgent alert raised by an answer; it stays until a clinician acknowledges it."""
+    """An alert raised by an answer; it stays until a clinician acknowledges it.
+
+    ``priority`` is the definition's: ``urgent`` (the crisis path: shown as urgent and
+    escalated when not acknowledged in time) or ``follow_up`` (e.g. a C-SSRS Moderate risk:
+    shown to the care team for follow-up by the clinic's protocol, not escalated). Alerts
+    raised before priorities existed were all urgent, which is what the default says."""
+
+    class Priority(models.TextChoices):
+        URGENT = "urgent", "Urgent"
+        FOLLOW_UP = "follow_up", "Follow-up"
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="alerts")
     response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="alerts")
     kind = models.CharField(max_length=60)
     label = models.CharField(max_length=300)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.URGENT)
     raised_at = models.DateTimeField(default=timezone.now)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT,

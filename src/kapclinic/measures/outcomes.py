@@ -40,6 +40,20 @@ def relapse_events(patient: Patient) -> list[outcomes.ClinicalEvent]:
             .values_list("kind", "occurred_at")]
 
 
+def whole_totals(instrument: str, points: list, rounding: str) -> list:
+    """Stored totals as outcomes read them. A prorated total stored before prorated totals
+    were rounded (e.g. a PHQ-9 of 4.5) is read through the clinic's rounding rule (4.5 is
+    5, not remission), as the scorer now does; the stored value itself is not rewritten."""
+    try:
+        how = instruments.chosen_rounding(instruments.get_instrument(instrument), rounding)
+    except (instruments.UnknownInstrumentError, instruments.SettingError):
+        return points
+    if how is None:
+        return points
+    return [(at, instruments.round_total(total, how) if total != int(total) else total)
+            for at, total in points]
+
+
 def refresh(patient: Patient, instrument: str,
             settings: MeasureSettings | None = None) -> OutcomeSnapshot | None:
     """Recompute one snapshot. The row is locked first, so a response saved meanwhile and
@@ -51,6 +65,7 @@ def refresh(patient: Patient, instrument: str,
         points = list(Response.objects.filter(
             patient=patient, instrument=instrument, entered_in_error_at__isnull=True,
             total__isnull=False).order_by("taken_at").values_list("taken_at", "total"))
+        points = whole_totals(instrument, points, settings.prorate_rounding)
         summary = None
         if points:
             try:

@@ -26,11 +26,12 @@ def latest_responses(patient: Patient) -> list[Response]:
 
 
 def measures_events(patient: Patient) -> list[TimelineEvent]:
-    """The timeline's share of measurement-based care: urgent alerts and their
+    """The timeline's share of measurement-based care: alerts (urgent or follow-up) and their
     acknowledgements, and events that can define relapse (with their corrections)."""
     events = []
     for alert in Alert.objects.filter(patient=patient).select_related("acknowledged_by"):
-        events.append(TimelineEvent(alert.raised_at, "alert", f"Urgent alert: {alert.label}"))
+        events.append(TimelineEvent(alert.raised_at, "alert",
+                                    f"{alert.get_priority_display()} alert: {alert.label}"))
         if alert.acknowledged_at:
             events.append(TimelineEvent(alert.acknowledged_at, "alert", "Alert acknowledged",
                                         alert.acknowledgement_note,

@@ -41,6 +41,7 @@ from kapclinic.measures.models import (
     OutcomeSnapshot,
     Response,
     Schedule,
+    instrument_name,
 )
 from kapclinic.patients import links
 from kapclinic.patients.forms import EnteredInErrorForm
@@ -63,10 +64,28 @@ def trajectories(responses) -> list[dict]:
                 id=instrument, short_name=instrument, name="definition no longer installed"),
                 "chart": None, "rows": rows})
             continue
+        for r in rows:
+            r.current_reading = current_reading(r, definition)
         points = [(r.taken_at, r.total, bool(r.flags)) for r in rows if r.total is not None]
         charts.append({"instrument": definition, "chart": trajectory(instrument, points),
                        "rows": rows})
     return charts
+
+
+def current_reading(response: Response, definition) -> dict | None:
+    """For a response scored under an earlier version of its instrument (e.g. the two-tier
+    C-SSRS screener), its stored answers re-scored by the current version, shown beside
+    the result as recorded (which is never rewritten). None when the version is current."""
+    if response.definition_version == definition.version:
+        return None
+    try:
+        result = actions.score_answers(response.patient, response.instrument, response.answers)
+    except (instruments.AnswerError, instruments.SettingError):
+        return {"version": definition.version, "label": None}
+    label = result.severity_label
+    if label is None and result.total is not None:
+        label = f"total {result.total:g}"
+    return {"version": definition.version, "label": label}
 
 
 def measures_page(request: HttpRequest, patient, *, event_form=None, status: int = 200
@@ -84,7 +103,10 @@ def measures_page(request: HttpRequest, patient, *, event_form=None, status: int
     return render(request, "measures/patient.html", {
         "patient": patient, "charts": charts, "responses": responses,
         "schedules": [_named(s) for s in Schedule.objects.filter(patient=patient)],
-        "alerts": Alert.objects.filter(patient=patient, acknowledged_at__isnull=True),
+        "urgent_alerts": Alert.objects.filter(patient=patient, acknowledged_at__isnull=True,
+                                              priority=Alert.Priority.URGENT).count(),
+        "follow_up_alerts": Alert.objects.filter(patient=patient, acknowledged_at__isnull=True,
+                                                 priority=Alert.Priority.FOLLOW_UP).count(),
         "instruments": instruments.list_instruments(), "send_form": SendForm(),
         "events": events, "event_form": event_form or ClinicalEventForm(),
     }, status=status)
@@ -169,8 +191,12 @@ def enter_response(request: HttpRequest, patient_id: int, instrument: str) -> Ht
             form.add_error(f"item_{exc.item}" if f"item_{exc.item}" in form.fields else None,
                            str(exc))
         else:
-            if recorded.alerts:
-                messages.error(request, "Urgent: " + "; ".join(a.label for a in recorded.alerts))
+            urgent = [a.label for a in recorded.alerts if a.priority == Alert.Priority.URGENT]
+            follow_up = [a.label for a in recorded.alerts if a.priority != Alert.Priority.URGENT]
+            if urgent:
+                messages.error(request, "Urgent: " + "; ".join(urgent))
+            if follow_up:
+                messages.warning(request, "Follow-up: " + "; ".join(follow_up))
             messages.success(request, f"{form.definition.short_name} saved.")
             return redirect("patient-measures", patient_id=patient.pk)
     return render(request, "measures/enter.html", {"patient": patient, "form": form},
@@ -307,7 +333,9 @@ def outcome_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "measures/outcome_settings.html", {
         "form": form, "settings": current,
         "stale": outcome_snapshots.stale(request.membership.clinic_id).count(),
-        "reference_rules": outcomes.load_rules().relapse_rules.values(),
+        "reference_rules": [SimpleNamespace(instrument_name=instrument_name(r.instrument),
+                                            label=r.label)
+                            for r in outcomes.load_rules().relapse_rules.values()],
     }, status=422 if form.errors else 200)
 
 

@@ -118,12 +118,15 @@ def remind(now: datetime) -> int:
 
 
 def escalate(now: datetime) -> int:
-    """Alerts past their clinic's time, oldest first, go to everyone who can act on them."""
+    """Urgent alerts past their clinic's time, oldest first, go to everyone who can act on
+    them. A follow-up alert (C-SSRS Moderate) waits for the care team's follow-up by the
+    clinic's protocol and is not escalated."""
     escalated = 0
     for clinic in Clinic.objects.all():
         minutes = actions.settings_for(clinic.pk).escalation_minutes
         due = (Alert.objects.filter(patient__clinic_id=clinic.pk, acknowledged_at__isnull=True,
                                     escalated_at__isnull=True,
+                                    priority=Alert.Priority.URGENT,  # follow-up: by protocol
                                     raised_at__lte=now - timedelta(minutes=minutes))
                .select_related("patient").order_by("raised_at")[:BATCH])
         for alert in due:
