@@ -107,3 +107,15 @@ def test_it_gives_percentile_curves_that_bracket_the_median_in_population_mode()
     again = simulate("herd", "iv-infusion", dose_mg_per_kg=0.5, weight_kg=70,
                      duration_min=40, population=5000, seed=7)
     np.testing.assert_array_equal(result.p50, again.p50)
+
+
+def test_large_population_percentiles_in_float32_agree_with_numpy_to_a_millionth():
+    defn = load_all()["kamp"]
+    prm, _ = sample_parameters(defn, 70.0, 5000, np.random.default_rng(5))
+    system = System(disposition(defn, prm), 5000)
+    sol = solve(system.modes(), [zero_order(0, 0.0, 40.0, np.full(5000, 35.0))],
+                system.observe())
+    grid = evaluate_grid(sol, 0, 241, 1.0, percentiles=True)
+    direct = sol.at(np.arange(241.0))[:, 0]
+    np.testing.assert_allclose(grid.percentiles[:, 1:],
+                               np.percentile(direct, (5, 50, 95), axis=0)[:, 1:], rtol=1e-6)

@@ -22,6 +22,7 @@ from .engine import FloatArray, Solution
 
 PERCENTILES = (5.0, 50.0, 95.0)
 _CHUNK_PATIENTS = 256  # a chunk's curves (256 x 1441 doubles) stay in L2/L3 cache
+_FLOAT32_PATIENTS = 4096  # from here on percentiles are computed in float32
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,10 @@ def evaluate_grid(sol: Solution, output: int, n_points: int, step_min: float, *,
     seg_first.append(n_points)
     width = max(1, math.isqrt(n_points))  # B: columns per factor row
     curves = np.empty((p, n_points)) if keep_curves else None
-    by_time = np.empty((n_points, p)) if percentiles else None
+    # Percentiles of a large population are taken in float32: 7 significant digits are far
+    # finer than any chart or summary, and the (K, P) matrix and its partitions halve.
+    by_time = np.empty((n_points, p), dtype=np.float32 if p >= _FLOAT32_PATIENTS
+                       else np.float64) if percentiles else None
     cmax = np.empty(p)
     tidx = np.empty(p, dtype=np.int64)
 
@@ -144,15 +148,19 @@ def row_percentiles(x: FloatArray, qs: tuple[float, ...]) -> FloatArray:
 
 
 def _order_stats(x: FloatArray, ks: list[int], offset: int) -> dict[int, float]:
-    if not ks:
+    """Order statistics ``ks`` (sorted, absolute ranks) of ``x`` (ranks from ``offset``).
+
+    A needed rank k+1 next to a needed k costs a minimum over the right part instead of
+    a partition; the anchors (ranks whose predecessor is not needed) split the array.
+    """
+    anchors = [k for k in ks if k - 1 not in ks]
+    if not anchors:
         return {}
-    mid = ks[len(ks) // 2]
-    y = np.partition(x, mid - offset)
-    out = {mid: float(y[mid - offset])}
-    rest_right = [k for k in ks if k > mid]
-    if rest_right and rest_right[0] == mid + 1:  # the next order statistic is a min away
-        out[mid + 1] = float(y[mid - offset + 1 :].min())
-        rest_right = rest_right[1:]
-    out.update(_order_stats(y[: mid - offset], [k for k in ks if k < mid], offset))
-    out.update(_order_stats(y[mid - offset + 1 :], rest_right, mid + 1))
+    a = anchors[len(anchors) // 2]
+    y = np.partition(x, a - offset)
+    out = {a: float(y[a - offset])}
+    if a + 1 in ks:
+        out[a + 1] = float(y[a - offset + 1 :].min())
+    out.update(_order_stats(y[: a - offset], [k for k in ks if k < a], offset))
+    out.update(_order_stats(y[a - offset + 1 :], [k for k in ks if k > a + 1], a + 1))
     return out
