@@ -41,3 +41,19 @@ def test_a_prescriber_changes_the_dose_and_sees_the_curve_change(page, console_e
     violations = axe_violations(page)
     assert not violations, describe({"dose explorer": violations})
     assert console_errors == [], f"browser console errors: {console_errors}"
+
+
+def test_a_prescriber_sees_the_observed_intranasal_peak_and_the_models_that_miss_it(
+        page, console_errors, prescriber, screenshot_dir):
+    log_in(page, "alice", PASSWORD)
+    page.goto("/dosing/explorer/?drug=ketamine&route=intranasal&dose=30&dose_unit=mg"
+              "&weight_kg=70&hours=4&compare_route=")
+    expect(page.locator("g.observed")).to_have_count(1)
+    expect(page.get_by_text("Observed peak 1: 60.8 ng/mL at 14 min")).to_be_visible()
+    expect(page.get_by_role("heading", name="Where the models miss what was measured in people")
+           ).to_be_visible()
+    page.screenshot(caret="initial", path=screenshot_dir / "dose-explorer-intranasal-30mg.png",
+                    full_page=True)
+    violations = axe_violations(page)
+    assert not violations, describe({"dose explorer, intranasal": violations})
+    assert console_errors == [], f"browser console errors: {console_errors}"
