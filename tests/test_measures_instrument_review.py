@@ -142,3 +142,11 @@ def test_the_dashboard_and_alerts_name_instruments_not_their_ids(nurse, prescrib
     chart = login(nurse).get(f"/patients/{patient.pk}/").content.decode()
     assert "<strong>C-SSRS screener</strong>" in chart and "<strong>cssrs_screener</strong>" not in chart
     assert "Urgent alert: C-SSRS High risk" in chart
+
+
+def test_the_clinic_rounding_default_is_the_phq9_definitions_labelled_default(clinic_a):
+    from kapclinic.clinical.instruments import get_instrument
+
+    rounding = get_instrument("phq9").scoring.missing.prorate.rounding
+    assert actions.settings_for(clinic_a).prorate_rounding == rounding.default == "half_up"
+    assert rounding.evidence == "policy" and "half up" in rounding.label
