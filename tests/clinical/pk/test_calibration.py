@@ -119,3 +119,12 @@ def test_an_observed_peak_is_either_within_30_percent_or_the_miss_is_reported(mo
             assert ("below" if off < 0 else "above") in said[0]
         else:
             assert not said
+
+
+def test_an_iv_bolus_is_compared_at_the_time_the_observed_level_was_sampled():
+    result = simulate("domino", "iv-bolus", dose_mg=10, weight_kg=70, step_min=0.5)
+    check = next(c for c in result.observed if c.observation.route == "iv-bolus")
+    minute = int(check.observation.tmax_min / 0.5)
+    assert check.predicted_cmax_ng_per_ml == pytest.approx(result.conc_ng_per_ml[minute],
+                                                           rel=1e-9)
+    assert check.predicted_cmax_ng_per_ml < result.cmax_ng_per_ml

@@ -27,6 +27,8 @@ class ObservedCheck:
     observation: Observation
     predicted_cmax_ng_per_ml: float
     predicted_tmax_h: float
+    at_observed_time: bool = False  # IV bolus: the model's peak is at time 0, so compare
+    # the concentration at the time the observed peak was sampled
 
     @property
     def difference(self) -> float:
@@ -49,8 +51,11 @@ class ObservedCheck:
         """Plain words: how far off, which way, from which source, and what it means."""
         o = self.observation
         below = self.difference < 0
-        return (f"{self.model_name} predicts a peak of {self.predicted_cmax_ng_per_ml:.0f} "
-                f"ng/mL after {self.regimen}, {abs(self.difference):.0%} "
+        what = (f"{self.predicted_cmax_ng_per_ml:.0f} ng/mL at {o.tmax_min:g} min"
+                if self.at_observed_time else
+                f"a peak of {self.predicted_cmax_ng_per_ml:.0f} ng/mL")
+        return (f"{self.model_name} predicts {what} after {self.regimen}, "
+                f"{abs(self.difference):.0%} "
                 f"{'below' if below else 'above'} the {o.cmax_ng_per_ml:g} ng/mL observed "
                 f"({o.label}): real levels may be {'higher' if below else 'lower'} than "
                 "this model shows.")
@@ -84,5 +89,10 @@ def observed_checks(model_id: str, route: str) -> tuple[ObservedCheck, ...]:
         r = simulate(model_id, route, dose_mg=o.dose_at(), weight_kg=REFERENCE_WEIGHT_KG,
                      duration_min=o.duration_min, hours=max(4.0, 4 * peak_h), step_min=0.1,
                      observed=False)
-        out.append(ObservedCheck(defn.name, o, r.cmax_ng_per_ml, r.tmax_h))
+        if route == "iv-bolus" and o.tmax_min is not None:
+            k = int(round(o.tmax_min / 0.1))
+            out.append(ObservedCheck(defn.name, o, float(r.conc_ng_per_ml[k]),
+                                     o.tmax_min / 60.0, at_observed_time=True))
+        else:
+            out.append(ObservedCheck(defn.name, o, r.cmax_ng_per_ml, r.tmax_h))
     return tuple(out)
