@@ -71,7 +71,11 @@ def new_patient(clinic: Clinic, by: User | None = None, **overrides):
         "date_of_birth": date(1985, 12, 10), "sex_at_birth": "female", "status": "screening",
     }
     data.update(overrides)
-    return actions.create_patient(clinic=clinic, data=data, by=by)
+    wanted = data["status"]
+    if wanted not in ("referred", "screening"):  # set later by its owner (sign-off, treatment start)
+        data["status"] = "screening"
+    patient = actions.create_patient(clinic=clinic, data=data, by=by)
+    return actions.change_status(patient=patient, status=wanted, by=by) if wanted != "screening" else patient
 
 
 @pytest.fixture

@@ -150,3 +150,21 @@ def test_a_token_naming_a_clinic_its_user_is_not_in_is_refused(prescriber, clini
     own = api.client.get("/api/v1/patients", HTTP_AUTHORIZATION=f"Bearer {api.secret}",
                          HTTP_X_KAPCLINIC_CLINIC=str(patient.clinic_id))
     assert own.status_code == 200
+
+
+def test_the_api_cannot_move_an_ineligible_patient_into_treatment(clinic_a, nurse):
+    from tests.conftest import new_patient
+
+    patient = new_patient(clinic_a, status="ineligible")
+    response = Api(nurse).call("PATCH", f"/patients/{patient.pk}",
+                               {"version": patient.version, "status": "in_treatment"})
+    assert response.status_code == 422
+    assert "cannot go from ineligible to in treatment" in problem_fields(response)["status"]
+    patient.refresh_from_db()
+    assert patient.status == "ineligible"
+
+
+def test_the_api_cannot_create_a_patient_already_in_treatment(prescriber):
+    response = Api(prescriber).call("POST", "/patients", {**NEW, "status": "in_treatment"})
+    assert response.status_code == 422 and "status" in problem_fields(response)
+    assert not Patient.objects.exists()

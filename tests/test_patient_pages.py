@@ -147,6 +147,50 @@ def test_the_second_of_two_simultaneous_edits_gets_a_conflict_and_keeps_its_typi
     assert retry.status_code == 302
 
 
+@pytest.mark.parametrize("role", ["nurse", "coordinator", "prescriber"])
+def test_a_status_edit_cannot_put_an_ineligible_patient_into_treatment(request, clinic_a, role):
+    user = request.getfixturevalue(role)
+    patient = new_patient(clinic_a, status="ineligible")
+    response = login(user).post(f"/patients/{patient.pk}/edit/", {
+        **VALID, "mrn": patient.mrn, "status": "in_treatment", "version": patient.version})
+    assert response.status_code == 422
+    assert "cannot go from ineligible to in treatment" in response.content.decode()
+    patient.refresh_from_db()
+    assert patient.status == "ineligible" and patient.version == 2
+
+
+def test_treatment_starts_only_after_an_eligible_sign_off_and_a_current_consent(clinic_a, nurse, prescriber):
+    from kapclinic.screening import actions as screening
+
+    patient = new_patient(clinic_a, status="eligible")  # eligible but never signed off
+    client = login(nurse)
+
+    def start(version):
+        return client.post(f"/patients/{patient.pk}/edit/", {
+            **VALID, "mrn": patient.mrn, "status": "in_treatment", "version": version})
+
+    assert "sign-off of eligibility first" in start(patient.version).content.decode()
+    screening.save_intake(patient=patient, draft={}, data={"history": {}},
+                          expected_version=screening.intake_for(patient).version, by=nurse)
+    decision = screening.evaluate_intake(patient=patient, drug="ketamine", route=None, by=prescriber)
+    screening.sign_off(decision=decision, accept=False, final_status="eligible", reason="reviewed",
+                       by=prescriber)
+    patient.refresh_from_db()
+    assert "current informed consent" in start(patient.version).content.decode()
+    document = screening.publish_consent_document(clinic=clinic_a, title="KAP", text="...", by=prescriber)
+    screening.sign_consent(patient=patient, document=document, signed_name="Ada Lovelace",
+                           method="in_clinic", by=nurse)
+    assert start(patient.version).status_code == 302
+    patient.refresh_from_db()
+    assert patient.status == "in_treatment"
+
+
+def test_a_new_patient_starts_as_referred_or_in_screening(prescriber):
+    response = login(prescriber).post("/patients/new/", {**VALID, "status": "in_treatment"})
+    assert response.status_code == 422
+    assert not Patient.objects.exists()
+
+
 def test_conditions_are_added_from_the_table_and_corrected_not_deleted(prescriber, patient):
     client = login(prescriber)
     client.post(f"/patients/{patient.pk}/conditions/",

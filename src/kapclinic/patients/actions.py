@@ -13,6 +13,7 @@ from kapclinic.accounts.models import Clinic, User
 from kapclinic.audit import trail
 from kapclinic.audit.corrections import mark_entered_in_error
 from kapclinic.clinical.codes import diagnoses
+from kapclinic.patients import status as status_rules
 from kapclinic.patients.models import Condition, Patient, StatusChange
 
 
@@ -28,7 +29,14 @@ class ConflictError(Exception):
         self.current = current
 
 
+class StatusRefused(ValueError):
+    """The status cannot be set by hand now; the message says why and what is possible."""
+
+
 def create_patient(*, clinic: Clinic, data: dict[str, Any], by: User | None) -> Patient:
+    reason = status_rules.refusal(None, data.get("status", Patient._meta.get_field("status").default))
+    if reason:
+        raise StatusRefused(reason)
     with transaction.atomic():
         patient = Patient.objects.create(clinic=clinic, created_by=by, **data)
         StatusChange.objects.create(patient=patient, to_status=patient.status, changed_by=by)
@@ -39,10 +47,19 @@ def create_patient(*, clinic: Clinic, data: dict[str, Any], by: User | None) -> 
 
 
 def update_patient(*, patient: Patient, changes: dict[str, Any], expected_version: int,
-                   by: User | None) -> Patient:
-    """Compare-and-swap on ``version``: a stale edit raises ConflictError and writes nothing."""
+                   by: User | None, status_owner: bool = False) -> Patient:
+    """Compare-and-swap on ``version``: a stale edit raises ConflictError and writes nothing.
+
+    A status change by hand must be a move ``patients.status`` allows (StatusRefused
+    otherwise); only a status's owner (``change_status``, e.g. the screening sign-off) skips it.
+    """
     with transaction.atomic():
-        old_status = Patient.objects.filter(pk=patient.pk).values_list("status", flat=True).first()
+        stored = Patient.objects.select_for_update().get(pk=patient.pk)
+        old_status = stored.status
+        if "status" in changes and not status_owner:
+            reason = status_rules.refusal(stored, changes["status"])
+            if reason:
+                raise StatusRefused(reason)
         updated = Patient.objects.filter(pk=patient.pk, version=expected_version).update(
             **changes, version=F("version") + 1, updated_at=timezone.now()
         )
@@ -141,7 +158,7 @@ def change_status(*, patient: Patient, status: str, by: User | None) -> Patient:
     if current.status == status:
         return current
     return update_patient(patient=current, changes={"status": status},
-                          expected_version=current.version, by=by)
+                          expected_version=current.version, by=by, status_owner=True)
 
 
 def grant_portal_login(*, patient: Patient, username: str, password_hash: str | None = None,

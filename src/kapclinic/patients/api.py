@@ -146,7 +146,10 @@ def create_patient(request: HttpRequest, payload: PatientIn):
     form = PatientForm(_form_data(payload.model_dump()), clinic=clinic)
     _validate(form)
     data = {name: form.cleaned_data[name] for name in EDITABLE_FIELDS}
-    patient = actions.create_patient(clinic=clinic, data=data, by=request.user)
+    try:
+        patient = actions.create_patient(clinic=clinic, data=data, by=request.user)
+    except actions.StatusRefused as exc:
+        raise ValidationError([{"loc": ["body", "status"], "msg": str(exc)}]) from exc
     return Reply(201, _detail(patient))
 
 
@@ -165,6 +168,9 @@ def update_patient(request: HttpRequest, patient_id: int, payload: PatientPatch)
     version = changes.pop("version")
     form = PatientForm(_form_data({**current, **changes}), instance=patient, clinic=patient.clinic)
     _validate(form)
-    fresh = actions.update_patient(patient=patient, changes=form.changed_values(),
-                                   expected_version=version, by=request.user)
+    try:
+        fresh = actions.update_patient(patient=patient, changes=form.changed_values(),
+                                       expected_version=version, by=request.user)
+    except actions.StatusRefused as exc:
+        raise ValidationError([{"loc": ["body", "status"], "msg": str(exc)}]) from exc
     return _detail(fresh)

@@ -9,6 +9,7 @@ from django import forms
 from kapclinic.accounts.models import Clinic, Membership, User
 from kapclinic.accounts.roles import Role
 from kapclinic.clinical.codes import diagnoses
+from kapclinic.patients import status as status_rules
 from kapclinic.patients.models import Patient, Status
 
 EDITABLE_FIELDS = [
@@ -17,8 +18,6 @@ EDITABLE_FIELDS = [
     "emergency_contact_phone", "prescriber", "therapist",
 ]
 OLDEST_PLAUSIBLE_AGE_YEARS = 120  # data-entry check only: catches a mistyped year
-# Only a prescriber's screening sign-off sets these; the edit form may not.
-SIGNED_OFF_STATUSES = {Status.ELIGIBLE, Status.INELIGIBLE}
 
 
 def clinic_staff(clinic: Clinic, role: Role):
@@ -48,6 +47,14 @@ class PatientForm(forms.ModelForm):
         for name in ("phone", "emergency_contact_phone"):
             self.fields[name].widget.attrs["inputmode"] = "tel"
         self.fields["email"].widget.attrs["autocomplete"] = "off"
+        current = self.instance.status if self.instance.pk else None
+        offered = set(status_rules.MANUAL_MOVES.get(current, ())) | ({current} if current else set())
+        # Every status validates (so a refused move gets clean_status's reason); only the moves
+        # allowed from here are offered.
+        self.fields["status"].widget.choices = [(v, label) for v, label in Status.choices if v in offered]
+        self.fields["status"].help_text = (
+            "Eligible and ineligible come from the prescriber's sign-off on the screening page; "
+            "treatment starts after that sign-off and a current consent.")
 
     def clean_mrn(self) -> str:
         mrn = self.cleaned_data["mrn"].strip()
@@ -70,13 +77,11 @@ class PatientForm(forms.ModelForm):
         return born
 
     def clean_status(self) -> str:
-        """Eligible and ineligible are set only by the prescriber's sign-off on screening."""
+        """Only the moves patients.status allows by hand (never eligible or ineligible)."""
         status = self.cleaned_data["status"]
-        current = self.instance.status if self.instance.pk else None
-        if status != current and status in SIGNED_OFF_STATUSES:
-            raise forms.ValidationError(
-                "Eligible and ineligible are set by the prescriber's sign-off on the screening "
-                "page, not here.")
+        reason = status_rules.refusal(self.instance if self.instance.pk else None, status)
+        if reason:
+            raise forms.ValidationError(reason)
         return status
 
     def validate_unique(self) -> None:

@@ -68,9 +68,13 @@ def patient_create(request: HttpRequest) -> HttpResponse:
     form = PatientForm(request.POST or None, clinic=clinic)
     if request.method == "POST" and form.is_valid():
         data = {name: form.cleaned_data[name] for name in form.Meta.fields}
-        patient = actions.create_patient(clinic=clinic, data=data, by=request.user)
-        messages.success(request, f"{patient.full_name} was added to the registry.")
-        return redirect("patient-chart", patient_id=patient.pk)
+        try:
+            patient = actions.create_patient(clinic=clinic, data=data, by=request.user)
+        except actions.StatusRefused as exc:
+            form.add_error("status", str(exc))
+        else:
+            messages.success(request, f"{patient.full_name} was added to the registry.")
+            return redirect("patient-chart", patient_id=patient.pk)
     return render(request, "patients/form.html", {"form": form, "creating": True},
                   status=422 if form.errors else 200)
 
@@ -91,6 +95,8 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
                                    expected_version=expected, by=request.user)
         except actions.ConflictError as exc:
             conflict = exc
+        except actions.StatusRefused as exc:  # the record moved on since the form was checked
+            form.add_error("status", str(exc))
         else:
             messages.success(request, "Changes saved.")
             return redirect("patient-chart", patient_id=patient.pk)

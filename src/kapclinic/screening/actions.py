@@ -187,3 +187,19 @@ def has_current_consent(patient: Patient, at: datetime | None = None) -> bool:
         return False
     return Consent.objects.filter(patient=patient, document=document, signed_at__lte=at).exclude(
         withdrawn_at__lte=at).exists()
+
+
+def treatment_blocker(patient: Patient) -> str | None:
+    """Why ``patient`` may not start or resume treatment now: the eligibility sign-off and the
+    consent are this app's to vouch for (registered as a guard on the in-treatment status)."""
+    signoff = (SignOff.objects.filter(decision__patient=patient).select_related("decision")
+               .order_by("-signed_at", "-pk").first())
+    if signoff is None or signoff.final_status != SignOff.FinalStatus.ELIGIBLE:
+        return ("Treatment needs a prescriber's sign-off of eligibility first (screening page).")
+    if is_stale(signoff.decision):
+        return ("The intake changed after the eligibility sign-off: evaluate it again and have the "
+                "prescriber sign off before treatment.")
+    if not has_current_consent(patient):
+        return "Treatment needs the patient's current informed consent (screening page)."
+    return None
+
