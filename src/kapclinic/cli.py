@@ -44,6 +44,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.execv(gunicorn, [  # noqa: S606 (our own venv's gunicorn, fixed arguments)
         gunicorn, "kapclinic.wsgi:application", "--bind", f"{args.host}:{args.port}",
         "--workers", str(args.workers), "--threads", "4", "--access-logfile", "-",
+        # link tokens, set-password links and search terms never reach the log
+        "--logger-class", "kapclinic.web.access_log.RedactingLogger",
         "--graceful-timeout", "5",
     ])
     return 0  # not reached

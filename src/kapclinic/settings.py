@@ -160,10 +160,18 @@ WHITENOISE_USE_FINDERS = False
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
+# Logs keep no link token, set-password link or search term (web/access_log.py); the
+# request loggers filter their own records, so every handler sees them redacted.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact": {"()": "kapclinic.web.access_log.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
+    "loggers": {
+        "django.request": {"filters": ["redact"]},
+        "django.server": {"filters": ["redact"]},
+        "django.security": {"filters": ["redact"]},
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
 
