@@ -32,7 +32,7 @@ def test_a_new_nurse_is_added_and_sets_her_own_password_through_the_link(clinic_
                                                                          clinic_a):
     added = login(clinic_admin).post("/clinic/users/add/", NEW, follow=True)
     assert b"Rhea Rivers now works here as Nurse" in added.content
-    rhea = User.objects.get(username="rhea")
+    rhea = User.objects.get(username="clinic-a.rhea")
     assert not rhea.has_usable_password()
     assert Membership.objects.get(user=rhea).clinic == clinic_a
     link = issued_link(added)
@@ -48,7 +48,7 @@ def test_a_new_nurse_is_added_and_sets_her_own_password_through_the_link(clinic_
     done = anonymous.post(target, {"new_password1": "a very good passphrase",
                                    "new_password2": "a very good passphrase"}, follow=True)
     assert b"Your password is set" in done.content
-    logged_in = anonymous.post("/login/", {"username": "rhea",
+    logged_in = anonymous.post("/login/", {"username": "clinic-a.rhea",
                                            "password": "a very good passphrase"})
     assert logged_in.status_code == 302
     reused = anonymous.get(link, follow=True)
@@ -67,12 +67,14 @@ def test_a_user_of_another_clinic_is_given_a_role_here_and_keeps_their_password(
         clinic_admin, other_clinician, clinic_a):
     User.objects.filter(pk=other_clinician.pk).update(email="bob@b.example")
     client = login(clinic_admin)
-    taken = client.post("/clinic/users/add/", {**NEW, "username": other_clinician.username})
-    assert taken.status_code == 422 and "That username is taken" in taken.context[
+    taken = client.post("/clinic/users/add/", {**NEW, "username": other_clinician.username,
+                                               "existing": "on"})
+    assert taken.status_code == 422 and "No account we can add" in taken.context[
         "add_form"].errors["username"][0]
     assert other_clinician.last_name.encode() not in taken.content  # nobody's name leaks
     page = client.post("/clinic/users/add/", {
-        **NEW, "username": other_clinician.username, "email": "BOB@b.example"}, follow=True)
+        **NEW, "username": other_clinician.username, "email": "BOB@b.example",
+        "existing": "on"}, follow=True)
     assert b"now works here as Nurse" in page.content
     assert b"/account/set-password/" not in page.content
     assert set(other_clinician.memberships.values_list("clinic__slug", flat=True)) == {
@@ -178,7 +180,7 @@ def test_a_link_stops_working_when_another_clinic_adds_the_user(clinic_admin, cl
     link = issued_link(added)
     assert AuditEntry.objects.filter(object_type="user", action="update",
                                      detail_json__contains="password_link").exists()
-    Membership.objects.create(user=User.objects.get(username="rhea"), clinic=clinic_b,
+    Membership.objects.create(user=User.objects.get(username="clinic-a.rhea"), clinic=clinic_b,
                               role="nurse")
     assert not Client().get(link, follow=True).context["validlink"]
 
@@ -188,8 +190,9 @@ def test_a_patients_portal_login_cannot_be_made_staff(clinic_admin, clinic_a):
     User.objects.filter(pk=portal.pk).update(email="bo@example.org")
     Membership.objects.filter(user=portal).update(ended_at="2026-01-01T00:00:00Z")
     page = login(clinic_admin).post("/clinic/users/add/", {
-        **NEW, "username": "portal-bo", "email": "bo@example.org", "role": "admin"})
-    assert page.status_code == 422 and "patient's portal login" in page.context[
+        **NEW, "username": "portal-bo", "email": "bo@example.org", "role": "admin",
+        "existing": "on"})
+    assert page.status_code == 422 and "No account we can add" in page.context[
         "add_form"].errors["username"][0]
     assert Membership.all_objects.get(user=portal).role == "patient"
 

@@ -102,30 +102,70 @@ def reset_authenticator(*, membership: Membership) -> bool:
     return mfa.reset(membership.user)
 
 
+NO_MATCH = ("No account we can add here has that username and email address. Check both with "
+            "the person, or untick 'existing account' to create a new one for them.")
+
+
+def clinic_username(clinic: Clinic, name: str) -> str:
+    """A new account's username: the clinic's name space, then what the admin typed
+    (``cedar.rhea``). Clinic slugs hold no dot, so two clinics' names never meet: what a new
+    username answers can only be about this clinic's own accounts, never another clinic's."""
+    return f"{clinic.slug}.{name}"
+
+
+def is_patient_anywhere(user: User) -> bool:
+    """A portal login in any clinic (current or ended): it is never made staff, here or
+    elsewhere, so one login never opens both a patient's record and the staff pages."""
+    return Membership.all_objects.filter(user=user, role=Role.PATIENT).exists()
+
+
+def _addable_existing(username: str, email: str) -> User | None:
+    """The existing account an admin may add, or None, with one answer for every reason
+    (no such username, another email, a patient's login, a server administrator)."""
+    user = User.objects.filter(username=username).first()
+    if user is None or not email or user.email.lower() != email.lower():
+        return None
+    if user.is_superuser or user.is_staff or not user.is_active or is_patient_anywhere(user):
+        return None
+    return user
+
+
 def add_staff(*, clinic: Clinic, username: str, first_name: str, last_name: str, email: str,
-              role: str, by: User) -> Added:
-    """A new user (no password until they set one through the link), or an existing user of
-    another clinic given a role here, or a former member given access again."""
+              role: str, by: User, existing: bool = False) -> Added:
+    """A new user (no password until they set one through the link; their username is
+    ``clinic_username``), or, with ``existing``, someone's existing account (its username and
+    email) given a role here, or a former member given access again.
+
+    The answers do not tell whether a username exists elsewhere: a new account lives in this
+    clinic's name space, and an existing one is found only with its email, with one refusal
+    for every reason it cannot be added (a patient's login anywhere is never staff)."""
     if role == Role.PATIENT:
         raise StaffError("role", NOT_STAFF)
+    if existing and _addable_existing(username, email) is None:
+        trail.record("denied", object_type="membership", clinic_id=clinic.pk,
+                     detail={"add_existing": "no addable account matched"})
+        raise StaffError("username", NO_MATCH)
     with transaction.atomic():
-        user = User.objects.filter(username=username).first()
-        new_user = user is None
-        if user is not None and (not email or user.email.lower() != email.lower()):
-            # never reveal who the username belongs to, nor attach them without their address
-            raise StaffError("username", "That username is taken. Choose another, or give the "
-                                         "email address this person already uses with "
-                                         "kapclinic to add their existing account.")
-        if user is None:
-            user = User(username=username, first_name=first_name, last_name=last_name, email=email)
-            user.set_unusable_password()
-            user.save()
+        if existing:
+            user = _addable_existing(username, email)
+            if user is None:  # changed a moment ago
+                raise StaffError("username", NO_MATCH)
+            new_user = False
+        else:
+            username = clinic_username(clinic, username)
+            user = User.objects.filter(username=username).first()
+            new_user = user is None
+            if user is None:
+                user = User(username=username, first_name=first_name, last_name=last_name,
+                            email=email)
+                user.set_unusable_password()
+                user.save()
+            elif is_patient_anywhere(user) or user.is_superuser or user.is_staff:
+                raise StaffError("username", f"{username} is taken in {clinic.name}: choose "
+                                             "another username.")
         membership = Membership.all_objects.filter(user=user, clinic=clinic).first()
-        if membership is not None and membership.role == Role.PATIENT:
-            raise StaffError("username", "That account is a patient's portal login: give the "
-                                         "member of staff their own username.")
         if membership is not None and membership.ended_at is None:
-            raise StaffError("username", f"{username} already works in {clinic.name} "
+            raise StaffError("username", f"{user.username} already works in {clinic.name} "
                                          f"({membership.get_role_display()}).")
         if membership is None:
             membership = Membership.objects.create(user=user, clinic=clinic, role=role)

@@ -23,11 +23,14 @@ STAFF_ROLES = [(r.value, r.label) for r in Role if r != Role.PATIENT]
 
 
 class AddStaffForm(forms.Form):
-    username = forms.RegexField(regex=r"^[\w.@+-]{2,150}$", max_length=150,
-                                help_text="Letters, digits and . @ + - _ ; to add someone's "
-                                          "existing account, give the email it already uses",
-                                error_messages={"invalid": "Use 2-150 letters, digits or . @ + "
+    username = forms.RegexField(regex=r"^[\w.@+-]{2,120}$", max_length=120,
+                                help_text="Letters, digits and . @ + - _ ; a new account's "
+                                          "username starts with the clinic's name (shown "
+                                          "after adding)",
+                                error_messages={"invalid": "Use 2-120 letters, digits or . @ + "
                                                            "- _ (no spaces)."})
+    existing = forms.BooleanField(required=False, label="Existing account: they already have "
+                                  "a kapclinic login (give its exact username and email)")
     first_name = forms.CharField(max_length=150)
     last_name = forms.CharField(max_length=150)
     email = forms.EmailField(required=False, help_text="The set-password link is emailed here "
@@ -98,7 +101,8 @@ def add_user(request: HttpRequest) -> HttpResponse:
             if added.new_user:
                 _issue_link(request, added.membership)
             messages.success(request, f"{user.display_name} now works here as "
-                                      f"{added.membership.get_role_display()}.")
+                                      f"{added.membership.get_role_display()}; their username "
+                                      f"is {user.username}.")
             return redirect("users")
     return user_list(request, add_form=form, status=422)
 
