@@ -8,6 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.middleware import SESSION_KEY
@@ -68,8 +69,30 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
 
+def _ended_membership(request: HttpRequest):
+    """The clinic access that ended most recently, for a logged-in user who has no current
+    one (None otherwise): they are told it ended, not just refused."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or getattr(request, "membership", None):
+        return None
+    from kapclinic.accounts.models import Membership
+
+    return (Membership.all_objects.filter(user=user, ended_at__isnull=False)
+            .select_related("clinic").order_by("-ended_at").first())
+
+
 def forbidden(request: HttpRequest, exception=None) -> HttpResponse:
+    ended = _ended_membership(request)
+    if ended is not None:
+        on = timezone.localtime(ended.ended_at, ended.clinic.zone).date()
+        return render(request, "web/access_ended.html", {"ended": ended, "ended_on": on},
+                      status=403)
     return render(request, "web/403.html", status=403)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form sent from a page that is too old (or from another site): say what to do."""
+    return render(request, "web/csrf_failure.html", status=403)
 
 
 def not_found(request: HttpRequest, exception=None) -> HttpResponse:
