@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export KAPCLINIC_ENV ?= development
+PORT ?= 8000
 
 .PHONY: install install-dev run test test-postgres test-browser bench lint lock clean
 
@@ -26,8 +27,8 @@ install-dev: $(VENV)/.dev
 
 run: install
 	$(BIN)/kapclinic manage migrate --verbosity 0
-	$(BIN)/kapclinic demo
-	$(BIN)/kapclinic serve
+	$(BIN)/kapclinic demo --if-empty
+	$(BIN)/kapclinic serve --port $(PORT)
 
 test: install-dev
 	$(BIN)/pytest

@@ -66,7 +66,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if len(password) < 10:
         raise CommandError("--password must be at least 10 characters")
     call_command("migrate", interactive=False, verbosity=0)
+    if args.if_empty and demo.holds_real_data():
+        print("kapclinic demo skipped: this database holds a real clinic, so no demo data "
+              "is loaded into it.")
+        return 0
     context.set_system_actor("kapclinic demo")
+    started = time.monotonic()
     total = args.patients + max(1, args.patients // 4)
     with Progress(disable=total < 2000 or not sys.stdout.isatty()) as progress:
         task = progress.add_task("Creating demo patients", total=total)
@@ -80,7 +85,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("The demo clinic is already loaded; its logins are unchanged: "
               + ", ".join(result.usernames))
         return 0
-    print(f"Demo clinics loaded with {result.patients} synthetic patients.")
+    print(f"Demo clinics loaded with {result.patients} synthetic patients in "
+          f"{time.monotonic() - started:.0f} s.")
     print("Logins (one per role; the second clinic's end in 2): " + ", ".join(result.usernames))
     print(f"Password for every demo login: {password}")
     if not args.password:
@@ -273,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--weeks", type=positive_int, default=12,
                       help="weeks of weekly PHQ-9 and GAD-7 for each treated patient")
     demo.add_argument("--password")
+    demo.add_argument("--if-empty", action="store_true",
+                      help="skip (exit 0) when the database holds a real clinic, instead of "
+                           "refusing (make run uses this)")
     demo.set_defaults(func=cmd_demo)
 
     user = sub.add_parser("createuser", help="add a user to a clinic with a role")
