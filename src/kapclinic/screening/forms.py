@@ -82,8 +82,10 @@ class IntakeForm(forms.Form):
             self.fields[history_field(key)] = forms.ChoiceField(
                 label=HISTORY_LABELS.get(key, key.replace("_", " ").capitalize()),
                 choices=TRI_STATE, required=False)
-        for key, label in (("pregnant", "Pregnant"), ("breastfeeding", "Breastfeeding")):
-            self.fields[key] = forms.ChoiceField(label=label, choices=TRI_STATE, required=False)
+        if self.asks_pregnancy:
+            for key, label in (("pregnant", "Pregnant"), ("breastfeeding", "Breastfeeding")):
+                self.fields[key] = forms.ChoiceField(label=label, choices=TRI_STATE,
+                                                     required=False)
         self.fields["audit_total"] = forms.IntegerField(
             label="AUDIT total score", required=False, min_value=0,
             help_text="Alcohol Use Disorders Identification Test, 0 to 40.")
@@ -100,6 +102,11 @@ class IntakeForm(forms.Form):
         for name, label in NARRATIVE.items():
             self.fields[name] = forms.CharField(label=label, required=False,
                                                 widget=forms.Textarea(attrs={"rows": 2}))
+
+    @property
+    def asks_pregnancy(self) -> bool:
+        """Not for a patient male at birth: the intake then answers no for them."""
+        return self.patient.sex_at_birth != "male"
 
     def section(self, names) -> list:
         return [self[name] for name in names]
@@ -141,7 +148,9 @@ class IntakeForm(forms.Form):
                 history[key] = {"yes": True, "no": False, "unknown": None}[answer]
         intake["history"] = history
         for key in ("pregnant", "breastfeeding"):
-            if data.get(key):
+            if not self.asks_pregnancy:
+                intake[key] = False
+            elif data.get(key):
                 intake[key] = {"yes": True, "no": False, "unknown": None}[data[key]]
         for key, none_box in (("medications", "no_medications"),
                               ("hypersensitivities", "no_hypersensitivities")):
