@@ -127,7 +127,7 @@ def test_postgresql_itself_refuses_update_and_delete_on_the_trail():
 def test_reading_another_clinics_patient_is_a_404_and_an_audited_attempt(prescriber, patient_b):
     response = login(prescriber).get(f"/patients/{patient_b.pk}/")
     assert response.status_code == 404
-    attempt = AuditEntry.objects.get(action="denied")
+    attempt = AuditEntry.objects.get(action="denied", clinic_id=prescriber.memberships.get().clinic_id)
     assert attempt.actor_username == "alice" and attempt.object_id == str(patient_b.pk)
     assert not AuditEntry.objects.filter(action="read", patient_id=patient_b.pk).exists()
 

@@ -121,10 +121,22 @@ def check(request: HttpRequest, action: Action, *, during_mfa: bool = False) -> 
         if step is not None:
             raise mfa.MfaRequired(step)
     if not role_can(current_role(request), action):
+        deny(request, action.value, "role")
         raise PermissionDenied(f"Your role may not perform {action.value}.")
     token = getattr(request, "api_token", None)
     if token is not None and token.scope == "read" and action not in READ_ONLY_ACTIONS:
+        deny(request, action.value, "read-only token")
         raise PermissionDenied("This API token is read-only; create one with --scope write.")
+
+
+def deny(request: HttpRequest, what: str, reason: str) -> None:
+    """Write a refusal to the audit trail: who (with role and clinic, from the request's
+    actor), what they asked for, and where, without the query string (it may hold search
+    terms). Every permission refusal goes through here."""
+    from kapclinic.audit import trail
+
+    trail.record("denied", object_type="permission", object_id=what[:64],
+                 detail={"reason": reason, "method": request.method, "path": request.path})
 
 
 def require(action: Action, *, during_mfa: bool = False
@@ -181,8 +193,19 @@ def get_patient_for_user(request: HttpRequest, patient_id: int, action: Action,
     membership = request.membership  # type: ignore[attr-defined]
     patient = Patient.objects.filter(pk=patient_id, clinic_id=membership.clinic_id).first()
     if patient is None:
-        trail.record("denied", object_type="patient", object_id=patient_id,
-                     detail={"reason": "not in the active clinic or does not exist"})
+        events = [trail.Event("denied", "patient", patient_id, detail={
+            "reason": "not in the active clinic or does not exist", "path": request.path})]
+        # A probe of another clinic's patient goes into that clinic's trail too, naming the
+        # patient there (and only there): the prober sees the same 404 either way.
+        owner = (Patient.objects.filter(pk=patient_id).values_list("clinic_id", flat=True)
+                 .first())
+        if owner is not None:
+            events.append(trail.Event("denied", "patient", patient_id, patient_id=patient_id,
+                                      clinic_id=owner, detail={
+                                          "reason": "asked for by a user of another clinic",
+                                          "from_clinic": membership.clinic_id,
+                                          "path": request.path}))
+        trail.record_many(events)
         raise Http404("No such patient")
     if audit_read:
         trail.record("read", object_type="patient", object_id=patient.pk, patient_id=patient.pk)

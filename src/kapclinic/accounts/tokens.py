@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.middleware import activate_membership, membership_for
 from kapclinic.accounts.models import ApiToken, TokenScope, User, hash_token
+from kapclinic.accounts.permissions import deny
 from kapclinic.audit import trail
 
 CLINIC_HEADER = "X-Kapclinic-Clinic"
@@ -33,6 +34,7 @@ def issue_token(*, user: User, name: str, scope: str = TokenScope.READ,
             expires_at=timezone.now() + timedelta(days=days),
         )
         trail.record("token_created", object_type="api_token", object_id=token.pk,
+                     account_of=user.pk,
                      detail={"user": user.username, "scope": scope, "days": days})
     return token, secret
 
@@ -57,11 +59,15 @@ def authenticate_token(request: HttpRequest, secret: str) -> User | None:
     if wanted is None:
         membership = membership_for(token.user, None)
     else:
-        if not re.fullmatch(r"[0-9]{1,12}", wanted):
-            raise PermissionDenied(f"{CLINIC_HEADER} must be a clinic id (a number)")
-        membership = token.user.memberships.select_related("clinic").filter(
-            clinic_id=int(wanted)).first()
+        membership = None
+        if re.fullmatch(r"[0-9]{1,12}", wanted):
+            membership = token.user.memberships.select_related("clinic").filter(
+                clinic_id=int(wanted)).first()
         if membership is None:
+            activate_membership(request, membership_for(token.user, None))
+            deny(request, f"clinic {wanted}"[:64], "not a member of the clinic named")
+            if not re.fullmatch(r"[0-9]{1,12}", wanted):
+                raise PermissionDenied(f"{CLINIC_HEADER} must be a clinic id (a number)")
             raise PermissionDenied(f"You are not a member of clinic {wanted}")
     activate_membership(request, membership)
     return token.user

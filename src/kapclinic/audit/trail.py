@@ -17,6 +17,12 @@ from kapclinic.audit.models import AuditEntry
 CHAIN_LOCK_KEY = 0x6B6170_617564
 
 
+# Events about a person's account rather than a clinic's records: each is written once for
+# every clinic the person belongs to, so each of those clinics' admins sees it.
+ACCOUNT_ACTIONS = frozenset({"login", "login_failed", "logout", "mfa_verified", "mfa_failed",
+                             "token_created", "token_revoked"})
+
+
 @dataclass(frozen=True)
 class Event:
     action: str
@@ -25,6 +31,48 @@ class Event:
     patient_id: int | None = None
     detail: dict[str, Any] | None = None
     clinic_id: int | None = None
+    # The user whose account this is about (see ACCOUNT_ACTIONS); implied for those actions
+    # (and two-factor changes) on object_type "user".
+    account_of: int | None = None
+
+    def account_user(self) -> int | None:
+        if self.account_of is not None:
+            return self.account_of
+        if self.object_type != "user" or not str(self.object_id).isdigit():
+            return None
+        if self.action in ACCOUNT_ACTIONS or (self.action == "update"
+                                              and "mfa" in (self.detail or {})):
+            return int(self.object_id)
+        return None
+
+
+def _clinic_roles(user_ids: set[int]) -> dict[int, list[tuple[int, str]]]:
+    """Each user's current clinics with their role there, in clinic order."""
+    from kapclinic.accounts.models import Membership
+
+    found: dict[int, list[tuple[int, str]]] = {}
+    for user_id, clinic_id, role in (Membership.objects.filter(user_id__in=user_ids)
+                                     .order_by("clinic_id")
+                                     .values_list("user_id", "clinic_id", "role")):
+        found.setdefault(user_id, []).append((clinic_id, role))
+    return found
+
+
+def _placed(events: Sequence[Event], actor: context.Actor) -> list[tuple[Event, int | None, str]]:
+    """(event, clinic, role) for each entry to write: an account event once per clinic of
+    its user (with the user's role there when they are the one acting)."""
+    accounts = {user for e in events if e.clinic_id is None and (user := e.account_user())}
+    clinics = _clinic_roles(accounts) if accounts else {}
+    placed = []
+    for event in events:
+        user = event.account_user() if event.clinic_id is None else None
+        if user is not None and clinics.get(user):
+            for clinic_id, role in clinics[user]:
+                placed.append((event, clinic_id, role if actor.user_id == user else actor.role))
+        else:
+            clinic_id = event.clinic_id if event.clinic_id is not None else actor.clinic_id
+            placed.append((event, clinic_id, actor.role))
+    return placed
 
 
 def _lock_chain() -> None:
@@ -40,17 +88,17 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
         return []
     actor = context.current()
     with transaction.atomic():
+        placed = _placed(events, actor)
         _lock_chain()
         head = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
         seq, prev_hash = head if head else (0, chain.GENESIS)
         now = timezone.now()
         entries = []
-        for event in events:
+        for event, clinic_id, role in placed:
             seq += 1
             entry = AuditEntry(
                 seq=seq, at=now, actor_id=actor.user_id, actor_username=actor.username,
-                role=actor.role,
-                clinic_id=event.clinic_id if event.clinic_id is not None else actor.clinic_id,
+                role=role, clinic_id=clinic_id,
                 patient_id=event.patient_id, object_type=event.object_type,
                 object_id=str(event.object_id), action=event.action,
                 client_addr=actor.client_addr, request_id=actor.request_id,
@@ -67,8 +115,11 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
 
 def record(action: str, *, object_type: str, object_id: str | int = "",
            patient_id: int | None = None, detail: dict[str, Any] | None = None,
-           clinic_id: int | None = None) -> AuditEntry:
-    return record_many([Event(action, object_type, object_id, patient_id, detail, clinic_id)])[0]
+           clinic_id: int | None = None, account_of: int | None = None) -> AuditEntry:
+    """Append one event; an account event (see ACCOUNT_ACTIONS) returns the first of its
+    per-clinic entries."""
+    return record_many([Event(action, object_type, object_id, patient_id, detail, clinic_id,
+                              account_of)])[0]
 
 
 def _rows(batch_size: int = 20_000) -> Iterator[tuple]:

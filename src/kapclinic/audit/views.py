@@ -11,12 +11,12 @@ from kapclinic.accounts.permissions import Action, require
 from kapclinic.audit.models import AuditEntry
 
 ACTIONS = ["create", "read", "list", "update", "denied", "login", "login_failed", "logout",
-           "mfa_verified", "mfa_failed", "token_created"]
+           "mfa_verified", "mfa_failed", "token_created", "token_revoked"]
 # What an entry is about (AuditEntry.object_type), as the app writes them.
 RECORD_TYPES = sorted([
     "alert", "api_token", "clinic", "clinical_event", "condition", "consent",
     "consent_document", "eligibility_decision", "intake", "measure_request", "measure_settings",
-    "membership", "outbox_message", "outcome", "outcome_settings", "patient", "patient_link",
+    "membership", "outbox_message", "outcome", "outcome_settings", "patient", "patient_link", "permission",
     "response", "schedule", "signoff", "user",
 ])
 
