@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import re_path
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -15,11 +19,47 @@ from kapclinic.measures import api as measures_api
 from kapclinic.patients import api as patients_api
 from kapclinic.patients.actions import ConflictError
 from kapclinic.web import api as web_api
+from kapclinic.web import problems
 
 log = logging.getLogger(__name__)
 
 
-api = NinjaAPI(
+def _problem_for_405(view):
+    """The router answers a wrong method with an empty HTML 405: answer a problem instead."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if response.status_code == 405 and response.get("Content-Type", "").startswith(
+                "text/html"):
+            allowed = response.get("Allow", "")
+            answer = problems.problem_response(
+                request, 405, "Method not allowed",
+                f"{request.method} is not allowed here; use {allowed or 'another method'}.")
+            answer["Allow"] = allowed
+            return answer
+        return response
+
+    return wrapped
+
+
+@csrf_exempt  # a POST to no endpoint is a 404, not a CSRF page
+def _no_such_endpoint(request: HttpRequest, rest: str = "") -> HttpResponse:
+    return problems.not_found(request)
+
+
+class ProblemAPI(NinjaAPI):
+    """Everything under /api/v1 answers problem details: a wrong method (405) and a path no
+    endpoint has (404) too, not Django's HTML pages."""
+
+    def _get_urls(self):
+        urls = super()._get_urls()
+        for pattern in urls:
+            pattern.callback = _problem_for_405(pattern.callback)
+        return [*urls, re_path(r"^(?P<rest>.*)$", _no_such_endpoint)]
+
+
+api = ProblemAPI(
     title="kapclinic API", version="1", urls_namespace="api",
     docs_url=None,  # the interactive docs page loads assets from a CDN; openapi.json stays
 )
@@ -31,13 +71,7 @@ api.add_router("", web_api.router)
 
 def problem(request: HttpRequest, status: int, title: str, detail: str,
             errors: list[dict] | None = None) -> HttpResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-            "instance": request.path}
-    if errors is not None:
-        body["errors"] = errors
-    response = api.create_response(request, body, status=status)
-    response["Content-Type"] = "application/problem+json"
-    return response
+    return problems.problem_response(request, status, title, detail, errors)
 
 
 def _field_name(location: list) -> str:
@@ -94,6 +128,14 @@ def on_conflict(request, exc: ConflictError):
 @api.exception_handler(HttpError)
 def on_http_error(request, exc: HttpError):
     return problem(request, exc.status_code, "Request failed", str(exc))
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request, exc):
+    limit = problems.size_limit_text(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    return problem(request, 413, "Request body too large",
+                   f"The body is larger than the {limit} limit: send less (e.g. split the "
+                   "records over several requests).")
 
 
 @api.exception_handler(Exception)

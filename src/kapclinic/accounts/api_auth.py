@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from ninja import Router
+from ninja.errors import AuthenticationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from kapclinic.accounts.permissions import Action, check
@@ -26,8 +27,11 @@ class BearerToken(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         user = authenticate_token(request, token)
-        if user is not None:
-            check(request, self.action)  # PermissionDenied -> 403 problem
+        if user is None:
+            # A wrong, expired or revoked token is a 401 at once: never a fall-through to
+            # the browser session's CSRF check ("CSRF check failed" for a bad token).
+            raise AuthenticationError
+        check(request, self.action)  # PermissionDenied -> 403 problem
         return user
 
 
@@ -39,6 +43,13 @@ class BrowserSession(APIKeyCookie):
     def __init__(self, action: Action):
         super().__init__(csrf=True)
         self.action = action
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # No logged-in session: nothing for CSRF to protect, so the answer is 401 (not
+        # authenticated), not 403 "CSRF check failed".
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         if not request.user.is_authenticated:

@@ -19,6 +19,7 @@ from kapclinic.patients.models import Patient, SexAtBirth, Status
 from kapclinic.patients.queries import search_patients
 
 router = GuardedRouter(tags=["patients"])
+MAX_ID = 2**63 - 1  # the largest id the database stores: a larger one is refused (422)
 
 
 class ConditionOut(Schema):
@@ -129,7 +130,8 @@ def _detail(patient: Patient) -> dict:
 @router.get("", response=PatientPage)
 @require(Action.PATIENT_LIST)
 def list_patients(request: HttpRequest, q: str = "", status: Status | None = None,
-                  member_id: int | None = None, page: int = Query(1, ge=1, le=100_000)):
+                  member_id: int | None = Query(None, ge=1, le=MAX_ID),
+                  page: int = Query(1, ge=1, le=100_000)):
     patients = search_patients(request.membership.clinic_id, q, status or "", member_id)
     size = settings.KAPCLINIC_PAGE_SIZE
     count = patients.count()

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.middleware import SESSION_KEY
 from kapclinic.accounts.permissions import Action, public, require, role_can
+from kapclinic.web import problems
 
 
 class LoginForm(AuthenticationForm):
@@ -82,6 +83,8 @@ def _ended_membership(request: HttpRequest):
 
 
 def forbidden(request: HttpRequest, exception=None) -> HttpResponse:
+    if problems.is_api(request):  # everything under /api answers problem details
+        return problems.problem_response(request, 403, "Forbidden", "You may not do this.")
     ended = _ended_membership(request)
     if ended is not None:
         on = timezone.localtime(ended.ended_at, ended.clinic.zone).date()
@@ -92,12 +95,22 @@ def forbidden(request: HttpRequest, exception=None) -> HttpResponse:
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """A form sent from a page that is too old (or from another site): say what to do."""
+    if problems.is_api(request):
+        return problems.problem_response(
+            request, 403, "CSRF check failed", "A browser-session write needs the X-CSRFToken "
+            "header; a script should send 'Authorization: Bearer <token>' instead.")
     return render(request, "web/csrf_failure.html", status=403)
 
 
 def not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    if problems.is_api(request):
+        return problems.not_found(request)
     return render(request, "web/404.html", status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    if problems.is_api(request):
+        return problems.problem_response(
+            request, 500, "Server error", "Something went wrong on our side; quote request id "
+            f"{getattr(request, 'request_id', '')} to support.")
     return render(request, "web/500.html", status=500)
