@@ -111,7 +111,7 @@ def test_it_prints_a_readable_summary_without_json():
     code, out, _ = _score("phq9", "--answers", "3,3,3,3,3,3,0,0,1")
     assert code == 0
     assert out.splitlines()[0] == "PHQ-9 (phq9): total 19 (range 0-27), Moderately severe"
-    assert "flags: suicidal_ideation" in out and "note: Item wording is not included" in out
+    assert "flags: suicidal_ideation" in out and "note:" not in out  # PHQ-9 wording is shipped
 
 
 def test_it_allows_leaving_off_the_trailing_unscored_phq9_item():

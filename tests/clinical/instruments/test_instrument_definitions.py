@@ -43,6 +43,8 @@ EXPECTED_FIELD = {
     "id_not_file_name": "id",
     "item_in_two_groups": "scoring.groups[1].items",
     "item_text_without_licence": "items[0].text",
+    "item_text_without_source": "items[0].text_source",
+    "text_source_unknown": "items[1].text_source",
     "missing_citation": "citation",
     "missing_licence": "licence",
     "missing_missing_rule": "scoring.missing",
@@ -104,12 +106,18 @@ def test_it_has_a_case_in_the_bad_corpus_for_every_expectation():
     assert {p.stem for p in BAD} == set(EXPECTED_FIELD)
 
 
-def test_it_ships_no_item_wording_because_clinical_md_gives_none():
-    # clinical.md 1.1/1.2 give codes and short descriptions, never item wording
+def test_only_instruments_with_a_published_artefact_ship_wording_and_each_item_names_it():
+    # wording is copied from a published artefact (wording.SPECS), never typed from memory
+    from kapclinic.clinical.instruments.wording import SPECS
+
     for d in load_all().values():
-        assert not d.item_text_included
-        assert all(i.text is None for i in d.items)
-        assert d.text_notice
+        worded = [i.link_id for i in d.items if i.text]
+        if d.id not in SPECS:
+            assert worded == [], d.id
+            assert d.text_notice, d.id  # the page says why the items are numbered
+            continue
+        assert d.item_text_included, d.id
+        assert all(d.wording_source(i.text_source) for i in d.items), d.id
 
 
 def test_it_says_madrs_wording_is_copyrighted_and_not_shipped():

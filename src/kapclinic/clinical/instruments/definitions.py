@@ -93,6 +93,7 @@ class Item:
     scored: bool = True
     enable_when: tuple[EnableWhen, ...] = ()
     enable_behavior: str = "all"
+    text_source: str | None = None  # id of the definition's wording source the text is from
 
     @property
     def values(self) -> tuple[int, ...]:
@@ -247,6 +248,21 @@ class RemissionRule:
 
 
 @dataclass(frozen=True)
+class WordingSource:
+    """A published artefact an instrument's item (and answer) wording was copied from
+    verbatim: what it is, where it is (URL and identifier) and the terms it is under.
+    ``file`` names the copy the import (``wording.py``) re-derives the wording from."""
+
+    id: str
+    artefact: str
+    url: str
+    identifier: str
+    licence: str
+    file: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Licence:
     text_may_be_shipped: str
     note: str
@@ -270,6 +286,7 @@ class InstrumentDefinition:
     citation: str
     licence: Licence
     text_notice: str | None
+    wording_sources: tuple[WordingSource, ...]
     code: Code | None
     total_code: Code | None
     triage_code: Code | None
@@ -297,6 +314,9 @@ class InstrumentDefinition:
 
     def item(self, link_id: str) -> Item | None:
         return next((i for i in self.items if i.link_id == link_id), None)
+
+    def wording_source(self, source_id: str | None) -> WordingSource | None:
+        return next((w for w in self.wording_sources if w.id == source_id), None)
 
     def chosen_settings(self, settings: Mapping[str, int] | None) -> dict[str, int]:
         """The definition's setting defaults with the clinic's ``settings`` over them; each
@@ -447,7 +467,24 @@ def _option_list(r: _Reader, data: Any, where: str, labels_allowed: bool) -> tup
     return tuple(options)
 
 
-def _items(r: _Reader, d: dict[str, Any], labels_allowed: bool) -> tuple[Item, ...]:
+def _wording_sources(r: _Reader, d: dict[str, Any]) -> tuple[WordingSource, ...]:
+    out: list[WordingSource] = []
+    for j, raw in enumerate(r.lst(d, "wording_sources", required=False)):
+        w = f"wording_sources[{j}]"
+        x = r.obj(raw, w)
+        source = WordingSource(
+            id=r.text(x, "id", f"{w}."), artefact=r.text(x, "artefact", f"{w}."),
+            url=r.text(x, "url", f"{w}."), identifier=r.text(x, "identifier", f"{w}."),
+            licence=r.text(x, "licence", f"{w}."), file=r.text(x, "file", f"{w}."),
+            note=r.opt_text(x, "note", f"{w}.") or "")
+        if any(source.id == o.id for o in out):
+            raise r.fail(f"{w}.id", f"duplicate wording source '{source.id}'")
+        out.append(source)
+    return tuple(out)
+
+
+def _items(r: _Reader, d: dict[str, Any], labels_allowed: bool,
+           source_ids: tuple[str, ...] = ()) -> tuple[Item, ...]:
     sets: dict[str, tuple[AnswerOption, ...]] = {}
     raw_sets = r.obj(d.get("answer_sets", {}), "answer_sets")
     for name, spec in raw_sets.items():
@@ -467,6 +504,12 @@ def _items(r: _Reader, d: dict[str, Any], labels_allowed: bool) -> tuple[Item, .
         text = r.opt_text(it, "text", f"{w}.")
         if text is not None and not labels_allowed:
             raise r.fail(f"{w}.text", "item wording needs licence.text_may_be_shipped 'yes'")
+        text_source = r.opt_text(it, "text_source", f"{w}.")
+        if text is not None and text_source is None:
+            raise r.fail(f"{w}.text_source", "item wording needs the wording source it was "
+                                             "copied from (never typed from memory)")
+        if text_source is not None and text_source not in source_ids:
+            raise r.fail(f"{w}.text_source", f"names unknown wording source '{text_source}'")
         if "answers" not in it:
             raise r.fail(f"{w}.answers", "is required")
         enable = []
@@ -490,6 +533,7 @@ def _items(r: _Reader, d: dict[str, Any], labels_allowed: bool) -> tuple[Item, .
             scored=r.flag(it, "scored", f"{w}.", default=True),
             enable_when=tuple(enable),
             enable_behavior=behavior,
+            text_source=text_source,
         ))
     by_id = {i.link_id: i for i in items}
     for i, item in enumerate(items):
@@ -619,7 +663,9 @@ def parse_definition(data: Any, filename: str) -> InstrumentDefinition:
         raise r.fail("licence", "is required")
     licence = Licence(r.text(lic, "text_may_be_shipped", "licence.", choices=LICENCES),
                       r.text(lic, "note", "licence."), r.text(lic, "source", "licence."))
-    items = _items(r, d, licence.text_may_be_shipped == "yes")
+    wording_sources = _wording_sources(r, d)
+    items = _items(r, d, licence.text_may_be_shipped == "yes",
+                   tuple(w.id for w in wording_sources))
     ids = [i.link_id for i in items]
     scored = [i for i in items if i.scored]
     if not scored:
@@ -795,6 +841,7 @@ def parse_definition(data: Any, filename: str) -> InstrumentDefinition:
         citation=r.text(d, "citation"),
         licence=licence,
         text_notice=text_notice,
+        wording_sources=wording_sources,
         code=r.code(d["code"], "code") if "code" in d else None,
         total_code=r.code(d["total_code"], "total_code") if "total_code" in d else None,
         triage_code=triage_code,

@@ -19,7 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .definitions import LOINC_ANSWER_PATTERN, LOINC_SYSTEM, InstrumentDefinition, Item, parse_definition
+from .definitions import (
+    LOINC_ANSWER_PATTERN,
+    LOINC_SYSTEM,
+    InstrumentDefinition,
+    Item,
+    load_all,
+    parse_definition,
+)
 from .errors import DefinitionError, FhirImportError
 
 ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
@@ -150,8 +157,29 @@ def _import_code(coding: Any, source: str) -> dict[str, Any] | None:
     return out
 
 
+def _refuse_partial_panel(q: Mapping[str, Any], items: list[dict[str, Any]],
+                          known: Mapping[str, InstrumentDefinition] | None) -> None:
+    """A Questionnaire coded as a panel kapclinic knows (e.g. AUDIT-C, 72109-2) must hold every
+    scored item of it: US Core's AUDIT-C example asks a free number (68517-2) in place of
+    question 1 (68518-0), so summed it gives 0-8, not AUDIT-C's 0-12."""
+    panel = {c.get("code") for c in q.get("code", []) or [] if isinstance(c, dict)}
+    have = {i["code"]["code"] for i in items if i["scored"] and "code" in i}
+    have |= {str(i["link_id"]).lstrip("/") for i in items if i["scored"]}
+    for d in (load_all() if known is None else known).values():
+        if d.code is None or d.code.code not in panel:
+            continue
+        wanted = [i.code.code for i in d.items if i.scored and i.code is not None]
+        missing = [c for c in wanted if c not in have]
+        if missing:
+            raise FhirImportError("item", f"the Questionnaire is coded as {d.short_name} "
+                                  f"({d.code.code}) but has no scored item {', '.join(missing)}: "
+                                  f"it is not {d.short_name} and is not imported as it")
+
+
 def import_fhir_questionnaire(q: Mapping[str, Any], *, instrument_id: str,
-                              include_text: bool = True) -> FhirImport:
+                              include_text: bool = True,
+                              known: Mapping[str, InstrumentDefinition] | None = None
+                              ) -> FhirImport:
     """Build a sum-scored definition from a Questionnaire whose options carry ordinal values.
 
     ``include_text=False`` drops item and answer wording (for a questionnaire whose licence
@@ -199,7 +227,7 @@ def import_fhir_questionnaire(q: Mapping[str, Any], *, instrument_id: str,
             raise FhirImportError(f"item {link_id}", "two answer options share an ordinal value")
         out: dict[str, Any] = {"link_id": link_id, "answers": options, "scored": scored}
         if include_text and isinstance(item.get("text"), str) and item["text"].strip():
-            out["text"] = item["text"]
+            out["text"], out["text_source"] = item["text"], "questionnaire"
         codes = [_import_code(c, source) for c in item.get("code", []) or []]
         codes = [c for c in codes if c is not None]
         if codes:
@@ -211,6 +239,7 @@ def import_fhir_questionnaire(q: Mapping[str, Any], *, instrument_id: str,
     lo = sum(min(o["value"] for o in i["answers"]) for i in scored_items)
     hi = sum(max(o["value"] for o in i["answers"]) for i in scored_items)
     copyright_note = str(q.get("copyright") or "").strip()
+    _refuse_partial_panel(q, items, known)
     data: dict[str, Any] = {
         "schema_version": 1,
         "id": instrument_id,
@@ -227,6 +256,12 @@ def import_fhir_questionnaire(q: Mapping[str, Any], *, instrument_id: str,
             "source": source,
         },
         "items": items,
+        "wording_sources": [{
+            "id": "questionnaire", "artefact": title,
+            "url": str(q.get("url") or "(no url in the Questionnaire)"),
+            "identifier": f"Questionnaire {q.get('id') or q.get('name') or title}",
+            "licence": copyright_note or "No copyright statement in the source Questionnaire",
+            "file": "(imported)"}] if any("text" in i for i in items) else [],
         "scoring": {
             "kind": "sum", "evidence": "unverified",
             "source": f"{source}: sum of answer ordinal values",
