@@ -201,7 +201,9 @@ def simulate(model_id: str, route: str | None = None, *, dose_mg: float | None =
     Raises
     ------
     PKInputError (a ValueError) naming the field: unknown model or route (listing the
-    valid ones), a missing, negative, zero or implausible dose, weight or duration.
+    valid ones), a missing, negative, zero or implausible dose, weight or duration, more
+    than ``MAX_POINTS`` time points, or a population of more than ``MAX_WORK`` patient-time
+    points (inputs.py; the message says what to change).
 
     References
     ----------
@@ -211,10 +213,10 @@ def simulate(model_id: str, route: str | None = None, *, dose_mg: float | None =
     weight = chk.check_number("weight_kg", weight_kg)
     hours_f = chk.check_number("hours", hours)
     step = chk.check_number("step_min", step_min)
-    n_points = int(math.floor(hours_f * 60.0 / step + 1e-9)) + 1
-    if n_points > chk.MAX_POINTS:
-        raise PKInputError("step_min", f"{n_points} time points is too many; use a larger step")
+    n_points = chk.check_points(hours_f, step)
     n_pop, seed_v = chk.check_population(population, seed)
+    if n_pop is not None:
+        chk.check_work(n_pop, n_points)
     cov = check_covariates(asian, japanese, age_years)
     doses, assumptions = _regimen(defn, route, dose_mg, dose_mg_per_kg, weight, duration_min,
                                   regimen)
