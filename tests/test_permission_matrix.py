@@ -142,6 +142,8 @@ def test_each_role_reaches_exactly_the_api_operations_the_matrix_grants(world, r
 
     ids, users = world
     _, secret = issue_token(user=users[role], name="matrix", scope="write")
+    spare, _ = issue_token(user=users[role], name="revoked by the walk")
+    ids = {**ids, "token_id": spare.pk}
     client = login(users[role])
     for method, route, view in api_operations():
         url = fill(route, ids)

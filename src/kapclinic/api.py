@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from kapclinic.accounts import tokens_api
 from kapclinic.accounts.mfa import MfaRequired
 from kapclinic.dosing import api as dosing_api
 from kapclinic.measures import api as measures_api
@@ -67,6 +68,7 @@ api.add_router("/patients", patients_api.router)
 api.add_router("/pk", dosing_api.router)
 api.add_router("", measures_api.router)
 api.add_router("", web_api.router)
+api.add_router("/tokens", tokens_api.router)
 
 
 def problem(request: HttpRequest, status: int, title: str, detail: str,

@@ -177,6 +177,55 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from django.utils import timezone
+
+    from kapclinic.accounts.models import ApiToken, User
+
+    tokens = ApiToken.objects.select_related("user").order_by("id")
+    if args.user:
+        user = User.objects.filter(username=args.user).first()
+        if user is None:
+            raise CommandError(f"no user {args.user!r}")
+        tokens = tokens.filter(user=user)
+    now = timezone.now()
+
+    def day(moment) -> str:
+        return f"{moment:%Y-%m-%d %H:%M}" if moment else "never"
+
+    rows = [("ID", "USER", "NAME", "SCOPE", "CREATED", "LAST USED", "EXPIRES", "STATE")]
+    for token in tokens:
+        state = ("revoked " + f"{token.revoked_at:%Y-%m-%d}" if token.revoked_at
+                 else "expired" if token.expires_at <= now else "active")
+        rows.append((str(token.pk), token.user.username, token.name, token.scope,
+                     day(token.created_at), day(token.last_used_at),
+                     f"{token.expires_at:%Y-%m-%d}", state))
+    if len(rows) == 1:
+        print("No API tokens" + (f" for {args.user}." if args.user else "."))
+        return 0
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from kapclinic.accounts.models import ApiToken
+    from kapclinic.accounts.tokens import revoke_token
+    from kapclinic.audit import context
+
+    token = ApiToken.objects.select_related("user").filter(pk=args.id).first()
+    if token is None:
+        raise CommandError(f"no API token {args.id} (kapclinic token list shows them)")
+    context.set_system_actor("kapclinic token revoke")
+    if not revoke_token(token):
+        raise CommandError(f"token {token.pk} ({token.name!r} of {token.user.username}) was "
+                           f"already revoked on {token.revoked_at:%Y-%m-%d %H:%M} UTC")
+    print(f"Token {token.pk} ({token.name!r} of {token.user.username}) is revoked: requests "
+          "with it are refused from now on.")
+    return 0
+
+
 # ---- check and audit -----------------------------------------------------------------------
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -307,6 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--days", type=positive_int)
     create.add_argument("--name", default="cli")
     create.set_defaults(func=cmd_token_create)
+    listing_tokens = token_sub.add_parser("list", help="list tokens (never their secrets)")
+    listing_tokens.add_argument("--user", help="only this user's tokens")
+    listing_tokens.set_defaults(func=cmd_token_list)
+    revoke = token_sub.add_parser("revoke", help="revoke a token: refused from now on")
+    revoke.add_argument("id", type=positive_int, help="the token's id (see token list)")
+    revoke.set_defaults(func=cmd_token_revoke)
 
     check = sub.add_parser("check", help="report configuration problems")
     check.set_defaults(func=cmd_check)

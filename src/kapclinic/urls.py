@@ -7,7 +7,7 @@ from kapclinic.measures import views as measure_views
 from kapclinic.patients import views as patient_views
 from kapclinic.screening import views as screening_views
 from kapclinic.web import portal as portal_views
-from kapclinic.web import two_factor, users
+from kapclinic.web import tokens, two_factor, users
 from kapclinic.web import views as web_views
 
 urlpatterns = [
@@ -28,6 +28,8 @@ urlpatterns = [
          name="user-mfa-reset"),
     path("account/set-password/<uidb64>/<token>/", users.set_password, name="set-password"),
     path("clinic/security/", two_factor.security, name="security-settings"),
+    path("account/tokens/", tokens.token_list, name="tokens"),
+    path("account/tokens/revoke/", tokens.token_revoke, name="token-revoke"),
     path("clinic/switch/", web_views.switch_clinic, name="switch-clinic"),
     path("healthz", web_views.healthz, name="healthz"),
     path("patients/", patient_views.patient_list, name="patient-list"),

@@ -48,6 +48,7 @@ class Action(enum.StrEnum):
     EVENT_RECORD = "event.record"          # an event that can define relapse (hospitalisation...)
     SECURITY_SETTINGS = "security.settings"  # two-factor requirement, reset a lost authenticator
     USER_MANAGE = "user.manage"            # add staff, change a role, end access, password links
+    TOKEN_REVOKE = "token.revoke"  # noqa: S105 (an action name) revoke a token: own, admin: clinic's
 
 
 R = Role
@@ -84,6 +85,8 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.EVENT_RECORD: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
     Action.SECURITY_SETTINGS: frozenset({R.ADMIN}),
     Action.USER_MANAGE: frozenset({R.ADMIN}),
+    # Anyone may revoke their own tokens; which ones beyond that is accounts.tokens' scoping.
+    Action.TOKEN_REVOKE: frozenset(STAFF | {R.PATIENT}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.

@@ -8,12 +8,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from kapclinic.accounts.middleware import activate_membership, membership_for
-from kapclinic.accounts.models import ApiToken, TokenScope, User, hash_token
-from kapclinic.accounts.permissions import deny
+from kapclinic.accounts.models import ApiToken, Membership, TokenScope, User, hash_token
+from kapclinic.accounts.permissions import Action, deny, role_can
 from kapclinic.audit import trail
 
 CLINIC_HEADER = "X-Kapclinic-Clinic"
@@ -39,12 +40,49 @@ def issue_token(*, user: User, name: str, scope: str = TokenScope.READ,
     return token, secret
 
 
-def revoke_token(token: ApiToken) -> None:
+def revoke_token(token: ApiToken) -> bool:
+    """Revoke ``token`` once (a conditional UPDATE: of two revocations one does it) and audit
+    it in every clinic of its user. It is refused from the next request on: every request
+    re-reads the token. False if it was already revoked."""
     with transaction.atomic():
-        if ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-                revoked_at=timezone.now()):
-            trail.record("update", object_type="api_token", object_id=token.pk,
-                         detail={"revoked": True})
+        done = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now())
+        if done:
+            trail.record("token_revoked", object_type="api_token", object_id=token.pk,
+                         account_of=token.user_id,
+                         detail={"user": token.user.username, "name": token.name})
+    return bool(done)
+
+
+def visible_tokens(user: User, membership: Membership | None) -> QuerySet[ApiToken]:
+    """The tokens ``user`` may see and revoke: their own and, for a clinic admin, those of
+    the active clinic's current members. Newest first; never the secret (it is not stored)."""
+    mine = Q(user=user)
+    if membership is not None and role_can(membership.role, Action.USER_MANAGE):
+        mine |= Q(user_id__in=Membership.objects.filter(clinic_id=membership.clinic_id)
+                  .values("user_id"))
+    return ApiToken.objects.select_related("user").filter(mine).order_by("-created_at", "-id")
+
+
+def token_for(request: HttpRequest, token_id: int) -> ApiToken:
+    """A token the request's user may revoke, or Http404 and an audited attempt (also in the
+    clinics of the token's owner, when it has one) whatever the reason."""
+    token = visible_tokens(request.user, request.membership).filter(  # type: ignore[attr-defined]
+        pk=token_id).first()
+    if token is None:
+        owner = ApiToken.objects.filter(pk=token_id).values_list("user_id", flat=True).first()
+        events = [trail.Event("denied", "api_token", token_id, detail={
+            "reason": "not one of yours or your clinic's, or does not exist",
+            "path": request.path})]
+        clinic_id = getattr(request.membership, "clinic_id", None)  # type: ignore[attr-defined]
+        if owner is not None and not Membership.objects.filter(user_id=owner,
+                                                               clinic_id=clinic_id).exists():
+            events.append(trail.Event("denied", "api_token", token_id, account_of=owner,
+                                      detail={"reason": "asked for by someone who may not",
+                                              "path": request.path}))
+        trail.record_many(events)
+        raise Http404("No such API token")
+    return token
 
 
 def authenticate_token(request: HttpRequest, secret: str) -> User | None:
