@@ -285,10 +285,10 @@ def test_the_patient_fills_the_intake_through_a_single_use_link(coordinator, dep
     url = page.context["url"]
     path = url.split("testserver", 1)[1]
     anonymous = Client()
-    assert anonymous.get(path).status_code == 200
-    anonymous.post(path + "autosave/", {"weight_kg": "68", "version": 1})
+    assert anonymous.get(path, follow=True).status_code == 200
+    anonymous.post("/r/intake/autosave/", {"weight_kg": "68", "version": 1})
     assert actions.intake_for(depressed).draft["weight_kg"] == "68"
-    done = anonymous.post(path, {**GOOD_INTAKE, "version": 2})
+    done = anonymous.post("/r/intake/", {**GOOD_INTAKE, "version": 2})
     assert b"Your answers are with the clinic" in done.content
     assert actions.intake_for(depressed).data["weight_kg"] == 70
     assert anonymous.get(path).status_code == 404  # single use
@@ -361,6 +361,33 @@ def test_an_intake_link_autosave_shows_the_clinics_time(coordinator, depressed):
 
     page = login(coordinator).post(f"/patients/{depressed.pk}/intake/link/")
     path = page.context["url"].split("testserver", 1)[1]
-    saved = Client().post(path + "autosave/", {"weight_kg": "68", "version": 1})
+    phone = Client()
+    phone.get(path)
+    saved = phone.post("/r/intake/autosave/", {"weight_kg": "68", "version": 1})
     local = timezone.localtime(actions.intake_for(depressed).updated_at, depressed.clinic.zone)
     assert f"Draft saved {local:%H:%M:%S}".encode() in saved.content
+
+
+def test_a_label_contraindication_cannot_be_signed_off_as_eligible(prescriber, coordinator, depressed):
+    client = login(coordinator)
+    submit(client, depressed, history_arteriovenous_malformation="yes")
+    evaluate(client, depressed)
+    decision = EligibilityDecision.objects.get()
+    assert decision.status == "not_eligible"
+    doctor = login(prescriber)
+    page = doctor.get(f"/patients/{depressed.pk}/screening/").content.decode()
+    assert "label contraindication" in page and "cannot be overridden to eligible" in page
+    response = doctor.post(f"/patients/{depressed.pk}/screening/{decision.pk}/sign-off/",
+                           {"decision": "eligible", "reason": "benefit outweighs"}, follow=True)
+    assert "which no override can make eligible" in response.content.decode()
+    assert not SignOff.objects.exists()
+    depressed.refresh_from_db()
+    assert depressed.status != "eligible"
+
+
+def test_a_yes_that_no_rule_weighs_is_shown_to_the_prescriber(coordinator, depressed):
+    client = login(coordinator)
+    submit(client, depressed, history_seizures="yes")
+    evaluate(client, depressed)
+    page = client.get(f"/patients/{depressed.pk}/screening/").content.decode()
+    assert "no screening rule weighs it; the prescriber does):</strong> Seizures" in page

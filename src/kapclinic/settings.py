@@ -180,5 +180,13 @@ LOGGING = {
 KAPCLINIC_TOKEN_DAYS = 90
 KAPCLINIC_PAGE_SIZE = 25
 
+# Expensive requests allowed per user and per client address in each window (web/ratelimit.py;
+# over it: 429 with Retry-After) [policy: labelled default]. A population simulation
+# (POST /api/v1/pk/simulate with "population") takes up to about a second of both cores.
+KAPCLINIC_RATE_LIMITS = {
+    "pk-population": {"per_user": 5, "per_address": 20, "seconds": 60,
+                      "what": "population simulations"},
+}
+
 # Two-factor login (TOTP, django-otp): the issuer name shown in authenticator apps.
 OTP_TOTP_ISSUER = "kapclinic"

@@ -8,10 +8,13 @@ from pydantic import ConfigDict
 from kapclinic.accounts.api_auth import GuardedRouter
 from kapclinic.accounts.permissions import Action, require
 from kapclinic.clinical import pk
+from kapclinic.web import ratelimit
 
 router = GuardedRouter(tags=["pharmacokinetics"])
 # A web request simulates at most this many virtual patients [policy: keeps a 2-core server
-# responsive]; larger populations run from the command line.
+# responsive]; larger populations run from the command line. Patients x time points are
+# bounded by the PK core (inputs.MAX_WORK), population requests by a rate limit
+# (settings.KAPCLINIC_RATE_LIMITS["pk-population"]).
 API_MAX_POPULATION = 10_000
 
 
@@ -45,6 +48,11 @@ def simulate(request: HttpRequest, payload: SimulateIn):
     if (payload.dose_mg is None) == (payload.dose_mg_per_kg is None):
         raise ValidationError([{"loc": ["body", "dose_mg"],
                                 "msg": "give exactly one of dose_mg and dose_mg_per_kg"}])
+    if payload.population is not None:
+        try:
+            ratelimit.hit("pk-population", request)
+        except ratelimit.RateLimited as exc:
+            return ratelimit.problem(request, exc)
     try:
         result = pk.simulate(payload.model, payload.route, **payload.model_dump(
             exclude={"model", "route"}))

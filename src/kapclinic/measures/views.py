@@ -43,7 +43,7 @@ from kapclinic.measures.models import (
     Schedule,
     instrument_name,
 )
-from kapclinic.patients import links
+from kapclinic.patients import link_session
 from kapclinic.patients.forms import EnteredInErrorForm
 from kapclinic.patients.models import PatientLink
 
@@ -350,15 +350,44 @@ def outbox(request: HttpRequest) -> HttpResponse:
 
 # ---- the patient's self-report link ------------------------------------------------------
 
+MEASURE_LINK = PatientLink.Purpose.MEASURE
+
+
+def _link_closed(request: HttpRequest, *, lost: bool = False) -> HttpResponse:
+    """Only that the link is closed: no name, no answers, no crisis page, no clinic."""
+    return render(request, "screening/link_closed.html", {"lost": lost}, status=404)
+
+
 @public
+@link_session.no_referrer
 @require_http_methods(["GET", "POST"])
 def self_report(request: HttpRequest, token: str) -> HttpResponse:
-    link = links.enter_link(token, PatientLink.Purpose.MEASURE)
+    """The link as sent: its token goes into this browser's session, and the browser on to
+    the token-free page (a POST from a page opened before this change is still answered)."""
+    link = link_session.exchange(request, token, MEASURE_LINK)
     if link is None:
-        return render(request, "screening/link_closed.html", status=404)
+        return _link_closed(request)
+    if request.method == "POST":
+        return _self_report(request, link)
+    if not link.is_open:
+        link_session.forget(request, MEASURE_LINK)
+        return _link_closed(request)
+    return redirect("self-report-page")
+
+
+@public
+@require_http_methods(["GET", "POST"])
+def self_report_page(request: HttpRequest) -> HttpResponse:
+    link = link_session.current(request, MEASURE_LINK)
+    if link is None:
+        return _link_closed(request, lost=True)
+    return _self_report(request, link)
+
+
+def _self_report(request: HttpRequest, link: PatientLink) -> HttpResponse:
     patient = link.patient
     if not link.is_open:
-        return _answered_page(request, link)
+        return _answered_by_link(request, link)
     instrument = link.request.instrument
     form = QuestionnaireForm(request.POST or None, instrument=instrument)
     if request.method == "POST" and form.is_valid():
@@ -367,7 +396,7 @@ def self_report(request: HttpRequest, token: str) -> HttpResponse:
                                                answers=form.answers(), source="link", by=None,
                                                link=link)
         except actions.LinkUsed:
-            return _answered_page(request, link)
+            return _answered_by_link(request, link)
         except instruments.AnswerError as exc:
             form.add_error(None, str(exc))
         else:
@@ -376,8 +405,18 @@ def self_report(request: HttpRequest, token: str) -> HttpResponse:
         trail.record("read", object_type="measure_request", object_id=link.request.pk,
                      patient_id=patient.pk)
     return render(request, "measures/self_report.html", {
-        "patient": patient, "form": form, "action": reverse("self-report", args=[token])},
+        "patient": patient, "form": form, "action": reverse("self-report-page")},
         status=422 if form.errors else 200)
+
+
+def _answered_by_link(request: HttpRequest, link: PatientLink) -> HttpResponse:
+    """A second tap of "Send" (a POST from the browser holding the link) shows what the
+    answer showed, crisis help too: the phone shows the last response it gets. Any later
+    visit shows only that the link is closed."""
+    if request.method == "POST":
+        return _answered_page(request, link)
+    link_session.forget(request, MEASURE_LINK)
+    return _link_closed(request)
 
 
 def _after_answer(request: HttpRequest, patient, crisis: bool) -> HttpResponse:

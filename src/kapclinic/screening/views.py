@@ -18,10 +18,12 @@ from kapclinic.accounts.permissions import (
     require,
 )
 from kapclinic.audit import trail
-from kapclinic.patients import links
+from kapclinic.patients import link_session, links
 from kapclinic.patients.models import PatientLink
 from kapclinic.screening import actions
 from kapclinic.screening.forms import (
+    DRAFT_MAX_CHARS,
+    FIELD_MAX_CHARS,
     ConsentDocumentForm,
     ConsentSignForm,
     ConsentWithdrawForm,
@@ -267,18 +269,48 @@ def intake_link_create(request: HttpRequest, patient_id: int) -> HttpResponse:
                                                            "url": url})
 
 
-def _linked_patient(token: str):
-    link = links.enter_link(token, PatientLink.Purpose.INTAKE)
-    return link if link is not None and link.is_open else None
+INTAKE_LINK = PatientLink.Purpose.INTAKE
+
+
+def _link_closed(request: HttpRequest, *, lost: bool = False) -> HttpResponse:
+    """Only that the link is closed: no name, no answers, no clinic (``lost``: this browser
+    holds no link, e.g. after 30 idle minutes; the link in the message may still work)."""
+    return render(request, "screening/link_closed.html", {"lost": lost}, status=404)
+
+
+@public
+@link_session.no_referrer
+@require_http_methods(["GET", "POST"])
+def intake_by_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The link as sent: its token goes into this browser's session, and the browser on to
+    the token-free page (a POST from a page opened before this change is still answered)."""
+    link = link_session.exchange(request, token, INTAKE_LINK)
+    if link is None:
+        return _link_closed(request)
+    if request.method == "POST":
+        return _intake_by_link(request, link)
+    if not link.is_open:
+        link_session.forget(request, INTAKE_LINK)
+        return _link_closed(request)
+    return redirect("intake-link-page")
 
 
 @public
 @require_http_methods(["GET", "POST"])
-def intake_by_link(request: HttpRequest, token: str) -> HttpResponse:
-    link = _linked_patient(token)
+def intake_link_page(request: HttpRequest) -> HttpResponse:
+    link = link_session.current(request, INTAKE_LINK)
     if link is None:
-        return render(request, "screening/link_closed.html", status=404)
+        return _link_closed(request, lost=True)
+    return _intake_by_link(request, link)
+
+
+def _intake_by_link(request: HttpRequest, link: PatientLink) -> HttpResponse:
     patient = link.patient
+    if not link.is_open:
+        if request.method == "POST":  # a double submit: the browser shows its last answer
+            return render(request, "screening/link_done.html", {"patient": patient})
+        link_session.forget(request, INTAKE_LINK)
+        return _link_closed(request)
 
     def done() -> HttpResponse | None:
         if links.close_link(link):
@@ -286,15 +318,15 @@ def intake_by_link(request: HttpRequest, token: str) -> HttpResponse:
         return None
 
     return _intake_page(request, patient, source="link", done=done, by_link=True,
-                        autosave_url=reverse("intake-by-link-autosave", args=[token]),
-                        diagnoses=[])
+                        autosave_url=reverse("intake-link-autosave"), diagnoses=[])
 
 
 @public
 @require_POST
-def intake_by_link_autosave(request: HttpRequest, token: str) -> HttpResponse:
-    link = _linked_patient(token)
-    if link is None:
+def intake_link_autosave(request: HttpRequest) -> HttpResponse:
+    """Autosave from the link page: the link this browser's session holds, never a token."""
+    link = link_session.current(request, INTAKE_LINK)
+    if link is None or not link.is_open:
         return render(request, "screening/_autosave.html",
                       {"error": "This link is closed: ask the clinic for a new one."}, status=404)
     return _autosave(request, link.patient, source="link")
