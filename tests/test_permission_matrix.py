@@ -25,8 +25,8 @@ from kapclinic.patients.models import Patient
 from kapclinic.screening import actions as screening
 from tests.conftest import login, make_user
 
-PUBLIC_PATHS = {"login/", "logout/", "healthz", "r/intake/<str:token>/",
-                "r/intake/<str:token>/autosave/", "r/measure/<str:token>/",
+PUBLIC_PATHS = {"login/", "logout/", "healthz", "r/intake/<str:token>/", "r/intake/",
+                "r/intake/autosave/", "r/measure/<str:token>/", "r/measure/",
                 "account/set-password/<uidb64>/<token>/"}
 
 

@@ -17,6 +17,7 @@ from kapclinic.accounts.models import Membership
 from kapclinic.accounts.permissions import Action, public, require
 from kapclinic.accounts.roles import Role
 from kapclinic.audit import trail
+from kapclinic.web.referrer import no_referrer
 from kapclinic.web.two_factor import SecurityForm
 
 STAFF_ROLES = [(r.value, r.label) for r in Role if r != Role.PATIENT]
@@ -191,4 +192,5 @@ class SetPasswordView(auth_views.PasswordResetConfirmView):
         return response
 
 
-set_password = public(SetPasswordView.as_view())
+# Django moves the token into the session and on to a "set-password" placeholder address.
+set_password = public(no_referrer(SetPasswordView.as_view()))

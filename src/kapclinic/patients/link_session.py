@@ -1,0 +1,71 @@
+"""A patient link's token leaves the address bar after the first request.
+
+The link a patient receives (/r/intake/<token>/, /r/measure/<token>/) is exchanged for an
+entry in this browser's session (the link's id, never its token) and the browser is sent
+on to a token-free page (/r/intake/, /r/measure/), as Django's PasswordResetConfirmView
+does for set-password links. So the token is not in browser history, in the Referer of
+the page's own requests, nor in its forms or autosave calls; a server log never sees it
+again after the first request (and redacts that one, web/access_log.py).
+
+Every page of a link is sent with ``Referrer-Policy: no-referrer`` (``no_referrer``).
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.utils import timezone
+
+from kapclinic.audit import context
+from kapclinic.patients import links
+from kapclinic.patients.models import PatientLink
+from kapclinic.web.referrer import no_referrer
+
+__all__ = ["current", "exchange", "forget", "no_referrer"]
+
+SESSION_KEY = "patient_link_{purpose}"
+
+
+def _key(purpose: str) -> str:
+    return SESSION_KEY.format(purpose=purpose)
+
+
+def _entered(link: PatientLink) -> PatientLink:
+    """The request acts as the link: the audit trail names it, times show in its clinic's zone."""
+    context.set_link_actor(link.pk, link.patient.clinic_id)
+    timezone.activate(link.patient.clinic.zone)
+    return link
+
+
+def exchange(request: HttpRequest, token: str, purpose: str) -> PatientLink | None:
+    """The link this token opens, now held by this browser's session; None (and nothing
+    held) if the token is unknown, or the link is used or expired and this session did not
+    answer it (only the browser that answered it may be shown its answer again)."""
+    link = links.find_link(token, purpose)
+    if link is None:
+        return None
+    held = request.session.get(_key(purpose))
+    if not link.is_open and (held is None or held.get("link") != link.pk):
+        forget(request, purpose)
+        return None
+    if held is None or held.get("link") != link.pk:
+        if request.user.is_anonymous:
+            request.session.cycle_key()  # a session planted before the link cannot ride it
+        request.session[_key(purpose)] = {"link": link.pk}
+    return _entered(link)
+
+
+def current(request: HttpRequest, purpose: str) -> PatientLink | None:
+    """The link this browser's session holds for ``purpose``, open or not (None if none)."""
+    held = request.session.get(_key(purpose))
+    if not held:
+        return None
+    link = (PatientLink.objects.select_related("patient", "patient__clinic")
+            .filter(pk=held.get("link"), purpose=purpose).first())
+    if link is None:
+        forget(request, purpose)
+        return None
+    return _entered(link)
+
+
+def forget(request: HttpRequest, purpose: str) -> None:
+    request.session.pop(_key(purpose), None)

@@ -1,0 +1,56 @@
+"""The demo clinic agrees with itself: no patient has a status without the records that put
+them there (a signed eligibility decision; for treatment, a current consent too)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kapclinic import demo
+from kapclinic.audit import context
+from kapclinic.patients.models import Patient, StatusChange
+from kapclinic.screening import actions as screening
+from kapclinic.screening.models import SignOff
+
+
+@pytest.fixture
+def demo_clinic(db):
+    context.set_system_actor("kapclinic demo")
+    demo.load_demo(patients=40, seed=3, password="demo-pass-123", weeks=4)
+    return list(Patient.objects.select_related("clinic").order_by("mrn"))
+
+
+def last_signoff(patient):
+    return (SignOff.objects.filter(decision__patient=patient).select_related("decision")
+            .order_by("-signed_at", "-pk").first())
+
+
+def test_every_signed_off_status_has_the_prescribers_sign_off(demo_clinic):
+    for status, final in (("eligible", "eligible"), ("ineligible", "ineligible"),
+                          ("in_treatment", "eligible"), ("maintenance", "eligible")):
+        patients = [p for p in demo_clinic if p.status == status]
+        assert patients, f"the demo has no {status} patient"
+        for patient in patients:
+            signoff = last_signoff(patient)
+            assert signoff is not None and signoff.final_status == final, patient.mrn
+            assert not screening.is_stale(signoff.decision), patient.mrn
+
+
+def test_every_patient_in_treatment_could_have_been_moved_there_by_hand(demo_clinic):
+    treated = [p for p in demo_clinic if p.status in ("in_treatment", "maintenance")]
+    for patient in treated:
+        assert screening.treatment_blocker(patient) is None, patient.mrn
+        assert screening.has_current_consent(patient), patient.mrn
+
+
+def test_discharged_after_treatment_went_through_treatment(demo_clinic):
+    for patient in (p for p in demo_clinic if p.status == "discharged"):
+        path = list(StatusChange.objects.filter(patient=patient).order_by("pk")
+                    .values_list("to_status", flat=True))
+        assert "in_treatment" in path or "eligible" not in path, (patient.mrn, path)
+
+
+def test_no_new_record_starts_anywhere_but_referred_or_screening(demo_clinic):
+    first = {}
+    for change in StatusChange.objects.order_by("pk"):
+        first.setdefault(change.patient_id, change.to_status)
+    assert set(first.values()) <= {"referred", "screening"}
