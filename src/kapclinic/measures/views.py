@@ -100,6 +100,11 @@ def measures_page(request: HttpRequest, patient, *, event_form=None, status: int
     events = list(ClinicalEvent.objects.filter(patient=patient).select_related("recorded_by"))
     trail.record_many([trail.Event("read", "clinical_event", e.pk, patient_id=patient.pk)
                        for e in events])
+    # shown with the answers that raised them and the patient's phone, to call at once
+    open_alerts = list(Alert.objects.filter(patient=patient, acknowledged_at__isnull=True)
+                       .select_related("patient", "response").order_by("raised_at"))
+    trail.record_many([trail.Event("read", "alert", a.pk, patient_id=patient.pk)
+                       for a in open_alerts])
     return render(request, "measures/patient.html", {
         "patient": patient, "charts": charts, "responses": responses,
         "schedules": [_named(s) for s in Schedule.objects.filter(patient=patient)],
@@ -109,6 +114,7 @@ def measures_page(request: HttpRequest, patient, *, event_form=None, status: int
                                                  priority=Alert.Priority.FOLLOW_UP).count(),
         "instruments": instruments.list_instruments(), "send_form": SendForm(),
         "events": events, "event_form": event_form or ClinicalEventForm(),
+        "open_alerts": open_alerts,
     }, status=status)
 
 

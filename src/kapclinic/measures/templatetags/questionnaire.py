@@ -32,3 +32,124 @@ def wording_sources(form) -> list:
     """The artefacts this form's wording was copied from (shown as a source note)."""
     definition = getattr(form, "definition", None)
     return list(definition.wording_sources) if definition is not None else []
+
+
+# ---- results, alerts and the outcome rules in plain words ---------------------------------
+
+def _definition(instrument_id: str):
+    from kapclinic.clinical import instruments
+
+    try:
+        return instruments.get_instrument(instrument_id)
+    except instruments.UnknownInstrumentError:
+        return None
+
+
+@register.filter
+def alert_name(flag: str, instrument_id: str) -> str:
+    """An alert id stored with a result (suicidal_ideation), as its definition words it
+    (its label up to the colon: "Item 9 (thoughts of death/self-harm) scored 1 or more")."""
+    definition = _definition(instrument_id)
+    rule = next((a for a in definition.alerts if a.id == flag), None) if definition else None
+    if rule is None:
+        return flag.replace("_", " ").capitalize()
+    return rule.label.split(":", 1)[0]
+
+
+@register.simple_tag
+def alert_answers(alert) -> dict:
+    """The answers and result that raised an alert: each answered question with its number,
+    wording (if shipped) and the answer given, the alert's own question(s) first."""
+    response = alert.response
+    definition = _definition(response.instrument)
+    rows = []
+    if definition is not None:
+        rule = next((a for a in definition.alerts if a.id == alert.kind), None)
+        named = rule.when.items() if rule is not None and hasattr(rule.when, "items") else set()
+        for position, item in enumerate(definition.items, start=1):
+            value = (response.answers or {}).get(item.link_id)
+            if value is None:
+                continue
+            option = item.option(value) if isinstance(value, int) else None
+            number = item.link_id if re.fullmatch(r"\d+[a-z]?", item.link_id) else str(position)
+            rows.append({"number": number, "text": item.text or item.label or "",
+                         "answer": value, "answer_label": option.label if option else None,
+                         "raised": item.link_id in named})
+        rows.sort(key=lambda r: not r["raised"])
+    result = response.result if isinstance(response.result, dict) else {}
+    return {"rows": rows, "total": response.total, "severity": result.get("severity_label")}
+
+
+_EVIDENCE = {
+    "verified": "published rule",
+    "secondary": "published rule, from a secondary source",
+    "derived": "derived from published values",
+    "unverified": "not yet confirmed against its published source",
+    "policy": "clinic setting",
+}
+
+
+def _params(rule_id: str) -> dict[str, str]:
+    match = re.search(r"\((.*)\)$", rule_id)
+    if not match:
+        return {}
+    return dict(part.split("=", 1) for part in match.group(1).split(",") if "=" in part)
+
+
+def _describe(name: str, rule_id: str, definition) -> tuple[str, str] | None:
+    p = _params(rule_id)
+    if name == "outcomes":
+        return None
+    if name == "baseline":
+        anchor = {"episode": "treatment episode", "course": "course"}.get(p.get("anchor", ""),
+                                                                         "treatment episode")
+        text = (f"the last score on or before the start of the {anchor}, taken at most "
+                f"{p.get('window_days', '?')} days before it")
+        if p.get("fallback") == "first_after_start":
+            text += "; if there is none, the first score after the start"
+        return "Baseline", text
+    if name == "relief_fading":
+        try:
+            share = f"{float(p.get('fraction', '')) * 100:g}%"
+        except ValueError:
+            share = "the clinic's share"
+        return "Relief fading", (f"the latest score has regained at least {share} of the "
+                                 "improvement from baseline to the best score since response")
+    if name == "response" and definition is not None:
+        rule = next((c for c in definition.change_rules if c.id == "response"), None)
+        if rule is None:
+            return "Response", "the clinic's response rule (outcome settings)"
+        if rule.kind == "percent_reduction":
+            return "Response", f"a total at least {rule.at_least:g}% lower than baseline"
+        return "Response", f"a total at least {rule.at_least:g} points lower than baseline"
+    if name == "remission" and definition is not None and definition.remission is not None:
+        rm = definition.remission
+        value = rm.value.literal if rm.value.literal is not None else p.get(rm.value.setting or "")
+        try:
+            shown = f"{float(value):g}"
+        except (TypeError, ValueError):
+            shown = "the clinic's cut-off"
+        return "Remission", (f"a total below {shown}" if rm.op == "<" else
+                             f"a total of {shown} or less")
+    if name == "relapse":
+        from kapclinic.clinical import outcomes
+
+        for rule in outcomes.load_rules().relapse_rules.values():
+            if rule.rule_id == rule_id:
+                return "Relapse", rule.label
+        version = rule_id.rsplit("-", 1)[-1]
+        return "Relapse", f"the clinic's relapse rule (version {version}, outcome settings)"
+    return name.replace("_", " ").capitalize(), "as recorded with the result"
+
+
+@register.simple_tag
+def rules_in_words(rules, definition) -> list[dict]:
+    """The outcome rules a result was computed with ([(name, rule id, evidence)]), each as a
+    sentence with a source note a clinician can read."""
+    out = []
+    for name, rule_id, evidence in rules:
+        described = _describe(name, rule_id, definition)
+        if described is not None:
+            out.append({"name": described[0], "text": described[1],
+                        "source": _EVIDENCE.get(evidence, "")})
+    return out

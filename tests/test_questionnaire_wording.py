@@ -1,0 +1,93 @@
+"""What a clinician or patient sees on a questionnaire: the published wording with the item
+numbers, where the wording came from, and plain words where it is not shipped; an alert shows
+the answers that raised it and the phone number to call."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from kapclinic.accounts.models import Membership, User
+from kapclinic.accounts.roles import Role
+from kapclinic.patients.models import Patient
+from tests.conftest import login
+
+PHQ9_ITEM9 = {f"item_{n}": "0" for n in range(1, 10)} | {"item_9": "2"}
+
+
+@pytest.fixture
+def reachable(patient):
+    Patient.objects.filter(pk=patient.pk).update(email="ada@example.org", phone="555-0142")
+    patient.refresh_from_db()
+    return patient
+
+
+def text(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+def test_the_clinic_form_shows_each_phq9_question_numbered_with_its_published_wording(nurse, patient):
+    page = text(login(nurse).get(f"/patients/{patient.pk}/measures/new/phq9/"))
+    assert '<span class="item-number">1.</span> Little interest or pleasure in doing things?' in page
+    assert '<span class="item-number">9.</span> Thoughts that you would be better off dead' in page
+    assert "Item 1" not in page and "More than half the days" in page
+    assert "Source of the wording" in page and "LHC-Forms" in page and "Pfizer" in page
+
+
+def test_gad7_question_2_offers_loincs_more_days_than_not_and_says_whose_wording_it_is(nurse, patient):
+    page = text(login(nurse).get(f"/patients/{patient.pk}/measures/new/gad7/"))
+    assert "Over the past 2 weeks have you not been able to stop or control worrying" in page
+    assert "More days than not" in page and "LOINC" in page
+
+
+def test_a_questionnaire_without_shipped_wording_stays_numbered_and_says_why(nurse, patient):
+    page = text(login(nurse).get(f"/patients/{patient.pk}/measures/new/madrs/"))
+    assert "not shipped with kapclinic" in page and "Royal College of Psychiatrists" in page
+    assert '<span class="item-number">10.</span> Item 10' in page
+    assert "Source of the wording" not in page
+
+
+def test_the_patients_link_shows_the_wording_and_a_pcl5_link_tells_them_to_use_the_clinics_copy(
+        nurse, reachable):
+    client = login(nurse)
+    pages = {}
+    for instrument in ("phq2", "pcl5"):
+        client.post(f"/patients/{reachable.pk}/measures/send/", {"instrument": instrument})
+        path = "/r/measure/" + mail.outbox[-1].body.split("/r/measure/", 1)[1].split("/", 1)[0] + "/"
+        pages[instrument] = text(Client().get(path, follow=True))
+    assert '<span class="item-number">2.</span> Feeling down, depressed, or hopeless?' in pages["phq2"]
+    assert "use the copy your clinic gave you" in pages["pcl5"]
+
+
+def test_the_portal_names_a_due_questionnaire_and_shows_its_wording(clinic_a, nurse, reachable):
+    user = User.objects.create_user("ada", password="x" * 12)
+    Membership.objects.create(user=user, clinic=clinic_a, role=Role.PATIENT)
+    Patient.objects.filter(pk=reachable.pk).update(user=user)
+    login(nurse).post(f"/patients/{reachable.pk}/measures/send/", {"instrument": "audit_c"})
+    client = login(user)
+    portal = text(client.get("/portal/"))
+    assert ">AUDIT-C</a>" in portal and "AUDIT_C" not in portal
+    due = reachable.measure_requests.get()
+    page = text(client.get(f"/portal/measures/{due.pk}/"))
+    assert "How often do you have a drink containing alcohol?" in page
+    assert "How often do you have 6 or more drinks on 1 occasion" in page
+
+
+def test_an_alert_shows_the_answers_and_score_that_raised_it_and_the_phone_to_call(nurse, reachable):
+    client = login(nurse)
+    client.post(f"/patients/{reachable.pk}/measures/new/phq9/", PHQ9_ITEM9)
+    for path in ("/alerts/", f"/patients/{reachable.pk}/measures/"):
+        page = text(client.get(path))
+        assert 'href="tel:555-0142"' in page, path
+        assert "9. Thoughts that you would be better off dead" in page, path
+        assert "2 · More than half the days" in page and "raised the alert" in page, path
+        assert "total 2" in page, path
+
+
+def test_an_alert_for_a_patient_without_a_phone_says_so(nurse, patient):
+    client = login(nurse)
+    client.post(f"/patients/{patient.pk}/measures/new/phq9/", PHQ9_ITEM9)
+    assert "No phone number on file" in text(client.get("/alerts/"))
