@@ -241,21 +241,76 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from kapclinic.audit import trail
+    from pathlib import Path
 
+    from kapclinic.audit import anchors, keys, trail
+
+    key = keys.audit_key()
+    anchored: list[anchors.Anchor] = []
+    if args.anchors:
+        if key is None:
+            raise CommandError(f"anchors are signed with the audit key: {keys.HOW}")
+        try:
+            anchored = anchors.read(Path(args.anchors), key)
+        except anchors.AnchorError as exc:
+            raise CommandError(str(exc)) from exc
     started = time.perf_counter()
-    result = trail.verify()
+    result = trail.verify(frozenset(a.count for a in anchored))
     seconds = time.perf_counter() - started
+    if result.needs_key:
+        raise CommandError(f"the audit trail's {result.problem}: {keys.HOW}")
     if not result.ok:
         print(f"AUDIT TRAIL BROKEN at entry #{result.first_bad_seq}: {result.problem} "
               f"({result.checked} entries before it are intact)", file=sys.stderr)
+        return 1
+    found = anchors.problems(anchored, result.checked, result.hashes)
+    if found:
+        print(f"AUDIT TRAIL BROKEN: {found[0]}"
+              + (f" (and {len(found) - 1} more anchor problems)" if len(found) > 1 else ""),
+              file=sys.stderr)
         return 1
     if args.expect_head and args.expect_head != result.head_hash:
         print(f"AUDIT TRAIL BROKEN: the newest entry's hash is {result.head_hash}, not the "
               f"expected {args.expect_head}: entries were removed from the end", file=sys.stderr)
         return 1
     print(f"Audit trail intact: {result.checked} entries verified in {seconds:.2f} s; "
-          f"head hash {result.head_hash}")
+          f"head hash {result.head_hash}"
+          + (f"; agrees with {len(anchored)} anchors" if anchored else ""))
+    if key is not None and result.checked and result.keyed_from != 1:
+        unkeyed = (result.keyed_from or result.checked + 1) - 1
+        print(f"Entries #1-#{unkeyed} are unkeyed (written before the audit key was set): "
+              "only anchors (kapclinic audit anchor) protect them against a rewrite.")
+    return 0
+
+
+def cmd_audit_anchor(args: argparse.Namespace) -> int:
+    import json
+
+    from kapclinic.audit import anchors, keys, trail
+    from kapclinic.audit.models import AuditEntry
+
+    key = keys.audit_key()
+    if key is None:
+        raise CommandError(f"anchors are signed with the audit key: {keys.HOW}")
+    result = trail.verify()
+    if not result.ok:
+        print(f"NOT ANCHORED: the audit trail is broken at entry #{result.first_bad_seq}: "
+              f"{result.problem}", file=sys.stderr)
+        return 1
+    head_keyed = bool(AuditEntry.objects.filter(seq=result.checked)
+                      .values_list("keyed", flat=True).first())
+    line = json.dumps(anchors.make(key, count=result.checked, head_hash=result.head_hash,
+                                   keyed=head_keyed))
+    if not args.out:
+        print(line)
+        return 0
+    try:
+        with open(args.out, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
+    except OSError as exc:
+        raise CommandError(f"cannot append to {args.out}: {exc.strerror or exc}") from exc
+    print(f"Anchored the audit trail at entry #{result.checked} in {args.out}; keep that file "
+          "away from the database (another machine, write-once storage).", file=sys.stderr)
     return 0
 
 
@@ -370,7 +425,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, parser_class=Parser)
     verify = audit_sub.add_parser("verify", help="verify the hash chain")
     verify.add_argument("--expect-head", help="the head hash noted earlier, to detect truncation")
+    verify.add_argument("--anchors", help="a file of anchors (kapclinic audit anchor --out) to "
+                                          "check the trail against")
     verify.set_defaults(func=cmd_audit_verify)
+    anchor = audit_sub.add_parser("anchor", help="sign the chain's head with the audit key and "
+                                                 "print it, or append it to a file")
+    anchor.add_argument("--out", help="append the anchor to this file (JSON lines)")
+    anchor.set_defaults(func=cmd_audit_anchor)
 
     two_factor = sub.add_parser("mfa", help="two-factor login: reset a lost authenticator")
     two_factor_sub = two_factor.add_subparsers(dest="mfa_command", required=True)

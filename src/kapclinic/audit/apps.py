@@ -7,4 +7,4 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit trail"
 
     def ready(self) -> None:
-        from kapclinic.audit import signals  # noqa: F401  (connects receivers)
+        from kapclinic.audit import checks, signals  # noqa: F401  (connects receivers, checks)

@@ -67,7 +67,8 @@ class CorrectableRecord(models.Model):
 
 
 class AuditEntry(AppendOnlyRecord):
-    """One thing somebody did. ``hash`` = SHA-256(prev_hash + canonical form of this entry)."""
+    """One thing somebody did. ``hash`` = SHA-256(prev_hash + canonical form of this entry),
+    or HMAC-SHA256 under the audit key (kept outside the database) when ``keyed``."""
 
     seq = models.BigIntegerField(unique=True)
     at = models.DateTimeField(db_index=True)
@@ -85,6 +86,9 @@ class AuditEntry(AppendOnlyRecord):
     detail_json = models.TextField(default="{}")
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # Written with the audit key (chain.entry_hash); entries from before the key was set
+    # stay verifiable as plain SHA-256. Once one entry is keyed, every later one must be.
+    keyed = models.BooleanField(default=False, db_default=False)
 
     IDENTIFYING_FIELDS = ("actor_username", "client_addr")
 

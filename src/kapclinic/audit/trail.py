@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from kapclinic.audit import chain, context
+from kapclinic.audit import chain, context, keys
 from kapclinic.audit.models import AuditEntry
 
 # Any 64-bit constant: the PostgreSQL advisory lock that serialises chain appends.
@@ -93,6 +93,7 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
         head = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
         seq, prev_hash = head if head else (0, chain.GENESIS)
         now = timezone.now()
+        key = keys.audit_key()
         entries = []
         for event, clinic_id, role in placed:
             seq += 1
@@ -104,9 +105,10 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
                 client_addr=actor.client_addr, request_id=actor.request_id,
                 detail_json=json.dumps(event.detail or {}, sort_keys=True, separators=(",", ":"),
                                        default=str),
-                prev_hash=prev_hash,
+                prev_hash=prev_hash, keyed=key is not None,
             )
-            entry.hash = chain.entry_hash(prev_hash, tuple(getattr(entry, f) for f in chain.FIELDS))
+            entry.hash = chain.entry_hash(prev_hash, tuple(getattr(entry, f) for f in chain.FIELDS),
+                                          key)
             prev_hash = entry.hash
             entries.append(entry)
         AuditEntry.objects.bulk_create(entries)
@@ -123,7 +125,7 @@ def record(action: str, *, object_type: str, object_id: str | int = "",
 
 
 def _rows(batch_size: int = 20_000) -> Iterator[tuple]:
-    columns = ", ".join((*chain.FIELDS, "prev_hash", "hash"))
+    columns = ", ".join((*chain.FIELDS, "keyed", "prev_hash", "hash"))
     table = AuditEntry._meta.db_table
     # A server-side cursor on PostgreSQL keeps memory flat over millions of rows.
     with transaction.atomic(), connection.chunked_cursor() as cursor:
@@ -132,5 +134,7 @@ def _rows(batch_size: int = 20_000) -> Iterator[tuple]:
             yield from batch
 
 
-def verify() -> chain.VerifyResult:
-    return chain.verify_rows(_rows())
+def verify(wanted: frozenset[int] = frozenset()) -> chain.VerifyResult:
+    """Verify the whole chain with the configured audit key (if any); ``wanted``: the entries
+    whose hashes to report (anchored counts)."""
+    return chain.verify_rows(_rows(), keys.audit_key(), wanted)
