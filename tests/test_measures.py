@@ -208,7 +208,7 @@ def test_the_admin_sets_the_crisis_text_and_escalation_time(clinic_admin, clinic
         "crisis_text": "Call the clinic line.", "escalation_minutes": "0", "link_days": "3",
         "default_instruments": "phq9,nonsense", "ptsd_instruments": "pcl5",
         "default_interval_days": "7", "qids_suicide_item_threshold": "3",
-        "madrs_suicide_item_threshold": "4"})
+        "madrs_suicide_item_threshold": "4", "version": "1"})
     assert bad.status_code == 422
     assert set(bad.context["form"].errors) == {"escalation_minutes", "default_instruments",
                                                "qids_suicide_item_threshold"}
@@ -216,7 +216,7 @@ def test_the_admin_sets_the_crisis_text_and_escalation_time(clinic_admin, clinic
         "crisis_text": "Call the clinic line.", "escalation_minutes": "30", "link_days": "3",
         "default_instruments": "phq9, gad7", "ptsd_instruments": "pcl5",
         "default_interval_days": "7", "qids_suicide_item_threshold": "2",
-        "madrs_suicide_item_threshold": "4"})
+        "madrs_suicide_item_threshold": "4", "version": "1"})
     saved = actions.settings_for(clinic_a)
     assert (saved.crisis_text, saved.escalation_minutes, saved.default_instruments) == (
         "Call the clinic line.", 30, "phq9,gad7")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,12 +18,14 @@ from kapclinic.clinical import instruments
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.models import (
+    INTERVAL_DAYS,
     Alert,
     ClinicalEvent,
     MeasureRequest,
     MeasureSettings,
     Response,
     Schedule,
+    clamp,
 )
 from kapclinic.patients import links
 from kapclinic.patients.models import Patient, PatientLink
@@ -32,14 +35,35 @@ def settings_for(clinic: Clinic | int) -> MeasureSettings:
     return MeasureSettings.for_clinic(clinic if isinstance(clinic, int) else clinic.pk)
 
 
-def save_settings(*, form, by: User) -> MeasureSettings:
+class SettingsConflict(Exception):
+    """The settings were saved by someone else since this form was loaded; nothing was
+    written. ``current`` holds the settings as they are now."""
+
+    def __init__(self, current: MeasureSettings):
+        super().__init__("These settings were changed by someone else since you opened the "
+                         "page: nothing was saved. Reload the page to see their changes, then "
+                         "make yours again.")
+        self.current = current
+
+
+def save_settings(*, form, by: User, expected_version: int) -> MeasureSettings:
+    """Save the measurement settings page's own columns (the outcome rules page saves the
+    others), compare-and-swap on ``version``: a save from a copy loaded before someone
+    else's save raises SettingsConflict. Out-of-range values are refused here too
+    (ValidationError), whoever calls."""
+    fields = list(form.Meta.fields)
+    saved = form.save(commit=False)
+    saved.clean_fields(exclude=[f.name for f in MeasureSettings._meta.fields
+                                if f.name not in fields])
     with transaction.atomic():
-        # Only this form's own columns: the outcome rules page saves the others.
-        MeasureSettings.objects.select_for_update().filter(pk=form.instance.pk).exists()
-        saved = form.save(commit=False)
-        saved.save(update_fields=form.Meta.fields)
+        done = MeasureSettings.objects.filter(pk=saved.pk, version=expected_version).update(
+            **{name: getattr(saved, name) for name in fields}, version=F("version") + 1)
+        if not done:
+            raise SettingsConflict(MeasureSettings.objects.get(pk=saved.pk))
+        saved.refresh_from_db()
         trail.record("update", object_type="measure_settings", object_id=saved.pk,
-                     clinic_id=saved.clinic_id, detail={"fields": sorted(form.changed_data)})
+                     clinic_id=saved.clinic_id, detail={"fields": sorted(form.changed_data),
+                                                        "version": saved.version})
     return saved
 
 
@@ -241,7 +265,7 @@ def start_default_schedule(*, patient: Patient, by: User | None,
         for instrument in default_instruments(patient, clinic_settings):
             schedule, created = Schedule.objects.get_or_create(
                 patient=patient, instrument=instrument,
-                defaults={"interval_days": clinic_settings.default_interval_days,
+                defaults={"interval_days": clinic_settings.bounded("default_interval_days"),
                           "next_due_at": first_due})
             if not created and not schedule.active:
                 Schedule.objects.filter(pk=schedule.pk).update(active=True, next_due_at=first_due)
@@ -270,8 +294,10 @@ def claim_due_schedule(schedule_id: int, due_at: datetime) -> bool:
     schedule = Schedule.objects.filter(pk=schedule_id).values("interval_days").first()
     if schedule is None:
         return False
+    # an interval stored out of range (before the bounds) is read within them, never overflows
+    days = clamp(schedule["interval_days"], INTERVAL_DAYS, 7)
     return Schedule.objects.filter(pk=schedule_id, next_due_at=due_at, active=True).update(
-        next_due_at=due_at + timedelta(days=schedule["interval_days"])) == 1
+        next_due_at=due_at + timedelta(days=days)) == 1
 
 
 def send_request(*, patient: Patient, instrument: str, due_at: datetime, base_url: str,
@@ -285,7 +311,7 @@ def send_request(*, patient: Patient, instrument: str, due_at: datetime, base_ur
     clinic_settings = settings_for(patient.clinic_id)
     with transaction.atomic():
         link, token = links.issue_link(patient=patient, purpose=PatientLink.Purpose.MEASURE,
-                                       by=by, days=clinic_settings.link_days)
+                                       by=by, days=clinic_settings.bounded("link_days"))
         request = MeasureRequest.objects.create(patient=patient, instrument=instrument,
                                                 link=link, due_at=due_at,
                                                 sent_at=timezone.now())

@@ -8,6 +8,7 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from kapclinic.clinical import instruments, outcomes
+from kapclinic.measures import models as bounds
 
 
 def item_label(item) -> str:
@@ -77,7 +78,29 @@ class SendForm(forms.Form):
             if row.get("rater") in ("self", "mixed")]
 
 
+def _bounded_field(label: str, limits: tuple[int, int], unit: str) -> forms.IntegerField:
+    """A whole number with its allowed range checked and shown (help text and min/max)."""
+    lo, hi = limits
+    message = f"Between {lo} and {hi} {unit}."
+    return forms.IntegerField(label=label, min_value=lo, max_value=hi,
+                              help_text=f"Allowed: {lo} to {hi} {unit}.",
+                              error_messages={"min_value": message, "max_value": message})
+
+
 class MeasureSettingsForm(forms.ModelForm):
+    escalation_minutes = _bounded_field("Escalate an unacknowledged alert after (minutes)",
+                                        bounds.ESCALATION_MINUTES, "minutes")
+    link_days = _bounded_field("Self-report links stay open (days)", bounds.LINK_DAYS, "days")
+    default_interval_days = _bounded_field("Every (days)", bounds.INTERVAL_DAYS, "days")
+    crisis_text = forms.CharField(
+        label="Crisis text shown to a patient at once", max_length=bounds.CRISIS_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 9}),
+        help_text=f"Up to {bounds.CRISIS_TEXT_MAX} characters.")
+    # The settings as this form was loaded: a save from an older copy is refused (409).
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**31,
+                                 error_messages={"required": "This form has no version: reload "
+                                                             "the page and save again."})
+
     class Meta:
         from kapclinic.measures.models import MeasureSettings
 
@@ -141,15 +164,11 @@ class MeasureSettingsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # an older settings form (or API client) that does not send it keeps the current value
         self.fields["prorate_rounding"].required = False
+        self.initial.setdefault("version", self.instance.version)
 
     def clean_prorate_rounding(self) -> str:
         return self.cleaned_data.get("prorate_rounding") or self.instance.prorate_rounding
 
-    def clean_escalation_minutes(self) -> int:
-        value = self.cleaned_data["escalation_minutes"]
-        if not 1 <= value <= 24 * 60:
-            raise forms.ValidationError("Between 1 minute and 24 hours.")
-        return value
 
 
 def _setting_choices(name: str) -> list[tuple[str, str]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -31,22 +33,60 @@ def instrument_name(instrument_id: str) -> str:
         return instrument_id
 
 
+# Bounds on the clinic's settings: engineering limits (what the software handles sensibly),
+# not clinical facts. Checked by the model, the settings form (shown as the allowed range)
+# and the save action; a value stored before the bounds existed is read through bounded().
+ESCALATION_MINUTES = (1, 24 * 60)  # an urgent alert waits at most a day for escalation
+LINK_DAYS = (1, 30)                # a link open longer than a month is not a current answer
+INTERVAL_DAYS = (1, 365)           # at least daily, at most yearly
+CRISIS_TEXT_MAX = 4000             # characters: a page of text shown at once
+
+
+def _range(bounds: tuple[int, int]) -> list:
+    return [MinValueValidator(bounds[0]), MaxValueValidator(bounds[1])]
+
+
+def clamp(value: int | None, bounds: tuple[int, int], default: int) -> int:
+    """``value`` pulled into ``bounds`` (``default`` if missing): what the worker uses when a
+    value was stored out of range (before the bounds, or by hand), so it never overflows."""
+    if value is None:
+        return default
+    return min(max(int(value), bounds[0]), bounds[1])
+
+
+def _allowed_by_definition(instrument: str, setting: str, value: int) -> None:
+    spec = instruments.get_instrument(instrument).settings[setting]
+    if value not in spec.allowed:
+        raise ValidationError(f"Choose one of {', '.join(map(str, spec.allowed))}.")
+
+
+def validate_qids_threshold(value: int) -> None:
+    _allowed_by_definition("qids_sr16", "suicide_item_threshold", value)
+
+
+def validate_madrs_threshold(value: int) -> None:
+    _allowed_by_definition("madrs", "suicide_item_threshold", value)
+
+
 class MeasureSettings(models.Model):
     """A clinic's measurement settings; every default is a labelled policy choice."""
 
     clinic = models.OneToOneField(Clinic, on_delete=models.PROTECT, related_name="measure_settings")
     # [policy] text the patient sees at once when an answer raises a suicidality alert.
-    crisis_text = models.TextField(default=DEFAULT_CRISIS_TEXT)
+    crisis_text = models.TextField(default=DEFAULT_CRISIS_TEXT,
+                                   validators=[MaxLengthValidator(CRISIS_TEXT_MAX)])
     # [policy] an unacknowledged urgent alert goes to the clinic admin after this long.
-    escalation_minutes = models.PositiveIntegerField(default=60)
+    escalation_minutes = models.PositiveIntegerField(default=60,
+                                                     validators=_range(ESCALATION_MINUTES))
     # [policy] how long a self-report link stays open.
-    link_days = models.PositiveIntegerField(default=3)
+    link_days = models.PositiveIntegerField(default=3, validators=_range(LINK_DAYS))
     # [policy] clinic default schedule: instrument ids and the interval between them.
     default_instruments = models.CharField(max_length=200, default="phq9,gad7")
     ptsd_instruments = models.CharField(max_length=200, default="pcl5")
-    default_interval_days = models.PositiveIntegerField(default=7)
+    default_interval_days = models.PositiveIntegerField(default=7, validators=_range(INTERVAL_DAYS))
     # [policy] QIDS-SR16 item 12 alert threshold (clinical.md 1.1 lets the clinic choose 1 or 2).
-    qids_suicide_item_threshold = models.PositiveSmallIntegerField(default=1)
+    qids_suicide_item_threshold = models.PositiveSmallIntegerField(
+        default=1, validators=[validate_qids_threshold])
     prorate = models.BooleanField(default=False, help_text="Prorate PHQ-9 with 1-2 missing items")
     # [policy] how a fractional prorated total is rounded before banding and cut-offs
     # (phq9.json prorate.rounding: default half up, 4.5 -> 5; a test holds them equal).
@@ -54,7 +94,11 @@ class MeasureSettings(models.Model):
         max_length=10, default="half_up",
         choices=[("half_up", "Half up (4.5 becomes 5)"), ("up", "Any fraction up (4.1 becomes 5)")])
     # [policy] MADRS item 10 alert threshold (madrs.json setting, default 4).
-    madrs_suicide_item_threshold = models.PositiveSmallIntegerField(default=4)
+    madrs_suicide_item_threshold = models.PositiveSmallIntegerField(
+        default=4, validators=[validate_madrs_threshold])
+    # Compare-and-swap version of the fields the measurement settings page saves (the outcome
+    # rules page has its own, outcome_version): two admins saving at once, the second is told.
+    version = models.PositiveIntegerField(default=1)
 
     # Outcome rules (kapclinic.clinical.outcomes). Defaults are outcomes.json's and
     # madrs.json's labelled defaults (a test holds them equal). Changing any of them bumps
@@ -82,6 +126,12 @@ class MeasureSettings(models.Model):
         """The clinic's settings, made with their labelled defaults on first use."""
         found, _ = cls.objects.get_or_create(clinic_id=clinic_id)
         return found
+
+    def bounded(self, name: str) -> int:
+        """A numeric setting within its bounds, whatever was stored (see clamp)."""
+        bounds = {"escalation_minutes": ESCALATION_MINUTES, "link_days": LINK_DAYS,
+                  "default_interval_days": INTERVAL_DAYS}[name]
+        return clamp(getattr(self, name), bounds, self._meta.get_field(name).default)
 
     def outcome_settings(self) -> outcomes.OutcomeSettings:
         """The clinic's choices as the outcomes core takes them."""
@@ -156,7 +206,7 @@ class Schedule(models.Model):
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="schedules")
     instrument = models.CharField(max_length=40)
-    interval_days = models.PositiveIntegerField()
+    interval_days = models.PositiveIntegerField(validators=_range(INTERVAL_DAYS))
     next_due_at = models.DateTimeField()
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -315,12 +315,18 @@ def clinic_dashboard(request: HttpRequest) -> HttpResponse:
 def measure_settings(request: HttpRequest) -> HttpResponse:
     current = actions.settings_for(request.membership.clinic_id)
     form = MeasureSettingsForm(request.POST or None, instance=current)
+    conflict = None
     if request.method == "POST" and form.is_valid():
-        actions.save_settings(form=form, by=request.user)
-        messages.success(request, "Measurement settings saved.")
-        return redirect("measure-settings")
-    return render(request, "measures/settings.html", {"form": form},
-                  status=422 if form.errors else 200)
+        try:
+            actions.save_settings(form=form, by=request.user,
+                                  expected_version=form.cleaned_data["version"])
+        except actions.SettingsConflict as exc:
+            conflict = exc  # the typing stays on screen; nothing was overwritten
+        else:
+            messages.success(request, "Measurement settings saved.")
+            return redirect("measure-settings")
+    return render(request, "measures/settings.html", {"form": form, "conflict": conflict},
+                  status=409 if conflict else 422 if form.errors else 200)
 
 
 @require(Action.OUTCOME_SETTINGS)

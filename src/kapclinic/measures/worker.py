@@ -84,12 +84,15 @@ def send_due(now: datetime, url: str) -> int:
     for schedule in due:
         if not messaging.can_reach(schedule.patient):
             continue  # no email or phone: stays due, and shows as overdue on the dashboard
-        with transaction.atomic():
-            if not actions.claim_due_schedule(schedule.pk, schedule.next_due_at):
-                continue  # another worker took it
-            actions.send_request(patient=schedule.patient, instrument=schedule.instrument,
-                                 due_at=schedule.next_due_at, base_url=url)
-            sent += 1
+        try:
+            with transaction.atomic():
+                if not actions.claim_due_schedule(schedule.pk, schedule.next_due_at):
+                    continue  # another worker took it
+                actions.send_request(patient=schedule.patient, instrument=schedule.instrument,
+                                     due_at=schedule.next_due_at, base_url=url)
+                sent += 1
+        except Exception:  # noqa: BLE001 (one bad schedule never stops the others)
+            log.exception("worker: sending schedule %s failed; it stays due", schedule.pk)
     return sent
 
 
@@ -123,7 +126,7 @@ def escalate(now: datetime) -> int:
     clinic's protocol and is not escalated."""
     escalated = 0
     for clinic in Clinic.objects.all():
-        minutes = actions.settings_for(clinic.pk).escalation_minutes
+        minutes = actions.settings_for(clinic.pk).bounded("escalation_minutes")
         due = (Alert.objects.filter(patient__clinic_id=clinic.pk, acknowledged_at__isnull=True,
                                     escalated_at__isnull=True,
                                     priority=Alert.Priority.URGENT,  # follow-up: by protocol

@@ -13,9 +13,15 @@ from django import forms
 
 from kapclinic.clinical import screening as rules
 from kapclinic.clinical.screening import DRUGS, ROUTES
+from kapclinic.clinical.screening.intake import MAX_COUNT
 from kapclinic.clinical.screening.schema import HISTORY_KEYS
 from kapclinic.patients.models import Patient
 from kapclinic.web.labels import DRUG_LABELS, ROUTE_LABELS
+
+# Engineering limits on what an intake answer may hold (not clinical facts): a narrative or
+# list answer, and a whole draft (each autosave keeps a revision of it).
+FIELD_MAX_CHARS = 5_000
+DRAFT_MAX_CHARS = 50_000
 
 TRI_STATE = [("", "Not asked yet"), ("no", "No"), ("yes", "Yes"), ("unknown", "Not known")]
 HISTORY_LABELS = {
@@ -77,7 +83,9 @@ class IntakeForm(forms.Form):
                 widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}))
         self.fields["adequate_antidepressant_trials"] = forms.IntegerField(
             label="Adequate antidepressant trials", required=False, min_value=0,
-            help_text="Courses at an adequate dose and duration that did not work.")
+            max_value=MAX_COUNT,
+            help_text=f"Courses at an adequate dose and duration that did not work "
+                      f"(0 to {MAX_COUNT}).")
         for key in HISTORY_KEYS:
             self.fields[history_field(key)] = forms.ChoiceField(
                 label=HISTORY_LABELS.get(key, key.replace("_", " ").capitalize()),
@@ -87,13 +95,14 @@ class IntakeForm(forms.Form):
                 self.fields[key] = forms.ChoiceField(label=label, choices=TRI_STATE,
                                                      required=False)
         self.fields["audit_total"] = forms.IntegerField(
-            label="AUDIT total score", required=False, min_value=0,
+            label="AUDIT total score", required=False, min_value=0, max_value=40,
             help_text="Alcohol Use Disorders Identification Test, 0 to 40.")
         self.fields["medications"] = forms.CharField(
             label="Current medications", required=False, widget=forms.Textarea(attrs={"rows": 4}),
+            max_length=FIELD_MAX_CHARS,
             help_text="One per line, generic or brand name.")
         self.fields["hypersensitivities"] = forms.CharField(
-            label="Allergies and hypersensitivities", required=False,
+            label="Allergies and hypersensitivities", required=False, max_length=FIELD_MAX_CHARS,
             widget=forms.Textarea(attrs={"rows": 2}), help_text="One per line; leave empty if none.")
         self.fields["no_hypersensitivities"] = forms.BooleanField(
             label="No known allergies or hypersensitivities", required=False)
@@ -101,6 +110,7 @@ class IntakeForm(forms.Form):
             label="Takes no medications", required=False)
         for name, label in NARRATIVE.items():
             self.fields[name] = forms.CharField(label=label, required=False,
+                                                max_length=FIELD_MAX_CHARS,
                                                 widget=forms.Textarea(attrs={"rows": 2}))
 
     @property
@@ -203,6 +213,10 @@ class ConsentWithdrawForm(forms.Form):
                              required=False)
 
 
+CONSENT_TEXT_MAX = 50_000  # characters (an engineering limit: about 20 printed pages)
+
+
 class ConsentDocumentForm(forms.Form):
-    title = forms.CharField(max_length=200)
-    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 14}))
+    title = forms.CharField(max_length=200, help_text="Up to 200 characters.")
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 14}), max_length=CONSENT_TEXT_MAX,
+                           help_text=f"Up to {CONSENT_TEXT_MAX:,} characters.")

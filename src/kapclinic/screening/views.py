@@ -35,10 +35,30 @@ from kapclinic.screening.forms import (
 from kapclinic.screening.models import Consent, ConsentDocument, EligibilityDecision
 
 
+class DraftTooLarge(Exception):
+    """What was posted is over the intake's size limits; nothing was saved."""
+
+
+def _draft(request: HttpRequest, form: IntakeForm) -> dict[str, str]:
+    """The intake's own fields as typed (any other key posted is dropped, never stored),
+    within the size limits: each answer as long as its field allows, all of them together
+    at most DRAFT_MAX_CHARS (every save keeps a revision, so the limit bounds those too)."""
+    draft = {key: value for key, value in request.POST.items() if key in form.fields}
+    for key, value in draft.items():
+        limit = getattr(form.fields[key], "max_length", None) or FIELD_MAX_CHARS
+        if len(value) > limit:
+            raise DraftTooLarge(f"The answer to “{form.fields[key].label}” is too long to save "
+                                f"({len(value):,} characters; at most {limit:,}): shorten it.")
+    if sum(len(value) for value in draft.values()) > DRAFT_MAX_CHARS:
+        raise DraftTooLarge(f"The answers are too long to save (at most {DRAFT_MAX_CHARS:,} "
+                            "characters in all): shorten the longest ones.")
+    return draft
+
+
 def _save(request: HttpRequest, patient, form: IntakeForm, *, validated: bool,
           source: str = "clinic"):
-    draft = {key: value for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}
-    version = draft.pop("version", "")
+    draft = _draft(request, form)
+    version = request.POST.get("version", "")
     if not re.fullmatch(r"[0-9]{1,9}", version):
         raise actions.StaleError("This form has no version: reload the page to continue.")
     expected = int(version)
@@ -59,7 +79,7 @@ def _post_intake(request: HttpRequest, patient, *, source: str = "clinic"):
     validated = form.is_valid()
     try:
         intake = _save(request, patient, form, validated=validated, source=source)
-    except actions.StaleError as exc:
+    except (actions.StaleError, DraftTooLarge) as exc:
         return form, intake, request.POST.get("version", ""), str(exc), False
     return form, intake, intake.version, None, validated
 
@@ -71,6 +91,8 @@ def _autosave(request: HttpRequest, patient, *, source: str) -> HttpResponse:
         intake = _save(request, patient, form, validated=False, source=source)
     except actions.StaleError as exc:
         return render(request, "screening/_autosave.html", {"error": str(exc)}, status=409)
+    except DraftTooLarge as exc:
+        return render(request, "screening/_autosave.html", {"error": str(exc)}, status=413)
     return render(request, "screening/_autosave.html", {"intake": intake})
 
 
@@ -241,7 +263,8 @@ def consent_documents(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Version {document.version} is now the consent in force.")
         return redirect("consent-documents")
     return render(request, "screening/consent_documents.html", {
-        "form": form, "documents": ConsentDocument.objects.filter(clinic=clinic)})
+        "form": form, "documents": ConsentDocument.objects.filter(clinic=clinic)},
+        status=422 if form.errors else 200)
 
 
 # ---- the patient's portal -----------------------------------------------------------------

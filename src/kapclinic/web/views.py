@@ -51,7 +51,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 class ClinicChoice(forms.Form):
-    clinic = forms.IntegerField()
+    # ids beyond the largest the database stores cannot be a clinic (and would not fit a query)
+    clinic = forms.IntegerField(min_value=1, max_value=2**63 - 1)
 
 
 @require(Action.SELF_VIEW)

@@ -26,6 +26,10 @@ from .schema import HISTORY_KEYS, INPUT_FIELDS, SEX_AT_BIRTH, TOP_LEVEL_KEYS
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
+# An engineering limit, not a clinical fact: the most a count field (adequate antidepressant
+# trials) takes. A larger count is a typing error, and 20-digit numbers do not fit the store.
+MAX_COUNT = 100
+
 
 @dataclass(frozen=True)
 class Intake:
@@ -127,6 +131,9 @@ def _number(field: str, kind: str, value: Any, limits: Mapping[str, Plausibility
         raise IntakeError(field, "must be a whole number")
     if kind == "count" and value < 0:
         raise IntakeError(field, "must not be negative")
+    if kind == "count" and value > MAX_COUNT:
+        raise IntakeError(field, f"must be at most {MAX_COUNT} (an engineering limit): check "
+                                 "the number")
     limit = limits.get(field)
     if limit is not None:
         if not limit.reject_below <= value <= limit.reject_above:
