@@ -123,3 +123,36 @@ def test_a_probe_for_a_patient_that_does_not_exist_looks_the_same_to_the_prober(
         return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
 
     assert page(there) == page(absent)
+
+
+# ---- whom an entry concerns ----------------------------------------------------------------
+
+def test_the_admins_audit_page_names_the_patient_an_entry_is_about(clinic_admin, prescriber,
+                                                                   patient):
+    login(prescriber).get(f"/patients/{patient.pk}/")
+    text = login(clinic_admin).get("/audit/", {"action": "read"}).content.decode()
+    assert "A-0001" in text and "Ada Lovelace" in text
+
+
+def test_naming_the_patients_costs_one_query_however_many_are_on_the_page(
+        clinic_admin, prescriber, clinic_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.conftest import new_patient
+
+    client = login(clinic_admin)
+    login(prescriber).get("/patients/")  # warm up whatever the first request loads
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/audit/", {"record": "patient", "action": "create"}).status_code == 200
+        return len(captured)
+
+    new_patient(clinic_a, prescriber, mrn="A-0100")
+    one = queries()
+    for n in range(12):
+        new_patient(clinic_a, prescriber, mrn=f"A-02{n:02d}")
+    assert queries() == one
+    text = client.get("/audit/", {"record": "patient", "action": "create"}).content.decode()
+    assert "A-0211" in text and "A-0100" in text
