@@ -24,14 +24,41 @@ def env_flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in TRUE_WORDS
 
 
+PRIVATE_DIR = 0o700  # the data folder: its owner only (health records, secret key)
+PRIVATE_FILE = 0o600
+
+
+def _private(path: Path, wanted: int) -> None:
+    """Take group and other access away from ``path`` if this account owns it (an existing
+    install made before this check was world-readable; a folder owned by someone else is
+    left as the operator set it)."""
+    info = path.stat()
+    if info.st_mode & 0o077 and info.st_uid == getattr(os, "getuid", lambda: info.st_uid)():
+        path.chmod(wanted)
+
+
 def data_dir() -> Path:
+    """The data folder, created (and kept) readable by its owner only."""
     path = Path(os.environ.get("KAPCLINIC_DATA_DIR", "var")).resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+    _private(path, PRIVATE_DIR)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """``path`` created empty if missing, readable and writable by its owner only (SQLite
+    gives its -wal and -shm files the database file's permissions)."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE))
+    _private(path, PRIVATE_FILE)
     return path
 
 
 def database_url() -> str:
-    return os.environ.get("KAPCLINIC_DATABASE_URL") or f"sqlite:///{data_dir() / 'kapclinic.sqlite3'}"
+    url = os.environ.get("KAPCLINIC_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{private_file(data_dir() / 'kapclinic.sqlite3')}"
 
 
 def is_production() -> bool:
@@ -57,8 +84,7 @@ def secret_key() -> str:
         )
     key_file = data_dir() / "secret_key"
     if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
+        private_file(key_file).write_text(secrets.token_urlsafe(50))
     return key_file.read_text().strip()
 
 
