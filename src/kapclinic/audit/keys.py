@@ -1,5 +1,5 @@
 """The audit key: kept outside the database, so write access to the database is not enough
-to rewrite the trail and recompute its hashes (docs/adr/0003-keyed-audit-chain.md).
+to rewrite the trail and recompute its hashes (docs/adr/0004-keyed-audit-chain-and-anchors.md).
 
 Read on each use (an environment variable or a small file), so setting it needs no
 migration: entries written from then on are keyed, older ones stay plain SHA-256.
