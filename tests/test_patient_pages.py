@@ -233,6 +233,13 @@ def test_a_code_that_is_not_in_icd_10_cm_is_refused_saying_how_to_write_one(pres
     assert "e.g. F33.1" in response.content.decode()
 
 
+def test_a_heading_code_is_refused_with_codes_under_it(prescriber, patient):
+    response = login(prescriber).post(f"/patients/{patient.pk}/conditions/", {"code": "F33"}, follow=True)
+    assert not Condition.objects.exists()
+    page = response.content.decode()
+    assert "is a heading, not a diagnosis code: choose a code under it, e.g. F33.0" in page
+
+
 def test_the_chart_suggests_the_common_diagnoses_as_the_code_is_typed(prescriber, patient):
     page = login(prescriber).get(f"/patients/{patient.pk}/").content.decode()
     assert 'list="diagnosis-codes"' in page

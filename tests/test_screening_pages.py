@@ -19,7 +19,7 @@ from tests.conftest import PASSWORD, login, new_patient
 NO = "no"
 CLEAN_HISTORY = {f"history_{key}": NO for key in (
     "psychosis", "mania", "aneurysmal_vascular_disease", "arteriovenous_malformation",
-    "intracerebral_hemorrhage", "uncontrolled_hypertension", "cardiovascular_disease",
+    "intracerebral_hemorrhage", "hypertension", "uncontrolled_hypertension", "cardiovascular_disease",
     "raised_intracranial_pressure", "raised_intraocular_pressure", "seizures", "liver_disease",
     "bladder_symptoms", "sleep_apnea", "ketamine_misuse", "substance_use_disorder",
     "suicide_attempt_past_year", "acute_suicidal_ideation_or_behaviour")}

@@ -117,6 +117,8 @@ class ConditionForm(forms.Form):
             raise forms.ValidationError(
                 f"“{written}” is not an ICD-10-CM code ({diagnoses().code_set}). Write it as a letter, "
                 "two digits, a dot and up to four more characters, e.g. F33.1.")
+        if not diagnosis.billable:
+            raise forms.ValidationError(diagnosis.heading_message())
         return diagnosis.code
 
     def clean(self):

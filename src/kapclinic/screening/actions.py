@@ -82,6 +82,14 @@ def is_stale(decision: EligibilityDecision) -> bool:
     return version is not None and version != decision.intake_version
 
 
+def locked_contraindications(decision: EligibilityDecision) -> list[str]:
+    """The label contraindications (locked exclusions) a stored decision fired, as tested.
+    Decisions stored before rules carried ``locked`` are read against today's rule set."""
+    locked_now = {rule.id for rule in rules.load_ruleset().rules if rule.locked}
+    return [fired["tests"] for fired in decision.result.get("rules", [])
+            if fired.get("severity") == "exclude" and fired.get("locked", fired.get("id") in locked_now)]
+
+
 def sign_off(*, decision: EligibilityDecision, accept: bool, final_status: str, reason: str,
              by: User) -> SignOff:
     """The prescriber accepts the decision or overrides it with a reason; the status follows."""
@@ -96,6 +104,11 @@ def sign_off(*, decision: EligibilityDecision, accept: bool, final_status: str, 
         raise ValueError("Give the reason for overriding the decision.")
     if final_status not in SignOff.FinalStatus.values:
         raise ValueError("The final status must be eligible or ineligible.")
+    locked = locked_contraindications(decision)
+    if final_status == SignOff.FinalStatus.ELIGIBLE and locked:
+        raise ValueError(
+            f"This decision found a label contraindication ({'; '.join(locked)}), which no override "
+            "can make eligible. If the intake is wrong, correct it and evaluate again.")
     with transaction.atomic():
         # Checked inside the transaction: an intake saved a moment ago makes this stale.
         Intake.objects.select_for_update().filter(patient_id=decision.patient_id).first()

@@ -29,6 +29,7 @@ HISTORY_LABELS = {
     "aneurysmal_vascular_disease": "Aneurysmal vascular disease (brain, chest, abdomen, limbs)",
     "arteriovenous_malformation": "Arteriovenous malformation",
     "intracerebral_hemorrhage": "Intracerebral haemorrhage (ever)",
+    "hypertension": "High blood pressure (ever, controlled or not)",
     "uncontrolled_hypertension": "High blood pressure that is not controlled",
     "cardiovascular_disease": "Heart or blood-vessel disease", "raised_intracranial_pressure":
     "Raised intracranial pressure", "raised_intraocular_pressure": "Raised eye pressure (glaucoma)",
@@ -40,7 +41,8 @@ HISTORY_LABELS = {
     "Acute suicidal ideation or behaviour now (major depression with acute suicidality)",
 }
 MEDICAL = ("aneurysmal_vascular_disease", "arteriovenous_malformation", "intracerebral_hemorrhage",
-           "uncontrolled_hypertension", "cardiovascular_disease", "raised_intracranial_pressure",
+           "hypertension", "uncontrolled_hypertension", "cardiovascular_disease",
+           "raised_intracranial_pressure",
            "raised_intraocular_pressure", "seizures", "liver_disease", "bladder_symptoms",
            "sleep_apnea")
 PSYCHIATRIC = ("psychosis", "mania", "suicide_attempt_past_year", "acute_suicidal_ideation_or_behaviour")

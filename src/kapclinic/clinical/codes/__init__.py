@@ -27,6 +27,9 @@ DATA_DIR = Path(__file__).parent
 DEPRESSION_GROUPS = frozenset({"depression", "depression_recurrent", "depression_in_remission"})
 OTHER_GROUP = "other"
 OTHER_LABEL = "Other diagnosis"
+# A chapter F code in none of the groups: a psychiatric diagnosis no rule assesses by name.
+OTHER_MENTAL_GROUP = "other_mental"
+OTHER_MENTAL_LABEL = "Other mental or behavioural disorder"
 
 # "F33.1", "f331", " F43.10 " -> "F33.1", "F33.1", "F43.10"; chapters and blocks are not codes.
 _CODE_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?$")
@@ -39,6 +42,12 @@ class Diagnosis:
     group: str
     group_label: str
     system: str
+    billable: bool  # a leaf of the code tree; a heading such as F33 has codes below it
+
+    def heading_message(self) -> str:
+        examples = ", ".join(leaf_codes_under(self.code)[:3])
+        return (f"{self.code} ({self.display}) is a heading, not a diagnosis code: "
+                f"choose a code under it, e.g. {examples}")
 
     @property
     def is_depression(self) -> bool:
@@ -81,19 +90,26 @@ class DiagnosisTable:
             return None
         if "." not in key and len(key) > 3:
             key = f"{key[:3]}.{key[3:]}"
-        display = _icd10cm().get(key)
-        if display is None:
+        found = _icd10cm().get(key)
+        if found is None:
             return None
+        display, leaf = found
         group = self.group_of(key)
-        return Diagnosis(code=key, display=display, group=group.id if group else OTHER_GROUP,
-                         group_label=group.label if group else OTHER_LABEL, system=self.system)
+        if group is not None:
+            group_id, label = group.id, group.label
+        elif key.startswith("F"):
+            group_id, label = OTHER_MENTAL_GROUP, OTHER_MENTAL_LABEL
+        else:
+            group_id, label = OTHER_GROUP, OTHER_LABEL
+        return Diagnosis(code=key, display=display, group=group_id, group_label=label,
+                         system=self.system, billable=leaf)
 
     def group_of(self, code: str) -> DiagnosisGroup | None:
         return next((g for g in self.groups if g.covers(code)), None)
 
     @property
     def group_ids(self) -> tuple[str, ...]:
-        return (*(g.id for g in self.groups), OTHER_GROUP)
+        return (*(g.id for g in self.groups), OTHER_MENTAL_GROUP, OTHER_GROUP)
 
     def listed(self) -> list[Diagnosis]:
         """The codes the reference lists, group by group (the demo and the diagnosis picker)."""
@@ -119,14 +135,20 @@ class DiagnosisTableError(ValueError):
 
 
 @cache
-def _icd10cm() -> dict[str, str]:
-    """Every ICD-10-CM category and subcategory code with its description (loaded once)."""
+def _icd10cm() -> dict[str, tuple[str, bool]]:
+    """Every ICD-10-CM category and subcategory: its description and whether it is a leaf."""
     with warnings.catch_warnings():
         # The package reads its data with a deprecated importlib call at import time.
         warnings.simplefilter("ignore", DeprecationWarning)
         import simple_icd_10_cm as icd
-    return {code: icd.get_description(code) for code in icd.get_all_codes(with_dots=True)
+    return {code: (icd.get_description(code), icd.is_leaf(code)) for code in icd.get_all_codes(with_dots=True)
             if icd.is_category_or_subcategory(code)}
+
+
+def leaf_codes_under(heading: str) -> list[str]:
+    """The diagnosis codes below a heading (F33 -> F33.0, F33.1, ...), in code order."""
+    return sorted(code for code, (_, leaf) in _icd10cm().items() if leaf and _under(code, heading)
+                  and code != heading)
 
 
 def code_set_release() -> str:
@@ -144,7 +166,7 @@ def _release_name() -> str:
     return found[0].removeprefix("code-list-").replace("-", " ") if found else "release unknown"
 
 
-def parse_table(raw: Any, codes: dict[str, str]) -> DiagnosisTable:
+def parse_table(raw: Any, codes: dict[str, tuple[str, bool]]) -> DiagnosisTable:
     """Validate diagnoses.json against the code set; every listed code and prefix must exist."""
     def fail(field: str, problem: str) -> DiagnosisTableError:
         return DiagnosisTableError(f"diagnoses.json: {field} {problem}")
@@ -164,7 +186,7 @@ def parse_table(raw: Any, codes: dict[str, str]) -> DiagnosisTable:
         for j, code in enumerate(group.listed):
             if not group.covers(code):
                 raise fail(f"{where}.codes[{j}]", f"'{code}' is outside the group's prefixes")
-        if group.id == OTHER_GROUP or any(group.id == other.id for other in groups):
+        if group.id in (OTHER_GROUP, OTHER_MENTAL_GROUP) or any(group.id == other.id for other in groups):
             raise fail(f"{where}.id", f"'{group.id}' is reserved or used twice")
         groups.append(group)
     table = DiagnosisTable(version=raw["version"], code_set=code_set_release(), citation=raw["citation"],

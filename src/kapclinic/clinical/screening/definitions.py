@@ -76,6 +76,11 @@ class MedicationConsideration:
 
 
 @dataclass(frozen=True)
+class MedicationConsiderationAbsent:
+    consideration: str  # true when no recorded medication carries it
+
+
+@dataclass(frozen=True)
 class MedicationUnrecognised:
     pass
 
@@ -83,6 +88,11 @@ class MedicationUnrecognised:
 @dataclass(frozen=True)
 class HypersensitivityAnyOf:
     ingredients: tuple[str, ...]  # ids in data/ingredients.json
+
+
+@dataclass(frozen=True)
+class HypersensitivityUnclear:
+    ingredients: tuple[str, ...]  # named with negated or uncertain wording
 
 
 @dataclass(frozen=True)
@@ -105,8 +115,9 @@ class DiagnosisGroupNoneOf:
     groups: tuple[str, ...]
 
 
-Condition = (IsTrue | IsFalse | Compare | AnyOf | AllOf | MedicationConsideration | MedicationUnrecognised
-             | HypersensitivityAnyOf | HypersensitivityOtherThan | DiagnosisAnyOf
+Condition = (IsTrue | IsFalse | Compare | AnyOf | AllOf | MedicationConsideration
+             | MedicationConsiderationAbsent | MedicationUnrecognised
+             | HypersensitivityAnyOf | HypersensitivityUnclear | HypersensitivityOtherThan | DiagnosisAnyOf
              | DiagnosisGroupAnyOf | DiagnosisGroupNoneOf)
 
 
@@ -118,9 +129,9 @@ def condition_inputs(cond: Condition) -> set[str]:
         return {cond.field}
     if isinstance(cond, Compare):
         return {"date_of_birth" if cond.field == "age_years" else cond.field}
-    if isinstance(cond, MedicationConsideration | MedicationUnrecognised):
+    if isinstance(cond, MedicationConsideration | MedicationConsiderationAbsent | MedicationUnrecognised):
         return {"medications"}
-    if isinstance(cond, HypersensitivityAnyOf | HypersensitivityOtherThan):
+    if isinstance(cond, HypersensitivityAnyOf | HypersensitivityUnclear | HypersensitivityOtherThan):
         return {"hypersensitivities"}
     return {"diagnoses"}
 
@@ -317,7 +328,9 @@ class _Reader:
 # ---- conditions ---------------------------------------------------------------------------
 
 _CONDITION_KEYS = ("is_true", "is_false", "compare", "any", "all", "medication_consideration",
-                   "medication_unrecognised", "hypersensitivity_any_of", "hypersensitivity_other_than",
+                   "medication_consideration_absent",
+                   "medication_unrecognised", "hypersensitivity_any_of", "hypersensitivity_unclear_any_of",
+                   "hypersensitivity_other_than",
                    "diagnosis_any_of", "diagnosis_group_any_of", "diagnosis_group_none_of")
 
 
@@ -353,18 +366,22 @@ def _condition(r: _Reader, data: Any, where: str, ctx: _Context) -> Condition:
             raise r.fail(f"{here}{kind}", "must list at least two conditions")
         conds = tuple(_condition(r, p, f"{here}{kind}[{i}]", ctx) for i, p in enumerate(parts))
         return AnyOf(conds) if kind == "any" else AllOf(conds)
-    if kind == "medication_consideration":
+    if kind in ("medication_consideration", "medication_consideration_absent"):
         r.exact_keys(d, {kind}, here)
-        return MedicationConsideration(r.text(d, kind, here, choices=tuple(ctx.considerations)))
+        consideration = r.text(d, kind, here, choices=tuple(ctx.considerations))
+        return MedicationConsideration(consideration) if kind == "medication_consideration" \
+            else MedicationConsiderationAbsent(consideration)
     if kind == "medication_unrecognised":
         r.exact_keys(d, {kind}, here)
         if d[kind] is not True:
             raise r.fail(f"{here}{kind}", "must be true")
         return MedicationUnrecognised()
-    if kind in ("hypersensitivity_any_of", "hypersensitivity_other_than"):
+    if kind in ("hypersensitivity_any_of", "hypersensitivity_unclear_any_of", "hypersensitivity_other_than"):
         r.exact_keys(d, {kind}, here)
         ids = r.strings(d, kind, here, choices=ctx.ingredients)
-        return HypersensitivityAnyOf(ids) if kind == "hypersensitivity_any_of" \
+        if kind == "hypersensitivity_any_of":
+            return HypersensitivityAnyOf(ids)
+        return HypersensitivityUnclear(ids) if kind == "hypersensitivity_unclear_any_of" \
             else HypersensitivityOtherThan(ids)
     if kind == "diagnosis_any_of":
         r.exact_keys(d, {kind}, here)

@@ -31,18 +31,28 @@ from .definitions import (
     DiagnosisGroupNoneOf,
     HypersensitivityAnyOf,
     HypersensitivityOtherThan,
+    HypersensitivityUnclear,
     IsFalse,
     IsTrue,
     MedicationConsideration,
+    MedicationConsiderationAbsent,
     MedicationUnrecognised,
     Rule,
     RuleSet,
     load_ruleset,
 )
 from .errors import ScreeningInputError
-from .hypersensitivity import HypersensitivityMatch, read_hypersensitivity
+from .hypersensitivity import (
+    NO_ALLERGY,
+    STATED,
+    UNCLEAR,
+    HypersensitivityMatch,
+    read_hypersensitivity,
+    split_entries,
+)
 from .intake import Intake, validate_intake
 from .medications import MedicationMatch, match_medication
+from .schema import HISTORY_KEYS
 
 STATUSES = ("eligible", "eligible_with_cautions", "needs_review", "not_eligible")
 
@@ -61,11 +71,13 @@ class FiredRule:
     evidence: str
     evidence_note: str
     details: tuple[str, ...]  # e.g. the medications or diagnoses that matched
+    locked: bool = False  # a label contraindication: no clinic setting or override relaxes it
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "severity": self.severity, "tests": self.tests, "message": self.message,
                 "action": self.action, "citation": self.citation, "reference": self.reference,
-                "evidence": self.evidence, "evidence_note": self.evidence_note, "details": list(self.details)}
+                "evidence": self.evidence, "evidence_note": self.evidence_note, "details": list(self.details),
+                "locked": self.locked}
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,7 @@ class Decision:
     medications: tuple[str, ...]  # how each medication was matched
     hypersensitivities: tuple[str, ...]  # how each recorded hypersensitivity was read
     warnings: tuple[str, ...]
+    unassessed: tuple[str, ...]  # "yes" answers no rule reads: for the prescriber to weigh
     evaluated_on: date
     age_years: int | None
     ruleset_version: str
@@ -101,6 +114,7 @@ class Decision:
             "medications": list(self.medications),
             "hypersensitivities": list(self.hypersensitivities),
             "warnings": list(self.warnings),
+            "unassessed": list(self.unassessed),
             "evaluated_on": self.evaluated_on.isoformat(),
             "age_years": self.age_years,
             "ruleset_version": self.ruleset_version,
@@ -162,6 +176,12 @@ def _check(cond: Condition, facts: _Facts) -> _Result:
         assert limit is not None
         hit = {">": value > limit, ">=": value >= limit, "<": value < limit, "<=": value <= limit}[cond.op]
         return hit, ((f"{cond.field} {value:g} {cond.op} {limit:g}",) if hit else ())
+    if isinstance(cond, MedicationConsiderationAbsent):
+        if facts.medications is None:
+            return None, ()
+        carrying = [m for m in facts.medications if m.entry and cond.consideration in m.entry.considerations]
+        return (False, ()) if carrying else (True, tuple(m.describe() for m in facts.medications)
+                                             or ("no medications recorded",))
     if isinstance(cond, MedicationConsideration | MedicationUnrecognised):
         if facts.medications is None:
             return None, ()
@@ -171,13 +191,16 @@ def _check(cond: Condition, facts: _Facts) -> _Result:
             matched = [m for m in facts.medications
                        if m.entry is not None and cond.consideration in m.entry.considerations]
         return bool(matched), tuple(m.describe() for m in matched)
-    if isinstance(cond, HypersensitivityAnyOf | HypersensitivityOtherThan):
+    if isinstance(cond, HypersensitivityAnyOf | HypersensitivityUnclear | HypersensitivityOtherThan):
         if facts.hypersensitivities is None:
             return None, ()
-        want = isinstance(cond, HypersensitivityAnyOf)
-        hits = tuple(h.describe() for h in facts.hypersensitivities
-                     if (h.ingredient is not None and h.ingredient.id in cond.ingredients) == want)
-        return bool(hits), hits
+        if isinstance(cond, HypersensitivityOtherThan):
+            found = [h for h in facts.hypersensitivities if h.reading != NO_ALLERGY and not (
+                h.ingredient is not None and h.ingredient.id in cond.ingredients)]
+        else:
+            reading = UNCLEAR if isinstance(cond, HypersensitivityUnclear) else STATED
+            found = [h for h in facts.hypersensitivities if h.names(cond.ingredients, reading)]
+        return bool(found), tuple(h.describe() for h in found)
     codes = facts.intake.get("diagnoses")
     if codes is None:
         return None, ()
@@ -223,18 +246,22 @@ def evaluate(intake: Mapping[str, Any], drug: str = "ketamine", route: str | Non
     meds = checked.get("medications")
     matches = None if meds is None else tuple(match_medication(m, rs.medications) for m in meds)
     written = checked.get("hypersensitivities")
-    allergies = None if written is None else tuple(read_hypersensitivity(h, rs.ingredients) for h in written)
+    allergies = None if written is None else tuple(
+        read_hypersensitivity(part, rs.ingredients) for entry in written for part in split_entries(entry))
     facts = _Facts(checked, None if born is None else age_on(born, on), matches, allergies, clinic)
 
     fired: list[FiredRule] = []
     missing_for: dict[str, list[str]] = {}
+    read_by_rules: set[str] = set()
     for rule in rs.rules:
         if not rule.applies_to(drug, route) or rule.id in clinic.disabled_rules:
             continue
-        for name in rule.inputs:
-            if checked.get(name) is None:
-                missing_for.setdefault(name, []).append(rule.id)
+        read_by_rules.update(rule.inputs)
         hit, details = _check(rule.when, facts)
+        if hit is not False:  # a rule already decided "no" needs nothing more
+            for name in rule.inputs:
+                if checked.get(name) is None:
+                    missing_for.setdefault(name, []).append(rule.id)
         if hit:
             fired.append(_fired(rule, clinic.rule_severity.get(rule.id, rule.severity), details))
     fired.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.id))
@@ -254,13 +281,21 @@ def evaluate(intake: Mapping[str, Any], drug: str = "ketamine", route: str | Non
         unrecognised_medications=tuple(m.written for m in matches or () if m.entry is None),
         medications=tuple(m.describe() for m in matches or ()),
         hypersensitivities=tuple(h.describe() for h in allergies or ()),
-        warnings=checked.warnings, evaluated_on=on, age_years=facts.age_years,
+        warnings=checked.warnings, unassessed=_unassessed(checked, read_by_rules), evaluated_on=on,
+        age_years=facts.age_years,
         ruleset_version=rs.version, ruleset_digest=rs.digest, settings_changed=clinic.changed,
     )
+
+
+def _unassessed(checked: Intake, read_by_rules: set[str]) -> tuple[str, ...]:
+    """History answered "yes" that no applicable rule reads (e.g. seizures): the prescriber
+    must still see it."""
+    return tuple(f"history.{key}" for key in HISTORY_KEYS
+                 if checked.get(f"history.{key}") is True and f"history.{key}" not in read_by_rules)
 
 
 def _fired(rule: Rule, severity: str, details: tuple[str, ...]) -> FiredRule:
     return FiredRule(id=rule.id, severity=severity, tests=rule.tests, message=rule.message,
                      action=rule.action, citation=rule.citation, reference=rule.reference,
-                     evidence=rule.evidence,
+                     evidence=rule.evidence, locked=rule.locked,
                      evidence_note=rule.evidence_note, details=details)

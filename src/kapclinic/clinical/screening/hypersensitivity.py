@@ -48,14 +48,34 @@ def _note_or_descriptor(found: re.Match[str]) -> str:
     return f" {bracketed[1:-1]} " if _STEREO.match(bracketed) else " "
 
 
+# An entry that says there is no allergy, or is not sure, is never read as a stated
+# hypersensitivity: it cannot trigger a locked exclusion, and a ketamine ingredient in it asks
+# for confirmation instead.
+_NEGATION = frozenset({"no", "none", "not", "nil", "nka", "nkda", "nkfa", "deny", "denies", "denied",
+                       "negative", "never"})
+_UNCERTAIN = frozenset({"unsure", "uncertain", "unclear", "unknown", "possible", "possibly", "maybe",
+                        "query", "queried", "suspect", "suspected", "questionable", "probable", "probably"})
+
+STATED, UNCLEAR, NO_ALLERGY = "stated", "unclear", "no allergy"
+
+
 @dataclass(frozen=True)
 class HypersensitivityMatch:
     written: str
     ingredient: Ingredient | None
+    reading: str = STATED  # STATED, UNCLEAR (negated or uncertain wording) or NO_ALLERGY
+
+    def names(self, ingredients: tuple[str, ...], reading: str = STATED) -> bool:
+        return self.reading == reading and self.ingredient is not None and self.ingredient.id in ingredients
 
     def describe(self) -> str:
+        if self.reading == NO_ALLERGY:
+            return f"{self.written} \u2192 read as no allergy"
         if self.ingredient is None:
             return f"{self.written} \u2192 names no ketamine ingredient: check it by hand"
+        if self.reading == UNCLEAR:
+            return (f"{self.written} \u2192 mentions {self.ingredient.label} with negated or uncertain "
+                    "wording: confirm with the patient")
         return f"{self.written} \u2192 {self.ingredient.label}"
 
 
@@ -64,11 +84,33 @@ def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
     return any(haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
 
 
+def split_entries(text: str) -> list[str]:
+    """One line may list several allergies: split it at commas and semicolons outside brackets."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for ch in text:
+        depth += ch in "([{"
+        depth -= ch in ")]}" and depth > 0
+        if ch in ",;" and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return [part.strip() for part in parts if part.strip()]
+
+
 def read_hypersensitivity(entry: str, table: IngredientTable) -> HypersensitivityMatch:
-    """The ingredient ``entry`` names, or an unread match."""
+    """The ingredient ``entry`` names and how surely it names it."""
     entry_words = words(_without_notes(entry)) or words(entry)  # "(ketamine)" alone still reads
     best: tuple[int, Ingredient] | None = None
     for name_words, ingredient in table.by_words:
         if _contains(entry_words, name_words) and (best is None or len(name_words) > best[0]):
             best = (len(name_words), ingredient)
-    return HypersensitivityMatch(entry, best[1] if best else None)
+    every_word = set(words(entry))  # qualifiers count in bracketed notes too: "ketamine (not sure)"
+    negated = bool(every_word & _NEGATION)
+    unsure = "?" in entry or bool(every_word & _UNCERTAIN)
+    if best is None:
+        return HypersensitivityMatch(entry, None, NO_ALLERGY if negated and not unsure else STATED)
+    return HypersensitivityMatch(entry, best[1], UNCLEAR if negated or unsure else STATED)

@@ -101,6 +101,8 @@ def _value(field: str, kind: str, value: Any, as_of: date, limits: Mapping[str, 
             if dx is None:
                 raise IntakeError(f"{field}[{i}]", f"'{code}' is not an ICD-10-CM code "
                                                    f"({diagnoses().code_set}); write it like F33.1")
+            if not dx.billable:
+                raise IntakeError(f"{field}[{i}]", dx.heading_message())
             out.append(dx.code)
         return tuple(out)
     return _names(field, value)
