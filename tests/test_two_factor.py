@@ -178,3 +178,17 @@ def test_an_admin_cannot_reset_a_patients_authenticator(clinic_admin, clinic_a):
         f"/clinic/users/{portal.memberships.get().pk}/two-factor-reset/")
     assert page.status_code == 404
     assert TOTPDevice.objects.filter(user=portal).exists()
+
+
+def test_the_wait_after_wrong_codes_is_shown_in_the_clinics_time_zone(nurse, enrolled):
+    from zoneinfo import ZoneInfo
+
+    client = login(nurse)  # clinic A is in New York
+    client.post("/login/verify/", {"code": "000000"})
+    again = client.post("/login/verify/", {"code": "000000"})
+    enrolled.refresh_from_db()
+    until = enrolled.verify_is_allowed()[1]["locked_until"]
+    new_york = until.astimezone(ZoneInfo("America/New_York"))
+    shown = again.content.decode()
+    assert f"until {new_york:%H:%M:%S} {new_york:%Z}" in shown, shown
+    assert f"{until:%H:%M:%S}" not in shown  # not UTC

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import segno
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django_otp import login as otp_login
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -79,8 +80,11 @@ def _check(device_pk: int, code: str) -> tuple[TOTPDevice, Checked]:
     allowed, data = device.verify_is_allowed()
     if not allowed:
         wait = (data or {}).get("locked_until")
+        if wait:  # in the clinic's zone (activated for the request), named: 14:03:12 EST
+            wait = timezone.localtime(wait)
         return device, Checked(False, "Too many wrong codes: wait a minute before the next try"
-                               + (f" (until {wait:%H:%M:%S})." if wait else "."), throttled=True)
+                               + (f" (until {wait:%H:%M:%S} {wait:%Z})." if wait else "."),
+                               throttled=True)
     code = _digits(code, device.digits)
     if code is None:
         return device, Checked(False, malformed(device.digits))
