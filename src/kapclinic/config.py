@@ -6,6 +6,7 @@ without importing Django.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -105,3 +106,24 @@ def allowed_hosts() -> list[str]:
 def default_time_zone() -> str:
     """Clinic time zone used when a clinic has none set [policy: labelled default UTC]."""
     return os.environ.get("KAPCLINIC_TIME_ZONE", "UTC")
+
+
+def parse_trusted_proxies(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The reverse proxies whose X-Forwarded-For is believed: addresses or networks,
+    comma-separated (``10.0.0.5, 10.1.0.0/16``)."""
+    networks = []
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"KAPCLINIC_TRUSTED_PROXIES: {entry!r} is not an IP address or network "
+                "(e.g. 10.0.0.5 or 10.0.0.0/24)") from exc
+    return tuple(networks)
+
+
+def trusted_proxies() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Unset: nobody's X-Forwarded-For is believed; the client is the connection's address."""
+    return parse_trusted_proxies(os.environ.get("KAPCLINIC_TRUSTED_PROXIES", ""))
