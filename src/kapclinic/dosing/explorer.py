@@ -33,6 +33,19 @@ class Exploration:
         return doses[0] if len(doses) == 1 else f"{', '.join(doses[:-1])} and {doses[-1]}"
 
 
+# the caveats flagged next to a model's name, once each
+TAGS = {"icu": "ICU patients", "children": "fitted in children", "unverified": "unverified"}
+
+
+def _tags(caveats: list[dict]) -> list[dict]:
+    seen: dict[str, dict] = {}
+    for caveat in caveats:
+        kind = caveat.get("kind", "")
+        if kind in TAGS and kind not in seen:
+            seen[kind] = {"label": TAGS[kind], "text": caveat.get("text", "")}
+    return list(seen.values())
+
+
 def explore(*, drug: str, route: str, hours: int, compare_route: str = "",
             covariates: dict | None = None, **dose: float | None) -> Exploration:
     """Raises pk.PKInputError (with ``field``) on an input the models cannot take."""
@@ -43,7 +56,8 @@ def explore(*, drug: str, route: str, hours: int, compare_route: str = "",
     caveats: list[str] = []
     misses: list[str] = []
     for model, result in envelope.results.items():
-        rows.append({"model": model, "name": names.get(model, model), "result": result})
+        rows.append({"model": model, "name": names.get(model, model), "result": result,
+                     "tags": _tags(result.caveats)})
         caveats += [f"{names.get(model, model)}: {c['text']}" for c in result.caveats
                     if c.get("text")]
         misses += result.observed_misses

@@ -9,6 +9,7 @@ from kapclinic.accounts.permissions import Action, require
 from kapclinic.clinical import pk
 from kapclinic.dosing.explorer import FIELD_ALIASES, explore
 from kapclinic.dosing.forms import ExplorerForm
+from kapclinic.dosing.words import input_message
 from kapclinic.web.labels import ROUTE_LABELS
 
 
@@ -24,7 +25,8 @@ def dose_explorer(request: HttpRequest) -> HttpResponse:
                                   covariates=form.covariate_kwargs(), **form.dose_kwargs())
         except pk.PKInputError as exc:
             name = FIELD_ALIASES.get(exc.field, exc.field)
-            form.add_error(name if name in form.fields else None, str(exc))
+            form.add_error(name if name in form.fields else None,
+                           input_message(exc.field, str(exc)))
     context = {"form": form, "exploration": exploration, "models": pk.list_models(),
                "route_label": ROUTE_LABELS.get(form.data.get("route", ""), "").lower(),
                "compare_label": ROUTE_LABELS.get(form.data.get("compare_route", ""), "").lower()}

@@ -1,0 +1,9 @@
+"""Template filters for the dose explorer: ``{{ note|plain }}``, ``{{ tag|evidence }}``."""
+
+from django import template
+
+from kapclinic.dosing import words
+
+register = template.Library()
+register.filter("plain", words.plain)
+register.filter("evidence", words.evidence)
