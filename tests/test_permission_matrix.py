@@ -27,7 +27,7 @@ from tests.conftest import login, make_user
 
 PUBLIC_PATHS = {"login/", "logout/", "healthz", "r/intake/<str:token>/", "r/intake/",
                 "r/intake/autosave/", "r/measure/<str:token>/", "r/measure/",
-                "account/set-password/<uidb64>/<token>/"}
+                "account/set-password/<uidb64>/<token>/", "account/forgot-password/"}
 
 
 def page_patterns(resolver: URLResolver | None = None, prefix: str = ""):

@@ -7,7 +7,7 @@ from kapclinic.measures import views as measure_views
 from kapclinic.patients import views as patient_views
 from kapclinic.screening import views as screening_views
 from kapclinic.web import portal as portal_views
-from kapclinic.web import tokens, two_factor, users
+from kapclinic.web import self_service, tokens, two_factor, users
 from kapclinic.web import views as web_views
 
 urlpatterns = [
@@ -27,6 +27,10 @@ urlpatterns = [
     path("clinic/users/<int:membership_id>/two-factor-reset/", users.reset_authenticator,
          name="user-mfa-reset"),
     path("account/set-password/<uidb64>/<token>/", users.set_password, name="set-password"),
+    path("account/password/", self_service.password_change, name="password-change"),
+    path("account/forgot-password/", self_service.forgot_password, name="password-forgot"),
+    path("patients/<int:patient_id>/portal-login/", self_service.portal_login,
+         name="portal-login"),
     path("clinic/security/", two_factor.security, name="security-settings"),
     path("account/tokens/", tokens.token_list, name="tokens"),
     path("account/tokens/revoke/", tokens.token_revoke, name="token-revoke"),

@@ -1,0 +1,131 @@
+"""What a person does for themselves (change their password, ask for a reset link by email)
+and giving a patient a login to their portal."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import PasswordChangeForm
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+
+from kapclinic.accounts import staff
+from kapclinic.accounts.models import Membership, User
+from kapclinic.accounts.permissions import Action, get_patient_for_user, public, require
+from kapclinic.audit import trail
+
+# ---- change your own password -----------------------------------------------------------
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Old password, the new one twice (Django's validators); the session stays logged in."""
+
+    template_name = "web/password_change.html"
+    form_class = PasswordChangeForm
+    success_url = reverse_lazy("home")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)  # keeps this session (update_session_auth_hash)
+        trail.record("update", object_type="user", object_id=self.request.user.pk,
+                     detail={"password": "changed by the user"})
+        messages.success(self.request, "Your password is changed. Use the new one from now on.")
+        return response
+
+
+password_change = require(Action.SELF_VIEW)(PasswordChangeView.as_view())
+
+
+# ---- forgot password ------------------------------------------------------------------
+
+class ForgotPasswordForm(forms.Form):
+    email = forms.EmailField(label="Your email address", max_length=254,
+                             widget=forms.EmailInput(attrs={"autocomplete": "email",
+                                                            "autofocus": True}))
+
+
+def _reset_accounts(email: str) -> list[tuple[User, Membership]]:
+    """Accounts with this address that may still log in somewhere (a current membership)."""
+    found = []
+    for user in User.objects.filter(email__iexact=email, is_active=True):
+        membership = (Membership.objects.select_related("clinic").filter(user=user)
+                      .order_by("pk").first())
+        if membership is not None:
+            found.append((user, membership))
+    return found
+
+
+@public
+def forgot_password(request: HttpRequest) -> HttpResponse:
+    """Email a set-password link (the same single-use, time-limited link an admin issues) to
+    each account with the address; the page answers the same whether or not one exists."""
+    form = ForgotPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        from kapclinic.measures.messaging import send_to_staff
+
+        days = settings.PASSWORD_RESET_TIMEOUT // 86400
+        for user, membership in _reset_accounts(form.cleaned_data["email"]):
+            link = staff.password_link(user, request.build_absolute_uri("/"))
+            trail.record("update", object_type="user", object_id=user.pk,
+                         clinic_id=membership.clinic_id,
+                         detail={"password_link": "requested by email"})
+            send_to_staff(membership.clinic_id, user.email,
+                          subject="Reset your kapclinic password",
+                          body=f"Hello {user.first_name or user.username},\n\nSomeone (we hope "
+                               f"you) asked to reset the password of your kapclinic login "
+                               f"{user.username}. Set a new one here (the link works once, "
+                               f"for {days} days): {link}\n\nIf it was not you, ignore this "
+                               "email: your password stays as it is.", secret=link)
+        return render(request, "web/forgot_password.html", {"sent": True, "days": days})
+    return render(request, "web/forgot_password.html", {"form": form},
+                  status=422 if request.method == "POST" else 200)
+
+
+# ---- a patient's portal login -------------------------------------------------------------
+
+class PortalLoginForm(forms.Form):
+    username = forms.RegexField(regex=r"^[\w.@+-]{2,120}$", max_length=120,
+                                help_text="Letters, digits and . @ + - _ ; it starts with the "
+                                          "clinic's name (shown after creating it)",
+                                error_messages={"invalid": "Use 2-120 letters, digits or . @ + "
+                                                           "- _ (no spaces)."})
+
+
+@require(Action.PATIENT_EDIT)
+def portal_login(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get_patient_for_user(request, patient_id, Action.PATIENT_EDIT)
+    form = PortalLoginForm(request.POST or None)
+    if request.method == "POST" and patient.user_id is None and form.is_valid():
+        username = staff.clinic_username(patient.clinic, form.cleaned_data["username"])
+        if User.objects.filter(username=username).exists():
+            form.add_error("username", f"{username} is taken in {patient.clinic.name}: choose "
+                                       "another username.")
+        else:
+            from kapclinic.patients import actions
+
+            user = actions.grant_portal_login(patient=patient, username=username,
+                                              by=request.user)
+            membership = Membership.objects.get(user=user, clinic_id=patient.clinic_id)
+            link = staff.issue_password_link(membership=membership,
+                                             base_url=request.build_absolute_uri("/"))
+            days = settings.PASSWORD_RESET_TIMEOUT // 86400
+            if patient.email:
+                from kapclinic.measures.messaging import send_to_patient
+
+                send_to_patient(patient, subject=f"{patient.clinic.name}: your patient portal",
+                                body=f"Hello {patient.given_name},\n\nYour login to "
+                                     f"{patient.clinic.name}'s patient portal is {username}. "
+                                     f"Set your password here (the link works once, for {days} "
+                                     f"days): {link}", secret=link)
+            messages.success(request, f"{patient.full_name} can now log in to the portal as "
+                                      f"{username}. Set-password link (shown once; "
+                                      f"{'also emailed' if patient.email else 'give it to them'}"
+                                      f"): {link}")
+            return redirect("patient-chart", patient_id=patient.pk)
+    status = 422 if request.method == "POST" else 200
+    return render(request, "web/portal_login.html", {"patient": patient, "form": form,
+                                                     "days": settings.PASSWORD_RESET_TIMEOUT
+                                                     // 86400}, status=status)
+
+
