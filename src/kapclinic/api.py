@@ -20,7 +20,7 @@ from kapclinic.measures import api as measures_api
 from kapclinic.patients import api as patients_api
 from kapclinic.patients.actions import ConflictError
 from kapclinic.web import api as web_api
-from kapclinic.web import problems
+from kapclinic.web import idempotency, problems
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ api.add_router("/patients", patients_api.router)
 api.add_router("/pk", dosing_api.router)
 api.add_router("", measures_api.router)
 api.add_router("", web_api.router)
+# Every write (POST, PATCH, DELETE) accepts an Idempotency-Key: a repeat gets the first answer.
+idempotency.install(api)
 api.add_router("/tokens", tokens_api.router)
 
 
@@ -125,6 +127,28 @@ def on_conflict(request, exc: ConflictError):
     return problem(request, 409, "Edit conflict", str(exc),
                    [{"field": "version", "message": f"the record is now at version "
                                                     f"{exc.current.version}"}])
+
+
+@api.exception_handler(idempotency.BadKey)
+def on_bad_idempotency_key(request, exc):
+    return problem(request, 422, "Invalid request", str(exc),
+                   [{"field": idempotency.KEY_HEADER, "message": str(exc)}])
+
+
+@api.exception_handler(idempotency.KeyReused)
+def on_idempotency_key_reused(request, exc):
+    return problem(request, 422, "Idempotency-Key reused", str(exc),
+                   [{"field": idempotency.KEY_HEADER, "message": "was used for a different "
+                                                               "request"}])
+
+
+@api.exception_handler(idempotency.StillRunning)
+def on_idempotent_request_running(request, exc):
+    response = problem(request, 409, "Request still in progress",
+                       f"The first request with this {idempotency.KEY_HEADER} is still being "
+                       "processed: retry in a moment to get its answer.")
+    response["Retry-After"] = "1"
+    return response
 
 
 @api.exception_handler(HttpError)

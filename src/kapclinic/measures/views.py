@@ -46,6 +46,7 @@ from kapclinic.measures.models import (
 from kapclinic.patients import link_session
 from kapclinic.patients.forms import EnteredInErrorForm
 from kapclinic.patients.models import PatientLink
+from kapclinic.web.idempotency import one_time_form
 
 
 def trajectories(responses) -> list[dict]:
@@ -182,6 +183,7 @@ def response_entered_in_error(request: HttpRequest, patient_id: int, response_id
 
 @require(Action.MEASURE_ENTER)
 @require_http_methods(["GET", "POST"])
+@one_time_form
 def enter_response(request: HttpRequest, patient_id: int, instrument: str) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.MEASURE_ENTER)
     try:
@@ -263,6 +265,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
 
 @require(Action.ALERT_ACKNOWLEDGE)
 @require_POST
+@one_time_form
 def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = get_object_or_404(Alert, pk=alert_id)
     get_patient_for_user(request, alert.patient_id, Action.ALERT_ACKNOWLEDGE, audit_read=False)
@@ -389,6 +392,7 @@ def self_report(request: HttpRequest, token: str) -> HttpResponse:
 
 @public
 @require_http_methods(["GET", "POST"])
+@one_time_form
 def self_report_page(request: HttpRequest) -> HttpResponse:
     link = link_session.current(request, MEASURE_LINK)
     if link is None:
@@ -457,6 +461,7 @@ def open_requests(patient):
 
 @require(Action.PORTAL)
 @require_http_methods(["GET", "POST"])
+@one_time_form
 def portal_answer(request: HttpRequest, request_id: int) -> HttpResponse:
     patient = get_own_patient(request)
     due = get_object_or_404(open_requests(patient), pk=request_id)

@@ -24,6 +24,7 @@ from kapclinic.measures import actions, messaging
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.models import Alert, MeasureRequest, Schedule
 from kapclinic.patients.models import Status
+from kapclinic.web import idempotency
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ def run_once(now: datetime | None = None, url: str | None = None) -> Report:
     report.escalated = _step("escalating alerts", escalate, now)
     report.recomputed = _step("recomputing outcomes", outcome_snapshots.refresh_stale,
                               limit=BATCH)
+    _step("forgetting expired idempotency keys", idempotency.purge_expired, now)
     return report
 
 

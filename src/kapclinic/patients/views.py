@@ -25,6 +25,7 @@ from kapclinic.patients.models import Condition
 from kapclinic.patients.queries import search_patients
 from kapclinic.patients.timeline import build_timeline
 from kapclinic.screening.summary import patient_decisions, screening_summary
+from kapclinic.web.idempotency import one_time_form
 
 
 @require(Action.PATIENT_LIST)
@@ -63,6 +64,7 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @require(Action.PATIENT_CREATE)
 @require_http_methods(["GET", "POST"])
+@one_time_form
 def patient_create(request: HttpRequest) -> HttpResponse:
     clinic = request.membership.clinic
     form = PatientForm(request.POST or None, clinic=clinic)
@@ -112,6 +114,7 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @require(Action.PATIENT_EDIT)
 @require_POST
+@one_time_form
 def condition_add(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.PATIENT_EDIT, audit_read=False)
     form = ConditionForm(request.POST)

@@ -33,6 +33,7 @@ from kapclinic.screening.forms import (
     intake_field_label,
 )
 from kapclinic.screening.models import Consent, ConsentDocument, EligibilityDecision
+from kapclinic.web.idempotency import one_time_form
 
 
 class DraftTooLarge(Exception):
@@ -180,6 +181,7 @@ def evaluate(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @require(Action.SCREENING_SIGNOFF)
 @require_POST
+@one_time_form
 def sign_off(request: HttpRequest, patient_id: int, decision_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.SCREENING_SIGNOFF,
                                    audit_read=False)
@@ -204,6 +206,7 @@ def sign_off(request: HttpRequest, patient_id: int, decision_id: int) -> HttpRes
 
 @require(Action.CONSENT_RECORD)
 @require_POST
+@one_time_form
 def consent_sign_in_clinic(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.CONSENT_RECORD, audit_read=False)
     return _sign(request, patient, method=Consent.Method.IN_CLINIC,
@@ -271,6 +274,7 @@ def consent_documents(request: HttpRequest) -> HttpResponse:
 
 @require(Action.PORTAL)
 @require_POST
+@one_time_form
 def portal_consent_sign(request: HttpRequest) -> HttpResponse:
     patient = get_own_patient(request)
     trail.record("read", object_type="consent_document", object_id=request.POST.get("document", ""),

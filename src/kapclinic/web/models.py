@@ -21,3 +21,40 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"rate counter {self.key[:8]}: {self.count} since {self.window_start}"
+
+
+class IdempotencyRecord(models.Model):
+    """One write asked for with a key (an API ``Idempotency-Key`` or a page's one-time form
+    token) and the first answer to it, kept for a bounded time (web/idempotency.py).
+
+    The unique (scope, key) constraint decides which of two concurrent repeats writes: the
+    one whose row goes in first; the other finds it and gets the first answer. ``status``
+    is empty while the first is still running.
+    """
+
+    class Kind(models.TextChoices):
+        API = "api", "API Idempotency-Key"
+        FORM = "form", "Page form token"
+
+    scope = models.CharField(max_length=40)  # "user:<id>" or "anonymous"
+    key = models.CharField(max_length=255)
+    kind = models.CharField(max_length=4, choices=Kind.choices)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    fingerprint = models.CharField(max_length=64)  # SHA-256 of method, path, clinic, body
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=200, blank=True)
+    location = models.CharField(max_length=2000, blank=True)
+    body = models.BinaryField(blank=True, default=b"")
+
+    IDENTIFYING_FIELDS = ("body", "location")  # a copy of the first answer: may name a patient
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"],
+                                               name="one_record_per_idempotency_key")]
+        indexes = [models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} key for {self.method} {self.path[:60]}"
