@@ -1,4 +1,5 @@
-"""Every write happens once, however often it is sent (docs/adr/0004-idempotent-writes.md).
+"""Every write happens once, however often it is sent
+(docs/adr/0005-idempotent-writes-and-bounded-inputs.md).
 
 A double click, a network retry or a client's retry sends the same write again. Two ways
 to say "this is the same one", one rule behind both:
