@@ -11,6 +11,7 @@ from kapclinic.accounts.roles import Role
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.patients import status as status_rules
 from kapclinic.patients.models import Patient, Status
+from kapclinic.web import text
 
 EDITABLE_FIELDS = [
     "mrn", "given_name", "family_name", "date_of_birth", "sex_at_birth", "status",
@@ -55,6 +56,10 @@ class PatientForm(forms.ModelForm):
         self.fields["status"].help_text = (
             "Eligible and ineligible come from the prescriber's sign-off on the screening page; "
             "treatment starts after that sign-off and a current consent.")
+        text.guard(self, names=("mrn", "given_name", "family_name", "phone", "email",
+                                "emergency_contact_name", "emergency_contact_relationship",
+                                "emergency_contact_phone"),
+                   free_text=("address",))
 
     def clean_mrn(self) -> str:
         mrn = self.cleaned_data["mrn"].strip()
@@ -105,6 +110,10 @@ class ConditionForm(forms.Form):
     )
     note = forms.CharField(required=False, max_length=500)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        text.guard(self, free_text=("note",))
+
     @property
     def suggestions(self) -> list[tuple[str, str]]:
         """(code, 'code description') for the codes the reference lists, for the datalist."""
@@ -133,6 +142,10 @@ class ConditionForm(forms.Form):
 
 class EnteredInErrorForm(forms.Form):
     reason = forms.CharField(max_length=500, label="Why was this entered in error?")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        text.guard(self, free_text=("reason",))
 
 
 class PatientSearchForm(forms.Form):

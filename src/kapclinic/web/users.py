@@ -17,6 +17,7 @@ from kapclinic.accounts.models import Membership
 from kapclinic.accounts.permissions import Action, public, require
 from kapclinic.accounts.roles import Role
 from kapclinic.audit import trail
+from kapclinic.web import text
 from kapclinic.web.referrer import no_referrer
 from kapclinic.web.two_factor import SecurityForm
 
@@ -37,6 +38,10 @@ class AddStaffForm(forms.Form):
     email = forms.EmailField(required=False, help_text="The set-password link is emailed here "
                                                        "too")
     role = forms.ChoiceField(choices=STAFF_ROLES)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        text.guard(self, names=("username", "first_name", "last_name", "email"))
 
 
 class RoleForm(forms.Form):
