@@ -275,3 +275,27 @@ def test_the_forms_of_each_guarded_page_send_a_token(template):
 
     source = get_template(template).template.source
     assert "{% form_token %}" in source, template
+
+
+def test_a_double_tapped_self_report_link_is_stored_once_and_shows_the_first_page(
+        nurse, patient):
+    from django.test import Client
+
+    Patient.objects.filter(pk=patient.pk).update(email="ada@example.org")
+    patient.refresh_from_db()
+    made = actions.send_request(patient=patient, instrument="phq9", due_at=timezone.now(),
+                                base_url="http://testserver/", by=nurse)
+    from django.core import mail
+
+    url = next(word for word in mail.outbox[-1].body.split() if "/r/measure/" in word)
+    phone = Client()
+    page = phone.get(url.replace("http://testserver", ""), follow=True)
+    token = token_from(page)
+    data = {**PHQ9_FORM_ITEM9, idempotency.FORM_FIELD: token}
+    action = page.context["action"]
+    first = phone.post(action, data)
+    second = phone.post(action, data)
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content and second[idempotency.REPLAYED_HEADER] == "true"
+    assert Response.objects.filter(link=made.link).count() == 1
+    assert Alert.objects.filter(patient=patient).count() == 1
