@@ -31,8 +31,8 @@ class AddStaffForm(forms.Form):
                                           "after adding)",
                                 error_messages={"invalid": "Use 2-120 letters, digits or . @ + "
                                                            "- _ (no spaces)."})
-    existing = forms.BooleanField(required=False, label="Existing account: they already have "
-                                  "a kapclinic login (give its exact username and email)")
+    existing = forms.BooleanField(required=False, label="Existing account: add the kapclinic "
+                                  "login they already have (typed exactly, with its email)")
     first_name = forms.CharField(max_length=150)
     last_name = forms.CharField(max_length=150)
     email = forms.EmailField(required=False, help_text="The set-password link is emailed here "

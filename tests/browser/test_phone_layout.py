@@ -1,0 +1,83 @@
+"""Every main page fits a phone (390 x 844) without sideways scrolling, and stays accessible
+there: the nav wraps, wide tables scroll inside their own box, charts scale."""
+
+from __future__ import annotations
+
+import pytest
+
+from kapclinic import demo
+from kapclinic.audit import context
+from kapclinic.measures.models import Response
+from kapclinic.patients.models import Patient
+from tests.browser.conftest import AXE_JS
+from tests.browser.test_clinician_pages import axe_violations, describe, log_in
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+PASSWORD = "demo-pass-123"
+
+
+@pytest.fixture
+def demo_clinic(transactional_db):
+    context.set_system_actor("kapclinic demo")
+    demo.load_demo(patients=8, seed=1, password=PASSWORD, weeks=6)
+    clinic_patients = Patient.objects.filter(clinic__slug="harbor")
+    treated = (clinic_patients.filter(status__in=["in_treatment", "maintenance"],
+                                      pk__in=Response.objects.values("patient_id"))
+               .order_by("mrn").first())
+    return treated or clinic_patients.order_by("mrn").first()
+
+
+def pages_for(patient: Patient) -> dict[str, list[str]]:
+    chart = f"/patients/{patient.pk}"
+    return {
+        "prescriber": ["/patients/", f"{chart}/", f"{chart}/measures/", f"{chart}/screening/",
+                       f"{chart}/intake/", "/dosing/explorer/", "/dashboard/", "/alerts/",
+                       "/clinic/outcomes/", "/account/password/"],
+        "admin": ["/clinic/users/", "/audit/", "/clinic/measures/", "/clinic/outbox/",
+                  "/clinic/consent/"],
+        "patient": ["/portal/"],
+    }
+
+
+def test_every_main_page_fits_a_phone_without_sideways_scrolling(browser, live_server,
+                                                                 demo_clinic, screenshot_dir):
+    too_wide, violations = {}, {}
+    for username, paths in pages_for(demo_clinic).items():
+        context = browser.new_context(base_url=live_server.url, viewport=PHONE)
+        context.route("**/__test__/axe.min.js", lambda route: route.fulfill(
+            path=AXE_JS,
+            content_type="text/javascript; charset=utf-8"))
+        page = context.new_page()
+        try:
+            log_in(page, username, PASSWORD)
+            for path in paths:
+                page.goto(path)
+                width = page.evaluate("document.scrollingElement.scrollWidth")
+                name = f"phone-{username}{path.replace('/', '-')}".rstrip("-")
+                page.screenshot(caret="initial", path=screenshot_dir / f"{name}.png",
+                                full_page=True)
+                if width > PHONE["width"]:
+                    too_wide[f"{username} {path}"] = width
+                found = axe_violations(page)
+                if found:
+                    violations[f"{username} {path} (phone)"] = found
+        finally:
+            context.close()
+    assert not too_wide, f"pages wider than a 390 px phone: {too_wide}"
+    assert not violations, describe(violations)
+
+
+def test_the_login_page_fits_a_phone_and_offers_a_password_reset(browser, live_server,
+                                                                 transactional_db):
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE)
+    page = context.new_page()
+    try:
+        page.goto("/login/")
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        page.get_by_role("link", name="Forgot your password?").click()
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        assert page.get_by_role("heading", name="Forgot your password?").is_visible()
+    finally:
+        context.close()
