@@ -154,7 +154,8 @@ def test_the_measures_page_shows_each_outcome_with_the_rules_used(nurse, prescri
     page = login(nurse).get(f"/patients/{treated.pk}/measures/")
     text = page.content.decode()
     assert "70% lower than baseline" in text  # (20 - 6) / 20
-    assert "responding now" in text and "phq9@2:response" in text
+    assert "responding now" in text and "a total at least 50% lower than baseline" in text
+    assert "phq9@2:response" not in text  # the rule in words, not its id
     assert "No published relapse definition for PHQ-9" in text
 
 
