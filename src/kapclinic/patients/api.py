@@ -16,7 +16,7 @@ from kapclinic.audit import trail
 from kapclinic.patients import actions
 from kapclinic.patients.forms import EDITABLE_FIELDS, PatientForm
 from kapclinic.patients.models import Patient, SexAtBirth, Status
-from kapclinic.patients.queries import search_patients
+from kapclinic.patients.queries import SearchTooLong, search_patients
 
 router = GuardedRouter(tags=["patients"])
 MAX_ID = 2**63 - 1  # the largest id the database stores: a larger one is refused (422)
@@ -132,7 +132,10 @@ def _detail(patient: Patient) -> dict:
 def list_patients(request: HttpRequest, q: str = "", status: Status | None = None,
                   member_id: int | None = Query(None, ge=1, le=MAX_ID),
                   page: int = Query(1, ge=1, le=100_000)):
-    patients = search_patients(request.membership.clinic_id, q, status or "", member_id)
+    try:
+        patients = search_patients(request.membership.clinic_id, q, status or "", member_id)
+    except SearchTooLong as exc:
+        raise ValidationError([{"loc": ["query", "q"], "msg": str(exc)}]) from exc
     size = settings.KAPCLINIC_PAGE_SIZE
     count = patients.count()
     results = list(patients[(page - 1) * size: page * size])

@@ -11,6 +11,7 @@ from kapclinic.accounts.roles import Role
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.patients import status as status_rules
 from kapclinic.patients.models import Patient, Status
+from kapclinic.patients.queries import MAX_QUERY_CHARS
 from kapclinic.web import text
 
 EDITABLE_FIELDS = [
@@ -149,7 +150,7 @@ class EnteredInErrorForm(forms.Form):
 
 
 class PatientSearchForm(forms.Form):
-    q = forms.CharField(required=False, label="Search",
+    q = forms.CharField(required=False, label="Search", max_length=MAX_QUERY_CHARS,
                         help_text="Name, MRN or date of birth (YYYY-MM-DD)")
     status = forms.ChoiceField(required=False)
     member = forms.TypedChoiceField(required=False, coerce=int, empty_value=None,

@@ -8,11 +8,22 @@ from django.db.models import Q, QuerySet
 
 from kapclinic.patients.models import Patient
 
+# A name, an MRN or a date of birth fits; each word of a search is one more condition
+# in the query, so a search of thousands of words would be thousands [policy].
+MAX_QUERY_CHARS = 100
+
+
+class SearchTooLong(ValueError):
+    """The search text is longer than MAX_QUERY_CHARS."""
+
 
 def search_patients(clinic_id: int, q: str = "", status: str = "",
                     member_id: int | None = None) -> QuerySet[Patient]:
     patients = Patient.objects.filter(clinic_id=clinic_id).select_related("prescriber", "therapist")
     q = q.strip()
+    if len(q) > MAX_QUERY_CHARS:
+        raise SearchTooLong(f"a search has at most {MAX_QUERY_CHARS} characters (this one has "
+                            f"{len(q):,}): search by name, MRN or date of birth")
     if q:
         try:
             born = date.fromisoformat(q)
