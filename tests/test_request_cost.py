@@ -123,3 +123,35 @@ def test_the_dose_explorer_page_only_offers_its_fixed_windows(prescriber, hours)
     assert response.status_code == 422
     assert response.context["exploration"] is None
     assert "hours" in response.context["form"].errors
+
+
+def test_a_patient_search_of_thousands_of_words_is_refused_not_a_server_error(prescriber):
+    response = api_client(prescriber).get("/api/v1/patients", {"q": "ada " * 5000})
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "q"
+    assert error["message"].startswith("a search has at most 100 characters (this one has")
+
+
+def test_the_patient_list_page_refuses_an_overlong_search_with_a_message(prescriber):
+    response = login(prescriber).get("/patients/", {"q": "ada " * 5000})
+    assert response.status_code == 200
+    assert "at most 100 characters" in response.content.decode()
+
+
+def test_a_normal_patient_search_still_works(prescriber, clinic_a):
+    from tests.conftest import new_patient
+    new_patient(clinic_a, by=prescriber)
+    body = api_client(prescriber).get("/api/v1/patients", {"q": "Ada Lovelace"}).json()
+    assert body["count"] == 1
+
+
+def test_scoring_answers_for_more_items_than_any_questionnaire_has_is_refused_at_once(
+        prescriber):
+    body = json.dumps({"answers": {f"item{i}": 1 for i in range(100_000)}})
+    response = api_client(prescriber).post("/api/v1/instruments/phq9/score", body,
+                                           content_type="application/json")
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "answers"
+    assert "at most 200 answers" in error["message"]

@@ -11,7 +11,8 @@ from django.http import HttpRequest
 from ninja import Field, Query, Schema
 from ninja import Status as Reply
 from ninja.errors import ValidationError
-from pydantic import ConfigDict, StrictInt
+from pydantic import ConfigDict, StrictInt, field_validator
+from pydantic_core import PydanticCustomError
 
 from kapclinic.accounts.api_auth import GuardedRouter
 from kapclinic.accounts.permissions import Action, get_patient_for_user, require
@@ -25,6 +26,17 @@ router = GuardedRouter(tags=["questionnaires"])
 # Strict: JSON true or "2" is refused, never stored as an answer of 1 or 2.
 Answers = dict[str, StrictInt | None]
 MAX_PAGE = 100_000
+# More answers than any questionnaire has items is refused before they are read [policy:
+# the longest shipped questionnaire has 23 items; 100,000 made one request cost a second].
+MAX_ANSWERS = 200
+
+
+def _few_answers(answers: Any) -> Any:
+    if isinstance(answers, dict) and len(answers) > MAX_ANSWERS:
+        raise PydanticCustomError(
+            "too_many_answers", "at most {limit} answers, one per item of the questionnaire "
+            "(this has {count})", {"limit": MAX_ANSWERS, "count": f"{len(answers):,}"})
+    return answers
 
 
 class ScoreIn(Schema):
@@ -34,6 +46,8 @@ class ScoreIn(Schema):
     prorate: bool = False
     sex: str | None = Field(None, description="female or male, for sex-specific cut-offs")
 
+    _bounded = field_validator("answers", mode="before")(_few_answers)
+
 
 class RecordIn(Schema):
     model_config = ConfigDict(extra="forbid")
@@ -42,6 +56,8 @@ class RecordIn(Schema):
     answers: Answers
     taken_at: datetime | None = Field(None, description="ISO 8601 with a UTC offset; "
                                                         "default now")
+
+    _bounded = field_validator("answers", mode="before")(_few_answers)
 
 
 class ResponseOut(Schema):
