@@ -155,3 +155,21 @@ def test_scoring_answers_for_more_items_than_any_questionnaire_has_is_refused_at
     [error] = response.json()["errors"]
     assert error["field"] == "answers"
     assert "at most 200 answers" in error["message"]
+
+
+def test_behind_a_trusted_proxy_each_person_is_counted_by_their_own_address(clinic_a, settings):
+    import ipaddress
+    settings.KAPCLINIC_TRUSTED_PROXIES = (ipaddress.ip_network("10.0.0.5/32"),)
+    settings.KAPCLINIC_RATE_LIMITS = {"pk-population": {
+        "per_user": 5, "per_address": 1, "seconds": 60, "what": "population simulations"}}
+    first, second = (make_user(name, clinic_a, "prescriber") for name in ("one", "two"))
+    via_proxy = {"HTTP_X_FORWARDED_FOR": "192.0.2.10"}
+    _, first_secret = issue_token(user=first, name="pk", scope="read")
+    assert simulate(Client(HTTP_AUTHORIZATION=f"Bearer {first_secret}", REMOTE_ADDR="10.0.0.5",
+                           **via_proxy), SMALL).status_code == 200
+    _, secret = issue_token(user=second, name="pk", scope="read")
+    other = Client(HTTP_AUTHORIZATION=f"Bearer {secret}", REMOTE_ADDR="10.0.0.5",
+                   HTTP_X_FORWARDED_FOR="192.0.2.11")
+    assert simulate(other, SMALL).status_code == 200
+    same = Client(HTTP_AUTHORIZATION=f"Bearer {secret}", REMOTE_ADDR="10.0.0.5", **via_proxy)
+    assert simulate(same, SMALL).status_code == 429

@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 
+from kapclinic.web import client_ip
 from kapclinic.web.models import RateCounter
 
 _clock = time.time  # tests move the clock
@@ -57,9 +58,9 @@ def limit_for(scope: str) -> Limit:
 
 
 def client_address(request: HttpRequest) -> str:
-    # The WSGI server's REMOTE_ADDR, as the audit trail records it; a reverse proxy must
-    # be configured to set it (a forwarded header would be the client's to choose).
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The person's own address as login lockout counts it (client_ip.py: REMOTE_ADDR, or
+    behind KAPCLINIC_TRUSTED_PROXIES the right-most untrusted X-Forwarded-For hop)."""
+    return client_ip.client_address(request) or "unknown"
 
 
 def hit(scope: str, request: HttpRequest) -> None:
