@@ -84,7 +84,7 @@ def test_it_prints_the_three_cssrs_levels():
 
 def test_it_says_which_bprs_items_were_not_rated():
     _, out, _ = _score("bprs_pos4", "--answers", "2,0,3,1")
-    assert "total 6 (range 0-28) (sum of 3 rated items; not rated: hallucinatory_behaviour)" in out
+    assert "total 6 PARTIAL (sum of 3 rated items, range 3-21; not rated: Hallucinatory behaviour)" in out
 
 
 def test_it_prints_pcl5_cluster_subscales_in_json():

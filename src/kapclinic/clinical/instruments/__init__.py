@@ -23,6 +23,7 @@ from .errors import (
     AnswerTypeError,
     DefinitionError,
     FhirImportError,
+    NotAskedError,
     SettingError,
     UnknownInstrumentError,
     UnknownItemError,
@@ -37,7 +38,15 @@ from .response import (
     percent_reduction,
     remission,
 )
-from .scoring import MissingHandling, ScoreResult, chosen_rounding, round_total, score, score_definition
+from .scoring import (
+    MissingHandling,
+    ScoreResult,
+    chosen_rounding,
+    not_asked_answers,
+    round_total,
+    score,
+    score_definition,
+)
 
 
 def get_instrument(instrument_id: str,
@@ -56,10 +65,11 @@ def list_instruments(definitions: Mapping[str, InstrumentDefinition] | None = No
 
 __all__ = [
     "AnswerError", "AnswerRangeError", "AnswerTypeError", "DefinitionError", "FhirImport",
-    "FhirImportError", "InstrumentDefinition", "MissingHandling", "RuleOutcome", "ScoreResult",
+    "FhirImportError", "InstrumentDefinition", "MissingHandling", "NotAskedError", "RuleOutcome",
+    "ScoreResult",
     "SettingError", "UnknownInstrumentError", "UnknownItemError", "change_outcome",
     "change_rule", "chosen_rounding", "clinic_change_rule", "round_total",
     "get_instrument", "import_fhir_questionnaire", "is_response", "list_instruments",
-    "load_definition", "load_definitions", "percent_reduction", "remission", "score",
+    "load_definition", "load_definitions", "not_asked_answers", "percent_reduction", "remission", "score",
     "score_definition", "to_fhir_questionnaire",
 ]

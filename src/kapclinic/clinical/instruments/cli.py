@@ -72,8 +72,13 @@ def parse_answers(d: InstrumentDefinition, text: str) -> dict[str, int | None]:
         raise AnswerTypeError(d.id, "(answers)", f"{len(tokens)} answers given but {d.short_name} "
                               f"has {len(items)} items ({', '.join(d.item_ids)}); use '-' for a missing one")
     answers: dict[str, int | None] = {}
-    for item, token in zip(items, tokens, strict=False):
-        if token in ("-", ""):
+    for position, (item, token) in enumerate(zip(items, tokens, strict=False), start=1):
+        if token == "":
+            # an empty field is a typo (two commas), not a missing answer: with --prorate
+            # it would quietly make a prorated total
+            raise AnswerTypeError(d.id, item.link_id, f"the answer at position {position} is "
+                                  "empty; write '-' if the answer is missing")
+        if token == "-":  # noqa: S105 (an answer, not a password)
             answers[item.link_id] = None
             continue
         try:
@@ -125,24 +130,38 @@ def run_score(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
 _ROUNDING = {"half_up": "half up", "up": "up", "": ""}
 
 
+def _item_words(d: InstrumentDefinition, link_id: str) -> str:
+    """An item by its label ("Unusual thought content"), not its id."""
+    item = d.item(link_id)
+    label = item.label if item is not None and item.label else link_id.replace("_", " ")
+    return label[:1].upper() + label[1:]
+
+
 def _describe(d: InstrumentDefinition, r: ScoreResult) -> str:
     head = f"{d.short_name} ({d.id})"
     if d.scoring.kind == "triage":
+        why = r.triage_floor["summary"] if r.triage_floor else r.missing.withheld
         line = f"{head}: triage level {r.severity} - {r.severity_label}" if r.severity else \
-            f"{head}: triage level withheld - {r.missing.withheld}"
+            f"{head}: triage level withheld - {why}"
     elif r.total is None:
         line = f"{head}: total withheld - {r.missing.withheld}"
     else:
         total = f"{r.total:g}" if isinstance(r.total, float) else str(r.total)
         assert r.total_range is not None
-        line = f"{head}: total {total} (range {r.total_range[0]}-{r.total_range[1]})"
+        line = f"{head}: total {total}"
+        if not r.partial:
+            line += f" (range {r.total_range[0]}-{r.total_range[1]})"
         if r.missing.prorated:
             line += (f" PRORATED ({len(r.missing.missing)} missing; "
                      f"{r.missing.unrounded_total or 0:g} rounded "
                      f"{_ROUNDING[r.missing.rounding or '']})")
         if r.missing.not_rated:
-            rated = sum(1 for i in d.items if i.scored) - len(r.missing.not_rated)
-            line += f" (sum of {rated} rated items; not rated: {', '.join(r.missing.not_rated)})"
+            # a partial total is on the scale of the rated items only, not the full range
+            rated = [i for i in d.items if i.scored and i.link_id not in r.missing.not_rated]
+            low, high = sum(min(i.values) for i in rated), sum(max(i.values) for i in rated)
+            names = ", ".join(_item_words(d, i) for i in r.missing.not_rated)
+            line += (f" PARTIAL (sum of {len(rated)} rated item{'s' if len(rated) != 1 else ''}"
+                     f", range {low}-{high}; not rated: {names})")
         if r.severity_label:
             line += f", {r.severity_label}"
     lines = [line]

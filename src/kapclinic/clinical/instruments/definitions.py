@@ -631,9 +631,6 @@ def _total_range(kind: str, items: tuple[Item, ...],
                  missing_rule: str = "complete") -> tuple[int, int] | None:
     by_id = {i.link_id: i for i in items}
     scored = [i for i in items if i.scored]
-    if kind == "sum" and missing_rule == "sum_of_rated":
-        # an item rated "not rated" adds nothing (it may be any item, so the lowest is 0)
-        return 0, sum(max(i.values) for i in scored)
     if kind == "sum":
         return sum(min(i.values) for i in scored), sum(max(i.values) for i in scored)
     if kind == "single":

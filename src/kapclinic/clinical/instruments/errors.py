@@ -43,6 +43,12 @@ class AnswerRangeError(AnswerError):
     """An answer is a whole number but not one of the item's answer values."""
 
 
+class NotAskedError(AnswerError):
+    """An answer to an item the instrument's skip rules say is not asked (e.g. C-SSRS
+    question 5 answered although question 2 is No): the form is inconsistent and is refused,
+    never scored; ``problem`` says in words which answer to correct."""
+
+
 class SettingError(ValueError):
     """A clinic setting passed to scoring is unknown or not one of its allowed values."""
 

@@ -57,6 +57,16 @@ def build(d: InstrumentDefinition, settings: Mapping[str, int], result: type[Sco
         "        if ok is None or value.__class__ is not int or value not in ok:",
         "            return None",
         "    v = answers",
+    ]
+    # An answer to an item its skip rule says is not asked: the general scorer refuses it.
+    for item in d.items:
+        if not item.enable_when:
+            continue
+        tests = [f"v.get({ew.item!r}) {'==' if ew.op == '==' else '!='} {ew.value!r}"
+                 for ew in item.enable_when]
+        joined = (" and " if item.enable_behavior == "all" else " or ").join(tests)
+        lines += [f"    if {item.link_id!r} in v and not ({joined}):", "        return None"]
+    lines += [
         "    n = len(v)",
         "    if n == N_ITEMS:",
         "        handling = ALL_ANSWERED",

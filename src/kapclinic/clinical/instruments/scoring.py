@@ -17,13 +17,20 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import product
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from . import fastpath
 from .conditions import Env
-from .definitions import InstrumentDefinition, Item, MissingRule, resolve
-from .errors import AnswerRangeError, AnswerTypeError, SettingError, UnknownItemError
+from .definitions import EnableWhen, InstrumentDefinition, Item, MissingRule, TriageLevel, resolve
+from .errors import (
+    AnswerRangeError,
+    AnswerTypeError,
+    NotAskedError,
+    SettingError,
+    UnknownItemError,
+)
 
 SEXES = ("female", "male")
 _NO_SETTINGS: Mapping[str, int] = MappingProxyType({})
@@ -82,10 +89,19 @@ class ScoreResult(NamedTuple):
     findings: Mapping[str, bool | None]
     missing: MissingHandling
     settings: Mapping[str, int]
+    # a triage level that could not be settled: the level it is at least, the higher levels
+    # not ruled out and the questions to ask (see ``_triage_floor``); None otherwise
+    triage_floor: Mapping[str, Any] | None = None
 
     @property
     def prorated(self) -> bool:
         return self.missing.prorated
+
+    @property
+    def partial(self) -> bool:
+        """A total over only some items (an item rated "not rated", BPRS 0): shown marked,
+        kept out of trend charts and outcome comparisons."""
+        return self.total is not None and bool(self.missing.not_rated)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``kapclinic score --json``."""
@@ -95,6 +111,7 @@ class ScoreResult(NamedTuple):
             "total": self.total,
             "total_range": list(self.total_range) if self.total_range else None,
             "prorated": self.missing.prorated,
+            "partial": self.partial,
             "unrounded_total": self.missing.unrounded_total,
             "severity": self.severity,
             "severity_label": self.severity_label,
@@ -105,6 +122,7 @@ class ScoreResult(NamedTuple):
             "missing": list(self.missing.missing),
             "missing_handling": self.missing.to_dict(),
             "settings": dict(self.settings),
+            "triage_floor": dict(self.triage_floor) if self.triage_floor else None,
         }
 
 
@@ -198,6 +216,138 @@ def _check_answers(d: InstrumentDefinition, plan: _Plan, answers: Mapping[str, i
 def _settings(d: InstrumentDefinition, plan: _Plan, settings: Mapping[str, int] | None
               ) -> Mapping[str, int]:
     return plan.defaults if not settings else d.chosen_settings(settings)
+
+
+def _gates(plan: _Plan, values: Mapping[str, int]
+           ) -> dict[str, tuple[bool | None, EnableWhen | None]]:
+    """Whether each item with a skip rule is asked given ``values``: True, False (not
+    asked) or None (it depends on an unanswered item), with the condition that failed."""
+    state: dict[str, tuple[bool | None, EnableWhen | None]] = {}
+    for item in plan.gated:
+        results: list[tuple[bool | None, EnableWhen]] = []
+        for ew in item.enable_when:
+            if ew.item in values:
+                got = values[ew.item]
+                results.append((got == ew.value if ew.op == "==" else got != ew.value, ew))
+            elif state.get(ew.item, (None, None))[0] is False:
+                results.append((False, ew))  # the item it depends on is not asked either
+            else:
+                results.append((None, ew))
+        verdicts = [r for r, _ in results]
+        failed = next((ew for r, ew in results if r is False), None)
+        if item.enable_behavior == "all":
+            enabled = False if False in verdicts else (None if None in verdicts else True)
+        else:
+            enabled = True if True in verdicts else (None if None in verdicts else False)
+        state[item.link_id] = (enabled, failed if enabled is False else None)
+    return state
+
+
+def _question(item: Item) -> str:
+    """An item as a person names it: "question 6b" for a numbered item, else its label."""
+    link_id = item.link_id
+    if link_id[:1].isdigit() and len(link_id) <= 4:
+        return f"question {link_id}"
+    return (item.label or link_id.replace("_", " ")).lower()
+
+
+def _answer_words(item: Item, value: int) -> str:
+    option = item.option(value)
+    return option.label if option is not None and option.label else str(value)
+
+
+def not_asked_answers(d: InstrumentDefinition, answers: Mapping[str, int | None]
+                      ) -> list[tuple[str, str]]:
+    """Answers to items the instrument's skip rules say are not asked, as (item, message)
+    in item order; each message says in words what to correct. Empty when consistent.
+    An item whose rule depends on an unanswered item is not refused (that is unknown)."""
+    plan = _plan(d)
+    if not plan.gated:
+        return []
+    values = {k: v for k, v in answers.items()
+              if v is not None and type(v) is int and k in plan.items}
+    refused = []
+    for link_id, (enabled, ew) in _gates(plan, values).items():
+        if enabled is not False or link_id not in values or ew is None:
+            continue
+        item, gate = plan.items[link_id], plan.items[ew.item]
+        this, that = _question(item), _question(gate)
+        wanted = _answer_words(gate, ew.value)
+        condition = f"{that} is {'answered ' if ew.op == '==' else 'not answered '}{wanted}"
+        if ew.item in values:
+            actual = f"{that} is answered {_answer_words(gate, values[ew.item])}"
+        else:
+            actual = f"{that} is not asked either"
+        refused.append((link_id, (
+            f"{this[:1].upper()}{this[1:]} is answered {_answer_words(item, values[link_id])} "
+            f"but was not asked: it is asked only if {condition}, and {actual}. Correct "
+            f"{that}, or clear the answer to {this}.")))
+    return refused
+
+
+def _check_asked(d: InstrumentDefinition, values: Mapping[str, int]) -> None:
+    refused = not_asked_answers(d, values)
+    if refused:
+        item, problem = refused[0]
+        raise NotAskedError(d.id, item, problem)
+
+
+def _level_name(level: TriageLevel) -> str:
+    """"High risk" from "High risk: Yes to item 4 or 5 ..."."""
+    return level.label.split(":", 1)[0].strip()
+
+
+MAX_FLOOR_COMPLETIONS = 4096  # engineering bound: 12 open yes/no questions
+
+
+def _triage_floor(d: InstrumentDefinition, plan: _Plan, values: Mapping[str, int],
+                  open_items: list[str], chosen: Mapping[str, int],
+                  context: Mapping[str, str]) -> dict[str, Any] | None:
+    """For a triage level withheld because answers are missing: every way the open items
+    could be answered (consistent with the skip rules) is triaged; the lowest level any of
+    them reaches is the level the patient is at least, the others are not ruled out, and
+    the open items that are asked now are the questions to ask. None when it cannot tell."""
+    choices = [(None, *plan.candidates[i]) for i in open_items]
+    count = 1
+    for c in choices:
+        count *= len(c)
+    if not open_items or count > MAX_FLOOR_COMPLETIONS:
+        return None
+    order = {level.code: n for n, level in enumerate(d.triage)}
+    possible: set[str] = set()
+    for combo in product(*choices):
+        filled = dict(values)
+        filled.update({i: v for i, v in zip(open_items, combo, strict=True) if v is not None})
+        gates = _gates(plan, filled)
+        if any((gates.get(i, (True, None))[0] is False) == (v is not None)
+               for i, v in zip(open_items, combo, strict=True)):
+            continue  # an answer to a question not asked, or an asked one left empty
+        skipped = frozenset(i for i, (on, _) in gates.items() if on is False and i not in filled)
+        e = Env(filled, skipped, plan.candidates, {"total": None}, chosen, context)
+        for level in d.triage:
+            verdict = True if level.when is None else level.when.evaluate(e)
+            if verdict is None:
+                return None
+            if verdict:
+                possible.add(level.code)
+                break
+    if not possible:
+        return None
+    floor = max(possible, key=order.__getitem__)
+    higher = sorted((c for c in possible if c != floor), key=order.__getitem__)
+    levels = {level.code: level for level in d.triage}
+    gates = _gates(plan, values)
+    ask = [i for i in open_items if gates.get(i, (True, None))[0] is True] or list(open_items)
+    questions = " and ".join(
+        f"{_question(plan.items[i])} ({plan.items[i].text})" if plan.items[i].text
+        else _question(plan.items[i]) for i in ask)
+    names = [_level_name(levels[c]) for c in higher]
+    ruled = (", ".join(names[:-1]) + " and " + names[-1]) if len(names) > 1 else "".join(names)
+    head = ("Not determined" if levels[floor].when is None
+            else f"At least {_level_name(levels[floor])}")
+    summary = f"{head}; {ruled} not ruled out: ask {questions}" if higher else head
+    return {"code": floor, "name": _level_name(levels[floor]), "not_ruled_out": higher,
+            "ask": ask, "summary": summary}
 
 
 def _not_applicable(plan: _Plan, values: Mapping[str, int]) -> set[str]:
@@ -298,6 +448,8 @@ def _score_general(d: InstrumentDefinition, plan: _Plan, chosen: Mapping[str, in
     if sex is not None and sex not in SEXES:
         raise SettingError(d.id, "sex", f"{sex!r} must be one of {', '.join(SEXES)} or None")
     values, not_rated = _check_answers(d, plan, answers)
+    if plan.gated:
+        _check_asked(d, values)
     na = _not_applicable(plan, values) if plan.gated else set()
     context = {"sex": sex} if sex else {}
     rule = d.scoring.missing
@@ -387,6 +539,7 @@ def _score_general(d: InstrumentDefinition, plan: _Plan, chosen: Mapping[str, in
     flags: list[str] = []
     undetermined: list[str] = []
     e = env(scores)
+    floor = None
     for level in d.triage:
         verdict = True if level.when is None else level.when.evaluate(e)
         if verdict is True:
@@ -396,6 +549,8 @@ def _score_general(d: InstrumentDefinition, plan: _Plan, chosen: Mapping[str, in
             needed = sorted(level.when.items() & set(missing)) if level.when else []
             withheld = (f"cannot rule out triage level '{level.code}': "
                         f"item(s) {', '.join(needed)} missing")
+            floor = _triage_floor(d, plan, values, [i for i in plan.item_ids if i in missing],
+                                  chosen, context)
             break
     for alert in d.alerts:
         verdict = alert.when.evaluate(e)
@@ -419,4 +574,5 @@ def _score_general(d: InstrumentDefinition, plan: _Plan, chosen: Mapping[str, in
         d.id, d.version, total, d.total_range, severity, severity_label, subscales,
         tuple(flags), tuple(undetermined), findings, handling,
         MappingProxyType(dict(chosen)) if chosen else _NO_SETTINGS,
+        MappingProxyType(floor) if floor else None,
     )
