@@ -112,12 +112,17 @@ def test_a_crisis_answer_shows_the_clinics_crisis_text_at_once(nurse, reachable)
     assert Response.objects.count() == 1
 
 
-def test_the_default_schedule_adds_pcl5_for_ptsd(prescriber, reachable):
+def test_the_default_schedule_adds_the_clinics_ptsd_set_for_ptsd_but_never_the_pcl5_link(
+        prescriber, reachable):
+    # the PCL-5's questions are not shipped: a link would show the patient numbered items
     from kapclinic.patients.actions import add_condition
 
     add_condition(patient=reachable, code="F43.10", by=prescriber)
+    clinic_settings = actions.settings_for(reachable.clinic_id)
+    clinic_settings.ptsd_instruments = "gad2,pcl5"  # pcl5 saved before it was refused
+    clinic_settings.save()
     made = actions.start_default_schedule(patient=reachable, by=prescriber)
-    assert sorted(s.instrument for s in made) == ["gad7", "pcl5", "phq9"]
+    assert sorted(s.instrument for s in made) == ["gad2", "gad7", "phq9"]
 
 
 def test_the_worker_sends_each_due_questionnaire_once_even_run_twice(prescriber, reachable):
@@ -206,7 +211,7 @@ def test_the_admin_sets_the_crisis_text_and_escalation_time(clinic_admin, clinic
     client = login(clinic_admin)
     bad = client.post("/clinic/measures/", {
         "crisis_text": "Call the clinic line.", "escalation_minutes": "0", "link_days": "3",
-        "default_instruments": "phq9,nonsense", "ptsd_instruments": "pcl5",
+        "default_instruments": "phq9,nonsense", "ptsd_instruments": "",
         "default_interval_days": "7", "qids_suicide_item_threshold": "3",
         "madrs_suicide_item_threshold": "4", "version": "1"})
     assert bad.status_code == 422
@@ -214,7 +219,7 @@ def test_the_admin_sets_the_crisis_text_and_escalation_time(clinic_admin, clinic
                                                "qids_suicide_item_threshold"}
     client.post("/clinic/measures/", {
         "crisis_text": "Call the clinic line.", "escalation_minutes": "30", "link_days": "3",
-        "default_instruments": "phq9, gad7", "ptsd_instruments": "pcl5",
+        "default_instruments": "phq9, gad7", "ptsd_instruments": "",
         "default_interval_days": "7", "qids_suicide_item_threshold": "2",
         "madrs_suicide_item_threshold": "4", "version": "1"})
     saved = actions.settings_for(clinic_a)

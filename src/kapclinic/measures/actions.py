@@ -256,6 +256,14 @@ def default_instruments(patient: Patient, clinic_settings: MeasureSettings) -> l
     return list(dict.fromkeys(chosen))
 
 
+def self_report_refusal(instrument: str) -> str | None:
+    """Why ``instrument`` is not sent to a patient to answer alone (None: it can be)."""
+    try:
+        return instruments.get_instrument(instrument).self_report_refusal
+    except instruments.UnknownInstrumentError:
+        return f"{instrument} is no longer installed."
+
+
 def start_default_schedule(*, patient: Patient, by: User | None,
                            first_due: datetime | None = None) -> list[Schedule]:
     clinic_settings = settings_for(patient.clinic_id)
@@ -263,6 +271,9 @@ def start_default_schedule(*, patient: Patient, by: User | None,
     made = []
     with transaction.atomic():
         for instrument in default_instruments(patient, clinic_settings):
+            if self_report_refusal(instrument):
+                # saved before the settings refused it: a patient would see numbered items
+                continue
             schedule, created = Schedule.objects.get_or_create(
                 patient=patient, instrument=instrument,
                 defaults={"interval_days": clinic_settings.bounded("default_interval_days"),

@@ -36,6 +36,14 @@ class QuestionnaireForm(forms.Form):
         return {item.link_id: self.cleaned_data.get(f"item_{item.link_id}")
                 for item in self.definition.items}
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # an answer to a question the skip rules did not ask (C-SSRS 5 when 2 is No) makes
+        # the form inconsistent: it is refused, to be corrected, never scored
+        for link_id, problem in instruments.not_asked_answers(self.definition, self.answers()):
+            self.add_error(f"item_{link_id}", problem)
+        return cleaned
+
 
 class AcknowledgeForm(forms.Form):
     note = forms.CharField(label="What you did", widget=forms.Textarea(attrs={"rows": 2}),
@@ -68,14 +76,39 @@ class ClinicalEventForm(forms.Form):
         return value
 
 
+def link_choices() -> tuple[list[tuple[str, str]], list[str]]:
+    """The questionnaires a patient can answer by a link (self-report, wording shipped),
+    and why each other one is not offered."""
+    offered, missing = [], []
+    for row in instruments.list_instruments():
+        refusal = instruments.get_instrument(row["id"]).self_report_refusal
+        if refusal is None:
+            offered.append((row["id"], row["name"]))
+        else:
+            missing.append(refusal)
+    return offered, missing
+
+
 class SendForm(forms.Form):
-    instrument = forms.ChoiceField()
+    """Only questionnaires a patient can read and answer alone are offered;
+    ``not_offered`` says why each other one is missing."""
+
+    instrument = forms.ChoiceField(label="Questionnaire")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["instrument"].choices = [
-            (row["id"], row["name"]) for row in instruments.list_instruments()
-            if row.get("rater") in ("self", "mixed")]
+        self.fields["instrument"].choices, self.not_offered = link_choices()
+
+    def problem(self) -> str:
+        """What to tell staff when the form is refused."""
+        from kapclinic.measures.actions import self_report_refusal
+
+        wanted = str(self.data.get("instrument", ""))
+        if wanted in {row["id"] for row in instruments.list_instruments()}:
+            refusal = self_report_refusal(wanted)
+            if refusal:
+                return f"Not sent. {refusal}"
+        return "Choose a questionnaire the patient fills in themselves."
 
 
 def _bounded_field(label: str, limits: tuple[int, int], unit: str) -> forms.IntegerField:
@@ -122,6 +155,11 @@ class MeasureSettingsForm(forms.ModelForm):
                                 "remission are read from it)",
         }
         help_texts = {
+            "default_instruments": "Only questionnaires a patient can read and answer alone "
+                                   "(self-report, with their questions shipped), such as the "
+                                   "PHQ-9 and GAD-7. Others are entered in clinic.",
+            "ptsd_instruments": "Empty by default: the PCL-5's questions are not shipped, so "
+                                "it is entered in clinic from the clinic's copy.",
             "prorate_rounding": "Default: half up (4.5 becomes 5), the common convention. The "
                                 "PHQ-9 prorating rule (NHS Data Dictionary) does not say.",
         }
@@ -134,6 +172,13 @@ class MeasureSettingsForm(forms.ModelForm):
         if unknown:
             raise forms.ValidationError(
                 f"Unknown instrument id(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}")
+        from kapclinic.measures.actions import self_report_refusal
+
+        refused = [self_report_refusal(i) for i in ids if self_report_refusal(i)]
+        if refused:
+            raise forms.ValidationError(
+                "Only questionnaires a patient can read and answer alone are sent. "
+                + " ".join(refused))
         return ",".join(ids)
 
     def clean_default_instruments(self) -> str:
@@ -143,13 +188,13 @@ class MeasureSettingsForm(forms.ModelForm):
         return self._instrument_list("ptsd_instruments")
 
     def _definition_allows(self, field: str, instrument: str, setting: str) -> int:
-        """A threshold the instrument's definition allows (its values come from clinical.md)."""
+        """A threshold the instrument's definition allows (its values come from the reference);
+        the message says the choices and the default, never the definition's source note."""
         value = self.cleaned_data[field]
         spec = instruments.get_instrument(instrument).settings[setting]
         if value not in spec.allowed:
-            raise forms.ValidationError(
-                f"Choose one of {', '.join(map(str, spec.allowed))} (default {spec.default}; "
-                f"{spec.source}).")
+            raise forms.ValidationError(f"Choose one of {', '.join(map(str, spec.allowed))} "
+                                        f"(the clinic default is {spec.default}).")
         return value
 
     def clean_qids_suicide_item_threshold(self) -> int:

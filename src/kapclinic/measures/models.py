@@ -82,7 +82,8 @@ class MeasureSettings(models.Model):
     link_days = models.PositiveIntegerField(default=3, validators=_range(LINK_DAYS))
     # [policy] clinic default schedule: instrument ids and the interval between them.
     default_instruments = models.CharField(max_length=200, default="phq9,gad7")
-    ptsd_instruments = models.CharField(max_length=200, default="pcl5")
+    # empty: the PCL-5 (the obvious choice) has no shipped wording, so no link can carry it
+    ptsd_instruments = models.CharField(max_length=200, default="", blank=True)
     default_interval_days = models.PositiveIntegerField(default=7, validators=_range(INTERVAL_DAYS))
     # [policy] QIDS-SR16 item 12 alert threshold (clinical.md 1.1 lets the clinic choose 1 or 2).
     qids_suicide_item_threshold = models.PositiveSmallIntegerField(

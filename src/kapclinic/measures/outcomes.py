@@ -64,7 +64,8 @@ def refresh(patient: Patient, instrument: str,
              .filter(patient=patient, instrument=instrument).values_list("pk", flat=True))
         points = list(Response.objects.filter(
             patient=patient, instrument=instrument, entered_in_error_at__isnull=True,
-            total__isnull=False).order_by("taken_at").values_list("taken_at", "total"))
+            total__isnull=False).exclude(result__partial=True)  # an item not rated
+            .order_by("taken_at").values_list("taken_at", "total"))
         points = whole_totals(instrument, points, settings.prorate_rounding)
         summary = None
         if points:

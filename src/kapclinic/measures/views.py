@@ -67,10 +67,29 @@ def trajectories(responses) -> list[dict]:
             continue
         for r in rows:
             r.current_reading = current_reading(r, definition)
-        points = [(r.taken_at, r.total, bool(r.flags)) for r in rows if r.total is not None]
+            r.partial_note = partial_note(r, definition)
+        # a partial total (an item not rated) is not on the same scale: off the trend line
+        points = [(r.taken_at, r.total, bool(r.flags)) for r in rows
+                  if r.total is not None and not is_partial(r)]
         charts.append({"instrument": definition, "chart": trajectory(instrument, points),
                        "rows": rows})
     return charts
+
+
+def is_partial(response: Response) -> bool:
+    """A total over only the rated items (stored before "partial" was: read from not_rated)."""
+    result = response.result or {}
+    return bool(result.get("partial") or (
+        response.total is not None and result.get("missing_handling", {}).get("not_rated")))
+
+
+def partial_note(response: Response, definition) -> str:
+    """"partial: 1 of 4 items rated" for a total over only the rated items, else ""."""
+    if not is_partial(response):
+        return ""
+    not_rated = len(response.result.get("missing_handling", {}).get("not_rated", []))
+    scored = sum(1 for item in definition.items if item.scored)
+    return f"partial: {scored - not_rated} of {scored} items rated"
 
 
 def current_reading(response: Response, definition) -> dict | None:
@@ -197,7 +216,7 @@ def enter_response(request: HttpRequest, patient_id: int, instrument: str) -> Ht
                                                by=request.user)
         except instruments.AnswerError as exc:
             form.add_error(f"item_{exc.item}" if f"item_{exc.item}" in form.fields else None,
-                           str(exc))
+                           exc.problem)
         else:
             urgent = [a.label for a in recorded.alerts if a.priority == Alert.Priority.URGENT]
             follow_up = [a.label for a in recorded.alerts if a.priority != Alert.Priority.URGENT]
@@ -217,7 +236,7 @@ def send_now(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.MEASURE_SEND, audit_read=False)
     form = SendForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a questionnaire the patient fills in themselves.")
+        messages.error(request, form.problem())
     else:
         try:
             actions.send_request(patient=patient, instrument=form.cleaned_data["instrument"],
@@ -235,7 +254,13 @@ def send_now(request: HttpRequest, patient_id: int) -> HttpResponse:
 def start_schedule(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.MEASURE_SEND, audit_read=False)
     made = actions.start_default_schedule(patient=patient, by=request.user)
-    messages.success(request, "Measuring " + ", ".join(_named(s).name for s in made) + ".")
+    if made:
+        messages.success(request, "Measuring " + ", ".join(_named(s).name for s in made) + ".")
+    clinic_settings = actions.settings_for(patient.clinic_id)
+    for instrument in actions.default_instruments(patient, clinic_settings):
+        refusal = actions.self_report_refusal(instrument)
+        if refusal:
+            messages.warning(request, f"Not scheduled. {refusal}")
     return redirect("patient-measures", patient_id=patient.pk)
 
 
@@ -414,7 +439,7 @@ def _self_report(request: HttpRequest, link: PatientLink) -> HttpResponse:
         except actions.LinkUsed:
             return _answered_by_link(request, link)
         except instruments.AnswerError as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, exc.problem)
         else:
             return _after_answer(request, patient, recorded.crisis)
     if request.method == "GET":
@@ -474,7 +499,7 @@ def portal_answer(request: HttpRequest, request_id: int) -> HttpResponse:
         except actions.LinkUsed:
             return _answered_page(request, due.link)
         except instruments.AnswerError as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, exc.problem)
         else:
             if recorded.crisis:
                 return _after_answer(request, patient, crisis=True)

@@ -312,6 +312,23 @@ class InstrumentDefinition:
     def item_text_included(self) -> bool:
         return all(i.text for i in self.items)
 
+    @property
+    def self_report_refusal(self) -> str | None:
+        """Why this cannot be sent to a patient to answer alone (a link, a schedule), in
+        plain words; None when it can: a self-report questionnaire whose wording is shipped
+        (without it the patient sees only numbered items)."""
+        if self.rater != "self":
+            who = {"clinician": "rated by a clinician",
+                   "observer": "rated by a clinician watching the patient",
+                   "mixed": "rated partly by a clinician"}.get(
+                self.rater, "not marked as a questionnaire patients fill in themselves")
+            return f"{self.short_name} is {who}: enter it in clinic."
+        if not self.item_text_included:
+            return (f"{self.short_name}: its questions are not shipped with kapclinic, so a "
+                    "patient would see only numbered items: enter it in clinic from the "
+                    "clinic's copy.")
+        return None
+
     def item(self, link_id: str) -> Item | None:
         return next((i for i in self.items if i.link_id == link_id), None)
 
