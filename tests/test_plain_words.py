@@ -91,9 +91,7 @@ def test_the_main_pages_show_no_developer_words(demo):
     for name, (client, path) in pages.items():
         page = client.get(path)
         assert page.status_code == 200, (name, page.status_code)
-        # the audit trail lists its action and record codes (login_failed, clinical_event) on
-        # purpose for now: a readable label map belongs to the audit app (reported)
-        words = developer_words(page.content.decode(), ids=name != "audit")
+        words = developer_words(page.content.decode())
         if words:
             found[name] = sorted(set(words))
     assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())

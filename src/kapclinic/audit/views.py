@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from django import forms
 from django.core.paginator import Paginator
@@ -10,25 +11,66 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from kapclinic.accounts.permissions import Action, require
+from kapclinic.accounts.roles import Role
 from kapclinic.audit.models import AuditEntry
 
-ACTIONS = ["create", "read", "list", "update", "denied", "login", "login_failed", "logout",
-           "mfa_verified", "mfa_failed", "token_created", "token_revoked"]
-# What an entry is about (AuditEntry.object_type), as the app writes them.
-RECORD_TYPES = sorted([
-    "alert", "api_token", "clinic", "clinical_event", "condition", "consent",
-    "consent_document", "eligibility_decision", "intake", "measure_request", "measure_settings",
-    "membership", "outbox_message", "outcome", "outcome_settings", "patient", "patient_link", "permission",
-    "response", "schedule", "signoff", "user",
-])
+# The actions the trail writes (AuditEntry.action) and what the admin reads for each.
+ACTION_LABELS = {
+    "create": "Created", "read": "Viewed", "list": "Listed", "update": "Changed",
+    "denied": "Refused (no permission)", "login": "Login", "login_failed": "Failed login",
+    "logout": "Logout", "mfa_verified": "Two-factor check passed",
+    "mfa_failed": "Two-factor check failed", "token_created": "API token created",
+    "token_revoked": "API token revoked",
+}
+ACTIONS = list(ACTION_LABELS)
+# What an entry is about (AuditEntry.object_type), as the app writes them, in words.
+RECORD_LABELS = {
+    "alert": "Alert", "api_token": "API token", "clinic": "Clinic",
+    "clinical_event": "Clinical event", "condition": "Condition", "consent": "Consent",
+    "consent_document": "Consent document", "eligibility_decision": "Eligibility decision",
+    "intake": "Intake", "measure_request": "Questionnaire request",
+    "measure_settings": "Measurement settings", "membership": "Membership",
+    "outbox_message": "Outbox message", "outcome": "Outcome", "outcome_settings": "Outcome rules",
+    "patient": "Patient", "patient_link": "Patient link", "permission": "Permission",
+    "response": "Questionnaire", "schedule": "Questionnaire schedule", "signoff": "Sign-off",
+    "user": "User",
+}
+RECORD_TYPES = sorted(RECORD_LABELS)
+ROLE_LABELS = dict(Role.choices)
+
+
+def in_words(code: object) -> str:
+    """A code the app writes (``login_failed``, ``portal_login``) as words; one that the
+    maps above do not know yet is still readable (underscores become spaces)."""
+    text = str(code)
+    return ACTION_LABELS.get(text) or RECORD_LABELS.get(text) or (
+        text.replace("_", " ").capitalize() if re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+", text)
+        else text)
+
+
+def _detail_value(name: str, value: object) -> str:
+    """A detail as the admin reads it: lists joined, codes in words, an instrument by name."""
+    if isinstance(value, list | tuple):
+        return ", ".join(_detail_value(name, v) for v in value) or "none"
+    if name == "instrument" and isinstance(value, str):
+        from kapclinic.clinical import instruments
+
+        try:
+            return instruments.get_instrument(value).short_name
+        except instruments.UnknownInstrumentError:
+            return value
+    if isinstance(value, str) and re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+", value):
+        return value.replace("_", " ")
+    return str(value)
 
 
 class AuditFilterForm(forms.Form):
     user = forms.CharField(required=False, label="User")
-    action = forms.ChoiceField(required=False,
-                               choices=[("", "Any action")] + [(a, a) for a in ACTIONS])
-    record = forms.ChoiceField(required=False, label="Record",
-                               choices=[("", "Any record")] + [(r, r) for r in RECORD_TYPES])
+    # the stored codes are the values (so a filter link keeps working); people see words
+    action = forms.ChoiceField(required=False, choices=[("", "Any action")]
+                               + [(a, label) for a, label in ACTION_LABELS.items()])
+    record = forms.ChoiceField(required=False, label="Record", choices=[("", "Any record")]
+                               + sorted(RECORD_LABELS.items(), key=lambda pair: pair[1]))
     patient = forms.IntegerField(required=False, min_value=1, label="Patient id")
     since = forms.DateField(required=False, label="From",
                             widget=forms.DateInput(attrs={"type": "date"}))
@@ -55,7 +97,12 @@ def _label_patients(entries, clinic_id: int) -> None:
             detail = json.loads(entry.detail_json)
         except ValueError:
             detail = {}
-        entry.detail_items = list(detail.items()) if isinstance(detail, dict) else []
+        entry.detail_items = ([(name.replace("_", " "), _detail_value(name, value))
+                               for name, value in detail.items()]
+                              if isinstance(detail, dict) else [])
+        entry.action_label = in_words(entry.action)
+        entry.record_label = RECORD_LABELS.get(entry.object_type) or in_words(entry.object_type)
+        entry.role_label = ROLE_LABELS.get(entry.role, entry.role)
 
 
 @require(Action.AUDIT_VIEW)
