@@ -112,7 +112,11 @@ def _simulate(args: argparse.Namespace, out: TextIO) -> int:
         s = result.population_summary["cmax_ng_per_ml"]
         lines.append(f"population {result.population} (seed {result.seed}): Cmax 5/50/95th "
                      f"percentile {s['p05']:.1f} / {s['p50']:.1f} / {s['p95']:.1f} ng/mL")
+    lines += [f"warning: {m}" for m in result.extrapolations]
     lines += [f"warning: {m}" for m in result.observed_misses]
+    lines += [f"warning: {m}" for m in result.discrepancies]
+    lines += [f"note: {m}" for m in result.unchecked]
+    lines += [f"note: {m}" for m in result.fitted_bioavailability]
     lines += [f"source [{result.evidence}]: {result.citation}"]
     lines += [f"caveat ({c['kind']}): {c['text']}" for c in result.caveats]
     lines += [f"assumption: {a}" for a in result.assumptions]

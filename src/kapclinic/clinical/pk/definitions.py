@@ -161,6 +161,34 @@ class Caveat:
 
 
 @dataclass(frozen=True)
+class FittedSpan:
+    """The ages or weights of the people a model was fitted on: a range (``low``-``high``)
+    where the paper gives one, else its ``mean`` and ``sd``."""
+
+    covariate: str  # age_years | weight_kg
+    low: float | None
+    high: float | None
+    mean: float | None
+    sd: float | None
+    evidence: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """A quantity of the model that another published study found very different."""
+
+    route: str
+    quantity: str  # bioavailability
+    model_value: float
+    model_source: str
+    other_value: float
+    other_label: str
+    other_source: str
+    evidence: str
+
+
+@dataclass(frozen=True)
 class ModelDefinition:
     """One published model, validated. Units are as published; see ``structure.py``."""
 
@@ -183,6 +211,8 @@ class ModelDefinition:
     metabolite: str | None
     source_file: str
     covariates: tuple[CovariateEffect, ...] = ()
+    fitted_population: Mapping[str, FittedSpan] = field(default_factory=dict)
+    discrepancies: tuple[Discrepancy, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready row for ``pk models``: id, drug, routes, source, evidence, population."""
@@ -533,7 +563,53 @@ def parse_definition(data: Any, filename: str) -> ModelDefinition:
         metabolite=metabolite,
         source_file=filename,
         covariates=_covariates(r, d["covariates"], params) if "covariates" in d else (),
+        fitted_population=_fitted_population(r, d.get("fitted_population", {})),
+        discrepancies=_discrepancies(r, d.get("discrepancies", []), routes),
     )
+
+
+FITTED_COVARIATES = ("age_years", "weight_kg")
+
+
+def _fitted_population(r: Reader, data: Any) -> dict[str, FittedSpan]:
+    """The fitted population's ages/weights: each a low-high range or a mean and SD."""
+    d = r.obj(data, "fitted_population")
+    out = {}
+    for name, raw in d.items():
+        where = f"fitted_population.{name}"
+        if name not in FITTED_COVARIATES:
+            raise r.fail(where, f"unknown; valid: {', '.join(FITTED_COVARIATES)}")
+        s = r.obj(raw, where)
+        ranged = "low" in s or "high" in s
+        if ranged == ("mean" in s or "sd" in s):
+            raise r.fail(where, "give either low and high or mean and sd")
+        nums = {k: r.number(s, k, f"{where}.") for k in
+                (("low", "high") if ranged else ("mean", "sd"))}
+        if ranged and not nums["low"] < nums["high"]:
+            raise r.fail(where, "needs low < high")
+        out[name] = FittedSpan(name, nums.get("low"), nums.get("high"), nums.get("mean"),
+                               nums.get("sd"),
+                               r.text(s, "evidence", f"{where}.", choices=EVIDENCE_TAGS),
+                               r.text(s, "source", f"{where}."))
+    return out
+
+
+def _discrepancies(r: Reader, data: Any, routes: Mapping[str, Route]) -> tuple[
+        Discrepancy, ...]:
+    if not isinstance(data, list):
+        raise r.fail("discrepancies", "must be a list")
+    out = []
+    for i, raw in enumerate(data):
+        where = f"discrepancies[{i}]."
+        d = r.obj(raw, where[:-1])
+        route = r.text(d, "route", where, choices=tuple(routes))
+        out.append(Discrepancy(
+            route, r.text(d, "quantity", where, choices=("bioavailability",)),
+            r.number(d, "model_value", where), r.text(d, "model_source", where),
+            r.number(d, "other_value", where), r.text(d, "other_label", where),
+            r.text(d, "other_source", where),
+            r.text(d, "evidence", where, choices=EVIDENCE_TAGS)))
+    return tuple(out)
 
 
 def load_definition(path: Path) -> ModelDefinition:

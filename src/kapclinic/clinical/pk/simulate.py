@@ -10,16 +10,21 @@ from typing import Any
 import numpy as np
 
 from . import inputs as chk
-from .checks import ObservedCheck, observed_checks
+from .calibration import MISS_LIMIT
+from .checks import ROUTE_WORDS, ObservedCheck, observed_checks, unchecked_message
 from .covariates import Covariates, check_covariates
-from .definitions import ModelDefinition
+from .definitions import FittedSpan, ModelDefinition
 from .engine import FloatArray, Solution, solve
 from .errors import PKInputError
 from .grid import evaluate_grid
+from .observations import for_route, observations
 from .routes import Dose, build
 from .structure import Params, sample_parameters, typical_parameters
 
 DEFAULT_INFUSION_MIN = 40.0  # pk.md 3.1: the 0.5 mg/kg over 40 min depression protocol
+# [policy] where a paper gives only the mean and SD of its patients' ages or weights, a
+# patient more than this many SDs from the mean is outside the fitted population
+EXTRAPOLATION_SDS = 2.0
 
 
 @dataclass
@@ -64,11 +69,20 @@ class SimulationResult:
     population_auc_ng_h_per_ml: FloatArray | None = None
     # the model against peaks observed in people by this route (checks.py)
     observed: list[ObservedCheck] = field(default_factory=list)
+    # the patient is outside the ages or weights the model was fitted on (sentences)
+    extrapolations: list[str] = field(default_factory=list)
+    # a route with nothing observed in people to compare the model with (sentences)
+    unchecked: list[str] = field(default_factory=list)
+    # a calibrated bioavailability far from the published one, explained (sentences)
+    fitted_bioavailability: list[str] = field(default_factory=list)
+    # the model against another study of the same drug and route (sentences)
+    discrepancies: list[str] = field(default_factory=list)
 
     @property
     def observed_misses(self) -> list[str]:
-        """One sentence per observed peak this model misses by more than 30%."""
-        return [c.message for c in self.observed if c.misses]
+        """One sentence per observed peak, total exposure (AUC) or peak time this model
+        misses (peak and AUC by more than 30%; time outside the reported spread)."""
+        return [m for c in self.observed for m in c.messages]
 
     def time_above(self, threshold_ng_per_ml: float) -> float:
         """Hours the typical curve spends above a concentration (linear between samples)."""
@@ -86,7 +100,13 @@ class SimulationResult:
             "citation": self.citation, "evidence": self.evidence, "caveats": self.caveats,
             "assumptions": self.assumptions,
             "observed": [c.to_dict() for c in self.observed],
-            "observed_peak_misses": self.observed_misses,
+            "observed_misses": self.observed_misses,
+            "observed_peak_misses": [c.message for c in self.observed if c.misses],
+            "observed_auc_misses": [c.auc_message for c in self.observed if c.auc_misses],
+            "unchecked": self.unchecked,
+            "extrapolations": self.extrapolations,
+            "fitted_bioavailability": self.fitted_bioavailability,
+            "discrepancies": self.discrepancies,
         }
         if self.metabolite is not None and self.metabolite_conc_ng_per_ml is not None:
             out["metabolite"] = {
@@ -254,10 +274,88 @@ def simulate(model_id: str, route: str | None = None, *, dose_mg: float | None =
         result.metabolite_auc_ng_h_per_ml = float(auc[1])
     if observed:
         result.observed = [c for r in routes for c in observed_checks(defn.id, r)]
+        result.unchecked = [unchecked_message(defn.name, r) for r in routes
+                            if not for_route(defn.drug, defn.form, r)]
+    result.extrapolations = extrapolations(defn, weight, cov.age_years)
+    result.fitted_bioavailability = [m for r in routes
+                                     if (m := fitted_bioavailability_note(defn, r))]
+    result.discrepancies = [discrepancy_note(defn, d) for d in defn.discrepancies
+                            if d.route in routes]
     if n_pop is not None:
         _add_population(result, defn, doses, weight, n_pop, seed_v, n_points, step,
                         percentile_curves, cov)
     return result
+
+
+def _outside(span: FittedSpan, value: float) -> str:
+    """Why ``value`` is outside the fitted population, or '' when it is inside."""
+    unit = "years" if span.covariate == "age_years" else "kg"
+    what = "ages" if span.covariate == "age_years" else "weights"
+    if span.low is not None and span.high is not None:
+        if span.low <= value <= span.high:
+            return ""
+        return (f"{value:g} {unit} is outside the {what} the model was fitted on "
+                f"({span.low:g}–{span.high:g} {unit}): the prediction is an extrapolation")
+    assert span.mean is not None and span.sd is not None
+    if abs(value - span.mean) <= EXTRAPOLATION_SDS * span.sd:
+        return ""
+    return (f"{value:g} {unit} is more than {EXTRAPOLATION_SDS:g} standard deviations from "
+            f"the average {what[:-1]} of the patients the model was fitted on "
+            f"({span.mean:g} {unit}, SD {span.sd:g}): the prediction is an extrapolation")
+
+
+def extrapolations(defn: ModelDefinition, weight_kg: float,
+                   age_years: float | None) -> list[str]:
+    """Sentences for a patient outside the ages or weights the model was fitted on.
+
+    An extrapolation is said, not refused: an 87-year-old or a 175-kg patient is real,
+    and the clinician is better served by the curve with its caveat than by no curve.
+    (Below 18 the esketamine model still refuses: it has no data in children at all.)
+    """
+    out = []
+    for name, value in (("age_years", age_years), ("weight_kg", weight_kg)):
+        span = defn.fitted_population.get(name)
+        if span is None or value is None or not (why := _outside(span, value)):
+            continue
+        if name == "age_years" and span.high is not None and value > span.high and any(
+                e.covariate == "age_years" for e in defn.covariates):
+            why += " (its fall in liver blood flow with age is carried on past the oldest "\
+                   "patient studied)"
+        if name == "weight_kg" and defn.weight_scaling.method == "none":
+            why += " (the model has no weight effect, so the curve is the same at any weight)"
+        out.append(f"{defn.name}: {why}.")
+    return out
+
+
+def fitted_bioavailability_note(defn: ModelDefinition, route: str) -> str:
+    """Why a calibrated bioavailability far (over 30%) from the published one is not a
+    measurement: it is fitted to observed peaks on this model's own disposition."""
+    spec = defn.routes[route]
+    cal = spec.calibration
+    if cal is None or "bioavailability" not in cal.fitted or spec.bioavailability is None:
+        return ""
+    fitted, published = spec.bioavailability.value, cal.published_bioavailability.value
+    if abs(fitted / published - 1.0) <= MISS_LIMIT:
+        return ""
+    study = observations()[cal.observations[0]].label.split(",")[0]
+    same = study in cal.published_bioavailability.source
+    whose = (f"the {published:g} that the same study measured" if same else
+             f"the {published:g} published "
+             f"({cal.published_bioavailability.source.split(':')[0]})")
+    return (f"{defn.name}: the {ROUTE_WORDS[route]} bioavailability of {fitted:.2f} is a "
+            "fitting value, not a measured bioavailability. It was chosen so that this "
+            f"model's peaks match those measured in people in {study}; because the model's "
+            "own clearance and volumes differ from those people's, the fitted value absorbs "
+            f"that mismatch and is {fitted / published:.1f} times {whose}. Check the total "
+            "exposure against what was measured before relying on it.")
+
+
+def discrepancy_note(defn: ModelDefinition, d: Any) -> str:
+    """A named disagreement between the model and another study, both sources named."""
+    return (f"{defn.name} gives {ROUTE_WORDS[d.route]} {defn.drug} a bioavailability of "
+            f"{d.model_value:g}, but {d.other_label} measured {d.other_value:g}: this model "
+            f"shows about {d.model_value / d.other_value:.1f} times the exposure that study "
+            "found for the same dose.")
 
 
 def _add_population(result: SimulationResult, defn: ModelDefinition, doses: list[Dose],
