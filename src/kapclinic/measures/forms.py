@@ -93,7 +93,7 @@ class SendForm(forms.Form):
     """Only questionnaires a patient can read and answer alone are offered;
     ``not_offered`` says why each other one is missing."""
 
-    instrument = forms.ChoiceField(label="Questionnaire")
+    instrument = forms.ChoiceField()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
