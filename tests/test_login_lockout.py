@@ -52,3 +52,12 @@ def test_a_mistyped_trusted_proxy_setting_is_refused_naming_the_entry(monkeypatc
         config.parse_trusted_proxies("10.0.0.5, 10.0.0.300")
     assert [str(n) for n in config.parse_trusted_proxies("10.0.0.0/8, ::1")] == ["10.0.0.0/8",
                                                                                 "::1/128"]
+
+
+@override_settings(KAPCLINIC_TRUSTED_PROXIES=config.parse_trusted_proxies(PROXY))
+def test_the_audit_trail_records_the_persons_address_behind_the_clinics_proxy(prescriber):
+    from kapclinic.audit.models import AuditEntry
+
+    attempts("alice", PASSWORD, REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="203.0.113.20")
+    login = AuditEntry.objects.filter(action="login").latest("pk")
+    assert login.client_addr == "203.0.113.20"

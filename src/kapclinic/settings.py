@@ -148,10 +148,10 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = 0.25
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The address is the person's own, read through the proxies in KAPCLINIC_TRUSTED_PROXIES
-# only (web/client_ip.py): behind a proxy, REMOTE_ADDR alone would let anyone sharing it
+# only (audit/client_ip.py): behind a proxy, REMOTE_ADDR alone would let anyone sharing it
 # lock a named account for everyone.
 KAPCLINIC_TRUSTED_PROXIES = config.trusted_proxies()
-AXES_CLIENT_IP_CALLABLE = "kapclinic.web.client_ip.client_address"
+AXES_CLIENT_IP_CALLABLE = "kapclinic.audit.client_ip.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
 AXES_VERBOSE = False

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from kapclinic.audit import context
+from kapclinic.audit import client_ip, context
 
 SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -20,8 +20,9 @@ class RequestContextMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if SAFE_REQUEST_ID.match(incoming) else context.new_request_id()
         request.request_id = request_id  # type: ignore[attr-defined]
-        # The WSGI server's REMOTE_ADDR; a reverse proxy must be configured to set it.
-        token = context.start_request(request.META.get("REMOTE_ADDR", ""), request_id)
+        # The person's own address: REMOTE_ADDR, or behind KAPCLINIC_TRUSTED_PROXIES the
+        # forwarded one (the same address login lockout and rate limits count).
+        token = context.start_request(client_ip.client_address(request) or "", request_id)
         try:
             response = self.get_response(request)
         finally:

@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 
 from kapclinic.clinical import instruments, outcomes
 from kapclinic.measures import models as bounds
+from kapclinic.web import text
 
 
 def item_label(item) -> str:
@@ -48,6 +49,10 @@ class QuestionnaireForm(forms.Form):
 class AcknowledgeForm(forms.Form):
     note = forms.CharField(label="What you did", widget=forms.Textarea(attrs={"rows": 2}),
                            max_length=2000)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        text.guard(self, free_text=("note",))
 
 
 class ClinicalEventForm(forms.Form):

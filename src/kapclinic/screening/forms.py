@@ -16,6 +16,7 @@ from kapclinic.clinical.screening import DRUGS, ROUTES
 from kapclinic.clinical.screening.intake import MAX_COUNT
 from kapclinic.clinical.screening.schema import HISTORY_KEYS
 from kapclinic.patients.models import Patient
+from kapclinic.web import text
 from kapclinic.web.labels import DRUG_LABELS, ROUTE_LABELS
 
 # Engineering limits on what an intake answer may hold (not clinical facts): a narrative or
@@ -114,6 +115,7 @@ class IntakeForm(forms.Form):
             self.fields[name] = forms.CharField(label=label, required=False,
                                                 max_length=FIELD_MAX_CHARS,
                                                 widget=forms.Textarea(attrs={"rows": 2}))
+        text.guard(self, free_text=(*NARRATIVE, "medications", "hypersensitivities"))
 
     @property
     def asks_pregnancy(self) -> bool:

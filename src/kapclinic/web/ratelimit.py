@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 
-from kapclinic.web import client_ip
+from kapclinic.audit import client_ip
 from kapclinic.web.models import RateCounter
 
 _clock = time.time  # tests move the clock
