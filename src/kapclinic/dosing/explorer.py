@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 from kapclinic.clinical import pk
 from kapclinic.clinical.pk.bands import reference_bands
+from kapclinic.clinical.pk.definitions import load_all
 from kapclinic.clinical.pk.observations import Observation, for_drug_route, matching
+from kapclinic.clinical.pk.simulate import fitted_bioavailability
 from kapclinic.dosing.chart import envelope_svg
 
 FIELD_ALIASES = {"dose_mg": "dose", "dose_mg_per_kg": "dose", "to_route": "compare_route"}
@@ -24,7 +26,17 @@ class Exploration:
     caveats: list[str] = field(default_factory=list)
     observed: list[Observation] = field(default_factory=list)  # drawn: same regimen
     observed_elsewhere: list[Observation] = field(default_factory=list)  # other doses
-    misses: list[str] = field(default_factory=list)  # models >30% from an observed peak
+    misses: list[str] = field(default_factory=list)  # models >30% from an observed level
+    extrapolations: list[str] = field(default_factory=list)  # patient outside the fitted
+    unchecked: list[str] = field(default_factory=list)  # nothing observed to compare with
+    fitted_bioavailability: list[str] = field(default_factory=list)  # fitted F explained
+    fitted_f: list[dict] = field(default_factory=list)  # per model: name and the values
+    discrepancies: list[str] = field(default_factory=list)  # model vs another study
+
+    @property
+    def has_limits(self) -> bool:
+        return bool(self.extrapolations or self.unchecked or self.fitted_bioavailability
+                    or self.discrepancies)
 
     @property
     def elsewhere_doses(self) -> str:
@@ -55,20 +67,28 @@ def explore(*, drug: str, route: str, hours: int, compare_route: str = "",
     rows = []
     caveats: list[str] = []
     misses: list[str] = []
+    limits: dict[str, list[str]] = {"extrapolations": [], "unchecked": [],
+                                    "fitted_bioavailability": [], "discrepancies": []}
     for model, result in envelope.results.items():
         rows.append({"model": model, "name": names.get(model, model), "result": result,
                      "tags": _tags(result.caveats)})
         caveats += [f"{names.get(model, model)}: {c['text']}" for c in result.caveats
                     if c.get("text")]
         misses += result.observed_misses
+        for name in ("extrapolations", "unchecked", "fitted_bioavailability", "discrepancies"):
+            limits[name] += getattr(result, name)
     first = rows[0]["result"]
     observed = matching(drug, route, first.dose_mg, first.weight_kg, dose.get("duration_min"))
     elsewhere = [o for o in for_drug_route(drug, route)
                  if o.cmax_ng_per_ml is not None and o not in observed]
+    models = load_all()
+    fitted_f = [{"name": row["name"], "values": fb} for row in rows
+                if (fb := fitted_bioavailability(models[row["model"]], route)) is not None]
     bands = reference_bands()
     exploration = Exploration(envelope, envelope_svg(envelope, bands, names, observed), rows,
                               bands, caveats=caveats, observed=observed,
-                              observed_elsewhere=elsewhere, misses=misses)
+                              observed_elsewhere=elsewhere, misses=misses, fitted_f=fitted_f,
+                              **limits)
     if compare_route and compare_route != route:
         try:
             exploration.equivalent = pk.equivalent_dose(

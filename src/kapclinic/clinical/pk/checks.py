@@ -185,6 +185,6 @@ def observed_checks(model_id: str, route: str) -> tuple[ObservedCheck, ...]:
 
 
 def unchecked_message(model_name: str, route: str) -> str:
-    return (f"{UNCHECKED} ({model_name}, {ROUTE_WORDS[route]}): no level measured in people "
-            "by this route is in the reference, so this curve has not been compared with "
-            "real levels.")
+    return (f"{model_name}, {ROUTE_WORDS[route]}: {UNCHECKED}. Nothing measured in people by "
+            "this route is in the clinic's reference, so the curve has not been compared "
+            "with real levels.")

@@ -327,26 +327,50 @@ def extrapolations(defn: ModelDefinition, weight_kg: float,
     return out
 
 
-def fitted_bioavailability_note(defn: ModelDefinition, route: str) -> str:
-    """Why a calibrated bioavailability far (over 30%) from the published one is not a
-    measurement: it is fitted to observed peaks on this model's own disposition."""
+@dataclass(frozen=True)
+class FittedBioavailability:
+    """A calibrated bioavailability far (over 30%) from the published one."""
+
+    route: str
+    fitted: float
+    published: float
+    study: str  # the study whose peaks it was fitted to, as a clinician names it
+    same_study: bool  # the published figure comes from that same study
+    published_source: str
+
+    @property
+    def ratio(self) -> float:
+        return self.fitted / self.published
+
+
+def fitted_bioavailability(defn: ModelDefinition, route: str) -> FittedBioavailability | None:
+    """The route's calibrated F when it is more than 30% from the published F, else None."""
     spec = defn.routes[route]
     cal = spec.calibration
     if cal is None or "bioavailability" not in cal.fitted or spec.bioavailability is None:
-        return ""
+        return None
     fitted, published = spec.bioavailability.value, cal.published_bioavailability.value
     if abs(fitted / published - 1.0) <= MISS_LIMIT:
-        return ""
+        return None
     study = observations()[cal.observations[0]].label.split(",")[0]
-    same = study in cal.published_bioavailability.source
-    whose = (f"the {published:g} that the same study measured" if same else
-             f"the {published:g} published "
-             f"({cal.published_bioavailability.source.split(':')[0]})")
-    return (f"{defn.name}: the {ROUTE_WORDS[route]} bioavailability of {fitted:.2f} is a "
+    source = cal.published_bioavailability.source
+    return FittedBioavailability(route, fitted, published, study, study in source,
+                                 source.split(":")[0])
+
+
+def fitted_bioavailability_note(defn: ModelDefinition, route: str) -> str:
+    """Why a calibrated bioavailability far (over 30%) from the published one is not a
+    measurement: it is fitted to observed peaks on this model's own disposition."""
+    fb = fitted_bioavailability(defn, route)
+    if fb is None:
+        return ""
+    whose = (f"the {fb.published:g} that the same study measured" if fb.same_study else
+             f"the {fb.published:g} published ({fb.published_source})")
+    return (f"{defn.name}: the {ROUTE_WORDS[route]} bioavailability of {fb.fitted:.2f} is a "
             "fitting value, not a measured bioavailability. It was chosen so that this "
-            f"model's peaks match those measured in people in {study}; because the model's "
-            "own clearance and volumes differ from those people's, the fitted value absorbs "
-            f"that mismatch and is {fitted / published:.1f} times {whose}. Check the total "
+            f"model's peaks match those measured in people in {fb.study}; because the "
+            "model's own clearance and volumes differ from those people's, the fitted value "
+            f"absorbs that mismatch and is {fb.ratio:.1f} times {whose}. Check the total "
             "exposure against what was measured before relying on it.")
 
 
