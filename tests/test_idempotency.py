@@ -17,6 +17,7 @@ from kapclinic.screening.models import Consent
 from kapclinic.web import idempotency
 from kapclinic.web.models import IdempotencyRecord
 from tests.conftest import login
+from tests.outbox import delivered
 from tests.test_api import Api, problem_fields
 
 PHQ9_ITEM9 = {"1": 2, "2": 2, "3": 0, "4": 0, "5": 0, "6": 0, "7": 0, "8": 0, "9": 1}
@@ -285,9 +286,7 @@ def test_a_double_tapped_self_report_link_is_stored_once_and_shows_the_first_pag
     patient.refresh_from_db()
     made = actions.send_request(patient=patient, instrument="phq9", due_at=timezone.now(),
                                 base_url="http://testserver/", by=nurse)
-    from django.core import mail
-
-    url = next(word for word in mail.outbox[-1].body.split() if "/r/measure/" in word)
+    url = next(word for word in delivered()[-1].body.split() if "/r/measure/" in word)
     phone = Client()
     page = phone.get(url.replace("http://testserver", ""), follow=True)
     token = token_from(page)

@@ -8,7 +8,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
@@ -18,6 +17,7 @@ from kapclinic.patients.actions import add_condition
 from kapclinic.patients.models import Patient, PatientLink
 from kapclinic.screening import actions as screening
 from tests.conftest import login
+from tests.outbox import delivered
 from tests.test_measures import PHQ9_CALM, PHQ9_ITEM9
 from tests.test_screening_pages import GOOD_INTAKE
 
@@ -42,7 +42,7 @@ def intake_link(coordinator, patient) -> str:
 
 def measure_link(nurse, patient) -> str:
     login(nurse).post(f"/patients/{patient.pk}/measures/send/", {"instrument": "phq9"})
-    return re.search(r"/r/measure/[^/\s]+/", mail.outbox[-1].body).group(0)
+    return re.search(r"/r/measure/[^/\s]+/", delivered()[-1].body).group(0)
 
 
 def token_of(path: str) -> str:

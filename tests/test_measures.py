@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
@@ -14,6 +13,7 @@ from kapclinic.measures import actions, worker
 from kapclinic.measures.models import Alert, MeasureRequest, OutboxMessage, Response, Schedule
 from kapclinic.patients.models import Patient
 from tests.conftest import login
+from tests.outbox import delivered
 
 PHQ9_CALM = {f"item_{n}": "0" for n in range(1, 10)}
 PHQ9_ITEM9 = {**PHQ9_CALM, "item_1": "2", "item_2": "2", "item_9": "1"}
@@ -76,13 +76,13 @@ def test_another_clinics_alert_cannot_be_acknowledged(other_clinician, nurse, pa
 
 
 def self_report_path() -> str:
-    body = mail.outbox[-1].body  # what the patient received; the outbox keeps no token
+    body = delivered()[-1].body  # what the patient received; the outbox keeps no token
     return "/r/measure/" + body.split("/r/measure/", 1)[1].split("/", 1)[0] + "/"
 
 
 def test_a_self_report_link_is_emailed_answered_without_login_and_closed(nurse, reachable):
     login(nurse).post(f"/patients/{reachable.pk}/measures/send/", {"instrument": "phq9"})
-    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["ada@example.org"]
+    assert len(delivered()) == 1 and delivered()[0].to == ["ada@example.org"]
     assert OutboxMessage.objects.filter(channel="sms", to="555-0100").exists()
     path = self_report_path()
     stored = OutboxMessage.objects.get(channel="email").body
@@ -154,9 +154,9 @@ def test_an_unacknowledged_alert_escalates_to_the_clinic_admin_once(nurse, clini
     assert worker.run_once(now=later).escalated == 1
     assert worker.run_once(now=later).escalated == 0
     assert Alert.objects.get().escalated_at is not None
-    detailed = [m for m in mail.outbox if m.subject == "Unacknowledged urgent alert"]
+    detailed = [m for m in delivered() if m.subject == "Unacknowledged urgent alert"]
     assert [m.to for m in detailed] == [["nina@example.org"]]  # a nurse who can act on it
-    notice = [m for m in mail.outbox if m.subject == "Alert escalated"]
+    notice = [m for m in delivered() if m.subject == "Alert escalated"]
     assert notice[0].to == ["admin@example.org"] and reachable_mrn(patient) in notice[0].body
 
 
@@ -285,7 +285,7 @@ def test_a_discharged_patient_is_sent_nothing_and_not_chased(prescriber, nurse, 
                                    first_due=timezone.now() - timedelta(days=3))
     Patient.objects.filter(pk=reachable.pk).update(status="discharged")
     assert worker.run_once(url="https://clinic.example").sent == 0
-    assert not mail.outbox
+    assert not delivered()
     dashboard = login(nurse).get("/dashboard/")
     assert dashboard.context["late"] == []
     page = login(nurse).get(f"/patients/{reachable.pk}/measures/")

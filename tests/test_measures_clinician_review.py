@@ -6,7 +6,6 @@ can read; readable audit labels; settings errors in plain words."""
 
 from __future__ import annotations
 
-from django.core import mail
 from django.utils.html import strip_tags
 
 from kapclinic.audit import trail
@@ -15,6 +14,7 @@ from kapclinic.measures.forms import MeasureSettingsForm, SendForm
 from kapclinic.measures.models import Alert, MeasureRequest, Response, Schedule
 from kapclinic.measures.views import trajectories
 from tests.conftest import login
+from tests.outbox import delivered
 from tests.test_api import Api, problem_fields
 from tests.test_measures import reachable  # noqa: F401 (fixture)
 
@@ -102,7 +102,7 @@ def test_sending_a_pcl5_link_is_refused_and_the_page_says_why_in_plain_words(
         nurse, reachable):  # noqa: F811
     client = login(nurse)
     client.post(f"/patients/{reachable.pk}/measures/send/", {"instrument": "pcl5"})
-    assert not MeasureRequest.objects.exists() and not mail.outbox
+    assert not MeasureRequest.objects.exists() and not delivered()
     page = shown(client.get(f"/patients/{reachable.pk}/measures/"))
     assert "PCL-5" in page and "only numbered items" in page and "Enter in clinic" in page
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.core import mail
 from django.test import Client
 from django.utils.html import strip_tags
 
@@ -18,6 +17,7 @@ from kapclinic.measures import actions
 from kapclinic.measures.models import Alert, MeasureRequest
 from kapclinic.patients.models import Patient
 from tests.conftest import login
+from tests.outbox import delivered
 
 PATTERNS = [
     re.compile(r"clinical\.md"), re.compile(r"\[policy\]"), re.compile(r"\[unverified\]"),
@@ -104,7 +104,7 @@ def test_the_patients_pages_show_no_developer_words(demo):
     found = {}
     for instrument in ("phq9", "gad7", "audit_c"):
         nurse.post(f"/patients/{patient.pk}/measures/send/", {"instrument": instrument})
-        path = "/r/measure/" + mail.outbox[-1].body.split("/r/measure/", 1)[1].split("/", 1)[0] + "/"
+        path = "/r/measure/" + delivered()[-1].body.split("/r/measure/", 1)[1].split("/", 1)[0] + "/"
         page = Client().get(path, follow=True)
         assert page.status_code == 200
         words = developer_words(page.content.decode())

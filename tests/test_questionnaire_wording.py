@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 
 import pytest
-from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
@@ -15,6 +14,7 @@ from kapclinic.accounts.models import Membership, User
 from kapclinic.accounts.roles import Role
 from kapclinic.patients.models import Patient
 from tests.conftest import login
+from tests.outbox import delivered
 
 PHQ9_ITEM9 = {f"item_{n}": "0" for n in range(1, 10)} | {"item_9": "2"}
 
@@ -64,7 +64,7 @@ def test_the_patients_link_shows_the_wording_and_a_pcl5_link_tells_them_to_use_t
                                  due_at=timezone.now(), base_url="http://testserver")
         else:
             client.post(f"/patients/{reachable.pk}/measures/send/", {"instrument": instrument})
-        path = "/r/measure/" + mail.outbox[-1].body.split("/r/measure/", 1)[1].split("/", 1)[0] + "/"
+        path = "/r/measure/" + delivered()[-1].body.split("/r/measure/", 1)[1].split("/", 1)[0] + "/"
         pages[instrument] = text(Client().get(path, follow=True))
     assert '<span class="item-number">2.</span> Feeling down, depressed, or hopeless?' in pages["phq2"]
     assert "use the copy your clinic gave you" in pages["pcl5"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from django.core import mail
 from django.test import Client
 
 from kapclinic.accounts.models import Membership, User
@@ -12,6 +11,7 @@ from kapclinic.audit.models import AuditEntry
 from kapclinic.measures.models import OutboxMessage
 from kapclinic.patients.models import Patient
 from tests.conftest import PASSWORD, login
+from tests.outbox import delivered
 
 NEW_PASSWORD = "a much better passphrase"
 
@@ -59,8 +59,8 @@ def test_a_reset_link_is_emailed_through_the_outbox_and_works_once(nurse):
     anonymous = Client()
     sent = anonymous.post("/account/forgot-password/", {"email": "NINA@example.org"})
     assert b"If a kapclinic login uses that address" in sent.content
-    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["nina@example.org"]
-    link = link_in(mail.outbox[0].body)
+    assert len(delivered()) == 1 and delivered()[0].to == ["nina@example.org"]
+    link = link_in(delivered()[0].body)
     assert link not in OutboxMessage.objects.get(to="nina@example.org").body
     form = anonymous.get(link, follow=True)
     assert form.context["validlink"]
@@ -78,14 +78,14 @@ def test_the_reset_page_answers_the_same_whether_or_not_the_account_exists(nurse
     assert known.status_code == unknown.status_code == 200
     strip = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
     assert strip.sub(b"", known.content) == strip.sub(b"", unknown.content)
-    assert len(mail.outbox) == 1
+    assert len(delivered()) == 1
 
 
 def test_a_user_whose_access_ended_gets_no_reset_link(nurse):
     User.objects.filter(pk=nurse.pk).update(email="nina@example.org")
     Membership.objects.filter(user=nurse).update(ended_at="2026-01-01T00:00:00Z")
     Client().post("/account/forgot-password/", {"email": "nina@example.org"})
-    assert not mail.outbox
+    assert not delivered()
 
 
 def test_a_coordinator_gives_a_patient_a_portal_login_with_a_set_password_link(
@@ -97,7 +97,7 @@ def test_a_coordinator_gives_a_patient_a_portal_login_with_a_set_password_link(
     done = client.post(f"/patients/{patient.pk}/portal-login/", {"username": "ada"}, follow=True)
     assert b"can now log in to the portal as clinic-a.ada" in done.content
     link = link_in(done.content.decode())
-    assert link in mail.outbox[0].body and mail.outbox[0].to == ["ada@example.org"]
+    assert link in delivered()[0].body and delivered()[0].to == ["ada@example.org"]
     patient.refresh_from_db()
     assert patient.user.username == "clinic-a.ada" and not patient.user.has_usable_password()
     anonymous = Client()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import zoneinfo
 from pathlib import Path
 
 import dj_database_url
 
-from kapclinic import config
+from kapclinic import config, mailconfig
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = config.data_dir()
@@ -164,7 +165,16 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = False
 
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Email from KAPCLINIC_EMAIL_URL (smtp://user:password@host:587/?tls=true, smtps://…,
+# console://); unset: console in development, none in production (kapclinic.W004). The worker
+# sends the outbox (measures/sending.py); nothing is sent inside a request's transaction.
+try:
+    globals().update(mailconfig.settings_from(os.environ.get("KAPCLINIC_EMAIL_URL"),
+                                              production=config.is_production()))
+except mailconfig.EmailUrlError as exc:
+    raise config.ConfigurationError(str(exc)) from None
+DEFAULT_FROM_EMAIL = os.environ.get("KAPCLINIC_FROM_EMAIL", "").strip() or "care@kapclinic.invalid"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Logs keep no link token, set-password link or search term (web/access_log.py); the
 # request loggers filter their own records, so every handler sees them redacted.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.core import mail
 from playwright.sync_api import expect
 
 from kapclinic.accounts.models import Clinic
@@ -14,6 +13,7 @@ from kapclinic.accounts.roles import Role
 from kapclinic.measures.models import Alert
 from tests.browser.test_clinician_pages import axe_violations, describe, log_in
 from tests.conftest import PASSWORD, make_user, new_patient
+from tests.outbox import delivered
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -34,7 +34,7 @@ def test_a_phone_self_report_with_item_9_shows_crisis_help_and_alerts_the_team(
     page.get_by_role("button", name="Send a link now").click()
     expect(page.get_by_text("Questionnaire link sent.")).to_be_visible()
 
-    body = mail.outbox[-1].body  # the patient's email (the outbox keeps no link token)
+    body = delivered()[-1].body  # the patient's email (the outbox keeps no link token)
     link = re.search(r"https?://\S+/r/measure/\S+/", body).group(0)
     path = "/r/measure/" + link.split("/r/measure/", 1)[1]
 

@@ -35,6 +35,35 @@ def check_configuration(app_configs, **kwargs):
     return problems
 
 
+NOT_SENDING = {"kapclinic.mailconfig.UnconfiguredBackend",
+               "django.core.mail.backends.console.EmailBackend",
+               "django.core.mail.backends.locmem.EmailBackend",
+               "django.core.mail.backends.dummy.EmailBackend"}
+
+
+@register(Tags.compatibility)
+def check_email(app_configs, **kwargs):
+    """Production with no mail server: self-report links, set-password links and urgent-alert
+    escalations would wait in the outbox. (Names the setting, never the URL's password.)"""
+    from kapclinic import config
+
+    if not config.is_production():
+        return []
+    if settings.EMAIL_BACKEND in NOT_SENDING:
+        return [Warning(
+            "Email is not configured: self-report links, set-password links and urgent-alert "
+            "escalations will not be sent (they wait in the outbox).",
+            hint="Set KAPCLINIC_EMAIL_URL, e.g. smtp://user:password@mail.example.org:587/?tls=true "
+                 "(smtps:// for implicit TLS), and KAPCLINIC_FROM_EMAIL.", id="kapclinic.W004")]
+    if not os.environ.get("KAPCLINIC_FROM_EMAIL", "").strip():
+        return [Warning(
+            f"KAPCLINIC_FROM_EMAIL is not set: email is sent from {settings.DEFAULT_FROM_EMAIL}, "
+            "which recipients cannot reply to and mail servers may refuse.",
+            hint="Set KAPCLINIC_FROM_EMAIL to the clinic's address, e.g. care@your-clinic.org.",
+            id="kapclinic.W005")]
+    return []
+
+
 @register(Tags.database)
 def check_database(app_configs, databases=None, **kwargs):
     if not databases:

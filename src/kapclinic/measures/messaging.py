@@ -1,8 +1,10 @@
-"""Email (Django's backends) and SMS (a small backend interface), every message kept in the outbox.
+"""Email (Django's backends) and SMS (a small backend interface), through the outbox.
 
-The outbox is what a clinic admin reads on a development install; in production it is the
-record of what was sent. The SMS backend is chosen by KAPCLINIC_SMS_BACKEND (a dotted path);
-the default only records the message.
+``send_to_patient`` and ``send_to_staff`` only write the message into the outbox, in the
+caller's transaction: it exists if and only if what caused it was saved. The worker sends it
+after commit (measures/sending.py), outside any transaction and away from the audit chain's
+lock, so a slow mail server never holds a clinical write. The SMS backend is chosen by
+KAPCLINIC_SMS_BACKEND (a dotted path); the default only records the message.
 """
 
 from __future__ import annotations
@@ -11,14 +13,12 @@ import logging
 import os
 from typing import Protocol
 
-from django.core.mail import send_mail
 from django.utils.module_loading import import_string
 
 from kapclinic.measures.models import OutboxMessage
 from kapclinic.patients.models import Patient
 
 log = logging.getLogger(__name__)
-FROM_ADDRESS = os.environ.get("KAPCLINIC_FROM_EMAIL", "care@kapclinic.invalid")
 
 
 class SmsBackend(Protocol):
@@ -43,24 +43,23 @@ def can_reach(patient: Patient) -> bool:
 
 def send_to_patient(patient: Patient, *, subject: str, body: str,
                     secret: str = "") -> list[OutboxMessage]:
-    """Send ``body``; the outbox keeps it with ``secret`` (a link's token) blanked out."""
+    """Queue ``body`` by email and SMS; the outbox page shows it with ``secret`` (a link's
+    token) blanked out, and the full text is kept only until it is sent."""
     kept = body.replace(secret, "[link token not stored]") if secret else body
-    sent = []
+    queued = []
     if patient.email:
-        send_mail(subject, body, FROM_ADDRESS, [patient.email])
-        sent.append(OutboxMessage(clinic_id=patient.clinic_id, channel="email", to=patient.email,
-                                  subject=subject, body=kept, patient=patient))
+        queued.append(OutboxMessage(clinic_id=patient.clinic_id, channel="email", to=patient.email,
+                                    subject=subject, body=kept, pending_body=body,
+                                    patient=patient))
     if patient.phone:
-        sms_backend().send(patient.phone, body)
-        sent.append(OutboxMessage(clinic_id=patient.clinic_id, channel="sms", to=patient.phone,
-                                  body=kept, patient=patient))
-    return OutboxMessage.objects.bulk_create(sent)
+        queued.append(OutboxMessage(clinic_id=patient.clinic_id, channel="sms", to=patient.phone,
+                                    body=kept, pending_body=body, patient=patient))
+    return OutboxMessage.objects.bulk_create(queued)
 
 
 def send_to_staff(clinic_id: int, to: str, *, subject: str, body: str,
                   secret: str = "") -> OutboxMessage:
-    """Email a member of staff; the outbox keeps it with ``secret`` (a link) blanked out."""
-    send_mail(subject, body, FROM_ADDRESS, [to])
+    """Queue an email to a member of staff; the page shows it with ``secret`` blanked out."""
     kept = body.replace(secret, "[link not stored]") if secret else body
     return OutboxMessage.objects.create(clinic_id=clinic_id, channel="email", to=to,
-                                        subject=subject, body=kept)
+                                        subject=subject, body=kept, pending_body=body)

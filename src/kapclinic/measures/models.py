@@ -287,7 +287,19 @@ class Alert(CorrectableRecord):
 
 
 class OutboxMessage(models.Model):
-    """Every email and SMS the clinic sent, for the admins' outbox page (and the worker)."""
+    """Every email and SMS the clinic sends: written in the transaction that causes it, sent
+    by the worker after commit (measures/sending.py), shown to admins on the outbox page.
+
+    ``body`` is what the page shows (a link's token blanked out); ``pending_body`` is the
+    message as the recipient gets it, kept only until it is sent or has failed for good.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        RETRYING = "retrying", "Retrying"
+        FAILED = "failed", "Failed"
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(max_length=10)  # email | sms
@@ -296,11 +308,19 @@ class OutboxMessage(models.Model):
     body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
     patient = models.ForeignKey(Patient, null=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    pending_body = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)  # never the password or the body
 
-    IDENTIFYING_FIELDS = ("to", "body")
+    IDENTIFYING_FIELDS = ("to", "body", "pending_body")
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.to}"

@@ -1,5 +1,6 @@
 """Background work: send due questionnaires, remind once, escalate unacknowledged alerts,
-recompute outcome snapshots after the clinic changed its outcome rules.
+recompute outcome snapshots after the clinic changed its outcome rules, and send the
+outbox (measures/sending.py: after the steps above committed, never inside a transaction).
 
 Each step claims its work with a conditional UPDATE inside the transaction that does it,
 so two workers (on two servers) never send the same thing twice.
@@ -20,7 +21,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import Clinic, Membership
 from kapclinic.accounts.roles import Role
 from kapclinic.audit import context, trail
-from kapclinic.measures import actions, messaging
+from kapclinic.measures import actions, messaging, sending
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.models import Alert, MeasureRequest, Schedule
 from kapclinic.patients.models import Status
@@ -43,6 +44,7 @@ class Report:
     reminded: int = 0
     escalated: int = 0
     recomputed: int = 0
+    delivered: int = 0
 
     @property
     def more_to_do(self) -> bool:
@@ -52,7 +54,7 @@ class Report:
     def __str__(self) -> str:
         return (f"{self.sent} questionnaire(s) sent, {self.reminded} reminder(s), "
                 f"{self.escalated} alert(s) escalated, {self.recomputed} outcome(s) recomputed "
-                "under new rules")
+                f"under new rules, {self.delivered} message(s) sent")
 
 
 def run_once(now: datetime | None = None, url: str | None = None) -> Report:
@@ -62,6 +64,7 @@ def run_once(now: datetime | None = None, url: str | None = None) -> Report:
     report.sent = _step("sending due questionnaires", send_due, now, url or base_url())
     report.reminded = _step("reminding", remind, now)
     report.escalated = _step("escalating alerts", escalate, now)
+    report.delivered = _step("sending the outbox", sending.deliver_due)
     report.recomputed = _step("recomputing outcomes", outcome_snapshots.refresh_stale,
                               limit=BATCH)
     _step("forgetting expired idempotency keys", idempotency.purge_expired, now)
