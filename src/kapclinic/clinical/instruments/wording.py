@@ -212,6 +212,15 @@ def _answers(item: dict[str, Any], weights: dict[str, float], where: str) -> tup
     return tuple(out)
 
 
+def _xml_value(element: ET.Element, child: str, file: str) -> str:
+    """The value attribute of a FHIR XML element's child (``<text value="..."/>``)."""
+    found = element.find(f"{FHIR_NS}{child}")
+    value = None if found is None else found.get("value")
+    if value is None:
+        raise WordingError(f"{file}: an element has no {child}")
+    return value
+
+
 def derive(instrument_id: str, fixtures_dir: Path | str) -> dict[str, Wording]:
     """Definition link id -> the wording the artefacts hold for it."""
     fixtures = Path(fixtures_dir)
@@ -222,15 +231,13 @@ def derive(instrument_id: str, fixtures_dir: Path | str) -> dict[str, Wording]:
         if path.suffix == ".xml":
             root = ET.parse(path).getroot()  # noqa: S314 (a file of ours, not user input)
             for link_id, selector in take.items.items():
-                found = [i for i in root.iter(f"{FHIR_NS}item")
-                         if i.find(f"{FHIR_NS}linkId").get("value") in (selector, f"/{selector}")]
-                if len(found) != 1:
+                hits = [i for i in root.iter(f"{FHIR_NS}item")
+                        if _xml_value(i, "linkId", source.file) in (selector, f"/{selector}")]
+                if len(hits) != 1:
                     raise WordingError(f"{source.file}: no single item {selector}")
-                text = found[0].find(f"{FHIR_NS}text").get("value")
-                seen = tuple((c.find(f"{FHIR_NS}code").get("value"),
-                              c.find(f"{FHIR_NS}display").get("value"))
-                             for c in found[0].iter(f"{FHIR_NS}valueCoding"))
-                out[link_id] = Wording(source.id, text, None, seen)
+                seen = tuple((_xml_value(c, "code", source.file), _xml_value(c, "display", source.file))
+                             for c in hits[0].iter(f"{FHIR_NS}valueCoding"))
+                out[link_id] = Wording(source.id, _xml_value(hits[0], "text", source.file), None, seen)
             continue
         items = _read_json(path)
         weights = _weights(fixtures / source.ordinals_from) if source.ordinals_from else {}

@@ -130,8 +130,8 @@ def evaluate_grid(sol: Solution, output: int, n_points: int, step_min: float, *,
             rows_here = by_time[: t1 - t0]
             out = pct
 
-            def rows_pct(k0: int, k1: int, t0: int = t0, rows_here=rows_here,
-                         out=out) -> None:
+            def rows_pct(k0: int, k1: int, t0: int = t0, rows_here: np.ndarray = rows_here,
+                         out: np.ndarray = out) -> None:
                 out[:, t0 + k0 : t0 + k1] = block_percentiles(rows_here[k0:k1], PERCENTILES)
 
             part = max(1, -(-(t1 - t0) // max(threads, 1)))
