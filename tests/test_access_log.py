@@ -94,3 +94,37 @@ def test_a_failed_search_is_logged_without_the_search_term(caplog):
                                ("Bad Request", "/patients/?q=Lovelace"), None)
     assert access_log.RedactingFilter().filter(record)
     assert "Lovelace" not in record.getMessage() and "/patients/?q=" in record.getMessage()
+
+
+ENCODED_LINKS = [f"/r/%69ntake/{TOKEN}/", f"/r/%2569ntake/{TOKEN}/", f"/r%2Fmeasure/{TOKEN}/",
+                 f"/account/set%2Dpassword/MTI/{TOKEN}/", f"/%61ccount/set-password/MTI/{TOKEN}/"]
+
+
+@pytest.mark.parametrize("path", ENCODED_LINKS)
+def test_a_percent_encoded_link_request_holds_no_working_token_in_the_access_log(path):
+    line = gunicorn_line(path)
+    assert TOKEN not in line and "MTI" not in line
+    assert access_log.REDACTED in line
+
+
+@pytest.mark.parametrize("path", ENCODED_LINKS)
+def test_a_percent_encoded_link_in_a_referer_or_django_message_holds_no_token(path):
+    assert TOKEN not in gunicorn_line("/static/web/app.css",
+                                      referer=f"https://clinic.example{path}")
+    record = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "%s: %s",
+                               ("Not Found", path), None)
+    assert access_log.RedactingFilter().filter(record)
+    assert TOKEN not in record.getMessage()
+
+
+@pytest.mark.django_db
+def test_djangos_warning_about_a_percent_encoded_link_request_holds_no_token(caplog):
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        assert Client().post(f"/r/%69ntake/{TOKEN}/", {"item_1": "x"}).status_code == 404
+    logged = [record.getMessage() for record in caplog.records]
+    assert logged and all(TOKEN not in message for message in logged)
+
+
+def test_an_ordinary_percent_encoded_path_is_still_logged_as_it_was():
+    line = gunicorn_line("/patients/%41-0001/")
+    assert "/patients/%41-0001/" in line

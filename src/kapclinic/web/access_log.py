@@ -3,7 +3,9 @@
 A patient link (/r/intake/<token>/, /r/measure/<token>/) and a set-password link
 (/account/set-password/<uid>/<token>/) are credentials, and a query string can hold a
 patient's name (a search). Anyone who reads a server log must not be able to use or read
-them. Everything that writes a request's path goes through ``redact``:
+them. A path the client percent-encoded (/r/%69ntake/<token>/, which the server decodes and
+serves like the plain one) is decoded until it stops changing before matching, and redacted
+whole when it is a link. Everything that writes a request's path goes through ``redact``:
 
 - gunicorn's access log, by ``RedactingLogger`` (``kapclinic serve`` passes
   ``--logger-class kapclinic.web.access_log.RedactingLogger``), for the request line, the
@@ -18,6 +20,7 @@ import logging
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 REDACTED = "[redacted]"
 
@@ -54,11 +57,38 @@ def _set_password(match: re.Match) -> str:
     return f"{match.group(1)}{REDACTED}{tail}"
 
 
+# A run of characters with a percent escape in it: a path or URL as the client spelled it.
+_ENCODED = re.compile(r"[^\s\"]*%[^\s\"]*")
+_MAX_DECODES = 10  # "%252569..." decodes once per round; a real path settles in two or three
+
+
+def _decoded(text: str) -> str:
+    """``text`` percent-decoded again and again until it stops changing."""
+    for _ in range(_MAX_DECODES):
+        once = unquote(text)
+        if once == text:
+            break
+        text = once
+    return text
+
+
+def _encoded_link(match: re.Match) -> str:
+    """A percent-encoded path that decodes to a link (/r/%69ntake/<token>/ is served like
+    /r/intake/<token>/): redacted whole, since its pieces cannot be told apart safely."""
+    raw = match.group(0)
+    plain = _decoded(raw)
+    if _LINK.search(plain) or _SET_PASSWORD.search(plain):
+        return REDACTED
+    return raw
+
+
 def redact(text: Any) -> Any:
     """``text`` (a path, a URL, a request line or a log message) without link tokens,
     set-password links or query values. Anything not a string comes back unchanged."""
     if not isinstance(text, str) or not text:
         return text
+    if "%" in text:
+        text = _ENCODED.sub(_encoded_link, text)
     text = _LINK.sub(lambda m: m.group(1) + REDACTED, text)
     text = _SET_PASSWORD.sub(_set_password, text)
     return _QUERY.sub(lambda m: "?" + _query(m.group(1)), text)
