@@ -195,7 +195,8 @@ def test_a_refused_message_is_retried_later_not_lost(smtp_server, reachable, cli
     token = token_in(message.pending_body)
     assert message.next_attempt_at > timezone.now()
     page = login(clinic_admin).get("/clinic/outbox/").content.decode()
-    assert "Not sent yet" in page and "Mailbox unavailable" in page and token not in page
+    assert "Not sent yet" in page and "The mail server refused the message: 550" in page
+    assert "Mailbox unavailable" in page and token not in page
 
     assert sending.deliver_due() == 0  # not due yet: the server is not hammered
     smtp_server.refuse = False

@@ -11,6 +11,8 @@ clinic's failure is logged and never stops another clinic's.
 from __future__ import annotations
 
 import logging
+import smtplib
+import socket
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -47,12 +49,32 @@ def wait_after(attempts: int) -> timedelta:
 
 
 def describe(exc: BaseException) -> str:
-    """A one-line reason for the outbox page: never the mail password or the message."""
-    text = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+    """A one-line reason for the outbox page, in words: never the mail password or the message."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        answers = [f"{code} {_text(reply)}" for code, reply in exc.recipients.values()]
+        text = "The mail server refused the address: " + "; ".join(answers)
+    elif isinstance(exc, smtplib.SMTPAuthenticationError):
+        text = (f"The mail server did not accept the login in KAPCLINIC_EMAIL_URL "
+                f"({exc.smtp_code} {_text(exc.smtp_error)})")
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        text = f"The mail server refused the message: {exc.smtp_code} {_text(exc.smtp_error)}"
+    elif isinstance(exc, TimeoutError | socket.timeout):
+        text = "The mail server did not answer in time"
+    elif isinstance(exc, smtplib.SMTPException):
+        text = f"The mail server stopped the conversation: {exc}"
+    elif isinstance(exc, OSError):
+        text = f"Could not reach the mail server ({exc.strerror or exc})"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    text = text.replace("\n", " ")
     password = getattr(settings, "EMAIL_HOST_PASSWORD", "")
     if password:
         text = text.replace(password, "***")
     return text[:300]
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
 def deliver_due(now: datetime | None = None) -> int:
