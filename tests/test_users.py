@@ -63,7 +63,7 @@ def test_bad_staff_details_are_refused_naming_the_field(clinic_admin):
     assert not User.objects.filter(username="has space").exists()
 
 
-def test_a_user_of_another_clinic_is_given_a_role_here_and_keeps_their_password(
+def test_a_user_of_another_clinic_is_invited_here_and_after_accepting_keeps_their_password(
         clinic_admin, other_clinician, clinic_a):
     User.objects.filter(pk=other_clinician.pk).update(email="bob@b.example")
     client = login(clinic_admin)
@@ -75,10 +75,18 @@ def test_a_user_of_another_clinic_is_given_a_role_here_and_keeps_their_password(
     page = client.post("/clinic/users/add/", {
         **NEW, "username": other_clinician.username, "email": "BOB@b.example",
         "existing": "on"}, follow=True)
-    assert b"now works here as Nurse" in page.content
+    assert b"bob is invited to work here as Nurse" in page.content
     assert b"/account/set-password/" not in page.content
+    assert other_clinician.last_name.encode() not in page.content  # not until they accept
+    assert list(other_clinician.memberships.values_list("clinic__slug", flat=True)) == [
+        "clinic-b"]
+    invitation = other_clinician.invitations.get()
+    login(other_clinician).post("/account/invitations/answer/",
+                                {"invitation": invitation.pk, "answer": "accept"})
     assert set(other_clinician.memberships.values_list("clinic__slug", flat=True)) == {
         "clinic-a", "clinic-b"}
+    assert other_clinician.has_usable_password()
+    assert b"Bob Elsewhere" in client.get("/clinic/users/").content
 
 
 def test_a_role_change_is_audited_and_your_own_role_is_not_yours_to_change(clinic_admin,

@@ -35,6 +35,7 @@ urlpatterns = [
     path("account/tokens/", tokens.token_list, name="tokens"),
     path("account/tokens/revoke/", tokens.token_revoke, name="token-revoke"),
     path("clinic/switch/", web_views.switch_clinic, name="switch-clinic"),
+    path("account/invitations/answer/", web_views.answer_invitation, name="invitation-answer"),
     path("healthz", web_views.healthz, name="healthz"),
     path("patients/", patient_views.patient_list, name="patient-list"),
     path("patients/new/", patient_views.patient_create, name="patient-create"),

@@ -87,6 +87,46 @@ class Membership(models.Model):
         return f"{self.user} ({self.get_role_display()}) at {self.clinic}"
 
 
+class InvitationState(models.TextChoices):
+    PENDING = "pending", "Waiting for an answer"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+
+
+class Invitation(models.Model):
+    """A clinic's offer of a role to someone's existing account. It grants nothing (no
+    membership, no account events, no view of their tokens) until the person accepts it while
+    logged in; declined or accepted, it stays on record."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="invitations")
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="invitations")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    invited_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=10, choices=InvitationState.choices,
+                             default=InvitationState.PENDING)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "clinic"],
+                                    condition=models.Q(state="pending"),
+                                    name="one_pending_invitation_per_user_per_clinic"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=[r.value for r in Role]) & ~models.Q(role="patient"),
+                name="invitation_role_staff"),
+            models.CheckConstraint(
+                condition=models.Q(state="pending", answered_at__isnull=True)
+                | (~models.Q(state="pending") & models.Q(answered_at__isnull=False)),
+                name="invitation_answered_when_answered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clinic} invites {self.user} as {self.get_role_display()}"
+
+
 class TokenScope(models.TextChoices):
     READ = "read", "Read only"
     WRITE = "write", "Read and write"

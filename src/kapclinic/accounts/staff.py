@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from kapclinic.accounts.models import Clinic, Membership, User
+from kapclinic.accounts.models import Clinic, Invitation, InvitationState, Membership, User
 from kapclinic.accounts.roles import Role
 from kapclinic.audit import trail
 
@@ -29,8 +29,11 @@ class StaffError(ValueError):
 
 @dataclass(frozen=True)
 class Added:
-    membership: Membership
+    """A new account given a role here (``membership``), or an existing one invited."""
+
+    membership: Membership | None
     new_user: bool
+    invitation: Invitation | None = None
 
 
 class MembershipBoundTokens(PasswordResetTokenGenerator):
@@ -52,7 +55,8 @@ password_tokens = MembershipBoundTokens()
 def only_here(user: User, clinic: Clinic) -> bool:
     """Whether every membership the user ever had (ended ones, portal logins) is in
     ``clinic``: only then is their password or authenticator this clinic's admin's to reset,
-    because it opens nothing else."""
+    because it opens nothing else. An invitation is not a membership until the person accepts
+    it, so another clinic's unanswered (or declined) invitation changes nothing here."""
     if user.is_superuser or user.is_staff:
         return False
     return not Membership.all_objects.filter(user=user).exclude(clinic=clinic).exists()
@@ -133,36 +137,29 @@ def _addable_existing(username: str, email: str) -> User | None:
 def add_staff(*, clinic: Clinic, username: str, first_name: str, last_name: str, email: str,
               role: str, by: User, existing: bool = False) -> Added:
     """A new user (no password until they set one through the link; their username is
-    ``clinic_username``), or, with ``existing``, someone's existing account (its username and
-    email) given a role here, or a former member given access again.
+    ``clinic_username``), or, with ``existing``, an invitation to someone's existing account
+    (its username and email) that grants nothing until they accept it (``answer_invitation``).
 
     The answers do not tell whether a username exists elsewhere: a new account lives in this
     clinic's name space, and an existing one is found only with its email, with one refusal
     for every reason it cannot be added (a patient's login anywhere is never staff)."""
     if role == Role.PATIENT:
         raise StaffError("role", NOT_STAFF)
-    if existing and _addable_existing(username, email) is None:
-        trail.record("denied", object_type="membership", clinic_id=clinic.pk,
-                     detail={"add_existing": "no addable account matched"})
-        raise StaffError("username", NO_MATCH)
+    if existing:
+        return Added(None, False, invite(clinic=clinic, username=username, email=email,
+                                         role=role, by=by))
     with transaction.atomic():
-        if existing:
-            user = _addable_existing(username, email)
-            if user is None:  # changed a moment ago
-                raise StaffError("username", NO_MATCH)
-            new_user = False
-        else:
-            username = clinic_username(clinic, username)
-            user = User.objects.filter(username=username).first()
-            new_user = user is None
-            if user is None:
-                user = User(username=username, first_name=first_name, last_name=last_name,
-                            email=email)
-                user.set_unusable_password()
-                user.save()
-            elif is_patient_anywhere(user) or user.is_superuser or user.is_staff:
-                raise StaffError("username", f"{username} is taken in {clinic.name}: choose "
-                                             "another username.")
+        username = clinic_username(clinic, username)
+        user = User.objects.filter(username=username).first()
+        new_user = user is None
+        if user is None:
+            user = User(username=username, first_name=first_name, last_name=last_name,
+                        email=email)
+            user.set_unusable_password()
+            user.save()
+        elif is_patient_anywhere(user) or user.is_superuser or user.is_staff:
+            raise StaffError("username", f"{username} is taken in {clinic.name}: choose "
+                                         "another username.")
         membership = Membership.all_objects.filter(user=user, clinic=clinic).first()
         if membership is not None and membership.ended_at is None:
             raise StaffError("username", f"{user.username} already works in {clinic.name} "
@@ -176,6 +173,68 @@ def add_staff(*, clinic: Clinic, username: str, first_name: str, last_name: str,
                      clinic_id=clinic.pk, detail={"user": user.pk, "role": role,
                                                   "new_user": new_user})
     return Added(membership, new_user)
+
+
+def invite(*, clinic: Clinic, username: str, email: str, role: str, by: User) -> Invitation:
+    """Invite an existing account (found by its username and email) to work here as ``role``.
+    Nothing is granted, shown or blocked until the person accepts (audited here)."""
+    if role == Role.PATIENT:
+        raise StaffError("role", NOT_STAFF)
+    if _addable_existing(username, email) is None:
+        trail.record("denied", object_type="membership", clinic_id=clinic.pk,
+                     detail={"add_existing": "no addable account matched"})
+        raise StaffError("username", NO_MATCH)
+    with transaction.atomic():
+        Clinic.objects.select_for_update().filter(pk=clinic.pk).exists()
+        user = _addable_existing(username, email)
+        if user is None:  # changed a moment ago
+            raise StaffError("username", NO_MATCH)
+        if Membership.objects.filter(user=user, clinic=clinic).exists():
+            raise StaffError("username", f"{user.username} already works in {clinic.name}.")
+        if Invitation.objects.filter(user=user, clinic=clinic,
+                                     state=InvitationState.PENDING).exists():
+            raise StaffError("username", f"{user.username} is already invited to "
+                                         f"{clinic.name} and has not answered yet.")
+        invitation = Invitation.objects.create(user=user, clinic=clinic, role=role, invited_by=by)
+        trail.record("create", object_type="invitation", object_id=invitation.pk,
+                     clinic_id=clinic.pk, detail={"user": user.pk, "role": role})
+    return invitation
+
+
+def pending_invitations(user: User):
+    return (Invitation.objects.select_related("clinic")
+            .filter(user=user, state=InvitationState.PENDING).order_by("created_at", "pk"))
+
+
+def answer_invitation(*, invitation: Invitation, accept: bool, by: User) -> Membership | None:
+    """The invited person (only they) accepts or declines, once (compare-and-swap); accepted,
+    they work in the clinic in the offered role (a former membership there is restored).
+    Audited in the inviting clinic. None when it was declined or already answered."""
+    if invitation.user_id != by.pk:
+        raise StaffError("invitation", "This invitation is not yours to answer.")
+    state = InvitationState.ACCEPTED if accept else InvitationState.DECLINED
+    with transaction.atomic():
+        done = Invitation.objects.filter(pk=invitation.pk, state=InvitationState.PENDING).update(
+            state=state, answered_at=timezone.now())
+        if not done:
+            return None
+        membership = None
+        if accept:
+            membership = Membership.all_objects.filter(user_id=by.pk,
+                                                       clinic_id=invitation.clinic_id).first()
+            if membership is None:
+                membership = Membership.objects.create(user_id=by.pk,
+                                                       clinic_id=invitation.clinic_id,
+                                                       role=invitation.role)
+            else:
+                Membership.all_objects.filter(pk=membership.pk).update(role=invitation.role,
+                                                                       ended_at=None)
+                membership.refresh_from_db()
+        trail.record("update", object_type="invitation", object_id=invitation.pk,
+                     clinic_id=invitation.clinic_id,
+                     detail={"answer": state.value, "role": invitation.role,
+                             "membership": membership.pk if membership else None})
+    return membership
 
 
 def _lock_clinic(membership: Membership) -> Membership:

@@ -56,11 +56,18 @@ def revoke_token(token: ApiToken) -> bool:
 
 def visible_tokens(user: User, membership: Membership | None) -> QuerySet[ApiToken]:
     """The tokens ``user`` may see and revoke: their own and, for a clinic admin, those of
-    the active clinic's current members. Newest first; never the secret (it is not stored)."""
+    the active clinic's current members whose account opens nothing else (the rule of
+    ``staff.only_here``, as for password links). Someone who also works (or worked) in another
+    clinic is not this admin's to watch: ending their access here already stops their tokens
+    here, and their tokens and their use belong to every clinic they work in. Newest first;
+    never the secret (it is not stored)."""
     mine = Q(user=user)
     if membership is not None and role_can(membership.role, Action.USER_MANAGE):
-        mine |= Q(user_id__in=Membership.objects.filter(clinic_id=membership.clinic_id)
-                  .values("user_id"))
+        clinic_id = membership.clinic_id
+        elsewhere = Membership.all_objects.exclude(clinic_id=clinic_id).values("user_id")
+        mine |= (Q(user_id__in=Membership.objects.filter(clinic_id=clinic_id).values("user_id"))
+                 & ~Q(user_id__in=elsewhere)
+                 & Q(user__is_superuser=False, user__is_staff=False))
     return ApiToken.objects.select_related("user").filter(mine).order_by("-created_at", "-id")
 
 
@@ -74,9 +81,7 @@ def token_for(request: HttpRequest, token_id: int) -> ApiToken:
         events = [trail.Event("denied", "api_token", token_id, detail={
             "reason": "not one of yours or your clinic's, or does not exist",
             "path": request.path})]
-        clinic_id = getattr(request.membership, "clinic_id", None)  # type: ignore[attr-defined]
-        if owner is not None and not Membership.objects.filter(user_id=owner,
-                                                               clinic_id=clinic_id).exists():
+        if owner is not None and owner != request.user.pk:
             events.append(trail.Event("denied", "api_token", token_id, account_of=owner,
                                       detail={"reason": "asked for by someone who may not",
                                               "path": request.path}))

@@ -13,7 +13,7 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
 from kapclinic.accounts import mfa, staff
-from kapclinic.accounts.models import Membership
+from kapclinic.accounts.models import Invitation, InvitationState, Membership
 from kapclinic.accounts.permissions import Action, public, require
 from kapclinic.accounts.roles import Role
 from kapclinic.audit import trail
@@ -31,8 +31,9 @@ class AddStaffForm(forms.Form):
                                           "after adding)",
                                 error_messages={"invalid": "Use 2-120 letters, digits or . @ + "
                                                            "- _ (no spaces)."})
-    existing = forms.BooleanField(required=False, label="Existing account: add the kapclinic "
-                                  "login they already have (typed exactly, with its email)")
+    existing = forms.BooleanField(required=False, label="Existing account: invite the kapclinic "
+                                  "login they already have (typed exactly, with its email); "
+                                  "they accept it when they next log in")
     first_name = forms.CharField(max_length=150)
     last_name = forms.CharField(max_length=150)
     email = forms.EmailField(required=False, help_text="The set-password link is emailed here "
@@ -85,8 +86,10 @@ def user_list(request: HttpRequest, add_form: AddStaffForm | None = None,
                    .order_by("ended_at", "user__last_name", "user__username"))
     enrolled = set(mfa.TOTPDevice.objects.filter(user__in=[m.user_id for m in members],
                                                  confirmed=True).values_list("user_id", flat=True))
+    invited = (Invitation.objects.filter(clinic=clinic, state=InvitationState.PENDING)
+               .select_related("user").order_by("created_at"))
     return render(request, "web/users.html", {
-        "members": members, "enrolled": enrolled, "add_form": add_form or AddStaffForm(),
+        "members": members, "invited": invited, "enrolled": enrolled, "add_form": add_form or AddStaffForm(),
         "security_form": SecurityForm(instance=clinic), "roles": STAFF_ROLES,
         "link_days": settings.PASSWORD_RESET_TIMEOUT // 86400,
     }, status=status)
@@ -103,6 +106,13 @@ def add_user(request: HttpRequest) -> HttpResponse:
         except staff.StaffError as exc:
             form.add_error(exc.field, str(exc))
         else:
+            if added.invitation is not None:
+                invitation = added.invitation
+                messages.success(request, f"{invitation.user.username} is invited to work here "
+                                          f"as {invitation.get_role_display()}. Nothing changes "
+                                          "until they log in and accept it; they appear here "
+                                          "once they do.")
+                return redirect("users")
             user = added.membership.user
             if added.new_user:
                 _issue_link(request, added.membership)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -37,7 +38,12 @@ logout = public(require_POST(auth_views.LogoutView.as_view()))
 
 @require(Action.SELF_VIEW)
 def home(request: HttpRequest) -> HttpResponse:
-    """Send each role to the page it works from."""
+    """Send each role to the page it works from; first, any clinic's invitation to answer."""
+    from kapclinic.accounts.staff import pending_invitations
+
+    invitations = list(pending_invitations(request.user))
+    if invitations:
+        return render(request, "web/home.html", {"invitations": invitations})
     role = request.membership.role
     if role_can(role, Action.PATIENT_LIST):
         return redirect("patient-list")
@@ -48,6 +54,38 @@ def home(request: HttpRequest) -> HttpResponse:
     if role_can(role, Action.PK_SIMULATE):
         return redirect("dose-explorer")
     return render(request, "web/home.html")
+
+
+class InvitationAnswer(forms.Form):
+    invitation = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+    answer = forms.ChoiceField(choices=[("accept", "Accept"), ("decline", "Decline")])
+
+
+@require(Action.SELF_VIEW)
+@require_POST
+def answer_invitation(request: HttpRequest) -> HttpResponse:
+    """The logged-in person accepts or declines a clinic's invitation to them (only theirs,
+    only while unanswered: anything else is a 404)."""
+    from kapclinic.accounts import staff
+
+    form = InvitationAnswer(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Answer the invitation with its Accept or Decline button.")
+        return redirect("home")
+    invitation = staff.pending_invitations(request.user).filter(
+        pk=form.cleaned_data["invitation"]).first()
+    if invitation is None:
+        raise Http404("No such invitation")
+    accept = form.cleaned_data["answer"] == "accept"
+    membership = staff.answer_invitation(invitation=invitation, accept=accept, by=request.user)
+    if membership is not None:
+        messages.success(request, f"You now work at {invitation.clinic.name} as "
+                                  f"{membership.get_role_display()}: switch to it with the "
+                                  "clinic menu.")
+    elif not accept:
+        messages.info(request, f"You declined {invitation.clinic.name}'s invitation; nothing "
+                               "changed.")
+    return redirect("home")
 
 
 class ClinicChoice(forms.Form):
