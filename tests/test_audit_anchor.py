@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import transaction
+from django.test import TestCase
 
 from kapclinic import cli
 from kapclinic.audit import chain, trail
@@ -45,6 +47,20 @@ def rewrite_everything(change_seq: int, keyed: bool = False) -> None:
 @pytest.fixture
 def keyed(monkeypatch):
     monkeypatch.setenv("KAPCLINIC_AUDIT_KEY", KEY)
+
+
+@pytest.fixture(autouse=True)
+def auto_anchors(monkeypatch, tmp_path):
+    """Where kapclinic anchors the first keyed entry by itself (one file per test)."""
+    path = tmp_path / "auto-anchors.jsonl"
+    monkeypatch.setenv("KAPCLINIC_AUDIT_ANCHORS_FILE", str(path))
+    return path
+
+
+def commit_entries(count: int) -> None:
+    """Write entries as the app does, running what happens after its transaction commits."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        write_entries(count)
 
 
 def test_with_a_key_entries_are_keyed_and_verify(keyed):
@@ -150,8 +166,8 @@ def test_anchors_catch_an_unkeyed_trail_rewritten_before_them(capsys, tmp_path, 
     anchors = tmp_path / "anchors.jsonl"
     run(capsys, "audit", "anchor", "--out", str(anchors))
     rewrite_everything(change_seq=2)
-    code, out, _ = run(capsys, "audit", "verify")  # the chain alone cannot tell...
-    assert code == 0 and "unkeyed" in out  # ...and says what protects those entries
+    code, _, err = run(capsys, "audit", "verify")  # with the key set, an unkeyed head is
+    assert code == 1 and "newest entry #4 is not keyed" in err  # suspect, not "intact"
     code, _, err = run(capsys, "audit", "verify", "--anchors", str(anchors))
     assert code == 1 and "rewritten" in err
 
@@ -200,3 +216,102 @@ def test_an_unusable_key_stops_the_start_up_checks_with_a_stable_id(monkeypatch,
     monkeypatch.setenv("KAPCLINIC_AUDIT_KEY_FILE", str(tmp_path / "no-such-file"))
     found = [problem for problem in run_checks() if problem.id == "kapclinic.E010"]
     assert found and "no-such-file" in found[0].msg
+
+
+# ---- a keyed trail downgraded to an unkeyed one (security review F2) ------------------------
+
+def test_the_first_keyed_entry_is_anchored_outside_the_database_by_itself(keyed, auto_anchors):
+    commit_entries(2)
+    commit_entries(3)
+    lines = [json.loads(line) for line in auto_anchors.read_text().splitlines()]
+    assert len(lines) == 1 and lines[0]["count"] == 1 and lines[0]["keyed"] is True
+    assert lines[0]["head_hash"] == AuditEntry.objects.get(seq=1).hash
+
+
+def test_the_first_keyed_entry_after_unkeyed_ones_is_the_one_anchored(monkeypatch, auto_anchors):
+    commit_entries(3)
+    assert not auto_anchors.exists()
+    monkeypatch.setenv("KAPCLINIC_AUDIT_KEY", KEY)
+    commit_entries(2)
+    [line] = [json.loads(line) for line in auto_anchors.read_text().splitlines()]
+    assert line["count"] == 4 and line["head_hash"] == AuditEntry.objects.get(seq=4).hash
+
+
+def test_a_keyed_write_that_is_rolled_back_anchors_nothing(keyed, auto_anchors):
+    with TestCase.captureOnCommitCallbacks(execute=True), transaction.atomic():
+        write_entries(1)
+        transaction.set_rollback(True)
+    assert not auto_anchors.exists()
+
+
+def test_a_keyed_trail_rewritten_whole_as_unkeyed_fails_verify_with_the_key_alone(capsys,
+                                                                                 keyed):
+    commit_entries(4)
+    rewrite_everything(change_seq=2, keyed=False)
+    code, out, err = run(capsys, "audit", "verify")
+    assert code == 1 and "BROKEN" in err and "before the audit key was set" not in out
+
+
+def test_a_downgraded_trail_stays_caught_after_the_app_writes_keyed_entries_again(capsys,
+                                                                                 keyed):
+    commit_entries(4)
+    rewrite_everything(change_seq=2, keyed=False)
+    commit_entries(1)  # the app goes on writing, keyed, on top of the forged entries
+    code, out, err = run(capsys, "audit", "verify")
+    assert code == 1 and "rewritten" in err and "intact" not in out
+
+
+def test_with_a_key_verify_fails_when_the_newest_entry_is_unkeyed(capsys, keyed, auto_anchors):
+    commit_entries(3)
+    auto_anchors.unlink()  # the attacker removed the automatic anchor too
+    rewrite_everything(change_seq=2, keyed=False)
+    code, _, err = run(capsys, "audit", "verify")
+    assert code == 1 and "newest entry #3 is not keyed" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_an_unkeyed_entry_after_a_signed_anchor_fails_verify(capsys, monkeypatch, tmp_path):
+    write_entries(2)
+    monkeypatch.setenv("KAPCLINIC_AUDIT_KEY", KEY)
+    anchors = tmp_path / "anchors.jsonl"
+    run(capsys, "audit", "anchor", "--out", str(anchors))  # the key existed at entry #2
+    monkeypatch.delenv("KAPCLINIC_AUDIT_KEY")
+    write_entries(2)  # #3 and #4 unkeyed: made without the key after it was in use
+    monkeypatch.setenv("KAPCLINIC_AUDIT_KEY", KEY)
+    write_entries(1)
+    assert run(capsys, "audit", "verify")[0] == 0  # looks like a key set at #5...
+    code, _, err = run(capsys, "audit", "verify", "--anchors", str(anchors))
+    assert code == 1 and "#3" in err and "not keyed" in err  # ...but the anchor says not
+
+
+def test_verify_says_unkeyed_entries_predate_the_key_only_when_an_anchor_shows_it(
+        capsys, monkeypatch, auto_anchors):
+    write_entries(3)
+    monkeypatch.setenv("KAPCLINIC_AUDIT_KEY", KEY)
+    commit_entries(2)
+    code, out, _ = run(capsys, "audit", "verify")
+    assert code == 0 and "#1-#3" in out and "before the audit key was set" in out
+    auto_anchors.unlink()
+    code, out, err = run(capsys, "audit", "verify")
+    assert code == 0 and "before the audit key was set" not in out
+    assert "nothing shows" in err and "#1-#3" in err
+
+
+def test_the_automatic_anchors_file_lives_in_the_data_folder_by_default(keyed, monkeypatch,
+                                                                        tmp_path):
+    monkeypatch.delenv("KAPCLINIC_AUDIT_ANCHORS_FILE")
+    monkeypatch.setenv("KAPCLINIC_DATA_DIR", str(tmp_path))
+    commit_entries(1)
+    assert json.loads((tmp_path / "audit-anchors.jsonl").read_text())["count"] == 1
+
+
+def test_a_key_read_from_the_data_folder_beside_the_database_is_warned_about(monkeypatch,
+                                                                             tmp_path):
+    from django.core.checks import run_checks
+
+    monkeypatch.setenv("KAPCLINIC_DATA_DIR", str(tmp_path))
+    (tmp_path / "audit.key").write_text(KEY)
+    found = [problem for problem in run_checks() if problem.id == "kapclinic.W010"]
+    assert found and str(tmp_path / "audit.key") in found[0].msg
+    monkeypatch.setenv("KAPCLINIC_AUDIT_KEY", KEY)
+    assert not [problem for problem in run_checks() if problem.id == "kapclinic.W010"]

@@ -8,6 +8,7 @@ import os
 import secrets
 import sys
 import time
+from pathlib import Path
 
 from kapclinic import config
 from kapclinic.clinical.instruments import cli as instruments_cli
@@ -240,9 +241,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def _read_anchors(path: Path, key: bytes) -> list:
+    from kapclinic.audit import anchors
 
+    try:
+        return anchors.read(path, key)
+    except anchors.AnchorError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
     from kapclinic.audit import anchors, keys, trail
 
     key = keys.audit_key()
@@ -250,12 +258,14 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     if args.anchors:
         if key is None:
             raise CommandError(f"anchors are signed with the audit key: {keys.HOW}")
-        try:
-            anchored = anchors.read(Path(args.anchors), key)
-        except anchors.AnchorError as exc:
-            raise CommandError(str(exc)) from exc
+        anchored = _read_anchors(Path(args.anchors), key)
+    # The anchor kapclinic wrote itself at the first keyed entry (trail._anchor_first_keyed).
+    automatic = keys.anchors_file()
+    if key is not None and automatic.is_file() and (
+            not args.anchors or Path(args.anchors).resolve() != automatic.resolve()):
+        anchored += _read_anchors(automatic, key)
     started = time.perf_counter()
-    result = trail.verify(frozenset(a.count for a in anchored))
+    result = trail.verify(frozenset(a.count for a in anchored), anchors.keyed_after(anchored))
     seconds = time.perf_counter() - started
     if result.needs_key:
         raise CommandError(f"the audit trail's {result.problem}: {keys.HOW}")
@@ -273,13 +283,28 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         print(f"AUDIT TRAIL BROKEN: the newest entry's hash is {result.head_hash}, not the "
               f"expected {args.expect_head}: entries were removed from the end", file=sys.stderr)
         return 1
+    if (key is not None and result.checked and not result.head_keyed
+            and not anchors.pins(anchored, result.checked)):
+        print(f"AUDIT TRAIL BROKEN: the newest entry #{result.checked} is not keyed although "
+              "the audit key is set: the keyed entries were rewritten or removed by someone "
+              "without the key, unless nothing has been written since the key was set (then "
+              "verify again after the next action in kapclinic)", file=sys.stderr)
+        return 1
     print(f"Audit trail intact: {result.checked} entries verified in {seconds:.2f} s; "
           f"head hash {result.head_hash}"
           + (f"; agrees with {len(anchored)} anchors" if anchored else ""))
     if key is not None and result.checked and result.keyed_from != 1:
         unkeyed = (result.keyed_from or result.checked + 1) - 1
-        print(f"Entries #1-#{unkeyed} are unkeyed (written before the audit key was set): "
-              "only anchors (kapclinic audit anchor) protect them against a rewrite.")
+        if anchors.pins(anchored, unkeyed + 1) or (result.keyed_from is None
+                                                   and anchors.pins(anchored, unkeyed)):
+            print(f"Entries #1-#{unkeyed} are unkeyed (written before the audit key was set, "
+                  "as a signed anchor shows).")
+        else:
+            print(f"Warning: entries #1-#{unkeyed} are unkeyed and nothing shows they were "
+                  "written before the audit key was set rather than rewritten without it: no "
+                  f"signed anchor covers entry #{unkeyed + 1} ({automatic} is missing or "
+                  "older). Check them against anchors kept elsewhere (--anchors FILE).",
+                  file=sys.stderr)
     return 0
 
 
@@ -299,14 +324,13 @@ def cmd_audit_anchor(args: argparse.Namespace) -> int:
         return 1
     head_keyed = bool(AuditEntry.objects.filter(seq=result.checked)
                       .values_list("keyed", flat=True).first())
-    line = json.dumps(anchors.make(key, count=result.checked, head_hash=result.head_hash,
-                                   keyed=head_keyed))
+    record = anchors.make(key, count=result.checked, head_hash=result.head_hash,
+                          keyed=head_keyed)
     if not args.out:
-        print(line)
+        print(json.dumps(record))
         return 0
     try:
-        with open(args.out, "a", encoding="utf-8") as out:
-            out.write(line + "\n")
+        anchors.append(Path(args.out), record)
     except OSError as exc:
         raise CommandError(f"cannot append to {args.out}: {exc.strerror or exc}") from exc
     print(f"Anchored the audit trail at entry #{result.checked} in {args.out}; keep that file "

@@ -24,6 +24,12 @@ def _mac(key: bytes, record: dict) -> str:
     return hmac.digest(key, signed.encode(), "sha256").hex()
 
 
+def append(path: Path, record: dict) -> None:
+    """Add one anchor line to ``path`` (created if missing); OSError if it cannot."""
+    with path.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(record) + "\n")
+
+
 def make(key: bytes, *, count: int, head_hash: str, keyed: bool,
          at: datetime | None = None) -> dict:
     moment = (at or datetime.now(UTC)).astimezone(UTC)
@@ -39,6 +45,18 @@ class Anchor:
     head_hash: str
     at: str
     signed: bool  # the mac is right under the key given
+
+
+def keyed_after(anchors: list[Anchor]) -> int | None:
+    """The newest signed anchor's entry count: an anchor is signed with the key, so the key
+    was in use then and every entry written after it must be keyed."""
+    return max((anchor.count for anchor in anchors if anchor.signed), default=None)
+
+
+def pins(anchors: list[Anchor], seq: int) -> bool:
+    """Whether a signed anchor covers entry ``seq`` (its count is ``seq`` or later; that the
+    trail agrees with it is checked by ``problems``)."""
+    return any(anchor.signed and anchor.count >= seq for anchor in anchors)
 
 
 def read(path: Path, key: bytes) -> list[Anchor]:

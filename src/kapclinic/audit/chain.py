@@ -59,13 +59,15 @@ class VerifyResult:
     first_bad_seq: int | None = None
     problem: str = ""
     keyed_from: int | None = None  # the first keyed entry, if any
+    head_keyed: bool = False  # the newest entry checked is keyed
     needs_key: bool = False  # keyed entries, and no key to check them with
     # The hash of each entry asked for (anchors), as verified.
     hashes: dict[int, str] = field(default_factory=dict)
 
 
 def verify_rows(rows: Iterable[tuple], key: bytes | None = None,
-                wanted: frozenset[int] = frozenset()) -> VerifyResult:
+                wanted: frozenset[int] = frozenset(),
+                keyed_after: int | None = None) -> VerifyResult:
     """Check rows of (FIELDS..., keyed, prev_hash, hash) in ascending seq order.
 
     Detects an altered entry (its hash no longer matches), an inserted or
@@ -79,10 +81,12 @@ def verify_rows(rows: Iterable[tuple], key: bytes | None = None,
     expected_seq = 1
     checked = 0
     keyed_from = None
+    head_keyed = False
     hashes: dict[int, str] = {}
 
     def broken(seq: int, problem: str, needs_key: bool = False) -> VerifyResult:
-        return VerifyResult(False, checked, prev, seq, problem, keyed_from, needs_key, hashes)
+        return VerifyResult(False, checked, prev, seq, problem, keyed_from, False, needs_key,
+                            hashes)
 
     for row in rows:
         values, keyed, prev_hash, stored_hash = row[:-3], row[-3], row[-2], row[-1]
@@ -101,6 +105,10 @@ def verify_rows(rows: Iterable[tuple], key: bytes | None = None,
         elif keyed_from is not None:
             return broken(seq, f"entry #{seq} is not keyed although #{keyed_from} before it "
                                "is: it was rewritten by someone without the audit key")
+        elif keyed_after is not None and seq > keyed_after:
+            return broken(seq, f"entry #{seq} is not keyed although an anchor signed with the "
+                               f"audit key shows the key was in use at entry #{keyed_after}: "
+                               "it was rewritten by someone without the audit key")
         if entry_hash(prev_hash, values, key if keyed else None) != stored_hash:
             if key is not None and not keyed:
                 return broken(seq, f"entry #{seq} was altered after it was written, or "
@@ -109,8 +117,10 @@ def verify_rows(rows: Iterable[tuple], key: bytes | None = None,
                                + (" (or the audit key is not the one it was written with)"
                                   if keyed else ""))
         prev = stored_hash
+        head_keyed = bool(keyed)
         if seq in wanted:
             hashes[seq] = stored_hash
         expected_seq += 1
         checked += 1
-    return VerifyResult(True, checked, prev, keyed_from=keyed_from, hashes=hashes)
+    return VerifyResult(True, checked, prev, keyed_from=keyed_from, head_keyed=head_keyed,
+                        hashes=hashes)

@@ -15,6 +15,9 @@ from kapclinic import config
 ENV_KEY = "KAPCLINIC_AUDIT_KEY"
 ENV_FILE = "KAPCLINIC_AUDIT_KEY_FILE"
 DEFAULT_FILE = "audit.key"  # in the data folder
+# Where kapclinic itself anchors the first keyed entry (anchors.py), outside the database.
+ENV_ANCHORS = "KAPCLINIC_AUDIT_ANCHORS_FILE"
+DEFAULT_ANCHORS = "audit-anchors.jsonl"  # in the data folder
 MIN_LENGTH = 32
 HOW = (f"set {ENV_KEY}, or {ENV_FILE} to a file holding it, or put it in {DEFAULT_FILE} in "
        "the data folder")
@@ -37,6 +40,19 @@ def _read(path: Path, where: str) -> bytes:
             f"cannot read the audit key file {path}: {exc.strerror or exc}") from exc
 
 
+def _data_dir() -> Path:
+    return Path(os.environ.get("KAPCLINIC_DATA_DIR", "var")).resolve()
+
+
+def default_key_file() -> Path | None:
+    """The data folder's audit.key when that is where the key comes from (neither
+    KAPCLINIC_AUDIT_KEY nor KAPCLINIC_AUDIT_KEY_FILE set, and the file exists)."""
+    if os.environ.get(ENV_KEY, "").strip() or os.environ.get(ENV_FILE, "").strip():
+        return None
+    default = _data_dir() / DEFAULT_FILE
+    return default if default.is_file() else None
+
+
 def audit_key() -> bytes | None:
     """The key, or None when the trail runs unkeyed (plain SHA-256, the default)."""
     text = os.environ.get(ENV_KEY, "")
@@ -45,7 +61,14 @@ def audit_key() -> bytes | None:
     named = os.environ.get(ENV_FILE, "").strip()
     if named:
         return _read(Path(named), f"{ENV_FILE} ({named})")
-    default = Path(os.environ.get("KAPCLINIC_DATA_DIR", "var")).resolve() / DEFAULT_FILE
-    if default.is_file():
+    default = default_key_file()
+    if default is not None:
         return _read(default, str(default))
     return None
+
+
+def anchors_file() -> Path:
+    """Where the first keyed entry is anchored automatically: KAPCLINIC_AUDIT_ANCHORS_FILE,
+    or audit-anchors.jsonl in the data folder."""
+    named = os.environ.get(ENV_ANCHORS, "").strip()
+    return Path(named) if named else _data_dir() / DEFAULT_ANCHORS

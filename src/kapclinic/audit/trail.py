@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from kapclinic.audit import chain, context, keys
+from kapclinic.audit import anchors, chain, context, keys
 from kapclinic.audit.models import AuditEntry
+
+log = logging.getLogger("kapclinic.audit")
 
 # Any 64-bit constant: the PostgreSQL advisory lock that serialises chain appends.
 CHAIN_LOCK_KEY = 0x6B6170_617564
@@ -90,8 +93,8 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
     with transaction.atomic():
         placed = _placed(events, actor)
         _lock_chain()
-        head = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
-        seq, prev_hash = head if head else (0, chain.GENESIS)
+        head = AuditEntry.objects.order_by("-seq").values_list("seq", "hash", "keyed").first()
+        seq, prev_hash, head_keyed = head if head else (0, chain.GENESIS, False)
         now = timezone.now()
         key = keys.audit_key()
         entries = []
@@ -112,7 +115,23 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
             prev_hash = entry.hash
             entries.append(entry)
         AuditEntry.objects.bulk_create(entries)
+        if key is not None and not head_keyed:
+            first = entries[0]
+            transaction.on_commit(lambda: _anchor_first_keyed(key, first.seq, first.hash))
     return entries
+
+
+def _anchor_first_keyed(key: bytes, seq: int, hash_: str) -> None:
+    """Anchor the first keyed entry outside the database (keys.anchors_file), once it is
+    committed: with that anchor, a keyed trail rewritten as an unkeyed one (which looks like
+    a trail whose key was set later) fails `kapclinic audit verify`. A failure to write it
+    never fails the write it follows; it is logged."""
+    path = keys.anchors_file()
+    try:
+        anchors.append(path, anchors.make(key, count=seq, head_hash=hash_, keyed=True))
+    except OSError as exc:
+        log.error("Could not anchor the first keyed audit entry #%s in %s (%s): run "
+                  "`kapclinic audit anchor --out %s` now.", seq, path, exc.strerror or exc, path)
 
 
 def record(action: str, *, object_type: str, object_id: str | int = "",
@@ -134,7 +153,8 @@ def _rows(batch_size: int = 20_000) -> Iterator[tuple]:
             yield from batch
 
 
-def verify(wanted: frozenset[int] = frozenset()) -> chain.VerifyResult:
+def verify(wanted: frozenset[int] = frozenset(),
+           keyed_after: int | None = None) -> chain.VerifyResult:
     """Verify the whole chain with the configured audit key (if any); ``wanted``: the entries
-    whose hashes to report (anchored counts)."""
-    return chain.verify_rows(_rows(), keys.audit_key(), wanted)
+    whose hashes to report (anchored counts); ``keyed_after``: see chain.verify_rows."""
+    return chain.verify_rows(_rows(), keys.audit_key(), wanted, keyed_after)
