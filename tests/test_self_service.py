@@ -118,3 +118,60 @@ def test_only_roles_that_edit_a_patient_give_a_portal_login(therapist, clinic_ad
                                        {"username": "ada"}).status_code == 404
     patient.refresh_from_db()
     assert patient.user_id is None
+
+
+# ---- reset links are rate limited (security review F4) -------------------------------------
+
+RESET = "/account/forgot-password/"
+
+
+def ask_for_reset(email: str, address: str = "198.51.100.7"):
+    return Client(REMOTE_ADDR=address).post(RESET, {"email": email})
+
+
+def reset_messages(email: str = "nina@example.org"):
+    return OutboxMessage.objects.filter(to=email, subject="Reset your kapclinic password")
+
+
+def test_asking_again_for_a_reset_link_within_fifteen_minutes_sends_no_second_email(
+        nurse, monkeypatch):
+    from kapclinic.web import ratelimit
+
+    User.objects.filter(pk=nurse.pk).update(email="nina@example.org")
+    now = [1_800_000_000.0]
+    monkeypatch.setattr(ratelimit, "_clock", lambda: now[0])
+    first = ask_for_reset("nina@example.org")
+    assert len(delivered()) == 1
+    again = [ask_for_reset("nina@example.org", f"203.0.113.{n}") for n in range(5)]
+    assert len(delivered()) == 1 and reset_messages().count() == 1
+    strip = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
+    assert all(a.status_code == 200 and strip.sub(b"", a.content) == strip.sub(b"", first.content)
+               for a in again)  # the same answer: nothing says a limit or an account is there
+    now[0] += 15 * 60
+    ask_for_reset("nina@example.org")
+    assert len(delivered()) == 2
+
+
+def test_a_reset_link_still_waiting_in_the_outbox_is_not_queued_again(nurse, monkeypatch):
+    from kapclinic.web import ratelimit
+
+    User.objects.filter(pk=nurse.pk).update(email="nina@example.org")
+    now = [1_800_000_000.0]
+    monkeypatch.setattr(ratelimit, "_clock", lambda: now[0])
+    ask_for_reset("nina@example.org")
+    now[0] += 60 * 60  # long after the limit's window, but the mail server was down
+    ask_for_reset("NINA@example.org")
+    assert reset_messages().count() == 1
+
+
+def test_one_address_cannot_ask_for_reset_links_to_many_accounts(clinic_a, settings):
+    from tests.conftest import make_user
+
+    per_address = settings.KAPCLINIC_RATE_LIMITS["password-reset"]["per_address"]
+    for n in range(per_address + 3):
+        user = make_user(f"staff{n}", clinic_a, "nurse")
+        User.objects.filter(pk=user.pk).update(email=f"staff{n}@example.org")
+        assert ask_for_reset(f"staff{n}@example.org").status_code == 200
+    queued = OutboxMessage.objects.filter(subject="Reset your kapclinic password").count()
+    assert queued == per_address
+    assert ask_for_reset("staff0@example.org", "192.0.2.99").status_code == 200

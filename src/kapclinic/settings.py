@@ -201,6 +201,10 @@ KAPCLINIC_PAGE_SIZE = 25
 KAPCLINIC_RATE_LIMITS = {
     "pk-population": {"per_user": 5, "per_address": 20, "seconds": 60,
                       "what": "population simulations"},
+    # Forgot password: per_user counts per email address asked for (one reset email per
+    # account per 15 minutes), per_address per client address.
+    "password-reset": {"per_user": 1, "per_address": 5, "seconds": 900,
+                       "what": "password reset requests"},
 }
 
 # Two-factor login (TOTP, django-otp): the issuer name shown in authenticator apps.

@@ -1,7 +1,8 @@
 """Rate limits for expensive requests, per user and per client address.
 
 A limit is a setting, ``KAPCLINIC_RATE_LIMITS[scope]``: at most ``per_user`` requests
-per user and ``per_address`` per client address in each window of ``seconds``. Counts
+per user (or per ``subject``, e.g. the email address a reset link is asked for) and
+``per_address`` per client address in each window of ``seconds``. Counts
 live in the database (``RateCounter``) and change only by conditional UPDATE inside a
 transaction, so both gunicorn workers see the same count and two simultaneous requests
 cannot both take the last place. Every attempt counts, refused or not, so hammering an
@@ -63,8 +64,10 @@ def client_address(request: HttpRequest) -> str:
     return client_ip.client_address(request) or "unknown"
 
 
-def hit(scope: str, request: HttpRequest) -> None:
-    """Count one attempt at ``scope`` for the user and the address; raise ``RateLimited``."""
+def hit(scope: str, request: HttpRequest, *, subject: str | None = None) -> None:
+    """Count one attempt at ``scope`` for the user and the address; raise ``RateLimited``.
+    With ``subject`` (what an anonymous request is about, such as an email address), that is
+    counted against ``per_user`` as well."""
     limit = limit_for(scope)
     now = _clock()
     window = int(now // limit.seconds) * limit.seconds
@@ -73,6 +76,8 @@ def hit(scope: str, request: HttpRequest) -> None:
     user = getattr(request, "auth", None) or getattr(request, "user", None)
     if user is not None and getattr(user, "is_authenticated", False):
         callers.insert(0, (f"user:{user.pk}", limit.per_user, False))
+    if subject is not None:
+        callers.append((f"subject:{subject}", limit.per_user, False))
     for caller, allowed, by_address in callers:
         if _count(f"{scope}:{caller}", window) > allowed:
             raise RateLimited(limit, by_address, retry_after)

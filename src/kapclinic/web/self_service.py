@@ -16,6 +16,7 @@ from kapclinic.accounts import staff
 from kapclinic.accounts.models import Membership, User
 from kapclinic.accounts.permissions import Action, get_patient_for_user, public, require
 from kapclinic.audit import trail
+from kapclinic.web import ratelimit
 
 # ---- change your own password -----------------------------------------------------------
 
@@ -56,22 +57,46 @@ def _reset_accounts(email: str) -> list[tuple[User, Membership]]:
     return found
 
 
+RESET_SUBJECT = "Reset your kapclinic password"
+
+
+def _reset_pending(email: str) -> bool:
+    """A reset email to this address is still waiting in the outbox (queued, being sent or
+    to be retried): its link works, so no second one is made."""
+    from kapclinic.measures.models import OutboxMessage
+
+    waiting = (OutboxMessage.Status.QUEUED, OutboxMessage.Status.SENDING,
+               OutboxMessage.Status.RETRYING)
+    return OutboxMessage.objects.filter(to__iexact=email, subject=RESET_SUBJECT,
+                                        status__in=waiting).exists()
+
+
 @public
 def forgot_password(request: HttpRequest) -> HttpResponse:
     """Email a set-password link (the same single-use, time-limited link an admin issues) to
-    each account with the address; the page answers the same whether or not one exists."""
+    each account with the address; the page answers the same whether or not one exists, and
+    whether or not a limit held the email back: at most KAPCLINIC_RATE_LIMITS
+    ["password-reset"] requests per address asked for and per client address, and no new
+    link while one to that address still waits in the outbox."""
     form = ForgotPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         from kapclinic.measures.messaging import send_to_staff
 
         days = settings.PASSWORD_RESET_TIMEOUT // 86400
-        for user, membership in _reset_accounts(form.cleaned_data["email"]):
+        email = form.cleaned_data["email"].strip().lower()
+        try:
+            ratelimit.hit("password-reset", request, subject=f"email:{email}")
+        except ratelimit.RateLimited:
+            accounts = []
+        else:  # every account with the address gets one, unless a link still waits
+            accounts = [] if _reset_pending(email) else _reset_accounts(email)
+        for user, membership in accounts:
             link = staff.password_link(user, request.build_absolute_uri("/"))
             trail.record("update", object_type="user", object_id=user.pk,
                          clinic_id=membership.clinic_id,
                          detail={"password_link": "requested by email"})
             send_to_staff(membership.clinic_id, user.email,
-                          subject="Reset your kapclinic password",
+                          subject=RESET_SUBJECT,
                           body=f"Hello {user.first_name or user.username},\n\nSomeone (we hope "
                                f"you) asked to reset the password of your kapclinic login "
                                f"{user.username}. Set a new one here (the link works once, "
