@@ -28,7 +28,7 @@ RECORD_LABELS = {
     "alert": "Alert", "api_token": "API token", "clinic": "Clinic",
     "clinical_event": "Clinical event", "condition": "Condition", "consent": "Consent",
     "consent_document": "Consent document", "eligibility_decision": "Eligibility decision",
-    "intake": "Intake", "measure_request": "Questionnaire request",
+    "intake": "Intake", "invitation": "Invitation", "measure_request": "Questionnaire request",
     "measure_settings": "Measurement settings", "membership": "Membership",
     "outbox_message": "Outbox message", "outcome": "Outcome", "outcome_settings": "Outcome rules",
     "patient": "Patient", "patient_link": "Patient link", "permission": "Permission",
