@@ -46,6 +46,19 @@ class User(AbstractUser):
 
     IDENTIFYING_FIELDS = ("username", "first_name", "last_name", "email")
 
+    # Only ever increases: moved on by every change of the person's access (access ended or
+    # restored, a role changed, an invitation accepted) and of their password. Set-password
+    # links carry it, so a link a change cancelled stays cancelled when the change is undone.
+    security_stamp = models.PositiveBigIntegerField(default=0)
+
+    def set_password(self, raw_password):
+        super().set_password(raw_password)
+        self.security_stamp = (self.security_stamp or 0) + 1
+
+    def bump_security_stamp(self) -> None:
+        """Move the stamp on in the database (a conditional-free increment: never back)."""
+        User.objects.filter(pk=self.pk).update(security_stamp=models.F("security_stamp") + 1)
+
     @property
     def display_name(self) -> str:
         return self.get_full_name() or self.username

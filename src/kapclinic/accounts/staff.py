@@ -39,14 +39,17 @@ class Added:
 class MembershipBoundTokens(PasswordResetTokenGenerator):
     """Django's reset token (void once the password or last login changes, or after
     PASSWORD_RESET_TIMEOUT), also void once the user's memberships change: a link issued
-    while someone worked in one clinic stops working if another clinic adds them."""
+    while someone worked in one clinic stops working if another clinic adds them. The
+    user's security stamp (read from the database, it only increases) keeps a link dead once
+    a change of access cancelled it, even when the access is later put back as it was."""
 
     key_salt = "kapclinic.accounts.staff.MembershipBoundTokens"
 
     def _make_hash_value(self, user, timestamp):
         memberships = sorted(Membership.all_objects.filter(user=user).values_list(
             "clinic_id", "role", "ended_at"), key=str)
-        return f"{super()._make_hash_value(user, timestamp)}{memberships}"
+        stamp = User.objects.filter(pk=user.pk).values_list("security_stamp", flat=True).first()
+        return f"{super()._make_hash_value(user, timestamp)}{memberships}|{stamp}"
 
 
 password_tokens = MembershipBoundTokens()
@@ -169,6 +172,7 @@ def add_staff(*, clinic: Clinic, username: str, first_name: str, last_name: str,
         else:
             Membership.all_objects.filter(pk=membership.pk).update(role=role, ended_at=None)
             membership.refresh_from_db()
+        user.bump_security_stamp()
         trail.record("create", object_type="membership", object_id=membership.pk,
                      clinic_id=clinic.pk, detail={"user": user.pk, "role": role,
                                                   "new_user": new_user})
@@ -230,6 +234,7 @@ def answer_invitation(*, invitation: Invitation, accept: bool, by: User) -> Memb
                 Membership.all_objects.filter(pk=membership.pk).update(role=invitation.role,
                                                                        ended_at=None)
                 membership.refresh_from_db()
+            by.bump_security_stamp()
         trail.record("update", object_type="invitation", object_id=invitation.pk,
                      clinic_id=invitation.clinic_id,
                      detail={"answer": state.value, "role": invitation.role,
@@ -264,6 +269,7 @@ def change_role(*, membership: Membership, role: str, by: User) -> None:
         if current.role == role:
             return
         Membership.objects.filter(pk=current.pk).update(role=role)
+        current.user.bump_security_stamp()
         trail.record("update", object_type="membership", object_id=current.pk,
                      clinic_id=current.clinic_id, detail={"role": [current.role, role]})
 
@@ -280,6 +286,7 @@ def end_access(*, membership: Membership, by: User) -> None:
             raise StaffError("access", "This is the clinic's only admin: make someone else "
                                        "admin first.")
         Membership.objects.filter(pk=current.pk).update(ended_at=timezone.now())
+        current.user.bump_security_stamp()
         trail.record("update", object_type="membership", object_id=current.pk,
                      clinic_id=current.clinic_id, detail={"access": "ended"})
 
@@ -288,5 +295,6 @@ def restore_access(*, membership: Membership, by: User) -> None:
     with transaction.atomic():
         if Membership.all_objects.filter(pk=membership.pk, ended_at__isnull=False).update(
                 ended_at=None):
+            membership.user.bump_security_stamp()
             trail.record("update", object_type="membership", object_id=membership.pk,
                          clinic_id=membership.clinic_id, detail={"access": "restored"})
