@@ -3,6 +3,8 @@ issue a set-password link. Every change is audited; nothing is deleted."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
@@ -113,6 +115,43 @@ NO_MATCH = ("No account we can add here has that username and email address. Che
             "the person, or untick 'existing account' to create a new one for them.")
 
 
+USERNAME_RULE = ("2-120 lowercase letters a-z, digits 0-9, dots, hyphens or underscores (no "
+                 "spaces, capitals or accented letters)")
+NEW_USERNAME = re.compile(r"[a-z0-9._-]{2,120}")
+
+
+def normalise_username(name: str) -> str:
+    """What a new username is saved as (NFKC, then lowercase: 'Ｅve' and 'Eve' are 'eve'), or
+    StaffError when that is not plain lowercase ASCII (a Cyrillic 'е' stays refused)."""
+    name = unicodedata.normalize("NFKC", name).strip().lower()
+    if not NEW_USERNAME.fullmatch(name):
+        raise StaffError("username", f"Use {USERNAME_RULE}.")
+    return name
+
+
+def username_key(username: str) -> str:
+    return unicodedata.normalize("NFKC", username).casefold()
+
+
+def username_like(username: str) -> User | None:
+    """An account whose username is ``username`` or reads the same once NFKC and case are
+    set aside (accounts made before new names were plain lowercase): the exact one first."""
+    exact = User.objects.filter(username=username).first()
+    if exact is not None:
+        return exact
+    key = username_key(username)
+    for pk, other in User.objects.values_list("pk", "username").iterator():
+        if username_key(other) == key:
+            return User.objects.get(pk=pk)
+    return None
+
+
+def taken_message(username: str) -> str:
+    """One answer for every reason a new username cannot be had."""
+    return (f"{username} is taken, or too like a username that is: choose another (for "
+            "example add a digit or their initial).")
+
+
 def clinic_username(clinic: Clinic, name: str) -> str:
     """A new account's username: the clinic's name space, then what the admin typed
     (``cedar.rhea``). Clinic slugs hold no dot, so two clinics' names never meet: what a new
@@ -151,18 +190,21 @@ def add_staff(*, clinic: Clinic, username: str, first_name: str, last_name: str,
     if existing:
         return Added(None, False, invite(clinic=clinic, username=username, email=email,
                                          role=role, by=by))
+    username = clinic_username(clinic, normalise_username(username))
     with transaction.atomic():
-        username = clinic_username(clinic, username)
-        user = User.objects.filter(username=username).first()
+        Clinic.objects.select_for_update().filter(pk=clinic.pk).exists()
+        user = username_like(username)
         new_user = user is None
         if user is None:
             user = User(username=username, first_name=first_name, last_name=last_name,
                         email=email)
             user.set_unusable_password()
             user.save()
-        elif is_patient_anywhere(user) or user.is_superuser or user.is_staff:
-            raise StaffError("username", f"{username} is taken in {clinic.name}: choose "
-                                         "another username.")
+        elif (user.username != username or is_patient_anywhere(user) or user.is_superuser
+              or user.is_staff
+              or not Membership.all_objects.filter(user=user, clinic=clinic).exists()):
+            # only this clinic's own former member is added again by their exact name
+            raise StaffError("username", taken_message(username))
         membership = Membership.all_objects.filter(user=user, clinic=clinic).first()
         if membership is not None and membership.ended_at is None:
             raise StaffError("username", f"{user.username} already works in {clinic.name} "

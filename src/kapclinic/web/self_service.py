@@ -110,11 +110,14 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
 # ---- a patient's portal login -------------------------------------------------------------
 
 class PortalLoginForm(forms.Form):
-    username = forms.RegexField(regex=r"^[\w.@+-]{2,120}$", max_length=120,
-                                help_text="Letters, digits and . @ + - _ ; it starts with the "
-                                          "clinic's name (shown after creating it)",
-                                error_messages={"invalid": "Use 2-120 letters, digits or . @ + "
-                                                           "- _ (no spaces)."})
+    username = forms.CharField(max_length=150, help_text=staff.USERNAME_RULE + "; it is saved "
+                               "after the clinic's name (shown after creating it)")
+
+    def clean_username(self):
+        try:
+            return staff.normalise_username(self.cleaned_data["username"])
+        except staff.StaffError as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
 
 @require(Action.PATIENT_EDIT)
@@ -123,9 +126,8 @@ def portal_login(request: HttpRequest, patient_id: int) -> HttpResponse:
     form = PortalLoginForm(request.POST or None)
     if request.method == "POST" and patient.user_id is None and form.is_valid():
         username = staff.clinic_username(patient.clinic, form.cleaned_data["username"])
-        if User.objects.filter(username=username).exists():
-            form.add_error("username", f"{username} is taken in {patient.clinic.name}: choose "
-                                       "another username.")
+        if staff.username_like(username) is not None:
+            form.add_error("username", staff.taken_message(username))
         else:
             from kapclinic.patients import actions
 

@@ -3,6 +3,8 @@ adding staff, changing a role, ending or restoring access, set-password links.""
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -21,16 +23,15 @@ from kapclinic.web import text
 from kapclinic.web.referrer import no_referrer
 from kapclinic.web.two_factor import SecurityForm
 
+EXISTING_USERNAME = re.compile(r"[\w.@+-]{1,150}")
 STAFF_ROLES = [(r.value, r.label) for r in Role if r != Role.PATIENT]
 
 
 class AddStaffForm(forms.Form):
-    username = forms.RegexField(regex=r"^[\w.@+-]{2,120}$", max_length=120,
-                                help_text="Letters, digits and . @ + - _ ; a new account's "
-                                          "username starts with the clinic's name (shown "
-                                          "after adding)",
-                                error_messages={"invalid": "Use 2-120 letters, digits or . @ + "
-                                                           "- _ (no spaces)."})
+    username = forms.CharField(max_length=150, help_text="A new account: "
+                               + staff.USERNAME_RULE + "; it is saved after the clinic's name "
+                               "(shown after adding). An existing account: its username exactly "
+                               "as they log in with it")
     existing = forms.BooleanField(required=False, label="Existing account: invite the kapclinic "
                                   "login they already have (typed exactly, with its email); "
                                   "they accept it when they next log in")
@@ -43,6 +44,22 @@ class AddStaffForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         text.guard(self, names=("username", "first_name", "last_name", "email"))
+
+    def clean(self):
+        data = super().clean()
+        name = data.get("username")
+        if name is None:
+            return data
+        if data.get("existing"):
+            if not EXISTING_USERNAME.fullmatch(name):
+                self.add_error("username", "Type their username exactly as they log in with "
+                                           "it (no spaces).")
+        else:
+            try:
+                data["username"] = staff.normalise_username(name)
+            except staff.StaffError as exc:
+                self.add_error("username", str(exc))
+        return data
 
 
 class RoleForm(forms.Form):
