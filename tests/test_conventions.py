@@ -26,14 +26,6 @@ def test_no_model_change_is_missing_a_migration():
         pytest.fail(f"models changed without a migration:\n{out.getvalue()}")
 
 
-def test_every_model_declares_which_fields_identify_a_person():
-    for model in our_models():
-        declared = getattr(model, "IDENTIFYING_FIELDS", None)
-        assert declared is not None, f"{model.__name__} has no IDENTIFYING_FIELDS"
-        names = {field.name for field in model._meta.get_fields()}
-        assert set(declared) <= names, f"{model.__name__} lists unknown fields {set(declared) - names}"
-
-
 def test_who_and_when_fields_come_in_constrained_pairs():
     for model in our_models():
         fields = {field.name for field in model._meta.get_fields()}

@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone
 
 from kapclinic.accounts.roles import Role
+from kapclinic.privacy import classify
 
 
 def validate_time_zone(value: str) -> None:
@@ -31,7 +32,11 @@ class Clinic(models.Model):
     require_mfa = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
-    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+    # the clinic a patient attends narrows where they live
+    FIELD_CLASSES = classify(
+        quasi_identifier=("slug", "name", "time_zone"),
+        none=("id", "is_demo", "require_mfa", "created_at"),
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -44,7 +49,11 @@ class Clinic(models.Model):
 class User(AbstractUser):
     """A person who logs in. Their role is per clinic, on Membership."""
 
-    IDENTIFYING_FIELDS = ("username", "first_name", "last_name", "email")
+    FIELD_CLASSES = classify(
+        direct_identifier=("username", "first_name", "last_name", "email"),
+        date=("last_login", "date_joined"),
+        none=("id", "password", "is_superuser", "is_staff", "is_active", "security_stamp"),
+    )
 
     # Only ever increases: moved on by every change of the person's access (access ended or
     # restored, a role changed, an invitation accepted) and of their password. Set-password
@@ -81,7 +90,11 @@ class Membership(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
 
-    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+    FIELD_CLASSES = classify(
+        date=("created_at", "ended_at"),
+        coded=("role",),
+        none=("id", "user", "clinic"),
+    )
 
     all_objects = models.Manager()
     objects = CurrentMemberships()
@@ -120,7 +133,11 @@ class Invitation(models.Model):
                              default=InvitationState.PENDING)
     answered_at = models.DateTimeField(null=True, blank=True)
 
-    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+    FIELD_CLASSES = classify(
+        date=("created_at", "answered_at"),
+        coded=("role", "state"),
+        none=("id", "clinic", "user", "invited_by"),
+    )
 
     class Meta:
         constraints = [
@@ -163,7 +180,13 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
-    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+    # the name is typed by its owner ('Dr Lee's laptop')
+    FIELD_CLASSES = classify(
+        date=("created_at", "expires_at", "revoked_at", "last_used_at"),
+        free_text=("name",),
+        coded=("scope",),
+        none=("id", "user", "token_hash"),
+    )
 
     def __str__(self) -> str:
         return f"token {self.name!r} of {self.user}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from kapclinic.privacy import classify
+
 
 class ImmutableError(Exception):
     """Raised on any attempt to change or delete an append-only record."""
@@ -90,7 +92,15 @@ class AuditEntry(AppendOnlyRecord):
     # stay verifiable as plain SHA-256. Once one entry is keyed, every later one must be.
     keyed = models.BooleanField(default=False, db_default=False)
 
-    IDENTIFYING_FIELDS = ("actor_username", "client_addr")
+    # detail_json may quote changed values
+    FIELD_CLASSES = classify(
+        direct_identifier=("actor_username", "client_addr"),
+        date=("at",),
+        free_text=("detail_json",),
+        coded=("role", "object_type", "action"),
+        none=("id", "seq", "actor_id", "clinic_id", "patient_id", "object_id", "request_id", "prev_hash",
+            "hash", "keyed"),
+    )
 
     class Meta:
         ordering = ["-seq"]

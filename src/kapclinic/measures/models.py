@@ -14,6 +14,7 @@ from kapclinic.audit.models import CorrectableRecord
 from kapclinic.clinical import instruments, outcomes
 from kapclinic.clinical.instruments.crisis import is_crisis
 from kapclinic.patients.models import Patient, PatientLink, paired
+from kapclinic.privacy import classify
 
 USER = settings.AUTH_USER_MODEL
 
@@ -117,7 +118,14 @@ class MeasureSettings(models.Model):
     response_rules = models.JSONField(default=dict, blank=True)
     outcome_version = models.PositiveIntegerField(default=1)
 
-    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+    # clinic settings: crisis_text is the clinic's text, about no patient
+    FIELD_CLASSES = classify(
+        coded=("default_instruments", "ptsd_instruments", "prorate_rounding", "relapse_after",
+            "relapse_date"),
+        none=("id", "clinic", "crisis_text", "escalation_minutes", "link_days", "default_interval_days",
+            "qids_suicide_item_threshold", "prorate", "madrs_suicide_item_threshold", "version",
+            "fading_fraction", "madrs_remission_max", "relapse_rules", "response_rules", "outcome_version"),
+    )
 
     def __str__(self) -> str:
         return f"measurement settings of {self.clinic}"
@@ -181,7 +189,13 @@ class Response(CorrectableRecord):
                                             related_name="+")
     entered_in_error_reason = models.CharField(max_length=500, blank=True)
 
-    IDENTIFYING_FIELDS: tuple[str, ...] = ("entered_in_error_reason",)
+    # answers/flags/result: item scores and rule codes
+    FIELD_CLASSES = classify(
+        date=("taken_at", "entered_in_error_at"),
+        free_text=("entered_in_error_reason",),
+        coded=("instrument", "answers", "severity", "flags", "result", "source"),
+        none=("id", "patient", "definition_version", "total", "entered_by", "link", "entered_in_error_by"),
+    )
 
     class Meta:
         ordering = ["-taken_at", "-id"]
@@ -212,7 +226,11 @@ class Schedule(models.Model):
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
-    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+    FIELD_CLASSES = classify(
+        date=("next_due_at", "created_at"),
+        coded=("instrument",),
+        none=("id", "patient", "interval_days", "active"),
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["patient", "instrument"],
@@ -237,7 +255,11 @@ class MeasureRequest(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
 
-    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+    FIELD_CLASSES = classify(
+        date=("due_at", "sent_at", "reminded_at"),
+        coded=("instrument",),
+        none=("id", "patient", "link"),
+    )
 
     def __str__(self) -> str:
         return f"{self.instrument} due {self.due_at:%Y-%m-%d} for patient {self.patient_id}"
@@ -271,7 +293,12 @@ class Alert(CorrectableRecord):
     acknowledgement_note = models.TextField(blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
 
-    IDENTIFYING_FIELDS = ("acknowledgement_note",)
+    FIELD_CLASSES = classify(
+        date=("raised_at", "acknowledged_at", "escalated_at"),
+        free_text=("acknowledgement_note",),
+        coded=("kind", "label", "priority"),
+        none=("id", "patient", "response", "acknowledged_by"),
+    )
 
     class Meta:
         ordering = ["-raised_at"]
@@ -316,7 +343,14 @@ class OutboxMessage(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)  # never the password or the body
 
-    IDENTIFYING_FIELDS = ("to", "body", "pending_body")
+    # last_error may quote the address
+    FIELD_CLASSES = classify(
+        direct_identifier=("to",),
+        date=("created_at", "next_attempt_at", "claimed_at", "sent_at"),
+        free_text=("subject", "body", "pending_body", "last_error"),
+        coded=("channel", "status"),
+        none=("id", "clinic", "patient", "attempts"),
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -353,7 +387,14 @@ class OutcomeSnapshot(models.Model):
     # The clinic's outcome_version this was computed under (0: before versions existed).
     settings_version = models.PositiveIntegerField(default=0)
 
-    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+    # summary holds the dated score series
+    FIELD_CLASSES = classify(
+        date=("computed_at", "latest_at", "summary"),
+        coded=("instrument", "condition_group"),
+        none=("id", "patient", "baseline_total", "latest_total", "reduction_pct", "response_now",
+            "remission_now", "ever_responded", "time_to_response_days", "has_relapse_rule", "relapsed",
+            "durability_days", "relief_fading", "settings_version"),
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["patient", "instrument"],
@@ -390,7 +431,12 @@ class ClinicalEvent(CorrectableRecord):
                                             related_name="+")
     entered_in_error_reason = models.CharField(max_length=500, blank=True)
 
-    IDENTIFYING_FIELDS = ("note", "entered_in_error_reason")
+    FIELD_CLASSES = classify(
+        date=("occurred_at", "recorded_at", "entered_in_error_at"),
+        free_text=("note", "entered_in_error_reason"),
+        coded=("kind",),
+        none=("id", "patient", "recorded_by", "entered_in_error_by"),
+    )
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic
 from kapclinic.audit.models import AppendOnlyRecord, CorrectableRecord
+from kapclinic.privacy import classify
 
 
 class Status(models.TextChoices):
@@ -64,9 +65,13 @@ class Patient(models.Model):
                                    on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(default=timezone.now)
 
-    IDENTIFYING_FIELDS = (
-        "mrn", "given_name", "family_name", "date_of_birth", "phone", "email", "address",
-        "emergency_contact_name", "emergency_contact_relationship", "emergency_contact_phone",
+    FIELD_CLASSES = classify(
+        direct_identifier=("mrn", "given_name", "family_name", "phone", "email", "address",
+            "emergency_contact_name", "emergency_contact_phone"),
+        date=("date_of_birth", "created_at", "updated_at"),
+        quasi_identifier=("sex_at_birth", "emergency_contact_relationship"),
+        coded=("status",),
+        none=("id", "clinic", "prescriber", "therapist", "user", "version", "created_by"),
     )
 
     class Meta:
@@ -103,7 +108,11 @@ class StatusChange(AppendOnlyRecord):
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
                                    on_delete=models.PROTECT, related_name="+")
 
-    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+    FIELD_CLASSES = classify(
+        date=("changed_at",),
+        coded=("from_status", "to_status"),
+        none=("id", "patient", "changed_by"),
+    )
 
     class Meta:
         ordering = ["changed_at", "id"]
@@ -133,7 +142,12 @@ class Condition(CorrectableRecord):
                                             on_delete=models.PROTECT, related_name="+")
     entered_in_error_reason = models.CharField(max_length=500, blank=True)
 
-    IDENTIFYING_FIELDS = ("note",)
+    FIELD_CLASSES = classify(
+        date=("recorded_at", "entered_in_error_at"),
+        free_text=("note", "entered_in_error_reason"),
+        coded=("code", "display", "code_system"),
+        none=("id", "patient", "treatment_resistant", "recorded_by", "entered_in_error_by"),
+    )
 
     class Meta:
         ordering = ["recorded_at", "id"]
@@ -173,7 +187,11 @@ class PatientLink(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
 
-    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+    FIELD_CLASSES = classify(
+        date=("created_at", "expires_at", "used_at"),
+        coded=("purpose",),
+        none=("id", "patient", "token_hash", "created_by"),
+    )
 
     class Meta:
         ordering = ["-created_at"]

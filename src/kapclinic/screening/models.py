@@ -13,9 +13,39 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic
 from kapclinic.audit.models import AppendOnlyRecord, CorrectableRecord
+from kapclinic.clinical.screening.schema import HISTORY_KEYS
 from kapclinic.patients.models import Patient, paired
+from kapclinic.privacy import classify
 
 USER = settings.AUTH_USER_MODEL
+
+# The keys of an intake by what they say about the patient. ``data`` (the validated intake the
+# rules read) holds the rules' INPUT_FIELDS (clinical/screening/schema.py, history answers
+# nested under "history"); ``draft`` holds the intake form's answers as typed, under the form's
+# field names, with the narrative questions (screening/forms.py NARRATIVE) that only the draft
+# keeps. tests/test_field_classification.py keeps both tables in step with the schema and form.
+INTAKE_DATA_KEY_CLASSES = {
+    **classify(
+        date=("date_of_birth",),
+        free_text=("medications", "hypersensitivities"),
+        quasi_identifier=("sex_at_birth",),
+        coded=("diagnoses",),
+        none=("weight_kg", "height_cm", "sbp_mmhg", "dbp_mmhg", "heart_rate_bpm", "spo2_pct",
+              "resp_rate_per_min", "temp_c", "adequate_antidepressant_trials", "pregnant",
+              "breastfeeding", "audit_total"),
+    ),
+    **classify(none=[f"history.{key}" for key in HISTORY_KEYS]),
+}
+INTAKE_DRAFT_KEY_CLASSES = {
+    **{name.replace(".", "_"): cls for name, cls in INTAKE_DATA_KEY_CLASSES.items()
+       # the first three come from the patient record; the form does not ask the last two
+       if name not in ("date_of_birth", "sex_at_birth", "diagnoses", "resp_rate_per_min", "temp_c")},
+    **classify(
+        free_text=("prior_treatments", "ect", "prior_ketamine", "allergies_notes", "goals"),
+        none=("no_medications", "no_hypersensitivities"),
+    ),
+}
+INTAKE_JSON_KEY_CLASSES = {"draft": INTAKE_DRAFT_KEY_CLASSES, "data": INTAKE_DATA_KEY_CLASSES}
 
 
 class Intake(models.Model):
@@ -28,7 +58,12 @@ class Intake(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
 
-    IDENTIFYING_FIELDS = ("draft", "data")
+    FIELD_CLASSES = classify(
+        date=("updated_at",),
+        free_text=("draft", "data"),
+        none=("id", "patient", "version", "updated_by"),
+    )
+    JSON_KEY_CLASSES = INTAKE_JSON_KEY_CLASSES
 
     def __str__(self) -> str:
         return f"intake of patient {self.patient_id} v{self.version}"
@@ -45,7 +80,13 @@ class IntakeRevision(AppendOnlyRecord):
     saved_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
     source = models.CharField(max_length=20, default="clinic")  # clinic | link
 
-    IDENTIFYING_FIELDS = ("draft", "data")
+    FIELD_CLASSES = classify(
+        date=("saved_at",),
+        free_text=("draft", "data"),
+        coded=("source",),
+        none=("id", "intake", "version", "saved_by"),
+    )
+    JSON_KEY_CLASSES = INTAKE_JSON_KEY_CLASSES
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["intake", "version"],
@@ -75,7 +116,13 @@ class EligibilityDecision(AppendOnlyRecord):
     evaluated_at = models.DateTimeField(default=timezone.now)
     evaluated_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
 
-    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+    # result: reasons that may quote intake values (an age)
+    FIELD_CLASSES = classify(
+        date=("evaluated_at",),
+        free_text=("result",),
+        coded=("drug", "route", "status"),
+        none=("id", "patient", "intake_version", "ruleset_version", "evaluated_by"),
+    )
 
     class Meta:
         ordering = ["-evaluated_at", "-id"]
@@ -102,7 +149,12 @@ class SignOff(AppendOnlyRecord):
     signed_at = models.DateTimeField(default=timezone.now)
     signed_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
 
-    IDENTIFYING_FIELDS = ("reason",)
+    FIELD_CLASSES = classify(
+        date=("signed_at",),
+        free_text=("reason",),
+        coded=("outcome", "final_status"),
+        none=("id", "decision", "ruleset_version", "signed_by"),
+    )
 
     class Meta:
         constraints = [models.CheckConstraint(
@@ -122,7 +174,10 @@ class ConsentDocument(AppendOnlyRecord):
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
 
-    IDENTIFYING_FIELDS: tuple[str, ...] = ()
+    # the clinic's own form, the same for every patient
+    FIELD_CLASSES = classify(
+        none=("id", "clinic", "version", "title", "text", "created_at", "created_by"),
+    )
 
     class Meta:
         ordering = ["-version"]
@@ -153,7 +208,13 @@ class Consent(CorrectableRecord):
                                      related_name="+")
     withdrawal_reason = models.TextField(blank=True)
 
-    IDENTIFYING_FIELDS = ("signed_name", "client_addr", "guardian_name", "withdrawal_reason")
+    FIELD_CLASSES = classify(
+        direct_identifier=("signed_name", "client_addr", "guardian_name"),
+        date=("signed_at", "withdrawn_at"),
+        free_text=("withdrawal_reason",),
+        coded=("method",),
+        none=("id", "patient", "document", "recorded_by", "withdrawn_by"),
+    )
 
     class Meta:
         ordering = ["-signed_at", "-id"]

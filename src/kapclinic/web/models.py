@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from kapclinic.privacy import classify
+
 
 class RateCounter(models.Model):
     """How many requests one caller made in the current window of one rate limit.
@@ -17,7 +19,12 @@ class RateCounter(models.Model):
     window_start = models.BigIntegerField()  # Unix seconds
     count = models.PositiveIntegerField(default=0)
 
-    IDENTIFYING_FIELDS = ("key",)  # derived from a client address
+    # key is derived from a client address or a username
+    FIELD_CLASSES = classify(
+        direct_identifier=("key",),
+        date=("window_start",),
+        none=("id", "count"),
+    )
 
     def __str__(self) -> str:
         return f"rate counter {self.key[:8]}: {self.count} since {self.window_start}"
@@ -49,7 +56,13 @@ class IdempotencyRecord(models.Model):
     location = models.CharField(max_length=2000, blank=True)
     body = models.BinaryField(blank=True, default=b"")
 
-    IDENTIFYING_FIELDS = ("body", "location")  # a copy of the first answer: may name a patient
+    # body and location copy the first answer, which may name a patient
+    FIELD_CLASSES = classify(
+        date=("created_at", "expires_at"),
+        free_text=("location", "body"),
+        coded=("kind", "method", "status", "content_type"),
+        none=("id", "scope", "key", "path", "fingerprint"),
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["scope", "key"],
