@@ -18,6 +18,7 @@ import time
 
 from kapclinic.clinical import instruments
 from kapclinic.clinical.instruments.definitions import load_all
+from kapclinic.clinical.instruments.errors import NotAskedError
 
 
 def rate(instrument_id: str, answer_sets: list[dict[str, int | None]], n: int,
@@ -31,6 +32,16 @@ def rate(instrument_id: str, answer_sets: list[dict[str, int | None]], n: int,
     return max(runs), statistics.median(runs)
 
 
+def _asked_consistently(instrument_id: str, answers: dict[str, int | None]) -> bool:
+    """Random answers can answer a question its skip rule says was not asked (C-SSRS 3-5
+    after a No to 2), which the scorer refuses: such sets are not timed."""
+    try:
+        instruments.score(instrument_id, answers)
+    except NotAskedError:
+        return False
+    return True
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200_000)
@@ -38,8 +49,8 @@ def main() -> None:
     rng = random.Random(1)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     for instrument_id, d in sorted(load_all().items()):
-        sets = [{i.link_id: rng.choice(i.values) for i in d.items if i.scored}
-                for _ in range(1000)]
+        drawn = [{i.link_id: rng.choice(i.values) for i in d.items if i.scored} for _ in range(1000)]
+        sets = [s for s in drawn if _asked_consistently(instrument_id, s)]
         best, median = rate(instrument_id, sets, args.n // 4)
         print(f"{instrument_id:15s} complete: best {best:>9,.0f}/s, median {median:>9,.0f}/s")
     phq9 = [{str(i): rng.randint(0, 3) for i in range(1, 10)} for _ in range(1000)]
