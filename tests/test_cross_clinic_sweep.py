@@ -1,0 +1,371 @@
+"""The cross-clinic sweep: every page and API route, asked by every role of clinic A with
+clinic B's ids, must refuse (403, 404, 405; the portal may also be sent to log in), show none
+of clinic B's data, and leave every clinic-B row as it was.
+
+Routes are found by walking the URL resolver, so a new page or API endpoint is swept without
+editing this file, unless it takes a URL parameter the id map below does not know: then the
+test fails naming it, and the new id joins B_IDS (and, for a new table, CLINIC_PATH in
+tests/test_clinic_scoping.py, which says which rows are clinic B's).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from django.apps import apps
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from kapclinic import demo
+from kapclinic.accounts import staff as staff_actions
+from kapclinic.accounts.models import Clinic, Invitation, Membership, User
+from kapclinic.accounts.roles import Role
+from kapclinic.accounts.tokens import issue_token
+from kapclinic.measures import actions as measures
+from kapclinic.measures.demo_data import answers_for_total
+from kapclinic.measures.models import Alert, ClinicalEvent, MeasureRequest, OutboxMessage
+from kapclinic.patients import actions as patients
+from kapclinic.patients.models import Patient, Status
+from kapclinic.screening.models import ConsentDocument
+from tests.conftest import PASSWORD, make_user, new_patient
+from tests.test_clinic_scoping import CLINIC_PATH
+
+pytestmark = pytest.mark.django_db
+
+ROLES = [*demo.STAFF_ROLES, Role.PATIENT]
+# URL parameters that are not a row id: what the sweep puts there
+NOT_IDS = {
+    "instrument": "phq9",
+    "token": "not-a-real-link-token",  # capability links: test_link_security.py
+}
+PAGE_METHODS = ("get", "post")
+API_METHODS = ("get", "post", "put", "patch", "delete")
+REFUSED = {403, 404, 405}
+B_MARKERS = ("Cedar KAP Center", "D2-", "sweep-b-")  # clinic B's name, MRNs, made-up names
+
+
+# --- the world --------------------------------------------------------------------------
+
+def _full_patient(clinic: Clinic, staff: dict, document, mrn: str, given: str) -> Patient:
+    """A patient with every kind of record: conditions (one entered in error), intake,
+    decision and sign-off, consent, responses with an alert, a schedule, a sent
+    questionnaire (link, request, outbox), a clinical event and a portal login."""
+    prescriber = staff[Role.PRESCRIBER]
+    patient = new_patient(clinic, prescriber, mrn=mrn, given_name=given, family_name="Sweep",
+                          email=f"{given}@example.org", phone="555-0100",
+                          prescriber=prescriber, therapist=staff[Role.THERAPIST])
+    patients.add_condition(patient=patient, code="F33.1", treatment_resistant=True, by=prescriber)
+    wrong = patients.add_condition(patient=patient, code="F41.1", by=prescriber)
+    patients.mark_condition_entered_in_error(condition=wrong, reason="typo", by=prescriber)
+    patient = Patient.objects.select_related("clinic").get(pk=patient.pk)
+    demo._walk(patient, Status.IN_TREATMENT, staff, document)
+    patient = Patient.objects.select_related("clinic").get(pk=patient.pk)
+    answers = answers_for_total("phq9", 20)
+    measures.record_response(patient=patient, instrument="phq9", answers=answers,
+                             source="clinic", by=staff[Role.NURSE])
+    measures.record_response(patient=patient, instrument="gad7",
+                             answers=answers_for_total("gad7", 9), source="clinic",
+                             by=staff[Role.NURSE])
+    measures.start_default_schedule(patient=patient, by=staff[Role.NURSE])
+    measures.send_request(patient=patient, instrument="phq9", due_at=timezone.now(),
+                          base_url="http://testserver", by=staff[Role.NURSE])
+    measures.record_clinical_event(patient=patient, kind=next(iter(ClinicalEvent.KINDS)),
+                                   occurred_at=timezone.now() - timedelta(days=2),
+                                   note="sweep", by=prescriber)
+    return patient
+
+
+@pytest.fixture
+def world():
+    """Two demo clinics (harbor = A, cedar = B) plus, in each, one patient holding a record of
+    every kind, API tokens, a pending invitation and an ended membership."""
+    demo.load_demo(patients=8, seed=11, password=PASSWORD, weeks=4)
+    out = {}
+    for slug, suffix, given in (("harbor", "", "sweep-a"), ("cedar", "2", "sweep-b")):
+        clinic = Clinic.objects.get(slug=slug)
+        staff = {role: User.objects.get(username=f"{role.value}{suffix}")
+                 for role in demo.STAFF_ROLES}
+        document = ConsentDocument.objects.filter(clinic=clinic).latest("pk")
+        patient = _full_patient(clinic, staff, document, f"D{1 + bool(suffix)}-SWEEP",
+                                f"{given}-ada")
+        secrets = {role: issue_token(user=user, name="sweep", scope="write")[1]
+                   for role, user in staff.items()}
+        outsider_clinic = Clinic.objects.create(slug=f"outside-{slug}", name=f"Outside {slug}")
+        outsider = make_user(f"drifter{suffix}", outsider_clinic, Role.NURSE)
+        outsider.email = f"drifter{suffix}@example.org"
+        outsider.save()
+        staff_actions.invite(clinic=clinic, username=outsider.username, email=outsider.email,
+                             role=Role.NURSE, by=staff[Role.ADMIN])
+        leaver = make_user(f"leaver{suffix}", clinic, Role.THERAPIST)
+        staff_actions.end_access(membership=Membership.objects.get(user=leaver, clinic=clinic),
+                                 by=staff[Role.ADMIN])
+        out[slug] = {"clinic": clinic, "staff": staff, "patient": patient, "secrets": secrets}
+    return out
+
+
+def ids_of(clinic: Clinic, patient: Patient) -> dict[str, str]:
+    """One id of each kind from ``clinic``, the nested ones belonging to ``patient``."""
+    staff_user = Membership.objects.filter(clinic=clinic, role=Role.NURSE).get().user
+    rows = {
+        "patient_id": patient,
+        "condition_id": patient.conditions.first(),
+        "decision_id": patient.decisions.first(),
+        "consent_id": patient.consents.first(),
+        "schedule_id": patient.schedules.first(),
+        "event_id": patient.clinical_events.first(),
+        "response_id": patient.responses.first(),
+        "alert_id": Alert.objects.filter(patient=patient).first(),
+        "request_id": MeasureRequest.objects.filter(patient=patient).first(),
+        "membership_id": Membership.objects.filter(clinic=clinic, user=staff_user).first(),
+        "token_id": staff_user.api_tokens.first(),
+    }
+    missing = [name for name, row in rows.items() if row is None]
+    assert not missing, f"the world has no row for {missing} in {clinic.slug}"
+    ids = {name: str(row.pk) for name, row in rows.items()}
+    ids["uidb64"] = urlsafe_base64_encode(force_bytes(staff_user.pk))
+    return ids
+
+
+# --- routes -----------------------------------------------------------------------------
+
+PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+def _walk(resolver, prefix=""):
+    for pattern in resolver.url_patterns:
+        route = str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern, prefix + route)
+        elif isinstance(pattern, URLPattern):
+            yield prefix + route, pattern.name
+
+
+def routes():
+    """Every URL pattern as (route with <params>, name), through included resolvers, once
+    per route (the API lists a path once per method)."""
+    seen = {}
+    for route, name in _walk(get_resolver()):
+        seen.setdefault(route, name)
+    return list(seen.items())
+
+
+def fill(route: str, ids: dict[str, str]) -> str:
+    return "/" + PARAM.sub(lambda m: ids[m.group(2)], route)
+
+
+def params(route: str) -> list[str]:
+    return [m.group(2) for m in PARAM.finditer(route)]
+
+
+def is_catch_all(route: str) -> bool:
+    return "(?P<rest>" in route  # the API's own 404 for a path no endpoint has
+
+
+def test_every_url_parameter_is_one_the_sweep_can_fill_with_another_clinics_id(world):
+    ids = ids_of(world["cedar"]["clinic"], world["cedar"]["patient"])
+    unknown = sorted({f"{name} (in {route})" for route, _ in routes() if not is_catch_all(route)
+                      for name in params(route) if name not in ids and name not in NOT_IDS})
+    assert not unknown, (
+        "the cross-clinic sweep cannot fill these URL parameters with a clinic-B id: "
+        f"{', '.join(unknown)}. Add each to ids_of() in tests/test_cross_clinic_sweep.py.")
+
+
+# --- snapshot of clinic B ---------------------------------------------------------------
+
+APPEND_ONLY = {"audit.AuditEntry"}  # a refused attempt is audited, in either clinic
+
+
+def snapshot(clinic: Clinic) -> dict[str, dict]:
+    rows = {}
+    for label, path in CLINIC_PATH.items():
+        model = apps.get_model(label)
+        query = model.objects.filter(**{path: clinic.pk}).distinct().order_by("pk")
+        rows[label] = {row["id"]: row for row in query.values()}
+    return rows
+
+
+def changes(before: dict, after: dict) -> list[str]:
+    found = []
+    for label, rows in before.items():
+        now = after[label]
+        for pk, row in rows.items():
+            if pk not in now:
+                found.append(f"{label} {pk} gone")
+            elif now[pk] != row:
+                changed = sorted(k for k in row if row[k] != now[pk][k])
+                found.append(f"{label} {pk} changed: {', '.join(changed)}")
+        if label not in APPEND_ONLY:
+            found += [f"{label} {pk} added" for pk in set(now) - set(rows)]
+    return found
+
+
+# --- the sweep --------------------------------------------------------------------------
+
+def form_body(ids: dict[str, str], b: dict, patient_b: Patient) -> dict:
+    """A POST body that would pass the page's form were the record the caller's own: every
+    body-borne id is clinic B's too."""
+    clinic_b = b["clinic"]
+    return {
+        "version": str(patient_b.version), "reason": "sweep", "note": "sweep",
+        "accept": "on", "final_status": "eligible", "status": "discharged",
+        "role": Role.ADMIN, "active": "0", "code": "F32.1",
+        "signed_name": patient_b.full_name, "method": "in_clinic",
+        "document": str(ConsentDocument.objects.filter(clinic=clinic_b).latest("pk").pk),
+        "token": ids["token_id"], "clinic": str(clinic_b.pk),
+        "invitation": str(Invitation.objects.get(clinic=clinic_b).pk),
+        "kind": next(iter(ClinicalEvent.KINDS)),
+        "occurred_at": (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+        "given_name": "Swept", "family_name": "Sweep", "mrn": "SWEPT",
+        "username": "swept", "email": "swept@example.org",
+        **{key: str(value) for key, value in answers_for_total("phq9", 27).items()},
+    }
+
+
+# The JSON an API write with an id in its path would accept for the caller's own record (so
+# the refusal is the scoping, not a 422 for a wrong body), by (method, route).
+API_BODIES = {
+    ("PATCH", "api/v1/patients/<patient_id>"):
+        lambda p: {"version": p.version, "given_name": "Swept"},
+    ("POST", "api/v1/patients/<patient_id>/responses"):
+        lambda p: {"instrument": "phq9", "answers": answers_for_total("phq9", 27)},
+}
+
+
+def api_writes_with_an_id() -> set[tuple[str, str]]:
+    """(method, route) of every API operation with a path parameter and a request body."""
+    from kapclinic.api import api
+
+    found = set()
+    for path, operations in api.get_openapi_schema()["paths"].items():
+        route = path.lstrip("/").replace("{", "<").replace("}", ">")
+        for method, operation in operations.items():
+            if "requestBody" in operation and any(n not in NOT_IDS for n in params(route)):
+                found.add((method.upper(), route))
+    return found
+
+
+def test_every_api_write_with_an_id_has_a_body_the_sweep_sends():
+    missing = sorted(api_writes_with_an_id() - set(API_BODIES))
+    assert not missing, (
+        f"the sweep has no valid JSON body for {missing}: add one to API_BODIES in "
+        "tests/test_cross_clinic_sweep.py so a cross-clinic call is refused by the scoping, "
+        "not by a 422 for a wrong body")
+
+
+def looks_refused(response, role: Role) -> bool:
+    if response.status_code in REFUSED:
+        return True
+    return (role == Role.PATIENT and response.status_code == 302
+            and response["Location"].startswith("/login"))
+
+
+def leaks(response) -> list[str]:
+    body = response.content.decode(errors="replace")
+    return [marker for marker in B_MARKERS if marker in body]
+
+
+def clients(a_clinic: Clinic) -> dict[Role, Client]:
+    out = {}
+    for role in ROLES:
+        membership = Membership.objects.filter(clinic=a_clinic, role=role).first()
+        client = Client()
+        client.force_login(membership.user)
+        out[role] = client
+    return out
+
+
+def test_no_role_of_clinic_a_reaches_clinic_b_through_any_page_or_api_route(world):
+    a, b = world["harbor"], world["cedar"]
+    b_ids = ids_of(b["clinic"], b["patient"])
+    a_ids = ids_of(a["clinic"], a["patient"])
+    # the parent is A's own patient, the child row B's: /patients/<A>/consent/<B consent>/...
+    mixed_ids = {**b_ids, "patient_id": a_ids["patient_id"]}
+    body = form_body(b_ids, b, b["patient"])
+    before = snapshot(b["clinic"])
+    failures = []
+    with_ids, without_ids, capability = [], [], []
+    for route, name in routes():
+        if is_catch_all(route):
+            continue
+        names = params(route)
+        if "token" in names:  # a capability link: the token in it is the credential
+            capability.append((route, name))
+        elif any(n not in NOT_IDS for n in names):
+            with_ids.append((route, name))
+        else:
+            without_ids.append((route, name))
+
+    for role, client in clients(a["clinic"]).items():
+        for route, _ in with_ids:
+            is_api = route.startswith("api/")
+            others = [n for n in params(route) if n not in NOT_IDS and n != "patient_id"]
+            fills = [b_ids, mixed_ids] if others and "patient_id" in params(route) else [b_ids]
+            for ids in fills:
+                url = fill(route, {**NOT_IDS, **ids})
+                for method in API_METHODS if is_api else PAGE_METHODS:
+                    if is_api:
+                        payload = API_BODIES.get((method.upper(), route),
+                                                 lambda p: {})(b["patient"])
+                        response = client.generic(method.upper(), url, json.dumps(payload),
+                                                  content_type="application/json")
+                        if role in a["secrets"] and looks_refused(response, role):
+                            # the same call with the role's own API token (clinic A's)
+                            response = Client().generic(
+                                method.upper(), url, json.dumps(payload),
+                                content_type="application/json",
+                                HTTP_AUTHORIZATION=f"Bearer {a['secrets'][role]}")
+                    elif method == "post":
+                        response = client.post(url, body)
+                    else:
+                        response = client.get(url)
+                    if not looks_refused(response, role):
+                        failures.append(f"{role.value} {method.upper()} {url}: "
+                                        f"{response.status_code} "
+                                        f"{response.get('Location', '')}".rstrip())
+                    elif leaks(response):
+                        failures.append(f"{role.value} {method.upper()} {url} shows {leaks(response)}")
+        # pages with no id in the URL (and capability links holding a wrong token, with B's
+        # user in them): what they show is A's own; POST with B's ids in the body
+        for route, _ in without_ids + capability:
+            url = fill(route, {**NOT_IDS, **b_ids})
+            for method in ("get", "post"):
+                if route in ("logout/", "login/"):
+                    continue
+                response = client.get(url) if method == "get" else client.post(url, body)
+                if leaks(response):
+                    failures.append(f"{role.value} {method.upper()} {url} shows "
+                                    f"{leaks(response)}")
+        client.force_login(Membership.objects.filter(clinic=a["clinic"], role=role).first().user)
+        for url in ("/patients/", "/api/v1/patients", "/api/v1/me", "/portal/"):
+            if leaks(response := client.get(url)):
+                failures.append(f"{role.value} then GET {url} shows {leaks(response)}")
+
+    assert not failures, "clinic B reached from clinic A:\n" + "\n".join(failures)
+    assert not changes(before, snapshot(b["clinic"])), changes(before, snapshot(b["clinic"]))
+
+
+def test_the_sweep_would_notice_a_clinic_b_page(world):
+    """The markers and the refusal check catch a page that shows clinic B's patient."""
+    b = world["cedar"]
+    client = Client()
+    client.force_login(b["staff"][Role.PRESCRIBER])
+    response = client.get(f"/patients/{b['patient'].pk}/")
+    assert response.status_code == 200
+    assert leaks(response) and not looks_refused(response, Role.PRESCRIBER)
+
+
+def test_the_snapshot_would_notice_a_changed_clinic_b_row(world):
+    b = world["cedar"]
+    before = snapshot(b["clinic"])
+    Patient.objects.filter(pk=b["patient"].pk).update(phone="555-0199")
+    OutboxMessage.objects.filter(clinic=b["clinic"]).delete()
+    found = changes(before, snapshot(b["clinic"]))
+    assert any(item.startswith("patients.Patient") for item in found)
+    assert any(item.startswith("measures.OutboxMessage") for item in found)
+
