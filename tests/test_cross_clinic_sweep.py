@@ -32,6 +32,7 @@ from kapclinic.measures.demo_data import answers_for_total
 from kapclinic.measures.models import Alert, ClinicalEvent, MeasureRequest, OutboxMessage
 from kapclinic.patients import actions as patients
 from kapclinic.patients.models import Patient, Status
+from kapclinic.screening.actions import intake_for
 from kapclinic.screening.models import ConsentDocument
 from tests.conftest import PASSWORD, make_user, new_patient
 from tests.test_clinic_scoping import CLINIC_PATH
@@ -207,24 +208,32 @@ def changes(before: dict, after: dict) -> list[str]:
 
 # --- the sweep --------------------------------------------------------------------------
 
-def form_body(ids: dict[str, str], b: dict, patient_b: Patient) -> dict:
-    """A POST body that would pass the page's form were the record the caller's own: every
-    body-borne id is clinic B's too."""
-    clinic_b = b["clinic"]
+def form_body(ids: dict[str, str], world_clinic: dict, patient: Patient) -> dict:
+    """A POST body that passes the page's form for ``patient`` (test_the_sweeps_posts_would_
+    write_to_the_callers_own_records shows it does): every body-borne id is that clinic's too."""
+    clinic = world_clinic["clinic"]
     return {
-        "version": str(patient_b.version), "reason": "sweep", "note": "sweep",
-        "accept": "on", "final_status": "eligible", "status": "discharged",
-        "role": Role.ADMIN, "active": "0", "code": "F32.1",
-        "signed_name": patient_b.full_name, "method": "in_clinic",
-        "document": str(ConsentDocument.objects.filter(clinic=clinic_b).latest("pk").pk),
-        "token": ids["token_id"], "clinic": str(clinic_b.pk),
-        "invitation": str(Invitation.objects.get(clinic=clinic_b).pk),
+        "version": str(patient.version), "reason": "sweep", "note": "sweep",
+        "accept": "on", "final_status": "eligible", "status": patient.status,
+        "role": Role.THERAPIST, "active": "0", "code": "F32.1",
+        "signed_name": patient.full_name, "method": "in_clinic",
+        "document": str(ConsentDocument.objects.filter(clinic=clinic).latest("pk").pk),
+        "token": ids["token_id"], "clinic": str(clinic.pk),
+        "invitation": str(Invitation.objects.get(clinic=clinic).pk),
         "kind": next(iter(ClinicalEvent.KINDS)),
         "occurred_at": (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
-        "given_name": "Swept", "family_name": "Sweep", "mrn": "SWEPT",
+        "given_name": "Swept", "family_name": patient.family_name, "mrn": patient.mrn,
+        "date_of_birth": patient.date_of_birth.isoformat(), "sex_at_birth": patient.sex_at_birth,
         "username": "swept", "email": "swept@example.org",
-        **{key: str(value) for key, value in answers_for_total("phq9", 27).items()},
+        **{f"item_{key}": str(value) for key, value in answers_for_total("phq9", 27).items()},
     }
+
+
+def route_body(route: str, body: dict, patient: Patient) -> dict:
+    """The shared body, with what one route reads differently (the intake's own version)."""
+    if route.startswith("patients/<int:patient_id>/intake/"):
+        return {**body, "version": str(intake_for(patient).version)}
+    return body
 
 
 # The JSON an API write with an id in its path would accept for the caller's own record (so
@@ -287,6 +296,7 @@ def test_no_role_of_clinic_a_reaches_clinic_b_through_any_page_or_api_route(worl
     # the parent is A's own patient, the child row B's: /patients/<A>/consent/<B consent>/...
     mixed_ids = {**b_ids, "patient_id": a_ids["patient_id"]}
     body = form_body(b_ids, b, b["patient"])
+    b_patient = b["patient"]
     before = snapshot(b["clinic"])
     failures = []
     with_ids, without_ids, capability = [], [], []
@@ -321,7 +331,7 @@ def test_no_role_of_clinic_a_reaches_clinic_b_through_any_page_or_api_route(worl
                                 content_type="application/json",
                                 HTTP_AUTHORIZATION=f"Bearer {a['secrets'][role]}")
                     elif method == "post":
-                        response = client.post(url, body)
+                        response = client.post(url, route_body(route, body, b_patient))
                     else:
                         response = client.get(url)
                     if not looks_refused(response, role):
@@ -334,10 +344,12 @@ def test_no_role_of_clinic_a_reaches_clinic_b_through_any_page_or_api_route(worl
         # user in them): what they show is A's own; POST with B's ids in the body
         for route, _ in without_ids + capability:
             url = fill(route, {**NOT_IDS, **b_ids})
+            # B's ids in the body, but none of B's words: a page may echo what was typed
+            typed = {**body, "mrn": "SWEPT", "signed_name": "Swept"}
             for method in ("get", "post"):
                 if route in ("logout/", "login/"):
                     continue
-                response = client.get(url) if method == "get" else client.post(url, body)
+                response = client.get(url) if method == "get" else client.post(url, typed)
                 if leaks(response):
                     failures.append(f"{role.value} {method.upper()} {url} shows "
                                     f"{leaks(response)}")
@@ -369,3 +381,37 @@ def test_the_snapshot_would_notice_a_changed_clinic_b_row(world):
     assert any(item.startswith("patients.Patient") for item in found)
     assert any(item.startswith("measures.OutboxMessage") for item in found)
 
+
+
+# id routes whose POST no role of the clinic makes on its own records with the shared body
+OWN_POST_REFUSED = {
+    "portal/measures/<int:request_id>/": "only the patient the request was sent to answers it",
+    "patients/<int:patient_id>/": "a page to read: it takes no POST",
+    "patients/<int:patient_id>/screening/": "a page to read: it takes no POST",
+    "patients/<int:patient_id>/measures/": "a page to read: it takes no POST",
+}
+
+
+def test_the_sweeps_posts_would_write_to_the_callers_own_records(world):
+    """The sweep's refusals come from the scoping, not from a body no form would take: the
+    same POSTs on clinic A's own ids succeed for some role of clinic A."""
+    a = world["harbor"]
+    ids = ids_of(a["clinic"], a["patient"])
+    body = form_body(ids, a, a["patient"])
+    id_routes = [route for route, _ in routes()
+                 if not route.startswith("api/") and not is_catch_all(route)
+                 and "token" not in params(route)
+                 and any(n not in NOT_IDS for n in params(route))]
+    worked = set()
+    for role in (Role.PRESCRIBER, Role.COORDINATOR, Role.NURSE, Role.ADMIN):
+        client = Client()
+        client.force_login(a["staff"][role])
+        for route in id_routes:
+            patient = Patient.objects.get(pk=a["patient"].pk)
+            response = client.post(fill(route, {**NOT_IDS, **ids}),
+                                   route_body(route, {**body, "version": str(patient.version)},
+                                              patient))
+            if response.status_code < 400:
+                worked.add(route)
+    never = sorted(set(id_routes) - worked - set(OWN_POST_REFUSED))
+    assert not never, f"no role of clinic A could POST the sweep's body to its own {never}"
