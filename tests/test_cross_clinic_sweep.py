@@ -48,7 +48,9 @@ NOT_IDS = {
 PAGE_METHODS = ("get", "post")
 API_METHODS = ("get", "post", "put", "patch", "delete")
 REFUSED = {403, 404, 405}
-B_MARKERS = ("Cedar KAP Center", "D2-", "sweep-b-")  # clinic B's name, MRNs, made-up names
+# clinic B's name, its MRNs, its sweep patient's name and its staff's usernames
+B_MARKERS = ("Cedar KAP Center", "D2-", "sweep-b-", "prescriber2", "nurse2", "therapist2",
+             "coordinator2", "admin2", "researcher2", "leaver2")
 
 
 # --- the world --------------------------------------------------------------------------
@@ -349,7 +351,10 @@ def test_no_role_of_clinic_a_reaches_clinic_b_through_any_page_or_api_route(worl
             for method in ("get", "post"):
                 if route in ("logout/", "login/"):
                     continue
-                response = client.get(url) if method == "get" else client.post(url, typed)
+                # a filter naming B's patient must not show B's records
+                response = (client.get(url, {"patient": b_ids["patient_id"],
+                                             "patient_id": b_ids["patient_id"]})
+                            if method == "get" else client.post(url, typed))
                 if leaks(response):
                     failures.append(f"{role.value} {method.upper()} {url} shows "
                                     f"{leaks(response)}")
@@ -370,6 +375,11 @@ def test_the_sweep_would_notice_a_clinic_b_page(world):
     response = client.get(f"/patients/{b['patient'].pk}/")
     assert response.status_code == 200
     assert leaks(response) and not looks_refused(response, Role.PRESCRIBER)
+    for url in ("/patients/", "/alerts/", "/api/v1/patients"):
+        assert leaks(client.get(url)), url
+    client.force_login(b["staff"][Role.ADMIN])
+    for url in ("/clinic/users/", "/audit/", "/clinic/outbox/"):
+        assert leaks(client.get(url)), url
 
 
 def test_the_snapshot_would_notice_a_changed_clinic_b_row(world):
