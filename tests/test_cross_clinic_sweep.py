@@ -208,6 +208,26 @@ def changes(before: dict, after: dict) -> list[str]:
     return found
 
 
+def cross_links(a: Clinic, b: Clinic) -> list[str]:
+    """Rows of clinic A that point at a row of clinic B (a consent of A's patient on B's
+    document, A's patient with B's prescriber): a write that took a B id from the body."""
+    found = []
+    for label, path in CLINIC_PATH.items():
+        model = apps.get_model(label)
+        for field in model._meta.concrete_fields:
+            target = field.related_model
+            if not field.is_relation or target is None or target._meta.label not in CLINIC_PATH:
+                continue
+            if target._meta.label == "accounts.Clinic":
+                continue  # the row's own clinic is its path; a pointer to B shows in B's rows
+            b_rows = target.objects.filter(**{CLINIC_PATH[target._meta.label]: b.pk})
+            a_rows = model.objects.filter(**{path: a.pk}).exclude(**{path: b.pk})
+            for pk in a_rows.filter(**{f"{field.name}__in": b_rows.values("pk")}).values_list(
+                    "pk", flat=True).distinct():
+                found.append(f"{label} {pk}.{field.name} points into clinic B")
+    return found
+
+
 # --- the sweep --------------------------------------------------------------------------
 
 def form_body(ids: dict[str, str], world_clinic: dict, patient: Patient) -> dict:
@@ -363,6 +383,7 @@ def test_no_role_of_clinic_a_reaches_clinic_b_through_any_page_or_api_route(worl
             if leaks(response := client.get(url)):
                 failures.append(f"{role.value} then GET {url} shows {leaks(response)}")
 
+    failures += cross_links(a["clinic"], b["clinic"])
     assert not failures, "clinic B reached from clinic A:\n" + "\n".join(failures)
     assert not changes(before, snapshot(b["clinic"])), changes(before, snapshot(b["clinic"]))
 
@@ -380,6 +401,14 @@ def test_the_sweep_would_notice_a_clinic_b_page(world):
     client.force_login(b["staff"][Role.ADMIN])
     for url in ("/clinic/users/", "/audit/", "/clinic/outbox/"):
         assert leaks(client.get(url)), url
+
+
+def test_the_sweep_would_notice_a_clinic_a_row_pointing_into_clinic_b(world):
+    a, b = world["harbor"], world["cedar"]
+    assert not cross_links(a["clinic"], b["clinic"])
+    Patient.objects.filter(pk=a["patient"].pk).update(prescriber=b["staff"][Role.PRESCRIBER])
+    assert cross_links(a["clinic"], b["clinic"]) == [
+        f"patients.Patient {a['patient'].pk}.prescriber points into clinic B"]
 
 
 def test_the_snapshot_would_notice_a_changed_clinic_b_row(world):
