@@ -454,3 +454,25 @@ def test_the_sweeps_posts_would_write_to_the_callers_own_records(world):
                 worked.add(route)
     never = sorted(set(id_routes) - worked - set(OWN_POST_REFUSED))
     assert not never, f"no role of clinic A could POST the sweep's body to its own {never}"
+
+
+def test_a_clinic_a_member_whose_clinic_b_access_ended_cannot_switch_or_call_into_clinic_b(
+        world):
+    a, b = world["harbor"], world["cedar"]
+    person = make_user("both", a["clinic"], Role.PRESCRIBER)
+    Membership.objects.create(user=person, clinic=b["clinic"], role=Role.PRESCRIBER)
+    staff_actions.end_access(membership=Membership.objects.get(user=person, clinic=b["clinic"]),
+                             by=b["staff"][Role.ADMIN])
+    client = Client()
+    client.force_login(person)
+    client.post("/clinic/switch/", {"clinic": b["clinic"].pk})
+    patient_b = b["patient"].pk
+    assert client.get(f"/patients/{patient_b}/").status_code in REFUSED
+    assert not leaks(client.get("/patients/"))
+    assert client.get(f"/api/v1/patients/{patient_b}").status_code in REFUSED
+    _, secret = issue_token(user=person, name="both", scope="write")
+    asked_for_b = Client().get("/api/v1/patients", HTTP_AUTHORIZATION=f"Bearer {secret}",
+                               HTTP_X_KAPCLINIC_CLINIC=str(b["clinic"].pk))
+    assert asked_for_b.status_code == 403 and not leaks(asked_for_b)
+    assert Client().get(f"/api/v1/patients/{patient_b}",
+                        HTTP_AUTHORIZATION=f"Bearer {secret}").status_code in REFUSED
