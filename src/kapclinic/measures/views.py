@@ -402,17 +402,9 @@ def _link_closed(request: HttpRequest, *, lost: bool = False) -> HttpResponse:
 @link_session.no_referrer
 @require_http_methods(["GET", "POST"])
 def self_report(request: HttpRequest, token: str) -> HttpResponse:
-    """The link as sent: its token goes into this browser's session, and the browser on to
-    the token-free page (a POST from a page opened before this change is still answered)."""
-    link = link_session.exchange(request, token, MEASURE_LINK)
-    if link is None:
-        return _link_closed(request)
-    if request.method == "POST":
-        return _self_report(request, link)
-    if not link.is_open:
-        link_session.forget(request, MEASURE_LINK)
-        return _link_closed(request)
-    return redirect("self-report-page")
+    """The link as sent (link_session.arrive: the token moves into the session)."""
+    return link_session.arrive(request, token, MEASURE_LINK, answer=lambda link: _self_report(request, link),
+                               closed=lambda: _link_closed(request), page="self-report-page")
 
 
 @public

@@ -12,7 +12,10 @@ Every page of a link is sent with ``Referrer-Policy: no-referrer`` (``no_referre
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.utils import timezone
 
 from kapclinic.audit import context
@@ -69,3 +72,20 @@ def current(request: HttpRequest, purpose: str) -> PatientLink | None:
 
 def forget(request: HttpRequest, purpose: str) -> None:
     request.session.pop(_key(purpose), None)
+
+
+def arrive(request: HttpRequest, token: str, purpose: str, *,
+           answer: Callable[[PatientLink], HttpResponse], closed: Callable[[], HttpResponse],
+           page: str) -> HttpResponse:
+    """The link as sent: its token goes into this browser's session and the browser on to the
+    token-free ``page``; a POST from a page opened before the exchange is still ``answer``ed."""
+    link = exchange(request, token, purpose)
+    if link is None:
+        return closed()
+    if request.method == "POST":
+        return answer(link)
+    if not link.is_open:
+        forget(request, purpose)
+        return closed()
+    return redirect(page)
+
