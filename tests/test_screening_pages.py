@@ -391,3 +391,11 @@ def test_a_yes_that_no_rule_weighs_is_shown_to_the_prescriber(coordinator, depre
     evaluate(client, depressed)
     page = client.get(f"/patients/{depressed.pk}/screening/").content.decode()
     assert "no screening rule weighs it; the prescriber does):</strong> Seizures" in page
+
+
+def test_the_decision_names_the_drug_and_route_as_a_clinician_reads_them(coordinator, depressed):
+    client = login(coordinator)
+    submit(client, depressed)
+    evaluate(client, depressed, drug="esketamine", route="intranasal")
+    page = client.get(f"/patients/{depressed.pk}/screening/").content.decode()
+    assert "for Esketamine (Spravato) (Intranasal)" in page and "(intranasal)" not in page

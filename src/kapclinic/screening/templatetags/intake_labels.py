@@ -3,6 +3,7 @@
 from django import template
 
 from kapclinic.screening.forms import intake_field_label
+from kapclinic.web.labels import DRUG_LABELS, ROUTE_LABELS
 
 register = template.Library()
 
@@ -10,3 +11,13 @@ register = template.Library()
 @register.filter
 def intake_label(name: str) -> str:
     return intake_field_label(name)
+
+
+@register.filter
+def drug_label(drug: str) -> str:
+    return DRUG_LABELS.get(drug, drug)
+
+
+@register.filter
+def route_label(route: str) -> str:
+    return ROUTE_LABELS.get(route, route)
