@@ -45,6 +45,7 @@ bench: install-dev
 lint: install-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src/kapclinic/clinical
+	$(BIN)/lint-imports
 
 lock:
 	@echo "Upgrade a pin by editing requirements*.lock, then 'make install-dev' and 'make test'."
