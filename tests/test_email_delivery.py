@@ -298,3 +298,21 @@ def test_a_stalled_mail_server_does_not_hold_audited_writes(smtp_server, reachab
         worker.join(30)
     assert [rcpt for rcpt, _ in smtp_server.received][0] == ["ada@example.org"]
     assert OutboxMessage.objects.get(to="ada@example.org").status == "sent"
+
+
+def test_a_refused_address_reaches_the_outbox_page_but_never_the_server_log(reachable, caplog,
+                                                                            monkeypatch):
+    import smtplib
+
+    def refuse(message):
+        raise smtplib.SMTPRecipientsRefused(
+            {message.to: (550, f"5.1.1 <{message.to}>: Recipient address rejected".encode())})
+
+    monkeypatch.setattr(sending, "_send", refuse)
+    send_questionnaire(reachable)
+    with caplog.at_level("WARNING"):
+        assert sending.deliver_due() == 0
+    message = OutboxMessage.objects.get()
+    assert "Recipient address rejected" in message.last_error  # the admin still reads why
+    assert "Recipient address rejected" in caplog.text
+    assert "ada@example.org" not in caplog.text

@@ -73,6 +73,12 @@ def describe(exc: BaseException) -> str:
     return text[:300]
 
 
+def _without(text: str, address: str) -> str:
+    """``text`` for the server log: a mail server's reply often quotes the recipient's
+    address, which the outbox page may show an admin but a log must not hold."""
+    return text.replace(address, "[recipient]") if address else text
+
+
 def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
@@ -117,7 +123,7 @@ def deliver(message: OutboxMessage, now: datetime) -> int:
         reason = describe(exc)
         log.warning("worker: %s message %s to clinic %s's recipient not sent (attempt %s%s): %s",
                     message.channel, message.pk, message.clinic_id, attempts,
-                    ", giving up" if final else "", reason)
+                    ", giving up" if final else "", _without(reason, message.to))
         OutboxMessage.objects.filter(pk=message.pk, status=Status.SENDING).update(
             status=Status.FAILED if final else Status.RETRYING, last_error=reason,
             next_attempt_at=timezone.now() + wait_after(attempts),
