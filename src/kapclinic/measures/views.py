@@ -128,10 +128,8 @@ def measures_page(request: HttpRequest, patient, *, event_form=None, status: int
     return render(request, "measures/patient.html", {
         "patient": patient, "charts": charts, "responses": responses,
         "schedules": [_named(s) for s in Schedule.objects.filter(patient=patient)],
-        "urgent_alerts": Alert.objects.filter(patient=patient, acknowledged_at__isnull=True,
-                                              priority=Alert.Priority.URGENT).count(),
-        "follow_up_alerts": Alert.objects.filter(patient=patient, acknowledged_at__isnull=True,
-                                                 priority=Alert.Priority.FOLLOW_UP).count(),
+        "urgent_alerts": sum(a.priority == Alert.Priority.URGENT for a in open_alerts),
+        "follow_up_alerts": sum(a.priority == Alert.Priority.FOLLOW_UP for a in open_alerts),
         "instruments": instruments.list_instruments(), "send_form": SendForm(),
         "events": events, "event_form": event_form or ClinicalEventForm(),
         "open_alerts": open_alerts,
