@@ -612,13 +612,17 @@ def _discrepancies(r: Reader, data: Any, routes: Mapping[str, Route]) -> tuple[
     return tuple(out)
 
 
-def load_definition(path: Path) -> ModelDefinition:
-    """Read and validate one model file."""
+def read_json(path: Path) -> Any:
+    """Decode a data file; invalid JSON is a ModelDefinitionError naming the file."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ModelDefinitionError(path.name, "(file)", f"is not valid JSON: {exc}") from exc
-    return parse_definition(data, path.name)
+
+
+def load_definition(path: Path) -> ModelDefinition:
+    """Read and validate one model file."""
+    return parse_definition(read_json(path), path.name)
 
 
 @cache

@@ -7,14 +7,12 @@ with a ``ModelDefinitionError`` naming the file and the field, like a model file
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .definitions import DRUGS, EVIDENCE_TAGS, ROUTES, Reader
-from .errors import ModelDefinitionError
+from .definitions import DRUGS, EVIDENCE_TAGS, ROUTES, Reader, read_json
 
 OBSERVATIONS_FILE = Path(__file__).with_name("observations.json")
 REFERENCE_WEIGHT_KG = 70.0  # weights were not reported: the typical adult of the models
@@ -118,11 +116,7 @@ def parse_observations(data: Any, filename: str) -> tuple[Observation, ...]:
 
 
 def load_observations(path: Path = OBSERVATIONS_FILE) -> tuple[Observation, ...]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ModelDefinitionError(path.name, "(file)", f"is not valid JSON: {exc}") from exc
-    return parse_observations(data, path.name)
+    return parse_observations(read_json(path), path.name)
 
 
 @cache
