@@ -146,13 +146,10 @@ class MeasureSettingsForm(forms.ModelForm):
         fields = ["crisis_text", "escalation_minutes", "link_days", "default_instruments",
                   "ptsd_instruments", "default_interval_days", "qids_suicide_item_threshold",
                   "madrs_suicide_item_threshold", "prorate", "prorate_rounding"]
+        # crisis_text and the bounded numbers are declared above, with their labels
         labels = {
-            "crisis_text": "Crisis text shown to a patient at once",
-            "escalation_minutes": "Escalate an unacknowledged alert after (minutes)",
-            "link_days": "Self-report links stay open (days)",
             "default_instruments": "Default schedule (instrument ids, comma-separated)",
             "ptsd_instruments": "Added for PTSD (instrument ids)",
-            "default_interval_days": "Every (days)",
             "qids_suicide_item_threshold": "QIDS-SR16 item 12 alert at or above",
             "madrs_suicide_item_threshold": "MADRS item 10 alert at or above",
             "prorate": "Prorate a PHQ-9 with 1 or 2 missing items (marked prorated)",
@@ -168,7 +165,6 @@ class MeasureSettingsForm(forms.ModelForm):
             "prorate_rounding": "Default: half up (4.5 becomes 5), the common convention. The "
                                 "PHQ-9 prorating rule (NHS Data Dictionary) does not say.",
         }
-        widgets = {"crisis_text": forms.Textarea(attrs={"rows": 9})}
 
     def _instrument_list(self, name: str) -> str:
         ids = [i.strip() for i in self.cleaned_data[name].split(",") if i.strip()]
@@ -179,7 +175,7 @@ class MeasureSettingsForm(forms.ModelForm):
                 f"Unknown instrument id(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}")
         from kapclinic.measures.actions import self_report_refusal
 
-        refused = [self_report_refusal(i) for i in ids if self_report_refusal(i)]
+        refused = [refusal for i in ids if (refusal := self_report_refusal(i))]
         if refused:
             raise forms.ValidationError(
                 "Only questionnaires a patient can read and answer alone are sent. "
