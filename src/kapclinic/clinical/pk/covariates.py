@@ -8,7 +8,6 @@ from .definitions import UNITS, ModelDefinition
 from .errors import PKInputError
 
 AGE_LIMITS_YEARS = (0.0, 120.0)  # [policy] plausibility; beyond it an age is a typo
-ADULT_AGE_YEARS = 18.0  # Perez-Ruixo 2021: adults 18-86 y (pk.md 1.1)
 
 
 @dataclass(frozen=True)
@@ -61,9 +60,11 @@ def apply(defn: ModelDefinition, typical: dict[str, float],
         notes.append(f"{', '.join(given)}: {defn.name} has no published covariate effect "
                      "in pk.md; not applied")
         return notes
-    if cov.age_years is not None and cov.age_years < ADULT_AGE_YEARS:
+    ages = defn.fitted_population.get("age_years")
+    youngest = ages.low if ages is not None else None
+    if cov.age_years is not None and youngest is not None and cov.age_years < youngest:
         raise PKInputError("age_years", f"{defn.name} was fitted in adults "
-                           f"({ADULT_AGE_YEARS:g} years and over); age_years "
+                           f"({youngest:g} years and over); age_years "
                            f"{cov.age_years:g} is outside it")
     asian = cov.asian or cov.japanese
     if cov.japanese and not cov.asian:
