@@ -10,6 +10,12 @@ from django import template
 register = template.Library()
 
 
+def printed_number(item, position: int) -> str:
+    """The item's number on the printed form (1, 6b, CADSS's 15); an item named by an id
+    instead is numbered by its ``position`` (from 1) in the questionnaire."""
+    return item.link_id if re.fullmatch(r"\d+[a-z]?", item.link_id) else str(position)
+
+
 @register.simple_tag
 def question(form, field) -> dict:
     """``number`` (the item's number on the printed form), ``text`` (its published wording,
@@ -20,9 +26,7 @@ def question(form, field) -> dict:
         field.name.startswith("item_") else None
     if item is None:
         return {"number": None, "text": field.label, "label": None}
-    # the printed form's number (1, 6b, CADSS's 15); items named by id are numbered in order
-    number = item.link_id if re.fullmatch(r"\d+[a-z]?", item.link_id) else \
-        str(definition.items.index(item) + 1)
+    number = printed_number(item, definition.items.index(item) + 1)
     label = item.label or (None if number == item.link_id else item.link_id.replace("_", " "))
     return {"number": number, "text": item.text, "label": label}
 
@@ -71,7 +75,7 @@ def alert_answers(alert) -> dict:
             if value is None:
                 continue
             option = item.option(value) if isinstance(value, int) else None
-            number = item.link_id if re.fullmatch(r"\d+[a-z]?", item.link_id) else str(position)
+            number = printed_number(item, position)
             rows.append({"number": number, "text": item.text or item.label or "",
                          "answer": value, "answer_label": option.label if option else None,
                          "raised": item.link_id in named})
