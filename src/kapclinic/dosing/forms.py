@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from kapclinic.clinical.pk import definitions as pk_definitions
 from kapclinic.clinical.pk.definitions import DRUGS, ROUTES
 from kapclinic.web.labels import DRUG_LABELS, ROUTE_LABELS
 
@@ -27,13 +28,16 @@ class ExplorerForm(forms.Form):
     japanese = forms.BooleanField(label="Japanese", required=False,
                                   help_text="Includes the Asian effects")
     age_years = forms.FloatField(label="Age (years)", required=False,
-                                 help_text="Liver blood flow falls above 60 (Perez-Ruixo 2021)",
                                  widget=forms.NumberInput(attrs={"step": "any",
                                                                  "inputmode": "decimal"}))
     hours = forms.TypedChoiceField(label="Show", choices=WINDOWS, coerce=int, initial=4)
     compare_route = forms.ChoiceField(
         label="Equivalent dose by", required=False,
         choices=[("", "No comparison")] + [(r, ROUTE_LABELS[r]) for r in ROUTES], initial="im")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["age_years"].help_text = age_hint()
 
     def dose_kwargs(self) -> dict:
         data = self.cleaned_data
@@ -53,3 +57,13 @@ class ExplorerForm(forms.Form):
         data = {name: field.initial for name, field in cls.base_fields.items()}
         data.update(params.dict())
         return cls(data)
+
+
+def age_hint() -> str:
+    """'Liver blood flow falls above 60 (Perez-Ruixo 2021)': the age from the model file."""
+    for model in pk_definitions.load_all().values():
+        for effect in model.covariates:
+            if effect.effect == "per_year_above" and effect.threshold is not None:
+                return (f"Liver blood flow falls above {effect.threshold:g} "
+                        f"({' '.join(model.name.split()[:2])})")
+    return ""
