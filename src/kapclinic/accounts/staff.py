@@ -7,6 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.db import transaction
 from django.urls import reverse
@@ -65,6 +66,12 @@ def only_here(user: User, clinic: Clinic) -> bool:
     if user.is_superuser or user.is_staff:
         return False
     return not Membership.all_objects.filter(user=user).exclude(clinic=clinic).exists()
+
+
+def link_days() -> int:
+    """How many days a set-password link works (PASSWORD_RESET_TIMEOUT), as pages and
+    emails state it."""
+    return settings.PASSWORD_RESET_TIMEOUT // 86400
 
 
 def password_link(user: User, base_url: str) -> str:

@@ -4,7 +4,6 @@ and giving a patient a login to their portal."""
 from __future__ import annotations
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordChangeForm
@@ -82,7 +81,7 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         from kapclinic.measures.messaging import send_to_staff
 
-        days = settings.PASSWORD_RESET_TIMEOUT // 86400
+        days = staff.link_days()
         email = form.cleaned_data["email"].strip().lower()
         try:
             ratelimit.hit("password-reset", request, subject=f"email:{email}")
@@ -136,7 +135,7 @@ def portal_login(request: HttpRequest, patient_id: int) -> HttpResponse:
             membership = Membership.objects.get(user=user, clinic_id=patient.clinic_id)
             link = staff.issue_password_link(membership=membership,
                                              base_url=request.build_absolute_uri("/"))
-            days = settings.PASSWORD_RESET_TIMEOUT // 86400
+            days = staff.link_days()
             if patient.email:
                 from kapclinic.measures.messaging import send_to_patient
 
@@ -152,7 +151,6 @@ def portal_login(request: HttpRequest, patient_id: int) -> HttpResponse:
             return redirect("patient-chart", patient_id=patient.pk)
     status = 422 if request.method == "POST" else 200
     return render(request, "web/portal_login.html", {"patient": patient, "form": form,
-                                                     "days": settings.PASSWORD_RESET_TIMEOUT
-                                                     // 86400}, status=status)
+                                                     "days": staff.link_days()}, status=status)
 
 

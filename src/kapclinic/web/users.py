@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import Http404, HttpRequest, HttpResponse
@@ -82,7 +81,7 @@ def _issue_link(request: HttpRequest, membership: Membership) -> None:
         messages.error(request, f"No link: {exc}")
         return
     user, clinic = membership.user, membership.clinic
-    days = settings.PASSWORD_RESET_TIMEOUT // 86400
+    days = staff.link_days()
     if user.email:
         from kapclinic.measures.messaging import send_to_staff
 
@@ -108,7 +107,7 @@ def user_list(request: HttpRequest, add_form: AddStaffForm | None = None,
     return render(request, "web/users.html", {
         "members": members, "invited": invited, "enrolled": enrolled, "add_form": add_form or AddStaffForm(),
         "security_form": SecurityForm(instance=clinic), "roles": STAFF_ROLES,
-        "link_days": settings.PASSWORD_RESET_TIMEOUT // 86400,
+        "link_days": staff.link_days(),
     }, status=status)
 
 
