@@ -118,7 +118,8 @@ class FhirImport:
     skipped: tuple[str, ...]
 
 
-def _ordinal(option: Mapping[str, Any]) -> float | None:
+def ordinal_value(option: Mapping[str, Any]) -> float | None:
+    """An answer option's ordinal value (any of ``ORDINAL_URLS``); None without a number."""
     for ext in option.get("extension", []) or []:
         if isinstance(ext, dict) and ext.get("url") in ORDINAL_URLS:
             value = ext.get("valueDecimal", ext.get("valueInteger"))
@@ -204,7 +205,7 @@ def import_fhir_questionnaire(q: Mapping[str, Any], *, instrument_id: str,
         if not isinstance(raw_options, list) or not raw_options:
             raise FhirImportError(f"item {link_id}", "a choice item needs answerOption (answerValueSet "
                                   "cannot be resolved offline)")
-        ordinals = [_ordinal(o) if isinstance(o, dict) else None for o in raw_options]
+        ordinals = [ordinal_value(o) if isinstance(o, dict) else None for o in raw_options]
         scored = any(o is not None for o in ordinals)
         if scored and any(o is None for o in ordinals):
             raise FhirImportError(f"item {link_id}", "some answer options have an ordinal value and "

@@ -40,12 +40,8 @@ from .definitions import (
     InstrumentDefinition,
     load_definition,
 )
+from .fhir import ordinal_value
 
-ORDINAL_URLS = (
-    "http://hl7.org/fhir/StructureDefinition/ordinalValue",
-    "http://hl7.org/fhir/StructureDefinition/itemWeight",
-    "http://hl7.org/fhir/StructureDefinition/iso21090-CO-value",
-)
 FHIR_NS = "{http://hl7.org/fhir}"
 
 
@@ -152,15 +148,6 @@ class Wording:
     seen_answers: tuple[tuple[str, str], ...] = field(default=())  # (code, label) in a response
 
 
-def _ordinal(option: dict[str, Any]) -> float | None:
-    for ext in option.get("extension", []) or []:
-        if isinstance(ext, dict) and ext.get("url") in ORDINAL_URLS:
-            value = ext.get("valueDecimal", ext.get("valueInteger"))
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
-    return None
-
-
 def _questionnaire_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for item in items:
@@ -184,7 +171,7 @@ def _weights(path: Path) -> dict[str, float]:
     for item in _read_json(path):
         for option in item.get("answerOption", []) or []:
             code = (option.get("valueCoding") or {}).get("code")
-            weight = _ordinal(option)
+            weight = ordinal_value(option)
             if code and weight is not None and out.setdefault(code, weight) != weight:
                 raise WordingError(f"{path.name}: answer {code} has two weights")
     return out
@@ -198,11 +185,11 @@ def _answers(item: dict[str, Any], weights: dict[str, float], where: str) -> tup
         code = coding.get("code")
         if not isinstance(label, str) or not label.strip():
             raise WordingError(f"{where}: answer {position + 1} has no text")
-        weight = _ordinal(option)
+        weight = ordinal_value(option)
         if weight is None and code in weights:
             weight = weights[code]
         if weight is None and item.get("answerOption") and any(
-                _ordinal(o) is not None for o in item["answerOption"]):
+                ordinal_value(o) is not None for o in item["answerOption"]):
             raise WordingError(f"{where}: answer '{label}' has no weight")
         value = int(weight) if weight is not None else position  # unscored: in order
         loinc = code if isinstance(code, str) and LOINC_ANSWER_PATTERN.match(code) else None
