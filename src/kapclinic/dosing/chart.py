@@ -98,13 +98,10 @@ def envelope_svg(envelope: Envelope, bands: tuple[ReferenceBand, ...],
         if o.tmax_min is None:
             levels.append({**item, "label_x": LEFT + plot_w - 4})
             continue
-        t_lo, t_hi = o.tmax_low_min, o.tmax_high_min
-        if o.tmax_sd_min is not None:
-            t_lo, t_hi = o.tmax_min - o.tmax_sd_min, o.tmax_min + o.tmax_sd_min
+        t_lo, t_hi = o.tmax_spread_min or (0.0, 0.0)
         x = px(min(o.tmax_min / 60.0, x_max))
-        item.update(x=x, label_x=x + 8, has_x_bar=t_lo is not None and t_hi is not None,
-                    x_lo=px(max(t_lo or 0.0, 0.0) / 60.0),
-                    x_hi=px(min((t_hi or 0.0) / 60.0, x_max)))
+        item.update(x=x, label_x=x + 8, has_x_bar=o.tmax_spread_min is not None,
+                    x_lo=px(t_lo / 60.0), x_hi=px(min(t_hi / 60.0, x_max)))
         points.append(item)
     y_ticks = [{"y": py(v), "label": f"{v:g}"}
                for v in (y_step * k for k in range(int(round(y_max / y_step)) + 1))]

@@ -62,12 +62,7 @@ class ObservedCheck:
     @property
     def observed_tmax_spread_min(self) -> tuple[float, float] | None:
         """The reported spread of the time of the peak (range, else mean +/- SD), if any."""
-        o = self.observation
-        if o.tmax_low_min is not None and o.tmax_high_min is not None:
-            return o.tmax_low_min, o.tmax_high_min
-        if o.tmax_min is not None and o.tmax_sd_min is not None:
-            return max(o.tmax_min - o.tmax_sd_min, 0.0), o.tmax_min + o.tmax_sd_min
-        return None
+        return self.observation.tmax_spread_min
 
     @property
     def tmax_outside_observed(self) -> bool | None:

@@ -56,6 +56,15 @@ class Observation:
         return self.dose_mg_per_kg * weight_kg
 
     @property
+    def tmax_spread_min(self) -> tuple[float, float] | None:
+        """The reported spread of the time of the peak (range, else mean +/- SD), if any."""
+        if self.tmax_low_min is not None and self.tmax_high_min is not None:
+            return self.tmax_low_min, self.tmax_high_min
+        if self.tmax_min is not None and self.tmax_sd_min is not None:
+            return max(self.tmax_min - self.tmax_sd_min, 0.0), self.tmax_min + self.tmax_sd_min
+        return None
+
+    @property
     def dose_text(self) -> str:
         return (f"{self.dose_mg:g} mg" if self.dose_mg is not None
                 else f"{self.dose_mg_per_kg:g} mg/kg")
