@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kapclinic.clinical import pk
+from kapclinic.clinical.pk import calibration
 from kapclinic.clinical.pk.bands import reference_bands
 from kapclinic.clinical.pk.definitions import load_all
 from kapclinic.clinical.pk.observations import Observation, for_drug_route, matching
@@ -26,7 +27,7 @@ class Exploration:
     caveats: list[str] = field(default_factory=list)
     observed: list[Observation] = field(default_factory=list)  # drawn: same regimen
     observed_elsewhere: list[Observation] = field(default_factory=list)  # other doses
-    misses: list[str] = field(default_factory=list)  # models >30% from an observed level
+    misses: list[str] = field(default_factory=list)  # models over MISS_LIMIT from an observed level
     extrapolations: list[str] = field(default_factory=list)  # patient outside the fitted
     unchecked: list[str] = field(default_factory=list)  # nothing observed to compare with
     fitted_bioavailability: list[str] = field(default_factory=list)  # fitted F explained
@@ -37,6 +38,11 @@ class Exploration:
     def has_limits(self) -> bool:
         return bool(self.extrapolations or self.unchecked or self.fitted_bioavailability
                     or self.discrepancies)
+
+    @property
+    def miss_limit(self) -> str:
+        """'30%': how far a model may be from an observed level before it is a miss."""
+        return f"{calibration.MISS_LIMIT:.0%}"
 
     @property
     def elsewhere_doses(self) -> str:
