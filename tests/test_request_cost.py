@@ -21,6 +21,14 @@ ATTACK = {"model": "domino", "route": "iv-infusion", "dose_mg": 35, "weight_kg":
 SMALL = {**ATTACK, "hours": 2, "step_min": 1, "population": 50}
 
 
+@pytest.fixture(autouse=True)
+def a_still_clock(monkeypatch):
+    """The limits count per minute: a test that crossed a minute boundary would start a fresh
+    window halfway and see no 429 (it failed now and then in long runs). The window test moves
+    this clock itself."""
+    monkeypatch.setattr(ratelimit, "_clock", lambda: 1_800_000_030.0)
+
+
 def api_client(user, address: str = "198.51.100.7") -> Client:
     _, secret = issue_token(user=user, name="pk", scope="read")
     return Client(HTTP_AUTHORIZATION=f"Bearer {secret}", REMOTE_ADDR=address)
