@@ -4,6 +4,7 @@ there: the nav wraps, wide tables scroll inside their own box, charts scale."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from kapclinic import demo
 from kapclinic.audit import context
@@ -77,7 +78,8 @@ def test_the_login_page_fits_a_phone_and_offers_a_password_reset(browser, live_s
         page.goto("/login/")
         assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
         page.get_by_role("link", name="Forgot your password?").click()
+        # Wait for the new page: measuring mid-navigation finds no document to measure.
+        expect(page.get_by_role("heading", name="Forgot your password?")).to_be_visible()
         assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
-        assert page.get_by_role("heading", name="Forgot your password?").is_visible()
     finally:
         context.close()
