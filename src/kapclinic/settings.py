@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "kapclinic.platform",
     "kapclinic.accounts",
     "kapclinic.audit",
     "kapclinic.patients",
