@@ -1,0 +1,229 @@
+"""Extension points: what each app adds to the shared pages and processes.
+
+A feature app registers its contributions from ``AppConfig.ready()``; the patient registry,
+accounts, audit and the web shell read them from here. This module imports no kapclinic
+app, so the pages that gather contributions never learn who contributes: adding an app
+means adding a folder (and its lines in the permission matrix), not editing central files.
+
+Everything is keyed: registering the same key again replaces the entry, so a ``ready()``
+that runs twice (tests, autoreload) leaves one entry, and the order is by ``order`` then key.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+# An ``action`` below is an ``accounts.permissions.Action`` member: the section, item or page
+# is offered only to a role that may do it. Typed ``Any`` so this module imports no app.
+PermissionAction = Any
+
+
+@dataclass(frozen=True)
+class ChartSection:
+    """A part of the patient chart. ``load(patient)`` returns the section's data once per page
+    (its template reads it as ``section.data``); ``events(patient, data)`` turns that same
+    data into timeline events (objects with ``at``, ``kind``, ``title``, ``detail``, ``by``),
+    so the timeline costs no extra queries."""
+
+    key: str
+    template: str
+    load: Callable[[Any], Any]
+    action: PermissionAction
+    order: int = 100
+    events: Callable[[Any, Any], Iterable[Any]] | None = None
+    # which column of the chart: "main" under the summary, or "side" beside it
+    column: str = "main"
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A link in the main menu; ``badge(membership)`` returns a count to show beside it
+    (0 hides it), evaluated only when the role may follow the link."""
+
+    key: str
+    label: str
+    url_name: str
+    action: PermissionAction
+    order: int = 100
+    badge: Callable[[Any], int] | None = None
+
+
+@dataclass(frozen=True)
+class PortalSection:
+    """A part of the patient's own portal home; ``load(patient)`` returns its template
+    context."""
+
+    key: str
+    template: str
+    load: Callable[[Any], dict[str, Any]]
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class Landing:
+    """The page a role starts from: the first landing (by order) whose action the role may
+    do is where ``/`` sends it."""
+
+    key: str
+    url_name: str
+    action: PermissionAction
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class WorkerStep:
+    """A part of the worker's pass. A per-clinic step runs as ``run(clinic_id, now)`` once
+    for each clinic, a global one as ``run(None, now)``; it returns how many things it did.
+    A failure is logged and never stops another clinic or another step."""
+
+    key: str
+    label: str
+    run: Callable[[int | None, datetime], int]
+    per_clinic: bool = True
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class DemoLoader:
+    """Adds an app's demo data to one demo clinic after the registry's patients exist.
+    ``load(clinic, patients, staff, rng, now)`` gets its own random stream, seeded by the
+    demo's seed, the clinic and the loader's key, so adding an app leaves every other app's
+    demo data as it was."""
+
+    key: str
+    load: Callable[[Any, Sequence[Any], dict[Any, Any], random.Random, datetime], None]
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class ApiRouter:
+    """A django-ninja router mounted under ``/api/v1/<prefix>``."""
+
+    key: str
+    prefix: str
+    router: Any
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class PatientHook:
+    """Called inside the transaction that changed the patient, so its work commits or rolls
+    back with the change. ``condition_changed(patient)`` after a diagnosis is added or marked
+    entered in error; ``status_changed(patient, old, new, by)`` after a status move."""
+
+    key: str
+    condition_changed: Callable[[Any], None] | None = None
+    status_changed: Callable[[Any, str, str, Any], None] | None = None
+    order: int = 100
+
+
+Entry = TypeVar("Entry", ChartSection, NavItem, PortalSection, Landing, WorkerStep,
+                DemoLoader, ApiRouter, PatientHook)
+
+
+@dataclass
+class _Registry:
+    entries: dict[type, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, entry: Any) -> None:
+        self.entries.setdefault(type(entry), {})[entry.key] = entry
+
+    def all(self, kind: type[Entry]) -> list[Entry]:
+        found = self.entries.get(kind, {}).values()
+        return sorted(found, key=lambda entry: (entry.order, entry.key))
+
+
+_registry = _Registry()
+
+
+def register(*entries: ChartSection | NavItem | PortalSection | Landing | WorkerStep
+             | DemoLoader | ApiRouter | PatientHook) -> None:
+    """Called from an app's ``AppConfig.ready()`` with everything the app contributes."""
+    for entry in entries:
+        _registry.add(entry)
+
+
+def chart_sections() -> list[ChartSection]:
+    return _registry.all(ChartSection)
+
+
+def nav_items() -> list[NavItem]:
+    return _registry.all(NavItem)
+
+
+def portal_sections() -> list[PortalSection]:
+    return _registry.all(PortalSection)
+
+
+def landings() -> list[Landing]:
+    return _registry.all(Landing)
+
+
+def worker_steps() -> list[WorkerStep]:
+    return _registry.all(WorkerStep)
+
+
+def demo_loaders() -> list[DemoLoader]:
+    return _registry.all(DemoLoader)
+
+
+def api_routers() -> list[ApiRouter]:
+    return _registry.all(ApiRouter)
+
+
+def patient_hooks() -> list[PatientHook]:
+    return _registry.all(PatientHook)
+
+
+def condition_changed(patient: Any) -> None:
+    for hook in patient_hooks():
+        if hook.condition_changed is not None:
+            hook.condition_changed(patient)
+
+
+def status_changed(patient: Any, old: str, new: str, by: Any) -> None:
+    for hook in patient_hooks():
+        if hook.status_changed is not None:
+            hook.status_changed(patient, old, new, by)
+
+
+def demo_stream(seed: int | str, clinic_slug: str, loader_key: str) -> random.Random:
+    """The random stream a demo loader gets: one per (seed, clinic, loader)."""
+    return random.Random(f"{seed}-{clinic_slug}-{loader_key}")
+
+
+@dataclass
+class WorkerReport:
+    done: dict[str, int] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        parts = [f"{step}: {count}" for step, count in self.done.items()]
+        if self.failed:
+            parts.append(f"failed: {', '.join(self.failed)}")
+        return "; ".join(parts) or "nothing to do"
+
+
+def run_worker_steps(clinic_ids: Iterable[int], now: datetime) -> WorkerReport:
+    """One pass of every registered step: per-clinic steps for each clinic on its own, then
+    global ones. One clinic's bad setting or failing step is logged and the pass goes on,
+    so it never stops another clinic's sends or escalations."""
+    report = WorkerReport()
+    clinics = list(clinic_ids)
+    for step in worker_steps():
+        report.done.setdefault(step.label, 0)
+        for clinic_id in clinics if step.per_clinic else [None]:
+            try:
+                report.done[step.label] += step.run(clinic_id, now)
+            except Exception:  # noqa: BLE001 (logged with its traceback; the next pass retries)
+                where = f" for clinic {clinic_id}" if clinic_id is not None else ""
+                log.exception("worker: %s failed%s", step.label, where)
+                report.failed.append(f"{step.label}{where}")
+    return report
