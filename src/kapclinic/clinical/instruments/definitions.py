@@ -10,7 +10,6 @@ passing that directory to ``load_definitions`` (no code change).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -19,8 +18,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from kapclinic.clinical.definitions import Setting, read_json, validate
+
 from .conditions import Condition, Threshold, parse_condition
 from .errors import DefinitionError, SettingError, UnknownInstrumentError
+from .file_model import InstrumentFile
 
 DEFINITIONS_DIR = Path(__file__).with_name("definitions")
 SCHEMA_VERSION = 1
@@ -221,16 +223,6 @@ class TriageLevel:
 
 
 @dataclass(frozen=True)
-class Setting:
-    name: str
-    label: str
-    default: int
-    allowed: tuple[int, ...]
-    evidence: str
-    source: str
-
-
-@dataclass(frozen=True)
 class ChangeRule:
     id: str
     kind: str
@@ -299,7 +291,7 @@ class InstrumentDefinition:
     triage: tuple[TriageLevel, ...]
     findings: tuple[Rule, ...]
     alerts: tuple[Rule, ...]
-    settings: Mapping[str, Setting]
+    settings: Mapping[str, Setting[int]]
     change_rules: tuple[ChangeRule, ...]
     remission: RemissionRule | None
     source_file: str
@@ -345,8 +337,9 @@ class InstrumentDefinition:
                 known = ", ".join(self.settings) or "none"
                 raise SettingError(self.id, name,
                                    f"is not a setting of {self.short_name} (settings: {known})")
-            if type(value) is not int or value not in spec.allowed:
-                raise SettingError(self.id, name, f"{value!r} is not one of {list(spec.allowed)}")
+            problem = spec.problem(value)
+            if problem is not None:
+                raise SettingError(self.id, name, problem)
             chosen[name] = value
         return chosen
 
@@ -561,20 +554,16 @@ def _items(r: _Reader, d: dict[str, Any], labels_allowed: bool,
     return tuple(items)
 
 
-def _settings(r: _Reader, d: dict[str, Any]) -> dict[str, Setting]:
-    out: dict[str, Setting] = {}
+def _settings(r: _Reader, d: dict[str, Any]) -> dict[str, Setting[int]]:
+    out: dict[str, Setting[int]] = {}
     for name, raw in r.obj(d.get("settings", {}), "settings").items():
-        w = f"settings.{name}"
-        s = r.obj(raw, w)
-        default = r.integer(s, "default", f"{w}.")
-        allowed_raw = r.lst(s, "allowed", f"{w}.", nonempty=True)
-        if any(isinstance(a, bool) or not isinstance(a, int) for a in allowed_raw):
-            raise r.fail(f"{w}.allowed", "must list whole numbers")
-        if default not in allowed_raw:
-            raise r.fail(f"{w}.default", f"{default} is not one of the allowed values {allowed_raw}")
-        src = r.sourced(s, f"{w}.")
-        out[name] = Setting(name, r.text(s, "label", f"{w}."), default, tuple(allowed_raw),
-                            src.evidence, src.source)
+        s = r.obj(raw, f"settings.{name}")
+        setting = Setting(name, s["label"], s["default"], tuple(s["allowed"]),
+                          evidence=s["evidence"], source=s["source"])
+        if setting.problem(setting.default) is not None:
+            raise r.fail(f"settings.{name}.default",
+                         f"{setting.default} is not one of the allowed values {s['allowed']}")
+        out[name] = setting
     return out
 
 
@@ -662,6 +651,7 @@ def _total_range(kind: str, items: tuple[Item, ...],
 def parse_definition(data: Any, filename: str) -> InstrumentDefinition:
     """Validate already-decoded JSON; raise DefinitionError naming file and field."""
     r = _Reader(filename)
+    validate(InstrumentFile, data, r.fail)  # shape and types; the domain checks follow
     d = r.obj(data, "(top level)")
     if d.get("schema_version") != SCHEMA_VERSION:
         raise r.fail("schema_version", f"must be {SCHEMA_VERSION}")
@@ -904,12 +894,7 @@ def _severity(r: _Reader, data: Any, total_range: tuple[int, int] | None) -> Sev
 
 def load_definition(path: Path) -> InstrumentDefinition:
     """Read and validate one definition file."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DefinitionError(path.name, "(file)", f"is not valid JSON: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise DefinitionError(path.name, "(file)", "is not UTF-8 text") from exc
+    data = read_json(path, lambda field, problem: DefinitionError(path.name, field, problem))
     return parse_definition(data, path.name)
 
 
