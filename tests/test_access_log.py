@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from gunicorn.config import Config
 
-from kapclinic.web import access_log
+from kapclinic.platform import access_log
 
 TOKEN = "Zq3x-8bLr0m_Nd9fK2pW4sT6vY1aC5eG7hJ0kL2mN4o"
 
@@ -76,7 +76,7 @@ def test_kapclinic_serve_runs_gunicorn_with_the_redacting_logger(monkeypatch):
     monkeypatch.setattr("django.core.management.call_command", lambda *a, **k: None)
     cli.cmd_serve(cli.build_parser().parse_args(["serve", "--port", "8123"]))
     argv = seen["argv"]
-    assert argv[argv.index("--logger-class") + 1] == "kapclinic.web.access_log.RedactingLogger"
+    assert argv[argv.index("--logger-class") + 1] == "kapclinic.platform.access_log.RedactingLogger"
 
 
 @pytest.mark.django_db

@@ -43,9 +43,9 @@ CLINIC_PATH: dict[str, str] = {
 
 # model label -> why its rows belong to no clinic
 GLOBAL: dict[str, str] = {
-    "web.RateCounter": "a hashed caller key and a count; no clinic data",
-    "web.IdempotencyRecord": "keyed by the user who asked; the answer it replays was scoped "
-                             "when it was first made",
+    "platform.RateCounter": "a hashed caller key and a count; no clinic data",
+    "platform.IdempotencyRecord": "keyed by the user who asked; the answer it replays was scoped "
+                                  "when it was first made",
 }
 
 

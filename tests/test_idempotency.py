@@ -13,9 +13,9 @@ from kapclinic.api import api
 from kapclinic.measures import actions, worker
 from kapclinic.measures.models import Alert, Response
 from kapclinic.patients.models import Condition, Patient
+from kapclinic.platform import idempotency
+from kapclinic.platform.models import IdempotencyRecord
 from kapclinic.screening.models import Consent
-from kapclinic.web import idempotency
-from kapclinic.web.models import IdempotencyRecord
 from tests.conftest import login
 from tests.outbox import delivered
 from tests.test_api import Api, problem_fields

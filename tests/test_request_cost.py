@@ -13,7 +13,7 @@ from django.test import Client
 
 from kapclinic.accounts.tokens import issue_token
 from kapclinic.clinical.pk import inputs as pk_limits
-from kapclinic.web import ratelimit
+from kapclinic.platform import ratelimit
 from tests.conftest import login, make_user
 
 ATTACK = {"model": "domino", "route": "iv-infusion", "dose_mg": 35, "weight_kg": 70,

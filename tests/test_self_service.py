@@ -135,7 +135,7 @@ def reset_messages(email: str = "nina@example.org"):
 
 def test_asking_again_for_a_reset_link_within_fifteen_minutes_sends_no_second_email(
         nurse, monkeypatch):
-    from kapclinic.web import ratelimit
+    from kapclinic.platform import ratelimit
 
     User.objects.filter(pk=nurse.pk).update(email="nina@example.org")
     now = [1_800_000_000.0]
@@ -153,7 +153,7 @@ def test_asking_again_for_a_reset_link_within_fifteen_minutes_sends_no_second_em
 
 
 def test_a_reset_link_still_waiting_in_the_outbox_is_not_queued_again(nurse, monkeypatch):
-    from kapclinic.web import ratelimit
+    from kapclinic.platform import ratelimit
 
     User.objects.filter(pk=nurse.pk).update(email="nina@example.org")
     now = [1_800_000_000.0]

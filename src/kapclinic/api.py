@@ -19,8 +19,9 @@ from kapclinic.dosing import api as dosing_api
 from kapclinic.measures import api as measures_api
 from kapclinic.patients import api as patients_api
 from kapclinic.patients.actions import ConflictError
+from kapclinic.platform import idempotency
 from kapclinic.web import api as web_api
-from kapclinic.web import idempotency, problems
+from kapclinic.web import problems
 
 log = logging.getLogger(__name__)
 

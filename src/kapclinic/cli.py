@@ -46,7 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         gunicorn, "kapclinic.wsgi:application", "--bind", f"{args.host}:{args.port}",
         "--workers", str(args.workers), "--threads", "4", "--access-logfile", "-",
         # link tokens, set-password links and search terms never reach the log
-        "--logger-class", "kapclinic.web.access_log.RedactingLogger",
+        "--logger-class", "kapclinic.platform.access_log.RedactingLogger",
         "--graceful-timeout", "5",
     ])
     return 0  # not reached

@@ -150,10 +150,10 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = 0.25
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The address is the person's own, read through the proxies in KAPCLINIC_TRUSTED_PROXIES
-# only (audit/client_ip.py): behind a proxy, REMOTE_ADDR alone would let anyone sharing it
+# only (platform/client_ip.py): behind a proxy, REMOTE_ADDR alone would let anyone sharing it
 # lock a named account for everyone.
 KAPCLINIC_TRUSTED_PROXIES = config.trusted_proxies()
-AXES_CLIENT_IP_CALLABLE = "kapclinic.audit.client_ip.client_address"
+AXES_CLIENT_IP_CALLABLE = "kapclinic.platform.client_ip.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
 AXES_VERBOSE = False
@@ -177,12 +177,12 @@ except mailconfig.EmailUrlError as exc:
 DEFAULT_FROM_EMAIL = os.environ.get("KAPCLINIC_FROM_EMAIL", "").strip() or "care@kapclinic.invalid"
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# Logs keep no link token, set-password link or search term (web/access_log.py); the
+# Logs keep no link token, set-password link or search term (platform/access_log.py); the
 # request loggers filter their own records, so every handler sees them redacted.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "kapclinic.web.access_log.RedactingFilter"}},
+    "filters": {"redact": {"()": "kapclinic.platform.access_log.RedactingFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "loggers": {
         "django.request": {"filters": ["redact"]},
@@ -196,7 +196,7 @@ LOGGING = {
 KAPCLINIC_TOKEN_DAYS = 90
 KAPCLINIC_PAGE_SIZE = 25
 
-# Expensive requests allowed per user and per client address in each window (web/ratelimit.py;
+# Expensive requests allowed per user and per client address in each window (platform/ratelimit.py;
 # over it: 429 with Retry-After) [policy: labelled default]. A population simulation
 # (POST /api/v1/pk/simulate with "population") takes up to about a second of both cores.
 KAPCLINIC_RATE_LIMITS = {

@@ -8,7 +8,7 @@ from pydantic import ConfigDict
 from kapclinic.accounts.api_auth import GuardedRouter
 from kapclinic.accounts.permissions import Action, require
 from kapclinic.clinical import pk
-from kapclinic.web import ratelimit
+from kapclinic.platform import ratelimit
 
 router = GuardedRouter(tags=["pharmacokinetics"])
 # A web request simulates at most this many virtual patients [policy: keeps a 2-core server

@@ -6,7 +6,7 @@ from django import forms
 
 from kapclinic.clinical.pk import definitions as pk_definitions
 from kapclinic.clinical.pk.definitions import DRUGS, ROUTES
-from kapclinic.web.labels import DRUG_LABELS, ROUTE_LABELS
+from kapclinic.platform.labels import DRUG_LABELS, ROUTE_LABELS
 
 WINDOWS = [(4, "4 hours"), (8, "8 hours"), (24, "24 hours")]
 

@@ -10,7 +10,7 @@ from kapclinic.clinical import pk
 from kapclinic.dosing.explorer import FIELD_ALIASES, explore
 from kapclinic.dosing.forms import ExplorerForm
 from kapclinic.dosing.words import input_message
-from kapclinic.web.labels import ROUTE_LABELS
+from kapclinic.platform.labels import ROUTE_LABELS
 
 
 @require(Action.PK_SIMULATE)

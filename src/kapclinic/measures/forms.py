@@ -9,7 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 
 from kapclinic.clinical import instruments, outcomes
 from kapclinic.measures import models as bounds
-from kapclinic.web import text
+from kapclinic.platform import text
 
 
 def item_label(item) -> str:

@@ -46,7 +46,7 @@ from kapclinic.measures.models import (
 from kapclinic.patients import link_session
 from kapclinic.patients.forms import EnteredInErrorForm
 from kapclinic.patients.models import PatientLink
-from kapclinic.web.idempotency import one_time_form
+from kapclinic.platform.idempotency import one_time_form
 
 
 def trajectories(responses) -> list[dict]:

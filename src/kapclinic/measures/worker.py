@@ -25,7 +25,7 @@ from kapclinic.measures import actions, messaging, sending
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.models import Alert, MeasureRequest, Schedule
 from kapclinic.patients.models import Status
-from kapclinic.web import idempotency
+from kapclinic.platform import idempotency
 
 log = logging.getLogger(__name__)
 

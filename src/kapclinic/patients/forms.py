@@ -12,7 +12,7 @@ from kapclinic.clinical.codes import diagnoses
 from kapclinic.patients import status as status_rules
 from kapclinic.patients.models import Patient, Status
 from kapclinic.patients.queries import MAX_QUERY_CHARS
-from kapclinic.web import text
+from kapclinic.platform import text
 
 EDITABLE_FIELDS = [
     "mrn", "given_name", "family_name", "date_of_birth", "sex_at_birth", "status",

@@ -5,7 +5,7 @@ entry in this browser's session (the link's id, never its token) and the browser
 on to a token-free page (/r/intake/, /r/measure/), as Django's PasswordResetConfirmView
 does for set-password links. So the token is not in browser history, in the Referer of
 the page's own requests, nor in its forms or autosave calls; a server log never sees it
-again after the first request (and redacts that one, web/access_log.py).
+again after the first request (and redacts that one, platform/access_log.py).
 
 Every page of a link is sent with ``Referrer-Policy: no-referrer`` (``no_referrer``).
 """
@@ -21,7 +21,7 @@ from django.utils import timezone
 from kapclinic.audit import context
 from kapclinic.patients import links
 from kapclinic.patients.models import PatientLink
-from kapclinic.web.referrer import no_referrer
+from kapclinic.platform.referrer import no_referrer
 
 __all__ = ["current", "exchange", "forget", "no_referrer"]
 

@@ -16,8 +16,8 @@ from kapclinic.clinical.screening import DRUGS, ROUTES
 from kapclinic.clinical.screening.intake import MAX_COUNT
 from kapclinic.clinical.screening.schema import HISTORY_KEYS
 from kapclinic.patients.models import Patient
-from kapclinic.web import text
-from kapclinic.web.labels import DRUG_LABELS, ROUTE_LABELS
+from kapclinic.platform import text
+from kapclinic.platform.labels import DRUG_LABELS, ROUTE_LABELS
 
 # Engineering limits on what an intake answer may hold (not clinical facts): a narrative or
 # list answer, and a whole draft (each autosave keeps a revision of it).

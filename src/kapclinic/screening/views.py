@@ -20,6 +20,7 @@ from kapclinic.accounts.permissions import (
 from kapclinic.audit import trail
 from kapclinic.patients import link_session, links
 from kapclinic.patients.models import PatientLink
+from kapclinic.platform.idempotency import one_time_form
 from kapclinic.screening import actions
 from kapclinic.screening.forms import (
     DRAFT_MAX_CHARS,
@@ -33,7 +34,6 @@ from kapclinic.screening.forms import (
     intake_field_label,
 )
 from kapclinic.screening.models import Consent, ConsentDocument, EligibilityDecision
-from kapclinic.web.idempotency import one_time_form
 
 
 class DraftTooLarge(Exception):

@@ -15,7 +15,7 @@ from kapclinic.accounts import staff
 from kapclinic.accounts.models import Membership, User
 from kapclinic.accounts.permissions import Action, get_patient_for_user, public, require
 from kapclinic.audit import trail
-from kapclinic.web import ratelimit
+from kapclinic.platform import ratelimit
 
 # ---- change your own password -----------------------------------------------------------
 

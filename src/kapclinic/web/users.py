@@ -18,8 +18,8 @@ from kapclinic.accounts.models import Invitation, InvitationState, Membership
 from kapclinic.accounts.permissions import Action, public, require
 from kapclinic.accounts.roles import Role
 from kapclinic.audit import trail
-from kapclinic.web import text
-from kapclinic.web.referrer import no_referrer
+from kapclinic.platform import text
+from kapclinic.platform.referrer import no_referrer
 from kapclinic.web.two_factor import SecurityForm
 
 EXISTING_USERNAME = re.compile(r"[\w.@+-]{1,150}")

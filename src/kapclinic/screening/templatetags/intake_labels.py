@@ -2,8 +2,8 @@
 
 from django import template
 
+from kapclinic.platform.labels import DRUG_LABELS, ROUTE_LABELS
 from kapclinic.screening.forms import intake_field_label
-from kapclinic.web.labels import DRUG_LABELS, ROUTE_LABELS
 
 register = template.Library()
 

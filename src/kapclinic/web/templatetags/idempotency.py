@@ -1,10 +1,10 @@
 """{% form_token %}: the one-time token a form sends so a repeat POST is not written twice
-(kapclinic.web.idempotency.one_time_form)."""
+(kapclinic.platform.idempotency.one_time_form)."""
 
 from django import template
 from django.utils.html import format_html
 
-from kapclinic.web.idempotency import FORM_FIELD, new_form_token
+from kapclinic.platform.idempotency import FORM_FIELD, new_form_token
 
 register = template.Library()
 

@@ -1,4 +1,8 @@
-"""The web shell's own table: request counters for rate limits (ratelimit.py)."""
+"""The platform's tables: request counters for rate limits (ratelimit.py) and the first
+answers to idempotent writes (idempotency.py).
+
+Both began in the web app and keep its table names (``db_table``), so moving them here
+moved no row (migrations/0001_initial.py)."""
 
 from __future__ import annotations
 
@@ -26,13 +30,16 @@ class RateCounter(models.Model):
         none=("id", "count"),
     )
 
+    class Meta:
+        db_table = "web_ratecounter"
+
     def __str__(self) -> str:
         return f"rate counter {self.key[:8]}: {self.count} since {self.window_start}"
 
 
 class IdempotencyRecord(models.Model):
     """One write asked for with a key (an API ``Idempotency-Key`` or a page's one-time form
-    token) and the first answer to it, kept for a bounded time (web/idempotency.py).
+    token) and the first answer to it, kept for a bounded time (idempotency.py).
 
     The unique (scope, key) constraint decides which of two concurrent repeats writes: the
     one whose row goes in first; the other finds it and gets the first answer. ``status``
@@ -65,6 +72,7 @@ class IdempotencyRecord(models.Model):
     )
 
     class Meta:
+        db_table = "web_idempotencyrecord"
         constraints = [models.UniqueConstraint(fields=["scope", "key"],
                                                name="one_record_per_idempotency_key")]
         indexes = [models.Index(fields=["expires_at"])]

@@ -26,8 +26,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 
-from kapclinic.audit import client_ip
-from kapclinic.web.models import RateCounter
+from kapclinic.platform import client_ip
+from kapclinic.platform.models import RateCounter
 
 _clock = time.time  # tests move the clock
 

@@ -15,7 +15,7 @@ from functools import wraps
 
 from django.http import HttpRequest, HttpResponse
 
-from kapclinic.web.access_log import PLACEHOLDER, redact
+from kapclinic.platform.access_log import PLACEHOLDER, redact
 
 
 def holds_secret(path: str) -> bool:

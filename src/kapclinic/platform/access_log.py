@@ -8,7 +8,7 @@ serves like the plain one) is decoded until it stops changing before matching, a
 whole when it is a link. Everything that writes a request's path goes through ``redact``:
 
 - gunicorn's access log, by ``RedactingLogger`` (``kapclinic serve`` passes
-  ``--logger-class kapclinic.web.access_log.RedactingLogger``), for the request line, the
+  ``--logger-class kapclinic.platform.access_log.RedactingLogger``), for the request line, the
   path, the query string and the Referer (an asset fetched from a link page names it);
 - Django's request and development-server loggers ("Not Found: /r/intake/..."), by
   ``RedactingFilter`` in settings.LOGGING.
