@@ -25,7 +25,7 @@ from kapclinic.patients.models import Condition
 from kapclinic.patients.queries import search_patients
 from kapclinic.patients.timeline import build_timeline
 from kapclinic.screening.summary import patient_decisions, screening_summary
-from kapclinic.web.idempotency import one_time_form
+from kapclinic.platform.idempotency import one_time_form
 
 
 @require(Action.PATIENT_LIST)
