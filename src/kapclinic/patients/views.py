@@ -24,8 +24,8 @@ from kapclinic.patients.forms import (
 from kapclinic.patients.models import Condition
 from kapclinic.patients.queries import search_patients
 from kapclinic.patients.timeline import build_timeline
-from kapclinic.screening.summary import patient_decisions, screening_summary
 from kapclinic.platform.idempotency import one_time_form
+from kapclinic.screening.summary import patient_decisions, screening_summary
 
 
 @require(Action.PATIENT_LIST)
