@@ -15,11 +15,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from kapclinic.accounts import tokens_api
 from kapclinic.accounts.mfa import MfaRequired
-from kapclinic.dosing import api as dosing_api
-from kapclinic.measures import api as measures_api
-from kapclinic.patients import api as patients_api
 from kapclinic.patients.actions import ConflictError
-from kapclinic.platform import idempotency
+from kapclinic.platform import extensions, idempotency
 from kapclinic.web import api as web_api
 from kapclinic.web import problems
 
@@ -65,9 +62,9 @@ api = ProblemAPI(
     title="kapclinic API", version="1", urls_namespace="api",
     docs_url=None,  # the interactive docs page loads assets from a CDN; openapi.json stays
 )
-api.add_router("/patients", patients_api.router)
-api.add_router("/pk", dosing_api.router)
-api.add_router("", measures_api.router)
+# each app's router, registered from its AppConfig.ready()
+for entry in extensions.api_routers():
+    api.add_router(entry.prefix, entry.router)
 api.add_router("", web_api.router)
 # Every write (POST, PATCH, DELETE) accepts an Idempotency-Key: a repeat gets the first answer.
 idempotency.install(api)

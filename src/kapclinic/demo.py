@@ -17,12 +17,9 @@ from django.utils import timezone
 from kapclinic.accounts.models import Clinic, Membership, User
 from kapclinic.accounts.roles import Role
 from kapclinic.clinical.codes import diagnoses
-from kapclinic.clinical.screening.schema import HISTORY_KEYS
-from kapclinic.measures.demo_data import demo_events, demo_responses, refresh_outcomes
 from kapclinic.patients import actions
 from kapclinic.patients.models import Patient, SexAtBirth, Status
-from kapclinic.screening import actions as screening
-from kapclinic.screening.forms import IntakeForm
+from kapclinic.platform import extensions
 
 STAFF_ROLES = [Role.PRESCRIBER, Role.NURSE, Role.THERAPIST, Role.COORDINATOR, Role.ADMIN,
                Role.RESEARCHER]
@@ -48,18 +45,6 @@ CONDITION_GROUPS = ["depression_recurrent"] * 5 + ["depression"] * 2 + ["ptsd"] 
 STATUSES = [Status.REFERRED, Status.SCREENING, Status.ELIGIBLE, Status.IN_TREATMENT,
             Status.IN_TREATMENT, Status.IN_TREATMENT, Status.MAINTENANCE, Status.INELIGIBLE,
             Status.DISCHARGED]
-
-
-CONSENT_TITLE = "Consent to ketamine-assisted psychotherapy (demo text)"
-CONSENT_TEXT = (
-    "DEMO TEXT, not legal or clinical advice: each clinic writes its own consent.\n\n"
-    "I agree to a course of ketamine-assisted psychotherapy at this clinic. Ketamine is given "
-    "under supervision, and my blood pressure, breathing, sedation and dissociation are "
-    "monitored. I have been told about the expected benefits, the risks and the alternatives, "
-    "and I may ask questions at any time.\n\n"
-    "I will not drive or operate machinery for the rest of the day of a session, and someone "
-    "will take me home.\n\nI may withdraw this consent at any time by telling my care team."
-)
 
 
 class DemoRefused(Exception):
@@ -118,74 +103,15 @@ def load_demo(*, patients: int, seed: int, password: str, weeks: int = 12,
             actions.bulk_create_patients(clinic=clinic, records=records, by=None,
                                          progress=progress)
             total += count
-            document = screening.publish_consent_document(
-                clinic=clinic, title=CONSENT_TITLE, text=CONSENT_TEXT, by=staff[Role.ADMIN])
-            for patient in (Patient.objects.filter(clinic=clinic).select_related("clinic")
-                            .prefetch_related("conditions").order_by("mrn")):
-                _walk(patient, targets[patient.mrn], staff, document)
-            clinic_patients = list(Patient.objects.filter(clinic=clinic)
-                                   .select_related("clinic").order_by("mrn"))
-            demo_responses(clinic_patients, rng, weeks, timezone.now())
-            # their own random stream, so the rest of the demo stays as it was
-            demo_events(clinic_patients, random.Random(f"{seed}-{slug}"), timezone.now(),
-                        staff[Role.PRESCRIBER])
-            refresh_outcomes(clinic_patients)
+            # each app adds its part (screening walks patients to their statuses, measures
+            # adds questionnaires...), each from its own random stream
+            now = timezone.now()
+            for loader in extensions.demo_loaders():
+                loader.load(extensions.DemoRun(
+                    clinic=clinic, staff=staff, targets=targets, now=now, weeks=weeks,
+                    rng=extensions.demo_stream(seed, slug, loader.key)))
             _portal_login(clinic, f"patient{suffix}", password_hash)
     return DemoResult(True, staff_usernames(), total)
-
-
-SIGNED_OFF = {Status.ELIGIBLE, Status.INELIGIBLE, Status.IN_TREATMENT, Status.MAINTENANCE,
-              Status.DISCHARGED}
-TREATED = {Status.IN_TREATMENT, Status.MAINTENANCE, Status.DISCHARGED}
-CLEAN_HISTORY = {f"history_{key}": "no" for key in HISTORY_KEYS}
-
-
-def _intake_answers(patient: Patient, eligible: bool) -> dict[str, str]:
-    """What the coordinator types on the intake page for a demo patient."""
-    answers = {
-        "weight_kg": "72", "height_cm": "171", "sbp_mmhg": "124", "dbp_mmhg": "78",
-        "heart_rate_bpm": "70", "spo2_pct": "98", "adequate_antidepressant_trials": "2",
-        "audit_total": "3", "medications": "sertraline", "no_hypersensitivities": "on",
-        "goals": "Feel like myself again (demo)", **CLEAN_HISTORY,
-    }
-    if patient.sex_at_birth != SexAtBirth.MALE:
-        answers.update(pregnant="no", breastfeeding="no")
-    if not eligible:
-        answers["history_psychosis"] = "yes"
-    return answers
-
-
-def _walk(patient: Patient, target: str, staff: dict, document) -> None:
-    """Bring a new demo patient to ``target`` the way the clinic does: the intake, the rules'
-    decision and the prescriber's sign-off (eligible, ineligible), then the patient's consent
-    and the start of treatment (in treatment, maintenance, discharged after treatment)."""
-    if target not in SIGNED_OFF:
-        return
-    wanted = Status.INELIGIBLE if target == Status.INELIGIBLE else Status.ELIGIBLE
-    form = IntakeForm(_intake_answers(patient, wanted == Status.ELIGIBLE), patient=patient)
-    if not form.is_valid():
-        raise ValueError(f"demo intake of {patient.mrn} does not validate: {form.errors}")
-    coordinator, prescriber = staff[Role.COORDINATOR], staff[Role.PRESCRIBER]
-    screening.save_intake(patient=patient, draft=form.data, data=form.to_intake(),
-                          expected_version=screening.intake_for(patient).version,
-                          by=coordinator)
-    decision = screening.evaluate_intake(patient=patient, drug="ketamine", route="iv-infusion",
-                                         by=coordinator)
-    automatic = {"eligible": Status.ELIGIBLE, "eligible_with_cautions": Status.ELIGIBLE,
-                 "not_eligible": Status.INELIGIBLE}.get(decision.status)
-    screening.sign_off(decision=decision, accept=automatic == wanted,
-                       final_status="eligible" if wanted == Status.ELIGIBLE else "ineligible",
-                       reason="" if automatic == wanted else
-                       "Reviewed with the patient and their referrer (demo).", by=prescriber)
-    if target not in TREATED:
-        return
-    screening.sign_consent(patient=patient, document=document, signed_name=patient.full_name,
-                           method="in_clinic", by=coordinator,
-                           guardian_name=f"Guardian of {patient.full_name}"
-                           if screening.needs_guardian(patient) else "")
-    actions.change_status(patient=patient, status=Status.IN_TREATMENT, by=prescriber)
-    if target != Status.IN_TREATMENT:
-        actions.change_status(patient=patient, status=target, by=prescriber)
 
 
 def _portal_login(clinic: Clinic, username: str, password_hash: str) -> None:

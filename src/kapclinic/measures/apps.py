@@ -5,3 +5,29 @@ class MeasuresConfig(AppConfig):
     name = "kapclinic.measures"
     label = "measures"
     verbose_name = "Measurement-based care"
+
+    def ready(self) -> None:
+        from kapclinic.accounts.permissions import Action
+        from kapclinic.measures import api, demo_data, outcomes, portal, summary
+        from kapclinic.platform import extensions as ext
+
+        ext.register(
+            ext.ChartSection("measures", "measures/_chart_section.html", summary.load_section,
+                             Action.PATIENT_VIEW, order=30, events=summary.section_events),
+            ext.NavItem("outcomes", "Outcomes", "dashboard", Action.DASHBOARD_VIEW, order=20),
+            ext.NavItem("alerts", "Alerts", "alerts", Action.ALERT_VIEW, order=30,
+                        badge=summary.open_alert_count),
+            ext.NavItem("measure-settings", "Measure settings", "measure-settings",
+                        Action.MEASURE_SETTINGS, order=70),
+            ext.NavItem("outcome-settings", "Outcome rules", "outcome-settings",
+                        Action.OUTCOME_SETTINGS, order=80),
+            ext.NavItem("outbox", "Outbox", "outbox", Action.OUTBOX_VIEW, order=90),
+            ext.PortalSection("measures.due", "measures/_portal_due.html", portal.load_due,
+                              order=10),
+            ext.PortalSection("measures.trajectories", "measures/_portal_trajectories.html",
+                              portal.load_trajectories, order=20),
+            ext.DemoLoader("measures", demo_data.load, order=20),
+            ext.ApiRouter("measures", "", api.router, order=30),
+            # outcomes are grouped by condition: a diagnosis change recomputes them
+            ext.PatientHook("measures.outcomes", condition_changed=outcomes.refresh_all),
+        )

@@ -10,11 +10,13 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from kapclinic.accounts.roles import Role
 from kapclinic.audit import trail
 from kapclinic.clinical import instruments
 from kapclinic.measures.actions import stored_result
 from kapclinic.measures.models import ClinicalEvent, Response
 from kapclinic.patients.models import Patient, Status
+from kapclinic.platform.extensions import DemoRun
 
 TREATED = {Status.IN_TREATMENT, Status.MAINTENANCE, Status.DISCHARGED}
 BATCH = 5_000
@@ -113,3 +115,13 @@ def demo_events(patients: list[Patient], rng: random.Random, now: datetime, by) 
     trail.record_many([trail.Event("create", "clinical_event", e.pk, patient_id=e.patient_id,
                                    clinic_id=e.patient.clinic_id) for e in events])
     return len(events)
+
+
+def load(run: DemoRun) -> None:
+    """The measures app's demo data for one clinic: questionnaires over ``run.weeks`` weeks,
+    a few relapse-defining events, and the outcomes they give."""
+    patients = list(Patient.objects.filter(clinic=run.clinic).select_related("clinic")
+                    .order_by("mrn"))
+    demo_responses(patients, run.rng, run.weeks, run.now)
+    demo_events(patients, run.rng, run.now, run.staff[Role.PRESCRIBER])
+    refresh_outcomes(patients)

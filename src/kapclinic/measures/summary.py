@@ -1,7 +1,8 @@
-"""What the chart shows of measures."""
+"""The measures app's part of the patient chart: its section and its timeline events."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 
@@ -10,6 +11,13 @@ from django.db.models import Max, Q
 from kapclinic.measures.models import Alert, ClinicalEvent, Response
 from kapclinic.patients.models import Patient
 from kapclinic.patients.timeline import TimelineEvent
+
+
+@dataclass(frozen=True)
+class MeasuresSection:
+    latest: list[Response]  # the newest valid response per instrument
+    alerts: list[Alert]
+    events: list[ClinicalEvent]
 
 
 def latest_responses(patient: Patient) -> list[Response]:
@@ -25,19 +33,26 @@ def latest_responses(patient: Patient) -> list[Response]:
     return sorted(latest.values(), key=lambda r: r.instrument)
 
 
-def measures_events(patient: Patient) -> list[TimelineEvent]:
+def load_section(patient: Patient) -> MeasuresSection:
+    return MeasuresSection(
+        latest=latest_responses(patient),
+        alerts=list(Alert.objects.filter(patient=patient).select_related("acknowledged_by")),
+        events=list(ClinicalEvent.objects.filter(patient=patient).select_related(
+            "recorded_by", "entered_in_error_by")))
+
+
+def section_events(patient: Patient, section: MeasuresSection) -> list[TimelineEvent]:
     """The timeline's share of measurement-based care: alerts (urgent or follow-up) and their
     acknowledgements, and events that can define relapse (with their corrections)."""
     events = []
-    for alert in Alert.objects.filter(patient=patient).select_related("acknowledged_by"):
+    for alert in section.alerts:
         events.append(TimelineEvent(alert.raised_at, "alert",
                                     f"{alert.get_priority_display()} alert: {alert.label}"))
         if alert.acknowledged_at:
             events.append(TimelineEvent(alert.acknowledged_at, "alert", "Alert acknowledged",
                                         alert.acknowledgement_note,
                                         alert.acknowledged_by.display_name))
-    for event in ClinicalEvent.objects.filter(patient=patient).select_related(
-            "recorded_by", "entered_in_error_by"):
+    for event in section.events:
         events.append(TimelineEvent(event.occurred_at, "event", event.get_kind_display(),
                                     event.note, event.recorded_by.display_name))
         if event.entered_in_error_at:
@@ -46,3 +61,9 @@ def measures_events(patient: Patient) -> list[TimelineEvent]:
                 f"{event.get_kind_display()} marked entered in error",
                 event.entered_in_error_reason, event.entered_in_error_by.display_name))
     return events
+
+
+def open_alert_count(membership) -> int:
+    """The menu's badge: the clinic's alerts nobody has acknowledged yet."""
+    return Alert.objects.filter(patient__clinic_id=membership.clinic_id,
+                                acknowledged_at__isnull=True).count()

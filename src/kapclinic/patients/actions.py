@@ -15,6 +15,7 @@ from kapclinic.audit.corrections import mark_entered_in_error
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.patients import status as status_rules
 from kapclinic.patients.models import Condition, Patient, StatusChange
+from kapclinic.platform import extensions
 
 
 class ConflictError(Exception):
@@ -69,6 +70,7 @@ def update_patient(*, patient: Patient, changes: dict[str, Any], expected_versio
         if fresh.status != old_status:
             StatusChange.objects.create(patient=fresh, from_status=old_status,
                                         to_status=fresh.status, changed_by=by)
+            extensions.status_changed(fresh, old_status, fresh.status, by)
         trail.record("update", object_type="patient", object_id=fresh.pk, patient_id=fresh.pk,
                      clinic_id=fresh.clinic_id,
                      detail={"fields": sorted(changes), "version": fresh.version})
@@ -91,14 +93,8 @@ def add_condition(*, patient: Patient, code: str, treatment_resistant: bool = Fa
         trail.record("create", object_type="condition", object_id=condition.pk,
                      patient_id=patient.pk, clinic_id=patient.clinic_id,
                      detail={"code": diagnosis.code})
-        _refresh_outcomes(patient)
+        extensions.condition_changed(patient)  # e.g. outcomes are grouped by condition
     return condition
-
-
-def _refresh_outcomes(patient: Patient) -> None:
-    from kapclinic.measures.outcomes import refresh_all  # outcomes are grouped by condition
-
-    refresh_all(patient)
 
 
 def mark_condition_entered_in_error(*, condition: Condition, reason: str,
@@ -106,7 +102,7 @@ def mark_condition_entered_in_error(*, condition: Condition, reason: str,
     with transaction.atomic():
         if mark_entered_in_error(condition, reason=reason, by=by, object_type="condition",
                                  what="condition"):
-            _refresh_outcomes(condition.patient)
+            extensions.condition_changed(condition.patient)
     condition.refresh_from_db()
     return condition
 

@@ -5,3 +5,14 @@ class PatientsConfig(AppConfig):
     name = "kapclinic.patients"
     label = "patients"
     verbose_name = "Patient registry"
+
+    def ready(self) -> None:
+        from kapclinic.accounts.permissions import Action
+        from kapclinic.patients import api
+        from kapclinic.platform import extensions as ext
+
+        ext.register(
+            ext.NavItem("patients", "Patients", "patient-list", Action.PATIENT_LIST, order=10),
+            ext.Landing("patients", "patient-list", Action.PATIENT_LIST, order=10),
+            ext.ApiRouter("patients", "/patients", api.router, order=10),
+        )

@@ -1,14 +1,19 @@
 """The chart's timeline: one list of dated events from every part of the record.
 
-Later issues (screening, sessions, measures, notes) add their own event sources here.
+The registry adds status changes and diagnoses; every other app adds its events through its
+chart section (``platform.extensions.ChartSection.events``), from the data the chart already
+loaded, so the timeline costs no queries of its own beyond the registry's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from kapclinic.patients.models import Patient, Status
+from kapclinic.platform.extensions import ChartSection
 
 
 @dataclass(frozen=True)
@@ -20,9 +25,19 @@ class TimelineEvent:
     by: str = ""
 
 
-def build_timeline(patient: Patient, conditions=None, decisions=None) -> list[TimelineEvent]:
-    """Every dated event of the record, newest first. ``conditions`` and ``decisions`` may be
-    passed when the page already loaded them (one query each instead of two)."""
+@dataclass(frozen=True)
+class LoadedSection:
+    """A chart section with the data it loaded for this patient."""
+
+    section: ChartSection
+    data: Any
+
+
+def build_timeline(patient: Patient, conditions=None,
+                   sections: Sequence[LoadedSection] = ()) -> list[TimelineEvent]:
+    """Every dated event of the record the reader may see, newest first: the registry's own
+    (status changes, diagnoses) and those of each chart section shown. ``conditions`` may be
+    passed when the page already loaded them."""
     labels = dict(Status.choices)
     events: list[TimelineEvent] = []
     for change in patient.status_changes.select_related("changed_by"):
@@ -45,9 +60,7 @@ def build_timeline(patient: Patient, conditions=None, decisions=None) -> list[Ti
                 f"Diagnosis {condition.code} marked entered in error",
                 condition.entered_in_error_reason, condition.entered_in_error_by.display_name,
             ))
-    from kapclinic.measures.summary import measures_events  # the chart's other sections
-    from kapclinic.screening.summary import screening_events
-
-    events += screening_events(patient, decisions)
-    events += measures_events(patient)
+    for part in sections:
+        if part.section.events is not None:
+            events += part.section.events(patient, part.data)
     return sorted(events, key=lambda event: event.at, reverse=True)

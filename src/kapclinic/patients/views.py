@@ -10,10 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from kapclinic.accounts.permissions import Action, get_patient_for_user, require
+from kapclinic.accounts.permissions import Action, get_patient_for_user, require, role_can
 from kapclinic.audit import trail
 from kapclinic.clinical.codes import diagnoses
-from kapclinic.measures.summary import latest_responses
 from kapclinic.patients import actions
 from kapclinic.patients.forms import (
     ConditionForm,
@@ -23,9 +22,9 @@ from kapclinic.patients.forms import (
 )
 from kapclinic.patients.models import Condition
 from kapclinic.patients.queries import search_patients
-from kapclinic.patients.timeline import build_timeline
+from kapclinic.patients.timeline import LoadedSection, build_timeline
+from kapclinic.platform import extensions
 from kapclinic.platform.idempotency import one_time_form
-from kapclinic.screening.summary import patient_decisions, screening_summary
 
 
 @require(Action.PATIENT_LIST)
@@ -50,15 +49,18 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.PATIENT_VIEW)
     conditions = list(patient.conditions.select_related("recorded_by", "entered_in_error_by"))
-    decisions = patient_decisions(patient)
+    # each app's part of the chart, loaded once and shared with the timeline
+    role = request.membership.role
+    sections = [LoadedSection(section, section.load(patient))
+                for section in extensions.chart_sections() if role_can(role, section.action)]
     return render(request, "patients/chart.html", {
         "patient": patient,
         "age": patient.age_on(timezone.localdate()),
         "conditions": conditions,
-        "timeline": build_timeline(patient, conditions, decisions),
+        "timeline": build_timeline(patient, conditions, sections),
         "condition_form": ConditionForm(),
-        "screening": screening_summary(patient, decisions),
-        "latest_measures": latest_responses(patient),
+        "main_sections": [part for part in sections if part.section.column == "main"],
+        "side_sections": [part for part in sections if part.section.column == "side"],
     })
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -91,14 +91,27 @@ class WorkerStep:
 
 
 @dataclass(frozen=True)
+class DemoRun:
+    """What a demo loader gets for one demo clinic, after the registry made its patients:
+    ``staff`` maps each role to its demo user, ``targets`` each patient's MRN to the status
+    the demo wants it to reach (only the app owning a status may bring a patient there), and
+    ``rng`` is the loader's own random stream (seeded by the demo's seed, the clinic and the
+    loader), so adding an app leaves every other app's demo data as it was."""
+
+    clinic: Any
+    staff: dict[Any, Any]
+    targets: dict[str, str]
+    rng: random.Random
+    now: datetime
+    weeks: int
+
+
+@dataclass(frozen=True)
 class DemoLoader:
-    """Adds an app's demo data to one demo clinic after the registry's patients exist.
-    ``load(clinic, patients, staff, rng, now)`` gets its own random stream, seeded by the
-    demo's seed, the clinic and the loader's key, so adding an app leaves every other app's
-    demo data as it was."""
+    """Adds an app's demo data to a demo clinic: ``load(run)`` (see DemoRun)."""
 
     key: str
-    load: Callable[[Any, Sequence[Any], dict[Any, Any], random.Random, datetime], None]
+    load: Callable[[DemoRun], None]
     order: int = 100
 
 

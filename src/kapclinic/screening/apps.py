@@ -7,8 +7,21 @@ class ScreeningConfig(AppConfig):
     verbose_name = "Intake, eligibility and consent"
 
     def ready(self) -> None:
+        from kapclinic.accounts.permissions import Action
         from kapclinic.patients import status
         from kapclinic.patients.models import Status
+        from kapclinic.platform import extensions as ext
+        from kapclinic.screening import demo_data, portal, summary
         from kapclinic.screening.actions import treatment_blocker
 
         status.register_guard(Status.IN_TREATMENT, treatment_blocker)
+        ext.register(
+            ext.ChartSection("screening", "screening/_chart_section.html", summary.load_section,
+                             Action.PATIENT_VIEW, order=10, events=summary.section_events),
+            ext.NavItem("consent-text", "Consent text", "consent-documents",
+                        Action.CONSENT_TEXT_EDIT, order=50),
+            ext.PortalSection("screening.consent", "screening/_portal_consent.html",
+                              portal.load_consent, order=30),
+            # walks demo patients through intake, sign-off and consent to their statuses
+            ext.DemoLoader("screening", demo_data.load, order=10),
+        )

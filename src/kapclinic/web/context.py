@@ -1,10 +1,23 @@
-"""Template context every page needs: the active clinic, the role and what it may do."""
+"""Template context every page needs: the active clinic, the role, what it may do, and the
+main menu each app contributes to."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.http import HttpRequest
+from django.urls import reverse
 
 from kapclinic.accounts.permissions import Action, role_can
+from kapclinic.platform import extensions
+
+
+@dataclass(frozen=True)
+class MenuLink:
+    label: str
+    url: str
+    current: bool
+    count: int
 
 
 def navigation(request: HttpRequest) -> dict:
@@ -18,11 +31,15 @@ def navigation(request: HttpRequest) -> dict:
     memberships = []
     if membership is not None:
         memberships = list(request.user.memberships.select_related("clinic").order_by("clinic__name"))
-    open_alerts = 0
-    if can["alert_view"]:
-        from kapclinic.measures.models import Alert
-
-        open_alerts = Alert.objects.filter(patient__clinic_id=membership.clinic_id,
-                                           acknowledged_at__isnull=True).count()
     return {"membership": membership, "can": can, "memberships": memberships,
-            "open_alert_count": open_alerts}
+            "menu": _menu(request, membership, pending)}
+
+
+def _menu(request: HttpRequest, membership, pending: bool) -> list[MenuLink]:
+    if membership is None or pending:
+        return []
+    match = getattr(request, "resolver_match", None)
+    here = match.url_name if match else None
+    return [MenuLink(item.label, reverse(item.url_name), item.url_name == here,
+                     item.badge(membership) if item.badge else 0)
+            for item in extensions.nav_items() if role_can(membership.role, item.action)]

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.middleware import SESSION_KEY
 from kapclinic.accounts.permissions import Action, public, require, role_can
+from kapclinic.platform import extensions
 from kapclinic.web import problems
 
 
@@ -45,14 +46,9 @@ def home(request: HttpRequest) -> HttpResponse:
     if invitations:
         return render(request, "web/home.html", {"invitations": invitations})
     role = request.membership.role
-    if role_can(role, Action.PATIENT_LIST):
-        return redirect("patient-list")
-    if role_can(role, Action.AUDIT_VIEW):
-        return redirect("audit-log")
-    if role_can(role, Action.PORTAL):
-        return redirect("portal")
-    if role_can(role, Action.PK_SIMULATE):
-        return redirect("dose-explorer")
+    for landing in extensions.landings():
+        if role_can(role, landing.action):
+            return redirect(landing.url_name)
     return render(request, "web/home.html")
 
 
