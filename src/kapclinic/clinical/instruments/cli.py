@@ -16,6 +16,7 @@ from typing import TextIO
 from ..usage import usage_error
 from .definitions import InstrumentDefinition, load_all, load_definitions, resolve
 from .errors import AnswerTypeError, DefinitionError
+from .file_model import instrument_schema_text
 from .scoring import ScoreResult, score_definition
 
 
@@ -51,7 +52,10 @@ def add_score_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_list_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``kapclinic instruments``."""
+    """Arguments of ``kapclinic instruments [schema]``."""
+    parser.add_argument("what", nargs="?", choices=("schema",),
+                        help="'schema': print the JSON Schema of an instrument definition file "
+                             "(for a clinic writing its own)")
     _add_common(parser)
 
 
@@ -182,9 +186,13 @@ def _describe(d: InstrumentDefinition, r: ScoreResult) -> str:
 
 
 def run_list(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Execute ``kapclinic instruments``; lists every definition with its id."""
+    """Execute ``kapclinic instruments``; lists every definition with its id, or with
+    ``schema`` prints the JSON Schema a clinic's own definition file follows."""
     out = out or sys.stdout
     err = err or sys.stderr
+    if getattr(args, "what", None) == "schema":
+        out.write(instrument_schema_text())
+        return 0
     try:
         definitions = _definitions(args)
     except DefinitionError as exc:

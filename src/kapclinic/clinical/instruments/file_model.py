@@ -247,3 +247,19 @@ class InstrumentFile(Strict):
     alerts: list[Rule] = []
     change_rules: list[ChangeRule] = []
     remission: Remission | None = None
+
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def instrument_schema() -> dict[str, Any]:
+    """The JSON Schema of an instrument definition file (``kapclinic instruments schema``;
+    checked in as docs/schemas/instrument.schema.json)."""
+    return {"$schema": SCHEMA_DIALECT, **InstrumentFile.model_json_schema()}
+
+
+def instrument_schema_text() -> str:
+    """The schema as the checked-in file holds it: two-space indented, ending in a newline."""
+    import json
+
+    return json.dumps(instrument_schema(), indent=2, ensure_ascii=False) + "\n"

@@ -18,9 +18,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from kapclinic.clinical.definitions import Setting, validate
 from kapclinic.clinical.instruments.definitions import EVIDENCE, ChangeRule  # one set of tags
 
 from .errors import OutcomeRulesError, OutcomeSettingError
+from .file_model import OutcomesFile, SettingFile
 
 RULES_FILE = Path(__file__).with_name("outcomes.json")
 SCHEMA_VERSION = 1
@@ -28,38 +30,17 @@ SCHEMA_VERSION = 1
 SCORE_OPS = (">=", ">")
 
 
-@dataclass(frozen=True)
-class SettingSpec:
-    """One clinic setting: label, default, allowed values or numeric range, and its source."""
-
-    name: str
-    label: str
-    default: str | float
-    allowed: tuple[str, ...] | None
-    minimum: float | None
-    maximum: float | None
-    evidence: str
-    source: str
+class SettingSpec(Setting[str | float]):
+    """One outcome setting: the clinic-setting type (label, default, allowed values or a
+    numeric range, source), refusing a bad value with ``OutcomeSettingError``."""
 
     def check(self, value: object) -> str | float:
         """Return ``value`` if allowed for this setting, else raise ``OutcomeSettingError``."""
-        if self.allowed is not None:
-            if not isinstance(value, str) or value not in self.allowed:
-                raise OutcomeSettingError(self.name, f"{value!r} is not one of {list(self.allowed)}")
-            return value
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise OutcomeSettingError(self.name, f"{value!r} must be a finite number")
-        assert self.minimum is not None and self.maximum is not None
-        if not self.minimum <= value <= self.maximum:
-            raise OutcomeSettingError(self.name, f"{value!r} is outside {self.minimum:g}-{self.maximum:g}")
-        return float(value)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description (for a settings page)."""
-        return {"name": self.name, "label": self.label, "default": self.default,
-                "allowed": list(self.allowed) if self.allowed is not None else None,
-                "min": self.minimum, "max": self.maximum, "evidence": self.evidence,
-                "source": self.source}
+        problem = self.problem(value)
+        if problem is not None:
+            raise OutcomeSettingError(self.name, problem)
+        assert isinstance(value, str | int | float)
+        return value if isinstance(value, str) else float(value)
 
 
 @dataclass(frozen=True)
@@ -215,25 +196,22 @@ def _ints(data: dict[str, Any], key: str, where: str) -> tuple[int, ...]:
 
 def _setting(name: str, raw: Any) -> SettingSpec:
     where = f"settings.{name}"
-    d = _obj(raw, where)
-    allowed: tuple[str, ...] | None = None
-    lo: float | None = None
-    hi: float | None = None
-    default: str | float
-    if "allowed" in d:
-        if not isinstance(d["allowed"], list) or not all(isinstance(a, str) for a in d["allowed"]):
-            raise _fail(f"{where}.allowed", "must be a list of strings")
-        allowed = tuple(d["allowed"])
-        default = _text(d, "default", where)
+    d = validate(SettingFile, raw, lambda field, problem: _fail(f"{where}.{field}", problem))
+    if d.allowed is not None:
+        if d.min is not None or d.max is not None or not isinstance(d.default, str):
+            raise _fail(f"{where}.default", "a setting with allowed values has a text default "
+                                            "and no min or max")
+        spec = SettingSpec(name, d.label, d.default, tuple(d.allowed), evidence=d.evidence,
+                           source=d.source)
     else:
-        lo, hi = _num(d, "min", where), _num(d, "max", where)
-        default = _num(d, "default", where)
-    spec = SettingSpec(name, _text(d, "label", where), default, allowed, lo, hi,
-                       _evidence(d, where), _text(d, "source", where))
-    try:
-        spec.check(default)
-    except OutcomeSettingError as exc:
-        raise _fail(f"{where}.default", str(exc)) from exc
+        if d.min is None or d.max is None or isinstance(d.default, str):
+            raise _fail(f"{where}.min" if d.min is None else f"{where}.max" if d.max is None
+                        else f"{where}.default", "a numeric setting needs min, max and a number default")
+        spec = SettingSpec(name, d.label, float(d.default), None, d.min, d.max, evidence=d.evidence,
+                           source=d.source)
+    problem = spec.problem(spec.default)
+    if problem is not None:
+        raise _fail(f"{where}.default", problem)
     return spec
 
 
@@ -278,6 +256,7 @@ def _stable(instrument: str, raw: Any) -> StableRemissionRule:
 
 def parse_rules(data: Any) -> OutcomeRules:
     """Validate the parsed JSON of an outcomes rules file; errors name the field."""
+    validate(OutcomesFile, data, _fail)  # shape and types; the checks between fields follow
     d = _obj(data, "(file)")
     if d.get("schema_version") != SCHEMA_VERSION:
         raise _fail("schema_version", f"must be {SCHEMA_VERSION}")

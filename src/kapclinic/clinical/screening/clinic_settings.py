@@ -14,7 +14,6 @@ The mapping passed to ``evaluate(settings=...)`` may hold three keys, all option
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,12 +55,9 @@ def resolve_settings(raw: Mapping[str, Any] | None, ruleset: RuleSet) -> ClinicS
         spec = ruleset.settings.get(name)
         if spec is None:
             raise SettingsError(field, "is not a known threshold")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise SettingsError(field, "must be a number")
-        if spec.integer and not float(value).is_integer():
-            raise SettingsError(field, "must be a whole number")
-        if not spec.minimum <= value <= spec.maximum:
-            raise SettingsError(field, f"{value:g} is outside {spec.minimum:g}-{spec.maximum:g} {spec.unit}")
+        problem = spec.problem(value)
+        if problem is not None:
+            raise SettingsError(field, problem)
         thresholds[name] = float(value)
         if float(value) != spec.default:
             changed.setdefault("thresholds", {})[name] = float(value)

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from kapclinic.clinical.codes import diagnoses
+from kapclinic.clinical.definitions import Setting, validate
 
 from .errors import RuleDefinitionError
+from .file_model import Manifest, RuleFile, Threshold
 from .schema import COMPARABLE_FIELDS, INPUT_FIELDS
 
 PACKAGE_DIR = Path(__file__).parent
@@ -188,16 +190,9 @@ class Rule:
         return drug in self.drugs and (route is None or route in self.routes)
 
 
-@dataclass(frozen=True)
-class SettingDefinition:
-    name: str
-    default: float
-    unit: str
-    integer: bool
-    minimum: float
-    maximum: float
-    label: str
-    default_source: str
+# A clinic threshold: the one clinic-setting type, with a number in min-max (``source``,
+# also read as ``default_source``, says where the default comes from).
+SettingDefinition = Setting
 
 
 @dataclass(frozen=True)
@@ -251,7 +246,7 @@ class RuleSet:
     digest: str
     title: str
     citation: str
-    settings: Mapping[str, SettingDefinition]
+    settings: Mapping[str, Setting[float]]
     rules: tuple[Rule, ...]
     medications: MedicationTable
     ingredients: IngredientTable
@@ -399,7 +394,7 @@ def _condition(r: _Reader, data: Any, where: str, ctx: _Context) -> Condition:
 
 @dataclass(frozen=True)
 class _Context:
-    settings: Mapping[str, SettingDefinition]
+    settings: Mapping[str, Setting[float]]
     considerations: Mapping[str, str]
     diagnosis_groups: tuple[str, ...]
     ingredients: tuple[str, ...]
@@ -413,6 +408,7 @@ def parse_rule(data: Any, filename: str, ctx: _Context | None = None) -> Rule:
     """Validate one decoded rule; raise RuleDefinitionError naming file and field."""
     ctx = ctx or _context()
     r = _Reader(filename)
+    validate(RuleFile, data, r.fail)  # shape and types; the checks against the data follow
     d = r.obj(data, "(top level)")
     if d.get("schema_version") != 1:
         raise r.fail("schema_version", "must be 1")
@@ -476,23 +472,26 @@ def _read_json(path: Path) -> Any:
 
 # ---- manifest, medications, plausibility ---------------------------------------------------
 
-def parse_settings(data: Any, filename: str) -> dict[str, SettingDefinition]:
+def parse_settings(data: Any, filename: str) -> dict[str, Setting[float]]:
     r = _Reader(filename)
-    out: dict[str, SettingDefinition] = {}
+    out: dict[str, Setting[float]] = {}
     for name, raw in r.obj(data, "settings").items():
         where = f"settings.{name}."
-        s = r.obj(raw, f"settings.{name}")
-        integer = r.boolean(s, "integer", where)
-        lo, hi, default = r.number(s, "min", where), r.number(s, "max", where), r.number(s, "default", where)
-        if lo > hi:
+
+        def fail(field: str, problem: str, where: str = where) -> RuleDefinitionError:
+            return r.fail(where + field, problem)
+
+        s = validate(Threshold, raw, fail)
+        if s.min > s.max:
             raise r.fail(f"{where}min", "must not exceed max")
-        if not lo <= default <= hi:
-            raise r.fail(f"{where}default", f"must lie within {lo:g}-{hi:g}")
-        if integer and not default.is_integer():
+        setting = Setting(name, s.label, float(s.default), minimum=s.min, maximum=s.max,
+                          unit=s.unit, integer=s.integer, evidence="policy",
+                          source=s.default_source)
+        if not s.min <= s.default <= s.max:
+            raise r.fail(f"{where}default", f"must lie within {s.min:g}-{s.max:g}")
+        if setting.problem(setting.default) is not None:
             raise r.fail(f"{where}default", "must be a whole number")
-        r.text(s, "bounds_source", where)
-        out[name] = SettingDefinition(name, default, r.text(s, "unit", where), integer, lo, hi,
-                                      r.text(s, "label", where), r.text(s, "default_source", where))
+        out[name] = setting
     return out
 
 
@@ -601,8 +600,7 @@ def _manifest() -> dict[str, Any]:
     path = DATA_DIR / "ruleset.json"
     r = _Reader(path.name)
     d = r.obj(_read_json(path), "(top level)")
-    if d.get("schema_version") != 1:
-        raise r.fail("schema_version", "must be 1")
+    validate(Manifest, d, r.fail)
     return d
 
 
