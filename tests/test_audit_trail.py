@@ -158,7 +158,7 @@ def test_every_record_type_the_app_writes_can_be_filtered_on():
     import re
     from pathlib import Path
 
-    from kapclinic.audit.views import RECORD_TYPES
+    from kapclinic.web.audit_log import RECORD_TYPES
 
     source = Path(__file__).parents[1] / "src" / "kapclinic"
     written = set()

@@ -1,16 +1,18 @@
-"""The root URL map: each app owns its urls.py; the API is mounted under /api/v1/."""
+"""The root URL map: every kapclinic app that has a urls.py is included (a new app adds its
+own, nothing here); the API is mounted under /api/v1/."""
 
+from importlib.util import find_spec
+
+from django.apps import apps
 from django.urls import include, path
 
 from kapclinic.api import api
 
+APP_URLS = [f"{config.name}.urls" for config in apps.get_app_configs()
+            if config.name.startswith("kapclinic.") and find_spec(f"{config.name}.urls")]
+
 urlpatterns = [
-    path("", include("kapclinic.web.urls")),
-    path("", include("kapclinic.patients.urls")),
-    path("", include("kapclinic.screening.urls")),
-    path("", include("kapclinic.measures.urls")),
-    path("", include("kapclinic.audit.urls")),
-    path("", include("kapclinic.dosing.urls")),
+    *(path("", include(module)) for module in APP_URLS),
     path("api/v1/", api.urls),
 ]
 

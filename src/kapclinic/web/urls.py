@@ -2,12 +2,14 @@
 
 from django.urls import path
 
+from kapclinic.web import audit_log
 from kapclinic.web import portal as portal_views
 from kapclinic.web import self_service, tokens, two_factor, users
 from kapclinic.web import views as web_views
 
 urlpatterns = [
     path("", web_views.home, name="home"),
+    path("audit/", audit_log.audit_log, name="audit-log"),
     path("login/", web_views.login, name="login"),
     path("logout/", web_views.logout, name="logout"),
     path("login/verify/", two_factor.verify, name="mfa-verify"),
