@@ -35,9 +35,12 @@ from kapclinic.patients.models import Patient, Status
 from kapclinic.screening.actions import intake_for
 from kapclinic.screening.models import ConsentDocument
 from tests.conftest import PASSWORD, make_user, new_patient
-from tests.test_clinic_scoping import CLINIC_PATH
+from tests.test_clinic_scoping import clinic_paths
 
 pytestmark = pytest.mark.django_db
+
+# label -> lookup from a row to its clinic, as each model declares it (accounts.scoping)
+CLINIC_PATH = clinic_paths()
 
 ROLES = [*demo.STAFF_ROLES, Role.PATIENT]
 # URL parameters that are not a row id: what the sweep puts there

@@ -32,6 +32,7 @@ class Clinic(models.Model):
     require_mfa = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
+    clinic_path = "pk"
     # the clinic a patient attends narrows where they live
     FIELD_CLASSES = classify(
         quasi_identifier=("slug", "name", "time_zone"),
@@ -49,6 +50,7 @@ class Clinic(models.Model):
 class User(AbstractUser):
     """A person who logs in. Their role is per clinic, on Membership."""
 
+    clinic_path = "memberships__clinic"  # a person may work in several clinics
     FIELD_CLASSES = classify(
         direct_identifier=("username", "first_name", "last_name", "email"),
         date=("last_login", "date_joined"),
@@ -90,6 +92,7 @@ class Membership(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
 
+    clinic_path = "clinic"
     FIELD_CLASSES = classify(
         date=("created_at", "ended_at"),
         coded=("role",),
@@ -133,6 +136,7 @@ class Invitation(models.Model):
                              default=InvitationState.PENDING)
     answered_at = models.DateTimeField(null=True, blank=True)
 
+    clinic_path = "clinic"
     FIELD_CLASSES = classify(
         date=("created_at", "answered_at"),
         coded=("role", "state"),
@@ -180,6 +184,7 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
+    clinic_path = "user__memberships__clinic"  # its user's clinics
     # the name is typed by its owner ('Dr Lee's laptop')
     FIELD_CLASSES = classify(
         date=("created_at", "expires_at", "revoked_at", "last_used_at"),

@@ -92,6 +92,7 @@ class AuditEntry(AppendOnlyRecord):
     # stay verifiable as plain SHA-256. Once one entry is keyed, every later one must be.
     keyed = models.BooleanField(default=False, db_default=False)
 
+    clinic_path = "clinic_id"  # a plain column: the trail outlives any row it names
     # detail_json may quote changed values
     FIELD_CLASSES = classify(
         direct_identifier=("actor_username", "client_addr"),

@@ -1,4 +1,7 @@
-"""Questionnaire responses, measurement schedules, self-report links, alerts and the outbox."""
+"""Questionnaire responses, measurement schedules, self-report links and outcomes.
+
+The alerts a response raises and the messages sent live in the alerts app (alerts.models).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic
+from kapclinic.alerts.models import Alert
 from kapclinic.audit.models import CorrectableRecord
 from kapclinic.clinical import instruments, outcomes
 from kapclinic.clinical.instruments.crisis import is_crisis
@@ -118,6 +121,7 @@ class MeasureSettings(models.Model):
     response_rules = models.JSONField(default=dict, blank=True)
     outcome_version = models.PositiveIntegerField(default=1)
 
+    clinic_path = "clinic"
     # clinic settings: crisis_text is the clinic's text, about no patient
     FIELD_CLASSES = classify(
         coded=("default_instruments", "ptsd_instruments", "prorate_rounding", "relapse_after",
@@ -163,6 +167,11 @@ class MeasureSettings(models.Model):
             change_rules=changes)
 
 
+# how an alert raised by an answer names the app, and the response that raised it
+ALERT_SOURCE = "measures"
+RESPONSE_RECORD = "measures.response"
+
+
 class Response(CorrectableRecord):
     """One completed questionnaire. Never edited: a wrong one is marked entered-in-error."""
 
@@ -189,6 +198,7 @@ class Response(CorrectableRecord):
                                             related_name="+")
     entered_in_error_reason = models.CharField(max_length=500, blank=True)
 
+    clinic_path = "patient__clinic"
     # answers/flags/result: item scores and rule codes
     FIELD_CLASSES = classify(
         date=("taken_at", "entered_in_error_at"),
@@ -214,7 +224,8 @@ class Response(CorrectableRecord):
     def crisis(self) -> bool:
         """Whether the answers called for crisis resources: any alert they raised, including
         one that could not be ruled out because an answer was missing."""
-        return is_crisis(self.alerts.values_list("kind", flat=True))
+        return is_crisis(Alert.objects.filter(record_type=RESPONSE_RECORD, record_id=self.pk)
+                         .values_list("kind", flat=True))
 
 class Schedule(models.Model):
     """One instrument a patient is asked to complete every ``interval_days``."""
@@ -226,6 +237,7 @@ class Schedule(models.Model):
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    clinic_path = "patient__clinic"
     FIELD_CLASSES = classify(
         date=("next_due_at", "created_at"),
         coded=("instrument",),
@@ -255,6 +267,7 @@ class MeasureRequest(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
 
+    clinic_path = "patient__clinic"
     FIELD_CLASSES = classify(
         date=("due_at", "sent_at", "reminded_at"),
         coded=("instrument",),
@@ -267,97 +280,6 @@ class MeasureRequest(models.Model):
     @property
     def instrument_name(self) -> str:
         return instrument_name(self.instrument)
-
-
-class Alert(CorrectableRecord):
-    """An alert raised by an answer; it stays until a clinician acknowledges it.
-
-    ``priority`` is the definition's: ``urgent`` (the crisis path: shown as urgent and
-    escalated when not acknowledged in time) or ``follow_up`` (e.g. a C-SSRS Moderate risk:
-    shown to the care team for follow-up by the clinic's protocol, not escalated). Alerts
-    raised before priorities existed were all urgent, which is what the default says."""
-
-    class Priority(models.TextChoices):
-        URGENT = "urgent", "Urgent"
-        FOLLOW_UP = "follow_up", "Follow-up"
-
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="alerts")
-    response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="alerts")
-    kind = models.CharField(max_length=60)
-    label = models.CharField(max_length=300)
-    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.URGENT)
-    raised_at = models.DateTimeField(default=timezone.now)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT,
-                                        related_name="+")
-    acknowledgement_note = models.TextField(blank=True)
-    escalated_at = models.DateTimeField(null=True, blank=True)
-
-    FIELD_CLASSES = classify(
-        date=("raised_at", "acknowledged_at", "escalated_at"),
-        free_text=("acknowledgement_note",),
-        coded=("kind", "label", "priority"),
-        none=("id", "patient", "response", "acknowledged_by"),
-    )
-
-    class Meta:
-        ordering = ["-raised_at"]
-        indexes = [models.Index(fields=["acknowledged_at", "raised_at"])]
-        constraints = [
-            paired("acknowledged_at", "acknowledged_by", "alert_ack_who_when"),
-            models.CheckConstraint(condition=Q(acknowledged_at__isnull=True)
-                                   | ~Q(acknowledgement_note=""), name="alert_ack_has_note"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} for patient {self.patient_id}"
-
-
-class OutboxMessage(models.Model):
-    """Every email and SMS the clinic sends: written in the transaction that causes it, sent
-    by the worker after commit (measures/sending.py), shown to admins on the outbox page.
-
-    ``body`` is what the page shows (a link's token blanked out); ``pending_body`` is the
-    message as the recipient gets it, kept only until it is sent or has failed for good.
-    """
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        RETRYING = "retrying", "Retrying"
-        FAILED = "failed", "Failed"
-
-    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
-    channel = models.CharField(max_length=10)  # email | sms
-    to = models.CharField(max_length=200)
-    subject = models.CharField(max_length=200, blank=True)
-    body = models.TextField()
-    created_at = models.DateTimeField(default=timezone.now)
-    patient = models.ForeignKey(Patient, null=True, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    pending_body = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.CharField(max_length=300, blank=True)  # never the password or the body
-
-    # last_error may quote the address
-    FIELD_CLASSES = classify(
-        direct_identifier=("to",),
-        date=("created_at", "next_attempt_at", "claimed_at", "sent_at"),
-        free_text=("subject", "body", "pending_body", "last_error"),
-        coded=("channel", "status"),
-        none=("id", "clinic", "patient", "attempts"),
-    )
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.channel} to {self.to}"
 
 
 class OutcomeSnapshot(models.Model):
@@ -387,6 +309,7 @@ class OutcomeSnapshot(models.Model):
     # The clinic's outcome_version this was computed under (0: before versions existed).
     settings_version = models.PositiveIntegerField(default=0)
 
+    clinic_path = "patient__clinic"
     # summary holds the dated score series
     FIELD_CLASSES = classify(
         date=("computed_at", "latest_at", "summary"),
@@ -431,6 +354,7 @@ class ClinicalEvent(CorrectableRecord):
                                             related_name="+")
     entered_in_error_reason = models.CharField(max_length=500, blank=True)
 
+    clinic_path = "patient__clinic"
     FIELD_CLASSES = classify(
         date=("occurred_at", "recorded_at", "entered_in_error_at"),
         free_text=("note", "entered_in_error_reason"),

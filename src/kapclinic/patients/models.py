@@ -65,6 +65,7 @@ class Patient(models.Model):
                                    on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(default=timezone.now)
 
+    clinic_path = "clinic"
     FIELD_CLASSES = classify(
         direct_identifier=("mrn", "given_name", "family_name", "phone", "email", "address",
             "emergency_contact_name", "emergency_contact_phone"),
@@ -108,6 +109,7 @@ class StatusChange(AppendOnlyRecord):
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
                                    on_delete=models.PROTECT, related_name="+")
 
+    clinic_path = "patient__clinic"
     FIELD_CLASSES = classify(
         date=("changed_at",),
         coded=("from_status", "to_status"),
@@ -142,6 +144,7 @@ class Condition(CorrectableRecord):
                                             on_delete=models.PROTECT, related_name="+")
     entered_in_error_reason = models.CharField(max_length=500, blank=True)
 
+    clinic_path = "patient__clinic"
     FIELD_CLASSES = classify(
         date=("recorded_at", "entered_in_error_at"),
         free_text=("note", "entered_in_error_reason"),
@@ -187,6 +190,7 @@ class PatientLink(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
 
+    clinic_path = "patient__clinic"
     FIELD_CLASSES = classify(
         date=("created_at", "expires_at", "used_at"),
         coded=("purpose",),

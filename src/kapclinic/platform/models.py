@@ -23,6 +23,8 @@ class RateCounter(models.Model):
     window_start = models.BigIntegerField()  # Unix seconds
     count = models.PositiveIntegerField(default=0)
 
+    clinic_path = None
+    global_reason = "a hashed caller key and a count; no clinic data"
     # key is derived from a client address or a username
     FIELD_CLASSES = classify(
         direct_identifier=("key",),
@@ -63,6 +65,9 @@ class IdempotencyRecord(models.Model):
     location = models.CharField(max_length=2000, blank=True)
     body = models.BinaryField(blank=True, default=b"")
 
+    clinic_path = None
+    global_reason = ("keyed by the user who asked; the answer it replays was scoped when it "
+                     "was first made")
     # body and location copy the first answer, which may name a patient
     FIELD_CLASSES = classify(
         date=("created_at", "expires_at"),

@@ -58,6 +58,7 @@ class Intake(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
 
+    clinic_path = "patient__clinic"
     FIELD_CLASSES = classify(
         date=("updated_at",),
         free_text=("draft", "data"),
@@ -80,6 +81,7 @@ class IntakeRevision(AppendOnlyRecord):
     saved_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
     source = models.CharField(max_length=20, default="clinic")  # clinic | link
 
+    clinic_path = "intake__patient__clinic"
     FIELD_CLASSES = classify(
         date=("saved_at",),
         free_text=("draft", "data"),
@@ -116,6 +118,7 @@ class EligibilityDecision(AppendOnlyRecord):
     evaluated_at = models.DateTimeField(default=timezone.now)
     evaluated_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
 
+    clinic_path = "patient__clinic"
     # result: reasons that may quote intake values (an age)
     FIELD_CLASSES = classify(
         date=("evaluated_at",),
@@ -149,6 +152,7 @@ class SignOff(AppendOnlyRecord):
     signed_at = models.DateTimeField(default=timezone.now)
     signed_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
 
+    clinic_path = "decision__patient__clinic"
     FIELD_CLASSES = classify(
         date=("signed_at",),
         free_text=("reason",),
@@ -174,6 +178,7 @@ class ConsentDocument(AppendOnlyRecord):
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
 
+    clinic_path = "clinic"
     # the clinic's own form, the same for every patient
     FIELD_CLASSES = classify(
         none=("id", "clinic", "version", "title", "text", "created_at", "created_by"),
@@ -208,6 +213,7 @@ class Consent(CorrectableRecord):
                                      related_name="+")
     withdrawal_reason = models.TextField(blank=True)
 
+    clinic_path = "patient__clinic"
     FIELD_CLASSES = classify(
         direct_identifier=("signed_name", "client_addr", "guardian_name"),
         date=("signed_at", "withdrawn_at"),
