@@ -123,3 +123,21 @@ def test_the_published_schema_refuses_what_the_loader_refuses():
     broken["severity"]["bands"][0]["colour"] = "green"
     with pytest.raises(ValueError, match=r"severity\.bands\.0\.colour"):
         InstrumentFile.model_validate(broken)
+
+
+def test_the_pk_file_model_knows_exactly_the_units_the_pk_core_converts():
+    from typing import get_args
+
+    from kapclinic.clinical.pk.definitions import UNITS
+    from kapclinic.clinical.pk.file_model import Unit
+
+    assert set(get_args(Unit)) == set(UNITS)
+
+
+def test_a_diagnosis_group_with_a_typo_d_key_is_refused_naming_it():
+    from kapclinic.clinical.codes import DATA_DIR, DiagnosisTableError, _icd10cm, parse_table
+
+    raw = json.loads((DATA_DIR / "diagnoses.json").read_text())
+    raw["groups"][0]["include"] = raw["groups"][0].pop("includes")
+    with pytest.raises(DiagnosisTableError, match=r"diagnoses.json: groups\[0\].includes is required"):
+        parse_table(raw, _icd10cm())

@@ -97,7 +97,7 @@ def plain_problem(error: Any) -> str:
         sign = {"greater_than": "above", "greater_than_equal": "at least",
                 "less_than": "below", "less_than_equal": "at most"}[kind]
         bound = next(iter(ctx.values()))
-        return f"must be {sign} {bound}"
+        return f"must be {sign} {bound:g}" if isinstance(bound, int | float) else f"must be {sign} {bound}"
     if kind in ("value_error", "assertion_error") and "error" in ctx:
         return str(ctx["error"])
     return str(error["msg"]).lower()

@@ -171,8 +171,11 @@ def parse_table(raw: Any, codes: dict[str, tuple[str, bool]]) -> DiagnosisTable:
     def fail(field: str, problem: str) -> DiagnosisTableError:
         return DiagnosisTableError(f"diagnoses.json: {field} {problem}")
 
-    if not isinstance(raw, dict):
-        raise fail("(top level)", "must be an object")
+    from kapclinic.clinical.definitions import validate
+
+    from .file_model import DiagnosesFile
+
+    validate(DiagnosesFile, raw, fail)  # shape and types; the code-set checks follow
     groups: list[DiagnosisGroup] = []
     for i, g in enumerate(raw.get("groups") or []):
         where = f"groups[{i}]"

@@ -15,7 +15,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from kapclinic.clinical.definitions import validate
+
 from .errors import ModelDefinitionError
+from .file_model import ModelFile
 
 MODELS_DIR = Path(__file__).with_name("models")
 
@@ -470,6 +473,7 @@ def _route(r: Reader, name: str, data: Any, params: Mapping[str, Parameter],
 def parse_definition(data: Any, filename: str) -> ModelDefinition:
     """Validate already-decoded JSON; raise ModelDefinitionError naming file and field."""
     r = Reader(filename)
+    validate(ModelFile, data, r.fail)  # shape and types; the checks between fields follow
     d = r.obj(data, "(top level)")
     if d.get("schema_version") != 1:
         raise r.fail("schema_version", "must be 1")
