@@ -187,32 +187,14 @@ def get_patient_for_user(request: HttpRequest, patient_id: int, action: Action,
     """The patient, if it belongs to the request's active clinic and the role allows ``action``.
 
     Any other patient, of another clinic or not at all, does not exist for this user:
-    Http404, and the attempt is written to the audit trail.
+    Http404, and the attempt is written to the audit trail (also to the trail of the clinic
+    holding the patient, naming them there only). The one lookup, scoping.get_for_user, for
+    the model every chart starts from.
     """
-    from kapclinic.audit import trail
+    from kapclinic.accounts import scoping
     from kapclinic.patients.models import Patient
 
-    check(request, action)
-    membership = request.membership  # type: ignore[attr-defined]
-    patient = Patient.objects.filter(pk=patient_id, clinic_id=membership.clinic_id).first()
-    if patient is None:
-        events = [trail.Event("denied", "patient", patient_id, detail={
-            "reason": "not in the active clinic or does not exist", "path": request.path})]
-        # A probe of another clinic's patient goes into that clinic's trail too, naming the
-        # patient there (and only there): the prober sees the same 404 either way.
-        owner = (Patient.objects.filter(pk=patient_id).values_list("clinic_id", flat=True)
-                 .first())
-        if owner is not None:
-            events.append(trail.Event("denied", "patient", patient_id, patient_id=patient_id,
-                                      clinic_id=owner, detail={
-                                          "reason": "asked for by a user of another clinic",
-                                          "from_clinic": membership.clinic_id,
-                                          "path": request.path}))
-        trail.record_many(events)
-        raise Http404("No such patient")
-    if audit_read:
-        trail.record("read", object_type="patient", object_id=patient.pk, patient_id=patient.pk)
-    return patient
+    return scoping.get_for_user(request, Patient, patient_id, action, audit_read=audit_read)
 
 
 def get_own_patient(request: HttpRequest) -> Any:
