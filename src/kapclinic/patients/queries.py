@@ -6,6 +6,7 @@ from datetime import date
 
 from django.db.models import Q, QuerySet
 
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.patients.models import Patient
 
 # A name, an MRN or a date of birth fits; each word of a search is one more condition
@@ -19,7 +20,7 @@ class SearchTooLong(ValueError):
 
 def search_patients(clinic_id: int, q: str = "", status: str = "",
                     member_id: int | None = None) -> QuerySet[Patient]:
-    patients = Patient.objects.filter(clinic_id=clinic_id).select_related("prescriber", "therapist")
+    patients = for_clinic(Patient, clinic_id).select_related("prescriber", "therapist")
     q = q.strip()
     if len(q) > MAX_QUERY_CHARS:
         raise SearchTooLong(f"a search has at most {MAX_QUERY_CHARS} characters (this one has "

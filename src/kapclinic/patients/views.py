@@ -6,11 +6,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kapclinic.accounts.permissions import Action, get_patient_for_user, require, role_can
+from kapclinic.accounts.scoping import get_for_user
 from kapclinic.audit import trail
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.patients import actions
@@ -138,7 +139,8 @@ def condition_add(request: HttpRequest, patient_id: int) -> HttpResponse:
 def condition_entered_in_error(request: HttpRequest, patient_id: int,
                                condition_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.PATIENT_EDIT, audit_read=False)
-    condition = get_object_or_404(Condition, pk=condition_id, patient=patient)
+    condition = get_for_user(request, Condition.objects.filter(patient=patient), condition_id,
+                             Action.PATIENT_EDIT, audit_read=False)
     form = EnteredInErrorForm(request.POST)
     if form.is_valid():
         actions.mark_condition_entered_in_error(condition=condition,
