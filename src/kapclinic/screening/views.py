@@ -6,7 +6,7 @@ import re
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -17,6 +17,7 @@ from kapclinic.accounts.permissions import (
     public,
     require,
 )
+from kapclinic.accounts.scoping import for_clinic, get_for_user
 from kapclinic.audit import trail
 from kapclinic.patients import link_session, links
 from kapclinic.patients.models import PatientLink
@@ -185,7 +186,8 @@ def evaluate(request: HttpRequest, patient_id: int) -> HttpResponse:
 def sign_off(request: HttpRequest, patient_id: int, decision_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.SCREENING_SIGNOFF,
                                    audit_read=False)
-    decision = get_object_or_404(EligibilityDecision, pk=decision_id, patient=patient)
+    decision = get_for_user(request, EligibilityDecision.objects.filter(patient=patient),
+                            decision_id, Action.SCREENING_SIGNOFF, audit_read=False)
     form = SignOffForm(request.POST)
     if hasattr(decision, "signoff"):
         messages.error(request, "This decision is already signed off.")
@@ -217,7 +219,8 @@ def consent_sign_in_clinic(request: HttpRequest, patient_id: int) -> HttpRespons
 @require_POST
 def consent_withdraw(request: HttpRequest, patient_id: int, consent_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.CONSENT_RECORD, audit_read=False)
-    consent = get_object_or_404(Consent, pk=consent_id, patient=patient)
+    consent = get_for_user(request, Consent.objects.filter(patient=patient), consent_id,
+                           Action.CONSENT_RECORD, audit_read=False)
     form = ConsentWithdrawForm(request.POST)
     form.is_valid()
     if actions.withdraw_consent(consent=consent, by=request.user,
@@ -232,9 +235,8 @@ def consent_withdraw(request: HttpRequest, patient_id: int, consent_id: int) -> 
 def _sign(request: HttpRequest, patient, *, method: str, back_url: str) -> HttpResponse:
     form = ConsentSignForm(request.POST)
     document_id = request.POST.get("document", "")
-    document = ConsentDocument.objects.filter(
-        pk=int(document_id) if re.fullmatch(r"[0-9]{1,9}", document_id) else 0,
-        clinic_id=patient.clinic_id).first()
+    document = for_clinic(ConsentDocument, patient.clinic_id).filter(
+        pk=int(document_id) if re.fullmatch(r"[0-9]{1,9}", document_id) else 0).first()
     if document is None:
         messages.error(request, "That consent text was not found: reload the page and sign again.")
     elif not form.is_valid():
@@ -266,7 +268,7 @@ def consent_documents(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Version {document.version} is now the consent in force.")
         return redirect("consent-documents")
     return render(request, "screening/consent_documents.html", {
-        "form": form, "documents": ConsentDocument.objects.filter(clinic=clinic)},
+        "form": form, "documents": for_clinic(ConsentDocument, clinic.pk)},
         status=422 if form.errors else 200)
 
 
