@@ -12,6 +12,7 @@ from django.shortcuts import render
 
 from kapclinic.accounts.permissions import Action, require
 from kapclinic.accounts.roles import Role
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.audit.models import AuditEntry
 
 # The actions the trail writes (AuditEntry.action) and what the admin reads for each.
@@ -88,9 +89,9 @@ def _label_patients(entries, clinic_id: int) -> None:
     wanted = {e.patient_id for e in entries if e.patient_id}
     names = {}
     if wanted:
-        names = {row[0]: f"{row[1]} · {row[2]} {row[3]}" for row in Patient.objects.filter(
-            clinic_id=clinic_id, pk__in=wanted).values_list("id", "mrn", "given_name",
-                                                            "family_name")}
+        names = {row[0]: f"{row[1]} · {row[2]} {row[3]}" for row in for_clinic(
+            Patient, clinic_id).filter(pk__in=wanted).values_list("id", "mrn", "given_name",
+                                                                  "family_name")}
     for entry in entries:
         entry.patient_label = names.get(entry.patient_id, "")
         try:
@@ -108,7 +109,7 @@ def _label_patients(entries, clinic_id: int) -> None:
 @require(Action.AUDIT_VIEW)
 def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
-    entries = AuditEntry.objects.filter(clinic_id=request.membership.clinic_id)
+    entries = for_clinic(AuditEntry, request.membership.clinic_id)
     if form.is_valid():
         data = form.cleaned_data
         if data["user"]:
