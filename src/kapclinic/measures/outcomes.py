@@ -15,6 +15,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import F
 
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.clinical import instruments, outcomes
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.measures.models import ClinicalEvent, MeasureSettings, OutcomeSnapshot, Response
@@ -116,7 +117,7 @@ def stale(clinic_id: int | None = None):
     """Snapshots computed under an older version of their clinic's outcome rules."""
     found = OutcomeSnapshot.objects.exclude(
         settings_version=F("patient__clinic__measure_settings__outcome_version"))
-    return found if clinic_id is None else found.filter(patient__clinic_id=clinic_id)
+    return found if clinic_id is None else for_clinic(found, clinic_id)
 
 
 def refresh_stale(*, clinic_id: int | None = None, limit: int = 500,
