@@ -72,14 +72,17 @@ def _crosses_many(model: type[models.Model], path: str) -> bool:
 
 
 def _queryset(model_or_queryset: Any) -> models.QuerySet:
+    """A model, a manager (``Membership.all_objects``) or a queryset, as a queryset."""
     if isinstance(model_or_queryset, models.QuerySet):
         return model_or_queryset
+    if isinstance(model_or_queryset, models.Manager):
+        return model_or_queryset.all()
     return model_or_queryset._default_manager.all()
 
 
 def for_clinic(model_or_queryset: Any, clinic_id: int) -> models.QuerySet:
     """The rows of ``clinic_id`` only: the one way a page or endpoint lists a clinic's rows.
-    Pass a model, or a queryset already narrowed (``Alert.objects.filter(...)``)."""
+    Pass a model, a manager, or a queryset already narrowed (``Alert.objects.filter(...)``)."""
     queryset = _queryset(model_or_queryset)
     model = queryset.model
     path = clinic_path(model)
