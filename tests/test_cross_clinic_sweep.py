@@ -2,10 +2,12 @@
 clinic B's ids, must refuse (403, 404, 405; the portal may also be sent to log in), show none
 of clinic B's data, and leave every clinic-B row as it was.
 
-Routes are found by walking the URL resolver, so a new page or API endpoint is swept without
-editing this file, unless it takes a URL parameter the id map below does not know: then the
-test fails naming it, and the new id joins B_IDS (and, for a new table, CLINIC_PATH in
-tests/test_clinic_scoping.py, which says which rows are clinic B's).
+Nothing here lists routes, ids or tables by hand, so a new app is swept without editing this
+file: routes come from walking the URL resolver; each ``<kind_id>`` URL parameter is filled
+with a clinic-B row of the model it names (``decision_id``: the model whose audit name is or
+ends in ``decision``, here EligibilityDecision); which rows are clinic B's, for the snapshot,
+comes from each model's ``clinic_path`` (kapclinic.accounts.scoping). A parameter naming no
+model, or a model with no row in the world, fails the sweep naming it.
 """
 
 from __future__ import annotations
@@ -23,16 +25,18 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from kapclinic import demo
+from kapclinic.accounts import scoping
 from kapclinic.accounts import staff as staff_actions
 from kapclinic.accounts.models import Clinic, Invitation, Membership, User
 from kapclinic.accounts.roles import Role
 from kapclinic.accounts.tokens import issue_token
 from kapclinic.measures import actions as measures
 from kapclinic.measures.demo_data import answers_for_total
-from kapclinic.measures.models import Alert, ClinicalEvent, MeasureRequest, OutboxMessage
+from kapclinic.measures.models import ClinicalEvent
 from kapclinic.patients import actions as patients
 from kapclinic.patients.models import Patient, Status
 from kapclinic.screening.actions import intake_for
+from kapclinic.screening.demo_data import walk
 from kapclinic.screening.models import ConsentDocument
 from tests.conftest import PASSWORD, make_user, new_patient
 from tests.test_clinic_scoping import clinic_paths
@@ -70,7 +74,7 @@ def _full_patient(clinic: Clinic, staff: dict, document, mrn: str, given: str) -
     wrong = patients.add_condition(patient=patient, code="F41.1", by=prescriber)
     patients.mark_condition_entered_in_error(condition=wrong, reason="typo", by=prescriber)
     patient = Patient.objects.select_related("clinic").get(pk=patient.pk)
-    demo._walk(patient, Status.IN_TREATMENT, staff, document)
+    walk(patient, Status.IN_TREATMENT, staff, document)
     patient = Patient.objects.select_related("clinic").get(pk=patient.pk)
     answers = answers_for_total("phq9", 20)
     measures.record_response(patient=patient, instrument="phq9", answers=answers,
@@ -115,26 +119,69 @@ def world():
     return out
 
 
+# An id parameter whose model its name does not find (see model_for): name -> model label.
+PARAM_MODELS: dict[str, str] = {}
+
+
+def model_for(param: str):
+    """The clinic-owned model a ``<kind_id>`` URL parameter names: the one whose audit name
+    (scoping.record_type) is ``kind`` or ends in ``_kind``; None when none or several do."""
+    if not param.endswith("_id"):
+        return None
+    kind = param.removesuffix("_id")
+    if kind in PARAM_MODELS:
+        return apps.get_model(PARAM_MODELS[kind])
+    scoped = [apps.get_model(label) for label in CLINIC_PATH]
+    for fits in (lambda name: name == kind, lambda name: name.endswith(f"_{kind}")):
+        found = [model for model in scoped if fits(scoping.record_type(model))]
+        if found:
+            return found[0] if len(found) == 1 else None
+    return None
+
+
+def _staff_member(rows, clinic: Clinic):
+    """A nurse's row: a staff member the admin may act on (not the clinic's last admin)."""
+    nurse = Membership.objects.filter(clinic=clinic, role=Role.NURSE).get().user
+    return rows.filter(user=nurse)
+
+
+# Which of clinic B's rows an id parameter takes, where "the sweep patient's first" (or, for a
+# row about no patient, the clinic's first) would not do: model label -> narrowing.
+PICK = {
+    "accounts.Membership": _staff_member,
+    "accounts.ApiToken": _staff_member,
+}
+
+
+def id_params() -> set[str]:
+    return {name for route, _ in routes() if not is_catch_all(route)
+            for name in params(route) if name not in NOT_IDS}
+
+
 def ids_of(clinic: Clinic, patient: Patient) -> dict[str, str]:
-    """One id of each kind from ``clinic``, the nested ones belonging to ``patient``."""
-    staff_user = Membership.objects.filter(clinic=clinic, role=Role.NURSE).get().user
-    rows = {
-        "patient_id": patient,
-        "condition_id": patient.conditions.first(),
-        "decision_id": patient.decisions.first(),
-        "consent_id": patient.consents.first(),
-        "schedule_id": patient.schedules.first(),
-        "event_id": patient.clinical_events.first(),
-        "response_id": patient.responses.first(),
-        "alert_id": Alert.objects.filter(patient=patient).first(),
-        "request_id": MeasureRequest.objects.filter(patient=patient).first(),
-        "membership_id": Membership.objects.filter(clinic=clinic, user=staff_user).first(),
-        "token_id": staff_user.api_tokens.first(),
-    }
-    missing = [name for name, row in rows.items() if row is None]
-    assert not missing, f"the world has no row for {missing} in {clinic.slug}"
-    ids = {name: str(row.pk) for name, row in rows.items()}
-    ids["uidb64"] = urlsafe_base64_encode(force_bytes(staff_user.pk))
+    """One id of ``clinic`` for every id parameter of every route, the rows about a patient
+    being ``patient``'s; ``uidb64`` is a staff member's user id as a set-password link has it."""
+    ids, missing = {}, []
+    for name in sorted(id_params() - {"uidb64"}):
+        model = model_for(name)
+        if model is None:
+            continue  # test_every_url_parameter_names_a_model_the_sweep_can_fill says so
+        rows = scoping.for_clinic(model, clinic.pk).order_by("pk")
+        about = scoping.patient_path(model)
+        label = model._meta.label
+        if label in PICK:
+            rows = PICK[label](rows, clinic)
+        elif about is not None:
+            rows = rows.filter(**{about: patient.pk})
+        row = rows.first()
+        if row is None:
+            missing.append(f"{name} ({label})")
+        else:
+            ids[name] = str(row.pk)
+    assert not missing, (f"the sweep's world has no row for {', '.join(missing)} in "
+                         f"{clinic.slug}: give _full_patient (or the app's demo loader) one")
+    nurse = Membership.objects.filter(clinic=clinic, role=Role.NURSE).get().user
+    ids["uidb64"] = urlsafe_base64_encode(force_bytes(nurse.pk))
     return ids
 
 
@@ -173,13 +220,31 @@ def is_catch_all(route: str) -> bool:
     return "(?P<rest>" in route  # the API's own 404 for a path no endpoint has
 
 
-def test_every_url_parameter_is_one_the_sweep_can_fill_with_another_clinics_id(world):
-    ids = ids_of(world["cedar"]["clinic"], world["cedar"]["patient"])
-    unknown = sorted({f"{name} (in {route})" for route, _ in routes() if not is_catch_all(route)
-                      for name in params(route) if name not in ids and name not in NOT_IDS})
+def test_every_url_parameter_names_a_model_the_sweep_can_fill_with_another_clinics_id():
+    unknown = sorted(f"{name} (in {route})" for route, _ in routes() if not is_catch_all(route)
+                     for name in params(route)
+                     if name not in NOT_IDS and name != "uidb64" and model_for(name) is None)
     assert not unknown, (
-        "the cross-clinic sweep cannot fill these URL parameters with a clinic-B id: "
-        f"{', '.join(unknown)}. Add each to ids_of() in tests/test_cross_clinic_sweep.py.")
+        "the cross-clinic sweep cannot tell which model these URL parameters name: "
+        f"{', '.join(unknown)}. Name the parameter after its model (<kind>_id, e.g. "
+        "session_id for TreatmentSession), or add it to PARAM_MODELS in "
+        "tests/test_cross_clinic_sweep.py.")
+
+
+def test_the_sweep_finds_each_id_parameters_model_by_its_name():
+    found = {name: model_for(name)._meta.label for name in
+             ("patient_id", "decision_id", "event_id", "request_id", "token_id", "consent_id")}
+    assert found == {"patient_id": "patients.Patient",
+                     "decision_id": "screening.EligibilityDecision",
+                     "event_id": "measures.ClinicalEvent",
+                     "request_id": "measures.MeasureRequest", "token_id": "accounts.ApiToken",
+                     "consent_id": "screening.Consent"}
+    assert model_for("instrument") is None and model_for("nothing_id") is None
+
+
+def test_the_world_has_a_row_of_clinic_b_for_every_id_parameter(world):
+    ids = ids_of(world["cedar"]["clinic"], world["cedar"]["patient"])
+    assert set(ids) >= {name for name in id_params() if model_for(name) or name == "uidb64"}
 
 
 # --- snapshot of clinic B ---------------------------------------------------------------
@@ -189,10 +254,10 @@ APPEND_ONLY = {"audit.AuditEntry"}  # a refused attempt is audited, in either cl
 
 def snapshot(clinic: Clinic) -> dict[str, dict]:
     rows = {}
-    for label, path in CLINIC_PATH.items():
-        model = apps.get_model(label)
-        query = model.objects.filter(**{path: clinic.pk}).distinct().order_by("pk")
-        rows[label] = {row["id"]: row for row in query.values()}
+    for label in CLINIC_PATH:
+        # every row, those a default manager hides too (an ended membership)
+        query = scoping.for_clinic(apps.get_model(label)._base_manager, clinic.pk)
+        rows[label] = {row["id"]: row for row in query.order_by("pk").values()}
     return rows
 
 
@@ -223,8 +288,8 @@ def cross_links(a: Clinic, b: Clinic) -> list[str]:
                 continue
             if target._meta.label == "accounts.Clinic":
                 continue  # the row's own clinic is its path; a pointer to B shows in B's rows
-            b_rows = target.objects.filter(**{CLINIC_PATH[target._meta.label]: b.pk})
-            a_rows = model.objects.filter(**{path: a.pk}).exclude(**{path: b.pk})
+            b_rows = scoping.for_clinic(target._base_manager, b.pk)
+            a_rows = scoping.for_clinic(model._base_manager, a.pk).exclude(**{path: b.pk})
             for pk in a_rows.filter(**{f"{field.name}__in": b_rows.values("pk")}).values_list(
                     "pk", flat=True).distinct():
                 found.append(f"{label} {pk}.{field.name} points into clinic B")
@@ -417,11 +482,11 @@ def test_the_sweep_would_notice_a_clinic_a_row_pointing_into_clinic_b(world):
 def test_the_snapshot_would_notice_a_changed_clinic_b_row(world):
     b = world["cedar"]
     before = snapshot(b["clinic"])
-    Patient.objects.filter(pk=b["patient"].pk).update(phone="555-0199")
-    OutboxMessage.objects.filter(clinic=b["clinic"]).delete()
+    Clinic.objects.filter(pk=b["clinic"].pk).update(name="Cedar, renamed")
+    Invitation.objects.filter(clinic=b["clinic"]).delete()
     found = changes(before, snapshot(b["clinic"]))
-    assert any(item.startswith("patients.Patient") for item in found)
-    assert any(item.startswith("measures.OutboxMessage") for item in found)
+    assert f"accounts.Clinic {b['clinic'].pk} changed: name" in found
+    assert any(item.startswith("accounts.Invitation") and item.endswith("gone") for item in found)
 
 
 

@@ -101,12 +101,16 @@ def record_type(model: type[models.Model]) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", model.__name__).lower()
 
 
-def _patient_path(model: type[models.Model], path: str) -> str | None:
-    """The lookup from a row to the patient it is about, if any: the trail files a probe of a
-    patient's record under that patient."""
+def patient_path(model: type[models.Model]) -> str | None:
+    """The lookup from a row to the patient it is about, if any (the trail files a probe of a
+    patient's record under that patient): ``"pk"`` for the patient, a ``patient`` field, or
+    the patient step of the clinic path (``intake__patient`` for an intake revision)."""
     if model._meta.label_lower == "patients.patient":
         return "pk"
-    parts = path.split(LOOKUP_SEP)
+    field = next((f for f in model._meta.concrete_fields if f.name == "patient"), None)
+    if field is not None and field.is_relation:
+        return "patient"
+    parts = (clinic_path(model) or "").split(LOOKUP_SEP)
     if "patient" in parts[:-1]:
         return LOOKUP_SEP.join(parts[: parts.index("patient") + 1])
     return None
@@ -131,28 +135,27 @@ def get_for_user(request: HttpRequest, model_or_queryset: Any, pk: Any, action: 
     kind = record_type(model)
     clinic_id = request.membership.clinic_id  # type: ignore[attr-defined]
     found = for_clinic(queryset, clinic_id).filter(pk=pk).first() if _is_key(pk) else None
-    patient_path = _patient_path(model, clinic_path(model) or "")
+    about = patient_path(model)
     if found is None:
         trail.record_many([
             trail.Event("denied", kind, str(pk)[:64], detail={"reason": NOT_HERE,
                                                               "path": request.path}),
-            *_owner_events(request, model, pk, kind, patient_path)])
+            *_owner_events(request, model, pk, kind, about)])
         raise Http404(f"No such {kind.replace('_', ' ')}")
     if audit_read:
         trail.record("read", object_type=kind, object_id=found.pk,
-                     patient_id=_patient_id(found, patient_path))
+                     patient_id=_patient_id(found, about))
     return found
 
 
-def _patient_id(row: models.Model, patient_path: str | None) -> int | None:
-    if patient_path is None:
+def _patient_id(row: models.Model, about: str | None) -> int | None:
+    if about is None:
         return None
-    if patient_path == "pk":
+    if about == "pk":
         return row.pk
-    if LOOKUP_SEP not in patient_path:
-        return getattr(row, f"{patient_path}_id")
-    return (type(row)._base_manager.filter(pk=row.pk).values_list(patient_path, flat=True)
-            .first())
+    if LOOKUP_SEP not in about:
+        return getattr(row, f"{about}_id")
+    return type(row)._base_manager.filter(pk=row.pk).values_list(about, flat=True).first()
 
 
 def _is_key(pk: Any) -> bool:
@@ -160,7 +163,7 @@ def _is_key(pk: Any) -> bool:
 
 
 def _owner_events(request: HttpRequest, model: type[models.Model], pk: Any, kind: str,
-                  patient_path: str | None) -> list:
+                  about: str | None) -> list:
     """A denied event in each other clinic owning row ``pk`` (none when it does not exist)."""
     from kapclinic.audit import trail
 
@@ -168,9 +171,9 @@ def _owner_events(request: HttpRequest, model: type[models.Model], pk: Any, kind
     if path is None or not _is_key(pk):
         return []
     here = request.membership.clinic_id  # type: ignore[attr-defined]
-    fields = [path, patient_path] if patient_path else [path]
-    owners = (model._base_manager.filter(pk=pk).values_list(*fields).distinct())
-    return [trail.Event("denied", kind, pk, patient_id=row[1] if patient_path else None,
+    fields = [path, about] if about else [path]
+    owners = model._base_manager.filter(pk=pk).values_list(*fields).distinct()
+    return [trail.Event("denied", kind, pk, patient_id=row[1] if about else None,
                         clinic_id=row[0], detail={
                             "reason": "asked for by a user of another clinic",
                             "from_clinic": here, "path": request.path})
