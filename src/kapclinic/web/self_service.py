@@ -14,6 +14,7 @@ from django.urls import reverse_lazy
 from kapclinic.accounts import staff
 from kapclinic.accounts.models import Membership, User
 from kapclinic.accounts.permissions import Action, get_patient_for_user, public, require
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.audit import trail
 from kapclinic.platform import ratelimit
 
@@ -132,7 +133,7 @@ def portal_login(request: HttpRequest, patient_id: int) -> HttpResponse:
 
             user = actions.grant_portal_login(patient=patient, username=username,
                                               by=request.user)
-            membership = Membership.objects.get(user=user, clinic_id=patient.clinic_id)
+            membership = for_clinic(Membership.objects.filter(user=user), patient.clinic_id).get()
             link = staff.issue_password_link(membership=membership,
                                              base_url=request.build_absolute_uri("/"))
             days = staff.link_days()

@@ -8,7 +8,7 @@ import re
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
@@ -17,6 +17,7 @@ from kapclinic.accounts import mfa, staff
 from kapclinic.accounts.models import Invitation, InvitationState, Membership
 from kapclinic.accounts.permissions import Action, public, require
 from kapclinic.accounts.roles import Role
+from kapclinic.accounts.scoping import for_clinic, get_for_user
 from kapclinic.audit import trail
 from kapclinic.platform import text
 from kapclinic.platform.referrer import no_referrer
@@ -66,10 +67,10 @@ class RoleForm(forms.Form):
 
 
 def _membership(request: HttpRequest, membership_id: int) -> Membership:
-    found = staff.membership_in(request.membership.clinic, membership_id)
-    if found is None:
-        raise Http404
-    return found
+    # a staff membership of this clinic (ended ones included), never a patient's portal login
+    return get_for_user(request, Membership.all_objects.select_related("user", "clinic")
+                        .exclude(role=Role.PATIENT), membership_id, Action.USER_MANAGE,
+                        audit_read=False)
 
 
 def _issue_link(request: HttpRequest, membership: Membership) -> None:
@@ -97,12 +98,12 @@ def user_list(request: HttpRequest, add_form: AddStaffForm | None = None,
               status: int = 200) -> HttpResponse:
     clinic = request.membership.clinic
     # patients' portal logins belong to their chart, not to the staff list
-    members = list(Membership.all_objects.filter(clinic=clinic).exclude(role=Role.PATIENT)
+    members = list(for_clinic(Membership.all_objects, clinic.pk).exclude(role=Role.PATIENT)
                    .select_related("user")
                    .order_by("ended_at", "user__last_name", "user__username"))
     enrolled = set(mfa.TOTPDevice.objects.filter(user__in=[m.user_id for m in members],
                                                  confirmed=True).values_list("user_id", flat=True))
-    invited = (Invitation.objects.filter(clinic=clinic, state=InvitationState.PENDING)
+    invited = (for_clinic(Invitation, clinic.pk).filter(state=InvitationState.PENDING)
                .select_related("user").order_by("created_at"))
     return render(request, "web/users.html", {
         "members": members, "invited": invited, "enrolled": enrolled, "add_form": add_form or AddStaffForm(),
