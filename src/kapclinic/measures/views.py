@@ -20,6 +20,7 @@ from kapclinic.accounts.permissions import (
     public,
     require,
 )
+from kapclinic.accounts.scoping import get_for_user
 from kapclinic.audit import trail
 from kapclinic.clinical import instruments, outcomes
 from kapclinic.measures import actions
@@ -183,7 +184,8 @@ def _mark_in_error(request: HttpRequest, patient, mark, record, what: str,
 @require_POST
 def event_entered_in_error(request: HttpRequest, patient_id: int, event_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.EVENT_RECORD, audit_read=False)
-    event = get_object_or_404(ClinicalEvent, pk=event_id, patient=patient)
+    event = get_for_user(request, ClinicalEvent.objects.filter(patient=patient), event_id,
+                         Action.EVENT_RECORD, audit_read=False)
     return _mark_in_error(request, patient, actions.mark_event_entered_in_error, event,
                           "event", "outcomes recomputed.")
 
@@ -193,7 +195,8 @@ def event_entered_in_error(request: HttpRequest, patient_id: int, event_id: int)
 def response_entered_in_error(request: HttpRequest, patient_id: int, response_id: int
                               ) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.MEASURE_ENTER, audit_read=False)
-    response = get_object_or_404(Response, pk=response_id, patient=patient)
+    response = get_for_user(request, Response.objects.filter(patient=patient), response_id,
+                            Action.MEASURE_ENTER, audit_read=False)
     return _mark_in_error(request, patient, actions.mark_response_entered_in_error, response,
                           "questionnaire", "it no longer counts in the outcomes.")
 
@@ -266,7 +269,8 @@ def start_schedule(request: HttpRequest, patient_id: int) -> HttpResponse:
 @require_POST
 def toggle_schedule(request: HttpRequest, patient_id: int, schedule_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.MEASURE_SEND, audit_read=False)
-    schedule = get_object_or_404(Schedule, pk=schedule_id, patient=patient)
+    schedule = get_for_user(request, Schedule.objects.filter(patient=patient), schedule_id,
+                            Action.MEASURE_SEND, audit_read=False)
     resume = request.POST.get("active") == "1"
     if actions.set_schedule_active(schedule=schedule, active=resume, by=request.user):
         name = instruments.get_instrument(schedule.instrument).short_name
@@ -479,7 +483,8 @@ def open_requests(patient):
 @one_time_form
 def portal_answer(request: HttpRequest, request_id: int) -> HttpResponse:
     patient = get_own_patient(request)
-    due = get_object_or_404(open_requests(patient), pk=request_id)
+    due = get_for_user(request, open_requests(patient), request_id, Action.PORTAL,
+                       audit_read=False)
     form = QuestionnaireForm(request.POST or None, instrument=due.instrument)
     if request.method == "POST" and form.is_valid():
         try:
