@@ -15,9 +15,10 @@ def test_a_peak_reported_with_a_range_and_an_sd_is_drawn_with_the_spread_the_che
     envelope = pk.envelope("ketamine", "sublingual", hours=4, step_min=1.0, dose_mg=25,
                            weight_kg=70)
     chart = envelope_svg(envelope, [], {}, [rolan])
-    point = chart["observed"][0]
+    point = chart.markers[0]
+    x_lo, x_hi = point.x_bar
     check = ObservedCheck("any model", rolan, 30.0, 0.75)
     low, high = check.observed_tmax_spread_min or (None, None)
-    width_per_min = (point["x"] - point["x_lo"]) / (rolan.tmax_min - low)
-    assert abs((point["x_hi"] - point["x"]) - width_per_min * (high - rolan.tmax_min)) < 1e-6
+    width_per_min = (point.x - x_lo) / (rolan.tmax_min - low)
+    assert abs((x_hi - point.x) - width_per_min * (high - rolan.tmax_min)) < 1e-6
     assert (low, high) == (15.0, 60.0)

@@ -25,7 +25,7 @@ def test_a_prescriber_changes_the_dose_and_sees_the_curve_change(page, console_e
     page.get_by_role("link", name="Dose explorer").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Dose explorer")
     expect(page.get_by_text("Decision support, not a dosing order.")).to_be_visible()
-    domino = page.locator('polyline.curve[data-model="domino"]')
+    domino = page.locator('polyline.curve[data-series="domino"]')
     expect(page.locator("polyline.curve")).to_have_count(5)
     before = domino.get_attribute("points")
     expect(page.get_by_role("heading", name="Predicted concentration, 35 mg")).to_be_visible()

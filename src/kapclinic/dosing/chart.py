@@ -1,27 +1,19 @@
-"""Server-rendered SVG of the model envelope: no script, so it obeys the page's CSP."""
+"""The dose explorer's chart of the model envelope, drawn by the shared SVG partial
+(platform/_chart.html): no script, so it obeys the page's CSP."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kapclinic.clinical.pk import Envelope
 from kapclinic.clinical.pk.bands import ReferenceBand
 from kapclinic.clinical.pk.observations import Observation
+from kapclinic.dosing.words import plain
+from kapclinic.platform.charts import Chart
 
-WIDTH, HEIGHT = 760, 380
-LEFT, RIGHT, TOP, BOTTOM = 64, 185, 30, 46
 # Colour-blind-safe (Okabe-Ito) line colours, one per model.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
-
-
-@dataclass
-class Line:
-    model: str
-    label: str
-    colour: str
-    points: str
-    legend_y: float
+MAX_VERTICES = 400  # per line: plenty on screen
 
 
 def short_name(name: str) -> str:
@@ -36,83 +28,91 @@ def short_name(name: str) -> str:
     return " ".join(words)
 
 
-def _nice_step(span: float, ticks: int) -> float:
-    raw = span / ticks
-    magnitude = 10 ** math.floor(math.log10(raw))
-    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+@dataclass
+class EnvelopeChart(Chart):
+    """The chart plus what its key below lists: the bands drawn and the numbered peaks."""
+    shown_bands: list[ReferenceBand] = field(default_factory=list)
+    observed: list[dict] = field(default_factory=list)  # {"number", "observation"}: points
+    observed_levels: list[dict] = field(default_factory=list)  # ... drawn as a level
+
+
+def _figure(value: float) -> str:
+    """A concentration as the page writes it elsewhere (floatformat:"-1")."""
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _band_title(band: ReferenceBand) -> str:
+    span = (f"{band.low_ng_per_ml}–{band.high_ng_per_ml}" if band.high_ng_per_ml
+            else f"{band.low_ng_per_ml}")
+    return f"{band.label}: {span} ng/mL ({plain(band.source)})"
 
 
 def envelope_svg(envelope: Envelope, bands: tuple[ReferenceBand, ...],
-                 names: dict[str, str], observed: list[Observation] | None = None) -> dict:
-    """Everything the template needs to draw the chart: coordinates, ticks, labels.
+                 names: dict[str, str], observed: list[Observation] | None = None) -> EnvelopeChart:
+    """The chart: each model's curve, the range across models, the reference bands.
 
     ``observed``: peaks seen in people after the same regimen, drawn as points (with the
     reported spread) or, when the time of the peak was not reported, as a level.
     """
     times = envelope.times_h
     observed = observed or []
+    desc = " ".join(
+        f"{plain(names.get(model, model))}: peak {result.cmax_ng_per_ml:.0f} ng/mL at "
+        f"{result.tmax_h:.2f} h." for model, result in envelope.results.items())
+    chart = EnvelopeChart("pk-chart", width=760, height=380, margin=(64, 185, 30, 46), grid=True,
+                  title="Plasma concentration over time for each model", desc=desc,
+                  id="chart")
     # The axis always reaches past the reference ranges, so a dose change moves the curve
     # against fixed landmarks instead of rescaling into the same shape.
     landmark = max((b.high_ng_per_ml for b in bands if b.high_ng_per_ml), default=0.0)
     seen = max(((o.cmax_ng_per_ml or 0) + (o.cmax_sd_ng_per_ml or 0) for o in observed),
                default=0.0)
     top = max(float(envelope.upper_ng_per_ml.max()), landmark, seen, 1.0) * 1.1
-    y_step = _nice_step(top, 5)
-    y_max = y_step * math.ceil(top / y_step)
+    _, y_max = chart.value_y(0.0, top, count=5, clamp=True)
     x_max = float(times[-1]) or 1.0
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    stride = max(1, len(times) // 400)  # ~400 vertices per line is plenty on screen
+    chart.value_x(0.0, x_max, count=8)
+    chart.axis_titles(x_title="hours since the start of the dose", y_title="ng/mL")
 
-    def px(x: float) -> float:
-        return LEFT + x / x_max * plot_w
-
-    def py(y: float) -> float:
-        return TOP + plot_h - min(y, y_max) / y_max * plot_h
-
-    def path(values) -> str:
-        return " ".join(f"{px(t):.1f},{py(v):.1f}"
-                        for t, v in zip(times[::stride], values[::stride], strict=True))
-
-    upper = path(envelope.upper_ng_per_ml)
-    lower = " ".join(reversed(path(envelope.lower_ng_per_ml).split(" ")))
-    lines = [Line(model, short_name(names.get(model, model)), PALETTE[i % len(PALETTE)],
-                  path(result.conc_ng_per_ml), TOP + 10 + 22 * i)
-             for i, (model, result) in enumerate(envelope.results.items())]
-    shown_bands = []
     for band in bands:
         if band.low_ng_per_ml >= y_max:
             continue
-        high = band.high_ng_per_ml
-        shown_bands.append({
-            "band": band, "y": py(high) if high else py(band.low_ng_per_ml),
-            "height": (py(band.low_ng_per_ml) - py(high)) if high else 0,
-            "label_y": (py(high) + 12) if high else py(band.low_ng_per_ml) - 4,
-        })
-    points, levels = [], []
+        chart.shown_bands.append(band)
+        if band.high_ng_per_ml:
+            chart.band(band.low_ng_per_ml, band.high_ng_per_ml, "band", title=_band_title(band))
+        else:
+            chart.rule(band.low_ng_per_ml, "threshold", title=_band_title(band))
+
+    stride = max(1, len(times) // MAX_VERTICES)
+    shown = times[::stride]
+    chart.area(shown, envelope.upper_ng_per_ml[::stride], envelope.lower_ng_per_ml[::stride],
+               "envelope", title="Range across models")
     for number, o in enumerate(observed, start=1):
-        assert o.cmax_ng_per_ml is not None
-        sd = o.cmax_sd_ng_per_ml or 0.0
-        item = {"observation": o, "number": number, "y": py(o.cmax_ng_per_ml),
-                "y_lo": py(max(o.cmax_ng_per_ml - sd, 0.0)), "y_hi": py(o.cmax_ng_per_ml + sd),
-                "has_y_bar": bool(sd)}
         if o.tmax_min is None:
-            levels.append({**item, "label_x": LEFT + plot_w - 4})
+            assert o.cmax_ng_per_ml is not None
+            chart.observed_levels.append({"number": number, "observation": o})
+            chart.rule(o.cmax_ng_per_ml, "observed-level",
+                       title=f"Observed peak {_figure(o.cmax_ng_per_ml)} ng/mL, time of the "
+                             f"peak not reported ({o.label})",
+                       label=f"observed peak {_figure(o.cmax_ng_per_ml)} ng/mL, time not "
+                             f"reported ({number})")
+    for i, (model, result) in enumerate(envelope.results.items()):
+        label = plain(short_name(names.get(model, model)))
+        colour = PALETTE[i % len(PALETTE)]
+        chart.line(shown, result.conc_ng_per_ml[::stride], "curve", title=label,
+                   colour=colour, key=model)
+        chart.legend_entry(label, colour)
+    for number, o in enumerate(observed, start=1):
+        if o.tmax_min is None:
             continue
-        t_lo, t_hi = o.tmax_spread_min or (0.0, 0.0)
-        x = px(min(o.tmax_min / 60.0, x_max))
-        item.update(x=x, label_x=x + 8, has_x_bar=o.tmax_spread_min is not None,
-                    x_lo=px(t_lo / 60.0), x_hi=px(min(t_hi / 60.0, x_max)))
-        points.append(item)
-    y_ticks = [{"y": py(v), "label": f"{v:g}"}
-               for v in (y_step * k for k in range(int(round(y_max / y_step)) + 1))]
-    x_step = _nice_step(x_max, 8)
-    x_ticks = [{"x": px(v), "label": f"{v:g}"}
-               for v in (x_step * k for k in range(int(x_max / x_step) + 1))]
-    return {
-        "width": WIDTH, "height": HEIGHT, "left": LEFT, "top": TOP, "plot_w": plot_w,
-        "plot_h": plot_h, "bottom": TOP + plot_h, "right": LEFT + plot_w,
-        "envelope": f"{upper} {lower}", "lines": lines, "bands": shown_bands,
-        "observed": points, "observed_levels": levels,
-        "y_ticks": y_ticks, "x_ticks": x_ticks, "legend_x": LEFT + plot_w + 14,
-        "legend_end_x": LEFT + plot_w + 32, "legend_text_x": LEFT + plot_w + 38,
-    }
+        assert o.cmax_ng_per_ml is not None
+        chart.observed.append({"number": number, "observation": o})
+        sd = o.cmax_sd_ng_per_ml or 0.0
+        spread = o.tmax_spread_min
+        chart.marker(o.tmax_min / 60.0, o.cmax_ng_per_ml, "observed", r=5.5, label=str(number),
+                     title=f"Observed peak {_figure(o.cmax_ng_per_ml)} ng/mL at "
+                           f"{_figure(o.tmax_min)} min ({o.label})",
+                     x_spread=(spread[0] / 60.0, spread[1] / 60.0) if spread else None,
+                     y_spread=(max(o.cmax_ng_per_ml - sd, 0.0), o.cmax_ng_per_ml + sd)
+                     if sd else None)
+    return chart

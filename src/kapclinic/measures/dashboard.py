@@ -10,10 +10,11 @@ from datetime import timedelta
 from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
-from kapclinic.accounts.scoping import for_clinic
 from kapclinic.clinical import outcomes
+from kapclinic.measures.chart import relapse_chart
 from kapclinic.measures.models import MeasureRequest, OutcomeSnapshot, Schedule
 from kapclinic.patients.models import Status
+from kapclinic.platform.charts import Chart
 
 LIST_LIMIT = 50
 
@@ -25,7 +26,7 @@ ASSESSED = Q(latest_total__isnull=False)
 
 def rates_by_condition(clinic_id: int, instrument: str) -> list[dict]:
     """Per condition: patients measured, and response and remission among those assessed."""
-    rows = (for_clinic(OutcomeSnapshot, clinic_id).filter(instrument=instrument)
+    rows = (OutcomeSnapshot.objects.filter(patient__clinic_id=clinic_id, instrument=instrument)
             .values("condition_group")
             .annotate(n=Count("id"), assessed=Count("id", filter=ASSESSED),
                       responders=Count("id", filter=ASSESSED & Q(ever_responded=True)),
@@ -40,8 +41,8 @@ def rates_by_condition(clinic_id: int, instrument: str) -> list[dict]:
 def relapse_curve(clinic_id: int, instrument: str) -> outcomes.KaplanMeier | None:
     """Time to relapse of everyone the core put at risk (durability is set exactly then:
     a relapse rule exists and the clinic's anchor, response or remission, was reached)."""
-    rows = list(for_clinic(OutcomeSnapshot, clinic_id).filter(
-        instrument=instrument, durability_days__isnull=False)
+    rows = list(OutcomeSnapshot.objects.filter(
+        patient__clinic_id=clinic_id, instrument=instrument, durability_days__isnull=False)
         .values("durability_days")
         .annotate(events=Count("id", filter=Q(relapsed=True)),
                   censored=Count("id", filter=Q(relapsed=False))))
@@ -53,8 +54,8 @@ def relapse_curve(clinic_id: int, instrument: str) -> outcomes.KaplanMeier | Non
 
 
 def relief_fading(clinic_id: int, instrument: str):
-    return (for_clinic(OutcomeSnapshot, clinic_id).filter(instrument=instrument,
-                                                          relief_fading=True)
+    return (OutcomeSnapshot.objects.filter(patient__clinic_id=clinic_id, instrument=instrument,
+                                           relief_fading=True)
             .select_related("patient").order_by("-latest_at")[:LIST_LIMIT])
 
 
@@ -62,39 +63,18 @@ def overdue(clinic_id: int):
     """Schedules more than a day past due, and links that expired unanswered (of patients
     still in care: a discharged patient is not chased)."""
     now = timezone.now()
-    late = (for_clinic(Schedule, clinic_id).filter(active=True,
-                                                   next_due_at__lt=now - timedelta(days=1))
+    late = (Schedule.objects.filter(patient__clinic_id=clinic_id, active=True,
+                                    next_due_at__lt=now - timedelta(days=1))
             .exclude(patient__status=Status.DISCHARGED)
             .select_related("patient").order_by("next_due_at")[:LIST_LIMIT])
-    expired = (for_clinic(MeasureRequest, clinic_id).filter(link__used_at__isnull=True,
-                                                            link__expires_at__lte=now)
+    expired = (MeasureRequest.objects.filter(patient__clinic_id=clinic_id,
+                                             link__used_at__isnull=True,
+                                             link__expires_at__lte=now)
                .exclude(patient__status=Status.DISCHARGED)
                .select_related("patient").order_by("-due_at")[:LIST_LIMIT])
     return list(late), list(expired)
 
 
-def km_svg(curve: outcomes.KaplanMeier, width: int = 560, height: int = 240) -> dict:
-    """Step-curve coordinates (and its 95% band) for the template."""
-    left, top, right, bottom = 44, 12, 16, 30
-    plot_w, plot_h = width - left - right, height - top - bottom
-    t_max = float(max(curve.times.max(), 1.0))
-
-    def px(t: float) -> float:
-        return left + t / t_max * plot_w
-
-    def py(s: float) -> float:
-        return top + (1 - s) * plot_h
-
-    steps, upper, lower = [f"{px(0):.1f},{py(1):.1f}"], [], []
-    previous = 1.0
-    for t, s, hi, lo in zip(curve.times, curve.survival, curve.ci_upper, curve.ci_lower,
-                            strict=True):
-        steps += [f"{px(t):.1f},{py(previous):.1f}", f"{px(t):.1f},{py(s):.1f}"]
-        upper.append(f"{px(t):.1f},{py(hi):.1f}")
-        lower.append(f"{px(t):.1f},{py(lo):.1f}")
-        previous = float(s)
-    steps.append(f"{px(t_max):.1f},{py(previous):.1f}")
-    return {"width": width, "height": height, "left": left, "top": top, "plot_w": plot_w,
-            "plot_h": plot_h, "bottom": top + plot_h, "right": left + plot_w,
-            "steps": " ".join(steps), "band": " ".join(upper + lower[::-1]),
-            "t_max": t_max, "y_ticks": [{"y": py(v), "label": f"{v:.0%}"} for v in (0, .5, 1)]}
+def km_svg(curve: outcomes.KaplanMeier) -> Chart:
+    """The relapse curve as the shared chart partial draws it."""
+    return relapse_chart(curve)

@@ -1,20 +1,20 @@
-"""A plain SVG concentration-time chart (no plotting library, no scripts, no external refs)."""
+"""A plain SVG concentration-time chart (no plotting library, no scripts, no external refs).
+
+This is the ``kapclinic pk simulate --plot`` file: a standalone SVG the core writes without
+Django, so it cannot use the web's chart partial (platform/_chart.html) and carries its
+colours as presentation attributes (there is no stylesheet beside it). Its axes come from
+the same scale helper as every web chart (``kapclinic.clinical.charts``).
+"""
 
 from __future__ import annotations
 
-import math
 from html import escape
 
+from ..charts import LinearScale, value_axis
 from .simulate import SimulationResult
 
 WIDTH, HEIGHT = 720, 420
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 40, 50
-
-
-def _nice_step(span: float, ticks: int = 5) -> float:
-    raw = span / ticks
-    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
-    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
 
 
 def render(result: SimulationResult) -> str:
@@ -22,13 +22,15 @@ def render(result: SimulationResult) -> str:
     t = result.times_h
     top_value = max(float(result.conc_ng_per_ml.max()),
                     float(result.p95.max()) if result.p95 is not None else 0.0, 1e-9)
-    y_step = _nice_step(top_value)
-    y_max = y_step * math.ceil(top_value / y_step)
+    (_, y_max), y_ticks = value_axis(0.0, top_value, 5)
     x_max = float(t[-1]) if t[-1] > 0 else 1.0
+    _, x_ticks = value_axis(0.0, x_max, 8, widen=False)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    px = LinearScale((0.0, x_max), (LEFT, LEFT + plot_w))
+    py = LinearScale((0.0, y_max), (TOP + plot_h, TOP))
 
     def xy(x: float, y: float) -> str:
-        return f"{LEFT + x / x_max * plot_w:.2f},{TOP + plot_h - y / y_max * plot_h:.2f}"
+        return f"{px(x):.2f},{py(y):.2f}"
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
              f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">',
@@ -36,20 +38,14 @@ def render(result: SimulationResult) -> str:
     title = (f"{result.model_name}: {result.route} {result.dose_mg:g} mg, "
              f"{result.weight_kg:g} kg")
     parts.append(f'<text x="{LEFT}" y="22" font-size="14">{escape(title)}</text>')
-    y = 0.0
-    while y <= y_max + 1e-9:
-        py = TOP + plot_h - y / y_max * plot_h
-        parts.append(f'<line x1="{LEFT}" y1="{py:.2f}" x2="{WIDTH - RIGHT}" y2="{py:.2f}" '
+    for tick in y_ticks:
+        y = py(tick.value)
+        parts.append(f'<line x1="{LEFT}" y1="{y:.2f}" x2="{WIDTH - RIGHT}" y2="{y:.2f}" '
                      'stroke="#ddd"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{py + 4:.2f}" text-anchor="end">{y:g}</text>')
-        y += y_step
-    x_step = _nice_step(x_max, 8)
-    x = 0.0
-    while x <= x_max + 1e-9:
-        px = LEFT + x / x_max * plot_w
-        parts.append(f'<text x="{px:.2f}" y="{TOP + plot_h + 18}" text-anchor="middle">'
-                     f'{x:g}</text>')
-        x += x_step
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.2f}" text-anchor="end">{tick.label}</text>')
+    for tick in x_ticks:
+        parts.append(f'<text x="{px(tick.value):.2f}" y="{TOP + plot_h + 18}" '
+                     f'text-anchor="middle">{tick.label}</text>')
     parts.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 10}" text-anchor="middle">'
                  'time since start of dose (h)</text>')
     parts.append(f'<text x="16" y="{TOP + plot_h / 2}" text-anchor="middle" '
