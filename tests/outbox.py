@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core import mail
 
-from kapclinic.measures import sending
+from kapclinic.alerts import sending
 
 
 def delivered() -> list[mail.EmailMessage]:

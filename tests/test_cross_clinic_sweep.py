@@ -38,7 +38,7 @@ from kapclinic.patients.models import Patient, Status
 from kapclinic.screening.actions import intake_for
 from kapclinic.screening.demo_data import walk
 from kapclinic.screening.models import ConsentDocument
-from tests.conftest import PASSWORD, make_user, new_patient
+from tests.conftest import PASSWORD, make_user, new_patient, set_directly
 from tests.test_clinic_scoping import clinic_paths
 
 pytestmark = pytest.mark.django_db
@@ -474,7 +474,7 @@ def test_the_sweep_would_notice_a_clinic_b_page(world):
 def test_the_sweep_would_notice_a_clinic_a_row_pointing_into_clinic_b(world):
     a, b = world["harbor"], world["cedar"]
     assert not cross_links(a["clinic"], b["clinic"])
-    Patient.objects.filter(pk=a["patient"].pk).update(prescriber=b["staff"][Role.PRESCRIBER])
+    set_directly(Patient.objects.filter(pk=a["patient"].pk), prescriber=b["staff"][Role.PRESCRIBER])
     assert cross_links(a["clinic"], b["clinic"]) == [
         f"patients.Patient {a['patient'].pk}.prescriber points into clinic B"]
 

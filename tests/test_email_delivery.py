@@ -18,12 +18,14 @@ from django.utils import timezone
 
 from kapclinic import mailconfig
 from kapclinic.accounts.models import User
+from kapclinic.alerts import notifications as messaging
+from kapclinic.alerts import sending
+from kapclinic.alerts.models import OutboxMessage
 from kapclinic.audit import trail
 from kapclinic.audit.models import AuditEntry
-from kapclinic.measures import actions, messaging, sending
-from kapclinic.measures.models import OutboxMessage
+from kapclinic.measures import actions
 from kapclinic.patients.models import Patient
-from tests.conftest import login, new_patient
+from tests.conftest import login, new_patient, set_directly
 from tests.test_cli import kapclinic
 
 PASSWORD_IN_URL = "s3cret-mail-pass"
@@ -80,7 +82,7 @@ def smtp_server():
 
 @pytest.fixture
 def reachable(patient):
-    Patient.objects.filter(pk=patient.pk).update(email="ada@example.org")
+    set_directly(Patient.objects.filter(pk=patient.pk), email="ada@example.org")
     patient.refresh_from_db()
     return patient
 

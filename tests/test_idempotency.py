@@ -9,14 +9,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from kapclinic.alerts.models import Alert
 from kapclinic.api import api
 from kapclinic.measures import actions, worker
-from kapclinic.measures.models import Alert, Response
+from kapclinic.measures.models import Response
 from kapclinic.patients.models import Condition, Patient
 from kapclinic.platform import idempotency
 from kapclinic.platform.models import IdempotencyRecord
 from kapclinic.screening.models import Consent
-from tests.conftest import login
+from tests.conftest import login, set_directly
 from tests.outbox import delivered
 from tests.test_api import Api, problem_fields
 
@@ -282,7 +283,7 @@ def test_a_double_tapped_self_report_link_is_stored_once_and_shows_the_first_pag
         nurse, patient):
     from django.test import Client
 
-    Patient.objects.filter(pk=patient.pk).update(email="ada@example.org")
+    set_directly(Patient.objects.filter(pk=patient.pk), email="ada@example.org")
     patient.refresh_from_db()
     made = actions.send_request(patient=patient, instrument="phq9", due_at=timezone.now(),
                                 base_url="http://testserver/", by=nurse)

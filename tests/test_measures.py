@@ -8,11 +8,13 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from kapclinic.alerts import escalation
+from kapclinic.alerts.models import Alert, OutboxMessage
 from kapclinic.audit.models import AuditEntry
 from kapclinic.measures import actions, worker
-from kapclinic.measures.models import Alert, MeasureRequest, OutboxMessage, Response, Schedule
+from kapclinic.measures.models import MeasureRequest, Response, Schedule
 from kapclinic.patients.models import Patient
-from tests.conftest import login
+from tests.conftest import login, set_directly
 from tests.outbox import delivered
 
 PHQ9_CALM = {f"item_{n}": "0" for n in range(1, 10)}
@@ -21,7 +23,7 @@ PHQ9_ITEM9 = {**PHQ9_CALM, "item_1": "2", "item_2": "2", "item_9": "1"}
 
 @pytest.fixture
 def reachable(patient):
-    Patient.objects.filter(pk=patient.pk).update(email="ada@example.org", phone="555-0100")
+    set_directly(Patient.objects.filter(pk=patient.pk), email="ada@example.org", phone="555-0100")
     patient.refresh_from_db()
     return patient
 
@@ -190,7 +192,7 @@ def test_the_patient_answers_a_due_questionnaire_in_the_portal_and_sees_their_tr
 
     user = User.objects.create_user("ada", password="x" * 12)
     Membership.objects.create(user=user, clinic=clinic_a, role=Role.PATIENT)
-    Patient.objects.filter(pk=reachable.pk).update(user=user)
+    set_directly(Patient.objects.filter(pk=reachable.pk), user=user)
     login(nurse).post(f"/patients/{reachable.pk}/measures/send/", {"instrument": "phq9"})
     client = login(user)
     portal = client.get("/portal/")
@@ -230,17 +232,19 @@ def test_the_admin_sets_the_crisis_text_and_escalation_time(clinic_admin, clinic
 def test_an_old_alert_escalates_even_behind_many_new_ones(nurse, patient, clinic_admin):
     login(nurse).post(f"/patients/{patient.pk}/measures/new/phq9/", PHQ9_ITEM9)
     old = Alert.objects.get()
-    Alert.objects.filter(pk=old.pk).update(raised_at=timezone.now() - timedelta(hours=5))
+    set_directly(Alert.objects.filter(pk=old.pk), raised_at=timezone.now() - timedelta(hours=5))
     recorded = actions.record_response(patient=patient, instrument="phq9", source="clinic",
                                        by=nurse, answers={str(n): 1 for n in range(1, 10)})
-    for _ in range(3):
-        Alert.objects.create(patient=patient, response=recorded.response, kind="x", label="new")
-    monkey_batch = worker.BATCH
-    worker.BATCH = 2
+    for n in range(3):
+        Alert.objects.create(clinic=patient.clinic, patient=patient, source="measures",
+                             kind=f"x{n}", record_type="measures.response",
+                             record_id=recorded.response.pk, label="new")
+    monkey_batch = escalation.BATCH
+    escalation.BATCH = 2
     try:
         assert worker.run_once().escalated == 1
     finally:
-        worker.BATCH = monkey_batch
+        escalation.BATCH = monkey_batch
     old.refresh_from_db()
     assert old.escalated_at is not None
 
@@ -283,7 +287,7 @@ def test_health_records_refuse_deletion(nurse, patient):
 def test_a_discharged_patient_is_sent_nothing_and_not_chased(prescriber, nurse, reachable):
     actions.start_default_schedule(patient=reachable, by=prescriber,
                                    first_due=timezone.now() - timedelta(days=3))
-    Patient.objects.filter(pk=reachable.pk).update(status="discharged")
+    set_directly(Patient.objects.filter(pk=reachable.pk), status="discharged")
     assert worker.run_once(url="https://clinic.example").sent == 0
     assert not delivered()
     dashboard = login(nurse).get("/dashboard/")

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from kapclinic.alerts.models import Alert
 from kapclinic.audit.models import AuditEntry
-from kapclinic.measures.models import Alert, Response
+from kapclinic.measures.models import Response
 from tests.test_api import Api, problem_fields
 from tests.test_outcomes_dashboard import record_series
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from django.utils.html import strip_tags
 
+from kapclinic.alerts.models import Alert
 from kapclinic.audit import trail
 from kapclinic.measures import actions
 from kapclinic.measures.forms import MeasureSettingsForm, SendForm
-from kapclinic.measures.models import Alert, MeasureRequest, Response, Schedule
+from kapclinic.measures.models import MeasureRequest, Response, Schedule
 from kapclinic.measures.views import trajectories
 from tests.conftest import login
 from tests.outbox import delivered

@@ -9,10 +9,11 @@ from datetime import timedelta
 from django.test import Client
 from django.utils import timezone
 
+from kapclinic.alerts.models import Alert
 from kapclinic.measures import actions, worker
 from kapclinic.measures import outcomes as outcome_snapshots
-from kapclinic.measures.models import Alert, MeasureSettings, OutcomeSnapshot, Response
-from tests.conftest import login
+from kapclinic.measures.models import MeasureSettings, OutcomeSnapshot, Response
+from tests.conftest import login, set_directly
 from tests.test_measures import reachable  # noqa: F401 (fixture)
 
 CSSRS_MODERATE = {"item_1": "1", "item_2": "1", "item_3": "1", "item_4": "0", "item_5": "0",
@@ -81,7 +82,7 @@ def test_a_cssrs_stored_under_the_two_tier_version_is_shown_as_recorded_and_re_d
     old = {**recorded.response.result, "definition_version": "1", "severity": "lower",
            "severity_label": "Lower tier (Yes to items 1-3, or behaviour more than 3 months "
                              "ago): outpatient referral"}
-    Response.objects.filter(pk=recorded.response.pk).update(
+    set_directly(Response.objects.filter(pk=recorded.response.pk),
         definition_version="1", severity="lower", result=old)
     page = login(nurse).get(f"/patients/{patient.pk}/measures/").content.decode()
     assert "Lower tier (Yes to items 1-3" in page  # as recorded, never rewritten
@@ -95,7 +96,7 @@ def test_a_stored_prorated_phq9_of_4_5_is_not_counted_as_remission(nurse, patien
             patient=patient, instrument="phq9", source="clinic", by=nurse,
             answers={str(n): 1 for n in range(1, 10)},
             taken_at=timezone.now() - timedelta(days=days_ago))
-        Response.objects.filter(pk=recorded.response.pk).update(total=total)  # as stored once
+        set_directly(Response.objects.filter(pk=recorded.response.pk), total=total)  # as stored once
     outcome_snapshots.refresh(patient, "phq9")
     snapshot = OutcomeSnapshot.objects.get(patient=patient, instrument="phq9")
     assert snapshot.remission_now is False and snapshot.latest_total == 5

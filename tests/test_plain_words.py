@@ -11,12 +11,13 @@ from django.test import Client
 from django.utils.html import strip_tags
 
 from kapclinic.accounts.models import Membership, User
+from kapclinic.alerts.models import Alert
 from kapclinic.clinical import instruments
 from kapclinic.demo import load_demo
 from kapclinic.measures import actions
-from kapclinic.measures.models import Alert, MeasureRequest
+from kapclinic.measures.models import MeasureRequest
 from kapclinic.patients.models import Patient
-from tests.conftest import login
+from tests.conftest import login, set_directly
 from tests.outbox import delivered
 
 PATTERNS = [
@@ -99,7 +100,7 @@ def test_the_main_pages_show_no_developer_words(demo):
 
 def test_the_patients_pages_show_no_developer_words(demo):
     patient = demo[0]  # the demo's portal login
-    Patient.objects.filter(pk=patient.pk).update(email="p@example.org", phone="555-0100")
+    set_directly(Patient.objects.filter(pk=patient.pk), email="p@example.org", phone="555-0100")
     nurse = login(user("nurse"))
     found = {}
     for instrument in ("phq9", "gad7", "audit_c"):

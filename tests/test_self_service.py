@@ -7,10 +7,10 @@ import re
 from django.test import Client
 
 from kapclinic.accounts.models import Membership, User
+from kapclinic.alerts.models import OutboxMessage
 from kapclinic.audit.models import AuditEntry
-from kapclinic.measures.models import OutboxMessage
 from kapclinic.patients.models import Patient
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, login, set_directly
 from tests.outbox import delivered
 
 NEW_PASSWORD = "a much better passphrase"
@@ -90,7 +90,7 @@ def test_a_user_whose_access_ended_gets_no_reset_link(nurse):
 
 def test_a_coordinator_gives_a_patient_a_portal_login_with_a_set_password_link(
         coordinator, patient):
-    Patient.objects.filter(pk=patient.pk).update(email="ada@example.org")
+    set_directly(Patient.objects.filter(pk=patient.pk), email="ada@example.org")
     client = login(coordinator)
     chart = client.get(f"/patients/{patient.pk}/")
     assert f'href="/patients/{patient.pk}/portal-login/"'.encode() in chart.content

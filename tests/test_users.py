@@ -12,8 +12,8 @@ from kapclinic.accounts import staff
 from kapclinic.accounts.models import Membership, User
 from kapclinic.accounts.roles import Role
 from kapclinic.accounts.tokens import issue_token
+from kapclinic.alerts.models import OutboxMessage
 from kapclinic.audit.models import AuditEntry
-from kapclinic.measures.models import OutboxMessage
 from tests.conftest import login, make_user
 from tests.outbox import delivered
 
@@ -214,12 +214,12 @@ def test_an_ended_membership_keeps_its_role(clinic_admin, nurse):
 
 
 def test_an_ended_prescriber_no_longer_gets_alert_emails(clinic_admin, prescriber, patient):
-    from kapclinic.measures.worker import responders
+    from kapclinic.alerts.escalation import responders
 
     User.objects.filter(pk=prescriber.pk).update(email="pres@example.org")
     patient.refresh_from_db()
     assert patient.prescriber_id == prescriber.pk
-    assert "pres@example.org" in responders(patient)
+    assert "pres@example.org" in responders(patient.clinic_id, patient)
     staff.end_access(membership=prescriber.memberships.get(), by=clinic_admin)
     patient.refresh_from_db()
-    assert "pres@example.org" not in responders(patient)
+    assert "pres@example.org" not in responders(patient.clinic_id, patient)

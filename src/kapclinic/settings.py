@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "kapclinic.accounts",
     "kapclinic.audit",
     "kapclinic.patients",
+    "kapclinic.alerts",
     "kapclinic.dosing",
     "kapclinic.screening",
     "kapclinic.measures",
@@ -168,7 +169,7 @@ WHITENOISE_USE_FINDERS = False
 
 # Email from KAPCLINIC_EMAIL_URL (smtp://user:password@host:587/?tls=true, smtps://…,
 # console://); unset: console in development, none in production (kapclinic.W004). The worker
-# sends the outbox (measures/sending.py); nothing is sent inside a request's transaction.
+# sends the outbox (alerts/sending.py); nothing is sent inside a request's transaction.
 try:
     globals().update(mailconfig.settings_from(os.environ.get("KAPCLINIC_EMAIL_URL"),
                                               production=config.is_production()))

@@ -12,14 +12,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic, User
+from kapclinic.alerts import actions as alert_actions
+from kapclinic.alerts import notifications
+from kapclinic.alerts.models import Alert
 from kapclinic.audit import trail
 from kapclinic.audit.corrections import mark_entered_in_error
 from kapclinic.clinical import instruments
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.models import (
+    ALERT_SOURCE,
     INTERVAL_DAYS,
-    Alert,
+    RESPONSE_RECORD,
     ClinicalEvent,
     MeasureRequest,
     MeasureSettings,
@@ -179,33 +183,45 @@ def record_response(*, patient: Patient, instrument: str, answers: dict[str, Any
             answers=answers, total=result.total, severity=result.severity or "",
             flags=list(result.flags), result=stored_result(result), taken_at=taken_at or timezone.now(),
             source=source, entered_by=by, link=link)
-        alerts = [Alert.objects.create(patient=patient, response=response, kind=flag,
-                                       label=labels.get(flag, flag),
-                                       priority=priority.get(flag, "urgent"))
-                  for flag in result.flags if flag not in follow_up_only]
-        alerts += [Alert.objects.create(
-            patient=patient, response=response, kind=flag,
-            label=f"Could not be ruled out (an answer is missing): {labels.get(flag, flag)}",
-            priority=priority.get(flag, "urgent"))
-            for flag in result.undetermined_flags if flag not in follow_up_only]
+        raise_for = [(flag, labels.get(flag, flag)) for flag in result.flags
+                     if flag not in follow_up_only]
+        raise_for += [(flag, "Could not be ruled out (an answer is missing): "
+                             f"{labels.get(flag, flag)}")
+                      for flag in result.undetermined_flags if flag not in follow_up_only]
         trail.record("create", object_type="response", object_id=response.pk,
                      patient_id=patient.pk, clinic_id=patient.clinic_id,
-                     detail={"instrument": instrument, "alerts": [a.kind for a in alerts]})
+                     detail={"instrument": instrument, "alerts": [f for f, _ in raise_for]})
+        alerts = [raise_answer_alert(response, flag, label, priority.get(flag, "urgent"))
+                  for flag, label in raise_for]
         outcome_snapshots.refresh(patient, instrument)
     return Recorded(response, alerts)
 
 
-def acknowledge_alert(*, alert: Alert, note: str, by: User) -> bool:
-    if not note.strip():
-        raise ValueError("Write what you did about the alert.")
-    with transaction.atomic():
-        done = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
-            acknowledged_at=timezone.now(), acknowledged_by=by,
-            acknowledgement_note=note.strip())
-        if done:
-            trail.record("update", object_type="alert", object_id=alert.pk,
-                         patient_id=alert.patient_id, detail={"acknowledged": True})
-    return bool(done)
+# [policy] what the alerts page asks of the clinician for an alert raised by an answer
+RECOMMENDED_ACTION = {
+    Alert.Priority.URGENT: "Contact the patient now and follow the clinic's crisis protocol.",
+    Alert.Priority.FOLLOW_UP: "Follow up with the patient by the clinic's protocol.",
+}
+
+
+def raise_answer_alert(response: Response, flag: str, label: str, priority: str) -> Alert:
+    """The alert a response's answers raise (once, however often it is retried)."""
+    return alert_actions.raise_alert(
+        clinic_id=response.patient.clinic_id, patient=response.patient, source=ALERT_SOURCE,
+        kind=flag, label=label, priority=priority, record_type=RESPONSE_RECORD,
+        record_id=response.pk, recommended_action=RECOMMENDED_ACTION.get(priority, ""))
+
+
+def with_responses(alerts: list[Alert]) -> list[Alert]:
+    """``alerts`` with ``alert.response`` set on those raised by an answer (one query), for
+    the pages that show the answers that raised them."""
+    ids = [a.record_id for a in alerts if a.record_type == RESPONSE_RECORD]
+    found = Response.objects.in_bulk(ids) if ids else {}
+    for alert in alerts:
+        alert.response = found.get(alert.record_id) if alert.record_type == RESPONSE_RECORD \
+            else None
+    return alerts
+
 
 
 def mark_response_entered_in_error(response: Response, *, reason: str, by: User) -> bool:
@@ -315,9 +331,7 @@ def send_request(*, patient: Patient, instrument: str, due_at: datetime, base_ur
                  by: User | None = None) -> MeasureRequest:
     """Create the single-use link for one questionnaire and send it by email and SMS.
     Raises ``Unreachable`` (nothing created) when the patient has neither."""
-    from kapclinic.measures import messaging
-
-    if not messaging.can_reach(patient):
+    if not notifications.can_reach(patient):
         raise Unreachable("The patient has no email or phone on record: add one first.")
     clinic_settings = settings_for(patient.clinic_id)
     with transaction.atomic():
@@ -329,7 +343,7 @@ def send_request(*, patient: Patient, instrument: str, due_at: datetime, base_ur
         name = instruments.get_instrument(instrument).short_name
         url = base_url.rstrip("/") + reverse("self-report", args=[token])
         expires = timezone.localtime(link.expires_at, patient.clinic.zone)
-        messaging.send_to_patient(
+        notifications.send_to_patient(
             patient, subject=f"{patient.clinic.name}: your {name} questionnaire",
             body=(f"Hello {patient.given_name},\n\nPlease answer a short questionnaire ({name}) "
                   f"for your care team: {url}\n\nThe link works once, until "

@@ -8,15 +8,14 @@ class MeasuresConfig(AppConfig):
 
     def ready(self) -> None:
         from kapclinic.accounts.permissions import Action
-        from kapclinic.measures import api, demo_data, outcomes, portal, summary
+        from kapclinic.alerts import escalation
+        from kapclinic.measures import api, demo_data, outcomes, portal, summary, worker
         from kapclinic.platform import extensions as ext
 
         ext.register(
             ext.ChartSection("measures", "measures/_chart_section.html", summary.load_section,
                              Action.PATIENT_VIEW, order=30, events=summary.section_events),
             ext.NavItem("outcomes", "Outcomes", "dashboard", Action.DASHBOARD_VIEW, order=20),
-            ext.NavItem("alerts", "Alerts", "alerts", Action.ALERT_VIEW, order=30,
-                        badge=summary.open_alert_count),
             ext.NavItem("measure-settings", "Measure settings", "measure-settings",
                         Action.MEASURE_SETTINGS, order=70),
             ext.NavItem("outcome-settings", "Outcome rules", "outcome-settings",
@@ -30,4 +29,7 @@ class MeasuresConfig(AppConfig):
             ext.ApiRouter("measures", "", api.router, order=30),
             # outcomes are grouped by condition: a diagnosis change recomputes them
             ext.PatientHook("measures.outcomes", condition_changed=outcomes.refresh_all),
+            *worker.steps(),
         )
+        # the clinic's escalation time is on its measurement settings page
+        escalation.read_escalation_minutes_with(worker.escalation_minutes)

@@ -8,7 +8,8 @@ from operator import or_
 
 from django.db.models import Max, Q
 
-from kapclinic.measures.models import Alert, ClinicalEvent, Response
+from kapclinic.alerts.models import Alert
+from kapclinic.measures.models import ClinicalEvent, Response
 from kapclinic.patients.models import Patient
 from kapclinic.patients.timeline import TimelineEvent
 
@@ -62,8 +63,3 @@ def section_events(patient: Patient, section: MeasuresSection) -> list[TimelineE
                 event.entered_in_error_reason, event.entered_in_error_by.display_name))
     return events
 
-
-def open_alert_count(membership) -> int:
-    """The menu's badge: the clinic's alerts nobody has acknowledged yet."""
-    return Alert.objects.filter(patient__clinic_id=membership.clinic_id,
-                                acknowledged_at__isnull=True).count()

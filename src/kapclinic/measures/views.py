@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +21,8 @@ from kapclinic.accounts.permissions import (
     require,
 )
 from kapclinic.accounts.scoping import get_for_user
+from kapclinic.alerts import actions as alert_actions
+from kapclinic.alerts.models import Alert, OutboxMessage
 from kapclinic.audit import trail
 from kapclinic.clinical import instruments, outcomes
 from kapclinic.measures import actions
@@ -35,10 +37,8 @@ from kapclinic.measures.forms import (
     SendForm,
 )
 from kapclinic.measures.models import (
-    Alert,
     ClinicalEvent,
     MeasureRequest,
-    OutboxMessage,
     OutcomeSnapshot,
     Response,
     Schedule,
@@ -122,8 +122,8 @@ def measures_page(request: HttpRequest, patient, *, event_form=None, status: int
     trail.record_many([trail.Event("read", "clinical_event", e.pk, patient_id=patient.pk)
                        for e in events])
     # shown with the answers that raised them and the patient's phone, to call at once
-    open_alerts = list(Alert.objects.filter(patient=patient, acknowledged_at__isnull=True)
-                       .select_related("patient", "response").order_by("raised_at"))
+    open_alerts = actions.with_responses(list(Alert.objects.open().filter(patient=patient)
+                                              .select_related("patient").order_by("raised_at")))
     trail.record_many([trail.Event("read", "alert", a.pk, patient_id=patient.pk)
                        for a in open_alerts])
     return render(request, "measures/patient.html", {
@@ -281,9 +281,9 @@ def toggle_schedule(request: HttpRequest, patient_id: int, schedule_id: int) -> 
 
 @require(Action.ALERT_VIEW)
 def alert_list(request: HttpRequest) -> HttpResponse:
-    open_alerts = (Alert.objects.filter(patient__clinic_id=request.membership.clinic_id,
-                                        acknowledged_at__isnull=True)
-                   .select_related("patient", "response").order_by("raised_at"))
+    open_alerts = actions.with_responses(list(
+        Alert.objects.open().filter(clinic_id=request.membership.clinic_id)
+        .select_related("patient").order_by("raised_at")))
     trail.record_many([trail.Event("list", "alert", a.pk, patient_id=a.patient_id)
                        for a in open_alerts])
     return render(request, "measures/alerts.html", {"alerts": open_alerts,
@@ -295,11 +295,18 @@ def alert_list(request: HttpRequest) -> HttpResponse:
 @one_time_form
 def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = get_object_or_404(Alert, pk=alert_id)
-    get_patient_for_user(request, alert.patient_id, Action.ALERT_ACKNOWLEDGE, audit_read=False)
+    if alert.patient_id is not None:
+        get_patient_for_user(request, alert.patient_id, Action.ALERT_ACKNOWLEDGE,
+                             audit_read=False)
+    elif alert.clinic_id != request.membership.clinic_id:
+        trail.record("denied", object_type="alert", object_id=alert_id,
+                     detail={"reason": "another clinic's alert"})
+        raise Http404
     form = AcknowledgeForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Write what you did about the alert before acknowledging it.")
-    elif actions.acknowledge_alert(alert=alert, note=form.cleaned_data["note"], by=request.user):
+    elif alert_actions.acknowledge_alert(alert=alert, note=form.cleaned_data["note"],
+                                         by=request.user):
         messages.success(request, "Alert acknowledged.")
     else:
         alert.refresh_from_db()

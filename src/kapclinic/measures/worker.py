@@ -1,31 +1,32 @@
-"""Background work: send due questionnaires, remind once, escalate unacknowledged alerts,
-recompute outcome snapshots after the clinic changed its outcome rules, and send the
-outbox (measures/sending.py: after the steps above committed, never inside a transaction).
+"""The measures app's part of the worker, run for each clinic on its own (registered from
+MeasuresConfig.ready() as extension WorkerSteps): send due questionnaires, remind once,
+recompute outcome snapshots after the clinic changed its outcome rules.
 
-Each step claims its work with a conditional UPDATE inside the transaction that does it,
-so two workers (on two servers) never send the same thing twice.
+The alerts app escalates unacknowledged alerts and sends the outbox (alerts/sending.py, after
+these steps committed, never inside a transaction). Each step claims its work with a
+conditional UPDATE inside the transaction that does it, so two workers (on two servers) never
+send the same thing twice. A step that fails for one clinic (a bad setting) is logged by the
+registry and never stops another clinic's.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from kapclinic.accounts.models import Clinic, Membership
-from kapclinic.accounts.roles import Role
+from kapclinic.accounts.models import Clinic
+from kapclinic.alerts import notifications
 from kapclinic.audit import context, trail
-from kapclinic.measures import actions, messaging, sending
+from kapclinic.measures import actions
 from kapclinic.measures import outcomes as outcome_snapshots
-from kapclinic.measures.models import Alert, MeasureRequest, Schedule
+from kapclinic.measures.models import MeasureRequest, Schedule
 from kapclinic.patients.models import Status
-from kapclinic.platform import idempotency
+from kapclinic.platform import extensions
 
 log = logging.getLogger(__name__)
 
@@ -33,61 +34,39 @@ log = logging.getLogger(__name__)
 REMINDER_AFTER = timedelta(days=1)
 BATCH = 200
 
+# the step labels, as the worker's report prints them
+SENDING = "questionnaires sent"
+REMINDING = "reminders"
+RECOMPUTING = "outcomes recomputed under new rules"
+
 
 def base_url() -> str:
+    """Where patients open their links: KAPCLINIC_BASE_URL (`kapclinic worker --base-url`
+    sets it for its process)."""
     return os.environ.get("KAPCLINIC_BASE_URL", "http://127.0.0.1:8000")
 
 
-@dataclass
-class Report:
-    sent: int = 0
-    reminded: int = 0
-    escalated: int = 0
-    recomputed: int = 0
-    delivered: int = 0
-
-    @property
-    def more_to_do(self) -> bool:
-        """A full batch of recomputation: go again without waiting for the interval."""
-        return self.recomputed >= BATCH
-
-    def __str__(self) -> str:
-        return (f"{self.sent} questionnaire(s) sent, {self.reminded} reminder(s), "
-                f"{self.escalated} alert(s) escalated, {self.recomputed} outcome(s) recomputed "
-                f"under new rules, {self.delivered} message(s) sent")
+def steps() -> list[extensions.WorkerStep]:
+    return [
+        extensions.WorkerStep("measures.send_due", SENDING, send_due, order=10),
+        extensions.WorkerStep("measures.remind", REMINDING, remind, order=20),
+        # after the alerts app's escalation (30) and outbox (40): recomputing may take long
+        extensions.WorkerStep("measures.recompute", RECOMPUTING, recompute, order=50),
+    ]
 
 
-def run_once(now: datetime | None = None, url: str | None = None) -> Report:
-    now = now or timezone.now()
-    context.set_system_actor("kapclinic worker")
-    report = Report()
-    report.sent = _step("sending due questionnaires", send_due, now, url or base_url())
-    report.reminded = _step("reminding", remind, now)
-    report.escalated = _step("escalating alerts", escalate, now)
-    report.delivered = _step("sending the outbox", sending.deliver_due)
-    report.recomputed = _step("recomputing outcomes", outcome_snapshots.refresh_stale,
-                              limit=BATCH)
-    _step("forgetting expired idempotency keys", idempotency.purge_expired, now)
-    return report
-
-
-def _step(what: str, work: Callable[..., int], *args: Any, **kwargs: Any) -> int:
-    """One part of a pass. A failure is logged and the other parts still run: an error
-    sending a questionnaire must never stop an urgent alert from being escalated."""
-    try:
-        return work(*args, **kwargs)
-    except Exception:  # noqa: BLE001 (logged with its traceback; the next pass retries)
-        log.exception("worker: %s failed", what)
-        return 0
-
-
-def send_due(now: datetime, url: str) -> int:
+def send_due(clinic_id: int, now: datetime, url: str | None = None) -> int:
+    """Send the clinic's due questionnaires (a link each, by email and SMS)."""
+    url = url or base_url()
+    # the clinic's link lifetime, read (and checked) once before anything is claimed
+    actions.settings_for(clinic_id).bounded("link_days")
     sent = 0
-    due = (Schedule.objects.filter(active=True, next_due_at__lte=now)
+    due = (Schedule.objects.filter(patient__clinic_id=clinic_id, active=True,
+                                   next_due_at__lte=now)
            .exclude(patient__status=Status.DISCHARGED)  # discharged: no more questionnaires
            .select_related("patient", "patient__clinic").order_by("next_due_at")[:BATCH])
     for schedule in due:
-        if not messaging.can_reach(schedule.patient):
+        if not notifications.can_reach(schedule.patient):
             continue  # no email or phone: stays due, and shows as overdue on the dashboard
         try:
             with transaction.atomic():
@@ -101,10 +80,11 @@ def send_due(now: datetime, url: str) -> int:
     return sent
 
 
-def remind(now: datetime) -> int:
+def remind(clinic_id: int, now: datetime) -> int:
     reminded = 0
     waiting = (MeasureRequest.objects.filter(
-        reminded_at__isnull=True, sent_at__lte=now - REMINDER_AFTER, link__used_at__isnull=True,
+        patient__clinic_id=clinic_id, reminded_at__isnull=True,
+        sent_at__lte=now - REMINDER_AFTER, link__used_at__isnull=True,
         link__expires_at__gt=now).exclude(patient__status=Status.DISCHARGED)
         .select_related("patient", "patient__clinic")[:BATCH])
     for request in waiting:
@@ -113,7 +93,7 @@ def remind(now: datetime) -> int:
                     reminded_at=now):
                 continue
             sent_on = timezone.localtime(request.sent_at, request.patient.clinic.zone)
-            messaging.send_to_patient(
+            notifications.send_to_patient(
                 request.patient, subject=f"{request.patient.clinic.name}: a reminder",
                 body=(f"Hello {request.patient.given_name},\n\nA questionnaire sent on "
                       f"{sent_on:%Y-%m-%d} is still waiting: please use the link in that "
@@ -125,56 +105,54 @@ def remind(now: datetime) -> int:
     return reminded
 
 
-def escalate(now: datetime) -> int:
-    """Urgent alerts past their clinic's time, oldest first, go to everyone who can act on
-    them. A follow-up alert (C-SSRS Moderate) waits for the care team's follow-up by the
-    clinic's protocol and is not escalated."""
-    escalated = 0
-    for clinic in Clinic.objects.all():
-        minutes = actions.settings_for(clinic.pk).bounded("escalation_minutes")
-        due = (Alert.objects.filter(patient__clinic_id=clinic.pk, acknowledged_at__isnull=True,
-                                    escalated_at__isnull=True,
-                                    priority=Alert.Priority.URGENT,  # follow-up: by protocol
-                                    raised_at__lte=now - timedelta(minutes=minutes))
-               .select_related("patient").order_by("raised_at")[:BATCH])
-        for alert in due:
-            with transaction.atomic():
-                if not Alert.objects.filter(pk=alert.pk, escalated_at__isnull=True,
-                                            acknowledged_at__isnull=True).update(escalated_at=now):
-                    continue
-                for address in responders(alert.patient):
-                    messaging.send_to_staff(
-                        clinic.pk, address, subject="Unacknowledged urgent alert",
-                        body=(f"An urgent alert ({alert.label}) for MRN {alert.patient.mrn} "
-                              f"has not been acknowledged for {minutes} minutes. Open Alerts "
-                              "in kapclinic."))
-                for address in admins(clinic.pk):
-                    messaging.send_to_staff(
-                        clinic.pk, address, subject="Alert escalated",
-                        body=(f"An urgent alert for MRN {alert.patient.mrn} was not acknowledged "
-                              f"within {minutes} minutes. The care team has been emailed; see "
-                              "Alerts in kapclinic to make sure someone responds."))
-                trail.record("update", object_type="alert", object_id=alert.pk,
-                             patient_id=alert.patient_id, clinic_id=clinic.pk,
-                             detail={"escalated": True})
-                escalated += 1
-    return escalated
+def recompute(clinic_id: int, now: datetime) -> int:
+    """Recompute a batch of the clinic's snapshots made under older outcome rules."""
+    return outcome_snapshots.refresh_stale(clinic_id=clinic_id, limit=BATCH)
 
 
-def responders(patient) -> list[str]:
-    """The patient's prescriber and therapist, and the clinic's prescribers and nurses."""
-    roles = {Role.PRESCRIBER, Role.NURSE}
-    users = [m.user for m in Membership.objects.filter(clinic_id=patient.clinic_id, role__in=roles)
-             .select_related("user")]
-    working_here = set(Membership.objects.filter(clinic_id=patient.clinic_id)
-                       .values_list("user_id", flat=True))
-    users += [u for u in (patient.prescriber, patient.therapist)
-              if u is not None and u.pk in working_here]  # access ended: no health data
-    return sorted({u.email for u in users if u.email and u.is_active})
+def escalation_minutes(clinic_id: int) -> int:
+    """The clinic's wait before an urgent alert is escalated (its measurement settings): the
+    alerts app reads it through this (MeasuresConfig.ready() hands it over)."""
+    return actions.settings_for(clinic_id).bounded("escalation_minutes")
 
 
-def admins(clinic_id: int) -> list[str]:
-    """Clinic admins: the escalation is theirs to chase (they see alerts, not charts)."""
-    return sorted({m.user.email for m in Membership.objects.filter(
-        clinic_id=clinic_id, role=Role.ADMIN).select_related("user")
-        if m.user.email and m.user.is_active})
+@dataclass
+class Report:
+    """One pass over every clinic, summed (what `kapclinic worker --once` prints, by step)."""
+
+    sent: int = 0
+    reminded: int = 0
+    escalated: int = 0
+    recomputed: int = 0
+    delivered: int = 0
+    failed: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return (f"{self.sent} questionnaire(s) sent, {self.reminded} reminder(s), "
+                f"{self.escalated} alert(s) escalated, {self.recomputed} outcome(s) recomputed "
+                f"under new rules, {self.delivered} message(s) sent")
+
+
+def run_once(now: datetime | None = None, url: str | None = None) -> Report:
+    """Every registered worker step (every app's, not only these), for every clinic: one
+    pass of `kapclinic worker`, summarised by the steps tests ask about."""
+    from kapclinic.alerts import worker as alert_steps
+
+    now = now or timezone.now()
+    context.set_system_actor("kapclinic worker")
+    previous = os.environ.get("KAPCLINIC_BASE_URL")
+    if url:
+        os.environ["KAPCLINIC_BASE_URL"] = url
+    try:
+        done = extensions.run_worker_steps(Clinic.objects.values_list("pk", flat=True), now)
+    finally:
+        if url:
+            if previous is None:
+                os.environ.pop("KAPCLINIC_BASE_URL", None)
+            else:
+                os.environ["KAPCLINIC_BASE_URL"] = previous
+    count = done.done.get
+    return Report(sent=count(SENDING, 0), reminded=count(REMINDING, 0),
+                  escalated=count(alert_steps.ESCALATING, 0),
+                  recomputed=count(RECOMPUTING, 0), delivered=count(alert_steps.SENDING, 0),
+                  failed=tuple(done.failed))

@@ -63,7 +63,7 @@ RESET_SUBJECT = "Reset your kapclinic password"
 def _reset_pending(email: str) -> bool:
     """A reset email to this address is still waiting in the outbox (queued, being sent or
     to be retried): its link works, so no second one is made."""
-    from kapclinic.measures.models import OutboxMessage
+    from kapclinic.alerts.models import OutboxMessage
 
     waiting = (OutboxMessage.Status.QUEUED, OutboxMessage.Status.SENDING,
                OutboxMessage.Status.RETRYING)
@@ -80,7 +80,7 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
     link while one to that address still waits in the outbox."""
     form = ForgotPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        from kapclinic.measures.messaging import send_to_staff
+        from kapclinic.alerts.notifications import send_to_staff
 
         days = staff.link_days()
         email = form.cleaned_data["email"].strip().lower()
@@ -138,7 +138,7 @@ def portal_login(request: HttpRequest, patient_id: int) -> HttpResponse:
                                              base_url=request.build_absolute_uri("/"))
             days = staff.link_days()
             if patient.email:
-                from kapclinic.measures.messaging import send_to_patient
+                from kapclinic.alerts.notifications import send_to_patient
 
                 send_to_patient(patient, subject=f"{patient.clinic.name}: your patient portal",
                                 body=f"Hello {patient.given_name},\n\nYour login to "

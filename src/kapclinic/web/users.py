@@ -84,7 +84,7 @@ def _issue_link(request: HttpRequest, membership: Membership) -> None:
     user, clinic = membership.user, membership.clinic
     days = staff.link_days()
     if user.email:
-        from kapclinic.measures.messaging import send_to_staff
+        from kapclinic.alerts.notifications import send_to_staff
 
         send_to_staff(clinic.pk, user.email, subject=f"{clinic.name}: set your kapclinic password",
                       body=f"Hello {user.first_name},\n\nSet your password here (the link works "

@@ -2,7 +2,7 @@
 
 ``send_to_patient`` and ``send_to_staff`` only write the message into the outbox, in the
 caller's transaction: it exists if and only if what caused it was saved. The worker sends it
-after commit (measures/sending.py), outside any transaction and away from the audit chain's
+after commit (alerts/sending.py), outside any transaction and away from the audit chain's
 lock, so a slow mail server never holds a clinical write. The SMS backend is chosen by
 KAPCLINIC_SMS_BACKEND (a dotted path); the default only records the message.
 """
@@ -15,7 +15,7 @@ from typing import Protocol
 
 from django.utils.module_loading import import_string
 
-from kapclinic.measures.models import OutboxMessage
+from kapclinic.alerts.models import OutboxMessage
 from kapclinic.patients.models import Patient
 
 log = logging.getLogger(__name__)
@@ -32,9 +32,14 @@ class OutboxSmsBackend:
         log.info("SMS to %s recorded in the outbox", to)
 
 
+DEFAULT_SMS_BACKEND = "kapclinic.alerts.notifications.OutboxSmsBackend"
+# where the default lived before the outbox left measures: a server configured with it works on
+MOVED = {"kapclinic.measures.messaging.OutboxSmsBackend": DEFAULT_SMS_BACKEND}
+
+
 def sms_backend() -> SmsBackend:
-    path = os.environ.get("KAPCLINIC_SMS_BACKEND", "kapclinic.measures.messaging.OutboxSmsBackend")
-    return import_string(path)()
+    path = os.environ.get("KAPCLINIC_SMS_BACKEND", DEFAULT_SMS_BACKEND)
+    return import_string(MOVED.get(path, path))()
 
 
 def can_reach(patient: Patient) -> bool:

@@ -21,8 +21,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from kapclinic import mailconfig
-from kapclinic.measures import messaging
-from kapclinic.measures.models import OutboxMessage
+from kapclinic.alerts import notifications
+from kapclinic.alerts.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 Status = OutboxMessage.Status
@@ -84,9 +84,9 @@ def _text(reply: bytes | str) -> str:
 
 
 def deliver_due(now: datetime | None = None) -> int:
-    """Send every due message, clinic by clinic; returns how many were sent."""
+    """Send every due message, clinic by clinic; returns how many were sent. (The worker
+    runs ``deliver_clinic`` for each clinic on its own; this is the same for all at once.)"""
     now = now or timezone.now()
-    _give_up_stale_claims(now)
     sent = 0
     clinics = (_due(now).order_by().values_list("clinic_id", flat=True).distinct())
     for clinic_id in list(clinics):
@@ -99,6 +99,8 @@ def deliver_due(now: datetime | None = None) -> int:
 
 
 def deliver_clinic(clinic_id: int, now: datetime) -> int:
+    """The worker's per-clinic step: send the clinic's due messages."""
+    _give_up_stale_claims(now, clinic_id)
     sent = 0
     for message in _due(now).filter(clinic_id=clinic_id).order_by("next_attempt_at", "pk")[:BATCH]:
         try:
@@ -144,7 +146,7 @@ def _due(now: datetime):
 def _send(message: OutboxMessage) -> None:
     body = message.pending_body or message.body
     if message.channel == "sms":
-        messaging.sms_backend().send(message.to, body)
+        notifications.sms_backend().send(message.to, body)
         return
     email = EmailMessage(message.subject, body, settings.DEFAULT_FROM_EMAIL, [message.to],
                          connection=get_connection(fail_silently=False))
@@ -152,8 +154,9 @@ def _send(message: OutboxMessage) -> None:
         raise ConnectionError("the mail server did not accept the message")
 
 
-def _give_up_stale_claims(now: datetime) -> None:
-    stale = OutboxMessage.objects.filter(status=Status.SENDING, claimed_at__lt=now - STALE_CLAIM)
+def _give_up_stale_claims(now: datetime, clinic_id: int) -> None:
+    stale = OutboxMessage.objects.filter(clinic_id=clinic_id, status=Status.SENDING,
+                                         claimed_at__lt=now - STALE_CLAIM)
     for pk in list(stale.values_list("pk", flat=True)):
         if OutboxMessage.objects.filter(pk=pk, status=Status.SENDING,
                                         claimed_at__lt=now - STALE_CLAIM).update(

@@ -1,0 +1,11 @@
+"""What the main menu's Alerts link counts."""
+
+from __future__ import annotations
+
+from kapclinic.alerts.models import Alert
+
+
+def open_alert_count(membership) -> int:
+    """The clinic's alerts nobody has acknowledged yet (not those raised in error): one
+    COUNT query."""
+    return Alert.objects.open().filter(clinic_id=membership.clinic_id).count()

@@ -1,0 +1,90 @@
+"""The worker's escalation step: an urgent alert nobody acknowledged within the clinic's time
+goes by email to everyone who can act on it, and to the clinic's admins to chase it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+
+from kapclinic.accounts.models import Membership
+from kapclinic.accounts.roles import Role
+from kapclinic.alerts import notifications
+from kapclinic.alerts.models import Alert
+from kapclinic.audit import trail
+
+BATCH = 200
+
+# How long a clinic waits before escalating, in minutes. The setting is on the clinic's
+# measurement settings page today (MeasureSettings.escalation_minutes); measures tells this
+# app how to read it from its ready(), so alerts imports no feature app.
+_minutes_reader: Callable[[int], int] | None = None
+
+
+def read_escalation_minutes_with(reader: Callable[[int], int]) -> None:
+    global _minutes_reader  # noqa: PLW0603 (set once, from an AppConfig.ready())
+    _minutes_reader = reader
+
+
+def escalation_minutes(clinic_id: int) -> int:
+    if _minutes_reader is None:
+        raise ImproperlyConfigured("No app says how long a clinic waits before escalating an "
+                                   "alert (measures registers it from its ready()).")
+    return _minutes_reader(clinic_id)
+
+
+def escalate_clinic(clinic_id: int, now: datetime) -> int:
+    """Escalate the clinic's urgent alerts past its time, oldest first. A follow-up alert
+    (C-SSRS Moderate) waits for the care team's follow-up by the clinic's protocol and is not
+    escalated; an alert marked raised in error is not either."""
+    minutes = escalation_minutes(clinic_id)
+    due = (Alert.objects.open().filter(clinic_id=clinic_id, escalated_at__isnull=True,
+                                       priority=Alert.Priority.URGENT,
+                                       raised_at__lte=now - timedelta(minutes=minutes))
+           .select_related("patient").order_by("raised_at")[:BATCH])
+    escalated = 0
+    for alert in due:
+        with transaction.atomic():
+            if not Alert.objects.open().filter(pk=alert.pk, escalated_at__isnull=True).update(
+                    escalated_at=now):
+                continue  # acknowledged (or escalated by another worker) meanwhile
+            about = f" for MRN {alert.patient.mrn}" if alert.patient else ""
+            for address in responders(clinic_id, alert.patient):
+                notifications.send_to_staff(
+                    clinic_id, address, subject="Unacknowledged urgent alert",
+                    body=(f"An urgent alert ({alert.label}){about} has not been acknowledged "
+                          f"for {minutes} minutes. Open Alerts in kapclinic."))
+            for address in admins(clinic_id):
+                notifications.send_to_staff(
+                    clinic_id, address, subject="Alert escalated",
+                    body=(f"An urgent alert{about} was not acknowledged within {minutes} "
+                          "minutes. The care team has been emailed; see Alerts in kapclinic "
+                          "to make sure someone responds."))
+            trail.record("update", object_type="alert", object_id=alert.pk,
+                         patient_id=alert.patient_id, clinic_id=clinic_id,
+                         detail={"escalated": True})
+            escalated += 1
+    return escalated
+
+
+def responders(clinic_id: int, patient=None) -> list[str]:
+    """The clinic's prescribers and nurses, and the patient's own prescriber and therapist
+    while they still work at the clinic."""
+    roles = {Role.PRESCRIBER, Role.NURSE}
+    users = [m.user for m in Membership.objects.filter(clinic_id=clinic_id, role__in=roles)
+             .select_related("user")]
+    if patient is not None:
+        working_here = set(Membership.objects.filter(clinic_id=clinic_id)
+                           .values_list("user_id", flat=True))
+        users += [u for u in (patient.prescriber, patient.therapist)
+                  if u is not None and u.pk in working_here]  # access ended: no health data
+    return sorted({u.email for u in users if u.email and u.is_active})
+
+
+def admins(clinic_id: int) -> list[str]:
+    """Clinic admins: the escalation is theirs to chase (they see alerts, not charts)."""
+    return sorted({m.user.email for m in Membership.objects.filter(
+        clinic_id=clinic_id, role=Role.ADMIN).select_related("user")
+        if m.user.email and m.user.is_active})
