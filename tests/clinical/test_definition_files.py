@@ -62,6 +62,22 @@ def test_a_value_of_the_wrong_type_is_refused_naming_its_path_and_never_coerced(
     assert caught.value.problem == problem
 
 
+@pytest.mark.parametrize("change, field, problem", [
+    (lambda d: d["alerts"][0]["when"].update(vaule=4), "alerts[0].when.vaule", "is not a known field"),
+    (lambda d: d["alerts"][0]["when"].update(score="total"), "alerts[0].when",
+     "must have exactly one of item, score, sum, count, any, all, not, context"),
+    (lambda d: d["alerts"][0].update(when={"any": [{"item": "10", "op": ">=", "value": "4"}]}),
+     "alerts[0].when.any[0].value", "must be a number"),
+    (lambda d: d["alerts"][0].update(when={"not": {"item": "10", "op": "=>", "value": 4}}),
+     "alerts[0].when.not.op", "'=>' is not one of '>=', '>', '<=', '<', '==' or '!='"),
+])
+def test_a_rule_condition_is_typed_so_a_typo_inside_it_is_refused_naming_its_path(
+        tmp_path, change, field, problem):
+    with pytest.raises(DefinitionError) as caught:
+        load_definition(_clinic_file(tmp_path, change))
+    assert (caught.value.field, caught.value.problem) == (field, problem)
+
+
 def test_the_published_instrument_schema_is_the_one_the_loader_checks():
     # docs/schemas/instrument.schema.json is regenerated with `kapclinic instruments schema`
     assert SCHEMA_FILE.read_text(encoding="utf-8") == instrument_schema_text()

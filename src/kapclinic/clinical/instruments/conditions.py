@@ -19,11 +19,11 @@ any comparison on it False and counts 0 in a sum.
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from . import file_model as fm
 
 Tri = bool | None
 
@@ -285,71 +285,48 @@ class ContextEquals(Condition):
 CONTEXT_KEYS: dict[str, tuple[str, ...]] = {"sex": ("female", "male")}
 
 
-def parse_condition(data: Any, where: str, fail: Callable[[str, str], Exception],
+def parse_condition(data: fm.Condition, where: str, fail: Callable[[str, str], Exception],
                     item_ids: Sequence[str], setting_names: Sequence[str],
                     score_names: Sequence[str]) -> Condition:
-    """Validate one condition object; ``fail(field, problem)`` builds the error to raise."""
+    """One condition whose shape the file model has checked: the items, scores, settings
+    and context it names must exist; ``fail(field, problem)`` builds the error to raise."""
 
-    def parse(d: Any, w: str) -> Condition:
-        if not isinstance(d, dict):
-            raise fail(w, "must be an object (a condition)")
-        kinds = [k for k in ("item", "score", "sum", "count", "any", "all", "not", "context")
-                 if k in d]
-        if len(kinds) != 1:
-            raise fail(w, "must have exactly one of item, score, sum, count, any, all, not, context")
-        kind = kinds[0]
-        if kind in ("any", "all"):
-            subs = d[kind]
-            if not isinstance(subs, list) or not subs:
-                raise fail(f"{w}.{kind}", "must be a non-empty list of conditions")
+    def threshold(value: float | fm.SettingRef, w: str) -> Threshold:
+        if isinstance(value, fm.SettingRef):
+            if value.setting not in setting_names:
+                raise fail(f"{w}.setting", f"names unknown setting '{value.setting}'")
+            return Threshold(setting=value.setting)
+        return Threshold(literal=float(value))
+
+    def parse(d: fm.Condition, w: str) -> Condition:
+        if isinstance(d, fm.AnyCondition | fm.AllCondition):
+            kind = "any" if isinstance(d, fm.AnyCondition) else "all"
+            subs = d.any if isinstance(d, fm.AnyCondition) else d.all
             parsed = tuple(parse(s, f"{w}.{kind}[{i}]") for i, s in enumerate(subs))
             return AnyOf(parsed) if kind == "any" else AllOf(parsed)
-        if kind == "not":
-            return Not(parse(d["not"], f"{w}.not"))
-        if kind == "context":
-            key = d["context"]
-            if key not in CONTEXT_KEYS:
-                raise fail(f"{w}.context", f"unknown context '{key}'; known: {', '.join(CONTEXT_KEYS)}")
-            if d.get("equals") not in CONTEXT_KEYS[key]:
-                raise fail(f"{w}.equals", f"must be one of {', '.join(CONTEXT_KEYS[key])}")
-            return ContextEquals(key, d["equals"])
-        op = d.get("op")
-        if op not in OPS:
-            raise fail(f"{w}.op", f"must be one of {' '.join(OPS)}")
-        threshold = _threshold(d.get("value"), f"{w}.value", fail, setting_names)
-        if kind == "item":
-            if d["item"] not in item_ids:
-                raise fail(f"{w}.item", f"names unknown item '{d['item']}'")
-            return ItemCompare(str(d["item"]), op, threshold)
-        if kind == "score":
-            if d["score"] not in score_names:
+        if isinstance(d, fm.NotCondition):
+            return Not(parse(d.not_, f"{w}.not"))
+        if isinstance(d, fm.ContextCondition):
+            if d.context not in CONTEXT_KEYS:
+                raise fail(f"{w}.context", f"unknown context '{d.context}'; known: {', '.join(CONTEXT_KEYS)}")
+            if d.equals not in CONTEXT_KEYS[d.context]:
+                raise fail(f"{w}.equals", f"must be one of {', '.join(CONTEXT_KEYS[d.context])}")
+            return ContextEquals(d.context, d.equals)
+        value = threshold(d.value, f"{w}.value")
+        if isinstance(d, fm.ItemCondition):
+            if d.item not in item_ids:
+                raise fail(f"{w}.item", f"names unknown item '{d.item}'")
+            return ItemCompare(d.item, d.op, value)
+        if isinstance(d, fm.ScoreCondition):
+            if d.score not in score_names:
                 raise fail(f"{w}.score", f"must be one of {', '.join(score_names)}")
-            return ScoreCompare(str(d["score"]), op, threshold)
-        if kind == "sum":
-            of = d["sum"]
-            if not isinstance(of, list) or not of:
-                raise fail(f"{w}.sum", "must be a non-empty list of item ids")
-            for item in of:
+            return ScoreCompare(d.score, d.op, value)
+        if isinstance(d, fm.SumCondition):
+            for item in d.sum:
                 if item not in item_ids:
                     raise fail(f"{w}.sum", f"names unknown item '{item}'")
-            return SumCompare(tuple(str(i) for i in of), op, threshold)
-        subs = d["count"]
-        if not isinstance(subs, list) or not subs:
-            raise fail(f"{w}.count", "must be a non-empty list of conditions")
-        return CountCompare(tuple(parse(s, f"{w}.count[{i}]") for i, s in enumerate(subs)),
-                            op, threshold)
+            return SumCompare(tuple(d.sum), d.op, value)
+        return CountCompare(tuple(parse(s, f"{w}.count[{i}]") for i, s in enumerate(d.count)),
+                            d.op, value)
 
     return parse(data, where)
-
-
-def _threshold(value: Any, where: str, fail: Callable[[str, str], Exception],
-               setting_names: Sequence[str]) -> Threshold:
-    if isinstance(value, dict):
-        name = value.get("setting")
-        if name not in setting_names:
-            raise fail(f"{where}.setting", f"names unknown setting '{name}'")
-        return Threshold(setting=str(name))
-    if (isinstance(value, bool) or not isinstance(value, int | float)
-            or (isinstance(value, float) and not math.isfinite(value))):
-        raise fail(where, "must be a finite number or {\"setting\": name}")
-    return Threshold(literal=float(value))

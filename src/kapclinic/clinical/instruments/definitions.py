@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from kapclinic.clinical.definitions import Setting, read_json, validate
 
+from . import file_model as fm
 from .conditions import Condition, Threshold, parse_condition
 from .errors import DefinitionError, SettingError, UnknownInstrumentError
 from .file_model import InstrumentFile
@@ -27,17 +28,11 @@ from .file_model import InstrumentFile
 DEFINITIONS_DIR = Path(__file__).with_name("definitions")
 SCHEMA_VERSION = 1
 
-EVIDENCE = ("verified", "secondary", "derived", "unverified", "policy")
-LICENCES = ("yes", "non_commercial", "no", "unknown", "unverified")
-RATERS = ("self", "clinician", "observer", "mixed", "unspecified")
-SCORING_KINDS = ("sum", "max_of_groups", "single", "triage")
-MISSING_RULES = ("complete", "conditional", "partial_groups", "sum_of_rated")
-ALERT_PRIORITIES = ("urgent", "follow_up")
-ROUNDINGS = ("half_up", "up")
-CHANGE_KINDS = ("percent_reduction", "point_reduction")
+# The vocabularies, as the file model types them (one list of each).
+EVIDENCE: tuple[str, ...] = get_args(fm.Evidence)
+ROUNDINGS: tuple[str, ...] = get_args(fm.Rounding)
+CHANGE_KINDS: tuple[str, ...] = get_args(fm.ChangeKind)
 LOINC_SYSTEM = "http://loinc.org"
-ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-LINK_ID_PATTERN = re.compile(r"^[A-Za-z0-9_./-]{1,64}$")
 LOINC_PATTERN = re.compile(r"^(\d{1,7})-(\d)$")
 LOINC_ANSWER_PATTERN = re.compile(r"^LA\d{1,6}-\d$")
 
@@ -367,8 +362,8 @@ class InstrumentDefinition:
         }
 
 
-class _Reader:
-    """Typed field access that turns every problem into a DefinitionError."""
+class _Checker:
+    """The domain checks of one file, each problem a DefinitionError naming the field."""
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
@@ -376,174 +371,79 @@ class _Reader:
     def fail(self, where: str, problem: str) -> DefinitionError:
         return DefinitionError(self.filename, where, problem)
 
-    def obj(self, data: Any, where: str) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            raise self.fail(where, "must be an object")
-        return data
-
-    def lst(self, data: dict[str, Any], key: str, where: str = "", *,
-            required: bool = True, nonempty: bool = False) -> list[Any]:
-        if key not in data:
-            if required:
-                raise self.fail(f"{where}{key}", "is required")
-            return []
-        value = data[key]
-        if not isinstance(value, list):
-            raise self.fail(f"{where}{key}", "must be a list")
-        if nonempty and not value:
-            raise self.fail(f"{where}{key}", "must not be empty")
-        return value
-
-    def text(self, data: dict[str, Any], key: str, where: str = "", *,
-             choices: tuple[str, ...] | None = None) -> str:
-        if key not in data:
-            raise self.fail(f"{where}{key}", "is required")
-        value = data[key]
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"{where}{key}", "must be a non-empty string")
-        if choices is not None and value not in choices:
-            raise self.fail(f"{where}{key}", f"'{value}' is not one of {', '.join(choices)}")
-        return value
-
-    def opt_text(self, data: dict[str, Any], key: str, where: str = "") -> str | None:
-        if data.get(key) is None:
+    def code(self, c: fm.Code | None, where: str) -> Code | None:
+        """A code as read; a LOINC code must be in LOINC's form and pass its check digit."""
+        if c is None:
             return None
-        return self.text(data, key, where)
-
-    def integer(self, data: dict[str, Any], key: str, where: str = "") -> int:
-        if key not in data:
-            raise self.fail(f"{where}{key}", "is required")
-        value = data[key]
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"{where}{key}", "must be a whole number")
-        return value
-
-    def flag(self, data: dict[str, Any], key: str, where: str = "", default: bool = False) -> bool:
-        value = data.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(f"{where}{key}", "must be true or false")
-        return value
-
-    def sourced(self, data: dict[str, Any], where: str) -> Sourced:
-        return Sourced(self.text(data, "evidence", where, choices=EVIDENCE),
-                       self.text(data, "source", where))
-
-    def code(self, data: Any, where: str) -> Code:
-        d = self.obj(data, where)
-        system = self.text(d, "system", f"{where}.")
-        code = self.text(d, "code", f"{where}.")
-        if system == LOINC_SYSTEM:
-            m = LOINC_PATTERN.match(code)
-            if m is None and not LOINC_ANSWER_PATTERN.match(code):
-                raise self.fail(f"{where}.code", f"'{code}' is not a LOINC code (NNNNN-N or LANNNN-N)")
+        if c.system == LOINC_SYSTEM:
+            m = LOINC_PATTERN.match(c.code)
+            if m is None and not LOINC_ANSWER_PATTERN.match(c.code):
+                raise self.fail(f"{where}.code", f"'{c.code}' is not a LOINC code (NNNNN-N or LANNNN-N)")
             if m is not None and loinc_check_digit(m.group(1)) != int(m.group(2)):
-                raise self.fail(f"{where}.code", f"'{code}' fails the LOINC check digit (a typo?)")
-        s = self.sourced(d, f"{where}.")
-        return Code(system, code, self.opt_text(d, "display", f"{where}."), s.evidence, s.source)
+                raise self.fail(f"{where}.code", f"'{c.code}' fails the LOINC check digit (a typo?)")
+        return Code(c.system, c.code, c.display, c.evidence, c.source)
 
 
-def _options(r: _Reader, data: Any, where: str, sets: Mapping[str, tuple[AnswerOption, ...]],
-             labels_allowed: bool) -> tuple[AnswerOption, ...]:
-    if isinstance(data, str):
-        if data not in sets:
-            raise r.fail(where, f"names unknown answer set '{data}'")
-        return sets[data]
-    return _option_list(r, data, where, labels_allowed)
-
-
-def _option_list(r: _Reader, data: Any, where: str, labels_allowed: bool) -> tuple[AnswerOption, ...]:
-    if not isinstance(data, list) or not data:
-        raise r.fail(where, "must be a non-empty list of answer options (or an answer set name)")
+def _option_list(r: _Checker, data: list[fm.AnswerOption], where: str,
+                 labels_allowed: bool) -> tuple[AnswerOption, ...]:
     options = []
     seen: set[int] = set()
-    for i, raw in enumerate(data):
+    for i, o in enumerate(data):
         w = f"{where}[{i}]"
-        d = r.obj(raw, w)
-        value = r.integer(d, "value", f"{w}.")
-        if value in seen:
-            raise r.fail(f"{w}.value", f"duplicate answer value {value}")
-        seen.add(value)
-        label = r.opt_text(d, "label", f"{w}.")
-        if label is not None and not labels_allowed:
+        if o.value in seen:
+            raise r.fail(f"{w}.value", f"duplicate answer value {o.value}")
+        seen.add(o.value)
+        if o.label is not None and not labels_allowed:
             raise r.fail(f"{w}.label", "answer wording needs licence.text_may_be_shipped 'yes'")
-        options.append(AnswerOption(
-            value=value, label=label,
-            code=r.code(d["code"], f"{w}.code") if "code" in d else None,
-            anchor=r.flag(d, "anchor", f"{w}."),
-            counts_as_missing=r.flag(d, "counts_as_missing", f"{w}."),
-        ))
+        options.append(AnswerOption(o.value, o.label, r.code(o.code, f"{w}.code"), o.anchor,
+                                    o.counts_as_missing))
     if all(o.counts_as_missing for o in options):
         raise r.fail(where, "needs at least one answer that counts")
     return tuple(options)
 
 
-def _wording_sources(r: _Reader, d: dict[str, Any]) -> tuple[WordingSource, ...]:
+def _wording_sources(r: _Checker, f: InstrumentFile) -> tuple[WordingSource, ...]:
     out: list[WordingSource] = []
-    for j, raw in enumerate(r.lst(d, "wording_sources", required=False)):
-        w = f"wording_sources[{j}]"
-        x = r.obj(raw, w)
-        source = WordingSource(
-            id=r.text(x, "id", f"{w}."), artefact=r.text(x, "artefact", f"{w}."),
-            url=r.text(x, "url", f"{w}."), identifier=r.text(x, "identifier", f"{w}."),
-            licence=r.text(x, "licence", f"{w}."), file=r.text(x, "file", f"{w}."),
-            note=r.opt_text(x, "note", f"{w}.") or "")
-        if any(source.id == o.id for o in out):
-            raise r.fail(f"{w}.id", f"duplicate wording source '{source.id}'")
-        out.append(source)
+    for j, x in enumerate(f.wording_sources):
+        if any(x.id == o.id for o in out):
+            raise r.fail(f"wording_sources[{j}].id", f"duplicate wording source '{x.id}'")
+        out.append(WordingSource(x.id, x.artefact, x.url, x.identifier, x.licence, x.file,
+                                 x.note or ""))
     return tuple(out)
 
 
-def _items(r: _Reader, d: dict[str, Any], labels_allowed: bool,
+def _items(r: _Checker, f: InstrumentFile, labels_allowed: bool,
            source_ids: tuple[str, ...] = ()) -> tuple[Item, ...]:
-    sets: dict[str, tuple[AnswerOption, ...]] = {}
-    raw_sets = r.obj(d.get("answer_sets", {}), "answer_sets")
-    for name, spec in raw_sets.items():
-        sets[name] = _option_list(r, spec, f"answer_sets.{name}", labels_allowed)
+    sets = {name: _option_list(r, spec, f"answer_sets.{name}", labels_allowed)
+            for name, spec in f.answer_sets.items()}
     items: list[Item] = []
-    raw_items = r.lst(d, "items", nonempty=True)
     ids: list[str] = []
-    for i, raw in enumerate(raw_items):
+    for i, it in enumerate(f.items):
         w = f"items[{i}]"
-        it = r.obj(raw, w)
-        link_id = r.text(it, "link_id", f"{w}.")
-        if not LINK_ID_PATTERN.match(link_id):
-            raise r.fail(f"{w}.link_id", f"'{link_id}' must be 1-64 letters, digits or _ . / -")
-        if link_id in ids:
-            raise r.fail(f"{w}.link_id", f"duplicate link_id '{link_id}'")
-        ids.append(link_id)
-        text = r.opt_text(it, "text", f"{w}.")
-        if text is not None and not labels_allowed:
+        if it.link_id in ids:
+            raise r.fail(f"{w}.link_id", f"duplicate link_id '{it.link_id}'")
+        ids.append(it.link_id)
+        if it.text is not None and not labels_allowed:
             raise r.fail(f"{w}.text", "item wording needs licence.text_may_be_shipped 'yes'")
-        text_source = r.opt_text(it, "text_source", f"{w}.")
-        if text is not None and text_source is None:
+        if it.text is not None and it.text_source is None:
             raise r.fail(f"{w}.text_source", "item wording needs the wording source it was "
                                              "copied from (never typed from memory)")
-        if text_source is not None and text_source not in source_ids:
-            raise r.fail(f"{w}.text_source", f"names unknown wording source '{text_source}'")
-        if "answers" not in it:
-            raise r.fail(f"{w}.answers", "is required")
-        enable = []
-        for j, cond in enumerate(r.lst(it, "enable_when", f"{w}.", required=False)):
-            cw = f"{w}.enable_when[{j}]"
-            c = r.obj(cond, cw)
-            target = r.text(c, "item", f"{cw}.")
-            if target not in ids[:-1]:
-                raise r.fail(f"{cw}.item", f"must name an earlier item, not '{target}'")
-            enable.append(EnableWhen(target, r.text(c, "op", f"{cw}.", choices=("==", "!=")),
-                                     r.integer(c, "value", f"{cw}.")))
-        behavior = str(it.get("enable_behavior", "all"))
-        if behavior not in ("all", "any"):
-            raise r.fail(f"{w}.enable_behavior", "must be all or any")
+        if it.text_source is not None and it.text_source not in source_ids:
+            raise r.fail(f"{w}.text_source", f"names unknown wording source '{it.text_source}'")
+        for j, c in enumerate(it.enable_when):
+            if c.item not in ids[:-1]:
+                raise r.fail(f"{w}.enable_when[{j}].item", f"must name an earlier item, not '{c.item}'")
+        if isinstance(it.answers, str):
+            if it.answers not in sets:
+                raise r.fail(f"{w}.answers", f"names unknown answer set '{it.answers}'")
+            options = sets[it.answers]
+        else:
+            options = _option_list(r, it.answers, f"{w}.answers", labels_allowed)
         items.append(Item(
-            link_id=link_id,
-            options=_options(r, it["answers"], f"{w}.answers", sets, labels_allowed),
-            label=r.opt_text(it, "label", f"{w}."),
-            text=text,
-            code=r.code(it["code"], f"{w}.code") if "code" in it else None,
-            scored=r.flag(it, "scored", f"{w}.", default=True),
-            enable_when=tuple(enable),
-            enable_behavior=behavior,
-            text_source=text_source,
+            link_id=it.link_id, options=options, label=it.label, text=it.text,
+            code=r.code(it.code, f"{w}.code"), scored=it.scored,
+            enable_when=tuple(EnableWhen(c.item, c.op, c.value) for c in it.enable_when),
+            enable_behavior=it.enable_behavior, text_source=it.text_source,
         ))
     by_id = {i.link_id: i for i in items}
     for i, item in enumerate(items):
@@ -554,24 +454,22 @@ def _items(r: _Reader, d: dict[str, Any], labels_allowed: bool,
     return tuple(items)
 
 
-def _settings(r: _Reader, d: dict[str, Any]) -> dict[str, Setting[int]]:
+def _settings(r: _Checker, f: InstrumentFile) -> dict[str, Setting[int]]:
     out: dict[str, Setting[int]] = {}
-    for name, raw in r.obj(d.get("settings", {}), "settings").items():
-        s = r.obj(raw, f"settings.{name}")
-        setting = Setting(name, s["label"], s["default"], tuple(s["allowed"]),
-                          evidence=s["evidence"], source=s["source"])
+    for name, s in f.settings.items():
+        setting = Setting(name, s.label, s.default, tuple(s.allowed), evidence=s.evidence,
+                          source=s.source)
         if setting.problem(setting.default) is not None:
             raise r.fail(f"settings.{name}.default",
-                         f"{setting.default} is not one of the allowed values {s['allowed']}")
+                         f"{setting.default} is not one of the allowed values {s.allowed}")
         out[name] = setting
     return out
 
 
-def _missing(r: _Reader, data: Any, kind: str, items: tuple[Item, ...], cond: Any) -> MissingRule:
+def _missing(r: _Checker, d: fm.MissingRule, kind: str, items: tuple[Item, ...],
+             cond: Callable[[fm.Condition, str], Condition]) -> MissingRule:
     w = "scoring.missing"
-    d = r.obj(data, w)
-    rule = r.text(d, "rule", f"{w}.", choices=MISSING_RULES)
-    src = r.sourced(d, f"{w}.")
+    rule = d.rule
     ids = [i.link_id for i in items]
     if rule == "partial_groups" and kind != "max_of_groups":
         raise r.fail(f"{w}.rule", "partial_groups only fits scoring kind max_of_groups")
@@ -582,54 +480,40 @@ def _missing(r: _Reader, data: Any, kind: str, items: tuple[Item, ...], cond: An
     always: tuple[str, ...] = ()
     skips: list[SkipRule] = []
     if rule == "conditional":
-        always_raw = r.lst(d, "always_required", f"{w}.", nonempty=True)
-        for a in always_raw:
+        if d.always_required is None:
+            raise r.fail(f"{w}.always_required", "is required")
+        for a in d.always_required:
             if a not in ids:
                 raise r.fail(f"{w}.always_required", f"names unknown item '{a}'")
-        always = tuple(always_raw)
-        for j, raw in enumerate(r.lst(d, "skip_rules", f"{w}.", nonempty=True)):
+        always = tuple(d.always_required)
+        if d.skip_rules is None:
+            raise r.fail(f"{w}.skip_rules", "is required")
+        for j, s in enumerate(d.skip_rules):
             sw = f"{w}.skip_rules[{j}]"
-            s = r.obj(raw, sw)
-            may_skip = r.lst(s, "may_skip", f"{sw}.", nonempty=True)
-            for m in may_skip:
+            for m in s.may_skip:
                 if m not in ids:
                     raise r.fail(f"{sw}.may_skip", f"names unknown item '{m}'")
                 if m in always:
                     raise r.fail(f"{sw}.may_skip", f"item '{m}' is always required")
-            if "when" not in s:
-                raise r.fail(f"{sw}.when", "is required")
-            skips.append(SkipRule(cond(s["when"], f"{sw}.when"), tuple(may_skip)))
+            skips.append(SkipRule(cond(s.when, f"{sw}.when"), tuple(s.may_skip)))
     prorate = None
-    if "prorate" in d:
+    if d.prorate is not None:
         pw = f"{w}.prorate"
-        p = r.obj(d["prorate"], pw)
+        p = d.prorate
         if kind != "sum" or rule != "complete":
             raise r.fail(pw, "prorating fits only a sum with rule 'complete'")
-        max_missing = r.integer(p, "max_missing", f"{pw}.")
         scored = sum(1 for i in items if i.scored)
-        if not 1 <= max_missing < scored:
+        if not 1 <= p.max_missing < scored:
             raise r.fail(f"{pw}.max_missing", f"must be between 1 and {scored - 1}")
-        ps = r.sourced(p, f"{pw}.")
-        method = r.text(p, "method", f"{pw}.", choices=("mean_of_answered",))
-        rw = f"{pw}.rounding"
-        if "rounding" not in p:
-            prorate = Prorate(max_missing, method, ps.evidence, ps.source, DEFAULT_ROUNDING)
-            return MissingRule(rule, r.text(d, "note", f"{w}."), src.evidence, src.source,
-                               always, tuple(skips), prorate)
-        ro = r.obj(p["rounding"], rw)
-        allowed = r.lst(ro, "allowed", f"{rw}.", nonempty=True)
-        for a in allowed:
-            if a not in ROUNDINGS:
-                raise r.fail(f"{rw}.allowed", f"'{a}' is not one of {', '.join(ROUNDINGS)}")
-        default = r.text(ro, "default", f"{rw}.", choices=ROUNDINGS)
-        if default not in allowed:
-            raise r.fail(f"{rw}.default", f"'{default}' is not one of the allowed {allowed}")
-        rs = r.sourced(ro, f"{rw}.")
-        rounding = Rounding(r.text(ro, "label", f"{rw}."), default, tuple(allowed), rs.evidence,
-                            rs.source)
-        prorate = Prorate(max_missing, method, ps.evidence, ps.source, rounding)
-    return MissingRule(rule, r.text(d, "note", f"{w}."), src.evidence, src.source, always,
-                       tuple(skips), prorate)
+        rounding = DEFAULT_ROUNDING
+        if p.rounding is not None:
+            ro = p.rounding
+            if ro.default not in ro.allowed:
+                raise r.fail(f"{pw}.rounding.default",
+                             f"'{ro.default}' is not one of the allowed {list(ro.allowed)}")
+            rounding = Rounding(ro.label, ro.default, tuple(ro.allowed), ro.evidence, ro.source)
+        prorate = Prorate(p.max_missing, p.method, p.evidence, p.source, rounding)
+    return MissingRule(rule, d.note, d.evidence, d.source, always, tuple(skips), prorate)
 
 
 def _total_range(kind: str, items: tuple[Item, ...],
@@ -648,233 +532,172 @@ def _total_range(kind: str, items: tuple[Item, ...],
     return None
 
 
-def parse_definition(data: Any, filename: str) -> InstrumentDefinition:
-    """Validate already-decoded JSON; raise DefinitionError naming file and field."""
-    r = _Reader(filename)
-    validate(InstrumentFile, data, r.fail)  # shape and types; the domain checks follow
-    d = r.obj(data, "(top level)")
-    if d.get("schema_version") != SCHEMA_VERSION:
-        raise r.fail("schema_version", f"must be {SCHEMA_VERSION}")
-    instrument_id = r.text(d, "id")
-    if not ID_PATTERN.match(instrument_id):
-        raise r.fail("id", "must be lower-case letters, digits and _ (starting with a letter)")
-    stem = Path(filename).stem
-    if instrument_id != stem:
-        raise r.fail("id", f"'{instrument_id}' must match the file name '{stem}'")
+def _groups(r: _Checker, sc: fm.Scoring, ids: list[str],
+            scored: list[Item]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The groups of a max_of_groups scoring: each scored item in exactly one."""
+    if sc.groups is None:
+        raise r.fail("scoring.groups", "is required")
+    groups: list[tuple[str, tuple[str, ...]]] = []
+    seen: set[str] = set()
+    for j, g in enumerate(sc.groups):
+        gw = f"scoring.groups[{j}]"
+        for m in g.items:
+            if m not in ids:
+                raise r.fail(f"{gw}.items", f"names unknown item '{m}'")
+            if m in seen:
+                raise r.fail(f"{gw}.items", f"item '{m}' is already in another group")
+            seen.add(m)
+        groups.append((g.id, tuple(g.items)))
+    ungrouped = [i.link_id for i in scored if i.link_id not in seen]
+    if ungrouped:
+        raise r.fail("scoring.groups", f"scored items not in any group: {', '.join(ungrouped)}")
+    return tuple(groups)
 
-    lic = r.obj(d.get("licence"), "licence") if "licence" in d else None
-    if lic is None:
-        raise r.fail("licence", "is required")
-    licence = Licence(r.text(lic, "text_may_be_shipped", "licence.", choices=LICENCES),
-                      r.text(lic, "note", "licence."), r.text(lic, "source", "licence."))
-    wording_sources = _wording_sources(r, d)
-    items = _items(r, d, licence.text_may_be_shipped == "yes",
+
+def parse_definition(data: Any, filename: str) -> InstrumentDefinition:
+    """Validate already-decoded JSON: its shape and types through ``InstrumentFile``, then
+    what needs the whole file; raise DefinitionError naming file and field."""
+    r = _Checker(filename)
+    f = validate(InstrumentFile, data, r.fail)
+    stem = Path(filename).stem
+    if f.id != stem:
+        raise r.fail("id", f"'{f.id}' must match the file name '{stem}'")
+
+    licence = Licence(f.licence.text_may_be_shipped, f.licence.note, f.licence.source)
+    wording_sources = _wording_sources(r, f)
+    items = _items(r, f, licence.text_may_be_shipped == "yes",
                    tuple(w.id for w in wording_sources))
     ids = [i.link_id for i in items]
     scored = [i for i in items if i.scored]
     if not scored:
         raise r.fail("items", "needs at least one scored item")
-    text_notice = r.opt_text(d, "text_notice")
-    if text_notice is None and not all(i.text for i in items):
+    if f.text_notice is None and not all(i.text for i in items):
         raise r.fail("text_notice", "is required when item wording is not included (say why on screen)")
-    settings = _settings(r, d)
+    settings = _settings(r, f)
 
-    sc = r.obj(d.get("scoring"), "scoring") if "scoring" in d else None
-    if sc is None:
-        raise r.fail("scoring", "is required")
-    kind = r.text(sc, "kind", "scoring.", choices=SCORING_KINDS)
-    subscale_raw = r.lst(d, "subscales", required=False)
-    subscale_ids = [str(r.obj(s, f"subscales[{i}]").get("id")) for i, s in enumerate(subscale_raw)]
+    sc = f.scoring
+    kind = sc.kind
+    given = f.model_fields_set
+    subscale_ids = [s.id for s in f.subscales]
     score_names = ["total", *subscale_ids] if kind != "triage" else []
 
-    def cond(raw: Any, where: str) -> Condition:
+    def cond(raw: fm.Condition, where: str) -> Condition:
         return parse_condition(raw, where, r.fail, ids, list(settings), score_names)
 
-    groups: list[tuple[str, tuple[str, ...]]] = []
-    if kind == "max_of_groups":
-        seen: set[str] = set()
-        for j, raw in enumerate(r.lst(sc, "groups", "scoring.", nonempty=True)):
-            gw = f"scoring.groups[{j}]"
-            g = r.obj(raw, gw)
-            members = r.lst(g, "items", f"{gw}.", nonempty=True)
-            for m in members:
-                if m not in ids:
-                    raise r.fail(f"{gw}.items", f"names unknown item '{m}'")
-                if m in seen:
-                    raise r.fail(f"{gw}.items", f"item '{m}' is already in another group")
-                seen.add(m)
-            groups.append((r.text(g, "id", f"{gw}."), tuple(members)))
-        ungrouped = [i.link_id for i in scored if i.link_id not in seen]
-        if ungrouped:
-            raise r.fail("scoring.groups", f"scored items not in any group: {', '.join(ungrouped)}")
+    groups = _groups(r, sc, ids, scored) if kind == "max_of_groups" else ()
     if kind == "single" and len(scored) != 1:
         raise r.fail("items", "a single-rating instrument has exactly one scored item")
-    if kind == "triage" and ("severity" in d or "subscales" in d):
-        raise r.fail("severity" if "severity" in d else "subscales", "a triage instrument has no total")
-    if "missing" not in sc:
-        raise r.fail("scoring.missing", "is required (how missing items are handled)")
-    missing = _missing(r, sc["missing"], kind, items, cond)
-    ssrc = r.sourced(sc, "scoring.")
-    scoring = Scoring(kind, missing, ssrc.evidence, ssrc.source, tuple(groups))
+    if kind == "triage" and ("severity" in given or "subscales" in given):
+        raise r.fail("severity" if "severity" in given else "subscales", "a triage instrument has no total")
+    missing = _missing(r, sc.missing, kind, items, cond)
+    scoring = Scoring(kind, missing, sc.evidence, sc.source, groups)
 
     total_range = _total_range(kind, items, scoring.groups, missing.rule)
     if kind != "triage":
-        declared = r.lst(d, "total_range")
-        if total_range is None or declared != list(total_range):
-            raise r.fail("total_range", f"{declared} does not match the items ({list(total_range or ())})")
+        if f.total_range is None:
+            raise r.fail("total_range", "is required")
+        if total_range is None or f.total_range != list(total_range):
+            raise r.fail("total_range",
+                         f"{f.total_range} does not match the items ({list(total_range or ())})")
 
     subscales = []
-    for j, raw in enumerate(subscale_raw):
+    for j, s in enumerate(f.subscales):
         w = f"subscales[{j}]"
-        s = r.obj(raw, w)
-        members = r.lst(s, "items", f"{w}.", nonempty=True)
-        for m in members:
+        for m in s.items:
             if m not in ids or not next(i for i in items if i.link_id == m).scored:
                 raise r.fail(f"{w}.items", f"'{m}' is not a scored item")
-        sid = r.text(s, "id", f"{w}.")
-        if sid == "total" or subscale_ids.count(sid) > 1:
-            raise r.fail(f"{w}.id", f"'{sid}' is reserved or duplicated")
-        subscales.append(Subscale(sid, r.text(s, "label", f"{w}."), tuple(members)))
-    partition = r.flag(d, "subscales_partition_total")
-    if partition:
+        if s.id == "total" or subscale_ids.count(s.id) > 1:
+            raise r.fail(f"{w}.id", f"'{s.id}' is reserved or duplicated")
+        subscales.append(Subscale(s.id, s.label, tuple(s.items)))
+    if f.subscales_partition_total:
         covered = [m for s in subscales for m in s.items]
         if kind != "sum" or sorted(covered) != sorted(i.link_id for i in scored):
             raise r.fail("subscales_partition_total",
                          "subscales must cover every scored item exactly once in a sum")
 
-    severity = None
-    if "severity" in d:
-        severity = _severity(r, d["severity"], total_range)
+    severity = _severity(r, f.severity, total_range) if f.severity is not None else None
 
     triage: list[TriageLevel] = []
     if kind == "triage":
-        levels = r.lst(d, "triage", nonempty=True)
-        for j, raw in enumerate(levels):
+        if f.triage is None:
+            raise r.fail("triage", "is required")
+        for j, t in enumerate(f.triage):
             w = f"triage[{j}]"
-            t = r.obj(raw, w)
-            last = j == len(levels) - 1
-            otherwise = r.flag(t, "otherwise", f"{w}.")
-            if otherwise != last:
+            if t.otherwise != (j == len(f.triage) - 1):
                 raise r.fail(f"{w}.otherwise", "the last level, and only the last, is 'otherwise'")
-            if not otherwise and "when" not in t:
+            if not t.otherwise and t.when is None:
                 raise r.fail(f"{w}.when", "is required")
-            src = r.sourced(t, f"{w}.")
-            answer_code = (r.code(t["answer_code"], f"{w}.answer_code") if "answer_code" in t
-                           else None)
-            triage.append(TriageLevel(r.text(t, "code", f"{w}."), r.text(t, "label", f"{w}."),
-                                      None if otherwise else cond(t["when"], f"{w}.when"),
-                                      src.evidence, src.source, answer_code))
+            when = None if t.when is None or t.otherwise else cond(t.when, f"{w}.when")
+            triage.append(TriageLevel(t.code, t.label, when, t.evidence, t.source,
+                                      r.code(t.answer_code, f"{w}.answer_code")))
 
-    def rules(key: str) -> tuple[Rule, ...]:
+    def rules(key: str, raw: list[fm.Rule]) -> tuple[Rule, ...]:
         out = []
-        for j, raw in enumerate(r.lst(d, key, required=False)):
+        for j, x in enumerate(raw):
             w = f"{key}[{j}]"
-            x = r.obj(raw, w)
-            if "when" not in x:
-                raise r.fail(f"{w}.when", "is required")
-            src = r.sourced(x, f"{w}.")
-            priority = "urgent"
-            if "priority" in x:
-                if key != "alerts":
-                    raise r.fail(f"{w}.priority", "only an alert has a priority")
-                priority = r.text(x, "priority", f"{w}.", choices=ALERT_PRIORITIES)
-            out.append(Rule(r.text(x, "id", f"{w}."), r.text(x, "label", f"{w}."),
-                            cond(x["when"], f"{w}.when"), src.evidence, src.source, priority))
+            if x.priority is not None and key != "alerts":
+                raise r.fail(f"{w}.priority", "only an alert has a priority")
+            out.append(Rule(x.id, x.label, cond(x.when, f"{w}.when"), x.evidence, x.source,
+                            x.priority or "urgent"))
         return tuple(out)
 
-    findings = rules("findings")
-    alerts = rules("alerts")
+    findings = rules("findings", f.findings)
+    alerts = rules("alerts", f.alerts)
     used = set().union(*(x.when.settings() for x in (*findings, *alerts)), set())
     for level in triage:
         if level.when is not None:
             used |= level.when.settings()
 
     change_rules = []
-    for j, raw in enumerate(r.lst(d, "change_rules", required=False)):
-        w = f"change_rules[{j}]"
-        c = r.obj(raw, w)
-        ck = r.text(c, "kind", f"{w}.", choices=CHANGE_KINDS)
-        at_least = c.get("at_least")
-        if isinstance(at_least, bool) or not isinstance(at_least, int | float) or at_least <= 0 \
-                or (ck == "percent_reduction" and at_least > 100):
-            raise r.fail(f"{w}.at_least", "must be a positive number (a percentage at most 100)")
-        src = r.sourced(c, f"{w}.")
-        change_rules.append(ChangeRule(r.text(c, "id", f"{w}."), ck, float(at_least),
-                                       src.evidence, src.source))
+    for j, c in enumerate(f.change_rules):
+        if c.at_least <= 0 or (c.kind == "percent_reduction" and c.at_least > 100):
+            raise r.fail(f"change_rules[{j}].at_least",
+                         "must be a positive number (a percentage at most 100)")
+        change_rules.append(ChangeRule(c.id, c.kind, float(c.at_least), c.evidence, c.source))
     if change_rules and kind == "triage":
         raise r.fail("change_rules", "a triage instrument has no total to change")
 
     remission = None
-    if "remission" in d:
+    if f.remission is not None:
         if kind == "triage":
             raise r.fail("remission", "a triage instrument has no total")
-        rm = r.obj(d["remission"], "remission")
-        op = r.text(rm, "op", "remission.", choices=("<=", "<"))
-        raw_value = rm.get("value")
-        if isinstance(raw_value, dict):
-            name = raw_value.get("setting")
+        rm = f.remission
+        if isinstance(rm.value, fm.SettingRef):
+            name = rm.value.setting
             if name not in settings:
                 raise r.fail("remission.value.setting", f"names unknown setting '{name}'")
-            threshold = Threshold(setting=str(name))
-            used.add(str(name))
-        elif isinstance(raw_value, int) and not isinstance(raw_value, bool):
-            threshold = Threshold(literal=float(raw_value))
+            threshold = Threshold(setting=name)
+            used.add(name)
         else:
-            raise r.fail("remission.value", "must be a whole number or {\"setting\": name}")
-        src = r.sourced(rm, "remission.")
-        remission = RemissionRule(op, threshold, src.evidence, src.source)
+            threshold = Threshold(literal=float(rm.value))
+        remission = RemissionRule(rm.op, threshold, rm.evidence, rm.source)
 
-    triage_code = None
-    if "triage_code" in d:
-        if kind != "triage":
-            raise r.fail("triage_code", "only a triage instrument has a derived level to code")
-        triage_code = r.code(d["triage_code"], "triage_code")
+    if f.triage_code is not None and kind != "triage":
+        raise r.fail("triage_code", "only a triage instrument has a derived level to code")
 
     for name in settings:
         if name not in used:
             raise r.fail(f"settings.{name}", "is not used by any rule")
 
     return InstrumentDefinition(
-        id=instrument_id,
-        name=r.text(d, "name"),
-        short_name=r.text(d, "short_name"),
-        version=r.text(d, "version"),
-        rater=r.text(d, "rater", choices=RATERS),
-        recall_period=r.opt_text(d, "recall_period"),
-        reference=r.text(d, "reference"),
-        citation=r.text(d, "citation"),
-        licence=licence,
-        text_notice=text_notice,
-        wording_sources=wording_sources,
-        code=r.code(d["code"], "code") if "code" in d else None,
-        total_code=r.code(d["total_code"], "total_code") if "total_code" in d else None,
-        triage_code=triage_code,
-        items=items,
-        scoring=scoring,
-        total_range=total_range,
-        subscales=tuple(subscales),
-        subscales_partition_total=partition,
-        severity=severity,
-        triage=tuple(triage),
-        findings=findings,
-        alerts=alerts,
-        settings=settings,
-        change_rules=tuple(change_rules),
-        remission=remission,
-        source_file=filename,
+        id=f.id, name=f.name, short_name=f.short_name, version=f.version, rater=f.rater,
+        recall_period=f.recall_period, reference=f.reference, citation=f.citation,
+        licence=licence, text_notice=f.text_notice, wording_sources=wording_sources,
+        code=r.code(f.code, "code"), total_code=r.code(f.total_code, "total_code"),
+        triage_code=r.code(f.triage_code, "triage_code"), items=items, scoring=scoring,
+        total_range=total_range, subscales=tuple(subscales),
+        subscales_partition_total=f.subscales_partition_total, severity=severity,
+        triage=tuple(triage), findings=findings, alerts=alerts, settings=settings,
+        change_rules=tuple(change_rules), remission=remission, source_file=filename,
     )
 
 
-def _severity(r: _Reader, data: Any, total_range: tuple[int, int] | None) -> Severity:
+def _severity(r: _Checker, s: fm.Severity, total_range: tuple[int, int] | None) -> Severity:
     w = "severity"
-    s = r.obj(data, w)
-    raw = r.lst(s, "bands", f"{w}.", nonempty=True)
     bands: list[Band] = []
-    for j, b in enumerate(raw):
+    for j, b in enumerate(s.bands):
         bw = f"{w}.bands[{j}]"
-        bo = r.obj(b, bw)
-        band = Band(r.text(bo, "code", f"{bw}."), r.text(bo, "label", f"{bw}."),
-                    r.integer(bo, "min", f"{bw}."), r.integer(bo, "max", f"{bw}."))
+        band = Band(b.code, b.label, b.min, b.max)
         if band.max < band.min:
             raise r.fail(f"{bw}.max", "is below min")
         if any(band.code == x.code for x in bands):
@@ -888,8 +711,7 @@ def _severity(r: _Reader, data: Any, total_range: tuple[int, int] | None) -> Sev
         raise r.fail(f"{w}.bands[0].min", f"must start at the lowest total {total_range[0]}")
     if bands[-1].max != total_range[1]:
         raise r.fail(f"{w}.bands[{len(bands) - 1}].max", f"must end at the highest total {total_range[1]}")
-    src = r.sourced(s, f"{w}.")
-    return Severity(tuple(bands), src.evidence, src.source, str(s.get("note", "")))
+    return Severity(tuple(bands), s.evidence, s.source, s.note)
 
 
 def load_definition(path: Path) -> InstrumentDefinition:

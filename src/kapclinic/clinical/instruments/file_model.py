@@ -4,13 +4,14 @@
 (docs/schemas/instrument.schema.json). It checks shape and types only; what needs the
 whole file (bands contiguous and covering the total range, rules naming real items and
 settings, LOINC check digits, wording only under a licence that allows it) is checked by
-``definitions.parse_definition`` afterwards. Conditions (``when``) are objects in the small
-language of ``conditions.py``, checked there with the same field paths.
+``definitions.parse_definition`` afterwards. Conditions (``when``) are typed here as the
+small language of ``conditions.py``; the items, scores and settings they name are checked
+there, with the same field paths.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag
 
@@ -18,15 +19,11 @@ from kapclinic.clinical.definitions import NonEmpty, Strict, Text, pattern_words
 
 Evidence = Literal["verified", "secondary", "derived", "unverified", "policy"]
 Rounding = Literal["half_up", "up"]
+ChangeKind = Literal["percent_reduction", "point_reduction"]
 InstrumentId = Annotated[str, pattern_words(
     r"^[a-z][a-z0-9_]{0,39}$", "must be lower-case letters, digits and _ (starting with a letter)")]
 LinkId = Annotated[str, pattern_words(r"^[A-Za-z0-9_./-]{1,64}$",
                                       "must be 1-64 letters, digits or _ . / -")]
-Condition = Annotated[dict[str, Any], Field(
-    description="A condition: {item|score|sum|count, op, value}, {any|all: [...]}, {not: ...} "
-                "or {context, equals} (kapclinic/clinical/instruments/conditions.py)")]
-
-
 class Code(Strict):
     """A coded concept (e.g. LOINC) with its evidence tag and source."""
 
@@ -123,6 +120,103 @@ class Prorate(Strict):
     rounding: RoundingSetting | None = None
 
 
+Op = Literal[">=", ">", "<=", "<", "==", "!="]
+
+
+class SettingRef(Strict):
+    setting: Text
+
+
+def _threshold_kind(value: Any) -> str:
+    return "·setting" if isinstance(value, dict) else "·number"
+
+
+# A number, or {"setting": name} for a clinic setting.
+Threshold = Annotated[
+    Annotated[float, Tag("·number")] | Annotated[SettingRef, Tag("·setting")],
+    Discriminator(_threshold_kind),
+    Field(description='A number, or {"setting": name} for a clinic setting'),
+]
+
+
+class ItemCondition(Strict):
+    """One item's answer compared with a number."""
+
+    item: Text
+    op: Op
+    value: Threshold
+
+
+class ScoreCondition(Strict):
+    """The total or a subscale compared with a number."""
+
+    score: Text
+    op: Op
+    value: Threshold
+
+
+class SumCondition(Strict):
+    """The sum of some items' answers compared with a number."""
+
+    sum: NonEmpty[Text]
+    op: Op
+    value: Threshold
+
+
+class CountCondition(Strict):
+    """How many of the conditions hold, compared with a number."""
+
+    count: NonEmpty[Condition]
+    op: Op
+    value: Threshold
+
+
+class AnyCondition(Strict):
+    any: NonEmpty[Condition]
+
+
+class AllCondition(Strict):
+    all: NonEmpty[Condition]
+
+
+class NotCondition(Strict):
+    not_: Condition = Field(alias="not")
+
+
+class ContextCondition(Strict):
+    """A fact the caller passes in (e.g. the patient's sex)."""
+
+    context: Text
+    equals: Text
+
+
+CONDITION_KINDS = ("item", "score", "sum", "count", "any", "all", "not", "context")
+
+
+def _condition_kind(value: Any) -> str | None:
+    """The tag of the one condition key an object has; None (refused) for none or two."""
+    if not isinstance(value, dict):
+        return "·item"  # refused as "must be an object"
+    kinds = [k for k in CONDITION_KINDS if k in value]
+    return f"·{kinds[0]}" if len(kinds) == 1 else None
+
+
+Condition = Annotated[
+    Union[  # noqa: UP007 -- the members are forward references
+        Annotated[ItemCondition, Tag("·item")], Annotated[ScoreCondition, Tag("·score")],
+        Annotated[SumCondition, Tag("·sum")], Annotated[CountCondition, Tag("·count")],
+        Annotated[AnyCondition, Tag("·any")], Annotated[AllCondition, Tag("·all")],
+        Annotated[NotCondition, Tag("·not")], Annotated[ContextCondition, Tag("·context")],
+    ],
+    Discriminator(_condition_kind, custom_error_type="condition_kind",
+                  custom_error_message=f"must have exactly one of {', '.join(CONDITION_KINDS)}"),
+    Field(description="A condition: {item|score|sum|count, op, value}, {any|all: [...]}, "
+                      "{not: ...} or {context, equals} (kapclinic/clinical/instruments/conditions.py)"),
+]
+for _model in (CountCondition, AnyCondition, AllCondition, NotCondition):
+    _model.model_rebuild()
+
+
 class SkipRule(Strict):
     may_skip: NonEmpty[str]
     when: Condition
@@ -189,18 +283,10 @@ class Rule(Strict):
 
 class ChangeRule(Strict):
     id: Text
-    kind: Literal["percent_reduction", "point_reduction"]
+    kind: ChangeKind
     at_least: float
     evidence: Evidence
     source: Text
-
-
-class SettingRef(Strict):
-    setting: Text
-
-
-def _threshold_kind(value: Any) -> str:
-    return "·setting" if isinstance(value, dict) else "·number"
 
 
 class Remission(Strict):
