@@ -15,10 +15,10 @@ def tamper(sql: str, params: list) -> None:
     (and, on PostgreSQL, switching the append-only trigger off first)."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE audit_auditentry DISABLE TRIGGER audit_entry_append_only")
+            cursor.execute("ALTER TABLE audit_auditentry DISABLE TRIGGER USER")
         cursor.execute(sql, params)
         if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE audit_auditentry ENABLE TRIGGER audit_entry_append_only")
+            cursor.execute("ALTER TABLE audit_auditentry ENABLE TRIGGER USER")
 
 
 def test_opening_a_chart_writes_a_read_entry_naming_who_where_and_which_patient(prescriber, patient):

@@ -16,14 +16,14 @@ from kapclinic.measures import actions, worker
 from kapclinic.measures.models import MeasureRequest, MeasureSettings, Schedule
 from kapclinic.patients.models import Patient
 from kapclinic.screening.models import Intake
-from tests.conftest import login
+from tests.conftest import login, set_directly
 
 HUGE = "99999999999999999999"
 
 
 @pytest.fixture
 def reachable(patient):
-    Patient.objects.filter(pk=patient.pk).update(email="ada@example.org", phone="555-0100")
+    set_directly(Patient.objects.filter(pk=patient.pk), email="ada@example.org", phone="555-0100")
     patient.refresh_from_db()
     return patient
 

@@ -16,7 +16,7 @@ from kapclinic.measures.models import Response
 from kapclinic.patients.actions import add_condition
 from kapclinic.patients.models import Patient, PatientLink
 from kapclinic.screening import actions as screening
-from tests.conftest import login
+from tests.conftest import login, set_directly
 from tests.outbox import delivered
 from tests.test_measures import PHQ9_CALM, PHQ9_ITEM9
 from tests.test_screening_pages import GOOD_INTAKE
@@ -30,7 +30,7 @@ def depressed(patient, prescriber):
 
 @pytest.fixture
 def reachable(patient):
-    Patient.objects.filter(pk=patient.pk).update(email="ada@example.org", phone="555-0100")
+    set_directly(Patient.objects.filter(pk=patient.pk), email="ada@example.org", phone="555-0100")
     patient.refresh_from_db()
     return patient
 

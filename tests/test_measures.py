@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from kapclinic.alerts import escalation
 from kapclinic.alerts.models import Alert, OutboxMessage
+from kapclinic.audit.actions import writing_directly
 from kapclinic.audit.models import AuditEntry
 from kapclinic.measures import actions, worker
 from kapclinic.measures.models import MeasureRequest, Response, Schedule
@@ -236,9 +237,10 @@ def test_an_old_alert_escalates_even_behind_many_new_ones(nurse, patient, clinic
     recorded = actions.record_response(patient=patient, instrument="phq9", source="clinic",
                                        by=nurse, answers={str(n): 1 for n in range(1, 10)})
     for n in range(3):
-        Alert.objects.create(clinic=patient.clinic, patient=patient, source="measures",
-                             kind=f"x{n}", record_type="measures.response",
-                             record_id=recorded.response.pk, label="new")
+        with writing_directly("test setup: newer alerts than the old one"):
+            Alert.objects.create(clinic=patient.clinic, patient=patient, source="measures",
+                                 kind=f"x{n}", record_type="measures.response",
+                                 record_id=recorded.response.pk, label="new")
     monkey_batch = escalation.BATCH
     escalation.BATCH = 2
     try:

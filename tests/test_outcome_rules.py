@@ -14,7 +14,7 @@ from kapclinic.measures import actions, worker
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.models import ClinicalEvent, MeasureSettings, OutcomeSnapshot, Response
 from kapclinic.patients.actions import add_condition
-from tests.conftest import login, new_patient
+from tests.conftest import login, new_patient, set_directly
 from tests.test_outcomes_dashboard import WEEK, record_series
 
 RULES_PAGE = "/clinic/outcomes/"
@@ -306,7 +306,7 @@ def test_the_worker_still_escalates_when_an_outcome_cannot_be_computed(clinic_a,
     record_series(treated, "phq9", [20, 8], prescriber)
     OutcomeSnapshot.objects.filter(patient=treated).update(instrument="removed_instrument",
                                                            settings_version=0)
-    Response.objects.filter(patient=treated).update(instrument="removed_instrument")
+    set_directly(Response.objects.filter(patient=treated), instrument="removed_instrument")
     report = worker.run_once()
     assert report.recomputed == 1  # its outcome goes; the answers stay
     assert not OutcomeSnapshot.objects.filter(patient=treated).exists()

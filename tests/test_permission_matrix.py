@@ -23,7 +23,7 @@ from kapclinic.measures.actions import (
 )
 from kapclinic.patients.models import Patient
 from kapclinic.screening import actions as screening
-from tests.conftest import login, make_user
+from tests.conftest import login, make_user, set_directly
 
 PUBLIC_PATHS = {"login/", "logout/", "healthz", "r/intake/<str:token>/", "r/intake/",
                 "r/intake/autosave/", "r/measure/<str:token>/", "r/measure/",
@@ -65,7 +65,7 @@ def world(clinic_a, prescriber):
     patient = new_patient(clinic_a, prescriber)
     condition = add_condition(patient=patient, code="F33.1", by=prescriber)
     users = {role: make_user(f"matrix-{role.value}", clinic_a, role) for role in Role}
-    Patient.objects.filter(pk=patient.pk).update(user=users[Role.PATIENT])
+    set_directly(Patient.objects.filter(pk=patient.pk), user=users[Role.PATIENT])
     document = screening.publish_consent_document(clinic=clinic_a, title="Consent", text="Text",
                                                   by=None)
     consent = screening.sign_consent(patient=patient, document=document, signed_name="Ada",
@@ -76,7 +76,7 @@ def world(clinic_a, prescriber):
                                          by=prescriber)
     recorded = record_response(patient=patient, instrument="phq9", source="clinic", by=prescriber,
                                answers={str(n): 1 for n in range(1, 10)})
-    Patient.objects.filter(pk=patient.pk).update(email="ada@example.org")
+    set_directly(Patient.objects.filter(pk=patient.pk), email="ada@example.org")
     patient.refresh_from_db()
     due = send_request(patient=patient, instrument="gad7", due_at=timezone.now(),
                        base_url="http://testserver")

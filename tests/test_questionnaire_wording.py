@@ -13,7 +13,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import Membership, User
 from kapclinic.accounts.roles import Role
 from kapclinic.patients.models import Patient
-from tests.conftest import login
+from tests.conftest import login, set_directly
 from tests.outbox import delivered
 
 PHQ9_ITEM9 = {f"item_{n}": "0" for n in range(1, 10)} | {"item_9": "2"}
@@ -21,7 +21,7 @@ PHQ9_ITEM9 = {f"item_{n}": "0" for n in range(1, 10)} | {"item_9": "2"}
 
 @pytest.fixture
 def reachable(patient):
-    Patient.objects.filter(pk=patient.pk).update(email="ada@example.org", phone="555-0142")
+    set_directly(Patient.objects.filter(pk=patient.pk), email="ada@example.org", phone="555-0142")
     patient.refresh_from_db()
     return patient
 
@@ -73,7 +73,7 @@ def test_the_patients_link_shows_the_wording_and_a_pcl5_link_tells_them_to_use_t
 def test_the_portal_names_a_due_questionnaire_and_shows_its_wording(clinic_a, nurse, reachable):
     user = User.objects.create_user("ada", password="x" * 12)
     Membership.objects.create(user=user, clinic=clinic_a, role=Role.PATIENT)
-    Patient.objects.filter(pk=reachable.pk).update(user=user)
+    set_directly(Patient.objects.filter(pk=reachable.pk), user=user)
     login(nurse).post(f"/patients/{reachable.pk}/measures/send/", {"instrument": "audit_c"})
     client = login(user)
     portal = text(client.get("/portal/"))

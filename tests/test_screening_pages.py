@@ -14,7 +14,7 @@ from kapclinic.patients.actions import add_condition
 from kapclinic.patients.models import Patient
 from kapclinic.screening import actions
 from kapclinic.screening.models import EligibilityDecision, IntakeRevision, SignOff
-from tests.conftest import PASSWORD, login, new_patient
+from tests.conftest import PASSWORD, login, new_patient, set_directly
 
 NO = "no"
 CLEAN_HISTORY = {f"history_{key}": NO for key in (
@@ -260,7 +260,7 @@ def test_the_patient_signs_in_their_portal_and_sees_only_their_own_record(clinic
                                                                            document):
     user = User.objects.create_user("ada", password=PASSWORD)
     Membership.objects.create(user=user, clinic=clinic_a, role=Role.PATIENT)
-    Patient.objects.filter(pk=patient.pk).update(user=user)
+    set_directly(Patient.objects.filter(pk=patient.pk), user=user)
     client = login(user)
     assert client.get("/")["Location"] == "/portal/"
     page = client.get("/portal/")

@@ -99,13 +99,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ---- users and tokens ---------------------------------------------------------------------
 
 def cmd_createuser(args: argparse.Namespace) -> int:
+    from django.contrib.auth.hashers import make_password
     from django.contrib.auth.password_validation import validate_password
     from django.core.exceptions import ValidationError
-    from django.db import transaction
 
-    from kapclinic.accounts.models import Clinic, Membership, User
+    from kapclinic.accounts import staff
+    from kapclinic.accounts.models import Clinic, User
     from kapclinic.accounts.roles import Role
-    from kapclinic.audit import context, trail
+    from kapclinic.audit import context
 
     if args.role not in Role.values:
         raise CommandError(f"unknown role {args.role!r}; choose one of {', '.join(Role.values)}")
@@ -117,44 +118,40 @@ def cmd_createuser(args: argparse.Namespace) -> int:
         known = ", ".join(Clinic.objects.values_list("slug", flat=True)) or "none yet"
         raise CommandError(f"no clinic {args.clinic!r}; known clinics: {known}")
     context.set_system_actor("kapclinic createuser", clinic.pk)
-    password = args.password or (getpass.getpass("Password: ") if sys.stdin.isatty() else "")
-    if not password:
-        raise CommandError("give --password (or run in a terminal to be asked)")
+    password_hash = None
+    if not User.objects.filter(username=args.username).exists():
+        password = args.password or (getpass.getpass("Password: ") if sys.stdin.isatty() else "")
+        if not password:
+            raise CommandError("give --password (or run in a terminal to be asked)")
+        try:
+            validate_password(password)
+        except ValidationError as exc:
+            raise CommandError("password: " + " ".join(exc.messages)) from exc
+        password_hash = make_password(password)
     try:
-        validate_password(password)
-    except ValidationError as exc:
-        raise CommandError("password: " + " ".join(exc.messages)) from exc
-    with transaction.atomic():
-        user = User.objects.filter(username=args.username).first()
-        if user is None:
-            user = User(username=args.username, first_name=args.first_name or "",
-                        last_name=args.last_name or "")
-            user.set_password(password)
-            user.save()
-        elif Membership.all_objects.filter(user=user, clinic=clinic, ended_at__isnull=False).exists():
-            raise CommandError(f"{args.username}'s access to {clinic.slug} was ended: restore it "
-                               "on the Users page")
-        elif Membership.objects.filter(user=user, clinic=clinic).exists():
-            raise CommandError(f"{args.username} is already a member of {clinic.slug}")
-        membership = Membership.objects.create(user=user, clinic=clinic, role=args.role)
-        trail.record("create", object_type="membership", object_id=membership.pk,
-                     detail={"username": user.username, "role": args.role})
-    print(f"{user.username} is now {Role(args.role).label} at {clinic.name}.")
+        membership = staff.grant_role(clinic=clinic, username=args.username, role=args.role,
+                                      password_hash=password_hash,
+                                      first_name=args.first_name or "",
+                                      last_name=args.last_name or "", by=None)
+    except staff.StaffError as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"{membership.user.username} is now {Role(args.role).label} at {clinic.name}.")
     return 0
 
 
 def cmd_createclinic(args: argparse.Namespace) -> int:
     from django.core.exceptions import ValidationError
 
-    from kapclinic.accounts.models import Clinic
+    from kapclinic.accounts import staff
+    from kapclinic.audit import context
 
-    clinic = Clinic(slug=args.slug, name=args.name, time_zone=args.time_zone)
+    context.set_system_actor("kapclinic createclinic")
     try:
-        clinic.full_clean()
+        clinic = staff.create_clinic(slug=args.slug, name=args.name, time_zone=args.time_zone,
+                                     by=None)
     except ValidationError as exc:
         field, messages = next(iter(exc.message_dict.items()))
         raise CommandError(f"{field}: {' '.join(messages)}") from exc
-    clinic.save()
     print(f"Clinic {clinic.slug!r} created ({clinic.time_zone}).")
     return 0
 

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "pgtrigger",  # PostgreSQL guards declared on the health-record bases (audit/models.py)
     "kapclinic.platform",
     "kapclinic.accounts",
     "kapclinic.audit",

@@ -14,7 +14,7 @@ from kapclinic.patients.actions import add_condition
 from kapclinic.patients.models import Patient
 from kapclinic.screening import actions as screening
 from tests.browser.test_clinician_pages import axe_violations, describe, log_in
-from tests.conftest import PASSWORD, make_user, new_patient
+from tests.conftest import PASSWORD, make_user, new_patient, set_directly
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +30,7 @@ def clinic(transactional_db):
                                             "pressure for a while.", by=None)
     portal_user = User.objects.create_user("ada", password=PASSWORD, first_name="Ada")
     Membership.objects.create(user=portal_user, clinic=clinic, role=Role.PATIENT)
-    Patient.objects.filter(pk=ada.pk).update(user=portal_user)
+    set_directly(Patient.objects.filter(pk=ada.pk), user=portal_user)
     return ada
 
 

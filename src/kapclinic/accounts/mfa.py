@@ -20,8 +20,9 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.util import random_hex
 
-from kapclinic.accounts.models import User
+from kapclinic.accounts.models import Clinic, User
 from kapclinic.audit import trail
+from kapclinic.audit.actions import action
 
 VERIFY = "verify"
 ENROL = "enrol"
@@ -212,3 +213,16 @@ def reset(user: User) -> bool:
             trail.record("update", object_type="user", object_id=user.pk,
                          detail={"mfa": "reset"})
     return bool(removed)
+
+
+@action
+def require_for_clinic(*, clinic: Clinic, required: bool, by: User | None) -> bool:
+    """Whether every user of ``clinic`` logs in with an authenticator code as well; False
+    (nothing written) when it already was so. Updates ``clinic`` in memory too."""
+    done = Clinic.objects.filter(pk=clinic.pk).exclude(require_mfa=required).update(
+        require_mfa=required)
+    if done:
+        trail.record("update", object_type="clinic", object_id=clinic.pk, clinic_id=clinic.pk,
+                     detail={"require_mfa": required})
+    clinic.require_mfa = required
+    return bool(done)

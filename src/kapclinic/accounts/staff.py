@@ -18,6 +18,7 @@ from django.utils.http import urlsafe_base64_encode
 from kapclinic.accounts.models import Clinic, Invitation, InvitationState, Membership, User
 from kapclinic.accounts.roles import Role
 from kapclinic.audit import trail
+from kapclinic.audit.actions import action
 
 NOT_STAFF = "A patient's portal login belongs to their record, not to the staff list."
 
@@ -183,6 +184,7 @@ def _addable_existing(username: str, email: str) -> User | None:
     return user
 
 
+@action
 def add_staff(*, clinic: Clinic, username: str, first_name: str, last_name: str, email: str,
               role: str, by: User, existing: bool = False) -> Added:
     """A new user (no password until they set one through the link; their username is
@@ -228,6 +230,7 @@ def add_staff(*, clinic: Clinic, username: str, first_name: str, last_name: str,
     return Added(membership, new_user)
 
 
+@action
 def invite(*, clinic: Clinic, username: str, email: str, role: str, by: User) -> Invitation:
     """Invite an existing account (found by its username and email) to work here as ``role``.
     Nothing is granted, shown or blocked until the person accepts (audited here)."""
@@ -259,6 +262,7 @@ def pending_invitations(user: User):
             .filter(user=user, state=InvitationState.PENDING).order_by("created_at", "pk"))
 
 
+@action
 def answer_invitation(*, invitation: Invitation, accept: bool, by: User) -> Membership | None:
     """The invited person (only they) accepts or declines, once (compare-and-swap); accepted,
     they work in the clinic in the offered role (a former membership there is restored).
@@ -303,6 +307,7 @@ def _keeps_an_admin(membership: Membership) -> bool:
         clinic_id=membership.clinic_id, role=Role.ADMIN).exclude(pk=membership.pk).exists()
 
 
+@action
 def change_role(*, membership: Membership, role: str, by: User) -> None:
     if membership.user_id == by.pk:
         raise StaffError("role", "You cannot change your own role: ask another admin.")
@@ -323,6 +328,7 @@ def change_role(*, membership: Membership, role: str, by: User) -> None:
                      clinic_id=current.clinic_id, detail={"role": [current.role, role]})
 
 
+@action
 def end_access(*, membership: Membership, by: User) -> None:
     """The user can no longer work in this clinic (other clinics are not touched)."""
     if membership.user_id == by.pk:
@@ -340,6 +346,7 @@ def end_access(*, membership: Membership, by: User) -> None:
                      clinic_id=current.clinic_id, detail={"access": "ended"})
 
 
+@action
 def restore_access(*, membership: Membership, by: User) -> None:
     with transaction.atomic():
         if Membership.all_objects.filter(pk=membership.pk, ended_at__isnull=False).update(
@@ -347,3 +354,54 @@ def restore_access(*, membership: Membership, by: User) -> None:
             membership.user.bump_security_stamp()
             trail.record("update", object_type="membership", object_id=membership.pk,
                          clinic_id=membership.clinic_id, detail={"access": "restored"})
+
+
+# ---- whoever runs the server (kapclinic createclinic / createuser) ------------------------
+
+@action
+def create_clinic(*, slug: str, name: str, time_zone: str, by: User | None) -> Clinic:
+    """A new clinic (site), audited in its own trail. Raises ValidationError naming the
+    field (a taken slug, an unknown time zone)."""
+    clinic = Clinic(slug=slug, name=name, time_zone=time_zone)
+    clinic.full_clean()
+    clinic.save()
+    trail.record("create", object_type="clinic", object_id=clinic.pk, clinic_id=clinic.pk,
+                 detail={"slug": slug, "name": name, "time_zone": time_zone})
+    return clinic
+
+
+@action
+def grant_role(*, clinic: Clinic, username: str, role: str, by: User | None,
+               password_hash: str | None = None, first_name: str = "",
+               last_name: str = "") -> Membership:
+    """The server operator's way in: ``username`` works in ``clinic`` as ``role``; a new
+    account is made with ``password_hash`` (an existing one keeps its password). Unlike
+    add_staff, any existing account may be given a role (the operator vouches for it), but
+    never a patient's portal login, and an ended access is restored on the Users page."""
+    if role not in Role.values:
+        raise StaffError("role", f"unknown role {role!r}; choose one of {', '.join(Role.values)}")
+    if role == Role.PATIENT:
+        raise StaffError("role", NOT_STAFF)
+    Clinic.objects.select_for_update().filter(pk=clinic.pk).exists()
+    user = User.objects.filter(username=username).first()
+    new_user = user is None
+    if user is None:
+        user = User(username=username, first_name=first_name, last_name=last_name)
+        if password_hash:
+            user.password = password_hash
+        else:
+            user.set_unusable_password()
+        user.save()
+    elif is_patient_anywhere(user):
+        raise StaffError("username", f"{username} is a patient's portal login. {NOT_STAFF}")
+    elif Membership.all_objects.filter(user=user, clinic=clinic, ended_at__isnull=False).exists():
+        raise StaffError("access", f"{username}'s access to {clinic.slug} was ended: restore it "
+                                   "on the Users page")
+    elif Membership.objects.filter(user=user, clinic=clinic).exists():
+        raise StaffError("username", f"{username} is already a member of {clinic.slug}")
+    membership = Membership.objects.create(user=user, clinic=clinic, role=role)
+    user.bump_security_stamp()
+    trail.record("create", object_type="membership", object_id=membership.pk,
+                 clinic_id=clinic.pk, detail={"user": user.pk, "username": user.username,
+                                              "role": role, "new_user": new_user})
+    return membership

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pgtrigger
 from django.db import models
+from django.db.models.signals import class_prepared
+from django.dispatch import receiver
 
+from kapclinic.audit import context
 from kapclinic.privacy import classify
 
 
@@ -11,7 +15,49 @@ class ImmutableError(Exception):
     """Raised on any attempt to change or delete an append-only record."""
 
 
-class AppendOnlyQuerySet(models.QuerySet):
+class OutsideActionError(Exception):
+    """A health record was written outside an action (kapclinic.audit.actions.action)."""
+
+
+def _require_action(model: type[models.Model]) -> None:
+    if getattr(model, "written_in_actions", False) and not context.may_write_health_records():
+        app = model.__module__.rsplit(".", 1)[0]
+        raise OutsideActionError(
+            f"A {model._meta.verbose_name} is written only by an action, with its audit entry: "
+            f"call the function for it in {app}.actions (tests: factories, the actions, or "
+            "kapclinic.audit.actions.writing_directly)")
+
+
+# On PostgreSQL the database refuses too, for SQL that bypasses the app. Declared on the
+# abstract bases (database_guards) and given to every concrete subclass when its class is
+# prepared, so a new health table is guarded without anyone listing it.
+_REFUSE = ("RAISE EXCEPTION 'kapclinic: % on % is refused: the table is append-only', "
+           "TG_OP, TG_TABLE_NAME;")
+NEVER_DELETED = pgtrigger.Trigger(name="never_deleted", operation=pgtrigger.Delete,
+                                  when=pgtrigger.Before, func=_REFUSE)
+NEVER_CHANGED = pgtrigger.Trigger(name="never_changed", operation=pgtrigger.Update,
+                                  when=pgtrigger.Before, func=_REFUSE)
+
+
+class GuardedQuerySet(models.QuerySet):
+    """Health records: never deleted; bulk changes (corrections are conditional updates of
+    their paired fields) only inside an action."""
+
+    def update(self, **kwargs):
+        _require_action(self.model)
+        return super().update(**kwargs)
+
+    def delete(self):
+        raise ImmutableError(f"{self.model.__name__} records are never deleted; mark them "
+                             "entered in error, withdrawn or acknowledged instead")
+
+    _raw_delete = delete
+
+
+NoDeleteQuerySet = GuardedQuerySet  # its former name
+
+
+class AppendOnlyQuerySet(GuardedQuerySet):
     def update(self, **kwargs):
         raise ImmutableError(f"{self.model.__name__} entries cannot be changed")
 
@@ -21,20 +67,30 @@ class AppendOnlyQuerySet(models.QuerySet):
     _raw_delete = delete
 
 
-class NoDeleteQuerySet(models.QuerySet):
-    """Health records: corrections are conditional updates of their paired fields; never delete."""
+class HealthRecord(models.Model):
+    """Health information: never deleted, written (created or changed) only by an action,
+    which writes its audit entry in the same transaction."""
 
-    def delete(self):
-        raise ImmutableError(f"{self.model.__name__} records are never deleted; mark them "
-                             "entered in error, withdrawn or acknowledged instead")
+    objects = GuardedQuerySet.as_manager()
+    written_in_actions = True
+    database_guards: tuple[pgtrigger.Trigger, ...] = (NEVER_DELETED,)
 
-    _raw_delete = delete
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        _require_action(type(self))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableError(f"A {self._meta.verbose_name} is never deleted")
 
 
-class AppendOnlyRecord(models.Model):
+class AppendOnlyRecord(HealthRecord):
     """A fact written once: never changed, never deleted (decisions, sign-offs, audit...)."""
 
     objects = AppendOnlyQuerySet.as_manager()
+    database_guards = (NEVER_DELETED, NEVER_CHANGED)
 
     class Meta:
         abstract = True
@@ -48,12 +104,10 @@ class AppendOnlyRecord(models.Model):
         raise ImmutableError(f"A {self._meta.verbose_name} cannot be deleted")
 
 
-class CorrectableRecord(models.Model):
+class CorrectableRecord(HealthRecord):
     """Health information that is never deleted nor edited as a whole; it is corrected only by
     a conditional update of its paired who/when fields (entered in error, withdrawn,
     acknowledged), made in an ``actions`` function with its audit entry."""
-
-    objects = NoDeleteQuerySet.as_manager()
 
     class Meta:
         abstract = True
@@ -64,13 +118,23 @@ class CorrectableRecord(models.Model):
                                  "correction (entered in error, withdrawal) instead")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise ImmutableError(f"A {self._meta.verbose_name} is never deleted")
+
+@receiver(class_prepared)
+def _give_database_guards(sender: type[models.Model], **kwargs) -> None:
+    """Every concrete HealthRecord gets its base's triggers, whatever its own Meta says."""
+    if not issubclass(sender, HealthRecord) or sender._meta.abstract or sender._meta.proxy:
+        return
+    own = [t for t in getattr(sender._meta, "triggers", []) if t not in sender.database_guards]
+    triggers = [*sender.database_guards, *own]
+    sender._meta.triggers = triggers
+    sender._meta.original_attrs["triggers"] = triggers  # what migrations read
 
 
 class AuditEntry(AppendOnlyRecord):
     """One thing somebody did. ``hash`` = SHA-256(prev_hash + canonical form of this entry),
     or HMAC-SHA256 under the audit key (kept outside the database) when ``keyed``."""
+
+    written_in_actions = False  # logins, reads and refusals are audited outside actions too
 
     seq = models.BigIntegerField(unique=True)
     at = models.DateTimeField(db_index=True)

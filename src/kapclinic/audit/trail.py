@@ -11,7 +11,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from kapclinic.audit import anchors, chain, context, keys
+from kapclinic.audit import anchors, chain, context, keys, types
 from kapclinic.audit.models import AuditEntry
 
 log = logging.getLogger("kapclinic.audit")
@@ -65,16 +65,21 @@ def _placed(events: Sequence[Event], actor: context.Actor) -> list[tuple[Event, 
     """(event, clinic, role) for each entry to write: an account event once per clinic of
     its user (with the user's role there when they are the one acting)."""
     accounts = {user for e in events if e.clinic_id is None and (user := e.account_user())}
+    if actor.role == context.ROLE_OF_MEMBER and actor.user_id is not None:
+        accounts.add(actor.user_id)  # an action run by=someone outside their own request
     clinics = _clinic_roles(accounts) if accounts else {}
+    # the acting user's role in each clinic, when the action did not run in their request
+    roles = dict(clinics.get(actor.user_id, [])) if actor.role == context.ROLE_OF_MEMBER else {}
     placed = []
     for event in events:
         user = event.account_user() if event.clinic_id is None else None
         if user is not None and clinics.get(user):
             for clinic_id, role in clinics[user]:
-                placed.append((event, clinic_id, role if actor.user_id == user else actor.role))
+                placed.append((event, clinic_id, role if actor.user_id == user
+                               else actor.role or roles.get(clinic_id, "none")))
         else:
             clinic_id = event.clinic_id if event.clinic_id is not None else actor.clinic_id
-            placed.append((event, clinic_id, actor.role))
+            placed.append((event, clinic_id, actor.role or roles.get(clinic_id, "none")))
     return placed
 
 
@@ -89,6 +94,8 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
     """Append events in order, in the caller's transaction (or a new one)."""
     if not events:
         return []
+    for event in events:
+        types.check(event.action, event.object_type)
     actor = context.current()
     with transaction.atomic():
         placed = _placed(events, actor)
@@ -103,8 +110,8 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
             entry = AuditEntry(
                 seq=seq, at=now, actor_id=actor.user_id, actor_username=actor.username,
                 role=role, clinic_id=clinic_id,
-                patient_id=event.patient_id, object_type=event.object_type,
-                object_id=str(event.object_id), action=event.action,
+                patient_id=event.patient_id, object_type=str(event.object_type),
+                object_id=str(event.object_id), action=str(event.action),
                 client_addr=actor.client_addr, request_id=actor.request_id,
                 detail_json=json.dumps(event.detail or {}, sort_keys=True, separators=(",", ":"),
                                        default=str),
@@ -115,6 +122,9 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
             prev_hash = entry.hash
             entries.append(entry)
         AuditEntry.objects.bulk_create(entries)
+        for scope in context.running_actions():  # the action decorator checks its count
+            scope.entries += len(entries)
+            scope.denials.extend(e for e in events if e.action == types.AuditActions.DENIED)
         if key is not None and not head_keyed:
             first = entries[0]
             transaction.on_commit(lambda: _anchor_first_keyed(key, first.seq, first.hash))

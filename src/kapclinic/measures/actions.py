@@ -16,6 +16,7 @@ from kapclinic.alerts import actions as alert_actions
 from kapclinic.alerts import notifications
 from kapclinic.alerts.models import Alert
 from kapclinic.audit import trail
+from kapclinic.audit.actions import action
 from kapclinic.audit.corrections import mark_entered_in_error
 from kapclinic.clinical import instruments
 from kapclinic.clinical.codes import diagnoses
@@ -50,23 +51,25 @@ class SettingsConflict(Exception):
         self.current = current
 
 
-def save_settings(*, form, by: User, expected_version: int) -> MeasureSettings:
-    """Save the measurement settings page's own columns (the outcome rules page saves the
-    others), compare-and-swap on ``version``: a save from a copy loaded before someone
-    else's save raises SettingsConflict. Out-of-range values are refused here too
-    (ValidationError), whoever calls."""
-    fields = list(form.Meta.fields)
-    saved = form.save(commit=False)
-    saved.clean_fields(exclude=[f.name for f in MeasureSettings._meta.fields
-                                if f.name not in fields])
+@action
+def save_settings(*, clinic_id: int, values: dict[str, Any], by: User | None,
+                  expected_version: int) -> MeasureSettings:
+    """Save the measurement settings page's own columns (``values``: the cleaned fields; the
+    outcome rules page saves the others), compare-and-swap on ``version``: a save from a copy
+    loaded before someone else's save raises SettingsConflict. Out-of-range values are refused
+    here too (ValidationError), whoever calls. The clinic's first save creates its row."""
+    MeasureSettings(clinic_id=clinic_id, **values).clean_fields(
+        exclude=[f.name for f in MeasureSettings._meta.fields if f.name not in values])
     with transaction.atomic():
-        done = MeasureSettings.objects.filter(pk=saved.pk, version=expected_version).update(
-            **{name: getattr(saved, name) for name in fields}, version=F("version") + 1)
+        before, _ = MeasureSettings.objects.get_or_create(clinic_id=clinic_id)
+        done = MeasureSettings.objects.filter(pk=before.pk, version=expected_version).update(
+            **values, version=F("version") + 1)
         if not done:
-            raise SettingsConflict(MeasureSettings.objects.get(pk=saved.pk))
-        saved.refresh_from_db()
+            raise SettingsConflict(MeasureSettings.objects.get(pk=before.pk))
+        saved = MeasureSettings.objects.get(pk=before.pk)
+        changed = sorted(name for name in values if getattr(before, name) != getattr(saved, name))
         trail.record("update", object_type="measure_settings", object_id=saved.pk,
-                     clinic_id=saved.clinic_id, detail={"fields": sorted(form.changed_data),
+                     clinic_id=saved.clinic_id, detail={"fields": changed,
                                                         "version": saved.version})
     return saved
 
@@ -75,23 +78,29 @@ OUTCOME_FIELDS = ("relapse_after", "relapse_date", "fading_fraction", "madrs_rem
                   "relapse_rules", "response_rules")
 
 
-def save_outcome_settings(*, form, by: User) -> MeasureSettings:
-    """Save the clinic's outcome rules. A change bumps the version (with the old and new
-    values in the audit trail) and recomputes a first batch of snapshots at once; the
-    worker recomputes the rest."""
+@action
+def save_outcome_settings(*, clinic_id: int, values: dict[str, Any],
+                          by: User | None) -> MeasureSettings:
+    """Save the clinic's outcome rules (``values``: OUTCOME_FIELDS, cleaned). A change bumps
+    the version (with the old and new values in the audit trail) and recomputes a first batch
+    of snapshots at once; the worker recomputes the rest."""
+    unknown = set(values) - set(OUTCOME_FIELDS)
+    if unknown:
+        raise ValueError(f"not an outcome setting: {', '.join(sorted(unknown))}")
     with transaction.atomic():
-        before = MeasureSettings.objects.select_for_update().get(pk=form.instance.pk)
-        saved = form.save(commit=False)
-        changes = {name: [getattr(before, name), getattr(saved, name)] for name in OUTCOME_FIELDS
-                   if getattr(before, name) != getattr(saved, name)}
+        MeasureSettings.objects.get_or_create(clinic_id=clinic_id)
+        before = MeasureSettings.objects.select_for_update().get(clinic_id=clinic_id)
+        changes = {name: [getattr(before, name), value] for name, value in values.items()
+                   if getattr(before, name) != value}
         if changes:
-            saved.outcome_version = before.outcome_version + 1
-            saved.save(update_fields=[*OUTCOME_FIELDS, "outcome_version"])
-            trail.record("update", object_type="outcome_settings", object_id=saved.pk,
-                         clinic_id=saved.clinic_id,
-                         detail={"changes": changes, "version": saved.outcome_version})
+            MeasureSettings.objects.filter(pk=before.pk).update(
+                **values, outcome_version=F("outcome_version") + 1)
+            trail.record("update", object_type="outcome_settings", object_id=before.pk,
+                         clinic_id=clinic_id,
+                         detail={"changes": changes, "version": before.outcome_version + 1})
+        saved = MeasureSettings.objects.get(pk=before.pk)
     if changes:
-        outcome_snapshots.refresh_stale(clinic_id=saved.clinic_id, seconds=2.0)
+        outcome_snapshots.refresh_stale(clinic_id=clinic_id, seconds=2.0)
     return saved
 
 
@@ -159,6 +168,7 @@ def stored_result(result) -> dict[str, Any]:
     return data
 
 
+@action
 def record_response(*, patient: Patient, instrument: str, answers: dict[str, Any],
                     source: str, by: User | None, taken_at: datetime | None = None,
                     link: PatientLink | None = None) -> Recorded:
@@ -223,7 +233,7 @@ def with_responses(alerts: list[Alert]) -> list[Alert]:
     return alerts
 
 
-
+@action
 def mark_response_entered_in_error(response: Response, *, reason: str, by: User) -> bool:
     with transaction.atomic():
         done = mark_entered_in_error(response, reason=reason, by=by, object_type="response",
@@ -233,6 +243,7 @@ def mark_response_entered_in_error(response: Response, *, reason: str, by: User)
     return done
 
 
+@action
 def record_clinical_event(*, patient: Patient, kind: str, occurred_at: datetime, note: str,
                           by: User) -> ClinicalEvent:
     """An event that can define relapse (clinical.md 2); outcomes are recomputed with it."""
@@ -250,6 +261,7 @@ def record_clinical_event(*, patient: Patient, kind: str, occurred_at: datetime,
     return event
 
 
+@action
 def mark_event_entered_in_error(event: ClinicalEvent, *, reason: str, by: User) -> bool:
     with transaction.atomic():
         done = mark_entered_in_error(event, reason=reason, by=by, object_type="clinical_event",
@@ -280,6 +292,7 @@ def self_report_refusal(instrument: str) -> str | None:
         return f"{instrument} is no longer installed."
 
 
+@action
 def start_default_schedule(*, patient: Patient, by: User | None,
                            first_due: datetime | None = None) -> list[Schedule]:
     clinic_settings = settings_for(patient.clinic_id)
@@ -305,6 +318,7 @@ def start_default_schedule(*, patient: Patient, by: User | None,
     return made
 
 
+@action
 def set_schedule_active(*, schedule: Schedule, active: bool, by: User) -> bool:
     """Pause or resume one instrument's questionnaires; False if it already was so."""
     with transaction.atomic():
@@ -327,6 +341,7 @@ def claim_due_schedule(schedule_id: int, due_at: datetime) -> bool:
         next_due_at=due_at + timedelta(days=days)) == 1
 
 
+@action
 def send_request(*, patient: Patient, instrument: str, due_at: datetime, base_url: str,
                  by: User | None = None) -> MeasureRequest:
     """Create the single-use link for one questionnaire and send it by email and SMS.

@@ -215,6 +215,10 @@ class MeasureSettingsForm(forms.ModelForm):
     def clean_prorate_rounding(self) -> str:
         return self.cleaned_data.get("prorate_rounding") or self.instance.prorate_rounding
 
+    def values(self) -> dict:
+        """The cleaned settings, for actions.save_settings (the version travels apart)."""
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
 
 
 def _setting_choices(name: str) -> list[tuple[str, str]]:
@@ -358,3 +362,9 @@ class OutcomeSettingsForm(forms.ModelForm):
             rules[instrument] = rule
         self.instance.relapse_rules = rules
         return cleaned
+
+    def values(self) -> dict:
+        """The cleaned outcome rules, for actions.save_outcome_settings."""
+        return {**{name: self.cleaned_data[name] for name in self.Meta.fields},
+                "relapse_rules": self.instance.relapse_rules,
+                "response_rules": self.instance.response_rules}

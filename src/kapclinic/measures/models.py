@@ -136,9 +136,9 @@ class MeasureSettings(models.Model):
 
     @classmethod
     def for_clinic(cls, clinic_id: int) -> MeasureSettings:
-        """The clinic's settings, made with their labelled defaults on first use."""
-        found, _ = cls.objects.get_or_create(clinic_id=clinic_id)
-        return found
+        """The clinic's settings; before its first save (actions.save_settings), the labelled
+        defaults, unsaved: reading them never writes."""
+        return cls.objects.filter(clinic_id=clinic_id).first() or cls(clinic_id=clinic_id)
 
     def bounded(self, name: str) -> int:
         """A numeric setting within its bounds, whatever was stored (see clamp)."""

@@ -355,8 +355,8 @@ def measure_settings(request: HttpRequest) -> HttpResponse:
     conflict = None
     if request.method == "POST" and form.is_valid():
         try:
-            actions.save_settings(form=form, by=request.user,
-                                  expected_version=form.cleaned_data["version"])
+            actions.save_settings(clinic_id=request.membership.clinic_id, values=form.values(),
+                                  by=request.user, expected_version=form.cleaned_data["version"])
         except actions.SettingsConflict as exc:
             conflict = exc  # the typing stays on screen; nothing was overwritten
         else:
@@ -373,7 +373,8 @@ def outcome_settings(request: HttpRequest) -> HttpResponse:
     version_before = current.outcome_version
     form = OutcomeSettingsForm(request.POST or None, instance=current)
     if request.method == "POST" and form.is_valid():
-        saved = actions.save_outcome_settings(form=form, by=request.user)
+        saved = actions.save_outcome_settings(clinic_id=request.membership.clinic_id,
+                                              values=form.values(), by=request.user)
         if saved.outcome_version != version_before:
             messages.success(request, f"Outcome rules saved (version {saved.outcome_version}).")
         else:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic, User
 from kapclinic.audit import trail
+from kapclinic.audit.actions import action
 from kapclinic.audit.corrections import mark_entered_in_error
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.patients import status as status_rules
@@ -34,6 +35,7 @@ class StatusRefused(ValueError):
     """The status cannot be set by hand now; the message says why and what is possible."""
 
 
+@action
 def create_patient(*, clinic: Clinic, data: dict[str, Any], by: User | None) -> Patient:
     reason = status_rules.refusal(None, data.get("status", Patient._meta.get_field("status").default))
     if reason:
@@ -47,6 +49,7 @@ def create_patient(*, clinic: Clinic, data: dict[str, Any], by: User | None) -> 
     return patient
 
 
+@action
 def update_patient(*, patient: Patient, changes: dict[str, Any], expected_version: int,
                    by: User | None, status_owner: bool = False) -> Patient:
     """Compare-and-swap on ``version``: a stale edit raises ConflictError and writes nothing.
@@ -77,6 +80,7 @@ def update_patient(*, patient: Patient, changes: dict[str, Any], expected_versio
     return fresh
 
 
+@action
 def add_condition(*, patient: Patient, code: str, treatment_resistant: bool = False,
                   note: str = "", by: User | None) -> Condition:
     diagnosis = diagnoses().get(code)
@@ -97,6 +101,7 @@ def add_condition(*, patient: Patient, code: str, treatment_resistant: bool = Fa
     return condition
 
 
+@action
 def mark_condition_entered_in_error(*, condition: Condition, reason: str,
                                     by: User) -> Condition:
     with transaction.atomic():
@@ -113,6 +118,7 @@ class NewPatient:
     conditions: list[tuple[str, bool]] = field(default_factory=list)  # (code, treatment_resistant)
 
 
+@action
 def bulk_create_patients(*, clinic: Clinic, records: list[NewPatient], by: User | None,
                          progress=None, batch_size: int = 500) -> int:
     """Create many patients at once (imports, the demo), audited like one-by-one creation."""
@@ -148,6 +154,7 @@ def bulk_create_patients(*, clinic: Clinic, records: list[NewPatient], by: User 
     return len(records)
 
 
+@action
 def change_status(*, patient: Patient, status: str, by: User | None) -> Patient:
     """Move a patient to ``status`` from whatever version is stored now (workflow steps)."""
     current = Patient.objects.get(pk=patient.pk)
@@ -157,6 +164,7 @@ def change_status(*, patient: Patient, status: str, by: User | None) -> Patient:
                           expected_version=current.version, by=by, status_owner=True)
 
 
+@action
 def grant_portal_login(*, patient: Patient, username: str, password_hash: str | None = None,
                        by: User | None) -> User:
     """Give the patient a login to their portal (role patient in their clinic), linked to

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic
-from kapclinic.audit.models import AppendOnlyRecord, CorrectableRecord
+from kapclinic.audit.models import AppendOnlyRecord, CorrectableRecord, HealthRecord
 from kapclinic.privacy import classify
 
 
@@ -38,7 +38,7 @@ def paired(prefix_at: str, prefix_by: str, name: str) -> models.CheckConstraint:
     )
 
 
-class Patient(models.Model):
+class Patient(HealthRecord):
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
     mrn = models.CharField("MRN", max_length=32)
     given_name = models.CharField(max_length=100)

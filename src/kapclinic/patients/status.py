@@ -45,8 +45,8 @@ def refusal(patient: Patient | None, new_status: str) -> str | None:
     if new_status == current:
         return None
     if new_status in OWNED:
-        return ("Eligible and ineligible are set by the prescriber's sign-off on the screening "
-                "page, not here.")
+        return ("Eligible and ineligible are set by the prescriber's screening sign-off, not "
+                "here: open the patient's screening page and sign off the eligibility decision.")
     allowed = MANUAL_MOVES.get(current, frozenset())
     if new_status not in allowed:
         now = Status(current).label.lower() if current else "a new record"

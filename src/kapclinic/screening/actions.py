@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic, User
 from kapclinic.audit import context, trail
+from kapclinic.audit.actions import action
 from kapclinic.clinical import screening as rules
 from kapclinic.patients import actions as patient_actions
 from kapclinic.patients.models import Patient, Status
@@ -29,10 +30,12 @@ class StaleError(Exception):
 
 
 def intake_for(patient: Patient) -> Intake:
-    intake, _ = Intake.objects.get_or_create(patient=patient)
-    return intake
+    """The patient's intake; before its first save, an empty unsaved one (reading a page
+    never writes: save_intake creates the row)."""
+    return Intake.objects.filter(patient=patient).first() or Intake(patient=patient)
 
 
+@action
 def save_intake(*, patient: Patient, draft: dict[str, Any], data: dict[str, Any] | None,
                 expected_version: int, by: User | None, source: str = "clinic") -> Intake:
     """Store what was typed (and, when it validated, the intake the rules read).
@@ -40,7 +43,7 @@ def save_intake(*, patient: Patient, draft: dict[str, Any], data: dict[str, Any]
     Compare-and-swap on ``version``: a save based on an older version raises StaleError.
     """
     with transaction.atomic():
-        intake = intake_for(patient)
+        intake, _ = Intake.objects.get_or_create(patient=patient)
         changes: dict[str, Any] = {"draft": draft, "updated_at": timezone.now(),
                                    "updated_by": by, "version": F("version") + 1}
         if data is not None:
@@ -56,6 +59,7 @@ def save_intake(*, patient: Patient, draft: dict[str, Any], data: dict[str, Any]
     return intake
 
 
+@action
 def evaluate_intake(*, patient: Patient, drug: str, route: str | None,
                     by: User | None) -> EligibilityDecision:
     """Run the rules on the last validated intake and store the decision."""
@@ -90,6 +94,7 @@ def locked_contraindications(decision: EligibilityDecision) -> list[str]:
             if fired.get("severity") == "exclude" and fired.get("locked", fired.get("id") in locked_now)]
 
 
+@action
 def sign_off(*, decision: EligibilityDecision, accept: bool, final_status: str, reason: str,
              by: User) -> SignOff:
     """The prescriber accepts the decision or overrides it with a reason; the status follows."""
@@ -131,6 +136,7 @@ def sign_off(*, decision: EligibilityDecision, accept: bool, final_status: str, 
 
 # ---- consent ----------------------------------------------------------------------------
 
+@action
 def publish_consent_document(*, clinic: Clinic, title: str, text: str,
                              by: User | None) -> ConsentDocument:
     with transaction.atomic():
@@ -153,6 +159,7 @@ def needs_guardian(patient: Patient, on: datetime | None = None) -> bool:
     return rules.is_minor(patient.age_on(day))
 
 
+@action
 def sign_consent(*, patient: Patient, document: ConsentDocument, signed_name: str,
                  method: str, by: User, guardian_name: str = "") -> Consent:
     if document.clinic_id != patient.clinic_id:
@@ -179,6 +186,7 @@ def sign_consent(*, patient: Patient, document: ConsentDocument, signed_name: st
     return consent
 
 
+@action
 def withdraw_consent(*, consent: Consent, reason: str, by: User) -> bool:
     """Withdraw a consent; False if it was already withdrawn (by anyone)."""
     with transaction.atomic():

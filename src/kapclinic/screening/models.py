@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic
-from kapclinic.audit.models import AppendOnlyRecord, CorrectableRecord
+from kapclinic.audit.models import AppendOnlyRecord, CorrectableRecord, HealthRecord
 from kapclinic.clinical.screening.schema import HISTORY_KEYS
 from kapclinic.patients.models import Patient, paired
 from kapclinic.privacy import classify
@@ -48,7 +48,7 @@ INTAKE_DRAFT_KEY_CLASSES = {
 INTAKE_JSON_KEY_CLASSES = {"draft": INTAKE_DRAFT_KEY_CLASSES, "data": INTAKE_DATA_KEY_CLASSES}
 
 
-class Intake(models.Model):
+class Intake(HealthRecord):
     """The patient's current intake: the draft as typed, and the last validated version."""
 
     patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="intake")

@@ -111,7 +111,8 @@ def _intake_page(request: HttpRequest, patient, *, source: str, autosave_url: st
         intake = actions.intake_for(patient)
         version, conflict = intake.version, None
         if by_link:  # the clinic's page audits its read when it fetches the patient
-            trail.record("read", object_type="intake", object_id=intake.pk, patient_id=patient.pk)
+            trail.record("read", object_type="intake", object_id=intake.pk or "",
+                         patient_id=patient.pk)
         form = IntakeForm(initial=intake.draft, patient=patient)
     return render(request, "screening/intake.html", {
         "patient": patient, "form": form, "intake": intake, "version": version,

@@ -16,7 +16,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from kapclinic.accounts import mfa
 from kapclinic.accounts.models import Clinic
 from kapclinic.accounts.permissions import Action, require
-from kapclinic.audit import trail
 
 
 class CodeForm(forms.Form):
@@ -26,12 +25,13 @@ class CodeForm(forms.Form):
                                "autofocus": True, "pattern": "[0-9 ]*"}))
 
 
-class SecurityForm(forms.ModelForm):
-    class Meta:
-        model = Clinic
-        fields = ["require_mfa"]
-        labels = {"require_mfa": "Every user of this clinic logs in with an authenticator app "
-                                 "code as well as the password"}
+class SecurityForm(forms.Form):
+    require_mfa = forms.BooleanField(
+        required=False, label="Every user of this clinic logs in with an authenticator app "
+                              "code as well as the password")
+
+    def __init__(self, *args, instance: Clinic, **kwargs):
+        super().__init__(*args, initial={"require_mfa": instance.require_mfa}, **kwargs)
 
 
 def _next(request: HttpRequest) -> str:
@@ -98,10 +98,8 @@ def security(request: HttpRequest) -> HttpResponse:
     """Whether the clinic requires two-factor login (a form on the Users page)."""
     clinic = request.membership.clinic
     form = SecurityForm(request.POST, instance=clinic)
-    if form.is_valid() and form.has_changed():
-        form.save()
-        trail.record("update", object_type="clinic", object_id=clinic.pk,
-                     clinic_id=clinic.pk, detail={"require_mfa": clinic.require_mfa})
+    if form.is_valid() and mfa.require_for_clinic(
+            clinic=clinic, required=form.cleaned_data["require_mfa"], by=request.user):
         messages.success(request, "Two-factor login is now required for everyone here."
                          if clinic.require_mfa else "Two-factor login is now optional here.")
     return redirect("users")
