@@ -157,3 +157,50 @@ def test_a_diagnosis_group_with_a_typo_d_key_is_refused_naming_it():
     raw["groups"][0]["include"] = raw["groups"][0].pop("includes")
     with pytest.raises(DiagnosisTableError, match=r"diagnoses.json: groups\[0\].includes is required"):
         parse_table(raw, _icd10cm())
+
+
+def _screening_data(name: str) -> dict:
+    from kapclinic.clinical.screening.definitions import DATA_DIR
+
+    return json.loads((DATA_DIR / name).read_text())
+
+
+def test_a_plausibility_limit_with_a_typo_d_warning_is_refused_instead_of_losing_the_warning():
+    from kapclinic.clinical.screening import RuleDefinitionError
+    from kapclinic.clinical.screening.definitions import parse_plausibility
+
+    raw = _screening_data("plausibility.json")
+    raw["fields"]["sbp_mmhg"]["warn_abve"] = raw["fields"]["sbp_mmhg"].pop("warn_above")
+    with pytest.raises(RuleDefinitionError) as caught:
+        parse_plausibility(raw, "plausibility.json")
+    assert caught.value.field == "fields.sbp_mmhg.warn_abve"
+    assert caught.value.problem == "is not a known field"
+
+
+@pytest.mark.parametrize("change, field, problem", [
+    (lambda d: d["classes"][0].update(atc_gruop="N05BA"), "classes[0].atc_gruop", "is not a known field"),
+    (lambda d: d["classes"][0]["members"][0].update(added_aliases="Valium"),
+     "classes[0].members[0].added_aliases", "must be a list"),
+    (lambda d: d["classes"][0]["considerations"].append("sedation"),
+     "classes[0].considerations[2]", "'sedation' is not one of"),
+])
+def test_a_broken_medication_table_is_refused_naming_the_field(change, field, problem):
+    from kapclinic.clinical.screening import RuleDefinitionError
+    from kapclinic.clinical.screening.definitions import parse_medications
+
+    raw = _screening_data("medications.json")
+    change(raw)
+    with pytest.raises(RuleDefinitionError) as caught:
+        parse_medications(raw, "medications.json")
+    assert caught.value.field == field and caught.value.problem.startswith(problem)
+
+
+def test_a_screening_rule_condition_is_typed_so_a_nested_typo_is_refused_naming_its_path():
+    from kapclinic.clinical.screening import RuleDefinitionError
+    from kapclinic.clinical.screening.definitions import RULES_DIR, parse_rule
+
+    raw = json.loads((RULES_DIR / "baseline_spo2_low.json").read_text())
+    raw["when"] = {"any": [raw["when"], {"compare": "spo2_pct", "op": "<", "vaule": 90}]}
+    with pytest.raises(RuleDefinitionError) as caught:
+        parse_rule(raw, "baseline_spo2_low.json")
+    assert (caught.value.field, caught.value.problem) == ("when.any[1].vaule", "is not a known field")

@@ -92,7 +92,8 @@ def plain_problem(error: Any) -> str:
             return f"'{given}' is not one of {expected}"
         return f"must be {expected}"
     if kind == "too_short":
-        return "must not be empty"
+        least = ctx.get("min_length", 1)
+        return "must not be empty" if least == 1 else f"must list at least {least} entries"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         sign = {"greater_than": "above", "greater_than_equal": "at least",
                 "less_than": "below", "less_than_equal": "at most"}[kind]
