@@ -13,30 +13,20 @@ from django.shortcuts import render
 from kapclinic.accounts.permissions import Action, require
 from kapclinic.accounts.roles import Role
 from kapclinic.accounts.scoping import for_clinic
+from kapclinic.audit import types as audit_types
 from kapclinic.audit.models import AuditEntry
 
-# The actions the trail writes (AuditEntry.action) and what the admin reads for each.
-ACTION_LABELS = {
-    "create": "Created", "read": "Viewed", "list": "Listed", "update": "Changed",
-    "denied": "Refused (no permission)", "login": "Login", "login_failed": "Failed login",
-    "logout": "Logout", "mfa_verified": "Two-factor check passed",
-    "mfa_failed": "Two-factor check failed", "token_created": "API token created",
-    "token_revoked": "API token revoked",
-}
-ACTIONS = list(ACTION_LABELS)
-# What an entry is about (AuditEntry.object_type), as the app writes them, in words.
-RECORD_LABELS = {
-    "alert": "Alert", "api_token": "API token", "clinic": "Clinic",
-    "clinical_event": "Clinical event", "condition": "Condition", "consent": "Consent",
-    "consent_document": "Consent document", "eligibility_decision": "Eligibility decision",
-    "intake": "Intake", "invitation": "Invitation", "measure_request": "Questionnaire request",
-    "measure_settings": "Measurement settings", "membership": "Membership",
-    "outbox_message": "Outbox message", "outcome": "Outcome", "outcome_settings": "Outcome rules",
-    "patient": "Patient", "patient_link": "Patient link", "permission": "Permission",
-    "response": "Questionnaire", "schedule": "Questionnaire schedule", "signoff": "Sign-off",
-    "user": "User",
-}
-RECORD_TYPES = sorted(RECORD_LABELS)
+
+# The actions and record types each app declares (its audit_types.py), in words: the filter
+# offers exactly what the trail may hold (trail.record refuses anything undeclared).
+def action_labels() -> dict[str, str]:
+    return audit_types.action_labels()
+
+
+def record_labels() -> dict[str, str]:
+    return audit_types.record_labels()
+
+
 ROLE_LABELS = dict(Role.choices)
 
 
@@ -44,7 +34,7 @@ def in_words(code: object) -> str:
     """A code the app writes (``login_failed``, ``portal_login``) as words; one that the
     maps above do not know yet is still readable (underscores become spaces)."""
     text = str(code)
-    return ACTION_LABELS.get(text) or RECORD_LABELS.get(text) or (
+    return action_labels().get(text) or record_labels().get(text) or (
         text.replace("_", " ").capitalize() if re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)+", text)
         else text)
 
@@ -68,10 +58,10 @@ def _detail_value(name: str, value: object) -> str:
 class AuditFilterForm(forms.Form):
     user = forms.CharField(required=False, label="User")
     # the stored codes are the values (so a filter link keeps working); people see words
-    action = forms.ChoiceField(required=False, choices=[("", "Any action")]
-                               + [(a, label) for a, label in ACTION_LABELS.items()])
-    record = forms.ChoiceField(required=False, label="Record", choices=[("", "Any record")]
-                               + sorted(RECORD_LABELS.items(), key=lambda pair: pair[1]))
+    action = forms.ChoiceField(required=False, choices=lambda: [("", "Any action")]
+                               + list(action_labels().items()))
+    record = forms.ChoiceField(required=False, label="Record", choices=lambda: [("", "Any record")]
+                               + sorted(record_labels().items(), key=lambda pair: pair[1]))
     patient = forms.IntegerField(required=False, min_value=1, label="Patient id")
     since = forms.DateField(required=False, label="From",
                             widget=forms.DateInput(attrs={"type": "date"}))
@@ -102,7 +92,7 @@ def _label_patients(entries, clinic_id: int) -> None:
                                for name, value in detail.items()]
                               if isinstance(detail, dict) else [])
         entry.action_label = in_words(entry.action)
-        entry.record_label = RECORD_LABELS.get(entry.object_type) or in_words(entry.object_type)
+        entry.record_label = record_labels().get(entry.object_type) or in_words(entry.object_type)
         entry.role_label = ROLE_LABELS.get(entry.role, entry.role)
 
 
