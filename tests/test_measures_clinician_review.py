@@ -86,7 +86,7 @@ def test_a_partial_bprs_total_is_marked_and_kept_off_the_trend_chart(nurse, pati
     stored = Response.objects.get(answers=partial)
     assert stored.result["partial"] is True
     [chart] = trajectories(list(Response.objects.filter(patient=patient)))
-    assert [d["value"] for d in chart["chart"]["dots"]] == [4.0]  # the full one only
+    assert [m.value for m in chart["chart"].markers] == [4.0]  # the full one only
     page = shown(login(nurse).get(f"/patients/{patient.pk}/measures/"))
     assert "partial: 1 of 4 items rated" in page
 

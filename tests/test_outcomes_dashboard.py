@@ -10,20 +10,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from kapclinic.measures import actions
-from kapclinic.measures.demo_data import answers_for_total
 from kapclinic.measures.models import OutcomeSnapshot
 from kapclinic.patients.actions import add_condition
 from tests.conftest import login, new_patient
-
-WEEK = timedelta(weeks=1)
-
-
-def record_series(patient, instrument, totals, by, start=None):
-    start = start or timezone.now() - WEEK * len(totals)
-    for week, total in enumerate(totals):
-        actions.record_response(patient=patient, instrument=instrument, source="clinic", by=by,
-                                answers=answers_for_total(instrument, total, spare=("9",)),
-                                taken_at=start + WEEK * week)
+from tests.factories import WEEK as WEEK  # test_outcome_rules and test_measures_api read these two here
+from tests.factories import responses as record_series  # weekly totals, ending about now
 
 
 @pytest.fixture

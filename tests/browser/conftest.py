@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.helpers import serve_axe
 from tests.conftest import IN_CI
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -22,7 +23,6 @@ CHROMIUM_ARGS = [
 ]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO_ROOT / "test-output" / "screenshots"   # git-ignored (test-output/)
-AXE_JS = Path(__file__).resolve().parent / "vendor" / "axe-4.14.1.min.js"
 
 
 def require_chromium() -> None:
@@ -75,8 +75,7 @@ def page(browser, live_server) -> Iterator:
     """
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
-    context.route("**/__test__/axe.min.js", lambda route: route.fulfill(
-        path=AXE_JS, content_type="text/javascript; charset=utf-8"))
+    serve_axe(context)
     try:
         yield context.new_page()
     finally:

@@ -6,7 +6,6 @@ Data is created through the app's own code; the browser only ever goes through t
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 
@@ -16,13 +15,12 @@ from playwright.sync_api import Page, expect
 from kapclinic.accounts.models import Clinic
 from kapclinic.accounts.roles import Role
 from kapclinic.patients import actions
+from tests.browser.helpers import axe_violations, describe, log_in
 from tests.conftest import PASSWORD, make_user, new_patient
 
 pytestmark = pytest.mark.browser
 
 GENERIC_LOGIN_ERROR = "That username and password do not match an account. Try again."
-AXE_URL = "/__test__/axe.min.js"  # served by the route set up in conftest.page
-BLOCKING_IMPACTS = {"serious", "critical"}
 
 
 @pytest.fixture
@@ -45,34 +43,8 @@ def registry(transactional_db):
     return alice, patients
 
 
-def log_in(page: Page, username: str, password: str) -> None:
-    page.goto("/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-
-
 def result_rows(page: Page):
     return page.locator("#results tbody tr")
-
-
-def axe_violations(page: Page) -> list[dict]:
-    """Run axe-core on the page as it is now; keep only serious and critical violations."""
-    page.add_script_tag(url=AXE_URL)
-    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    return [v for v in results["violations"] if v["impact"] in BLOCKING_IMPACTS]
-
-
-def describe(violations_by_page: dict[str, list[dict]]) -> str:
-    lines = []
-    for name, violations in violations_by_page.items():
-        for v in violations:
-            lines.append(f"[{name}] {v['id']} ({v['impact']}): {v['help']} - {v['helpUrl']}")
-            for node in v["nodes"]:
-                lines.append(f"    at {json.dumps(node['target'])}: {node['html'][:200]}")
-                if node.get("failureSummary"):
-                    lines.append("      " + node["failureSummary"].replace("\n", "\n      "))
-    return "\n".join(lines)
 
 
 def test_a_prescriber_logs_in_searches_and_opens_a_chart(page, console_errors, registry,

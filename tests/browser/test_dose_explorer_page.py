@@ -5,18 +5,18 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from kapclinic.accounts.models import Clinic
 from kapclinic.accounts.roles import Role
-from tests.browser.test_clinician_pages import axe_violations, describe, log_in
-from tests.conftest import PASSWORD, make_user
+from tests import factories
+from tests.browser.helpers import axe_violations, describe, log_in
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def prescriber(transactional_db):
-    clinic = Clinic.objects.create(slug="clinic-a", name="Clinic A", time_zone="America/New_York")
-    return make_user("alice", clinic, Role.PRESCRIBER, "Alice", "Prescott")
+    return factories.user(factories.clinic(), Role.PRESCRIBER, "alice", first_name="Alice",
+                          last_name="Prescott")
 
 
 def test_a_prescriber_changes_the_dose_and_sees_the_curve_change(page, console_errors, prescriber,

@@ -8,27 +8,26 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from kapclinic.accounts.models import Clinic
 from kapclinic.accounts.roles import Role
-from kapclinic.patients.actions import add_condition
 from kapclinic.patients.models import Patient
-from tests.browser.test_clinician_pages import axe_violations, describe, log_in
-from tests.conftest import PASSWORD, make_user, new_patient
-from tests.test_outcomes_dashboard import record_series
+from tests import factories
+from tests.browser.helpers import axe_violations, describe, log_in
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def cohort(transactional_db):
-    clinic = Clinic.objects.create(slug="clinic-a", name="Clinic A", time_zone="America/New_York")
-    alice = make_user("alice", clinic, Role.PRESCRIBER, "Alice", "Prescott")
+    clinic = factories.clinic("clinic-a", name="Clinic A")
+    alice = factories.user(clinic, Role.PRESCRIBER, "alice", first_name="Alice",
+                           last_name="Prescott")
     series = [[30, 28, 12, 10, 24, 25], [32, 14, 12, 11, 10, 9], [28, 26, 25, 27, 24, 26],
               [34, 16, 9, 8, 20, 24]]
     for n, totals in enumerate(series):
-        patient = new_patient(clinic, alice, mrn=f"A-{n}", family_name=f"Cohort{n}")
-        add_condition(patient=patient, code="F33.2", by=alice)
-        record_series(patient, "madrs", totals, alice)
+        patient = factories.patient(clinic, alice, mrn=f"A-{n}", family_name=f"Cohort{n}")
+        factories.condition(patient, alice, "F33.2")
+        factories.responses(patient, "madrs", totals, alice)
     return alice
 
 

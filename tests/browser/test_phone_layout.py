@@ -10,12 +10,10 @@ from kapclinic import demo
 from kapclinic.audit import context
 from kapclinic.measures.models import Response
 from kapclinic.patients.models import Patient
-from tests.browser.conftest import AXE_JS
-from tests.browser.test_clinician_pages import axe_violations, describe, log_in
+from tests.browser.helpers import PHONE, axe_violations, describe, log_in, serve_axe
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
 PASSWORD = "demo-pass-123"
 
 
@@ -47,9 +45,7 @@ def test_every_main_page_fits_a_phone_without_sideways_scrolling(browser, live_s
     too_wide, violations = {}, {}
     for username, paths in pages_for(demo_clinic).items():
         context = browser.new_context(base_url=live_server.url, viewport=PHONE)
-        context.route("**/__test__/axe.min.js", lambda route: route.fulfill(
-            path=AXE_JS,
-            content_type="text/javascript; charset=utf-8"))
+        serve_axe(context)
         page = context.new_page()
         try:
             log_in(page, username, PASSWORD)

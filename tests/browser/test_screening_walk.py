@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from kapclinic.accounts.models import Clinic, Membership, User
 from kapclinic.accounts.roles import Role
 from kapclinic.patients.actions import add_condition
 from kapclinic.patients.models import Patient
 from kapclinic.screening import actions as screening
-from tests.browser.test_clinician_pages import axe_violations, describe, log_in
+from tests.browser.helpers import axe_violations, describe, log_in, log_out
 from tests.conftest import PASSWORD, make_user, new_patient, set_directly
 
 pytestmark = pytest.mark.browser
@@ -32,11 +32,6 @@ def clinic(transactional_db):
     Membership.objects.create(user=portal_user, clinic=clinic, role=Role.PATIENT)
     set_directly(Patient.objects.filter(pk=ada.pk), user=portal_user)
     return ada
-
-
-def log_out(page: Page) -> None:
-    page.get_by_role("button", name="Log out").click()
-    expect(page).to_have_url(re.compile(r"/login/"))
 
 
 def test_intake_decision_sign_off_and_portal_consent(page, console_errors, clinic, screenshot_dir):

@@ -11,12 +11,11 @@ from playwright.sync_api import expect
 from kapclinic.accounts.models import Clinic
 from kapclinic.accounts.roles import Role
 from kapclinic.measures.models import Alert
-from tests.browser.test_clinician_pages import axe_violations, describe, log_in
+from tests.browser.helpers import PHONE, axe_violations, describe, log_in, serve_axe
 from tests.conftest import PASSWORD, make_user, new_patient
 from tests.outbox import delivered
 
 pytestmark = pytest.mark.browser
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -40,8 +39,7 @@ def test_a_phone_self_report_with_item_9_shows_crisis_help_and_alerts_the_team(
 
     phone = browser.new_context(base_url=live_server.url, viewport=PHONE, is_mobile=True,
                                 has_touch=True)
-    phone.route("**/__test__/axe.min.js", lambda route: route.fulfill(
-        path="tests/browser/vendor/axe-4.14.1.min.js", content_type="text/javascript"))
+    serve_axe(phone)
     patient = phone.new_page()
     try:
         patient.goto(path)

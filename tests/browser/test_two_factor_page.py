@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from kapclinic.accounts.models import Clinic
 from kapclinic.accounts.roles import Role
-from tests.browser.test_clinician_pages import axe_violations, describe, log_in
+from tests.browser.helpers import axe_violations, describe, log_in
 from tests.conftest import PASSWORD, code_from_secret, make_user
 
 pytestmark = pytest.mark.browser

@@ -81,6 +81,7 @@ class Marker:
     label: str = ""
     x_bar: tuple[float, float] | None = None
     y_bar: tuple[float, float] | None = None
+    value: float | None = None  # the data value drawn, for a reader or a test
 
     @property
     def label_x(self) -> float:
@@ -227,7 +228,8 @@ class Chart:
                y_spread: tuple[float, float] | None = None) -> Marker:
         marker = Marker(self.x(x), self.y(y), css_class, title, r, label,
                         (self.x(x_spread[0]), self.x(x_spread[1])) if x_spread else None,
-                        (self.y(y_spread[1]), self.y(y_spread[0])) if y_spread else None)
+                        (self.y(y_spread[1]), self.y(y_spread[0])) if y_spread else None,
+                        y)
         self.markers.append(marker)
         return marker
 
