@@ -204,3 +204,56 @@ def test_a_screening_rule_condition_is_typed_so_a_nested_typo_is_refused_naming_
     with pytest.raises(RuleDefinitionError) as caught:
         parse_rule(raw, "baseline_spo2_low.json")
     assert (caught.value.field, caught.value.problem) == ("when.any[1].vaule", "is not a known field")
+
+
+def _pk_model(name: str) -> dict:
+    from kapclinic.clinical.pk.definitions import MODELS_DIR
+
+    return json.loads((MODELS_DIR / name).read_text())
+
+
+@pytest.mark.parametrize("model, change, field, problem", [
+    ("domino.json", lambda d: d["routes"]["oral"].update(kind="buccal"), "routes.oral.kind",
+     "'buccal' is not one of iv, first-order, zero-then-first-order, esketamine-nasal"),
+    ("domino.json", lambda d: d["routes"]["oral"].pop("kind"), "routes.oral.kind", "is required"),
+    # a misspelt lag was dropped without a word before the routes were typed
+    ("domino.json", lambda d: d["routes"]["intranasal"].update(lagg=d["routes"]["intranasal"]["lag"]),
+     "routes.intranasal.lagg", "is not a known field"),
+    ("domino.json", lambda d: d["routes"]["im"]["ka"].update(unit="min"), "routes.im.ka.unit",
+     "'min' is not one of '1/min' or '1/h'"),
+    ("perez_ruixo_esketamine.json", lambda d: d["covariates"][0].update(effect="add"),
+     "covariates[0].effect", "'add' is not one of 'multiply' or 'per_year_above'"),
+    ("perez_ruixo_esketamine.json", lambda d: d["fitted_population"].update(height_cm={}),
+     "fitted_population.height_cm", "is not a known field"),
+    ("perez_ruixo_esketamine.json", lambda d: d["discrepancies"][0].update(model_value="0.178"),
+     "discrepancies[0].model_value", "must be a number"),
+    ("perez_ruixo_esketamine.json", lambda d: d["routes"]["intranasal"]["params"].pop("nasal_ka"),
+     "routes.intranasal.params.nasal_ka", "is required"),
+])
+def test_pk_routes_covariates_and_fitted_population_are_typed_and_refused_naming_the_field(
+        model, change, field, problem):
+    from kapclinic.clinical.pk import ModelDefinitionError
+    from kapclinic.clinical.pk.definitions import parse_definition
+
+    raw = _pk_model(model)
+    change(raw)
+    with pytest.raises(ModelDefinitionError) as caught:
+        parse_definition(raw, model)
+    assert str(caught.value) == f"{model}: field '{field}': {problem}"
+
+
+@pytest.mark.parametrize("change, field, problem", [
+    (lambda o: o.update(tmax_sd=5), "observations[0].tmax_sd", "is not a known field"),
+    (lambda o: o.update(fit="yes"), "observations[0].fit", "must be true or false"),
+    (lambda o: o.update(route="rectal"), "observations[0].route",
+     "'rectal' is not one of 'iv-bolus', 'iv-infusion', 'im', 'intranasal', 'sublingual' or 'oral'"),
+])
+def test_an_observation_with_a_typo_is_refused_naming_the_field(change, field, problem):
+    from kapclinic.clinical.pk import ModelDefinitionError
+    from kapclinic.clinical.pk.observations import OBSERVATIONS_FILE, parse_observations
+
+    raw = json.loads(OBSERVATIONS_FILE.read_text())
+    change(raw["observations"][0])
+    with pytest.raises(ModelDefinitionError) as caught:
+        parse_observations(raw, "observations.json")
+    assert str(caught.value) == f"observations.json: field '{field}': {problem}"

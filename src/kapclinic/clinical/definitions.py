@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -51,6 +51,24 @@ def pattern_words(regex: str, words: str) -> StringConstraints:
 Text = Annotated[str, StringConstraints(pattern=r"\S")]
 # A list with at least one entry.
 NonEmpty = Annotated[list[T], Field(min_length=1)]
+
+
+_TAG_ERROR = "tag·"  # a tagged union's error type: this prefix, then the tag's key
+
+
+def tagged_by(key: str, tags: Sequence[str]) -> Discriminator:
+    """Choose a union's branch (each annotated ``Tag("·" + value)``) by the value of ``key``;
+    a missing or unknown value is refused at ``key`` itself, listing ``tags``."""
+    known = tuple(tags)
+
+    def pick(value: Any) -> str | None:
+        if not isinstance(value, dict):
+            return f"·{known[0]}"  # that branch refuses it: "must be an object"
+        got = value.get(key)
+        return f"·{got}" if isinstance(got, str) and got in known else None
+
+    return Discriminator(pick, custom_error_type=f"{_TAG_ERROR}{key}",
+                         custom_error_message=", ".join(known))
 
 
 def field_path(loc: Sequence[int | str]) -> str:
@@ -110,6 +128,11 @@ def validate(model: type[M], data: Any, fail: Fail) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
+        if first["type"].startswith(_TAG_ERROR):  # a tagged union: name the tag's key
+            key, given = first["type"].removeprefix(_TAG_ERROR), first["input"]
+            problem = (f"'{given[key]}' is not one of {first['msg']}" if key in given
+                       else "is required")
+            raise fail(field_path((*first["loc"], key)), problem) from exc
         raise fail(field_path(first["loc"]), plain_problem(first)) from exc
 
 

@@ -12,7 +12,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .definitions import DRUGS, EVIDENCE_TAGS, ROUTES, Reader, read_json
+from kapclinic.clinical.definitions import validate
+
+from .definitions import Checker, read_json
+from .file_model import ObservationsFile
 
 OBSERVATIONS_FILE = Path(__file__).with_name("observations.json")
 REFERENCE_WEIGHT_KG = 70.0  # weights were not reported: the typical adult of the models
@@ -70,57 +73,35 @@ class Observation:
                 else f"{self.dose_mg_per_kg:g} mg/kg")
 
 
-def _optional(r: Reader, d: dict[str, Any], key: str, where: str) -> float | None:
-    return r.number(d, key, where) if key in d else None
-
-
 def parse_observations(data: Any, filename: str) -> tuple[Observation, ...]:
-    """Validate decoded JSON; raise ModelDefinitionError naming file and field."""
-    r = Reader(filename)
-    top = r.obj(data, "(top level)")
-    if top.get("schema_version") != 1:
-        raise r.fail("schema_version", "must be 1")
-    raw = r.get(top, "observations", "")
-    if not isinstance(raw, list) or not raw:
-        raise r.fail("observations", "must be a non-empty list")
+    """Validate decoded JSON: its shape and types through ``ObservationsFile``, then what
+    needs more than one field; raise ModelDefinitionError naming file and field."""
+    r = Checker(filename)
+    top = validate(ObservationsFile, data, r.fail)
     out: list[Observation] = []
     seen: set[str] = set()
-    for i, item in enumerate(raw):
+    for i, d in enumerate(top.observations):
         where = f"observations[{i}]."
-        d = r.obj(item, where[:-1])
-        oid = r.text(d, "id", where)
-        if oid in seen:
-            raise r.fail(f"{where}id", f"'{oid}' is used twice")
-        seen.add(oid)
-        route = r.text(d, "route", where, choices=ROUTES)
-        if ("dose_mg" in d) == ("dose_mg_per_kg" in d):
+        if d.id in seen:
+            raise r.fail(f"{where}id", f"'{d.id}' is used twice")
+        seen.add(d.id)
+        if (d.dose_mg is None) == (d.dose_mg_per_kg is None):
             raise r.fail(f"{where}dose_mg", "give exactly one of dose_mg and dose_mg_per_kg")
-        duration = _optional(r, d, "duration_min", where)
-        if (duration is not None) != (route == "iv-infusion"):
+        if (d.duration_min is not None) != (d.route == "iv-infusion"):
             raise r.fail(f"{where}duration_min", "is required for iv-infusion and only there")
-        obs = Observation(
-            id=oid, drug=r.text(d, "drug", where, choices=DRUGS),
-            form=r.text(d, "form", where, choices=("racemic", "S-enantiomer")), route=route,
-            dose_mg=_optional(r, d, "dose_mg", where),
-            dose_mg_per_kg=_optional(r, d, "dose_mg_per_kg", where), duration_min=duration,
-            cmax_ng_per_ml=_optional(r, d, "cmax_ng_per_ml", where),
-            cmax_sd_ng_per_ml=_optional(r, d, "cmax_sd_ng_per_ml", where),
-            tmax_min=_optional(r, d, "tmax_min", where),
-            tmax_low_min=_optional(r, d, "tmax_low_min", where),
-            tmax_high_min=_optional(r, d, "tmax_high_min", where),
-            tmax_sd_min=_optional(r, d, "tmax_sd_min", where),
-            auc_ng_h_per_ml=_optional(r, d, "auc_ng_h_per_ml", where),
-            statistic=r.text(d, "statistic", where), population=r.text(d, "population", where),
-            label=r.text(d, "label", where), source=r.text(d, "source", where),
-            evidence=r.text(d, "evidence", where, choices=EVIDENCE_TAGS),
-            fit=bool(r.get(d, "fit", where)),
-        )
-        if obs.cmax_ng_per_ml is None and obs.tmax_min is None:
+        if d.cmax_ng_per_ml is None and d.tmax_min is None:
             raise r.fail(f"{where}cmax_ng_per_ml", "an observation needs a peak or a time")
-        if obs.auc_ng_h_per_ml is not None and obs.route != "iv-bolus" \
-                and "auc_source" not in d:
+        if d.auc_ng_h_per_ml is not None and d.route != "iv-bolus" and d.auc_source is None:
             raise r.fail(f"{where}auc_source", "a derived AUC must say how it was derived")
-        out.append(obs)
+        out.append(Observation(
+            id=d.id, drug=d.drug, form=d.form, route=d.route, dose_mg=d.dose_mg,
+            dose_mg_per_kg=d.dose_mg_per_kg, duration_min=d.duration_min,
+            cmax_ng_per_ml=d.cmax_ng_per_ml, cmax_sd_ng_per_ml=d.cmax_sd_ng_per_ml,
+            tmax_min=d.tmax_min, tmax_low_min=d.tmax_low_min, tmax_high_min=d.tmax_high_min,
+            tmax_sd_min=d.tmax_sd_min, auc_ng_h_per_ml=d.auc_ng_h_per_ml,
+            statistic=d.statistic, population=d.population, label=d.label, source=d.source,
+            evidence=d.evidence, fit=d.fit,
+        ))
     return tuple(out)
 
 
