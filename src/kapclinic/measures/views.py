@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -20,7 +20,7 @@ from kapclinic.accounts.permissions import (
     public,
     require,
 )
-from kapclinic.accounts.scoping import get_for_user
+from kapclinic.accounts.scoping import for_clinic, get_for_user
 from kapclinic.alerts import actions as alert_actions
 from kapclinic.alerts.models import Alert, OutboxMessage
 from kapclinic.audit import trail
@@ -282,7 +282,7 @@ def toggle_schedule(request: HttpRequest, patient_id: int, schedule_id: int) -> 
 @require(Action.ALERT_VIEW)
 def alert_list(request: HttpRequest) -> HttpResponse:
     open_alerts = actions.with_responses(list(
-        Alert.objects.open().filter(clinic_id=request.membership.clinic_id)
+        for_clinic(Alert.objects.open(), request.membership.clinic_id)
         .select_related("patient").order_by("raised_at")))
     trail.record_many([trail.Event("list", "alert", a.pk, patient_id=a.patient_id)
                        for a in open_alerts])
@@ -294,14 +294,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @one_time_form
 def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
-    alert = get_object_or_404(Alert, pk=alert_id)
-    if alert.patient_id is not None:
-        get_patient_for_user(request, alert.patient_id, Action.ALERT_ACKNOWLEDGE,
-                             audit_read=False)
-    elif alert.clinic_id != request.membership.clinic_id:
-        trail.record("denied", object_type="alert", object_id=alert_id,
-                     detail={"reason": "another clinic's alert"})
-        raise Http404
+    alert = get_for_user(request, Alert, alert_id, Action.ALERT_ACKNOWLEDGE, audit_read=False)
     form = AcknowledgeForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Write what you did about the alert before acknowledging it.")
@@ -391,7 +384,7 @@ def outcome_settings(request: HttpRequest) -> HttpResponse:
 
 @require(Action.OUTBOX_VIEW)
 def outbox(request: HttpRequest) -> HttpResponse:
-    sent = OutboxMessage.objects.filter(clinic_id=request.membership.clinic_id)
+    sent = for_clinic(OutboxMessage, request.membership.clinic_id)
     page = Paginator(sent, 50).get_page(request.GET.get("page"))
     trail.record_many([trail.Event("list", "outbox_message", m.pk, patient_id=m.patient_id)
                        for m in page])
