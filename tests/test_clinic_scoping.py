@@ -52,6 +52,22 @@ class _Meta:
     label = "later.Forgotten"
 
 
+def test_a_refused_lookup_of_any_clinic_owned_table_can_be_audited():
+    """get_for_user writes ``denied`` with the table's record type: an app that forgot to
+    declare it would answer a probe with an error instead of an audited 404."""
+    from kapclinic.audit import types
+
+    undeclared = []
+    for label in clinic_paths():
+        kind = scoping.record_type(apps.get_model(label))
+        try:
+            types.check("denied", kind)
+        except types.UndeclaredAuditType:
+            undeclared.append(f"{label} ({kind})")
+    assert not undeclared, (
+        f"declare these record types in the app's audit_types.py: {', '.join(undeclared)}")
+
+
 def test_a_model_that_declares_nothing_or_a_global_without_a_reason_is_refused():
     from kapclinic.audit.models import CorrectableRecord
     from kapclinic.patients.models import Condition
