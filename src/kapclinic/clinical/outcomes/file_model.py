@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Tag
+from pydantic import Discriminator, Field, Tag
 
 from kapclinic.clinical.definitions import NonEmpty, Strict, Text
-
-Evidence = Literal["verified", "secondary", "derived", "unverified", "policy"]
+from kapclinic.clinical.instruments.file_model import Evidence  # one set of tags
 
 
 def _default_kind(value: Any) -> str:
@@ -32,8 +31,8 @@ class SettingFile(Strict):
 class Score(Strict):
     op: Literal[">=", ">"]
     value: float
-    consecutive: int
-    spacing_days: list[int]
+    consecutive: Annotated[int, Field(ge=1)]
+    spacing_days: list[int]  # [min, max] days between adjacent assessments
 
 
 class RelapseFile(Strict):
@@ -41,7 +40,7 @@ class RelapseFile(Strict):
     version: Text
     label: Text
     score: Score
-    events: list[Text] = []
+    events: list[Text] = []  # clinical event kinds that are a relapse on their own
     event_date: Text
     evidence: Evidence
     source: Text

@@ -10,7 +10,6 @@ definitions (``change_rules`` / ``remission``) and are applied through
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -18,11 +17,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from kapclinic.clinical.definitions import Setting, validate
-from kapclinic.clinical.instruments.definitions import EVIDENCE, ChangeRule  # one set of tags
+from kapclinic.clinical.definitions import Setting, read_json, validate
+from kapclinic.clinical.instruments.definitions import ChangeRule
 
 from .errors import OutcomeRulesError, OutcomeSettingError
-from .file_model import OutcomesFile, SettingFile
+from .file_model import OutcomesFile, RelapseFile, SettingFile, StableRemissionFile
 
 RULES_FILE = Path(__file__).with_name("outcomes.json")
 SCHEMA_VERSION = 1
@@ -153,50 +152,8 @@ def _fail(where: str, problem: str) -> OutcomeRulesError:
     return OutcomeRulesError(RULES_FILE.name, where, problem)
 
 
-def _obj(data: Any, where: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise _fail(where, "must be an object")
-    return data
-
-
-def _text(data: dict[str, Any], key: str, where: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise _fail(f"{where}.{key}", "must be a non-empty string")
-    return value
-
-
-def _num(data: dict[str, Any], key: str, where: str) -> float:
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _fail(f"{where}.{key}", "must be a finite number")
-    return float(value)
-
-
-def _int(data: dict[str, Any], key: str, where: str) -> int:
-    value = data.get(key)
-    if type(value) is not int:
-        raise _fail(f"{where}.{key}", "must be a whole number")
-    return value
-
-
-def _evidence(data: dict[str, Any], where: str) -> str:
-    value = _text(data, "evidence", where)
-    if value not in EVIDENCE:
-        raise _fail(f"{where}.evidence", f"must be one of {list(EVIDENCE)}")
-    return value
-
-
-def _ints(data: dict[str, Any], key: str, where: str) -> tuple[int, ...]:
-    value = data.get(key)
-    if not isinstance(value, list) or not all(type(v) is int for v in value):
-        raise _fail(f"{where}.{key}", "must be a list of whole numbers")
-    return tuple(value)
-
-
-def _setting(name: str, raw: Any) -> SettingSpec:
+def _setting(name: str, d: SettingFile) -> SettingSpec:
     where = f"settings.{name}"
-    d = validate(SettingFile, raw, lambda field, problem: _fail(f"{where}.{field}", problem))
     if d.allowed is not None:
         if d.min is not None or d.max is not None or not isinstance(d.default, str):
             raise _fail(f"{where}.default", "a setting with allowed values has a text default "
@@ -215,66 +172,42 @@ def _setting(name: str, raw: Any) -> SettingSpec:
     return spec
 
 
-def _relapse(instrument: str, raw: Any) -> RelapseRule:
-    where = f"relapse_rules.{instrument}"
-    d = _obj(raw, where)
-    score = _obj(d.get("score"), f"{where}.score")
-    op = _text(score, "op", f"{where}.score")
-    if op not in SCORE_OPS:
-        raise _fail(f"{where}.score.op", f"must be one of {list(SCORE_OPS)}")
-    spacing = _ints(score, "spacing_days", f"{where}.score")
+def _relapse(instrument: str, d: RelapseFile) -> RelapseRule:
+    spacing = d.score.spacing_days
     if len(spacing) != 2 or not 0 <= spacing[0] <= spacing[1]:
-        raise _fail(f"{where}.score.spacing_days", "must be [min, max] with 0 <= min <= max")
-    consecutive = _int(score, "consecutive", f"{where}.score")
-    if consecutive < 1:
-        raise _fail(f"{where}.score.consecutive", "must be at least 1")
-    events = d.get("events", [])
-    if not isinstance(events, list) or not all(isinstance(e, str) and e for e in events):
-        raise _fail(f"{where}.events", "must be a list of event kinds")
-    _text(d, "event_date", where)
-    return RelapseRule(instrument, _text(d, "id", where), _text(d, "version", where),
-                       _text(d, "label", where), op, _num(score, "value", f"{where}.score"),
-                       consecutive, spacing[0], spacing[1], tuple(events), _evidence(d, where),
-                       _text(d, "source", where))
+        raise _fail(f"relapse_rules.{instrument}.score.spacing_days",
+                    "must be [min, max] with 0 <= min <= max")
+    return RelapseRule(instrument, d.id, d.version, d.label, d.score.op, float(d.score.value),
+                       d.score.consecutive, spacing[0], spacing[1], tuple(d.events), d.evidence,
+                       d.source)
 
 
-def _stable(instrument: str, raw: Any) -> StableRemissionRule:
-    where = f"stable_remission.{instrument}"
-    d = _obj(raw, where)
-    op = _text(d, "op", where)
-    if op not in ("<=", "<"):
-        raise _fail(f"{where}.op", "must be '<=' or '<'")
-    weeks = _ints(d, "weeks", where)
-    tolerated = _ints(d, "tolerated_weeks", where)
-    if not weeks or not set(tolerated) <= set(weeks):
-        raise _fail(f"{where}.tolerated_weeks", "must be a subset of weeks")
-    return StableRemissionRule(instrument, _text(d, "id", where), _text(d, "version", where),
-                               _text(d, "label", where), op, _num(d, "value", where), weeks,
-                               tolerated, _int(d, "max_tolerated", where), _evidence(d, where),
-                               _text(d, "source", where))
+def _stable(instrument: str, d: StableRemissionFile) -> StableRemissionRule:
+    if not set(d.tolerated_weeks) <= set(d.weeks):
+        raise _fail(f"stable_remission.{instrument}.tolerated_weeks", "must be a subset of weeks")
+    return StableRemissionRule(instrument, d.id, d.version, d.label, d.op, float(d.value),
+                               tuple(d.weeks), tuple(d.tolerated_weeks), d.max_tolerated,
+                               d.evidence, d.source)
 
 
 def parse_rules(data: Any) -> OutcomeRules:
-    """Validate the parsed JSON of an outcomes rules file; errors name the field."""
-    validate(OutcomesFile, data, _fail)  # shape and types; the checks between fields follow
-    d = _obj(data, "(file)")
-    if d.get("schema_version") != SCHEMA_VERSION:
-        raise _fail("schema_version", f"must be {SCHEMA_VERSION}")
-    settings = {n: _setting(n, raw) for n, raw in _obj(d.get("settings"), "settings").items()}
+    """Validate the parsed JSON of an outcomes rules file (its shape and types through
+    ``OutcomesFile``, then the checks between fields); errors name the field."""
+    d = validate(OutcomesFile, data, _fail)
+    settings = {n: _setting(n, raw) for n, raw in d.settings.items()}
     missing = {f.name for f in fields(OutcomeSettings)} - {"relapse_rules", "instrument_settings",
                                                          "change_rules"}
     if missing - set(settings):
         raise _fail("settings", f"lacks {sorted(missing - set(settings))}")
-    relapse = {i: _relapse(i, raw) for i, raw in _obj(d.get("relapse_rules"), "relapse_rules").items()}
-    stable = {i: _stable(i, raw) for i, raw in _obj(d.get("stable_remission", {}),
-                                                    "stable_remission").items()}
-    return OutcomeRules(_text(d, "version", "(file)"), settings, relapse, stable)
+    relapse = {i: _relapse(i, raw) for i, raw in d.relapse_rules.items()}
+    stable = {i: _stable(i, raw) for i, raw in d.stable_remission.items()}
+    return OutcomeRules(d.version, settings, relapse, stable)
 
 
 @cache
 def load_rules() -> OutcomeRules:
     """The shipped ``outcomes.json``, validated once per process."""
-    return parse_rules(json.loads(RULES_FILE.read_text(encoding="utf-8")))
+    return parse_rules(read_json(RULES_FILE, _fail))
 
 
 def _default(name: str) -> Any:
