@@ -151,6 +151,7 @@ def leaf_codes_under(heading: str) -> list[str]:
                   and code != heading)
 
 
+@cache  # the installed package does not change while the process runs
 def code_set_release() -> str:
     """The release the package ships, e.g. 'ICD-10-CM April 2026 (simple-icd-10-cm 1.5.0)'."""
     return f"ICD-10-CM {_release_name()} (simple-icd-10-cm {version('simple-icd-10-cm')})"
@@ -175,25 +176,24 @@ def parse_table(raw: Any, codes: dict[str, tuple[str, bool]]) -> DiagnosisTable:
 
     from .file_model import DiagnosesFile
 
-    validate(DiagnosesFile, raw, fail)  # shape and types; the code-set checks follow
+    d = validate(DiagnosesFile, raw, fail)  # shape and types; the code-set checks follow
     groups: list[DiagnosisGroup] = []
-    for i, g in enumerate(raw.get("groups") or []):
+    for i, g in enumerate(d.groups):
         where = f"groups[{i}]"
-        for key in ("includes", "excludes", "codes"):
-            for j, code in enumerate(g.get(key, [])):
+        for key, listed in (("includes", g.includes), ("excludes", g.excludes), ("codes", g.codes)):
+            for j, code in enumerate(listed):
                 if code not in codes:
                     raise fail(f"{where}.{key}[{j}]", f"'{code}' is not an ICD-10-CM code")
-        group = DiagnosisGroup(id=g["id"], label=g["label"], includes=tuple(g["includes"]),
-                               excludes=tuple(g.get("excludes", [])), listed=tuple(g.get("codes", [])),
-                               snomed=g.get("snomed", ""))
+        group = DiagnosisGroup(id=g.id, label=g.label, includes=tuple(g.includes),
+                               excludes=tuple(g.excludes), listed=tuple(g.codes), snomed=g.snomed)
         for j, code in enumerate(group.listed):
             if not group.covers(code):
                 raise fail(f"{where}.codes[{j}]", f"'{code}' is outside the group's prefixes")
         if group.id in (OTHER_GROUP, OTHER_MENTAL_GROUP) or any(group.id == other.id for other in groups):
             raise fail(f"{where}.id", f"'{group.id}' is reserved or used twice")
         groups.append(group)
-    table = DiagnosisTable(version=raw["version"], code_set=code_set_release(), citation=raw["citation"],
-                           note=raw["note"], system=raw["system"], groups=tuple(groups))
+    table = DiagnosisTable(version=d.version, code_set=code_set_release(), citation=d.citation,
+                           note=d.note, system=d.system, groups=tuple(groups))
     for group in groups:
         for j, prefix in enumerate(group.includes):
             owner = table.group_of(prefix)
