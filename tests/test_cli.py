@@ -42,6 +42,7 @@ def demo_dir(tmp_path_factory) -> Path:
     return data_dir
 
 
+@pytest.mark.slow
 def test_the_demo_creates_two_clinics_with_a_login_per_role(demo_dir):
     with sqlite3.connect(demo_dir / "kapclinic.sqlite3") as db:
         users = {row[0] for row in db.execute("SELECT username FROM accounts_user")}
@@ -52,6 +53,7 @@ def test_the_demo_creates_two_clinics_with_a_login_per_role(demo_dir):
     assert len(demo_patients(demo_dir)) == 12 + 3
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_clinic_and_another_seed_does_not(demo_dir, tmp_path):
     again, other = tmp_path / "again", tmp_path / "other"
     kapclinic(again, "demo", "--patients", "12", "--seed", "7", "--password", PASSWORD)
@@ -60,6 +62,7 @@ def test_the_same_seed_gives_the_same_clinic_and_another_seed_does_not(demo_dir,
     assert demo_patients(other) != demo_patients(demo_dir)
 
 
+@pytest.mark.slow
 def test_running_the_demo_again_keeps_the_data(demo_dir):
     before = demo_patients(demo_dir)
     result = kapclinic(demo_dir, "demo", "--password", PASSWORD)
@@ -67,6 +70,7 @@ def test_running_the_demo_again_keeps_the_data(demo_dir):
     assert demo_patients(demo_dir) == before
 
 
+@pytest.mark.slow
 def test_the_default_demo_password_is_printed_once(tmp_path):
     result = kapclinic(tmp_path, "demo", "--patients", "2")
     assert result.returncode == 0 and "Password for every demo login:" in result.stdout
@@ -74,6 +78,7 @@ def test_the_default_demo_password_is_printed_once(tmp_path):
     assert "Password" not in again.stdout
 
 
+@pytest.mark.slow
 def test_the_demo_refuses_a_database_holding_real_data(tmp_path):
     assert kapclinic(tmp_path, "manage", "migrate", "-v0").returncode == 0
     made = kapclinic(tmp_path, "createclinic", "--slug", "real", "--name", "Real Clinic",
@@ -84,6 +89,7 @@ def test_the_demo_refuses_a_database_holding_real_data(tmp_path):
     assert len(refused.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_user_is_created_in_a_clinic_with_a_role_and_gets_a_token(tmp_path):
     kapclinic(tmp_path, "manage", "migrate", "-v0")
     kapclinic(tmp_path, "createclinic", "--slug", "north", "--name", "North")
@@ -109,12 +115,14 @@ def test_a_user_is_created_in_a_clinic_with_a_role_and_gets_a_token(tmp_path):
     (["mfa", "reset", "nurse"], "nurse has no authenticator to remove"),
     (["createclinic", "--slug", "x", "--name", "X", "--time-zone", "Mars/Olympus"], "time_zone"),
 ])
+@pytest.mark.slow
 def test_bad_arguments_exit_2_with_one_line(demo_dir, args, message):
     result = kapclinic(demo_dir, *args)
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_audit_verify_passes_then_names_a_tampered_entry(demo_dir, tmp_path):
     ok = kapclinic(demo_dir, "audit", "verify")
     assert ok.returncode == 0 and "intact" in ok.stdout
@@ -162,6 +170,7 @@ def test_development_generates_the_secret_once_and_keeps_it(tmp_path):
     assert oct((tmp_path / "secret_key").stat().st_mode)[-3:] == "600"
 
 
+@pytest.mark.slow
 def test_sqlite_runs_with_wal_and_foreign_keys(demo_dir):
     with sqlite3.connect(demo_dir / "kapclinic.sqlite3") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -172,6 +181,7 @@ def test_django_management_commands_stay_reachable(tmp_path):
     assert result.returncode == 0 and "0002_refuse_changes_on_postgresql" in result.stdout
 
 
+@pytest.mark.slow
 def test_the_demo_json_of_me_works_over_a_real_token(demo_dir):
     token = kapclinic(demo_dir, "token", "create", "--user", "nurse").stdout.strip()
     code = ("import json,os,django;os.environ['DJANGO_SETTINGS_MODULE']='kapclinic.settings';"
@@ -185,6 +195,7 @@ def test_the_demo_json_of_me_works_over_a_real_token(demo_dir):
     assert json.loads(out.stdout)["active_clinic"]["role"] == "nurse"
 
 
+@pytest.mark.slow
 def test_a_lost_authenticator_is_reset_from_the_command_line(demo_dir):
     made = kapclinic(demo_dir, "manage", "shell", "-c",
                      "from django_otp.plugins.otp_totp.models import TOTPDevice as D; "

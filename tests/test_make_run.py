@@ -6,11 +6,14 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tests.test_cli import kapclinic
 
 MAKEFILE = Path(__file__).resolve().parents[1] / "Makefile"
 
 
+@pytest.mark.slow
 def test_the_demo_step_of_make_run_skips_a_real_clinic_and_exits_0(tmp_path):
     assert kapclinic(tmp_path, "manage", "migrate", "-v0").returncode == 0  # as make run does
     made = kapclinic(tmp_path, "createclinic", "--slug", "real", "--name", "Real Clinic")

@@ -34,6 +34,7 @@ def test_every_racemic_extravascular_route_is_calibrated():
     assert {(m, r) for m in RACEMIC for r in EXTRAVASCULAR} <= set(ROUTES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_id, route", ROUTES)
 def test_the_model_file_holds_the_absorption_the_derivation_gives(fits, model_id, route):
     spec = load_all()[model_id].routes[route]
@@ -57,6 +58,7 @@ def test_every_calibrated_value_is_tagged_derived_and_names_the_observed_data(mo
             assert f"{shown:g}" in value.source
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_id, route", ROUTES)
 def test_the_calibration_fits_the_observations_at_least_as_well_as_the_published_absorption(
         fits, model_id, route):
@@ -69,6 +71,7 @@ def test_the_calibration_fits_the_observations_at_least_as_well_as_the_published
     assert sum_of_squares(fit.after) <= sum_of_squares(fit.before) + 1e-9
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_id, route", [(m, r) for m, r in ROUTES if r == "intranasal"])
 def test_scipy_finds_no_better_least_squares_fit_within_the_same_bounds(fits, model_id, route):
     defn = load_all()[model_id]
@@ -90,6 +93,7 @@ def test_scipy_finds_no_better_least_squares_fit_within_the_same_bounds(fits, mo
     assert fits[model_id, route].sum_of_squares <= best + 1e-6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_id", RACEMIC)
 def test_intranasal_30_mg_racemic_peak_is_closer_to_the_observed_60_8_than_before(fits,
                                                                                    model_id):
