@@ -26,7 +26,6 @@ from .errors import DefinitionError, SettingError, UnknownInstrumentError
 from .file_model import InstrumentFile
 
 DEFINITIONS_DIR = Path(__file__).with_name("definitions")
-SCHEMA_VERSION = 1
 
 # The vocabularies, as the file model types them (one list of each).
 EVIDENCE: tuple[str, ...] = get_args(fm.Evidence)
@@ -47,12 +46,6 @@ def loinc_check_digit(number: str) -> int:
             digit = digit - 9 if digit > 9 else digit
         total += digit
     return (10 - total % 10) % 10
-
-
-@dataclass(frozen=True)
-class Sourced:
-    evidence: str
-    source: str
 
 
 @dataclass(frozen=True)

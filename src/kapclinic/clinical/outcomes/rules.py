@@ -24,7 +24,6 @@ from .errors import OutcomeRulesError, OutcomeSettingError
 from .file_model import OutcomesFile, RelapseFile, SettingFile, StableRemissionFile
 
 RULES_FILE = Path(__file__).with_name("outcomes.json")
-SCHEMA_VERSION = 1
 
 SCORE_OPS = (">=", ">")
 
