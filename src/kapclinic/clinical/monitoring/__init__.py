@@ -1,0 +1,12 @@
+"""Session monitoring rules as data (``rules.json``) and their evaluation on each reading.
+
+``load_rules()`` gives the rules and their clinic settings; ``evaluate`` checks a reading
+(after the clinical.md 4.4 plausibility limits) and overdue readings against the rules a
+protocol names, returning alerts with a severity, a label and the recommended actions.
+"""
+
+from .errors import MonitoringError, MonitoringSettingError, ReadingError, RulesFileError
+from .rules import MonitoringRules, MonitoringSettings, load_rules
+
+__all__ = ["MonitoringError", "MonitoringRules", "MonitoringSettingError", "MonitoringSettings",
+           "ReadingError", "RulesFileError", "load_rules"]
