@@ -13,6 +13,7 @@ from pathlib import Path
 from kapclinic import config
 from kapclinic.clinical.instruments import cli as instruments_cli
 from kapclinic.clinical.pk import cli as pk_cli
+from kapclinic.clinical.protocols import cli as protocols_cli
 from kapclinic.clinical.screening import cli as screening_cli
 
 USAGE_ERROR = 2
@@ -486,6 +487,12 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("instruments", help="list the questionnaires kapclinic scores")
     instruments_cli.add_list_arguments(listing)
     listing.set_defaults(func=instruments_cli.run_list, pure=True)
+    protocols = sub.add_parser("protocols", help="list the dosing protocols")
+    protocols_cli.add_list_arguments(protocols)
+    protocols.set_defaults(func=protocols_cli.run_list, pure=True)
+    dose = sub.add_parser("dose", help="calculate a dose against a protocol's range and cap")
+    protocols_cli.add_dose_arguments(dose)
+    dose.set_defaults(func=protocols_cli.run_dose, pure=True)
     return parser
 
 
