@@ -87,6 +87,17 @@ def set_directly(queryset, **values) -> int:
         return queryset.update(**values)
 
 
+def stored_settings(clinic):
+    """The clinic's measurement settings row as a queryset to update in test setup; reading
+    the settings never creates it (only saving them does), so a test wanting a stored value
+    makes the row first."""
+    from kapclinic.measures.models import MeasureSettings
+
+    clinic_id = clinic if isinstance(clinic, int) else clinic.pk
+    row, _ = MeasureSettings.objects.get_or_create(clinic_id=clinic_id)
+    return MeasureSettings.objects.filter(pk=row.pk)
+
+
 @pytest.fixture
 def patient(clinic_a, prescriber):
     return new_patient(clinic_a, prescriber, prescriber=prescriber)

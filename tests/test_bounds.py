@@ -16,7 +16,7 @@ from kapclinic.measures import actions, worker
 from kapclinic.measures.models import MeasureRequest, MeasureSettings, Schedule
 from kapclinic.patients.models import Patient
 from kapclinic.screening.models import Intake
-from tests.conftest import login, set_directly
+from tests.conftest import login, set_directly, stored_settings
 
 HUGE = "99999999999999999999"
 
@@ -77,7 +77,7 @@ def test_the_model_refuses_an_out_of_range_setting_whoever_saves_it(clinic_a):
 def test_the_worker_survives_an_out_of_range_link_days_stored_before_the_bounds(
         prescriber, reachable, clinic_a):
     actions.start_default_schedule(patient=reachable, by=prescriber)
-    MeasureSettings.objects.filter(clinic=clinic_a).update(link_days=99999999,
+    stored_settings(clinic_a).update(link_days=99999999,
                                                            escalation_minutes=99999999)
     report = worker.run_once(now=timezone.now() + timedelta(minutes=1))
     assert report.sent == 2
@@ -88,7 +88,7 @@ def test_the_worker_survives_an_out_of_range_link_days_stored_before_the_bounds(
 def test_a_link_days_of_zero_stored_before_the_bounds_still_sends_an_open_link(
         prescriber, reachable, clinic_a):
     MeasureSettings.objects.get_or_create(clinic=clinic_a)
-    MeasureSettings.objects.filter(clinic=clinic_a).update(link_days=0)
+    stored_settings(clinic_a).update(link_days=0)
     made = actions.send_request(patient=reachable, instrument="phq9", due_at=timezone.now(),
                                 base_url="http://testserver/", by=prescriber)
     assert made.link.is_open
@@ -97,7 +97,7 @@ def test_a_link_days_of_zero_stored_before_the_bounds_still_sends_an_open_link(
 def test_send_a_link_with_a_huge_stored_link_days_is_not_a_server_error(
         nurse, reachable, clinic_a):
     MeasureSettings.objects.get_or_create(clinic=clinic_a)
-    MeasureSettings.objects.filter(clinic=clinic_a).update(link_days=99999999)
+    stored_settings(clinic_a).update(link_days=99999999)
     response = login(nurse).post(f"/patients/{reachable.pk}/measures/send/",
                                  {"instrument": "phq9"})
     assert response.status_code == 302
@@ -129,7 +129,7 @@ def test_the_outcome_rules_page_does_not_make_the_measure_settings_page_conflict
     client = login(clinic_admin)
     data = settings_form_data(client)
     # the outcome rules page keeps its own version (outcome_version)
-    MeasureSettings.objects.filter(clinic=clinic_a).update(outcome_version=7)
+    stored_settings(clinic_a).update(outcome_version=7)
     assert client.post("/clinic/measures/", {**data, "escalation_minutes": 45}).status_code == 302
 
 

@@ -289,7 +289,7 @@ def test_a_stalled_mail_server_does_not_hold_audited_writes(smtp_server, reachab
         assert smtp_server.stalled.wait(10), "the worker never reached the mail server"
         # The worker is now waiting on the mail server: the clinic keeps writing.
         with transaction.atomic():
-            entry = trail.record("view", object_type="patient", object_id=reachable.pk,
+            entry = trail.record("read", object_type="patient", object_id=reachable.pk,
                                  patient_id=reachable.pk, clinic_id=reachable.clinic_id)
             messaging.send_to_staff(reachable.clinic_id, "nina@example.org", subject="Hello",
                                     body="A second message, queued meanwhile.")

@@ -12,8 +12,8 @@ from django.utils import timezone
 from kapclinic.alerts.models import Alert
 from kapclinic.measures import actions, worker
 from kapclinic.measures import outcomes as outcome_snapshots
-from kapclinic.measures.models import MeasureSettings, OutcomeSnapshot, Response
-from tests.conftest import login, set_directly
+from kapclinic.measures.models import OutcomeSnapshot, Response
+from tests.conftest import login, set_directly, stored_settings
 from tests.test_measures import reachable  # noqa: F401 (fixture)
 
 CSSRS_MODERATE = {"item_1": "1", "item_2": "1", "item_3": "1", "item_4": "0", "item_5": "0",
@@ -105,7 +105,7 @@ def test_a_stored_prorated_phq9_of_4_5_is_not_counted_as_remission(nurse, patien
 
 def test_a_prorated_phq9_shows_its_rounded_total_and_what_it_was_rounded_from(nurse, patient):
     actions.settings_for(patient.clinic_id)
-    MeasureSettings.objects.filter(clinic_id=patient.clinic_id).update(prorate=True)
+    stored_settings(patient.clinic_id).update(prorate=True)
     answers = {"1": 1, "2": 1, "3": 1, "4": 1, "5": 0, "6": 0, "7": 0, "8": 0, "9": None}
     actions.record_response(patient=patient, instrument="phq9", answers=answers,
                             source="portal", by=None)  # e.g. sent through the API

@@ -14,7 +14,7 @@ from kapclinic.measures import actions, worker
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.models import ClinicalEvent, MeasureSettings, OutcomeSnapshot, Response
 from kapclinic.patients.actions import add_condition
-from tests.conftest import login, new_patient, set_directly
+from tests.conftest import login, new_patient, set_directly, stored_settings
 from tests.test_outcomes_dashboard import WEEK, record_series
 
 RULES_PAGE = "/clinic/outcomes/"
@@ -131,7 +131,7 @@ def test_bad_rules_are_refused_naming_the_field_and_nothing_changes(
 
 def test_the_worker_recomputes_what_a_rule_change_left_stale(clinic_a, prescriber, treated):
     record_series(treated, "phq9", [20, 8, 6, 16, 17], prescriber)
-    MeasureSettings.objects.filter(clinic=clinic_a).update(
+    stored_settings(clinic_a).update(
         relapse_rules={"phq9": {"threshold": 15, "consecutive": 2, "spacing_days": None,
                                 "version": 1}}, outcome_version=2)
     assert outcome_snapshots.stale(clinic_a.pk).count() == 1
@@ -144,7 +144,7 @@ def test_the_worker_recomputes_what_a_rule_change_left_stale(clinic_a, prescribe
 def test_the_dashboard_says_while_summaries_are_being_recomputed(clinic_a, prescriber, nurse,
                                                                  treated):
     record_series(treated, "phq9", [20, 8], prescriber)
-    MeasureSettings.objects.filter(clinic=clinic_a).update(outcome_version=5)
+    stored_settings(clinic_a).update(outcome_version=5)
     page = login(nurse).get("/dashboard/")
     assert b"still being recomputed" in page.content and page.context["stale"] == 1
 

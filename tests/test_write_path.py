@@ -53,6 +53,11 @@ def test_an_action_must_say_who_acts(patient):
         patient_actions.add_condition(patient=patient, code="F33.1")
 
 
+def test_a_function_without_a_keyword_only_by_cannot_be_an_action():
+    with pytest.raises(TypeError, match="keyword-only by="):
+        action(lambda patient: None)
+
+
 def test_an_action_run_from_the_command_line_by_alice_is_audited_as_alice(prescriber, patient):
     context.set_system_actor("kapclinic import", None)
     try:

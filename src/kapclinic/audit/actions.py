@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -46,13 +47,19 @@ def _counting_writes(scope: context.ActionScope):
 
 def action(function: F) -> F:
     name = f"{function.__module__}.{function.__qualname__}"
+    by_parameter = inspect.signature(function).parameters.get("by")
+    if by_parameter is None or by_parameter.kind is not inspect.Parameter.KEYWORD_ONLY:
+        raise TypeError(f"{name}: an action takes who acts as a keyword-only by=")
+    # a by= with a default (None: the system, e.g. send_request from the worker) may be omitted
+    default = by_parameter.default
 
     @functools.wraps(function)
     def run(*args, **kwargs):
-        if "by" not in kwargs:
+        if "by" not in kwargs and default is inspect.Parameter.empty:
             raise TypeError(f"{name} is an action: say who acts with by= (None: the system)")
+        by = kwargs.get("by", default)
         try:
-            with (context.acting(kwargs["by"], name) as scope,
+            with (context.acting(by, name) as scope,
                   connection.execute_wrapper(_counting_writes(scope)), transaction.atomic()):
                 result = function(*args, **kwargs)
                 if scope.writes and not scope.entries:
@@ -62,7 +69,7 @@ def action(function: F) -> F:
             raise
         except Exception:
             if scope.denials and not context.running_actions():
-                _keep_denials(scope.denials, kwargs["by"], name)
+                _keep_denials(scope.denials, by, name)
             raise
         return result
 

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Coalesce
 
 from kapclinic.accounts.scoping import for_clinic
 from kapclinic.clinical import instruments, outcomes
@@ -115,8 +116,11 @@ def refresh_all(patient: Patient) -> None:
 
 def stale(clinic_id: int | None = None):
     """Snapshots computed under an older version of their clinic's outcome rules."""
-    found = OutcomeSnapshot.objects.exclude(
-        settings_version=F("patient__clinic__measure_settings__outcome_version"))
+    # a clinic that never saved its settings has the defaults (no row: reading never writes)
+    current = Coalesce(F("patient__clinic__measure_settings__outcome_version"),
+                       MeasureSettings._meta.get_field("outcome_version").default)
+    found = OutcomeSnapshot.objects.alias(current_version=current).exclude(
+        settings_version=F("current_version"))
     return found if clinic_id is None else for_clinic(found, clinic_id)
 
 
