@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.clinical import outcomes
 from kapclinic.measures.chart import relapse_chart
 from kapclinic.measures.models import MeasureRequest, OutcomeSnapshot, Schedule
@@ -26,7 +27,7 @@ ASSESSED = Q(latest_total__isnull=False)
 
 def rates_by_condition(clinic_id: int, instrument: str) -> list[dict]:
     """Per condition: patients measured, and response and remission among those assessed."""
-    rows = (OutcomeSnapshot.objects.filter(patient__clinic_id=clinic_id, instrument=instrument)
+    rows = (for_clinic(OutcomeSnapshot, clinic_id).filter(instrument=instrument)
             .values("condition_group")
             .annotate(n=Count("id"), assessed=Count("id", filter=ASSESSED),
                       responders=Count("id", filter=ASSESSED & Q(ever_responded=True)),
@@ -41,8 +42,8 @@ def rates_by_condition(clinic_id: int, instrument: str) -> list[dict]:
 def relapse_curve(clinic_id: int, instrument: str) -> outcomes.KaplanMeier | None:
     """Time to relapse of everyone the core put at risk (durability is set exactly then:
     a relapse rule exists and the clinic's anchor, response or remission, was reached)."""
-    rows = list(OutcomeSnapshot.objects.filter(
-        patient__clinic_id=clinic_id, instrument=instrument, durability_days__isnull=False)
+    rows = list(for_clinic(OutcomeSnapshot, clinic_id).filter(
+        instrument=instrument, durability_days__isnull=False)
         .values("durability_days")
         .annotate(events=Count("id", filter=Q(relapsed=True)),
                   censored=Count("id", filter=Q(relapsed=False))))
@@ -54,8 +55,8 @@ def relapse_curve(clinic_id: int, instrument: str) -> outcomes.KaplanMeier | Non
 
 
 def relief_fading(clinic_id: int, instrument: str):
-    return (OutcomeSnapshot.objects.filter(patient__clinic_id=clinic_id, instrument=instrument,
-                                           relief_fading=True)
+    return (for_clinic(OutcomeSnapshot, clinic_id).filter(instrument=instrument,
+                                                          relief_fading=True)
             .select_related("patient").order_by("-latest_at")[:LIST_LIMIT])
 
 
@@ -63,13 +64,12 @@ def overdue(clinic_id: int):
     """Schedules more than a day past due, and links that expired unanswered (of patients
     still in care: a discharged patient is not chased)."""
     now = timezone.now()
-    late = (Schedule.objects.filter(patient__clinic_id=clinic_id, active=True,
-                                    next_due_at__lt=now - timedelta(days=1))
+    late = (for_clinic(Schedule, clinic_id).filter(active=True,
+                                                   next_due_at__lt=now - timedelta(days=1))
             .exclude(patient__status=Status.DISCHARGED)
             .select_related("patient").order_by("next_due_at")[:LIST_LIMIT])
-    expired = (MeasureRequest.objects.filter(patient__clinic_id=clinic_id,
-                                             link__used_at__isnull=True,
-                                             link__expires_at__lte=now)
+    expired = (for_clinic(MeasureRequest, clinic_id).filter(link__used_at__isnull=True,
+                                                            link__expires_at__lte=now)
                .exclude(patient__status=Status.DISCHARGED)
                .select_related("patient").order_by("-due_at")[:LIST_LIMIT])
     return list(late), list(expired)
