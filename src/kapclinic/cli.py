@@ -353,15 +353,27 @@ def cmd_mfa_reset(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from kapclinic.measures import worker
+    """Every app's registered steps (platform.extensions.WorkerStep): sending due
+    questionnaires, reminders, escalating alerts, sending the outbox, recomputing outcomes, for
+    each clinic on its own (one clinic's failure is logged and never stops another's), then the
+    global steps (forgetting expired idempotency keys)."""
+    from django.utils import timezone
 
+    from kapclinic.accounts.models import Clinic
+    from kapclinic.audit import context
+    from kapclinic.platform import extensions
+
+    if args.base_url:
+        # the questionnaire step builds each link on it (it reads KAPCLINIC_BASE_URL)
+        os.environ["KAPCLINIC_BASE_URL"] = args.base_url
+    context.set_system_actor("kapclinic worker")
     while True:
-        report = worker.run_once(url=args.base_url)
+        clinics = list(Clinic.objects.order_by("pk").values_list("pk", flat=True))
+        report = extensions.run_worker_steps(clinics, timezone.now())
         print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {report}", flush=True)
         if args.once:
             return 0
-        if not report.more_to_do:
-            time.sleep(args.interval)
+        time.sleep(args.interval)
 
 
 def cmd_manage(args: argparse.Namespace) -> int:
@@ -461,7 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("username")
     reset.set_defaults(func=cmd_mfa_reset)
 
-    work = sub.add_parser("worker", help="send due questionnaires, reminders and escalations; "
+    work = sub.add_parser("worker", help="each clinic's background work: send due questionnaires "
+                                            "and reminders, escalate alerts, send the outbox, "
                                             "recompute outcomes after a rule change")
     work.add_argument("--once", action="store_true", help="one pass, then exit")
     work.add_argument("--interval", type=positive_int, default=60, help="seconds between passes")

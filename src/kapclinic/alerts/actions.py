@@ -11,18 +11,21 @@ from django.utils import timezone
 from kapclinic.accounts.models import User
 from kapclinic.alerts.models import Alert
 from kapclinic.audit import trail
+from kapclinic.audit.actions import action
 from kapclinic.audit.corrections import mark_entered_in_error
 from kapclinic.patients.models import Patient
 
 
+@action
 def raise_alert(*, clinic_id: int, source: str, kind: str, label: str,
                 priority: str = Alert.Priority.URGENT, patient: Patient | None = None,
                 record_type: str = "", record_id: int | None = None,
-                recommended_action: str = "", raised_at: datetime | None = None) -> Alert:
+                recommended_action: str = "", raised_at: datetime | None = None,
+                by: User | None) -> Alert:
     """Raise ``source``'s rule ``kind`` (about ``patient``, or about the clinic alone), caused
     by the record ``record_type`` ``record_id``. Idempotent: raising the same rule for the
     same record again (a retried request, a worker pass run twice) returns the first alert
-    and writes nothing."""
+    and writes nothing. ``by``: who (or, None, which process) recorded what raised it."""
     if patient is not None and patient.clinic_id != clinic_id:
         raise ValueError("An alert about a patient belongs to the patient's clinic.")
     if priority not in Alert.Priority.values:
@@ -47,6 +50,7 @@ def raise_alert(*, clinic_id: int, source: str, kind: str, label: str,
     return alert
 
 
+@action
 def acknowledge_alert(*, alert: Alert, note: str, by: User) -> bool:
     """Record what the clinician did; False if someone acknowledged it first (their note
     stands and this one is not saved)."""
@@ -63,6 +67,23 @@ def acknowledge_alert(*, alert: Alert, note: str, by: User) -> bool:
     return bool(done)
 
 
+@action
+@action
+def escalate_alert(alert: Alert, *, now: datetime, minutes: int, by: User | None = None) -> bool:
+    """Mark one urgent alert escalated and queue its emails (escalation.py says to whom);
+    False if it was acknowledged, marked in error or escalated by another worker meanwhile."""
+    from kapclinic.alerts import escalation
+
+    if not Alert.objects.open().filter(pk=alert.pk, escalated_at__isnull=True).update(
+            escalated_at=now):
+        return False
+    escalation.notify(alert, minutes)
+    trail.record("update", object_type="alert", object_id=alert.pk, patient_id=alert.patient_id,
+                 clinic_id=alert.clinic_id, detail={"escalated": True})
+    return True
+
+
+@action
 def mark_alert_entered_in_error(alert: Alert, *, reason: str, by: User) -> bool:
     """An alert raised in error (on the wrong patient, from a wrong record) stays on file,
     marked, and leaves the open alerts and the escalations."""

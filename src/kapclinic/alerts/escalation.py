@@ -7,13 +7,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
 
 from kapclinic.accounts.models import Membership
 from kapclinic.accounts.roles import Role
-from kapclinic.alerts import notifications
+from kapclinic.alerts import actions, notifications
 from kapclinic.alerts.models import Alert
-from kapclinic.audit import trail
 
 BATCH = 200
 
@@ -46,27 +44,24 @@ def escalate_clinic(clinic_id: int, now: datetime) -> int:
            .select_related("patient").order_by("raised_at")[:BATCH])
     escalated = 0
     for alert in due:
-        with transaction.atomic():
-            if not Alert.objects.open().filter(pk=alert.pk, escalated_at__isnull=True).update(
-                    escalated_at=now):
-                continue  # acknowledged (or escalated by another worker) meanwhile
-            about = f" for MRN {alert.patient.mrn}" if alert.patient else ""
-            for address in responders(clinic_id, alert.patient):
-                notifications.send_to_staff(
-                    clinic_id, address, subject="Unacknowledged urgent alert",
-                    body=(f"An urgent alert ({alert.label}){about} has not been acknowledged "
-                          f"for {minutes} minutes. Open Alerts in kapclinic."))
-            for address in admins(clinic_id):
-                notifications.send_to_staff(
-                    clinic_id, address, subject="Alert escalated",
-                    body=(f"An urgent alert{about} was not acknowledged within {minutes} "
-                          "minutes. The care team has been emailed; see Alerts in kapclinic "
-                          "to make sure someone responds."))
-            trail.record("update", object_type="alert", object_id=alert.pk,
-                         patient_id=alert.patient_id, clinic_id=clinic_id,
-                         detail={"escalated": True})
-            escalated += 1
+        escalated += actions.escalate_alert(alert, now=now, minutes=minutes, by=None)
     return escalated
+
+
+def notify(alert: Alert, minutes: int) -> None:
+    """Queue the escalation's emails: the people who can act on it, and the admins to chase."""
+    about = f" for MRN {alert.patient.mrn}" if alert.patient else ""
+    for address in responders(alert.clinic_id, alert.patient):
+        notifications.send_to_staff(
+            alert.clinic_id, address, subject="Unacknowledged urgent alert",
+            body=(f"An urgent alert ({alert.label}){about} has not been acknowledged "
+                  f"for {minutes} minutes. Open Alerts in kapclinic."))
+    for address in admins(alert.clinic_id):
+        notifications.send_to_staff(
+            alert.clinic_id, address, subject="Alert escalated",
+            body=(f"An urgent alert{about} was not acknowledged within {minutes} "
+                  "minutes. The care team has been emailed; see Alerts in kapclinic "
+                  "to make sure someone responds."))
 
 
 def responders(clinic_id: int, patient=None) -> list[str]:

@@ -201,7 +201,7 @@ def record_response(*, patient: Patient, instrument: str, answers: dict[str, Any
         trail.record("create", object_type="response", object_id=response.pk,
                      patient_id=patient.pk, clinic_id=patient.clinic_id,
                      detail={"instrument": instrument, "alerts": [f for f, _ in raise_for]})
-        alerts = [raise_answer_alert(response, flag, label, priority.get(flag, "urgent"))
+        alerts = [raise_answer_alert(response, flag, label, priority.get(flag, "urgent"), by=by)
                   for flag, label in raise_for]
         outcome_snapshots.refresh(patient, instrument)
     return Recorded(response, alerts)
@@ -214,12 +214,13 @@ RECOMMENDED_ACTION = {
 }
 
 
-def raise_answer_alert(response: Response, flag: str, label: str, priority: str) -> Alert:
+def raise_answer_alert(response: Response, flag: str, label: str, priority: str, *,
+                       by: User | None) -> Alert:
     """The alert a response's answers raise (once, however often it is retried)."""
     return alert_actions.raise_alert(
         clinic_id=response.patient.clinic_id, patient=response.patient, source=ALERT_SOURCE,
         kind=flag, label=label, priority=priority, record_type=RESPONSE_RECORD,
-        record_id=response.pk, recommended_action=RECOMMENDED_ACTION.get(priority, ""))
+        record_id=response.pk, recommended_action=RECOMMENDED_ACTION.get(priority, ""), by=by)
 
 
 def with_responses(alerts: list[Alert]) -> list[Alert]:

@@ -73,7 +73,7 @@ def send_due(clinic_id: int, now: datetime, url: str | None = None) -> int:
                 if not actions.claim_due_schedule(schedule.pk, schedule.next_due_at):
                     continue  # another worker took it
                 actions.send_request(patient=schedule.patient, instrument=schedule.instrument,
-                                     due_at=schedule.next_due_at, base_url=url)
+                                     due_at=schedule.next_due_at, base_url=url, by=None)
                 sent += 1
         except Exception:  # noqa: BLE001 (one bad schedule never stops the others)
             log.exception("worker: sending schedule %s failed; it stays due", schedule.pk)

@@ -1,0 +1,116 @@
+"""Generic alerts any app raises, and the worker running each clinic's work on its own."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.utils import timezone
+
+from kapclinic.alerts import actions as alerts
+from kapclinic.alerts import badges
+from kapclinic.alerts.models import Alert
+from kapclinic.measures import actions, worker
+from kapclinic.measures.models import MeasureRequest, MeasureSettings
+from kapclinic.patients.models import Patient
+from tests.conftest import login, make_user, new_patient, set_directly
+from tests.outbox import delivered
+
+
+def stock_alert(clinic, record_id=7):
+    return alerts.raise_alert(clinic_id=clinic.pk, source="ledger", kind="stock_discrepancy",
+                              label="Ketamine count differs from the ledger by 2 vials",
+                              record_type="ledger.count", record_id=record_id,
+                              recommended_action="Recount with a second witness.", by=None)
+
+
+def test_raising_the_same_alert_for_the_same_record_twice_makes_one_alert(clinic_a):
+    first = stock_alert(clinic_a)
+    again = stock_alert(clinic_a)
+    assert first.pk == again.pk and Alert.objects.count() == 1
+    assert stock_alert(clinic_a, record_id=8).pk != first.pk  # another count: another alert
+
+
+def test_an_alert_about_no_patient_is_listed_and_counted_for_its_clinic_only(
+        clinic_a, clinic_b, nurse, other_clinician):
+    stock_alert(clinic_a)
+    page = login(nurse).get("/alerts/")
+    assert "Ketamine count differs from the ledger by 2 vials" in page.content.decode()
+    assert "Recount with a second witness." in page.content.decode()
+    assert badges.open_alert_count(nurse.memberships.get()) == 1
+    assert badges.open_alert_count(other_clinician.memberships.get()) == 0
+    assert "Ketamine count" not in login(other_clinician).get("/alerts/").content.decode()
+
+
+def test_a_clinician_acknowledges_an_alert_about_no_patient_and_another_clinic_cannot(
+        clinic_a, clinic_b, nurse, other_clinician):
+    alert = stock_alert(clinic_a)
+    refused = login(other_clinician).post(f"/alerts/{alert.pk}/acknowledge/",
+                                          {"note": "not ours"})
+    assert refused.status_code == 404
+    login(nurse).post(f"/alerts/{alert.pk}/acknowledge/", {"note": "Recounted: 2 vials found."})
+    alert.refresh_from_db()
+    assert alert.acknowledged_by == nurse and alert.acknowledgement_note.startswith("Recounted")
+    assert badges.open_alert_count(nurse.memberships.get()) == 0
+
+
+def test_an_alert_raised_in_error_leaves_the_open_alerts_and_is_never_escalated(
+        clinic_a, nurse):
+    alert = stock_alert(clinic_a)
+    assert alerts.mark_alert_entered_in_error(alert, reason="Wrong shelf counted", by=nurse)
+    assert not Alert.objects.open().exists() and Alert.objects.filter(pk=alert.pk).exists()
+    assert worker.run_once(now=timezone.now() + timedelta(days=1)).escalated == 0
+
+
+def test_an_urgent_alert_about_no_patient_escalates_to_the_clinics_nurses_and_admins(
+        clinic_a, nurse, clinic_admin):
+    for user, email in ((nurse, "nina@example.org"), (clinic_admin, "adam@example.org")):
+        user.email = email
+        user.save()
+    stock_alert(clinic_a)
+    assert worker.run_once(now=timezone.now() + timedelta(minutes=61)).escalated == 1
+    sent = {(address, m.subject) for m in delivered() for address in m.to}
+    assert ("nina@example.org", "Unacknowledged urgent alert") in sent
+    assert ("adam@example.org", "Alert escalated") in sent
+
+
+PHQ9_ITEM9 = {**{f"item_{n}": "0" for n in range(1, 10)}, "item_9": "1"}
+
+
+def due_and_alerting(clinic, prescriber, mrn):
+    """A reachable patient of ``clinic`` with questionnaires due now and an urgent alert."""
+    patient = new_patient(clinic, prescriber, mrn=mrn, prescriber=prescriber)
+    set_directly(Patient.objects.filter(pk=patient.pk), email=f"{mrn}@example.org")
+    patient.refresh_from_db()
+    actions.start_default_schedule(patient=patient, by=prescriber,
+                                   first_due=timezone.now() - timedelta(minutes=1))
+    actions.record_response(patient=patient, instrument="phq9", source="clinic", by=prescriber,
+                            answers={k.removeprefix("item_"): int(v)
+                                     for k, v in PHQ9_ITEM9.items()})
+    return patient
+
+
+def test_one_clinics_bad_setting_never_stops_another_clinics_questionnaires_or_escalations(
+        clinic_a, clinic_b, prescriber, other_clinician, monkeypatch, caplog):
+    ada = due_and_alerting(clinic_a, prescriber, "A-0001")
+    brook = due_and_alerting(clinic_b, other_clinician, "B-0001")
+    make_user("bea", clinic_b, "admin", "Bea", "Admin")
+    real_bounded = MeasureSettings.bounded
+
+    def overflowing(self, name):  # clinic A's settings row cannot be read
+        if self.clinic_id == clinic_a.pk:
+            raise OverflowError("date value out of range")
+        return real_bounded(self, name)
+
+    monkeypatch.setattr(MeasureSettings, "bounded", overflowing)
+    with caplog.at_level(logging.ERROR):
+        report = worker.run_once(now=timezone.now() + timedelta(minutes=61))
+
+    assert MeasureRequest.objects.filter(patient=brook).count() == 2  # PHQ-9 and GAD-7
+    assert not MeasureRequest.objects.filter(patient=ada).exists()
+    assert Alert.objects.get(patient=brook).escalated_at is not None
+    assert Alert.objects.get(patient=ada).escalated_at is None
+    assert (report.sent, report.escalated) == (2, 1)
+    failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any(f"for clinic {clinic_a.pk}" in text for text in failures)
+    assert not any(f"for clinic {clinic_b.pk}" in text for text in failures)
