@@ -11,12 +11,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from kapclinic.measures import actions as measures
 from kapclinic.measures.models import Response
 from kapclinic.patients.actions import add_condition
 from kapclinic.patients.models import Patient, PatientLink
 from kapclinic.screening import actions as screening
-from tests.conftest import login, set_directly
+from tests.conftest import login, set_directly, stored_settings
 from tests.outbox import delivered
 from tests.test_measures import PHQ9_CALM, PHQ9_ITEM9
 from tests.test_screening_pages import GOOD_INTAKE
@@ -110,8 +109,7 @@ def test_opening_a_questionnaire_link_moves_its_token_out_of_the_address(nurse, 
 
 
 def test_crisis_help_is_shown_at_submission_and_not_on_a_later_visit(nurse, reachable):
-    settings = measures.settings_for(reachable.clinic_id)
-    type(settings).objects.filter(pk=settings.pk).update(crisis_text="Call 988 now.")
+    stored_settings(reachable.clinic_id).update(crisis_text="Call 988 now.")
     path = measure_link(nurse, reachable)
     phone = Client()
     phone.get(path)

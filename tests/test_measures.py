@@ -15,7 +15,7 @@ from kapclinic.audit.models import AuditEntry
 from kapclinic.measures import actions, worker
 from kapclinic.measures.models import MeasureRequest, Response, Schedule
 from kapclinic.patients.models import Patient
-from tests.conftest import login, set_directly
+from tests.conftest import login, set_directly, stored_settings
 from tests.outbox import delivered
 
 PHQ9_CALM = {f"item_{n}": "0" for n in range(1, 10)}
@@ -103,8 +103,7 @@ def test_a_self_report_link_is_emailed_answered_without_login_and_closed(nurse, 
 
 
 def test_a_crisis_answer_shows_the_clinics_crisis_text_at_once(nurse, reachable):
-    settings = actions.settings_for(reachable.clinic_id)
-    type(settings).objects.filter(pk=settings.pk).update(crisis_text="Call 988 now.")
+    stored_settings(reachable.clinic_id).update(crisis_text="Call 988 now.")
     login(nurse).post(f"/patients/{reachable.pk}/measures/send/", {"instrument": "phq9"})
     path, phone = self_report_path(), Client()
     page = phone.post(path, PHQ9_ITEM9)
