@@ -11,4 +11,8 @@ class AccountsConfig(AppConfig):
         from kapclinic.audit import types as audit_types
 
         audit_types.declare("accounts", actions=ours.AuditActions, records=ours.AuditRecords)
+        from kapclinic.accounts.models import clinic_roles
+        from kapclinic.audit import trail
+
+        trail.provide_clinic_roles(clinic_roles)
         from kapclinic.accounts import checks  # noqa: F401  (registers system checks)

@@ -203,3 +203,14 @@ class ApiToken(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+def clinic_roles(user_ids: set[int]) -> dict[int, list[tuple[int, str]]]:
+    """Each user's current clinics with their role there, in clinic order (for the audit
+    trail, which places an account event in every clinic of its user)."""
+    found: dict[int, list[tuple[int, str]]] = {}
+    for user_id, clinic_id, role in (Membership.objects.filter(user_id__in=user_ids)
+                                     .order_by("clinic_id")
+                                     .values_list("user_id", "clinic_id", "role")):
+        found.setdefault(user_id, []).append((clinic_id, role))
+    return found

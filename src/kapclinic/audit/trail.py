@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,16 +49,20 @@ class Event:
         return None
 
 
-def _clinic_roles(user_ids: set[int]) -> dict[int, list[tuple[int, str]]]:
-    """Each user's current clinics with their role there, in clinic order."""
-    from kapclinic.accounts.models import Membership
+# Each user's current clinics with their role there, in clinic order. The accounts app
+# provides it from its ready(): the trail is the lowest app and imports none above it.
+ClinicRoles = Callable[[set[int]], dict[int, list[tuple[int, str]]]]
+_clinic_roles_lookup: list[ClinicRoles] = []
 
-    found: dict[int, list[tuple[int, str]]] = {}
-    for user_id, clinic_id, role in (Membership.objects.filter(user_id__in=user_ids)
-                                     .order_by("clinic_id")
-                                     .values_list("user_id", "clinic_id", "role")):
-        found.setdefault(user_id, []).append((clinic_id, role))
-    return found
+
+def provide_clinic_roles(lookup: ClinicRoles) -> None:
+    _clinic_roles_lookup[:] = [lookup]
+
+
+def _clinic_roles(user_ids: set[int]) -> dict[int, list[tuple[int, str]]]:
+    if not _clinic_roles_lookup:
+        raise RuntimeError("the accounts app has not provided the clinic roles lookup yet")
+    return _clinic_roles_lookup[0](user_ids)
 
 
 def _placed(events: Sequence[Event], actor: context.Actor) -> list[tuple[Event, int | None, str]]:
