@@ -250,7 +250,7 @@ def one_time_form(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
                                  path=request.path, fingerprint=_digest("POST", request.path))
             first = None if mine else _wait_for(record)
         except StillRunning:
-            return render(request, "web/still_saving.html", status=409)
+            return render(request, "platform/still_saving.html", status=409)
         if not mine:
             if first is None:  # the first was refused and nothing written: this one runs
                 return wrapped(request, *args, **kwargs)
