@@ -69,7 +69,7 @@ def test_a_phone_self_report_with_item_9_shows_crisis_help_and_alerts_the_team(
     assert Alert.objects.get().acknowledged_at is not None
 
     page.goto(f"/patients/{ada.pk}/measures/")
-    expect(page.locator("circle.dot.alerted")).to_have_count(1)
+    expect(page.locator(".dot.alerted circle")).to_have_count(1)  # the red point
     measures_violations = axe_violations(page)
     page.screenshot(caret="initial", path=screenshot_dir / "measures.png", full_page=True)
     violations = {"self-report (phone)": phone_violations, "measures": measures_violations}
