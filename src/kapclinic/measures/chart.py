@@ -29,8 +29,10 @@ def trajectory(instrument: str, points: list[tuple[datetime, float, bool]]) -> C
                   label=f"{definition.short_name} scores over time; "
                         "the numbers are in the table below")
     chart.value_y(low, high, count=6, widen=False, clamp=True)
-    # a single reading (or a single day of them) still gets a day's width of axis
-    chart.time_x(points[0][0], points[-1][0], min_span=timedelta(days=1))
+    # a single reading (or a single day of them) gets a day's width of axis, centred on them
+    first, last = points[0][0], points[-1][0]
+    pad = max(timedelta(0), timedelta(days=1) - (last - first)) / 2
+    chart.time_x(first - pad, last + pad, min_span=timedelta(days=1))
     if definition.severity is not None:
         for index, band in enumerate(definition.severity.bands):
             # integer totals: a band 5-9 covers the stretch from 5 up to where 10 begins
