@@ -137,8 +137,20 @@ class PatientHook:
     order: int = 100
 
 
+@dataclass(frozen=True)
+class DoseClearance:
+    """What another app must vouch for before a patient is given a drug by a route:
+    ``check(patient, drug, route)`` returns the reasons the dose may not go ahead now, in
+    words a clinician acts on (empty: nothing against it). The screening app registers
+    eligibility and consent; the dosing session asks every registered check."""
+
+    key: str
+    check: Callable[[Any, str, str], list[str]]
+    order: int = 100
+
+
 Entry = TypeVar("Entry", ChartSection, NavItem, PortalSection, Landing, WorkerStep,
-                DemoLoader, ApiRouter, PatientHook)
+                DemoLoader, ApiRouter, PatientHook, DoseClearance)
 
 
 @dataclass
@@ -157,7 +169,7 @@ _registry = _Registry()
 
 
 def register(*entries: ChartSection | NavItem | PortalSection | Landing | WorkerStep
-             | DemoLoader | ApiRouter | PatientHook) -> None:
+             | DemoLoader | ApiRouter | PatientHook | DoseClearance) -> None:
     """Called from an app's ``AppConfig.ready()`` with everything the app contributes."""
     for entry in entries:
         _registry.add(entry)
@@ -193,6 +205,16 @@ def api_routers() -> list[ApiRouter]:
 
 def patient_hooks() -> list[PatientHook]:
     return _registry.all(PatientHook)
+
+
+def dose_clearances() -> list[DoseClearance]:
+    return _registry.all(DoseClearance)
+
+
+def dose_blockers(patient: Any, drug: str, route: str) -> list[str]:
+    """Every registered app's reasons ``patient`` may not be given ``drug`` by ``route`` now."""
+    return [reason for clearance in dose_clearances()
+            for reason in clearance.check(patient, drug, route)]
 
 
 def condition_changed(patient: Any) -> None:

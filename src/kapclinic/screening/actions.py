@@ -224,3 +224,22 @@ def treatment_blocker(patient: Patient) -> str | None:
         return "Treatment needs the patient's current informed consent (screening page)."
     return None
 
+
+def dose_blockers(patient: Patient, drug: str, route: str) -> list[str]:
+    """Why ``patient`` may not be given ``drug`` by ``route`` today, as far as screening and
+    consent go: the newest signed-off decision for this drug must be eligible, made for this
+    route (or for every route), on the intake as it is now; and the consent current."""
+    reasons = []
+    signoff = (SignOff.objects.filter(decision__patient=patient, decision__drug=drug)
+               .select_related("decision").order_by("-signed_at", "-pk").first())
+    if signoff is None or signoff.final_status != SignOff.FinalStatus.ELIGIBLE:
+        reasons.append(f"No prescriber sign-off of eligibility for {drug} yet (screening page).")
+    elif signoff.decision.route and signoff.decision.route != route:
+        reasons.append(f"Eligibility was signed off for {drug} by {signoff.decision.route}, "
+                       f"not {route}: evaluate the intake for this route (screening page).")
+    elif is_stale(signoff.decision):
+        reasons.append("The intake changed after the eligibility sign-off: evaluate it again and "
+                       "have the prescriber sign off (screening page).")
+    if not has_current_consent(patient):
+        reasons.append("No current informed consent from the patient (screening page).")
+    return reasons

@@ -15,7 +15,7 @@ class ScreeningConfig(AppConfig):
         from kapclinic.patients import status
         from kapclinic.patients.models import Status
         from kapclinic.platform import extensions as ext
-        from kapclinic.screening import demo_data, portal, summary
+        from kapclinic.screening import actions, demo_data, portal, summary
         from kapclinic.screening.actions import treatment_blocker
 
         status.register_guard(Status.IN_TREATMENT, treatment_blocker)
@@ -28,4 +28,6 @@ class ScreeningConfig(AppConfig):
                               portal.load_consent, order=30),
             # walks demo patients through intake, sign-off and consent to their statuses
             ext.DemoLoader("screening", demo_data.load, order=10),
+            # a dose needs a signed eligibility for its drug and route, and a current consent
+            ext.DoseClearance("screening", actions.dose_blockers),
         )
