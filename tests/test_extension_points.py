@@ -96,6 +96,16 @@ def test_a_landing_sends_a_role_to_the_first_page_it_may_use(tally_app, clinic_a
     assert login(clinic_admin).get("/").url == "/dosing/explorer/"
 
 
+def test_a_landing_for_some_roles_leaves_the_others_where_they_started(
+        tally_app, nurse, prescriber):
+    from kapclinic.accounts.roles import Role
+
+    ext.register(ext.Landing("tally", "dose-explorer", Action.PATIENT_LIST, order=1,
+                             roles=frozenset({Role.NURSE})))
+    assert login(nurse).get("/").url == "/dosing/explorer/"
+    assert login(prescriber).get("/").url == "/patients/"
+
+
 def test_a_patient_hook_runs_in_the_transaction_that_changed_the_patient(
         tally_app, patient, prescriber):
     def refuse(changed):

@@ -75,6 +75,8 @@ class Landing:
     url_name: str
     action: PermissionAction
     order: int = 100
+    # only these roles start here (e.g. nurses at the room board); empty: any role allowed
+    roles: frozenset[Any] = frozenset()
 
 
 @dataclass(frozen=True)

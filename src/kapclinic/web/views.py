@@ -47,7 +47,7 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "web/home.html", {"invitations": invitations})
     role = request.membership.role
     for landing in extensions.landings():
-        if role_can(role, landing.action):
+        if role_can(role, landing.action) and (not landing.roles or role in landing.roles):
             return redirect(landing.url_name)
     return render(request, "web/home.html")
 
