@@ -269,7 +269,7 @@ def test_the_screening_page_forms_carry_one_time_tokens(prescriber, patient):
 
 
 @pytest.mark.parametrize("template", [
-    "measures/enter.html", "measures/alerts.html", "measures/self_report.html",
+    "measures/enter.html", "alerts/alerts.html", "measures/self_report.html",
     "patients/chart.html", "patients/form.html", "screening/screening.html",
 ])
 def test_the_forms_of_each_guarded_page_send_a_token(template):

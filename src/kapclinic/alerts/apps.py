@@ -22,5 +22,6 @@ class AlertsConfig(AppConfig):
         ext.register(
             ext.NavItem("alerts", "Alerts", "alerts", Action.ALERT_VIEW, order=30,
                         badge=badges.open_alert_count),
+            ext.NavItem("outbox", "Outbox", "outbox", Action.OUTBOX_VIEW, order=90),
             *worker.steps(),
         )

@@ -223,17 +223,6 @@ def raise_answer_alert(response: Response, flag: str, label: str, priority: str,
         record_id=response.pk, recommended_action=RECOMMENDED_ACTION.get(priority, ""), by=by)
 
 
-def with_responses(alerts: list[Alert]) -> list[Alert]:
-    """``alerts`` with ``alert.response`` set on those raised by an answer (one query), for
-    the pages that show the answers that raised them."""
-    ids = [a.record_id for a in alerts if a.record_type == RESPONSE_RECORD]
-    found = Response.objects.in_bulk(ids) if ids else {}
-    for alert in alerts:
-        alert.response = found.get(alert.record_id) if alert.record_type == RESPONSE_RECORD \
-            else None
-    return alerts
-
-
 @action
 def mark_response_entered_in_error(response: Response, *, reason: str, by: User) -> bool:
     with transaction.atomic():

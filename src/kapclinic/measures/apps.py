@@ -24,7 +24,6 @@ class MeasuresConfig(AppConfig):
                         Action.MEASURE_SETTINGS, order=70),
             ext.NavItem("outcome-settings", "Outcome rules", "outcome-settings",
                         Action.OUTCOME_SETTINGS, order=80),
-            ext.NavItem("outbox", "Outbox", "outbox", Action.OUTBOX_VIEW, order=90),
             ext.PortalSection("measures.due", "measures/_portal_due.html", portal.load_due,
                               order=10),
             ext.PortalSection("measures.trajectories", "measures/_portal_trajectories.html",
@@ -37,3 +36,9 @@ class MeasuresConfig(AppConfig):
         )
         # the clinic's escalation time is on its measurement settings page
         escalation.read_escalation_minutes_with(worker.escalation_minutes)
+        from kapclinic.alerts import sources as alert_sources
+        from kapclinic.measures import alert_details
+
+        # the answers behind an alert a questionnaire raised, under it on the alerts pages
+        alert_sources.register_source("measures", "Questionnaire", alert_details.TEMPLATE,
+                                      alert_details.load, patient_url_name="patient-measures")

@@ -12,6 +12,3 @@ class AuditRecords(models.TextChoices):
     OUTCOME = "outcome", "Outcome"
     OUTCOME_SNAPSHOT = "outcome_snapshot", "Outcome snapshot"
     CLINICAL_EVENT = "clinical_event", "Clinical event"
-    # written here until the alerts app (moving them) declares its own
-    ALERT = "alert", "Alert"
-    OUTBOX_MESSAGE = "outbox_message", "Outbox message"

@@ -9,7 +9,6 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 
 from kapclinic.clinical import instruments, outcomes
 from kapclinic.measures import models as bounds
-from kapclinic.platform import text
 
 
 def item_label(item) -> str:
@@ -44,15 +43,6 @@ class QuestionnaireForm(forms.Form):
         for link_id, problem in instruments.not_asked_answers(self.definition, self.answers()):
             self.add_error(f"item_{link_id}", problem)
         return cleaned
-
-
-class AcknowledgeForm(forms.Form):
-    note = forms.CharField(label="What you did", widget=forms.Textarea(attrs={"rows": 2}),
-                           max_length=2000)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        text.guard(self, free_text=("note",))
 
 
 class ClinicalEventForm(forms.Form):

@@ -1,4 +1,4 @@
-"""Measures pages: a patient's questionnaires, entry forms, self-report links, alerts, outbox."""
+"""Measures pages: a patient's questionnaires, entry forms, self-report links, dashboards."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from collections import defaultdict
 from types import SimpleNamespace
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,16 +19,15 @@ from kapclinic.accounts.permissions import (
     public,
     require,
 )
-from kapclinic.accounts.scoping import for_clinic, get_for_user
-from kapclinic.alerts import actions as alert_actions
-from kapclinic.alerts.models import Alert, OutboxMessage
+from kapclinic.accounts.scoping import get_for_user
+from kapclinic.alerts import sources as alert_sources
+from kapclinic.alerts.models import Alert
 from kapclinic.audit import trail
 from kapclinic.clinical import instruments, outcomes
 from kapclinic.measures import actions
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.chart import trajectory
 from kapclinic.measures.forms import (
-    AcknowledgeForm,
     ClinicalEventForm,
     MeasureSettingsForm,
     OutcomeSettingsForm,
@@ -122,8 +120,8 @@ def measures_page(request: HttpRequest, patient, *, event_form=None, status: int
     trail.record_many([trail.Event("read", "clinical_event", e.pk, patient_id=patient.pk)
                        for e in events])
     # shown with the answers that raised them and the patient's phone, to call at once
-    open_alerts = actions.with_responses(list(Alert.objects.open().filter(patient=patient)
-                                              .select_related("patient").order_by("raised_at")))
+    open_alerts = alert_sources.with_details(Alert.objects.open().filter(patient=patient)
+                                             .select_related("patient").order_by("raised_at"))
     trail.record_many([trail.Event("read", "alert", a.pk, patient_id=patient.pk)
                        for a in open_alerts])
     return render(request, "measures/patient.html", {
@@ -279,38 +277,6 @@ def toggle_schedule(request: HttpRequest, patient_id: int, schedule_id: int) -> 
     return redirect("patient-measures", patient_id=patient.pk)
 
 
-@require(Action.ALERT_VIEW)
-def alert_list(request: HttpRequest) -> HttpResponse:
-    open_alerts = actions.with_responses(list(
-        for_clinic(Alert.objects.open(), request.membership.clinic_id)
-        .select_related("patient").order_by("raised_at")))
-    trail.record_many([trail.Event("list", "alert", a.pk, patient_id=a.patient_id)
-                       for a in open_alerts])
-    return render(request, "measures/alerts.html", {"alerts": open_alerts,
-                                                    "form": AcknowledgeForm()})
-
-
-@require(Action.ALERT_ACKNOWLEDGE)
-@require_POST
-@one_time_form
-def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
-    alert = get_for_user(request, Alert, alert_id, Action.ALERT_ACKNOWLEDGE, audit_read=False)
-    form = AcknowledgeForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Write what you did about the alert before acknowledging it.")
-    elif alert_actions.acknowledge_alert(alert=alert, note=form.cleaned_data["note"],
-                                         by=request.user):
-        messages.success(request, "Alert acknowledged.")
-    else:
-        alert.refresh_from_db()
-        messages.error(request, f"{alert.acknowledged_by.display_name} acknowledged this alert "
-                                f"at {timezone.localtime(alert.acknowledged_at):%H:%M} first; "
-                                "your note was not saved.")
-    return redirect("alerts")
-
-
-
-
 @require(Action.DASHBOARD_VIEW)
 def clinic_dashboard(request: HttpRequest) -> HttpResponse:
     from kapclinic.measures import dashboard
@@ -380,15 +346,6 @@ def outcome_settings(request: HttpRequest) -> HttpResponse:
                                             label=r.label)
                             for r in outcomes.load_rules().relapse_rules.values()],
     }, status=422 if form.errors else 200)
-
-
-@require(Action.OUTBOX_VIEW)
-def outbox(request: HttpRequest) -> HttpResponse:
-    sent = for_clinic(OutboxMessage, request.membership.clinic_id)
-    page = Paginator(sent, 50).get_page(request.GET.get("page"))
-    trail.record_many([trail.Event("list", "outbox_message", m.pk, patient_id=m.patient_id)
-                       for m in page])
-    return render(request, "measures/outbox.html", {"page": page, "query": ""})
 
 
 # ---- the patient's self-report link ------------------------------------------------------

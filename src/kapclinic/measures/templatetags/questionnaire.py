@@ -60,30 +60,6 @@ def alert_name(flag: str, instrument_id: str) -> str:
     return rule.label.split(":", 1)[0]
 
 
-@register.simple_tag
-def alert_answers(alert) -> dict:
-    """The answers and result that raised an alert: each answered question with its number,
-    wording (if shipped) and the answer given, the alert's own question(s) first."""
-    response = alert.response
-    definition = _definition(response.instrument)
-    rows = []
-    if definition is not None:
-        rule = next((a for a in definition.alerts if a.id == alert.kind), None)
-        named = rule.when.items() if rule is not None and hasattr(rule.when, "items") else set()
-        for position, item in enumerate(definition.items, start=1):
-            value = (response.answers or {}).get(item.link_id)
-            if value is None:
-                continue
-            option = item.option(value) if isinstance(value, int) else None
-            number = printed_number(item, position)
-            rows.append({"number": number, "text": item.text or item.label or "",
-                         "answer": value, "answer_label": option.label if option else None,
-                         "raised": item.link_id in named})
-        rows.sort(key=lambda r: not r["raised"])
-    result = response.result if isinstance(response.result, dict) else {}
-    return {"rows": rows, "total": response.total, "severity": result.get("severity_label")}
-
-
 _EVIDENCE = {
     "verified": "published rule",
     "secondary": "published rule, from a secondary source",

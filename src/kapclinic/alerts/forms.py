@@ -1,0 +1,16 @@
+"""The acknowledgement form: what the clinician did about the alert."""
+
+from __future__ import annotations
+
+from django import forms
+
+from kapclinic.platform import text
+
+
+class AcknowledgeForm(forms.Form):
+    note = forms.CharField(label="What you did", widget=forms.Textarea(attrs={"rows": 2}),
+                           max_length=2000)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        text.guard(self, free_text=("note",))

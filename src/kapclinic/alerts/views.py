@@ -1,0 +1,58 @@
+"""The alerts pages: the clinic's open alerts (with what each source shows behind its own),
+acknowledging one, and the outbox of every message the clinic sends."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from kapclinic.accounts.permissions import Action, require
+from kapclinic.accounts.scoping import for_clinic, get_for_user
+from kapclinic.alerts import actions, sources
+from kapclinic.alerts.forms import AcknowledgeForm
+from kapclinic.alerts.models import Alert, OutboxMessage
+from kapclinic.audit import trail
+from kapclinic.platform.idempotency import one_time_form
+
+
+@require(Action.ALERT_VIEW)
+def alert_list(request: HttpRequest) -> HttpResponse:
+    open_alerts = sources.with_details(
+        for_clinic(Alert.objects.open(), request.membership.clinic_id)
+        .select_related("patient").order_by("raised_at"))
+    trail.record_many([trail.Event("list", "alert", a.pk, patient_id=a.patient_id)
+                       for a in open_alerts])
+    return render(request, "alerts/alerts.html", {"alerts": open_alerts,
+                                                  "form": AcknowledgeForm()})
+
+
+@require(Action.ALERT_ACKNOWLEDGE)
+@require_POST
+@one_time_form
+def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = get_for_user(request, Alert, alert_id, Action.ALERT_ACKNOWLEDGE, audit_read=False)
+    form = AcknowledgeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Write what you did about the alert before acknowledging it.")
+    elif actions.acknowledge_alert(alert=alert, note=form.cleaned_data["note"],
+                                   by=request.user):
+        messages.success(request, "Alert acknowledged.")
+    else:
+        alert.refresh_from_db()
+        messages.error(request, f"{alert.acknowledged_by.display_name} acknowledged this alert "
+                                f"at {timezone.localtime(alert.acknowledged_at):%H:%M} first; "
+                                "your note was not saved.")
+    return redirect("alerts")
+
+
+@require(Action.OUTBOX_VIEW)
+def outbox(request: HttpRequest) -> HttpResponse:
+    sent = for_clinic(OutboxMessage, request.membership.clinic_id)
+    page = Paginator(sent, 50).get_page(request.GET.get("page"))
+    trail.record_many([trail.Event("list", "outbox_message", m.pk, patient_id=m.patient_id)
+                       for m in page])
+    return render(request, "alerts/outbox.html", {"page": page, "query": ""})
