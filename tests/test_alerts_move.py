@@ -117,3 +117,53 @@ def test_the_move_can_be_undone_and_the_alert_names_its_response_again(database_
     alert = old_apps.get_model("measures", "Alert").objects.get(pk=old["alert"].pk)
     assert alert.response_id == old["response"].pk
     assert alert.acknowledgement_note == "Called her; safe, seen tomorrow."
+
+
+def content_types(apps, model):
+    """(app label, id) of every content type row named ``model``."""
+    content_type = apps.get_model("contenttypes", "ContentType")
+    return sorted(content_type.objects.filter(model=model).values_list("app_label", "pk"))
+
+
+def test_the_content_types_and_their_permissions_move_to_alerts_and_back(
+        database_before_the_move):
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    old_apps = database_before_the_move
+    ContentType.objects.clear_cache()
+    # a database from before the move: its content types say measures
+    old_type = old_apps.get_model("contenttypes", "ContentType")
+    for model in ("alert", "outboxmessage"):
+        if not old_type.objects.filter(app_label="measures", model=model).exists():
+            old_type.objects.filter(app_label="alerts", model=model).update(
+                app_label="measures")
+    before = {model: content_types(old_apps, model) for model in ("alert", "outboxmessage")}
+    assert [label for label, _ in before["alert"]] == ["measures"]
+    alert_type_id = before["alert"][0][1]
+    old_apps.get_model("auth", "Permission").objects.get_or_create(
+        content_type_id=alert_type_id, codename="view_alert", defaults={"name": "Can view"})
+
+    new_apps = migrate(None)
+
+    for model, rows in before.items():
+        assert content_types(new_apps, model) == [("alerts", rows[0][1])]  # same row, relabelled
+    assert ContentType.objects.get_for_model(Alert).pk == alert_type_id
+    assert Permission.objects.filter(content_type_id=alert_type_id,
+                                     codename="view_alert").exists()
+
+    undone = migrate([("alerts", "0003_database_guards_from_the_bases")])
+    assert content_types(undone, "alert") == [("measures", alert_type_id)]
+    migrate(None)
+    ContentType.objects.clear_cache()
+
+
+def test_content_types_already_made_for_alerts_are_left_as_they_are(database_before_the_move):
+    """``migrate`` run before this migration already made the alerts rows: neither row is
+    deleted (what points at either stays), nothing is merged."""
+    old_type = database_before_the_move.get_model("contenttypes", "ContentType")
+    old_type.objects.get_or_create(app_label="measures", model="alert")
+    old_type.objects.get_or_create(app_label="alerts", model="alert")
+    before = content_types(database_before_the_move, "alert")
+
+    assert content_types(migrate(None), "alert") == before
