@@ -15,7 +15,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from kapclinic.dosing.explorer import explore  # noqa: E402
+from kapclinic.explorer.explorer import explore  # noqa: E402
 
 ARGS = {"drug": "ketamine", "route": "iv-infusion", "hours": 24, "compare_route": "im",
         "dose_mg_per_kg": 0.5, "weight_kg": 70, "duration_min": 40}

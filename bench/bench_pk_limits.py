@@ -20,7 +20,7 @@ import time
 
 from kapclinic.clinical.pk import inputs, simulate
 
-API_POPULATION = 10_000  # kapclinic.dosing.api.API_MAX_POPULATION (web requests)
+API_POPULATION = 10_000  # kapclinic.explorer.api.API_MAX_POPULATION (web requests)
 REGIMEN = {"dose_mg": 35.0, "weight_kg": 70.0, "duration_min": 40.0}
 
 

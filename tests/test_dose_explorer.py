@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from kapclinic.accounts.tokens import issue_token
-from kapclinic.dosing.words import plain
+from kapclinic.explorer.words import plain
 from tests.conftest import login
 
 STANDARD = {"drug": "ketamine", "route": "iv-infusion", "dose": "0.5", "dose_unit": "mg_per_kg",

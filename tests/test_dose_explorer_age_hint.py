@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 from kapclinic.clinical.pk import definitions
-from kapclinic.dosing.forms import ExplorerForm
+from kapclinic.explorer.forms import ExplorerForm
 
 
 def test_the_age_hint_follows_the_model_file_when_its_threshold_changes(monkeypatch):

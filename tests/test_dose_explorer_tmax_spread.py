@@ -5,7 +5,7 @@ from dataclasses import replace
 from kapclinic.clinical import pk
 from kapclinic.clinical.pk.checks import ObservedCheck
 from kapclinic.clinical.pk.observations import observations
-from kapclinic.dosing.chart import envelope_svg
+from kapclinic.explorer.chart import envelope_svg
 
 
 def test_a_peak_reported_with_a_range_and_an_sd_is_drawn_with_the_spread_the_check_uses():

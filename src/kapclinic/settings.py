@@ -45,7 +45,7 @@ INSTALLED_APPS = [
     "kapclinic.audit",
     "kapclinic.patients",
     "kapclinic.alerts",
-    "kapclinic.dosing",
+    "kapclinic.explorer",
     "kapclinic.screening",
     "kapclinic.measures",
     "kapclinic.web",

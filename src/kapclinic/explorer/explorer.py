@@ -11,7 +11,7 @@ from kapclinic.clinical.pk.bands import reference_bands
 from kapclinic.clinical.pk.definitions import load_all
 from kapclinic.clinical.pk.observations import Observation, for_drug_route, matching
 from kapclinic.clinical.pk.simulate import fitted_bioavailability
-from kapclinic.dosing.chart import EnvelopeChart, envelope_svg
+from kapclinic.explorer.chart import EnvelopeChart, envelope_svg
 
 FIELD_ALIASES = {"dose_mg": "dose", "dose_mg_per_kg": "dose", "to_route": "compare_route"}
 

@@ -7,9 +7,9 @@ from django.shortcuts import render
 
 from kapclinic.accounts.permissions import Action, require
 from kapclinic.clinical import pk
-from kapclinic.dosing.explorer import FIELD_ALIASES, explore
-from kapclinic.dosing.forms import ExplorerForm
-from kapclinic.dosing.words import input_message
+from kapclinic.explorer.explorer import FIELD_ALIASES, explore
+from kapclinic.explorer.forms import ExplorerForm
+from kapclinic.explorer.words import input_message
 from kapclinic.platform.labels import ROUTE_LABELS
 
 
@@ -30,5 +30,5 @@ def dose_explorer(request: HttpRequest) -> HttpResponse:
     context = {"form": form, "exploration": exploration, "models": pk.list_models(),
                "route_label": ROUTE_LABELS.get(form.data.get("route", ""), "").lower(),
                "compare_label": ROUTE_LABELS.get(form.data.get("compare_route", ""), "").lower()}
-    template = "dosing/_result.html" if request.htmx else "dosing/explorer.html"
+    template = "explorer/_result.html" if request.htmx else "explorer/explorer.html"
     return render(request, template, context, status=200 if exploration else 422)

@@ -2,7 +2,7 @@
 
 from django import template
 
-from kapclinic.dosing import words
+from kapclinic.explorer import words
 
 register = template.Library()
 register.filter("plain", words.plain)

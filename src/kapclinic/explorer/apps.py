@@ -1,14 +1,14 @@
 from django.apps import AppConfig
 
 
-class DosingConfig(AppConfig):
-    name = "kapclinic.dosing"
-    label = "dosing"
-    verbose_name = "Dosing decision support"
+class ExplorerConfig(AppConfig):
+    name = "kapclinic.explorer"
+    label = "explorer"
+    verbose_name = "Dose explorer (pharmacokinetic decision support)"
 
     def ready(self) -> None:
         from kapclinic.accounts.permissions import Action
-        from kapclinic.dosing import api
+        from kapclinic.explorer import api
         from kapclinic.platform import extensions as ext
 
         ext.register(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from kapclinic.clinical.pk import Envelope
 from kapclinic.clinical.pk.bands import ReferenceBand
 from kapclinic.clinical.pk.observations import Observation
-from kapclinic.dosing.words import plain
+from kapclinic.explorer.words import plain
 from kapclinic.platform.charts import Chart
 
 # Colour-blind-safe (Okabe-Ito) line colours, one per model.
