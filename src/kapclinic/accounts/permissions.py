@@ -199,12 +199,14 @@ def get_patient_for_user(request: HttpRequest, patient_id: int, action: Action,
 
 def get_own_patient(request: HttpRequest) -> Any:
     """The record of the logged-in patient, in their active clinic (portal pages only)."""
+    from kapclinic.accounts import scoping
     from kapclinic.audit import trail
     from kapclinic.patients.models import Patient
 
     check(request, Action.PORTAL)
     membership = request.membership  # type: ignore[attr-defined]
-    patient = Patient.objects.filter(user=request.user, clinic_id=membership.clinic_id).first()
+    patient = scoping.for_clinic(Patient.objects.filter(user=request.user),
+                                 membership.clinic_id).first()
     if patient is None:
         raise Http404("No patient record is linked to this login")
     trail.record("read", object_type="patient", object_id=patient.pk, patient_id=patient.pk)

@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from kapclinic.accounts.models import Membership
 from kapclinic.accounts.roles import Role
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.alerts import actions, notifications
 from kapclinic.alerts.models import Alert
 
@@ -38,9 +39,9 @@ def escalate_clinic(clinic_id: int, now: datetime) -> int:
     (C-SSRS Moderate) waits for the care team's follow-up by the clinic's protocol and is not
     escalated; an alert marked raised in error is not either."""
     minutes = escalation_minutes(clinic_id)
-    due = (Alert.objects.open().filter(clinic_id=clinic_id, escalated_at__isnull=True,
-                                       priority=Alert.Priority.URGENT,
-                                       raised_at__lte=now - timedelta(minutes=minutes))
+    due = (for_clinic(Alert.objects.open().filter(
+               escalated_at__isnull=True, priority=Alert.Priority.URGENT,
+               raised_at__lte=now - timedelta(minutes=minutes)), clinic_id)
            .select_related("patient").order_by("raised_at")[:BATCH])
     escalated = 0
     for alert in due:
@@ -68,11 +69,10 @@ def responders(clinic_id: int, patient=None) -> list[str]:
     """The clinic's prescribers and nurses, and the patient's own prescriber and therapist
     while they still work at the clinic."""
     roles = {Role.PRESCRIBER, Role.NURSE}
-    users = [m.user for m in Membership.objects.filter(clinic_id=clinic_id, role__in=roles)
+    users = [m.user for m in for_clinic(Membership.objects.filter(role__in=roles), clinic_id)
              .select_related("user")]
     if patient is not None:
-        working_here = set(Membership.objects.filter(clinic_id=clinic_id)
-                           .values_list("user_id", flat=True))
+        working_here = set(for_clinic(Membership, clinic_id).values_list("user_id", flat=True))
         users += [u for u in (patient.prescriber, patient.therapist)
                   if u is not None and u.pk in working_here]  # access ended: no health data
     return sorted({u.email for u in users if u.email and u.is_active})
@@ -80,6 +80,6 @@ def responders(clinic_id: int, patient=None) -> list[str]:
 
 def admins(clinic_id: int) -> list[str]:
     """Clinic admins: the escalation is theirs to chase (they see alerts, not charts)."""
-    return sorted({m.user.email for m in Membership.objects.filter(
-        clinic_id=clinic_id, role=Role.ADMIN).select_related("user")
+    return sorted({m.user.email for m in for_clinic(
+        Membership.objects.filter(role=Role.ADMIN), clinic_id).select_related("user")
         if m.user.email and m.user.is_active})

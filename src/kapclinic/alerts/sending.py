@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from kapclinic import mailconfig
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.alerts import notifications
 from kapclinic.alerts.models import OutboxMessage
 
@@ -102,7 +103,8 @@ def deliver_clinic(clinic_id: int, now: datetime) -> int:
     """The worker's per-clinic step: send the clinic's due messages."""
     _give_up_stale_claims(now, clinic_id)
     sent = 0
-    for message in _due(now).filter(clinic_id=clinic_id).order_by("next_attempt_at", "pk")[:BATCH]:
+    due = for_clinic(_due(now), clinic_id).order_by("next_attempt_at", "pk")[:BATCH]
+    for message in due:
         try:
             sent += deliver(message, now)
         except Exception:  # noqa: BLE001 (one message's bookkeeping error never stops the rest)
@@ -155,8 +157,8 @@ def _send(message: OutboxMessage) -> None:
 
 
 def _give_up_stale_claims(now: datetime, clinic_id: int) -> None:
-    stale = OutboxMessage.objects.filter(clinic_id=clinic_id, status=Status.SENDING,
-                                         claimed_at__lt=now - STALE_CLAIM)
+    stale = for_clinic(OutboxMessage.objects.filter(status=Status.SENDING,
+                                                    claimed_at__lt=now - STALE_CLAIM), clinic_id)
     for pk in list(stale.values_list("pk", flat=True)):
         if OutboxMessage.objects.filter(pk=pk, status=Status.SENDING,
                                         claimed_at__lt=now - STALE_CLAIM).update(

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.alerts import notifications
 from kapclinic.audit import context, trail
 from kapclinic.measures import actions
@@ -61,8 +62,7 @@ def send_due(clinic_id: int, now: datetime, url: str | None = None) -> int:
     # the clinic's link lifetime, read (and checked) once before anything is claimed
     actions.settings_for(clinic_id).bounded("link_days")
     sent = 0
-    due = (Schedule.objects.filter(patient__clinic_id=clinic_id, active=True,
-                                   next_due_at__lte=now)
+    due = (for_clinic(Schedule.objects.filter(active=True, next_due_at__lte=now), clinic_id)
            .exclude(patient__status=Status.DISCHARGED)  # discharged: no more questionnaires
            .select_related("patient", "patient__clinic").order_by("next_due_at")[:BATCH])
     for schedule in due:
@@ -82,10 +82,10 @@ def send_due(clinic_id: int, now: datetime, url: str | None = None) -> int:
 
 def remind(clinic_id: int, now: datetime) -> int:
     reminded = 0
-    waiting = (MeasureRequest.objects.filter(
-        patient__clinic_id=clinic_id, reminded_at__isnull=True,
-        sent_at__lte=now - REMINDER_AFTER, link__used_at__isnull=True,
-        link__expires_at__gt=now).exclude(patient__status=Status.DISCHARGED)
+    waiting = (for_clinic(MeasureRequest.objects.filter(
+        reminded_at__isnull=True, sent_at__lte=now - REMINDER_AFTER,
+        link__used_at__isnull=True, link__expires_at__gt=now), clinic_id)
+        .exclude(patient__status=Status.DISCHARGED)
         .select_related("patient", "patient__clinic")[:BATCH])
     for request in waiting:
         with transaction.atomic():

@@ -8,6 +8,7 @@ from django import forms
 
 from kapclinic.accounts.models import Clinic, Membership, User
 from kapclinic.accounts.roles import Role
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.patients import status as status_rules
 from kapclinic.patients.models import Patient, Status
@@ -23,7 +24,7 @@ OLDEST_PLAUSIBLE_AGE_YEARS = 120  # data-entry check only: catches a mistyped ye
 
 
 def clinic_staff(clinic: Clinic, role: Role):
-    ids = Membership.objects.filter(clinic=clinic, role=role).values("user_id")
+    ids = for_clinic(Membership.objects.filter(role=role), clinic.pk).values("user_id")
     return User.objects.filter(pk__in=ids, is_active=True).order_by("last_name", "first_name")
 
 
@@ -64,7 +65,7 @@ class PatientForm(forms.ModelForm):
 
     def clean_mrn(self) -> str:
         mrn = self.cleaned_data["mrn"].strip()
-        taken = Patient.objects.filter(clinic=self.clinic, mrn__iexact=mrn)
+        taken = for_clinic(Patient.objects.filter(mrn__iexact=mrn), self.clinic.pk)
         if self.instance.pk:
             taken = taken.exclude(pk=self.instance.pk)
         if taken.exists():
