@@ -16,7 +16,8 @@ def valid(link: str) -> bool:
 def test_a_link_cancelled_by_ending_access_stays_dead_after_access_is_restored(clinic_admin,
                                                                               nurse):
     membership = nurse.memberships.get()
-    link = staff.issue_password_link(membership=membership, base_url="http://testserver/")
+    link = staff.issue_password_link(membership=membership, base_url="http://testserver/",
+                                     by=clinic_admin)
     assert valid(link)
     staff.end_access(membership=membership, by=clinic_admin)
     assert not valid(link)
@@ -27,7 +28,8 @@ def test_a_link_cancelled_by_ending_access_stays_dead_after_access_is_restored(c
 def test_a_link_cancelled_by_a_role_change_stays_dead_after_the_role_changes_back(
         clinic_admin, nurse):
     membership = nurse.memberships.get()
-    link = staff.issue_password_link(membership=membership, base_url="http://testserver/")
+    link = staff.issue_password_link(membership=membership, base_url="http://testserver/",
+                                     by=clinic_admin)
     staff.change_role(membership=membership, role="therapist", by=clinic_admin)
     staff.change_role(membership=membership, role="nurse", by=clinic_admin)
     assert not valid(link)

@@ -81,11 +81,12 @@ def test_an_action_by_nobody_is_audited_as_the_command_that_ran_it(clinic_a, pat
 
 
 def test_every_action_function_is_defined_with_the_action_decorator():
+    from kapclinic.accounts import mfa
     from kapclinic.accounts import staff as staff_module
     from kapclinic.measures import actions as measures
     from kapclinic.screening import actions as screening
 
-    for module in (patient_actions, screening, measures, staff_module):
+    for module in (patient_actions, screening, measures, staff_module, mfa):
         for name, function in vars(module).items():
             if not callable(function) or getattr(function, "__module__", "") != module.__name__:
                 continue

@@ -345,7 +345,7 @@ def cmd_mfa_reset(args: argparse.Namespace) -> int:
     if user is None:
         raise CommandError(f"no user {args.username!r}")
     context.set_system_actor("kapclinic mfa reset")
-    if not mfa.reset(user):
+    if not mfa.reset(user, by=None):
         raise CommandError(f"{args.username} has no authenticator to remove")
     print(f"{args.username}'s authenticator was removed; they set up a new one at their next "
           "login if their clinic requires two-factor login.")

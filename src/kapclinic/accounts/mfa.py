@@ -205,13 +205,13 @@ def remove(request: HttpRequest, code: str) -> Checked:
     return checked
 
 
-def reset(user: User) -> bool:
-    """An admin (or ``kapclinic mfa reset``) clears a user's authenticator: lost phone."""
-    with transaction.atomic():
-        removed, _ = TOTPDevice.objects.filter(user=user).delete()
-        if removed:
-            trail.record("update", object_type="user", object_id=user.pk,
-                         detail={"mfa": "reset"})
+@action
+def reset(user: User, *, by: User | None) -> bool:
+    """An admin (``staff.reset_authenticator``) or whoever runs the server (``kapclinic mfa
+    reset``, by=None) clears a user's authenticator: lost phone. False when there was none."""
+    removed, _ = TOTPDevice.objects.filter(user=user).delete()
+    if removed:
+        trail.record("update", object_type="user", object_id=user.pk, detail={"mfa": "reset"})
     return bool(removed)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from kapclinic.accounts.models import Clinic, Invitation, InvitationState, Membership, User
 from kapclinic.accounts.roles import Role
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.audit import trail
 from kapclinic.audit.actions import action
 
@@ -82,11 +84,9 @@ def password_link(user: User, base_url: str) -> str:
     return base_url.rstrip("/") + path
 
 
-def membership_in(clinic: Clinic, membership_id: int) -> Membership | None:
-    """A staff membership of ``clinic`` (ended ones included): the one way the admin's pages
-    find whom they act on. A patient's portal login or another clinic's member: None."""
-    return (Membership.all_objects.select_related("user", "clinic")
-            .filter(pk=membership_id, clinic=clinic).exclude(role=Role.PATIENT).first())
+def _memberships_here(user: User, clinic_id: int):
+    """The user's memberships of the clinic, an ended one included (at most one)."""
+    return for_clinic(Membership.all_objects.filter(user=user), clinic_id)
 
 
 def _refuse_unless_only_here(membership: Membership, what: str) -> None:
@@ -99,7 +99,8 @@ def _refuse_unless_only_here(membership: Membership, what: str) -> None:
                                    f"{membership.user.username}).")
 
 
-def issue_password_link(*, membership: Membership, base_url: str) -> str:
+@action
+def issue_password_link(*, membership: Membership, base_url: str, by: User) -> str:
     """A set-password link for a current member who never worked elsewhere (audited)."""
     if membership.ended_at is not None:
         raise StaffError("access", "Their access has ended: restore it first.")
@@ -109,14 +110,67 @@ def issue_password_link(*, membership: Membership, base_url: str) -> str:
     return password_link(membership.user, base_url)
 
 
-def reset_authenticator(*, membership: Membership) -> bool:
+@action
+def reset_authenticator(*, membership: Membership, by: User) -> bool:
     """Remove a lost authenticator of a current member who never worked elsewhere."""
     from kapclinic.accounts import mfa
 
     if membership.ended_at is not None:
         raise StaffError("access", "Their access has ended: restore it first.")
     _refuse_unless_only_here(membership, "mfa_reset")
-    return mfa.reset(membership.user)
+    return mfa.reset(membership.user, by=by)
+
+
+# ---- what a person does for themselves -----------------------------------------------------
+
+@action
+def change_own_password(*, user: User, password: str, by: User) -> None:
+    """``user`` changes their own password (the page checked their old one and Django's
+    validators); links issued before stop working (the password is part of their token)."""
+    if by is None or by.pk != user.pk:
+        raise StaffError("password", "Only the person themselves changes their password here.")
+    user.set_password(password)
+    user.save()
+    trail.record("update", object_type="user", object_id=user.pk,
+                 detail={"password": "changed by the user"})
+
+
+@action
+def set_password_through_link(*, user: User, password: str, by: User | None) -> None:
+    """The holder of a valid set-password link (checked by the page) sets ``user``'s
+    password; ``by`` is whoever is logged in while doing so, if anyone."""
+    user.set_password(password)
+    user.save()
+    trail.record("update", object_type="user", object_id=user.pk,
+                 detail={"password": "set through a link"})
+
+
+def reset_accounts(email: str) -> list[tuple[User, Membership]]:
+    """Accounts with this address that may still log in somewhere, each with its first
+    current membership (where the request is audited)."""
+    found = []
+    for user in User.objects.filter(email__iexact=email, is_active=True):
+        membership = (Membership.objects.select_related("clinic").filter(user=user)
+                      .order_by("pk").first())
+        if membership is not None:
+            found.append((user, membership))
+    return found
+
+
+@action
+def request_password_reset(*, email: str, base_url: str,
+                           send: Callable[[User, int, str], object], by: User | None) -> int:
+    """A set-password link for each account with ``email`` that may still log in, audited in
+    its clinic and handed to ``send(user, clinic_id, link)``, which queues the email in this
+    same transaction (the outbox sits above accounts). How many links were made."""
+    accounts = reset_accounts(email)
+    for user, membership in accounts:
+        link = password_link(user, base_url)
+        trail.record("update", object_type="user", object_id=user.pk,
+                     clinic_id=membership.clinic_id,
+                     detail={"password_link": "requested by email"})
+        send(user, membership.clinic_id, link)
+    return len(accounts)
 
 
 NO_MATCH = ("No account we can add here has that username and email address. Check both with "
@@ -211,10 +265,10 @@ def add_staff(*, clinic: Clinic, username: str, first_name: str, last_name: str,
             user.save()
         elif (user.username != username or is_patient_anywhere(user) or user.is_superuser
               or user.is_staff
-              or not Membership.all_objects.filter(user=user, clinic=clinic).exists()):
+              or not _memberships_here(user, clinic.pk).exists()):
             # only this clinic's own former member is added again by their exact name
             raise StaffError("username", taken_message(username))
-        membership = Membership.all_objects.filter(user=user, clinic=clinic).first()
+        membership = _memberships_here(user, clinic.pk).first()
         if membership is not None and membership.ended_at is None:
             raise StaffError("username", f"{user.username} already works in {clinic.name} "
                                          f"({membership.get_role_display()}).")
@@ -245,10 +299,10 @@ def invite(*, clinic: Clinic, username: str, email: str, role: str, by: User) ->
         user = _addable_existing(username, email)
         if user is None:  # changed a moment ago
             raise StaffError("username", NO_MATCH)
-        if Membership.objects.filter(user=user, clinic=clinic).exists():
+        if for_clinic(Membership.objects.filter(user=user), clinic.pk).exists():
             raise StaffError("username", f"{user.username} already works in {clinic.name}.")
-        if Invitation.objects.filter(user=user, clinic=clinic,
-                                     state=InvitationState.PENDING).exists():
+        if for_clinic(Invitation.objects.filter(user=user, state=InvitationState.PENDING),
+                      clinic.pk).exists():
             raise StaffError("username", f"{user.username} is already invited to "
                                          f"{clinic.name} and has not answered yet.")
         invitation = Invitation.objects.create(user=user, clinic=clinic, role=role, invited_by=by)
@@ -277,8 +331,7 @@ def answer_invitation(*, invitation: Invitation, accept: bool, by: User) -> Memb
             return None
         membership = None
         if accept:
-            membership = Membership.all_objects.filter(user_id=by.pk,
-                                                       clinic_id=invitation.clinic_id).first()
+            membership = _memberships_here(by, invitation.clinic_id).first()
             if membership is None:
                 membership = Membership.objects.create(user_id=by.pk,
                                                        clinic_id=invitation.clinic_id,
@@ -303,8 +356,9 @@ def _lock_clinic(membership: Membership) -> Membership:
 
 
 def _keeps_an_admin(membership: Membership) -> bool:
-    return membership.role != Role.ADMIN or Membership.objects.filter(
-        clinic_id=membership.clinic_id, role=Role.ADMIN).exclude(pk=membership.pk).exists()
+    return membership.role != Role.ADMIN or for_clinic(
+        Membership.objects.filter(role=Role.ADMIN), membership.clinic_id).exclude(
+        pk=membership.pk).exists()
 
 
 @action
@@ -394,10 +448,10 @@ def grant_role(*, clinic: Clinic, username: str, role: str, by: User | None,
         user.save()
     elif is_patient_anywhere(user):
         raise StaffError("username", f"{username} is a patient's portal login. {NOT_STAFF}")
-    elif Membership.all_objects.filter(user=user, clinic=clinic, ended_at__isnull=False).exists():
+    elif _memberships_here(user, clinic.pk).filter(ended_at__isnull=False).exists():
         raise StaffError("access", f"{username}'s access to {clinic.slug} was ended: restore it "
                                    "on the Users page")
-    elif Membership.objects.filter(user=user, clinic=clinic).exists():
+    elif for_clinic(Membership.objects.filter(user=user), clinic.pk).exists():
         raise StaffError("username", f"{username} is already a member of {clinic.slug}")
     membership = Membership.objects.create(user=user, clinic=clinic, role=role)
     user.bump_security_stamp()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordChangeForm
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 
@@ -15,7 +16,6 @@ from kapclinic.accounts import staff
 from kapclinic.accounts.models import Membership, User
 from kapclinic.accounts.permissions import Action, get_patient_for_user, public, require
 from kapclinic.accounts.scoping import for_clinic
-from kapclinic.audit import trail
 from kapclinic.platform import ratelimit
 
 # ---- change your own password -----------------------------------------------------------
@@ -28,14 +28,21 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     success_url = reverse_lazy("home")
 
     def form_valid(self, form):
-        response = super().form_valid(form)  # keeps this session (update_session_auth_hash)
-        trail.record("update", object_type="user", object_id=self.request.user.pk,
-                     detail={"password": "changed by the user"})
+        # Django's own form_valid saves the form; the action saves and audits instead
+        staff.change_own_password(user=form.user, password=form.cleaned_data["new_password1"],
+                                  by=self.request.user)
+        update_session_auth_hash(self.request, form.user)  # this session stays logged in
         messages.success(self.request, "Your password is changed. Use the new one from now on.")
-        return response
+        return HttpResponseRedirect(self.get_success_url())
 
 
 password_change = require(Action.SELF_VIEW)(PasswordChangeView.as_view())
+
+
+def acting_user(request: HttpRequest) -> User | None:
+    """Who acts on a page anyone may open: the logged-in user, or nobody (None: the trail
+    keeps the request's anonymous actor)."""
+    return request.user if request.user.is_authenticated else None  # type: ignore[return-value]
 
 
 # ---- forgot password ------------------------------------------------------------------
@@ -44,17 +51,6 @@ class ForgotPasswordForm(forms.Form):
     email = forms.EmailField(label="Your email address", max_length=254,
                              widget=forms.EmailInput(attrs={"autocomplete": "email",
                                                             "autofocus": True}))
-
-
-def _reset_accounts(email: str) -> list[tuple[User, Membership]]:
-    """Accounts with this address that may still log in somewhere (a current membership)."""
-    found = []
-    for user in User.objects.filter(email__iexact=email, is_active=True):
-        membership = (Membership.objects.select_related("clinic").filter(user=user)
-                      .order_by("pk").first())
-        if membership is not None:
-            found.append((user, membership))
-    return found
 
 
 RESET_SUBJECT = "Reset your kapclinic password"
@@ -84,24 +80,23 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
 
         days = staff.link_days()
         email = form.cleaned_data["email"].strip().lower()
-        try:
-            ratelimit.hit("password-reset", request, subject=f"email:{email}")
-        except ratelimit.RateLimited:
-            accounts = []
-        else:  # every account with the address gets one, unless a link still waits
-            accounts = [] if _reset_pending(email) else _reset_accounts(email)
-        for user, membership in accounts:
-            link = staff.password_link(user, request.build_absolute_uri("/"))
-            trail.record("update", object_type="user", object_id=user.pk,
-                         clinic_id=membership.clinic_id,
-                         detail={"password_link": "requested by email"})
-            send_to_staff(membership.clinic_id, user.email,
-                          subject=RESET_SUBJECT,
+
+        def send(user: User, clinic_id: int, link: str) -> None:
+            send_to_staff(clinic_id, user.email, subject=RESET_SUBJECT,
                           body=f"Hello {user.first_name or user.username},\n\nSomeone (we hope "
                                f"you) asked to reset the password of your kapclinic login "
                                f"{user.username}. Set a new one here (the link works once, "
                                f"for {days} days): {link}\n\nIf it was not you, ignore this "
                                "email: your password stays as it is.", secret=link)
+
+        try:
+            ratelimit.hit("password-reset", request, subject=f"email:{email}")
+        except ratelimit.RateLimited:
+            pass
+        else:  # every account with the address gets one, unless a link still waits
+            if not _reset_pending(email):
+                staff.request_password_reset(email=email, base_url=request.build_absolute_uri("/"),
+                                             send=send, by=acting_user(request))
         return render(request, "web/forgot_password.html", {"sent": True, "days": days})
     return render(request, "web/forgot_password.html", {"form": form},
                   status=422 if request.method == "POST" else 200)
@@ -135,7 +130,8 @@ def portal_login(request: HttpRequest, patient_id: int) -> HttpResponse:
                                               by=request.user)
             membership = for_clinic(Membership.objects.filter(user=user), patient.clinic_id).get()
             link = staff.issue_password_link(membership=membership,
-                                             base_url=request.build_absolute_uri("/"))
+                                             base_url=request.build_absolute_uri("/"),
+                                             by=request.user)
             days = staff.link_days()
             if patient.email:
                 from kapclinic.alerts.notifications import send_to_patient

@@ -8,7 +8,7 @@ import re
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
@@ -18,7 +18,6 @@ from kapclinic.accounts.models import Invitation, InvitationState, Membership
 from kapclinic.accounts.permissions import Action, public, require
 from kapclinic.accounts.roles import Role
 from kapclinic.accounts.scoping import for_clinic, get_for_user
-from kapclinic.audit import trail
 from kapclinic.platform import text
 from kapclinic.platform.referrer import no_referrer
 from kapclinic.web.two_factor import SecurityForm
@@ -77,7 +76,8 @@ def _issue_link(request: HttpRequest, membership: Membership) -> None:
     """Show the link once, and email it when the user has an address (outbox keeps it out)."""
     try:
         link = staff.issue_password_link(membership=membership,
-                                         base_url=request.build_absolute_uri("/"))
+                                         base_url=request.build_absolute_uri("/"),
+                                         by=request.user)
     except staff.StaffError as exc:
         messages.error(request, f"No link: {exc}")
         return
@@ -194,7 +194,7 @@ def new_password_link(request: HttpRequest, membership_id: int) -> HttpResponse:
 def reset_authenticator(request: HttpRequest, membership_id: int) -> HttpResponse:
     membership = _membership(request, membership_id)
     try:
-        removed = staff.reset_authenticator(membership=membership)
+        removed = staff.reset_authenticator(membership=membership, by=request.user)
     except staff.StaffError as exc:
         messages.error(request, f"Authenticator not reset: {exc}")
         return redirect("users")
@@ -217,11 +217,13 @@ class SetPasswordView(auth_views.PasswordResetConfirmView):
     token_generator = staff.password_tokens
 
     def form_valid(self, form):
-        response = super().form_valid(form)
-        trail.record("update", object_type="user", object_id=self.user.pk,
-                     detail={"password": "set through a link"})
+        # Django's own form_valid saves the form; the action saves and audits instead
+        staff.set_password_through_link(
+            user=self.user, password=form.cleaned_data["new_password1"],
+            by=self.request.user if self.request.user.is_authenticated else None)
+        del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]  # the link is spent
         messages.success(self.request, "Your password is set: log in with it.")
-        return response
+        return HttpResponseRedirect(self.get_success_url())
 
 
 # Django moves the token into the session and on to a "set-password" placeholder address.
