@@ -63,6 +63,8 @@ class Alert(CorrectableRecord):
 
     objects = AlertQuerySet.as_manager()
 
+    # an alert's life after it is raised: acknowledged (with a note), escalated
+    mutable_fields = ("acknowledged_at", "acknowledged_by", "acknowledgement_note", "escalated_at")
     clinic_path = "clinic"
     FIELD_CLASSES = classify(
         date=("raised_at", "acknowledged_at", "escalated_at", "entered_in_error_at"),

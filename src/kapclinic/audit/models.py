@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pgtrigger
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models.signals import class_prepared
 from django.dispatch import receiver
@@ -107,7 +108,16 @@ class AppendOnlyRecord(HealthRecord):
 class CorrectableRecord(HealthRecord):
     """Health information that is never deleted nor edited as a whole; it is corrected only by
     a conditional update of its paired who/when fields (entered in error, withdrawn,
-    acknowledged), made in an ``actions`` function with its audit entry."""
+    acknowledged), made in an ``actions`` function with its audit entry.
+
+    On PostgreSQL the database refuses an UPDATE that changes any other column: a table says
+    which columns its correction writes (``correction_fields``) and, if a row has state that
+    legitimately moves on (an alert is acknowledged, then escalated), those columns too
+    (``mutable_fields``). Every other column keeps what was first written."""
+
+    correction_fields: tuple[str, ...] = ("entered_in_error_at", "entered_in_error_by",
+                                          "entered_in_error_reason")
+    mutable_fields: tuple[str, ...] = ()
 
     class Meta:
         abstract = True
@@ -119,13 +129,38 @@ class CorrectableRecord(HealthRecord):
         super().save(*args, **kwargs)
 
 
+def _only_corrections_change(model: type[CorrectableRecord]) -> pgtrigger.Trigger:
+    """Refuse an UPDATE that changes a column other than the model's correction and mutable
+    columns (all of them must exist: a misspelt name would silently leave a column open)."""
+    changeable = [*model.correction_fields, *model.mutable_fields]
+    names = {f.name for f in model._meta.concrete_fields}
+    unknown = sorted(set(changeable) - names)
+    if unknown:
+        raise ImproperlyConfigured(f"{model._meta.label} names columns it does not have as "
+                                   f"correction_fields or mutable_fields: {', '.join(unknown)}")
+    return pgtrigger.Trigger(
+        name="only_corrections_change", operation=pgtrigger.Update, when=pgtrigger.Before,
+        condition=pgtrigger.AnyChange(exclude=changeable),
+        func="RAISE EXCEPTION 'kapclinic: UPDATE on % is refused: only a correction (%) may "
+             f"change a row', TG_TABLE_NAME, '{', '.join(changeable)}';")
+
+
+def _guards_for(model: type[HealthRecord]) -> list[pgtrigger.Trigger]:
+    guards = list(model.database_guards)
+    if issubclass(model, CorrectableRecord):
+        guards.append(_only_corrections_change(model))
+    return guards
+
+
 @receiver(class_prepared)
 def _give_database_guards(sender: type[models.Model], **kwargs) -> None:
     """Every concrete HealthRecord gets its base's triggers, whatever its own Meta says."""
     if not issubclass(sender, HealthRecord) or sender._meta.abstract or sender._meta.proxy:
         return
-    own = [t for t in getattr(sender._meta, "triggers", []) if t not in sender.database_guards]
-    triggers = [*sender.database_guards, *own]
+    guards = _guards_for(sender)
+    names = {guard.name for guard in guards}
+    own = [t for t in getattr(sender._meta, "triggers", []) if t.name not in names]
+    triggers = [*guards, *own]
     sender._meta.triggers = triggers
     sender._meta.original_attrs["triggers"] = triggers  # what migrations read
 

@@ -213,6 +213,7 @@ class Consent(CorrectableRecord):
                                      related_name="+")
     withdrawal_reason = models.TextField(blank=True)
 
+    correction_fields = ("withdrawn_at", "withdrawn_by", "withdrawal_reason")  # its correction
     clinic_path = "patient__clinic"
     FIELD_CLASSES = classify(
         direct_identifier=("signed_name", "client_addr", "guardian_name"),
