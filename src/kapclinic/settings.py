@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "kapclinic.explorer",
     "kapclinic.screening",
     "kapclinic.measures",
+    "kapclinic.treatment",
     "kapclinic.web",
 ]
 

@@ -49,6 +49,12 @@ class Action(enum.StrEnum):
     SECURITY_SETTINGS = "security.settings"  # two-factor requirement, reset a lost authenticator
     USER_MANAGE = "user.manage"            # add staff, change a role, end access, password links
     TOKEN_REVOKE = "token.revoke"  # noqa: S105 (an action name) revoke a token: own, admin: clinic's
+    SESSION_VIEW = "session.view"          # dosing sessions, their vitals, the room board
+    SESSION_SCHEDULE = "session.schedule"  # book a dosing session
+    SESSION_RUN = "session.run"            # check-in, checklist, vitals, the session's steps
+    SESSION_INTENTION = "session.intention"  # the therapist's note of intention (a checklist item)
+    DOSE_ADMINISTER = "dose.administer"    # record the dose given
+    DOSE_CONFIRM = "dose.confirm"          # be the second clinician for a dose outside the protocol
 
 
 R = Role
@@ -87,12 +93,27 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.USER_MANAGE: frozenset({R.ADMIN}),
     # Anyone may revoke their own tokens; which ones beyond that is accounts.tokens' scoping.
     Action.TOKEN_REVOKE: frozenset(STAFF | {R.PATIENT}),
+    # Dosing sessions (issue 12). The prescriber and nurse run the session at the chair (the
+    # reference: a trained healthcare professional supervises; a prescriber on site for
+    # esketamine, sessions.md 1). The therapist prepares and integrates: sees the session and
+    # writes the note of intention, but does not record vitals or doses. The coordinator
+    # books sessions and sees the schedule (as they see charts). The admin and the researcher
+    # read no health information (minimum necessary), so they have none of these.
+    Action.SESSION_VIEW: frozenset(CLINICAL),
+    Action.SESSION_SCHEDULE: frozenset({R.PRESCRIBER, R.NURSE, R.COORDINATOR}),
+    Action.SESSION_RUN: frozenset({R.PRESCRIBER, R.NURSE}),
+    Action.SESSION_INTENTION: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
+    Action.DOSE_ADMINISTER: frozenset({R.PRESCRIBER, R.NURSE}),
+    # a licensed clinician who could give the dose; a dose outside the protocol also needs a
+    # prescriber as one of the two (clinical.md 5: prescriber override text)
+    Action.DOSE_CONFIRM: frozenset({R.PRESCRIBER, R.NURSE}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.
 READ_ONLY_ACTIONS = frozenset(
     {Action.SELF_VIEW, Action.PATIENT_LIST, Action.PATIENT_VIEW, Action.AUDIT_VIEW,
-     Action.PK_SIMULATE, Action.ALERT_VIEW, Action.OUTBOX_VIEW, Action.DASHBOARD_VIEW}
+     Action.PK_SIMULATE, Action.ALERT_VIEW, Action.OUTBOX_VIEW, Action.DASHBOARD_VIEW,
+     Action.SESSION_VIEW}
 )
 
 

@@ -1,0 +1,1 @@
+"""Supervised dosing sessions: their enforced workflow, the administration, vitals and alerts."""

@@ -1,0 +1,417 @@
+"""Every write of the treatment app; each an ``@action`` (one transaction with its audit entry).
+
+    schedule_session(*, patient, protocol, scheduled_at, room="", chair="", by) -> Session
+    transition(session, *, to, at, by, expected_version=None, reason="", late_reason="",
+               checklist=None, administration=None) -> Session
+        ONE compare-and-set step: the facts are gathered (dose clearances from the registry,
+        the checklist, today's weight, pre-dose vitals against the protocol's holds, the dose,
+        observation and discharge criteria), and the step is refused (StepRefused, every
+        unmet guard named) or applied once (SessionConflict when another station moved it
+        first). ``checklist`` ({item: answer or {answer, value, note}}) and ``administration``
+        (record_administration's fields) are recorded first, in the same transaction.
+    record_checklist(session, *, item, answer, at, by, value=None, note="", late_reason="")
+        -> ChecklistEntry    (the intention note: item="intention_note", answer="recorded", note=...)
+    record_administration(session, *, at, by, dose_mg_per_kg=None, dose_mg=None, product_ndc="",
+                          concentration_mg_per_ml=None, lot="", rate_mg_per_min=None,
+                          override_reason="", second_clinician=None, second_password="",
+                          second_code="", late_reason="") -> Administration
+        the dose through clinical.protocols.calculate_dose with today's weight; outside the
+        protocol only with a written reason and a second clinician who authenticates now
+        (password, and their authenticator code when enrolled); both audited.
+    record_vitals(session, *, observed_at, by, values, late_reason="") -> Recorded
+        (values: any subset of sbp_mmhg, dbp_mmhg, heart_rate_bpm, spo2_pct, resp_rate_per_min,
+        temp_c, moaas); plausibility refused naming the field (FieldError); the same reading
+        twice stored once; raises the monitoring alerts (alerts.actions.raise_alert) and
+        returns them.
+    mark_vitals_entered_in_error(reading, *, reason, by) -> bool
+
+Errors: errors.FieldError (422, names the field), errors.StepRefused (409, the unmet guards),
+errors.SessionConflict (409, someone else moved it first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from kapclinic.accounts.models import User
+from kapclinic.alerts.actions import raise_alert
+from kapclinic.alerts.models import Alert
+from kapclinic.audit import trail
+from kapclinic.audit.actions import action
+from kapclinic.audit.corrections import mark_entered_in_error
+from kapclinic.clinical import protocols as core
+from kapclinic.clinical.monitoring import Reading, ReadingError, check_reading, evaluate
+from kapclinic.clinical.sessions import UnmetGuard, check_transition, facts_for
+from kapclinic.patients.models import Patient
+from kapclinic.treatment import facts as gathered
+from kapclinic.treatment.errors import ConfirmationRefused, FieldError, SessionConflict, StepRefused
+from kapclinic.treatment.models import (
+    ALERT_SOURCE,
+    READING_RECORD,
+    VITAL_FIELDS,
+    Administration,
+    Answer,
+    ChecklistEntry,
+    ChecklistItem,
+    Phase,
+    Session,
+    SessionEvent,
+    State,
+    TreatmentSettings,
+    VitalReading,
+)
+from kapclinic.treatment.protocols import (
+    clinic_protocol,
+    fingerprint,
+    monitoring_settings,
+    session_protocol,
+)
+from kapclinic.treatment.second_clinician import confirm_second_clinician
+
+# Clocks of tablets and servers differ by a little: a time up to this far ahead is taken as
+# now, anything later is refused as in the future (an engineering tolerance).
+CLOCK_SKEW = timedelta(minutes=2)
+MAX_TEXT = 4000
+
+PHASE_OF_STATE = {State.SCHEDULED: Phase.PRE_DOSE, State.CHECKED_IN: Phase.PRE_DOSE,
+                  State.CLEARED: Phase.PRE_DOSE, State.DOSING: Phase.DOSING,
+                  State.MONITORING: Phase.AFTER_DOSE, State.STOPPED: Phase.AFTER_DOSE}
+# alert severities of clinical/monitoring/rules.json that are escalated when not acknowledged
+URGENT_SEVERITIES = frozenset({"hold", "urgent", "emergency"})
+
+
+# ---- times ---------------------------------------------------------------------------------
+
+def check_time(when: datetime, field: str, *, clinic_id: int, late_reason: str = "",
+               now: datetime | None = None) -> None:
+    """Refuse a time without an offset or in the future; one more than the clinic's
+    allowance ago needs ``late_reason``."""
+    if not isinstance(when, datetime) or when.tzinfo is None or when.utcoffset() is None:
+        raise FieldError(field, "needs a date, a time and a UTC offset (e.g. 2026-11-25T09:30:00-05:00)")
+    now = now or timezone.now()
+    if when > now + CLOCK_SKEW:
+        raise FieldError(field, "is in the future: record it after it happened")
+    allowance = TreatmentSettings.for_clinic(clinic_id).late_entry_minutes
+    if now - when > timedelta(minutes=allowance) and not late_reason.strip():
+        raise FieldError("late_reason", f"{field} is more than {allowance} minutes ago: say why it "
+                                        "is recorded late")
+
+
+def _text(field: str, value: str) -> str:
+    value = (value or "").strip()
+    if len(value) > MAX_TEXT:
+        raise FieldError(field, f"is longer than {MAX_TEXT} characters")
+    return value
+
+
+# ---- scheduling ----------------------------------------------------------------------------
+
+@action
+def schedule_session(*, patient: Patient, protocol: str, scheduled_at: datetime, room: str = "",
+                     chair: str = "", by: User | None) -> Session:
+    """A session of ``patient`` under ``protocol`` (its id), with the clinic's settings for it
+    kept on the session."""
+    try:
+        chosen = clinic_protocol(protocol, patient.clinic_id)
+    except core.ProtocolError as exc:
+        raise FieldError("protocol", str(exc)) from exc
+    if scheduled_at.tzinfo is None:
+        raise FieldError("scheduled_at", "needs a UTC offset (e.g. 2026-11-25T09:30:00-05:00)")
+    session = Session.objects.create(
+        patient=patient, protocol=chosen.id, protocol_version=chosen.version_id,
+        protocol_hash=fingerprint(chosen),
+        protocol_settings={"values": dict(chosen.chosen), "preset": chosen.preset},
+        drug=chosen.drug, route=chosen.route, scheduled_at=scheduled_at,
+        room=_text("room", room)[:60], chair=_text("chair", chair)[:60], state=State.SCHEDULED,
+        state_at=scheduled_at, created_by=by)
+    SessionEvent.objects.create(session=session, from_state="", to_state=State.SCHEDULED,
+                                at=timezone.now(), recorded_by=by, facts={})
+    trail.record("create", object_type="session", object_id=session.pk, patient_id=patient.pk,
+                 detail={"protocol": chosen.version_id, "scheduled_at": scheduled_at.isoformat()})
+    return session
+
+
+# ---- the checklist -------------------------------------------------------------------------
+
+def _checklist_entry(session: Session, item: str, answer: str, at: datetime, by: User | None,
+                     value: float | None, note: str, late_reason: str) -> ChecklistEntry:
+    if item not in ChecklistItem.values:
+        raise FieldError("item", f"'{item}' is not a checklist item; known: "
+                                 f"{', '.join(ChecklistItem.values)}")
+    if answer not in Answer.values:
+        raise FieldError("answer", f"'{answer}' is not one of {', '.join(Answer.values)}")
+    if session.state in (State.DISCHARGED, State.CANCELLED):
+        raise FieldError("session", "the session has ended: nothing more is recorded in it")
+    check_time(at, "at", clinic_id=session.patient.clinic_id, late_reason=late_reason)
+    note = _text("note", note)
+    if item == ChecklistItem.INTENTION_NOTE and not note:
+        raise FieldError("note", "write the intention for this session")
+    if item in (ChecklistItem.WEIGHT_TODAY, ChecklistItem.DISCHARGE_SCORE):
+        if value is None:
+            raise FieldError("value", "give the " + ("weight in kg" if item == ChecklistItem.WEIGHT_TODAY
+                                                     else "score"))
+        if item == ChecklistItem.WEIGHT_TODAY:
+            lim = core.dose.weight_limit()
+            if not lim.reject_below <= value <= lim.reject_above:
+                raise FieldError("value", f"{value:g} kg is outside the plausible range "
+                                          f"{lim.reject_below:g}-{lim.reject_above:g} kg: check the "
+                                          "entry and its units (kg, not lb)")
+        elif not 0 <= value <= 10:
+            raise FieldError("value", "a discharge score is from 0 to 10")
+    return ChecklistEntry.objects.create(session=session, item=item, answer=answer, value=value,
+                                         note=note, at=at, recorded_by=by,
+                                         late_reason=_text("late_reason", late_reason))
+
+
+@action
+def record_checklist(session: Session, *, item: str, answer: str, at: datetime, by: User | None,
+                     value: float | None = None, note: str = "", late_reason: str = "") -> ChecklistEntry:
+    """One answer to one checklist item (the latest answer counts; earlier ones stay)."""
+    entry = _checklist_entry(session, item, answer, at, by, value, note, late_reason)
+    trail.record("create", object_type="checklist_entry", object_id=entry.pk,
+                 patient_id=session.patient_id, detail={"session": session.pk, "item": item,
+                                                        "answer": answer})
+    return entry
+
+
+# ---- the administration --------------------------------------------------------------------
+
+@action
+def record_administration(session: Session, *, at: datetime, by: User,
+                          dose_mg_per_kg: float | None = None, dose_mg: float | None = None,
+                          product_ndc: str = "", concentration_mg_per_ml: float | None = None,
+                          lot: str = "", rate_mg_per_min: float | None = None,
+                          override_reason: str = "", second_clinician: User | None = None,
+                          second_password: str = "", second_code: str = "",
+                          late_reason: str = "") -> Administration:
+    """The dose given from ``at``, calculated against the session's protocol with today's
+    weight. Outside the protocol (above the cap, outside the range) only with a written
+    reason and a second clinician who authenticates now (ConfirmationRefused otherwise)."""
+    if session.state not in (State.CLEARED, State.DOSING):
+        raise FieldError("session", f"a dose is recorded once the session is cleared to dose "
+                                    f"(it is {session.state_words})")
+    check_time(at, "at", clinic_id=session.patient.clinic_id, late_reason=late_reason)
+    protocol = session_protocol(session)
+    weight = gathered.latest_checklist(session).get(ChecklistItem.WEIGHT_TODAY)
+    day = gathered.local_date(session.scheduled_at, session)
+    try:
+        result = core.calculate_dose(
+            protocol, None if weight is None else weight.value, dose_mg_per_kg=dose_mg_per_kg,
+            dose_mg=dose_mg, weight_date=None if weight is None else gathered.local_date(weight.at, session),
+            today=day)
+    except core.DoseInputError as exc:
+        raise FieldError(exc.field, exc.problem) from exc
+    for name, number in (("concentration_mg_per_ml", concentration_mg_per_ml),
+                         ("rate_mg_per_min", rate_mg_per_min)):
+        if number is not None and not number > 0:
+            raise FieldError(name, "must be above zero")
+    reason = _text("override_reason", override_reason)
+    confirmed_at = None
+    if not result.within_protocol:
+        if not reason:
+            raise FieldError("override_reason", " ".join(result.messages))
+        if second_clinician is None:
+            raise FieldError("second_clinician", "a dose outside the protocol needs a second "
+                                                 "clinician's confirmation")
+        confirm_second_clinician(session, by=by, second=second_clinician, password=second_password,
+                                 code=second_code, prescriber_needed=True)
+        confirmed_at = timezone.now()
+    administration = Administration.objects.create(
+        session=session, drug=session.drug, product_ndc=_text("product_ndc", product_ndc)[:20],
+        concentration_mg_per_ml=concentration_mg_per_ml, lot=_text("lot", lot)[:60],
+        route=session.route, dose_mg=result.dose_mg, dose_mg_per_kg=result.dose_mg_per_kg,
+        weight_kg=result.weight_kg, weight_measured_on=None if weight is None
+        else gathered.local_date(weight.at, session),
+        started_at=at, rate_mg_per_min=rate_mg_per_min, within_protocol=result.within_protocol,
+        calculation=result.to_dict(), override_reason=reason if not result.within_protocol else "",
+        second_clinician=second_clinician if confirmed_at else None,
+        second_clinician_confirmed_at=confirmed_at, administered_by=by,
+        late_reason=_text("late_reason", late_reason))
+    trail.record("create", object_type="administration", object_id=administration.pk,
+                 patient_id=session.patient_id,
+                 detail={"session": session.pk, "dose_mg": result.dose_mg,
+                         "within_protocol": result.within_protocol,
+                         "second_clinician": second_clinician.pk if confirmed_at else None})
+    return administration
+
+
+# ---- the one transition --------------------------------------------------------------------
+
+def _record_step_checklist(session: Session, checklist: dict[str, Any], at: datetime,
+                           by: User | None, late_reason: str) -> None:
+    for item, given in checklist.items():
+        if isinstance(given, dict):
+            answer, value, note = (given.get("answer", Answer.YES), given.get("value"),
+                                   given.get("note", ""))
+        else:
+            answer, value, note = str(given), None, ""
+        entry = _checklist_entry(session, item, answer, at, by, value, note, late_reason)
+        trail.record("create", object_type="checklist_entry", object_id=entry.pk,
+                     patient_id=session.patient_id,
+                     detail={"session": session.pk, "item": item, "answer": answer})
+
+
+def _with_clearance(unmet: list[UnmetGuard], blockers: list[str]) -> list[UnmetGuard]:
+    """The registry's reasons (eligibility, consent) in their own words, in place of the
+    core's generic ones."""
+    generic = {"consent_current", "eligibility_signed"}
+    if not any(u.guard in generic for u in unmet):
+        return unmet
+    return [*(UnmetGuard("dose_clearance", reason) for reason in blockers),
+            *(u for u in unmet if u.guard not in generic)]
+
+
+@action
+def transition(session: Session, *, to: str, at: datetime, by: User | None,
+               expected_version: int | None = None, reason: str = "", late_reason: str = "",
+               checklist: dict[str, Any] | None = None,
+               administration: dict[str, Any] | None = None) -> Session:
+    """Move ``session`` to state ``to`` at clinical time ``at``, once. Refused with every
+    unmet guard (StepRefused) or, when someone else moved it first, SessionConflict; in
+    either case nothing is kept."""
+    if to not in State.values:
+        raise FieldError("to", f"'{to}' is not a session state; known: {', '.join(State.values)}")
+    session = Session.objects.select_related("patient__clinic").get(pk=session.pk)
+    if expected_version is not None and session.version != expected_version:
+        raise SessionConflict(session.state, session.version)
+    check_time(at, "at", clinic_id=session.patient.clinic_id, late_reason=late_reason)
+    reason = _text("reason", reason)
+    if at < session.state_at and session.state != State.SCHEDULED:
+        raise FieldError("at", f"is before the session's previous step "
+                               f"({session.state_at.isoformat()})")
+    protocol = session_protocol(session)
+    illegal = check_transition(session.state, to, facts_for(protocol))
+    if illegal and illegal[0].guard == "allowed_transition":
+        raise StepRefused(illegal)
+    if checklist:
+        _record_step_checklist(session, checklist, at, by, late_reason)
+    if administration is not None and to == State.DOSING:
+        record_administration(session, at=at, by=by, late_reason=late_reason, **administration)
+    found = gathered.gather(session, protocol, at, reason=reason)
+    unmet = _with_clearance(check_transition(session.state, to, found.facts), found.blockers)
+    if unmet:
+        raise StepRefused(unmet)
+    moved = Session.objects.filter(pk=session.pk, state=session.state, version=session.version).update(
+        state=to, state_at=at, version=F("version") + 1,
+        end_reason=reason if to in (State.CANCELLED, State.STOPPED) else session.end_reason)
+    if not moved:
+        current = Session.objects.get(pk=session.pk)
+        raise SessionConflict(current.state, current.version)
+    if to in (State.MONITORING, State.STOPPED) and found.administration is not None \
+            and found.administration.ended_at is None:
+        Administration.objects.filter(pk=found.administration.pk, ended_at__isnull=True) \
+            .update(ended_at=max(at, found.administration.started_at))
+    try:
+        with transaction.atomic():
+            event = SessionEvent.objects.create(
+                session=session, from_state=session.state, to_state=to, at=at, recorded_by=by,
+                reason=reason, late_reason=_text("late_reason", late_reason),
+                facts=gathered.summary(found.facts))
+    except IntegrityError:  # the same step stored by a racing request: ours is not applied
+        raise SessionConflict(to, session.version + 1) from None
+    trail.record("transition", object_type="session", object_id=session.pk,
+                 patient_id=session.patient_id,
+                 detail={"from": session.state, "to": to, "at": at.isoformat(), "event": event.pk})
+    session.refresh_from_db()
+    return session
+
+
+# ---- vital signs ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Recorded:
+    reading: VitalReading
+    alerts: list[Alert]
+    warnings: list[str]
+    created: bool
+
+
+def _fingerprint(observed_at: datetime, values: dict[str, float]) -> str:
+    body = json.dumps({"at": observed_at.astimezone(UTC).isoformat(),
+                       **{k: float(v) for k, v in sorted(values.items())}}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@action
+def record_vitals(session: Session, *, observed_at: datetime, by: User | None,
+                  values: dict[str, float | None], late_reason: str = "") -> Recorded:
+    """A reading (any subset of the vitals) in ``session``: refused naming the field when
+    impossible; stored once however often it is sent; evaluated against the protocol's
+    monitoring rules, each alert raised through the generic alerts and returned."""
+    unknown = sorted(set(values) - set(VITAL_FIELDS))
+    if unknown:
+        raise FieldError(unknown[0], "is not a vital sign; send " + ", ".join(VITAL_FIELDS))
+    given = {k: v for k, v in values.items() if v is not None}
+    session = Session.objects.select_related("patient__clinic").get(pk=session.pk)
+    phase = PHASE_OF_STATE.get(State(session.state))
+    if phase is None:
+        raise FieldError("session", f"the session is {session.state_words}: readings are no longer "
+                                    "recorded in it")
+    check_time(observed_at, "observed_at", clinic_id=session.patient.clinic_id, late_reason=late_reason)
+    protocol = session_protocol(session)
+    earlier = list(VitalReading.objects.filter(session=session, entered_in_error_at__isnull=True)
+                   .order_by("observed_at", "id"))
+    baseline = next((r for r in reversed(earlier) if r.phase == Phase.PRE_DOSE
+                     and r.observed_at <= observed_at), None)
+    administration = gathered.current_administration(session)
+    now = max(timezone.now(), observed_at)
+    reading = Reading(observed_at=observed_at, phase=phase, **given)
+    try:
+        warnings = check_reading(reading, now)
+        fired = evaluate(reading, protocol, monitoring_settings(session.patient.clinic_id), now=now,
+                         last_reading_at=max((r.observed_at for r in earlier), default=None),
+                         baseline=None if baseline is None else gathered.reading_of(baseline),
+                         dose_started_at=None if administration is None else administration.started_at)
+    except ReadingError as exc:
+        raise FieldError(exc.field, exc.problem) from exc
+    print_ = _fingerprint(observed_at, given)
+    existing = VitalReading.objects.filter(session=session, fingerprint=print_).first()
+    if existing is not None:
+        return Recorded(existing, _alerts_of(existing), warnings, created=False)
+    try:
+        with transaction.atomic():
+            row = VitalReading.objects.create(
+                session=session, patient_id=session.patient_id, observed_at=observed_at,
+                recorded_by=by, phase=phase, fingerprint=print_,
+                late_reason=_text("late_reason", late_reason), **given)
+    except IntegrityError:  # the same reading sent at the same moment from another tab
+        existing = VitalReading.objects.get(session=session, fingerprint=print_)
+        return Recorded(existing, _alerts_of(existing), warnings, created=False)
+    trail.record("create", object_type="vital_reading", object_id=row.pk,
+                 patient_id=session.patient_id, detail={"session": session.pk, "phase": phase})
+    raised = []
+    for alert in fired:
+        if alert.rule in ("reading_overdue", "reading_mark_overdue"):
+            continue  # a reading just came in: the board shows what is overdue
+        raised.append(raise_alert(
+            clinic_id=session.patient.clinic_id, source=ALERT_SOURCE, kind=alert.rule,
+            label=alert.label, patient=session.patient, record_type=READING_RECORD,
+            record_id=row.pk, recommended_action=alert.message,
+            priority=Alert.Priority.URGENT if alert.severity in URGENT_SEVERITIES
+            else Alert.Priority.FOLLOW_UP, raised_at=timezone.now(), by=by))
+    return Recorded(row, raised, warnings, created=True)
+
+
+def _alerts_of(reading: VitalReading) -> list[Alert]:
+    return list(Alert.objects.filter(source=ALERT_SOURCE, record_type=READING_RECORD,
+                                     record_id=reading.pk).order_by("raised_at", "id"))
+
+
+@action
+def mark_vitals_entered_in_error(reading: VitalReading, *, reason: str, by: User) -> bool:
+    """A reading keyed on the wrong patient or mistyped stays on file, marked."""
+    return mark_entered_in_error(reading, reason=reason, by=by, object_type="vital_reading",
+                                 what="reading")
+
+
+__all__ = ["CLOCK_SKEW", "ConfirmationRefused", "FieldError", "Recorded", "SessionConflict",
+           "StepRefused", "check_time", "mark_vitals_entered_in_error", "record_administration",
+           "record_checklist", "record_vitals", "schedule_session", "transition"]

@@ -1,0 +1,18 @@
+"""What the treatment app writes to the audit trail (declared from TreatmentConfig.ready)."""
+
+from django.db import models
+
+
+class AuditActions(models.TextChoices):
+    TRANSITION = "transition", "Session step"
+    DOSE_CONFIRMED = "dose_confirmed", "Dose confirmed by a second clinician"
+
+
+class AuditRecords(models.TextChoices):
+    SESSION = "session", "Dosing session"
+    SESSION_EVENT = "session_event", "Session step"
+    CHECKLIST_ENTRY = "checklist_entry", "Session checklist answer"
+    ADMINISTRATION = "administration", "Dose administration"
+    VITAL_READING = "vital_reading", "Vital signs reading"
+    TREATMENT_SETTINGS = "treatment_settings", "Session settings"
+    ROOM_BOARD = "room_board", "Room board"

@@ -1,0 +1,161 @@
+"""What is known about a session when a step is asked for, as the core's ``SessionFacts``.
+
+Read from this app's records (the checklist, the vital signs, the administration, the open
+alerts) and from the registry's dose clearances (eligibility and consent: the screening app
+vouches for them; this app never imports it). A handful of queries, whatever the session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from kapclinic.alerts.models import Alert
+from kapclinic.clinical.monitoring import Reading, evaluate
+from kapclinic.clinical.protocols import WEIGHT_MAX_AGE_DAYS, Protocol
+from kapclinic.clinical.sessions import SessionFacts, facts_for
+from kapclinic.platform import extensions
+from kapclinic.treatment.models import (
+    ALERT_SOURCE,
+    READING_RECORD,
+    Administration,
+    Answer,
+    ChecklistEntry,
+    ChecklistItem,
+    Phase,
+    Session,
+    VitalReading,
+)
+from kapclinic.treatment.protocols import monitoring_settings
+
+
+@dataclass
+class Gathered:
+    """The records the facts were read from (the transition stores a summary)."""
+
+    facts: SessionFacts
+    blockers: list[str]
+    checklist: dict[str, ChecklistEntry] = field(default_factory=dict)
+    administration: Administration | None = None
+    weight: ChecklistEntry | None = None
+
+
+def local_date(when: datetime, session: Session) -> date:
+    return when.astimezone(ZoneInfo(session.patient.clinic.time_zone)).date()
+
+
+def latest_checklist(session: Session) -> dict[str, ChecklistEntry]:
+    """The latest answer to each item (later answers replace earlier ones)."""
+    latest: dict[str, ChecklistEntry] = {}
+    for entry in ChecklistEntry.objects.filter(session=session).order_by("at", "id"):
+        latest[entry.item] = entry
+    return latest
+
+
+def current_administration(session: Session) -> Administration | None:
+    return (Administration.objects.filter(session=session, entered_in_error_at__isnull=True)
+            .order_by("-started_at", "-id").first())
+
+
+def reading_of(row: VitalReading) -> Reading:
+    return Reading(observed_at=row.observed_at, phase=row.phase, sbp_mmhg=row.sbp_mmhg,
+                   dbp_mmhg=row.dbp_mmhg, heart_rate_bpm=row.heart_rate_bpm, spo2_pct=row.spo2_pct,
+                   resp_rate_per_min=row.resp_rate_per_min, temp_c=row.temp_c, moaas=row.moaas)
+
+
+def open_alerts(session: Session) -> list[Alert]:
+    """The session's treatment alerts nobody has acknowledged (one query)."""
+    readings = VitalReading.objects.filter(session=session).values("pk")
+    return list(Alert.objects.open().filter(source=ALERT_SOURCE, record_type=READING_RECORD,
+                                            record_id__in=readings).order_by("raised_at"))
+
+
+def gather(session: Session, protocol: Protocol, at: datetime, *, reason: str = "") -> Gathered:
+    """The facts of ``session`` for a step at clinical time ``at``."""
+    patient = session.patient
+    blockers = extensions.dose_blockers(patient, session.drug, session.route)
+    checklist = latest_checklist(session)
+
+    def said(item: str, *answers: str) -> bool:
+        entry = checklist.get(item)
+        return entry is not None and entry.answer in answers
+
+    session_day = local_date(session.scheduled_at, session)
+    weight = checklist.get(ChecklistItem.WEIGHT_TODAY)
+    weight_today = (weight is not None and weight.value is not None
+                    and 0 <= (session_day - local_date(weight.at, session)).days
+                    <= WEIGHT_MAX_AGE_DAYS.default)
+    pregnancy = checklist.get(ChecklistItem.PREGNANCY_TEST)
+    pregnancy_applies = patient.sex_at_birth == "female" and not said(
+        ChecklistItem.PREGNANCY_TEST, Answer.NOT_APPLICABLE)
+    pregnancy_negative = (pregnancy is not None and pregnancy.answer == Answer.NEGATIVE
+                          and local_date(pregnancy.at, session) == session_day)
+    intention = checklist.get(ChecklistItem.INTENTION_NOTE)
+
+    readings = list(VitalReading.objects.filter(session=session, entered_in_error_at__isnull=True,
+                                                phase=Phase.PRE_DOSE).order_by("observed_at", "id"))
+    hold: tuple[str, ...] = ()
+    review: tuple[str, ...] = ()
+    if readings:
+        latest = readings[-1]
+        alerts = evaluate(reading_of(latest), protocol, monitoring_settings(patient.clinic_id),
+                          now=max(at, latest.observed_at), last_reading_at=None)
+        hold = tuple(a.label for a in alerts if a.severity == "hold")
+        reviewed = alerts and set(Alert.objects.filter(
+            source=ALERT_SOURCE, record_type=READING_RECORD, record_id=latest.pk,
+            acknowledged_at__isnull=False).values_list("kind", flat=True))
+        review = tuple(a.label for a in alerts if a.severity == "review"
+                       and a.rule not in (reviewed or set()))
+
+    administration = current_administration(session)
+    minutes_observed = None
+    if administration is not None:
+        start = administration.started_at if protocol.observation_counted_from == "dose_start" \
+            else administration.ended_at
+        if start is not None:
+            minutes_observed = max(0.0, (at - start).total_seconds() / 60)
+    resolved = frozenset(effect for effect in ("sedation", "dissociation", "respiratory_depression")
+                         if said(f"{effect}_resolved", Answer.YES))
+    score = checklist.get(ChecklistItem.DISCHARGE_SCORE)
+    facts = facts_for(
+        protocol,
+        consent_current=not blockers,
+        eligibility_signed_for=frozenset({(session.drug, session.route)}) if not blockers else frozenset(),
+        fasting_confirmed=said(ChecklistItem.FASTING, Answer.YES),
+        ride_home_confirmed=said(ChecklistItem.RIDE_HOME, Answer.YES),
+        pregnancy_test_applies=pregnancy_applies,
+        pregnancy_test_negative_today=pregnancy_negative,
+        weight_taken_today=weight_today,
+        predose_vitals_taken=bool(readings),
+        predose_hold_alerts=hold,
+        predose_review_alerts_undecided=review,
+        predose_measures_done=said(ChecklistItem.PREDOSE_MEASURES, Answer.YES),
+        intention_note_written=intention is not None and bool(intention.note.strip()),
+        nasal_steroid_decongestant_timing_confirmed=said(ChecklistItem.NASAL_TIMING, Answer.YES,
+                                                         Answer.NOT_APPLICABLE),
+        dose_within_protocol=None if administration is None else administration.within_protocol,
+        dose_override_reason="" if administration is None else administration.override_reason,
+        second_clinician_confirmed=administration is not None
+        and administration.second_clinician_confirmed_at is not None,
+        administration_recorded=administration is not None,
+        minutes_observed=minutes_observed,
+        effects_resolved=resolved,
+        discharge_score=None if score is None else score.value,
+        clinician_judged_stable=said(ChecklistItem.JUDGED_STABLE, Answer.YES),
+        open_alerts=tuple(a.label for a in open_alerts(session)),
+        reason=reason,
+    )
+    return Gathered(facts, blockers, checklist, administration, weight)
+
+
+def summary(facts: SessionFacts) -> dict:
+    """The facts as stored on the step (JSON: sets as sorted lists)."""
+    out = {}
+    for name, value in facts.__dict__.items():
+        if isinstance(value, frozenset):
+            value = sorted(list(v) if isinstance(v, tuple) else v for v in value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[name] = value
+    return out
