@@ -41,12 +41,16 @@ NEVER_CHANGED = pgtrigger.Trigger(name="never_changed", operation=pgtrigger.Upda
 
 
 class GuardedQuerySet(models.QuerySet):
-    """Health records: never deleted; bulk changes (corrections are conditional updates of
-    their paired fields) only inside an action."""
+    """Health records: never deleted; bulk writes (corrections are conditional updates of
+    their paired fields; imports and the demo create in bulk) only inside an action."""
 
     def update(self, **kwargs):
         _require_action(self.model)
         return super().update(**kwargs)
+
+    def bulk_create(self, objs, *args, **kwargs):
+        _require_action(self.model)
+        return super().bulk_create(objs, *args, **kwargs)
 
     def delete(self):
         raise ImmutableError(f"{self.model.__name__} records are never deleted; mark them "

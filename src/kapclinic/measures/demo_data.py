@@ -10,8 +10,11 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from kapclinic.accounts.models import User
 from kapclinic.accounts.roles import Role
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.audit import trail
+from kapclinic.audit.actions import action
 from kapclinic.clinical import instruments
 from kapclinic.measures.actions import stored_result
 from kapclinic.measures.models import ClinicalEvent, Response
@@ -54,9 +57,10 @@ def history(rng: random.Random, weeks: int, now: datetime) -> list[tuple[datetim
     return points
 
 
+@action
 def demo_responses(patients: list[Patient], rng: random.Random, weeks: int,
-                   now: datetime, progress=None) -> int:
-    """Create (and audit) the responses in batches; returns how many."""
+                   now: datetime, progress=None, *, by: User | None) -> int:
+    """Create (and audit) the responses in batches, in one action; returns how many."""
     made = 0
     batch: list[Response] = []
     for patient in patients:
@@ -101,7 +105,9 @@ def refresh_outcomes(patients: list[Patient]) -> None:
             refresh(patient, instrument)
 
 
-def demo_events(patients: list[Patient], rng: random.Random, now: datetime, by) -> int:
+@action
+def demo_events(patients: list[Patient], rng: random.Random, now: datetime, recorded_by: User,
+                *, by: User | None) -> int:
     """A few events that define relapse (about one treated patient in 25): enough for the
     demo's relapse curve and measures pages to show how they count."""
     treated = [p for p in patients if p.status in TREATED]
@@ -110,7 +116,7 @@ def demo_events(patients: list[Patient], rng: random.Random, now: datetime, by) 
         ClinicalEvent(patient=p, kind=rng.choice(("hospitalisation_worsening_depression",
                                                   "hospitalisation_suicide_prevention")),
                       occurred_at=now - timedelta(days=rng.randint(3, 40)),
-                      note="Demo: admitted after a crisis call", recorded_by=by)
+                      note="Demo: admitted after a crisis call", recorded_by=recorded_by)
         for p in chosen])
     trail.record_many([trail.Event("create", "clinical_event", e.pk, patient_id=e.patient_id,
                                    clinic_id=e.patient.clinic_id) for e in events])
@@ -120,8 +126,9 @@ def demo_events(patients: list[Patient], rng: random.Random, now: datetime, by) 
 def load(run: DemoRun) -> None:
     """The measures app's demo data for one clinic: questionnaires over ``run.weeks`` weeks,
     a few relapse-defining events, and the outcomes they give."""
-    patients = list(Patient.objects.filter(clinic=run.clinic).select_related("clinic")
+    patients = list(for_clinic(Patient.objects.select_related("clinic"), run.clinic.pk)
                     .order_by("mrn"))
-    demo_responses(patients, run.rng, run.weeks, run.now)
-    demo_events(patients, run.rng, run.now, run.staff[Role.PRESCRIBER])
+    demo_responses(patients, run.rng, run.weeks, run.now, by=None)
+    # the demo prescriber is named on the events; the trail names the demo command (by=None)
+    demo_events(patients, run.rng, run.now, run.staff[Role.PRESCRIBER], by=None)
     refresh_outcomes(patients)
