@@ -5,4 +5,19 @@ from __future__ import annotations
 
 
 def register_all() -> None:
-    pass
+    from kapclinic.accounts.permissions import Action
+    from kapclinic.alerts import sources as alert_sources
+    from kapclinic.platform import extensions as ext
+    from kapclinic.treatment import alert_details, api, chart, demo_data
+
+    ext.register(
+        # between screening (10) and measures (30), as ADR 0010 left room for
+        ext.ChartSection("treatment", "treatment/_chart_section.html", chart.load_section,
+                         Action.SESSION_VIEW, order=20, events=chart.section_events),
+        # after screening's loader (10), which brings the patients it doses into treatment
+        ext.DemoLoader("treatment", demo_data.load, order=15),
+        ext.ApiRouter("treatment", "", api.router, order=40),
+    )
+    # the reading behind an alert a session raised, under it on the alerts pages
+    alert_sources.register_source("treatment", "Dosing session", alert_details.TEMPLATE,
+                                  alert_details.load)

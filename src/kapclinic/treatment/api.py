@@ -1,0 +1,285 @@
+"""API: protocols, dosing sessions, their steps, checklist, dose and vital signs, the room board.
+
+Refusals are problem details: 422 naming the field, 409 naming every unmet guard of a step
+(or that another station moved the session first)."""
+
+# No "from __future__ import annotations": django-ninja reads the annotations at import.
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Field, Query, Schema
+from ninja import Status as Reply
+from ninja.errors import ValidationError
+from pydantic import ConfigDict
+
+from kapclinic.accounts import scoping
+from kapclinic.accounts.api_auth import GuardedRouter
+from kapclinic.accounts.models import User
+from kapclinic.accounts.permissions import Action, get_patient_for_user, require, role_can
+from kapclinic.audit import trail
+from kapclinic.clinical import protocols as core
+from kapclinic.treatment import actions, board, reads
+from kapclinic.treatment.errors import FieldError, SessionConflict, StepRefused
+from kapclinic.treatment.models import ChecklistItem, Session, VitalReading
+
+router = GuardedRouter(tags=["sessions"])
+MAX_PAGE = 100_000
+
+
+def _refuse(field: str, message: str) -> ValidationError:
+    return ValidationError([{"loc": ["body", field], "msg": message}])
+
+
+def _problem(request: HttpRequest, status: int, title: str, detail: str, errors: list) -> HttpResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
+            "instance": request.path, "errors": errors}
+    return HttpResponse(json.dumps(body), status=status, content_type="application/problem+json")
+
+
+def _refused_step(request: HttpRequest, exc: StepRefused) -> HttpResponse:
+    return _problem(request, 409, "The session cannot take this step",
+                    " ".join(u.message for u in exc.unmet),
+                    [{"guard": u.guard, "message": u.message} for u in exc.unmet])
+
+
+def _conflict(request: HttpRequest, exc: SessionConflict) -> HttpResponse:
+    return _problem(request, 409, "Changed by someone else", str(exc),
+                    [{"field": "version", "message": f"the session is now at version {exc.version}"}])
+
+
+class ScheduleIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    protocol: str = Field(max_length=80)
+    scheduled_at: datetime
+    room: str = Field("", max_length=60)
+    chair: str = Field("", max_length=60)
+
+
+class AdministrationIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    dose_mg_per_kg: float | None = None
+    dose_mg: float | None = None
+    product_ndc: str = Field("", max_length=20)
+    concentration_mg_per_ml: float | None = None
+    lot: str = Field("", max_length=60)
+    rate_mg_per_min: float | None = None
+    override_reason: str = Field("", max_length=4000)
+    second_clinician: str = Field("", max_length=150, description="the second clinician's username")
+    second_password: str = Field("", max_length=200)
+    second_code: str = Field("", max_length=20)
+
+
+class AdministrationAt(AdministrationIn):
+    at: datetime | None = Field(None, description="when the dose started; default now")
+    late_reason: str = Field("", max_length=4000)
+
+
+class ChecklistAnswer(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    answer: str = Field("yes", max_length=20)
+    value: float | None = None
+    note: str = Field("", max_length=4000)
+
+
+class TransitionIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(max_length=20)
+    at: datetime
+    version: int | None = Field(None, ge=1, description="the version last read: a stale one is 409")
+    reason: str = Field("", max_length=4000)
+    late_reason: str = Field("", max_length=4000)
+    checklist: dict[ChecklistItem, ChecklistAnswer | str] | None = None
+    administration: AdministrationIn | None = None
+
+
+class ChecklistIn(ChecklistAnswer):
+    item: ChecklistItem
+    at: datetime
+    late_reason: str = Field("", max_length=4000)
+
+
+class VitalsIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    observed_at: datetime
+    sbp_mmhg: float | None = None
+    dbp_mmhg: float | None = None
+    heart_rate_bpm: float | None = None
+    spo2_pct: float | None = None
+    resp_rate_per_min: float | None = None
+    temp_c: float | None = None
+    moaas: int | None = Field(None, description="MOAA/S, 0-5")
+    late_reason: str = Field("", max_length=4000)
+
+
+def _session(request: HttpRequest, session_id: int, action: Action, *, audit_read: bool = False) -> Session:
+    found = scoping.get_for_user(request, Session.objects.select_related("patient__clinic"),
+                                 session_id, action, audit_read=audit_read)
+    return found
+
+
+def _second(request: HttpRequest, username: str) -> User | None:
+    if not username:
+        return None
+    return User.objects.filter(username=username).first() or _missing_second(username)
+
+
+def _missing_second(username: str) -> None:
+    raise _refuse("administration.second_clinician", f"there is no user '{username}' in this clinic")
+
+
+@router.get("/protocols")
+@require(Action.SESSION_VIEW)
+def list_protocols(request: HttpRequest):
+    """The protocols sessions may run under (shipped and the clinic's own folder)."""
+    return [p.summary() | {"label": p.label, "checklist": list(p.checklist),
+                           "min_observation_minutes": p.min_observation_minutes}
+            for p in core.load_all().values()]
+
+
+@router.post("/patients/{patient_id}/sessions", response={201: dict})
+@require(Action.SESSION_SCHEDULE)
+def schedule(request: HttpRequest, patient_id: int, payload: ScheduleIn):
+    patient = get_patient_for_user(request, patient_id, Action.SESSION_SCHEDULE, audit_read=False)
+    try:
+        session = actions.schedule_session(patient=patient, protocol=payload.protocol,
+                                           scheduled_at=payload.scheduled_at, room=payload.room,
+                                           chair=payload.chair, by=request.user)
+    except FieldError as exc:
+        raise _refuse(exc.field, exc.message) from exc
+    return Reply(201, reads.session_detail(session))
+
+
+@router.get("/sessions/{session_id}")
+@require(Action.SESSION_VIEW)
+def read_session(request: HttpRequest, session_id: int):
+    """The session: its state, steps, checklist, dose, vital signs and alerts."""
+    session = _session(request, session_id, Action.SESSION_VIEW, audit_read=True)
+    return reads.session_detail(session)
+
+
+@router.post("/sessions/{session_id}/transitions")
+@require(Action.SESSION_RUN)
+def take_step(request: HttpRequest, session_id: int, payload: TransitionIn):
+    """Move the session on (``to``, at ``at``), with the fields that step needs."""
+    session = _session(request, session_id, Action.SESSION_RUN)
+    administration: dict[str, Any] | None = None
+    if payload.administration is not None:
+        if not role_can(request.membership.role, Action.DOSE_ADMINISTER):
+            raise _refuse("administration", "your role may not record a dose")
+        administration = payload.administration.model_dump()
+        administration["second_clinician"] = _second(request, administration["second_clinician"])
+    checklist = None
+    if payload.checklist:
+        checklist = {str(item): (answer.model_dump() if isinstance(answer, ChecklistAnswer) else answer)
+                     for item, answer in payload.checklist.items()}
+    try:
+        session = actions.transition(session, to=payload.to, at=payload.at, by=request.user,
+                                     expected_version=payload.version, reason=payload.reason,
+                                     late_reason=payload.late_reason, checklist=checklist,
+                                     administration=administration)
+    except StepRefused as exc:
+        return _refused_step(request, exc)
+    except SessionConflict as exc:
+        return _conflict(request, exc)
+    except FieldError as exc:
+        prefix = "administration." if exc.field.startswith(("dose", "weight", "second", "override",
+                                                            "concentration", "rate")) else ""
+        raise _refuse(prefix + exc.field, exc.message) from exc
+    return reads.session_detail(session)
+
+
+@router.post("/sessions/{session_id}/checklist", response={201: dict})
+@require(Action.SESSION_INTENTION)
+def answer_checklist(request: HttpRequest, session_id: int, payload: ChecklistIn):
+    """One checklist answer. A therapist writes the note of intention only."""
+    session = _session(request, session_id, Action.SESSION_INTENTION)
+    if payload.item != ChecklistItem.INTENTION_NOTE and not role_can(request.membership.role,
+                                                                     Action.SESSION_RUN):
+        raise _refuse("item", "your role records the note of intention only")
+    try:
+        entry = actions.record_checklist(session, item=payload.item, answer=payload.answer,
+                                         value=payload.value, note=payload.note, at=payload.at,
+                                         late_reason=payload.late_reason, by=request.user)
+    except FieldError as exc:
+        raise _refuse(exc.field, exc.message) from exc
+    return Reply(201, reads.checklist_out(entry))
+
+
+@router.post("/sessions/{session_id}/administration", response={201: dict})
+@require(Action.DOSE_ADMINISTER)
+def administer(request: HttpRequest, session_id: int, payload: AdministrationAt):
+    """Record the dose (before or during dosing); outside the protocol with the reason and
+    the second clinician's password (and code)."""
+    session = _session(request, session_id, Action.DOSE_ADMINISTER)
+    fields = payload.model_dump(exclude={"at", "late_reason"})
+    fields["second_clinician"] = _second(request, fields["second_clinician"])
+    try:
+        given = actions.record_administration(session, at=payload.at or timezone.now(),
+                                              by=request.user, late_reason=payload.late_reason,
+                                              **fields)
+    except FieldError as exc:
+        raise _refuse(exc.field, exc.message) from exc
+    return Reply(201, reads.administration_out(given))
+
+
+@router.post("/sessions/{session_id}/vitals", response={201: dict, 200: dict})
+@require(Action.SESSION_RUN)
+def record_vitals(request: HttpRequest, session_id: int, payload: VitalsIn):
+    """A reading (any subset of the vital signs): the alerts it raised come back with it.
+    The same reading sent again is stored once (200 with the first)."""
+    session = _session(request, session_id, Action.SESSION_RUN)
+    values = payload.model_dump(exclude={"observed_at", "late_reason"})
+    try:
+        recorded = actions.record_vitals(session, observed_at=payload.observed_at, values=values,
+                                         late_reason=payload.late_reason, by=request.user)
+    except FieldError as exc:
+        raise _refuse(exc.field, exc.message) from exc
+    body = {"reading": reads.reading_out(recorded.reading),
+            "alerts": [reads.alert_out(a) for a in recorded.alerts],
+            "warnings": recorded.warnings, "stored": recorded.created}
+    return Reply(201 if recorded.created else 200, body)
+
+
+@router.post("/sessions/{session_id}/dose-confirmation", response={200: dict})
+@require(Action.DOSE_CONFIRM)
+def check_second_clinician(request: HttpRequest, session_id: int):
+    """Whether the caller may be the second clinician for this session's dose (their role and
+    clinic); the confirmation itself is given with the dose, with their password."""
+    session = _session(request, session_id, Action.DOSE_CONFIRM)
+    return {"session": session.pk, "may_confirm": True}
+
+
+@router.get("/patients/{patient_id}/vitals")
+@require(Action.SESSION_VIEW)
+def patient_vitals(request: HttpRequest, patient_id: int, page: int = Query(1, ge=1, le=MAX_PAGE)):
+    """The patient's readings across sessions, newest first (entered-in-error ones marked)."""
+    patient = get_patient_for_user(request, patient_id, Action.SESSION_VIEW, audit_read=False)
+    found = VitalReading.objects.filter(patient=patient).order_by("-observed_at", "-id")
+    size = settings.KAPCLINIC_PAGE_SIZE
+    count = found.count()
+    results = list(found[(page - 1) * size: page * size])
+    trail.record_many([trail.Event("list", "vital_reading", r.pk, patient_id=patient.pk)
+                       for r in results] or [trail.Event("list", "vital_reading", "", patient_id=patient.pk)])
+    return {"count": count, "page": page, "pages": max(1, -(-count // size)),
+            "results": [reads.reading_out(r) for r in results]}
+
+
+@router.get("/room-board")
+@require(Action.SESSION_VIEW)
+def room_board(request: HttpRequest):
+    """Every session in progress in the clinic: state, room and chair, time since the dose,
+    readings overdue, open alerts."""
+    rows = board.in_progress(request.membership.clinic_id, timezone.now())
+    trail.record_many([trail.Event("list", "session", row["id"], patient_id=row["patient_id"])
+                       for row in rows] or [trail.Event("read", "room_board")])
+    return {"sessions": rows}

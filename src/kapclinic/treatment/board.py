@@ -1,0 +1,77 @@
+"""The room board: every session in progress in a clinic, in a fixed number of queries
+(whatever the number of sessions), with what is overdue computed by clinical.monitoring."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Max
+
+from kapclinic.accounts import scoping
+from kapclinic.alerts.models import Alert
+from kapclinic.clinical.monitoring import evaluate
+from kapclinic.treatment.models import (
+    ALERT_SOURCE,
+    IN_PROGRESS,
+    READING_RECORD,
+    Administration,
+    Phase,
+    Session,
+    State,
+    VitalReading,
+)
+from kapclinic.treatment.protocols import monitoring_settings, session_protocol
+
+PHASE = {State.CHECKED_IN: Phase.PRE_DOSE, State.CLEARED: Phase.PRE_DOSE,
+         State.DOSING: Phase.DOSING, State.MONITORING: Phase.AFTER_DOSE}
+
+
+def in_progress(clinic_id: int, now: datetime) -> list[dict[str, Any]]:
+    sessions = list(scoping.for_clinic(Session, clinic_id).filter(state__in=IN_PROGRESS)
+                    .select_related("patient").order_by("room", "chair", "scheduled_at"))
+    if not sessions:
+        return []
+    ids = [s.pk for s in sessions]
+    started: dict[int, Administration] = {}
+    for given in Administration.objects.filter(session_id__in=ids, entered_in_error_at__isnull=True) \
+            .order_by("started_at", "id"):
+        started[given.session_id] = given
+    last = dict(VitalReading.objects.filter(session_id__in=ids, entered_in_error_at__isnull=True)
+                .values("session_id").annotate(at=Max("observed_at")).values_list("session_id", "at"))
+    open_alerts = list(Alert.objects.open().filter(
+        source=ALERT_SOURCE, record_type=READING_RECORD,
+        record_id__in=VitalReading.objects.filter(session_id__in=ids).values("pk")))
+    owner = dict(VitalReading.objects.filter(pk__in=[a.record_id for a in open_alerts])
+                 .values_list("pk", "session_id")) if open_alerts else {}
+    alerts_of: dict[int, list[Alert]] = {}
+    for alert in open_alerts:
+        alerts_of.setdefault(owner.get(alert.record_id), []).append(alert)
+    settings = monitoring_settings(clinic_id)
+    rows = []
+    for s in sessions:
+        protocol = session_protocol(s)
+        given = started.get(s.pk)
+        phase = PHASE[State(s.state)]
+        overdue = [] if phase == Phase.PRE_DOSE else evaluate(
+            None, protocol, settings, now, last.get(s.pk), phase=phase,
+            dose_started_at=given.started_at if given else None)
+        during, after = protocol.monitoring_interval_minutes
+        interval = timedelta(minutes=during if phase == Phase.DOSING else after)
+        latest = last.get(s.pk)
+        rows.append({
+            "id": s.pk, "patient_id": s.patient_id,
+            "patient": f"{s.patient.given_name} {s.patient.family_name}",
+            "protocol": s.protocol, "state": s.state, "state_words": s.state_words,
+            "state_at": s.state_at, "room": s.room, "chair": s.chair, "version": s.version,
+            "dose_started_at": given.started_at if given else None,
+            "minutes_since_dose": round((now - given.started_at).total_seconds() / 60)
+            if given else None,
+            "last_reading_at": latest,
+            "next_reading_due_at": latest + interval if latest and phase != Phase.PRE_DOSE else None,
+            "overdue": [a.label for a in overdue],
+            "open_alerts": [{"id": a.pk, "label": a.label, "priority": a.priority,
+                             "recommended_action": a.recommended_action}
+                            for a in alerts_of.get(s.pk, [])],
+        })
+    return rows

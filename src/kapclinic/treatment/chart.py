@@ -1,0 +1,38 @@
+"""The patient chart's dosing-sessions section and its timeline events, from one load (two
+queries: the sessions, and their steps)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kapclinic.patients.models import Patient
+from kapclinic.patients.timeline import TimelineEvent
+from kapclinic.treatment.models import Session, SessionEvent
+
+SHOWN = 10  # the newest sessions listed in the chart; the timeline has all their steps
+
+
+@dataclass(frozen=True)
+class SessionsSection:
+    sessions: list[Session]
+    events: list[SessionEvent]
+
+
+def load_section(patient: Patient) -> SessionsSection:
+    sessions = list(Session.objects.filter(patient=patient).order_by("-scheduled_at", "-id")[:SHOWN])
+    events = list(SessionEvent.objects.filter(session__in=[s.pk for s in sessions])
+                  .select_related("recorded_by").order_by("at", "id")) if sessions else []
+    return SessionsSection(sessions, events)
+
+
+def section_events(patient: Patient, section: SessionsSection) -> list[TimelineEvent]:
+    protocol = {s.pk: s.protocol_version.split("@")[0].replace("_", " ") for s in section.sessions}
+    out = []
+    for e in section.events:
+        if not e.from_state:
+            continue  # the booking itself is not a clinical event
+        by = e.recorded_by.display_name if e.recorded_by else ""
+        detail = e.reason or ""
+        out.append(TimelineEvent(e.at, "session", f"Dosing session ({protocol[e.session_id]}): "
+                                                  f"{e.get_to_state_display().lower()}", detail, by))
+    return out

@@ -1,0 +1,114 @@
+"""The treatment app's demo data: a clinic day and some past sessions, made through the actions
+(so every step is checked and audited as in the clinic). Patients are those the screening
+demo brought into treatment (signed off for IV ketamine and consented); this loader's own
+random stream varies the vital signs, so other apps' demo data stay as they were."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from kapclinic.accounts.roles import Role
+from kapclinic.patients.models import Patient
+from kapclinic.platform.extensions import DemoRun
+from kapclinic.treatment import actions
+from kapclinic.treatment.models import State
+
+PROTOCOL = "iv_racemic_ketamine"
+LATE = "Demo data, entered after the fact"
+# today's sessions, one per patient, in the order patients are taken: every state on the board
+TODAY = (State.MONITORING, State.DOSING, State.CLEARED, State.CHECKED_IN, State.SCHEDULED,
+         State.DISCHARGED, State.STOPPED, State.CANCELLED)
+PAST_SESSIONS = 2          # per patient, a few days apart, discharged, with vitals
+PAST_PATIENTS = 6          # kept small: the demo loads in seconds
+ROOMS = [("Room 1", "A"), ("Room 1", "B"), ("Room 2", "A"), ("Room 2", "B"), ("Room 3", "A")]
+
+
+def _vitals(run: DemoRun) -> dict[str, float]:
+    r = run.rng
+    return {"sbp_mmhg": r.randint(112, 134), "dbp_mmhg": r.randint(68, 84),
+            "heart_rate_bpm": r.randint(62, 84), "spo2_pct": r.randint(96, 99),
+            "resp_rate_per_min": r.randint(12, 16)}
+
+
+def _take(run: DemoRun, patient: Patient, target: str, start: datetime, place: tuple[str, str]) -> None:
+    """A session scheduled at ``start`` taken to ``target`` at a plausible pace."""
+    nurse, therapist = run.staff[Role.NURSE], run.staff[Role.THERAPIST]
+    now = timezone.now()
+    s = actions.schedule_session(patient=patient, protocol=PROTOCOL, scheduled_at=start,
+                                 room=place[0], chair=place[1], by=run.staff[Role.COORDINATOR])
+    if target == State.SCHEDULED:
+        return
+
+    def late(at: datetime) -> str:
+        return LATE if now - at > timedelta(minutes=50) else ""
+
+    def step(to: str, at: datetime, **fields) -> None:
+        s.refresh_from_db()
+        actions.transition(s, to=to, at=at, by=nurse, expected_version=s.version,
+                           late_reason=late(at), **fields)
+
+    if target == State.CANCELLED:
+        step(State.CANCELLED, min(start, now - timedelta(minutes=5)),
+             reason="Patient called in unwell (demo)")
+        return
+    t = start
+    step(State.CHECKED_IN, t)
+    for item, answer, value, note in (
+            ("fasting", "yes", None, ""), ("ride_home", "yes", None, ""),
+            ("pregnancy_test", "negative" if patient.sex_at_birth == "female" else "not_applicable",
+             None, ""),
+            ("predose_measures", "yes", None, ""), ("weight_today", "recorded", 72.0, ""),
+            ("intention_note", "recorded", None, "To stay with what comes up (demo)")):
+        by = therapist if item == "intention_note" else nurse
+        actions.record_checklist(s, item=item, answer=answer, value=value, note=note,
+                                 at=t + timedelta(minutes=2), by=by, late_reason=late(t))
+    actions.record_vitals(s, observed_at=t + timedelta(minutes=4), values=_vitals(run), by=nurse,
+                          late_reason=late(t))
+    if target == State.CHECKED_IN:
+        return
+    step(State.CLEARED, t + timedelta(minutes=6))
+    if target == State.CLEARED:
+        return
+    dose_at = t + timedelta(minutes=8)
+    step(State.DOSING, dose_at, administration={
+        "dose_mg_per_kg": 0.5, "lot": f"DEMO{run.rng.randint(1000, 9999)}",
+        "product_ndc": "0409-2051-05", "concentration_mg_per_ml": 10.0, "rate_mg_per_min": 0.9})
+    for minutes in range(10, 41, 10):
+        at = dose_at + timedelta(minutes=minutes)
+        if at < now:
+            actions.record_vitals(s, observed_at=at, values=_vitals(run), by=nurse, late_reason=late(at))
+    if target == State.DOSING:
+        return
+    if target == State.STOPPED:
+        step(State.STOPPED, dose_at + timedelta(minutes=12),
+             reason="Patient asked to stop; infusion ended early (demo)")
+        return
+    end = dose_at + timedelta(minutes=40)
+    step(State.MONITORING, end)
+    for minutes in range(15, 121, 15):
+        at = end + timedelta(minutes=minutes)
+        if at < now:
+            actions.record_vitals(s, observed_at=at, values=_vitals(run), by=nurse, late_reason=late(at))
+    if target == State.MONITORING:
+        return
+    step(State.DISCHARGED, end + timedelta(minutes=125), checklist={
+        "sedation_resolved": "yes", "dissociation_resolved": "yes",
+        "respiratory_depression_resolved": "yes", "judged_stable": "yes",
+        "discharge_score": {"answer": "recorded", "value": 10}})
+
+
+def load(run: DemoRun) -> None:
+    treated = [p for p in Patient.objects.filter(clinic=run.clinic).order_by("mrn")
+               if run.targets.get(p.mrn) in ("in_treatment", "maintenance")]
+    now = timezone.now()
+    # minutes before now each of today's sessions started, so its state is plausible now
+    started = {State.MONITORING: 100, State.DOSING: 25, State.CLEARED: 12, State.CHECKED_IN: 6,
+               State.SCHEDULED: -45, State.DISCHARGED: 200, State.STOPPED: 60, State.CANCELLED: -90}
+    for i, (patient, target) in enumerate(zip(treated, TODAY, strict=False)):
+        _take(run, patient, target, now - timedelta(minutes=started[target]), ROOMS[i % len(ROOMS)])
+    for patient in treated[:PAST_PATIENTS]:
+        for k in range(PAST_SESSIONS, 0, -1):
+            day = now - timedelta(days=3 * k + run.rng.randint(0, 1), hours=run.rng.randint(1, 4))
+            _take(run, patient, State.DISCHARGED, day, ROOMS[run.rng.randrange(len(ROOMS))])
