@@ -16,7 +16,7 @@ urlpatterns = [
          measure_views.toggle_schedule, name="measure-schedule-toggle"),
     path("patients/<int:patient_id>/measures/events/", measure_views.record_event,
          name="event-record"),
-    path("patients/<int:patient_id>/measures/events/<int:event_id>/error/",
+    path("patients/<int:patient_id>/measures/events/<int:clinical_event_id>/error/",
          measure_views.event_entered_in_error, name="event-error"),
     path("patients/<int:patient_id>/measures/responses/<int:response_id>/error/",
          measure_views.response_entered_in_error, name="response-error"),

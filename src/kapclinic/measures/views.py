@@ -180,9 +180,9 @@ def _mark_in_error(request: HttpRequest, patient, mark, record, what: str,
 
 @require(Action.EVENT_RECORD)
 @require_POST
-def event_entered_in_error(request: HttpRequest, patient_id: int, event_id: int) -> HttpResponse:
+def event_entered_in_error(request: HttpRequest, patient_id: int, clinical_event_id: int) -> HttpResponse:
     patient = get_patient_for_user(request, patient_id, Action.EVENT_RECORD, audit_read=False)
-    event = get_for_user(request, ClinicalEvent.objects.filter(patient=patient), event_id,
+    event = get_for_user(request, ClinicalEvent.objects.filter(patient=patient), clinical_event_id,
                          Action.EVENT_RECORD, audit_read=False)
     return _mark_in_error(request, patient, actions.mark_event_entered_in_error, event,
                           "event", "outcomes recomputed.")
