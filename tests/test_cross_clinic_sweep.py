@@ -38,6 +38,7 @@ from kapclinic.patients.models import Patient, Status
 from kapclinic.screening.actions import intake_for
 from kapclinic.screening.demo_data import walk
 from kapclinic.screening.models import ConsentDocument
+from kapclinic.treatment import actions as treatment
 from tests.conftest import PASSWORD, make_user, new_patient, set_directly
 from tests.test_clinic_scoping import clinic_paths
 
@@ -88,6 +89,8 @@ def _full_patient(clinic: Clinic, staff: dict, document, mrn: str, given: str) -
     measures.record_clinical_event(patient=patient, kind=next(iter(ClinicalEvent.KINDS)),
                                    occurred_at=timezone.now() - timedelta(days=2),
                                    note="sweep", by=prescriber)
+    treatment.schedule_session(patient=patient, protocol="iv_racemic_ketamine",
+                               scheduled_at=timezone.now(), room="Sweep room", by=staff[Role.NURSE])
     return patient
 
 
@@ -120,7 +123,7 @@ def world():
 
 
 # An id parameter whose model its name does not find (see model_for): name -> model label.
-PARAM_MODELS: dict[str, str] = {}
+PARAM_MODELS: dict[str, str] = {"event": "measures.ClinicalEvent"}  # not treatment's SessionEvent
 
 
 def model_for(param: str):
@@ -333,6 +336,15 @@ API_BODIES = {
         lambda p: {"version": p.version, "given_name": "Swept"},
     ("POST", "api/v1/patients/<patient_id>/responses"):
         lambda p: {"instrument": "phq9", "answers": answers_for_total("phq9", 27)},
+    ("POST", "api/v1/patients/<patient_id>/sessions"):
+        lambda p: {"protocol": "iv_racemic_ketamine", "scheduled_at": timezone.now().isoformat()},
+    ("POST", "api/v1/sessions/<session_id>/administration"): lambda p: {"dose_mg_per_kg": 0.5},
+    ("POST", "api/v1/sessions/<session_id>/checklist"):
+        lambda p: {"item": "fasting", "answer": "yes", "at": timezone.now().isoformat()},
+    ("POST", "api/v1/sessions/<session_id>/transitions"):
+        lambda p: {"to": "checked_in", "at": timezone.now().isoformat()},
+    ("POST", "api/v1/sessions/<session_id>/vitals"):
+        lambda p: {"observed_at": timezone.now().isoformat(), "spo2_pct": 97},
 }
 
 
