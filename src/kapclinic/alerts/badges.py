@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.alerts.models import Alert
 
 
 def open_alert_count(membership) -> int:
     """The clinic's alerts nobody has acknowledged yet (not those raised in error): one
     COUNT query."""
-    return Alert.objects.open().filter(clinic_id=membership.clinic_id).count()
+    return for_clinic(Alert.objects.open(), membership.clinic_id).count()
