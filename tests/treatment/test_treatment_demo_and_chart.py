@@ -1,0 +1,41 @@
+"""The demo's clinic day and the chart's sessions section."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from kapclinic import demo
+from kapclinic.accounts.models import Clinic
+from kapclinic.platform import extensions
+from kapclinic.treatment.chart import load_section, section_events
+from kapclinic.treatment.models import Session, State, VitalReading
+from tests.conftest import PASSWORD
+from tests.treatment.helpers import cleared, eligible_and_consented, session
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_demo_shows_a_clinic_day_with_sessions_in_every_state_and_past_vitals():
+    demo.load_demo(patients=24, seed=3, password=PASSWORD, weeks=4)
+    clinic = Clinic.objects.get(slug="harbor")
+    states = set(Session.objects.filter(patient__clinic=clinic).values_list("state", flat=True))
+    assert states == set(State.values)
+    past = Session.objects.filter(patient__clinic=clinic, state=State.DISCHARGED).count()
+    assert past > 1
+    assert VitalReading.objects.filter(patient__clinic=clinic, phase="after_dose").exists()
+
+
+def test_the_chart_lists_sessions_newest_first_with_their_steps_in_two_queries(patient, prescriber,
+                                                                               nurse):
+    eligible_and_consented(patient, prescriber)
+    older = cleared(patient, prescriber, nurse, start=40)
+    newer = session(patient, prescriber, started_minutes_ago=5)
+    with CaptureQueriesContext(connection) as queries:
+        data = load_section(patient)
+        events = section_events(patient, data)
+    assert len(queries) == 2
+    assert [s.pk for s in data.sessions] == [newer.pk, older.pk]
+    assert [e.title.split(": ")[1] for e in events] == ["checked in", "cleared to dose"]
+    assert any(section.key == "treatment" for section in extensions.chart_sections())
