@@ -123,7 +123,7 @@ def world():
 
 
 # An id parameter whose model its name does not find (see model_for): name -> model label.
-PARAM_MODELS: dict[str, str] = {"event": "measures.ClinicalEvent"}  # not treatment's SessionEvent
+PARAM_MODELS: dict[str, str] = {}
 
 
 def model_for(param: str):
@@ -236,10 +236,11 @@ def test_every_url_parameter_names_a_model_the_sweep_can_fill_with_another_clini
 
 def test_the_sweep_finds_each_id_parameters_model_by_its_name():
     found = {name: model_for(name)._meta.label for name in
-             ("patient_id", "decision_id", "event_id", "request_id", "token_id", "consent_id")}
+             ("patient_id", "decision_id", "clinical_event_id", "request_id", "token_id",
+              "consent_id")}
     assert found == {"patient_id": "patients.Patient",
                      "decision_id": "screening.EligibilityDecision",
-                     "event_id": "measures.ClinicalEvent",
+                     "clinical_event_id": "measures.ClinicalEvent",
                      "request_id": "measures.MeasureRequest", "token_id": "accounts.ApiToken",
                      "consent_id": "screening.Consent"}
     assert model_for("instrument") is None and model_for("nothing_id") is None

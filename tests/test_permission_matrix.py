@@ -84,7 +84,7 @@ def world(clinic_a, prescriber):
                                   occurred_at=timezone.now(), by=prescriber)
     ids = {"request_id": due.pk, "patient_id": patient.pk, "condition_id": condition.pk,
            "decision_id": decision.pk, "consent_id": consent.pk, "instrument": "phq9",
-           "alert_id": recorded.alerts[0].pk, "event_id": event.pk,
+           "alert_id": recorded.alerts[0].pk, "clinical_event_id": event.pk,
            "response_id": recorded.response.pk,
            "membership_id": prescriber.memberships.get().pk,
            "schedule_id": start_default_schedule(patient=patient, by=prescriber)[0].pk,
