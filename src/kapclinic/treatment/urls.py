@@ -1,0 +1,20 @@
+"""The dosing session pages (included by the root URL map; names are global)."""
+
+from django.urls import path
+
+from kapclinic.treatment import views
+
+urlpatterns = [
+    path("patients/<int:patient_id>/sessions/new/", views.schedule, name="session-schedule"),
+    path("sessions/board/", views.room_board, name="room-board"),
+    path("sessions/board/live/", views.room_board_live, name="room-board-live"),
+    path("sessions/<int:session_id>/", views.session_detail, name="session"),
+    path("sessions/<int:session_id>/live/", views.session_live, name="session-live"),
+    path("sessions/<int:session_id>/step/", views.take_step, name="session-step"),
+    path("sessions/<int:session_id>/checklist/", views.record_checklist, name="session-checklist"),
+    path("sessions/<int:session_id>/dose/", views.give_dose, name="session-dose"),
+    path("sessions/<int:session_id>/dose/preview/", views.dose_preview, name="session-dose-preview"),
+    path("sessions/<int:session_id>/vitals/", views.record_vitals, name="session-vitals"),
+    path("sessions/<int:session_id>/alerts/<int:alert_id>/acknowledge/", views.acknowledge,
+         name="session-alert-acknowledge"),
+]
