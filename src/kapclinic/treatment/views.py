@@ -34,7 +34,7 @@ from kapclinic.clinical import protocols as core
 from kapclinic.clinical.monitoring import evaluate, load_rules
 from kapclinic.clinical.monitoring.plausibility import FIELD_WORDS
 from kapclinic.clinical.sessions import allowed_next, check_transition
-from kapclinic.platform.charts import Chart, local_text
+from kapclinic.platform.charts import Chart, Text, local_text
 from kapclinic.platform.idempotency import one_time_form
 from kapclinic.treatment import actions, board
 from kapclinic.treatment import facts as gathered
@@ -264,9 +264,11 @@ def vitals_charts(readings: list[VitalReading], live: Live, settings) -> list[Ch
                       label=f"{title} over the session, in {unit}; the numbers are in the "
                             "readings table")
         chart.value_y(min([low, *values, *limits]), max([high, *values, *limits]), count=4)
-        chart.value_x(min(span) - 2, max(span) + 2, count=6)
+        # at least the first half hour, so a new session's few points are not stretched
+        chart.value_x(min(min(span) - 2, -5), max(max(span) + 5, 30), count=7)
         chart.axis_titles(x_title="minutes since the dose started" if live.administration
-                          else "minutes from now (no dose yet)", y_title=unit)
+                          else "minutes from now (no dose yet)")
+        chart.texts.append(Text(chart.left, chart.top - 8, unit))
         merged: dict[float, list[str]] = {}
         for n in shown:
             for value, words in lines_at.get(n, []):
@@ -578,11 +580,13 @@ def record_vitals(request: HttpRequest, session_id: int) -> HttpResponse:
     at = local_text(recorded.reading.observed_at, "%H:%M")
     if not recorded.created:
         messages.info(request, f"That reading ({at}) was already saved; it is kept once.")
+    elif recorded.alerts:  # the alerts themselves are on the page, with what to do
+        urgent = sum(a.priority == Alert.Priority.URGENT for a in recorded.alerts)
+        messages.error(request, f"Reading at {at} saved. It raised {len(recorded.alerts)} alert"
+                                f"{'s' if len(recorded.alerts) != 1 else ''}"
+                                f"{f' ({urgent} urgent)' if urgent else ''}: see below.")
     else:
         messages.success(request, f"Reading at {at} saved.")
-    for alert in recorded.alerts:
-        level = messages.ERROR if alert.priority == Alert.Priority.URGENT else messages.WARNING
-        messages.add_message(request, level, f"Alert: {alert.label}. {alert.recommended_action}")
     for warning in recorded.warnings:
         messages.warning(request, f"Check: {warning}")
     return redirect(reverse("session", args=[session.pk]) + "#vitals-h")
