@@ -357,3 +357,21 @@ def send_request(*, patient: Patient, instrument: str, due_at: datetime, base_ur
                      patient_id=patient.pk, clinic_id=patient.clinic_id,
                      detail={"instrument": instrument})
     return request
+
+
+@action
+def remind(*, request: MeasureRequest, now: datetime, by: User | None = None) -> bool:
+    """The one reminder for a questionnaire sent and not answered: claimed by a conditional
+    update, so two workers never send it twice. False when it was already sent."""
+    if not MeasureRequest.objects.filter(pk=request.pk, reminded_at__isnull=True).update(
+            reminded_at=now):
+        return False
+    patient = request.patient
+    sent_on = timezone.localtime(request.sent_at, patient.clinic.zone)
+    notifications.send_to_patient(
+        patient, subject=f"{patient.clinic.name}: a reminder",
+        body=(f"Hello {patient.given_name},\n\nA questionnaire sent on "
+              f"{sent_on:%Y-%m-%d} is still waiting: please use the link in that message."))
+    trail.record("update", object_type="measure_request", object_id=request.pk,
+                 patient_id=patient.pk, clinic_id=patient.clinic_id, detail={"reminded": True})
+    return True

@@ -22,7 +22,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import Clinic
 from kapclinic.accounts.scoping import for_clinic
 from kapclinic.alerts import notifications
-from kapclinic.audit import context, trail
+from kapclinic.audit import context
 from kapclinic.measures import actions
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.models import MeasureRequest, Schedule
@@ -88,20 +88,7 @@ def remind(clinic_id: int, now: datetime) -> int:
         .exclude(patient__status=Status.DISCHARGED)
         .select_related("patient", "patient__clinic")[:BATCH])
     for request in waiting:
-        with transaction.atomic():
-            if not MeasureRequest.objects.filter(pk=request.pk, reminded_at__isnull=True).update(
-                    reminded_at=now):
-                continue
-            sent_on = timezone.localtime(request.sent_at, request.patient.clinic.zone)
-            notifications.send_to_patient(
-                request.patient, subject=f"{request.patient.clinic.name}: a reminder",
-                body=(f"Hello {request.patient.given_name},\n\nA questionnaire sent on "
-                      f"{sent_on:%Y-%m-%d} is still waiting: please use the link in that "
-                      "message."))
-            trail.record("update", object_type="measure_request", object_id=request.pk,
-                         patient_id=request.patient_id, clinic_id=request.patient.clinic_id,
-                         detail={"reminded": True})
-            reminded += 1
+        reminded += actions.remind(request=request, now=now)
     return reminded
 
 
