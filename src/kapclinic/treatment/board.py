@@ -62,7 +62,8 @@ def in_progress(clinic_id: int, now: datetime) -> list[dict[str, Any]]:
         rows.append({
             "id": s.pk, "patient_id": s.patient_id,
             "patient": f"{s.patient.given_name} {s.patient.family_name}",
-            "protocol": s.protocol, "state": s.state, "state_words": s.state_words,
+            "protocol": s.protocol, "protocol_label": s.protocol_label,
+            "state": s.state, "state_words": s.state_words,
             "state_at": s.state_at, "room": s.room, "chair": s.chair, "version": s.version,
             "dose_started_at": given.started_at if given else None,
             "minutes_since_dose": round((now - given.started_at).total_seconds() / 60)

@@ -26,7 +26,7 @@ def load_section(patient: Patient) -> SessionsSection:
 
 
 def section_events(patient: Patient, section: SessionsSection) -> list[TimelineEvent]:
-    protocol = {s.pk: s.protocol_version.split("@")[0].replace("_", " ") for s in section.sessions}
+    protocol = {s.pk: s.protocol_label for s in section.sessions}
     out = []
     for e in section.events:
         if not e.from_state:

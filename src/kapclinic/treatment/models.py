@@ -134,6 +134,17 @@ class Session(HealthRecord):
         return STATE_WORDS[CoreState(self.state)]
 
     @property
+    def protocol_label(self) -> str:
+        """What people read: the protocol's label, not its id (the id if the clinic has
+        removed the file; the session stays on record)."""
+        from kapclinic.clinical import protocols
+
+        try:
+            return protocols.resolve(self.protocol).label
+        except protocols.UnknownProtocolError:
+            return self.protocol.replace("_", " ")
+
+    @property
     def in_progress(self) -> bool:
         return self.state in IN_PROGRESS
 

@@ -69,6 +69,7 @@ def session_detail(session: Session) -> dict[str, Any]:
     readings = list(VitalReading.objects.filter(session=session).order_by("observed_at", "id"))
     return {
         "id": session.pk, "patient_id": session.patient_id, "protocol": session.protocol,
+        "protocol_label": session.protocol_label,
         "protocol_version": session.protocol_version, "drug": session.drug, "route": session.route,
         "scheduled_at": session.scheduled_at, "room": session.room, "chair": session.chair,
         "state": session.state, "state_words": session.state_words, "state_at": session.state_at,
