@@ -327,7 +327,22 @@ def route_body(route: str, body: dict, patient: Patient) -> dict:
     """The shared body, with what one route reads differently (the intake's own version)."""
     if route.startswith("patients/<int:patient_id>/intake/"):
         return {**body, "version": str(intake_for(patient).version)}
+    if route in SESSION_PAGE_BODIES:
+        return {**body, **SESSION_PAGE_BODIES[route](patient)}
     return body
+
+
+# The session pages' forms (treatment.forms) for the sweep's booked session, by route.
+SESSION_PAGE_BODIES = {
+    "patients/<int:patient_id>/sessions/new/": lambda p: {
+        "protocol": "iv_racemic_ketamine",
+        "scheduled_at": timezone.localtime(timezone.now()).strftime("%Y-%m-%dT%H:%M")},
+    "sessions/<int:session_id>/step/": lambda p: {
+        "to": "checked_in",
+        "version": str(p.dosing_sessions.order_by("pk").first().version)},
+    "sessions/<int:session_id>/checklist/": lambda p: {"fasting": "yes"},
+    "sessions/<int:session_id>/vitals/": lambda p: {"spo2_pct": "97"},
+}
 
 
 # The JSON an API write with an id in its path would accept for the caller's own record (so
@@ -509,6 +524,12 @@ OWN_POST_REFUSED = {
     "patients/<int:patient_id>/": "a page to read: it takes no POST",
     "patients/<int:patient_id>/screening/": "a page to read: it takes no POST",
     "patients/<int:patient_id>/measures/": "a page to read: it takes no POST",
+    "sessions/<int:session_id>/": "a page to read: it takes no POST",
+    "sessions/<int:session_id>/live/": "the session page's poll: it takes no POST",
+    "sessions/<int:session_id>/dose/preview/": "a calculation to read: it takes no POST",
+    "sessions/<int:session_id>/dose/": "a dose needs a session cleared to dose; the sweep's is booked",
+    "sessions/<int:session_id>/alerts/<int:alert_id>/acknowledge/":
+        "acknowledges only an alert this session's readings raised; the sweep's is a questionnaire's",
 }
 
 
