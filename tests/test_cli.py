@@ -182,6 +182,30 @@ def test_django_management_commands_stay_reachable(tmp_path):
 
 
 @pytest.mark.slow
+def test_management_commands_that_would_wipe_or_bypass_the_audit_trail_are_refused(demo_dir):
+    before = demo_patients(demo_dir)
+    for command in (["flush", "--noinput"], ["sqlflush"], ["changepassword", "nurse"],
+                    ["createsuperuser", "--noinput", "--username", "root"]):
+        result = kapclinic(demo_dir, "manage", *command)
+        assert result.returncode == 2, command
+        assert f"'kapclinic manage {command[0]}' is refused" in result.stderr
+    assert demo_patients(demo_dir) == before  # nothing was wiped
+
+
+@pytest.mark.slow
+def test_the_operator_gives_a_set_password_link_and_the_trail_says_so(demo_dir):
+    result = kapclinic(demo_dir, "password-link", "nurse", "--base-url", "https://care.example")
+    assert result.returncode == 0
+    assert "https://care.example/" in result.stdout and "single-use link" in result.stdout
+    with sqlite3.connect(demo_dir / "kapclinic.sqlite3") as db:
+        actor, detail = db.execute(
+            "SELECT actor_username, detail_json FROM audit_auditentry WHERE detail_json LIKE "
+            "'%password_link%' ORDER BY seq DESC LIMIT 1").fetchone()
+    assert actor == "kapclinic password-link" and "issued by the server" in detail
+    assert kapclinic(demo_dir, "password-link", "nobody").returncode == 2
+
+
+@pytest.mark.slow
 def test_the_demo_json_of_me_works_over_a_real_token(demo_dir):
     token = kapclinic(demo_dir, "token", "create", "--user", "nurse").stdout.strip()
     code = ("import json,os,django;os.environ['DJANGO_SETTINGS_MODULE']='kapclinic.settings';"

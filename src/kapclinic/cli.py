@@ -92,8 +92,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("Logins (one per role; the second clinic's end in 2): " + ", ".join(result.usernames))
     print(f"Password for every demo login: {password}")
     if not args.password:
-        print("(This password is shown once. Reset one with: "
-              "kapclinic manage changepassword USERNAME)")
+        print("(This password is shown once. To give someone a new one, log in as admin and "
+              "send a set-password link from the Users page.)")
     return 0
 
 
@@ -352,6 +352,22 @@ def cmd_mfa_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_password_link(args: argparse.Namespace) -> int:
+    from kapclinic.accounts import staff
+    from kapclinic.accounts.models import User
+    from kapclinic.audit import context
+
+    user = User.objects.filter(username=args.username).first()
+    if user is None:
+        raise CommandError(f"no user {args.username!r}")
+    context.set_system_actor("kapclinic password-link")
+    base_url = args.base_url or os.environ.get("KAPCLINIC_BASE_URL", "http://127.0.0.1:8000")
+    link = staff.operator_password_link(user=user, base_url=base_url, by=None)
+    print(f"Give {args.username} this single-use link to set a password (it works for "
+          f"{staff.link_days()} days):\n{link}")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """Every app's registered steps (platform.extensions.WorkerStep): sending due
     questionnaires, reminders, escalating alerts, sending the outbox, recomputing outcomes, for
@@ -376,9 +392,27 @@ def cmd_worker(args: argparse.Namespace) -> int:
         time.sleep(args.interval)
 
 
+# Django commands that would change people or health records without an audit entry (or wipe
+# them), each with the audited way to do what it does.
+REFUSED_MANAGE_COMMANDS = {
+    "flush": "it would delete every record and the audit trail; health information is never "
+             "deleted (to start over, point KAPCLINIC_DATA_DIR or the database URL elsewhere)",
+    "sqlflush": "it prints SQL that deletes every record and the audit trail",
+    "changepassword": "it changes a password without an audit entry; use: kapclinic "
+                      "password-link USERNAME (an audited single-use link), or an admin sends one "
+                      "from the Users page",
+    "createsuperuser": "it makes an account outside the clinics' roles and without an audit "
+                       "entry; use: kapclinic createuser --username U --role admin --clinic SLUG",
+}
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     from django.core.management import execute_from_command_line
 
+    command = args.rest[0] if args.rest else ""
+    if command in REFUSED_MANAGE_COMMANDS:
+        raise CommandError(f"'kapclinic manage {command}' is refused: "
+                           f"{REFUSED_MANAGE_COMMANDS[command]}")
     execute_from_command_line(["kapclinic manage", *args.rest])
     return 0
 
@@ -472,6 +506,13 @@ def build_parser() -> argparse.ArgumentParser:
     reset = two_factor_sub.add_parser("reset", help="remove a user's authenticator (lost phone)")
     reset.add_argument("username")
     reset.set_defaults(func=cmd_mfa_reset)
+
+    link = sub.add_parser("password-link", help="print a single-use link for a user to set a new "
+                                                "password (audited)")
+    link.add_argument("username")
+    link.add_argument("--base-url", help="the address the link opens on "
+                                         "(default KAPCLINIC_BASE_URL or http://127.0.0.1:8000)")
+    link.set_defaults(func=cmd_password_link)
 
     work = sub.add_parser("worker", help="each clinic's background work: send due questionnaires "
                                             "and reminders, escalate alerts, send the outbox, "
