@@ -100,7 +100,10 @@ def deliver_due(now: datetime | None = None) -> int:
 
 
 def deliver_clinic(clinic_id: int, now: datetime) -> int:
-    """The worker's per-clinic step: send the clinic's due messages."""
+    """The worker's per-clinic step: send the clinic's due messages. ``now`` is when the
+    worker's pass began; a message the pass's earlier steps queued (an escalation, a
+    questionnaire) is due by the time this step runs, so the clock is read again here."""
+    now = max(now, timezone.now())
     _give_up_stale_claims(now, clinic_id)
     sent = 0
     due = for_clinic(_due(now), clinic_id).order_by("next_attempt_at", "pk")[:BATCH]
