@@ -8,7 +8,7 @@ def register_all() -> None:
     from kapclinic.accounts.permissions import Action
     from kapclinic.alerts import sources as alert_sources
     from kapclinic.platform import extensions as ext
-    from kapclinic.treatment import alert_details, api, chart, demo_data
+    from kapclinic.treatment import alert_details, api, chart, demo_data, worker
 
     ext.register(
         # between screening (10) and measures (30), as ADR 0010 left room for
@@ -17,6 +17,8 @@ def register_all() -> None:
         # after screening's loader (10), which brings the patients it doses into treatment
         ext.DemoLoader("treatment", demo_data.load, order=15),
         ext.ApiRouter("treatment", "", api.router, order=40),
+        # overdue readings and missed marks raise alerts, each clinic on its own
+        *worker.steps(),
     )
     # the reading behind an alert a session raised, under it on the alerts pages
     alert_sources.register_source("treatment", "Dosing session", alert_details.TEMPLATE,

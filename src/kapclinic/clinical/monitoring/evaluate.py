@@ -41,6 +41,7 @@ class Alert:
     message: str
     actions: tuple[str, ...]
     rules_version: str
+    due_at: datetime | None = None  # an overdue reading's due time (one alert per missed time)
 
     @property
     def action_words(self) -> tuple[str, ...]:
@@ -131,7 +132,8 @@ def _overdue(protocol: Protocol, settings: MonitoringSettings, now: datetime,
         out.append(Alert("reading_overdue", rule.severity,
                          f"{rule.label}: the next reading was due every {_fmt(interval.seconds / 60)} "
                          f"minutes and is {_fmt(late)} minutes late",
-                         "A reading is overdue: take the reading now.", tuple(rule.actions), version))
+                         "A reading is overdue: take the reading now.", tuple(rule.actions), version,
+                         latest + interval))
     if dose_started_at is not None:
         for mark in protocol.marks_minutes:
             due = dose_started_at + timedelta(minutes=mark)
@@ -140,5 +142,5 @@ def _overdue(protocol: Protocol, settings: MonitoringSettings, now: datetime,
                 out.append(Alert("reading_mark_overdue", rule.severity,
                                  f"The reading due {_fmt(mark)} minutes after the dose is overdue",
                                  f"Take the {_fmt(mark)}-minute reading now.", tuple(rule.actions),
-                                 version))
+                                 version, due))
     return out
