@@ -88,8 +88,11 @@ def load_demo(*, patients: int, seed: int, password: str, weeks: int = 12,
             staff = {}
             for role in STAFF_ROLES:
                 first, last = STAFF_NAMES[role]
-                user = User.objects.create(username=f"{role.value}{suffix}", first_name=first,
-                                           last_name=last, password=password_hash)
+                # an address (on a domain that can never receive mail) so escalations show
+                username = f"{role.value}{suffix}"
+                user = User.objects.create(username=username, first_name=first,
+                                           last_name=last, password=password_hash,
+                                           email=f"{username}@kapclinic.invalid")
                 Membership.objects.create(user=user, clinic=clinic, role=role)
                 staff[role] = user
             count = patients if index == 0 else max(1, patients // 4)

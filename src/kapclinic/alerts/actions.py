@@ -68,18 +68,23 @@ def acknowledge_alert(*, alert: Alert, note: str, by: User) -> bool:
 
 
 @action
-@action
 def escalate_alert(alert: Alert, *, now: datetime, minutes: int, by: User | None = None) -> bool:
     """Mark one urgent alert escalated and queue its emails (escalation.py says to whom);
-    False if it was acknowledged, marked in error or escalated by another worker meanwhile."""
+    False if it was acknowledged, marked in error or escalated by another worker meanwhile.
+    How many people were emailed is kept, so the Alerts page can say when it was no one."""
     from kapclinic.alerts import escalation
 
     if not Alert.objects.open().filter(pk=alert.pk, escalated_at__isnull=True).update(
             escalated_at=now):
         return False
-    escalation.notify(alert, minutes)
+    emailed = escalation.notify(alert, now=now, minutes=minutes)
+    Alert.objects.filter(pk=alert.pk).update(escalation_emailed=emailed)
+    detail = {"escalated": True, "emailed": emailed}
+    if not emailed:
+        detail["not_emailed"] = ("nobody in the clinic's escalation roles has an email "
+                                 "address")
     trail.record("update", object_type="alert", object_id=alert.pk, patient_id=alert.patient_id,
-                 clinic_id=alert.clinic_id, detail={"escalated": True})
+                 clinic_id=alert.clinic_id, detail=detail)
     return True
 
 

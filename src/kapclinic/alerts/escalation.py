@@ -3,6 +3,7 @@ goes by email to everyone who can act on it, and to the clinic's admins to chase
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -14,6 +15,7 @@ from kapclinic.accounts.scoping import for_clinic
 from kapclinic.alerts import actions, notifications
 from kapclinic.alerts.models import Alert
 
+log = logging.getLogger(__name__)
 BATCH = 200
 
 # How long a clinic waits before escalating, in minutes. The setting is on the clinic's
@@ -42,27 +44,52 @@ def escalate_clinic(clinic_id: int, now: datetime) -> int:
     due = (for_clinic(Alert.objects.open().filter(
                escalated_at__isnull=True, priority=Alert.Priority.URGENT,
                raised_at__lte=now - timedelta(minutes=minutes)), clinic_id)
-           .select_related("patient").order_by("raised_at")[:BATCH])
+           .select_related("patient", "clinic").order_by("raised_at")[:BATCH])
     escalated = 0
     for alert in due:
         escalated += actions.escalate_alert(alert, now=now, minutes=minutes, by=None)
     return escalated
 
 
-def notify(alert: Alert, minutes: int) -> None:
-    """Queue the escalation's emails: the people who can act on it, and the admins to chase."""
+def notify(alert: Alert, *, now: datetime, minutes: int) -> int:
+    """Queue the escalation's emails: the people who can act on it, and the admins to chase.
+    Returns how many people were emailed; none (nobody in those roles has an email address)
+    is logged, naming the clinic only, for whoever runs the server to see."""
     about = f" for MRN {alert.patient.mrn}" if alert.patient else ""
-    for address in responders(alert.clinic_id, alert.patient):
+    waited = elapsed_words(now - alert.raised_at)
+    care_team = responders(alert.clinic_id, alert.patient)
+    for address in care_team:
         notifications.send_to_staff(
             alert.clinic_id, address, subject="Unacknowledged urgent alert",
             body=(f"An urgent alert ({alert.label}){about} has not been acknowledged "
-                  f"for {minutes} minutes. Open Alerts in kapclinic."))
-    for address in admins(alert.clinic_id):
+                  f"for {waited}. Open Alerts in kapclinic."))
+    told = ("The care team has been emailed" if care_team else
+            "Nobody in the care team has an email address in kapclinic, so no one else was "
+            "emailed")
+    chasers = admins(alert.clinic_id)
+    for address in chasers:
         notifications.send_to_staff(
             alert.clinic_id, address, subject="Alert escalated",
-            body=(f"An urgent alert{about} was not acknowledged within {minutes} "
-                  "minutes. The care team has been emailed; see Alerts in kapclinic "
+            body=(f"An urgent alert{about} has not been acknowledged for {waited} (the clinic "
+                  f"escalates after {minutes} minutes). {told}; see Alerts in kapclinic "
                   "to make sure someone responds."))
+    emailed = len(set(care_team) | set(chasers))
+    if not emailed:
+        log.warning("escalation: alert %s of clinic %s (%s) was emailed to no one: nobody in "
+                    "the clinic's escalation roles (prescriber, nurse, admin) has an email "
+                    "address", alert.pk, alert.clinic_id, alert.clinic.name)
+    return emailed
+
+
+def elapsed_words(waited: timedelta) -> str:
+    """``waited`` as a clinician says it: 61 minutes, 3 hours, 2 hours 15 minutes, 2 days."""
+    minutes = max(int(waited.total_seconds() // 60), 0)
+    if minutes < 120:
+        return f"{minutes} minute{'' if minutes == 1 else 's'}"
+    hours, rest = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} hours" + (f" {rest} minutes" if rest else "")
+    return f"{hours // 24} days" + (f" {hours % 24} hours" if hours % 24 else "")
 
 
 def responders(clinic_id: int, patient=None) -> list[str]:

@@ -56,6 +56,9 @@ class Alert(CorrectableRecord):
                                         related_name="+")
     acknowledgement_note = models.TextField(blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
+    # how many staff the escalation emailed: 0 when nobody in its roles had an address
+    # (empty: not escalated, or escalated before this was kept)
+    escalation_emailed = models.PositiveSmallIntegerField(null=True, blank=True)
     entered_in_error_at = models.DateTimeField(null=True, blank=True)
     entered_in_error_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT,
                                             related_name="+")
@@ -64,13 +67,15 @@ class Alert(CorrectableRecord):
     objects = AlertQuerySet.as_manager()
 
     # an alert's life after it is raised: acknowledged (with a note), escalated
-    mutable_fields = ("acknowledged_at", "acknowledged_by", "acknowledgement_note", "escalated_at")
+    mutable_fields = ("acknowledged_at", "acknowledged_by", "acknowledgement_note", "escalated_at",
+                      "escalation_emailed")
     clinic_path = "clinic"
     FIELD_CLASSES = classify(
         date=("raised_at", "acknowledged_at", "escalated_at", "entered_in_error_at"),
         free_text=("acknowledgement_note", "entered_in_error_reason"),
         coded=("source", "kind", "record_type", "label", "recommended_action", "priority"),
-        none=("id", "clinic", "patient", "record_id", "acknowledged_by", "entered_in_error_by"),
+        none=("id", "clinic", "patient", "record_id", "acknowledged_by", "entered_in_error_by",
+              "escalation_emailed"),
     )
 
     class Meta:
