@@ -89,6 +89,14 @@ def world(clinic_a, prescriber):
            "membership_id": prescriber.memberships.get().pk,
            "schedule_id": start_default_schedule(patient=patient, by=prescriber)[0].pk,
            "uidb64": "MQ", "token": "x-y"}
+    from kapclinic.treatment import actions as treatment
+
+    session = treatment.schedule_session(patient=patient, protocol="iv_racemic_ketamine",
+                                         scheduled_at=timezone.now(), by=prescriber)
+    # the sample alert is a session's: the alerts page and the session page both acknowledge it
+    low = treatment.record_vitals(session, observed_at=timezone.now(), values={"spo2_pct": 88},
+                                  by=prescriber)
+    ids.update(session_id=session.pk, alert_id=low.alerts[0].pk)
     return ids, users
 
 
