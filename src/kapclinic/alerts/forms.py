@@ -9,7 +9,9 @@ from kapclinic.platform import text
 
 class AcknowledgeForm(forms.Form):
     note = forms.CharField(label="What you did", widget=forms.Textarea(attrs={"rows": 2}),
-                           max_length=2000)
+                           max_length=2000, error_messages={
+                               "required": "Write what you did about the alert before "
+                                           "acknowledging it."})
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -21,13 +21,22 @@ from kapclinic.platform.idempotency import one_time_form
 
 @require(Action.ALERT_VIEW)
 def alert_list(request: HttpRequest) -> HttpResponse:
+    return _alerts_page(request)
+
+
+def _alerts_page(request: HttpRequest, *, refused: AcknowledgeForm | None = None,
+                 refused_alert_id: int | None = None) -> HttpResponse:
+    """The open alerts; with ``refused``, the note refused for ``refused_alert_id`` is shown
+    in its box with what is wrong with it, to correct and send again."""
     open_alerts = sources.with_details(
         for_clinic(Alert.objects.open(), request.membership.clinic_id)
         .select_related("patient").order_by("raised_at"))
     trail.record_many([trail.Event("list", "alert", a.pk, patient_id=a.patient_id)
                        for a in open_alerts])
-    return render(request, "alerts/alerts.html", {"alerts": open_alerts,
-                                                  "form": AcknowledgeForm()})
+    return render(request, "alerts/alerts.html",
+                  {"alerts": open_alerts, "form": refused or AcknowledgeForm(),
+                   "refused_alert_id": refused_alert_id},
+                  status=422 if refused is not None else 200)
 
 
 @require(Action.ALERT_ACKNOWLEDGE)
@@ -37,9 +46,8 @@ def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = get_for_user(request, Alert, alert_id, Action.ALERT_ACKNOWLEDGE, audit_read=False)
     form = AcknowledgeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Write what you did about the alert before acknowledging it.")
-    elif actions.acknowledge_alert(alert=alert, note=form.cleaned_data["note"],
-                                   by=request.user):
+        return _alerts_page(request, refused=form, refused_alert_id=alert.pk)
+    if actions.acknowledge_alert(alert=alert, note=form.cleaned_data["note"], by=request.user):
         messages.success(request, "Alert acknowledged.")
     else:
         alert.refresh_from_db()
