@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 
 from kapclinic.clinical import instruments, outcomes
 from kapclinic.measures import models as bounds
+from kapclinic.platform import text
 
 
 def item_label(item) -> str:
@@ -59,6 +60,7 @@ class ClinicalEventForm(forms.Form):
         from kapclinic.measures.models import ClinicalEvent
 
         self.fields["kind"].choices = list(ClinicalEvent.KINDS.items())
+        text.guard(self, free_text=("note",))
 
     def clean_occurred_at(self):
         from kapclinic.measures.actions import WhenError, check_when
@@ -201,6 +203,8 @@ class MeasureSettingsForm(forms.ModelForm):
         # an older settings form (or API client) that does not send it keeps the current value
         self.fields["prorate_rounding"].required = False
         self.initial.setdefault("version", self.instance.version)
+        # shown to a patient in crisis: it must read as it was typed
+        text.guard(self, free_text=("crisis_text",))
 
     def clean_prorate_rounding(self) -> str:
         return self.cleaned_data.get("prorate_rounding") or self.instance.prorate_rounding
