@@ -308,6 +308,7 @@ def clinic_dashboard(request: HttpRequest) -> HttpResponse:
 
 @require(Action.MEASURE_SETTINGS)
 @require_http_methods(["GET", "POST"])
+@one_time_form
 def measure_settings(request: HttpRequest) -> HttpResponse:
     current = actions.settings_for(request.membership.clinic_id)
     form = MeasureSettingsForm(request.POST or None, instance=current)
@@ -327,6 +328,7 @@ def measure_settings(request: HttpRequest) -> HttpResponse:
 
 @require(Action.OUTCOME_SETTINGS)
 @require_http_methods(["GET", "POST"])
+@one_time_form
 def outcome_settings(request: HttpRequest) -> HttpResponse:
     current = actions.settings_for(request.membership.clinic_id)
     version_before = current.outcome_version
