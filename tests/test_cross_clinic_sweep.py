@@ -355,6 +355,8 @@ API_BODIES = {
     ("POST", "api/v1/patients/<patient_id>/sessions"):
         lambda p: {"protocol": "iv_racemic_ketamine", "scheduled_at": timezone.now().isoformat()},
     ("POST", "api/v1/sessions/<session_id>/administration"): lambda p: {"dose_mg_per_kg": 0.5},
+    ("POST", "api/v1/sessions/<session_id>/administration/events"):
+        lambda p: {"kind": "pause", "reason": "Swept"},
     ("POST", "api/v1/sessions/<session_id>/checklist"):
         lambda p: {"item": "fasting", "answer": "yes", "at": timezone.now().isoformat()},
     ("POST", "api/v1/sessions/<session_id>/transitions"):

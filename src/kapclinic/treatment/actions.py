@@ -24,6 +24,19 @@
         twice stored once; raises the monitoring alerts (alerts.actions.raise_alert) and
         returns them.
     mark_vitals_entered_in_error(reading, *, reason, by) -> bool
+    record_administration_event(session, *, kind, at, by, reason="", device_number=None,
+                                alert=None, late_reason="") -> EventRecorded
+        what happened to the dose after it started, appended (AdministrationEvent):
+        kind "pause" (reason required; ``alert`` = the alert that said "pause the infusion",
+        which the pause then acknowledges with its reason), "resume", "stop" (reason required;
+        writes the administration's ended_at) for an infusion while dosing; "device" for a
+        nasal spray (esketamine: 28 mg a device, clinical.md 3.4 Device row), numbered 1, 2,
+        3 in order (default: the next), while dosing or monitoring. The same event sent twice
+        is stored once (created=False); a device sooner than the label's 5-minute rest after
+        the previous one is kept with a warning. For pages: a Pause button on an open alert
+        whose ``Recorded.recommended`` actions include "pause_infusion", Resume while
+        paused, Stop, and "Device N given" for esketamine; ``infusion.summary`` says where the
+        dose stands (running/paused/stopped, devices given of expected).
 
 Errors: errors.FieldError (422, names the field), errors.StepRefused (409, the unmet guards),
 errors.SessionConflict (409, someone else moved it first).
@@ -33,7 +46,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,7 +55,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.alerts.actions import raise_alert
+from kapclinic.alerts.actions import acknowledge_alert, raise_alert
 from kapclinic.alerts.models import Alert
 from kapclinic.audit import trail
 from kapclinic.audit.actions import action
@@ -52,12 +65,15 @@ from kapclinic.clinical.monitoring import Reading, ReadingError, check_reading, 
 from kapclinic.clinical.sessions import UnmetGuard, check_transition, facts_for
 from kapclinic.patients.models import Patient
 from kapclinic.treatment import facts as gathered
+from kapclinic.treatment import infusion
 from kapclinic.treatment.errors import ConfirmationRefused, FieldError, SessionConflict, StepRefused
 from kapclinic.treatment.models import (
     ALERT_SOURCE,
     READING_RECORD,
     VITAL_FIELDS,
     Administration,
+    AdministrationEvent,
+    AdministrationEventKind,
     Answer,
     ChecklistEntry,
     ChecklistItem,
@@ -332,6 +348,9 @@ class Recorded:
     alerts: list[Alert]
     warnings: list[str]
     created: bool
+    # each raised alert's recommended action codes (clinical/monitoring ACTION_WORDS), by id:
+    # "pause_infusion" is answered by record_administration_event(kind="pause", alert=...)
+    recommended: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _fingerprint(observed_at: datetime, values: dict[str, float]) -> str:
@@ -387,7 +406,7 @@ def record_vitals(session: Session, *, observed_at: datetime, by: User | None,
         return Recorded(existing, _alerts_of(existing), warnings, created=False)
     trail.record("create", object_type="vital_reading", object_id=row.pk,
                  patient_id=session.patient_id, detail={"session": session.pk, "phase": phase})
-    raised = []
+    raised, recommended = [], {}
     for alert in fired:
         if alert.rule in ("reading_overdue", "reading_mark_overdue"):
             continue  # a reading just came in: the board shows what is overdue
@@ -397,7 +416,8 @@ def record_vitals(session: Session, *, observed_at: datetime, by: User | None,
             record_id=row.pk, recommended_action=alert.message,
             priority=Alert.Priority.URGENT if alert.severity in URGENT_SEVERITIES
             else Alert.Priority.FOLLOW_UP, raised_at=timezone.now(), by=by))
-    return Recorded(row, raised, warnings, created=True)
+        recommended[raised[-1].pk] = alert.actions
+    return Recorded(row, raised, warnings, created=True, recommended=recommended)
 
 
 def _alerts_of(reading: VitalReading) -> list[Alert]:
@@ -412,6 +432,154 @@ def mark_vitals_entered_in_error(reading: VitalReading, *, reason: str, by: User
                                  what="reading")
 
 
-__all__ = ["CLOCK_SKEW", "ConfirmationRefused", "FieldError", "Recorded", "SessionConflict",
+# ---- after the dose started: pauses, resumes, stops and devices ------------------------------
+
+@dataclass(frozen=True)
+class EventRecorded:
+    event: AdministrationEvent
+    created: bool
+    warnings: list[str]
+
+
+INFUSION_KINDS = (AdministrationEventKind.PAUSE, AdministrationEventKind.RESUME,
+                  AdministrationEventKind.STOP)
+# what an infusion may do next, from where it stands
+ALLOWED_FROM = {"running": {AdministrationEventKind.PAUSE, AdministrationEventKind.STOP},
+                "paused": {AdministrationEventKind.RESUME, AdministrationEventKind.STOP},
+                "stopped": set()}
+
+
+def _session_alert(session: Session, alert: Alert | int) -> Alert:
+    alert_id = alert.pk if isinstance(alert, Alert) else alert
+    found = Alert.objects.filter(pk=alert_id, source=ALERT_SOURCE, record_type=READING_RECORD,
+                                 record_id__in=VitalReading.objects.filter(session=session)
+                                 .values("pk")).first()
+    if found is None:
+        raise FieldError("alert_id", "is not an alert of this session")
+    return found
+
+
+@action
+def record_administration_event(session: Session, *, kind: str, at: datetime, by: User | None,
+                                reason: str = "", device_number: int | None = None,
+                                alert: Alert | int | None = None,
+                                late_reason: str = "") -> EventRecorded:
+    """A pause, resume or stop of the session's infusion, or a nasal spray device given (see
+    the module's docstring); refused naming the field (FieldError)."""
+    if kind not in AdministrationEventKind.values:
+        raise FieldError("kind", f"'{kind}' is not one of {', '.join(AdministrationEventKind.values)}")
+    session = Session.objects.select_related("patient__clinic").get(pk=session.pk)
+    allowed_states = (State.DOSING, State.MONITORING) if kind == AdministrationEventKind.DEVICE \
+        else (State.DOSING,)
+    if session.state not in allowed_states:
+        raise FieldError("session", f"the session is {session.state_words}: "
+                                    + ("devices are recorded while dosing or monitoring"
+                                       if kind == AdministrationEventKind.DEVICE
+                                       else "an infusion is paused, resumed or stopped while dosing"))
+    given = gathered.current_administration(session)
+    if given is None:
+        raise FieldError("session", "record the dose first")
+    check_time(at, "at", clinic_id=session.patient.clinic_id, late_reason=late_reason)
+    if at < given.started_at:
+        raise FieldError("at", f"is before the dose started ({given.started_at.isoformat()})")
+    protocol = session_protocol(session)
+    reason, late_reason = _text("reason", reason), _text("late_reason", late_reason)
+    # two stations changing one dose take turns (PostgreSQL; SQLite writes one at a time)
+    Administration.objects.select_for_update().filter(pk=given.pk).first()
+    earlier = list(AdministrationEvent.objects.filter(administration=given).order_by("at", "id"))
+    if kind == AdministrationEventKind.DEVICE:
+        return _device(session, given, protocol, earlier, at, by, device_number, reason, late_reason)
+    if infusion.device_mg(protocol) is not None or protocol.infusion_minutes is None:
+        raise FieldError("kind", f"only an infusion is paused, resumed or stopped; this session's "
+                                 f"route is {session.route}")
+    same = next((e for e in earlier if e.kind == kind and e.at == at), None)
+    if same is not None:
+        return EventRecorded(same, False, [])
+    state = infusion.infusion_state(earlier)
+    if kind not in ALLOWED_FROM[state]:
+        raise FieldError("kind", f"the infusion is {state}: it cannot be "
+                                 f"{AdministrationEventKind(kind).label.split()[-1]} now")
+    last = earlier[-1].at if earlier else given.started_at
+    if at < last:
+        raise FieldError("at", f"is before the infusion's previous change ({last.isoformat()})")
+    if kind in (AdministrationEventKind.PAUSE, AdministrationEventKind.STOP) and not reason:
+        raise FieldError("reason", f"say why the infusion is {'paused' if kind == 'pause' else 'stopped'}")
+    answered = None
+    if alert is not None:
+        if kind != AdministrationEventKind.PAUSE:
+            raise FieldError("alert_id", "an alert is answered by pausing the infusion")
+        answered = _session_alert(session, alert)
+    event = _create_once(administration=given, session=session, kind=kind, at=at, reason=reason,
+                         alert_id=None if answered is None else answered.pk, recorded_by=by,
+                         late_reason=late_reason)
+    if event is None:
+        return EventRecorded(AdministrationEvent.objects.get(administration=given, kind=kind, at=at,
+                                                             device_number__isnull=True), False, [])
+    if kind == AdministrationEventKind.STOP:
+        Administration.objects.filter(pk=given.pk, ended_at__isnull=True).update(ended_at=at)
+    trail.record("create", object_type="administration_event", object_id=event.pk,
+                 patient_id=session.patient_id,
+                 detail={"session": session.pk, "kind": kind, "alert": event.alert_id})
+    if answered is not None and answered.acknowledged_at is None and by is not None:
+        acknowledge_alert(alert=answered, by=by, note=f"Infusion paused: {reason}")
+    return EventRecorded(event, True, [])
+
+
+def _create_once(**fields: Any) -> AdministrationEvent | None:
+    try:
+        with transaction.atomic():
+            return AdministrationEvent.objects.create(**fields)
+    except IntegrityError:
+        return None
+
+
+def _device(session: Session, given: Administration, protocol: core.Protocol,
+            earlier: list[AdministrationEvent], at: datetime, by: User | None,
+            number: int | None, reason: str, late_reason: str) -> EventRecorded:
+    per_device = infusion.device_mg(protocol)
+    if per_device is None:
+        raise FieldError("kind", f"devices are recorded for a nasal spray; this session's route is "
+                                 f"{session.route}")
+    devices = [e for e in earlier if e.kind == AdministrationEventKind.DEVICE]
+    expected = infusion.devices_for(given.dose_mg, per_device)
+    number = len(devices) + 1 if number is None else number
+    same = next((e for e in devices if e.device_number == number), None)
+    if same is not None:
+        if same.at == at:
+            return EventRecorded(same, False, [])
+        raise FieldError("device_number", f"device {number} was recorded at {same.at.isoformat()} "
+                                          "already")
+    if number > expected:
+        raise FieldError("device_number", f"the dose of {given.dose_mg:g} mg is {expected} "
+                                          f"device{'s' if expected > 1 else ''} of {per_device:g} mg: "
+                                          f"device {number} is one too many")
+    if number != len(devices) + 1:
+        raise FieldError("device_number", f"record device {len(devices) + 1} first")
+    warnings = []
+    if devices:
+        previous = devices[-1]
+        if at < previous.at:
+            raise FieldError("at", f"is before device {previous.device_number} "
+                                   f"({previous.at.isoformat()})")
+        rest = infusion.device_rest_minutes(protocol)
+        gap = (at - previous.at).total_seconds() / 60
+        if rest is not None and gap < rest:
+            warnings.append(f"Device {number} came {gap:.0f} minutes after device "
+                            f"{previous.device_number}; the label asks for a {rest:g}-minute rest "
+                            "between devices.")
+    event = _create_once(administration=given, session=session, kind=AdministrationEventKind.DEVICE,
+                         at=at, device_number=number, device_mg=per_device, reason=reason,
+                         recorded_by=by, late_reason=late_reason)
+    if event is None:  # the same device stored by a racing request
+        return EventRecorded(AdministrationEvent.objects.get(administration=given,
+                                                             device_number=number), False, [])
+    trail.record("create", object_type="administration_event", object_id=event.pk,
+                 patient_id=session.patient_id,
+                 detail={"session": session.pk, "kind": "device", "device": number})
+    return EventRecorded(event, True, warnings)
+
+
+__all__ = ["CLOCK_SKEW", "EventRecorded", "record_administration_event",
+           "ConfirmationRefused", "FieldError", "Recorded", "SessionConflict",
            "StepRefused", "check_time", "mark_vitals_entered_in_error", "record_administration",
            "record_checklist", "record_vitals", "schedule_session", "transition"]

@@ -23,9 +23,17 @@ from kapclinic.accounts.models import User
 from kapclinic.accounts.permissions import Action, get_patient_for_user, require, role_can
 from kapclinic.audit import trail
 from kapclinic.clinical import protocols as core
-from kapclinic.treatment import actions, board, reads
+from kapclinic.treatment import actions, board, infusion, reads
 from kapclinic.treatment.errors import FieldError, SessionConflict, StepRefused
-from kapclinic.treatment.models import ChecklistItem, Session, VitalReading
+from kapclinic.treatment.facts import current_administration
+from kapclinic.treatment.models import (
+    AdministrationEvent,
+    AdministrationEventKind,
+    ChecklistItem,
+    Session,
+    VitalReading,
+)
+from kapclinic.treatment.protocols import session_protocol
 
 router = GuardedRouter(tags=["sessions"])
 MAX_PAGE = 100_000
@@ -121,6 +129,18 @@ class VitalsIn(Schema):
     late_reason: str = Field("", max_length=4000)
 
 
+class AdministrationEventIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: AdministrationEventKind = Field(description="pause, resume, stop (an infusion) or device")
+    at: datetime | None = Field(None, description="when it happened; default now")
+    reason: str = Field("", max_length=4000, description="why (required to pause or stop)")
+    device_number: int | None = Field(None, ge=1, le=20, description="1, 2, 3; default the next")
+    alert_id: int | None = Field(None, ge=1, description="the alert a pause answers (acknowledged "
+                                                         "with the reason)")
+    late_reason: str = Field("", max_length=4000)
+
+
 def _session(request: HttpRequest, session_id: int, action: Action, *, audit_read: bool = False) -> Session:
     found = scoping.get_for_user(request, Session.objects.select_related("patient__clinic"),
                                  session_id, action, audit_read=audit_read)
@@ -164,7 +184,15 @@ def schedule(request: HttpRequest, patient_id: int, payload: ScheduleIn):
 def read_session(request: HttpRequest, session_id: int):
     """The session: its state, steps, checklist, dose, vital signs and alerts."""
     session = _session(request, session_id, Action.SESSION_VIEW, audit_read=True)
-    return reads.session_detail(session)
+    return reads.session_detail(session) | _dose_course(session)
+
+
+def _dose_course(session: Session) -> dict[str, Any]:
+    """The pauses, resumes, stops and devices after the dose started, and where it stands."""
+    events = list(AdministrationEvent.objects.filter(session=session).order_by("at", "id"))
+    given = current_administration(session)
+    return {"administration_events": [infusion.event_out(e) for e in events],
+            "dose_course": infusion.summary(given, events, session_protocol(session), timezone.now())}
 
 
 @router.post("/sessions/{session_id}/transitions")
@@ -244,9 +272,43 @@ def record_vitals(request: HttpRequest, session_id: int, payload: VitalsIn):
                                          late_reason=payload.late_reason, by=request.user)
     except FieldError as exc:
         raise _refuse(exc.field, exc.message) from exc
+    pause_url = f"/api/v1/sessions/{session.pk}/administration/events"
     body = {"reading": reads.reading_out(recorded.reading),
-            "alerts": [reads.alert_out(a) for a in recorded.alerts],
+            "alerts": [reads.alert_out(a) | _answers(a.pk, recorded.recommended, pause_url)
+                       for a in recorded.alerts],
             "warnings": recorded.warnings, "stored": recorded.created}
+    return Reply(201 if recorded.created else 200, body)
+
+
+def _answers(alert_id: int, recommended: dict[int, tuple[str, ...]], pause_url: str) -> dict:
+    """The alert's recommended action codes; "pause the infusion" with the request that does
+    it (the pause acknowledges the alert with its reason)."""
+    codes = list(recommended.get(alert_id, ()))
+    out: dict[str, Any] = {"actions": codes}
+    if "pause_infusion" in codes:
+        out["pause"] = {"method": "POST", "url": pause_url,
+                        "body": {"kind": "pause", "alert_id": alert_id, "reason": "..."}}
+    return out
+
+
+@router.post("/sessions/{session_id}/administration/events", response={201: dict, 200: dict})
+@require(Action.DOSE_ADMINISTER)
+def administration_event(request: HttpRequest, session_id: int, payload: AdministrationEventIn):
+    """An infusion paused (with why; ``alert_id`` = the alert it answers, acknowledged with
+    the reason), resumed or stopped (with why), or an esketamine device given (numbered in
+    order, 28 mg each). The same event sent again is stored once (200 with the first)."""
+    session = _session(request, session_id, Action.DOSE_ADMINISTER)
+    if payload.alert_id is not None and not role_can(request.membership.role, Action.ALERT_ACKNOWLEDGE):
+        raise _refuse("alert_id", "your role may not acknowledge an alert")
+    try:
+        recorded = actions.record_administration_event(
+            session, kind=payload.kind, at=payload.at or timezone.now(), by=request.user,
+            reason=payload.reason, device_number=payload.device_number, alert=payload.alert_id,
+            late_reason=payload.late_reason)
+    except FieldError as exc:
+        raise _refuse(exc.field, exc.message) from exc
+    body = {"event": infusion.event_out(recorded.event), "stored": recorded.created,
+            "warnings": recorded.warnings} | _dose_course(session)
     return Reply(201 if recorded.created else 200, body)
 
 

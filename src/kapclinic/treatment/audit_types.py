@@ -13,6 +13,7 @@ class AuditRecords(models.TextChoices):
     SESSION_EVENT = "session_event", "Session step"
     CHECKLIST_ENTRY = "checklist_entry", "Session checklist answer"
     ADMINISTRATION = "administration", "Dose administration"
+    ADMINISTRATION_EVENT = "administration_event", "Infusion pause, resume or stop; nasal device"
     VITAL_READING = "vital_reading", "Vital signs reading"
     TREATMENT_SETTINGS = "treatment_settings", "Session settings"
     ROOM_BOARD = "room_board", "Room board"

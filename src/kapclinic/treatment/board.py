@@ -1,5 +1,6 @@
 """The room board: every session in progress in a clinic, in a fixed number of queries
-(whatever the number of sessions), with what is overdue computed by clinical.monitoring."""
+(whatever the number of sessions), with what is overdue computed by clinical.monitoring and
+where each dose stands (an infusion paused, esketamine devices given)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from django.db.models import Max
 from kapclinic.accounts import scoping
 from kapclinic.alerts.models import Alert
 from kapclinic.clinical.monitoring import evaluate
+from kapclinic.treatment import infusion
 from kapclinic.treatment.models import (
     ALERT_SOURCE,
     IN_PROGRESS,
     READING_RECORD,
     Administration,
+    AdministrationEvent,
     Phase,
     Session,
     State,
@@ -47,6 +50,9 @@ def in_progress(clinic_id: int, now: datetime) -> list[dict[str, Any]]:
     alerts_of: dict[int, list[Alert]] = {}
     for alert in open_alerts:
         alerts_of.setdefault(owner.get(alert.record_id), []).append(alert)
+    course: dict[int, list[AdministrationEvent]] = {}
+    for event in AdministrationEvent.objects.filter(session_id__in=ids).order_by("at", "id"):
+        course.setdefault(event.session_id, []).append(event)
     settings = monitoring_settings(clinic_id)
     rows = []
     for s in sessions:
@@ -69,6 +75,8 @@ def in_progress(clinic_id: int, now: datetime) -> list[dict[str, Any]]:
             "minutes_since_dose": round((now - given.started_at).total_seconds() / 60)
             if given else None,
             "last_reading_at": latest,
+            # running, paused or stopped; devices given of expected (esketamine)
+            "dose_course": infusion.summary(given, course.get(s.pk, []), protocol, now),
             "next_reading_due_at": latest + interval if latest and phase != Phase.PRE_DOSE else None,
             "overdue": [a.label for a in overdue],
             "open_alerts": [{"id": a.pk, "label": a.label, "priority": a.priority,

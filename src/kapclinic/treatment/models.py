@@ -369,3 +369,64 @@ class VitalReading(CorrectableRecord):
 
     def values(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in VITAL_FIELDS if getattr(self, name) is not None}
+
+
+class AdministrationEventKind(models.TextChoices):
+    PAUSE = "pause", "Infusion paused"
+    RESUME = "resume", "Infusion resumed"
+    STOP = "stop", "Infusion stopped"
+    DEVICE = "device", "Nasal spray device given"
+
+
+class AdministrationEvent(AppendOnlyRecord):
+    """What happened to a dose after it started, appended in order: an infusion paused,
+    resumed or stopped (with why), or each esketamine device given with its time.
+
+    ``alert_id`` names the alert a pause answered (a plain reference, like alerts' own
+    ``record_id``). A stop writes the administration's ``ended_at``.
+    """
+
+    administration = models.ForeignKey(Administration, on_delete=models.PROTECT, related_name="events")
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="administration_events")
+    kind = models.CharField(max_length=10, choices=AdministrationEventKind.choices)
+    at = models.DateTimeField()
+    device_number = models.PositiveSmallIntegerField(null=True, blank=True)  # 1, 2, 3
+    device_mg = models.FloatField(null=True, blank=True)  # the protocol's mg per device
+    reason = models.TextField(blank=True)
+    alert_id = models.PositiveBigIntegerField(null=True, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    late_reason = models.TextField(blank=True)
+
+    clinic_path = "session__patient__clinic"
+    FIELD_CLASSES = classify(
+        date=("at", "recorded_at"),
+        free_text=("reason", "late_reason"),
+        coded=("kind",),
+        none=("id", "administration", "session", "device_number", "device_mg", "alert_id",
+              "recorded_by"),
+    )
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["session", "at"])]
+        constraints = [
+            # a device, and a pause, resume or stop at one time, is stored once however often sent
+            models.UniqueConstraint(fields=["administration", "device_number"],
+                                    condition=Q(device_number__isnull=False),
+                                    name="one_record_per_device"),
+            models.UniqueConstraint(fields=["administration", "kind", "at"],
+                                    condition=Q(device_number__isnull=True),
+                                    name="one_infusion_event_per_time"),
+            models.CheckConstraint(
+                condition=Q(kind="device", device_number__gte=1, device_mg__gt=0)
+                | (~Q(kind="device") & Q(device_number__isnull=True)),
+                name="administration_event_device_numbered"),
+            # a pause or a stop says why
+            models.CheckConstraint(condition=~Q(kind__in=("pause", "stop")) | ~Q(reason=""),
+                                   name="administration_event_pause_stop_reason"),
+        ]
+
+    def __str__(self) -> str:
+        which = f" {self.device_number}" if self.device_number else ""
+        return f"{self.kind}{which} at {self.at:%H:%M} (session {self.session_id})"
