@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import zoneinfo
 from pathlib import Path
@@ -182,15 +183,30 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Logs keep no link token, set-password link or search term (platform/access_log.py); the
 # request loggers filter their own records, so every handler sees them redacted.
+def _refusal_in_one_line(record: logging.LogRecord) -> bool:
+    """A refused request (403, 404, a bad Host: below 500) is logged as one line: Django adds
+    the refusal's traceback, which says nothing about the server and lets anyone flood the log
+    with a few requests. A server error (500) keeps its traceback."""
+    if record.name.startswith(("django.request", "django.security")):
+        status = getattr(record, "status_code", None)
+        if (status < 500) if isinstance(status, int) else record.levelno < logging.ERROR:
+            record.exc_info = record.exc_text = None
+    return True
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "kapclinic.platform.access_log.RedactingFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
+    "filters": {"redact": {"()": "kapclinic.platform.access_log.RedactingFilter"},
+                "refusal_in_one_line": {"()": lambda: _refusal_in_one_line}},
+    # on the loggers (every handler sees the one line) and on the console handler too, for
+    # the django.security.<kind> loggers below django.security (a logger's filters skip them)
+    "handlers": {"console": {"class": "logging.StreamHandler",
+                             "filters": ["redact", "refusal_in_one_line"]}},
     "loggers": {
-        "django.request": {"filters": ["redact"]},
+        "django.request": {"filters": ["redact", "refusal_in_one_line"]},
         "django.server": {"filters": ["redact"]},
-        "django.security": {"filters": ["redact"]},
+        "django.security": {"filters": ["redact", "refusal_in_one_line"]},
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
