@@ -4,6 +4,7 @@ where each dose stands (an infusion paused, esketamine devices given)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,8 +56,12 @@ def in_progress(clinic_id: int, now: datetime) -> list[dict[str, Any]]:
         course.setdefault(event.session_id, []).append(event)
     settings = monitoring_settings(clinic_id)
     rows = []
+    # sessions scheduled under the same protocol and settings share one (building one with
+    # its settings checked is most of a board's time otherwise)
+    protocols: dict[str, Any] = {}
     for s in sessions:
-        protocol = session_protocol(s)
+        key = f"{s.protocol}:{json.dumps(s.protocol_settings, sort_keys=True, default=str)}"
+        protocol = protocols.get(key) or protocols.setdefault(key, session_protocol(s))
         given = started.get(s.pk)
         phase = PHASE[State(s.state)]
         overdue = [] if phase == Phase.PRE_DOSE else evaluate(
@@ -68,7 +73,7 @@ def in_progress(clinic_id: int, now: datetime) -> list[dict[str, Any]]:
         rows.append({
             "id": s.pk, "patient_id": s.patient_id,
             "patient": f"{s.patient.given_name} {s.patient.family_name}",
-            "protocol": s.protocol, "protocol_label": s.protocol_label,
+            "protocol": s.protocol, "protocol_label": protocol.label,
             "state": s.state, "state_words": s.state_words,
             "state_at": s.state_at, "room": s.room, "chair": s.chair, "version": s.version,
             "dose_started_at": given.started_at if given else None,
