@@ -97,6 +97,10 @@ def world(clinic_a, prescriber):
     low = treatment.record_vitals(session, observed_at=timezone.now(), values={"spo2_pct": 88},
                                   by=prescriber)
     ids.update(session_id=session.pk, alert_id=low.alerts[0].pk)
+    # only an esketamine session has a REMS form (any other is a 404 whoever asks)
+    esketamine = treatment.schedule_session(patient=patient, protocol="intranasal_esketamine",
+                                            scheduled_at=timezone.now(), by=prescriber)
+    ids["rems_session_id"] = esketamine.pk
     return ids, users
 
 
@@ -129,7 +133,7 @@ def test_each_role_reaches_exactly_the_pages_the_matrix_grants(world, role):
         action = view.required_action
         if action is None:
             continue
-        url = fill(route, ids)
+        url = fill(route, {**ids, "session_id": ids["rems_session_id"]} if "/rems/" in route else ids)
         allowed = role in MATRIX[action]
         for method in ("get", "post"):
             response = getattr(client, method)(url)

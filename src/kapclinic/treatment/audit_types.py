@@ -17,3 +17,5 @@ class AuditRecords(models.TextChoices):
     VITAL_READING = "vital_reading", "Vital signs reading"
     TREATMENT_SETTINGS = "treatment_settings", "Session settings"
     ROOM_BOARD = "room_board", "Room board"
+    REMS_SUBMISSION = "rems_submission", "Spravato REMS monitoring form submitted"
+    REMS_FORM_DETAILS = "rems_form_details", "REMS form details of the clinic"

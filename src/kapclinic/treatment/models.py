@@ -430,3 +430,4 @@ class AdministrationEvent(AppendOnlyRecord):
     def __str__(self) -> str:
         which = f" {self.device_number}" if self.device_number else ""
         return f"{self.kind}{which} at {self.at:%H:%M} (session {self.session_id})"
+from kapclinic.treatment.rems_models import RemsFormDetails, RemsSubmission  # noqa: E402,F401 (issue 12: the REMS form)

@@ -8,7 +8,7 @@ def register_all() -> None:
     from kapclinic.accounts.permissions import Action
     from kapclinic.alerts import sources as alert_sources
     from kapclinic.platform import extensions as ext
-    from kapclinic.treatment import alert_details, api, chart, demo_data, worker
+    from kapclinic.treatment import alert_details, api, chart, demo_data, rems, worker
 
     ext.register(
         # between screening (10) and measures (30), as ADR 0010 left room for
@@ -19,6 +19,7 @@ def register_all() -> None:
         ext.ApiRouter("treatment", "", api.router, order=40),
         # overdue readings and missed marks raise alerts, each clinic on its own
         *worker.steps(),
+        rems.worker_step(),  # a reminder for a REMS form not yet submitted (issue 12)
     )
     # the reading behind an alert a session raised, under it on the alerts pages
     alert_sources.register_source("treatment", "Dosing session", alert_details.TEMPLATE,

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from kapclinic.treatment import views
+from kapclinic.treatment import rems_views, views
 
 urlpatterns = [
     path("patients/<int:patient_id>/sessions/new/", views.schedule, name="session-schedule"),
@@ -17,4 +17,8 @@ urlpatterns = [
     path("sessions/<int:session_id>/vitals/", views.record_vitals, name="session-vitals"),
     path("sessions/<int:session_id>/alerts/<int:alert_id>/acknowledge/", views.acknowledge,
          name="session-alert-acknowledge"),
+    # the Spravato REMS Patient Monitoring Form (issue 12)
+    path("sessions/<int:session_id>/rems/", rems_views.rems_form, name="session-rems"),
+    path("sessions/<int:session_id>/rems/submitted/", rems_views.mark_submitted,
+         name="session-rems-submitted"),
 ]
