@@ -20,6 +20,7 @@ from kapclinic.patients.queries import SearchTooLong, search_patients
 
 router = GuardedRouter(tags=["patients"])
 MAX_ID = 2**63 - 1  # the largest id the database stores: a larger one is refused (422)
+MAX_VERSION = 2**31 - 1  # the largest version the database stores: a larger one is a 422
 
 
 class ConditionOut(Schema):
@@ -84,7 +85,7 @@ class PatientPatch(Schema):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     mrn: str | None = Field(None, max_length=32)
     given_name: str | None = Field(None, max_length=100)
     family_name: str | None = Field(None, max_length=100)

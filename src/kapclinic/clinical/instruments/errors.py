@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+# What a message quotes of a name it did not recognise: a caller may send anything (a key of
+# 100,000 characters), and a refusal that echoes it in full is that size again.
+SHOWN_CHARS = 40
+
+
+def shown(name: str) -> str:
+    """``name`` as a message quotes it: cut at SHOWN_CHARS characters, with an ellipsis."""
+    return name if len(name) <= SHOWN_CHARS else name[:SHOWN_CHARS] + "…"
+
 
 class DefinitionError(ValueError):
     """An instrument definition is malformed; the message names the file and the field."""
@@ -17,6 +26,7 @@ class UnknownInstrumentError(ValueError):
     """The instrument id is not one of the loaded definitions."""
 
     def __init__(self, instrument_id: str, known: list[str]) -> None:
+        instrument_id = shown(instrument_id)
         super().__init__(f"unknown instrument '{instrument_id}'; known: {', '.join(known)}")
         self.instrument_id = instrument_id
 
@@ -25,6 +35,7 @@ class AnswerError(ValueError):
     """An answer is unusable. ``item`` names the offending item (linkId)."""
 
     def __init__(self, instrument_id: str, item: str, problem: str) -> None:
+        item = shown(item)
         super().__init__(f"{instrument_id} item {item}: {problem}")
         self.instrument_id = instrument_id
         self.item = item
