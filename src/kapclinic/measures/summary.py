@@ -50,7 +50,7 @@ def section_events(patient: Patient, section: MeasuresSection) -> list[TimelineE
         events.append(TimelineEvent(alert.raised_at, "alert",
                                     f"{alert.get_priority_display()} alert: {alert.label}"))
         if alert.acknowledged_at:
-            events.append(TimelineEvent(alert.acknowledged_at, "alert", "Alert acknowledged",
+            events.append(TimelineEvent(alert.acknowledged_at, "alert-ack", "Alert acknowledged",
                                         alert.acknowledgement_note,
                                         alert.acknowledged_by.display_name))
     for event in section.events:
