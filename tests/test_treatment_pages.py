@@ -430,3 +430,12 @@ def test_a_second_clinic_sees_only_its_own_sessions_on_the_board(patient, prescr
     dosing(patient, prescriber, nurse)
     other_nurse = make_user("olga", clinic_b, "nurse")
     assert "Ada Lovelace" not in text(login(other_nurse).get("/sessions/board/"))
+
+
+def test_an_esketamine_session_links_to_its_rems_monitoring_form_and_an_iv_one_does_not(
+        patient, prescriber, nurse):
+    spravato = session(patient, prescriber, "intranasal_esketamine")
+    iv = session(patient, prescriber)
+    client = login(nurse)
+    assert f'href="/sessions/{spravato.pk}/rems/"' in html(client.get(f"/sessions/{spravato.pk}/"))
+    assert "/rems/" not in html(client.get(f"/sessions/{iv.pk}/"))
