@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -201,34 +201,3 @@ def public(view: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a view that needs no login (login page, health check)."""
     view.required_action = None  # type: ignore[attr-defined]
     return view
-
-
-def get_patient_for_user(request: HttpRequest, patient_id: int, action: Action,
-                         *, audit_read: bool = True) -> Any:
-    """The patient, if it belongs to the request's active clinic and the role allows ``action``.
-
-    Any other patient, of another clinic or not at all, does not exist for this user:
-    Http404, and the attempt is written to the audit trail (also to the trail of the clinic
-    holding the patient, naming them there only). The one lookup, scoping.get_for_user, for
-    the model every chart starts from.
-    """
-    from kapclinic.accounts import scoping
-    from kapclinic.patients.models import Patient
-
-    return scoping.get_for_user(request, Patient, patient_id, action, audit_read=audit_read)
-
-
-def get_own_patient(request: HttpRequest) -> Any:
-    """The record of the logged-in patient, in their active clinic (portal pages only)."""
-    from kapclinic.accounts import scoping
-    from kapclinic.audit import trail
-    from kapclinic.patients.models import Patient
-
-    check(request, Action.PORTAL)
-    membership = request.membership  # type: ignore[attr-defined]
-    patient = scoping.for_clinic(Patient.objects.filter(user=request.user),
-                                 membership.clinic_id).first()
-    if patient is None:
-        raise Http404("No patient record is linked to this login")
-    trail.record("read", object_type="patient", object_id=patient.pk, patient_id=patient.pk)
-    return patient

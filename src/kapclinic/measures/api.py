@@ -15,11 +15,12 @@ from pydantic import ConfigDict, StrictInt, field_validator
 from pydantic_core import PydanticCustomError
 
 from kapclinic.accounts.api_auth import GuardedRouter
-from kapclinic.accounts.permissions import Action, get_patient_for_user, require
+from kapclinic.accounts.permissions import Action, require
 from kapclinic.audit import trail
 from kapclinic.clinical import instruments
 from kapclinic.measures import actions
 from kapclinic.measures.models import OutcomeSnapshot, Response
+from kapclinic.patients.access import get_patient_for_user
 
 router = GuardedRouter(tags=["questionnaires"])
 

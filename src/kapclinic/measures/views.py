@@ -12,13 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from kapclinic.accounts.permissions import (
-    Action,
-    get_own_patient,
-    get_patient_for_user,
-    public,
-    require,
-)
+from kapclinic.accounts.permissions import Action, public, require
 from kapclinic.accounts.scoping import get_for_user
 from kapclinic.alerts import sources as alert_sources
 from kapclinic.alerts.models import Alert
@@ -43,6 +37,7 @@ from kapclinic.measures.models import (
     instrument_name,
 )
 from kapclinic.patients import link_session
+from kapclinic.patients.access import get_own_patient, get_patient_for_user
 from kapclinic.patients.forms import EnteredInErrorForm
 from kapclinic.patients.models import PatientLink
 from kapclinic.platform.idempotency import one_time_form

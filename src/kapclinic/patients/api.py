@@ -11,9 +11,10 @@ from ninja.errors import ValidationError
 from pydantic import ConfigDict
 
 from kapclinic.accounts.api_auth import GuardedRouter
-from kapclinic.accounts.permissions import Action, get_patient_for_user, require
+from kapclinic.accounts.permissions import Action, require
 from kapclinic.audit import trail
 from kapclinic.patients import actions
+from kapclinic.patients.access import get_patient_for_user
 from kapclinic.patients.forms import EDITABLE_FIELDS, PatientForm
 from kapclinic.patients.models import Patient, SexAtBirth, Status
 from kapclinic.patients.queries import SearchTooLong, search_patients

@@ -10,11 +10,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from kapclinic.accounts.permissions import Action, get_patient_for_user, require, role_can
+from kapclinic.accounts.permissions import Action, require, role_can
 from kapclinic.accounts.scoping import get_for_user
 from kapclinic.audit import trail
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.patients import actions
+from kapclinic.patients.access import get_patient_for_user
 from kapclinic.patients.forms import (
     ConditionForm,
     EnteredInErrorForm,

@@ -10,16 +10,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from kapclinic.accounts.permissions import (
-    Action,
-    get_own_patient,
-    get_patient_for_user,
-    public,
-    require,
-)
+from kapclinic.accounts.permissions import Action, public, require
 from kapclinic.accounts.scoping import for_clinic, get_for_user
 from kapclinic.audit import trail
 from kapclinic.patients import link_session, links
+from kapclinic.patients.access import get_own_patient, get_patient_for_user
 from kapclinic.patients.models import PatientLink
 from kapclinic.platform.idempotency import one_time_form
 from kapclinic.screening import actions

@@ -20,9 +20,10 @@ from pydantic import ConfigDict
 from kapclinic.accounts import scoping
 from kapclinic.accounts.api_auth import GuardedRouter
 from kapclinic.accounts.models import User
-from kapclinic.accounts.permissions import Action, get_patient_for_user, require, role_can
+from kapclinic.accounts.permissions import Action, require, role_can
 from kapclinic.audit import trail
 from kapclinic.clinical import protocols as core
+from kapclinic.patients.access import get_patient_for_user
 from kapclinic.treatment import actions, board, infusion, reads
 from kapclinic.treatment.errors import FieldError, SessionConflict, StepRefused
 from kapclinic.treatment.facts import current_administration

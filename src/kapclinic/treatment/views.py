@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from kapclinic.accounts.models import User
-from kapclinic.accounts.permissions import Action, get_patient_for_user, require, role_can
+from kapclinic.accounts.permissions import Action, require, role_can
 from kapclinic.accounts.scoping import get_for_user
 from kapclinic.alerts import actions as alert_actions
 from kapclinic.alerts.forms import AcknowledgeForm
@@ -34,6 +34,7 @@ from kapclinic.clinical import protocols as core
 from kapclinic.clinical.monitoring import evaluate, load_rules
 from kapclinic.clinical.monitoring.plausibility import FIELD_WORDS
 from kapclinic.clinical.sessions import allowed_next, check_transition
+from kapclinic.patients.access import get_patient_for_user
 from kapclinic.platform.charts import Chart, Text, local_text
 from kapclinic.platform.idempotency import one_time_form
 from kapclinic.treatment import actions, board

@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from kapclinic.accounts.permissions import Action, get_own_patient, require
+from kapclinic.accounts.permissions import Action, require
+from kapclinic.patients.access import get_own_patient
 from kapclinic.patients.timeline import LoadedSection
 from kapclinic.platform import extensions
 

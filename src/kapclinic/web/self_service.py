@@ -14,8 +14,9 @@ from django.urls import reverse_lazy
 
 from kapclinic.accounts import staff
 from kapclinic.accounts.models import Membership, User
-from kapclinic.accounts.permissions import Action, get_patient_for_user, public, require
+from kapclinic.accounts.permissions import Action, public, require
 from kapclinic.accounts.scoping import for_clinic
+from kapclinic.patients.access import get_patient_for_user
 from kapclinic.platform import ratelimit
 
 # ---- change your own password -----------------------------------------------------------

@@ -2,9 +2,8 @@
 
 from django.urls import path
 
-from kapclinic.web import audit_log
+from kapclinic.web import audit_log, self_service, tokens, two_factor, users
 from kapclinic.web import portal as portal_views
-from kapclinic.web import self_service, tokens, two_factor, users
 from kapclinic.web import views as web_views
 
 urlpatterns = [
