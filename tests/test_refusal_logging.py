@@ -29,7 +29,7 @@ def test_a_suspicious_request_is_one_line_in_the_server_log(db):
 
     console = next(h for h in logging.getLogger().handlers if h.name == "console")
     written = io.StringIO()
-    before = console.setStream(written)
+    before, console.stream = console.stream, written  # (an earlier test may have closed it)
     try:
         try:
             raise DisallowedHost("Invalid HTTP_HOST header: 'evil.example'.")
@@ -38,7 +38,7 @@ def test_a_suspicious_request_is_one_line_in_the_server_log(db):
                          response=HttpResponse(status=400), exception=exc,
                          logger=logging.getLogger("django.security.DisallowedHost"))
     finally:
-        console.setStream(before)
+        console.stream = before
     assert written.getvalue() == "Invalid HTTP_HOST header: 'evil.example'.\n"
 
 
