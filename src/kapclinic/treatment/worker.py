@@ -19,11 +19,11 @@ from datetime import datetime
 
 from django.db.models import OuterRef, Subquery
 
-from kapclinic.accounts.scoping import for_clinic
 from kapclinic.alerts.actions import raise_alert
 from kapclinic.alerts.models import Alert
 from kapclinic.clinical.monitoring import evaluate
 from kapclinic.platform import extensions
+from kapclinic.treatment.board import in_progress_rows
 from kapclinic.treatment.models import (
     ALERT_SOURCE,
     READING_RECORD,
@@ -62,7 +62,7 @@ def flag_overdue_readings(clinic_id: int, now: datetime) -> int:
     settings = monitoring_settings(clinic_id)  # a broken setting fails this clinic only
     latest = (VitalReading.objects.filter(session=OuterRef("pk"), entered_in_error_at__isnull=True)
               .order_by("-observed_at", "-id"))
-    sessions = list(for_clinic(Session, clinic_id).filter(state__in=tuple(PHASE))
+    sessions = list(in_progress_rows(clinic_id, tuple(PHASE))
                     .select_related("patient")
                     .annotate(last_reading_id=Subquery(latest.values("pk")[:1]),
                               last_reading_at=Subquery(latest.values("observed_at")[:1])))
