@@ -3,14 +3,16 @@ beyond what is stored is a 422 naming it, not a conflict."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.test_api import Api, problem_fields
 
 
 def test_an_unknown_answer_key_is_named_shortened_in_the_refusal(nurse, patient):
-    huge = "x" * 100_000
+    long = "x" * 60
     for path, body in ((f"/patients/{patient.pk}/responses",
-                        {"instrument": "phq9", "answers": {huge: 1}}),
-                       ("/instruments/phq9/score", {"answers": {huge: 1}})):
+                        {"instrument": "phq9", "answers": {long: 1}}),
+                       ("/instruments/phq9/score", {"answers": {long: 1}})):
         refused = Api(nurse).call("POST", path, body)
         assert refused.status_code == 422, path
         assert len(refused.content) < 2_000, path
@@ -31,3 +33,11 @@ def test_a_version_beyond_what_is_stored_is_refused_naming_it_not_a_conflict(pre
     refused = Api(prescriber).call("PATCH", f"/patients/{patient.pk}",
                                    {"version": 2**63, "phone": "555-0100"})
     assert refused.status_code == 422 and "version" in problem_fields(refused)
+
+
+@pytest.mark.parametrize("answer", [1, "a"])
+def test_an_answer_to_a_huge_key_is_refused_without_echoing_the_key(nurse, answer):
+    refused = Api(nurse).call("POST", "/instruments/phq9/score",
+                              {"answers": {"x" * 100_000: answer}})
+    assert refused.status_code == 422 and len(refused.content) < 2_000
+    assert "at most 64 characters" in problem_fields(refused)["answers"]

@@ -30,6 +30,7 @@ MAX_PAGE = 100_000
 # More answers than any questionnaire has items is refused before they are read [policy:
 # the longest shipped questionnaire has 23 items; 100,000 made one request cost a second].
 MAX_ANSWERS = 200
+MAX_ITEM_ID = 64  # the longest shipped item id has 26 characters
 
 
 def _few_answers(answers: Any) -> Any:
@@ -37,6 +38,12 @@ def _few_answers(answers: Any) -> Any:
         raise PydanticCustomError(
             "too_many_answers", "at most {limit} answers, one per item of the questionnaire "
             "(this has {count})", {"limit": MAX_ANSWERS, "count": f"{len(answers):,}"})
+    # refused before the answers are read: a problem with an answer names its key, and a key
+    # of 100,000 characters would be echoed back in full
+    if isinstance(answers, dict) and any(len(str(key)) > MAX_ITEM_ID for key in answers):
+        raise PydanticCustomError(
+            "item_id_too_long", "an answer's key is an item id of at most {limit} characters",
+            {"limit": MAX_ITEM_ID})
     return answers
 
 
