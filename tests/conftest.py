@@ -15,6 +15,25 @@ from kapclinic.audit.actions import writing_directly
 from kapclinic.patients import actions
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _flush_past_the_truncate_guards() -> None:
+    """Between transactional tests Django empties the test database with TRUNCATE, which the
+    health tables refuse on PostgreSQL (never_truncated). The test database's reset alone
+    runs with triggers off for its one transaction (SET LOCAL; the test user is the server's
+    superuser); the application's own connections keep every guard."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    flush = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        return flush(self, ["SET LOCAL session_replication_role = replica", *sql_list])
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
+
+
+if os.environ.get("KAPCLINIC_TEST_POSTGRES"):
+    _flush_past_the_truncate_guards()
 PASSWORD = "correct horse battery staple"
 
 

@@ -44,3 +44,14 @@ def test_the_database_refuses_to_change_a_decision_but_allows_corrections(prescr
     assert refused("UPDATE screening_eligibilitydecision SET status = 'eligible' WHERE id = %s",
                    [decision.pk])
     assert not refused("UPDATE patients_patient SET phone = '1' WHERE id = %s", [patient.pk])
+
+
+def test_the_database_refuses_to_empty_a_health_table_or_the_audit_trail(prescriber, patient):
+    # what `manage flush` would do (the CLI refuses it too); a row-level guard never sees it
+    # (the test's own rows leave deferred foreign-key checks pending: run them first, or
+    # PostgreSQL refuses the TRUNCATE for that reason before our trigger is asked)
+    for table in ("patients_patient", "measures_response", "audit_auditentry",
+                  "treatment_vitalreading"):
+        assert refused(f"SET CONSTRAINTS ALL IMMEDIATE; TRUNCATE {table} CASCADE", []), table
+    assert refused("SET CONSTRAINTS ALL IMMEDIATE; TRUNCATE patients_patient, audit_auditentry CASCADE",
+                   [])

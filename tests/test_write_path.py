@@ -159,8 +159,9 @@ def test_every_concrete_health_record_carries_its_bases_database_guards():
     for model in health:
         for guard in model.database_guards:
             assert (model, guard.name) in registered, (model, guard.name)
-    assert {t.name for t in StatusChange.database_guards} == {"never_deleted", "never_changed"}
-    assert {t.name for t in Condition.database_guards} == {"never_deleted"}
+    assert {t.name for t in StatusChange.database_guards} == {"never_deleted", "never_truncated",
+                                                             "never_changed"}
+    assert {t.name for t in Condition.database_guards} == {"never_deleted", "never_truncated"}
 
 
 @pytest.mark.postgres

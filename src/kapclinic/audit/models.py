@@ -38,6 +38,10 @@ NEVER_DELETED = pgtrigger.Trigger(name="never_deleted", operation=pgtrigger.Dele
                                   when=pgtrigger.Before, func=_REFUSE)
 NEVER_CHANGED = pgtrigger.Trigger(name="never_changed", operation=pgtrigger.Update,
                                   when=pgtrigger.Before, func=_REFUSE)
+# TRUNCATE empties a table without touching a row (``manage flush`` does it): refused too.
+NEVER_TRUNCATED = pgtrigger.Trigger(name="never_truncated", operation=pgtrigger.Truncate,
+                                    level=pgtrigger.Statement, when=pgtrigger.Before,
+                                    func=_REFUSE)
 
 
 class GuardedQuerySet(models.QuerySet):
@@ -78,7 +82,7 @@ class HealthRecord(models.Model):
 
     objects = GuardedQuerySet.as_manager()
     written_in_actions = True
-    database_guards: tuple[pgtrigger.Trigger, ...] = (NEVER_DELETED,)
+    database_guards: tuple[pgtrigger.Trigger, ...] = (NEVER_DELETED, NEVER_TRUNCATED)
 
     class Meta:
         abstract = True
@@ -95,7 +99,7 @@ class AppendOnlyRecord(HealthRecord):
     """A fact written once: never changed, never deleted (decisions, sign-offs, audit...)."""
 
     objects = AppendOnlyQuerySet.as_manager()
-    database_guards = (NEVER_DELETED, NEVER_CHANGED)
+    database_guards = (NEVER_DELETED, NEVER_TRUNCATED, NEVER_CHANGED)
 
     class Meta:
         abstract = True
