@@ -439,3 +439,17 @@ def test_an_esketamine_session_links_to_its_rems_monitoring_form_and_an_iv_one_d
     client = login(nurse)
     assert f'href="/sessions/{spravato.pk}/rems/"' in html(client.get(f"/sessions/{spravato.pk}/"))
     assert "/rems/" not in html(client.get(f"/sessions/{iv.pk}/"))
+
+
+
+def test_a_refused_acknowledgement_note_says_what_was_wrong_with_it(patient, prescriber, nurse):
+    s = dosing(patient, prescriber, nurse)
+    client = login(nurse)
+    client.post(f"/sessions/{s.pk}/vitals/", {"sbp_mmhg": "186", "dbp_mmhg": "100"})
+    alert = Alert.objects.get(kind="bp_hypertensive_range")
+    page = client.post(f"/sessions/{s.pk}/alerts/{alert.pk}/acknowledge/",
+                       {"note": "x" * 5000}, follow=True)
+    assert "The note was not saved" in text(page)
+    assert "Write what you did" not in text(page)
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None

@@ -605,7 +605,11 @@ def acknowledge(request: HttpRequest, session_id: int, alert_id: int) -> HttpRes
                          alert_id, Action.ALERT_ACKNOWLEDGE, audit_read=False)
     form = AcknowledgeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Write what you did about the alert before acknowledging it.")
+        # the field's own error: an empty note, too long, a character that is not allowed
+        note = request.POST.get("note", "")
+        problem = "" if not note.strip() else " ".join(form.errors.get("note", []))
+        messages.error(request, f"The note was not saved: {problem}" if problem else
+                       "Write what you did about the alert before acknowledging it.")
     elif alert_actions.acknowledge_alert(alert=alert, note=form.cleaned_data["note"], by=request.user):
         messages.success(request, "Alert acknowledged.")
     else:
