@@ -148,7 +148,7 @@ def _shown(spec: FieldSpec, value: Any) -> str:
     if spec.kind == "yes_no":
         return "Yes" if value else "No"
     if spec.kind == "date":
-        return value.isoformat()
+        return str(value.isoformat())
     if spec.kind == "minutes":
         return f"{value}"
     if spec.kind == "bp":

@@ -9,8 +9,9 @@ from functools import cache
 from pathlib import Path
 
 from kapclinic.clinical.definitions import Setting, read_json, validate
+from kapclinic.clinical.protocols.file_model import Param
 from kapclinic.clinical.rems.facts import known_facts
-from kapclinic.clinical.rems.file_model import FormFile, Param
+from kapclinic.clinical.rems.file_model import FormFile
 
 FORMS_DIR = Path(__file__).with_name("forms")
 DEFAULT_VERSION = "2021"
@@ -89,7 +90,10 @@ def load_form(path: Path) -> RemsForm:
                                                               "session gives")
     if spec.remind_after_days.setting is None:
         raise fail("remind_after_days.setting", "is required")
-    if not spec.remind_after_days.value < spec.submit_within_days.value:
+    remind, due = spec.remind_after_days.value, spec.submit_within_days.value
+    if not isinstance(remind, float | int) or not isinstance(due, float | int):
+        raise fail("remind_after_days.value", "and submit_within_days.value must be numbers")
+    if not remind < due:
         raise fail("remind_after_days.value", "must come before the form is due")
     return RemsForm(spec)
 
