@@ -7,27 +7,12 @@ import pgtrigger.compiler
 import pgtrigger.migrations
 from django.db import migrations
 
+from kapclinic.audit.hand_made_guards import drop_hand_made_triggers
+
 # The hand-made triggers this migration replaces ("name ON table").
 HAND_MADE = [
     "measures_alert_never_deleted ON measures_alert",
 ]
-HAND_MADE_EVENT = {"never_deleted": "DELETE", "never_changed": "UPDATE", "append_only": "UPDATE OR DELETE"}
-
-
-def drop_hand_made(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for trigger in HAND_MADE:
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger}", params=None)
-
-
-def restore_hand_made(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for trigger in HAND_MADE:
-            name, table = trigger.split(" ON ")
-            event = next(e for suffix, e in HAND_MADE_EVENT.items() if name.endswith(suffix))
-            schema_editor.execute(f"CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW "
-                                  "EXECUTE FUNCTION kapclinic_refuse_change()", params=None)
-
 
 
 class Migration(migrations.Migration):
@@ -42,5 +27,5 @@ class Migration(migrations.Migration):
             model_name='alert',
             trigger=pgtrigger.compiler.Trigger(name='never_deleted', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'kapclinic: % on % is refused: the table is append-only', TG_OP, TG_TABLE_NAME;", hash='07cf0bcf59fb0e9b7ca65f953d6702675f54fb09', operation='DELETE', pgid='pgtrigger_never_deleted_d982e', table='measures_alert', when='BEFORE')),
         ),
-        migrations.RunPython(drop_hand_made, restore_hand_made),
+        drop_hand_made_triggers(HAND_MADE),
     ]

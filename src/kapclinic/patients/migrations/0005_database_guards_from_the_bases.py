@@ -7,6 +7,8 @@ import pgtrigger.compiler
 import pgtrigger.migrations
 from django.db import migrations
 
+from kapclinic.audit.hand_made_guards import drop_hand_made_triggers
+
 # The hand-made triggers this migration replaces ("name ON table").
 HAND_MADE = [
     "patients_patient_never_deleted ON patients_patient",
@@ -14,23 +16,6 @@ HAND_MADE = [
     "patients_statuschange_never_deleted ON patients_statuschange",
     "patients_statuschange_never_changed ON patients_statuschange",
 ]
-HAND_MADE_EVENT = {"never_deleted": "DELETE", "never_changed": "UPDATE", "append_only": "UPDATE OR DELETE"}
-
-
-def drop_hand_made(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for trigger in HAND_MADE:
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger}", params=None)
-
-
-def restore_hand_made(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for trigger in HAND_MADE:
-            name, table = trigger.split(" ON ")
-            event = next(e for suffix, e in HAND_MADE_EVENT.items() if name.endswith(suffix))
-            schema_editor.execute(f"CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW "
-                                  "EXECUTE FUNCTION kapclinic_refuse_change()", params=None)
-
 
 
 class Migration(migrations.Migration):
@@ -57,5 +42,5 @@ class Migration(migrations.Migration):
             model_name='statuschange',
             trigger=pgtrigger.compiler.Trigger(name='never_changed', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'kapclinic: % on % is refused: the table is append-only', TG_OP, TG_TABLE_NAME;", hash='96f83e013e9660774cfe4cec0430f42976a3c36f', operation='UPDATE', pgid='pgtrigger_never_changed_77269', table='patients_statuschange', when='BEFORE')),
         ),
-        migrations.RunPython(drop_hand_made, restore_hand_made),
+        drop_hand_made_triggers(HAND_MADE),
     ]

@@ -7,6 +7,8 @@ import pgtrigger.compiler
 import pgtrigger.migrations
 from django.db import migrations
 
+from kapclinic.audit.hand_made_guards import drop_hand_made_triggers
+
 # The hand-made triggers this migration replaces ("name ON table").
 HAND_MADE = [
     "screening_intake_never_deleted ON screening_intake",
@@ -20,23 +22,6 @@ HAND_MADE = [
     "screening_signoff_never_changed ON screening_signoff",
     "screening_consentdocument_never_changed ON screening_consentdocument",
 ]
-HAND_MADE_EVENT = {"never_deleted": "DELETE", "never_changed": "UPDATE", "append_only": "UPDATE OR DELETE"}
-
-
-def drop_hand_made(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for trigger in HAND_MADE:
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger}", params=None)
-
-
-def restore_hand_made(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for trigger in HAND_MADE:
-            name, table = trigger.split(" ON ")
-            event = next(e for suffix, e in HAND_MADE_EVENT.items() if name.endswith(suffix))
-            schema_editor.execute(f"CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW "
-                                  "EXECUTE FUNCTION kapclinic_refuse_change()", params=None)
-
 
 
 class Migration(migrations.Migration):
@@ -87,5 +72,5 @@ class Migration(migrations.Migration):
             model_name='signoff',
             trigger=pgtrigger.compiler.Trigger(name='never_changed', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'kapclinic: % on % is refused: the table is append-only', TG_OP, TG_TABLE_NAME;", hash='8fc324d807fca566b82e7665dba0f15a2ca7666a', operation='UPDATE', pgid='pgtrigger_never_changed_113a1', table='screening_signoff', when='BEFORE')),
         ),
-        migrations.RunPython(drop_hand_made, restore_hand_made),
+        drop_hand_made_triggers(HAND_MADE),
     ]
