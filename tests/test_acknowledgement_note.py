@@ -47,3 +47,26 @@ def test_an_empty_note_still_asks_what_was_done(nurse, alert):
     assert response.status_code == 422
     assert "Write what you did about the alert before acknowledging it." in page
     assert Alert.objects.open().filter(pk=alert.pk).exists()
+
+
+def test_a_second_clinician_acknowledging_is_told_who_was_first_and_their_note_is_not_kept(
+        nurse, prescriber, alert):
+    acknowledge(nurse, alert, "Recounted with Jonas: two vials in the returns bin.")
+    response, page = acknowledge(prescriber, alert, "Counted again myself.")
+    assert response.status_code == 200
+    assert "Nina Nurse acknowledged this alert at" in page and "your note was not saved" in page
+    alert.refresh_from_db()
+    assert alert.acknowledged_by == nurse
+    assert alert.acknowledgement_note == "Recounted with Jonas: two vials in the returns bin."
+
+
+def test_the_refusal_as_a_message_says_what_is_wrong_with_the_note():
+    from kapclinic.alerts.forms import AcknowledgeForm
+
+    empty = AcknowledgeForm({"note": "  "})
+    assert not empty.is_valid()
+    assert empty.refusal() == "Write what you did about the alert before acknowledging it."
+    long = AcknowledgeForm({"note": "x" * 2001})
+    assert not long.is_valid()
+    assert long.refusal().startswith("The note was not saved: ")
+    assert "at most 2000 characters" in long.refusal()

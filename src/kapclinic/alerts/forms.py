@@ -16,3 +16,12 @@ class AcknowledgeForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         text.guard(self, free_text=("note",))
+
+    def refusal(self) -> str:
+        """Why the note was refused, as one sentence for a page that shows it as a message
+        (an empty note: what to write; otherwise the field's own error: too long, a character
+        that is not allowed)."""
+        problem = " ".join(self.errors.get("note", []))
+        if not self.data.get("note", "").strip():
+            return problem
+        return f"The note was not saved: {problem}"

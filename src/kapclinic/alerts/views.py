@@ -44,9 +44,21 @@ def _alerts_page(request: HttpRequest, *, refused: AcknowledgeForm | None = None
 @one_time_form
 def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = get_for_user(request, Alert, alert_id, Action.ALERT_ACKNOWLEDGE, audit_read=False)
+    refused = acknowledge_posted(request, alert)
+    if refused is not None:
+        return _alerts_page(request, refused=refused, refused_alert_id=alert.pk)
+    return redirect("alerts")
+
+
+def acknowledge_posted(request: HttpRequest, alert: Alert) -> AcknowledgeForm | None:
+    """Acknowledge ``alert`` with the note posted in ``request`` and say how it went (a
+    message on the next page), for the Alerts page and any app's page that shows its own
+    alerts (a dosing session). Returns the form when the note was refused, for the caller to
+    show (``form.refusal()`` words it as a message); None once it was handled. The caller has
+    fetched ``alert`` with ``get_for_user`` (Action.ALERT_ACKNOWLEDGE)."""
     form = AcknowledgeForm(request.POST)
     if not form.is_valid():
-        return _alerts_page(request, refused=form, refused_alert_id=alert.pk)
+        return form
     if actions.acknowledge_alert(alert=alert, note=form.cleaned_data["note"], by=request.user):
         messages.success(request, "Alert acknowledged.")
     else:
@@ -54,7 +66,7 @@ def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
         messages.error(request, f"{alert.acknowledged_by.display_name} acknowledged this alert "
                                 f"at {timezone.localtime(alert.acknowledged_at):%H:%M} first; "
                                 "your note was not saved.")
-    return redirect("alerts")
+    return None
 
 
 @require(Action.OUTBOX_VIEW)
