@@ -12,7 +12,6 @@ import base64
 from dataclasses import dataclass
 
 import segno
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django_otp import login as otp_login
@@ -120,14 +119,18 @@ def verify(request: HttpRequest, code: str) -> Checked:
     found = confirmed_device(request.user)  # type: ignore[arg-type]
     if found is None:
         return Checked(False, "No authenticator is set up for this account.")
-    with transaction.atomic():
-        device, checked = _check(found.pk, code)
-        trail.record("mfa_verified" if checked.ok else "mfa_failed", object_type="user",
-                     object_id=request.user.pk,
-                     detail={"throttled": True} if checked.throttled else {})
+    device, checked = _check_code(device_pk=found.pk, code=code, by=request.user)
     if checked.ok:
         _logged_in_with(request, device)
     return checked
+
+
+@action
+def _check_code(*, device_pk: int, code: str, by: User) -> tuple[TOTPDevice, Checked]:
+    device, checked = _check(device_pk, code)
+    trail.record("mfa_verified" if checked.ok else "mfa_failed", object_type="user",
+                 object_id=by.pk, detail={"throttled": True} if checked.throttled else {})
+    return device, checked
 
 
 ENROL_KEY = "mfa_enrolment_key"
@@ -168,20 +171,24 @@ def confirm_enrolment(request: HttpRequest, code: str) -> Checked:
     pending = enrolment_device(request)
     typed = _digits(code, pending.digits)
     step = _step_of(pending, int(typed)) if typed is not None else None
-    with transaction.atomic():
-        if step is None:
-            trail.record("mfa_failed", object_type="user", object_id=request.user.pk,
-                         detail={"during": "enrolment"})
-            return Checked(False, WRONG_CODE if typed is not None else malformed(pending.digits))
-        TOTPDevice.objects.filter(user=request.user).delete()
-        pending.confirmed = True
-        pending.last_t = step  # this code is spent
-        pending.save()
-        trail.record("update", object_type="user", object_id=request.user.pk,
-                     detail={"mfa": "enrolled"})
+    if step is None:
+        trail.record("mfa_failed", object_type="user", object_id=request.user.pk,
+                     detail={"during": "enrolment"})
+        return Checked(False, WRONG_CODE if typed is not None else malformed(pending.digits))
+    _turn_on(pending=pending, step=step, by=request.user)
     del request.session[ENROL_KEY]
     _logged_in_with(request, pending)
     return Checked(True)
+
+
+@action
+def _turn_on(*, pending: TOTPDevice, step: int, by: User) -> None:
+    """The authenticator replaces any other of the user's, with the code it showed spent."""
+    TOTPDevice.objects.filter(user=by).delete()
+    pending.confirmed = True
+    pending.last_t = step
+    pending.save()
+    trail.record("update", object_type="user", object_id=by.pk, detail={"mfa": "enrolled"})
 
 
 def remove(request: HttpRequest, code: str) -> Checked:
@@ -193,15 +200,18 @@ def remove(request: HttpRequest, code: str) -> Checked:
     found = confirmed_device(request.user)  # type: ignore[arg-type]
     if found is None:
         return Checked(False, "Two-factor login is not on.")
-    with transaction.atomic():
-        _, checked = _check(found.pk, code)
-        if checked.ok:
-            TOTPDevice.objects.filter(user=request.user).delete()
-            trail.record("update", object_type="user", object_id=request.user.pk,
-                         detail={"mfa": "removed"})
-        else:
-            trail.record("mfa_failed", object_type="user", object_id=request.user.pk,
-                         detail={"during": "turning off", "throttled": checked.throttled})
+    return _turn_off(device_pk=found.pk, code=code, by=request.user)
+
+
+@action
+def _turn_off(*, device_pk: int, code: str, by: User) -> Checked:
+    _, checked = _check(device_pk, code)
+    if checked.ok:
+        TOTPDevice.objects.filter(user=by).delete()
+        trail.record("update", object_type="user", object_id=by.pk, detail={"mfa": "removed"})
+    else:
+        trail.record("mfa_failed", object_type="user", object_id=by.pk,
+                     detail={"during": "turning off", "throttled": checked.throttled})
     return checked
 
 
