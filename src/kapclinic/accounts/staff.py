@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -266,33 +265,32 @@ def add_staff(*, clinic: Clinic, username: str, first_name: str, last_name: str,
         return Added(None, False, invite(clinic=clinic, username=username, email=email,
                                          role=role, by=by))
     username = clinic_username(clinic, normalise_username(username))
-    with transaction.atomic():
-        Clinic.objects.select_for_update().filter(pk=clinic.pk).exists()
-        user = username_like(username)
-        new_user = user is None
-        if user is None:
-            user = User(username=username, first_name=first_name, last_name=last_name,
-                        email=email)
-            user.set_unusable_password()
-            user.save()
-        elif (user.username != username or is_patient_anywhere(user) or user.is_superuser
-              or user.is_staff
-              or not _memberships_here(user, clinic.pk).exists()):
-            # only this clinic's own former member is added again by their exact name
-            raise StaffError("username", taken_message(username))
-        membership = _memberships_here(user, clinic.pk).first()
-        if membership is not None and membership.ended_at is None:
-            raise StaffError("username", f"{user.username} already works in {clinic.name} "
-                                         f"({membership.get_role_display()}).")
-        if membership is None:
-            membership = Membership.objects.create(user=user, clinic=clinic, role=role)
-        else:
-            Membership.all_objects.filter(pk=membership.pk).update(role=role, ended_at=None)
-            membership.refresh_from_db()
-        user.bump_security_stamp()
-        trail.record("create", object_type="membership", object_id=membership.pk,
-                     clinic_id=clinic.pk, detail={"user": user.pk, "role": role,
-                                                  "new_user": new_user})
+    Clinic.objects.select_for_update().filter(pk=clinic.pk).exists()
+    user = username_like(username)
+    new_user = user is None
+    if user is None:
+        user = User(username=username, first_name=first_name, last_name=last_name,
+                    email=email)
+        user.set_unusable_password()
+        user.save()
+    elif (user.username != username or is_patient_anywhere(user) or user.is_superuser
+          or user.is_staff
+          or not _memberships_here(user, clinic.pk).exists()):
+        # only this clinic's own former member is added again by their exact name
+        raise StaffError("username", taken_message(username))
+    membership = _memberships_here(user, clinic.pk).first()
+    if membership is not None and membership.ended_at is None:
+        raise StaffError("username", f"{user.username} already works in {clinic.name} "
+                                     f"({membership.get_role_display()}).")
+    if membership is None:
+        membership = Membership.objects.create(user=user, clinic=clinic, role=role)
+    else:
+        Membership.all_objects.filter(pk=membership.pk).update(role=role, ended_at=None)
+        membership.refresh_from_db()
+    user.bump_security_stamp()
+    trail.record("create", object_type="membership", object_id=membership.pk,
+                 clinic_id=clinic.pk, detail={"user": user.pk, "role": role,
+                                              "new_user": new_user})
     return Added(membership, new_user)
 
 
@@ -306,20 +304,19 @@ def invite(*, clinic: Clinic, username: str, email: str, role: str, by: User) ->
         trail.record("denied", object_type="membership", clinic_id=clinic.pk,
                      detail={"add_existing": "no addable account matched"})
         raise StaffError("username", NO_MATCH)
-    with transaction.atomic():
-        Clinic.objects.select_for_update().filter(pk=clinic.pk).exists()
-        user = _addable_existing(username, email)
-        if user is None:  # changed a moment ago
-            raise StaffError("username", NO_MATCH)
-        if for_clinic(Membership.objects.filter(user=user), clinic.pk).exists():
-            raise StaffError("username", f"{user.username} already works in {clinic.name}.")
-        if for_clinic(Invitation.objects.filter(user=user, state=InvitationState.PENDING),
-                      clinic.pk).exists():
-            raise StaffError("username", f"{user.username} is already invited to "
-                                         f"{clinic.name} and has not answered yet.")
-        invitation = Invitation.objects.create(user=user, clinic=clinic, role=role, invited_by=by)
-        trail.record("create", object_type="invitation", object_id=invitation.pk,
-                     clinic_id=clinic.pk, detail={"user": user.pk, "role": role})
+    Clinic.objects.select_for_update().filter(pk=clinic.pk).exists()
+    user = _addable_existing(username, email)
+    if user is None:  # changed a moment ago
+        raise StaffError("username", NO_MATCH)
+    if for_clinic(Membership.objects.filter(user=user), clinic.pk).exists():
+        raise StaffError("username", f"{user.username} already works in {clinic.name}.")
+    if for_clinic(Invitation.objects.filter(user=user, state=InvitationState.PENDING),
+                  clinic.pk).exists():
+        raise StaffError("username", f"{user.username} is already invited to "
+                                     f"{clinic.name} and has not answered yet.")
+    invitation = Invitation.objects.create(user=user, clinic=clinic, role=role, invited_by=by)
+    trail.record("create", object_type="invitation", object_id=invitation.pk,
+                 clinic_id=clinic.pk, detail={"user": user.pk, "role": role})
     return invitation
 
 
@@ -336,27 +333,26 @@ def answer_invitation(*, invitation: Invitation, accept: bool, by: User) -> Memb
     if invitation.user_id != by.pk:
         raise StaffError("invitation", "This invitation is not yours to answer.")
     state = InvitationState.ACCEPTED if accept else InvitationState.DECLINED
-    with transaction.atomic():
-        done = Invitation.objects.filter(pk=invitation.pk, state=InvitationState.PENDING).update(
-            state=state, answered_at=timezone.now())
-        if not done:
-            return None
-        membership = None
-        if accept:
-            membership = _memberships_here(by, invitation.clinic_id).first()
-            if membership is None:
-                membership = Membership.objects.create(user_id=by.pk,
-                                                       clinic_id=invitation.clinic_id,
-                                                       role=invitation.role)
-            else:
-                Membership.all_objects.filter(pk=membership.pk).update(role=invitation.role,
-                                                                       ended_at=None)
-                membership.refresh_from_db()
-            by.bump_security_stamp()
-        trail.record("update", object_type="invitation", object_id=invitation.pk,
-                     clinic_id=invitation.clinic_id,
-                     detail={"answer": state.value, "role": invitation.role,
-                             "membership": membership.pk if membership else None})
+    done = Invitation.objects.filter(pk=invitation.pk, state=InvitationState.PENDING).update(
+        state=state, answered_at=timezone.now())
+    if not done:
+        return None
+    membership = None
+    if accept:
+        membership = _memberships_here(by, invitation.clinic_id).first()
+        if membership is None:
+            membership = Membership.objects.create(user_id=by.pk,
+                                                   clinic_id=invitation.clinic_id,
+                                                   role=invitation.role)
+        else:
+            Membership.all_objects.filter(pk=membership.pk).update(role=invitation.role,
+                                                                   ended_at=None)
+            membership.refresh_from_db()
+        by.bump_security_stamp()
+    trail.record("update", object_type="invitation", object_id=invitation.pk,
+                 clinic_id=invitation.clinic_id,
+                 detail={"answer": state.value, "role": invitation.role,
+                         "membership": membership.pk if membership else None})
     return membership
 
 
@@ -379,19 +375,18 @@ def change_role(*, membership: Membership, role: str, by: User) -> None:
         raise StaffError("role", "You cannot change your own role: ask another admin.")
     if role == Role.PATIENT:
         raise StaffError("role", NOT_STAFF)
-    with transaction.atomic():
-        current = _lock_clinic(membership)
-        if current.ended_at is not None:
-            raise StaffError("role", "Their access has ended: restore it first.")
-        if role != Role.ADMIN and not _keeps_an_admin(current):
-            raise StaffError("role", "This is the clinic's only admin: make someone else admin "
-                                     "first.")
-        if current.role == role:
-            return
-        Membership.objects.filter(pk=current.pk).update(role=role)
-        current.user.bump_security_stamp()
-        trail.record("update", object_type="membership", object_id=current.pk,
-                     clinic_id=current.clinic_id, detail={"role": [current.role, role]})
+    current = _lock_clinic(membership)
+    if current.ended_at is not None:
+        raise StaffError("role", "Their access has ended: restore it first.")
+    if role != Role.ADMIN and not _keeps_an_admin(current):
+        raise StaffError("role", "This is the clinic's only admin: make someone else admin "
+                                 "first.")
+    if current.role == role:
+        return
+    Membership.objects.filter(pk=current.pk).update(role=role)
+    current.user.bump_security_stamp()
+    trail.record("update", object_type="membership", object_id=current.pk,
+                 clinic_id=current.clinic_id, detail={"role": [current.role, role]})
 
 
 @action
@@ -399,27 +394,25 @@ def end_access(*, membership: Membership, by: User) -> None:
     """The user can no longer work in this clinic (other clinics are not touched)."""
     if membership.user_id == by.pk:
         raise StaffError("access", "You cannot end your own access: ask another admin.")
-    with transaction.atomic():
-        current = _lock_clinic(membership)
-        if current.ended_at is not None:
-            return
-        if not _keeps_an_admin(current):
-            raise StaffError("access", "This is the clinic's only admin: make someone else "
-                                       "admin first.")
-        Membership.objects.filter(pk=current.pk).update(ended_at=timezone.now())
-        current.user.bump_security_stamp()
-        trail.record("update", object_type="membership", object_id=current.pk,
-                     clinic_id=current.clinic_id, detail={"access": "ended"})
+    current = _lock_clinic(membership)
+    if current.ended_at is not None:
+        return
+    if not _keeps_an_admin(current):
+        raise StaffError("access", "This is the clinic's only admin: make someone else "
+                                   "admin first.")
+    Membership.objects.filter(pk=current.pk).update(ended_at=timezone.now())
+    current.user.bump_security_stamp()
+    trail.record("update", object_type="membership", object_id=current.pk,
+                 clinic_id=current.clinic_id, detail={"access": "ended"})
 
 
 @action
 def restore_access(*, membership: Membership, by: User) -> None:
-    with transaction.atomic():
-        if Membership.all_objects.filter(pk=membership.pk, ended_at__isnull=False).update(
-                ended_at=None):
-            membership.user.bump_security_stamp()
-            trail.record("update", object_type="membership", object_id=membership.pk,
-                         clinic_id=membership.clinic_id, detail={"access": "restored"})
+    if Membership.all_objects.filter(pk=membership.pk, ended_at__isnull=False).update(
+            ended_at=None):
+        membership.user.bump_security_stamp()
+        trail.record("update", object_type="membership", object_id=membership.pk,
+                     clinic_id=membership.clinic_id, detail={"access": "restored"})
 
 
 # ---- whoever runs the server (kapclinic createclinic / createuser) ------------------------
