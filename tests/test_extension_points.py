@@ -29,13 +29,11 @@ TEMPLATES = Path(__file__).parent / "templates"
 @pytest.fixture
 def tally_app(settings):
     """Leaves the registry as it found it; lets the made-up app's templates be found."""
-    saved = copy.copy(ext._registry.entries)
-    saved = {kind: dict(entries) for kind, entries in saved.items()}
     engine = copy.deepcopy(settings.TEMPLATES)
     engine[0]["DIRS"] = [*engine[0].get("DIRS", []), TEMPLATES]
     settings.TEMPLATES = engine
-    yield
-    ext._registry.entries = saved
+    with ext.registrations_undone():
+        yield
 
 
 def tally_section(patient):
@@ -135,9 +133,8 @@ def test_one_clinics_failing_worker_step_never_stops_another_clinics(tally_app, 
         done.append(clinic_id)
         return 1
 
-    ext._registry.entries.pop(ext.WorkerStep, None)  # only the made-up app's step
-    ext.register(ext.WorkerStep("tally", "counting tallies", step))
-    with caplog.at_level(logging.ERROR):
+    with ext.registrations_undone(ext.WorkerStep), caplog.at_level(logging.ERROR):
+        ext.register(ext.WorkerStep("tally", "counting tallies", step))  # the only step
         report = ext.run_worker_steps([1, 2, 3], datetime(2026, 3, 4, tzinfo=UTC))
     assert done == [2, 3]
     assert report.done == {"counting tallies": 2}

@@ -11,9 +11,10 @@ that runs twice (tests, autoreload) leaves one entry, and the order is by ``orde
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -175,6 +176,19 @@ def register(*entries: ChartSection | NavItem | PortalSection | Landing | Worker
     """Called from an app's ``AppConfig.ready()`` with everything the app contributes."""
     for entry in entries:
         _registry.add(entry)
+
+
+@contextlib.contextmanager
+def registrations_undone(*emptied: type) -> Iterator[None]:
+    """For tests: what is registered inside is forgotten afterwards, and the apps' own entries
+    are back; the kinds in ``emptied`` (``WorkerStep``) start empty inside."""
+    saved = {kind: dict(entries) for kind, entries in _registry.entries.items()}
+    for kind in emptied:
+        _registry.entries.pop(kind, None)
+    try:
+        yield
+    finally:
+        _registry.entries = saved
 
 
 def chart_sections() -> list[ChartSection]:
