@@ -187,6 +187,26 @@ def test_a_message_already_claimed_by_another_worker_is_not_sent_again(smtp_serv
     assert len(smtp_server.received) == 1
 
 
+def test_a_message_sent_late_in_a_long_pass_is_not_taken_for_an_abandoned_claim(
+        smtp_server, reachable, monkeypatch):
+    """The pass began longer ago than STALE_CLAIM (a long batch to a slow server); while this
+    message is being sent, another worker looks for abandoned claims: it is not one."""
+    send_questionnaire(reachable)
+    message = OutboxMessage.objects.get()
+    send = sending._send
+
+    def another_worker_looks_while_sending(msg):
+        sending._give_up_stale_claims(timezone.now(), msg.clinic_id)
+        send(msg)
+
+    monkeypatch.setattr(sending, "_send", another_worker_looks_while_sending)
+    pass_began = timezone.now() - sending.STALE_CLAIM - timedelta(minutes=5)
+    assert sending.deliver(message, pass_began) == 1
+    message.refresh_from_db()
+    assert message.status == "sent" and message.last_error == ""
+    assert len(smtp_server.received) == 1
+
+
 def test_a_refused_message_is_retried_later_not_lost(smtp_server, reachable, clinic_admin):
     smtp_server.refuse = True
     send_questionnaire(reachable)

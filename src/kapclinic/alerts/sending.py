@@ -116,10 +116,13 @@ def deliver_clinic(clinic_id: int, now: datetime) -> int:
 
 
 def deliver(message: OutboxMessage, now: datetime) -> int:
-    """Claim, send, and mark one message; 1 if this call sent it."""
+    """Claim, send, and mark one message; 1 if this call sent it. ``now`` is when the pass
+    began: the claim is stamped with the clock as it is claimed, since a pass sending a long
+    batch to a slow server can run past STALE_CLAIM, and a claim stamped with the pass's start
+    would look abandoned to another worker while this one is still sending it."""
     claimed = OutboxMessage.objects.filter(
         pk=message.pk, status=message.status, attempts=message.attempts).update(
-        status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+        status=Status.SENDING, claimed_at=max(now, timezone.now()), attempts=F("attempts") + 1)
     if not claimed:
         return 0  # another worker has it
     attempts = message.attempts + 1
