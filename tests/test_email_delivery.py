@@ -338,3 +338,11 @@ def test_a_refused_address_reaches_the_outbox_page_but_never_the_server_log(reac
     assert "Recipient address rejected" in message.last_error  # the admin still reads why
     assert "Recipient address rejected" in caplog.text
     assert "ada@example.org" not in caplog.text
+
+
+def test_the_default_sms_backend_logs_no_phone_number(caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="kapclinic.alerts.notifications"):
+        messaging.OutboxSmsBackend().send("+1 555 0100", "Your questionnaire: https://x/t/abc")
+    assert caplog.records and "555" not in caplog.text and "abc" not in caplog.text

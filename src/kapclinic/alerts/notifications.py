@@ -29,7 +29,8 @@ class OutboxSmsBackend:
     """Records the SMS in the outbox only (development, tests)."""
 
     def send(self, to: str, body: str) -> None:
-        log.info("SMS to %s recorded in the outbox", to)
+        # never the number: a log holds no recipient's address (alerts/sending.py neither)
+        log.info("SMS recorded in the outbox only (no SMS backend is configured)")
 
 
 DEFAULT_SMS_BACKEND = "kapclinic.alerts.notifications.OutboxSmsBackend"
