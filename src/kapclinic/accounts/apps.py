@@ -7,10 +7,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Clinics and users"
 
     def ready(self) -> None:
-        from kapclinic.accounts import audit_types as ours
-        from kapclinic.audit import types as audit_types
-
-        audit_types.declare("accounts", actions=ours.AuditActions, records=ours.AuditRecords)
         from kapclinic.accounts.models import clinic_roles
         from kapclinic.audit import trail
 

@@ -1,4 +1,4 @@
-"""What the accounts app writes to the audit trail (declared from AccountsConfig.ready)."""
+"""What the accounts app writes to the audit trail (declared by the audit app, see audit.types)."""
 
 from django.db import models
 

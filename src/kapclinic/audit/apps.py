@@ -7,4 +7,7 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit trail"
 
     def ready(self) -> None:
-        from kapclinic.audit import checks, signals  # noqa: F401  (connects receivers, checks)
+        # connects receivers and system checks; declares each app's audit_types.py
+        from kapclinic.audit import checks, signals, types  # noqa: F401
+
+        types.declare_installed_apps()

@@ -2,14 +2,19 @@
 (``patient``, ``alert``...) an entry may carry, each declared by the app that writes it.
 
 An app lists its own in ``audit_types.py`` (``AuditActions``/``AuditRecords``, Django
-TextChoices: the code and what the admin reads) and declares them from ``AppConfig.ready()``.
+TextChoices: the code and what the admin reads); the audit app declares every installed app's
+(``declare_installed_apps``, from its ready()), so an app writes nothing else to have them.
 ``trail.record`` refuses a code nobody declared, so a typo fails where it is written instead
 of leaving an entry no filter finds. This module imports no app.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+
+from django.apps import apps
 from django.db import models
+from django.utils.module_loading import module_has_submodule
 
 
 class UndeclaredAuditType(ValueError):
@@ -58,6 +63,17 @@ def declare(app: str, *, actions=None, records=None) -> None:
 
 
 declare("audit", actions=AuditActions, records=AuditRecords)
+
+
+def declare_installed_apps() -> None:
+    """Declare the ``AuditActions`` and ``AuditRecords`` of each installed app's
+    ``audit_types.py`` (called from AuditConfig.ready(): found by name, so this module still
+    imports no app)."""
+    for config in apps.get_app_configs():
+        if module_has_submodule(config.module, "audit_types"):
+            module = import_module(f"{config.name}.audit_types")
+            declare(config.label, actions=getattr(module, "AuditActions", None),
+                    records=getattr(module, "AuditRecords", None))
 
 
 def check(action: str, object_type: str) -> None:

@@ -7,10 +7,6 @@ class PatientsConfig(AppConfig):
     verbose_name = "Patient registry"
 
     def ready(self) -> None:
-        from kapclinic.audit import types as audit_types
-        from kapclinic.patients import audit_types as ours
-
-        audit_types.declare("patients", records=ours.AuditRecords)
         from kapclinic.accounts.permissions import Action
         from kapclinic.patients import api
         from kapclinic.platform import extensions as ext

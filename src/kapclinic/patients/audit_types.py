@@ -1,4 +1,4 @@
-"""What the patient registry writes to the audit trail (declared from PatientsConfig.ready)."""
+"""What the patient registry writes to the audit trail (declared by the audit app, see audit.types)."""
 
 from django.db import models
 

@@ -7,10 +7,6 @@ class ScreeningConfig(AppConfig):
     verbose_name = "Intake, eligibility and consent"
 
     def ready(self) -> None:
-        from kapclinic.audit import types as audit_types
-        from kapclinic.screening import audit_types as ours
-
-        audit_types.declare("screening", records=ours.AuditRecords)
         from kapclinic.accounts.permissions import Action
         from kapclinic.patients import status
         from kapclinic.patients.models import Status

@@ -1,4 +1,4 @@
-"""What screening writes to the audit trail (declared from ScreeningConfig.ready)."""
+"""What screening writes to the audit trail (declared by the audit app, see audit.types)."""
 
 from django.db import models
 
