@@ -275,9 +275,10 @@ def _record_step_checklist(session: Session, checklist: dict[str, Any], at: date
                      detail={"session": session.pk, "item": item, "answer": answer})
 
 
-def _with_clearance(unmet: list[UnmetGuard], blockers: list[str]) -> list[UnmetGuard]:
+def with_clearance(unmet: list[UnmetGuard], blockers: list[str]) -> list[UnmetGuard]:
     """The registry's reasons (eligibility, consent) in their own words, in place of the
-    core's generic ones."""
+    core's generic ones: what a refused step says, and what the session page lists as still
+    needed before a step."""
     generic = {"consent_current", "eligibility_signed"}
     if not any(u.guard in generic for u in unmet):
         return unmet
@@ -312,7 +313,7 @@ def transition(session: Session, *, to: str, at: datetime, by: User | None,
     if administration is not None and to == State.DOSING:
         record_administration(session, at=at, by=by, late_reason=late_reason, **administration)
     found = gathered.gather(session, protocol, at, reason=reason)
-    unmet = _with_clearance(check_transition(session.state, to, found.facts), found.blockers)
+    unmet = with_clearance(check_transition(session.state, to, found.facts), found.blockers)
     if unmet:
         raise StepRefused(unmet)
     moved = Session.objects.filter(pk=session.pk, state=session.state, version=session.version).update(
@@ -582,4 +583,4 @@ def _device(session: Session, given: Administration, protocol: core.Protocol,
 __all__ = ["CLOCK_SKEW", "EventRecorded", "record_administration_event",
            "ConfirmationRefused", "FieldError", "Recorded", "SessionConflict",
            "StepRefused", "check_time", "mark_vitals_entered_in_error", "record_administration",
-           "record_checklist", "record_vitals", "schedule_session", "transition"]
+           "record_checklist", "record_vitals", "schedule_session", "transition", "with_clearance"]

@@ -297,10 +297,8 @@ def still_needed(session: Session, to: State, now: datetime) -> list[str]:
     """The guards a step would fail now, in the words the refusal would use (a read)."""
     protocol = session_protocol(session)
     found = gathered.gather(session, protocol, now)
-    unmet = check_transition(session.state, to, found.facts)
-    generic = {"consent_current", "eligibility_signed"}
-    words = list(found.blockers) if any(u.guard in generic for u in unmet) else []
-    return words + [u.message for u in unmet if u.guard not in generic]
+    return [u.message for u in actions.with_clearance(check_transition(session.state, to, found.facts),
+                                                      found.blockers)]
 
 
 def _next_steps(session: Session, role: str, now: datetime) -> list[dict[str, Any]]:
