@@ -26,9 +26,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from kapclinic.accounts.models import User
 from kapclinic.accounts.permissions import Action, require, role_can
 from kapclinic.accounts.scoping import get_for_user
-from kapclinic.alerts import actions as alert_actions
 from kapclinic.alerts.forms import AcknowledgeForm
 from kapclinic.alerts.models import Alert
+from kapclinic.alerts.views import acknowledge_posted
 from kapclinic.audit import trail
 from kapclinic.clinical import protocols as core
 from kapclinic.clinical.monitoring import evaluate, load_rules
@@ -601,20 +601,9 @@ def acknowledge(request: HttpRequest, session_id: int, alert_id: int) -> HttpRes
     alert = get_for_user(request, Alert.objects.filter(source=ALERT_SOURCE, record_type=READING_RECORD,
                                                        record_id__in=readings),
                          alert_id, Action.ALERT_ACKNOWLEDGE, audit_read=False)
-    form = AcknowledgeForm(request.POST)
-    if not form.is_valid():
-        # the field's own error: an empty note, too long, a character that is not allowed
-        note = request.POST.get("note", "")
-        problem = "" if not note.strip() else " ".join(form.errors.get("note", []))
-        messages.error(request, f"The note was not saved: {problem}" if problem else
-                       "Write what you did about the alert before acknowledging it.")
-    elif alert_actions.acknowledge_alert(alert=alert, note=form.cleaned_data["note"], by=request.user):
-        messages.success(request, "Alert acknowledged.")
-    else:
-        alert.refresh_from_db()
-        messages.error(request, f"{alert.acknowledged_by.display_name} acknowledged this alert "
-                                f"at {timezone.localtime(alert.acknowledged_at):%H:%M} first; "
-                                "your note was not saved.")
+    refused = acknowledge_posted(request, alert)
+    if refused is not None:
+        messages.error(request, refused.refusal())
     return _back(session)
 
 
