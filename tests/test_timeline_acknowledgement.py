@@ -33,3 +33,16 @@ def test_an_acknowledgement_on_the_timeline_is_shown_calm_not_in_the_alerts_red(
     assert "--danger" in css_rule(".event-alert strong")
     calm = css_rule(".event-alert-ack strong")
     assert calm and "--danger" not in calm
+
+
+def test_an_alert_raised_in_error_reads_so_on_the_timeline(nurse, patient):
+    from kapclinic.alerts import actions as alerts
+
+    client = login(nurse)
+    client.post(f"/patients/{patient.pk}/measures/new/phq9/", PHQ9_ITEM9)
+    alert = Alert.objects.get()
+    alerts.mark_alert_entered_in_error(alert, reason="Answers were another patient's", by=nurse)
+    page = client.get(f"/patients/{patient.pk}/").content.decode()
+    corrected = re.search(r'<li class="event event-correction">\s*<time[^>]*>[^<]*</time>\s*'
+                          r"<div><strong>Alert marked raised in error: ", page)
+    assert corrected and "Answers were another patient&#x27;s" in page

@@ -37,14 +37,16 @@ def latest_responses(patient: Patient) -> list[Response]:
 def load_section(patient: Patient) -> MeasuresSection:
     return MeasuresSection(
         latest=latest_responses(patient),
-        alerts=list(Alert.objects.filter(patient=patient).select_related("acknowledged_by")),
+        alerts=list(Alert.objects.filter(patient=patient).select_related(
+            "acknowledged_by", "entered_in_error_by")),
         events=list(ClinicalEvent.objects.filter(patient=patient).select_related(
             "recorded_by", "entered_in_error_by")))
 
 
 def section_events(patient: Patient, section: MeasuresSection) -> list[TimelineEvent]:
     """The timeline's share of measurement-based care: alerts (urgent or follow-up) and their
-    acknowledgements, and events that can define relapse (with their corrections)."""
+    acknowledgements, and events that can define relapse, each with its correction (an alert
+    or event marked raised or entered in error)."""
     events = []
     for alert in section.alerts:
         events.append(TimelineEvent(alert.raised_at, "alert",
@@ -53,6 +55,11 @@ def section_events(patient: Patient, section: MeasuresSection) -> list[TimelineE
             events.append(TimelineEvent(alert.acknowledged_at, "alert-ack", "Alert acknowledged",
                                         alert.acknowledgement_note,
                                         alert.acknowledged_by.display_name))
+        if alert.entered_in_error_at:
+            events.append(TimelineEvent(
+                alert.entered_in_error_at, "correction", f"Alert marked raised in error: "
+                f"{alert.label}", alert.entered_in_error_reason,
+                alert.entered_in_error_by.display_name))
     for event in section.events:
         events.append(TimelineEvent(event.occurred_at, "event", event.get_kind_display(),
                                     event.note, event.recorded_by.display_name))
