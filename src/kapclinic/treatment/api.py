@@ -343,6 +343,5 @@ def room_board(request: HttpRequest):
     """Every session in progress in the clinic: state, room and chair, time since the dose,
     readings overdue, open alerts."""
     rows = board.in_progress(request.membership.clinic_id, timezone.now())
-    trail.record_many([trail.Event("list", "session", row["id"], patient_id=row["patient_id"])
-                       for row in rows] or [trail.Event("read", "room_board")])
+    board.audit(rows)
     return {"sessions": rows}

@@ -12,6 +12,7 @@ from django.db.models import Max
 
 from kapclinic.accounts import scoping
 from kapclinic.alerts.models import Alert
+from kapclinic.audit import trail
 from kapclinic.clinical.monitoring import evaluate
 from kapclinic.treatment import infusion
 from kapclinic.treatment.models import (
@@ -99,3 +100,9 @@ def in_progress(clinic_id: int, now: datetime) -> list[dict[str, Any]]:
                             for a in alerts_of.get(s.pk, [])],
         })
     return rows
+
+
+def audit(rows: list[dict[str, Any]]) -> None:
+    """The board shown (page, poll or API): a list of each session on it, or the empty board read."""
+    trail.record_many([trail.Event("list", "session", row["id"], patient_id=row["patient_id"])
+                       for row in rows] or [trail.Event("read", "room_board")])

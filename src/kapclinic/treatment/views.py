@@ -636,7 +636,6 @@ def _board_context(request: HttpRequest) -> tuple[dict[str, Any], list[dict[str,
     for row in rows:
         due = row["next_reading_due_at"]
         row["due_words"] = _due_words(due, now) if due else ""
-        row["protocol_label"] = core.resolve(row["protocol"]).label
         row["due_overdue"] = bool(due and now - due > timedelta(minutes=1)) or bool(row["overdue"])
     digest = hashlib.sha256(repr([(r["id"], r["state"], r["version"], r["last_reading_at"],
                                    [a["id"] for a in r["open_alerts"]]) for r in rows])
@@ -644,16 +643,11 @@ def _board_context(request: HttpRequest) -> tuple[dict[str, Any], list[dict[str,
     return {"rows": rows, "seen": digest, "poll_seconds": POLL_SECONDS, "now": now}, rows
 
 
-def _audit_board(rows: list[dict[str, Any]]) -> None:
-    trail.record_many([trail.Event("list", "session", row["id"], patient_id=row["patient_id"])
-                       for row in rows] or [trail.Event("read", "room_board")])
-
-
 @require(Action.SESSION_VIEW)
 @require_GET
 def room_board(request: HttpRequest) -> HttpResponse:
     context, rows = _board_context(request)
-    _audit_board(rows)
+    board.audit(rows)
     return render(request, "treatment/board.html", context)
 
 
@@ -663,5 +657,5 @@ def room_board_live(request: HttpRequest) -> HttpResponse:
     """The board's poll: audited like opening it, but only when what it shows changed."""
     context, rows = _board_context(request)
     if request.GET.get("seen") != context["seen"]:
-        _audit_board(rows)
+        board.audit(rows)
     return render(request, "treatment/_board.html", context)
