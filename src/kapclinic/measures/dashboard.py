@@ -12,10 +12,8 @@ from django.utils import timezone
 
 from kapclinic.accounts.scoping import for_clinic
 from kapclinic.clinical import outcomes
-from kapclinic.measures.chart import relapse_chart
 from kapclinic.measures.models import MeasureRequest, OutcomeSnapshot, Schedule
 from kapclinic.patients.models import Status
-from kapclinic.platform.charts import Chart
 
 LIST_LIMIT = 50
 
@@ -73,8 +71,3 @@ def overdue(clinic_id: int):
                .exclude(patient__status=Status.DISCHARGED)
                .select_related("patient").order_by("-due_at")[:LIST_LIMIT])
     return list(late), list(expired)
-
-
-def km_svg(curve: outcomes.KaplanMeier) -> Chart:
-    """The relapse curve as the shared chart partial draws it."""
-    return relapse_chart(curve)

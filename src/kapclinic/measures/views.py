@@ -20,7 +20,7 @@ from kapclinic.audit import trail
 from kapclinic.clinical import instruments, outcomes
 from kapclinic.measures import actions
 from kapclinic.measures import outcomes as outcome_snapshots
-from kapclinic.measures.chart import trajectory
+from kapclinic.measures.chart import relapse_chart, trajectory
 from kapclinic.measures.forms import (
     ClinicalEventForm,
     MeasureSettingsForm,
@@ -293,7 +293,7 @@ def clinic_dashboard(request: HttpRequest) -> HttpResponse:
         "instrument": instruments.get_instrument(instrument),
         "choices": [instruments.get_instrument(i) for i in outcomes.outcome_instruments()],
         "rates": dashboard.rates_by_condition(clinic_id, instrument),
-        "curve": curve, "km": dashboard.km_svg(curve) if curve is not None else None,
+        "curve": curve, "km": relapse_chart(curve) if curve is not None else None,
         "fading": fading, "late": late, "expired": expired,
         "fading_fraction": clinic_settings.fading_fraction,
         "relapse_after": clinic_settings.relapse_after.replace("_", " "),
