@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic, Membership, User
 from kapclinic.accounts.roles import Role
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.patients import actions
 from kapclinic.patients.models import Patient, SexAtBirth, Status
@@ -119,7 +120,7 @@ def load_demo(*, patients: int, seed: int, password: str, weeks: int = 12,
 
 def _portal_login(clinic: Clinic, username: str, password_hash: str) -> None:
     """The clinic's first demo patient gets a portal login, to try the patient's side."""
-    first = Patient.objects.filter(clinic=clinic).order_by("mrn").first()
+    first = for_clinic(Patient, clinic.pk).order_by("mrn").first()
     actions.grant_portal_login(patient=first, username=username, password_hash=password_hash,
                                by=None)
 

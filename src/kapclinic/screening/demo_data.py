@@ -5,6 +5,7 @@ clinic's (demo) consent, which is what lets them start. Uses no randomness."""
 from __future__ import annotations
 
 from kapclinic.accounts.roles import Role
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.clinical.screening.schema import HISTORY_KEYS
 from kapclinic.patients import actions as patient_actions
 from kapclinic.patients.models import Patient, SexAtBirth, Status
@@ -83,6 +84,6 @@ def walk(patient: Patient, target: str, staff: dict, document) -> None:
 def load(run: DemoRun) -> None:
     document = actions.publish_consent_document(
         clinic=run.clinic, title=CONSENT_TITLE, text=CONSENT_TEXT, by=run.staff[Role.ADMIN])
-    for patient in (Patient.objects.filter(clinic=run.clinic).select_related("clinic")
+    for patient in (for_clinic(Patient, run.clinic.pk).select_related("clinic")
                     .prefetch_related("conditions").order_by("mrn")):
         walk(patient, run.targets[patient.mrn], run.staff, document)
