@@ -7,25 +7,18 @@ from datetime import date, timedelta
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from kapclinic.alerts.models import Alert, OutboxMessage
+from tests.migrating import migrate, migrated_to
 
 BEFORE_THE_MOVE = [("measures", "0009_outbox_delivery"), ("alerts", None)]
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    return executor.migrate(targets or executor.loader.graph.leaf_nodes()).apps
-
-
 @pytest.fixture
 def database_before_the_move(transactional_db):
-    old_apps = migrate(BEFORE_THE_MOVE)
-    yield old_apps
-    migrate(None)  # leave the schema as the other tests expect it
+    with migrated_to(BEFORE_THE_MOVE) as old_apps:
+        yield old_apps
 
 
 def old_world(old_apps):

@@ -9,25 +9,18 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from kapclinic.platform.models import IdempotencyRecord, RateCounter
+from tests.migrating import migrate, migrated_to
 
 BEFORE_THE_MOVE = [("web", "0002_idempotency_record"), ("platform", None)]
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    return executor.migrate(targets or executor.loader.graph.leaf_nodes()).apps
-
-
 @pytest.fixture
 def database_before_the_move(transactional_db):
-    old_apps = migrate(BEFORE_THE_MOVE)
-    yield old_apps
-    migrate(None)  # leave the schema as the other tests expect it
+    with migrated_to(BEFORE_THE_MOVE) as old_apps:
+        yield old_apps
 
 
 def test_rows_written_before_the_move_are_there_after_it(database_before_the_move):
