@@ -122,3 +122,19 @@ def test_the_room_board_lists_sessions_in_progress_with_open_alerts(patient, pre
 def test_another_clinics_session_is_a_404(patient_b, other_clinician, nurse):
     s = session(patient_b, other_clinician, started_minutes_ago=10)
     assert login(nurse).get(f"/api/v1/sessions/{s.pk}").status_code == 404
+
+
+def test_a_second_clinician_of_another_clinic_is_not_found(patient, prescriber, nurse, other_clinician):
+    """The dose form names only users of the session's clinic: whether a username exists
+    elsewhere is not told (the same answer as for nobody at all)."""
+    eligible_and_consented(patient, prescriber)
+    s = cleared(patient, prescriber, nurse, start=30)
+    body = {"at": minutes_ago(1), "dose_mg_per_kg": 1.2, "override_reason": "Partial response",
+            "second_password": "x"}
+    client = login(nurse)
+    elsewhere = post(client, f"/api/v1/sessions/{s.pk}/administration",
+                     {**body, "second_clinician": other_clinician.username})
+    nobody = post(client, f"/api/v1/sessions/{s.pk}/administration", {**body, "second_clinician": "ghost"})
+    assert elsewhere.status_code == nobody.status_code == 422
+    assert "no user 'bob' in this clinic" in elsewhere.content.decode()
+    assert "no user 'ghost' in this clinic" in nobody.content.decode()

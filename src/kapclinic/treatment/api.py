@@ -35,6 +35,7 @@ from kapclinic.treatment.models import (
     VitalReading,
 )
 from kapclinic.treatment.protocols import session_protocol
+from kapclinic.treatment.second_clinician import member_named
 
 router = GuardedRouter(tags=["sessions"])
 MAX_PAGE = 100_000
@@ -148,14 +149,13 @@ def _session(request: HttpRequest, session_id: int, action: Action, *, audit_rea
     return found
 
 
-def _second(request: HttpRequest, username: str) -> User | None:
+def _second(session: Session, username: str) -> User | None:
     if not username:
         return None
-    return User.objects.filter(username=username).first() or _missing_second(username)
-
-
-def _missing_second(username: str) -> None:
-    raise _refuse("administration.second_clinician", f"there is no user '{username}' in this clinic")
+    found = member_named(session, username)
+    if found is None:
+        raise _refuse("administration.second_clinician", f"there is no user '{username}' in this clinic")
+    return found
 
 
 @router.get("/protocols")
@@ -206,7 +206,7 @@ def take_step(request: HttpRequest, session_id: int, payload: TransitionIn):
         if not role_can(request.membership.role, Action.DOSE_ADMINISTER):
             raise _refuse("administration", "your role may not record a dose")
         administration = payload.administration.model_dump()
-        administration["second_clinician"] = _second(request, administration["second_clinician"])
+        administration["second_clinician"] = _second(session, administration["second_clinician"])
     checklist = None
     if payload.checklist:
         checklist = {str(item): (answer.model_dump() if isinstance(answer, ChecklistAnswer) else answer)
@@ -251,7 +251,7 @@ def administer(request: HttpRequest, session_id: int, payload: AdministrationAt)
     the second clinician's password (and code)."""
     session = _session(request, session_id, Action.DOSE_ADMINISTER)
     fields = payload.model_dump(exclude={"at", "late_reason"})
-    fields["second_clinician"] = _second(request, fields["second_clinician"])
+    fields["second_clinician"] = _second(session, fields["second_clinician"])
     try:
         given = actions.record_administration(session, at=payload.at or timezone.now(),
                                               by=request.user, late_reason=payload.late_reason,

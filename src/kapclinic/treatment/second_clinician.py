@@ -10,10 +10,17 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from kapclinic.accounts.models import Membership, User
 from kapclinic.accounts.permissions import MATRIX, Action
 from kapclinic.accounts.roles import Role
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.audit import trail
 from kapclinic.treatment.errors import ConfirmationRefused
 
 WRONG = "The second clinician's password or code is not right: nothing was recorded."
+
+
+def member_named(session, username: str) -> User | None:
+    """The user of the session's clinic whose username is ``username`` (None: nobody there
+    is; a user of another clinic is not found, so the form cannot tell who exists elsewhere)."""
+    return for_clinic(User, session.patient.clinic_id).filter(username=username).first()
 
 
 def _refuse(session, second: User | None, field: str, why: str, message: str) -> ConfirmationRefused:

@@ -23,7 +23,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from kapclinic.accounts.models import User
 from kapclinic.accounts.permissions import Action, require, role_can
 from kapclinic.accounts.scoping import get_for_user
 from kapclinic.alerts.forms import AcknowledgeForm
@@ -61,6 +60,7 @@ from kapclinic.treatment.models import (
     VitalReading,
 )
 from kapclinic.treatment.protocols import monitoring_settings, session_protocol
+from kapclinic.treatment.second_clinician import member_named
 
 POLL_SECONDS = 3  # a reading or alert entered at one station shows at the others within 5 s
 
@@ -503,7 +503,7 @@ def give_dose(request: HttpRequest, session_id: int) -> HttpResponse:
     data = form.cleaned_data
     second = None
     if data["second_clinician"]:
-        second = User.objects.filter(username=data["second_clinician"]).first()
+        second = member_named(session, data["second_clinician"])
         if second is None:
             form.add_error("second_clinician",
                            f"There is no user '{data['second_clinician']}' in this clinic.")
