@@ -229,3 +229,12 @@ def test_a_lost_authenticator_is_reset_from_the_command_line(demo_dir):
     result = kapclinic(demo_dir, "mfa", "reset", "admin")
     assert result.returncode == 0 and "admin's authenticator was removed" in result.stdout
     assert kapclinic(demo_dir, "mfa", "reset", "admin").returncode == 2  # nothing left
+
+
+@pytest.mark.parametrize("command", [["loaddata", "people.json"],
+                                     ["migrate", "patients", "zero", "--noinput"]])
+def test_management_commands_that_write_unaudited_or_drop_tables_are_refused(command, capsys):
+    from kapclinic import cli
+
+    assert cli.main(["manage", *command]) == 2
+    assert f"'kapclinic manage {command[0]}' is refused" in capsys.readouterr().err

@@ -403,16 +403,24 @@ REFUSED_MANAGE_COMMANDS = {
                       "from the Users page",
     "createsuperuser": "it makes an account outside the clinics' roles and without an audit "
                        "entry; use: kapclinic createuser --username U --role admin --clinic SLUG",
+    "loaddata": "it writes rows straight into the tables (accounts, roles, health records) "
+                "without an audit entry; use the app, the API, kapclinic createuser or "
+                "kapclinic demo",
 }
+# `migrate APP zero` drops the app's tables, and with them its health records and trail.
+MIGRATE_ZERO = ("unapplying every migration of an app drops its tables and the health "
+                "information in them; health information is never deleted")
 
 
 def cmd_manage(args: argparse.Namespace) -> int:
     from django.core.management import execute_from_command_line
 
     command = args.rest[0] if args.rest else ""
-    if command in REFUSED_MANAGE_COMMANDS:
-        raise CommandError(f"'kapclinic manage {command}' is refused: "
-                           f"{REFUSED_MANAGE_COMMANDS[command]}")
+    why = REFUSED_MANAGE_COMMANDS.get(command)
+    if command == "migrate" and "zero" in args.rest[1:]:
+        why = MIGRATE_ZERO
+    if why:
+        raise CommandError(f"'kapclinic manage {command}' is refused: {why}")
     execute_from_command_line(["kapclinic manage", *args.rest])
     return 0
 
