@@ -155,3 +155,31 @@ def test_a_late_reading_needs_a_reason(ready, nurse):
     assert exc.value.field == "late_reason"
     assert actions.record_vitals(ready, observed_at=minutes_ago(95), by=nurse, values=CALM,
                                  late_reason=LATE).created
+
+
+def test_wrong_passwords_for_a_second_clinician_lock_them_out_for_a_while(
+        ready, nurse, prescriber, settings):
+    """A refusal rolls the dose back, so the count of wrong tries is kept in the audited
+    denials: past the login limit even the right password is refused until the cool-off."""
+    common = {"at": minutes_ago(1), "by": nurse, "dose_mg_per_kg": 1.2,
+              "override_reason": "Partial response", "second_clinician": prescriber}
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        with pytest.raises(ConfirmationRefused):
+            actions.record_administration(ready, **common, second_password="guess")
+    with pytest.raises(ConfirmationRefused) as exc:
+        actions.record_administration(ready, **common, second_password=PASSWORD)
+    assert "Too many wrong passwords or codes" in exc.value.message
+    assert not Administration.objects.exists()
+    settings.AXES_COOLOFF_TIME = 0  # the cool-off over
+    assert actions.record_administration(ready, **common, second_password=PASSWORD).within_protocol is False
+
+
+def test_an_enrolled_second_clinicians_code_is_checked_before_their_password(ready, nurse, prescriber):
+    """Without the code of the moment, a refusal does not tell whether the password was right."""
+    TOTPDevice.objects.create(user=prescriber, name="phone", confirmed=True)
+    for password in ("guess", PASSWORD):
+        with pytest.raises(ConfirmationRefused) as exc:
+            actions.record_administration(ready, at=minutes_ago(1), by=nurse, dose_mg_per_kg=1.2,
+                                          override_reason="Partial response", second_clinician=prescriber,
+                                          second_password=password, second_code="000000")
+        assert exc.value.field == "second_code"

@@ -1,10 +1,19 @@
 """A second clinician confirms a dose outside the protocol, authenticating in that moment:
 their password, and their authenticator code when they have enrolled one. Both the
 confirmation and a refusal are audited (a refusal as "denied", kept although the dose is not
-recorded)."""
+recorded). Wrong passwords and codes count as at login: after ``AXES_FAILURE_LIMIT`` of them
+within ``AXES_COOLOFF_TIME`` (since their last confirmation) the second clinician is refused
+without checking, until the time is up. The count is read from those kept "denied" entries,
+because a refusal rolls the dose's transaction back, and with it any counter written there
+(django-otp's own throttle on the device included)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kapclinic.accounts.models import Membership, User
@@ -12,9 +21,13 @@ from kapclinic.accounts.permissions import MATRIX, Action
 from kapclinic.accounts.roles import Role
 from kapclinic.accounts.scoping import for_clinic
 from kapclinic.audit import trail
+from kapclinic.audit.models import AuditEntry
 from kapclinic.treatment.errors import ConfirmationRefused
 
 WRONG = "The second clinician's password or code is not right: nothing was recorded."
+WRONG_REASONS = ("wrong password", "wrong authenticator code")
+LOCKED = ("Too many wrong passwords or codes for this second clinician: ask another, or try "
+          "again in {minutes} minutes. Nothing was recorded.")
 
 
 def member_named(session, username: str) -> User | None:
@@ -30,9 +43,24 @@ def _refuse(session, second: User | None, field: str, why: str, message: str) ->
     return ConfirmationRefused(field, message)
 
 
+def _wrong_recently(second: User) -> int:
+    """Wrong passwords and codes typed for ``second`` within the cool-off, since their last
+    confirmation (the kept "denied" and "dose_confirmed" entries name them)."""
+    named = Q(detail_json__contains=f'"second_clinician":{second.pk},')
+    since = timezone.now() - timedelta(hours=settings.AXES_COOLOFF_TIME)
+    confirmed = AuditEntry.objects.filter(named, action="dose_confirmed", at__gte=since) \
+        .order_by("-at").values_list("at", flat=True).first()
+    wrong = Q()
+    for reason in WRONG_REASONS:
+        wrong |= Q(detail_json__contains=f'"reason":"{reason}"')
+    return AuditEntry.objects.filter(named, wrong, action="denied", object_type="administration",
+                                     at__gte=max(since, confirmed or since)).count()
+
+
 def _code_ok(user: User, code: str) -> bool | None:
-    """True/False for the code against their authenticator (locked, throttled as at login);
-    None when they have not enrolled one."""
+    """True/False for the code against their authenticator; None when they have not enrolled
+    one. (django-otp's throttle is consulted, but a refusal rolls back what it would write: the
+    count that holds is _wrong_recently's.)"""
     device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
     if device is None:
         return None
@@ -57,11 +85,15 @@ def confirm_second_clinician(session, *, by: User | None, second: User, password
     if role is None or Role(role) not in MATRIX[Action.DOSE_CONFIRM] or not second.is_active:
         raise _refuse(session, second, "second_clinician", "role may not confirm doses",
                       "The second clinician must be a prescriber or nurse of this clinic.")
-    if not second.check_password(password or ""):
-        raise _refuse(session, second, "second_password", "wrong password", WRONG)
+    if _wrong_recently(second) >= settings.AXES_FAILURE_LIMIT:
+        raise _refuse(session, second, "second_password", "too many wrong attempts",
+                      LOCKED.format(minutes=round(settings.AXES_COOLOFF_TIME * 60)))
+    # the code first: without the code of the moment, nothing tells whether the password was right
     verified = _code_ok(second, code or "")
     if verified is False:
         raise _refuse(session, second, "second_code", "wrong authenticator code", WRONG)
+    if not second.check_password(password or ""):
+        raise _refuse(session, second, "second_password", "wrong password", WRONG)
     if prescriber_needed and role != Role.PRESCRIBER and by is not None:
         by_role = Membership.objects.filter(user=by, clinic_id=clinic_id).values_list(
             "role", flat=True).first()
