@@ -12,12 +12,8 @@ class AlertsConfig(AppConfig):
 
     def ready(self) -> None:
         from kapclinic.accounts.permissions import Action
-        from kapclinic.alerts import audit_types as ours
         from kapclinic.alerts import badges, worker
-        from kapclinic.audit import types as audit_types
         from kapclinic.platform import extensions as ext
-
-        audit_types.declare("alerts", records=ours.AuditRecords)
 
         ext.register(
             ext.NavItem("alerts", "Alerts", "alerts", Action.ALERT_VIEW, order=30,

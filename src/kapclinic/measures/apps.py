@@ -7,10 +7,6 @@ class MeasuresConfig(AppConfig):
     verbose_name = "Measurement-based care"
 
     def ready(self) -> None:
-        from kapclinic.audit import types as audit_types
-        from kapclinic.measures import audit_types as ours
-
-        audit_types.declare("measures", records=ours.AuditRecords)
         from kapclinic.accounts.permissions import Action
         from kapclinic.alerts import escalation
         from kapclinic.measures import api, demo_data, outcomes, portal, summary, worker
