@@ -138,7 +138,9 @@ class MeasureSettings(models.Model):
     def for_clinic(cls, clinic_id: int) -> MeasureSettings:
         """The clinic's settings; before its first save (actions.save_settings), the labelled
         defaults, unsaved: reading them never writes."""
-        return cls.objects.filter(clinic_id=clinic_id).first() or cls(clinic_id=clinic_id)
+        from kapclinic.accounts.scoping import for_clinic
+
+        return for_clinic(cls, clinic_id).first() or cls(clinic_id=clinic_id)
 
     def bounded(self, name: str) -> int:
         """A numeric setting within its bounds, whatever was stored (see clamp)."""

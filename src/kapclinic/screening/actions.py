@@ -10,6 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic, User
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.audit import context, trail
 from kapclinic.audit.actions import action
 from kapclinic.clinical import screening as rules
@@ -140,7 +141,7 @@ def sign_off(*, decision: EligibilityDecision, accept: bool, final_status: str, 
 def publish_consent_document(*, clinic: Clinic, title: str, text: str,
                              by: User | None) -> ConsentDocument:
     with transaction.atomic():
-        latest = ConsentDocument.objects.filter(clinic=clinic).select_for_update().first()
+        latest = for_clinic(ConsentDocument, clinic.pk).select_for_update().first()
         document = ConsentDocument.objects.create(
             clinic=clinic, version=(latest.version + 1) if latest else 1, title=title.strip(),
             text=text.strip(), created_by=by)
@@ -150,7 +151,7 @@ def publish_consent_document(*, clinic: Clinic, title: str, text: str,
 
 
 def current_document(clinic_id: int) -> ConsentDocument | None:
-    return ConsentDocument.objects.filter(clinic_id=clinic_id).first()
+    return for_clinic(ConsentDocument, clinic_id).first()
 
 
 def needs_guardian(patient: Patient, on: datetime | None = None) -> bool:
@@ -202,7 +203,7 @@ def has_current_consent(patient: Patient, at: datetime | None = None) -> bool:
     """Whether the patient had, at ``at`` (default now), a signed and not withdrawn consent
     to the clinic's consent text in force at that moment."""
     at = at or timezone.now()
-    document = (ConsentDocument.objects.filter(clinic_id=patient.clinic_id, created_at__lte=at)
+    document = (for_clinic(ConsentDocument, patient.clinic_id).filter(created_at__lte=at)
                 .first())
     if document is None:
         return False
