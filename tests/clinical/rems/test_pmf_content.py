@@ -132,3 +132,13 @@ def test_a_reminder_on_or_after_the_due_day_is_refused(tmp_path: Path):
     bad.write_text(json.dumps(data))
     with pytest.raises(rems.RemsFormError, match="before the form is due"):
         load_form(bad)
+
+
+def test_a_reminder_default_outside_its_own_setting_is_refused(tmp_path: Path):
+    data = json.loads((FORMS_DIR / "pmf_2021.json").read_text())
+    data["remind_after_days"]["setting"]["max"] = 3  # the default, 5, is then out of bounds
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(rems.RemsFormError) as exc:
+        load_form(bad)
+    assert exc.value.field == "remind_after_days.value"

@@ -16,19 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from kapclinic.clinical.definitions import Setting, read_json, validate
+from kapclinic.clinical.protocols.definitions import check_presets, settings_of
 from kapclinic.clinical.protocols.file_model import Param
 
 from .errors import MonitoringSettingError, RulesFileError
 from .file_model import OverdueFile, RuleFile, RulesFile
 
 RULES_FILE = Path(__file__).with_name("rules.json")
-
-
-def _setting(param: Param) -> Setting[float | str]:
-    spec = param.setting
-    assert spec is not None
-    return Setting(spec.name, spec.label, param.value, None, spec.min, spec.max,
-                   param.unit or "", spec.integer, param.evidence, param.source)
 
 
 @dataclass(frozen=True)
@@ -90,32 +84,12 @@ def parse_rules(data: Any, filename: str = RULES_FILE.name) -> MonitoringRules:
         return RulesFileError(filename, where, problem)
 
     model = validate(RulesFile, data, fail)
-    settings: dict[str, Setting[float | str]] = {}
-    for path, param in _params(model.rules, model.overdue):
+    params = _params(model.rules, model.overdue)
+    for path, param in params:
         if isinstance(param.value, str):
             raise fail(f"{path}.value", "must be a number")
-        if param.setting is None:
-            if param.evidence in ("policy", "unverified"):
-                raise fail(f"{path}.setting", f"is required: a {param.evidence} threshold is a "
-                                              "clinic setting")
-            continue
-        name = param.setting.name
-        if name in settings:
-            raise fail(f"{path}.setting.name", f"'{name}' is already a setting")
-        if param.setting.min is None or param.setting.max is None:
-            raise fail(f"{path}.setting.{'min' if param.setting.min is None else 'max'}",
-                       "is required for a numeric setting")
-        settings[name] = _setting(param)
-        problem = settings[name].problem(param.value)
-        if problem is not None:
-            raise fail(f"{path}.value", problem)
-    for name, preset in model.presets.items():
-        for key, value in preset.values.items():
-            if key not in settings:
-                raise fail(f"presets.{name}.values.{key}", "is not a monitoring setting")
-            problem = settings[key].problem(value)
-            if problem is not None:
-                raise fail(f"presets.{name}.values.{key}", problem)
+    settings = settings_of(params, fail)
+    check_presets(model.presets, settings, fail)
     for rid, rule in model.rules.items():
         if "pause_infusion" in rule.actions and rule.phases == ["pre_dose"]:
             raise fail(f"rules.{rid}.actions", "a pre-dose rule cannot pause an infusion")

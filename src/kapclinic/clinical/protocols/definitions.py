@@ -14,7 +14,7 @@ A clinic adds a protocol by putting a file in the folder named by ``KAPCLINIC_PR
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from kapclinic.clinical.definitions import Setting, read_json, validate
 
 from .errors import ProtocolFileError, ProtocolSettingError, UnknownProtocolError
-from .file_model import Param, ProtocolFile
+from .file_model import Param, Preset, ProtocolFile
 
 DATA_DIR = Path(__file__).with_name("data")
 CLINIC_DIR_ENV = "KAPCLINIC_PROTOCOLS_DIR"
@@ -51,12 +51,47 @@ def _params(node: Any, path: str = "") -> Iterator[tuple[str, Param]]:
             yield from _params(item, f"{path}.{key}")
 
 
-def _setting(param: Param) -> Setting[float | str]:
-    spec = param.setting
-    assert spec is not None
-    return Setting(spec.name, spec.label, param.value,
-                   tuple(spec.allowed) if spec.allowed is not None else None,
-                   spec.min, spec.max, param.unit or "", spec.integer, param.evidence, param.source)
+def settings_of(params: Iterable[tuple[str, Param]],
+                fail: Callable[[str, str], Exception]) -> dict[str, Setting[float | str]]:
+    """The clinic settings among ``params`` (field path, param) by name, each checked: a
+    number the reference does not give, or gives only unverified, must be a setting; names
+    are unique; a word's setting lists what may be chosen, a number's gives its bounds; the
+    file's value is one a clinic could choose. Shared by protocols and monitoring rules."""
+    out: dict[str, Setting[float | str]] = {}
+    seen: dict[str, str] = {}
+    for path, param in params:
+        spec = param.setting
+        if spec is None:
+            if param.evidence in NEEDS_SETTING:
+                raise fail(f"{path}.setting", f"is required: a {param.evidence} number is a clinic "
+                                              "setting, never a fixed value")
+            continue
+        if spec.name in seen:
+            raise fail(f"{path}.setting.name", f"'{spec.name}' is already the setting at {seen[spec.name]}")
+        seen[spec.name] = path
+        if isinstance(param.value, str):
+            if spec.allowed is None:
+                raise fail(f"{path}.setting.allowed", "is required for a setting whose value is a word")
+        elif spec.min is None or spec.max is None:
+            raise fail(f"{path}.setting.{'min' if spec.min is None else 'max'}",
+                       "is required for a numeric setting")
+        out[spec.name] = param.as_setting()
+        problem = out[spec.name].problem(param.value)
+        if problem is not None:
+            raise fail(f"{path}.value", problem)
+    return out
+
+
+def check_presets(presets: Mapping[str, Preset], settings: Mapping[str, Setting[float | str]],
+                  fail: Callable[[str, str], Exception]) -> None:
+    """Every preset names only ``settings`` and gives each a value it allows."""
+    for name, preset in presets.items():
+        for key, value in preset.values.items():
+            if key not in settings:
+                raise fail(f"presets.{name}.values.{key}", "is not a setting of this file")
+            problem = settings[key].problem(value)
+            if problem is not None:
+                raise fail(f"presets.{name}.values.{key}", problem)
 
 
 @dataclass(frozen=True)
@@ -173,7 +208,7 @@ class Protocol:
     @property
     def settings(self) -> dict[str, Setting[float | str]]:
         """The clinic settings of this protocol by name, each with its labelled default."""
-        return {p.setting.name: _setting(p) for _, p in _params(self.model) if p.setting is not None}
+        return {p.setting.name: p.as_setting() for _, p in _params(self.model) if p.setting is not None}
 
     def configured(self, values: Mapping[str, Any] | None = None,
                    preset: str | None = None) -> Protocol:
@@ -228,26 +263,7 @@ def parse_protocol(data: Any, filename: str) -> Protocol:
         return ProtocolFileError(filename, where, problem)
 
     model = validate(ProtocolFile, data, fail)
-    seen: dict[str, str] = {}
-    for path, param in _params(model):
-        spec = param.setting
-        if spec is None:
-            if param.evidence in NEEDS_SETTING:
-                raise fail(f"{path}.setting", f"is required: a {param.evidence} number is a clinic "
-                                              "setting, never a fixed value")
-            continue
-        if spec.name in seen:
-            raise fail(f"{path}.setting.name", f"'{spec.name}' is already the setting at {seen[spec.name]}")
-        seen[spec.name] = path
-        if isinstance(param.value, str):
-            if spec.allowed is None:
-                raise fail(f"{path}.setting.allowed", "is required for a setting whose value is a word")
-        elif spec.min is None or spec.max is None:
-            raise fail(f"{path}.setting.{'min' if spec.min is None else 'max'}",
-                       "is required for a numeric setting")
-        problem = _setting(param).problem(param.value)
-        if problem is not None:
-            raise fail(f"{path}.value", problem)
+    settings = settings_of(_params(model), fail)
     protocol = Protocol(model, filename)
     order = _dose_order_problem(protocol)
     if order is not None:
@@ -268,14 +284,8 @@ def parse_protocol(data: Any, filename: str) -> Protocol:
     for i, rule_id in enumerate(model.monitoring.rules):
         if rule_id not in known:
             raise fail(f"monitoring.rules[{i}]", f"'{rule_id}' is not a monitoring rule")
-    for name, preset in model.presets.items():
-        specs = protocol.settings
-        for key, value in preset.values.items():
-            if key not in specs:
-                raise fail(f"presets.{name}.values.{key}", "is not a setting of this protocol")
-            problem = specs[key].problem(value)
-            if problem is not None:
-                raise fail(f"presets.{name}.values.{key}", problem)
+    check_presets(model.presets, settings, fail)
+    for name in model.presets:
         try:
             protocol.configured(preset=name)
         except ProtocolSettingError as exc:

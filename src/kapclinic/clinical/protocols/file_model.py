@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag
 
-from kapclinic.clinical.definitions import NonEmpty, Strict, Text, pattern_words
+from kapclinic.clinical.definitions import NonEmpty, Setting, Strict, Text, pattern_words
 from kapclinic.clinical.screening.file_model import Drug, Route  # one vocabulary with eligibility
 
 Evidence = Literal["verified", "secondary", "derived", "unverified", "policy"]
@@ -56,6 +56,14 @@ class Param(Strict):
     source: Text
     says: Text
     setting: SettingSpec | None = None
+
+    def as_setting(self) -> Setting[float | str]:
+        """This number as the shared ``Setting`` (its value the labelled default)."""
+        spec = self.setting
+        assert spec is not None, "only a Param with a setting is one"
+        return Setting(spec.name, spec.label, self.value,
+                       tuple(spec.allowed) if spec.allowed is not None else None,
+                       spec.min, spec.max, self.unit or "", spec.integer, self.evidence, self.source)
 
 
 class Citation(Strict):

@@ -4,11 +4,12 @@ form, because the form's fields changed between 2021 and 2025 (sessions.md 1.1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
 from kapclinic.clinical.definitions import Setting, read_json, validate
+from kapclinic.clinical.protocols.definitions import settings_of
 from kapclinic.clinical.protocols.file_model import Param
 from kapclinic.clinical.rems.facts import known_facts
 from kapclinic.clinical.rems.file_model import FormFile
@@ -56,17 +57,10 @@ class RemsForm:
         return {m.id: m.label for m in self.spec.submission_methods}
 
     @property
-    def remind_after_days(self) -> Setting[int]:
-        """The clinic setting (labelled default) for the reminder day."""
-        return _setting(self.spec.remind_after_days)
-
-
-def _setting(param: Param) -> Setting[int]:
-    spec = param.setting
-    assert spec is not None  # checked when the file is loaded
-    return Setting(name=spec.name, label=spec.label, default=int(param.value), minimum=spec.min,
-                   maximum=spec.max, unit="days", integer=spec.integer, evidence=param.evidence,
-                   source=param.source)
+    def remind_after_days(self) -> Setting[float | str]:
+        """The clinic setting (labelled default, whole days) for the reminder day."""
+        setting = self.spec.remind_after_days.as_setting()
+        return replace(setting, default=int(setting.default), unit="days")
 
 
 def load_form(path: Path) -> RemsForm:
@@ -74,14 +68,17 @@ def load_form(path: Path) -> RemsForm:
         return RemsFormError(path.name, field, problem)
 
     spec = validate(FormFile, read_json(path, fail), fail)
-    for name in ("submit_within_days", "remind_after_days", "bp_after_dose_minutes",
-                 "minimum_duration_minutes"):
-        param: Param = getattr(spec, name)
+    params: list[tuple[str, Param]] = [
+        (name, getattr(spec, name)) for name in ("submit_within_days", "remind_after_days",
+                                                 "bp_after_dose_minutes", "minimum_duration_minutes")]
+    for name, param in params:
         if isinstance(param.value, str):
             raise fail(f"{name}.value", "must be a number")
-        if param.evidence != "verified" and param.setting is None:
-            raise fail(f"{name}.setting", "a number the reference does not verify is a clinic "
-                                          "setting: give its setting")
+    remind, due = spec.remind_after_days.value, spec.submit_within_days.value
+    assert not isinstance(remind, str) and not isinstance(due, str)  # refused above
+    if not remind < due:
+        raise fail("remind_after_days.value", "must come before the form is due")
+    settings_of(params, fail)
     known = known_facts()
     for s, section in enumerate(spec.sections):
         for f, field in enumerate(section.fields):
@@ -90,11 +87,6 @@ def load_form(path: Path) -> RemsForm:
                                                               "session gives")
     if spec.remind_after_days.setting is None:
         raise fail("remind_after_days.setting", "is required")
-    remind, due = spec.remind_after_days.value, spec.submit_within_days.value
-    if not isinstance(remind, float | int) or not isinstance(due, float | int):
-        raise fail("remind_after_days.value", "and submit_within_days.value must be numbers")
-    if not remind < due:
-        raise fail("remind_after_days.value", "must come before the form is due")
     return RemsForm(spec)
 
 
