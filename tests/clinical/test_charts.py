@@ -136,3 +136,10 @@ def test_weeks_of_readings_are_ticked_on_mondays():
     start = datetime(2025, 1, 1, 9, 0, tzinfo=NEW_YORK)
     marks = time_ticks(start, start + timedelta(days=40), NEW_YORK, count=6)
     assert all(m.at.weekday() == 0 for m in marks) and len(marks) >= 4
+
+
+def test_a_figure_is_written_to_one_decimal_without_a_trailing_zero():
+    from kapclinic.clinical.charts import format_figure
+
+    assert [format_figure(v) for v in (12, 12.5, 12.04, 99.96, -0.04)] == [
+        "12", "12.5", "12", "100", "0"]

@@ -84,6 +84,12 @@ def format_value(value: float, step: float = 1.0) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
+def format_figure(value: float) -> str:
+    """A value to one decimal with no trailing ".0", as the tables write it (12, 12.5)."""
+    text = format_value(value, 0.1)
+    return text[:-2] if text.endswith(".0") else text
+
+
 def format_percent(share: float, step: float = 0.1) -> str:
     """A share as a percentage label: 0.5 -> "50%"."""
     return f"{format_value(share * 100, step * 100)}%"

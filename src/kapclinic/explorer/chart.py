@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kapclinic.clinical.charts import format_figure
 from kapclinic.clinical.pk import Envelope
 from kapclinic.clinical.pk.bands import ReferenceBand
 from kapclinic.clinical.pk.observations import Observation
@@ -34,12 +35,6 @@ class EnvelopeChart(Chart):
     shown_bands: list[ReferenceBand] = field(default_factory=list)
     observed: list[dict] = field(default_factory=list)  # {"number", "observation"}: points
     observed_levels: list[dict] = field(default_factory=list)  # ... drawn as a level
-
-
-def _figure(value: float) -> str:
-    """A concentration as the page writes it elsewhere (floatformat:"-1")."""
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
 
 
 def _band_title(band: ReferenceBand) -> str:
@@ -92,9 +87,9 @@ def envelope_svg(envelope: Envelope, bands: tuple[ReferenceBand, ...],
             assert o.cmax_ng_per_ml is not None
             chart.observed_levels.append({"number": number, "observation": o})
             chart.rule(o.cmax_ng_per_ml, "observed-level",
-                       title=f"Observed peak {_figure(o.cmax_ng_per_ml)} ng/mL, time of the "
+                       title=f"Observed peak {format_figure(o.cmax_ng_per_ml)} ng/mL, time of the "
                              f"peak not reported ({o.label})",
-                       label=f"observed peak {_figure(o.cmax_ng_per_ml)} ng/mL, time not "
+                       label=f"observed peak {format_figure(o.cmax_ng_per_ml)} ng/mL, time not "
                              f"reported ({number})")
     for i, (model, result) in enumerate(envelope.results.items()):
         label = plain(short_name(names.get(model, model)))
@@ -110,8 +105,8 @@ def envelope_svg(envelope: Envelope, bands: tuple[ReferenceBand, ...],
         sd = o.cmax_sd_ng_per_ml or 0.0
         spread = o.tmax_spread_min
         chart.marker(o.tmax_min / 60.0, o.cmax_ng_per_ml, "observed", r=5.5, label=str(number),
-                     title=f"Observed peak {_figure(o.cmax_ng_per_ml)} ng/mL at "
-                           f"{_figure(o.tmax_min)} min ({o.label})",
+                     title=f"Observed peak {format_figure(o.cmax_ng_per_ml)} ng/mL at "
+                           f"{format_figure(o.tmax_min)} min ({o.label})",
                      x_spread=(spread[0] / 60.0, spread[1] / 60.0) if spread else None,
                      y_spread=(max(o.cmax_ng_per_ml - sd, 0.0), o.cmax_ng_per_ml + sd)
                      if sd else None)

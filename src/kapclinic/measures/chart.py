@@ -6,17 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from kapclinic.clinical import instruments, outcomes
+from kapclinic.clinical.charts import format_figure
 from kapclinic.platform.charts import Chart, local_text
 
 # Light-to-dark warm shading for rising severity (classes band-level-0..5 in app.css);
 # labels carry the meaning, not the colour.
 BAND_LEVELS = 6
-
-
-def score_text(value: float) -> str:
-    """A total as the tables show it: 12, or 12.5 when prorated."""
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
 
 
 def trajectory(instrument: str, points: list[tuple[datetime, float, bool]]) -> Chart | None:
@@ -42,7 +37,7 @@ def trajectory(instrument: str, points: list[tuple[datetime, float, bool]]) -> C
         chart.line([t for t, _, _ in points], [v for _, v, _ in points], "score-line")
     for when, value, alerted in points:
         chart.marker(when, value, "dot alerted" if alerted else "dot", r=6 if alerted else 4,
-                     title=f"{local_text(when)}: {score_text(value)}"
+                     title=f"{local_text(when)}: {format_figure(value)}"
                            f"{' (alert)' if alerted else ''}")
     return chart
 
