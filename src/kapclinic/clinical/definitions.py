@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, ValidationError
 
@@ -134,6 +134,37 @@ def validate(model: type[M], data: Any, fail: Fail) -> M:
                        else "is required")
             raise fail(field_path((*first["loc"], key)), problem) from exc
         raise fail(field_path(first["loc"]), plain_problem(first)) from exc
+
+
+class Loaded(Protocol):
+    """A validated definition: its id and the file it came from."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def source_file(self) -> str: ...
+
+
+L = TypeVar("L", bound=Loaded)
+
+
+def load_folders(dirs: Sequence[Path | str], load_one: Callable[[Path], L],
+                 error: Callable[[str, str, str], Exception]) -> dict[str, L]:
+    """Every ``*.json`` in ``dirs`` (in order; sorted within a folder) loaded by ``load_one``,
+    by id. A missing folder, or a file reusing an id already loaded (a clinic's file
+    replacing a shipped one), is ``error(file, field, problem)`` naming both files."""
+    out: dict[str, L] = {}
+    for directory in map(Path, dirs):
+        if not directory.is_dir():
+            raise error(str(directory), "(directory)", "does not exist")
+        for path in sorted(directory.glob("*.json")):
+            loaded = load_one(path)
+            if loaded.id in out:
+                raise error(path.name, "id", f"'{loaded.id}' is already defined by "
+                                             f"{out[loaded.id].source_file}")
+            out[loaded.id] = loaded
+    return out
 
 
 def read_json(path: Path, fail: Fail) -> Any:

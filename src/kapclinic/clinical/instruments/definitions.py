@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, get_args
 
-from kapclinic.clinical.definitions import Setting, read_json, validate
+from kapclinic.clinical.definitions import Setting, load_folders, read_json, validate
 
 from . import file_model as fm
 from .conditions import Condition, Threshold, parse_condition
@@ -720,19 +720,8 @@ def load_definitions(*extra_dirs: Path | str,
     A clinic's file may not reuse a shipped id (or another clinic file's id): that is
     refused naming both files, so a definition is never silently replaced.
     """
-    dirs: list[Path] = [DEFINITIONS_DIR] if include_shipped else []
-    dirs += [Path(p) for p in extra_dirs]
-    out: dict[str, InstrumentDefinition] = {}
-    for directory in dirs:
-        if not directory.is_dir():
-            raise DefinitionError(str(directory), "(directory)", "does not exist")
-        for path in sorted(directory.glob("*.json")):
-            definition = load_definition(path)
-            if definition.id in out:
-                raise DefinitionError(path.name, "id", f"'{definition.id}' is already defined by "
-                                                       f"{out[definition.id].source_file}")
-            out[definition.id] = definition
-    return out
+    dirs = [DEFINITIONS_DIR, *extra_dirs] if include_shipped else list(extra_dirs)
+    return load_folders(dirs, load_definition, DefinitionError)
 
 
 # A folder of the clinic's own definition files, added to the shipped ones everywhere

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from kapclinic.clinical.definitions import Setting, read_json, validate
+from kapclinic.clinical.definitions import Setting, load_folders, read_json, validate
 
 from .errors import ProtocolFileError, ProtocolSettingError, UnknownProtocolError
 from .file_model import Param, Preset, ProtocolFile
@@ -301,19 +301,8 @@ def load_protocol(path: Path) -> Protocol:
 def load_protocols(*extra_dirs: Path | str, include_shipped: bool = True) -> dict[str, Protocol]:
     """Protocols by id: the shipped ones plus every ``*.json`` in ``extra_dirs``. A clinic's
     file may not reuse an id already loaded (refused naming both files)."""
-    dirs: list[Path] = [DATA_DIR] if include_shipped else []
-    dirs += [Path(p) for p in extra_dirs]
-    out: dict[str, Protocol] = {}
-    for directory in dirs:
-        if not directory.is_dir():
-            raise ProtocolFileError(str(directory), "(directory)", "does not exist")
-        for path in sorted(directory.glob("*.json")):
-            protocol = load_protocol(path)
-            if protocol.id in out:
-                raise ProtocolFileError(path.name, "id", f"'{protocol.id}' is already defined by "
-                                                         f"{out[protocol.id].source_file}")
-            out[protocol.id] = protocol
-    return out
+    dirs = [DATA_DIR, *extra_dirs] if include_shipped else list(extra_dirs)
+    return load_folders(dirs, load_protocol, ProtocolFileError)
 
 
 @cache
