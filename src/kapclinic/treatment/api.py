@@ -17,7 +17,6 @@ from ninja import Status as Reply
 from ninja.errors import ValidationError
 from pydantic import ConfigDict
 
-from kapclinic.accounts import scoping
 from kapclinic.accounts.api_auth import GuardedRouter
 from kapclinic.accounts.models import User
 from kapclinic.accounts.permissions import Action, require, role_can
@@ -35,6 +34,7 @@ from kapclinic.treatment.models import (
     VitalReading,
 )
 from kapclinic.treatment.protocols import session_protocol
+from kapclinic.treatment.reads import session_for_user
 from kapclinic.treatment.second_clinician import member_named
 
 router = GuardedRouter(tags=["sessions"])
@@ -143,12 +143,6 @@ class AdministrationEventIn(Schema):
     late_reason: str = Field("", max_length=4000)
 
 
-def _session(request: HttpRequest, session_id: int, action: Action, *, audit_read: bool = False) -> Session:
-    found = scoping.get_for_user(request, Session.objects.select_related("patient__clinic"),
-                                 session_id, action, audit_read=audit_read)
-    return found
-
-
 def _second(session: Session, username: str) -> User | None:
     if not username:
         return None
@@ -184,7 +178,7 @@ def schedule(request: HttpRequest, patient_id: int, payload: ScheduleIn):
 @require(Action.SESSION_VIEW)
 def read_session(request: HttpRequest, session_id: int):
     """The session: its state, steps, checklist, dose, vital signs and alerts."""
-    session = _session(request, session_id, Action.SESSION_VIEW, audit_read=True)
+    session = session_for_user(request, session_id, Action.SESSION_VIEW, audit_read=True)
     return reads.session_detail(session) | _dose_course(session)
 
 
@@ -200,7 +194,7 @@ def _dose_course(session: Session) -> dict[str, Any]:
 @require(Action.SESSION_RUN)
 def take_step(request: HttpRequest, session_id: int, payload: TransitionIn):
     """Move the session on (``to``, at ``at``), with the fields that step needs."""
-    session = _session(request, session_id, Action.SESSION_RUN)
+    session = session_for_user(request, session_id, Action.SESSION_RUN)
     administration: dict[str, Any] | None = None
     if payload.administration is not None:
         if not role_can(request.membership.role, Action.DOSE_ADMINISTER):
@@ -231,7 +225,7 @@ def take_step(request: HttpRequest, session_id: int, payload: TransitionIn):
 @require(Action.SESSION_INTENTION)
 def answer_checklist(request: HttpRequest, session_id: int, payload: ChecklistIn):
     """One checklist answer. A therapist writes the note of intention only."""
-    session = _session(request, session_id, Action.SESSION_INTENTION)
+    session = session_for_user(request, session_id, Action.SESSION_INTENTION)
     if payload.item != ChecklistItem.INTENTION_NOTE and not role_can(request.membership.role,
                                                                      Action.SESSION_RUN):
         raise _refuse("item", "your role records the note of intention only")
@@ -249,7 +243,7 @@ def answer_checklist(request: HttpRequest, session_id: int, payload: ChecklistIn
 def administer(request: HttpRequest, session_id: int, payload: AdministrationAt):
     """Record the dose (before or during dosing); outside the protocol with the reason and
     the second clinician's password (and code)."""
-    session = _session(request, session_id, Action.DOSE_ADMINISTER)
+    session = session_for_user(request, session_id, Action.DOSE_ADMINISTER)
     fields = payload.model_dump(exclude={"at", "late_reason"})
     fields["second_clinician"] = _second(session, fields["second_clinician"])
     try:
@@ -266,7 +260,7 @@ def administer(request: HttpRequest, session_id: int, payload: AdministrationAt)
 def record_vitals(request: HttpRequest, session_id: int, payload: VitalsIn):
     """A reading (any subset of the vital signs): the alerts it raised come back with it.
     The same reading sent again is stored once (200 with the first)."""
-    session = _session(request, session_id, Action.SESSION_RUN)
+    session = session_for_user(request, session_id, Action.SESSION_RUN)
     values = payload.model_dump(exclude={"observed_at", "late_reason"})
     try:
         recorded = actions.record_vitals(session, observed_at=payload.observed_at, values=values,
@@ -298,7 +292,7 @@ def administration_event(request: HttpRequest, session_id: int, payload: Adminis
     """An infusion paused (with why; ``alert_id`` = the alert it answers, acknowledged with
     the reason), resumed or stopped (with why), or an esketamine device given (numbered in
     order, 28 mg each). The same event sent again is stored once (200 with the first)."""
-    session = _session(request, session_id, Action.DOSE_ADMINISTER)
+    session = session_for_user(request, session_id, Action.DOSE_ADMINISTER)
     if payload.alert_id is not None and not role_can(request.membership.role, Action.ALERT_ACKNOWLEDGE):
         raise _refuse("alert_id", "your role may not acknowledge an alert")
     try:
@@ -318,7 +312,7 @@ def administration_event(request: HttpRequest, session_id: int, payload: Adminis
 def check_second_clinician(request: HttpRequest, session_id: int):
     """Whether the caller may be the second clinician for this session's dose (their role and
     clinic); the confirmation itself is given with the dose, with their password."""
-    session = _session(request, session_id, Action.DOSE_CONFIRM)
+    session = session_for_user(request, session_id, Action.DOSE_CONFIRM)
     return {"session": session.pk, "may_confirm": True}
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest
+
+from kapclinic.accounts.permissions import Action
+from kapclinic.accounts.scoping import get_for_user
 from kapclinic.alerts.models import Alert
 from kapclinic.treatment.models import (
     ALERT_SOURCE,
@@ -15,6 +19,14 @@ from kapclinic.treatment.models import (
     SessionEvent,
     VitalReading,
 )
+
+
+def session_for_user(request: HttpRequest, session_id: int, action: Action, *,
+                     audit_read: bool = False) -> Session:
+    """The session if it is of the user's clinic and their role may ``action`` it (404 otherwise):
+    for the pages and the API alike."""
+    return get_for_user(request, Session.objects.select_related("patient__clinic"), session_id, action,
+                        audit_read=audit_read)
 
 
 def _user(user_id: int | None, names: dict[int, str]) -> str:

@@ -16,11 +16,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from kapclinic.accounts.permissions import Action, require, role_can
-from kapclinic.accounts.scoping import get_for_user
 from kapclinic.platform.idempotency import one_time_form
 from kapclinic.treatment import rems
 from kapclinic.treatment.errors import FieldError
 from kapclinic.treatment.models import Session
+from kapclinic.treatment.reads import session_for_user
 from kapclinic.treatment.rems_models import SubmissionMethod
 
 NO_FORM = ("Only esketamine (Spravato) sessions have a REMS Patient Monitoring Form; this "
@@ -30,11 +30,6 @@ NO_FORM = ("Only esketamine (Spravato) sessions have a REMS Patient Monitoring F
 class SubmittedForm(forms.Form):
     submitted_on = forms.DateField(label="Submitted on", widget=forms.DateInput(attrs={"type": "date"}))
     method = forms.ChoiceField(label="How", choices=SubmissionMethod.choices, widget=forms.RadioSelect)
-
-
-def _session(request: HttpRequest, session_id: int, action: Action, *, audit_read: bool = False) -> Session:
-    return get_for_user(request, Session.objects.select_related("patient__clinic"), session_id, action,
-                        audit_read=audit_read)
 
 
 def _page(request: HttpRequest, session: Session, *, form: SubmittedForm | None = None,
@@ -60,7 +55,7 @@ def _page(request: HttpRequest, session: Session, *, form: SubmittedForm | None 
 @require(Action.SESSION_VIEW)
 @require_GET
 def rems_form(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = _session(request, session_id, Action.SESSION_VIEW, audit_read=True)
+    session = session_for_user(request, session_id, Action.SESSION_VIEW, audit_read=True)
     return _page(request, session)
 
 
@@ -68,7 +63,7 @@ def rems_form(request: HttpRequest, session_id: int) -> HttpResponse:
 @require_POST
 @one_time_form
 def mark_submitted(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = _session(request, session_id, Action.SESSION_RUN)
+    session = session_for_user(request, session_id, Action.SESSION_RUN)
     if not rems.has_form(session):
         return _page(request, session)
     form = SubmittedForm(request.POST)

@@ -60,6 +60,7 @@ from kapclinic.treatment.models import (
     VitalReading,
 )
 from kapclinic.treatment.protocols import monitoring_settings, session_protocol
+from kapclinic.treatment.reads import session_for_user
 from kapclinic.treatment.second_clinician import member_named
 
 POLL_SECONDS = 3  # a reading or alert entered at one station shows at the others within 5 s
@@ -355,11 +356,6 @@ def _checklist_rows(form: ChecklistForm | None, live: Live) -> list[tuple[Any, C
 
 # ---- the session page ----------------------------------------------------------------------
 
-def _session(request: HttpRequest, session_id: int, action: Action, *, audit_read: bool = False) -> Session:
-    return get_for_user(request, Session.objects.select_related("patient__clinic"), session_id, action,
-                        audit_read=audit_read)
-
-
 def _live_context(request: HttpRequest, live: Live, page_version: int | None) -> dict[str, Any]:
     return {"session": live.session, "live": live, "patient": live.session.patient,
             "protocol": live.protocol, "poll_seconds": POLL_SECONDS, "seen": live.digest(),
@@ -396,7 +392,7 @@ def session_page(request: HttpRequest, session: Session, *, status: int = 200, r
 @require(Action.SESSION_VIEW)
 @require_GET
 def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = _session(request, session_id, Action.SESSION_VIEW, audit_read=True)
+    session = session_for_user(request, session_id, Action.SESSION_VIEW, audit_read=True)
     return session_page(request, session)
 
 
@@ -404,7 +400,7 @@ def session_detail(request: HttpRequest, session_id: int) -> HttpResponse:
 @require_GET
 def session_live(request: HttpRequest, session_id: int) -> HttpResponse:
     """The polled partial. Audited only when what it shows changed since ``seen`` (ADR 0011)."""
-    session = _session(request, session_id, Action.SESSION_VIEW)
+    session = session_for_user(request, session_id, Action.SESSION_VIEW)
     live = load_live(session, timezone.now())
     try:
         page_version = int(request.GET.get("v", ""))
@@ -429,7 +425,7 @@ def _back(session: Session) -> HttpResponse:
 @require_POST
 @one_time_form
 def take_step(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = _session(request, session_id, Action.SESSION_RUN)
+    session = session_for_user(request, session_id, Action.SESSION_RUN)
     form = StepForm(request.POST)
     if not form.is_valid():
         return session_page(request, session, status=422, forms={"step": form})
@@ -457,7 +453,7 @@ def take_step(request: HttpRequest, session_id: int) -> HttpResponse:
 @require_POST
 @one_time_form
 def record_checklist(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = _session(request, session_id, Action.SESSION_INTENTION)
+    session = session_for_user(request, session_id, Action.SESSION_INTENTION)
     protocol = session_protocol(session)
     form = _checklist_form(session, protocol, request.membership.role, request.POST)
     if form is None:
@@ -496,7 +492,7 @@ DOSE_FIELDS = {"dose_mg_per_kg": "dose", "dose_mg": "dose", "dose": "dose", "wei
 @one_time_form
 def give_dose(request: HttpRequest, session_id: int) -> HttpResponse:
     """Record the dose and take the step into dosing, in one transaction."""
-    session = _session(request, session_id, Action.DOSE_ADMINISTER)
+    session = session_for_user(request, session_id, Action.DOSE_ADMINISTER)
     form = DoseForm(request.POST)
     if not form.is_valid():
         return session_page(request, session, status=422, forms={"dose": form})
@@ -538,7 +534,7 @@ def dose_preview(request: HttpRequest, session_id: int) -> HttpResponse:
     """The dose in the other unit, and whether it is within the protocol, as it is typed
     (a calculation on the weight the page already shows; nothing is written or newly shown,
     so it is not audited)."""
-    session = _session(request, session_id, Action.DOSE_ADMINISTER)
+    session = session_for_user(request, session_id, Action.DOSE_ADMINISTER)
     protocol = session_protocol(session)
     weight = gathered.latest_checklist(session).get(ChecklistItem.WEIGHT_TODAY)
     result, problem = None, ""
@@ -565,7 +561,7 @@ def dose_preview(request: HttpRequest, session_id: int) -> HttpResponse:
 @require_POST
 @one_time_form
 def record_vitals(request: HttpRequest, session_id: int) -> HttpResponse:
-    session = _session(request, session_id, Action.SESSION_RUN)
+    session = session_for_user(request, session_id, Action.SESSION_RUN)
     form = VitalsForm(request.POST)
     if not form.is_valid():
         return session_page(request, session, status=422, forms={"vitals": form})
@@ -596,7 +592,7 @@ def record_vitals(request: HttpRequest, session_id: int) -> HttpResponse:
 @one_time_form
 def acknowledge(request: HttpRequest, session_id: int, alert_id: int) -> HttpResponse:
     """The alerts app's acknowledgement, from the session page (and back to it)."""
-    session = _session(request, session_id, Action.SESSION_VIEW)
+    session = session_for_user(request, session_id, Action.SESSION_VIEW)
     readings = VitalReading.objects.filter(session=session).values("pk")
     alert = get_for_user(request, Alert.objects.filter(source=ALERT_SOURCE, record_type=READING_RECORD,
                                                        record_id__in=readings),
