@@ -41,7 +41,6 @@ STATE_WORDS = {
     State.DOSING: "being dosed", State.MONITORING: "under observation after the dose",
     State.DISCHARGED: "discharged", State.CANCELLED: "cancelled", State.STOPPED: "stopped early",
 }
-TERMINAL = frozenset({State.DISCHARGED, State.CANCELLED, State.STOPPED})
 EFFECT_WORDS = {"sedation": "sedation", "dissociation": "dissociation",
                 "respiratory_depression": "respiratory depression"}
 CRITERIA_WORDS = {"modified_aldrete": "modified Aldrete score", "padss": "PADSS score"}
