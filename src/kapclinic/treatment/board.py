@@ -5,7 +5,7 @@ where each dose stands (an infusion paused, esketamine devices given)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Max
@@ -13,7 +13,7 @@ from django.db.models import Max
 from kapclinic.accounts import scoping
 from kapclinic.alerts.models import Alert
 from kapclinic.audit import trail
-from kapclinic.clinical.monitoring import evaluate
+from kapclinic.clinical.monitoring import evaluate, next_reading_due
 from kapclinic.treatment import infusion
 from kapclinic.treatment.models import (
     ALERT_SOURCE,
@@ -78,8 +78,6 @@ def in_progress(clinic_id: int, now: datetime) -> list[dict[str, Any]]:
         overdue = [] if phase == Phase.PRE_DOSE else evaluate(
             None, protocol, settings, now, last.get(s.pk), phase=phase,
             dose_started_at=given.started_at if given else None)
-        during, after = protocol.monitoring_interval_minutes
-        interval = timedelta(minutes=during if phase == Phase.DOSING else after)
         latest = last.get(s.pk)
         rows.append({
             "id": s.pk, "patient_id": s.patient_id,
@@ -93,7 +91,8 @@ def in_progress(clinic_id: int, now: datetime) -> list[dict[str, Any]]:
             "last_reading_at": latest,
             # running, paused or stopped; devices given of expected (esketamine)
             "dose_course": infusion.summary(given, course.get(s.pk, []), protocol, now),
-            "next_reading_due_at": latest + interval if latest and phase != Phase.PRE_DOSE else None,
+            "next_reading_due_at": next_reading_due(protocol, settings, now, latest, phase,
+                                                    given.started_at if given else None),
             "overdue": [a.label for a in overdue],
             "open_alerts": [{"id": a.pk, "label": a.label, "priority": a.priority,
                              "recommended_action": a.recommended_action}

@@ -30,7 +30,7 @@ from kapclinic.alerts.models import Alert
 from kapclinic.alerts.views import acknowledge_posted
 from kapclinic.audit import trail
 from kapclinic.clinical import protocols as core
-from kapclinic.clinical.monitoring import evaluate, load_rules
+from kapclinic.clinical.monitoring import evaluate, load_rules, next_reading_due
 from kapclinic.clinical.monitoring.plausibility import FIELD_WORDS
 from kapclinic.clinical.sessions import allowed_next, check_transition
 from kapclinic.patients.access import get_patient_for_user
@@ -201,13 +201,8 @@ def load_live(session: Session, now: datetime) -> Live:
         started = live.administration.started_at if live.administration else None
         live.overdue = [a.label for a in evaluate(None, live.protocol, settings, now, last,
                                                   phase=phase, dose_started_at=started)]
-        during, after = live.protocol.monitoring_interval_minutes
-        interval = timedelta(minutes=during if session.state == State.DOSING else after)
-        due = [last + interval] if last else [now]
-        if started is not None:  # the protocol's marks (esketamine's ~40 min) not yet taken
-            due += [started + timedelta(minutes=m) for m in live.protocol.marks_minutes
-                    if not any(r.observed_at >= started + timedelta(minutes=m - 2) for r in valid)]
-        live.next_due_at = min(due)
+        live.next_due_at = next_reading_due(live.protocol, settings, now, last, phase,
+                                            started)
     live.charts = vitals_charts(valid, live, settings)
     return live
 

@@ -177,3 +177,25 @@ def load_rules_json():
     from kapclinic.clinical.monitoring.rules import RULES_FILE
 
     return json.loads(RULES_FILE.read_text())
+
+
+def test_the_next_reading_is_due_at_the_interval_or_sooner_at_a_mark_not_yet_taken():
+    from datetime import UTC, datetime, timedelta
+
+    from kapclinic.clinical import protocols
+    from kapclinic.clinical.monitoring import load_rules, next_reading_due
+
+    esketamine = protocols.resolve("intranasal_esketamine")
+    settings = load_rules().resolve({})
+    dosed = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+    during, after = esketamine.monitoring_interval_minutes
+    [mark] = esketamine.marks_minutes
+    last = dosed + timedelta(minutes=mark - 10)
+    # the mark comes before the interval after the last reading
+    assert next_reading_due(esketamine, settings, last, last, "after_dose", dosed) == min(
+        dosed + timedelta(minutes=mark), last + timedelta(minutes=after))
+    # once a reading is taken at the mark, the interval rules again
+    at_mark = dosed + timedelta(minutes=mark)
+    assert next_reading_due(esketamine, settings, at_mark, at_mark, "after_dose",
+                            dosed) == at_mark + timedelta(minutes=after)
+    assert next_reading_due(esketamine, settings, dosed, None, "pre_dose", None) is None

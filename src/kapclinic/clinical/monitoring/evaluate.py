@@ -144,3 +144,21 @@ def _overdue(protocol: Protocol, settings: MonitoringSettings, now: datetime,
                                  f"Take the {_fmt(mark)}-minute reading now.", tuple(rule.actions),
                                  version, due))
     return out
+
+
+def next_reading_due(protocol: Protocol, settings: MonitoringSettings, now: datetime,
+                     latest: datetime | None, phase: str,
+                     dose_started_at: datetime | None) -> datetime | None:
+    """When the next reading is due: the protocol's interval after the last reading (now, when
+    none was taken yet), or sooner a mark not yet taken (esketamine's ~40 min), a mark counting
+    as taken as it does for the overdue alerts. None before dosing."""
+    if phase == "pre_dose":
+        return None
+    grace = timedelta(minutes=settings.number(load_rules().overdue.grace_minutes))
+    during, after = protocol.monitoring_interval_minutes
+    interval = timedelta(minutes=during if phase == "dosing" else after)
+    due = [latest + interval if latest is not None else now]
+    if dose_started_at is not None:
+        marks = (dose_started_at + timedelta(minutes=mark) for mark in protocol.marks_minutes)
+        due += [at for at in marks if not (latest is not None and latest >= at - grace)]
+    return min(due)
