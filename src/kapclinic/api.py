@@ -16,9 +16,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from kapclinic.accounts import tokens_api
 from kapclinic.accounts.mfa import MfaRequired
 from kapclinic.patients.actions import ConflictError
-from kapclinic.platform import extensions, idempotency
+from kapclinic.platform import extensions, idempotency, problems
 from kapclinic.web import api as web_api
-from kapclinic.web import problems
 
 log = logging.getLogger(__name__)
 

@@ -2,13 +2,13 @@
 
 from django.http import HttpRequest
 from ninja import Field, Schema
-from ninja.errors import ValidationError
 from pydantic import ConfigDict
 
 from kapclinic.accounts.api_auth import GuardedRouter
 from kapclinic.accounts.permissions import Action, require
 from kapclinic.clinical import pk
 from kapclinic.platform import ratelimit
+from kapclinic.platform.problems import field_refusal
 
 router = GuardedRouter(tags=["pharmacokinetics"])
 # A web request simulates at most this many virtual patients [policy: keeps a 2-core server
@@ -46,8 +46,7 @@ def models(request: HttpRequest):
 @require(Action.PK_SIMULATE)
 def simulate(request: HttpRequest, payload: SimulateIn):
     if (payload.dose_mg is None) == (payload.dose_mg_per_kg is None):
-        raise ValidationError([{"loc": ["body", "dose_mg"],
-                                "msg": "give exactly one of dose_mg and dose_mg_per_kg"}])
+        raise field_refusal("dose_mg", "give exactly one of dose_mg and dose_mg_per_kg")
     if payload.population is not None:
         try:
             ratelimit.hit("pk-population", request)
@@ -57,5 +56,5 @@ def simulate(request: HttpRequest, payload: SimulateIn):
         result = pk.simulate(payload.model, payload.route, **payload.model_dump(
             exclude={"model", "route"}))
     except pk.PKInputError as exc:
-        raise ValidationError([{"loc": ["body", exc.field], "msg": str(exc)}]) from exc
+        raise field_refusal(exc.field, str(exc)) from exc
     return result.to_dict()

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Query, Schema
 from ninja import Status as Reply
-from ninja.errors import ValidationError
 from pydantic import ConfigDict, StrictInt, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -21,6 +20,7 @@ from kapclinic.clinical import instruments
 from kapclinic.measures import actions
 from kapclinic.measures.models import OutcomeSnapshot, Response
 from kapclinic.patients.access import get_patient_for_user
+from kapclinic.platform.problems import field_refusal
 
 router = GuardedRouter(tags=["questionnaires"])
 
@@ -116,10 +116,6 @@ class OutcomeOut(Schema):
     current_rules: bool
 
 
-def _refuse(field: str, message: str) -> ValidationError:
-    return ValidationError([{"loc": ["body", field], "msg": message}])
-
-
 def _response_out(response: Response) -> dict:
     return {"id": response.pk, "instrument": response.instrument,
             "definition_version": response.definition_version, "taken_at": response.taken_at,
@@ -143,11 +139,11 @@ def score(request: HttpRequest, instrument: str, payload: ScoreIn):
         return instruments.score(instrument, payload.answers, prorate=payload.prorate,
                                  sex=payload.sex).to_dict()
     except instruments.UnknownInstrumentError as exc:
-        raise _refuse("instrument", str(exc)) from exc
+        raise field_refusal("instrument", str(exc)) from exc
     except instruments.AnswerError as exc:
-        raise _refuse(f"answers.{exc.item}", str(exc)) from exc
+        raise field_refusal(f"answers.{exc.item}", str(exc)) from exc
     except instruments.SettingError as exc:
-        raise _refuse("sex", str(exc)) from exc
+        raise field_refusal("sex", str(exc)) from exc
 
 
 @router.get("/patients/{patient_id}/responses", response=ResponsePage)
@@ -180,11 +176,11 @@ def record(request: HttpRequest, patient_id: int, payload: RecordIn):
                                            answers=payload.answers, source="clinic",
                                            by=request.user, taken_at=payload.taken_at)
     except instruments.UnknownInstrumentError as exc:
-        raise _refuse("instrument", str(exc)) from exc
+        raise field_refusal("instrument", str(exc)) from exc
     except instruments.AnswerError as exc:
-        raise _refuse(f"answers.{exc.item}", str(exc)) from exc
+        raise field_refusal(f"answers.{exc.item}", str(exc)) from exc
     except actions.WhenError as exc:
-        raise _refuse(exc.field, str(exc)) from exc
+        raise field_refusal(exc.field, str(exc)) from exc
     return Reply(201, {"response": _response_out(recorded.response),
                        "alerts": [{"kind": a.kind, "label": a.label} for a in recorded.alerts],
                        "crisis": recorded.crisis})

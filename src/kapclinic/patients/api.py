@@ -18,6 +18,7 @@ from kapclinic.patients.access import get_patient_for_user
 from kapclinic.patients.forms import EDITABLE_FIELDS, PatientForm
 from kapclinic.patients.models import Patient, SexAtBirth, Status
 from kapclinic.patients.queries import SearchTooLong, search_patients
+from kapclinic.platform.problems import field_refusal
 
 router = GuardedRouter(tags=["patients"])
 MAX_ID = 2**63 - 1  # the largest id the database stores: a larger one is refused (422)
@@ -137,7 +138,7 @@ def list_patients(request: HttpRequest, q: str = "", status: Status | None = Non
     try:
         patients = search_patients(request.membership.clinic_id, q, status or "", member_id)
     except SearchTooLong as exc:
-        raise ValidationError([{"loc": ["query", "q"], "msg": str(exc)}]) from exc
+        raise field_refusal("q", str(exc), "query") from exc
     size = settings.KAPCLINIC_PAGE_SIZE
     count = patients.count()
     results = list(patients[(page - 1) * size: page * size])
@@ -156,7 +157,7 @@ def create_patient(request: HttpRequest, payload: PatientIn):
     try:
         patient = actions.create_patient(clinic=clinic, data=data, by=request.user)
     except actions.StatusRefused as exc:
-        raise ValidationError([{"loc": ["body", "status"], "msg": str(exc)}]) from exc
+        raise field_refusal("status", str(exc)) from exc
     return Reply(201, _detail(patient))
 
 
@@ -179,5 +180,5 @@ def update_patient(request: HttpRequest, patient_id: int, payload: PatientPatch)
         fresh = actions.update_patient(patient=patient, changes=form.changed_values(),
                                        expected_version=version, by=request.user)
     except actions.StatusRefused as exc:
-        raise ValidationError([{"loc": ["body", "status"], "msg": str(exc)}]) from exc
+        raise field_refusal("status", str(exc)) from exc
     return _detail(fresh)

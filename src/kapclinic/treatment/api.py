@@ -5,7 +5,6 @@ Refusals are problem details: 422 naming the field, 409 naming every unmet guard
 
 # No "from __future__ import annotations": django-ninja reads the annotations at import.
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +13,6 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Schema
 from ninja import Status as Reply
-from ninja.errors import ValidationError
 from pydantic import ConfigDict
 
 from kapclinic.accounts.api_auth import GuardedRouter
@@ -23,6 +21,7 @@ from kapclinic.accounts.permissions import Action, require, role_can
 from kapclinic.audit import trail
 from kapclinic.clinical import protocols as core
 from kapclinic.patients.access import get_patient_for_user
+from kapclinic.platform.problems import field_refusal, problem_response
 from kapclinic.treatment import actions, board, infusion, reads
 from kapclinic.treatment.errors import FieldError, SessionConflict, StepRefused
 from kapclinic.treatment.facts import current_administration
@@ -41,25 +40,16 @@ router = GuardedRouter(tags=["sessions"])
 MAX_PAGE = 100_000
 
 
-def _refuse(field: str, message: str) -> ValidationError:
-    return ValidationError([{"loc": ["body", field], "msg": message}])
-
-
-def _problem(request: HttpRequest, status: int, title: str, detail: str, errors: list) -> HttpResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-            "instance": request.path, "errors": errors}
-    return HttpResponse(json.dumps(body), status=status, content_type="application/problem+json")
-
-
 def _refused_step(request: HttpRequest, exc: StepRefused) -> HttpResponse:
-    return _problem(request, 409, "The session cannot take this step",
-                    " ".join(u.message for u in exc.unmet),
-                    [{"guard": u.guard, "message": u.message} for u in exc.unmet])
+    return problem_response(request, 409, "The session cannot take this step",
+                            " ".join(u.message for u in exc.unmet),
+                            [{"guard": u.guard, "message": u.message} for u in exc.unmet])
 
 
 def _conflict(request: HttpRequest, exc: SessionConflict) -> HttpResponse:
-    return _problem(request, 409, "Changed by someone else", str(exc),
-                    [{"field": "version", "message": f"the session is now at version {exc.version}"}])
+    return problem_response(request, 409, "Changed by someone else", str(exc),
+                            [{"field": "version",
+                              "message": f"the session is now at version {exc.version}"}])
 
 
 class ScheduleIn(Schema):
@@ -148,7 +138,8 @@ def _second(session: Session, username: str) -> User | None:
         return None
     found = member_named(session, username)
     if found is None:
-        raise _refuse("administration.second_clinician", f"there is no user '{username}' in this clinic")
+        raise field_refusal("administration.second_clinician",
+                            f"there is no user '{username}' in this clinic")
     return found
 
 
@@ -170,7 +161,7 @@ def schedule(request: HttpRequest, patient_id: int, payload: ScheduleIn):
                                            scheduled_at=payload.scheduled_at, room=payload.room,
                                            chair=payload.chair, by=request.user)
     except FieldError as exc:
-        raise _refuse(exc.field, exc.message) from exc
+        raise field_refusal(exc.field, exc.message) from exc
     return Reply(201, reads.session_detail(session))
 
 
@@ -198,7 +189,7 @@ def take_step(request: HttpRequest, session_id: int, payload: TransitionIn):
     administration: dict[str, Any] | None = None
     if payload.administration is not None:
         if not role_can(request.membership.role, Action.DOSE_ADMINISTER):
-            raise _refuse("administration", "your role may not record a dose")
+            raise field_refusal("administration", "your role may not record a dose")
         administration = payload.administration.model_dump()
         administration["second_clinician"] = _second(session, administration["second_clinician"])
     checklist = None
@@ -217,7 +208,7 @@ def take_step(request: HttpRequest, session_id: int, payload: TransitionIn):
     except FieldError as exc:
         prefix = "administration." if exc.field.startswith(("dose", "weight", "second", "override",
                                                             "concentration", "rate")) else ""
-        raise _refuse(prefix + exc.field, exc.message) from exc
+        raise field_refusal(prefix + exc.field, exc.message) from exc
     return reads.session_detail(session)
 
 
@@ -228,13 +219,13 @@ def answer_checklist(request: HttpRequest, session_id: int, payload: ChecklistIn
     session = session_for_user(request, session_id, Action.SESSION_INTENTION)
     if payload.item != ChecklistItem.INTENTION_NOTE and not role_can(request.membership.role,
                                                                      Action.SESSION_RUN):
-        raise _refuse("item", "your role records the note of intention only")
+        raise field_refusal("item", "your role records the note of intention only")
     try:
         entry = actions.record_checklist(session, item=payload.item, answer=payload.answer,
                                          value=payload.value, note=payload.note, at=payload.at,
                                          late_reason=payload.late_reason, by=request.user)
     except FieldError as exc:
-        raise _refuse(exc.field, exc.message) from exc
+        raise field_refusal(exc.field, exc.message) from exc
     return Reply(201, reads.checklist_out(entry))
 
 
@@ -251,7 +242,7 @@ def administer(request: HttpRequest, session_id: int, payload: AdministrationAt)
                                               by=request.user, late_reason=payload.late_reason,
                                               **fields)
     except FieldError as exc:
-        raise _refuse(exc.field, exc.message) from exc
+        raise field_refusal(exc.field, exc.message) from exc
     return Reply(201, reads.administration_out(given))
 
 
@@ -266,7 +257,7 @@ def record_vitals(request: HttpRequest, session_id: int, payload: VitalsIn):
         recorded = actions.record_vitals(session, observed_at=payload.observed_at, values=values,
                                          late_reason=payload.late_reason, by=request.user)
     except FieldError as exc:
-        raise _refuse(exc.field, exc.message) from exc
+        raise field_refusal(exc.field, exc.message) from exc
     pause_url = f"/api/v1/sessions/{session.pk}/administration/events"
     body = {"reading": reads.reading_out(recorded.reading),
             "alerts": [reads.alert_out(a) | _answers(a.pk, recorded.recommended, pause_url)
@@ -294,14 +285,14 @@ def administration_event(request: HttpRequest, session_id: int, payload: Adminis
     order, 28 mg each). The same event sent again is stored once (200 with the first)."""
     session = session_for_user(request, session_id, Action.DOSE_ADMINISTER)
     if payload.alert_id is not None and not role_can(request.membership.role, Action.ALERT_ACKNOWLEDGE):
-        raise _refuse("alert_id", "your role may not acknowledge an alert")
+        raise field_refusal("alert_id", "your role may not acknowledge an alert")
     try:
         recorded = actions.record_administration_event(
             session, kind=payload.kind, at=payload.at or timezone.now(), by=request.user,
             reason=payload.reason, device_number=payload.device_number, alert=payload.alert_id,
             late_reason=payload.late_reason)
     except FieldError as exc:
-        raise _refuse(exc.field, exc.message) from exc
+        raise field_refusal(exc.field, exc.message) from exc
     body = {"event": infusion.event_out(recorded.event), "stored": recorded.created,
             "warnings": recorded.warnings} | _dose_course(session)
     return Reply(201 if recorded.created else 200, body)

@@ -14,8 +14,7 @@ from django.views.decorators.http import require_POST
 
 from kapclinic.accounts.middleware import SESSION_KEY
 from kapclinic.accounts.permissions import Action, public, require, role_can
-from kapclinic.platform import extensions
-from kapclinic.web import problems
+from kapclinic.platform import extensions, problems
 
 
 class LoginForm(AuthenticationForm):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from django.http import HttpRequest, HttpResponse
+from ninja.errors import ValidationError
 
 API_PREFIX = "/api/"
 CONTENT_TYPE = "application/problem+json"
@@ -33,3 +34,9 @@ def not_found(request: HttpRequest) -> HttpResponse:
 def size_limit_text(limit_bytes: int) -> str:
     """2621440 -> '2.5 MB' (binary megabytes, as Django counts them)."""
     return f"{limit_bytes / (1024 * 1024):g} MB"
+
+
+def field_refusal(field: str, message: str, where: str = "body") -> ValidationError:
+    """A 422 naming one field of the request (``where``: body or query), raised by an endpoint
+    whose check the schema could not make; answered as problem details like the schema's own."""
+    return ValidationError([{"loc": [where, field], "msg": message}])
