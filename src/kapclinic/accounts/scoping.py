@@ -178,3 +178,9 @@ def _owner_events(request: HttpRequest, model: type[models.Model], pk: Any, kind
                             "reason": "asked for by a user of another clinic",
                             "from_clinic": here, "path": request.path})
             for row in owners if row[0] is not None and row[0] != here]
+
+
+def clinic_settings(model: Any, clinic_id: int) -> Any:
+    """The clinic's stored row of a one-per-clinic settings model, or the model's labelled
+    defaults unsaved: reading a settings page never writes (the save action creates the row)."""
+    return for_clinic(model, clinic_id).first() or model(clinic_id=clinic_id)

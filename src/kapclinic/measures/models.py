@@ -138,9 +138,9 @@ class MeasureSettings(models.Model):
     def for_clinic(cls, clinic_id: int) -> MeasureSettings:
         """The clinic's settings; before its first save (actions.save_settings), the labelled
         defaults, unsaved: reading them never writes."""
-        from kapclinic.accounts.scoping import for_clinic
+        from kapclinic.accounts.scoping import clinic_settings
 
-        return for_clinic(cls, clinic_id).first() or cls(clinic_id=clinic_id)
+        return clinic_settings(cls, clinic_id)
 
     def bounded(self, name: str) -> int:
         """A numeric setting within its bounds, whatever was stored (see clamp)."""

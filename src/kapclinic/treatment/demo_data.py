@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from kapclinic.accounts.roles import Role
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.patients.models import Patient
 from kapclinic.platform.extensions import DemoRun
 from kapclinic.treatment import actions
@@ -100,7 +101,7 @@ def _take(run: DemoRun, patient: Patient, target: str, start: datetime, place: t
 
 
 def load(run: DemoRun) -> None:
-    treated = [p for p in Patient.objects.filter(clinic=run.clinic).order_by("mrn")
+    treated = [p for p in for_clinic(Patient, run.clinic.pk).order_by("mrn")
                if run.targets.get(p.mrn) in ("in_treatment", "maintenance")]
     now = timezone.now()
     # minutes before now each of today's sessions started, so its state is plausible now

@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from kapclinic.accounts import scoping
 from kapclinic.accounts.models import Clinic
 from kapclinic.audit.models import AppendOnlyRecord, CorrectableRecord, HealthRecord
 from kapclinic.clinical.sessions import STATE_WORDS
@@ -81,7 +82,7 @@ class TreatmentSettings(models.Model):
     @classmethod
     def for_clinic(cls, clinic_id: int) -> TreatmentSettings:
         """Stored settings, or the defaults unsaved (reading never writes)."""
-        return cls.objects.filter(clinic_id=clinic_id).first() or cls(clinic_id=clinic_id)
+        return scoping.clinic_settings(cls, clinic_id)
 
 
 class Session(HealthRecord):

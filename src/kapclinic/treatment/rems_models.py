@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from kapclinic.accounts import scoping
 from kapclinic.accounts.models import Clinic
 from kapclinic.audit.models import CorrectableRecord
 from kapclinic.clinical import rems
@@ -56,7 +57,7 @@ class RemsFormDetails(models.Model):
     @classmethod
     def for_clinic(cls, clinic_id: int) -> RemsFormDetails:
         """Stored details, or the defaults unsaved (reading never writes)."""
-        return cls.objects.filter(clinic_id=clinic_id).first() or cls(clinic_id=clinic_id)
+        return scoping.clinic_settings(cls, clinic_id)
 
 
 class RemsSubmission(CorrectableRecord):

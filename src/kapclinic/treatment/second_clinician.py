@@ -80,7 +80,7 @@ def confirm_second_clinician(session, *, by: User | None, second: User, password
         raise _refuse(session, second, "second_clinician", "same person",
                       "The second clinician must be someone other than the one giving the dose.")
     # current memberships only (Membership.objects leaves ended ones out)
-    role = Membership.objects.filter(user=second, clinic_id=clinic_id).values_list(
+    role = for_clinic(Membership.objects.filter(user=second), clinic_id).values_list(
         "role", flat=True).first()
     if role is None or Role(role) not in MATRIX[Action.DOSE_CONFIRM] or not second.is_active:
         raise _refuse(session, second, "second_clinician", "role may not confirm doses",
@@ -95,7 +95,7 @@ def confirm_second_clinician(session, *, by: User | None, second: User, password
     if not second.check_password(password or ""):
         raise _refuse(session, second, "second_password", "wrong password", WRONG)
     if prescriber_needed and role != Role.PRESCRIBER and by is not None:
-        by_role = Membership.objects.filter(user=by, clinic_id=clinic_id).values_list(
+        by_role = for_clinic(Membership.objects.filter(user=by), clinic_id).values_list(
             "role", flat=True).first()
         if by_role != Role.PRESCRIBER:
             # clinical.md 5 encoding guidance: a dose outside the range needs the prescriber's reason
