@@ -62,7 +62,7 @@ from kapclinic.audit.actions import action
 from kapclinic.audit.corrections import mark_entered_in_error
 from kapclinic.clinical import protocols as core
 from kapclinic.clinical.monitoring import Reading, ReadingError, check_reading, evaluate
-from kapclinic.clinical.sessions import UnmetGuard, check_transition, facts_for
+from kapclinic.clinical.sessions import DISCHARGE_SCORE_RANGE, UnmetGuard, check_transition, facts_for
 from kapclinic.patients.models import Patient
 from kapclinic.treatment import facts as gathered
 from kapclinic.treatment import infusion
@@ -180,8 +180,9 @@ def _checklist_entry(session: Session, item: str, answer: str, at: datetime, by:
                 raise FieldError("value", f"{value:g} kg is outside the plausible range "
                                           f"{lim.reject_below:g}-{lim.reject_above:g} kg: check the "
                                           "entry and its units (kg, not lb)")
-        elif not 0 <= value <= 10:
-            raise FieldError("value", "a discharge score is from 0 to 10")
+        elif not DISCHARGE_SCORE_RANGE[0] <= value <= DISCHARGE_SCORE_RANGE[1]:
+            low, high = DISCHARGE_SCORE_RANGE
+            raise FieldError("value", f"a discharge score is from {low} to {high}")
     return ChecklistEntry.objects.create(session=session, item=item, answer=answer, value=value,
                                          note=note, at=at, recorded_by=by,
                                          late_reason=_text("late_reason", late_reason))

@@ -44,6 +44,9 @@ STATE_WORDS = {
 EFFECT_WORDS = {"sedation": "sedation", "dissociation": "dissociation",
                 "respiratory_depression": "respiratory depression"}
 CRITERIA_WORDS = {"modified_aldrete": "modified Aldrete score", "padss": "PADSS score"}
+# Both discharge scores are 5 domains scored 0-2, so a total is 0 to 10 (clinical.md 4.3,
+# Modified Aldrete and PADSS rows).
+DISCHARGE_SCORE_RANGE = (0, 10)
 ROUTE_WORDS = {"iv-infusion": "intravenous", "im": "intramuscular", "intranasal": "intranasal",
                "sublingual": "sublingual", "oral": "oral"}
 
