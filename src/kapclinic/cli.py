@@ -361,7 +361,7 @@ def cmd_password_link(args: argparse.Namespace) -> int:
     if user is None:
         raise CommandError(f"no user {args.username!r}")
     context.set_system_actor("kapclinic password-link")
-    base_url = args.base_url or os.environ.get("KAPCLINIC_BASE_URL", "http://127.0.0.1:8000")
+    base_url = args.base_url or config.base_url()
     link = staff.operator_password_link(user=user, base_url=base_url, by=None)
     print(f"Give {args.username} this single-use link to set a password (it works for "
           f"{staff.link_days()} days):\n{link}")

@@ -103,6 +103,12 @@ def allowed_hosts() -> list[str]:
     return [host.strip() for host in raw.split(",") if host.strip()]
 
 
+def base_url() -> str:
+    """Where patients and staff open the links kapclinic sends (`--base-url` of the worker and
+    of `kapclinic password-link` sets it for that process)."""
+    return os.environ.get("KAPCLINIC_BASE_URL", "http://127.0.0.1:8000")
+
+
 def default_time_zone() -> str:
     """Clinic time zone used when a clinic has none set [policy: labelled default UTC]."""
     return os.environ.get("KAPCLINIC_TIME_ZONE", "UTC")

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from kapclinic import config
 from kapclinic.accounts.models import Clinic
 from kapclinic.accounts.scoping import for_clinic
 from kapclinic.alerts import notifications
@@ -41,12 +42,6 @@ REMINDING = "reminders"
 RECOMPUTING = "outcomes recomputed under new rules"
 
 
-def base_url() -> str:
-    """Where patients open their links: KAPCLINIC_BASE_URL (`kapclinic worker --base-url`
-    sets it for its process)."""
-    return os.environ.get("KAPCLINIC_BASE_URL", "http://127.0.0.1:8000")
-
-
 def steps() -> list[extensions.WorkerStep]:
     return [
         extensions.WorkerStep("measures.send_due", SENDING, send_due, order=10),
@@ -58,7 +53,7 @@ def steps() -> list[extensions.WorkerStep]:
 
 def send_due(clinic_id: int, now: datetime, url: str | None = None) -> int:
     """Send the clinic's due questionnaires (a link each, by email and SMS)."""
-    url = url or base_url()
+    url = url or config.base_url()
     # the clinic's link lifetime, read (and checked) once before anything is claimed
     actions.settings_for(clinic_id).bounded("link_days")
     sent = 0
