@@ -8,10 +8,13 @@ build image, not a reason to quietly run fewer tests.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.test.testcases import LiveServerThread
 
 from tests.browser.helpers import serve_axe
 from tests.conftest import IN_CI
@@ -21,6 +24,33 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
+
+
+class OneRequestAtATime(ThreadedWSGIServer):
+    """The live server's threads share the test database's one connection (SQLite in memory:
+    Django hands that connection to them), so two requests at once, say a page's poll and a
+    form's post, would interleave inside one transaction and collide (two audit entries taking
+    the same sequence number). The real server gives each request its own connection and
+    SQLite's IMMEDIATE transactions queue the writers; here the app answers one request at a
+    time, while connections stay open in their threads (keep-alive)."""
+
+    lock = threading.Lock()
+
+    def set_app(self, application):
+        def one_at_a_time(environ, start_response):
+            with self.lock:
+                result = application(environ, start_response)
+                try:
+                    return list(result)
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()
+
+        super().set_app(one_at_a_time)
+
+
+LiveServerThread.server_class = OneRequestAtATime
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO_ROOT / "test-output" / "screenshots"   # git-ignored (test-output/)
 
