@@ -152,8 +152,65 @@ class DoseClearance:
     order: int = 100
 
 
+@dataclass(frozen=True)
+class Dose:
+    """A dose given in a supervised session, as other apps see it (no model import)."""
+
+    patient_id: int
+    session_id: int
+    course_id: int | None
+    protocol: str        # the protocol's id
+    protocol_label: str  # what people read
+    drug: str
+    route: str
+    dose_mg: float
+    given_at: datetime   # when the dose started (clinical time)
+
+
+@dataclass(frozen=True)
+class DoseHook:
+    """``dose_given(patient, dose)`` runs inside the transaction that recorded the dose, so
+    what it schedules (the measures anchored to the dose) commits or rolls back with it."""
+
+    key: str
+    dose_given: Callable[[Any, Dose], None]
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class DoseRecords:
+    """Where doses are read from: ``doses(patient_ids)`` returns each patient's doses, oldest
+    first, in one or two queries whatever the number of patients (entered in error left out).
+    The treatment app registers it; measures reads time since the nearest dose from it."""
+
+    key: str
+    doses: Callable[[Iterable[int]], dict[int, list[Dose]]]
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class SessionScores:
+    """Scores taken in dosing sessions: ``peaks(session_ids)`` returns, per session, each
+    instrument's highest total there ({"cadss6": 12.0}); measures registers it."""
+
+    key: str
+    peaks: Callable[[Iterable[int]], dict[int, dict[str, float]]]
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class FadingRelief:
+    """Who a clinic's outcomes list as losing their relief (booster candidates):
+    ``patients(clinic_id)`` returns their ids; measures registers it, courses offer a booster."""
+
+    key: str
+    patients: Callable[[int], set[int]]
+    order: int = 100
+
+
 Entry = TypeVar("Entry", ChartSection, NavItem, PortalSection, Landing, WorkerStep,
-                DemoLoader, ApiRouter, PatientHook, DoseClearance)
+                DemoLoader, ApiRouter, PatientHook, DoseClearance, DoseHook, DoseRecords,
+                SessionScores, FadingRelief)
 
 
 @dataclass
@@ -172,7 +229,8 @@ _registry = _Registry()
 
 
 def register(*entries: ChartSection | NavItem | PortalSection | Landing | WorkerStep
-             | DemoLoader | ApiRouter | PatientHook | DoseClearance) -> None:
+             | DemoLoader | ApiRouter | PatientHook | DoseClearance | DoseHook | DoseRecords
+             | SessionScores | FadingRelief) -> None:
     """Called from an app's ``AppConfig.ready()`` with everything the app contributes."""
     for entry in entries:
         _registry.add(entry)
@@ -243,6 +301,37 @@ def status_changed(patient: Any, old: str, new: str, by: Any) -> None:
     for hook in patient_hooks():
         if hook.status_changed is not None:
             hook.status_changed(patient, old, new, by)
+
+
+def dose_given(patient: Any, dose: Dose) -> None:
+    for hook in _registry.all(DoseHook):
+        hook.dose_given(patient, dose)
+
+
+def doses_of(patient_ids: Iterable[int]) -> dict[int, list[Dose]]:
+    """Every patient's doses, oldest first, from whichever app records them (none: empty)."""
+    ids = list(patient_ids)
+    found: dict[int, list[Dose]] = {}
+    for source in _registry.all(DoseRecords):
+        for patient_id, doses in source.doses(ids).items():
+            found.setdefault(patient_id, []).extend(doses)
+    for doses in found.values():
+        doses.sort(key=lambda dose: dose.given_at)
+    return found
+
+
+def session_peaks(session_ids: Iterable[int]) -> dict[int, dict[str, float]]:
+    ids = list(session_ids)
+    found: dict[int, dict[str, float]] = {}
+    for source in _registry.all(SessionScores):
+        for session_id, peaks in source.peaks(ids).items():
+            found.setdefault(session_id, {}).update(peaks)
+    return found
+
+
+def fading_patients(clinic_id: int) -> set[int]:
+    return {patient_id for source in _registry.all(FadingRelief)
+            for patient_id in source.patients(clinic_id)}
 
 
 def demo_stream(seed: int | str, clinic_slug: str, loader_key: str) -> random.Random:

@@ -64,8 +64,9 @@ from kapclinic.clinical import protocols as core
 from kapclinic.clinical.monitoring import Reading, ReadingError, check_reading, evaluate
 from kapclinic.clinical.sessions import DISCHARGE_SCORE_RANGE, UnmetGuard, check_transition, facts_for
 from kapclinic.patients.models import Patient
+from kapclinic.platform import extensions as ext
+from kapclinic.treatment import doses, infusion
 from kapclinic.treatment import facts as gathered
-from kapclinic.treatment import infusion
 from kapclinic.treatment.errors import ConfirmationRefused, FieldError, SessionConflict, StepRefused
 from kapclinic.treatment.models import (
     ALERT_SOURCE,
@@ -257,6 +258,8 @@ def record_administration(session: Session, *, at: datetime, by: User,
                  detail={"session": session.pk, "dose_mg": result.dose_mg,
                          "within_protocol": result.within_protocol,
                          "second_clinician": second_clinician.pk if confirmed_at else None})
+    # the measures anchored to this dose are scheduled in the same transaction
+    ext.dose_given(session.patient, doses.as_dose(session, administration))
     return administration
 
 

@@ -8,7 +8,7 @@ def register_all() -> None:
     from kapclinic.accounts.permissions import Action
     from kapclinic.alerts import sources as alert_sources
     from kapclinic.platform import extensions as ext
-    from kapclinic.treatment import alert_details, api, chart, demo_data, rems, worker
+    from kapclinic.treatment import alert_details, api, chart, demo_data, doses, rems, worker
 
     ext.register(
         # between screening (10) and measures (30), as ADR 0010 left room for
@@ -20,6 +20,8 @@ def register_all() -> None:
         # overdue readings and missed marks raise alerts, each clinic on its own
         *worker.steps(),
         rems.worker_step(),  # a reminder for a REMS form not yet submitted (issue 12)
+        # measures read time since the nearest dose from here
+        ext.DoseRecords("treatment", doses.doses_of),
     )
     # the reading behind an alert a session raised, under it on the alerts pages
     alert_sources.register_source("treatment", "Dosing session", alert_details.TEMPLATE,
