@@ -78,6 +78,7 @@ from kapclinic.treatment.models import (
     Answer,
     ChecklistEntry,
     ChecklistItem,
+    Course,
     Phase,
     Session,
     SessionEvent,
@@ -133,9 +134,10 @@ def _text(field: str, value: str) -> str:
 
 @action
 def schedule_session(*, patient: Patient, protocol: str, scheduled_at: datetime, room: str = "",
-                     chair: str = "", by: User | None) -> Session:
+                     chair: str = "", by: User | None, clinician: User | None = None,
+                     course: Course | None = None, course_phase: str = "") -> Session:
     """A session of ``patient`` under ``protocol`` (its id), with the clinic's settings for it
-    kept on the session."""
+    kept on the session; in a course, at its place there (``course_phase``)."""
     try:
         chosen = clinic_protocol(protocol, patient.clinic_id)
     except core.ProtocolError as exc:
@@ -148,7 +150,8 @@ def schedule_session(*, patient: Patient, protocol: str, scheduled_at: datetime,
         protocol_settings={"values": dict(chosen.chosen), "preset": chosen.preset},
         drug=chosen.drug, route=chosen.route, scheduled_at=scheduled_at,
         room=_text("room", room)[:60], chair=_text("chair", chair)[:60], state=State.SCHEDULED,
-        state_at=scheduled_at, created_by=by)
+        state_at=scheduled_at, created_by=by, clinician=clinician, course=course,
+        course_phase=course_phase)
     SessionEvent.objects.create(session=session, from_state="", to_state=State.SCHEDULED,
                                 at=timezone.now(), recorded_by=by, facts={})
     trail.record("create", object_type="session", object_id=session.pk, patient_id=patient.pk,

@@ -6,6 +6,10 @@ from django.db import models
 class AuditActions(models.TextChoices):
     TRANSITION = "transition", "Session step"
     DOSE_CONFIRMED = "dose_confirmed", "Dose confirmed by a second clinician"
+    MOVE = "move", "Moved to another time"
+    CANCEL = "cancel", "Cancelled"
+    ATTENDED = "attended", "Marked attended"
+    END = "end", "Ended"
 
 
 class AuditRecords(models.TextChoices):
@@ -19,3 +23,6 @@ class AuditRecords(models.TextChoices):
     ROOM_BOARD = "room_board", "Room board"
     REMS_SUBMISSION = "rems_submission", "Spravato REMS monitoring form submitted"
     REMS_FORM_DETAILS = "rems_form_details", "REMS form details of the clinic"
+    COURSE = "course", "Treatment course"
+    THERAPY_VISIT = "therapy_visit", "Therapy visit (preparation or integration)"
+    CALENDAR = "calendar", "Session calendar"

@@ -22,6 +22,11 @@ from kapclinic.clinical.sessions import STATE_WORDS
 from kapclinic.clinical.sessions import State as CoreState
 from kapclinic.patients.models import Patient, paired
 from kapclinic.privacy import classify
+from kapclinic.treatment.course_models import (
+    INTEGRATION_DAYS_AFTER_DEFAULT,
+    OPEN_WEEKS_DEFAULT,
+    PREPARATION_DAYS_BEFORE_DEFAULT,
+)
 
 USER = settings.AUTH_USER_MODEL
 
@@ -67,13 +72,19 @@ class TreatmentSettings(models.Model):
     monitoring_preset = models.CharField(max_length=60, blank=True)
     # free-text rooms and chairs the clinic uses (the session form offers them)
     rooms = models.JSONField(default=list, blank=True)
+    # courses: therapy around the doses and how far ahead maintenance is planned (see
+    # course_models for the labelled defaults; clinical/protocols/course.py for the bounds)
+    preparation_days_before = models.PositiveIntegerField(default=PREPARATION_DAYS_BEFORE_DEFAULT)
+    integration_days_after = models.PositiveIntegerField(default=INTEGRATION_DAYS_AFTER_DEFAULT)
+    course_open_weeks = models.PositiveIntegerField(default=OPEN_WEEKS_DEFAULT)
     version = models.PositiveIntegerField(default=1)
 
     clinic_path = "clinic"
     FIELD_CLASSES = classify(
         coded=("monitoring_preset",),
         none=("id", "clinic", "late_entry_minutes", "protocol_settings", "protocol_presets",
-              "monitoring_values", "rooms", "version"),
+              "monitoring_values", "rooms", "preparation_days_before", "integration_days_after",
+              "course_open_weeks", "version"),
     )
 
     def __str__(self) -> str:
@@ -106,14 +117,20 @@ class Session(HealthRecord):
     end_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    # the course it belongs to (none: a single session) and its place there
+    course = models.ForeignKey("treatment.Course", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="sessions")
+    course_phase = models.CharField(max_length=40, blank=True)  # induction, booster, added...
+    clinician = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")  # who supervises it (the calendar's column)
 
     clinic_path = "patient__clinic"
     FIELD_CLASSES = classify(
         date=("scheduled_at", "state_at", "created_at"),
         free_text=("end_reason", "room", "chair"),
-        coded=("protocol", "drug", "route", "state"),
+        coded=("protocol", "drug", "route", "state", "course_phase"),
         none=("id", "patient", "protocol_version", "protocol_hash", "protocol_settings",
-              "version", "created_by"),
+              "version", "created_by", "course", "clinician"),
     )
 
     class Meta:
@@ -431,4 +448,13 @@ class AdministrationEvent(AppendOnlyRecord):
     def __str__(self) -> str:
         which = f" {self.device_number}" if self.device_number else ""
         return f"{self.kind}{which} at {self.at:%H:%M} (session {self.session_id})"
+from kapclinic.treatment.course_models import (  # noqa: E402,F401 (issue 12: courses)
+    ChangeKind,
+    Course,
+    CourseState,
+    ScheduleChange,
+    TherapyKind,
+    TherapyVisit,
+    VisitState,
+)
 from kapclinic.treatment.rems_models import RemsFormDetails, RemsSubmission  # noqa: E402,F401 (issue 12: the REMS form)

@@ -1,0 +1,167 @@
+"""Courses: planned from the protocol, changed one visit at a time with the reason kept,
+boosters only for patients whose relief is fading, and nothing lost when a course ends."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from kapclinic.audit.models import AuditEntry
+from kapclinic.platform import extensions as ext
+from kapclinic.treatment import course_actions
+from kapclinic.treatment.errors import FieldError
+from kapclinic.treatment.models import (
+    ChangeKind,
+    Course,
+    ScheduleChange,
+    Session,
+    TherapyVisit,
+    TreatmentSettings,
+)
+from tests.treatment.helpers import ESKETAMINE, IV
+
+pytestmark = pytest.mark.django_db
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def next_monday_9am() -> datetime:
+    today = datetime.now(NEW_YORK).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    return datetime(monday.year, monday.month, monday.day, 9, 0, tzinfo=NEW_YORK)
+
+
+@pytest.fixture
+def course(patient, prescriber, therapist):
+    return course_actions.plan_course(patient=patient, protocol=IV, first_dose_at=next_monday_9am(),
+                                      room="Room 1", chair="A", clinician=prescriber,
+                                      therapist=therapist, by=prescriber)
+
+
+def test_a_planned_iv_course_books_six_infusions_at_the_first_doses_time_then_maintenance(course):
+    booked = list(course.sessions.order_by("scheduled_at"))
+    induction = [s for s in booked if s.course_phase == "induction"]
+    assert len(induction) == 6
+    assert [s.scheduled_at.astimezone(NEW_YORK).strftime("%a %H:%M") for s in induction] == \
+        ["Mon 09:00", "Wed 09:00", "Fri 09:00"] * 2
+    assert {s.course_phase for s in booked} == {"induction", "maintenance"}
+    assert all(s.state == "scheduled" and s.room == "Room 1" for s in booked)
+
+
+def test_each_dose_gets_its_integration_visit_and_the_course_a_preparation_the_week_before(
+        course, therapist):
+    visits = list(course.therapy_visits.all())
+    preparation = [v for v in visits if v.kind == "preparation"]
+    assert len(preparation) == 1
+    assert (course.sessions.order_by("scheduled_at").first().scheduled_at
+            - preparation[0].scheduled_at) == timedelta(days=7)
+    integration = {v.dose_session_id: v for v in visits if v.kind == "integration"}
+    assert set(integration) == set(course.sessions.values_list("pk", flat=True))
+    assert all(v.therapist == therapist for v in visits)
+    assert all(v.scheduled_at - v.dose_session.scheduled_at == timedelta(days=1)
+               for v in integration.values())
+
+
+def test_the_clinics_timing_settings_place_the_therapy_visits(patient, prescriber, clinic_a):
+    TreatmentSettings.objects.create(clinic=clinic_a, preparation_days_before=3, integration_days_after=0)
+    course = course_actions.plan_course(patient=patient, protocol=ESKETAMINE,
+                                        first_dose_at=next_monday_9am(), by=prescriber)
+    first = course.sessions.order_by("scheduled_at").first()
+    preparation = course.therapy_visits.get(kind="preparation")
+    assert preparation.scheduled_at == first.scheduled_at - timedelta(days=3)
+    assert course.therapy_visits.get(dose_session=first).scheduled_at == first.scheduled_at
+
+
+def test_a_second_active_course_is_refused(course, patient, prescriber):
+    with pytest.raises(FieldError) as exc:
+        course_actions.plan_course(patient=patient, protocol=IV, first_dose_at=next_monday_9am(),
+                                   by=prescriber)
+    assert exc.value.field == "course"
+    assert Course.objects.count() == 1
+
+
+def test_a_course_starting_last_month_is_refused_naming_the_field(patient, prescriber):
+    with pytest.raises(FieldError) as exc:
+        course_actions.plan_course(patient=patient, protocol=IV,
+                                   first_dose_at=next_monday_9am() - timedelta(days=40), by=prescriber)
+    assert exc.value.field == "first_dose_at"
+    assert not Session.objects.exists()
+
+
+def test_moving_a_session_keeps_the_old_time_and_the_reason(course, nurse):
+    third = course.sessions.order_by("scheduled_at")[2]  # Friday
+    old = third.scheduled_at
+    moved = course_actions.move_session(third, to=old + timedelta(hours=3), reason="Patient's request",
+                                        by=nurse)
+    assert moved.scheduled_at == old + timedelta(hours=3)
+    change = ScheduleChange.objects.get(session=third)
+    assert (change.kind, change.from_at, change.to_at, change.reason) == (
+        ChangeKind.MOVED, old, old + timedelta(hours=3), "Patient's request")
+    assert AuditEntry.objects.filter(action="move", object_type="session", object_id=str(third.pk)).exists()
+
+
+def test_a_move_breaking_the_protocols_spacing_is_refused_naming_the_other_dose(course, nurse):
+    second = course.sessions.order_by("scheduled_at")[1]  # Wednesday
+    with pytest.raises(FieldError) as exc:
+        course_actions.move_session(second, to=second.scheduled_at - timedelta(days=1),
+                                    reason="Earlier", by=nurse)
+    assert exc.value.field == "scheduled_at"
+    assert "at least 2 days between doses" in exc.value.message
+    second.refresh_from_db()
+    assert not ScheduleChange.objects.exists()
+
+
+def test_a_move_without_a_reason_is_refused(course, nurse):
+    with pytest.raises(FieldError) as exc:
+        course_actions.move_session(course.sessions.first(), to=next_monday_9am(), reason=" ", by=nurse)
+    assert exc.value.field == "reason"
+
+
+def test_cancelling_a_session_ends_it_with_the_reason_on_the_session_and_the_course(course, nurse):
+    session = course.sessions.order_by("scheduled_at")[3]
+    course_actions.cancel_session(session, reason="Unwell with flu", by=nurse)
+    session.refresh_from_db()
+    assert (session.state, session.end_reason) == ("cancelled", "Unwell with flu")
+    assert ScheduleChange.objects.get(session=session).kind == ChangeKind.CANCELLED
+
+
+def test_a_booster_is_refused_while_the_outcomes_do_not_list_the_patient_as_fading(course, prescriber):
+    with pytest.raises(FieldError) as exc:
+        course_actions.add_session(course, at=next_monday_9am() + timedelta(weeks=10),
+                                   reason="Booster", booster=True, by=prescriber)
+    assert exc.value.field == "booster"
+
+
+def test_a_booster_for_a_fading_patient_is_booked_with_its_integration_visit(course, prescriber, patient):
+    with ext.registrations_undone():
+        ext.register(ext.FadingRelief("outcomes", lambda clinic_id: {patient.pk}))
+        booster = course_actions.add_session(course, at=next_monday_9am() + timedelta(weeks=10),
+                                             reason="PHQ-9 back up to 15", booster=True, by=prescriber)
+    assert (booster.course_phase, booster.course, booster.state) == ("booster", course, "scheduled")
+    assert TherapyVisit.objects.filter(dose_session=booster, kind="integration").exists()
+    assert ScheduleChange.objects.get(session=booster).kind == ChangeKind.BOOSTER
+
+
+def test_ending_a_course_cancels_what_is_still_scheduled_and_keeps_it_on_record(course, prescriber):
+    total = course.sessions.count()
+    course_actions.end_course(course, reason="Moved abroad", by=prescriber)
+    assert course.sessions.count() == total
+    assert set(course.sessions.values_list("state", flat=True)) == {"cancelled"}
+    assert set(course.therapy_visits.values_list("state", flat=True)) == {"cancelled"}
+    course.refresh_from_db()
+    assert (course.state, course.end_reason) == ("ended", "Moved abroad")
+    with pytest.raises(FieldError):
+        course_actions.end_course(course, reason="Again", by=prescriber)
+
+
+def test_a_therapy_visit_is_moved_with_its_reason_and_a_stale_version_is_refused(course, therapist):
+    visit = course.therapy_visits.get(kind="preparation")
+    stale = visit.version
+    course_actions.move_therapy_visit(visit, to=visit.scheduled_at + timedelta(days=1),
+                                      reason="Therapist away", by=therapist)
+    with pytest.raises(FieldError) as exc:
+        course_actions.move_therapy_visit(visit, to=visit.scheduled_at + timedelta(days=2),
+                                          reason="Again", by=therapist, expected_version=stale)
+    assert exc.value.field == "version"
