@@ -1,5 +1,5 @@
-"""The patient chart's dosing-sessions section and its timeline events, from one load (two
-queries: the sessions, and their steps)."""
+"""The patient chart's dosing-sessions section and its timeline events, from one load (three
+queries: the courses, the sessions, and their steps)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from kapclinic.patients.models import Patient
 from kapclinic.patients.timeline import TimelineEvent
-from kapclinic.treatment.models import Session, SessionEvent
+from kapclinic.treatment.models import Course, CourseState, Session, SessionEvent
 
 SHOWN = 10  # the newest sessions listed in the chart; the timeline has all their steps
 
@@ -16,13 +16,19 @@ SHOWN = 10  # the newest sessions listed in the chart; the timeline has all thei
 class SessionsSection:
     sessions: list[Session]
     events: list[SessionEvent]
+    courses: list[Course]
+
+    @property
+    def active_course(self) -> Course | None:
+        return next((c for c in self.courses if c.state == CourseState.ACTIVE), None)
 
 
 def load_section(patient: Patient) -> SessionsSection:
     sessions = list(Session.objects.filter(patient=patient).order_by("-scheduled_at", "-id")[:SHOWN])
     events = list(SessionEvent.objects.filter(session__in=[s.pk for s in sessions])
                   .select_related("recorded_by").order_by("at", "id")) if sessions else []
-    return SessionsSection(sessions, events)
+    courses = list(Course.objects.filter(patient=patient).order_by("-first_dose_on", "-id")[:SHOWN])
+    return SessionsSection(sessions, events, courses)
 
 
 def section_events(patient: Patient, section: SessionsSection) -> list[TimelineEvent]:

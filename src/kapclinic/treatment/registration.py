@@ -17,6 +17,7 @@ def register_all() -> None:
         # after screening's loader (10), which brings the patients it doses into treatment
         ext.DemoLoader("treatment", demo_data.load, order=15),
         ext.ApiRouter("treatment", "", api.router, order=40),
+        ext.NavItem("calendar", "Calendar", "calendar", Action.SESSION_VIEW, order=25),
         # overdue readings and missed marks raise alerts, each clinic on its own
         *worker.steps(),
         rems.worker_step(),  # a reminder for a REMS form not yet submitted (issue 12)

@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from kapclinic.treatment import rems_views, views
+from kapclinic.treatment import course_urls, rems_views, views
 
 urlpatterns = [
+    *course_urls.urlpatterns,  # courses and the calendar
     path("patients/<int:patient_id>/sessions/new/", views.schedule, name="session-schedule"),
     path("sessions/board/", views.room_board, name="room-board"),
     path("sessions/board/live/", views.room_board_live, name="room-board-live"),
