@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps
@@ -39,6 +40,7 @@ from kapclinic.screening.actions import intake_for
 from kapclinic.screening.demo_data import walk
 from kapclinic.screening.models import ConsentDocument
 from kapclinic.treatment import actions as treatment
+from kapclinic.treatment import course_actions
 from tests.conftest import PASSWORD, make_user, new_patient, set_directly
 from tests.test_clinic_scoping import clinic_paths
 
@@ -89,6 +91,9 @@ def _full_patient(clinic: Clinic, staff: dict, document, mrn: str, given: str) -
     measures.record_clinical_event(patient=patient, kind=next(iter(ClinicalEvent.KINDS)),
                                    occurred_at=timezone.now() - timedelta(days=2),
                                    note="sweep", by=prescriber)
+    # a course whose first session (today's) is the one the session routes use, then one more
+    course_actions.plan_course(patient=patient, protocol="iv_racemic_ketamine",
+                               first_dose_at=timezone.now(), room="Sweep room", by=staff[Role.NURSE])
     treatment.schedule_session(patient=patient, protocol="iv_racemic_ketamine",
                                scheduled_at=timezone.now(), room="Sweep room", by=staff[Role.NURSE])
     return patient
@@ -342,7 +347,33 @@ SESSION_PAGE_BODIES = {
         "version": str(p.dosing_sessions.order_by("pk").first().version)},
     "sessions/<int:session_id>/checklist/": lambda p: {"fasting": "yes"},
     "sessions/<int:session_id>/vitals/": lambda p: {"spo2_pct": "97"},
+    # the course pages (treatment.course_forms): the sweep's course starts in three days
+    "patients/<int:patient_id>/courses/new/": lambda p: {
+        "protocol": "iv_racemic_ketamine",
+        "first_dose_at": timezone.localtime(timezone.now() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")},
+    "patients/<int:patient_id>/courses/<int:course_id>/sessions/<int:session_id>/move/":
+        lambda p: _course_change(p, later=True),
+    "patients/<int:patient_id>/courses/<int:course_id>/sessions/<int:session_id>/cancel/":
+        lambda p: {**_course_change(p), "reason": ""},
+    "patients/<int:patient_id>/courses/<int:course_id>/visits/<int:therapy_visit_id>/move/":
+        lambda p: _course_change(p, later=True, visit=True),
+    "patients/<int:patient_id>/courses/<int:course_id>/visits/<int:therapy_visit_id>/cancel/":
+        lambda p: _course_change(p, visit=True),
+    "patients/<int:patient_id>/courses/<int:course_id>/end/": lambda p: {"reason": ""},
+    "patients/<int:patient_id>/courses/<int:course_id>/add/": lambda p: {
+        "at": timezone.localtime(timezone.now() + timedelta(days=60)).strftime("%Y-%m-%dT%H:%M")},
 }
+
+
+def _course_change(patient: Patient, *, later: bool = False, visit: bool = False) -> dict:
+    """A move (an hour later) or a cancellation of the course's first session or visit."""
+    course = patient.courses.order_by("pk").first()
+    record = (course.therapy_visits if visit else course.sessions).order_by("pk").first()
+    body = {"version": str(record.version)}
+    if later:
+        later = (record.scheduled_at + timedelta(hours=1)).astimezone(ZoneInfo(patient.clinic.time_zone))
+        body["to"] = later.strftime("%Y-%m-%dT%H:%M")  # as the clinic's page reads it
+    return body
 
 
 # The JSON an API write with an id in its path would accept for the caller's own record (so
@@ -522,6 +553,14 @@ def test_the_snapshot_would_notice_a_changed_clinic_b_row(world):
 
 # id routes whose POST no role of the clinic makes on its own records with the shared body
 OWN_POST_REFUSED = {
+    "patients/<int:patient_id>/courses/new/": "one active course per patient; the sweep's has one",
+    "patients/<int:patient_id>/courses/<int:course_id>/": "a page to read: it takes no POST",
+    "patients/<int:patient_id>/courses/<int:course_id>/sessions/<int:session_id>/cancel/":
+        "sent without a reason, so the session the other session routes use stays booked; "
+        "tests/treatment/test_course_pages.py cancels through the page",
+    "patients/<int:patient_id>/courses/<int:course_id>/end/":
+        "sent without a reason, so the course's sessions stay booked for the other routes; "
+        "tests/treatment/test_course_pages.py ends a course through the page",
     "portal/measures/<int:request_id>/": "only the patient the request was sent to answers it",
     "patients/<int:patient_id>/": "a page to read: it takes no POST",
     "patients/<int:patient_id>/screening/": "a page to read: it takes no POST",

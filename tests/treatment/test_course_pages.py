@@ -67,7 +67,7 @@ def test_a_session_is_moved_from_the_course_page_with_its_reason(course, nurse, 
     third = course.sessions.order_by("scheduled_at")[2]
     to = third.scheduled_at + timedelta(hours=2)
     response = login(nurse).post(
-        f"/patients/{patient.pk}/courses/{course.pk}/session/{third.pk}/move/",
+        f"/patients/{patient.pk}/courses/{course.pk}/sessions/{third.pk}/move/",
         {"version": third.version, "to": local_input(to), "reason": "Ride only in the afternoon",
          FORM_FIELD: uuid.uuid4().hex}, follow=True)
     assert "Session moved." in text(response)
@@ -79,7 +79,7 @@ def test_a_session_is_moved_from_the_course_page_with_its_reason(course, nurse, 
 def test_a_move_too_close_to_another_dose_is_refused_on_the_page_naming_why(course, nurse, patient):
     second = course.sessions.order_by("scheduled_at")[1]
     response = login(nurse).post(
-        f"/patients/{patient.pk}/courses/{course.pk}/session/{second.pk}/move/",
+        f"/patients/{patient.pk}/courses/{course.pk}/sessions/{second.pk}/move/",
         {"version": second.version, "to": local_input(second.scheduled_at - timedelta(days=1)),
          "reason": "Earlier"})
     assert response.status_code == 422
@@ -90,7 +90,7 @@ def test_a_move_too_close_to_another_dose_is_refused_on_the_page_naming_why(cour
 def test_a_cancellation_without_a_reason_is_refused_and_nothing_changes(course, nurse, patient):
     visit = course.therapy_visits.get(kind="preparation")
     response = login(nurse).post(
-        f"/patients/{patient.pk}/courses/{course.pk}/visit/{visit.pk}/cancel/",
+        f"/patients/{patient.pk}/courses/{course.pk}/visits/{visit.pk}/cancel/",
         {"version": visit.version, "reason": ""})
     assert response.status_code == 422
     assert "Why it is cancelled: This field is required." in text(response)
@@ -103,7 +103,7 @@ def test_a_double_posted_move_is_applied_once(course, nurse, patient):
     client = login(nurse)
     form = {"version": third.version, "to": local_input(third.scheduled_at + timedelta(hours=1)),
             "reason": "Later", FORM_FIELD: uuid.uuid4().hex}
-    url = f"/patients/{patient.pk}/courses/{course.pk}/session/{third.pk}/move/"
+    url = f"/patients/{patient.pk}/courses/{course.pk}/sessions/{third.pk}/move/"
     client.post(url, form)
     client.post(url, form)
     assert ScheduleChange.objects.filter(session=third).count() == 1
@@ -115,7 +115,7 @@ def test_a_therapist_sees_the_course_but_not_the_forms_that_change_it(course, th
     assert page.status_code == 200 and "Sessions and therapy visits" in text(page)
     assert "End the course" not in text(page)
     first = course.sessions.first()
-    refused = client.post(f"/patients/{patient.pk}/courses/{course.pk}/session/{first.pk}/cancel/",
+    refused = client.post(f"/patients/{patient.pk}/courses/{course.pk}/sessions/{first.pk}/cancel/",
                           {"version": first.version, "reason": "No"})
     assert refused.status_code == 403
 
@@ -125,7 +125,7 @@ def test_another_clinics_course_does_not_exist(course, patient, clinic_b):
     client = login(stranger)
     assert client.get(f"/patients/{patient.pk}/courses/{course.pk}/").status_code == 404
     first = course.sessions.first()
-    assert client.post(f"/patients/{patient.pk}/courses/{course.pk}/session/{first.pk}/cancel/",
+    assert client.post(f"/patients/{patient.pk}/courses/{course.pk}/sessions/{first.pk}/cancel/",
                        {"version": first.version, "reason": "probe"}).status_code == 404
 
 
@@ -136,7 +136,7 @@ def test_a_session_of_another_course_cannot_be_changed_through_this_one(course, 
                                        first_dose_at=next_monday_9am(), by=prescriber)
     theirs = other.sessions.first()
     response = login(nurse).post(
-        f"/patients/{course.patient_id}/courses/{course.pk}/session/{theirs.pk}/cancel/",
+        f"/patients/{course.patient_id}/courses/{course.pk}/sessions/{theirs.pk}/cancel/",
         {"version": theirs.version, "reason": "wrong course"})
     assert response.status_code == 404
     theirs.refresh_from_db()
@@ -170,3 +170,14 @@ def test_the_day_calendar_shows_one_day_and_an_unreadable_date_falls_back_to_tod
     page = text(client.get(f"/calendar/?view=day&by=room&date={day}"))
     assert "09:00" in page and "Induction" in page
     assert "could not be read" in text(client.get("/calendar/?date=99999-01-01"))
+
+
+def test_a_course_is_ended_from_its_page_and_what_was_booked_is_cancelled_not_deleted(course, nurse,
+                                                                                        patient):
+    booked = course.sessions.count()
+    response = login(nurse).post(f"/patients/{patient.pk}/courses/{course.pk}/end/",
+                                 {"reason": "Patient chose to stop", FORM_FIELD: uuid.uuid4().hex},
+                                 follow=True)
+    page = text(response)
+    assert "This course has ended" in page and "Patient chose to stop" in page
+    assert course.sessions.filter(state="cancelled").count() == booked

@@ -114,14 +114,9 @@ def _target(course: Course, kind: str, record_id: int) -> Session | TherapyVisit
     return found
 
 
-@require(Action.SESSION_SCHEDULE)
-@require_POST
-@one_time_form
-def change_visit(request: HttpRequest, patient_id: int, course_id: int, kind: str, record_id: int,
-                 change: str) -> HttpResponse:
+def _change(request: HttpRequest, patient_id: int, course_id: int, kind: str, record_id: int,
+            change: str) -> HttpResponse:
     """Move or cancel one session or therapy visit of the course, with the reason."""
-    if kind not in ("session", "visit") or change not in ("move", "cancel"):
-        raise Http404("No such change")
     course = _course_for_user(request, patient_id, course_id, Action.SESSION_SCHEDULE)
     target = _target(course, kind, record_id)
     form = (MoveForm if change == "move" else CancelForm)(request.POST)
@@ -149,8 +144,36 @@ def change_visit(request: HttpRequest, patient_id: int, course_id: int, kind: st
             done = "moved" if change == "move" else "cancelled"
             messages.success(request, f"{'Session' if kind == 'session' else 'Visit'} {done}.")
             return redirect("course", patient_id=course.patient_id, course_id=course.pk)
-    return course_page(request, course, status=422,
-                       forms={"failed": {"key": f"{kind}-{record_id}", "change": change, "form": form}})
+    return course_page(request, course, status=422, forms={"failed": {"change": change, "form": form}})
+
+
+@require(Action.SESSION_SCHEDULE)
+@require_POST
+@one_time_form
+def move_session(request: HttpRequest, patient_id: int, course_id: int, session_id: int) -> HttpResponse:
+    return _change(request, patient_id, course_id, "session", session_id, "move")
+
+
+@require(Action.SESSION_SCHEDULE)
+@require_POST
+@one_time_form
+def cancel_session(request: HttpRequest, patient_id: int, course_id: int, session_id: int) -> HttpResponse:
+    return _change(request, patient_id, course_id, "session", session_id, "cancel")
+
+
+@require(Action.SESSION_SCHEDULE)
+@require_POST
+@one_time_form
+def move_visit(request: HttpRequest, patient_id: int, course_id: int, therapy_visit_id: int) -> HttpResponse:
+    return _change(request, patient_id, course_id, "visit", therapy_visit_id, "move")
+
+
+@require(Action.SESSION_SCHEDULE)
+@require_POST
+@one_time_form
+def cancel_visit(request: HttpRequest, patient_id: int, course_id: int,
+                 therapy_visit_id: int) -> HttpResponse:
+    return _change(request, patient_id, course_id, "visit", therapy_visit_id, "cancel")
 
 
 @require(Action.SESSION_SCHEDULE)
