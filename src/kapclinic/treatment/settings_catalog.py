@@ -252,7 +252,8 @@ def protocol_view(p: core.Protocol) -> ProtocolView:
         ("No liquids before dosing", _value(p, m.fasting.liquids_minutes) if m.fasting else ""),
     ) if v]
     for phase in m.schedule:
-        weeks = f"weeks {phase.from_week}–{phase.to_week}" if phase.to_week else f"from week {phase.from_week}"
+        weeks = (f"weeks {phase.from_week}–{phase.to_week}" if phase.to_week
+                 else f"from week {phase.from_week}")
         view.schedule.append({
             "name": phase.name.capitalize(), "weeks": weeks,
             "per_week": _value(p, phase.sessions_per_week).replace("sessions", "a week"),
