@@ -27,6 +27,7 @@ URL = "/clinic/sessions/"
 PROTOCOLS = "/clinic/protocols/"
 REMS = "/clinic/rems/"
 IV = "iv_racemic_ketamine"
+CAP_09 = {"dose_cap": 0.9, "dose_range_max": 0.9}  # the range may not reach above the cap
 
 
 def page_data(client, clinic, **changes: str) -> dict[str, str]:
@@ -48,7 +49,8 @@ def test_an_admin_saves_a_preset_and_a_value_and_the_next_booked_session_uses_th
                                       by=prescriber)
     client = login(clinic_admin)
     saved = client.post(URL, page_data(client, clinic_a, **{
-        f"{IV}--preset": "remote_kap", f"{IV}--dose_cap": "0.8"}), follow=True)
+        f"{IV}--preset": "remote_kap", f"{IV}--dose_cap": "0.8", f"{IV}--dose_range_max": "0.8"}),
+        follow=True)
     assert saved.status_code == 200
     assert "Session settings saved" in saved.content.decode()
     after = actions.schedule_session(patient=patient, protocol=IV, scheduled_at=timezone.now(),
@@ -100,10 +102,10 @@ def test_the_save_action_refuses_an_out_of_range_value_whoever_calls_it(clinic_a
 def test_a_save_from_a_page_opened_before_someone_elses_save_is_refused_keeping_what_was_typed(
         clinic_admin, clinic_a, prescriber):
     client = login(clinic_admin)
-    typed = page_data(client, clinic_a, **{f"{IV}--dose_cap": "0.7",
+    typed = page_data(client, clinic_a, **{f"{IV}--dose_cap": "0.7", f"{IV}--dose_range_max": "0.7",
                                            "rooms": "Garden room: Recliner 1, Recliner 2"})
-    settings_actions.save_session_settings(clinic_id=clinic_a.pk,
-                                           values={"protocol_settings": {IV: {"dose_cap": 0.9}}},
+    settings_actions.save_session_settings(clinic_id=clinic_a.pk, values={
+                                               "protocol_settings": {IV: CAP_09}},
                                            by=prescriber, expected_version=1)
     refused = client.post(URL, typed)
     page = text_of(refused)
@@ -165,7 +167,7 @@ def test_another_clinics_settings_are_never_shown_or_changed(clinic_admin, clini
     settings_actions.save_session_settings(
         clinic_id=clinic_b.pk, by=other_admin, expected_version=1,
         values={"rooms": [{"name": "Harbour suite", "chairs": []}],
-                "protocol_settings": {IV: {"dose_cap": 0.65}}})
+                "protocol_settings": {IV: {"dose_cap": 0.65, "dose_range_max": 0.65}}})
     settings_actions.save_rems_details(clinic_id=clinic_b.pk, by=other_admin,
                                        expected=settings_actions.rems_fingerprint(
                                            RemsFormDetails.for_clinic(clinic_b.pk)),
@@ -204,13 +206,12 @@ def test_the_protocol_list_shows_a_protocol_from_the_clinics_folder(clinic_folde
     assert clinic_protocol("clinic_slow_iv", clinic_a.pk).infusion_minutes == 60
 
 
-def test_the_protocol_list_applies_the_clinics_settings(clinic_admin, clinic_a, nurse):
+def test_the_protocol_list_shows_the_clinics_own_range_and_cap(clinic_admin, clinic_a, nurse):
     settings_actions.save_session_settings(clinic_id=clinic_a.pk, by=clinic_admin,
                                            expected_version=1,
-                                           values={"protocol_settings": {IV: {"dose_cap": 0.9}}})
+                                           values={"protocol_settings": {IV: CAP_09}})
     page = text_of(login(nurse).get(PROTOCOLS))
-    assert "0.5–0.9 mg/kg" not in page  # the range's top is the file's 1.0, refused above the cap
-    assert "0.9 mg/kg" in page
+    assert "0.5–0.9 mg/kg" in page and "0.5–1 mg/kg" not in page
 
 
 def test_the_settings_and_protocol_pages_speak_plain_clinical_language(clinic_admin):
