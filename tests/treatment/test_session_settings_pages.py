@@ -270,3 +270,21 @@ def test_rems_details_saved_from_a_page_opened_before_another_save_are_refused(
     page = text_of(refused)
     assert refused.status_code == 409 and "9 Oak Avenue" in page
     assert RemsFormDetails.for_clinic(clinic_a.pk).address == "3 Pine Road"
+
+
+def test_a_rems_form_without_the_clinics_address_links_to_where_it_is_typed_once(
+        patient, prescriber, nurse, clinic_a):
+    from tests.treatment.test_rems_form import esketamine_session
+
+    s = esketamine_session(patient, prescriber, nurse)
+    form_page = f"/sessions/{s.pk}/rems/"
+    assert f'href="{REMS}"' in login(prescriber).get(form_page).content.decode()
+    told = text_of(login(nurse).get(form_page))  # may not change them: told who can
+    assert f'href="{REMS}"' not in told and "a prescriber or the clinic admin fills it in" in told
+    settings_actions.save_rems_details(
+        clinic_id=clinic_a.pk, by=prescriber,
+        expected=settings_actions.rems_fingerprint(RemsFormDetails.for_clinic(clinic_a.pk)),
+        values={"address": "12 Elm Street", "city": "Springfield", "state": "IL",
+                "zip_code": "62701"})
+    filled = text_of(login(prescriber).get(form_page))
+    assert "12 Elm Street" in filled and f'href="{REMS}"' not in filled
