@@ -72,6 +72,26 @@ class SettingRow:
         return words.plain(self.setting.label)
 
     @property
+    def short_label(self) -> str:
+        """The label without its default ("Hard cap, mg/kg: above it ... clinician")."""
+        return self.label.split(" (default")[0]
+
+    def with_value(self, value: float | str) -> str:
+        """"Before dosing: do not start while systolic BP is above 160 mmHg"."""
+        short = self.short_label
+        if short.endswith(" this"):
+            return f"{short.removesuffix(' this')} {self.shown(value)}"
+        return f"{short}: {self.shown(value)}"
+
+    @property
+    def source_words(self) -> str:
+        """The source, and how it was checked unless the source already says so."""
+        source = self.source[:1].upper() + self.source[1:]
+        tagged = any(tag in source for tag in ("(secondary source)", "(reported, not confirmed)",
+                                               "(the clinic's choice)", "(worked out from"))
+        return source if tagged or not self.evidence else f"{source} ({self.evidence})"
+
+    @property
     def is_choice(self) -> bool:
         return self.setting.allowed is not None
 
@@ -127,9 +147,8 @@ class PresetRow:
 def _presets(presets: Mapping[str, Any], rows: Mapping[str, SettingRow]) -> tuple[PresetRow, ...]:
     out = []
     for name, preset in presets.items():
-        sets = tuple(f"{rows[key].label.split(' (default')[0]}: {rows[key].shown(value)}"
-                     for key, value in preset.values.items() if key in rows)
-        out.append(PresetRow(name, preset.label, words.plain(preset.source), sets))
+        sets = tuple(rows[key].with_value(value) for key, value in preset.values.items() if key in rows)
+        out.append(PresetRow(name, words.plain(preset.label), words.plain(preset.source), sets))
     return tuple(out)
 
 

@@ -107,10 +107,9 @@ def _preset_field(presets: tuple[catalog.PresetRow, ...]) -> forms.ChoiceField:
 
 def _now_words(info: catalog.SettingRow, value: float | str, default: float | str,
                preset_label: str | None) -> str:
-    shown = info.shown(value)
     if value != default and preset_label:
-        return f"Left empty: {shown}, from the preset “{preset_label}”."
-    return f"Left empty: {shown}, the default."
+        return f"Left empty: {info.shown(value)}, from the preset “{preset_label}”."
+    return "Leave it empty for the default."
 
 
 class SessionSettingsForm(forms.Form):
