@@ -143,13 +143,14 @@ def _check_session_values(values: Mapping[str, Any], stored: TreatmentSettings) 
     return {name: out[name] for name in SESSION_FIELDS if name in out}
 
 
-def _changes(before: Mapping[str, Any], after: Mapping[str, Any], prefix: str = "") -> dict[str, list[Any]]:
+def changes_between(before: Mapping[str, Any], after: Mapping[str, Any],
+                    prefix: str = "") -> dict[str, list[Any]]:
     """{"protocol_settings.iv_racemic_ketamine.dose_cap": [1.0, 0.8]}: each leaf that changed."""
     out: dict[str, list[Any]] = {}
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key), after.get(key)
         if isinstance(old, dict) or isinstance(new, dict):
-            out.update(_changes(old or {}, new or {}, f"{prefix}{key}."))
+            out.update(changes_between(old or {}, new or {}, f"{prefix}{key}."))
         elif old != new:
             out[f"{prefix}{key}"] = [old, new]
     return out
@@ -169,7 +170,7 @@ def save_session_settings(*, clinic_id: int, values: dict[str, Any], by: User | 
             raise SettingsConflict()
         cleaned = _check_session_values(values, before)
         old = {name: getattr(before, name) for name in cleaned}
-        changes = _changes(old, cleaned)
+        changes = changes_between(old, cleaned)
         if not changes:
             return before  # nothing to change: no new version, no entry
         TreatmentSettings.objects.filter(pk=before.pk, version=expected_version).update(

@@ -19,7 +19,11 @@ from kapclinic.clinical.monitoring import load_rules
 from kapclinic.platform import text
 from kapclinic.treatment import settings_catalog as catalog
 from kapclinic.treatment import settings_words as words
-from kapclinic.treatment.models import LATE_ENTRY_MINUTES_BOUNDS, TreatmentSettings
+from kapclinic.treatment.models import (
+    LATE_ENTRY_MINUTES_BOUNDS,
+    LATE_ENTRY_MINUTES_DEFAULT,
+    TreatmentSettings,
+)
 from kapclinic.treatment.rems_models import RemsFormDetails
 from kapclinic.treatment.settings_actions import (
     MAX_CHAIRS,
@@ -120,7 +124,8 @@ class SessionSettingsForm(forms.Form):
                                  error_messages={"required": "This form has no version: reload "
                                                              "the page and save again."})
     late_entry_minutes = forms.IntegerField(
-        label="An entry made this many minutes after the event needs a reason (default 60)",
+        label=f"An entry made this many minutes after the event needs a reason "
+              f"(default {LATE_ENTRY_MINUTES_DEFAULT})",
         min_value=LATE_ENTRY_MINUTES_BOUNDS[0], max_value=LATE_ENTRY_MINUTES_BOUNDS[1],
         help_text=f"Allowed: {LATE_ENTRY_MINUTES_BOUNDS[0]} to {LATE_ENTRY_MINUTES_BOUNDS[1]} minutes.",
         error_messages={"min_value": "Allowed: %(limit_value)s minutes or more.",

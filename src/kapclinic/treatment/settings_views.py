@@ -27,7 +27,7 @@ from kapclinic.treatment.settings_forms import RemsDetailsForm, SessionSettingsF
 def _their_changes(form: SessionSettingsForm, current: TreatmentSettings) -> int:
     """How many values now stored differ from what this form was about to save."""
     mine = form.values()
-    return len(actions._changes({name: getattr(current, name) for name in mine}, mine))
+    return len(actions.changes_between({name: getattr(current, name) for name in mine}, mine))
 
 
 @require(Action.SESSION_SETTINGS)
