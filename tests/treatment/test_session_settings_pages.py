@@ -288,3 +288,18 @@ def test_a_rems_form_without_the_clinics_address_links_to_where_it_is_typed_once
                 "zip_code": "62701"})
     filled = text_of(login(prescriber).get(form_page))
     assert "12 Elm Street" in filled and f'href="{REMS}"' not in filled
+
+
+def test_every_source_of_every_protocol_and_rule_reads_without_reference_jargon():
+    from kapclinic.treatment.settings_words import plain
+    from tests.test_plain_words import PATTERNS
+
+    rows = [row for p in core.load_all().values() for group in settings_catalog.protocol_groups(p)
+            for row in group.rows] + list(settings_catalog.monitoring_setting_rows().values())
+    texts = [t for row in rows for t in (row.label, row.says, row.source_words, row.bounds_source)]
+    texts += [t for p in core.load_all().values() for t in
+              (*settings_catalog.protocol_view(p).citations, settings_catalog.protocol_view(p).note)]
+    assert plain("clinical.md 3.4 TRD dosing: weeks 1-4 twice weekly [unverified]") == (
+        "Spravato (esketamine) US label, TRD dosing: weeks 1-4 twice weekly (reported, not confirmed)")
+    found = {t: m.group(0) for t in texts for p in PATTERNS if (m := p.search(t))}
+    assert found == {}
