@@ -53,6 +53,8 @@ class Action(enum.StrEnum):
     SESSION_SCHEDULE = "session.schedule"  # book a dosing session
     SESSION_RUN = "session.run"            # check-in, checklist, vitals, the session's steps
     SESSION_INTENTION = "session.intention"  # the therapist's note of intention (a checklist item)
+    SESSION_SETTINGS = "session.settings"  # protocol settings, monitoring thresholds, rooms, REMS details
+    PROTOCOL_VIEW = "protocol.view"        # the clinic's protocols as data (no health information)
     DOSE_ADMINISTER = "dose.administer"    # record the dose given
     DOSE_CONFIRM = "dose.confirm"          # be the second clinician for a dose outside the protocol
 
@@ -107,13 +109,17 @@ MATRIX: dict[Action, frozenset[Role]] = {
     # a licensed clinician who could give the dose; a dose outside the protocol also needs a
     # prescriber as one of the two (clinical.md 5: prescriber override text)
     Action.DOSE_CONFIRM: frozenset({R.PRESCRIBER, R.NURSE}),
+    # Protocol settings and monitoring thresholds are clinical choices (the prescriber) that
+    # the admin keeps in order, as with the outcome rules; they hold no health information.
+    Action.SESSION_SETTINGS: frozenset({R.ADMIN, R.PRESCRIBER}),
+    Action.PROTOCOL_VIEW: frozenset(CLINICAL | {R.ADMIN}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.
 READ_ONLY_ACTIONS = frozenset(
     {Action.SELF_VIEW, Action.PATIENT_LIST, Action.PATIENT_VIEW, Action.AUDIT_VIEW,
      Action.PK_SIMULATE, Action.ALERT_VIEW, Action.OUTBOX_VIEW, Action.DASHBOARD_VIEW,
-     Action.SESSION_VIEW}
+     Action.SESSION_VIEW, Action.PROTOCOL_VIEW}
 )
 
 

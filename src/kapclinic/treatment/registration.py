@@ -23,6 +23,8 @@ def register_all() -> None:
         rems.worker_step(),  # a reminder for a REMS form not yet submitted (issue 12)
         # measures read time since the nearest dose from here
         ext.DoseRecords("treatment", doses.doses_of),
+        ext.NavItem("session-settings", "Session settings", "session-settings", Action.SESSION_SETTINGS,
+                    order=75),
     )
     # the reading behind an alert a session raised, under it on the alerts pages
     alert_sources.register_source("treatment", "Dosing session", alert_details.TEMPLATE,

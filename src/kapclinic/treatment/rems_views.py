@@ -21,7 +21,7 @@ from kapclinic.treatment import rems
 from kapclinic.treatment.errors import FieldError
 from kapclinic.treatment.models import Session
 from kapclinic.treatment.reads import session_for_user
-from kapclinic.treatment.rems_models import SubmissionMethod
+from kapclinic.treatment.rems_models import RemsFormDetails, SubmissionMethod
 
 NO_FORM = ("Only esketamine (Spravato) sessions have a REMS Patient Monitoring Form; this "
            "session is {protocol}.")
@@ -42,12 +42,16 @@ def _page(request: HttpRequest, session: Session, *, form: SubmittedForm | None 
     submission = rems.standing_submission(session)
     today = timezone.now().astimezone(session.patient.clinic.zone).date()
     can_mark = role_can(request.membership.role, Action.SESSION_RUN)
+    details = RemsFormDetails.for_clinic(session.patient.clinic_id)
     context.update({
         "content": content, "submission": submission, "today": today,
         "overdue": content is not None and submission is None and content.due_on is not None
         and today > content.due_on,
         "mark_form": (form or SubmittedForm(initial={"submitted_on": today}))
         if can_mark and content is not None and submission is None else None,
+        # the clinic's address is typed once on the REMS form details page, not on each form
+        "details_missing": not all((details.address, details.city, details.state, details.zip_code)),
+        "can_edit_details": role_can(request.membership.role, Action.SESSION_SETTINGS),
     })
     return render(request, "treatment/rems.html", context, status=status)
 

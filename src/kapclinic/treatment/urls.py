@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from kapclinic.treatment import course_urls, rems_views, views
+from kapclinic.treatment import course_urls, rems_views, settings_views, views
 
 urlpatterns = [
     *course_urls.urlpatterns,  # courses and the calendar
@@ -22,4 +22,8 @@ urlpatterns = [
     path("sessions/<int:session_id>/rems/", rems_views.rems_form, name="session-rems"),
     path("sessions/<int:session_id>/rems/submitted/", rems_views.mark_submitted,
          name="session-rems-submitted"),
+    # the clinic's session settings, its protocols and its REMS form details
+    path("clinic/sessions/", settings_views.session_settings, name="session-settings"),
+    path("clinic/protocols/", settings_views.protocol_list, name="protocols"),
+    path("clinic/rems/", settings_views.rems_details, name="rems-details"),
 ]
