@@ -303,3 +303,26 @@ def test_every_source_of_every_protocol_and_rule_reads_without_reference_jargon(
         "Spravato (esketamine) US label, TRD dosing: weeks 1-4 twice weekly (reported, not confirmed)")
     found = {t: m.group(0) for t in texts for p in PATTERNS if (m := p.search(t))}
     assert found == {}
+
+
+def test_an_admin_sets_the_courses_therapy_timing_and_the_next_planned_course_follows_it(
+        clinic_admin, clinic_a, patient, prescriber):
+    from kapclinic.treatment import course_actions
+    from tests.treatment.test_courses import next_monday_9am
+
+    client = login(clinic_admin)
+    client.post(URL, page_data(client, clinic_a, preparation_days_before="2",
+                               integration_days_after="0", course_open_weeks="4"))
+    course = course_actions.plan_course(patient=patient, protocol=IV, first_dose_at=next_monday_9am(),
+                                        by=prescriber)
+    first = course.sessions.order_by("scheduled_at").first()
+    assert (first.scheduled_at - course.therapy_visits.get(kind="preparation").scheduled_at).days == 2
+    assert course.therapy_visits.get(dose_session=first).scheduled_at == first.scheduled_at
+
+
+def test_a_course_timing_beyond_its_bounds_is_refused_with_the_allowed_range(clinic_admin, clinic_a):
+    client = login(clinic_admin)
+    response = client.post(URL, page_data(client, clinic_a, course_open_weeks="99"))
+    assert response.status_code == 422
+    assert "Maintenance planned ahead" in text_of(response)
+    assert TreatmentSettings.for_clinic(clinic_a.pk).course_open_weeks == 8

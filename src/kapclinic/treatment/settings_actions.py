@@ -31,6 +31,7 @@ from kapclinic.audit.actions import action
 from kapclinic.clinical import protocols as core
 from kapclinic.clinical import rems
 from kapclinic.clinical.monitoring import MonitoringError, load_rules
+from kapclinic.clinical.protocols.course import OPEN_WEEKS_BOUNDS, THERAPY_DAYS_BOUNDS
 from kapclinic.treatment.models import LATE_ENTRY_MINUTES_BOUNDS, TreatmentSettings
 from kapclinic.treatment.rems_models import RemsFormDetails
 
@@ -39,8 +40,12 @@ MAX_ROOMS = 40
 MAX_CHAIRS = 30
 NAME_MAX = 60  # Session.room and Session.chair hold 60 characters
 
+# a course's therapy timing and planning reach (course_models for the labelled defaults)
+COURSE_FIELDS = ("preparation_days_before", "integration_days_after", "course_open_weeks")
+COURSE_BOUNDS = {"preparation_days_before": THERAPY_DAYS_BOUNDS,
+                 "integration_days_after": THERAPY_DAYS_BOUNDS, "course_open_weeks": OPEN_WEEKS_BOUNDS}
 SESSION_FIELDS = ("late_entry_minutes", "rooms", "protocol_settings", "protocol_presets",
-                  "monitoring_values", "monitoring_preset")
+                  "monitoring_values", "monitoring_preset", *COURSE_FIELDS)
 REMS_FIELDS = ("setting_name", "address", "city", "state", "zip_code", "form_version",
                "remind_after_days")
 ZIP = re.compile(r"^\d{5}(-\d{4})?$")  # a US ZIP code or ZIP+4 (the form asks for a ZIP)
@@ -129,6 +134,12 @@ def _check_session_values(values: Mapping[str, Any], stored: TreatmentSettings) 
         check_late_entry(values["late_entry_minutes"])
     if "rooms" in values:
         out["rooms"] = check_rooms(values["rooms"])
+    for name in COURSE_FIELDS:
+        if name in values:
+            lo, hi = COURSE_BOUNDS[name]
+            number = values[name]
+            if isinstance(number, bool) or not isinstance(number, int) or not lo <= number <= hi:
+                raise SettingsError(name, f"must be a whole number from {lo} to {hi}")
     chosen = dict(stored.protocol_settings or {}) | dict(values.get("protocol_settings") or {})
     presets = dict(stored.protocol_presets or {}) | dict(values.get("protocol_presets") or {})
     installed = core.load_all()

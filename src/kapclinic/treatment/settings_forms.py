@@ -16,16 +16,21 @@ from django import forms
 from kapclinic.clinical import protocols as core
 from kapclinic.clinical import rems
 from kapclinic.clinical.monitoring import load_rules
+from kapclinic.clinical.protocols.course import OPEN_WEEKS_BOUNDS, THERAPY_DAYS_BOUNDS
 from kapclinic.platform import text
 from kapclinic.treatment import settings_catalog as catalog
 from kapclinic.treatment import settings_words as words
 from kapclinic.treatment.models import (
+    INTEGRATION_DAYS_AFTER_DEFAULT,
     LATE_ENTRY_MINUTES_BOUNDS,
     LATE_ENTRY_MINUTES_DEFAULT,
+    OPEN_WEEKS_DEFAULT,
+    PREPARATION_DAYS_BEFORE_DEFAULT,
     TreatmentSettings,
 )
 from kapclinic.treatment.rems_models import RemsFormDetails
 from kapclinic.treatment.settings_actions import (
+    COURSE_FIELDS,
     MAX_CHAIRS,
     MAX_ROOMS,
     SettingsError,
@@ -130,6 +135,20 @@ class SessionSettingsForm(forms.Form):
         help_text=f"Allowed: {LATE_ENTRY_MINUTES_BOUNDS[0]} to {LATE_ENTRY_MINUTES_BOUNDS[1]} minutes.",
         error_messages={"min_value": "Allowed: %(limit_value)s minutes or more.",
                         "max_value": "Allowed: up to %(limit_value)s minutes."})
+    preparation_days_before = forms.IntegerField(
+        label=f"Preparation therapy: days before a course's first dose "
+              f"(default {PREPARATION_DAYS_BEFORE_DEFAULT})",
+        min_value=THERAPY_DAYS_BOUNDS[0], max_value=THERAPY_DAYS_BOUNDS[1],
+        help_text=f"Allowed: {THERAPY_DAYS_BOUNDS[0]} to {THERAPY_DAYS_BOUNDS[1]} days.")
+    integration_days_after = forms.IntegerField(
+        label=f"Integration therapy: days after each dose (default {INTEGRATION_DAYS_AFTER_DEFAULT}; "
+              f"0 is the same day)",
+        min_value=THERAPY_DAYS_BOUNDS[0], max_value=THERAPY_DAYS_BOUNDS[1],
+        help_text=f"Allowed: {THERAPY_DAYS_BOUNDS[0]} to {THERAPY_DAYS_BOUNDS[1]} days.")
+    course_open_weeks = forms.IntegerField(
+        label=f"Maintenance without an end: weeks planned ahead (default {OPEN_WEEKS_DEFAULT})",
+        min_value=OPEN_WEEKS_BOUNDS[0], max_value=OPEN_WEEKS_BOUNDS[1],
+        help_text=f"Allowed: {OPEN_WEEKS_BOUNDS[0]} to {OPEN_WEEKS_BOUNDS[1]} weeks.")
     rooms = forms.CharField(
         label="Rooms and chairs", required=False, max_length=MAX_ROOMS * 400,
         widget=forms.Textarea(attrs={"rows": 5, "placeholder": "Room 1: Chair A, Chair B\nRoom 2"}),
@@ -141,6 +160,8 @@ class SessionSettingsForm(forms.Form):
         self.stored = stored
         self.initial.setdefault("version", stored.version)
         self.initial.setdefault("late_entry_minutes", stored.late_entry_minutes)
+        for name in COURSE_FIELDS:
+            self.initial.setdefault(name, getattr(stored, name))
         self.initial.setdefault("rooms", rooms_text(stored.rooms))
         text.guard(self, free_text=("rooms",))
         self.protocols = core.load_all()
@@ -250,6 +271,7 @@ class SessionSettingsForm(forms.Form):
     def values(self) -> dict[str, Any]:
         """The cleaned settings, for settings_actions.save_session_settings."""
         return {"late_entry_minutes": self.cleaned_data["late_entry_minutes"],
+                **{name: self.cleaned_data[name] for name in COURSE_FIELDS},
                 "rooms": self.cleaned_data["rooms"],
                 "protocol_settings": self.chosen, "protocol_presets": self.presets,
                 "monitoring_values": self.monitoring_values,
