@@ -10,14 +10,14 @@ from kapclinic import demo
 from kapclinic.accounts.models import Clinic
 from kapclinic.platform import extensions
 from kapclinic.treatment.chart import load_section, section_events
-from kapclinic.treatment.models import Session, State, VitalReading
+from kapclinic.treatment.models import Course, Session, State, VitalReading
 from tests.conftest import PASSWORD
 from tests.treatment.helpers import cleared, eligible_and_consented, session
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_shows_a_clinic_day_with_sessions_in_every_state_and_past_vitals():
+def test_the_demo_shows_a_clinic_day_with_sessions_in_every_state_past_vitals_and_planned_courses():
     demo.load_demo(patients=24, seed=3, password=PASSWORD, weeks=4)
     clinic = Clinic.objects.get(slug="harbor")
     states = set(Session.objects.filter(patient__clinic=clinic).values_list("state", flat=True))
@@ -25,17 +25,20 @@ def test_the_demo_shows_a_clinic_day_with_sessions_in_every_state_and_past_vital
     past = Session.objects.filter(patient__clinic=clinic, state=State.DISCHARGED).count()
     assert past > 1
     assert VitalReading.objects.filter(patient__clinic=clinic, phase="after_dose").exists()
+    planned = Course.objects.filter(patient__clinic=clinic, state="active")
+    assert planned.count() == 3
+    assert all(course.therapy_visits.filter(kind="preparation").exists() for course in planned)
 
 
-def test_the_chart_lists_sessions_newest_first_with_their_steps_in_two_queries(patient, prescriber,
-                                                                               nurse):
+def test_the_chart_lists_courses_and_sessions_newest_first_with_their_steps_in_three_queries(
+        patient, prescriber, nurse):
     eligible_and_consented(patient, prescriber)
     older = cleared(patient, prescriber, nurse, start=40)
     newer = session(patient, prescriber, started_minutes_ago=5)
     with CaptureQueriesContext(connection) as queries:
         data = load_section(patient)
         events = section_events(patient, data)
-    assert len(queries) == 2
+    assert len(queries) == 3  # the courses, the sessions, their steps
     assert [s.pk for s in data.sessions] == [newer.pk, older.pk]
     assert [e.title.split(": ")[1] for e in events] == ["checked in", "cleared to dose"]
     assert any(section.key == "treatment" for section in extensions.chart_sections())

@@ -6,6 +6,7 @@ random stream varies the vital signs, so other apps' demo data stay as they were
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
@@ -13,7 +14,7 @@ from kapclinic.accounts.roles import Role
 from kapclinic.accounts.scoping import for_clinic
 from kapclinic.patients.models import Patient
 from kapclinic.platform.extensions import DemoRun
-from kapclinic.treatment import actions
+from kapclinic.treatment import actions, course_actions
 from kapclinic.treatment.models import State
 
 PROTOCOL = "iv_racemic_ketamine"
@@ -23,6 +24,7 @@ TODAY = (State.MONITORING, State.DOSING, State.CLEARED, State.CHECKED_IN, State.
          State.DISCHARGED, State.STOPPED, State.CANCELLED)
 PAST_SESSIONS = 2          # per patient, a few days apart, discharged, with vitals
 PAST_PATIENTS = 6          # kept small: the demo loads in seconds
+COURSE_PATIENTS = 3        # planned courses starting next week, for the calendar and course pages
 ROOMS = [("Room 1", "A"), ("Room 1", "B"), ("Room 2", "A"), ("Room 2", "B"), ("Room 3", "A")]
 
 
@@ -113,3 +115,17 @@ def load(run: DemoRun) -> None:
         for k in range(PAST_SESSIONS, 0, -1):
             day = now - timedelta(days=3 * k + run.rng.randint(0, 1), hours=run.rng.randint(1, 4))
             _take(run, patient, State.DISCHARGED, day, ROOMS[run.rng.randrange(len(ROOMS))])
+    _plan_courses(run, treated[-COURSE_PATIENTS:])
+
+
+def _plan_courses(run: DemoRun, patients: list[Patient]) -> None:
+    """Courses from next Monday, an hour apart, in the rooms the clinic uses."""
+    zone = ZoneInfo(run.clinic.time_zone)
+    today = timezone.now().astimezone(zone).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    for i, patient in enumerate(patients):
+        first = datetime(monday.year, monday.month, monday.day, 9 + 2 * i, 0, tzinfo=zone)
+        room, chair = ROOMS[i % len(ROOMS)]
+        course_actions.plan_course(patient=patient, protocol=PROTOCOL, first_dose_at=first, room=room,
+                                   chair=chair, clinician=run.staff[Role.PRESCRIBER],
+                                   therapist=run.staff[Role.THERAPIST], by=run.staff[Role.COORDINATOR])
