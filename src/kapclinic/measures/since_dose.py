@@ -26,7 +26,7 @@ class SinceDose:
 
     @property
     def minutes(self) -> int:
-        return int(self.offset.total_seconds() // 60)
+        return int(self.offset.total_seconds() / 60)  # toward zero: -0.5 min is 0, not -1
 
 
 def span_words(offset: timedelta) -> str:
