@@ -1,5 +1,6 @@
 """Time since the nearest dose, as a trajectory's table shows it beside each questionnaire:
-"40 min after the dose of 12 Nov (IV racemic ketamine)", "3 days before the dose of ...".
+"40 min after the dose of 12 Nov", "3 days before the first dose of 2 Nov", and the protocol
+("(IV racemic ketamine infusion)") when the patient was dosed under more than one.
 
 Doses come from ``platform.extensions.doses_of`` (one read for the patient); a questionnaire
 linked to a session (Response.session_id) is placed against that session's dose, any other
@@ -22,7 +23,7 @@ from kapclinic.platform.labels import ROUTE_LABELS
 class SinceDose:
     dose: ext.Dose
     offset: timedelta      # taken_at - given_at: negative before the dose
-    words: str             # "24 h after the dose of 12 Nov (IV racemic ketamine)"
+    words: str             # "24 h after the dose of 12 Nov"
 
     @property
     def minutes(self) -> int:
@@ -61,12 +62,24 @@ def describe(taken_at: datetime, doses: list[ext.Dose], zone: ZoneInfo,
         return None
     offset = taken_at - dose.given_at
     day = timezone.localtime(dose.given_at, zone)
-    what = dose.protocol_label or ROUTE_LABELS.get(dose.route, dose.route)
+    # the protocol's name without its dosing details ("IV racemic ketamine infusion, 0.5
+    # mg/kg over 40 minutes"), and only when the patient had more than one: on a phone the
+    # line sits in a narrow table column, where a name repeated on every row costs lines
+    what = protocol_name(dose) if len({d.protocol for d in doses}) > 1 else ""
+    on = f"{day.day} {day:%b}"
+    if day.year != timezone.localtime(timezone.now(), zone).year:
+        on += f" {day.year}"
     if abs(offset) < timedelta(minutes=1):
         lead = "at"
     else:
         lead = f"{span_words(offset)} {'before' if offset < timedelta(0) else 'after'}"
-    return SinceDose(dose, offset, f"{lead} the dose of {day.day} {day:%b %Y} ({what})")
+    # before any dose: a pre-treatment score, which is what a clinician reads it as
+    which = "the first dose" if offset < timedelta(0) and dose == doses[0] else "the dose"
+    return SinceDose(dose, offset, f"{lead} {which} of {on}" + (f" ({what})" if what else ""))
+
+
+def protocol_name(dose: ext.Dose) -> str:
+    return dose.protocol_label.split(",")[0].strip() or ROUTE_LABELS.get(dose.route, dose.route)
 
 
 def annotate(responses, doses: list[ext.Dose], zone: ZoneInfo) -> None:
