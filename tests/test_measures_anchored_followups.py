@@ -49,7 +49,7 @@ def test_a_dose_schedules_a_phq9_24_hours_and_7_days_after_it(dosed, nurse):
     assert {anchor: (f.instrument, f.due_at - given.started_at)
             for anchor, f in followups.items()} == {
         "hours": ("phq9", timedelta(hours=24)), "days": ("phq9", timedelta(days=7))}
-    entries = AuditEntry.objects.filter(object_type="dose_followup", action="create")
+    entries = AuditEntry.objects.filter(object_type="dose_follow_up", action="create")
     assert {e.actor_username for e in entries} == {nurse.username}  # who recorded the dose
 
 

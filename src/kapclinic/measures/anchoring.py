@@ -83,7 +83,7 @@ def dose_given(patient: Patient, dose: ext.Dose) -> None:
             continue
         if created:
             made.append(followup)
-    trail.record_many([trail.Event("create", "dose_followup", f.pk, patient_id=patient.pk,
+    trail.record_many([trail.Event("create", "dose_follow_up", f.pk, patient_id=patient.pk,
                                    clinic_id=patient.clinic_id,
                                    detail={"session": f.session_id, "anchor": f.anchor,
                                            "instrument": f.instrument,
@@ -141,7 +141,7 @@ def skip(followup: DoseFollowUp, reason: str, now: datetime) -> bool:
                                            skipped_at__isnull=True).update(
             skipped_at=now, skipped_reason=reason)
         if done:
-            trail.record("update", object_type="dose_followup", object_id=followup.pk,
+            trail.record("update", object_type="dose_follow_up", object_id=followup.pk,
                          patient_id=followup.patient_id, clinic_id=followup.patient.clinic_id,
                          detail={"skipped": reason})
     return bool(done)
