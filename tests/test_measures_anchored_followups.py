@@ -17,8 +17,8 @@ from kapclinic.patients.models import Patient
 from kapclinic.platform import extensions as ext
 from kapclinic.treatment import actions as treatment
 from tests.conftest import login, set_directly, stored_settings
-from tests.test_measure_settings_forms import SETTINGS
 from tests.outbox import delivered
+from tests.test_measure_settings_forms import SETTINGS
 from tests.treatment.helpers import cleared, eligible_and_consented, minutes_ago
 
 pytestmark = pytest.mark.django_db
