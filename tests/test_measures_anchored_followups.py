@@ -146,3 +146,16 @@ def test_an_older_settings_form_without_the_follow_up_times_keeps_them(clinic_ad
     stored_settings(clinic_a).update(followup_hours=36)
     assert login(clinic_admin).post("/clinic/measures/", SETTINGS).status_code == 302
     assert actions.settings_for(clinic_a).followup_hours == 36
+
+
+def test_the_dashboard_lists_a_follow_up_a_day_overdue_for_want_of_an_email_or_phone(
+        patient, prescriber, nurse):
+    ext.dose_given(patient, ext.Dose(
+        patient_id=patient.pk, session_id=992, course_id=None, protocol="iv_racemic_ketamine",
+        protocol_label="IV racemic ketamine", drug="ketamine", route="iv-infusion", dose_mg=35.0,
+        given_at=timezone.now() - timedelta(minutes=5)))
+    set_directly(DoseFollowUp.objects.filter(anchor="hours"),
+                 due_at=timezone.now() - timedelta(days=2))
+    [waiting] = login(nurse).get("/dashboard/").context["waiting"]
+    assert (waiting.patient, waiting.anchor) == (patient, "hours")
+    assert AuditEntry.objects.filter(object_type="dose_follow_up", action="list").exists()

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from kapclinic.accounts.scoping import for_clinic
 from kapclinic.clinical import outcomes
-from kapclinic.measures.models import MeasureRequest, OutcomeSnapshot, Schedule
+from kapclinic.measures.models import DoseFollowUp, MeasureRequest, OutcomeSnapshot, Schedule
 from kapclinic.patients.models import Status
 from kapclinic.platform.labels import ROUTE_LABELS
 
@@ -117,3 +117,14 @@ def overdue(clinic_id: int):
                .exclude(patient__status=Status.DISCHARGED)
                .select_related("patient").order_by("-due_at")[:LIST_LIMIT])
     return list(late), list(expired)
+
+
+def waiting_followups(clinic_id: int):
+    """Follow-ups after a dose more than a day past due and not sent (the patient has no email
+    or phone to send them to), of patients still in care."""
+    now = timezone.now()
+    return list(for_clinic(DoseFollowUp, clinic_id)
+                .filter(sent_at__isnull=True, skipped_at__isnull=True,
+                        due_at__lt=now - timedelta(days=1))
+                .exclude(patient__status=Status.DISCHARGED)
+                .select_related("patient").order_by("due_at")[:LIST_LIMIT])

@@ -345,12 +345,15 @@ def clinic_dashboard(request: HttpRequest) -> HttpResponse:
     curve = dashboard.relapse_curve(clinic_id, instrument)
     clinic_settings = actions.settings_for(clinic_id)
     late, expired = dashboard.overdue(clinic_id)
+    waiting = dashboard.waiting_followups(clinic_id)
     fading = list(dashboard.relief_fading(clinic_id, instrument))
     trail.record_many(
         [trail.Event("list", "outcome", s.pk, patient_id=s.patient_id) for s in fading]
         + [trail.Event("list", "schedule", s.pk, patient_id=s.patient_id) for s in late]
         + [trail.Event("list", "measure_request", r.pk, patient_id=r.patient_id)
-           for r in expired])
+           for r in expired]
+        + [trail.Event("list", "dose_follow_up", f.pk, patient_id=f.patient_id)
+           for f in waiting])
     return render(request, "measures/dashboard.html", {
         "instrument": instruments.get_instrument(instrument),
         "choices": [instruments.get_instrument(i) for i in outcomes.outcome_instruments()],
@@ -358,7 +361,7 @@ def clinic_dashboard(request: HttpRequest) -> HttpResponse:
         "by_treatment": dashboard.rates_by_treatment(clinic_id, instrument),
         "baseline_window": clinic_settings.outcome_settings().baseline_window_days,
         "curve": curve, "km": relapse_chart(curve) if curve is not None else None,
-        "fading": fading, "late": late, "expired": expired,
+        "fading": fading, "late": late, "expired": expired, "waiting": waiting,
         "fading_fraction": clinic_settings.fading_fraction,
         "relapse_after": clinic_settings.relapse_after.replace("_", " "),
         "stale": outcome_snapshots.stale(clinic_id).count(),
