@@ -190,7 +190,7 @@ def list_responses(request: HttpRequest, patient_id: int, instrument: str = "",
     results = list(found[(page - 1) * size: page * size])
     if results:  # time since the nearest dose: the patient's doses in one read
         since_dose.annotate(results, ext.doses_of([patient.pk]).get(patient.pk, []),
-                            patient.clinic.zone)
+                            since_dose.clinic_zone(request, patient))
     trail.record_many([trail.Event("list", "response", r.pk, patient_id=patient.pk)
                        for r in results])
     return {"count": count, "page": page, "pages": max(1, -(-count // size)),

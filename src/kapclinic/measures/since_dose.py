@@ -82,6 +82,15 @@ def protocol_name(dose: ext.Dose) -> str:
     return dose.protocol_label.split(",")[0].strip() or ROUTE_LABELS.get(dose.route, dose.route)
 
 
+def clinic_zone(request, patient) -> ZoneInfo:
+    """The patient's clinic's time zone: the signed-in member's clinic (the same one, as the
+    patient was found through it) comes loaded with the membership, so no extra query."""
+    membership = getattr(request, "membership", None)
+    if membership is not None and membership.clinic_id == patient.clinic_id:
+        return membership.clinic.zone
+    return patient.clinic.zone
+
+
 def annotate(responses, doses: list[ext.Dose], zone: ZoneInfo) -> None:
     """Set ``since_dose`` (a SinceDose or None) on each response; no query."""
     for response in responses:

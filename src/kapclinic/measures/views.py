@@ -109,7 +109,7 @@ def measures_page(request: HttpRequest, patient, *, event_form=None, status: int
     responses = list(Response.objects.filter(patient=patient).select_related("entered_by"))
     # time since the nearest dose beside each answer: the patient's doses in one read
     since_dose.annotate(responses, ext.doses_of([patient.pk]).get(patient.pk, []),
-                        patient.clinic.zone)
+                        since_dose.clinic_zone(request, patient))
     charts = trajectories(responses)
     clinic_settings = actions.settings_for(patient.clinic_id)
     version = clinic_settings.outcome_version
@@ -268,7 +268,8 @@ def enter_response(request: HttpRequest, patient_id: int, instrument: str) -> Ht
     plain = reverse("measure-enter", args=[patient.pk, instrument])
     return render(request, "measures/enter.html", {
         "patient": patient, "form": form, "session_problem": session_problem,
-        "since_dose": dose and since_dose.describe(timezone.now(), [dose], patient.clinic.zone),
+        "since_dose": dose and since_dose.describe(timezone.now(), [dose],
+                                                   since_dose.clinic_zone(request, patient)),
         # a session that cannot be linked: the form saves without it, as the notice says
         "action": request.get_full_path() if dose else plain,
         "cancel_url": after_entry(patient, dose),
