@@ -171,9 +171,14 @@ def stored_result(result) -> dict[str, Any]:
 @action
 def record_response(*, patient: Patient, instrument: str, answers: dict[str, Any],
                     source: str, by: User | None, taken_at: datetime | None = None,
-                    link: PatientLink | None = None) -> Recorded:
+                    link: PatientLink | None = None, session_id: int | None = None) -> Recorded:
+    """``session_id``: the dosing session it was taken in, already checked to be the
+    patient's (anchoring.session_dose); an answer by link takes its request's session."""
     if taken_at is not None:
         check_when(taken_at, "taken_at")
+    if session_id is None and link is not None:
+        session_id = MeasureRequest.objects.filter(link=link).values_list(
+            "session_id", flat=True).first()
     result = score_answers(patient, instrument, answers)
     definition = instruments.get_instrument(instrument)
     labels = {rule.id: rule.label for rule in definition.alerts}
@@ -192,7 +197,7 @@ def record_response(*, patient: Patient, instrument: str, answers: dict[str, Any
             patient=patient, instrument=instrument, definition_version=result.definition_version,
             answers=answers, total=result.total, severity=result.severity or "",
             flags=list(result.flags), result=stored_result(result), taken_at=taken_at or timezone.now(),
-            source=source, entered_by=by, link=link)
+            source=source, entered_by=by, link=link, session_id=session_id)
         raise_for = [(flag, labels.get(flag, flag)) for flag in result.flags
                      if flag not in follow_up_only]
         raise_for += [(flag, "Could not be ruled out (an answer is missing): "
@@ -200,7 +205,8 @@ def record_response(*, patient: Patient, instrument: str, answers: dict[str, Any
                       for flag in result.undetermined_flags if flag not in follow_up_only]
         trail.record("create", object_type="response", object_id=response.pk,
                      patient_id=patient.pk, clinic_id=patient.clinic_id,
-                     detail={"instrument": instrument, "alerts": [f for f, _ in raise_for]})
+                     detail={"instrument": instrument, "alerts": [f for f, _ in raise_for],
+                             **({"session": session_id} if session_id is not None else {})})
         alerts = [raise_answer_alert(response, flag, label, priority.get(flag, "urgent"), by=by)
                   for flag, label in raise_for]
         outcome_snapshots.refresh(patient, instrument)
@@ -333,9 +339,10 @@ def claim_due_schedule(schedule_id: int, due_at: datetime) -> bool:
 
 @action
 def send_request(*, patient: Patient, instrument: str, due_at: datetime, base_url: str,
-                 by: User | None = None) -> MeasureRequest:
+                 by: User | None = None, session_id: int | None = None) -> MeasureRequest:
     """Create the single-use link for one questionnaire and send it by email and SMS.
-    Raises ``Unreachable`` (nothing created) when the patient has neither."""
+    Raises ``Unreachable`` (nothing created) when the patient has neither. ``session_id``:
+    the session whose dose it follows up (a DoseFollowUp's)."""
     if not notifications.can_reach(patient):
         raise Unreachable("The patient has no email or phone on record: add one first.")
     clinic_settings = settings_for(patient.clinic_id)
@@ -344,7 +351,7 @@ def send_request(*, patient: Patient, instrument: str, due_at: datetime, base_ur
                                        by=by, days=clinic_settings.bounded("link_days"))
         request = MeasureRequest.objects.create(patient=patient, instrument=instrument,
                                                 link=link, due_at=due_at,
-                                                sent_at=timezone.now())
+                                                sent_at=timezone.now(), session_id=session_id)
         name = instruments.get_instrument(instrument).short_name
         url = base_url.rstrip("/") + reverse("self-report", args=[token])
         expires = timezone.localtime(link.expires_at, patient.clinic.zone)
@@ -355,7 +362,8 @@ def send_request(*, patient: Patient, instrument: str, due_at: datetime, base_ur
                   f"{expires:%Y-%m-%d %H:%M %Z}."), secret=token)
         trail.record("create", object_type="measure_request", object_id=request.pk,
                      patient_id=patient.pk, clinic_id=patient.clinic_id,
-                     detail={"instrument": instrument})
+                     detail={"instrument": instrument,
+                             **({"session": session_id} if session_id is not None else {})})
     return request
 
 

@@ -17,9 +17,10 @@ from kapclinic.accounts.api_auth import GuardedRouter
 from kapclinic.accounts.permissions import Action, require
 from kapclinic.audit import trail
 from kapclinic.clinical import instruments
-from kapclinic.measures import actions
+from kapclinic.measures import actions, since_dose
 from kapclinic.measures.models import OutcomeSnapshot, Response
 from kapclinic.patients.access import get_patient_for_user
+from kapclinic.platform import extensions as ext
 from kapclinic.platform.problems import field_refusal
 
 router = GuardedRouter(tags=["questionnaires"])
@@ -68,6 +69,20 @@ class RecordIn(Schema):
     _bounded = field_validator("answers", mode="before")(_few_answers)
 
 
+class DoseOut(Schema):
+    session_id: int
+    given_at: datetime
+    protocol: str
+    protocol_label: str
+    route: str
+
+
+class SinceDoseOut(Schema):
+    dose: DoseOut
+    minutes: int = Field(description="from the dose to the answer; negative before the dose")
+    words: str
+
+
 class ResponseOut(Schema):
     id: int
     instrument: str
@@ -79,6 +94,9 @@ class ResponseOut(Schema):
     severity: str
     flags: list[str]
     entered_in_error: bool
+    session_id: int | None = Field(None, description="the dosing session it belongs to")
+    since_dose: SinceDoseOut | None = Field(
+        None, description="the session's dose, or else the nearest dose in time")
 
 
 class ResponsePage(Schema):
@@ -121,7 +139,19 @@ def _response_out(response: Response) -> dict:
             "definition_version": response.definition_version, "taken_at": response.taken_at,
             "source": response.source, "answers": response.answers, "total": response.total,
             "severity": response.severity, "flags": response.flags,
-            "entered_in_error": response.entered_in_error_at is not None}
+            "entered_in_error": response.entered_in_error_at is not None,
+            "session_id": response.session_id, "since_dose": _since_dose_out(response)}
+
+
+def _since_dose_out(response: Response) -> dict | None:
+    found = getattr(response, "since_dose", None)
+    if found is None:
+        return None
+    dose = found.dose
+    return {"dose": {"session_id": dose.session_id, "given_at": dose.given_at,
+                     "protocol": dose.protocol, "protocol_label": dose.protocol_label,
+                     "route": dose.route},
+            "minutes": found.minutes, "words": found.words}
 
 
 @router.get("/instruments")
@@ -158,6 +188,9 @@ def list_responses(request: HttpRequest, patient_id: int, instrument: str = "",
     size = settings.KAPCLINIC_PAGE_SIZE
     count = found.count()
     results = list(found[(page - 1) * size: page * size])
+    if results:  # time since the nearest dose: the patient's doses in one read
+        since_dose.annotate(results, ext.doses_of([patient.pk]).get(patient.pk, []),
+                            since_dose.clinic_zone(request, patient))
     trail.record_many([trail.Event("list", "response", r.pk, patient_id=patient.pk)
                        for r in results])
     return {"count": count, "page": page, "pages": max(1, -(-count // size)),

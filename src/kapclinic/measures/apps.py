@@ -9,7 +9,16 @@ class MeasuresConfig(AppConfig):
     def ready(self) -> None:
         from kapclinic.accounts.permissions import Action
         from kapclinic.alerts import escalation
-        from kapclinic.measures import api, demo_data, outcomes, portal, summary, worker
+        from kapclinic.measures import (
+            anchoring,
+            api,
+            dashboard,
+            demo_data,
+            outcomes,
+            portal,
+            summary,
+            worker,
+        )
         from kapclinic.platform import extensions as ext
 
         ext.register(
@@ -28,6 +37,11 @@ class MeasuresConfig(AppConfig):
             ext.ApiRouter("measures", "", api.router, order=30),
             # outcomes are grouped by condition: a diagnosis change recomputes them
             ext.PatientHook("measures.outcomes", condition_changed=outcomes.refresh_all),
+            # issue 12: the follow-ups each dose schedules, the peaks of what a session took,
+            # and who the outcomes list as losing relief (a course offers them a booster)
+            ext.DoseHook("measures.followups", anchoring.dose_given),
+            ext.SessionScores("measures", anchoring.session_peaks),
+            ext.FadingRelief("measures", dashboard.fading_patient_ids),
             *worker.steps(),
         )
         # the clinic's escalation time is on its measurement settings page

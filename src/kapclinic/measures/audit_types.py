@@ -12,3 +12,4 @@ class AuditRecords(models.TextChoices):
     OUTCOME = "outcome", "Outcome"
     OUTCOME_SNAPSHOT = "outcome_snapshot", "Outcome snapshot"
     CLINICAL_EVENT = "clinical_event", "Clinical event"
+    DOSE_FOLLOW_UP = "dose_follow_up", "Follow-up after a dose"

@@ -122,6 +122,10 @@ class MeasureSettingsForm(forms.ModelForm):
                                         bounds.ESCALATION_MINUTES, "minutes")
     link_days = _bounded_field("Self-report links stay open (days)", bounds.LINK_DAYS, "days")
     default_interval_days = _bounded_field("Every (days)", bounds.INTERVAL_DAYS, "days")
+    followup_hours = _bounded_field("First self-report after each dose (hours; 0: none)",
+                                    bounds.FOLLOWUP_HOURS, "hours")
+    followup_days = _bounded_field("Second self-report after each dose (days; 0: none)",
+                                   bounds.FOLLOWUP_DAYS, "days")
     crisis_text = forms.CharField(
         label="Crisis text shown to a patient at once", max_length=bounds.CRISIS_TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 9}),
@@ -137,7 +141,8 @@ class MeasureSettingsForm(forms.ModelForm):
         model = MeasureSettings
         fields = ["crisis_text", "escalation_minutes", "link_days", "default_instruments",
                   "ptsd_instruments", "default_interval_days", "qids_suicide_item_threshold",
-                  "madrs_suicide_item_threshold", "prorate", "prorate_rounding"]
+                  "madrs_suicide_item_threshold", "prorate", "prorate_rounding",
+                  "followup_hours", "followup_days"]
         # crisis_text and the bounded numbers are declared above, with their labels
         labels = {
             "default_instruments": "Default schedule (instrument ids, comma-separated)",
@@ -201,13 +206,27 @@ class MeasureSettingsForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # an older settings form (or API client) that does not send it keeps the current value
-        self.fields["prorate_rounding"].required = False
+        for name in ("prorate_rounding", "followup_hours", "followup_days"):
+            self.fields[name].required = False
+        for name in ("followup_hours", "followup_days"):
+            self.fields[name].help_text += (" Defaults 24 hours and 7 days: a clinic "
+                                            "choice, no published timing. Sent in the patient's "
+                                            "depression questionnaire: the PHQ-9, unless their "
+                                            "schedule uses another a patient answers alone.")
         self.initial.setdefault("version", self.instance.version)
         # shown to a patient in crisis: it must read as it was typed
         text.guard(self, free_text=("crisis_text",))
 
     def clean_prorate_rounding(self) -> str:
         return self.cleaned_data.get("prorate_rounding") or self.instance.prorate_rounding
+
+    def clean_followup_hours(self) -> int:
+        value = self.cleaned_data.get("followup_hours")
+        return self.instance.followup_hours if value is None else value
+
+    def clean_followup_days(self) -> int:
+        value = self.cleaned_data.get("followup_days")
+        return self.instance.followup_days if value is None else value
 
     def values(self) -> dict:
         """The cleaned settings, for actions.save_settings (the version travels apart)."""

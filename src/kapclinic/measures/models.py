@@ -43,6 +43,9 @@ def instrument_name(instrument_id: str) -> str:
 ESCALATION_MINUTES = (1, 24 * 60)  # an urgent alert waits at most a day for escalation
 LINK_DAYS = (1, 30)                # a link open longer than a month is not a current answer
 INTERVAL_DAYS = (1, 365)           # at least daily, at most yearly
+# the self-reports anchored to a dose: 0 turns one off; at most three days, and two months
+FOLLOWUP_HOURS = (0, 72)
+FOLLOWUP_DAYS = (0, 60)
 CRISIS_TEXT_MAX = 4000             # characters: a page of text shown at once
 
 
@@ -101,6 +104,11 @@ class MeasureSettings(models.Model):
     # [policy] MADRS item 10 alert threshold (madrs.json setting, default 4).
     madrs_suicide_item_threshold = models.PositiveSmallIntegerField(
         default=4, validators=[validate_madrs_threshold])
+    # [policy] the self-reports anchored to each dose (issue 12: "24 h and day 7"), in the
+    # patient's depression questionnaire; the reference gives no time for them (clinical.md
+    # and sessions.md time only the in-session readings), so each is a clinic setting. 0: none.
+    followup_hours = models.PositiveIntegerField(default=24, validators=_range(FOLLOWUP_HOURS))
+    followup_days = models.PositiveIntegerField(default=7, validators=_range(FOLLOWUP_DAYS))
     # Compare-and-swap version of the fields the measurement settings page saves (the outcome
     # rules page has its own, outcome_version): two admins saving at once, the second is told.
     version = models.PositiveIntegerField(default=1)
@@ -128,7 +136,8 @@ class MeasureSettings(models.Model):
             "relapse_date"),
         none=("id", "clinic", "crisis_text", "escalation_minutes", "link_days", "default_interval_days",
             "qids_suicide_item_threshold", "prorate", "madrs_suicide_item_threshold", "version",
-            "fading_fraction", "madrs_remission_max", "relapse_rules", "response_rules", "outcome_version"),
+            "fading_fraction", "madrs_remission_max", "relapse_rules", "response_rules", "outcome_version",
+            "followup_hours", "followup_days"),
     )
 
     def __str__(self) -> str:
@@ -145,7 +154,8 @@ class MeasureSettings(models.Model):
     def bounded(self, name: str) -> int:
         """A numeric setting within its bounds, whatever was stored (see clamp)."""
         bounds = {"escalation_minutes": ESCALATION_MINUTES, "link_days": LINK_DAYS,
-                  "default_interval_days": INTERVAL_DAYS}[name]
+                  "default_interval_days": INTERVAL_DAYS, "followup_hours": FOLLOWUP_HOURS,
+                  "followup_days": FOLLOWUP_DAYS}[name]
         return clamp(getattr(self, name), bounds, self._meta.get_field(name).default)
 
     def outcome_settings(self) -> outcomes.OutcomeSettings:
@@ -195,6 +205,10 @@ class Response(CorrectableRecord):
     entered_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
     link = models.OneToOneField(PatientLink, null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="response")
+    # The dosing session it belongs to (the treatment app's session id, a plain reference like
+    # an alert's record_id): taken in that session (CADSS-6 at ~40 min), or the follow-up
+    # sent after its dose. Set only once the patient's own dose in that session was checked.
+    session_id = models.PositiveBigIntegerField(null=True, blank=True)
     entered_in_error_at = models.DateTimeField(null=True, blank=True)
     entered_in_error_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT,
                                             related_name="+")
@@ -206,12 +220,15 @@ class Response(CorrectableRecord):
         date=("taken_at", "entered_in_error_at"),
         free_text=("entered_in_error_reason",),
         coded=("instrument", "answers", "severity", "flags", "result", "source"),
-        none=("id", "patient", "definition_version", "total", "entered_by", "link", "entered_in_error_by"),
+        none=("id", "patient", "definition_version", "total", "entered_by", "link", "entered_in_error_by",
+              "session_id"),
     )
 
     class Meta:
         ordering = ["-taken_at", "-id"]
-        indexes = [models.Index(fields=["patient", "instrument", "taken_at"])]
+        indexes = [models.Index(fields=["patient", "instrument", "taken_at"]),
+                   models.Index(fields=["session_id"], condition=models.Q(session_id__isnull=False),
+                                name="response_by_session")]
         constraints = [paired("entered_in_error_at", "entered_in_error_by",
                               "response_error_who_when")]
 
@@ -268,12 +285,15 @@ class MeasureRequest(models.Model):
     due_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
+    # the dosing session whose dose this follow-up is anchored to (None: a scheduled or
+    # hand-sent questionnaire); the answer carries it on (Response.session_id)
+    session_id = models.PositiveBigIntegerField(null=True, blank=True)
 
     clinic_path = "patient__clinic"
     FIELD_CLASSES = classify(
         date=("due_at", "sent_at", "reminded_at"),
         coded=("instrument",),
-        none=("id", "patient", "link"),
+        none=("id", "patient", "link", "session_id"),
     )
 
     def __str__(self) -> str:
@@ -282,6 +302,57 @@ class MeasureRequest(models.Model):
     @property
     def instrument_name(self) -> str:
         return instrument_name(self.instrument)
+
+
+class DoseFollowUp(models.Model):
+    """A self-report due a set time after a dose (the clinic's follow-up hours or days): made
+    when the dose is recorded, sent by the worker when due (a MeasureRequest), or skipped with
+    the reason. One per session and anchor, however often the dose is reported."""
+
+    class Anchor(models.TextChoices):
+        HOURS = "hours", "Hours after the dose"
+        DAYS = "days", "Days after the dose"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="dose_followups")
+    session_id = models.PositiveBigIntegerField()
+    anchor = models.CharField(max_length=10, choices=Anchor.choices)
+    instrument = models.CharField(max_length=40)
+    dose_given_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    request = models.OneToOneField(MeasureRequest, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="followup")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    skipped_at = models.DateTimeField(null=True, blank=True)
+    skipped_reason = models.CharField(max_length=200, blank=True)
+
+    clinic_path = "patient__clinic"
+    # skipped_reason: the software's own words (dose entered in error...), never typed
+    FIELD_CLASSES = classify(
+        date=("dose_given_at", "due_at", "created_at", "sent_at", "skipped_at"),
+        coded=("anchor", "instrument", "skipped_reason"),
+        none=("id", "patient", "session_id", "request"),
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["patient", "session_id", "anchor"],
+                                               name="one_followup_per_dose_and_anchor")]
+        indexes = [models.Index(fields=["due_at"], name="followup_waiting",
+                                condition=models.Q(sent_at__isnull=True, skipped_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} {self.anchor} after session {self.session_id}"
+
+    @property
+    def instrument_name(self) -> str:
+        return instrument_name(self.instrument)
+
+    @property
+    def after_words(self) -> str:
+        """"24 h", "7 days": how long after the dose it is due."""
+        from kapclinic.measures.since_dose import span_words
+
+        return span_words(self.due_at - self.dose_given_at)
 
 
 class OutcomeSnapshot(models.Model):
@@ -307,6 +378,12 @@ class OutcomeSnapshot(models.Model):
     relapsed = models.BooleanField(default=False)
     durability_days = models.FloatField(null=True)
     relief_fading = models.BooleanField(default=False)
+    # What the outcome is attributed to on the dashboard: the protocol and route of the
+    # patient's latest dose (blank: no dose on record), and, when that dose belongs to a
+    # course, the course's first dose, the start its episode baseline is read from.
+    protocol_label = models.CharField(max_length=200, blank=True)
+    route = models.CharField(max_length=40, blank=True)
+    episode_start = models.DateTimeField(null=True, blank=True)
     summary = models.JSONField()
     # The clinic's outcome_version this was computed under (0: before versions existed).
     settings_version = models.PositiveIntegerField(default=0)
@@ -314,8 +391,8 @@ class OutcomeSnapshot(models.Model):
     clinic_path = "patient__clinic"
     # summary holds the dated score series
     FIELD_CLASSES = classify(
-        date=("computed_at", "latest_at", "summary"),
-        coded=("instrument", "condition_group"),
+        date=("computed_at", "latest_at", "summary", "episode_start"),
+        coded=("instrument", "condition_group", "protocol_label", "route"),
         none=("id", "patient", "baseline_total", "latest_total", "reduction_pct", "response_now",
             "remission_now", "ever_responded", "time_to_response_days", "has_relapse_rule", "relapsed",
             "durability_days", "relief_fading", "settings_version"),

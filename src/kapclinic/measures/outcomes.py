@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -21,6 +22,7 @@ from kapclinic.clinical import instruments, outcomes
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.measures.models import ClinicalEvent, MeasureSettings, OutcomeSnapshot, Response
 from kapclinic.patients.models import Patient
+from kapclinic.platform import extensions as ext
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +58,42 @@ def whole_totals(instrument: str, points: list, rounding: str) -> list:
             for at, total in points]
 
 
-def refresh(patient: Patient, instrument: str,
-            settings: MeasureSettings | None = None) -> OutcomeSnapshot | None:
+@dataclass(frozen=True)
+class Attribution:
+    """What a patient's outcome is attributed to: the protocol and route of their latest dose
+    and, when that dose belongs to a course, the course's first dose (the episode start)."""
+
+    protocol_label: str = ""
+    route: str = ""
+    episode_start: datetime | None = None
+
+
+def attribution(doses: list[ext.Dose]) -> Attribution:
+    """From the patient's doses, oldest first (ext.doses_of). The episode baseline is then the
+    core's (outcomes.baseline): the last score on or before the course's first dose."""
+    if not doses:
+        return Attribution()
+    latest = doses[-1]
+    start = None
+    if latest.course_id is not None:
+        start = min(d.given_at for d in doses if d.course_id == latest.course_id)
+    return Attribution(latest.protocol_label, latest.route, start)
+
+
+def doses_by_patient(patient_ids) -> dict[int, list[ext.Dose]]:
+    """Every patient's doses in one read (the treatment app's, through the registry)."""
+    return ext.doses_of(patient_ids)
+
+
+def refresh(patient: Patient, instrument: str, settings: MeasureSettings | None = None,
+            doses: list[ext.Dose] | None = None) -> OutcomeSnapshot | None:
     """Recompute one snapshot. The row is locked first, so a response saved meanwhile and
-    the worker's recomputation cannot overwrite each other with an older reading."""
+    the worker's recomputation cannot overwrite each other with an older reading. ``doses``:
+    the patient's doses when the caller has read them already (else read here)."""
     settings = settings or MeasureSettings.for_clinic(patient.clinic_id)
+    if doses is None:
+        doses = doses_by_patient([patient.pk]).get(patient.pk, [])
+    given = attribution(doses)
     with transaction.atomic():
         list(OutcomeSnapshot.objects.select_for_update()
              .filter(patient=patient, instrument=instrument).values_list("pk", flat=True))
@@ -72,8 +105,10 @@ def refresh(patient: Patient, instrument: str,
         summary = None
         if points:
             try:
-                summary = outcomes.summarise(outcomes.ScoreSeries.from_pairs(instrument, points),
-                                             settings=settings.outcome_settings(),
+                series = outcomes.ScoreSeries.from_pairs(
+                    instrument, points, episode_start=given.episode_start,
+                    course_start=given.episode_start)
+                summary = outcomes.summarise(series, settings=settings.outcome_settings(),
                                              events=relapse_events(patient))
             except (instruments.UnknownInstrumentError, outcomes.SeriesError) as exc:
                 # The definition was removed or changed under stored scores: say so in the
@@ -100,18 +135,24 @@ def refresh(patient: Patient, instrument: str,
             "relief_fading": bool(data.get("relief_fading")),
             "summary": data,
             "settings_version": settings.outcome_version,
+            "protocol_label": given.protocol_label,
+            "route": given.route,
+            "episode_start": given.episode_start,
         }
         snapshot, _ = OutcomeSnapshot.objects.update_or_create(
             patient=patient, instrument=instrument, defaults=values)
     return snapshot
 
 
-def refresh_all(patient: Patient) -> None:
-    """After a diagnosis or an event: every instrument's snapshot of the patient."""
+def refresh_all(patient: Patient, doses: list[ext.Dose] | None = None) -> None:
+    """After a diagnosis, an event or a dose: every instrument's snapshot of the patient."""
     settings = MeasureSettings.for_clinic(patient.clinic_id)
-    for instrument in (OutcomeSnapshot.objects.filter(patient=patient)
-                       .values_list("instrument", flat=True)):
-        refresh(patient, instrument, settings)
+    instruments_measured = list(OutcomeSnapshot.objects.filter(patient=patient)
+                                .values_list("instrument", flat=True))
+    if instruments_measured and doses is None:
+        doses = doses_by_patient([patient.pk]).get(patient.pk, [])
+    for instrument in instruments_measured:
+        refresh(patient, instrument, settings, doses)
 
 
 def stale(clinic_id: int | None = None):
@@ -131,12 +172,14 @@ def refresh_stale(*, clinic_id: int | None = None, limit: int = 500,
     deadline = None if seconds is None else time.monotonic() + seconds
     done = 0
     settings_by_clinic: dict[int, MeasureSettings] = {}
-    batch = (stale(clinic_id).select_related("patient").order_by("pk")[:limit])
+    batch = list(stale(clinic_id).select_related("patient").order_by("pk")[:limit])
+    doses = doses_by_patient({snapshot.patient_id for snapshot in batch}) if batch else {}
     for snapshot in batch:
         patient = snapshot.patient
         if patient.clinic_id not in settings_by_clinic:
             settings_by_clinic[patient.clinic_id] = MeasureSettings.for_clinic(patient.clinic_id)
-        refresh(patient, snapshot.instrument, settings_by_clinic[patient.clinic_id])
+        refresh(patient, snapshot.instrument, settings_by_clinic[patient.clinic_id],
+                doses.get(patient.pk, []))
         done += 1
         if deadline is not None and time.monotonic() > deadline:
             break

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -18,7 +18,7 @@ from kapclinic.alerts import sources as alert_sources
 from kapclinic.alerts.models import Alert
 from kapclinic.audit import trail
 from kapclinic.clinical import instruments, outcomes
-from kapclinic.measures import actions
+from kapclinic.measures import actions, anchoring, since_dose
 from kapclinic.measures import outcomes as outcome_snapshots
 from kapclinic.measures.chart import relapse_chart, trajectory
 from kapclinic.measures.forms import (
@@ -30,6 +30,7 @@ from kapclinic.measures.forms import (
 )
 from kapclinic.measures.models import (
     ClinicalEvent,
+    DoseFollowUp,
     MeasureRequest,
     OutcomeSnapshot,
     Response,
@@ -40,6 +41,7 @@ from kapclinic.patients import link_session
 from kapclinic.patients.access import get_own_patient, get_patient_for_user
 from kapclinic.patients.forms import EnteredInErrorForm
 from kapclinic.patients.models import PatientLink
+from kapclinic.platform import extensions as ext
 from kapclinic.platform.idempotency import one_time_form
 
 
@@ -105,8 +107,12 @@ def current_reading(response: Response, definition) -> dict | None:
 def measures_page(request: HttpRequest, patient, *, event_form=None, status: int = 200
                   ) -> HttpResponse:
     responses = list(Response.objects.filter(patient=patient).select_related("entered_by"))
+    # time since the nearest dose beside each answer: the patient's doses in one read
+    since_dose.annotate(responses, ext.doses_of([patient.pk]).get(patient.pk, []),
+                        since_dose.clinic_zone(request, patient))
     charts = trajectories(responses)
-    version = actions.settings_for(patient.clinic_id).outcome_version
+    clinic_settings = actions.settings_for(patient.clinic_id)
+    version = clinic_settings.outcome_version
     snapshots = {s.instrument: outcome_snapshots.present(s, version)
                  for s in OutcomeSnapshot.objects.filter(patient=patient)}
     for chart in charts:
@@ -126,8 +132,18 @@ def measures_page(request: HttpRequest, patient, *, event_form=None, status: int
         "follow_up_alerts": sum(a.priority == Alert.Priority.FOLLOW_UP for a in open_alerts),
         "instruments": instruments.list_instruments(), "send_form": SendForm(),
         "events": events, "event_form": event_form or ClinicalEventForm(),
-        "open_alerts": open_alerts,
+        "open_alerts": open_alerts, "followups": recent_followups(patient),
+        "followup_settings": clinic_settings,
     }, status=status)
+
+
+FOLLOWUPS_SHOWN = 6
+
+
+def recent_followups(patient) -> list[DoseFollowUp]:
+    """The follow-ups the patient's latest doses scheduled: waiting, sent or skipped (why)."""
+    return list(DoseFollowUp.objects.filter(patient=patient)
+                .order_by("-dose_given_at", "due_at")[:FOLLOWUPS_SHOWN])
 
 
 def _named(schedule: Schedule) -> Schedule:
@@ -194,6 +210,25 @@ def response_entered_in_error(request: HttpRequest, patient_id: int, response_id
                           "questionnaire", "it no longer counts in the outcomes.")
 
 
+SESSION_MAX = 2**63 - 1
+
+
+def requested_session(request: HttpRequest) -> tuple[int | None, str]:
+    """The ``?session=`` a session page's link carries: (id, "") or (None, the problem)."""
+    raw = request.GET.get("session", "").strip()
+    if not raw:
+        return None, ""
+    if not raw.isdigit() or not 0 < int(raw) <= SESSION_MAX:
+        return None, f"Session: {raw[:20]!r} is not a session number."
+    return int(raw), ""
+
+
+def session_refusal(session_id: int) -> str:
+    return (f"Session: no dose is recorded for this patient in session {session_id}, so the "
+            "questionnaire cannot be linked to it. Save it without the session (it is shown "
+            "by its time against the nearest dose), or record the dose first.")
+
+
 @require(Action.MEASURE_ENTER)
 @require_http_methods(["GET", "POST"])
 @one_time_form
@@ -203,11 +238,21 @@ def enter_response(request: HttpRequest, patient_id: int, instrument: str) -> Ht
         form = QuestionnaireForm(request.POST or None, instrument=instrument)
     except instruments.UnknownInstrumentError:
         return render(request, "web/404.html", status=404)
-    if request.method == "POST" and form.is_valid():
+    # taken in a dosing session (the session page links here with ?session=<id>): linked only
+    # to a session in which this patient's own dose is recorded
+    session_id, session_problem = requested_session(request)
+    dose = anchoring.session_dose(patient, session_id)
+    if session_id is not None and dose is None:
+        session_problem = session_refusal(session_id)
+    if request.method == "POST" and session_problem:
+        form.is_valid()
+        form.add_error(None, session_problem)
+    elif request.method == "POST" and form.is_valid():
         try:
             recorded = actions.record_response(patient=patient, instrument=instrument,
                                                answers=form.answers(), source="clinic",
-                                               by=request.user)
+                                               by=request.user,
+                                               session_id=dose.session_id if dose else None)
         except instruments.AnswerError as exc:
             form.add_error(f"item_{exc.item}" if f"item_{exc.item}" in form.fields else None,
                            exc.problem)
@@ -219,9 +264,27 @@ def enter_response(request: HttpRequest, patient_id: int, instrument: str) -> Ht
             if follow_up:
                 messages.warning(request, "Follow-up: " + "; ".join(follow_up))
             messages.success(request, f"{form.definition.short_name} saved.")
-            return redirect("patient-measures", patient_id=patient.pk)
-    return render(request, "measures/enter.html", {"patient": patient, "form": form},
-                  status=422 if form.errors else 200)
+            return redirect(after_entry(patient, dose))
+    plain = reverse("measure-enter", args=[patient.pk, instrument])
+    return render(request, "measures/enter.html", {
+        "patient": patient, "form": form, "session_problem": session_problem,
+        "since_dose": dose and since_dose.describe(timezone.now(), [dose],
+                                                   since_dose.clinic_zone(request, patient)),
+        # a session that cannot be linked: the form saves without it, as the notice says
+        "action": request.get_full_path() if dose else plain,
+        "cancel_url": after_entry(patient, dose),
+    }, status=422 if form.errors else 200)
+
+
+def after_entry(patient, dose) -> str:
+    """Back to the session page it was taken in (the treatment app's, found by its URL
+    name: no import), else the patient's measures."""
+    if dose is not None:
+        try:
+            return reverse("session", args=[dose.session_id])
+        except NoReverseMatch:
+            pass
+    return reverse("patient-measures", args=[patient.pk])
 
 
 @require(Action.MEASURE_SEND)
@@ -283,18 +346,23 @@ def clinic_dashboard(request: HttpRequest) -> HttpResponse:
     curve = dashboard.relapse_curve(clinic_id, instrument)
     clinic_settings = actions.settings_for(clinic_id)
     late, expired = dashboard.overdue(clinic_id)
+    waiting = dashboard.waiting_followups(clinic_id)
     fading = list(dashboard.relief_fading(clinic_id, instrument))
     trail.record_many(
         [trail.Event("list", "outcome", s.pk, patient_id=s.patient_id) for s in fading]
         + [trail.Event("list", "schedule", s.pk, patient_id=s.patient_id) for s in late]
         + [trail.Event("list", "measure_request", r.pk, patient_id=r.patient_id)
-           for r in expired])
+           for r in expired]
+        + [trail.Event("list", "dose_follow_up", f.pk, patient_id=f.patient_id)
+           for f in waiting])
     return render(request, "measures/dashboard.html", {
         "instrument": instruments.get_instrument(instrument),
         "choices": [instruments.get_instrument(i) for i in outcomes.outcome_instruments()],
         "rates": dashboard.rates_by_condition(clinic_id, instrument),
+        "by_treatment": dashboard.rates_by_treatment(clinic_id, instrument),
+        "baseline_window": clinic_settings.outcome_settings().baseline_window_days,
         "curve": curve, "km": relapse_chart(curve) if curve is not None else None,
-        "fading": fading, "late": late, "expired": expired,
+        "fading": fading, "late": late, "expired": expired, "waiting": waiting,
         "fading_fraction": clinic_settings.fading_fraction,
         "relapse_after": clinic_settings.relapse_after.replace("_", " "),
         "stale": outcome_snapshots.stale(clinic_id).count(),

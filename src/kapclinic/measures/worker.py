@@ -38,6 +38,7 @@ BATCH = 200
 
 # the step labels, as the worker's report prints them
 SENDING = "questionnaires sent"
+FOLLOWING_UP = "follow-ups after a dose sent"
 REMINDING = "reminders"
 RECOMPUTING = "outcomes recomputed under new rules"
 
@@ -45,6 +46,7 @@ RECOMPUTING = "outcomes recomputed under new rules"
 def steps() -> list[extensions.WorkerStep]:
     return [
         extensions.WorkerStep("measures.send_due", SENDING, send_due, order=10),
+        extensions.WorkerStep("measures.send_followups", FOLLOWING_UP, send_followups, order=15),
         extensions.WorkerStep("measures.remind", REMINDING, remind, order=20),
         # after the alerts app's escalation (30) and outbox (40): recomputing may take long
         extensions.WorkerStep("measures.recompute", RECOMPUTING, recompute, order=50),
@@ -73,6 +75,13 @@ def send_due(clinic_id: int, now: datetime, url: str | None = None) -> int:
         except Exception:  # noqa: BLE001 (one bad schedule never stops the others)
             log.exception("worker: sending schedule %s failed; it stays due", schedule.pk)
     return sent
+
+
+def send_followups(clinic_id: int, now: datetime) -> int:
+    """Send the clinic's due follow-ups anchored to a dose (24 h, day 7: anchoring)."""
+    from kapclinic.measures import anchoring
+
+    return anchoring.send_followups(clinic_id, now)
 
 
 def remind(clinic_id: int, now: datetime) -> int:
@@ -104,13 +113,15 @@ class Report:
 
     sent: int = 0
     reminded: int = 0
+    followups: int = 0
     escalated: int = 0
     recomputed: int = 0
     delivered: int = 0
     failed: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        return (f"{self.sent} questionnaire(s) sent, {self.reminded} reminder(s), "
+        return (f"{self.sent} questionnaire(s) sent, {self.followups} follow-up(s) after a "
+                f"dose, {self.reminded} reminder(s), "
                 f"{self.escalated} alert(s) escalated, {self.recomputed} outcome(s) recomputed "
                 f"under new rules, {self.delivered} message(s) sent")
 
@@ -135,6 +146,7 @@ def run_once(now: datetime | None = None, url: str | None = None) -> Report:
                 os.environ["KAPCLINIC_BASE_URL"] = previous
     count = done.done.get
     return Report(sent=count(SENDING, 0), reminded=count(REMINDING, 0),
+                  followups=count(FOLLOWING_UP, 0),
                   escalated=count(alert_steps.ESCALATING, 0),
                   recomputed=count(RECOMPUTING, 0), delivered=count(alert_steps.SENDING, 0),
                   failed=tuple(done.failed))
