@@ -183,3 +183,36 @@ def test_an_enrolled_second_clinicians_code_is_checked_before_their_password(rea
                                           override_reason="Partial response", second_clinician=prescriber,
                                           second_password=password, second_code="000000")
         assert exc.value.field == "second_code"
+
+
+@pytest.fixture
+def esketamine_ready(patient, prescriber, nurse):
+    from tests.treatment.helpers import ESKETAMINE
+
+    eligible_and_consented(patient, prescriber, drug="esketamine", route="intranasal")
+    return cleared(patient, prescriber, nurse, ESKETAMINE, start=20)
+
+
+def test_a_first_esketamine_dose_of_84_mg_under_65_needs_a_reason_as_the_label_starts_at_56(
+        esketamine_ready, nurse):
+    with pytest.raises(FieldError) as exc:
+        actions.record_administration(esketamine_ready, at=minutes_ago(1), by=nurse, dose_mg=84)
+    assert exc.value.field == "override_reason"
+    assert "first dose under 65 (56 mg on day 1), not 84 mg" in exc.value.message
+    given = actions.record_administration(esketamine_ready, at=minutes_ago(1), by=nurse, dose_mg=56)
+    assert given.within_protocol
+
+
+def test_a_patient_of_70_is_given_a_first_esketamine_dose_of_28_mg_within_the_label(
+        esketamine_ready, nurse, patient):
+    from datetime import date
+
+    from kapclinic.patients.models import Patient
+    from tests.conftest import set_directly
+
+    set_directly(Patient.objects.filter(pk=patient.pk), date_of_birth=date(1950, 1, 15))
+    esketamine_ready = type(esketamine_ready).objects.select_related("patient__clinic").get(
+        pk=esketamine_ready.pk)
+    given = actions.record_administration(esketamine_ready, at=minutes_ago(1), by=nurse, dose_mg=28)
+    assert given.within_protocol
+    assert "from 65 (28 mg)" in " ".join(given.calculation["messages"])

@@ -227,7 +227,7 @@ def record_administration(session: Session, *, at: datetime, by: User,
         result = core.calculate_dose(
             protocol, None if weight is None else weight.value, dose_mg_per_kg=dose_mg_per_kg,
             dose_mg=dose_mg, weight_date=None if weight is None else gathered.local_date(weight.at, session),
-            today=day)
+            today=day, **gathered.dose_context(session))
     except core.DoseInputError as exc:
         raise FieldError(exc.field, exc.problem) from exc
     for name, number in (("concentration_mg_per_ml", concentration_mg_per_ml),

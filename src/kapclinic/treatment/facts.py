@@ -45,6 +45,21 @@ def local_date(when: datetime, session: Session) -> date:
     return when.astimezone(ZoneInfo(session.patient.clinic.time_zone)).date()
 
 
+def age_on(born: date, day: date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def dose_context(session: Session) -> dict[str, int | bool]:
+    """What a label's age and day-1 dose rules need (calculate_dose's ``age_years`` and
+    ``first_dose``): the patient's age on the session's day, and whether no dose of this
+    drug was given to the patient before (doses entered in error do not count)."""
+    day = local_date(session.scheduled_at, session)
+    earlier = (Administration.objects.filter(session__patient_id=session.patient_id, drug=session.drug,
+                                             entered_in_error_at__isnull=True)
+               .exclude(session=session).exists())
+    return {"age_years": age_on(session.patient.date_of_birth, day), "first_dose": not earlier}
+
+
 def latest_checklist(session: Session) -> dict[str, ChecklistEntry]:
     """The latest answer to each item (later answers replace earlier ones)."""
     latest: dict[str, ChecklistEntry] = {}

@@ -173,3 +173,40 @@ def test_milligrams_and_milligrams_per_kilogram_agree(weight, dose):
     assert abs(result.dose_mg - weight * dose) <= 0.1 + 1e-9  # one rounding step at most
     assert abs(result.dose_mg_per_kg * weight - result.dose_mg) <= weight * 0.0005 + 1e-9
     assert round(result.dose_mg * 10) == pytest.approx(result.dose_mg * 10)  # whole tenths
+
+
+def test_esketamine_under_65_starts_at_56_mg_on_the_first_day_and_28_mg_is_below_its_range():
+    first = calculate_dose(ESKETAMINE, None, dose_mg=56, age_years=40, first_dose=True)
+    assert first.within_protocol
+    too_much_first = calculate_dose(ESKETAMINE, None, dose_mg=84, age_years=40, first_dose=True)
+    assert not too_much_first.within_protocol
+    assert "first dose under 65 (56 mg on day 1), not 84 mg" in " ".join(too_much_first.messages)
+    assert calculate_dose(ESKETAMINE, None, dose_mg=84, age_years=40).within_protocol
+    low = calculate_dose(ESKETAMINE, None, dose_mg=28, age_years=40)
+    assert not low.within_protocol and "below the protocol range of 56-84 mg" in low.messages[0]
+
+
+def test_esketamine_from_65_starts_at_28_mg_and_may_stay_there():
+    assert calculate_dose(ESKETAMINE, None, dose_mg=28, age_years=65, first_dose=True).within_protocol
+    assert calculate_dose(ESKETAMINE, None, dose_mg=28, age_years=72).within_protocol
+    first_56 = calculate_dose(ESKETAMINE, None, dose_mg=56, age_years=70, first_dose=True)
+    assert not first_56.within_protocol
+    assert "first dose from 65 (28 mg on day 1), not 56 mg" in " ".join(first_56.messages)
+
+
+def test_without_the_age_the_esketamine_doses_under_65_apply_and_say_so():
+    result = calculate_dose(ESKETAMINE, None, dose_mg=28)
+    assert not result.within_protocol
+    assert any("Age not given: the doses under 65 apply" in m for m in result.messages)
+
+
+def test_an_impossible_age_is_refused_naming_it():
+    with pytest.raises(DoseInputError) as exc:
+        calculate_dose(ESKETAMINE, None, dose_mg=56, age_years=-3)
+    assert exc.value.field == "age_years"
+
+
+def test_racemic_protocols_have_no_age_or_first_day_rule():
+    today = date(2026, 12, 1)
+    assert calculate_dose(IV, 70, dose_mg_per_kg=0.5, weight_date=today, today=today, age_years=80,
+                          first_dose=True).within_protocol

@@ -40,6 +40,10 @@ def add_dose_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the day the weight was taken (default: today)")
     parser.add_argument("--dose-mg-per-kg", metavar="D", help="the dose in mg/kg")
     parser.add_argument("--dose-mg", metavar="D", help="the dose in mg")
+    parser.add_argument("--age", metavar="YEARS", help="the patient's age in years (a label's "
+                        "doses from an age on: esketamine from 65)")
+    parser.add_argument("--first-dose", action="store_true",
+                        help="the patient's first dose of the drug (the label's day-1 dose)")
     _add_common(parser)
 
 
@@ -100,7 +104,8 @@ def run_dose(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         result = calculate_dose(protocol, _float("weight_kg", args.weight_kg),
                                 dose_mg_per_kg=_float("dose_mg_per_kg", args.dose_mg_per_kg),
                                 dose_mg=_float("dose_mg", args.dose_mg),
-                                weight_date=weight_date, today=today)
+                                weight_date=weight_date, today=today,
+                                age_years=_float("age_years", args.age), first_dose=args.first_dose)
     except ProtocolError as exc:
         return usage_error(exc, err)
     if args.json:

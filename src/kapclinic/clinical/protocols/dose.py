@@ -138,7 +138,8 @@ def _check_weight(protocol: Protocol, weight_kg: Any, weight_date: date | None, 
 
 def calculate_dose(protocol: Protocol, weight_kg: float | None, *, dose_mg_per_kg: float | None = None,
                    dose_mg: float | None = None, weight_date: date | None = None,
-                   today: date | None = None, weight_max_age_days: int | None = None) -> DoseResult:
+                   today: date | None = None, weight_max_age_days: int | None = None,
+                   age_years: float | None = None, first_dose: bool = False) -> DoseResult:
     """The dose in mg and mg/kg for ``protocol`` (already configured with the clinic's
     settings), whether it is within the protocol, and plain messages naming the range or
     cap and where it comes from. Exactly one of ``dose_mg_per_kg`` and ``dose_mg``.
@@ -147,6 +148,10 @@ def calculate_dose(protocol: Protocol, weight_kg: float | None, *, dose_mg_per_k
     negative, non-finite or implausible (clinical.md 4.4) weight; a weight not taken today
     (``weight_max_age_days``) for a weight-based protocol; both or neither dose; a dose
     more than ten times the cap.
+
+    A label's age and day-1 rules (esketamine: from 65 the range starts at 28 mg and the
+    first dose is 28 mg; under 65 it is 56 mg) apply with ``age_years`` and ``first_dose``
+    (the patient's first dose of the drug); without the age the under-age rules apply.
     """
     if (dose_mg_per_kg is None) == (dose_mg is None):
         raise DoseInputError("dose", "give exactly one of dose_mg_per_kg and dose_mg")
@@ -154,12 +159,22 @@ def calculate_dose(protocol: Protocol, weight_kg: float | None, *, dose_mg_per_k
     problem = WEIGHT_MAX_AGE_DAYS.problem(max_age)
     if problem is not None:
         raise DoseInputError("weight_max_age_days", problem)
+    if age_years is not None and (isinstance(age_years, bool) or not isinstance(age_years, int | float)
+                                  or not 0 <= age_years <= 130):
+        raise DoseInputError("age_years", "must be an age in years from 0 to 130")
     messages: list[str] = []
     weight = _check_weight(protocol, weight_kg, weight_date, today, int(max_age), messages)
     unit = protocol.unit_words
     lo, hi = protocol.dose_range
     cap = protocol.cap
     dose = protocol.model.dose
+    rule = dose.age_rule
+    band = None
+    if rule is not None:
+        older = age_years is not None and age_years >= protocol.number(rule.from_age)
+        band = rule.from_age_on if older else rule.under
+    lowest = band.range_min if band is not None else dose.range_min
+    lo = max(lo, protocol.number(lowest))
     # the dose in the protocol's unit, as asked for, and the mg to give
     if dose_mg_per_kg is not None:
         per_kg = _number("dose_mg_per_kg", dose_mg_per_kg)
@@ -189,7 +204,8 @@ def calculate_dose(protocol: Protocol, weight_kg: float | None, *, dose_mg_per_k
     if dose.whole_multiple_of is not None:
         step = protocol.number(dose.whole_multiple_of)
         whole = math.isclose(mg / step, round(mg / step), abs_tol=1e-9)
-    within = in_range and not above_cap and whole
+    day_one = _first_dose_problem(protocol, mg, band.first_dose if band is not None else None, first_dose)
+    within = in_range and not above_cap and whole and day_one is None
     shown = f"{_fmt(asked)} {unit}"
     if weight is not None:
         shown += f" ({_fmt(mg)} mg for {_fmt(weight)} kg)" if protocol.weight_based else ""
@@ -199,13 +215,19 @@ def calculate_dose(protocol: Protocol, weight_kg: float | None, *, dose_mg_per_k
     elif not in_range:
         side = "above" if asked > hi else "below"
         messages.append(f"{shown} is {side} the protocol range of {_fmt(lo)}-{_fmt(hi)} {unit}: "
-                        f"{_range_words(protocol)}.")
+                        f"{_range_words(protocol, lowest)}.")
     else:
         messages.append(f"{shown} is within the protocol range of {_fmt(lo)}-{_fmt(hi)} {unit}: "
-                        f"{_range_words(protocol)}.")
+                        f"{_range_words(protocol, lowest)}.")
     if not whole and dose.whole_multiple_of is not None:
         messages.append(f"{_fmt(mg)} mg cannot be given in whole devices: "
                         f"{_words(protocol, dose.whole_multiple_of)}.")
+    if rule is not None and age_years is None:
+        from_age = _fmt(protocol.number(rule.from_age))
+        messages.append(f"Age not given: the doses under {from_age} apply (from {from_age}, the "
+                        f"lowest is {_fmt(protocol.number(rule.from_age_on.range_min))} mg).")
+    if day_one is not None:
+        messages.append(day_one)
     if not within:
         messages.append("Giving it needs a written reason and a second clinician's confirmation.")
     if dose_mg_per_kg is not None and not math.isclose(mg, (weight or 0) * dose_mg_per_kg, abs_tol=1e-9):
@@ -218,8 +240,16 @@ def calculate_dose(protocol: Protocol, weight_kg: float | None, *, dose_mg_per_k
         needs_reason_and_second_clinician=not within, messages=tuple(messages))
 
 
-def _range_words(protocol: Protocol) -> str:
-    low = _words(protocol, protocol.model.dose.range_min)
+def _first_dose_problem(protocol: Protocol, mg: float, expected: Param | None,
+                        first_dose: bool) -> str | None:
+    """Why ``mg`` is not the label's first dose, when this is the patient's first."""
+    if not first_dose or expected is None or math.isclose(mg, protocol.number(expected), abs_tol=1e-9):
+        return None
+    return f"This is the patient's first dose: {_words(protocol, expected)}, not {_fmt(mg)} mg."
+
+
+def _range_words(protocol: Protocol, lowest: Param | None = None) -> str:
+    low = _words(protocol, lowest or protocol.model.dose.range_min)
     high = _words(protocol, protocol.model.dose.range_max)
     return low if low == high else f"{low} and {high}"
 

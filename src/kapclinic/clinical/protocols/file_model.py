@@ -73,6 +73,20 @@ class Citation(Strict):
     evidence: Evidence
 
 
+class AgeDoses(Strict):
+    range_min: Param   # the lowest dose at these ages
+    first_dose: Param  # the patient's first dose of the drug (the label's day 1)
+
+
+class AgeRule(Strict):
+    """A label's doses by age (Spravato: under 65, 56 mg on day 1 and at the lowest; from
+    65, 28 mg). Without the patient's age the doses under ``from_age`` apply."""
+
+    from_age: Param
+    under: AgeDoses
+    from_age_on: AgeDoses
+
+
 class Dose(Strict):
     standard: Param | None = None
     range_min: Param
@@ -80,6 +94,7 @@ class Dose(Strict):
     cap: Param
     titration_step: Param | None = None
     whole_multiple_of: Param | None = None  # esketamine: whole 28 mg devices
+    age_rule: AgeRule | None = None
 
 
 class Phase(Strict):
