@@ -55,6 +55,7 @@ class Action(enum.StrEnum):
     SESSION_INTENTION = "session.intention"  # the therapist's note of intention (a checklist item)
     DOSE_ADMINISTER = "dose.administer"    # record the dose given
     DOSE_CONFIRM = "dose.confirm"          # be the second clinician for a dose outside the protocol
+    SESSION_VISIT_CODES = "session.visit_codes"  # the sessions' visit codes of a period (CSV for billing)
 
 
 R = Role
@@ -107,13 +108,19 @@ MATRIX: dict[Action, frozenset[Role]] = {
     # a licensed clinician who could give the dose; a dose outside the protocol also needs a
     # prescriber as one of the two (clinical.md 5: prescriber override text)
     Action.DOSE_CONFIRM: frozenset({R.PRESCRIBER, R.NURSE}),
+    # The visit codes CSV is for billing (payment): the MRN, date, drug, dose and code of each
+    # session, no names or notes. The admin runs the clinic's office, billing included, so
+    # this one export of health information is theirs; the prescriber is the billing provider
+    # who supervises the sessions and answers for their codes. Nurses, therapists and the
+    # coordinator do not bill; the researcher sees de-identified data only.
+    Action.SESSION_VISIT_CODES: frozenset({R.ADMIN, R.PRESCRIBER}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.
 READ_ONLY_ACTIONS = frozenset(
     {Action.SELF_VIEW, Action.PATIENT_LIST, Action.PATIENT_VIEW, Action.AUDIT_VIEW,
      Action.PK_SIMULATE, Action.ALERT_VIEW, Action.OUTBOX_VIEW, Action.DASHBOARD_VIEW,
-     Action.SESSION_VIEW}
+     Action.SESSION_VIEW, Action.SESSION_VISIT_CODES}
 )
 
 

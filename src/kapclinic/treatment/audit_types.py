@@ -6,6 +6,7 @@ from django.db import models
 class AuditActions(models.TextChoices):
     TRANSITION = "transition", "Session step"
     DOSE_CONFIRMED = "dose_confirmed", "Dose confirmed by a second clinician"
+    EXPORT = "export", "Exported"
 
 
 class AuditRecords(models.TextChoices):
@@ -19,3 +20,4 @@ class AuditRecords(models.TextChoices):
     ROOM_BOARD = "room_board", "Room board"
     REMS_SUBMISSION = "rems_submission", "Spravato REMS monitoring form submitted"
     REMS_FORM_DETAILS = "rems_form_details", "REMS form details of the clinic"
+    VISIT_CODES = "visit_codes", "Session visit codes (CSV for billing)"

@@ -22,6 +22,8 @@ def register_all() -> None:
         rems.worker_step(),  # a reminder for a REMS form not yet submitted (issue 12)
         # measures read time since the nearest dose from here
         ext.DoseRecords("treatment", doses.doses_of),
+        # the sessions' visit codes of a period, for whoever bills (issue 12)
+        ext.NavItem("visit-codes", "Visit codes", "visit-codes", Action.SESSION_VISIT_CODES, order=90),
     )
     # the reading behind an alert a session raised, under it on the alerts pages
     alert_sources.register_source("treatment", "Dosing session", alert_details.TEMPLATE,

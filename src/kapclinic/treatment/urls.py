@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from kapclinic.treatment import rems_views, views
+from kapclinic.treatment import record, rems_views, views, visit_codes
 
 urlpatterns = [
     path("patients/<int:patient_id>/sessions/new/", views.schedule, name="session-schedule"),
@@ -21,4 +21,8 @@ urlpatterns = [
     path("sessions/<int:session_id>/rems/", rems_views.rems_form, name="session-rems"),
     path("sessions/<int:session_id>/rems/submitted/", rems_views.mark_submitted,
          name="session-rems-submitted"),
+    # the printable session record and the visit codes CSV (issue 12)
+    path("sessions/<int:session_id>/record/", record.session_record, name="session-record"),
+    path("sessions/visit-codes/", visit_codes.visit_codes_page, name="visit-codes"),
+    path("sessions/visit-codes/csv/", visit_codes.visit_codes_csv, name="visit-codes-csv"),
 ]
