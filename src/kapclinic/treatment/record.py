@@ -98,6 +98,11 @@ class SessionRecord:
         return self.session.patient
 
     @property
+    def protocol_version(self) -> str:
+        """The protocol file's version the session ran (stored as ``id@version``)."""
+        return self.session.protocol_version.rpartition("@")[2]
+
+    @property
     def ended_early(self) -> bool:
         return self.session.state in (State.CANCELLED, State.STOPPED)
 
