@@ -43,6 +43,7 @@ from kapclinic.treatment.reads import session_for_user
 from kapclinic.treatment.rems import SESSION_RECORD
 
 CRITERIA_WORDS = {"modified_aldrete": "Modified Aldrete score", "padss": "PADSS score"}
+JUDGEMENT_WORDS = "A clinician's judgement that the patient is clinically stable (no score)"
 DISCHARGE_ITEMS = (ChecklistItem.SEDATION_RESOLVED, ChecklistItem.DISSOCIATION_RESOLVED,
                    ChecklistItem.RESPIRATORY_DEPRESSION_RESOLVED, ChecklistItem.DISCHARGE_SCORE,
                    ChecklistItem.JUDGED_STABLE)
@@ -149,9 +150,12 @@ def _discharge(session: Session, protocol: core.Protocol | None, entries: list[C
     out: dict[str, Any] = {"answers": [(ChecklistItem(item).label, _answer_words(latest[item]))
                                        for item in DISCHARGE_ITEMS if item in latest]}
     if protocol is not None:
-        out["criteria"] = CRITERIA_WORDS.get(protocol.discharge_criteria,
-                                             protocol.discharge_criteria.replace("_", " "))
-        out["score_at_least"] = protocol.discharge_score_at_least
+        criteria = protocol.discharge_criteria
+        if criteria in CRITERIA_WORDS:
+            out["criteria"] = (f"{CRITERIA_WORDS[criteria]} of at least "
+                               f"{protocol.discharge_score_at_least:g}")
+        else:
+            out["criteria"] = JUDGEMENT_WORDS
         out["minimum_minutes"] = protocol.min_observation_minutes
         out["counted_from"] = ("the start of the dose" if protocol.observation_counted_from == "dose_start"
                                else "the end of the dose")
