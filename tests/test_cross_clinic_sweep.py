@@ -574,6 +574,7 @@ OWN_POST_REFUSED = {
     "sessions/<int:session_id>/rems/": "a page to read: it takes no POST",
     "sessions/<int:session_id>/rems/submitted/": "only an esketamine session has a REMS form; the "
                                                  "sweep's is IV",
+    "sessions/<int:session_id>/record/": "the printable record, a page to read: it takes no POST",
 }
 
 

@@ -392,6 +392,39 @@ def cmd_worker(args: argparse.Namespace) -> int:
         time.sleep(args.interval)
 
 
+def cmd_sessions_visit_codes(args: argparse.Namespace) -> int:
+    """The visit codes CSV of a clinic's period (as the page makes it), audited as the command."""
+    from datetime import date
+
+    from kapclinic.accounts.models import Clinic
+    from kapclinic.audit import context
+    from kapclinic.treatment import visit_codes
+
+    clinic = Clinic.objects.filter(slug=args.clinic).first()
+    if clinic is None:
+        raise CommandError(f"no clinic {args.clinic!r}")
+    days = {}
+    for flag, text in (("from", args.date_from), ("to", args.date_to)):
+        try:
+            days[flag] = date.fromisoformat(text)
+        except ValueError:
+            raise CommandError(f"--{flag}: {text!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        visit_codes.check_period(days["from"], days["to"])
+    except visit_codes.PeriodError as exc:
+        raise CommandError(f"--{exc.field}: {exc.message}") from None
+    context.set_system_actor("kapclinic sessions visit-codes", clinic.pk)
+    visit_codes.audit_export(clinic, days["from"], days["to"])
+    lines = visit_codes.csv_lines(clinic, days["from"], days["to"])
+    if args.out is None:
+        sys.stdout.writelines(lines)
+        return 0
+    with open(args.out, "w", encoding="utf-8", newline="") as out:
+        out.writelines(lines)
+    print(f"Visit codes of {days['from']} to {days['to']} written to {args.out}", file=sys.stderr)
+    return 0
+
+
 # Django commands that would change people or health records without an audit entry (or wipe
 # them), each with the audited way to do what it does.
 REFUSED_MANAGE_COMMANDS = {
@@ -534,6 +567,15 @@ def build_parser() -> argparse.ArgumentParser:
     manage = sub.add_parser("manage", help="run a Django management command")
     manage.add_argument("rest", nargs=argparse.REMAINDER)
     manage.set_defaults(func=cmd_manage)
+
+    sessions = sub.add_parser("sessions", help="dosing sessions")
+    sessions_sub = sessions.add_subparsers(dest="sessions_command", required=True, parser_class=Parser)
+    codes = sessions_sub.add_parser("visit-codes", help="the visit codes CSV of a period (for billing)")
+    codes.add_argument("--clinic", required=True, help="the clinic's slug")
+    codes.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
+    codes.add_argument("--to", dest="date_to", required=True, help="last day, YYYY-MM-DD")
+    codes.add_argument("--out", type=Path, help="write the CSV here (default: standard output)")
+    codes.set_defaults(func=cmd_sessions_visit_codes)
 
     pk = sub.add_parser("pk", help="pharmacokinetic models and simulation (decision support)")
     pk_cli.add_arguments(pk)

@@ -57,6 +57,7 @@ class Action(enum.StrEnum):
     PROTOCOL_VIEW = "protocol.view"        # the clinic's protocols as data (no health information)
     DOSE_ADMINISTER = "dose.administer"    # record the dose given
     DOSE_CONFIRM = "dose.confirm"          # be the second clinician for a dose outside the protocol
+    SESSION_VISIT_CODES = "session.visit_codes"  # the sessions' visit codes of a period (CSV for billing)
 
 
 R = Role
@@ -113,13 +114,19 @@ MATRIX: dict[Action, frozenset[Role]] = {
     # the admin keeps in order, as with the outcome rules; they hold no health information.
     Action.SESSION_SETTINGS: frozenset({R.ADMIN, R.PRESCRIBER}),
     Action.PROTOCOL_VIEW: frozenset(CLINICAL | {R.ADMIN}),
+    # The visit codes CSV is for billing (payment): the MRN, date, drug, dose and code of each
+    # session, no names or notes. The admin runs the clinic's office, billing included, so
+    # this one export of health information is theirs; the prescriber is the billing provider
+    # who supervises the sessions and answers for their codes. Nurses, therapists and the
+    # coordinator do not bill; the researcher sees de-identified data only.
+    Action.SESSION_VISIT_CODES: frozenset({R.ADMIN, R.PRESCRIBER}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.
 READ_ONLY_ACTIONS = frozenset(
     {Action.SELF_VIEW, Action.PATIENT_LIST, Action.PATIENT_VIEW, Action.AUDIT_VIEW,
      Action.PK_SIMULATE, Action.ALERT_VIEW, Action.OUTBOX_VIEW, Action.DASHBOARD_VIEW,
-     Action.SESSION_VIEW, Action.PROTOCOL_VIEW}
+     Action.SESSION_VIEW, Action.PROTOCOL_VIEW, Action.SESSION_VISIT_CODES}
 )
 
 

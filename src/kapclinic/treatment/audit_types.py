@@ -10,6 +10,7 @@ class AuditActions(models.TextChoices):
     CANCEL = "cancel", "Cancelled"
     ATTENDED = "attended", "Marked attended"
     END = "end", "Ended"
+    EXPORT = "export", "Exported"
 
 
 class AuditRecords(models.TextChoices):
@@ -26,3 +27,4 @@ class AuditRecords(models.TextChoices):
     COURSE = "course", "Treatment course"
     THERAPY_VISIT = "therapy_visit", "Therapy visit (preparation or integration)"
     CALENDAR = "calendar", "Session calendar"
+    VISIT_CODES = "visit_codes", "Session visit codes (CSV for billing)"

@@ -25,6 +25,8 @@ def register_all() -> None:
         ext.DoseRecords("treatment", doses.doses_of),
         ext.NavItem("session-settings", "Session settings", "session-settings", Action.SESSION_SETTINGS,
                     order=75),
+        # the sessions' visit codes of a period, for whoever bills (issue 12)
+        ext.NavItem("visit-codes", "Visit codes", "visit-codes", Action.SESSION_VISIT_CODES, order=90),
     )
     # the reading behind an alert a session raised, under it on the alerts pages
     alert_sources.register_source("treatment", "Dosing session", alert_details.TEMPLATE,

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from kapclinic.treatment import course_urls, rems_views, settings_views, views
+from kapclinic.treatment import course_urls, record, rems_views, settings_views, views, visit_codes
 
 urlpatterns = [
     *course_urls.urlpatterns,  # courses and the calendar
@@ -26,4 +26,8 @@ urlpatterns = [
     path("clinic/sessions/", settings_views.session_settings, name="session-settings"),
     path("clinic/protocols/", settings_views.protocol_list, name="protocols"),
     path("clinic/rems/", settings_views.rems_details, name="rems-details"),
+    # the printable session record and the visit codes CSV (issue 12)
+    path("sessions/<int:session_id>/record/", record.session_record, name="session-record"),
+    path("sessions/visit-codes/", visit_codes.visit_codes_page, name="visit-codes"),
+    path("sessions/visit-codes/csv/", visit_codes.visit_codes_csv, name="visit-codes-csv"),
 ]
