@@ -123,6 +123,9 @@ def test_without_todays_weight_the_page_asks_for_it_instead_of_guessing_a_curve(
 def test_an_esketamine_session_names_its_one_model_and_ignores_weight_as_the_model_does(spraying,
                                                                                        prescriber):
     words = text(login(prescriber).get(f"/sessions/{spraying.pk}/"))
+    assert ("56 mg, intranasal, 2 devices of 28 mg taken 5 min apart from the start, as the model "
+            "assumes") in words
+    assert "mg/kg" not in words.split("Predicted plasma level")[1].split("Today's dose beside")[0]
     assert "the published population model of esketamine (Spravato) by this route (Perez-Ruixo 2021)" \
         in words
 

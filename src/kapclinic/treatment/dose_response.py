@@ -15,6 +15,7 @@ five ketamine models the first time, about 1 ms to draw the chart from the cache
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -165,6 +166,25 @@ def ng(value: float) -> str:
     return f"{value:.0f}"
 
 
+def route_words(route: str) -> str:
+    """'IV infusion', 'intranasal': a route's label inside a sentence."""
+    label = ROUTE_LABELS.get(route, route)
+    return label if label.startswith("IV") else label.lower()
+
+
+def _device_words(models: list[pk.ModelDefinition], route: str, mg: float) -> str:
+    """A nasal spray's devices as the model takes them (a fixed interval from the start)."""
+    for model in models:
+        spec = model.routes.get(route)
+        if spec is not None and spec.device_mg and spec.device_interval is not None:
+            count = max(1, math.ceil(mg / spec.device_mg - 1e-9))
+            if count == 1:
+                return ""
+            return (f", {count} devices of {spec.device_mg:g} mg taken {spec.device_interval.value:g} "
+                    f"{spec.device_interval.unit} apart from the start, as the model assumes")
+    return ""
+
+
 def _dose_words(mg: float, per_kg: float | None, weight: float | None) -> str:
     if per_kg and weight:
         return f"{format_figure(mg)} mg ({format_figure(per_kg)} mg/kg × {format_figure(weight)} kg)"
@@ -194,7 +214,12 @@ def todays_dose(protocol: core.Protocol, given: Administration | None,
         started = None
     if weight is None:
         return None, "Record today's weight: the models' predictions depend on it."
-    words = f"{_dose_words(mg, per_kg, weight)}, {ROUTE_LABELS.get(route, route)}"
+    models = applicable_models(drug, route)
+    weighed = any(m.weight_scaling.method != "none" for m in models)
+    words = _dose_words(mg, per_kg if protocol.weight_based else None, weight)
+    if weighed and not (protocol.weight_based and per_kg):
+        words += f" (at {format_figure(weight)} kg)"
+    words += f", {route_words(route)}"
     paused, planned = False, None
     if route == "iv-infusion":
         planned = (mg / given.rate_mg_per_min if given is not None and given.rate_mg_per_min
@@ -215,6 +240,7 @@ def todays_dose(protocol: core.Protocol, given: Administration | None,
             words += f", in {len(pieces)} stretches between pauses"
     else:
         pieces = ((0.0, round(mg, 3), None),)
+        words += _device_words(models, route, mg)
     if given is None:
         words = f"the protocol's standard dose, not yet given: {words}"
     return TodaysDose(drug, route, mg, per_kg, weight, pieces, given is not None, started, words, paused,
@@ -313,8 +339,8 @@ def chart_of(curves: Curves, now_min: float | None) -> Chart:
     several = len(curves.models) > 1
     desc = " ".join(f"{m.label}: peak {ng(m.cmax_ng_per_ml)} ng/mL at "
                     f"{m.tmax_min:.0f} min." for m in curves.models)
-    chart = Chart("pk-chart session-pk-chart", width=640, height=250,
-                  margin=(46, 150 if several else 130, 22, 44), grid=True, id="session-pk",
+    chart = Chart("pk-chart session-pk-chart", width=760, height=300,
+                  margin=(46, 190, 24, 44), grid=True, id="session-pk",
                   title="Predicted plasma concentration of today's dose, by published model",
                   desc=desc)
     top = max(float(curves.high.max()), 1.0) * 1.1
@@ -336,8 +362,10 @@ def chart_of(curves: Curves, now_min: float | None) -> Chart:
     if now_min is not None and 0 <= now_min <= curves.minutes[-1]:
         x = chart.x(now_min)
         chart.lines.append(_now_line(x, chart))
-        chart.texts.append(Text(x, chart.top - 8, f"now, {now_min:.0f} min", "pk-now-label",
-                                "end" if x > chart.right - 60 else "middle"))
+        # inside the plot, beside the line: clear of the unit above the axis
+        late = x > chart.right - 90
+        chart.texts.append(Text(x - 5 if late else x + 5, chart.top + 14, f"now, {now_min:.0f} min",
+                                "pk-now-label", "end" if late else "start"))
     return chart
 
 
