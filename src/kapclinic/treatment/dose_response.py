@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from urllib.parse import urlencode
@@ -77,6 +77,7 @@ class Curves:
     low: np.ndarray
     high: np.ndarray
     extrapolations: tuple[str, ...]
+    drawn: Chart = field(compare=False, repr=False)  # the chart without "now": drawn once too
 
 
 # ---- the models, named as a clinician reads them -------------------------------------------
@@ -275,7 +276,9 @@ def _curves(drug: str, route: str, pieces: tuple[Piece, ...], weight_kg: float,
     if minutes is None:
         raise pk.PKInputError("route", f"no {drug} model has data for the route {route}")
     stack = np.stack([m.conc_ng_per_ml for m in models])
-    return Curves(minutes, tuple(models), stack.min(0), stack.max(0), tuple(extrapolations))
+    low, high = stack.min(0), stack.max(0)
+    return Curves(minutes, tuple(models), low, high, tuple(extrapolations),
+                  _drawn(minutes, tuple(models), low, high))
 
 
 def curves_for(dose: TodaysDose, age_years: int | None, elapsed_min: float | None) -> Curves:
@@ -334,31 +337,35 @@ class Predicted:
         return f"{low} ng/mL" if low == high else f"{low}–{high} ng/mL"
 
 
-def chart_of(curves: Curves, now_min: float | None) -> Chart:
-    """The models' curves, their range, and a line at now (drawn each poll; cheap)."""
-    several = len(curves.models) > 1
+def _drawn(minutes: np.ndarray, models: tuple[ModelCurve, ...], low: np.ndarray,
+           high: np.ndarray) -> Chart:
+    """The models' curves and their range on the chart's axes (the same until the dose changes)."""
     desc = " ".join(f"{m.label}: peak {ng(m.cmax_ng_per_ml)} ng/mL at "
-                    f"{m.tmax_min:.0f} min." for m in curves.models)
+                    f"{m.tmax_min:.0f} min." for m in models)
     chart = Chart("pk-chart session-pk-chart", width=760, height=300,
                   margin=(46, 190, 24, 44), grid=True, id="session-pk",
                   title="Predicted plasma concentration of today's dose, by published model",
                   desc=desc)
-    top = max(float(curves.high.max()), 1.0) * 1.1
-    chart.value_y(0.0, top, count=5, clamp=True)
-    end = float(curves.minutes[-1])
+    chart.value_y(0.0, max(float(high.max()), 1.0) * 1.1, count=5, clamp=True)
+    end = float(minutes[-1])
     chart.value_x(0.0, end, count=8)
     step = 30 if end <= 6 * 60 else 120  # minutes: half-hours read at a glance, hours past six
     chart.x_ticks = [Tick(chart.x(m), f"{m:g}") for m in np.arange(0.0, end + 0.5, step)]
     chart.axis_titles(x_title="minutes since the dose started")
     chart.texts.append(Text(chart.left, chart.top - 8, "ng/mL"))
-    if several:
-        chart.area(curves.minutes, curves.high, curves.low, "envelope",
-                   title="Range across the models")
-    for i, model in enumerate(curves.models):
+    if len(models) > 1:
+        chart.area(minutes, high, low, "envelope", title="Range across the models")
+    for i, model in enumerate(models):
         colour = PALETTE[i % len(PALETTE)]
-        chart.line(curves.minutes, model.conc_ng_per_ml, "curve", title=model.label,
-                   colour=colour, key=f"pk-{model.id}")
+        chart.line(minutes, model.conc_ng_per_ml, "curve", title=model.label, colour=colour,
+                   key=f"pk-{model.id}")
         chart.legend_entry(model.label, colour)
+    return chart
+
+
+def chart_of(curves: Curves, now_min: float | None) -> Chart:
+    """The drawn chart with a line at now (each poll: a copy of two short lists)."""
+    chart = replace(curves.drawn, lines=list(curves.drawn.lines), texts=list(curves.drawn.texts))
     if now_min is not None and 0 <= now_min <= curves.minutes[-1]:
         x = chart.x(now_min)
         chart.lines.append(_now_line(x, chart))
