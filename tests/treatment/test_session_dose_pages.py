@@ -247,6 +247,21 @@ def test_a_pause_without_a_reason_is_refused_beside_the_reason(infusing, nurse):
     assert not AdministrationEvent.objects.exists()
 
 
+def test_a_pause_from_a_page_left_open_after_another_station_paused_says_why_not(infusing,
+                                                                                  nurse,
+                                                                                  prescriber):
+    client = login(nurse)
+    page = html(client.get(f"/sessions/{infusing.pk}/"))
+    actions.record_administration_event(infusing, kind="pause", at=minutes_ago(1), by=prescriber,
+                                        reason="Nausea")
+    late = post_event(client, infusing, page, kind="pause", reason="Break")
+    assert late.status_code == 302
+    words = text(client.get(late.url))
+    assert "Not recorded: the infusion is paused: it cannot be paused now." in words
+    assert "Resume the infusion" in words
+    assert AdministrationEvent.objects.count() == 1
+
+
 def test_an_alert_recommending_a_pause_is_answered_by_pausing_from_its_card(infusing, nurse):
     client = login(nurse)
     client.post(f"/sessions/{infusing.pk}/vitals/", {"sbp_mmhg": "186", "dbp_mmhg": "100"})

@@ -65,7 +65,10 @@ def record_dose_event(request: HttpRequest, session_id: int) -> HttpResponse:
             reason=data["reason"], device_number=data["device_number"],
             late_reason=data["late_reason"])
     except FieldError as exc:
-        form.add_error(exc.field if exc.field in FORM_FIELDS else None, exc.message)
+        if exc.field not in FORM_FIELDS:  # where the dose stands changed: the page redrawn says how
+            messages.error(request, f"Not recorded: {exc.message}.")
+            return _back(session.pk)
+        form.add_error(exc.field, exc.message)
         return session_page(request, session, status=422, forms={"dose_event": form})
     _said(request, recorded)
     return _back(session.pk)
@@ -90,11 +93,19 @@ def pause_for_alert(request: HttpRequest, session_id: int, alert_id: int) -> Htt
                 session, kind=Kind.PAUSE, at=timezone.now(), by=request.user,
                 reason=note.cleaned_data["note"], alert=alert)
         except FieldError as exc:
-            refused = (exc.message[:1].upper() + exc.message[1:] + "." if exc.field == "reason"
-                       else f"Not paused: {exc.message}.")
+            if exc.field != "reason":  # paused or moved on meanwhile: the page redrawn says how
+                messages.error(request, f"Not paused: {exc.message}.")
+                return _back(session.pk)
+            refused = exc.message[:1].upper() + exc.message[1:] + "."
     if refused is not None:
         return session_page(request, session, status=422, forms={"alert_pause": {
             "alert_id": alert.pk, "message": refused, "note": request.POST.get("note", "")}})
     _said(request, recorded)
-    messages.success(request, "The alert is acknowledged with your note.")
+    alert.refresh_from_db()
+    if alert.acknowledged_by_id == request.user.pk:
+        messages.success(request, "The alert is acknowledged with your note.")
+    elif alert.acknowledged_at is not None:
+        messages.info(request, f"{alert.acknowledged_by.display_name} had acknowledged the alert "
+                               f"at {local_text(alert.acknowledged_at, '%H:%M')}; your note is the "
+                               "pause's reason.")
     return _back(session.pk)
