@@ -135,6 +135,26 @@ def test_a_role_outside_the_dose_explorer_does_not_get_the_decision_support(infu
     assert "Predicted plasma level" not in words and "beside earlier doses" not in words
 
 
+def test_an_infusion_paused_for_ten_minutes_runs_its_dose_in_two_stretches_ten_minutes_later():
+    start = minutes_ago(60)
+
+    def event(kind, minutes, pk):
+        return AdministrationEvent(kind=kind, at=start + timedelta(minutes=minutes), pk=pk)
+
+    pieces, paused = dose_response.infusion_pieces(
+        40.0, 40.0, start, [event("pause", 10, 1), event("resume", 20, 2)], None)
+    assert (pieces, paused) == (((0.0, 10.0, 10.0), (20.0, 30.0, 30.0)), False)
+    stopped, _ = dose_response.infusion_pieces(40.0, 40.0, start, [event("stop", 25, 1)], None)
+    assert stopped == ((0.0, 25.0, 25.0),)
+    waiting, paused = dose_response.infusion_pieces(40.0, 40.0, start, [event("pause", 5, 1)], None)
+    assert (waiting, paused) == (((0.0, 5.0, 5.0),), True)
+
+
+def test_a_session_of_another_day_shows_its_first_hours_without_a_now_line():
+    assert dose_response.hours_for(None) == dose_response.hours_for(3 * 24 * 60) == 4
+    assert dose_response.hours_for(5 * 60) == 7
+
+
 # ---- earlier doses -------------------------------------------------------------------------
 
 def _earlier_session(patient, prescriber, nurse, *, days: int, mg_per_kg: float, moaas: list[int]):

@@ -252,8 +252,8 @@ def todays_dose(protocol: core.Protocol, given: Administration | None,
 
 def hours_for(elapsed_min: float | None) -> int:
     """The window: 4 hours, or to the next whole hour past now when the session runs longer."""
-    if elapsed_min is None or elapsed_min < HOURS_SHOWN * 60 - 15:
-        return HOURS_SHOWN
+    if elapsed_min is None or not HOURS_SHOWN * 60 - 15 <= elapsed_min < (MAX_HOURS - 1) * 60:
+        return HOURS_SHOWN  # a session of another day: its first hours, without a "now"
     return min(MAX_HOURS, int(elapsed_min // 60) + 2)
 
 
