@@ -75,12 +75,13 @@ def dose_controls(live: Any, role: str, bound: DoseEventForm | None = None) -> D
                 kinds = [(Kind.RESUME, {}), (Kind.STOP, {})]
     elif course["kind"] == "devices":
         controls.devices = [e for e in events if e.kind == Kind.DEVICE]
-        if course["devices_given"] < course["devices_expected"]:
+        if (course["devices_given"] < course["devices_expected"]
+                and live.session.state in (State.DOSING, State.MONITORING)):
             controls.next_device = course["devices_given"] + 1
             rest = controls.rest_minutes = infusion.device_rest_minutes(live.protocol)
             if controls.devices and rest:
                 controls.device_rest_until = controls.devices[-1].at + timedelta(minutes=rest)
-            if may and live.session.state in (State.DOSING, State.MONITORING):
+            if may:
                 kinds = [(Kind.DEVICE, {"device_number": controls.next_device})]
     for kind, extra in kinds:
         if bound is not None and bound.data.get("kind") == kind:
