@@ -571,6 +571,10 @@ OWN_POST_REFUSED = {
     "sessions/<int:session_id>/dose/": "a dose needs a session cleared to dose; the sweep's is booked",
     "sessions/<int:session_id>/alerts/<int:alert_id>/acknowledge/":
         "acknowledges only an alert this session's readings raised; the sweep's is a questionnaire's",
+    "sessions/<int:session_id>/dose/events/": "a pause or a device needs a session being dosed; "
+                                               "the sweep's is booked",
+    "sessions/<int:session_id>/alerts/<int:alert_id>/pause/":
+        "pauses only for an alert this session's readings raised; the sweep's is a questionnaire's",
     "sessions/<int:session_id>/rems/": "a page to read: it takes no POST",
     "sessions/<int:session_id>/rems/submitted/": "only an esketamine session has a REMS form; the "
                                                  "sweep's is IV",

@@ -130,7 +130,23 @@ def test_an_iv_session_from_check_in_to_discharge_with_the_room_board_watching(
     board.set_viewport_size(TABLET_LANDSCAPE)
     board.screenshot(caret="initial", path=screenshot_dir / "room-board-tablet.png", full_page=True)
 
-    # every open alert acknowledged with what was done; the board clears by itself
+    # the urgent alert says to pause the infusion: paused from its card (the pause acknowledges
+    # it with the note), then resumed once the blood pressure is seen to
+    pause = page.get_by_role("button", name="Pause the infusion and acknowledge")
+    says_pause = page.locator(".session-alert").filter(has=pause).first
+    says_pause.get_by_label("What you did").fill("BP 186/96: infusion paused, prescriber called")
+    says_pause.get_by_role("button", name="Pause the infusion and acknowledge").click()
+    expect(page.locator(".messages")).to_contain_text("Infusion paused at")
+    expect(page.locator(".dose-card .infusion-state")).to_have_text("Paused")
+    expect(page.locator("#session-pk")).to_contain_text("The infusion is paused")
+    violations["session, infusion paused"] = axe_violations(page)
+    page.screenshot(caret="initial", path=screenshot_dir / "session-paused-desktop.png",
+                    full_page=True)
+    page.get_by_role("button", name="Resume the infusion").click()
+    expect(page.locator(".messages")).to_contain_text("Infusion resumed at")
+    expect(page.locator(".dose-card .infusion-state")).to_have_text("Running")
+
+    # every other open alert acknowledged with what was done; the board clears by itself
     for _ in range(Alert.objects.open().count()):
         first = page.locator(".session-alert").first
         first.get_by_label("What you did").fill("Infusion slowed; prescriber at the chair; BP rechecked")

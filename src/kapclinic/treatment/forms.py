@@ -11,7 +11,7 @@ from django import forms
 
 from kapclinic.clinical import protocols as core
 from kapclinic.platform import text
-from kapclinic.treatment.models import Answer, ChecklistItem, State
+from kapclinic.treatment.models import AdministrationEventKind, Answer, ChecklistItem, State
 
 NUMERIC = {"inputmode": "numeric", "autocomplete": "off"}
 DECIMAL = {"inputmode": "decimal", "autocomplete": "off"}
@@ -198,3 +198,23 @@ class VitalsForm(forms.Form):
     def values(self) -> dict[str, float | None]:
         return {n: self.cleaned_data.get(n) for n in self.values_names()
                 if self.cleaned_data.get(n) is not None}
+
+
+class DoseEventForm(forms.Form):
+    """What happened to the dose after it started (pause, resume, stop; a nasal spray device),
+    from the session page's buttons. The action says what is allowed now and refuses the rest
+    naming the field (a pause or a stop without its reason)."""
+
+    kind = forms.ChoiceField(choices=AdministrationEventKind.choices, widget=forms.HiddenInput)
+    device_number = forms.IntegerField(required=False, min_value=1, max_value=20,
+                                       widget=forms.HiddenInput)
+    reason = forms.CharField(label="Reason", required=False, max_length=4000,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+    at = _when("When it happened")
+    late_reason = _late_reason()
+
+    def __init__(self, *args, kind: str, **kwargs):
+        # several of these forms share the page: the kind keeps their ids apart
+        kwargs["initial"] = {"kind": kind, **kwargs.get("initial", {})}
+        super().__init__(*args, auto_id=f"{kind}-%s", **kwargs)
+        text.guard(self, free_text=("reason", "late_reason"))

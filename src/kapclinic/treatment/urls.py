@@ -2,7 +2,15 @@
 
 from django.urls import path
 
-from kapclinic.treatment import course_urls, record, rems_views, settings_views, views, visit_codes
+from kapclinic.treatment import (
+    course_urls,
+    dose_views,
+    record,
+    rems_views,
+    settings_views,
+    views,
+    visit_codes,
+)
 
 urlpatterns = [
     *course_urls.urlpatterns,  # courses and the calendar
@@ -18,6 +26,11 @@ urlpatterns = [
     path("sessions/<int:session_id>/vitals/", views.record_vitals, name="session-vitals"),
     path("sessions/<int:session_id>/alerts/<int:alert_id>/acknowledge/", views.acknowledge,
          name="session-alert-acknowledge"),
+    # what happens to the dose after it started: pause, resume, stop, nasal spray devices
+    path("sessions/<int:session_id>/dose/events/", dose_views.record_dose_event,
+         name="session-dose-event"),
+    path("sessions/<int:session_id>/alerts/<int:alert_id>/pause/", dose_views.pause_for_alert,
+         name="session-alert-pause"),
     # the Spravato REMS Patient Monitoring Form (issue 12)
     path("sessions/<int:session_id>/rems/", rems_views.rems_form, name="session-rems"),
     path("sessions/<int:session_id>/rems/submitted/", rems_views.mark_submitted,

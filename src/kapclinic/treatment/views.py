@@ -36,7 +36,7 @@ from kapclinic.clinical.sessions import allowed_next, check_transition
 from kapclinic.patients.access import get_patient_for_user
 from kapclinic.platform.charts import Chart, Text, local_text
 from kapclinic.platform.idempotency import one_time_form
-from kapclinic.treatment import actions, board
+from kapclinic.treatment import actions, board, dose_controls
 from kapclinic.treatment import facts as gathered
 from kapclinic.treatment.errors import FieldError, SessionConflict, StepRefused
 from kapclinic.treatment.forms import (
@@ -52,6 +52,7 @@ from kapclinic.treatment.models import (
     ALERT_SOURCE,
     READING_RECORD,
     Administration,
+    AdministrationEvent,
     ChecklistEntry,
     ChecklistItem,
     Session,
@@ -104,6 +105,7 @@ class Live:
     overdue: list[str] = field(default_factory=list)
     next_due_at: datetime | None = None
     charts: list[Chart] = field(default_factory=list)
+    dose_events: list[AdministrationEvent] = field(default_factory=list)  # pauses, devices...
 
     @property
     def open_alerts(self) -> list[Alert]:
@@ -147,6 +149,9 @@ class Live:
             a = self.administration
             rows.append({"at": a.started_at, "what": "Dose started", "kind": "dose",
                          "by": a.administered_by, "detail": _dose_words(a)})
+        rows += [{"at": e.at, "what": e.get_kind_display().replace("device", f"device {e.device_number}")
+                  if e.device_number else e.get_kind_display(), "kind": "dose", "by": e.recorded_by,
+                  "detail": e.reason} for e in self.dose_events]
         rows += [{"at": a.acknowledged_at, "what": "Alert acknowledged", "kind": "alert",
                   "by": a.acknowledged_by, "detail": f"{a.label}: {a.acknowledgement_note}"}
                  for a in self.alerts if a.acknowledged_at]
@@ -159,7 +164,8 @@ class Live:
                  [(a.pk, a.acknowledged_at is not None) for a in self.alerts],
                  [c.pk for c in self.checklist], [e.pk for e in self.events],
                  None if self.administration is None else (self.administration.pk,
-                                                           self.administration.ended_at)]
+                                                           self.administration.ended_at),
+                 [e.pk for e in self.dose_events]]
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
@@ -193,6 +199,9 @@ def load_live(session: Session, now: datetime) -> Live:
                      .order_by("at", "id")),
                 list(ChecklistEntry.objects.filter(session=session).select_related("recorded_by")
                      .order_by("at", "id")))
+    if live.administration is not None:
+        live.dose_events = list(AdministrationEvent.objects.filter(session=session)
+                                .select_related("recorded_by").order_by("at", "id"))
     valid = [r for r in readings if r.entered_in_error_at is None]
     phase = actions.PHASE_OF_STATE.get(State(session.state))
     settings = monitoring_settings(session.patient.clinic_id)
@@ -355,7 +364,7 @@ def _live_context(request: HttpRequest, live: Live, page_version: int | None) ->
     return {"session": live.session, "live": live, "patient": live.session.patient,
             "protocol": live.protocol, "poll_seconds": POLL_SECONDS, "seen": live.digest(),
             "page_version": page_version if page_version is not None else live.session.version,
-            "ack_form": AcknowledgeForm()}
+            "ack_form": AcknowledgeForm(), **dose_controls.live_parts(request, live)}
 
 
 def session_page(request: HttpRequest, session: Session, *, status: int = 200, refused=None,
@@ -381,6 +390,7 @@ def session_page(request: HttpRequest, session: Session, *, status: int = 200, r
         "dose_words": {"low": f"{live.protocol.dose_range[0]:g}", "high": f"{live.protocol.dose_range[1]:g}",
                        "cap": f"{live.protocol.cap:g}"},
     })
+    context.update(dose_controls.page_parts(request, live, forms))
     return render(request, "treatment/session.html", context, status=status)
 
 
