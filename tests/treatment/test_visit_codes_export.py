@@ -327,3 +327,15 @@ def test_the_command_writes_the_same_file_and_refuses_a_bad_period_in_one_line(
     assert capsys.readouterr().err.strip().startswith("kapclinic: --to: is before the first day")
     assert cli.main(["sessions", "visit-codes", "--clinic", "nowhere", "--from", day, "--to", day]) == 2
     assert capsys.readouterr().err.strip() == "kapclinic: no clinic 'nowhere'"
+
+
+@pytest.mark.django_db
+def test_the_supervising_clinician_booked_for_the_session_is_named_with_their_role(
+        patient, prescriber, nurse, clinic_admin):
+    from kapclinic.treatment.models import Session
+    from tests.conftest import set_directly
+
+    s = esketamine(patient, prescriber, nurse)
+    set_directly(Session.objects.filter(pk=s.pk), clinician=prescriber)  # as a course books it
+    [row] = rows(download(clinic_admin, dosed_on(s)))
+    assert row["Supervising clinician"] == f"{prescriber.display_name} (prescriber)"

@@ -61,7 +61,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 COLUMNS = ("Date of service", "Session", "MRN", "Protocol", "Drug", "Route", "Dose given (mg)",
            "Visit code", "Code description", "Note", "Session ended", "Dose started",
-           "Ended at", "Observation (min)", "Dose given by", "Monitoring clinician")
+           "Ended at", "Observation (min)", "Dose given by", "Monitoring clinician",
+           "Supervising clinician")
 
 
 class PeriodError(ValueError):
@@ -103,7 +104,7 @@ def _first_doses(clinic_id: int, start: datetime, end: datetime):
 def _batches(clinic_id: int, start: datetime, end: datetime) -> Iterator[list[Administration]]:
     """The first doses, ``BATCH`` at a time, by keyset on (started_at, id): each batch one
     bounded query, no cursor held open while the rows stream."""
-    base = _first_doses(clinic_id, start, end).select_related("session__patient")
+    base = _first_doses(clinic_id, start, end).select_related("session__patient", "session__clinician")
     last: tuple[datetime, int] | None = None
     while True:
         page = base if last is None else base.filter(
@@ -149,7 +150,8 @@ def _rows_of(batch: list[Administration], clinic_id: int, zone: ZoneInfo,
     ended = {e.session_id: e for e in SessionEvent.objects.filter(
         session_id__in=session_ids, to_state__in=LISTED).select_related("recorded_by")}
     people = {a.administered_by_id for d in doses.values() for a in d} | {
-        e.recorded_by_id for e in ended.values() if e.recorded_by_id}
+        e.recorded_by_id for e in ended.values() if e.recorded_by_id} | {
+        a.session.clinician_id for a in batch if a.session.clinician_id}
     roles = dict(Membership.all_objects.filter(clinic_id=clinic_id, user_id__in=people)
                  .values_list("user_id", "role"))
     table = visit_codes()
@@ -171,7 +173,8 @@ def _rows_of(batch: list[Administration], clinic_id: int, zone: ZoneInfo,
                  "" if end is None else f"{end.at.astimezone(zone):%Y-%m-%d %H:%M}",
                  "" if observed is None else int(observed),
                  "; ".join(dict.fromkeys(_who(a.administered_by, roles) for a in given)),
-                 "" if end is None else _who(end.recorded_by, roles))
+                 "" if end is None else _who(end.recorded_by, roles),
+                 _who(session.clinician, roles))  # the course's or session's, when named
         rows.append(VisitRow(session.pk, session.patient_id, tuple(safe_cell(c) for c in cells)))
     return rows
 
