@@ -17,7 +17,7 @@ from tests.treatment.helpers import cleared, eligible_and_consented, session
 pytestmark = pytest.mark.django_db
 
 
-def test_the_demo_shows_a_clinic_day_with_sessions_in_every_state_past_vitals_and_planned_courses():
+def test_the_demo_shows_a_clinic_day_in_every_state_an_esketamine_rems_form_pending_and_planned_courses():
     demo.load_demo(patients=24, seed=3, password=PASSWORD, weeks=4)
     clinic = Clinic.objects.get(slug="harbor")
     states = set(Session.objects.filter(patient__clinic=clinic).values_list("state", flat=True))
@@ -25,6 +25,9 @@ def test_the_demo_shows_a_clinic_day_with_sessions_in_every_state_past_vitals_an
     past = Session.objects.filter(patient__clinic=clinic, state=State.DISCHARGED).count()
     assert past > 1
     assert VitalReading.objects.filter(patient__clinic=clinic, phase="after_dose").exists()
+    sprayed = Session.objects.get(patient__clinic=clinic, drug="esketamine", state=State.DISCHARGED)
+    assert not sprayed.rems_submissions.exists()  # one REMS monitoring form pending
+    assert sprayed.administration_events.filter(kind="device").count() == 2
     planned = Course.objects.filter(patient__clinic=clinic, state="active")
     assert planned.count() == 3
     assert all(course.therapy_visits.filter(kind="preparation").exists() for course in planned)

@@ -48,6 +48,10 @@ def _intake_answers(patient: Patient, eligible: bool) -> dict[str, str]:
     return answers
 
 
+# every third treated demo patient (by the last digit of the MRN) is also cleared for esketamine
+ESKETAMINE_EVERY = 3
+
+
 def walk(patient: Patient, target: str, staff: dict, document) -> None:
     """Bring a new demo patient to ``target`` the way the clinic does: the intake, the rules'
     decision and the prescriber's sign-off (eligible, ineligible), then the patient's consent
@@ -72,6 +76,8 @@ def walk(patient: Patient, target: str, staff: dict, document) -> None:
                        "Reviewed with the patient and their referrer (demo).", by=prescriber)
     if target not in TREATED:
         return
+    if wanted == Status.ELIGIBLE and int(patient.mrn[-1]) % ESKETAMINE_EVERY == 0:
+        _also_esketamine(patient, coordinator, prescriber)
     actions.sign_consent(patient=patient, document=document, signed_name=patient.full_name,
                            method="in_clinic", by=coordinator,
                            guardian_name=f"Guardian of {patient.full_name}"
@@ -79,6 +85,16 @@ def walk(patient: Patient, target: str, staff: dict, document) -> None:
     patient_actions.change_status(patient=patient, status=Status.IN_TREATMENT, by=prescriber)
     if target != Status.IN_TREATMENT:
         patient_actions.change_status(patient=patient, status=target, by=prescriber)
+
+
+def _also_esketamine(patient: Patient, coordinator, prescriber) -> None:
+    """Some treated demo patients are also assessed and signed off for intranasal esketamine
+    (when the rules find them eligible), so the demo has esketamine sessions and REMS forms."""
+    decision = actions.evaluate_intake(patient=patient, drug="esketamine", route="intranasal",
+                                       by=coordinator)
+    if decision.status in ("eligible", "eligible_with_cautions"):
+        actions.sign_off(decision=decision, accept=True, final_status="eligible", reason="",
+                         by=prescriber)
 
 
 def load(run: DemoRun) -> None:

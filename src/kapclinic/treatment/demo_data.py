@@ -13,11 +13,14 @@ from django.utils import timezone
 from kapclinic.accounts.roles import Role
 from kapclinic.accounts.scoping import for_clinic
 from kapclinic.patients.models import Patient
+from kapclinic.platform import extensions as ext
 from kapclinic.platform.extensions import DemoRun
 from kapclinic.treatment import actions, course_actions
+from kapclinic.treatment import facts as gathered
 from kapclinic.treatment.models import State
 
 PROTOCOL = "iv_racemic_ketamine"
+ESKETAMINE = "intranasal_esketamine"
 LATE = "Demo data, entered after the fact"
 # today's sessions, one per patient, in the order patients are taken: every state on the board
 TODAY = (State.MONITORING, State.DOSING, State.CLEARED, State.CHECKED_IN, State.SCHEDULED,
@@ -35,11 +38,12 @@ def _vitals(run: DemoRun) -> dict[str, float]:
             "resp_rate_per_min": r.randint(12, 16)}
 
 
-def _take(run: DemoRun, patient: Patient, target: str, start: datetime, place: tuple[str, str]) -> None:
+def _take(run: DemoRun, patient: Patient, target: str, start: datetime, place: tuple[str, str],
+          protocol: str = PROTOCOL) -> None:
     """A session scheduled at ``start`` taken to ``target`` at a plausible pace."""
     nurse, therapist = run.staff[Role.NURSE], run.staff[Role.THERAPIST]
     now = timezone.now()
-    s = actions.schedule_session(patient=patient, protocol=PROTOCOL, scheduled_at=start,
+    s = actions.schedule_session(patient=patient, protocol=protocol, scheduled_at=start,
                                  room=place[0], chair=place[1], by=run.staff[Role.COORDINATOR])
     if target == State.SCHEDULED:
         return
@@ -63,7 +67,10 @@ def _take(run: DemoRun, patient: Patient, target: str, start: datetime, place: t
             ("pregnancy_test", "negative" if patient.sex_at_birth == "female" else "not_applicable",
              None, ""),
             ("predose_measures", "yes", None, ""), ("weight_today", "recorded", 72.0, ""),
-            ("intention_note", "recorded", None, "To stay with what comes up (demo)")):
+            ("intention_note", "recorded", None, "To stay with what comes up (demo)"),
+            ("nasal_steroid_decongestant_timing", "not_applicable", None, "")):
+        if item == "nasal_steroid_decongestant_timing" and protocol != ESKETAMINE:
+            continue
         by = therapist if item == "intention_note" else nurse
         actions.record_checklist(s, item=item, answer=answer, value=value, note=note,
                                  at=t + timedelta(minutes=2), by=by, late_reason=late(t))
@@ -75,9 +82,12 @@ def _take(run: DemoRun, patient: Patient, target: str, start: datetime, place: t
     if target == State.CLEARED:
         return
     dose_at = t + timedelta(minutes=8)
-    step(State.DOSING, dose_at, administration={
-        "dose_mg_per_kg": 0.5, "lot": f"DEMO{run.rng.randint(1000, 9999)}",
-        "product_ndc": "0409-2051-05", "concentration_mg_per_ml": 10.0, "rate_mg_per_min": 0.9})
+    if protocol == ESKETAMINE:
+        _spray(run, s, dose_at, late)
+    else:
+        step(State.DOSING, dose_at, administration={
+            "dose_mg_per_kg": 0.5, "lot": f"DEMO{run.rng.randint(1000, 9999)}",
+            "product_ndc": "0409-2051-05", "concentration_mg_per_ml": 10.0, "rate_mg_per_min": 0.9})
     for minutes in range(10, 41, 10):
         at = dose_at + timedelta(minutes=minutes)
         if at < now:
@@ -102,6 +112,25 @@ def _take(run: DemoRun, patient: Patient, target: str, start: datetime, place: t
         "discharge_score": {"answer": "recorded", "value": 10}})
 
 
+def _spray(run: DemoRun, s, dose_at: datetime, late) -> None:
+    """Esketamine: the label's first dose for the patient's age (or 56 mg), two or three
+    devices five minutes apart (Spravato kit NDCs, clinical.md 6.2)."""
+    context = gathered.dose_context(s)
+    first_mg = 28 if context["age_years"] >= 65 else 56
+    mg = first_mg if context["first_dose"] else 56
+    devices = int(mg // 28)
+    s.refresh_from_db()
+    actions.transition(s, to=State.DOSING, at=dose_at, by=run.staff[Role.NURSE], expected_version=s.version,
+                       late_reason=late(dose_at), administration={
+                           "dose_mg": mg, "lot": f"SPR{run.rng.randint(1000, 9999)}",
+                           "product_ndc": "50458-028-02" if devices == 2 else "50458-028-03"})
+    for n in range(devices):
+        at = dose_at + timedelta(minutes=5 * n)
+        if at < timezone.now():
+            actions.record_administration_event(s, kind="device", at=at, by=run.staff[Role.NURSE],
+                                                late_reason=late(at))
+
+
 def load(run: DemoRun) -> None:
     treated = [p for p in for_clinic(Patient, run.clinic.pk).order_by("mrn")
                if run.targets.get(p.mrn) in ("in_treatment", "maintenance")]
@@ -109,8 +138,17 @@ def load(run: DemoRun) -> None:
     # minutes before now each of today's sessions started, so its state is plausible now
     started = {State.MONITORING: 100, State.DOSING: 25, State.CLEARED: 12, State.CHECKED_IN: 6,
                State.SCHEDULED: -45, State.DISCHARGED: 200, State.STOPPED: 60, State.CANCELLED: -90}
-    for i, (patient, target) in enumerate(zip(treated, TODAY, strict=False)):
-        _take(run, patient, target, now - timedelta(minutes=started[target]), ROOMS[i % len(ROOMS)])
+    # patients cleared for esketamine take today's discharged session (its REMS form pending)
+    # and, with a second one, the session in observation
+    sprays = [p for p in treated if not ext.dose_blockers(p, "esketamine", "intranasal")][:2]
+    today = [p for p in treated if p not in sprays]
+    placed = sorted(zip(sprays, (State.DISCHARGED, State.MONITORING), strict=False),
+                    key=lambda pair: TODAY.index(pair[1]))
+    for patient, target in placed:
+        today.insert(TODAY.index(target), patient)
+    for i, (patient, target) in enumerate(zip(today, TODAY, strict=False)):
+        _take(run, patient, target, now - timedelta(minutes=started[target]), ROOMS[i % len(ROOMS)],
+              ESKETAMINE if patient in sprays else PROTOCOL)
     for patient in treated[:PAST_PATIENTS]:
         for k in range(PAST_SESSIONS, 0, -1):
             day = now - timedelta(days=3 * k + run.rng.randint(0, 1), hours=run.rng.randint(1, 4))
