@@ -3,7 +3,8 @@
 Builds one clinic with N patients, a year of discharged sessions (about ten readings each)
 and 40 sessions in progress today, then times server-side with Django's test Client:
 GET /api/v1/sessions/{id}, the session page /sessions/{id}/, GET /api/v1/room-board and the
-room board page /sessions/board/ (target p95 < 100 ms, constant queries), recording a reading
+room board page /sessions/board/ (target p95 < 100 ms, constant queries), the calendar's
+week and day of a past busy week (no target in the issue; reported), recording a reading
 (POST /api/v1/sessions/{id}/vitals, target p95 < 50 ms), and nurses recording at once (one
 thread and one Client each) for some seconds with no error.
 
@@ -267,9 +268,14 @@ def main() -> None:
         samples = [timed(client, "get", url_of(s)) for _ in range(repeats) for s in live]
         counts = sorted({queries(client, url_of(s)) for s in (live[0], dosing[0], live[-1])})
         rows.append((name, p95(samples), counts, len(samples)))
+    busy_week = (timezone.localdate() - timedelta(days=14)).isoformat()  # a full week of sessions
     for name, url, repeats in (("GET /api/v1/room-board", "/api/v1/room-board", 60),
                                ("room board page /sessions/board/", "/sessions/board/", 60),
-                               ("room board poll /sessions/board/live/", "/sessions/board/live/", 60)):
+                               ("room board poll /sessions/board/live/", "/sessions/board/live/", 60),
+                               ("calendar week /calendar/?view=week",
+                                f"/calendar/?view=week&by=room&date={busy_week}", 20),
+                               ("calendar day /calendar/?view=day",
+                                f"/calendar/?view=day&by=clinician&date={busy_week}", 20)):
         client.get(url)
         samples = [timed(client, "get", url) for _ in range(repeats)]
         rows.append((name, p95(samples), [queries(client, url)], repeats))
