@@ -181,3 +181,27 @@ def test_a_course_is_ended_from_its_page_and_what_was_booked_is_cancelled_not_de
     page = text(response)
     assert "This course has ended" in page and "Patient chose to stop" in page
     assert course.sessions.filter(state="cancelled").count() == booked
+
+
+def test_another_clinics_session_through_this_course_is_a_404_audited_as_a_probe(
+        course, nurse, patient, clinic_b, prescriber):
+    from kapclinic.treatment import actions
+
+    theirs_patient = new_patient(clinic_b, mrn="B-0009", given_name="Bea", family_name="Other")
+    theirs = actions.schedule_session(patient=theirs_patient, protocol=IV, scheduled_at=next_monday_9am(),
+                                      by=None)
+    response = login(nurse).post(
+        f"/patients/{patient.pk}/courses/{course.pk}/sessions/{theirs.pk}/cancel/",
+        {"version": theirs.version, "reason": "probe"})
+    assert response.status_code == 404
+    assert AuditEntry.objects.filter(action="denied", object_id=str(theirs.pk)).exists()
+    theirs.refresh_from_db()
+    assert theirs.state == "scheduled"
+
+
+def test_a_refused_change_that_shows_the_course_again_is_audited_as_a_read(course, nurse, patient):
+    visit = course.therapy_visits.get(kind="preparation")
+    before = AuditEntry.objects.filter(action="read", object_type="course").count()
+    login(nurse).post(f"/patients/{patient.pk}/courses/{course.pk}/visits/{visit.pk}/cancel/",
+                      {"version": visit.version, "reason": ""})
+    assert AuditEntry.objects.filter(action="read", object_type="course").count() == before + 1

@@ -165,3 +165,34 @@ def test_a_therapy_visit_is_moved_with_its_reason_and_a_stale_version_is_refused
         course_actions.move_therapy_visit(visit, to=visit.scheduled_at + timedelta(days=2),
                                           reason="Again", by=therapist, expected_version=stale)
     assert exc.value.field == "version"
+
+
+def test_a_checked_in_session_is_not_cancelled_from_the_course(course, nurse):
+    from tests.treatment.helpers import step
+
+    first = course.sessions.order_by("scheduled_at").first()
+    step(first, "checked_in", first.scheduled_at if first.scheduled_at < datetime.now(NEW_YORK)
+         else datetime.now(NEW_YORK), nurse)
+    first.refresh_from_db()
+    with pytest.raises(FieldError) as exc:
+        course_actions.cancel_session(first, reason="Coordinator cancels", by=nurse)
+    assert "only a booked session is cancelled here" in exc.value.message
+    first.refresh_from_db()
+    assert first.state == "checked_in"
+
+
+@pytest.mark.parametrize("when", ["9999-06-01T09:00:00-05:00", "1900-01-01T09:00:00-05:00"])
+def test_a_booking_in_the_past_or_beyond_2100_is_refused_naming_the_field(course, nurse, when):
+    third = course.sessions.order_by("scheduled_at")[2]
+    with pytest.raises(FieldError) as exc:
+        course_actions.move_session(third, to=datetime.fromisoformat(when), reason="Typo", by=nurse)
+    assert exc.value.field == "scheduled_at"
+    with pytest.raises(FieldError):
+        course_actions.add_session(course, at=datetime.fromisoformat(when), reason="Typo", by=nurse)
+
+
+def test_a_course_in_the_year_9999_is_refused_not_a_server_error(patient, prescriber):
+    with pytest.raises(FieldError) as exc:
+        course_actions.plan_course(patient=patient, protocol=IV, by=prescriber,
+                                   first_dose_at=datetime(9999, 6, 1, 9, tzinfo=NEW_YORK))
+    assert exc.value.field == "first_dose_at"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -38,6 +39,8 @@ from kapclinic.treatment.models import (
 from kapclinic.treatment.protocols import clinic_protocol, session_protocol
 
 MAX_REASON = 2000
+LATEST_YEAR = 2100  # an engineering bound on how far ahead anything is booked
+ALREADY_ACTIVE = "the patient already has an active course: end it first, or add sessions to it"
 BOOSTER = "booster"
 ADDED = "added"
 
@@ -59,9 +62,16 @@ def _reason(reason: str) -> str:
     return reason
 
 
-def _aware(when: datetime, field: str) -> datetime:
+def _aware(when: datetime, field: str, *, now: datetime | None = None) -> datetime:
+    """A time to book at: with its offset, from yesterday on (a late booking is fine, a
+    booking in the past is not), and not beyond ``LATEST_YEAR``."""
     if not isinstance(when, datetime) or when.tzinfo is None or when.utcoffset() is None:
         raise FieldError(field, "needs a date, a time and a UTC offset (e.g. 2026-12-07T09:30:00-05:00)")
+    now = now or timezone.now()
+    if when < now - timedelta(days=1):
+        raise FieldError(field, "is in the past: book from today on")
+    if when.year > LATEST_YEAR:
+        raise FieldError(field, f"is after {LATEST_YEAR}: check the year")
     return when
 
 
@@ -73,11 +83,10 @@ def plan_course(*, patient: Patient, protocol: str, first_dose_at: datetime, by:
     a preparation visit before the first and an integration visit after each (the clinic's
     timing settings). One active course per patient."""
     first_dose_at = _aware(first_dose_at, "first_dose_at")
-    if first_dose_at < timezone.now() - timedelta(days=1):
-        raise FieldError("first_dose_at", "is in the past: a course is planned from today on")
+    if first_dose_at.year > LATEST_YEAR - 2:  # its maintenance is booked up to a year ahead
+        raise FieldError("first_dose_at", f"is after {LATEST_YEAR - 2}: check the year")
     if Course.objects.filter(patient=patient, state=CourseState.ACTIVE).exists():
-        raise FieldError("course", "the patient already has an active course: end it first, or "
-                                   "add sessions to it")
+        raise FieldError("course", ALREADY_ACTIVE)
     try:
         chosen = clinic_protocol(protocol, patient.clinic_id)
     except core.ProtocolError as exc:
@@ -91,13 +100,18 @@ def plan_course(*, patient: Patient, protocol: str, first_dose_at: datetime, by:
                          integration_days_after=settings.integration_days_after)
     except core.ProtocolSettingError as exc:
         raise FieldError(exc.field, str(exc)) from exc
-    course = Course.objects.create(
-        patient=patient, protocol=chosen.id, protocol_version=chosen.version_id,
-        protocol_settings={"values": dict(chosen.chosen), "preset": chosen.preset},
-        first_dose_on=local.date(), clinician=clinician, therapist=therapist, created_by=by,
-        plan=[{"kind": "dose", "phase": d.phase, "number": d.number, "on": d.on.isoformat()}
-              for d in plan.doses]
-        + [{"kind": t.kind, "number": t.dose_number, "on": t.on.isoformat()} for t in plan.therapy])
+    try:
+        with transaction.atomic():  # two plans at once: the second is told, not a server error
+            course = Course.objects.create(
+                patient=patient, protocol=chosen.id, protocol_version=chosen.version_id,
+                protocol_settings={"values": dict(chosen.chosen), "preset": chosen.preset},
+                first_dose_on=local.date(), clinician=clinician, therapist=therapist, created_by=by,
+                plan=[{"kind": "dose", "phase": d.phase, "number": d.number, "on": d.on.isoformat()}
+                      for d in plan.doses]
+                + [{"kind": t.kind, "number": t.dose_number, "on": t.on.isoformat()}
+                   for t in plan.therapy])
+    except IntegrityError:
+        raise FieldError("course", ALREADY_ACTIVE) from None
     trail.record("create", object_type="course", object_id=course.pk, patient_id=patient.pk,
                  detail={"protocol": chosen.version_id, "first_dose_on": local.date().isoformat(),
                          "doses": len(plan.doses)})
@@ -167,8 +181,13 @@ def move_session(session: Session, *, to: datetime, reason: str, by: User | None
 
 @action
 def cancel_session(session: Session, *, reason: str, by: User | None) -> Session:
-    """Cancel a scheduled session (a session step, with the reason kept on the course too)."""
+    """Cancel a booked session (a session step, with the reason kept on the course too). Once
+    the patient is checked in, ending the session early is the session page's (the nurse's or
+    prescriber's) step, not the calendar's."""
     reason = _reason(reason)
+    if session.state != State.SCHEDULED:
+        raise FieldError("reason", f"only a booked session is cancelled here (it is {session.state_words}); "
+                                   "end it from the session page")
     cancelled = sessions.transition(session, to=State.CANCELLED, at=timezone.now(), by=by,
                                     expected_version=session.version, reason=reason)
     if session.course_id is not None:
@@ -185,6 +204,8 @@ def add_session(course: Course, *, at: datetime, reason: str, by: User | None,
     while the outcomes list the patient as losing relief."""
     at = _aware(at, "scheduled_at")
     reason = _reason(reason)
+    # the course row is locked, so a course ended meanwhile gets no new session
+    course = Course.objects.select_for_update().select_related("patient__clinic").get(pk=course.pk)
     if course.state != CourseState.ACTIVE:
         raise FieldError("course", "the course has ended: plan a new one")
     patient = course.patient
@@ -256,6 +277,7 @@ def mark_therapy_attended(visit: TherapyVisit, *, by: User | None) -> TherapyVis
 def end_course(course: Course, *, reason: str, by: User | None) -> Course:
     """End the course: what is still scheduled in it is cancelled with the same reason."""
     reason = _reason(reason)
+    Course.objects.select_for_update().filter(pk=course.pk).first()  # waits for an add under way
     ended = Course.objects.filter(pk=course.pk, state=CourseState.ACTIVE).update(
         state=CourseState.ENDED, end_reason=reason, ended_at=timezone.now(), version=F("version") + 1)
     if not ended:

@@ -8,13 +8,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from kapclinic.accounts.permissions import Action, require, role_can
 from kapclinic.accounts.scoping import get_for_user
+from kapclinic.audit import trail
 from kapclinic.patients.access import get_patient_for_user
 from kapclinic.platform import extensions as ext
 from kapclinic.platform.charts import local_text
@@ -82,6 +83,8 @@ def _rows(course: Course) -> list[dict[str, Any]]:
 def course_page(request: HttpRequest, course: Course, *, status: int = 200,
                 forms: dict[str, Any] | None = None) -> HttpResponse:
     role = request.membership.role
+    if status != 200:  # a refused change shows the whole course again: that is a read too
+        trail.record("read", object_type="course", object_id=course.pk, patient_id=course.patient_id)
     fading = course.patient_id in ext.fading_patients(course.patient.clinic_id)
     first = course.sessions.order_by("scheduled_at").first()
     # what stands between the patient and a dose now (eligibility, consent), shown early
@@ -105,20 +108,19 @@ def course_detail(request: HttpRequest, patient_id: int, course_id: int) -> Http
     return course_page(request, course)
 
 
-def _target(course: Course, kind: str, record_id: int) -> Session | TherapyVisit:
-    """A session or therapy visit of this course (404 for anything else)."""
-    found = (course.sessions.filter(pk=record_id).first() if kind == "session"
-             else course.therapy_visits.filter(pk=record_id).first())
-    if found is None:
-        raise Http404("No such visit in this course")
-    return found
+def _target(request: HttpRequest, course: Course, kind: str, record_id: int) -> Session | TherapyVisit:
+    """A session or therapy visit of this course: anything else is a 404, audited as a refusal
+    here and in the clinic owning the id (as every scoped lookup is)."""
+    rows = course.sessions.all() if kind == "session" else course.therapy_visits.all()
+    return get_for_user(request, rows.select_related("patient__clinic"), record_id,
+                        Action.SESSION_SCHEDULE, audit_read=False)
 
 
 def _change(request: HttpRequest, patient_id: int, course_id: int, kind: str, record_id: int,
             change: str) -> HttpResponse:
     """Move or cancel one session or therapy visit of the course, with the reason."""
     course = _course_for_user(request, patient_id, course_id, Action.SESSION_SCHEDULE)
-    target = _target(course, kind, record_id)
+    target = _target(request, course, kind, record_id)
     form = (MoveForm if change == "move" else CancelForm)(request.POST)
     if form.is_valid():
         data = form.cleaned_data

@@ -71,8 +71,14 @@ class PeriodError(ValueError):
         self.field, self.message = field, message
 
 
+YEARS = (2000, 2100)  # an engineering bound: sessions are recorded in these years
+
+
 def check_period(start: date, end: date) -> None:
     """The period's days, first and last included: refused naming the field."""
+    for field, day in (("from", start), ("to", end)):
+        if not YEARS[0] <= day.year <= YEARS[1]:
+            raise PeriodError(field, f"the year must be from {YEARS[0]} to {YEARS[1]}")
     if end < start:
         raise PeriodError("to", f"is before the first day ({start.isoformat()})")
     if (end - start).days + 1 > MAX_PERIOD_DAYS:
