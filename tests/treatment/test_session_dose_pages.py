@@ -375,3 +375,19 @@ def test_another_patients_doses_do_not_appear_among_earlier_doses(patient, presc
     words = text(login(prescriber).get(f"/sessions/{today.pk}/"))
     assert "0.7 mg/kg" not in words
     assert "No earlier dose is on record: this is the patient's first." in words
+
+
+def test_a_first_esketamine_dose_from_65_is_planned_at_the_labels_28_mg(patient, prescriber, nurse):
+    from datetime import date
+
+    from kapclinic.patients.models import Patient
+    from tests.conftest import set_directly
+    from tests.treatment.helpers import ESKETAMINE, cleared, eligible_and_consented
+
+    set_directly(Patient.objects.filter(pk=patient.pk), date_of_birth=date(1955, 3, 2))
+    eligible_and_consented(patient, prescriber, drug="esketamine", route="intranasal")
+    s = cleared(patient, prescriber, nurse, ESKETAMINE, start=10)
+    html = login(nurse).get(f"/sessions/{s.pk}/").content.decode()
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    planned_row = page[page.index("Today planned"):][:80]
+    assert "28 mg" in planned_row and "56 mg" not in planned_row

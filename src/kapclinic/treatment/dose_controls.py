@@ -21,8 +21,10 @@ from typing import Any
 from django.http import HttpRequest
 
 from kapclinic.accounts.permissions import Action, role_can
+from kapclinic.clinical import protocols as core
 from kapclinic.clinical.monitoring import load_rules
 from kapclinic.treatment import dose_history, dose_response, infusion
+from kapclinic.treatment import facts as gathered
 from kapclinic.treatment.forms import DoseEventForm
 from kapclinic.treatment.models import ENDED, ChecklistItem, State
 from kapclinic.treatment.models import AdministrationEventKind as Kind
@@ -100,7 +102,7 @@ def live_parts(request: HttpRequest, live: Any) -> dict[str, Any]:
         patient = live.session.patient
         parts["predicted"], parts["predicted_missing"] = dose_response.predicted(
             live.protocol, live.administration, live.dose_events, _weight(live),
-            patient.age_on(live.now.date()), live.now)
+            patient.age_on(live.now.date()), live.now, _usual(live))
     return parts
 
 
@@ -120,11 +122,19 @@ def page_parts(request: HttpRequest, live: Any, forms: dict[str, Any]) -> dict[s
     if _decision_support(live, role):
         planned = None
         if live.administration is None:
-            planned, _ = dose_response.todays_dose(live.protocol, None, [], _weight(live))
+            planned, _ = dose_response.todays_dose(live.protocol, None, [], _weight(live), _usual(live))
         parts["history"] = dose_history.dose_history(
             live.session, live.administration, None if planned is None else planned.dose_mg,
             None if planned is None else planned.dose_mg_per_kg, live.readings, live.now)
     return parts
+
+
+def _usual(live: Any) -> float | None:
+    """Before the dose, the one to plan for this patient (their age, their first dose or not):
+    one query, only while no dose is recorded."""
+    if live.administration is not None:
+        return None
+    return core.usual_dose(live.protocol, **gathered.dose_context(live.session))
 
 
 def _weight(live: Any) -> float | None:

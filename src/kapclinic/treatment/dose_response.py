@@ -193,18 +193,20 @@ def _dose_words(mg: float, per_kg: float | None, weight: float | None) -> str:
 
 
 def todays_dose(protocol: core.Protocol, given: Administration | None,
-                events: list[AdministrationEvent], weight_today: float | None
-                ) -> tuple[TodaysDose | None, str]:
-    """The dose the curve is drawn for, or None and the words saying what is missing."""
+                events: list[AdministrationEvent], weight_today: float | None,
+                usual: float | None = None) -> tuple[TodaysDose | None, str]:
+    """The dose the curve is drawn for, or None and the words saying what is missing. Before
+    the dose: ``usual`` (core.usual_dose for this patient: the label's first dose for their
+    age on their first), else the protocol's standard dose."""
     drug, route = protocol.drug, protocol.route
     weight = _weight(protocol, given, weight_today)
     if given is not None:
         mg, per_kg, started = given.dose_mg, given.dose_mg_per_kg, given.started_at
     else:
         standard = protocol.model.dose.standard
-        if standard is None:
+        if usual is None and standard is None:
             return None, "The protocol names no standard dose: the curve is drawn once the dose is recorded."
-        value = protocol.number(standard)
+        value = usual if usual is not None else protocol.number(standard)
         if protocol.weight_based:
             if weight is None:
                 return None, ("Record today's weight to see the predicted curve of the protocol's "
@@ -383,9 +385,10 @@ def _now_line(x: float, chart: Chart) -> Line:
 
 def predicted(protocol: core.Protocol, given: Administration | None,
               events: list[AdministrationEvent], weight_today: float | None,
-              age_years: int | None, now: datetime) -> tuple[Predicted | None, str]:
+              age_years: int | None, now: datetime, usual: float | None = None
+              ) -> tuple[Predicted | None, str]:
     """The curve the page draws, or None and why not (in words)."""
-    dose, missing = todays_dose(protocol, given, events, weight_today)
+    dose, missing = todays_dose(protocol, given, events, weight_today, usual)
     if dose is None:
         return None, missing
     now_min = _minutes(now, dose.started_at) if dose.started_at else None

@@ -7,7 +7,7 @@ dose is within the protocol. See README.md for where each number comes from.
 """
 
 from .definitions import Protocol, load_all, load_protocol, load_protocols, parse_protocol, resolve
-from .dose import WEIGHT_MAX_AGE_DAYS, DoseResult, calculate_dose
+from .dose import WEIGHT_MAX_AGE_DAYS, DoseResult, calculate_dose, usual_dose
 from .errors import (
     DoseInputError,
     ProtocolError,
@@ -19,5 +19,5 @@ from .errors import (
 __all__ = [
     "WEIGHT_MAX_AGE_DAYS", "DoseInputError", "DoseResult", "Protocol", "ProtocolError",
     "ProtocolFileError", "ProtocolSettingError", "UnknownProtocolError", "calculate_dose",
-    "load_all", "load_protocol", "load_protocols", "parse_protocol", "resolve",
+    "load_all", "load_protocol", "load_protocols", "parse_protocol", "resolve", "usual_dose",
 ]

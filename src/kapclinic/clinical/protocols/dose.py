@@ -240,6 +240,19 @@ def calculate_dose(protocol: Protocol, weight_kg: float | None, *, dose_mg_per_k
         needs_reason_and_second_clinician=not within, messages=tuple(messages))
 
 
+def usual_dose(protocol: Protocol, *, age_years: float | None = None,
+               first_dose: bool = False) -> float | None:
+    """The dose to plan, in the protocol's unit: on a patient's first dose, the label's first
+    dose for their age where the protocol has one (esketamine: 56 mg, 28 mg from 65), else
+    the protocol's standard dose (None when it names none)."""
+    dose = protocol.model.dose
+    rule = dose.age_rule
+    if rule is not None and first_dose:
+        older = age_years is not None and age_years >= protocol.number(rule.from_age)
+        return protocol.number((rule.from_age_on if older else rule.under).first_dose)
+    return None if dose.standard is None else protocol.number(dose.standard)
+
+
 def _first_dose_problem(protocol: Protocol, mg: float, expected: Param | None,
                         first_dose: bool) -> str | None:
     """Why ``mg`` is not the label's first dose, when this is the patient's first."""
