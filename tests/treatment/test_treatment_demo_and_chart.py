@@ -33,15 +33,21 @@ def test_the_demo_shows_a_clinic_day_in_every_state_an_esketamine_rems_form_pend
     assert all(course.therapy_visits.filter(kind="preparation").exists() for course in planned)
 
 
-def test_the_chart_lists_courses_and_sessions_newest_first_with_their_steps_in_three_queries(
+def test_the_chart_lists_todays_sessions_first_even_with_a_course_planned_ahead_in_four_queries(
         patient, prescriber, nurse):
+    from kapclinic.treatment import course_actions
+    from tests.treatment.test_courses import next_monday_9am
+
     eligible_and_consented(patient, prescriber)
-    older = cleared(patient, prescriber, nurse, start=40)
-    newer = session(patient, prescriber, started_minutes_ago=5)
+    earlier = cleared(patient, prescriber, nurse, start=40)
+    later = session(patient, prescriber, started_minutes_ago=5)
+    course_actions.plan_course(patient=patient, protocol="iv_racemic_ketamine",
+                               first_dose_at=next_monday_9am(), by=prescriber)
     with CaptureQueriesContext(connection) as queries:
         data = load_section(patient)
         events = section_events(patient, data)
-    assert len(queries) == 3  # the courses, the sessions, their steps
-    assert [s.pk for s in data.sessions] == [newer.pk, older.pk]
+    assert len(queries) == 4  # today's and next, the earlier ones, their steps, the courses
+    assert [s.pk for s in data.upcoming[:2]] == [earlier.pk, later.pk]
+    assert len(data.upcoming) == 5 and data.active_course is not None
     assert [e.title.split(": ")[1] for e in events] == ["checked in", "cleared to dose"]
     assert any(section.key == "treatment" for section in extensions.chart_sections())
