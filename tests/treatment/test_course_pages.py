@@ -143,7 +143,9 @@ def test_a_session_of_another_course_cannot_be_changed_through_this_one(course, 
     assert theirs.state == "scheduled"
 
 
-def test_the_booster_offer_shows_only_when_the_outcomes_list_the_patient_as_fading(course, nurse, patient):
+def test_the_booster_offer_shows_only_when_the_outcomes_list_the_patient_as_fading(dosed_course, nurse,
+                                                                                  patient):
+    course = dosed_course
     client = login(nurse)
     url = f"/patients/{patient.pk}/courses/{course.pk}/"
     assert "Relief is fading" not in text(client.get(url))

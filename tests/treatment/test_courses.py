@@ -28,8 +28,9 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 
 def next_monday_9am() -> datetime:
+    """A Monday at least eight days ahead, so a week's preparation lead is never in the past."""
     today = datetime.now(NEW_YORK).date()
-    monday = today + timedelta(days=7 - today.weekday())
+    monday = today + timedelta(days=14 - today.weekday())
     return datetime(monday.year, monday.month, monday.day, 9, 0, tzinfo=NEW_YORK)
 
 
@@ -134,14 +135,35 @@ def test_a_booster_is_refused_while_the_outcomes_do_not_list_the_patient_as_fadi
     assert exc.value.field == "booster"
 
 
-def test_a_booster_for_a_fading_patient_is_booked_with_its_integration_visit(course, prescriber, patient):
+def test_a_booster_for_a_fading_patient_is_booked_with_its_integration_visit(dosed_course, prescriber,
+                                                                            patient):
     with ext.registrations_undone():
         ext.register(ext.FadingRelief("outcomes", lambda clinic_id: {patient.pk}))
-        booster = course_actions.add_session(course, at=next_monday_9am() + timedelta(weeks=10),
+        booster = course_actions.add_session(dosed_course, at=next_monday_9am() + timedelta(weeks=10),
                                              reason="PHQ-9 back up to 15", booster=True, by=prescriber)
-    assert (booster.course_phase, booster.course, booster.state) == ("booster", course, "scheduled")
+    assert (booster.course_phase, booster.course, booster.state) == ("booster", dosed_course, "scheduled")
     assert TherapyVisit.objects.filter(dose_session=booster, kind="integration").exists()
     assert ScheduleChange.objects.get(session=booster).kind == ChangeKind.BOOSTER
+
+
+def test_no_booster_is_offered_for_a_course_that_has_not_given_a_dose(course, prescriber, patient):
+    with ext.registrations_undone():
+        ext.register(ext.FadingRelief("outcomes", lambda clinic_id: {patient.pk}))
+        assert not course_actions.booster_offered(course)
+        with pytest.raises(FieldError) as exc:
+            course_actions.add_session(course, at=next_monday_9am() + timedelta(weeks=10),
+                                       reason="Booster", booster=True, by=prescriber)
+    assert exc.value.field == "booster"
+
+
+def test_a_course_starting_within_the_preparation_lead_books_preparation_before_the_dose_not_in_the_past(
+        patient, prescriber):
+    from django.utils import timezone
+
+    soon = timezone.now() + timedelta(hours=5)
+    course = course_actions.plan_course(patient=patient, protocol=IV, first_dose_at=soon, by=prescriber)
+    preparation = course.therapy_visits.get(kind="preparation")
+    assert timezone.now() - timedelta(minutes=1) <= preparation.scheduled_at < soon
 
 
 def test_ending_a_course_cancels_what_is_still_scheduled_and_keeps_it_on_record(course, prescriber):

@@ -121,8 +121,15 @@ def plan_course(*, patient: Patient, protocol: str, first_dose_at: datetime, by:
             patient=patient, protocol=chosen.id, scheduled_at=_at(dose.on, local.timetz(), zone),
             room=room, chair=chair, by=by, clinician=clinician, course=course,
             course_phase=dose.phase)
+    now = timezone.now()
     for visit in plan.therapy:
-        _therapy_visit(course, visit.kind, _at(visit.on, local.timetz(), zone),
+        at = _at(visit.on, local.timetz(), zone)
+        if visit.kind == TherapyKind.PREPARATION and at < now:
+            # a course starting sooner than the preparation lead: the next hour, or an hour
+            # before the first dose when that is sooner (never booked in the past)
+            soon = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+            at = min(soon, first_dose_at - timedelta(hours=1)) if soon < first_dose_at else now
+        _therapy_visit(course, visit.kind, at,
                        by_number.get(visit.dose_number) if visit.kind == TherapyKind.INTEGRATION else None,
                        therapist)
     return course
@@ -209,9 +216,10 @@ def add_session(course: Course, *, at: datetime, reason: str, by: User | None,
     if course.state != CourseState.ACTIVE:
         raise FieldError("course", "the course has ended: plan a new one")
     patient = course.patient
-    if booster and patient.pk not in ext.fading_patients(patient.clinic_id):
-        raise FieldError("booster", "the outcomes do not list this patient's relief as fading; "
-                                    "add a session with a reason instead")
+    if booster and not booster_offered(course):
+        raise FieldError("booster", "a booster follows relief that fades after the course's doses: "
+                                    "the outcomes do not list this patient's relief as fading since "
+                                    "a dose of this course; add a session with a reason instead")
     try:
         protocol = clinic_protocol(course.protocol, patient.clinic_id)
     except core.ProtocolError as exc:
@@ -226,6 +234,16 @@ def add_session(course: Course, *, at: datetime, reason: str, by: User | None,
     days = TreatmentSettings.for_clinic(patient.clinic_id).integration_days_after
     _therapy_visit(course, TherapyKind.INTEGRATION, at + timedelta(days=days), session, course.therapist)
     return session
+
+
+def booster_offered(course: Course) -> bool:
+    """A booster is for relief that fades after treatment: the outcomes list the patient as
+    fading and the course has given a dose (not a course still to start)."""
+    if course.state != CourseState.ACTIVE:
+        return False
+    dosed = course.sessions.filter(administrations__entered_in_error_at__isnull=True,
+                                   administrations__isnull=False).exists()
+    return dosed and course.patient_id in ext.fading_patients(course.patient.clinic_id)
 
 
 def _visit_update(visit: TherapyVisit, expected_version: int | None, **fields) -> None:

@@ -85,7 +85,7 @@ def course_page(request: HttpRequest, course: Course, *, status: int = 200,
     role = request.membership.role
     if status != 200:  # a refused change shows the whole course again: that is a read too
         trail.record("read", object_type="course", object_id=course.pk, patient_id=course.patient_id)
-    fading = course.patient_id in ext.fading_patients(course.patient.clinic_id)
+    fading = course_actions.booster_offered(course)
     first = course.sessions.order_by("scheduled_at").first()
     # what stands between the patient and a dose now (eligibility, consent), shown early
     blockers = ext.dose_blockers(course.patient, first.drug, first.route) if first else []

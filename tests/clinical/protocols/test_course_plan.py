@@ -88,3 +88,12 @@ def test_no_planned_course_ever_breaks_its_protocols_spacing(protocol_id, start,
     assert days == sorted(days) and days[0] == start
     for i, day in enumerate(days):
         assert spacing_problem(protocol, day, days[:i]) is None
+
+
+def test_iv_maintenance_begins_one_maintenance_interval_after_the_sixth_infusion():
+    doses = plan_doses(protocols.resolve("iv_racemic_ketamine"), MONDAY, open_weeks=12)
+    last_induction = [d.on for d in doses if d.phase == "induction"][-1]
+    maintenance = [d.on for d in doses if d.phase == "maintenance"]
+    assert (maintenance[0] - last_induction).days == 28  # every 4 weeks by default
+    within_12_days = [d for d in doses if (d.on - MONDAY).days < 15]
+    assert len(within_12_days) == 6  # six infusions over 12 days, nothing squeezed after them

@@ -95,16 +95,22 @@ def plan_doses(protocol: Protocol, first_dose: date, *, open_weeks: int) -> list
     min_days = math.ceil(protocol.number(spacing.min_days_between_sessions))
     max_per_week = max(1, math.floor(protocol.number(spacing.max_sessions_per_week)))
     planned: list[PlannedDose] = []
+    previous = None
     for phase in protocol.model.schedule:
         nominal = first_dose + timedelta(days=(phase.from_week - 1) * WEEK)
+        per_week = protocol.number(phase.sessions_per_week)
         if planned:  # a phase that ran over pushes the next one to the week after it
             weeks_in = (planned[-1].on - first_dose).days // WEEK + 1
             nominal = max(nominal, first_dose + timedelta(days=weeks_in * WEEK))
+        if planned and previous is not None and previous.sessions is not None and per_week < 1:
+            # after a series counted in sessions (IV: six infusions), sparser maintenance
+            # begins one of its own intervals after the series' last dose, not days after it
+            nominal = max(nominal, planned[-1].on + timedelta(days=round(WEEK / per_week)))
+        previous = phase
         count = None if phase.sessions is None else round(protocol.number(phase.sessions))
         weeks = (open_weeks if phase.to_week is None
                  else phase.to_week - phase.from_week + 1)
-        for wanted in _phase_dates(nominal, protocol.number(phase.sessions_per_week),
-                                   weeks=weeks, count=count):
+        for wanted in _phase_dates(nominal, per_week, weeks=weeks, count=count):
             on = _spaced(wanted, [dose.on for dose in planned], min_days, max_per_week)
             planned.append(PlannedDose(len(planned) + 1, phase.name, on))
     return planned
