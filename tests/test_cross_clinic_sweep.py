@@ -347,6 +347,7 @@ SESSION_PAGE_BODIES = {
         "version": str(p.dosing_sessions.order_by("pk").first().version)},
     "sessions/<int:session_id>/checklist/": lambda p: {"fasting": "yes"},
     "sessions/<int:session_id>/vitals/": lambda p: {"spo2_pct": "97"},
+    "sessions/<int:session_id>/observations/": lambda p: {"item": "intervention:call_prescriber"},
     # the course pages (treatment.course_forms): the sweep's course starts in three days
     "patients/<int:patient_id>/courses/new/": lambda p: {
         "protocol": "iv_racemic_ketamine",

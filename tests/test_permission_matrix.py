@@ -90,9 +90,13 @@ def world(clinic_a, prescriber):
            "schedule_id": start_default_schedule(patient=patient, by=prescriber)[0].pk,
            "uidb64": "MQ", "token": "x-y"}
     from kapclinic.treatment import actions as treatment
+    from kapclinic.treatment import course_actions
 
-    session = treatment.schedule_session(patient=patient, protocol="iv_racemic_ketamine",
-                                         scheduled_at=timezone.now(), by=prescriber)
+    # the sample session is the first of a course, so the course pages have one to move
+    course = course_actions.plan_course(patient=patient, protocol="iv_racemic_ketamine",
+                                        first_dose_at=timezone.now(), by=prescriber)
+    session = course.sessions.order_by("scheduled_at").first()
+    ids.update(course_id=course.pk, therapy_visit_id=course.therapy_visits.first().pk)
     # the sample alert is a session's: the alerts page and the session page both acknowledge it
     low = treatment.record_vitals(session, observed_at=timezone.now(), values={"spo2_pct": 88},
                                   by=prescriber)

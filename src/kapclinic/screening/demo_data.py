@@ -48,7 +48,7 @@ def _intake_answers(patient: Patient, eligible: bool) -> dict[str, str]:
     return answers
 
 
-# every third treated demo patient (by the last digit of the MRN) is also cleared for esketamine
+# every third treated demo patient (by the last character of the MRN) is also cleared for esketamine
 ESKETAMINE_EVERY = 3
 
 
@@ -76,7 +76,7 @@ def walk(patient: Patient, target: str, staff: dict, document) -> None:
                        "Reviewed with the patient and their referrer (demo).", by=prescriber)
     if target not in TREATED:
         return
-    if wanted == Status.ELIGIBLE and int(patient.mrn[-1]) % ESKETAMINE_EVERY == 0:
+    if wanted == Status.ELIGIBLE and ord(patient.mrn[-1]) % ESKETAMINE_EVERY == 0:
         _also_esketamine(patient, coordinator, prescriber)
     actions.sign_consent(patient=patient, document=document, signed_name=patient.full_name,
                            method="in_clinic", by=coordinator,

@@ -63,6 +63,7 @@ from kapclinic.audit.corrections import mark_entered_in_error
 from kapclinic.clinical import protocols as core
 from kapclinic.clinical.monitoring import Reading, ReadingError, check_reading, evaluate
 from kapclinic.clinical.sessions import DISCHARGE_SCORE_RANGE, UnmetGuard, check_transition, facts_for
+from kapclinic.clinical.sessions import observations as observation_lists
 from kapclinic.patients.models import Patient
 from kapclinic.platform import extensions as ext
 from kapclinic.treatment import doses, infusion
@@ -70,6 +71,7 @@ from kapclinic.treatment import facts as gathered
 from kapclinic.treatment.errors import ConfirmationRefused, FieldError, SessionConflict, StepRefused
 from kapclinic.treatment.models import (
     ALERT_SOURCE,
+    IN_PROGRESS,
     READING_RECORD,
     VITAL_FIELDS,
     Administration,
@@ -82,6 +84,7 @@ from kapclinic.treatment.models import (
     Phase,
     Session,
     SessionEvent,
+    SessionObservation,
     State,
     TreatmentSettings,
     VitalReading,
@@ -201,6 +204,32 @@ def record_checklist(session: Session, *, item: str, answer: str, at: datetime, 
                  patient_id=session.patient_id, detail={"session": session.pk, "item": item,
                                                         "answer": answer})
     return entry
+
+
+# ---- side effects and interventions --------------------------------------------------------
+
+@action
+def record_observation(session: Session, *, kind: str, code: str, at: datetime, by: User | None,
+                       note: str = "", late_reason: str = "") -> SessionObservation:
+    """A side effect seen or an intervention given, while the session is in progress."""
+    items = observation_lists.KINDS.get(kind)
+    if items is None:
+        raise FieldError("kind", "must be side_effect or intervention")
+    if code not in {item.code for item in items}:
+        raise FieldError("code", f"'{code}' is not on the list; known: "
+                                 f"{', '.join(item.code for item in items)}")
+    if session.state not in IN_PROGRESS:
+        raise FieldError("session", f"is {session.state_words}: side effects and interventions are "
+                                    "recorded while it is in progress")
+    check_time(at, "at", clinic_id=session.patient.clinic_id, late_reason=late_reason)
+    note = _text("note", note)
+    if code == "other" and not note:
+        raise FieldError("note", "say what it was")
+    seen = SessionObservation.objects.create(session=session, kind=kind, code=code, note=note, at=at,
+                                             recorded_by=by, late_reason=_text("late_reason", late_reason))
+    trail.record("create", object_type="session_observation", object_id=seen.pk,
+                 patient_id=session.patient_id, detail={"session": session.pk, "kind": kind, "code": code})
+    return seen
 
 
 # ---- the administration --------------------------------------------------------------------

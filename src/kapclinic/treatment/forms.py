@@ -218,3 +218,25 @@ class DoseEventForm(forms.Form):
         kwargs["initial"] = {"kind": kind, **kwargs.get("initial", {})}
         super().__init__(*args, auto_id=f"{kind}-%s", **kwargs)
         text.guard(self, free_text=("reason", "late_reason"))
+
+
+def _observation_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    from kapclinic.clinical.sessions.observations import INTERVENTIONS, SIDE_EFFECTS
+
+    return [("Side effect seen", [(f"side_effect:{i.code}", i.words) for i in SIDE_EFFECTS]),
+            ("Intervention given", [(f"intervention:{i.code}", i.words) for i in INTERVENTIONS])]
+
+
+class ObservationForm(forms.Form):
+    """A side effect or an intervention (the action checks the rest)."""
+
+    item = forms.ChoiceField(label="What", choices=_observation_choices)
+    note = forms.CharField(label="Note", required=False, max_length=4000,
+                           help_text="Needed for \u201cOther\u201d: say what it was.",
+                           widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    at = _when("When")
+    late_reason = _late_reason()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        text.guard(self, free_text=("note", "late_reason"))

@@ -458,3 +458,49 @@ from kapclinic.treatment.course_models import (  # noqa: E402,F401 (issue 12: co
     VisitState,
 )
 from kapclinic.treatment.rems_models import RemsFormDetails, RemsSubmission  # noqa: E402,F401 (issue 12: the REMS form)
+
+
+class SessionObservation(AppendOnlyRecord):
+    """A side effect seen or an intervention given during a session, at a clinical time
+    (the lists: clinical/sessions/observations.py). A wrong one stays on file; a later entry
+    says so in its note."""
+
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="observations")
+    kind = models.CharField(max_length=20)   # "side_effect" or "intervention"
+    code = models.CharField(max_length=40)
+    note = models.TextField(blank=True)
+    at = models.DateTimeField()
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    late_reason = models.TextField(blank=True)
+
+    clinic_path = "session__patient__clinic"
+    FIELD_CLASSES = classify(
+        date=("at", "recorded_at"),
+        free_text=("note", "late_reason"),
+        coded=("kind", "code"),
+        none=("id", "session", "recorded_by"),
+    )
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["session", "at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=("side_effect", "intervention")),
+                                   name="session_observation_kind_known"),
+            # "other" says what
+            models.CheckConstraint(condition=~Q(code="other") | ~Q(note=""),
+                                   name="session_observation_other_described"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.code} at {self.at:%H:%M} (session {self.session_id})"
+
+    @property
+    def words(self) -> str:
+        from kapclinic.clinical.sessions.observations import words_of
+
+        try:
+            return words_of(self.kind, self.code)
+        except KeyError:
+            return self.code.replace("_", " ")

@@ -34,6 +34,7 @@ from kapclinic.treatment.models import (
     ChecklistItem,
     Session,
     SessionEvent,
+    SessionObservation,
     State,
     TreatmentSettings,
     VitalReading,
@@ -93,6 +94,7 @@ class SessionRecord:
     readings: list[VitalReading]
     alerts: list[Alert]
     discharge: dict[str, Any] = field(default_factory=dict)
+    observations: list[SessionObservation] = field(default_factory=list)  # side effects, interventions
 
     @property
     def patient(self):
@@ -169,7 +171,7 @@ def _discharge(session: Session, protocol: core.Protocol | None, entries: list[C
 
 
 def build_record(session: Session) -> SessionRecord:
-    """Every record of the session, its users fetched with it (seven queries)."""
+    """Every record of the session, its users fetched with it (eight queries)."""
     allowance = timedelta(minutes=TreatmentSettings.for_clinic(session.patient.clinic_id).late_entry_minutes)
     try:
         protocol: core.Protocol | None = session_protocol(session)
@@ -192,9 +194,10 @@ def build_record(session: Session) -> SessionRecord:
         record_type=SESSION_RECORD, record_id=session.pk)
     alerts = list(Alert.objects.filter(about, source=ALERT_SOURCE)
                   .select_related("acknowledged_by", "entered_in_error_by").order_by("raised_at", "id"))
+    observations = list(SessionObservation.objects.filter(session=session).select_related("recorded_by"))
     return SessionRecord(session, protocol, timezone.now(), _steps(events, allowance),
                          _checklist(entries, allowance), given, readings, alerts,
-                         _discharge(session, protocol, entries, given, events))
+                         _discharge(session, protocol, entries, given, events), observations)
 
 
 @require(Action.SESSION_VIEW)

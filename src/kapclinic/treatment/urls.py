@@ -24,6 +24,7 @@ urlpatterns = [
     path("sessions/<int:session_id>/dose/", views.give_dose, name="session-dose"),
     path("sessions/<int:session_id>/dose/preview/", views.dose_preview, name="session-dose-preview"),
     path("sessions/<int:session_id>/vitals/", views.record_vitals, name="session-vitals"),
+    path("sessions/<int:session_id>/observations/", views.record_observation, name="session-observation"),
     path("sessions/<int:session_id>/alerts/<int:alert_id>/acknowledge/", views.acknowledge,
          name="session-alert-acknowledge"),
     # what happens to the dose after it started: pause, resume, stop, nasal spray devices

@@ -44,6 +44,7 @@ from kapclinic.treatment.forms import (
     PRE_DOSE_ITEMS,
     ChecklistForm,
     DoseForm,
+    ObservationForm,
     ScheduleForm,
     StepForm,
     VitalsForm,
@@ -383,6 +384,9 @@ def session_page(request: HttpRequest, session: Session, *, status: int = 200, r
                                            and role_can(role, Action.DOSE_ADMINISTER) else None),
         "vitals_form": forms.get("vitals") or (VitalsForm() if running
                                                and role_can(role, Action.SESSION_RUN) else None),
+        "observation_form": forms.get("observation") or (ObservationForm() if running
+                                                         and role_can(role, Action.SESSION_RUN) else None),
+        "observations": list(session.observations.select_related("recorded_by")),
         "step_errors": forms.get("step"),
         "checklist_rows": _checklist_rows(context.get("checklist_form"), live),
         "weight": live.latest_answers.get(ChecklistItem.WEIGHT_TODAY),
@@ -660,3 +664,24 @@ def room_board_live(request: HttpRequest) -> HttpResponse:
     if request.GET.get("seen") != context["seen"]:
         board.audit(rows)
     return render(request, "treatment/_board.html", context)
+
+
+@require(Action.SESSION_RUN)
+@require_POST
+@one_time_form
+def record_observation(request: HttpRequest, session_id: int) -> HttpResponse:
+    """A side effect seen or an intervention given, from the session page."""
+    session = session_for_user(request, session_id, Action.SESSION_RUN)
+    form = ObservationForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        kind, code = data["item"].split(":", 1)
+        try:
+            actions.record_observation(session, kind=kind, code=code, at=data["at"] or timezone.now(),
+                                       note=data["note"], late_reason=data["late_reason"], by=request.user)
+        except FieldError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, "Recorded.")
+            return _back(session)
+    return session_page(request, session, status=422, forms={"observation": form})
