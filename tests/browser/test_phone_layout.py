@@ -1,5 +1,6 @@
 """Every main page fits a phone (390 x 844) without sideways scrolling, and stays accessible
-there: the nav wraps, wide tables scroll inside their own box, charts scale."""
+there: the nav wraps, wide tables scroll inside their own box, charts scale. The patient has
+an open urgent alert, so the long alert labels on the chart and the alerts page are measured."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import pytest
 from playwright.sync_api import expect
 
 from kapclinic import demo
+from kapclinic.accounts.models import User
 from kapclinic.audit import context
-from kapclinic.measures.models import Response
+from kapclinic.measures import actions as measures
+from kapclinic.measures.models import Alert, Response
 from kapclinic.patients.models import Patient
 from tests.browser.helpers import PHONE, axe_violations, describe, log_in, serve_axe
 
@@ -25,7 +28,15 @@ def demo_clinic(transactional_db):
     treated = (clinic_patients.filter(status__in=["in_treatment", "maintenance"],
                                       pk__in=Response.objects.values("patient_id"))
                .order_by("mrn").first())
-    return treated or clinic_patients.order_by("mrn").first()
+    patient = treated or clinic_patients.order_by("mrn").first()
+    # PHQ-9 item 9 answered 1: the chart's measures card and the alerts page then carry the
+    # longest alert label there is ("Item 9 (thoughts of death/self-harm) scored 1 or more")
+    item_9 = {str(n): 0 for n in range(1, 9)} | {"9": 1}
+    recorded = measures.record_response(patient=patient, instrument="phq9", answers=item_9,
+                                        source="clinic",
+                                        by=User.objects.get(username="prescriber"))
+    assert recorded.alerts and Alert.objects.open().filter(patient=patient).exists()
+    return patient
 
 
 def pages_for(patient: Patient) -> dict[str, list[str]]:
