@@ -67,7 +67,31 @@ def test_the_patients_link_shows_the_wording_and_a_pcl5_link_tells_them_to_use_t
         path = "/r/measure/" + delivered()[-1].body.split("/r/measure/", 1)[1].split("/", 1)[0] + "/"
         pages[instrument] = text(Client().get(path, follow=True))
     assert '<span class="item-number">2.</span> Feeling down, depressed, or hopeless?' in pages["phq2"]
-    assert "use the copy your clinic gave you" in pages["pcl5"]
+    assert "Read each item from the clinic's copy" in pages["pcl5"]
+    assert "If you have no copy, contact your clinic" in pages["pcl5"]
+
+
+PCL5_REASON = ("The wording of the PCL-5 is not shipped with kapclinic: no published copy with "
+               "its wording and a clear licence was at hand.")
+
+
+def test_a_pcl5_link_and_the_portal_give_the_definitions_reason_as_the_clinic_form_does(
+        clinic_a, nurse, reachable):
+    # a PCL-5 sent before links were refused for it; the reason is not a licence
+    from kapclinic.measures import actions
+
+    user = User.objects.create_user("ada", password="x" * 12)
+    Membership.objects.create(user=user, clinic=clinic_a, role=Role.PATIENT)
+    set_directly(Patient.objects.filter(pk=reachable.pk), user=user)
+    due = actions.send_request(patient=reachable, instrument="pcl5", due_at=timezone.now(),
+                               base_url="http://testserver")
+    path = "/r/measure/" + delivered()[-1].body.split("/r/measure/", 1)[1].split("/", 1)[0] + "/"
+    pages = {"clinic form": text(login(nurse).get(f"/patients/{reachable.pk}/measures/new/pcl5/")),
+             "link": text(Client().get(path, follow=True)),
+             "portal": text(login(user).get(f"/portal/measures/{due.pk}/"))}
+    for where, page in pages.items():
+        assert PCL5_REASON in page, where
+        assert "may not reproduce" not in page, where
 
 
 def test_the_portal_names_a_due_questionnaire_and_shows_its_wording(clinic_a, nurse, reachable):
