@@ -123,3 +123,23 @@ def test_an_alert_for_a_patient_without_a_phone_says_so(nurse, patient):
     client = login(nurse)
     client.post(f"/patients/{patient.pk}/measures/new/phq9/", PHQ9_ITEM9)
     assert "No phone number on file" in text(client.get("/alerts/"))
+
+
+def test_a_self_report_link_says_in_a_sentence_what_time_the_questions_are_about(
+        nurse, reachable):
+    login(nurse).post(f"/patients/{reachable.pk}/measures/send/", {"instrument": "phq9"})
+    path = "/r/measure/" + delivered()[-1].body.split("/r/measure/", 1)[1].split("/", 1)[0] + "/"
+    page = text(Client().get(path, follow=True))
+    assert "For Ada. These questions are about the past 2 weeks." in page
+    assert "thinking about past" not in page
+
+
+@pytest.mark.parametrize(("recall", "said"), [
+    ("past month", "These questions are about the past month."),
+    ("past 7 days", "These questions are about the past 7 days."),
+    ("right now (state rating)", "Time frame: right now (state rating)."),
+])
+def test_every_recall_period_reads_as_a_sentence(recall, said):
+    from kapclinic.measures.templatetags.questionnaire import recall_sentence
+
+    assert recall_sentence(recall) == said

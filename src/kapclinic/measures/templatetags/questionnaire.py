@@ -38,6 +38,15 @@ def wording_sources(form) -> list:
     return list(definition.wording_sources) if definition is not None else []
 
 
+@register.filter
+def recall_sentence(recall_period: str) -> str:
+    """The definition's recall period ("past 2 weeks") as a sentence the patient reads above
+    the questions; the questionnaire's own instructions are not shipped, so none is made up."""
+    if recall_period.startswith("past "):
+        return f"These questions are about the {recall_period}."
+    return f"Time frame: {recall_period}."
+
+
 # ---- results, alerts and the outcome rules in plain words ---------------------------------
 
 def _definition(instrument_id: str):
