@@ -143,3 +143,19 @@ def test_every_recall_period_reads_as_a_sentence(recall, said):
     from kapclinic.measures.templatetags.questionnaire import recall_sentence
 
     assert recall_sentence(recall) == said
+
+
+@pytest.mark.parametrize(("instrument", "said"), [
+    ("phq9", "10 items, filled in by the patient"),
+    ("moaas", "1 item, rated by a clinician watching the patient"),
+    ("cadss6", "6 items, rated partly by a clinician"),
+    ("madrs", "10 items, rated by a clinician"),
+    ("cssrs_screener", "7 items, rater not stated in its source"),
+])
+def test_the_measures_list_says_how_long_each_questionnaire_is_and_who_fills_it_in(
+        instrument, said):
+    from kapclinic.clinical import instruments
+    from kapclinic.measures.templatetags.questionnaire import size_and_rater
+
+    row = next(r for r in instruments.list_instruments() if r["id"] == instrument)
+    assert size_and_rater(row) == said

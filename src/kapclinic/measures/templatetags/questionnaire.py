@@ -47,6 +47,24 @@ def recall_sentence(recall_period: str) -> str:
     return f"Time frame: {recall_period}."
 
 
+_RATERS = {
+    "self": "filled in by the patient",
+    "clinician": "rated by a clinician",
+    "observer": "rated by a clinician watching the patient",
+    "mixed": "rated partly by a clinician",
+    "unspecified": "rater not stated in its source",
+}
+
+
+@register.filter
+def size_and_rater(summary: dict) -> str:
+    """A questionnaire's row in a list (instruments.list_instruments()) in words: "10 items,
+    filled in by the patient", "1 item, rated by a clinician watching the patient"."""
+    count = summary["items"]
+    rater = _RATERS.get(summary["rater"], str(summary["rater"]))
+    return f"{count} item{'' if count == 1 else 's'}, {rater}"
+
+
 # ---- results, alerts and the outcome rules in plain words ---------------------------------
 
 def _definition(instrument_id: str):
