@@ -52,3 +52,11 @@ def test_a_refused_input_is_explained_with_its_label_and_unit(prescriber, change
     response = login(prescriber).get("/dosing/explorer/", {**RACEMIC, **change})
     assert response.status_code == 422
     assert expected in visible_text(response)
+
+
+def test_the_headings_name_the_route_as_a_clinician_writes_it_iv_in_capitals(prescriber):
+    text = visible_text(login(prescriber).get("/dosing/explorer/", {**RACEMIC, "dose": "35",
+                                                                     "dose_unit": "mg"}))
+    assert "35 mg IV infusion at 70 kg" in text
+    assert "iv infusion" not in text
+    assert "Same exposure (AUC 0–∞) by intramuscular" in text  # a word, lower case mid-sentence

@@ -67,7 +67,31 @@ def test_the_patients_link_shows_the_wording_and_a_pcl5_link_tells_them_to_use_t
         path = "/r/measure/" + delivered()[-1].body.split("/r/measure/", 1)[1].split("/", 1)[0] + "/"
         pages[instrument] = text(Client().get(path, follow=True))
     assert '<span class="item-number">2.</span> Feeling down, depressed, or hopeless?' in pages["phq2"]
-    assert "use the copy your clinic gave you" in pages["pcl5"]
+    assert "Read each item from the clinic's copy" in pages["pcl5"]
+    assert "If you have no copy, contact your clinic" in pages["pcl5"]
+
+
+PCL5_REASON = ("The wording of the PCL-5 is not shipped with kapclinic: no published copy with "
+               "its wording and a clear licence was at hand.")
+
+
+def test_a_pcl5_link_and_the_portal_give_the_definitions_reason_as_the_clinic_form_does(
+        clinic_a, nurse, reachable):
+    # a PCL-5 sent before links were refused for it; the reason is not a licence
+    from kapclinic.measures import actions
+
+    user = User.objects.create_user("ada", password="x" * 12)
+    Membership.objects.create(user=user, clinic=clinic_a, role=Role.PATIENT)
+    set_directly(Patient.objects.filter(pk=reachable.pk), user=user)
+    due = actions.send_request(patient=reachable, instrument="pcl5", due_at=timezone.now(),
+                               base_url="http://testserver")
+    path = "/r/measure/" + delivered()[-1].body.split("/r/measure/", 1)[1].split("/", 1)[0] + "/"
+    pages = {"clinic form": text(login(nurse).get(f"/patients/{reachable.pk}/measures/new/pcl5/")),
+             "link": text(Client().get(path, follow=True)),
+             "portal": text(login(user).get(f"/portal/measures/{due.pk}/"))}
+    for where, page in pages.items():
+        assert PCL5_REASON in page, where
+        assert "may not reproduce" not in page, where
 
 
 def test_the_portal_names_a_due_questionnaire_and_shows_its_wording(clinic_a, nurse, reachable):
@@ -99,3 +123,39 @@ def test_an_alert_for_a_patient_without_a_phone_says_so(nurse, patient):
     client = login(nurse)
     client.post(f"/patients/{patient.pk}/measures/new/phq9/", PHQ9_ITEM9)
     assert "No phone number on file" in text(client.get("/alerts/"))
+
+
+def test_a_self_report_link_says_in_a_sentence_what_time_the_questions_are_about(
+        nurse, reachable):
+    login(nurse).post(f"/patients/{reachable.pk}/measures/send/", {"instrument": "phq9"})
+    path = "/r/measure/" + delivered()[-1].body.split("/r/measure/", 1)[1].split("/", 1)[0] + "/"
+    page = text(Client().get(path, follow=True))
+    assert "For Ada. These questions are about the past 2 weeks." in page
+    assert "thinking about past" not in page
+
+
+@pytest.mark.parametrize(("recall", "said"), [
+    ("past month", "These questions are about the past month."),
+    ("past 7 days", "These questions are about the past 7 days."),
+    ("right now (state rating)", "Time frame: right now (state rating)."),
+])
+def test_every_recall_period_reads_as_a_sentence(recall, said):
+    from kapclinic.measures.templatetags.questionnaire import recall_sentence
+
+    assert recall_sentence(recall) == said
+
+
+@pytest.mark.parametrize(("instrument", "said"), [
+    ("phq9", "10 items, filled in by the patient"),
+    ("moaas", "1 item, rated by a clinician watching the patient"),
+    ("cadss6", "6 items, rated partly by a clinician"),
+    ("madrs", "10 items, rated by a clinician"),
+    ("cssrs_screener", "7 items, rater not stated in its source"),
+])
+def test_the_measures_list_says_how_long_each_questionnaire_is_and_who_fills_it_in(
+        instrument, said):
+    from kapclinic.clinical import instruments
+    from kapclinic.measures.templatetags.questionnaire import size_and_rater
+
+    row = next(r for r in instruments.list_instruments() if r["id"] == instrument)
+    assert size_and_rater(row) == said

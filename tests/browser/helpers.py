@@ -18,6 +18,7 @@ AXE_JS = Path(__file__).resolve().parent / "vendor" / "axe-4.14.1.min.js"
 AXE_URL = "/__test__/axe.min.js"
 BLOCKING_IMPACTS = {"serious", "critical"}
 PHONE = {"width": 390, "height": 844}  # an iPhone 12-14 viewport in CSS pixels
+SMALL_TABLET = {"width": 768, "height": 1024}  # an iPad mini (and older iPads) in portrait
 
 
 def serve_axe(context: BrowserContext) -> None:

@@ -10,7 +10,7 @@ from kapclinic.clinical import pk
 from kapclinic.explorer.explorer import FIELD_ALIASES, explore
 from kapclinic.explorer.forms import ExplorerForm
 from kapclinic.explorer.words import input_message
-from kapclinic.platform.labels import ROUTE_LABELS
+from kapclinic.platform.labels import route_in_sentence
 
 
 @require(Action.PK_SIMULATE)
@@ -28,7 +28,7 @@ def dose_explorer(request: HttpRequest) -> HttpResponse:
             form.add_error(name if name in form.fields else None,
                            input_message(exc.field, str(exc)))
     context = {"form": form, "exploration": exploration, "models": pk.list_models(),
-               "route_label": ROUTE_LABELS.get(form.data.get("route", ""), "").lower(),
-               "compare_label": ROUTE_LABELS.get(form.data.get("compare_route", ""), "").lower()}
+               "route_label": route_in_sentence(form.data.get("route", "")),
+               "compare_label": route_in_sentence(form.data.get("compare_route", ""))}
     template = "explorer/_result.html" if request.htmx else "explorer/explorer.html"
     return render(request, template, context, status=200 if exploration else 422)

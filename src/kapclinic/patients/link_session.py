@@ -32,10 +32,12 @@ def _key(purpose: str) -> str:
     return SESSION_KEY.format(purpose=purpose)
 
 
-def _entered(link: PatientLink) -> PatientLink:
-    """The request acts as the link: the audit trail names it, times show in its clinic's zone."""
+def _entered(request: HttpRequest, link: PatientLink) -> PatientLink:
+    """The request acts as the link: the audit trail names it, times show in its clinic's zone
+    (and the page's footer names that zone: ``request.page_clinic``)."""
     context.set_link_actor(link.pk, link.patient.clinic_id)
     timezone.activate(link.patient.clinic.zone)
+    request.page_clinic = link.patient.clinic
     return link
 
 
@@ -54,7 +56,7 @@ def exchange(request: HttpRequest, token: str, purpose: str) -> PatientLink | No
         if request.user.is_anonymous:
             request.session.cycle_key()  # a session planted before the link cannot ride it
         request.session[_key(purpose)] = {"link": link.pk}
-    return _entered(link)
+    return _entered(request, link)
 
 
 def current(request: HttpRequest, purpose: str) -> PatientLink | None:
@@ -67,11 +69,13 @@ def current(request: HttpRequest, purpose: str) -> PatientLink | None:
     if link is None:
         forget(request, purpose)
         return None
-    return _entered(link)
+    return _entered(request, link)
 
 
 def forget(request: HttpRequest, purpose: str) -> None:
+    """This browser holds the link no more; the page it gets then names no clinic."""
     request.session.pop(_key(purpose), None)
+    request.__dict__.pop("page_clinic", None)
 
 
 def arrive(request: HttpRequest, token: str, purpose: str, *,

@@ -14,7 +14,7 @@ from django import forms
 from kapclinic.clinical import screening as rules
 from kapclinic.clinical.screening import DRUGS, ROUTES
 from kapclinic.clinical.screening.intake import MAX_COUNT
-from kapclinic.clinical.screening.schema import HISTORY_KEYS
+from kapclinic.clinical.screening.schema import HISTORY_KEYS, HISTORY_LABELS
 from kapclinic.patients.models import Patient
 from kapclinic.platform import text
 from kapclinic.platform.labels import DRUG_LABELS, ROUTE_LABELS
@@ -25,22 +25,6 @@ FIELD_MAX_CHARS = 5_000
 DRAFT_MAX_CHARS = 50_000
 
 TRI_STATE = [("", "Not asked yet"), ("no", "No"), ("yes", "Yes"), ("unknown", "Not known")]
-HISTORY_LABELS = {
-    "psychosis": "Psychosis (ever)", "mania": "Mania or hypomania (ever)",
-    "aneurysmal_vascular_disease": "Aneurysmal vascular disease (brain, chest, abdomen, limbs)",
-    "arteriovenous_malformation": "Arteriovenous malformation",
-    "intracerebral_hemorrhage": "Intracerebral haemorrhage (ever)",
-    "hypertension": "High blood pressure (ever, controlled or not)",
-    "uncontrolled_hypertension": "High blood pressure that is not controlled",
-    "cardiovascular_disease": "Heart or blood-vessel disease", "raised_intracranial_pressure":
-    "Raised intracranial pressure", "raised_intraocular_pressure": "Raised eye pressure (glaucoma)",
-    "seizures": "Seizures", "liver_disease": "Liver disease", "bladder_symptoms":
-    "Bladder symptoms (pain, urgency, blood)", "sleep_apnea": "Sleep apnoea",
-    "ketamine_misuse": "Ketamine misuse (ever)", "substance_use_disorder":
-    "Other substance use disorder", "suicide_attempt_past_year": "Suicide attempt in the past year",
-    "acute_suicidal_ideation_or_behaviour":
-    "Acute suicidal ideation or behaviour now (major depression with acute suicidality)",
-}
 MEDICAL = ("aneurysmal_vascular_disease", "arteriovenous_malformation", "intracerebral_hemorrhage",
            "hypertension", "uncontrolled_hypertension", "cardiovascular_disease",
            "raised_intracranial_pressure",

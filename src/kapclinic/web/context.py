@@ -32,7 +32,18 @@ def navigation(request: HttpRequest) -> dict:
     if membership is not None:
         memberships = list(request.user.memberships.select_related("clinic").order_by("clinic__name"))
     return {"membership": membership, "can": can, "memberships": memberships,
-            "menu": _menu(request, membership, pending)}
+            "menu": _menu(request, membership, pending),
+            "page_clinic": page_clinic(request, membership)}
+
+
+def page_clinic(request: HttpRequest, membership):
+    """The clinic whose page this is, whose zone the page's times are shown in: the one a
+    view named (``request.page_clinic``: a patient link's, an ended access's), else the
+    member's; None where no clinic is known (the footer then names no zone)."""
+    named = getattr(request, "page_clinic", None)
+    if named is not None:
+        return named
+    return membership.clinic if membership is not None else None
 
 
 def _menu(request: HttpRequest, membership, pending: bool) -> list[MenuLink]:

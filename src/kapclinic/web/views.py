@@ -122,6 +122,7 @@ def forbidden(request: HttpRequest, exception=None) -> HttpResponse:
     ended = _ended_membership(request)
     if ended is not None:
         on = timezone.localtime(ended.ended_at, ended.clinic.zone).date()
+        request.page_clinic = ended.clinic  # the footer names the zone that date is in
         return render(request, "web/access_ended.html", {"ended": ended, "ended_on": on},
                       status=403)
     return render(request, "web/403.html", status=403)

@@ -48,6 +48,14 @@ def test_json_rules_carry_id_severity_message_and_citation(tmp_path):
     assert data["route"] == "intranasal"
 
 
+def test_the_text_names_yes_answers_no_rule_weighs_as_the_screening_page_does(tmp_path):
+    path = _file(tmp_path, intake(history={"seizures": True, "sleep_apnea": False}))
+    code, out, _ = _run("--intake", path, "--drug", "ketamine", "--as-of", "2026-06-01")
+    assert code == 0 and out.startswith("Status: eligible")
+    assert ("Also answered yes (no screening rule weighs it; the prescriber does): Seizures"
+            in out.splitlines())
+
+
 def test_it_prints_readable_text_with_missing_fields_by_default(tmp_path):
     data = dict(BASE)
     del data["pregnant"]
@@ -103,3 +111,9 @@ def test_drug_and_route_choices_are_the_issues():
     add_arguments(parser)
     with pytest.raises(SystemExit):
         parser.parse_args(["--intake", "x.json", "--route", "rectal"])
+
+
+def test_every_history_answer_has_the_words_the_intake_form_asks_it_with():
+    from kapclinic.clinical.screening.schema import HISTORY_KEYS, HISTORY_LABELS
+
+    assert set(HISTORY_LABELS) == set(HISTORY_KEYS)

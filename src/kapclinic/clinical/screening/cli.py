@@ -18,8 +18,17 @@ from ..usage import usage_error
 from .definitions import DRUGS, ROUTES
 from .engine import Decision, evaluate
 from .errors import RuleDefinitionError, ScreeningError
+from .schema import HISTORY_LABELS
 
 DISCLAIMER = "Decision support for the prescriber's review, not an eligibility order."
+# as the screening page says it
+UNASSESSED = "Also answered yes (no screening rule weighs it; the prescriber does)"
+
+
+def history_label(field: str) -> str:
+    """'history.seizures' as the intake form asks it ('Seizures')."""
+    key = field.removeprefix("history.")
+    return HISTORY_LABELS.get(key, key.replace("_", " ").capitalize())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,6 +109,8 @@ def render_text(decision: Decision) -> str:
         lines.append(f"[missing] {field} (needed by {', '.join(decision.missing_for[field])})")
     for warning in decision.warnings:
         lines.append(f"[check] {warning}")
+    if decision.unassessed:
+        lines.append(f"{UNASSESSED}: " + "; ".join(history_label(f) for f in decision.unassessed))
     if decision.medications:
         lines.append("Medications: " + "; ".join(decision.medications))
     lines.append(f"Rule set {decision.ruleset_version} ({decision.ruleset_digest})")

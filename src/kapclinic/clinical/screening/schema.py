@@ -14,6 +14,25 @@ HISTORY_KEYS = (
     "suicide_attempt_past_year", "acute_suicidal_ideation_or_behaviour",
 )
 
+# each history answer as the intake form asks it (the screening page and `kapclinic screen`
+# name a field the same way)
+HISTORY_LABELS: dict[str, str] = {
+    "psychosis": "Psychosis (ever)", "mania": "Mania or hypomania (ever)",
+    "aneurysmal_vascular_disease": "Aneurysmal vascular disease (brain, chest, abdomen, limbs)",
+    "arteriovenous_malformation": "Arteriovenous malformation",
+    "intracerebral_hemorrhage": "Intracerebral haemorrhage (ever)",
+    "hypertension": "High blood pressure (ever, controlled or not)",
+    "uncontrolled_hypertension": "High blood pressure that is not controlled",
+    "cardiovascular_disease": "Heart or blood-vessel disease", "raised_intracranial_pressure":
+    "Raised intracranial pressure", "raised_intraocular_pressure": "Raised eye pressure (glaucoma)",
+    "seizures": "Seizures", "liver_disease": "Liver disease", "bladder_symptoms":
+    "Bladder symptoms (pain, urgency, blood)", "sleep_apnea": "Sleep apnoea",
+    "ketamine_misuse": "Ketamine misuse (ever)", "substance_use_disorder":
+    "Other substance use disorder", "suicide_attempt_past_year": "Suicide attempt in the past year",
+    "acute_suicidal_ideation_or_behaviour":
+    "Acute suicidal ideation or behaviour now (major depression with acute suicidality)",
+}
+
 SEX_AT_BIRTH = ("female", "male", "intersex", "unknown")
 
 # field -> kind: date | choice | number | count | score | bool | codes | names

@@ -38,6 +38,33 @@ def wording_sources(form) -> list:
     return list(definition.wording_sources) if definition is not None else []
 
 
+@register.filter
+def recall_sentence(recall_period: str) -> str:
+    """The definition's recall period ("past 2 weeks") as a sentence the patient reads above
+    the questions; the questionnaire's own instructions are not shipped, so none is made up."""
+    if recall_period.startswith("past "):
+        return f"These questions are about the {recall_period}."
+    return f"Time frame: {recall_period}."
+
+
+_RATERS = {
+    "self": "filled in by the patient",
+    "clinician": "rated by a clinician",
+    "observer": "rated by a clinician watching the patient",
+    "mixed": "rated partly by a clinician",
+    "unspecified": "rater not stated in its source",
+}
+
+
+@register.filter
+def size_and_rater(summary: dict) -> str:
+    """A questionnaire's row in a list (instruments.list_instruments()) in words: "10 items,
+    filled in by the patient", "1 item, rated by a clinician watching the patient"."""
+    count = summary["items"]
+    rater = _RATERS.get(summary["rater"], str(summary["rater"]))
+    return f"{count} item{'' if count == 1 else 's'}, {rater}"
+
+
 # ---- results, alerts and the outcome rules in plain words ---------------------------------
 
 def _definition(instrument_id: str):
