@@ -357,3 +357,9 @@ def test_a_link_is_not_made_for_a_patient_nobody_can_reach(nurse, prescriber, pa
                              follow=True)
     assert b"no email or phone on record" in page.content
     assert not MeasureRequest.objects.exists()
+
+
+def test_the_measures_page_says_how_long_each_questionnaire_is_and_who_fills_it_in(nurse, patient):
+    page = login(nurse).get(f"/patients/{patient.pk}/measures/").content.decode()
+    assert "9 items, filled in by the patient" in page or "10 items, filled in by the patient" in page
+    assert " items, unspecified" not in page and "1 items" not in page
