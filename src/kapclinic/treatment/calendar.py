@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kapclinic.audit import trail
+from kapclinic.platform.labels import DRUG_LABELS, ROUTE_LABELS
 from kapclinic.treatment.models import Session, State, TherapyVisit, VisitState
 
 VIEWS = ("day", "week")
@@ -80,13 +81,18 @@ def _room(room: str, chair: str = "") -> str:
     return " · chair ".join(part for part in (room, chair) if part)
 
 
+def _short(drug: str, route: str) -> str:
+    """A calendar cell's few words for the dose: "Racemic ketamine, IV infusion"."""
+    return ", ".join(part for part in (DRUG_LABELS.get(drug, drug), ROUTE_LABELS.get(route, route)) if part)
+
+
 def _sessions(clinic_id: int, start: datetime, end: datetime) -> list[Entry]:
     found = (Session.objects.filter(patient__clinic_id=clinic_id, scheduled_at__gte=start,
                                     scheduled_at__lt=end)
              .exclude(state=State.CANCELLED).select_related("patient", "clinician")
              .order_by("scheduled_at", "id")[:MAX_ENTRIES + 1])
     return [Entry("dose", s.scheduled_at, s.patient_id, f"{s.patient.family_name}, {s.patient.given_name}",
-                  s.patient.mrn, " · ".join(part for part in (s.protocol_label,
+                  s.patient.mrn, " · ".join(part for part in (_short(s.drug, s.route),
                                                               PHASE_WORDS.get(s.course_phase, "")) if part),
                   s.state_words, _room(s.room, s.chair), _name(s.clinician),
                   reverse("session", args=[s.pk])) for s in found]
