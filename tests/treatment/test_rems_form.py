@@ -150,3 +150,16 @@ def test_another_clinics_worker_pass_does_not_remind_about_this_clinics_form(
     s = esketamine_session(patient, prescriber, nurse)
     dosed = Administration.objects.get(session=s).started_at
     assert rems.remind_unsubmitted(clinic_b.pk, dosed + timedelta(days=6)) == 0
+
+
+@pytest.mark.parametrize("peak, ticked", [(6.0, "Yes"), (0.0, "No")])
+def test_dissociation_is_filled_from_the_cadss6_scored_in_the_session(patient, prescriber, nurse,
+                                                                      peak, ticked):
+    from kapclinic.platform import extensions as ext
+
+    s = esketamine_session(patient, prescriber, nurse)
+    with ext.registrations_undone():
+        ext.register(ext.SessionScores("cadss", lambda ids: {sid: {"cadss6": peak} for sid in ids}))
+        content = rems.form_for(s)
+    assert shown(content)["Adverse effects"]["Dissociation"] == ticked
+    assert not any(m.startswith("Adverse effects: Dissociation") for m in content.missing)

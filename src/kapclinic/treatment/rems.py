@@ -30,6 +30,7 @@ from kapclinic.audit.actions import action
 from kapclinic.audit.corrections import mark_entered_in_error
 from kapclinic.clinical import rems
 from kapclinic.platform import extensions
+from kapclinic.platform import extensions as ext
 from kapclinic.treatment.errors import FieldError
 from kapclinic.treatment.models import (
     ALERT_SOURCE,
@@ -123,9 +124,21 @@ def form_facts(session: Session, given: Administration) -> rems.RemsFacts:
         effects_resolved_at=_resolved_at(session),
         vitals_acceptable_before_dosing=_acceptable_before_dosing(session),
         vitals_acceptable_before_end=_acceptable_before_end(readings),
+        dissociation=_dissociation(session),
         readings=tuple(rems.Reading(observed_at=r.observed_at, after_dose=r.phase != Phase.PRE_DOSE,
                                     sbp_mmhg=r.sbp_mmhg, dbp_mmhg=r.dbp_mmhg, moaas=r.moaas)
                        for r in readings))
+
+
+def _dissociation(session: Session) -> bool | None:
+    """Whether dissociation occurred: yes when the nurse recorded it as a side effect or a
+    CADSS-6 scored in the session endorsed any item (a total above 0: every item scored 0 is
+    "not at all"); no when a CADSS-6 of 0 was the session's highest and none was recorded;
+    unknown otherwise (the form asks to tick it)."""
+    if session.observations.filter(kind="side_effect", code="dissociation").exists():
+        return True
+    peak = ext.session_peaks([session.pk]).get(session.pk, {}).get("cadss6")
+    return None if peak is None else peak > 0
 
 
 def form_for(session: Session) -> rems.FormContent | None:

@@ -57,8 +57,8 @@ WHY_MISSING = {
     "bp_after_dose": "no blood pressure after the dose",
     "bp_before_end": "no blood pressure after the dose",
     "sedation": "no MOAA/S after the dose",
-    "dissociation": "the session does not record whether dissociation occurred; the CADSS-6 "
-                    "is with the questionnaires: tick it",
+    "dissociation": "no CADSS-6 was scored in the session and no dissociation was recorded: "
+                    "tick it",
 }
 
 
