@@ -67,3 +67,14 @@ def test_a_therapist_may_not_record_one(dosing, therapist):
                                      {"item": "side_effect:sedation"})
     assert response.status_code == 403
     assert not SessionObservation.objects.exists()
+
+
+def test_the_record_shows_the_highest_cadss6_of_the_session(dosing, nurse):
+    from kapclinic.platform import extensions as ext
+
+    client = login(nurse)
+    assert "not scored" in client.get(f"/sessions/{dosing.pk}/record/").content.decode()
+    with ext.registrations_undone():
+        ext.register(ext.SessionScores("cadss", lambda ids: {sid: {"cadss6": 9.0} for sid in ids}))
+        page = client.get(f"/sessions/{dosing.pk}/record/").content.decode()
+    assert "<strong>9</strong> of 24" in page

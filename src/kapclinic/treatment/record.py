@@ -25,6 +25,7 @@ from kapclinic.accounts.permissions import Action, require
 from kapclinic.alerts.models import Alert
 from kapclinic.audit import trail
 from kapclinic.clinical import protocols as core
+from kapclinic.platform import extensions as ext
 from kapclinic.treatment.models import (
     ALERT_SOURCE,
     READING_RECORD,
@@ -95,6 +96,7 @@ class SessionRecord:
     alerts: list[Alert]
     discharge: dict[str, Any] = field(default_factory=dict)
     observations: list[SessionObservation] = field(default_factory=list)  # side effects, interventions
+    cadss6_peak: float | None = None  # the highest CADSS-6 scored in the session (measures)
 
     @property
     def patient(self):
@@ -197,7 +199,8 @@ def build_record(session: Session) -> SessionRecord:
     observations = list(SessionObservation.objects.filter(session=session).select_related("recorded_by"))
     return SessionRecord(session, protocol, timezone.now(), _steps(events, allowance),
                          _checklist(entries, allowance), given, readings, alerts,
-                         _discharge(session, protocol, entries, given, events), observations)
+                         _discharge(session, protocol, entries, given, events), observations,
+                         ext.session_peaks([session.pk]).get(session.pk, {}).get("cadss6"))
 
 
 @require(Action.SESSION_VIEW)
