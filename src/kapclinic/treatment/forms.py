@@ -220,23 +220,28 @@ class DoseEventForm(forms.Form):
         text.guard(self, free_text=("reason", "late_reason"))
 
 
-def _observation_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+def _observation_choices(infusion: bool) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The lists, grouped; pausing an infusion only where the protocol infuses."""
     from kapclinic.clinical.sessions.observations import INTERVENTIONS, SIDE_EFFECTS
 
+    given = [i for i in INTERVENTIONS if infusion or i.code != "pause_infusion"]
     return [("Side effect seen", [(f"side_effect:{i.code}", i.words) for i in SIDE_EFFECTS]),
-            ("Intervention given", [(f"intervention:{i.code}", i.words) for i in INTERVENTIONS])]
+            ("Intervention given", [(f"intervention:{i.code}", i.words) for i in given])]
 
 
 class ObservationForm(forms.Form):
     """A side effect or an intervention (the action checks the rest)."""
 
-    item = forms.ChoiceField(label="What", choices=_observation_choices)
+    item = forms.ChoiceField(label="What")
     note = forms.CharField(label="Note", required=False, max_length=4000,
                            help_text="Needed for \u201cOther\u201d: say what it was.",
                            widget=forms.TextInput(attrs={"autocomplete": "off"}))
     at = _when("When")
     late_reason = _late_reason()
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, infusion: bool = True, **kwargs):
+        # its own ids: the vitals form beside it has fields of the same names
+        kwargs.setdefault("auto_id", "seen_%s")
         super().__init__(*args, **kwargs)
+        self.fields["item"].choices = _observation_choices(infusion)
         text.guard(self, free_text=("note", "late_reason"))

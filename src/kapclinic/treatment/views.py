@@ -384,8 +384,9 @@ def session_page(request: HttpRequest, session: Session, *, status: int = 200, r
                                            and role_can(role, Action.DOSE_ADMINISTER) else None),
         "vitals_form": forms.get("vitals") or (VitalsForm() if running
                                                and role_can(role, Action.SESSION_RUN) else None),
-        "observation_form": forms.get("observation") or (ObservationForm() if running
-                                                         and role_can(role, Action.SESSION_RUN) else None),
+        "observation_form": forms.get("observation") or (
+            ObservationForm(infusion=live.protocol.infusion_minutes is not None)
+            if running and role_can(role, Action.SESSION_RUN) else None),
         "observations": list(session.observations.select_related("recorded_by")),
         "step_errors": forms.get("step"),
         "checklist_rows": _checklist_rows(context.get("checklist_form"), live),
@@ -672,7 +673,8 @@ def room_board_live(request: HttpRequest) -> HttpResponse:
 def record_observation(request: HttpRequest, session_id: int) -> HttpResponse:
     """A side effect seen or an intervention given, from the session page."""
     session = session_for_user(request, session_id, Action.SESSION_RUN)
-    form = ObservationForm(request.POST)
+    form = ObservationForm(request.POST,
+                           infusion=session_protocol(session).infusion_minutes is not None)
     if form.is_valid():
         data = form.cleaned_data
         kind, code = data["item"].split(":", 1)
