@@ -367,13 +367,15 @@ SESSION_PAGE_BODIES = {
 
 
 def _course_change(patient: Patient, *, later: bool = False, visit: bool = False) -> dict:
-    """A move (an hour later) or a cancellation of the course's first session or visit."""
+    """A move or a cancellation of the course's first session or visit. The move goes to the
+    start of the same minute in the clinic's zone: never onto another day, where the
+    protocol's spacing would refuse it near midnight."""
     course = patient.courses.order_by("pk").first()
     record = (course.therapy_visits if visit else course.sessions).order_by("pk").first()
     body = {"version": str(record.version)}
     if later:
-        later = (record.scheduled_at + timedelta(hours=1)).astimezone(ZoneInfo(patient.clinic.time_zone))
-        body["to"] = later.strftime("%Y-%m-%dT%H:%M")  # as the clinic's page reads it
+        local = record.scheduled_at.astimezone(ZoneInfo(patient.clinic.time_zone))
+        body["to"] = local.strftime("%Y-%m-%dT%H:%M")  # as the clinic's page reads it
     return body
 
 
