@@ -8,18 +8,17 @@ as it applies to a clinic. Nothing here writes or knows about requests.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
-
-from pydantic import BaseModel
 
 from kapclinic.clinical import protocols as core
 from kapclinic.clinical.definitions import Setting
 from kapclinic.clinical.monitoring import ACTION_WORDS, load_rules
 from kapclinic.clinical.monitoring.evaluate import OP_WORDS
 from kapclinic.clinical.monitoring.plausibility import FIELD_WORDS
+from kapclinic.clinical.protocols.definitions import params
 from kapclinic.clinical.protocols.file_model import Param
 from kapclinic.platform.labels import DRUG_LABELS, ROUTE_LABELS
 from kapclinic.treatment import settings_words as words
@@ -39,21 +38,6 @@ EFFECTS = {"sedation": "sedation", "dissociation": "dissociation",
 PHASE_WORDS = {"pre_dose": "before dosing", "dosing": "during dosing", "after_dose": "after dosing"}
 SEVERITY_WORDS = {"review": "Review", "hold": "Hold", "caution": "Caution", "urgent": "Urgent",
                   "emergency": "Emergency"}
-
-
-def params(node: Any, path: str = "") -> Iterator[tuple[str, Param]]:
-    """Every number-with-a-source in a parsed file, with its field path (``dose.cap``)."""
-    if isinstance(node, Param):
-        yield path, node
-    elif isinstance(node, BaseModel):
-        for name in type(node).model_fields:
-            yield from params(getattr(node, name), f"{path}.{name}" if path else name)
-    elif isinstance(node, list | tuple):
-        for i, item in enumerate(node):
-            yield from params(item, f"{path}[{i}]")
-    elif isinstance(node, dict):
-        for key, item in node.items():
-            yield from params(item, f"{path}.{key}")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from kapclinic.clinical.protocols import (
     load_protocols,
     resolve,
 )
-from kapclinic.clinical.protocols.definitions import DATA_DIR, _params
+from kapclinic.clinical.protocols.definitions import DATA_DIR, params
 
 BAD = Path(__file__).with_name("bad")
 EXPECTED = json.loads((BAD / "expected.json").read_text())
@@ -61,7 +61,7 @@ def test_every_number_names_a_section_of_the_reference_that_exists(path):
     protocol = load_protocol(path)
     sections = {"clinical.md": (REFERENCE / "clinical.md").read_text(),
                 "sessions.md": (REFERENCE / "sessions.md").read_text()}
-    for where, param in _params(protocol.model):
+    for where, param in params(protocol.model):
         document = "sessions.md" if param.source.startswith("sessions.md") else "clinical.md"
         assert document in param.source, where
         section = re.match(r"\s*(\d+(?:\.\d+)?[a-z]?)", param.source.split(document, 1)[1]).group(1)
@@ -73,7 +73,7 @@ def test_every_number_names_a_section_of_the_reference_that_exists(path):
 @pytest.mark.parametrize("path", sorted(DATA_DIR.glob("*.json")), ids=lambda p: p.stem)
 def test_a_number_the_reference_does_not_give_is_a_clinic_setting_with_a_labelled_default(path):
     protocol = load_protocol(path)
-    for where, param in _params(protocol.model):
+    for where, param in params(protocol.model):
         if param.evidence in ("policy", "unverified"):
             assert param.setting is not None, where
             setting = protocol.settings[param.setting.name]

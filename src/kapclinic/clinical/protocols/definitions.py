@@ -36,19 +36,19 @@ DISCHARGE_CRITERIA = ("modified_aldrete", "padss", "clinician_judgement")
 NEEDS_SETTING = ("policy", "unverified")
 
 
-def _params(node: Any, path: str = "") -> Iterator[tuple[str, Param]]:
+def params(node: Any, path: str = "") -> Iterator[tuple[str, Param]]:
     """Every ``Param`` in a parsed file with its field path (``dose.cap``)."""
     if isinstance(node, Param):
         yield path, node
     elif isinstance(node, BaseModel):
         for name in type(node).model_fields:
-            yield from _params(getattr(node, name), f"{path}.{name}" if path else name)
+            yield from params(getattr(node, name), f"{path}.{name}" if path else name)
     elif isinstance(node, list | tuple):
         for i, item in enumerate(node):
-            yield from _params(item, f"{path}[{i}]")
+            yield from params(item, f"{path}[{i}]")
     elif isinstance(node, dict):
         for key, item in node.items():
-            yield from _params(item, f"{path}.{key}")
+            yield from params(item, f"{path}.{key}")
 
 
 def settings_of(params: Iterable[tuple[str, Param]],
@@ -208,7 +208,7 @@ class Protocol:
     @property
     def settings(self) -> dict[str, Setting[float | str]]:
         """The clinic settings of this protocol by name, each with its labelled default."""
-        return {p.setting.name: p.as_setting() for _, p in _params(self.model) if p.setting is not None}
+        return {p.setting.name: p.as_setting() for _, p in params(self.model) if p.setting is not None}
 
     def configured(self, values: Mapping[str, Any] | None = None,
                    preset: str | None = None) -> Protocol:
@@ -263,7 +263,7 @@ def parse_protocol(data: Any, filename: str) -> Protocol:
         return ProtocolFileError(filename, where, problem)
 
     model = validate(ProtocolFile, data, fail)
-    settings = settings_of(_params(model), fail)
+    settings = settings_of(params(model), fail)
     protocol = Protocol(model, filename)
     order = _dose_order_problem(protocol)
     if order is not None:
