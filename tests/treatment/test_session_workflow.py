@@ -196,3 +196,47 @@ def test_a_step_recorded_long_after_it_happened_needs_a_reason(patient, prescrib
     assert "60 minutes" in exc.value.message
     assert step(s, "checked_in", minutes_ago(90), nurse, late_reason="monitor was down").state == \
         "checked_in"
+
+
+def _late_evening(patient, days_ago: int = 2):
+    """23:50 in the clinic's zone ``days_ago`` days back, and a helper for minutes after it."""
+    from datetime import datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    zone = ZoneInfo(patient.clinic.time_zone)
+    day = timezone.now().astimezone(zone).date() - timedelta(days=days_ago)
+    start = datetime.combine(day, time(23, 50), tzinfo=zone)
+    return start, lambda minutes: start + timedelta(minutes=minutes)
+
+
+def test_a_late_evening_session_running_past_midnight_takes_the_weight_and_test_taken_after_it(
+        patient, prescriber, nurse):
+    eligible_and_consented(patient, prescriber)
+    start, after = _late_evening(patient)
+    s = actions.schedule_session(patient=patient, protocol="iv_racemic_ketamine", scheduled_at=start,
+                                 room="Room 1", chair="A", by=prescriber)
+    step(s, "checked_in", after(5), nurse, late_reason=LATE)
+    checklist_done(s, nurse, at=after(12), late_reason=LATE)  # 00:02 the next day
+    actions.record_vitals(s, observed_at=after(13), values=CALM, by=nurse, late_reason=LATE)
+    s = step(s, "cleared", after(15), nurse, late_reason=LATE)
+    assert s.state == "cleared"
+    assert s.events.get(to_state="cleared").facts["pregnancy_test_negative_today"] is True
+    s = step(s, "dosing", after(20), nurse, late_reason=LATE,
+             administration={"dose_mg_per_kg": 0.5, "lot": "L1", "rate_mg_per_min": 0.9})
+    assert s.administrations.get().dose_mg == 35.0  # 0.5 mg/kg x 70 kg weighed at 00:02
+
+
+def test_a_weight_taken_the_day_before_the_session_is_still_not_todays(patient, prescriber, nurse):
+    eligible_and_consented(patient, prescriber)
+    start, after = _late_evening(patient, days_ago=3)
+    s = actions.schedule_session(patient=patient, protocol="iv_racemic_ketamine",
+                                 scheduled_at=after(24 * 60 - 5), room="Room 1", chair="A",
+                                 by=prescriber)  # 23:45 the next evening
+    step(s, "checked_in", after(24 * 60), nurse, late_reason=LATE)
+    checklist_done(s, nurse, at=after(0), late_reason=LATE)  # 23:50 the evening before
+    actions.record_vitals(s, observed_at=after(24 * 60 + 1), values=CALM, by=nurse, late_reason=LATE)
+    with pytest.raises(StepRefused) as exc:
+        step(s, "cleared", after(24 * 60 + 2), nurse, late_reason=LATE)
+    assert {"weight_today", "pregnancy_test"} <= guards(exc)

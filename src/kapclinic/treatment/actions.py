@@ -251,7 +251,7 @@ def record_administration(session: Session, *, at: datetime, by: User,
     check_time(at, "at", clinic_id=session.patient.clinic_id, late_reason=late_reason)
     protocol = session_protocol(session)
     weight = gathered.latest_checklist(session).get(ChecklistItem.WEIGHT_TODAY)
-    day = gathered.local_date(session.scheduled_at, session)
+    day = gathered.weight_day(session, at, weight)
     try:
         result = core.calculate_dose(
             protocol, None if weight is None else weight.value, dose_mg_per_kg=dose_mg_per_kg,

@@ -45,6 +45,23 @@ def local_date(when: datetime, session: Session) -> date:
     return when.astimezone(ZoneInfo(session.patient.clinic.time_zone)).date()
 
 
+def visit_day(session: Session, at: datetime, taken_at: datetime) -> date:
+    """The session's "today" for a weight or test taken at ``taken_at``, judged at ``at``.
+
+    A visit is one day even when a late-evening session runs past midnight: a measurement taken
+    on any day from the scheduled day to the day of the step is that day's; one taken earlier is
+    as old as the scheduled day makes it."""
+    first, last = local_date(session.scheduled_at, session), local_date(at, session)
+    return min(last, max(first, local_date(taken_at, session)))
+
+
+def weight_day(session: Session, at: datetime, weight: ChecklistEntry | None) -> date:
+    """The day a dose at ``at`` is calculated for: the visit's day for the weight it uses."""
+    if weight is None:
+        return local_date(session.scheduled_at, session)
+    return visit_day(session, at, weight.at)
+
+
 def age_on(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
@@ -96,16 +113,18 @@ def gather(session: Session, protocol: Protocol, at: datetime, *, reason: str = 
         entry = checklist.get(item)
         return entry is not None and entry.answer in answers
 
-    session_day = local_date(session.scheduled_at, session)
+    def taken_for_today(when: datetime, max_age_days: float) -> bool:
+        taken = local_date(when, session)
+        return 0 <= (visit_day(session, at, when) - taken).days <= max_age_days
+
     weight = checklist.get(ChecklistItem.WEIGHT_TODAY)
     weight_today = (weight is not None and weight.value is not None
-                    and 0 <= (session_day - local_date(weight.at, session)).days
-                    <= WEIGHT_MAX_AGE_DAYS.default)
+                    and taken_for_today(weight.at, WEIGHT_MAX_AGE_DAYS.default))
     pregnancy = checklist.get(ChecklistItem.PREGNANCY_TEST)
     pregnancy_applies = patient.sex_at_birth == "female" and not said(
         ChecklistItem.PREGNANCY_TEST, Answer.NOT_APPLICABLE)
     pregnancy_negative = (pregnancy is not None and pregnancy.answer == Answer.NEGATIVE
-                          and local_date(pregnancy.at, session) == session_day)
+                          and taken_for_today(pregnancy.at, 0))
     intention = checklist.get(ChecklistItem.INTENTION_NOTE)
 
     readings = list(VitalReading.objects.filter(session=session, entered_in_error_at__isnull=True,

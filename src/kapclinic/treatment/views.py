@@ -555,7 +555,7 @@ def dose_preview(request: HttpRequest, session_id: int) -> HttpResponse:
             protocol, None if weight is None else weight.value,
             dose_mg_per_kg=dose if per_kg else None, dose_mg=None if per_kg else dose,
             weight_date=None if weight is None else gathered.local_date(weight.at, session),
-            today=gathered.local_date(session.scheduled_at, session), **gathered.dose_context(session))
+            today=gathered.weight_day(session, timezone.now(), weight), **gathered.dose_context(session))
     except ValueError:
         problem = "Type the dose to see it in the other unit."
     except core.DoseInputError as exc:
