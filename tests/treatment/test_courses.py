@@ -166,6 +166,21 @@ def test_a_course_starting_within_the_preparation_lead_books_preparation_before_
     assert timezone.now() - timedelta(minutes=1) <= preparation.scheduled_at < soon
 
 
+@pytest.mark.parametrize("dose_in_minutes", [5, 30, 59, 61, 80, 119, 125])
+def test_a_course_whose_first_dose_is_within_the_hour_never_books_preparation_in_the_past(
+        patient, prescriber, monkeypatch, dose_in_minutes):
+    """At 10:50 with the first dose at 11:20, preparation went to 10:20: half an hour ago."""
+    from django.utils import timezone
+
+    fixed = (timezone.now() + timedelta(days=1)).replace(minute=50, second=0, microsecond=0)
+    monkeypatch.setattr(timezone, "now", lambda: fixed)
+    first = fixed + timedelta(minutes=dose_in_minutes)
+    course = course_actions.plan_course(patient=patient, protocol=IV, first_dose_at=first, by=prescriber)
+    preparation = course.therapy_visits.get(kind="preparation")
+    assert preparation.scheduled_at >= fixed
+    assert preparation.scheduled_at <= first
+
+
 def test_ending_a_course_cancels_what_is_still_scheduled_and_keeps_it_on_record(course, prescriber):
     total = course.sessions.count()
     course_actions.end_course(course, reason="Moved abroad", by=prescriber)

@@ -19,7 +19,7 @@ from kapclinic.audit import trail
 from kapclinic.audit.actions import action
 from kapclinic.clinical import protocols as core
 from kapclinic.clinical.protocols.course import plan_course as plan_core
-from kapclinic.clinical.protocols.course import spacing_problem
+from kapclinic.clinical.protocols.course import preparation_time, spacing_problem
 from kapclinic.patients.models import Patient
 from kapclinic.platform import extensions as ext
 from kapclinic.treatment import actions as sessions
@@ -121,14 +121,12 @@ def plan_course(*, patient: Patient, protocol: str, first_dose_at: datetime, by:
             patient=patient, protocol=chosen.id, scheduled_at=_at(dose.on, local.timetz(), zone),
             room=room, chair=chair, by=by, clinician=clinician, course=course,
             course_phase=dose.phase)
-    now = timezone.now()
+    now = timezone.now().astimezone(zone)
     for visit in plan.therapy:
         at = _at(visit.on, local.timetz(), zone)
-        if visit.kind == TherapyKind.PREPARATION and at < now:
-            # a course starting sooner than the preparation lead: the next hour, or an hour
-            # before the first dose when that is sooner (never booked in the past)
-            soon = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-            at = min(soon, first_dose_at - timedelta(hours=1)) if soon < first_dose_at else now
+        if visit.kind == TherapyKind.PREPARATION:
+            # a course starting sooner than the preparation lead: never booked in the past
+            at = preparation_time(at, first_dose_at, now)
         _therapy_visit(course, visit.kind, at,
                        by_number.get(visit.dose_number) if visit.kind == TherapyKind.INTEGRATION else None,
                        therapist)

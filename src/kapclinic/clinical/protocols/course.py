@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from .definitions import Protocol
 from .errors import ProtocolSettingError
@@ -127,6 +127,21 @@ def plan_course(protocol: Protocol, first_dose: date, *, open_weeks: int,
     therapy += [PlannedTherapy("integration", dose.on + timedelta(days=integration_days_after),
                                dose.number) for dose in doses]
     return CoursePlan(tuple(doses), tuple(therapy))
+
+
+PREPARATION_GAP = timedelta(hours=1)  # scheduling: a late preparation visit ends before the dose
+
+
+def preparation_time(planned: datetime, first_dose_at: datetime, now: datetime) -> datetime:
+    """When the preparation visit is booked: at ``planned`` (the lead time before the first
+    dose) unless that is already past, as when a course starts sooner than the lead. Then the
+    next whole hour, or an hour before the first dose when that is sooner, and never before
+    ``now`` (a dose within the hour: now). All three times are aware; the answer is in
+    ``now``'s zone when it moved."""
+    if planned >= now:
+        return planned
+    next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return max(now, min(next_hour, first_dose_at - PREPARATION_GAP))
 
 
 def spacing_problem(protocol: Protocol, on: date, others: list[date]) -> str | None:
