@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from kapclinic.audit import trail
 from kapclinic.platform.labels import DRUG_LABELS, ROUTE_LABELS
-from kapclinic.treatment.models import Session, State, TherapyVisit, VisitState
+from kapclinic.treatment import chairs
+from kapclinic.treatment.models import ENDED, Session, State, TherapyVisit, VisitState
 
 VIEWS = ("day", "week")
 GROUPINGS = ("room", "clinician")
@@ -39,6 +40,16 @@ class Entry:
     room: str          # "Room 1 · chair A"
     person: str        # who supervises or gives the therapy
     url: str
+    minutes: int | None = None  # a dose: how long it holds the chair (the protocol's)
+    clash: bool = False         # a dose: its chair is booked for another at an overlapping time
+
+    @property
+    def length(self) -> str:
+        return chairs.length_words(self.minutes)
+
+    @property
+    def local_end(self) -> datetime | None:
+        return timezone.localtime(self.at + timedelta(minutes=self.minutes)) if self.minutes else None
 
     @property
     def local(self) -> datetime:
@@ -91,11 +102,33 @@ def _sessions(clinic_id: int, start: datetime, end: datetime) -> list[Entry]:
                                     scheduled_at__lt=end)
              .exclude(state=State.CANCELLED).select_related("patient", "clinician")
              .order_by("scheduled_at", "id")[:MAX_ENTRIES + 1])
+    clashing = _double_booked(found)
     return [Entry("dose", s.scheduled_at, s.patient_id, f"{s.patient.family_name}, {s.patient.given_name}",
                   s.patient.mrn, " · ".join(part for part in (_short(s.drug, s.route),
                                                               PHASE_WORDS.get(s.course_phase, "")) if part),
                   s.state_words, _room(s.room, s.chair), _name(s.clinician),
-                  reverse("session", args=[s.pk])) for s in found]
+                  reverse("session", args=[s.pk]), chairs.held_minutes(s.protocol, s.protocol_settings),
+                  s.pk in clashing) for s in found]
+
+
+def _double_booked(sessions) -> set[int]:
+    """The shown sessions whose chair another shown session holds at an overlapping time
+    (found among the entries, no query)."""
+    by_chair: dict[tuple[str, str], list[tuple[datetime, datetime, int]]] = defaultdict(list)
+    for s in sessions:
+        if s.room.strip() and s.chair.strip() and s.state not in ENDED:
+            start, end = chairs.window(s)
+            by_chair[(s.room.strip().lower(), s.chair.strip().lower())].append((start, end, s.pk))
+    found: set[int] = set()
+    for held in by_chair.values():
+        held.sort()
+        latest_end, latest_pk = None, None
+        for start, end, pk in held:
+            if latest_end is not None and start < latest_end:
+                found.update((pk, latest_pk))
+            if latest_end is None or end > latest_end:
+                latest_end, latest_pk = end, pk
+    return found
 
 
 def _therapy(clinic_id: int, start: datetime, end: datetime) -> list[Entry]:

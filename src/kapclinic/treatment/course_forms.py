@@ -34,11 +34,21 @@ class StaffChoiceField(forms.TypedChoiceField):
         super().__init__(label=label, coerce=int, required=False, empty_value=None, **kwargs)
 
 
+ROOMS_LIST = "clinic-rooms"
+CHAIRS_LIST = "clinic-chairs"
+
+
+def _place(label: str, options: str) -> forms.CharField:
+    """A room or chair: the clinic's own offered in a list, anything else typed in."""
+    return forms.CharField(label=label, max_length=60, required=False,
+                           widget=forms.TextInput(attrs={"list": options, "autocomplete": "off"}))
+
+
 class CourseForm(forms.Form):
     protocol = forms.ChoiceField(label="Protocol")
     first_dose_at = _when("First dose: date and time")
-    room = forms.CharField(label="Room", max_length=60, required=False)
-    chair = forms.CharField(label="Chair", max_length=60, required=False)
+    room = _place("Room", ROOMS_LIST)
+    chair = _place("Chair", CHAIRS_LIST)
     clinician = StaffChoiceField("Supervising clinician")
     therapist = StaffChoiceField("Therapist")
 
@@ -79,11 +89,13 @@ class CancelForm(forms.Form):
 class AddSessionForm(forms.Form):
     at = _when("Date and time")
     reason = _reason()
+    room = _place("Room", ROOMS_LIST)
+    chair = _place("Chair", CHAIRS_LIST)
     booster = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        text.guard(self, free_text=("reason",))
+        text.guard(self, free_text=("reason", "room", "chair"))
 
 
 class EndCourseForm(forms.Form):

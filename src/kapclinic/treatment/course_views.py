@@ -21,7 +21,7 @@ from kapclinic.platform import extensions as ext
 from kapclinic.platform.charts import local_text
 from kapclinic.platform.idempotency import one_time_form
 from kapclinic.treatment import calendar as clinic_calendar
-from kapclinic.treatment import course_actions
+from kapclinic.treatment import chairs, course_actions
 from kapclinic.treatment.course_forms import AddSessionForm, CancelForm, CourseForm, EndCourseForm, MoveForm
 from kapclinic.treatment.errors import FieldError, SessionConflict, StepRefused
 from kapclinic.treatment.models import Course, CourseState, Session, State, TherapyVisit, VisitState
@@ -32,6 +32,13 @@ def _course_for_user(request: HttpRequest, patient_id: int, course_id: int, acti
     courses = Course.objects.filter(patient_id=patient_id).select_related("patient__clinic",
                                                                           "clinician", "therapist")
     return get_for_user(request, courses, course_id, action, audit_read=audit_read)
+
+
+def _warn_double_bookings(request: HttpRequest, sessions: list[Session], clinic_id: int) -> None:
+    """Booked, with a warning for each chair also booked at an overlapping time (not refused:
+    the person booking decides)."""
+    for line in chairs.clash_words(sessions, clinic_id=clinic_id):
+        messages.warning(request, f"Double-booked chair. {line}")
 
 
 def _refusal(form, exc: FieldError) -> None:
@@ -56,8 +63,11 @@ def new_course(request: HttpRequest, patient_id: int) -> HttpResponse:
         else:
             messages.success(request, f"Course planned: {course.sessions.count()} dosing sessions from "
                                       f"{course.first_dose_on:%a %d %b %Y}.")
+            _warn_double_bookings(request, list(course.sessions.order_by("scheduled_at")),
+                                  patient.clinic_id)
             return redirect("course", patient_id=patient.pk, course_id=course.pk)
-    return render(request, "treatment/course_new.html", {"patient": patient, "form": form},
+    return render(request, "treatment/course_new.html",
+                  {"patient": patient, "form": form, "places": chairs.offered(patient.clinic_id)},
                   status=422 if form.errors else 200)
 
 
@@ -66,7 +76,10 @@ def _rows(course: Course) -> list[dict[str, Any]]:
     sessions = list(course.sessions.select_related("clinician").order_by("scheduled_at", "id"))
     visits = list(course.therapy_visits.select_related("therapist").order_by("scheduled_at", "id"))
     number = {s.pk: i for i, s in enumerate(sessions, start=1)}
+    clashes = chairs.clashes_for(sessions, clinic_id=course.patient.clinic_id)
     rows = [{"kind": "dose", "at": s.scheduled_at, "record": s, "number": number[s.pk],
+             "clashes": clashes.get(s.pk, []),
+             "length": chairs.length_words(chairs.held_minutes(s.protocol, s.protocol_settings)),
              "what": s.protocol_label, "phase": s.course_phase, "state": s.state_words,
              "open": s.state == State.SCHEDULED, "ended": s.state in (State.CANCELLED, State.STOPPED),
              "reason": s.end_reason, "person": s.clinician, "where": " · ".join(
@@ -78,6 +91,12 @@ def _rows(course: Course) -> list[dict[str, Any]]:
               "where": v.room} for v in visits]
     rows.sort(key=lambda row: (row["at"], row["kind"] != "preparation", row["kind"] != "dose"))
     return rows
+
+
+def _last_place(course: Course) -> dict[str, str]:
+    """An added session is offered the room and chair of the course's latest session."""
+    last = course.sessions.exclude(room="").order_by("-scheduled_at").first()
+    return {"room": last.room, "chair": last.chair} if last else {}
 
 
 def course_page(request: HttpRequest, course: Course, *, status: int = 200,
@@ -94,7 +113,9 @@ def course_page(request: HttpRequest, course: Course, *, status: int = 200,
         "course": course, "patient": course.patient, "rows": _rows(course), "changes": changes,
         "fading": fading, "blockers": blockers, "active": course.state == CourseState.ACTIVE,
         "can_change": role_can(role, Action.SESSION_SCHEDULE),
-        "forms": forms or {}, "add_form": (forms or {}).get("add") or AddSessionForm(),
+        "forms": forms or {},
+        "add_form": (forms or {}).get("add") or AddSessionForm(initial=_last_place(course)),
+        "places": chairs.offered(course.patient.clinic_id),
         "end_form": (forms or {}).get("end") or EndCourseForm(),
         "failed": (forms or {}).get("failed"),
     }
@@ -145,6 +166,9 @@ def _change(request: HttpRequest, patient_id: int, course_id: int, kind: str, re
         else:
             done = "moved" if change == "move" else "cancelled"
             messages.success(request, f"{'Session' if kind == 'session' else 'Visit'} {done}.")
+            if change == "move" and kind == "session":
+                target.refresh_from_db()
+                _warn_double_bookings(request, [target], course.patient.clinic_id)
             return redirect("course", patient_id=course.patient_id, course_id=course.pk)
     return course_page(request, course, status=422, forms={"failed": {"change": change, "form": form}})
 
@@ -188,12 +212,14 @@ def add_session(request: HttpRequest, patient_id: int, course_id: int) -> HttpRe
         data = form.cleaned_data
         try:
             session = course_actions.add_session(course, at=data["at"], reason=data["reason"],
-                                                 booster=data["booster"], by=request.user)
+                                                 booster=data["booster"], by=request.user,
+                                                 room=data["room"], chair=data["chair"])
         except FieldError as exc:
             _refusal(form, exc)
         else:
             words = "Booster session" if data["booster"] else "Session"
             messages.success(request, f"{words} booked for {local_text(session.scheduled_at)}.")
+            _warn_double_bookings(request, [session], course.patient.clinic_id)
             return redirect("course", patient_id=course.patient_id, course_id=course.pk)
     return course_page(request, course, status=422, forms={"add": form})
 

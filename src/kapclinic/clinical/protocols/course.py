@@ -144,6 +144,18 @@ def preparation_time(planned: datetime, first_dose_at: datetime, now: datetime) 
     return max(now, min(next_hour, first_dose_at - PREPARATION_GAP))
 
 
+def chair_minutes(protocol: Protocol) -> float:
+    """How long a session of ``protocol`` holds its chair at the least, in minutes: the dosing
+    (the infusion time, when it infuses) and the minimum observation, counted from the start
+    or the end of dosing as the protocol counts it. The check-in and the checklist before the
+    dose come on top; the clinic books them as it needs."""
+    infusion = protocol.infusion_minutes or 0.0
+    observation = protocol.min_observation_minutes
+    if protocol.observation_counted_from == "dose_end":
+        return infusion + observation
+    return max(infusion, observation)
+
+
 def spacing_problem(protocol: Protocol, on: date, others: list[date]) -> str | None:
     """Why a dose on ``on`` would break the protocol's spacing beside the course's other
     dose dates, in words; None when it keeps it."""
