@@ -174,7 +174,7 @@ def test_cancelling_without_a_reason_is_refused_and_with_one_it_ends_the_session
 
 def test_a_step_from_a_page_another_station_already_moved_on_is_refused_not_repeated(patient,
                                                                                      prescriber, nurse):
-    s = session(patient, prescriber)
+    s = session(patient, prescriber, started_minutes_ago=10)  # booked for now: checked in with one press
     client = login(nurse)
     assert client.post(f"/sessions/{s.pk}/step/", {"to": "checked_in", "version": 1}).status_code == 302
     again = client.post(f"/sessions/{s.pk}/step/", {"to": "checked_in", "version": 1})
@@ -363,7 +363,7 @@ def test_a_poll_that_shows_nothing_new_is_not_audited_and_one_with_a_new_reading
 
 
 def test_a_poll_after_another_station_took_a_step_says_so(patient, prescriber, nurse):
-    s = session(patient, prescriber)
+    s = session(patient, prescriber, started_minutes_ago=10)
     client = login(nurse)
     step(s, "checked_in", minutes_ago(1), prescriber)
     page = text(client.get(f"/sessions/{s.pk}/live/", {"v": 1}))

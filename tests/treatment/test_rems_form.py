@@ -36,6 +36,8 @@ def esketamine_session(patient, prescriber, nurse, *, lot: str = "SPR-0042"):
     s = cleared(patient, prescriber, nurse, ESKETAMINE)  # pre-dose 122/78 at 168 min ago
     s = step(s, "dosing", minutes_ago(160), nurse, late_reason=LATE,
              administration={"dose_mg": 56, "lot": lot})
+    for ago in (160, 154):  # the dose's two devices, before observation starts
+        actions.record_administration_event(s, kind="device", at=minutes_ago(ago), by=nurse, late_reason=LATE)
     vitals = [(145, {**CALM, "sbp_mmhg": 130, "dbp_mmhg": 84, "moaas": 4}),
               (120, {**CALM, "sbp_mmhg": 136, "dbp_mmhg": 86}),
               (60, {**CALM, "sbp_mmhg": 124, "dbp_mmhg": 80, "moaas": 5})]

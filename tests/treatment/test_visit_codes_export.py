@@ -105,9 +105,12 @@ def test_a_cell_a_spreadsheet_would_run_as_a_formula_starts_with_an_apostrophe()
 
 # ---- sessions, as the app records them -----------------------------------------------------
 
-def esketamine(patient, prescriber, nurse, *, dose_mg=56, devices=0, stop=False):
-    """Dosed 160 min ago; ``devices`` recorded 6 min apart; stopped 150 min ago, or discharged
+def esketamine(patient, prescriber, nurse, *, dose_mg=56, devices=None, stop=False):
+    """Dosed 160 min ago; ``devices`` recorded 6 min apart (by default every device of the
+    dose, which observation waits for; none when stopped); stopped 150 min ago, or discharged
     30 min ago (130 min of observation)."""
+    if devices is None:
+        devices = 0 if stop else int(dose_mg // 28)
     eligible_and_consented(patient, prescriber, drug="esketamine", route="intranasal")
     s = cleared(patient, prescriber, nurse, ESKETAMINE)
     dose = {"dose_mg": dose_mg, "lot": "SPR-1"}

@@ -8,18 +8,22 @@ vouches for them; this app never imports it). A handful of queries, whatever the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from kapclinic.alerts.models import Alert
 from kapclinic.clinical.monitoring import Reading, evaluate
 from kapclinic.clinical.protocols import WEIGHT_MAX_AGE_DAYS, Protocol
+from kapclinic.clinical.protocols.course import chair_minutes
 from kapclinic.clinical.sessions import SessionFacts, facts_for
 from kapclinic.platform import extensions
+from kapclinic.treatment import infusion
 from kapclinic.treatment.models import (
     ALERT_SOURCE,
     READING_RECORD,
     Administration,
+    AdministrationEvent,
+    AdministrationEventKind,
     Answer,
     ChecklistEntry,
     ChecklistItem,
@@ -27,7 +31,7 @@ from kapclinic.treatment.models import (
     Session,
     VitalReading,
 )
-from kapclinic.treatment.protocols import monitoring_settings
+from kapclinic.treatment.protocols import monitoring_settings, session_protocol
 
 
 @dataclass
@@ -60,6 +64,18 @@ def weight_day(session: Session, at: datetime, weight: ChecklistEntry | None) ->
     if weight is None:
         return local_date(session.scheduled_at, session)
     return visit_day(session, at, weight.at)
+
+
+def other_day(session: Session, now: datetime) -> str:
+    """The booked day in words when a check-in now would be on another day ("" when not),
+    for the session page's warning."""
+    booked, today = local_date(session.scheduled_at, session), local_date(now, session)
+    if session.state != "scheduled" or booked == today:
+        return ""
+    held = timedelta(minutes=chair_minutes(session_protocol(session)))
+    if session.scheduled_at <= now <= session.scheduled_at + held:
+        return ""  # a late-evening visit running past midnight
+    return f"{booked:%A} {booked.day} {booked:%B %Y}"
 
 
 def age_on(born: date, day: date) -> int:
@@ -143,6 +159,12 @@ def gather(session: Session, protocol: Protocol, at: datetime, *, reason: str = 
                        and a.rule not in (reviewed or set()))
 
     administration = current_administration(session)
+    devices_expected, devices_given = None, 0
+    per_device = infusion.device_mg(protocol)
+    if administration is not None and per_device is not None:
+        devices_expected = infusion.devices_for(administration.dose_mg, per_device)
+        devices_given = AdministrationEvent.objects.filter(
+            administration=administration, kind=AdministrationEventKind.DEVICE).count()
     minutes_observed = None
     if administration is not None:
         start = administration.started_at if protocol.observation_counted_from == "dose_start" \
@@ -152,8 +174,11 @@ def gather(session: Session, protocol: Protocol, at: datetime, *, reason: str = 
     resolved = frozenset(effect for effect in ("sedation", "dissociation", "respiratory_depression")
                          if said(f"{effect}_resolved", Answer.YES))
     score = checklist.get(ChecklistItem.DISCHARGE_SCORE)
+    booked = session.scheduled_at
     facts = facts_for(
         protocol,
+        booked_on=local_date(booked, session).isoformat(), step_on=local_date(at, session).isoformat(),
+        within_booked_visit=booked <= at <= booked + timedelta(minutes=chair_minutes(protocol)),
         consent_current=not blockers,
         eligibility_signed_for=frozenset({(session.drug, session.route)}) if not blockers else frozenset(),
         fasting_confirmed=said(ChecklistItem.FASTING, Answer.YES),
@@ -173,6 +198,7 @@ def gather(session: Session, protocol: Protocol, at: datetime, *, reason: str = 
         second_clinician_confirmed=administration is not None
         and administration.second_clinician_confirmed_at is not None,
         administration_recorded=administration is not None,
+        devices_expected=devices_expected, devices_given=devices_given,
         minutes_observed=minutes_observed,
         effects_resolved=resolved,
         discharge_score=None if score is None else score.value,

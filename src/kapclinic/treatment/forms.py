@@ -11,6 +11,7 @@ from django import forms
 
 from kapclinic.clinical import protocols as core
 from kapclinic.platform import text
+from kapclinic.treatment.infusion import device_mg
 from kapclinic.treatment.models import AdministrationEventKind, Answer, ChecklistItem, State
 
 NUMERIC = {"inputmode": "numeric", "autocomplete": "off"}
@@ -148,9 +149,43 @@ class DoseForm(forms.Form):
                                       attrs={**NUMERIC, "autocomplete": "one-time-code"}))
     late_reason = _late_reason()
 
-    def __init__(self, *args, **kwargs):
+    # an infusion's fields a nasal spray dose does not have
+    INFUSION_ONLY = ("concentration_mg_per_ml", "rate_mg_per_min")
+
+    def __init__(self, *args, protocol: core.Protocol | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         text.guard(self, free_text=("override_reason", "late_reason", "lot", "product_ndc"))
+        self.per_device = None if protocol is None else device_mg(protocol)
+        if self.per_device is not None:
+            self._shape_for_devices(protocol, self.per_device)
+
+    def _shape_for_devices(self, protocol: core.Protocol, per_device: float) -> None:
+        """A nasal spray dose is whole devices (esketamine: 28 mg each, clinical.md 3.4 Device
+        row): the dose is chosen in mg with its device count, no infusion rate or concentration."""
+        highest = max(protocol.cap, protocol.dose_range[1])
+        count = max(1, int(highest // per_device + 1e-9))
+        choices = [(f"{n * per_device:g}", f"{n * per_device:g} mg · {n} device{'s' if n > 1 else ''}")
+                   for n in range(1, count + 1)]
+        self.fields["dose"] = forms.TypedChoiceField(
+            label="Dose (mg)", choices=choices, coerce=float, widget=forms.RadioSelect,
+            help_text=f"Each device gives {per_device:g} mg (two sprays, one per nostril); "
+                      "record each device as it is given.")
+        self.fields["unit"] = forms.ChoiceField(choices=[("mg", "mg")], initial="mg",
+                                                widget=forms.HiddenInput, required=False)
+        for name in self.INFUSION_ONLY:
+            del self.fields[name]
+
+    @property
+    def devices(self) -> bool:
+        return self.per_device is not None
+
+    def clean(self):
+        data = super().clean()
+        if self.devices:
+            data["unit"] = "mg"
+            for name in self.INFUSION_ONLY:
+                data[name] = None
+        return data
 
     def dose_fields(self) -> dict[str, float | None]:
         per_kg = self.cleaned_data["unit"] == "mg_per_kg"

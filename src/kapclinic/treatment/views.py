@@ -316,7 +316,8 @@ def _next_steps(session: Session, role: str, now: datetime) -> list[dict[str, An
         if to == State.DOSING:
             continue  # the dose form takes this step with the dose
         steps.append({"to": to.value, "words": STEP_WORDS[to], "needs_reason": to in NEEDS_REASON,
-                      "needed": [] if to in NEEDS_REASON else still_needed(session, to, now)})
+                      "needed": [] if to in NEEDS_REASON else still_needed(session, to, now),
+                      "other_day": gathered.other_day(session, now) if to == State.CHECKED_IN else ""})
     return steps
 
 
@@ -379,7 +380,8 @@ def session_page(request: HttpRequest, session: Session, *, status: int = 200, r
     context["checklist_form"] = forms.get("checklist") or _checklist_form(session, live.protocol, role)
     context.update({
         "refused": refused, "steps": _next_steps(session, role, now),
-        "dose_form": forms.get("dose") or (DoseForm(initial={"unit": live.protocol.dose_unit})
+        "dose_form": forms.get("dose") or (DoseForm(initial={"unit": live.protocol.dose_unit},
+                                                    protocol=live.protocol)
                                            if session.state == State.CLEARED
                                            and role_can(role, Action.DOSE_ADMINISTER) else None),
         "vitals_form": forms.get("vitals") or (VitalsForm() if running
@@ -503,7 +505,7 @@ DOSE_FIELDS = {"dose_mg_per_kg": "dose", "dose_mg": "dose", "dose": "dose", "wei
 def give_dose(request: HttpRequest, session_id: int) -> HttpResponse:
     """Record the dose and take the step into dosing, in one transaction."""
     session = session_for_user(request, session_id, Action.DOSE_ADMINISTER)
-    form = DoseForm(request.POST)
+    form = DoseForm(request.POST, protocol=session_protocol(session))
     if not form.is_valid():
         return session_page(request, session, status=422, forms={"dose": form})
     data = form.cleaned_data

@@ -107,6 +107,10 @@ GUARD_CASES = [
      "clinically stable"),
     ("monitoring", "discharged", {"open_alerts": ("Oxygen saturation low",)}, "alerts_acknowledged",
      "Open alerts must be acknowledged first: Oxygen saturation low"),
+    ("scheduled", "checked_in", {"booked_on": "2026-12-08", "step_on": "2026-12-07", "reason": ""},
+     "booked_for_this_day", "booked for Tue 8 Dec 2026, not Mon 7 Dec 2026"),
+    ("dosing", "monitoring", {"devices_expected": 2, "devices_given": 1}, "every_device_given",
+     "1 of the dose's 2 devices are recorded: record device 2 before observation starts"),
     ("scheduled", "cancelled", {"reason": "  "}, "reason_written", "Write the reason"),
     ("dosing", "stopped", {"reason": ""}, "reason_written", "Write the reason"),
 ]

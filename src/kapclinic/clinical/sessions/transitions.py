@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,12 @@ class SessionFacts:
     discharge_criteria: str
     discharge_score_at_least: float
     clinician_judgement_required: bool
+    # the day: the booked day and the step's, in the clinic's zone (ISO dates; "" unknown), and
+    # whether the step falls within the booked visit's own span (a late-evening visit running
+    # past midnight is still that visit)
+    booked_on: str = ""
+    step_on: str = ""
+    within_booked_visit: bool = False
     # consent and eligibility
     consent_current: bool = False
     eligibility_signed_for: frozenset[tuple[str, str]] = frozenset()  # (drug, route) pairs
@@ -86,6 +93,9 @@ class SessionFacts:
     dose_override_reason: str = ""
     second_clinician_confirmed: bool = False
     administration_recorded: bool = False
+    # a nasal spray: the devices the dose takes (None: not a device dose) and those given
+    devices_expected: int | None = None
+    devices_given: int = 0
     # observation and discharge
     minutes_observed: float | None = None
     effects_resolved: frozenset[str] = frozenset()
@@ -119,6 +129,21 @@ class UnmetGuard:
 # ---- guards: each returns None when met, else the plain message --------------------------
 
 Check = Callable[[SessionFacts], str | None]
+
+
+def _day_words(iso: str) -> str:
+    day = date.fromisoformat(iso)
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+def booked_for_this_day(f: SessionFacts) -> str | None:
+    """Checking in on a day other than the booked one (a patient a day early, or a session
+    left over from yesterday) is done on purpose, with the reason, never by a slip."""
+    if not f.booked_on or not f.step_on or f.booked_on == f.step_on or f.within_booked_visit \
+            or f.reason.strip():
+        return None
+    return (f"This session is booked for {_day_words(f.booked_on)}, not {_day_words(f.step_on)}: "
+            "to check the patient in on another day, confirm it with the reason.")
 
 
 def consent_current(f: SessionFacts) -> str | None:
@@ -211,6 +236,17 @@ def administration_recorded(f: SessionFacts) -> str | None:
     return None if f.administration_recorded else "The administration (dose, lot, start) is not recorded."
 
 
+def every_device_given(f: SessionFacts) -> str | None:
+    """A nasal spray dose is given device by device (esketamine: 28 mg each, clinical.md 3.4
+    Device row); observation starts once the last is recorded."""
+    if f.devices_expected is None or f.devices_given >= f.devices_expected:
+        return None
+    left = f.devices_expected - f.devices_given
+    return (f"{f.devices_given} of the dose's {f.devices_expected} devices are recorded: record "
+            f"device {f.devices_given + 1}{'' if left == 1 else f' to {f.devices_expected}'} "
+            "before observation starts.")
+
+
 def minimum_observation(f: SessionFacts) -> str | None:
     observed = f.minutes_observed
     if observed is not None and observed >= f.min_observation_minutes:
@@ -255,11 +291,12 @@ CLEARANCE: tuple[Check, ...] = (
 
 # The allowed transitions and the guards on each; every pair not listed is refused.
 TRANSITIONS: Mapping[State, Mapping[State, tuple[Check, ...]]] = {
-    State.SCHEDULED: {State.CHECKED_IN: (), State.CANCELLED: (reason_written,)},
+    State.SCHEDULED: {State.CHECKED_IN: (booked_for_this_day,), State.CANCELLED: (reason_written,)},
     State.CHECKED_IN: {State.CLEARED: CLEARANCE, State.CANCELLED: (reason_written,)},
     State.CLEARED: {State.DOSING: (consent_current, eligibility_signed, dose_within_protocol_or_confirmed),
                     State.CANCELLED: (reason_written,)},
-    State.DOSING: {State.MONITORING: (administration_recorded,), State.STOPPED: (reason_written,)},
+    State.DOSING: {State.MONITORING: (administration_recorded, every_device_given),
+                   State.STOPPED: (reason_written,)},
     State.MONITORING: {State.DISCHARGED: (minimum_observation, effects_resolved, discharge_criteria,
                                           alerts_acknowledged),
                        State.STOPPED: (reason_written,)},
