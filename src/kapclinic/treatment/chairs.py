@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from kapclinic.clinical import protocols as core
 from kapclinic.clinical.protocols.course import chair_minutes
+from kapclinic.platform.labels import DRUG_LABELS, ROUTE_LABELS
 from kapclinic.treatment.models import ENDED, Session, TreatmentSettings
 
 # an engineering bound: no session holds a chair longer than this (the longest minimum
@@ -83,9 +84,11 @@ class Clash:
     def words(self) -> str:
         p = self.other.patient
         start, end = timezone.localtime(self.start), timezone.localtime(self.end)
+        what = ", ".join(part for part in (DRUG_LABELS.get(self.other.drug, self.other.drug),
+                                           ROUTE_LABELS.get(self.other.route, self.other.route)) if part)
         return (f"{place_words(self.other.room, self.other.chair)} is also booked "
-                f"{start:%a %d %b %H:%M}–{end:%H:%M} for {p.family_name}, {p.given_name} "
-                f"(MRN {p.mrn}, {self.other.protocol_label.lower()}, {self.other.state_words})")
+                f"{start:%a} {start.day} {start:%b %H:%M}–{end:%H:%M} for {p.family_name}, "
+                f"{p.given_name} (MRN {p.mrn}, {what}, {self.other.state_words})")
 
 
 def _same_place(room: str, chair: str) -> Q:
