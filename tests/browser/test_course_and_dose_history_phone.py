@@ -95,3 +95,53 @@ def test_the_course_page_and_the_earlier_doses_fit_a_375_px_phone(
         violations[name] = axe_violations(page)
     assert not too_wide, f"wider than the phone: {too_wide}"
     assert not any(violations.values()), describe(violations)
+
+
+@pytest.fixture
+def nasal_and_tomorrow(transactional_db):
+    """Ada cleared for esketamine (the dose form shows), and Grace booked for tomorrow."""
+    from tests.treatment.helpers import ESKETAMINE, cleared
+
+    clinic = Clinic.objects.create(slug="clinic-a", name="Clinic A", time_zone="America/New_York")
+    alice = make_user("alice", clinic, Role.PRESCRIBER, "Alice", "Prescott")
+    nina = make_user("nina", clinic, Role.NURSE, "Nina", "Nurse")
+    ada = new_patient(clinic, alice, prescriber=alice)
+    grace = new_patient(clinic, alice, mrn="A-0002", given_name="Grace", family_name="Hopper")
+    eligible_and_consented(ada, alice, drug="esketamine", route="intranasal")
+    ready = cleared(ada, alice, nina, ESKETAMINE, start=10)
+    tomorrow = actions.schedule_session(patient=grace, protocol="iv_racemic_ketamine",
+                                        scheduled_at=ago(-60 * 24), room="Room 1", chair="A", by=alice)
+    return ready, tomorrow
+
+
+def test_the_nasal_dose_form_and_the_other_day_warning_fit_a_phone_and_a_tablet(
+        page, live_server, console_errors, nasal_and_tomorrow, screenshot_dir):
+    ready, tomorrow = nasal_and_tomorrow
+    log_in(page, "nina", PASSWORD)
+    too_wide, violations = {}, {}
+    for device, viewport in (("phone375", PHONE_375), ("tablet", {"width": 820, "height": 1180})):
+        page.set_viewport_size(viewport)
+        page.goto(f"/sessions/{ready.pk}/")
+        dose = page.get_by_role("group", name="Dose (mg)")
+        expect(dose).to_contain_text("56 mg · 2 devices")
+        expect(page.get_by_label("Rate (mg/min)")).to_have_count(0)
+        dose.scroll_into_view_if_needed()
+        page.screenshot(caret="initial", path=screenshot_dir / f"{device}-nasal-dose-form.png")
+        if page.evaluate("document.scrollingElement.scrollWidth") > viewport["width"]:
+            too_wide[f"{device} dose form"] = page.evaluate("document.scrollingElement.scrollWidth")
+        violations[f"{device} dose form"] = axe_violations(page)
+        page.goto(f"/sessions/{tomorrow.pk}/")
+        warning = page.locator(".other-day")
+        expect(warning).to_contain_text("not today")
+        warning.scroll_into_view_if_needed()
+        page.screenshot(caret="initial", path=screenshot_dir / f"{device}-check-in-other-day.png")
+        if page.evaluate("document.scrollingElement.scrollWidth") > viewport["width"]:
+            too_wide[f"{device} other day"] = page.evaluate("document.scrollingElement.scrollWidth")
+        violations[f"{device} other day"] = axe_violations(page)
+    assert not too_wide, f"wider than the screen: {too_wide}"
+    assert not any(violations.values()), describe(violations)
+    # the nurse checks Grace in today on purpose, with the reason
+    page.get_by_label("Why check in today").fill("Came a day early; the prescriber agreed")
+    page.get_by_role("button", name="Check in today anyway").click()
+    expect(page.locator(".messages")).to_contain_text("checked in")
+    assert not console_errors
