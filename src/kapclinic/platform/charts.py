@@ -1,4 +1,5 @@
-"""The plain chart object that the one SVG partial, ``platform/_chart.html``, draws.
+"""The plain chart object that the one SVG partial, ``platform/_chart.html``, draws
+(through ``chart_svg``).
 
 An app builds a ``Chart`` in data units (scores, ng/mL, aware datetimes); the chart turns
 them into pixels with the scales of ``kapclinic.clinical.charts`` and the template draws
@@ -22,8 +23,11 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from django.utils import timezone
+from django.utils.safestring import SafeString
 
 from kapclinic.clinical import charts as scales
+
+from . import chart_svg
 
 
 @dataclass
@@ -239,6 +243,11 @@ class Chart:
             self.texts.append(Text(self.left, self.bottom + 38, x_title))
         if y_title:
             self.texts.append(Text(self.left, self.top - 10, y_title, anchor="middle"))
+
+    @property
+    def svg(self) -> SafeString:
+        """The chart's SVG markup (``platform/_chart.html`` writes it)."""
+        return chart_svg.render(self)
 
     def legend_entry(self, label: str, colour: str = "") -> LegendEntry:
         entry = LegendEntry(self.top + 10 + 22 * len(self.legend), label, colour)

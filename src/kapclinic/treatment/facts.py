@@ -119,11 +119,24 @@ def open_alerts(session: Session) -> list[Alert]:
                                             record_id__in=readings).order_by("raised_at"))
 
 
-def gather(session: Session, protocol: Protocol, at: datetime, *, reason: str = "") -> Gathered:
-    """The facts of ``session`` for a step at clinical time ``at``."""
+@dataclass(frozen=True)
+class Known:
+    """A session's records a page has already read (a read-only preview of a step's guards
+    need not read them again): the latest checklist answers, every reading, the dose."""
+
+    checklist: dict[str, ChecklistEntry]
+    readings: list[VitalReading]
+    administration: Administration | None
+    dose_events: list[AdministrationEvent] | None = None  # the dose's devices, pauses...
+
+
+def gather(session: Session, protocol: Protocol, at: datetime, *, reason: str = "",
+           known: Known | None = None) -> Gathered:
+    """The facts of ``session`` for a step at clinical time ``at`` (from ``known`` records
+    where given: only for a preview, never for the step itself)."""
     patient = session.patient
     blockers = extensions.dose_blockers(patient, session.drug, session.route)
-    checklist = latest_checklist(session)
+    checklist = known.checklist if known else latest_checklist(session)
 
     def said(item: str, *answers: str) -> bool:
         entry = checklist.get(item)
@@ -143,8 +156,12 @@ def gather(session: Session, protocol: Protocol, at: datetime, *, reason: str = 
                           and taken_for_today(pregnancy.at, 0))
     intention = checklist.get(ChecklistItem.INTENTION_NOTE)
 
-    readings = list(VitalReading.objects.filter(session=session, entered_in_error_at__isnull=True,
-                                                phase=Phase.PRE_DOSE).order_by("observed_at", "id"))
+    if known:
+        readings = [r for r in known.readings
+                    if r.entered_in_error_at is None and r.phase == Phase.PRE_DOSE]
+    else:
+        readings = list(VitalReading.objects.filter(session=session, entered_in_error_at__isnull=True,
+                                                    phase=Phase.PRE_DOSE).order_by("observed_at", "id"))
     hold: tuple[str, ...] = ()
     review: tuple[str, ...] = ()
     if readings:
@@ -158,13 +175,17 @@ def gather(session: Session, protocol: Protocol, at: datetime, *, reason: str = 
         review = tuple(a.label for a in alerts if a.severity == "review"
                        and a.rule not in (reviewed or set()))
 
-    administration = current_administration(session)
+    administration = known.administration if known else current_administration(session)
     devices_expected, devices_given = None, 0
     per_device = infusion.device_mg(protocol)
     if administration is not None and per_device is not None:
         devices_expected = infusion.devices_for(administration.dose_mg, per_device)
-        devices_given = AdministrationEvent.objects.filter(
-            administration=administration, kind=AdministrationEventKind.DEVICE).count()
+        if known is not None and known.dose_events is not None:
+            devices_given = sum(1 for e in known.dose_events if e.administration_id == administration.pk
+                                and e.kind == AdministrationEventKind.DEVICE)
+        else:
+            devices_given = AdministrationEvent.objects.filter(
+                administration=administration, kind=AdministrationEventKind.DEVICE).count()
     minutes_observed = None
     if administration is not None:
         start = administration.started_at if protocol.observation_counted_from == "dose_start" \

@@ -299,25 +299,28 @@ def vitals_charts(readings: list[VitalReading], live: Live, settings) -> list[Ch
 
 # ---- what may be done next -----------------------------------------------------------------
 
-def still_needed(session: Session, to: State, now: datetime) -> list[str]:
+def still_needed(session: Session, to: State, now: datetime,
+                 known: gathered.Known | None = None) -> list[str]:
     """The guards a step would fail now, in the words the refusal would use (a read)."""
     protocol = session_protocol(session)
-    found = gathered.gather(session, protocol, now)
+    found = gathered.gather(session, protocol, now, known=known)
     return [u.message for u in actions.with_clearance(check_transition(session.state, to, found.facts),
                                                       found.blockers)]
 
 
-def _next_steps(session: Session, role: str, now: datetime) -> list[dict[str, Any]]:
+def _next_steps(live: Live, role: str) -> list[dict[str, Any]]:
     if not role_can(role, Action.SESSION_RUN):
         return []
+    session = live.session
+    known = gathered.Known(live.latest_answers, live.readings, live.administration, live.dose_events)
     steps = []
     for to in allowed_next(session.state):
         to = State(to)
         if to == State.DOSING:
             continue  # the dose form takes this step with the dose
         steps.append({"to": to.value, "words": STEP_WORDS[to], "needs_reason": to in NEEDS_REASON,
-                      "needed": [] if to in NEEDS_REASON else still_needed(session, to, now),
-                      "other_day": gathered.other_day(session, now) if to == State.CHECKED_IN else ""})
+                      "needed": [] if to in NEEDS_REASON else still_needed(session, to, live.now, known),
+                      "other_day": gathered.other_day(session, live.now) if to == State.CHECKED_IN else ""})
     return steps
 
 
@@ -379,7 +382,7 @@ def session_page(request: HttpRequest, session: Session, *, status: int = 200, r
     running = session.state in (State.CHECKED_IN, State.CLEARED, State.DOSING, State.MONITORING)
     context["checklist_form"] = forms.get("checklist") or _checklist_form(session, live.protocol, role)
     context.update({
-        "refused": refused, "steps": _next_steps(session, role, now),
+        "refused": refused, "steps": _next_steps(live, role),
         "dose_form": forms.get("dose") or (DoseForm(initial={"unit": live.protocol.dose_unit},
                                                     protocol=live.protocol)
                                            if session.state == State.CLEARED
