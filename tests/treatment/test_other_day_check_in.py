@@ -94,3 +94,18 @@ def test_a_session_booked_for_today_shows_no_other_day_warning(patient, prescrib
                                      by=prescriber)
     page = text(login(nurse).get(f"/sessions/{today.pk}/"))
     assert "not today" not in page and "Check in" in page
+
+
+def test_the_api_refuses_an_other_day_check_in_as_a_409_naming_the_guard_and_takes_it_with_a_reason(
+        tomorrows, nurse):
+    import json
+
+    client = login(nurse)
+    url = f"/api/v1/sessions/{tomorrows.pk}/transitions"
+    body = {"to": "checked_in", "at": minutes_ago(0).isoformat(), "version": 1}
+    refused = client.post(url, data=json.dumps(body), content_type="application/json")
+    assert refused.status_code == 409
+    assert [e["guard"] for e in refused.json()["errors"]] == ["booked_for_this_day"]
+    taken = client.post(url, data=json.dumps({**body, "reason": "Came a day early"}),
+                        content_type="application/json")
+    assert taken.status_code == 200 and taken.json()["state"] == "checked_in"
