@@ -140,6 +140,24 @@ class Live:
         return latest
 
     @property
+    def reading_rows(self) -> list[dict[str, Any]]:
+        """The readings table, newest first, each cell written once here: a monitored session
+        has many readings (a bedside monitor sends one a minute), and template filters per
+        cell were most of the page's time."""
+        rows = []
+        for r in reversed(self.readings):
+            bp = (f"{_figure(r.sbp_mmhg) or '–'}/{_figure(r.dbp_mmhg) or '–'}"
+                  if r.sbp_mmhg is not None or r.dbp_mmhg is not None else "")
+            rows.append({"time": timezone.localtime(r.observed_at).strftime("%H:%M"),
+                         "phase": r.get_phase_display().lower(), "bp": bp,
+                         "hr": _figure(r.heart_rate_bpm), "spo2": _figure(r.spo2_pct),
+                         "rr": _figure(r.resp_rate_per_min), "temp": _figure(r.temp_c),
+                         "moaas": "" if r.moaas is None else str(r.moaas),
+                         "by": r.recorded_by.display_name if r.recorded_by else "",
+                         "in_error": r.entered_in_error_at is not None})
+        return rows
+
+    @property
     def log(self) -> list[dict[str, Any]]:
         """Steps, checklist answers, the dose and acknowledgements, newest first."""
         rows = [{"at": e.at, "what": f"{e.get_to_state_display()}", "detail": e.reason,
@@ -168,6 +186,14 @@ class Live:
                                                            self.administration.ended_at),
                  [e.pk for e in self.dose_events]]
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def _figure(value: float | None) -> str:
+    """A reading as the nurse keyed it: 98, 36.6 (one decimal at most), nothing when absent."""
+    if value is None:
+        return ""
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _answer_words(entry: ChecklistEntry) -> str:
