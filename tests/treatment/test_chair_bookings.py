@@ -122,3 +122,14 @@ def test_the_calendar_shows_how_long_each_session_holds_its_chair_and_flags_a_do
     page = text(login(nurse).get(f"/calendar/?view=day&by=room&date={day}"))
     assert "09:00–11:40" in page and "2 h 40 min in the chair" in page
     assert page.count("Chair double-booked") == 2
+
+
+def test_a_session_holds_its_chair_for_the_protocols_dosing_and_minimum_observation():
+    from kapclinic.clinical import protocols as core
+    from kapclinic.clinical.protocols.course import chair_minutes
+
+    # IV: 40 min infusion, then 2 h counted from its end; esketamine: 2 h from the first device
+    assert chair_minutes(core.resolve(IV)) == 160
+    assert chair_minutes(core.resolve(ESKETAMINE)) == 120
+    longer = core.resolve(IV).configured({"infusion_minutes": 60})
+    assert chair_minutes(longer) == 180

@@ -233,3 +233,16 @@ def test_a_course_in_the_year_9999_is_refused_not_a_server_error(patient, prescr
         course_actions.plan_course(patient=patient, protocol=IV, by=prescriber,
                                    first_dose_at=datetime(9999, 6, 1, 9, tzinfo=NEW_YORK))
     assert exc.value.field == "first_dose_at"
+
+
+def test_the_preparation_time_is_kept_when_ahead_and_otherwise_falls_between_now_and_the_dose():
+    from kapclinic.clinical.protocols.course import preparation_time
+
+    now = datetime(2026, 12, 7, 10, 50, tzinfo=NEW_YORK)
+    ahead = now + timedelta(days=2)
+    assert preparation_time(ahead, now + timedelta(days=9), now) == ahead
+    past = now - timedelta(days=6)
+    assert preparation_time(past, now + timedelta(minutes=30), now) == now        # dose at 11:20
+    assert preparation_time(past, now + timedelta(hours=3), now) == now.replace(hour=11, minute=0)
+    assert preparation_time(past, now + timedelta(minutes=100), now) == now.replace(hour=11, minute=0)
+    assert preparation_time(past, now + timedelta(minutes=50), now) == now  # an hour before 11:40: past
