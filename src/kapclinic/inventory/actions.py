@@ -236,10 +236,13 @@ def draw_for_dose(*, lot: Lot, location: Location, patient, session_id: int,
     """The dose given in a session, drawn from a lot at a location. A dose is drawn once:
     asked again (a retry) it returns the standing draw and writes nothing."""
     _same_clinic("patient", patient, lot.clinic_id)
+    mg = _amount("dose_mg", dose_mg)
+    _same_clinic("location", location, lot.clinic_id)
+    # under the balance's lock, a draw of the same dose by another request has committed
+    list(Balance.objects.select_for_update().filter(lot=lot, location=location))
     standing = standing_draw(administration_id)
     if standing is not None:
         return standing
-    mg = _amount("dose_mg", dose_mg)
     number = len(draws_of(administration_id)) + 1
     try:
         with transaction.atomic():
@@ -250,7 +253,10 @@ def draw_for_dose(*, lot: Lot, location: Location, patient, session_id: int,
         standing = standing_draw(administration_id)
         if standing is None:
             raise
-        return standing  # drawn a moment ago by another request
+        # drawn a moment ago by another request (from another lot or location)
+        trail.record("read", object_type="ledger_line", object_id=standing.pk,
+                     detail={"already_drawn": administration_id})
+        return standing
 
 
 @action
