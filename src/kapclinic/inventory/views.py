@@ -143,7 +143,8 @@ def new_lot(request: HttpRequest) -> HttpResponse:
 @one_time_form
 def ledger_settings(request: HttpRequest) -> HttpResponse:
     current = LedgerSettings.for_clinic(request.membership.clinic_id)
-    form = ledger_forms.SettingsForm(request.POST or None,
+    # an unticked box sends nothing: a POST is bound even when empty
+    form = ledger_forms.SettingsForm(request.POST if request.method == "POST" else None,
                                      initial={"witness_waste": current.witness_waste})
     if request.method == "POST" and form.is_valid():
         actions.save_settings(clinic=_clinic(request), by=request.user, **form.cleaned_data)
