@@ -15,3 +15,4 @@ class AuditRecords(models.TextChoices):
     LEDGER_LINE = "ledger_line", "Controlled-substance ledger line"
     STOCK = "stock", "Controlled-substance stock"
     LEDGER_SETTINGS = "ledger_settings", "Controlled-substance record settings"
+    BALANCE = "balance", "Controlled-substance balance of a lot at a location"
