@@ -31,7 +31,8 @@ def test_receiving_two_20_ml_vials_of_10_mg_per_ml_puts_400_mg_and_40_ml_in_the_
     assert Balance.objects.get(lot=stocked, location=safe).quantity_ml == Decimal("40")
 
 
-def test_a_draw_for_a_dose_names_the_patient_and_session_and_lowers_the_balance(stocked, safe, patient, nurse):
+def test_a_draw_for_a_dose_names_the_patient_and_session_and_lowers_the_balance(
+        stocked, safe, patient, nurse):
     line = actions.draw_for_dose(lot=stocked, location=safe, patient=patient, session_id=7,
                                  administration_id=70, dose_mg=35, by=nurse)
     assert (line.kind, line.amount_mg, line.amount_ml, line.balance_after_mg) == (
@@ -40,7 +41,8 @@ def test_a_draw_for_a_dose_names_the_patient_and_session_and_lowers_the_balance(
     assert on_hand(stocked, safe) == Decimal("365")
 
 
-def test_drawing_the_same_dose_again_returns_the_first_draw_and_takes_nothing_more(stocked, safe, patient, nurse):
+def test_drawing_the_same_dose_again_returns_the_first_draw_and_takes_nothing_more(
+        stocked, safe, patient, nurse):
     first = actions.draw_for_dose(lot=stocked, location=safe, patient=patient, session_id=7,
                                   administration_id=70, dose_mg=35, by=nurse)
     again = actions.draw_for_dose(lot=stocked, location=safe, patient=patient, session_id=7,

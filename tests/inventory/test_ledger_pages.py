@@ -109,7 +109,8 @@ def test_the_admin_reads_the_lot_ledger_without_patient_mrns(stocked, safe, pati
     assert patient.mrn in login(nurse).get(f"/stock/lots/{stocked.pk}/").content.decode()
 
 
-def test_a_dose_given_without_a_lot_is_drawn_from_the_doses_to_draw_page(stocked, safe, patient, prescriber, nurse):
+def test_a_dose_given_without_a_lot_is_drawn_from_the_doses_to_draw_page(
+        stocked, safe, patient, prescriber, nurse):
     eligible_and_consented(patient, prescriber)
     session = cleared(patient, prescriber, nurse, start=20)
     from kapclinic.treatment import actions as treatment
