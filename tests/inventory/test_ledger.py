@@ -214,3 +214,15 @@ def test_a_user_of_another_clinic_is_no_witness(stocked, safe, nurse, clinic_b):
     with pytest.raises(WitnessRefused, match="prescriber or nurse of this clinic"):
         actions.waste(lot=stocked, location=safe, amount_mg=1, method="sink", by=nurse,
                       witness=stranger, witness_password=PASSWORD)
+
+
+def test_kapclinic_ledger_verify_exits_1_naming_a_balance_that_is_not_its_lines(stocked, safe, capsys):
+    from kapclinic import cli
+
+    assert cli.main(["ledger", "verify"]) == 0
+    assert "Every balance equals" in capsys.readouterr().out
+    with writing_directly("test: a balance changed behind the ledger's back"):
+        Balance.objects.filter(lot=stocked, location=safe).update(quantity_mg=Decimal("7"))
+    assert cli.main(["ledger", "verify"]) == 1
+    assert "lot K123 at Locked safe: balance 7 mg, but its 1 line adds up to 400 mg" in \
+        capsys.readouterr().err

@@ -78,9 +78,14 @@ def mismatches(clinic_id: int | None = None) -> list[str]:
     for balance in balances:
         total, count = sums.get((balance.lot_id, balance.location_id), (ZERO, 0))
         if total != balance.quantity_mg or count != balance.lines:
+            lines = f"its {count} line adds" if count == 1 else f"its {count} lines add"
             found.append(f"lot {balance.lot.lot_number} at {balance.location.name}: balance "
-                         f"{balance.quantity_mg} mg, its {count} lines add up to {total} mg")
+                         f"{_mg(balance.quantity_mg)} mg, but {lines} up to {_mg(total)} mg")
     return found
+
+
+def _mg(value) -> str:
+    return f"{Decimal(value).quantize(Decimal('0.001')).normalize():f}"
 
 
 @dataclass(frozen=True)
