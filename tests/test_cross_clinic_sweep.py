@@ -358,6 +358,8 @@ LEDGER_PAGE_BODIES = {
         "location": _ledger_places(p)["safe"], "amount_mg": "1", "method": "sweep",
         "at": timezone.now().astimezone(p.clinic.zone).strftime("%Y-%m-%dT%H:%M"),
         "witness": _ledger_places(p)["witness"], "witness_password": PASSWORD},
+    "stock/lots/<int:lot_id>/count/": lambda p: {
+        "location": _ledger_places(p)["cart"], "kind": "shift", "counted_mg": "100"},
     "stock/lots/<int:lot_id>/transfer/": lambda p: {
         "source": _ledger_places(p)["safe"], "destination": _ledger_places(p)["cart"],
         "amount_mg": "1", "at": timezone.now().astimezone(p.clinic.zone).strftime("%Y-%m-%dT%H:%M")},

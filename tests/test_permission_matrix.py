@@ -116,7 +116,9 @@ def world(clinic_a, prescriber):
                          invoice="I", by=prescriber)
     safe = ledger.add_location(clinic=clinic_a, name="Safe", by=prescriber)
     receipt = ledger.receive(lot=lot, location=safe, containers=1, by=prescriber)
-    ids.update(lot_id=lot.pk, ledger_line_id=receipt.pk)
+    counted = ledger.record_count(lot=lot, location=safe, kind="shift", counted_mg="150",
+                                  by=prescriber)
+    ids.update(lot_id=lot.pk, ledger_line_id=receipt.pk, stock_count_id=counted.pk)
     return ids, users
 
 

@@ -65,6 +65,8 @@ class Action(enum.StrEnum):
     STOCK_WASTE = "stock.waste"            # the rest of a dose wasted; also who may witness it
     STOCK_TRANSFER = "stock.transfer"      # stock moved between locations
     STOCK_REVERSE = "stock.reverse"        # a mistaken ledger line reversed, with a reason
+    STOCK_COUNT = "stock.count"            # a count at shift change, on demand, an inventory
+    STOCK_RESOLVE = "stock.resolve"        # a count's discrepancy resolved with a reason
 
 
 R = Role
@@ -142,6 +144,9 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.STOCK_WASTE: frozenset({R.PRESCRIBER, R.NURSE}),
     Action.STOCK_TRANSFER: frozenset({R.PRESCRIBER, R.NURSE}),
     Action.STOCK_REVERSE: frozenset({R.ADMIN, R.PRESCRIBER, R.NURSE}),
+    # those who handle the stock count it; a count that differs is the admin's to resolve
+    Action.STOCK_COUNT: frozenset({R.PRESCRIBER, R.NURSE}),
+    Action.STOCK_RESOLVE: frozenset({R.ADMIN}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.

@@ -24,6 +24,8 @@ from kapclinic.inventory.errors import FieldError, NotEnoughStock
 from kapclinic.inventory.models import (
     OUTGOING,
     Balance,
+    CountKind,
+    CountResolution,
     Drug,
     Form,
     Kind,
@@ -32,6 +34,7 @@ from kapclinic.inventory.models import (
     Location,
     Lot,
     Product,
+    StockCount,
 )
 
 MAX_TEXT = 2000
@@ -339,3 +342,70 @@ def reverse(*, line: LedgerLine, reason: str, by: User | None) -> list[LedgerLin
 
 def is_outgoing(kind: str) -> bool:
     return kind in OUTGOING
+
+
+# ---- counts and discrepancies --------------------------------------------------------------
+
+@action
+def record_count(*, lot: Lot, location: Location, kind: str, counted_mg=None, counted_ml=None,
+                 estimated: bool = False, note: str = "", by: User | None) -> StockCount:
+    """What was counted, beside the ledger's balance at that moment (read under its lock, so
+    no draw slips between the two). Counted zero is a count too."""
+    _same_clinic("location", location, lot.clinic_id)
+    if kind not in CountKind.values:
+        raise FieldError("kind", f"must be one of: {', '.join(CountKind.values)}")
+    if counted_mg in (None, "") and counted_ml in (None, ""):
+        raise FieldError("counted_mg", "give what was counted in mg or in mL (0 if none is left)")
+    try:
+        if counted_mg not in (None, ""):
+            counted = Decimal(str(counted_mg)).quantize(QUANTUM)
+        else:
+            counted = (Decimal(str(counted_ml)) * lot.product.concentration_mg_per_ml).quantize(QUANTUM)
+    except (InvalidOperation, ValueError) as exc:
+        raise FieldError("counted_mg", "must be a number") from exc
+    if not counted.is_finite() or counted < 0:
+        raise FieldError("counted_mg", "must be zero or more")
+    if estimated and LedgerSettings.for_clinic(lot.clinic_id).exact_counts:
+        raise FieldError("estimated", "this clinic counts exactly: an estimate is not accepted")
+    balance = Balance.objects.select_for_update().filter(lot=lot, location=location).first()
+    count = StockCount.objects.create(
+        clinic_id=lot.clinic_id, lot=lot, location=location, kind=kind, counted_mg=counted,
+        balance_mg=balance.quantity_mg if balance else Decimal("0"), estimated=estimated,
+        counted_by=by, note=_text("note", note))
+    trail.record("create", object_type="stock_count", object_id=count.pk,
+                 detail={"lot": lot.pk, "location": location.pk, "counted_mg": str(counted),
+                         "balance_mg": str(count.balance_mg)})
+    return count
+
+
+def open_discrepancies(clinic_id: int):
+    """Counts that differ from the ledger and no admin has resolved, oldest first."""
+    return (StockCount.objects.filter(clinic_id=clinic_id, resolution__isnull=True)
+            .exclude(counted_mg=F("balance_mg"))
+            .select_related("lot__product", "location", "counted_by").order_by("counted_at", "id"))
+
+
+@action
+def resolve(*, count: StockCount, reason: str, adjust: bool, by: User | None) -> CountResolution:
+    """An admin's reason for a discrepancy; ``adjust`` also sets the balance to the count by an
+    adjustment line (the difference since the count), never below zero."""
+    reason = _text("reason", reason, required=True)
+    if count.counted_mg == count.balance_mg:
+        raise FieldError("count", "this count agrees with the ledger: there is nothing to resolve")
+    if CountResolution.objects.filter(count=count).exists():
+        raise FieldError("count", "this discrepancy is already resolved")
+    line = None
+    if adjust:
+        line = _move(lot=count.lot, location=count.location, kind=Kind.ADJUSTMENT,
+                     mg=count.difference_mg, at=timezone.now(), by=by,
+                     reason=f"Count {count.pk}: {reason}")
+    try:
+        with transaction.atomic():
+            resolution = CountResolution.objects.create(count=count, clinic_id=count.clinic_id,
+                                                        reason=reason, adjustment=line,
+                                                        resolved_by=by)
+    except IntegrityError as exc:
+        raise FieldError("count", "this discrepancy is already resolved") from exc
+    trail.record("create", object_type="count_resolution", object_id=resolution.pk,
+                 detail={"count": count.pk, "adjusted": line is not None})
+    return resolution

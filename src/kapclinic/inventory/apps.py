@@ -8,14 +8,15 @@ class InventoryConfig(AppConfig):
 
     def ready(self) -> None:
         from kapclinic.accounts.permissions import Action
-        from kapclinic.inventory import demo_data, hooks, stock
+        from kapclinic.inventory import actions, demo_data, hooks, stock
         from kapclinic.platform import extensions as ext
 
         def expired_badge(membership) -> int:
             from django.utils import timezone
 
             today = timezone.localdate(timezone.now(), membership.clinic.zone)
-            return stock.expired_with_stock(membership.clinic_id, today)
+            return (stock.expired_with_stock(membership.clinic_id, today)
+                    + actions.open_discrepancies(membership.clinic_id).count())
 
         ext.register(
             ext.NavItem("stock", "Stock", "stock", Action.STOCK_VIEW, order=80, badge=expired_badge),

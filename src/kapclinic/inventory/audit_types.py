@@ -15,4 +15,6 @@ class AuditRecords(models.TextChoices):
     LEDGER_LINE = "ledger_line", "Controlled-substance ledger line"
     STOCK = "stock", "Controlled-substance stock"
     LEDGER_SETTINGS = "ledger_settings", "Controlled-substance record settings"
+    STOCK_COUNT = "stock_count", "Controlled-substance count"
+    COUNT_RESOLUTION = "count_resolution", "Count discrepancy resolved"
     BALANCE = "balance", "Controlled-substance balance of a lot at a location"

@@ -7,7 +7,7 @@ from django import forms
 from django.utils import timezone
 
 from kapclinic.accounts.scoping import for_clinic
-from kapclinic.inventory.models import Drug, Form, Location, Lot, Product
+from kapclinic.inventory.models import CountKind, Drug, Form, Location, Lot, Product
 from kapclinic.platform import text
 
 DATETIME = {"type": "datetime-local"}
@@ -161,3 +161,37 @@ class SettingsForm(forms.Form):
         help_text="DEA encourages two people to witness and record the wastage of a partly "
                   "used dose; it is a recommendation, not a federal rule. Your state board "
                   "may require it.")
+
+
+class CountForm(forms.Form):
+    location = forms.ModelChoiceField(label="Counted at", queryset=Location.objects.none())
+    kind = forms.ChoiceField(label="Which count", choices=CountKind.choices)
+    counted_mg = forms.DecimalField(label="Counted (mg)", required=False, max_digits=12,
+                                    decimal_places=3, min_value=0)
+    counted_ml = forms.DecimalField(label="or counted (mL)", required=False, max_digits=12,
+                                    decimal_places=3, min_value=0)
+    estimated = forms.BooleanField(label="An estimate of an opened container", required=False)
+    note = forms.CharField(label="Note (optional)", max_length=2000, required=False)
+
+    def __init__(self, *args, clinic_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = for_clinic(Location, clinic_id)
+        text.guard(self, free_text=("note",))
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("counted_mg") is None and cleaned.get("counted_ml") is None \
+                and "counted_mg" not in self.errors:
+            self.add_error("counted_mg", "Give what was counted in mg or in mL (0 if none is left).")
+        return cleaned
+
+
+class ResolveForm(forms.Form):
+    reason = forms.CharField(label="What explains the difference", max_length=2000,
+                             widget=forms.Textarea(attrs={"rows": 3}))
+    adjust = forms.BooleanField(label="Set the balance to the count (an adjustment line)",
+                                required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        text.guard(self, free_text=("reason",))

@@ -183,6 +183,7 @@ class Kind(models.TextChoices):
     TRANSFER_OUT = "transfer_out", "Moved out"
     TRANSFER_IN = "transfer_in", "Moved in"
     REVERSAL = "reversal", "Reversal"
+    ADJUSTMENT = "adjustment", "Adjusted to a count"
 
 
 OUTGOING = (Kind.ADMINISTRATION, Kind.WASTE, Kind.TRANSFER_OUT)
@@ -282,3 +283,69 @@ class Balance(HealthRecord):
     @property
     def quantity_ml(self) -> Decimal:
         return self.lot.product.ml_for(self.quantity_mg)
+
+
+class CountKind(models.TextChoices):
+    SHIFT = "shift", "Shift change"
+    ON_DEMAND = "on_demand", "On demand"
+    INITIAL = "initial", "Initial inventory"
+    INVENTORY = "inventory", "Biennial or annual inventory"
+
+
+class StockCount(AppendOnlyRecord):
+    """What was counted of a lot at a location, beside what the ledger said then. A count that
+    differs is a discrepancy until an admin resolves it (``CountResolution``)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="counts")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=CountKind.choices)
+    counted_mg = models.DecimalField(**MG)
+    balance_mg = models.DecimalField(**MG)  # the ledger's balance when counted
+    estimated = models.BooleanField(default=False)  # an opened container's estimate
+    counted_at = models.DateTimeField(default=timezone.now)
+    counted_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True)
+
+    clinic_path = "clinic"
+    FIELD_CLASSES = classify(
+        date=("counted_at",), free_text=("note",), coded=("kind",),
+        none=("id", "clinic", "lot", "location", "counted_mg", "balance_mg", "estimated",
+              "counted_by"),
+    )
+
+    class Meta:
+        ordering = ["-counted_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(counted_mg__gte=0),
+                                              name="inventory_count_not_negative")]
+
+    def __str__(self) -> str:
+        return f"count of lot {self.lot_id} at {self.location_id}: {self.counted_mg} mg"
+
+    @property
+    def difference_mg(self) -> Decimal:
+        return self.counted_mg - self.balance_mg
+
+
+class CountResolution(AppendOnlyRecord):
+    """An admin's resolution of a count's discrepancy: why, and the adjustment line if the
+    balance was set to the count."""
+
+    count = models.OneToOneField(StockCount, on_delete=models.PROTECT, related_name="resolution")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    adjustment = models.ForeignKey(LedgerLine, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    resolved_at = models.DateTimeField(default=timezone.now)
+    resolved_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+
+    clinic_path = "clinic"
+    FIELD_CLASSES = classify(date=("resolved_at",), free_text=("reason",),
+                             none=("id", "count", "clinic", "adjustment", "resolved_by"))
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=~Q(reason=""),
+                                              name="inventory_resolution_has_reason")]
+
+    def __str__(self) -> str:
+        return f"resolution of count {self.count_id}"

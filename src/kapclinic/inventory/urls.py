@@ -17,4 +17,7 @@ urlpatterns = [
     path("stock/lines/<int:ledger_line_id>/reverse/", views.reverse, name="stock-reverse"),
     path("stock/draws/", views.doses_to_draw, name="stock-draws"),
     path("stock/draws/new/", views.draw, name="stock-draw"),
+    path("stock/lots/<int:lot_id>/count/", views.count, name="stock-count"),
+    path("stock/discrepancies/", views.discrepancies, name="stock-discrepancies"),
+    path("stock/counts/<int:stock_count_id>/resolve/", views.resolve, name="stock-resolve"),
 ]

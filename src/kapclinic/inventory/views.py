@@ -69,6 +69,7 @@ def stock_page(request: HttpRequest) -> HttpResponse:
         "can_receive": _can(request, Action.STOCK_RECEIVE),
         "can_draw": _can(request, Action.STOCK_ADMINISTER),
         "expiry_days": stock.EXPIRY_WARNING_DAYS,
+        "discrepancies": actions.open_discrepancies(clinic_id).count(),
     })
 
 
@@ -198,6 +199,7 @@ def lot_ledger(request: HttpRequest, lot_id: int) -> HttpResponse:
         "can_transfer": _can(request, Action.STOCK_TRANSFER),
         "can_reverse": _can(request, Action.STOCK_REVERSE),
         "can_receive": _can(request, Action.STOCK_RECEIVE),
+        "can_count": _can(request, Action.STOCK_COUNT),
         "printed_at": timezone.localtime(timezone.now()),
     })
 
@@ -344,3 +346,71 @@ def draw(request: HttpRequest) -> HttpResponse:
     messages.success(request, f"{abs(line.amount_mg).normalize():f} mg drawn from lot "
                               f"{lot.lot_number} at {line.location.name} for {patient.mrn}.")
     return redirect("stock-draws")
+
+
+# ---- counts and discrepancies -------------------------------------------------------------
+
+@require(Action.STOCK_COUNT)
+@require_http_methods(["GET", "POST"])
+@one_time_form
+def count(request: HttpRequest, lot_id: int) -> HttpResponse:
+    lot = _lot_for(request, lot_id, Action.STOCK_COUNT)
+    form = ledger_forms.CountForm(request.POST or None, clinic_id=lot.clinic_id)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            counted = actions.record_count(lot=lot, location=data["location"], kind=data["kind"],
+                                           counted_mg=data["counted_mg"], counted_ml=data["counted_ml"],
+                                           estimated=data["estimated"], note=data["note"],
+                                           by=request.user)
+        except FieldError as exc:
+            _refused(form, exc)
+        else:
+            if counted.difference_mg:
+                messages.warning(request, f"The count differs from the ledger by "
+                                          f"{counted.difference_mg.normalize():f} mg: it is a "
+                                          "discrepancy until the clinic admin resolves it.")
+            else:
+                messages.success(request, "The count agrees with the ledger.")
+            return redirect("stock-lot", lot_id=lot.pk)
+    return _form_page(request, form, title=f"Count lot {lot.lot_number}", submit="Record the count",
+                      intro=f"{lot.product.name} ({lot.product.strength}): what is there now. "
+                            "A count that differs from the ledger is kept as a discrepancy for "
+                            "the clinic admin to resolve.", back=lot,
+                      status=422 if form.errors else 200)
+
+
+@require(Action.STOCK_VIEW)
+@require_GET
+def discrepancies(request: HttpRequest) -> HttpResponse:
+    found = list(actions.open_discrepancies(request.membership.clinic_id))
+    trail.record("list", object_type="stock_count", detail={"open_discrepancies": len(found)})
+    can_resolve = _can(request, Action.STOCK_RESOLVE)
+    return render(request, "inventory/discrepancies.html", {
+        "counts": [{"count": c, "form": ledger_forms.ResolveForm(auto_id=f"id_{c.pk}_%s")
+                    if can_resolve else None} for c in found]})
+
+
+@require(Action.STOCK_RESOLVE)
+@require_http_methods(["GET", "POST"])
+@one_time_form
+def resolve(request: HttpRequest, stock_count_id: int) -> HttpResponse:
+    from kapclinic.inventory.models import StockCount
+
+    counted = get_for_user(request, StockCount.objects.select_related("lot__product", "location"),
+                           stock_count_id, Action.STOCK_RESOLVE, audit_read=False)
+    form = ledger_forms.ResolveForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.resolve(count=counted, reason=form.cleaned_data["reason"],
+                            adjust=form.cleaned_data["adjust"], by=request.user)
+        except FieldError as exc:
+            form.add_error("reason" if exc.field == "reason" else None, exc.message)
+        else:
+            messages.success(request, f"The discrepancy of lot {counted.lot.lot_number} is resolved.")
+            return redirect("stock-discrepancies")
+    return _form_page(request, form, title="Resolve a discrepancy", submit="Resolve",
+                      intro=f"Lot {counted.lot.lot_number} at {counted.location.name}: counted "
+                            f"{counted.counted_mg.normalize():f} mg, the ledger said "
+                            f"{counted.balance_mg.normalize():f} mg.",
+                      status=422 if form.errors else 200)
