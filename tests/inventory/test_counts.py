@@ -22,7 +22,8 @@ def test_a_count_that_agrees_opens_no_discrepancy(stocked, safe, nurse):
     assert not actions.open_discrepancies(stocked.clinic_id).exists()
 
 
-def test_a_short_count_is_a_discrepancy_the_admin_resolves_and_may_adjust(stocked, safe, nurse, clinic_admin):
+def test_a_short_count_is_a_discrepancy_the_admin_resolves_and_may_adjust(
+        stocked, safe, nurse, clinic_admin):
     counted = actions.record_count(lot=stocked, location=safe, kind="shift", counted_mg="390",
                                    estimated=True, by=nurse)
     assert list(actions.open_discrepancies(stocked.clinic_id)) == [counted]
@@ -55,7 +56,8 @@ def test_a_clinic_that_counts_exactly_refuses_an_estimate(stocked, safe, nurse, 
                              estimated=True, by=nurse)
 
 
-def test_a_nurse_counts_at_shift_change_and_the_admin_resolves_from_the_pages(stocked, safe, nurse, clinic_admin):
+def test_a_nurse_counts_at_shift_change_and_the_admin_resolves_from_the_pages(
+        stocked, safe, nurse, clinic_admin):
     response = login(nurse).post(f"/stock/lots/{stocked.pk}/count/", {
         "location": safe.pk, "kind": "shift", "counted_mg": "380"})
     assert response.status_code == 302
