@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from kapclinic.accounts.models import Clinic
 from kapclinic.accounts.roles import Role
 from kapclinic.inventory import actions
-from tests.browser.helpers import axe_violations, describe, log_in
+from tests.browser.helpers import axe_violations, describe, log_in, log_out
 from tests.conftest import PASSWORD, make_user, new_patient
 
 pytestmark = pytest.mark.browser
@@ -23,6 +23,7 @@ def clinic(transactional_db):
                                    time_zone="America/New_York")
     alice = make_user("alice", clinic, Role.PRESCRIBER, "Alice", "Prescott")
     make_user("nina", clinic, Role.NURSE, "Nina", "Nurse")
+    make_user("adam", clinic, Role.ADMIN, "Adam", "Admin")
     patient = new_patient(clinic, alice, prescriber=alice)
     product = actions.add_product(clinic=clinic, ndc="42023-113", name="Ketalar (ketamine HCl) 10 mg/mL",
                                   drug="ketamine", form="vial", concentration_mg_per_ml="10",
@@ -74,3 +75,31 @@ def test_a_nurse_receives_wastes_with_a_witness_and_prints_the_lots_ledger(
     page.screenshot(caret="initial", path=screenshot_dir / "stock.png", full_page=True)
     # the wrong password is answered 422 (nothing recorded); nothing else may fail
     assert [e for e in console_errors if "status of 422" not in e] == []
+
+
+def test_a_count_at_shift_change_that_differs_is_resolved_by_the_admin(page, clinic, screenshot_dir):
+    from kapclinic.inventory.models import Location, Lot
+
+    lot, safe = Lot.objects.get(), Location.objects.get(name="Locked safe")
+    actions.receive(lot=lot, location=safe, containers=1, by=clinic["alice"])
+    log_in(page, "nina", PASSWORD)
+    page.goto(f"/stock/lots/{lot.pk}/")
+    page.get_by_role("link", name="Count", exact=True).click()
+    page.get_by_label("Counted at").select_option(label="Locked safe")
+    page.get_by_label("or counted (mL)").fill("19.5")
+    page.get_by_label("An estimate of an opened container").check()
+    page.get_by_role("button", name="Record the count").click()
+    expect(page.locator(".messages")).to_contain_text("differs from the ledger by -5 mg")
+
+    log_out(page)
+    log_in(page, "adam", PASSWORD)
+    page.goto("/stock/")
+    expect(page.get_by_role("alert")).to_contain_text("1 count differs from the ledger")
+    page.get_by_role("link", name="see the discrepancies").click()
+    assert axe_violations(page) == [], describe({"discrepancies": axe_violations(page)})
+    page.screenshot(caret="initial", path=screenshot_dir / "stock-discrepancies.png", full_page=True)
+    page.get_by_label("What explains the difference").fill("Evaporation estimate; vial checked")
+    page.get_by_label("Set the balance to the count").check()
+    page.get_by_role("button", name="Resolve").click()
+    expect(page.locator(".messages")).to_contain_text("is resolved")
+    expect(page.locator("body")).to_contain_text("No open discrepancies")
