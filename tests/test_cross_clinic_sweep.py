@@ -158,6 +158,8 @@ def _staff_member(rows, clinic: Clinic):
 PICK = {
     "accounts.Membership": _staff_member,
     "accounts.ApiToken": _staff_member,
+    # the demo's move of a vial to the cart: a line whose reversal the stock allows
+    "inventory.LedgerLine": lambda rows, clinic: rows.filter(kind="transfer_in"),
 }
 
 
@@ -334,7 +336,34 @@ def route_body(route: str, body: dict, patient: Patient) -> dict:
         return {**body, "version": str(intake_for(patient).version)}
     if route in SESSION_PAGE_BODIES:
         return {**body, **SESSION_PAGE_BODIES[route](patient)}
+    if route in LEDGER_PAGE_BODIES:
+        return {**body, **LEDGER_PAGE_BODIES[route](patient)}
     return body
+
+
+def _ledger_places(patient: Patient) -> dict:
+    """The patient's clinic's demo safe and cart (inventory.demo_data), and a prescriber of
+    that clinic to witness a wastage."""
+    from kapclinic.inventory.models import Location
+
+    places = {row.name: str(row.pk) for row in scoping.for_clinic(Location, patient.clinic_id)}
+    witness = Membership.objects.filter(clinic=patient.clinic, role=Role.PRESCRIBER).first().user
+    return {"safe": places["Locked safe"], "cart": places["Dosing room cart"],
+            "witness": witness.username}
+
+
+# The ledger's forms (inventory.forms) for the clinic's first lot (the demo's Ketalar), by route.
+LEDGER_PAGE_BODIES = {
+    "stock/lots/<int:lot_id>/waste/": lambda p: {
+        "location": _ledger_places(p)["safe"], "amount_mg": "1", "method": "sweep",
+        "at": timezone.now().astimezone(p.clinic.zone).strftime("%Y-%m-%dT%H:%M"),
+        "witness": _ledger_places(p)["witness"], "witness_password": PASSWORD},
+    "stock/lots/<int:lot_id>/count/": lambda p: {
+        "location": _ledger_places(p)["cart"], "kind": "shift", "counted_mg": "100"},
+    "stock/lots/<int:lot_id>/transfer/": lambda p: {
+        "source": _ledger_places(p)["safe"], "destination": _ledger_places(p)["cart"],
+        "amount_mg": "1", "at": timezone.now().astimezone(p.clinic.zone).strftime("%Y-%m-%dT%H:%M")},
+}
 
 
 # The session pages' forms (treatment.forms) for the sweep's booked session, by route.
@@ -582,6 +611,7 @@ OWN_POST_REFUSED = {
     "sessions/<int:session_id>/rems/submitted/": "only an esketamine session has a REMS form; the "
                                                  "sweep's is IV",
     "sessions/<int:session_id>/record/": "the printable record, a page to read: it takes no POST",
+    "stock/lots/<int:lot_id>/": "a lot's ledger, a page to read: it takes no POST",
 }
 
 

@@ -105,6 +105,20 @@ def world(clinic_a, prescriber):
     esketamine = treatment.schedule_session(patient=patient, protocol="intranasal_esketamine",
                                             scheduled_at=timezone.now(), by=prescriber)
     ids["rems_session_id"] = esketamine.pk
+    # the controlled-substance ledger: a lot received into a location (its first line)
+    from kapclinic.inventory import actions as ledger
+
+    product = ledger.add_product(clinic=clinic_a, ndc="42023-113", name="Ketalar", drug="ketamine",
+                                 form="vial", concentration_mg_per_ml="10", container_ml="20",
+                                 by=prescriber)
+    lot = ledger.add_lot(product=product, lot_number="M1", expires_on=timezone.now().date(),
+                         supplier_name="S", supplier_address="A", supplier_dea="RE0000001",
+                         invoice="I", by=prescriber)
+    safe = ledger.add_location(clinic=clinic_a, name="Safe", by=prescriber)
+    receipt = ledger.receive(lot=lot, location=safe, containers=1, by=prescriber)
+    counted = ledger.record_count(lot=lot, location=safe, kind="shift", counted_mg="150",
+                                  by=prescriber)
+    ids.update(lot_id=lot.pk, ledger_line_id=receipt.pk, stock_count_id=counted.pk)
     return ids, users
 
 

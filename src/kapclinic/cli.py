@@ -425,6 +425,20 @@ def cmd_sessions_visit_codes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ledger_verify(args: argparse.Namespace) -> int:
+    """Every controlled-substance balance against the replay of its ledger lines: exit 1
+    naming each lot and location that differs (the first one first), 0 when all agree."""
+    from kapclinic.inventory import stock
+
+    problems = stock.mismatches()
+    if problems:
+        for problem in problems:
+            print(f"kapclinic ledger verify: {problem}", file=sys.stderr)
+        return 1
+    print("Every balance equals the sum of its ledger lines.")
+    return 0
+
+
 # Django commands that would change people or health records without an audit entry (or wipe
 # them), each with the audited way to do what it does.
 REFUSED_MANAGE_COMMANDS = {
@@ -576,6 +590,12 @@ def build_parser() -> argparse.ArgumentParser:
     codes.add_argument("--to", dest="date_to", required=True, help="last day, YYYY-MM-DD")
     codes.add_argument("--out", type=Path, help="write the CSV here (default: standard output)")
     codes.set_defaults(func=cmd_sessions_visit_codes)
+
+    ledger = sub.add_parser("ledger", help="the controlled-substance ledger")
+    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, parser_class=Parser)
+    ledger_verify = ledger_sub.add_parser("verify", help="check that every balance equals the "
+                                                         "sum of its ledger lines")
+    ledger_verify.set_defaults(func=cmd_ledger_verify)
 
     pk = sub.add_parser("pk", help="pharmacokinetic models and simulation (decision support)")
     pk_cli.add_arguments(pk)

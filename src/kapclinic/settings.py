@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "kapclinic.screening",
     "kapclinic.measures",
     "kapclinic.treatment",
+    "kapclinic.inventory",
     "kapclinic.web",
 ]
 

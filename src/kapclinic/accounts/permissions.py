@@ -58,6 +58,15 @@ class Action(enum.StrEnum):
     DOSE_ADMINISTER = "dose.administer"    # record the dose given
     DOSE_CONFIRM = "dose.confirm"          # be the second clinician for a dose outside the protocol
     SESSION_VISIT_CODES = "session.visit_codes"  # the sessions' visit codes of a period (CSV for billing)
+    STOCK_VIEW = "stock.view"              # the controlled-substance stock and a lot's ledger
+    STOCK_SETUP = "stock.setup"            # products, lots, storage locations, record settings
+    STOCK_RECEIVE = "stock.receive"        # containers of a lot received
+    STOCK_ADMINISTER = "stock.administer"  # a session's dose drawn from a lot
+    STOCK_WASTE = "stock.waste"            # the rest of a dose wasted; also who may witness it
+    STOCK_TRANSFER = "stock.transfer"      # stock moved between locations
+    STOCK_REVERSE = "stock.reverse"        # a mistaken ledger line reversed, with a reason
+    STOCK_COUNT = "stock.count"            # a count at shift change, on demand, an inventory
+    STOCK_RESOLVE = "stock.resolve"        # a count's discrepancy resolved with a reason
 
 
 R = Role
@@ -120,13 +129,31 @@ MATRIX: dict[Action, frozenset[Role]] = {
     # who supervises the sessions and answers for their codes. Nurses, therapists and the
     # coordinator do not bill; the researcher sees de-identified data only.
     Action.SESSION_VISIT_CODES: frozenset({R.ADMIN, R.PRESCRIBER}),
+    # The controlled-substance ledger (issue 14). The prescriber holds the clinic's DEA
+    # registration and answers for its records; the admin keeps them (the record of what
+    # was bought, from whom, and where it is kept) and corrects a mistaken line, but handles
+    # no drug. The nurse and the prescriber receive, draw, waste (and witness each other's
+    # wastage: a different person of these roles), move and correct stock. The lot's ledger
+    # names the patient of each dose by MRN (1304.22(c) asks for the person dosed), which
+    # the admin sees as a record number only. Therapists, coordinators and the researcher
+    # handle no controlled substance.
+    Action.STOCK_VIEW: frozenset({R.ADMIN, R.PRESCRIBER, R.NURSE}),
+    Action.STOCK_SETUP: frozenset({R.ADMIN, R.PRESCRIBER}),
+    Action.STOCK_RECEIVE: frozenset({R.ADMIN, R.PRESCRIBER, R.NURSE}),
+    Action.STOCK_ADMINISTER: frozenset({R.PRESCRIBER, R.NURSE}),
+    Action.STOCK_WASTE: frozenset({R.PRESCRIBER, R.NURSE}),
+    Action.STOCK_TRANSFER: frozenset({R.PRESCRIBER, R.NURSE}),
+    Action.STOCK_REVERSE: frozenset({R.ADMIN, R.PRESCRIBER, R.NURSE}),
+    # those who handle the stock count it; a count that differs is the admin's to resolve
+    Action.STOCK_COUNT: frozenset({R.PRESCRIBER, R.NURSE}),
+    Action.STOCK_RESOLVE: frozenset({R.ADMIN}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.
 READ_ONLY_ACTIONS = frozenset(
     {Action.SELF_VIEW, Action.PATIENT_LIST, Action.PATIENT_VIEW, Action.AUDIT_VIEW,
      Action.PK_SIMULATE, Action.ALERT_VIEW, Action.OUTBOX_VIEW, Action.DASHBOARD_VIEW,
-     Action.SESSION_VIEW, Action.PROTOCOL_VIEW, Action.SESSION_VISIT_CODES}
+     Action.SESSION_VIEW, Action.PROTOCOL_VIEW, Action.SESSION_VISIT_CODES, Action.STOCK_VIEW}
 )
 
 

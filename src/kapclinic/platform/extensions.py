@@ -165,6 +165,13 @@ class Dose:
     route: str
     dose_mg: float
     given_at: datetime   # when the dose started (clinical time)
+    # what the controlled-substance ledger draws the dose by (optional: not every recorder
+    # knows them): the administration record, who gave it, the product and lot recorded
+    administration_id: int | None = None
+    given_by_id: int | None = None
+    product_ndc: str = ""
+    lot: str = ""
+    concentration_mg_per_ml: float | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,10 @@ def as_dose(session: Session, administration: Administration) -> ext.Dose:
                     course_id=getattr(session, "course_id", None), protocol=session.protocol,
                     protocol_label=session.protocol_label, drug=administration.drug,
                     route=administration.route, dose_mg=administration.dose_mg,
-                    given_at=administration.started_at)
+                    given_at=administration.started_at, administration_id=administration.pk,
+                    given_by_id=administration.administered_by_id,
+                    product_ndc=administration.product_ndc, lot=administration.lot,
+                    concentration_mg_per_ml=administration.concentration_mg_per_ml)
 
 
 def doses_of(patient_ids: Iterable[int]) -> dict[int, list[ext.Dose]]:

@@ -1,0 +1,411 @@
+"""Every write of the ledger: products, lots, locations, and the lines that move stock.
+
+Each line is written with its balance in one transaction: the balance row of the lot at the
+location is locked (select_for_update; SQLite's writer lock does the same there) and changed
+by a conditional UPDATE that cannot take it below zero, so two draws from one vial at once
+cannot overdraw it: the second is refused naming what is left. Lines are never changed or
+deleted; ``reverse`` writes the opposite line with a reason.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from kapclinic.accounts.models import Clinic, User
+from kapclinic.audit import trail
+from kapclinic.audit.actions import action
+from kapclinic.inventory import witness as witnesses
+from kapclinic.inventory.errors import FieldError, NotEnoughStock
+from kapclinic.inventory.models import (
+    OUTGOING,
+    Balance,
+    CountKind,
+    CountResolution,
+    Drug,
+    Form,
+    Kind,
+    LedgerLine,
+    LedgerSettings,
+    Location,
+    Lot,
+    Product,
+    StockCount,
+)
+
+MAX_TEXT = 2000
+QUANTUM = Decimal("0.001")
+# engineering bounds (not clinical): no product holds more than this in one container
+MAX_CONTAINER_ML = Decimal("1000")
+MAX_CONCENTRATION = Decimal("1000")
+MAX_CONTAINERS = 10000
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+# ---- input checks --------------------------------------------------------------------------
+
+def _text(field: str, value: str, *, required: bool = False, max_length: int = MAX_TEXT) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise FieldError(field, "is required")
+    if len(value) > max_length:
+        raise FieldError(field, f"is longer than {max_length} characters")
+    return value
+
+
+def _amount(field: str, value, *, maximum: Decimal | None = None) -> Decimal:
+    try:
+        number = Decimal(str(value)).quantize(QUANTUM)
+    except (InvalidOperation, ValueError) as exc:
+        raise FieldError(field, "must be a number") from exc
+    if not number.is_finite() or number <= 0:
+        raise FieldError(field, "must be above zero")
+    if maximum is not None and number > maximum:
+        raise FieldError(field, f"must be at most {maximum.normalize():f}")
+    return number
+
+
+def _when(at: datetime | None) -> datetime:
+    now = timezone.now()
+    if at is None:
+        return now
+    if timezone.is_naive(at):
+        raise FieldError("at", "needs a time zone")
+    if at > now + CLOCK_SKEW:
+        raise FieldError("at", "is in the future: record a movement once it has happened")
+    return at
+
+
+def _same_clinic(field: str, row, clinic_id: int) -> None:
+    if row.clinic_id != clinic_id:
+        raise FieldError(field, "is not one of this clinic's")
+
+
+def mg_from(product: Product, *, amount_mg=None, amount_ml=None, field: str = "amount_mg") -> Decimal:
+    """The amount in mg, given in mg or in mL (mL x the product's concentration)."""
+    if amount_mg in (None, "") and amount_ml in (None, ""):
+        raise FieldError(field, "give the amount in mg or in mL")
+    if amount_mg not in (None, ""):
+        return _amount(field, amount_mg)
+    ml = _amount(field.replace("_mg", "_ml"), amount_ml)
+    return (ml * product.concentration_mg_per_ml).quantize(QUANTUM)
+
+
+# ---- products, locations, lots -------------------------------------------------------------
+
+@action
+def add_product(*, clinic: Clinic, ndc: str, name: str, drug: str, form: str,
+                concentration_mg_per_ml, container_ml, by: User | None) -> Product:
+    ndc = _text("ndc", ndc, required=True, max_length=20)
+    if not all(part.isdigit() for part in ndc.split("-")) or sum(c.isdigit() for c in ndc) < 8:
+        raise FieldError("ndc", "is the product's National Drug Code: digits in groups "
+                                "separated by hyphens, as on the label (e.g. 42023-113)")
+    if drug not in Drug.values:
+        raise FieldError("drug", f"must be one of: {', '.join(Drug.values)}")
+    if form not in Form.values:
+        raise FieldError("form", f"must be one of: {', '.join(Form.values)}")
+    if Product.objects.filter(clinic=clinic, ndc=ndc).exists():
+        raise FieldError("ndc", f"the clinic already stocks a product with NDC {ndc}")
+    product = Product.objects.create(
+        clinic=clinic, ndc=ndc, name=_text("name", name, required=True, max_length=120),
+        drug=drug, form=form,
+        concentration_mg_per_ml=_amount("concentration_mg_per_ml", concentration_mg_per_ml,
+                                        maximum=MAX_CONCENTRATION),
+        container_ml=_amount("container_ml", container_ml, maximum=MAX_CONTAINER_ML),
+        created_by=by)
+    trail.record("create", object_type="product", object_id=product.pk,
+                 detail={"ndc": ndc, "drug": drug})
+    return product
+
+
+@action
+def add_location(*, clinic: Clinic, name: str, by: User | None) -> Location:
+    name = _text("name", name, required=True, max_length=80)
+    if Location.objects.filter(clinic=clinic, name__iexact=name).exists():
+        raise FieldError("name", f"the clinic already has a location called {name}")
+    location = Location.objects.create(clinic=clinic, name=name, created_by=by)
+    trail.record("create", object_type="location", object_id=location.pk)
+    return location
+
+
+@action
+def add_lot(*, product: Product, lot_number: str, expires_on: date, supplier_name: str,
+            supplier_address: str, supplier_dea: str, invoice: str, by: User | None) -> Lot:
+    lot_number = _text("lot_number", lot_number, required=True, max_length=60)
+    dea = _text("supplier_dea", supplier_dea, required=True, max_length=20).upper()
+    # a DEA registration number: two letters and seven digits
+    if len(dea) != 9 or not dea[:2].isalpha() or not dea[2:].isdigit():
+        raise FieldError("supplier_dea", "is the supplier's DEA registration number: two "
+                                         "letters and seven digits, as on the invoice")
+    if not isinstance(expires_on, date):
+        raise FieldError("expires_on", "must be a date")
+    if Lot.objects.filter(product=product, lot_number=lot_number).exists():
+        raise FieldError("lot_number", f"lot {lot_number} of {product.name} is already recorded")
+    lot = Lot.objects.create(
+        clinic_id=product.clinic_id, product=product, lot_number=lot_number,
+        expires_on=expires_on,
+        supplier_name=_text("supplier_name", supplier_name, required=True, max_length=120),
+        supplier_address=_text("supplier_address", supplier_address, required=True, max_length=300),
+        supplier_dea=dea, invoice=_text("invoice", invoice, required=True, max_length=60),
+        created_by=by)
+    trail.record("create", object_type="lot", object_id=lot.pk,
+                 detail={"product": product.pk, "lot_number": lot_number})
+    return lot
+
+
+@action
+def save_settings(*, clinic: Clinic, witness_waste: bool, by: User | None) -> LedgerSettings:
+    current = LedgerSettings.for_clinic(clinic.pk)
+    if current.pk is None:
+        current.witness_waste = witness_waste
+        current.save()
+    elif current.witness_waste != witness_waste:
+        LedgerSettings.objects.filter(pk=current.pk).update(witness_waste=witness_waste,
+                                                            version=F("version") + 1)
+    else:
+        return current
+    trail.record("update", object_type="ledger_settings", object_id=clinic.pk,
+                 detail={"witness_waste": witness_waste})
+    return LedgerSettings.for_clinic(clinic.pk)
+
+
+# ---- the one way stock moves ---------------------------------------------------------------
+
+def _locked_balance(lot: Lot, location: Location) -> Balance:
+    """The balance row, locked until the transaction ends (created at zero the first time)."""
+    try:
+        with transaction.atomic():
+            balance, _ = Balance.objects.select_for_update().get_or_create(
+                lot=lot, location=location, defaults={"clinic_id": lot.clinic_id})
+    except IntegrityError:  # created by another transaction a moment ago
+        balance = Balance.objects.select_for_update().get(lot=lot, location=location)
+    return balance
+
+
+def _move(*, lot: Lot, location: Location, kind: str, mg: Decimal, at: datetime,
+          by: User | None, **fields) -> LedgerLine:
+    """Write one line of ``mg`` (signed) and move the balance with it, never below zero."""
+    _same_clinic("location", location, lot.clinic_id)
+    balance = _locked_balance(lot, location)
+    after = balance.quantity_mg + mg
+    moved = Balance.objects.filter(pk=balance.pk, quantity_mg__gte=-mg if mg < 0 else 0).update(
+        quantity_mg=F("quantity_mg") + mg, lines=F("lines") + 1)
+    if after < 0 or not moved:
+        left = Balance.objects.filter(pk=balance.pk).values_list("quantity_mg", flat=True).get()
+        raise NotEnoughStock(
+            "amount_mg", f"only {left.normalize():f} mg ({lot.product.ml_for(left).normalize():f} mL) "
+                         f"of lot {lot.lot_number} is at {location.name}: nothing was recorded")
+    line = LedgerLine.objects.create(
+        clinic_id=lot.clinic_id, lot=lot, location=location, kind=kind, amount_mg=mg,
+        amount_ml=(lot.product.ml_for(abs(mg)) * (1 if mg > 0 else -1)), balance_after_mg=after,
+        at=at, recorded_by=by, **fields)
+    trail.record("create", object_type="ledger_line", object_id=line.pk,
+                 patient_id=fields.get("patient").pk if fields.get("patient") else None,
+                 detail={"kind": kind, "lot": lot.pk, "location": location.pk,
+                         "amount_mg": str(mg), "balance_after_mg": str(after)})
+    return line
+
+
+@action
+def receive(*, lot: Lot, location: Location, containers: int, at: datetime | None = None,
+            by: User | None) -> LedgerLine:
+    """Full containers of a lot received (the lot's invoice documents the order)."""
+    if not isinstance(containers, int) or not 0 < containers <= MAX_CONTAINERS:
+        raise FieldError("containers", f"must be a whole number from 1 to {MAX_CONTAINERS}")
+    mg = (lot.product.mg_per_container * containers).quantize(QUANTUM)
+    return _move(lot=lot, location=location, kind=Kind.RECEIPT, mg=mg, at=_when(at), by=by,
+                 containers=containers)
+
+
+def draws_of(administration_id: int) -> list[LedgerLine]:
+    return list(LedgerLine.objects.filter(kind=Kind.ADMINISTRATION,
+                                          administration_id=administration_id).order_by("id"))
+
+
+def standing_draw(administration_id: int) -> LedgerLine | None:
+    """The dose's draw that stands (not reversed), if any."""
+    return (LedgerLine.objects.filter(kind=Kind.ADMINISTRATION, administration_id=administration_id,
+                                      reversed_by__isnull=True).order_by("-id").first())
+
+
+@action
+def draw_for_dose(*, lot: Lot, location: Location, patient, session_id: int,
+                  administration_id: int, dose_mg, at: datetime | None = None,
+                  by: User | None) -> LedgerLine:
+    """The dose given in a session, drawn from a lot at a location. A dose is drawn once:
+    asked again (a retry) it returns the standing draw and writes nothing."""
+    _same_clinic("patient", patient, lot.clinic_id)
+    mg = _amount("dose_mg", dose_mg)
+    _same_clinic("location", location, lot.clinic_id)
+    # under the balance's lock, a draw of the same dose by another request has committed
+    list(Balance.objects.select_for_update().filter(lot=lot, location=location))
+    standing = standing_draw(administration_id)
+    if standing is not None:
+        return standing
+    number = len(draws_of(administration_id)) + 1
+    try:
+        with transaction.atomic():
+            return _move(lot=lot, location=location, kind=Kind.ADMINISTRATION, mg=-mg,
+                         at=_when(at), by=by, patient=patient, session_id=session_id,
+                         administration_id=administration_id, draw_number=number)
+    except IntegrityError:
+        standing = standing_draw(administration_id)
+        if standing is None:
+            raise
+        # drawn a moment ago by another request (from another lot or location)
+        trail.record("read", object_type="ledger_line", object_id=standing.pk,
+                     detail={"already_drawn": administration_id})
+        return standing
+
+
+@action
+def waste(*, lot: Lot, location: Location, amount_mg=None, amount_ml=None, method: str,
+          at: datetime | None = None, by: User | None, witness: User | None = None,
+          witness_password: str = "", witness_code: str = "",
+          draw: LedgerLine | None = None) -> LedgerLine:
+    """The remainder of a dose wasted, how, and (when the clinic requires one, by default)
+    witnessed by a second person who authenticates now."""
+    mg = mg_from(lot.product, amount_mg=amount_mg, amount_ml=amount_ml)
+    method = _text("method", method, required=True, max_length=200)
+    if draw is not None and (draw.lot_id != lot.pk or draw.kind != Kind.ADMINISTRATION):
+        raise FieldError("draw", "is not a dose drawn from this lot")
+    required = LedgerSettings.for_clinic(lot.clinic_id).witness_waste
+    witnessed_at = None
+    if required or witness is not None:
+        witnesses.confirm_witness(lot, by=by, witness=witness, password=witness_password,
+                                  code=witness_code)
+        witnessed_at = timezone.now()
+    return _move(lot=lot, location=location, kind=Kind.WASTE, mg=-mg, at=_when(at), by=by,
+                 method=method, witness=witness if witnessed_at else None,
+                 witnessed_at=witnessed_at, related=draw,
+                 patient=draw.patient if draw is not None else None,
+                 session_id=draw.session_id if draw is not None else None)
+
+
+@action
+def transfer(*, lot: Lot, source: Location, destination: Location, amount_mg=None,
+             amount_ml=None, at: datetime | None = None, reason: str = "",
+             by: User | None) -> tuple[LedgerLine, LedgerLine]:
+    """Stock of a lot moved from one location to another: a line out and a line in."""
+    if source.pk == destination.pk:
+        raise FieldError("destination", "must be another location than where it is now")
+    _same_clinic("destination", destination, lot.clinic_id)
+    mg = mg_from(lot.product, amount_mg=amount_mg, amount_ml=amount_ml)
+    when = _when(at)
+    reason = _text("reason", reason)
+    out = _move(lot=lot, location=source, kind=Kind.TRANSFER_OUT, mg=-mg, at=when, by=by,
+                reason=reason)
+    into = _move(lot=lot, location=destination, kind=Kind.TRANSFER_IN, mg=mg, at=when, by=by,
+                 reason=reason, related=out)
+    return out, into
+
+
+def transfer_partner(line: LedgerLine) -> LedgerLine | None:
+    if line.kind == Kind.TRANSFER_IN:
+        return line.related
+    if line.kind == Kind.TRANSFER_OUT:
+        return LedgerLine.objects.filter(related=line, kind=Kind.TRANSFER_IN).first()
+    return None
+
+
+@action
+def reverse(*, line: LedgerLine, reason: str, by: User | None) -> list[LedgerLine]:
+    """A mistaken line undone by the opposite line, with a reason (a transfer: both legs)."""
+    reason = _text("reason", reason, required=True)
+    if line.kind == Kind.REVERSAL:
+        raise FieldError("line", "a reversal is not reversed: record the movement again instead")
+    legs = [line]
+    partner = transfer_partner(line)
+    if partner is not None:
+        # the leg that adds stock is taken back first, so a transfer whose stock has already
+        # been used at the destination is refused before anything changes
+        legs = sorted([line, partner], key=lambda leg: leg.kind != Kind.TRANSFER_IN)
+    done = []
+    for leg in legs:
+        if LedgerLine.objects.filter(reverses=leg).exists():
+            raise FieldError("line", f"line {leg.pk} was already reversed")
+        try:
+            with transaction.atomic():
+                done.append(_move(lot=leg.lot, location=leg.location, kind=Kind.REVERSAL,
+                                  mg=-leg.amount_mg, at=timezone.now(), by=by, reverses=leg,
+                                  reason=reason, patient=leg.patient, session_id=leg.session_id))
+        except IntegrityError as exc:
+            raise FieldError("line", f"line {leg.pk} was already reversed") from exc
+    trail.record("reverse", object_type="ledger_line", object_id=line.pk,
+                 detail={"reversals": [row.pk for row in done]})
+    return done
+
+
+def is_outgoing(kind: str) -> bool:
+    return kind in OUTGOING
+
+
+# ---- counts and discrepancies --------------------------------------------------------------
+
+@action
+def record_count(*, lot: Lot, location: Location, kind: str, counted_mg=None, counted_ml=None,
+                 estimated: bool = False, note: str = "", by: User | None) -> StockCount:
+    """What was counted, beside the ledger's balance at that moment (read under its lock, so
+    no draw slips between the two). Counted zero is a count too."""
+    _same_clinic("location", location, lot.clinic_id)
+    if kind not in CountKind.values:
+        raise FieldError("kind", f"must be one of: {', '.join(CountKind.values)}")
+    if counted_mg in (None, "") and counted_ml in (None, ""):
+        raise FieldError("counted_mg", "give what was counted in mg or in mL (0 if none is left)")
+    try:
+        if counted_mg not in (None, ""):
+            counted = Decimal(str(counted_mg)).quantize(QUANTUM)
+        else:
+            counted = (Decimal(str(counted_ml)) * lot.product.concentration_mg_per_ml).quantize(QUANTUM)
+    except (InvalidOperation, ValueError) as exc:
+        raise FieldError("counted_mg", "must be a number") from exc
+    if not counted.is_finite() or counted < 0:
+        raise FieldError("counted_mg", "must be zero or more")
+    if estimated and LedgerSettings.for_clinic(lot.clinic_id).exact_counts:
+        raise FieldError("estimated", "this clinic counts exactly: an estimate is not accepted")
+    balance = Balance.objects.select_for_update().filter(lot=lot, location=location).first()
+    count = StockCount.objects.create(
+        clinic_id=lot.clinic_id, lot=lot, location=location, kind=kind, counted_mg=counted,
+        balance_mg=balance.quantity_mg if balance else Decimal("0"), estimated=estimated,
+        counted_by=by, note=_text("note", note))
+    trail.record("create", object_type="stock_count", object_id=count.pk,
+                 detail={"lot": lot.pk, "location": location.pk, "counted_mg": str(counted),
+                         "balance_mg": str(count.balance_mg)})
+    return count
+
+
+def open_discrepancies(clinic_id: int):
+    """Counts that differ from the ledger and no admin has resolved, oldest first."""
+    return (StockCount.objects.filter(clinic_id=clinic_id, resolution__isnull=True)
+            .exclude(counted_mg=F("balance_mg"))
+            .select_related("lot__product", "location", "counted_by").order_by("counted_at", "id"))
+
+
+@action
+def resolve(*, count: StockCount, reason: str, adjust: bool, by: User | None) -> CountResolution:
+    """An admin's reason for a discrepancy; ``adjust`` also sets the balance to the count by an
+    adjustment line (the difference since the count), never below zero."""
+    reason = _text("reason", reason, required=True)
+    if count.counted_mg == count.balance_mg:
+        raise FieldError("count", "this count agrees with the ledger: there is nothing to resolve")
+    if CountResolution.objects.filter(count=count).exists():
+        raise FieldError("count", "this discrepancy is already resolved")
+    line = None
+    if adjust:
+        line = _move(lot=count.lot, location=count.location, kind=Kind.ADJUSTMENT,
+                     mg=count.difference_mg, at=timezone.now(), by=by,
+                     reason=f"Count {count.pk}: {reason}")
+    try:
+        with transaction.atomic():
+            resolution = CountResolution.objects.create(count=count, clinic_id=count.clinic_id,
+                                                        reason=reason, adjustment=line,
+                                                        resolved_by=by)
+    except IntegrityError as exc:
+        raise FieldError("count", "this discrepancy is already resolved") from exc
+    trail.record("create", object_type="count_resolution", object_id=resolution.pk,
+                 detail={"count": count.pk, "adjusted": line is not None})
+    return resolution

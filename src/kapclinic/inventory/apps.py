@@ -1,0 +1,27 @@
+from django.apps import AppConfig
+
+
+class InventoryConfig(AppConfig):
+    name = "kapclinic.inventory"
+    label = "inventory"
+    verbose_name = "Controlled-substance ledger"
+
+    def ready(self) -> None:
+        from kapclinic.accounts.permissions import Action
+        from kapclinic.inventory import actions, demo_data, hooks, stock
+        from kapclinic.platform import extensions as ext
+
+        def expired_badge(membership) -> int:
+            from django.utils import timezone
+
+            today = timezone.localdate(timezone.now(), membership.clinic.zone)
+            return (stock.expired_with_stock(membership.clinic_id, today)
+                    + actions.open_discrepancies(membership.clinic_id).count())
+
+        ext.register(
+            ext.NavItem("stock", "Stock", "stock", Action.STOCK_VIEW, order=80, badge=expired_badge),
+            # each dose given is drawn from the lot recorded with it, in the dose's transaction
+            ext.DoseHook("inventory", hooks.dose_given, order=50),
+            # before the treatment loader (15) gives doses, so the demo's stock is there
+            ext.DemoLoader("inventory", demo_data.load, order=12),
+        )

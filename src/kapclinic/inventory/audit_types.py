@@ -1,0 +1,20 @@
+"""What the ledger writes to the audit trail (declared from AuditConfig.ready)."""
+
+from django.db import models
+
+
+class AuditActions(models.TextChoices):
+    WITNESSED = "witnessed", "Witnessed a controlled-substance wastage"
+    REVERSE = "reverse", "Reversed"
+
+
+class AuditRecords(models.TextChoices):
+    PRODUCT = "product", "Controlled-substance product"
+    LOT = "lot", "Controlled-substance lot"
+    LOCATION = "location", "Storage location"
+    LEDGER_LINE = "ledger_line", "Controlled-substance ledger line"
+    STOCK = "stock", "Controlled-substance stock"
+    LEDGER_SETTINGS = "ledger_settings", "Controlled-substance record settings"
+    STOCK_COUNT = "stock_count", "Controlled-substance count"
+    COUNT_RESOLUTION = "count_resolution", "Count discrepancy resolved"
+    BALANCE = "balance", "Controlled-substance balance of a lot at a location"

@@ -1,0 +1,197 @@
+"""The ledger's forms. Choices of lots and locations are the active clinic's only, so an id
+of another clinic's row is refused as an invalid choice."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+
+from kapclinic.accounts.scoping import for_clinic
+from kapclinic.inventory.models import CountKind, Drug, Form, Location, Lot, Product
+from kapclinic.platform import text
+
+DATETIME = {"type": "datetime-local"}
+
+
+class ProductForm(forms.Form):
+    ndc = forms.CharField(label="NDC", max_length=20, help_text="As on the label, e.g. 42023-113.")
+    name = forms.CharField(label="Name on the label", max_length=120,
+                           help_text="e.g. Ketalar (ketamine HCl) 10 mg/mL.")
+    drug = forms.ChoiceField(label="Drug", choices=Drug.choices)
+    form = forms.ChoiceField(label="Form", choices=Form.choices)
+    concentration_mg_per_ml = forms.DecimalField(
+        label="Concentration (mg/mL)", max_digits=10, decimal_places=3, min_value=0,
+        help_text="A 28 mg nasal device of 0.2 mL: 140.")
+    container_ml = forms.DecimalField(label="Volume per vial or device (mL)", max_digits=10,
+                                      decimal_places=3, min_value=0)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        text.guard(self, names=("ndc", "name"))
+
+
+class LocationForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=80, help_text="e.g. Locked safe, Room 2 cart.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        text.guard(self, names=("name",))
+
+
+class LotForm(forms.Form):
+    product = forms.ModelChoiceField(label="Product", queryset=Product.objects.none())
+    lot_number = forms.CharField(label="Lot number", max_length=60)
+    expires_on = forms.DateField(label="Expires on", widget=forms.DateInput(attrs={"type": "date"}))
+    supplier_name = forms.CharField(label="Supplier", max_length=120)
+    supplier_address = forms.CharField(label="Supplier's address", max_length=300)
+    supplier_dea = forms.CharField(label="Supplier's DEA number", max_length=20,
+                                   help_text="Two letters and seven digits, from the invoice.")
+    invoice = forms.CharField(label="Invoice number", max_length=60,
+                              help_text="Schedule III orders are documented by the invoice "
+                                        "(no DEA Form 222).")
+
+    def __init__(self, *args, clinic_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].queryset = for_clinic(Product, clinic_id)
+        text.guard(self, names=("lot_number", "supplier_name", "supplier_dea", "invoice"),
+                   free_text=("supplier_address",))
+
+
+def _lots(clinic_id: int):
+    return for_clinic(Lot, clinic_id).select_related("product").order_by("product__name", "expires_on")
+
+
+class LotChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Lot) -> str:
+        return f"{obj.product.name}, lot {obj.lot_number} (expires {obj.expires_on:%Y-%m-%d})"
+
+
+def _local_now() -> str:
+    return timezone.localtime(timezone.now()).strftime("%Y-%m-%dT%H:%M")
+
+
+class ReceiptForm(forms.Form):
+    lot = LotChoice(label="Lot", queryset=Lot.objects.none())
+    location = forms.ModelChoiceField(label="Put in", queryset=Location.objects.none())
+    containers = forms.IntegerField(label="Full vials or devices received", min_value=1,
+                                    max_value=10000)
+    at = forms.DateTimeField(label="Received at", widget=forms.DateTimeInput(attrs=DATETIME))
+
+    def __init__(self, *args, clinic_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lot"].queryset = _lots(clinic_id)
+        self.fields["location"].queryset = for_clinic(Location, clinic_id)
+        self.fields["at"].initial = _local_now()
+
+
+class AmountMixin(forms.Form):
+    amount_mg = forms.DecimalField(label="Amount (mg)", required=False, max_digits=12,
+                                   decimal_places=3, min_value=0)
+    amount_ml = forms.DecimalField(label="or amount (mL)", required=False, max_digits=12,
+                                   decimal_places=3, min_value=0)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("amount_mg") is None and cleaned.get("amount_ml") is None \
+                and "amount_mg" not in self.errors:
+            self.add_error("amount_mg", "Give the amount in mg or in mL.")
+        return cleaned
+
+
+class WasteForm(AmountMixin):
+    location = forms.ModelChoiceField(label="From", queryset=Location.objects.none())
+    method = forms.CharField(label="How it was wasted", max_length=200,
+                             help_text="e.g. Drawn into a syringe and emptied into a waste "
+                                       "container that makes it unrecoverable.")
+    at = forms.DateTimeField(label="Wasted at", widget=forms.DateTimeInput(attrs=DATETIME))
+    witness = forms.CharField(label="Witness's username", max_length=150, required=False)
+    witness_password = forms.CharField(label="Witness's password", required=False,
+                                       widget=forms.PasswordInput(attrs={"autocomplete": "off"}))
+    witness_code = forms.CharField(label="Witness's authenticator code (if they use one)",
+                                   required=False, max_length=10,
+                                   widget=forms.TextInput(attrs={"autocomplete": "off",
+                                                                 "inputmode": "numeric"}))
+    draw = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, clinic_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = for_clinic(Location, clinic_id)
+        self.fields["at"].initial = _local_now()
+        text.guard(self, free_text=("method",))
+
+
+class TransferForm(AmountMixin):
+    source = forms.ModelChoiceField(label="From", queryset=Location.objects.none())
+    destination = forms.ModelChoiceField(label="To", queryset=Location.objects.none())
+    at = forms.DateTimeField(label="Moved at", widget=forms.DateTimeInput(attrs=DATETIME))
+    reason = forms.CharField(label="Why (optional)", max_length=500, required=False)
+
+    def __init__(self, *args, clinic_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("source", "destination"):
+            self.fields[name].queryset = for_clinic(Location, clinic_id)
+        self.fields["at"].initial = _local_now()
+        text.guard(self, free_text=("reason",))
+
+
+class ReverseForm(forms.Form):
+    reason = forms.CharField(label="Why this line is wrong", max_length=2000,
+                             widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        text.guard(self, free_text=("reason",))
+
+
+class DrawForm(forms.Form):
+    patient = forms.IntegerField(widget=forms.HiddenInput)
+    administration = forms.IntegerField(widget=forms.HiddenInput)
+    lot = LotChoice(label="Lot", queryset=Lot.objects.none())
+    location = forms.ModelChoiceField(label="Drawn from", queryset=Location.objects.none())
+
+    def __init__(self, *args, clinic_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lot"].queryset = _lots(clinic_id)
+        self.fields["location"].queryset = for_clinic(Location, clinic_id)
+
+
+class SettingsForm(forms.Form):
+    witness_waste = forms.BooleanField(
+        label="A witness authenticates each wastage", required=False,
+        help_text="DEA encourages two people to witness and record the wastage of a partly "
+                  "used dose; it is a recommendation, not a federal rule. Your state board "
+                  "may require it.")
+
+
+class CountForm(forms.Form):
+    location = forms.ModelChoiceField(label="Counted at", queryset=Location.objects.none())
+    kind = forms.ChoiceField(label="Which count", choices=CountKind.choices)
+    counted_mg = forms.DecimalField(label="Counted (mg)", required=False, max_digits=12,
+                                    decimal_places=3, min_value=0)
+    counted_ml = forms.DecimalField(label="or counted (mL)", required=False, max_digits=12,
+                                    decimal_places=3, min_value=0)
+    estimated = forms.BooleanField(label="An estimate of an opened container", required=False)
+    note = forms.CharField(label="Note (optional)", max_length=2000, required=False)
+
+    def __init__(self, *args, clinic_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = for_clinic(Location, clinic_id)
+        text.guard(self, free_text=("note",))
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("counted_mg") is None and cleaned.get("counted_ml") is None \
+                and "counted_mg" not in self.errors:
+            self.add_error("counted_mg", "Give what was counted in mg or in mL (0 if none is left).")
+        return cleaned
+
+
+class ResolveForm(forms.Form):
+    reason = forms.CharField(label="What explains the difference", max_length=2000,
+                             widget=forms.Textarea(attrs={"rows": 3}))
+    adjust = forms.BooleanField(label="Set the balance to the count (an adjustment line)",
+                                required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        text.guard(self, free_text=("reason",))

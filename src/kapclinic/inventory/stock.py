@@ -1,0 +1,107 @@
+"""What the ledger shows and checks: the stock on hand, a lot's lines, the doses not yet
+drawn from stock, and that every balance equals the replay of its lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Sum
+
+from kapclinic.accounts.scoping import for_clinic
+from kapclinic.inventory.models import ZERO, Balance, Kind, LedgerLine
+from kapclinic.patients.models import Patient
+from kapclinic.platform import extensions as ext
+
+# [policy: labelled default] a lot is flagged this many days before it expires
+EXPIRY_WARNING_DAYS = 60
+# the "Doses to draw" list looks this far back
+UNDRAWN_DAYS = 14
+
+
+@dataclass(frozen=True)
+class StockRow:
+    balance: Balance
+    expired: bool
+    expiring: bool
+
+    @property
+    def quantity_ml(self) -> Decimal:
+        return self.balance.quantity_ml
+
+    @property
+    def containers(self) -> Decimal:
+        product = self.balance.lot.product
+        return (self.balance.quantity_mg / product.mg_per_container).quantize(Decimal("0.01"))
+
+
+def stock(clinic_id: int, today: date, *, include_empty: bool = False) -> list[StockRow]:
+    """Each lot's balance at each location, by product then expiry."""
+    balances = for_clinic(Balance, clinic_id).select_related("lot__product", "location") \
+        .order_by("lot__product__name", "lot__expires_on", "lot__lot_number", "location__name")
+    if not include_empty:
+        balances = balances.filter(quantity_mg__gt=0)
+    soon = today + timedelta(days=EXPIRY_WARNING_DAYS)
+    return [StockRow(b, b.lot.expires_on < today, today <= b.lot.expires_on <= soon)
+            for b in balances]
+
+
+def expired_with_stock(clinic_id: int, today: date) -> int:
+    """Lots past their expiry that still hold stock (the menu's badge)."""
+    return (for_clinic(Balance, clinic_id).filter(quantity_mg__gt=0, lot__expires_on__lt=today)
+            .values("lot").distinct().count())
+
+
+def lines_of(lot) -> list[LedgerLine]:
+    return list(LedgerLine.objects.filter(lot=lot)
+                .select_related("location", "recorded_by", "witness", "patient", "reverses")
+                .prefetch_related("reversed_by").order_by("id"))
+
+
+def replay(balance: Balance) -> tuple[Decimal, int]:
+    """The balance its lines add up to, and how many lines there are."""
+    found = LedgerLine.objects.filter(lot_id=balance.lot_id, location_id=balance.location_id) \
+        .aggregate(total=Sum("amount_mg"), lines=Count("id"))
+    return (found["total"] or ZERO), found["lines"]
+
+
+def mismatches(clinic_id: int | None = None) -> list[str]:
+    """Each balance that is not the sum of its lines, in words (empty: all agree)."""
+    balances = Balance.objects.select_related("lot", "location").order_by("id")
+    if clinic_id is not None:
+        balances = for_clinic(balances, clinic_id)
+    sums = {(row["lot_id"], row["location_id"]): (row["total"], row["n"]) for row in
+            LedgerLine.objects.values("lot_id", "location_id")
+            .annotate(total=Sum("amount_mg"), n=Count("id"))}
+    found = []
+    for balance in balances:
+        total, count = sums.get((balance.lot_id, balance.location_id), (ZERO, 0))
+        if total != balance.quantity_mg or count != balance.lines:
+            lines = f"its {count} line adds" if count == 1 else f"its {count} lines add"
+            found.append(f"lot {balance.lot.lot_number} at {balance.location.name}: balance "
+                         f"{_mg(balance.quantity_mg)} mg, but {lines} up to {_mg(total)} mg")
+    return found
+
+
+def _mg(value) -> str:
+    return f"{Decimal(value).quantize(Decimal('0.001')).normalize():f}"
+
+
+@dataclass(frozen=True)
+class Undrawn:
+    dose: ext.Dose
+    patient: Patient
+
+
+def undrawn_doses(clinic_id: int, since) -> list[Undrawn]:
+    """Doses given since ``since`` (from whichever app records them) with no standing draw."""
+    patients = {p.pk: p for p in for_clinic(Patient, clinic_id)}
+    doses = [d for found in ext.doses_of(patients).values() for d in found
+             if d.given_at >= since and d.administration_id is not None]
+    drawn = set(LedgerLine.objects.filter(
+        kind=Kind.ADMINISTRATION, administration_id__in=[d.administration_id for d in doses],
+        reversed_by__isnull=True).values_list("administration_id", flat=True))
+    return [Undrawn(d, patients[d.patient_id]) for d in sorted(doses, key=lambda d: d.given_at)
+            if d.administration_id not in drawn]
+

@@ -1,0 +1,73 @@
+"""Counts: one that differs from the ledger is a discrepancy until the clinic admin resolves
+it with a reason, optionally setting the balance to the count."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from kapclinic.inventory import actions, stock
+from kapclinic.inventory.errors import FieldError
+from kapclinic.inventory.models import Balance, Kind, LedgerLine
+from tests.conftest import login
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_count_that_agrees_opens_no_discrepancy(stocked, safe, nurse):
+    counted = actions.record_count(lot=stocked, location=safe, kind="shift", counted_ml="40", by=nurse)
+    assert (counted.counted_mg, counted.balance_mg, counted.difference_mg) == (
+        Decimal("400"), Decimal("400"), Decimal("0"))
+    assert not actions.open_discrepancies(stocked.clinic_id).exists()
+
+
+def test_a_short_count_is_a_discrepancy_the_admin_resolves_and_may_adjust(
+        stocked, safe, nurse, clinic_admin):
+    counted = actions.record_count(lot=stocked, location=safe, kind="shift", counted_mg="390",
+                                   estimated=True, by=nurse)
+    assert list(actions.open_discrepancies(stocked.clinic_id)) == [counted]
+    resolution = actions.resolve(count=counted, reason="A 10 mg wastage was not recorded",
+                                 adjust=True, by=clinic_admin)
+    assert resolution.adjustment.kind == Kind.ADJUSTMENT
+    assert resolution.adjustment.amount_mg == Decimal("-10")
+    assert Balance.objects.get(lot=stocked, location=safe).quantity_mg == Decimal("390")
+    assert not actions.open_discrepancies(stocked.clinic_id).exists()
+    assert stock.mismatches() == []
+    with pytest.raises(FieldError, match="already resolved"):
+        actions.resolve(count=counted, reason="again", adjust=False, by=clinic_admin)
+
+
+def test_a_resolution_needs_a_reason_and_a_count_that_differs(stocked, safe, nurse, clinic_admin):
+    short = actions.record_count(lot=stocked, location=safe, kind="shift", counted_mg="1", by=nurse)
+    with pytest.raises(FieldError, match="required"):
+        actions.resolve(count=short, reason="", adjust=False, by=clinic_admin)
+    agrees = actions.record_count(lot=stocked, location=safe, kind="shift", counted_mg="400", by=nurse)
+    with pytest.raises(FieldError, match="nothing to resolve"):
+        actions.resolve(count=agrees, reason="x", adjust=False, by=clinic_admin)
+
+
+def test_a_clinic_that_counts_exactly_refuses_an_estimate(stocked, safe, nurse, clinic_a):
+    from kapclinic.inventory.models import LedgerSettings
+
+    LedgerSettings.objects.create(clinic=clinic_a, exact_counts=True)
+    with pytest.raises(FieldError, match="counts exactly"):
+        actions.record_count(lot=stocked, location=safe, kind="inventory", counted_mg="400",
+                             estimated=True, by=nurse)
+
+
+def test_a_nurse_counts_at_shift_change_and_the_admin_resolves_from_the_pages(
+        stocked, safe, nurse, clinic_admin):
+    response = login(nurse).post(f"/stock/lots/{stocked.pk}/count/", {
+        "location": safe.pk, "kind": "shift", "counted_mg": "380"})
+    assert response.status_code == 302
+    assert "1 count differs from the ledger" in login(nurse).get("/stock/").content.decode()
+    admin = login(clinic_admin)
+    page = admin.get("/stock/discrepancies/").content.decode()
+    assert "380" in page and "−20" not in page and "-20" in page
+    counted = actions.open_discrepancies(stocked.clinic_id).get()
+    assert admin.post(f"/stock/counts/{counted.pk}/resolve/", {"reason": "Vial cracked; reported",
+                                                               "adjust": "on"}).status_code == 302
+    assert LedgerLine.objects.filter(kind=Kind.ADJUSTMENT).count() == 1
+    assert "No open discrepancies" in admin.get("/stock/discrepancies/").content.decode()
+    assert login(nurse).get(f"/stock/counts/{counted.pk}/resolve/").status_code == 403
