@@ -166,7 +166,8 @@ def _earlier_session(patient, prescriber, nurse, *, days: int, mg_per_kg: float,
                               by=nurse, late_reason=LATE)
     back = timedelta(days=days)
     set_directly(Administration.objects.filter(session=s), started_at=minutes_ago(35) - back)
-    return s
+    # ended, as an earlier session is (a patient is in one session at a time)
+    return step(s, "stopped", minutes_ago(4), nurse, reason="ended early (test)")
 
 
 def test_the_earlier_doses_table_lists_each_dose_with_its_lowest_moaas_and_peak_cadss6(

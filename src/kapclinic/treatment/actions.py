@@ -46,9 +46,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -111,12 +113,20 @@ URGENT_SEVERITIES = frozenset({"hold", "urgent", "emergency"})
 
 # ---- times ---------------------------------------------------------------------------------
 
+# engineering bounds on clinical times (keying errors, and years a datetime cannot convert)
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+BEFORE_SESSION = timedelta(days=1)
+# the most concentrated ketamine product the reference lists (clinical.md 6.2: 100 mg/mL vials)
+MOST_CONCENTRATED_MG_PER_ML = 100.0
+
 def check_time(when: datetime, field: str, *, clinic_id: int, late_reason: str = "",
                now: datetime | None = None) -> None:
     """Refuse a time without an offset or in the future; one more than the clinic's
     allowance ago needs ``late_reason``."""
     if not isinstance(when, datetime) or when.tzinfo is None or when.utcoffset() is None:
         raise FieldError(field, "needs a date, a time and a UTC offset (e.g. 2026-11-25T09:30:00-05:00)")
+    if not EARLIEST_YEAR <= when.year <= LATEST_YEAR:
+        raise FieldError(field, f"is in the year {when.year}: check the date")
     now = now or timezone.now()
     if when > now + CLOCK_SKEW:
         raise FieldError(field, "is in the future: record it after it happened")
@@ -124,6 +134,25 @@ def check_time(when: datetime, field: str, *, clinic_id: int, late_reason: str =
     if now - when > timedelta(minutes=allowance) and not late_reason.strip():
         raise FieldError("late_reason", f"{field} is more than {allowance} minutes ago: say why it "
                                         "is recorded late")
+
+
+def check_session_time(session: Session, when: datetime, field: str, *, late_reason: str = "",
+                       from_booking: bool = False) -> None:
+    """``check_time``, and not long before the session: a time more than a day before its
+    booking (or its check-in, when that came earlier) is a keying error. The step out of the
+    booking (a check-in on another day, with its reason, or a cancellation weeks ahead) may
+    come within a year of it."""
+    check_time(when, field, clinic_id=session.patient.clinic_id, late_reason=late_reason)
+    if from_booking:
+        earliest = session.scheduled_at - timedelta(days=366)
+    else:
+        checked_in = (SessionEvent.objects.filter(session=session, to_state=State.CHECKED_IN)
+                      .order_by("at").values_list("at", flat=True).first())
+        earliest = min(session.scheduled_at, checked_in or session.scheduled_at) - BEFORE_SESSION
+    if when < earliest:
+        local = timezone.localtime(session.scheduled_at, ZoneInfo(session.patient.clinic.time_zone))
+        raise FieldError(field, f"is long before this session (booked for {local:%Y-%m-%d %H:%M}): "
+                                "check the date")
 
 
 def _text(field: str, value: str) -> str:
@@ -173,7 +202,7 @@ def _checklist_entry(session: Session, item: str, answer: str, at: datetime, by:
         raise FieldError("answer", f"'{answer}' is not one of {', '.join(Answer.values)}")
     if session.state in (State.DISCHARGED, State.CANCELLED):
         raise FieldError("session", "the session has ended: nothing more is recorded in it")
-    check_time(at, "at", clinic_id=session.patient.clinic_id, late_reason=late_reason)
+    check_session_time(session, at, "at", late_reason=late_reason)
     note = _text("note", note)
     if item == ChecklistItem.INTENTION_NOTE and not note:
         raise FieldError("note", "write the intention for this session")
@@ -221,7 +250,7 @@ def record_observation(session: Session, *, kind: str, code: str, at: datetime, 
     if session.state not in IN_PROGRESS:
         raise FieldError("session", f"is {session.state_words}: side effects and interventions are "
                                     "recorded while it is in progress")
-    check_time(at, "at", clinic_id=session.patient.clinic_id, late_reason=late_reason)
+    check_session_time(session, at, "at", late_reason=late_reason)
     note = _text("note", note)
     if code == "other" and not note:
         raise FieldError("note", "say what it was")
@@ -248,7 +277,12 @@ def record_administration(session: Session, *, at: datetime, by: User,
     if session.state not in (State.CLEARED, State.DOSING):
         raise FieldError("session", f"a dose is recorded once the session is cleared to dose "
                                     f"(it is {session.state_words})")
-    check_time(at, "at", clinic_id=session.patient.clinic_id, late_reason=late_reason)
+    check_session_time(session, at, "at", late_reason=late_reason)
+    given = gathered.current_administration(session)
+    if given is not None:
+        raise FieldError("session", f"a dose is already recorded in this session ({given.dose_mg:g} mg "
+                                    f"from {timezone.localtime(given.started_at):%H:%M}): one dose per "
+                                    "session; mark that one entered in error to record it again")
     protocol = session_protocol(session)
     weight = gathered.latest_checklist(session).get(ChecklistItem.WEIGHT_TODAY)
     day = gathered.weight_day(session, at, weight)
@@ -261,8 +295,16 @@ def record_administration(session: Session, *, at: datetime, by: User,
         raise FieldError(exc.field, exc.problem) from exc
     for name, number in (("concentration_mg_per_ml", concentration_mg_per_ml),
                          ("rate_mg_per_min", rate_mg_per_min)):
-        if number is not None and not number > 0:
-            raise FieldError(name, "must be above zero")
+        if number is not None and not (isinstance(number, int | float) and math.isfinite(number)
+                                       and number > 0):
+            raise FieldError(name, "must be a number above zero")
+    if concentration_mg_per_ml is not None and concentration_mg_per_ml > MOST_CONCENTRATED_MG_PER_ML:
+        raise FieldError("concentration_mg_per_ml",
+                         f"is above {MOST_CONCENTRATED_MG_PER_ML:g} mg/mL, the most concentrated "
+                         "ketamine product (100 mg/mL vials): check the entry")
+    if rate_mg_per_min is not None and rate_mg_per_min > result.dose_mg:
+        raise FieldError("rate_mg_per_min", f"{rate_mg_per_min:g} mg/min would give the whole "
+                                            f"{result.dose_mg:g} mg dose in under a minute: check the entry")
     reason = _text("override_reason", override_reason)
     confirmed_at = None
     if not result.within_protocol:
@@ -322,6 +364,20 @@ def with_clearance(unmet: list[UnmetGuard], blockers: list[str]) -> list[UnmetGu
             *(u for u in unmet if u.guard not in generic)]
 
 
+def _already_in_session(session: Session, at: datetime) -> list[UnmetGuard]:
+    """A patient is in one session at a time: another of theirs still in progress, checked in
+    by ``at``, holds this check-in (a session entered afterwards for an earlier day does not)."""
+    other = (Session.objects.filter(patient_id=session.patient_id, state__in=IN_PROGRESS,
+                                    events__to_state=State.CHECKED_IN, events__at__lte=at)
+             .exclude(pk=session.pk).order_by("scheduled_at").first())
+    if other is None:
+        return []
+    local = timezone.localtime(other.scheduled_at, ZoneInfo(session.patient.clinic.time_zone))
+    return [UnmetGuard("no_other_session_in_progress",
+                       f"The patient is already in another session ({other.state_words}, booked "
+                       f"{local:%Y-%m-%d %H:%M}): discharge, stop or cancel that one first.")]
+
+
 @action
 def transition(session: Session, *, to: str, at: datetime, by: User | None,
                expected_version: int | None = None, reason: str = "", late_reason: str = "",
@@ -335,7 +391,9 @@ def transition(session: Session, *, to: str, at: datetime, by: User | None,
     session = Session.objects.select_related("patient__clinic").get(pk=session.pk)
     if expected_version is not None and session.version != expected_version:
         raise SessionConflict(session.state, session.version)
-    check_time(at, "at", clinic_id=session.patient.clinic_id, late_reason=late_reason)
+    # a booked session is checked in or cancelled on any day (cancelled weeks ahead)
+    check_session_time(session, at, "at", late_reason=late_reason,
+                       from_booking=session.state == State.SCHEDULED)
     reason = _text("reason", reason)
     if at < session.state_at and session.state != State.SCHEDULED:
         raise FieldError("at", f"is before the session's previous step "
@@ -350,6 +408,8 @@ def transition(session: Session, *, to: str, at: datetime, by: User | None,
         record_administration(session, at=at, by=by, late_reason=late_reason, **administration)
     found = gathered.gather(session, protocol, at, reason=reason)
     unmet = with_clearance(check_transition(session.state, to, found.facts), found.blockers)
+    if to == State.CHECKED_IN:
+        unmet = [*unmet, *_already_in_session(session, at)]
     if unmet:
         raise StepRefused(unmet)
     moved = Session.objects.filter(pk=session.pk, state=session.state, version=session.version).update(
@@ -411,7 +471,7 @@ def record_vitals(session: Session, *, observed_at: datetime, by: User | None,
     if phase is None:
         raise FieldError("session", f"the session is {session.state_words}: readings are no longer "
                                     "recorded in it")
-    check_time(observed_at, "observed_at", clinic_id=session.patient.clinic_id, late_reason=late_reason)
+    check_session_time(session, observed_at, "observed_at", late_reason=late_reason)
     protocol = session_protocol(session)
     earlier = list(VitalReading.objects.filter(session=session, entered_in_error_at__isnull=True)
                    .order_by("observed_at", "id"))
@@ -460,6 +520,21 @@ def record_vitals(session: Session, *, observed_at: datetime, by: User | None,
 def _alerts_of(reading: VitalReading) -> list[Alert]:
     return list(Alert.objects.filter(source=ALERT_SOURCE, record_type=READING_RECORD,
                                      record_id=reading.pk).order_by("raised_at", "id"))
+
+
+@action
+def mark_administration_entered_in_error(given: Administration, *, reason: str, by: User) -> bool:
+    """A dose recorded wrongly (the wrong patient, a mistyped dose) stays on file, marked; the
+    session may then record the dose that was given."""
+    reason = _text("reason", reason)
+    if not reason:
+        raise FieldError("reason", "say why the dose was entered in error")
+    done = Administration.objects.filter(pk=given.pk, entered_in_error_at__isnull=True).update(
+        entered_in_error_at=timezone.now(), entered_in_error_by=by, entered_in_error_reason=reason[:500])
+    if done:
+        trail.record("update", object_type="administration", object_id=given.pk,
+                     patient_id=given.session.patient_id, detail={"entered_in_error": True})
+    return bool(done)
 
 
 @action
@@ -516,7 +591,7 @@ def record_administration_event(session: Session, *, kind: str, at: datetime, by
     given = gathered.current_administration(session)
     if given is None:
         raise FieldError("session", "record the dose first")
-    check_time(at, "at", clinic_id=session.patient.clinic_id, late_reason=late_reason)
+    check_session_time(session, at, "at", late_reason=late_reason)
     if at < given.started_at:
         raise FieldError("at", f"is before the dose started ({given.started_at.isoformat()})")
     protocol = session_protocol(session)
@@ -618,5 +693,6 @@ def _device(session: Session, given: Administration, protocol: core.Protocol,
 
 __all__ = ["CLOCK_SKEW", "EventRecorded", "record_administration_event",
            "ConfirmationRefused", "FieldError", "Recorded", "SessionConflict",
-           "StepRefused", "check_time", "mark_vitals_entered_in_error", "record_administration",
+           "StepRefused", "check_time", "mark_administration_entered_in_error",
+           "mark_vitals_entered_in_error", "record_administration",
            "record_checklist", "record_vitals", "schedule_session", "transition", "with_clearance"]

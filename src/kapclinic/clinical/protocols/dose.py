@@ -32,6 +32,8 @@ ROUNDING_WORDS = "doses are rounded to the nearest 0.1 mg, never across the prot
 # A dose more than this many times the protocol's cap is taken for a keying error and refused
 # (an engineering check, like clinical.md 4.4's limits), not judged as a dose above the cap.
 IMPLAUSIBLE_TIMES_CAP = 10
+# an engineering bound on any number typed here (weights, doses), before any arithmetic
+LARGEST_NUMBER = 100_000
 
 WEIGHT_MAX_AGE_DAYS: Setting[float] = Setting(
     "weight_max_age_days",
@@ -86,6 +88,8 @@ def _number(field: str, value: Any) -> float:
         raise DoseInputError(field, "must be a finite number")
     if value <= 0:
         raise DoseInputError(field, "must be above zero")
+    if value > LARGEST_NUMBER:
+        raise DoseInputError(field, f"is above {LARGEST_NUMBER:,.0f}: check the entry")
     return float(value)
 
 
