@@ -33,6 +33,13 @@ def test_the_demo_shows_a_clinic_day_in_every_state_an_esketamine_rems_form_pend
     assert all(course.therapy_visits.filter(kind="preparation").exists() for course in planned)
 
 
+def test_a_small_demo_still_has_an_esketamine_session_with_its_rems_form_pending():
+    demo.load_demo(patients=12, seed=7, password=PASSWORD, weeks=2)
+    sprayed = Session.objects.filter(drug="esketamine", state=State.DISCHARGED)
+    assert sprayed.exists()
+    assert not sprayed.first().rems_submissions.exists()
+
+
 def test_the_chart_lists_todays_sessions_first_even_with_a_course_planned_ahead_in_four_queries(
         patient, prescriber, nurse):
     from kapclinic.treatment import course_actions

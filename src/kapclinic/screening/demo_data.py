@@ -48,16 +48,19 @@ def _intake_answers(patient: Patient, eligible: bool) -> dict[str, str]:
     return answers
 
 
-# every third treated demo patient (by the last character of the MRN) is also cleared for esketamine
+# the first two treated demo patients, and every third after them (by the last character of
+# the MRN), are also cleared for esketamine: a small demo still has esketamine sessions
 ESKETAMINE_EVERY = 3
+ESKETAMINE_FIRST = 2
 
 
-def walk(patient: Patient, target: str, staff: dict, document) -> None:
+def walk(patient: Patient, target: str, staff: dict, document, *, esketamine: bool = False) -> bool:
     """Bring a new demo patient to ``target`` the way the clinic does: the intake, the rules'
     decision and the prescriber's sign-off (eligible, ineligible), then the patient's consent
-    and the start of treatment (in treatment, maintenance, discharged after treatment)."""
+    and the start of treatment (in treatment, maintenance, discharged after treatment); with
+    ``esketamine``, a treated patient is also assessed for esketamine. True when treated."""
     if target not in SIGNED_OFF:
-        return
+        return False
     wanted = Status.INELIGIBLE if target == Status.INELIGIBLE else Status.ELIGIBLE
     form = IntakeForm(_intake_answers(patient, wanted == Status.ELIGIBLE), patient=patient)
     if not form.is_valid():
@@ -75,8 +78,8 @@ def walk(patient: Patient, target: str, staff: dict, document) -> None:
                        reason="" if automatic == wanted else
                        "Reviewed with the patient and their referrer (demo).", by=prescriber)
     if target not in TREATED:
-        return
-    if wanted == Status.ELIGIBLE and ord(patient.mrn[-1]) % ESKETAMINE_EVERY == 0:
+        return False
+    if wanted == Status.ELIGIBLE and (esketamine or ord(patient.mrn[-1]) % ESKETAMINE_EVERY == 0):
         _also_esketamine(patient, coordinator, prescriber)
     actions.sign_consent(patient=patient, document=document, signed_name=patient.full_name,
                            method="in_clinic", by=coordinator,
@@ -85,6 +88,7 @@ def walk(patient: Patient, target: str, staff: dict, document) -> None:
     patient_actions.change_status(patient=patient, status=Status.IN_TREATMENT, by=prescriber)
     if target != Status.IN_TREATMENT:
         patient_actions.change_status(patient=patient, status=target, by=prescriber)
+    return True
 
 
 def _also_esketamine(patient: Patient, coordinator, prescriber) -> None:
@@ -100,6 +104,8 @@ def _also_esketamine(patient: Patient, coordinator, prescriber) -> None:
 def load(run: DemoRun) -> None:
     document = actions.publish_consent_document(
         clinic=run.clinic, title=CONSENT_TITLE, text=CONSENT_TEXT, by=run.staff[Role.ADMIN])
+    treated = 0
     for patient in (for_clinic(Patient, run.clinic.pk).select_related("clinic")
                     .prefetch_related("conditions").order_by("mrn")):
-        walk(patient, run.targets[patient.mrn], run.staff, document)
+        treated += walk(patient, run.targets[patient.mrn], run.staff, document,
+                        esketamine=treated < ESKETAMINE_FIRST)

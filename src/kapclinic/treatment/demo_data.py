@@ -141,12 +141,13 @@ def load(run: DemoRun) -> None:
     # patients cleared for esketamine take today's discharged session (its REMS form pending)
     # and, with a second one, the session in observation
     sprays = [p for p in treated if not ext.dose_blockers(p, "esketamine", "intranasal")][:2]
-    today = [p for p in treated if p not in sprays]
-    placed = sorted(zip(sprays, (State.DISCHARGED, State.MONITORING), strict=False),
-                    key=lambda pair: TODAY.index(pair[1]))
-    for patient, target in placed:
-        today.insert(TODAY.index(target), patient)
-    for i, (patient, target) in enumerate(zip(today, TODAY, strict=False)):
+    assigned = list(zip(sprays, (State.DISCHARGED, State.MONITORING), strict=False))
+    left = list(TODAY)
+    for _, target in assigned:
+        left.remove(target)
+    assigned += zip([p for p in treated if p not in sprays], left, strict=False)
+    assigned.sort(key=lambda pair: TODAY.index(pair[1]))  # rooms in the board's order
+    for i, (patient, target) in enumerate(assigned):
         _take(run, patient, target, now - timedelta(minutes=started[target]), ROOMS[i % len(ROOMS)],
               ESKETAMINE if patient in sprays else PROTOCOL)
     for patient in treated[:PAST_PATIENTS]:
