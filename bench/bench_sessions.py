@@ -264,7 +264,8 @@ def main() -> None:
             cursor.execute("ANALYZE")
     took = time.perf_counter() - started
     readings, sessions = VitalReading.objects.count(), Session.objects.count()
-    print(f"database {connection.vendor}; {args.patients:,} patients, {sessions:,} sessions, "
+    patients_n = Patient.objects.filter(clinic=clinic).count()
+    print(f"database {connection.vendor}; {patients_n:,} patients, {sessions:,} sessions, "
           f"{readings:,} readings (loaded in {took:.0f} s); {os.cpu_count()} cores")
 
     client = Client()
