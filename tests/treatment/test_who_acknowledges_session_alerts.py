@@ -53,6 +53,7 @@ def test_a_therapist_cannot_acknowledge_a_sessions_alert_from_the_alerts_page(
     client = login(therapist)
     listed = client.get("/alerts/").content.decode()
     assert alert.label in listed and f"/alerts/{alert.pk}/acknowledge/" not in listed
+    assert "Your role does not acknowledge dosing session alerts." in listed
 
     page = client.post(f"/alerts/{alert.pk}/acknowledge/", {"note": "seen"})
 
