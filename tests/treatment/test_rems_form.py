@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from kapclinic.alerts.actions import acknowledge_alert
 from kapclinic.alerts.models import Alert
 from kapclinic.audit.models import AuditEntry
 from kapclinic.platform import extensions
@@ -165,3 +166,31 @@ def test_dissociation_is_filled_from_the_cadss6_scored_in_the_session(patient, p
         content = rems.form_for(s)
     assert shown(content)["Adverse effects"]["Dissociation"] == ticked
     assert not any(m.startswith("Adverse effects: Dissociation") for m in content.missing)
+
+
+def test_acceptable_before_the_session_ended_is_blank_under_observation_then_follows_the_readings(
+        patient, prescriber, nurse):
+    eligible_and_consented(patient, prescriber, drug="esketamine", route="intranasal")
+    s = cleared(patient, prescriber, nurse, ESKETAMINE)  # pre-dose 122/78
+    s = step(s, "dosing", minutes_ago(160), nurse, late_reason=LATE, administration={"dose_mg": 56})
+    for ago in (160, 154):
+        actions.record_administration_event(s, kind="device", at=minutes_ago(ago), by=nurse, late_reason=LATE)
+    s = step(s, "monitoring", minutes_ago(140), nurse, late_reason=LATE)
+    actions.record_vitals(s, observed_at=minutes_ago(120), by=nurse, late_reason=LATE,
+                          values={**CALM, "sbp_mmhg": 150, "dbp_mmhg": 92})  # ~40 min, no alert
+
+    under_observation = shown(rems.form_for(s))["Vital signs"]
+    assert under_observation["Acceptable before the session ended"] == ""
+
+    for item in ("sedation_resolved", "dissociation_resolved", "respiratory_depression_resolved"):
+        actions.record_checklist(s, item=item, answer="yes", at=minutes_ago(80), by=nurse,
+                                 late_reason=LATE)
+    # the last reading before the end: a large rise from before dosing (the prescriber called)
+    actions.record_vitals(s, observed_at=minutes_ago(35), by=nurse, late_reason=LATE,
+                          values={**CALM, "sbp_mmhg": 166, "dbp_mmhg": 96, "moaas": 5})
+    for alert in Alert.objects.open():
+        acknowledge_alert(alert=alert, note="Prescriber reviewed; settling", by=nurse)
+    s = step(s, "discharged", minutes_ago(30), nurse, checklist={"judged_stable": "yes"})
+
+    ended = shown(rems.form_for(s))["Vital signs"]
+    assert ended["Acceptable before the session ended"] == "No"

@@ -392,3 +392,10 @@ def test_a_first_esketamine_dose_from_65_is_planned_at_the_labels_28_mg(patient,
     page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
     planned_row = page[page.index("Today planned"):][:80]
     assert "28 mg" in planned_row and "56 mg" not in planned_row
+
+
+def test_the_models_populations_are_in_a_clinicians_words_not_a_developers(infusing, prescriber):
+    words = text(login(prescriber).get(f"/sessions/{infusing.pk}/"))
+    assert "source code" not in words.lower()
+    assert "check the paper (Clements & Nimmo, Br J Anaesth 1981)" in words
+    assert "which paper they come from is uncertain" in words

@@ -326,3 +326,20 @@ def test_a_course_timing_beyond_its_bounds_is_refused_with_the_allowed_range(cli
     assert response.status_code == 422
     assert "Maintenance planned ahead" in text_of(response)
     assert TreatmentSettings.for_clinic(clinic_a.pk).course_open_weeks == 8
+
+
+def test_the_protocols_page_names_no_files_and_says_a_maintenance_schedule_in_weeks(nurse):
+    page = text_of(login(nurse).get(PROTOCOLS))
+    assert "(iv_racemic_ketamine.json)" not in page and "(intranasal_esketamine.json)" not in page
+    assert "0.25 a week" not in page
+    assert "one session every 4 weeks" in page
+    assert "3 sessions a week" in page
+
+
+@pytest.mark.parametrize("per_week, said", [
+    (3, "3 sessions a week"), (1, "1 session a week"), (1.5, "1.5 sessions a week"),
+    (0.5, "one session every 2 weeks"), (0.25, "one session every 4 weeks"),
+    (0.3, "about one session every 23 days")])
+def test_sessions_a_week_are_said_as_a_clinician_says_them(per_week, said):
+    from kapclinic.treatment.settings_catalog import per_week_words
+    assert per_week_words(per_week) == said

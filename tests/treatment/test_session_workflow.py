@@ -151,6 +151,8 @@ def test_open_alerts_hold_the_discharge_until_acknowledged(patient, prescriber, 
                                      values={**CALM, "spo2_pct": 89})
     [low] = [a for a in recorded.alerts if a.kind == "spo2_low"]
     assert "stop dosing" in low.recommended_action.lower() or "stop" in low.recommended_action.lower()
+    # the patient recovered (a reading within the thresholds), but nobody answered the alert
+    actions.record_vitals(s, observed_at=minutes_ago(140), by=nurse, late_reason=LATE, values=CALM)
     s = step(s, "monitoring", minutes_ago(130), nurse, late_reason=LATE)
     done = {"sedation_resolved": "yes", "dissociation_resolved": "yes",
             "respiratory_depression_resolved": "yes", "judged_stable": "yes",

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kapclinic.accounts.permissions import Action, check
 from kapclinic.alerts.models import Alert
 
 # the patient's name links here when the source names no better page
@@ -29,6 +30,9 @@ class AlertSource:
     template: str                     # rendered under the alert with ``alert`` + its context
     load: Callable[[list[Alert]], dict[int, dict[str, Any]]]
     patient_url_name: str = CHART     # where the patient's name leads (takes the patient id)
+    # the permission, beyond acknowledging alerts at all, that acknowledging this source's
+    # alerts asks for (a dosing session's are answered by whoever may run the session)
+    acknowledge_action: Action | None = None
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,27 @@ _sources: dict[str, AlertSource] = {}
 
 def register_source(source: str, label: str, template: str,
                     load: Callable[[list[Alert]], dict[int, dict[str, Any]]], *,
-                    patient_url_name: str = CHART) -> None:
-    """Registering the same source again replaces it (a ``ready()`` that runs twice)."""
-    _sources[source] = AlertSource(source, label, template, load, patient_url_name)
+                    patient_url_name: str = CHART,
+                    acknowledge_action: Action | None = None) -> None:
+    """Registering the same source again replaces it (a ``ready()`` that runs twice).
+    ``acknowledge_action``: what else a user's role must be allowed to acknowledge this
+    source's alerts (besides Action.ALERT_ACKNOWLEDGE); None = nothing else."""
+    _sources[source] = AlertSource(source, label, template, load, patient_url_name,
+                                   acknowledge_action)
+
+
+def acknowledge_action(alert: Alert) -> Action | None:
+    """What the alert's source asks of whoever acknowledges it, beyond ALERT_ACKNOWLEDGE."""
+    entry = _sources.get(alert.source)
+    return entry.acknowledge_action if entry is not None else None
+
+
+def check_acknowledge(request: Any, alert: Alert) -> None:
+    """Raise PermissionDenied (the refusal audited) unless the request's role may
+    acknowledge ``alert`` under its source's rule."""
+    action = acknowledge_action(alert)
+    if action is not None:
+        check(request, action)
 
 
 def registered(source: str) -> AlertSource | None:

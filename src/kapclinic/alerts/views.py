@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kapclinic.accounts.permissions import Action, require
+from kapclinic.accounts.permissions import Action, require, role_can
 from kapclinic.accounts.scoping import for_clinic, get_for_user
 from kapclinic.alerts import actions, sources
 from kapclinic.alerts.forms import AcknowledgeForm
@@ -31,6 +31,11 @@ def _alerts_page(request: HttpRequest, *, refused: AcknowledgeForm | None = None
     open_alerts = sources.with_details(
         for_clinic(Alert.objects.open(), request.membership.clinic_id)
         .select_related("patient").order_by("raised_at"))
+    role = request.membership.role
+    for alert in open_alerts:  # the note box only where this role may acknowledge it
+        needs = sources.acknowledge_action(alert)
+        alert.may_acknowledge = role_can(role, Action.ALERT_ACKNOWLEDGE) and (
+            needs is None or role_can(role, needs))
     trail.record_many([trail.Event("list", "alert", a.pk, patient_id=a.patient_id)
                        for a in open_alerts])
     return render(request, "alerts/alerts.html",
@@ -55,7 +60,10 @@ def acknowledge_posted(request: HttpRequest, alert: Alert) -> AcknowledgeForm | 
     message on the next page), for the Alerts page and any app's page that shows its own
     alerts (a dosing session). Returns the form when the note was refused, for the caller to
     show (``form.refusal()`` words it as a message); None once it was handled. The caller has
-    fetched ``alert`` with ``get_for_user`` (Action.ALERT_ACKNOWLEDGE)."""
+    fetched ``alert`` with ``get_for_user`` (Action.ALERT_ACKNOWLEDGE). A role the alert's
+    source does not let acknowledge it (a dosing session's, for who may not run sessions) is
+    refused: PermissionDenied, audited."""
+    sources.check_acknowledge(request, alert)
     form = AcknowledgeForm(request.POST)
     if not form.is_valid():
         return form

@@ -119,6 +119,33 @@ def open_alerts(session: Session) -> list[Alert]:
                                             record_id__in=readings).order_by("raised_at"))
 
 
+# what makes a reading after the dose one the patient may not leave on: an alert that calls
+# to pause the infusion, stop dosing or respond to an emergency, or one of a severity that is
+# escalated when not acknowledged (actions.URGENT_SEVERITIES; kept equal by a test)
+NOT_FIT_TO_LEAVE_ACTIONS = frozenset({"pause_infusion", "stop_dosing", "emergency_response"})
+NOT_FIT_TO_LEAVE_SEVERITIES = frozenset({"hold", "urgent", "emergency"})
+OVERDUE_RULES = frozenset({"reading_overdue", "reading_mark_overdue"})
+
+
+def latest_reading_alerts(readings: list[VitalReading], protocol: Protocol, clinic_id: int,
+                          at: datetime) -> tuple[str, ...]:
+    """The labels of the alerts the latest valid reading after the dose (of ``readings``, in
+    time order) would raise that keep the patient from leaving; the overdue rules aside."""
+    valid = sorted((r for r in readings if r.entered_in_error_at is None),
+                   key=lambda r: (r.observed_at, r.pk or 0))
+    after = [r for r in valid if r.phase != Phase.PRE_DOSE]
+    if not after:
+        return ()
+    latest = after[-1]
+    baseline = next((r for r in reversed(valid) if r.phase == Phase.PRE_DOSE
+                     and r.observed_at <= latest.observed_at), None)
+    alerts = evaluate(reading_of(latest), protocol, monitoring_settings(clinic_id),
+                      now=max(at, latest.observed_at), last_reading_at=None,
+                      baseline=None if baseline is None else reading_of(baseline))
+    return tuple(a.label for a in alerts if a.rule not in OVERDUE_RULES and (
+        a.severity in NOT_FIT_TO_LEAVE_SEVERITIES or NOT_FIT_TO_LEAVE_ACTIONS & set(a.actions)))
+
+
 @dataclass(frozen=True)
 class Known:
     """A session's records a page has already read (a read-only preview of a step's guards
@@ -157,11 +184,11 @@ def gather(session: Session, protocol: Protocol, at: datetime, *, reason: str = 
     intention = checklist.get(ChecklistItem.INTENTION_NOTE)
 
     if known:
-        readings = [r for r in known.readings
-                    if r.entered_in_error_at is None and r.phase == Phase.PRE_DOSE]
+        every_reading = [r for r in known.readings if r.entered_in_error_at is None]
     else:
-        readings = list(VitalReading.objects.filter(session=session, entered_in_error_at__isnull=True,
-                                                    phase=Phase.PRE_DOSE).order_by("observed_at", "id"))
+        every_reading = list(VitalReading.objects.filter(session=session, entered_in_error_at__isnull=True)
+                             .order_by("observed_at", "id"))
+    readings = [r for r in every_reading if r.phase == Phase.PRE_DOSE]
     hold: tuple[str, ...] = ()
     review: tuple[str, ...] = ()
     if readings:
@@ -225,6 +252,7 @@ def gather(session: Session, protocol: Protocol, at: datetime, *, reason: str = 
         discharge_score=None if score is None else score.value,
         clinician_judged_stable=said(ChecklistItem.JUDGED_STABLE, Answer.YES),
         open_alerts=tuple(a.label for a in open_alerts(session)),
+        latest_reading_alerts=latest_reading_alerts(every_reading, protocol, patient.clinic_id, at),
         reason=reason,
     )
     return Gathered(facts, blockers, checklist, administration, weight)

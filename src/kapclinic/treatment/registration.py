@@ -30,4 +30,6 @@ def register_all() -> None:
     )
     # the reading behind an alert a session raised, under it on the alerts pages
     alert_sources.register_source("treatment", "Dosing session", alert_details.TEMPLATE,
-                                  alert_details.load)
+                                  alert_details.load,
+                                  # only who records vitals and runs the session answers them
+                                  acknowledge_action=Action.SESSION_RUN)

@@ -91,10 +91,11 @@ def _acceptable_before_dosing(session: Session) -> bool | None:
     return not cleared.facts.get("predose_hold_alerts")
 
 
-def _acceptable_before_end(readings: list[VitalReading]) -> bool | None:
-    """The last reading after the dose raised no alert."""
+def _acceptable_before_end(readings: list[VitalReading], ended: SessionEvent | None) -> bool | None:
+    """The last reading after the dose (up to the end) raised no alert; blank (None) until the
+    session has ended: while it is under observation nobody knows yet."""
     after = [r for r in readings if r.phase != Phase.PRE_DOSE]
-    if not after:
+    if ended is None or not after:
         return None
     return not Alert.objects.filter(source=ALERT_SOURCE, record_type=READING_RECORD,
                                     record_id=after[-1].pk, entered_in_error_at__isnull=True).exists()
@@ -123,7 +124,7 @@ def form_facts(session: Session, given: Administration) -> rems.RemsFacts:
         first_device_at=given.started_at, monitoring_ended_at=None if ended is None else ended.at,
         effects_resolved_at=_resolved_at(session),
         vitals_acceptable_before_dosing=_acceptable_before_dosing(session),
-        vitals_acceptable_before_end=_acceptable_before_end(readings),
+        vitals_acceptable_before_end=_acceptable_before_end(readings, ended),
         dissociation=_dissociation(session),
         readings=tuple(rems.Reading(observed_at=r.observed_at, after_dose=r.phase != Phase.PRE_DOSE,
                                     sbp_mmhg=r.sbp_mmhg, dbp_mmhg=r.dbp_mmhg, moaas=r.moaas)

@@ -239,6 +239,17 @@ def _value(p: core.Protocol, param: Param | None) -> str:
     return "" if param is None else words.number(p.value(param), param.unit)
 
 
+def per_week_words(per_week: float) -> str:
+    """A schedule's sessions a week as a clinician says it: '3 sessions a week', '1 session a
+    week', 0.25 -> 'one session every 4 weeks', 0.3 -> 'about one session every 23 days'."""
+    if per_week >= 1:
+        return f"{per_week:g} session{'' if per_week == 1 else 's'} a week"
+    weeks = 1 / per_week
+    if abs(weeks - round(weeks)) < 1e-6:
+        return f"one session every {round(weeks)} weeks"
+    return f"about one session every {round(7 * weeks)} days"
+
+
 def protocol_view(p: core.Protocol) -> ProtocolView:
     m = p.model
     view = ProtocolView(p, p.id not in shipped_ids(), presets=protocol_presets(p))
@@ -259,7 +270,7 @@ def protocol_view(p: core.Protocol) -> ProtocolView:
                  else f"from week {phase.from_week}")
         view.schedule.append({
             "name": phase.name.capitalize(), "weeks": weeks,
-            "per_week": _value(p, phase.sessions_per_week).replace("sessions", "a week"),
+            "per_week": per_week_words(p.number(phase.sessions_per_week)),
             "sessions": _value(p, phase.sessions), "doses": words.plain(phase.doses),
             "source": words.plain(phase.source)})
     view.checklist = [CHECKLIST_EXTRA.get(item) or ChecklistItem(item).label for item in p.checklist]

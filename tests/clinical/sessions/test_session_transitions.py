@@ -105,6 +105,10 @@ GUARD_CASES = [
     ("monitoring", "discharged", {"discharge_score": None}, "discharge_criteria", "not recorded"),
     ("monitoring", "discharged", {"clinician_judged_stable": False}, "discharge_criteria",
      "clinically stable"),
+    ("monitoring", "discharged", {"latest_reading_alerts": ("SpO2 low (SpO2 86%)",)},
+     "latest_reading_within_thresholds",
+     "outside the protocol's thresholds: SpO2 low (SpO2 86%). Record a reading within the "
+     "thresholds before discharge"),
     ("monitoring", "discharged", {"open_alerts": ("Oxygen saturation low",)}, "alerts_acknowledged",
      "Open alerts must be acknowledged first: Oxygen saturation low"),
     ("scheduled", "checked_in", {"booked_on": "2026-12-08", "step_on": "2026-12-07", "reason": ""},
@@ -165,3 +169,11 @@ def test_esketamine_discharge_needs_two_hours_effects_resolved_and_a_clinicians_
         ["minimum_observation", "effects_resolved", "discharge_criteria"]
     assert "Not yet resolved: respiratory depression" in check_transition(
         "monitoring", "discharged", late)[1].message
+
+
+def test_a_discharge_score_below_the_threshold_refuses_even_where_the_criterion_is_judgement():
+    judged = ready(ESKETAMINE, discharge_score=8, clinician_judged_stable=True)
+    (unmet,) = check_transition("monitoring", "discharged", judged)
+    assert unmet.guard == "discharge_criteria"
+    assert "discharge score recorded is 8" in unmet.message and "9 or more" in unmet.message
+    assert check_transition("monitoring", "discharged", judged.with_(discharge_score=9)) == []

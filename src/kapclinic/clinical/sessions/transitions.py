@@ -102,6 +102,9 @@ class SessionFacts:
     discharge_score: float | None = None
     clinician_judged_stable: bool = False
     open_alerts: tuple[str, ...] = ()
+    # labels of the alerts the latest reading after the dose would raise that call to pause or
+    # stop, or are escalated (acknowledged or not): the patient is not yet within thresholds
+    latest_reading_alerts: tuple[str, ...] = ()
     # cancelling or stopping
     reason: str = ""
 
@@ -265,6 +268,12 @@ def discharge_criteria(f: SessionFacts) -> str | None:
     judged = f.discharge_criteria == "clinician_judgement" or f.clinician_judgement_required
     if judged and not f.clinician_judged_stable:
         return "A clinician has not yet judged the patient clinically stable to leave."
+    if f.discharge_criteria not in CRITERIA_WORDS and f.discharge_score is not None \
+            and f.discharge_score < f.discharge_score_at_least:
+        # judged stable, yet a score was taken and says otherwise: the score is not ignored
+        return (f"The discharge score recorded is {f.discharge_score:g}; the protocol's "
+                f"threshold is {f.discharge_score_at_least:g} or more, even when a clinician "
+                "judges the patient stable. Record a new score when the patient meets it.")
     if f.discharge_criteria in CRITERIA_WORDS:
         words = CRITERIA_WORDS[f.discharge_criteria]
         need = f"{f.discharge_score_at_least:g} or more"
@@ -273,6 +282,16 @@ def discharge_criteria(f: SessionFacts) -> str | None:
         if f.discharge_score < f.discharge_score_at_least:
             return f"The {words} is {f.discharge_score:g}; discharge needs {need}."
     return None
+
+
+def latest_reading_within_thresholds(f: SessionFacts) -> str | None:
+    """The latest reading after the dose would itself call to pause or stop, or be escalated
+    (low SpO2, slow breathing, unresponsive...): acknowledging its alerts is not recovery."""
+    if not f.latest_reading_alerts:
+        return None
+    return ("The latest reading is outside the protocol's thresholds: "
+            f"{'; '.join(f.latest_reading_alerts)}. Record a reading within the thresholds "
+            "before discharge.")
 
 
 def alerts_acknowledged(f: SessionFacts) -> str | None:
@@ -298,7 +317,7 @@ TRANSITIONS: Mapping[State, Mapping[State, tuple[Check, ...]]] = {
     State.DOSING: {State.MONITORING: (administration_recorded, every_device_given),
                    State.STOPPED: (reason_written,)},
     State.MONITORING: {State.DISCHARGED: (minimum_observation, effects_resolved, discharge_criteria,
-                                          alerts_acknowledged),
+                                          latest_reading_within_thresholds, alerts_acknowledged),
                        State.STOPPED: (reason_written,)},
     State.DISCHARGED: {}, State.CANCELLED: {}, State.STOPPED: {},
 }
