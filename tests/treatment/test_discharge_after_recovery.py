@@ -82,6 +82,19 @@ def test_a_reading_within_the_thresholds_after_it_lets_the_patient_leave(patient
     assert s.state == "discharged"
 
 
+def test_deep_sedation_on_the_latest_reading_alone_keeps_the_patient(patient, prescriber, nurse):
+    s = observed(patient, prescriber, nurse)
+    actions.record_vitals(s, observed_at=minutes_ago(5), values={**CALM, "moaas": 2}, by=nurse,
+                          late_reason=LATE)
+    acknowledge_all(nurse)
+    score = {"discharge_score": {"answer": "recorded", "value": 9}}
+
+    with pytest.raises(StepRefused) as exc:
+        step(s, "discharged", minutes_ago(0), nurse, checklist={**RESOLVED, **score})
+
+    assert guards(exc) == {"latest_reading_within_thresholds"}
+
+
 def test_a_reading_entered_in_error_does_not_count_as_the_latest(patient, prescriber, nurse):
     s = observed(patient, prescriber, nurse)
     bad = actions.record_vitals(s, observed_at=minutes_ago(3), values={**CALM, "spo2_pct": 86},
