@@ -153,6 +153,9 @@ def test_each_role_reaches_exactly_the_pages_the_matrix_grants(world, role):
             continue
         url = fill(route, {**ids, "session_id": ids["rems_session_id"]} if "/rems/" in route else ids)
         allowed = role in MATRIX[action]
+        if "acknowledge" in route and "alert_id" in route:
+            # the sample alert is a dosing session's: its source also asks for SESSION_RUN
+            allowed = allowed and role in MATRIX[Action.SESSION_RUN]
         for method in ("get", "post"):
             response = getattr(client, method)(url)
             if allowed:
