@@ -48,3 +48,11 @@ def stocked(lot, safe, nurse):
     actions.receive(lot=lot, location=safe, containers=2,
                     at=timezone.now() - timedelta(hours=1), by=nurse)
     return lot
+
+
+@pytest.fixture
+def drawn(stocked, safe, patient, nurse):
+    """A 35 mg dose drawn by the nurse from the safe's stock (a 200 mg vial opened: 165 mg
+    of it is the remainder that may be wasted)."""
+    return actions.draw_for_dose(lot=stocked, location=safe, patient=patient, session_id=7,
+                                 administration_id=70, dose_mg=35, by=nurse)

@@ -67,6 +67,12 @@ class Action(enum.StrEnum):
     STOCK_REVERSE = "stock.reverse"        # a mistaken ledger line reversed, with a reason
     STOCK_COUNT = "stock.count"            # a count at shift change, on demand, an inventory
     STOCK_RESOLVE = "stock.resolve"        # a count's discrepancy resolved with a reason
+    STOCK_CORRECT = "stock.correct"        # anyone's line reversed: receipts, wastage, disposals
+    STOCK_SETTINGS = "stock.settings"      # the record settings: witness rule, retention, counts
+    STOCK_DISPOSE = "stock.dispose"        # destruction (Form 41) and return to a distributor
+    STOCK_REPORT_LOSS = "stock.report_loss"  # a theft or loss recorded, and its DEA notices
+    STOCK_WITNESS = "stock.witness"        # witnesses a destruction (two authorised employees)
+    STOCK_REPORTS = "stock.reports"        # the DEA records for a period, on a page and as CSV
 
 
 R = Role
@@ -143,17 +149,30 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.STOCK_ADMINISTER: frozenset({R.PRESCRIBER, R.NURSE}),
     Action.STOCK_WASTE: frozenset({R.PRESCRIBER, R.NURSE}),
     Action.STOCK_TRANSFER: frozenset({R.PRESCRIBER, R.NURSE}),
+    # a nurse or prescriber reverses a draw or a move they recorded themselves; a receipt,
+    # a wastage, an adjustment, a disposal or someone else's line is corrected by the admin
+    # or the prescriber (who answers for the records), never by the one who recorded it alone
     Action.STOCK_REVERSE: frozenset({R.ADMIN, R.PRESCRIBER, R.NURSE}),
+    Action.STOCK_CORRECT: frozenset({R.ADMIN, R.PRESCRIBER}),
     # those who handle the stock count it; a count that differs is the admin's to resolve
     Action.STOCK_COUNT: frozenset({R.PRESCRIBER, R.NURSE}),
     Action.STOCK_RESOLVE: frozenset({R.ADMIN}),
+    # the witness rule and the retention and inventory presets are the admin's alone (a
+    # prescriber could otherwise switch off the witness of their own wastage)
+    Action.STOCK_SETTINGS: frozenset({R.ADMIN}),
+    Action.STOCK_DISPOSE: frozenset({R.ADMIN, R.PRESCRIBER}),
+    # whoever discovers a theft or loss records it: the one-business-day notice starts then
+    Action.STOCK_REPORT_LOSS: frozenset({R.ADMIN, R.PRESCRIBER, R.NURSE}),
+    Action.STOCK_WITNESS: frozenset({R.ADMIN, R.PRESCRIBER, R.NURSE}),
+    Action.STOCK_REPORTS: frozenset({R.ADMIN, R.PRESCRIBER}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.
 READ_ONLY_ACTIONS = frozenset(
     {Action.SELF_VIEW, Action.PATIENT_LIST, Action.PATIENT_VIEW, Action.AUDIT_VIEW,
      Action.PK_SIMULATE, Action.ALERT_VIEW, Action.OUTBOX_VIEW, Action.DASHBOARD_VIEW,
-     Action.SESSION_VIEW, Action.PROTOCOL_VIEW, Action.SESSION_VISIT_CODES, Action.STOCK_VIEW}
+     Action.SESSION_VIEW, Action.PROTOCOL_VIEW, Action.SESSION_VISIT_CODES, Action.STOCK_VIEW,
+     Action.STOCK_REPORTS}
 )
 
 

@@ -10,7 +10,7 @@ deleted; ``reverse`` writes the opposite line with a reason.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -23,6 +23,7 @@ from kapclinic.inventory import witness as witnesses
 from kapclinic.inventory.errors import FieldError, NotEnoughStock
 from kapclinic.inventory.models import (
     OUTGOING,
+    ZERO,
     Balance,
     CountKind,
     CountResolution,
@@ -36,6 +37,7 @@ from kapclinic.inventory.models import (
     Product,
     StockCount,
 )
+from kapclinic.platform import labels
 
 MAX_TEXT = 2000
 QUANTUM = Decimal("0.001")
@@ -43,6 +45,7 @@ QUANTUM = Decimal("0.001")
 MAX_CONTAINER_ML = Decimal("1000")
 MAX_CONCENTRATION = Decimal("1000")
 MAX_CONTAINERS = 10000
+MAX_MG = Decimal("1000000000")  # an engineering bound: more than any clinic's stock (1 tonne)
 CLOCK_SKEW = timedelta(minutes=5)
 
 
@@ -57,26 +60,38 @@ def _text(field: str, value: str, *, required: bool = False, max_length: int = M
     return value
 
 
-def _amount(field: str, value, *, maximum: Decimal | None = None) -> Decimal:
+def _number(field: str, value, *, maximum: Decimal = MAX_MG) -> Decimal:
+    """A finite decimal to 0.001, at most ``maximum`` ("-0" is 0)."""
     try:
-        number = Decimal(str(value)).quantize(QUANTUM)
+        number = Decimal(str(value).strip())
+        if not number.is_finite() or abs(number) > maximum:
+            raise FieldError(field, f"must be a number no larger than {maximum.normalize():f}")
+        return number.quantize(QUANTUM) + 0
     except (InvalidOperation, ValueError) as exc:
         raise FieldError(field, "must be a number") from exc
-    if not number.is_finite() or number <= 0:
+
+
+def _amount(field: str, value, *, maximum: Decimal = MAX_MG) -> Decimal:
+    number = _number(field, value, maximum=maximum)
+    if number <= 0:
         raise FieldError(field, "must be above zero")
-    if maximum is not None and number > maximum:
-        raise FieldError(field, f"must be at most {maximum.normalize():f}")
     return number
 
 
-def _when(at: datetime | None) -> datetime:
+def _when(at: datetime | None, clinic_id: int, field: str = "at") -> datetime:
+    """When a movement happened: not in the future, and not further back than the clinic's
+    late-entry allowance (older movements are found by a count, not back-dated)."""
     now = timezone.now()
     if at is None:
         return now
     if timezone.is_naive(at):
-        raise FieldError("at", "needs a time zone")
+        raise FieldError(field, "needs a time zone")
     if at > now + CLOCK_SKEW:
-        raise FieldError("at", "is in the future: record a movement once it has happened")
+        raise FieldError(field, "is in the future: record a movement once it has happened")
+    days = LedgerSettings.for_clinic(clinic_id).late_entry_days
+    if at < now - timedelta(days=days):
+        raise FieldError(field, f"is more than {days} days ago: record what is there now by a "
+                                "count, and the clinic admin resolves the difference")
     return at
 
 
@@ -92,7 +107,7 @@ def mg_from(product: Product, *, amount_mg=None, amount_ml=None, field: str = "a
     if amount_mg not in (None, ""):
         return _amount(field, amount_mg)
     ml = _amount(field.replace("_mg", "_ml"), amount_ml)
-    return (ml * product.concentration_mg_per_ml).quantize(QUANTUM)
+    return _amount(field, ml * product.concentration_mg_per_ml)
 
 
 # ---- products, locations, lots -------------------------------------------------------------
@@ -157,19 +172,49 @@ def add_lot(*, product: Product, lot_number: str, expires_on: date, supplier_nam
     return lot
 
 
+def dea_number(field: str, value: str, *, required: bool = True) -> str:
+    """A DEA registration number: two letters and seven digits."""
+    dea = _text(field, value, required=required, max_length=20).upper()
+    if dea and (len(dea) != 9 or not dea[:2].isalpha() or not dea[2:].isdigit()):
+        raise FieldError(field, "is a DEA registration number: two letters and seven digits")
+    return dea
+
+
+SETTING_BOUNDS = {"retention_years": (2, 50), "inventory_months": (1, 24), "late_entry_days": (1, 90)}
+
+
 @action
-def save_settings(*, clinic: Clinic, witness_waste: bool, by: User | None) -> LedgerSettings:
+def save_settings(*, clinic: Clinic, by: User | None, **wanted) -> LedgerSettings:
+    """The clinic's record settings; only the fields given change. Retention is at least the
+    federal 2 years and the inventory at least biennial (sessions.md 4)."""
     current = LedgerSettings.for_clinic(clinic.pk)
-    if current.pk is None:
-        current.witness_waste = witness_waste
-        current.save()
-    elif current.witness_waste != witness_waste:
-        LedgerSettings.objects.filter(pk=current.pk).update(witness_waste=witness_waste,
-                                                            version=F("version") + 1)
-    else:
+    clean: dict = {}
+    for field, value in wanted.items():
+        if field in SETTING_BOUNDS:
+            low, high = SETTING_BOUNDS[field]
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise FieldError(field, f"must be a whole number from {low} to {high}")
+            clean[field] = value
+        elif field in ("witness_waste", "exact_counts"):
+            clean[field] = bool(value)
+        elif field == "registrant_dea":
+            clean[field] = dea_number(field, value, required=False)
+        elif field in ("registrant_name", "registrant_address"):
+            clean[field] = _text(field, value, max_length=300 if field.endswith("address") else 200)
+        else:
+            raise FieldError(field, "is not a record setting")
+    changed = {f: v for f, v in clean.items() if getattr(current, f) != v}
+    if not changed and current.pk is not None:
         return current
+    before = {f: getattr(current, f) for f in changed}
+    if current.pk is None:
+        for field, value in changed.items():
+            setattr(current, field, value)
+        current.save()
+    else:
+        LedgerSettings.objects.filter(pk=current.pk).update(**changed, version=F("version") + 1)
     trail.record("update", object_type="ledger_settings", object_id=clinic.pk,
-                 detail={"witness_waste": witness_waste})
+                 detail={"changed": {f: [before[f], changed[f]] for f in changed}})
     return LedgerSettings.for_clinic(clinic.pk)
 
 
@@ -188,14 +233,21 @@ def _locked_balance(lot: Lot, location: Location) -> Balance:
 
 def _move(*, lot: Lot, location: Location, kind: str, mg: Decimal, at: datetime,
           by: User | None, **fields) -> LedgerLine:
-    """Write one line of ``mg`` (signed) and move the balance with it, never below zero."""
+    """Write one line of ``mg`` (signed) and move the balance with it, never below zero.
+
+    The new balance is computed here in exact decimals and stored by a compare-and-set on the
+    balance's line count (an integer), never by arithmetic in SQL: SQLite adds decimals as
+    binary floats, and eight 0.1 mg receipts would add up to 0.7999999 mg there."""
     _same_clinic("location", location, lot.clinic_id)
     balance = _locked_balance(lot, location)
-    after = balance.quantity_mg + mg
-    moved = Balance.objects.filter(pk=balance.pk, quantity_mg__gte=-mg if mg < 0 else 0).update(
-        quantity_mg=F("quantity_mg") + mg, lines=F("lines") + 1)
-    if after < 0 or not moved:
+    after = (balance.quantity_mg + mg).quantize(QUANTUM)
+    moved = after >= 0 and Balance.objects.filter(pk=balance.pk, lines=balance.lines).update(
+        quantity_mg=after, lines=balance.lines + 1)
+    if not moved:
         left = Balance.objects.filter(pk=balance.pk).values_list("quantity_mg", flat=True).get()
+        if after >= 0:  # another writer moved it between the read and the write: say so
+            raise NotEnoughStock("amount_mg", f"lot {lot.lot_number} at {location.name} changed a "
+                                              "moment ago: nothing was recorded, try again")
         raise NotEnoughStock(
             "amount_mg", f"only {left.normalize():f} mg ({lot.product.ml_for(left).normalize():f} mL) "
                          f"of lot {lot.lot_number} is at {location.name}: nothing was recorded")
@@ -217,8 +269,8 @@ def receive(*, lot: Lot, location: Location, containers: int, at: datetime | Non
     if not isinstance(containers, int) or not 0 < containers <= MAX_CONTAINERS:
         raise FieldError("containers", f"must be a whole number from 1 to {MAX_CONTAINERS}")
     mg = (lot.product.mg_per_container * containers).quantize(QUANTUM)
-    return _move(lot=lot, location=location, kind=Kind.RECEIPT, mg=mg, at=_when(at), by=by,
-                 containers=containers)
+    return _move(lot=lot, location=location, kind=Kind.RECEIPT, mg=mg,
+                 at=_when(at, lot.clinic_id), by=by, containers=containers)
 
 
 def draws_of(administration_id: int) -> list[LedgerLine]:
@@ -232,15 +284,53 @@ def standing_draw(administration_id: int) -> LedgerLine | None:
                                       reversed_by__isnull=True).order_by("-id").first())
 
 
+# the container a route's dose is drawn from (a sublingual dose has no stocked form here)
+ROUTE_FORMS = {"iv-bolus": Form.VIAL, "iv-infusion": Form.VIAL, "im": Form.VIAL,
+               "intranasal": Form.NASAL_DEVICE}
+
+
+def misfits(lot: Lot, *, drug: str = "", route: str = "", concentration=None) -> list[str]:
+    """Why the lot cannot be the one a dose was drawn from (empty: it can)."""
+    product = lot.product
+    found = []
+    if drug and product.drug != drug:
+        found.append(f"lot {lot.lot_number} is {product.get_drug_display().lower()}; the dose was "
+                     f"{Drug(drug).label.lower() if drug in Drug.values else drug}")
+    if route and ROUTE_FORMS.get(route) != product.form:
+        found.append(f"lot {lot.lot_number} is a {product.get_form_display().lower()}, not what "
+                     f"{labels.route_in_sentence(route) or route} doses are drawn from")
+    if concentration not in (None, "") and \
+            Decimal(str(concentration)).quantize(QUANTUM) != product.concentration_mg_per_ml:
+        found.append(f"lot {lot.lot_number} is {product.concentration_mg_per_ml.normalize():f} mg/mL; "
+                     f"the dose recorded {Decimal(str(concentration)).normalize():f} mg/mL")
+    return found
+
+
+def expired_on(lot: Lot, when: datetime) -> bool:
+    """Whether the lot had expired on the day of ``when`` (the clinic's day)."""
+    return lot.expires_on < timezone.localdate(when, lot.clinic.zone)
+
+
 @action
 def draw_for_dose(*, lot: Lot, location: Location, patient, session_id: int,
-                  administration_id: int, dose_mg, at: datetime | None = None,
-                  by: User | None) -> LedgerLine:
-    """The dose given in a session, drawn from a lot at a location. A dose is drawn once:
+                  administration_id: int, dose_mg, at: datetime | None = None, by: User | None,
+                  drug: str = "", route: str = "", concentration=None,
+                  expired_confirmed: bool = False) -> LedgerLine:
+    """The dose given in a session, drawn from a lot at a location. The lot must be the dose's
+    drug, in the container its route uses, at the concentration recorded with the dose; an
+    expired lot is drawn only when the person confirms that it was. A dose is drawn once:
     asked again (a retry) it returns the standing draw and writes nothing."""
     _same_clinic("patient", patient, lot.clinic_id)
     mg = _amount("dose_mg", dose_mg)
     _same_clinic("location", location, lot.clinic_id)
+    problems = misfits(lot, drug=drug, route=route, concentration=concentration)
+    if problems:
+        raise FieldError("lot", "; ".join(problems) + ": nothing was drawn")
+    when = _when(at, lot.clinic_id)
+    if expired_on(lot, when) and not expired_confirmed:
+        raise FieldError("expired_confirmed", f"lot {lot.lot_number} expired on "
+                                              f"{lot.expires_on:%-d %b %Y}, before the dose: tick "
+                                              "the box only if the dose was drawn from it")
     # under the balance's lock, a draw of the same dose by another request has committed
     list(Balance.objects.select_for_update().filter(lot=lot, location=location))
     standing = standing_draw(administration_id)
@@ -250,7 +340,7 @@ def draw_for_dose(*, lot: Lot, location: Location, patient, session_id: int,
     try:
         with transaction.atomic():
             return _move(lot=lot, location=location, kind=Kind.ADMINISTRATION, mg=-mg,
-                         at=_when(at), by=by, patient=patient, session_id=session_id,
+                         at=when, by=by, patient=patient, session_id=session_id,
                          administration_id=administration_id, draw_number=number)
     except IntegrityError:
         standing = standing_draw(administration_id)
@@ -262,28 +352,61 @@ def draw_for_dose(*, lot: Lot, location: Location, patient, session_id: int,
         return standing
 
 
+def wasted_after(draw: LedgerLine) -> Decimal:
+    """What has been wasted so far of the remainder after ``draw`` (standing lines only)."""
+    lines = LedgerLine.objects.filter(kind=Kind.WASTE, related=draw, reversed_by__isnull=True)
+    return -sum((line.amount_mg for line in lines), ZERO)
+
+
+def remainder_of(draw: LedgerLine) -> Decimal:
+    """What is left in the containers opened for the dose: the most that can be wasted after
+    it (a 35 mg dose from a 200 mg vial leaves 165 mg; a nasal device is used whole)."""
+    product = draw.lot.product
+    if product.form == Form.NASAL_DEVICE:
+        return ZERO
+    drawn = -draw.amount_mg
+    opened = (drawn / product.mg_per_container).to_integral_value(rounding=ROUND_CEILING)
+    return (opened * product.mg_per_container - drawn).quantize(QUANTUM)
+
+
 @action
-def waste(*, lot: Lot, location: Location, amount_mg=None, amount_ml=None, method: str,
+def waste(*, draw: LedgerLine, amount_mg=None, amount_ml=None, method: str,
           at: datetime | None = None, by: User | None, witness: User | None = None,
-          witness_password: str = "", witness_code: str = "",
-          draw: LedgerLine | None = None) -> LedgerLine:
-    """The remainder of a dose wasted, how, and (when the clinic requires one, by default)
-    witnessed by a second person who authenticates now."""
+          witness_password: str = "", witness_code: str = "") -> LedgerLine:
+    """The remainder of a dose wasted, from the lot and location the dose was drawn from,
+    no more than its opened containers held, how, and (when the clinic requires one, by
+    default) witnessed by a second person who authenticates now. Stock wasted other than after
+    a dose is a destruction (Form 41) or a loss (Form 106)."""
+    draw = LedgerLine.objects.select_related("lot__product", "location", "patient").get(pk=draw.pk)
+    if draw.kind != Kind.ADMINISTRATION:
+        raise FieldError("draw", "wastage follows a dose drawn from stock: choose the dose")
+    if LedgerLine.objects.filter(reverses=draw).exists():
+        raise FieldError("draw", "that draw was reversed: nothing of it is left to waste")
+    lot, location = draw.lot, draw.location
     mg = mg_from(lot.product, amount_mg=amount_mg, amount_ml=amount_ml)
     method = _text("method", method, required=True, max_length=200)
-    if draw is not None and (draw.lot_id != lot.pk or draw.kind != Kind.ADMINISTRATION):
-        raise FieldError("draw", "is not a dose drawn from this lot")
+    # under the balance's lock, so two wastage records of one remainder cannot both fit
+    list(Balance.objects.select_for_update().filter(lot=lot, location=location))
+    left = remainder_of(draw) - wasted_after(draw)
+    if mg > left:
+        raise FieldError("amount_mg", f"at most {left.normalize():f} mg "
+                                      f"({lot.product.ml_for(left).normalize():f} mL) is left of "
+                                      "the containers opened for this dose: nothing was recorded"
+                         if left > 0 else "nothing is left to waste of this dose (a nasal device "
+                                          "is used whole; a vial's remainder is already wasted)")
+    when = _when(at, lot.clinic_id)
+    if when < draw.at:
+        raise FieldError("at", "is before the dose was drawn")
     required = LedgerSettings.for_clinic(lot.clinic_id).witness_waste
     witnessed_at = None
     if required or witness is not None:
         witnesses.confirm_witness(lot, by=by, witness=witness, password=witness_password,
                                   code=witness_code)
         witnessed_at = timezone.now()
-    return _move(lot=lot, location=location, kind=Kind.WASTE, mg=-mg, at=_when(at), by=by,
+    return _move(lot=lot, location=location, kind=Kind.WASTE, mg=-mg, at=when, by=by,
                  method=method, witness=witness if witnessed_at else None,
-                 witnessed_at=witnessed_at, related=draw,
-                 patient=draw.patient if draw is not None else None,
-                 session_id=draw.session_id if draw is not None else None)
+                 witnessed_at=witnessed_at, related=draw, patient=draw.patient,
+                 session_id=draw.session_id)
 
 
 @action
@@ -295,7 +418,7 @@ def transfer(*, lot: Lot, source: Location, destination: Location, amount_mg=Non
         raise FieldError("destination", "must be another location than where it is now")
     _same_clinic("destination", destination, lot.clinic_id)
     mg = mg_from(lot.product, amount_mg=amount_mg, amount_ml=amount_ml)
-    when = _when(at)
+    when = _when(at, lot.clinic_id)
     reason = _text("reason", reason)
     out = _move(lot=lot, location=source, kind=Kind.TRANSFER_OUT, mg=-mg, at=when, by=by,
                 reason=reason)
@@ -312,12 +435,35 @@ def transfer_partner(line: LedgerLine) -> LedgerLine | None:
     return None
 
 
+# a nurse may reverse their own draw or move; anything else is a correction (the admin's or
+# the prescriber's): a receipt, a wastage, an adjustment, a disposal, another person's line
+SELF_REVERSIBLE = (Kind.ADMINISTRATION, Kind.TRANSFER_OUT, Kind.TRANSFER_IN)
+
+
+def may_reverse(line: LedgerLine, user: User | None, role: str | None) -> bool:
+    from kapclinic.accounts.permissions import Action, role_can
+
+    if role_can(role, Action.STOCK_CORRECT):
+        return True
+    own = user is not None and line.recorded_by_id == user.pk
+    return role_can(role, Action.STOCK_REVERSE) and own and line.kind in SELF_REVERSIBLE
+
+
 @action
-def reverse(*, line: LedgerLine, reason: str, by: User | None) -> list[LedgerLine]:
+def reverse(*, line: LedgerLine, reason: str, by: User | None, role: str | None) -> list[LedgerLine]:
     """A mistaken line undone by the opposite line, with a reason (a transfer: both legs)."""
+    if not may_reverse(line, by, role):
+        trail.record("denied", object_type="ledger_line", object_id=line.pk,
+                     detail={"reason": "reversal needs the admin or the prescriber"})
+        raise FieldError("line", "only the clinic admin or a prescriber corrects this line (a "
+                                 "receipt, a wastage, a count's adjustment, a disposal, or a line "
+                                 "someone else recorded)")
     reason = _text("reason", reason, required=True)
     if line.kind == Kind.REVERSAL:
         raise FieldError("line", "a reversal is not reversed: record the movement again instead")
+    if line.kind == Kind.ADMINISTRATION and LedgerLine.objects.filter(
+            kind=Kind.WASTE, related=line, reversed_by__isnull=True).exists():
+        raise FieldError("line", "the wastage after this dose stands: reverse the wastage first")
     legs = [line]
     partner = transfer_partner(line)
     if partner is not None:
@@ -356,14 +502,12 @@ def record_count(*, lot: Lot, location: Location, kind: str, counted_mg=None, co
         raise FieldError("kind", f"must be one of: {', '.join(CountKind.values)}")
     if counted_mg in (None, "") and counted_ml in (None, ""):
         raise FieldError("counted_mg", "give what was counted in mg or in mL (0 if none is left)")
-    try:
-        if counted_mg not in (None, ""):
-            counted = Decimal(str(counted_mg)).quantize(QUANTUM)
-        else:
-            counted = (Decimal(str(counted_ml)) * lot.product.concentration_mg_per_ml).quantize(QUANTUM)
-    except (InvalidOperation, ValueError) as exc:
-        raise FieldError("counted_mg", "must be a number") from exc
-    if not counted.is_finite() or counted < 0:
+    if counted_mg not in (None, ""):
+        counted = _number("counted_mg", counted_mg)
+    else:
+        counted = _number("counted_mg", _number("counted_ml", counted_ml)
+                          * lot.product.concentration_mg_per_ml)
+    if counted < 0:
         raise FieldError("counted_mg", "must be zero or more")
     if estimated and LedgerSettings.for_clinic(lot.clinic_id).exact_counts:
         raise FieldError("estimated", "this clinic counts exactly: an estimate is not accepted")

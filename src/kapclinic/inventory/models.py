@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from kapclinic.accounts import scoping
@@ -37,6 +37,20 @@ WITNESS_WASTE_DEFAULT = True
 RETENTION_YEARS_DEFAULT = 2
 INVENTORY_MONTHS_DEFAULT = 24
 EXACT_COUNTS_DEFAULT = False
+# [policy: labelled default; the reference is silent] a movement may be recorded up to this
+# many days after it happened (a dose's draw waits on "Doses to draw" as long); older needs a
+# count and an admin's adjustment instead of a back-dated line
+LATE_ENTRY_DAYS_DEFAULT = 14
+# the presets a clinic picks from (sessions.md 4: stricter states); "federal" is the default
+PRESETS = {
+    "federal": {"retention_years": 2, "inventory_months": 24, "exact_counts": False},
+    "iowa": {"retention_years": 2, "inventory_months": 12, "exact_counts": True},
+    "nebraska": {"retention_years": 5, "inventory_months": 24, "exact_counts": False},
+    "puerto_rico": {"retention_years": 2, "inventory_months": 12, "exact_counts": False},
+}
+PRESET_NAMES = {"federal": "US federal rules", "iowa": "Iowa (annual inventory, exact counts)",
+                "nebraska": "Nebraska (records kept 5 years)",
+                "puerto_rico": "Puerto Rico (annual inventory)"}
 
 
 class Form(models.TextChoices):
@@ -57,11 +71,27 @@ class LedgerSettings(models.Model):
     retention_years = models.PositiveIntegerField(default=RETENTION_YEARS_DEFAULT)
     inventory_months = models.PositiveIntegerField(default=INVENTORY_MONTHS_DEFAULT)
     exact_counts = models.BooleanField(default=EXACT_COUNTS_DEFAULT)
+    late_entry_days = models.PositiveIntegerField(default=LATE_ENTRY_DAYS_DEFAULT)
+    # the registrant the records are kept for (21 CFR 1304.22(c) records name it)
+    registrant_name = models.CharField(max_length=200, blank=True)
+    registrant_address = models.CharField(max_length=300, blank=True)
+    registrant_dea = models.CharField(max_length=9, blank=True)
     version = models.PositiveIntegerField(default=1)
 
     clinic_path = "clinic"
     FIELD_CLASSES = classify(none=("id", "clinic", "witness_waste", "retention_years",
-                                   "inventory_months", "exact_counts", "version"))
+                                   "inventory_months", "exact_counts", "late_entry_days", "registrant_name",
+                                   "registrant_address", "registrant_dea", "version"))
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(retention_years__gte=2),
+                                   name="inventory_settings_retention_federal_minimum"),
+            models.CheckConstraint(condition=Q(inventory_months__gte=1, inventory_months__lte=24),
+                                   name="inventory_settings_inventory_at_least_biennial"),
+            models.CheckConstraint(condition=Q(late_entry_days__gte=1, late_entry_days__lte=90),
+                                   name="inventory_settings_late_entry_bounded"),
+        ]
 
     def __str__(self) -> str:
         return f"ledger settings of {self.clinic}"
@@ -184,9 +214,104 @@ class Kind(models.TextChoices):
     TRANSFER_IN = "transfer_in", "Moved in"
     REVERSAL = "reversal", "Reversal"
     ADJUSTMENT = "adjustment", "Adjusted to a count"
+    DESTRUCTION = "destruction", "Destroyed (DEA Form 41)"
+    LOSS = "loss", "Theft or loss (DEA Form 106)"
+    RETURN = "return", "Returned to a reverse distributor"
 
 
-OUTGOING = (Kind.ADMINISTRATION, Kind.WASTE, Kind.TRANSFER_OUT)
+OUTGOING = (Kind.ADMINISTRATION, Kind.WASTE, Kind.TRANSFER_OUT, Kind.DESTRUCTION, Kind.LOSS,
+            Kind.RETURN)
+
+
+class DisposalKind(models.TextChoices):
+    DESTRUCTION = "destruction", "Destruction of inventory (DEA Form 41)"
+    THEFT = "theft", "Theft (DEA Form 106)"
+    LOSS = "loss", "Significant loss (DEA Form 106)"
+    RETURN = "return", "Return to a reverse distributor"
+
+
+class Disposal(AppendOnlyRecord):
+    """Stock that left other than by a dose: destroyed (Form 41: method, date, place, two
+    authorised employee witnesses), stolen or lost (Form 106: when discovered and what
+    happened), or returned to a reverse distributor (who received it). Its ledger lines
+    (``LedgerLine.disposal``) say which lots, where from and how much."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=DisposalKind.choices)
+    happened_at = models.DateTimeField()  # destroyed, discovered, or shipped
+    method = models.CharField(max_length=200, blank=True)   # destruction: how
+    place = models.CharField(max_length=200, blank=True)    # destruction: where
+    description = models.TextField(blank=True)              # theft or loss: what happened
+    recipient_name = models.CharField(max_length=200, blank=True)  # a return: who received it
+    recipient_address = models.CharField(max_length=300, blank=True)
+    recipient_dea = models.CharField(max_length=9, blank=True)
+    witness = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    witnessed_at = models.DateTimeField(null=True, blank=True)
+    second_witness = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="+")
+    second_witnessed_at = models.DateTimeField(null=True, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+
+    clinic_path = "clinic"
+    FIELD_CLASSES = classify(
+        date=("happened_at", "witnessed_at", "second_witnessed_at", "recorded_at"),
+        free_text=("method", "place", "description"),
+        coded=("kind",),
+        none=("id", "clinic", "recipient_name", "recipient_address", "recipient_dea", "witness",
+              "second_witness", "recorded_by"),
+    )
+
+    class Meta:
+        ordering = ["-happened_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=DisposalKind.values),
+                                   name="inventory_disposal_kind_known"),
+            paired("witnessed_at", "witness", "inventory_disposal_witness_who_when"),
+            paired("second_witnessed_at", "second_witness", "inventory_disposal_second_who_when"),
+            # Form 41: two authorised employees witness a destruction, two different people
+            models.CheckConstraint(condition=~Q(kind="destruction")
+                                   | (Q(witness__isnull=False) & Q(second_witness__isnull=False)
+                                      & ~Q(witness=F("second_witness"))),
+                                   name="inventory_destruction_two_witnesses"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.pk}"
+
+    @property
+    def is_theft_or_loss(self) -> bool:
+        return self.kind in (DisposalKind.THEFT, DisposalKind.LOSS)
+
+
+class NoticeStep(models.TextChoices):
+    WRITTEN_NOTICE = "written_notice", "Written notice to the DEA field division"
+    FORM_106 = "form_106", "DEA Form 106 filed"
+
+
+class DeaNotice(AppendOnlyRecord):
+    """A step of reporting a theft or loss to the DEA, once done: the written notice (due
+    within one business day of discovery) and the Form 106 filed electronically."""
+
+    disposal = models.ForeignKey(Disposal, on_delete=models.PROTECT, related_name="notices")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    step = models.CharField(max_length=20, choices=NoticeStep.choices)
+    done_at = models.DateTimeField()
+    reference = models.CharField(max_length=100, blank=True)  # e.g. the Form 106 number
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")
+
+    clinic_path = "clinic"
+    FIELD_CLASSES = classify(date=("done_at", "recorded_at"), coded=("step",),
+                             none=("id", "disposal", "clinic", "reference", "recorded_by"))
+
+    class Meta:
+        ordering = ["done_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["disposal", "step"],
+                                               name="inventory_notice_step_once")]
+
+    def __str__(self) -> str:
+        return f"{self.get_step_display()} for {self.disposal_id}"
 
 
 class LedgerLine(AppendOnlyRecord):
@@ -217,6 +342,9 @@ class LedgerLine(AppendOnlyRecord):
     method = models.CharField(max_length=200, blank=True)
     witness = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     witnessed_at = models.DateTimeField(null=True, blank=True)
+    # a destruction, theft, loss or return this line is part of
+    disposal = models.ForeignKey(Disposal, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="lines")
     # a transfer's other leg, the draw a wastage follows
     related = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="+")
@@ -231,7 +359,7 @@ class LedgerLine(AppendOnlyRecord):
         coded=("kind",),
         none=("id", "clinic", "lot", "location", "amount_mg", "amount_ml", "balance_after_mg",
               "containers", "recorded_by", "patient", "session_id", "administration_id", "draw_number",
-              "witness", "related", "reverses"),
+              "witness", "disposal", "related", "reverses"),
     )
 
     class Meta:
@@ -251,6 +379,9 @@ class LedgerLine(AppendOnlyRecord):
                                    name="inventory_reversal_names_its_line"),
             models.CheckConstraint(condition=~Q(kind="reversal") | ~Q(reason=""),
                                    name="inventory_reversal_has_reason"),
+            models.CheckConstraint(condition=~Q(kind__in=("destruction", "loss", "return"))
+                                   | Q(disposal__isnull=False),
+                                   name="inventory_disposal_line_names_its_record"),
         ]
 
     def __str__(self) -> str:
