@@ -128,7 +128,8 @@ def world():
 
 
 # An id parameter whose model its name does not find (see model_for): name -> model label.
-PARAM_MODELS: dict[str, str] = {}
+# a parameter whose name is not its model's audit name: the dose's draw a wastage follows
+PARAM_MODELS: dict[str, str] = {"draw": "inventory.LedgerLine"}
 
 
 def model_for(param: str):
@@ -153,13 +154,23 @@ def _staff_member(rows, clinic: Clinic):
     return rows.filter(user=nurse)
 
 
+def _draw_with_nothing_wasted(rows, clinic: Clinic):
+    """A dose's standing draw with no wastage yet: the rest of it may be wasted."""
+    from kapclinic.inventory.models import LedgerLine
+
+    wasted = LedgerLine.objects.filter(kind="waste").values("related_id")
+    return rows.filter(kind="administration", reversed_by__isnull=True).exclude(pk__in=wasted)
+
+
 # Which of clinic B's rows an id parameter takes, where "the sweep patient's first" (or, for a
-# row about no patient, the clinic's first) would not do: model label -> narrowing.
+# row about no patient, the clinic's first) would not do: parameter or model label -> narrowing.
 PICK = {
+    "draw_id": _draw_with_nothing_wasted,
     "accounts.Membership": _staff_member,
     "accounts.ApiToken": _staff_member,
-    # the demo's move of a vial to the cart: a line whose reversal the stock allows
-    "inventory.LedgerLine": lambda rows, clinic: rows.filter(kind="transfer_in"),
+    # the demo's latest dose drawn from stock (the first is wasted after): a line whose
+    # reversal the stock allows
+    "ledger_line_id": lambda rows, clinic: _draw_with_nothing_wasted(rows, clinic).order_by("-pk"),
 }
 
 
@@ -179,8 +190,8 @@ def ids_of(clinic: Clinic, patient: Patient) -> dict[str, str]:
         rows = scoping.for_clinic(model, clinic.pk).order_by("pk")
         about = scoping.patient_path(model)
         label = model._meta.label
-        if label in PICK:
-            rows = PICK[label](rows, clinic)
+        if name in PICK or label in PICK:
+            rows = PICK.get(name, PICK.get(label))(rows, clinic)
         elif about is not None:
             rows = rows.filter(**{about: patient.pk})
         row = rows.first()
@@ -354,8 +365,8 @@ def _ledger_places(patient: Patient) -> dict:
 
 # The ledger's forms (inventory.forms) for the clinic's first lot (the demo's Ketalar), by route.
 LEDGER_PAGE_BODIES = {
-    "stock/lots/<int:lot_id>/waste/": lambda p: {
-        "location": _ledger_places(p)["safe"], "amount_mg": "1", "method": "sweep",
+    "stock/draws/<int:draw_id>/waste/": lambda p: {
+        "amount_mg": "1", "method": "sweep",
         "at": timezone.now().astimezone(p.clinic.zone).strftime("%Y-%m-%dT%H:%M"),
         "witness": _ledger_places(p)["witness"], "witness_password": PASSWORD},
     "stock/lots/<int:lot_id>/count/": lambda p: {

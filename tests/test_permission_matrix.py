@@ -115,10 +115,13 @@ def world(clinic_a, prescriber):
                          supplier_name="S", supplier_address="A", supplier_dea="RE0000001",
                          invoice="I", by=prescriber)
     safe = ledger.add_location(clinic=clinic_a, name="Safe", by=prescriber)
-    receipt = ledger.receive(lot=lot, location=safe, containers=1, by=prescriber)
+    ledger.receive(lot=lot, location=safe, containers=1, by=prescriber)
+    # the sample line is a dose's draw: it may be wasted after, and reversed
+    drawn = ledger.draw_for_dose(lot=lot, location=safe, patient=patient, session_id=session.pk,
+                                 administration_id=1, dose_mg=35, by=prescriber)
     counted = ledger.record_count(lot=lot, location=safe, kind="shift", counted_mg="150",
                                   by=prescriber)
-    ids.update(lot_id=lot.pk, ledger_line_id=receipt.pk, stock_count_id=counted.pk)
+    ids.update(lot_id=lot.pk, ledger_line_id=drawn.pk, draw_id=drawn.pk, stock_count_id=counted.pk)
     return ids, users
 
 

@@ -63,9 +63,11 @@ def test_the_stock_page_shows_each_lot_at_each_location_in_mg_and_ml(stocked, nu
     assert "K123" in page and "Locked safe" in page and ">400<" in page and ">40<" in page
 
 
-def test_a_wastage_with_a_witness_is_recorded_from_the_page(stocked, safe, nurse, prescriber):
-    response = login(nurse).post(f"/stock/lots/{stocked.pk}/waste/", {
-        "location": safe.pk, "amount_ml": "0.5", "method": "Waste container", "at": now_local(),
+def test_a_wastage_with_a_witness_is_recorded_from_the_page(stocked, drawn, nurse, prescriber):
+    form = login(nurse).get(f"/stock/draws/{drawn.pk}/waste/").content.decode()
+    assert "165 mg (16.5 mL)" in form  # what the opened vial has left after the 35 mg dose
+    response = login(nurse).post(f"/stock/draws/{drawn.pk}/waste/", {
+        "amount_ml": "0.5", "method": "Waste container", "at": now_local(),
         "witness": prescriber.username, "witness_password": PASSWORD})
     assert response.status_code == 302, response.content.decode()[:3000]
     line = LedgerLine.objects.get(kind=Kind.WASTE)
@@ -74,9 +76,9 @@ def test_a_wastage_with_a_witness_is_recorded_from_the_page(stocked, safe, nurse
     assert "Wasted" in page and prescriber.display_name in page
 
 
-def test_a_wastage_without_the_witness_is_refused_with_a_message(stocked, safe, nurse):
-    response = login(nurse).post(f"/stock/lots/{stocked.pk}/waste/", {
-        "location": safe.pk, "amount_mg": "5", "method": "sink", "at": now_local()})
+def test_a_wastage_without_the_witness_is_refused_with_a_message(drawn, nurse):
+    response = login(nurse).post(f"/stock/draws/{drawn.pk}/waste/", {
+        "amount_mg": "5", "method": "sink", "at": now_local()})
     assert response.status_code == 422
     assert b"requires a witness" in response.content
     assert not LedgerLine.objects.filter(kind=Kind.WASTE).exists()
@@ -118,7 +120,7 @@ def test_a_dose_given_without_a_lot_is_drawn_from_the_doses_to_draw_page(
     given = treatment.record_administration(session, at=minutes_ago(1), by=nurse, dose_mg_per_kg=0.5)
     client = login(nurse)
     page = client.get("/stock/draws/").content.decode()
-    assert patient.mrn in page and "35 mg ketamine" in page
+    assert patient.mrn in page and "35 mg Racemic ketamine, IV infusion" in page
     assert "1 dose not yet drawn" in client.get("/stock/").content.decode()
     response = client.post("/stock/draws/new/", {"patient": patient.pk, "administration": given.pk,
                                                  "lot": stocked.pk, "location": safe.pk})
@@ -128,7 +130,71 @@ def test_a_dose_given_without_a_lot_is_drawn_from_the_doses_to_draw_page(
     assert "Every dose" in client.get("/stock/draws/").content.decode()
 
 
-def test_the_clinic_may_stop_requiring_a_witness(prescriber, clinic_a):
+SETTINGS = {"retention_years": "2", "inventory_months": "24", "late_entry_days": "14",
+            "witness_waste": "on"}
+
+
+def test_the_admin_may_stop_requiring_a_witness_and_the_change_is_audited(clinic_admin, clinic_a):
     assert LedgerSettings.for_clinic(clinic_a.pk).witness_waste is True
-    assert login(prescriber).post("/stock/settings/", {}).status_code == 302
+    form = {**SETTINGS}
+    del form["witness_waste"]  # an unticked box sends nothing
+    assert login(clinic_admin).post("/stock/settings/", form).status_code == 302
     assert LedgerSettings.for_clinic(clinic_a.pk).witness_waste is False
+    assert AuditEntry.objects.filter(action="update", object_type="ledger_settings",
+                                     detail_json__contains="witness_waste").exists()
+
+
+def test_a_prescriber_cannot_switch_off_the_witness_of_their_own_wastage(prescriber, clinic_a):
+    assert login(prescriber).post("/stock/settings/", {"retention_years": "2"}).status_code == 403
+    assert LedgerSettings.for_clinic(clinic_a.pk).witness_waste is True
+
+
+def test_the_iowa_preset_sets_an_annual_inventory_and_exact_counts(clinic_admin, clinic_a):
+    response = login(clinic_admin).post("/stock/settings/", {**SETTINGS, "preset": "iowa"})
+    assert response.status_code == 302
+    saved = LedgerSettings.for_clinic(clinic_a.pk)
+    assert (saved.inventory_months, saved.exact_counts, saved.retention_years) == (12, True, 2)
+
+
+def test_a_retention_below_the_federal_two_years_is_refused_naming_the_field(clinic_admin, clinic_a):
+    response = login(clinic_admin).post("/stock/settings/", {**SETTINGS, "retention_years": "1"})
+    assert response.status_code == 422 and b"greater than or equal to 2" in response.content
+    assert LedgerSettings.for_clinic(clinic_a.pk).pk is None
+
+
+def test_another_clinics_location_in_a_form_is_refused_and_audited(stocked, safe, nurse, clinic_b,
+                                                                   other_clinician):
+    theirs = actions.add_location(clinic=clinic_b, name="Their safe", by=other_clinician)
+    response = login(nurse).post(f"/stock/lots/{stocked.pk}/transfer/", {
+        "source": safe.pk, "destination": theirs.pk, "amount_mg": "1", "at": now_local()})
+    assert response.status_code == 422
+    assert AuditEntry.objects.filter(action="denied", object_type="form_choice",
+                                     detail_json__contains="destination").exists()
+
+
+def test_a_nurse_is_not_offered_to_reverse_a_receipt_and_is_refused_if_she_tries(stocked, nurse):
+    receipt = LedgerLine.objects.get(kind=Kind.RECEIPT)
+    page = login(nurse).get(f"/stock/lots/{stocked.pk}/").content.decode()
+    assert f"/stock/lines/{receipt.pk}/reverse/" not in page
+    response = login(nurse).post(f"/stock/lines/{receipt.pk}/reverse/", {"reason": "typo"})
+    assert response.status_code == 422 and b"Only the clinic admin or a prescriber" in response.content
+    assert not LedgerLine.objects.filter(kind=Kind.REVERSAL).exists()
+
+
+def test_reading_a_lot_ledger_records_a_read_of_each_patient_it_names(stocked, drawn, patient, nurse):
+    login(nurse).get(f"/stock/lots/{stocked.pk}/")
+    assert AuditEntry.objects.filter(action="read", object_type="patient", patient_id=patient.pk,
+                                     detail_json__contains="lot ledger").exists()
+
+
+def test_a_long_lot_ledger_is_shown_a_page_at_a_time(stocked, safe, cart, nurse, monkeypatch):
+    from kapclinic.inventory import stock
+
+    monkeypatch.setattr(stock, "LINES_PER_PAGE", 3)
+    for _ in range(4):
+        actions.transfer(lot=stocked, source=safe, destination=cart, amount_mg=1, by=nurse)
+    page = login(nurse).get(f"/stock/lots/{stocked.pk}/").content.decode()
+    newest = LedgerLine.objects.order_by("-id").first()
+    assert f'id="line-{newest.pk}"' in page and "Earlier lines" in page
+    first = LedgerLine.objects.order_by("id").first()
+    assert f'id="line-{first.pk}"' not in page

@@ -101,11 +101,11 @@ def test_every_balance_equals_the_replay_of_its_lines_after_any_movements(
             for leg in legs:
                 changes[leg.location_id] = changes.get(leg.location_id, Decimal("0")) - leg.amount_mg
             wasted_after = line.kind == Kind.ADMINISTRATION and self.wasted.get(line.pk, 0) > 0
-            if self._try(changes, lambda: actions.reverse(line=line, reason="mistake", by=nurse,
-                                                           role="prescriber"),
-                         refused_because="reverse the wastage first" if wasted_after else ""):
-                if line.kind == Kind.WASTE:
-                    self.wasted[line.related_id] += line.amount_mg
+            done = self._try(changes, lambda: actions.reverse(line=line, reason="mistake", by=nurse,
+                                                               role="prescriber"),
+                             refused_because="reverse the wastage first" if wasted_after else "")
+            if done and line.kind == Kind.WASTE:
+                self.wasted[line.related_id] += line.amount_mg
 
         @invariant()
         def balances_agree(self):

@@ -111,7 +111,8 @@ def test_a_dose_is_not_drawn_from_a_lot_of_another_drug_form_or_concentration(st
 
 
 def test_an_expired_lot_is_drawn_only_when_the_nurse_confirms_it(product, safe, patient, nurse, prescriber):
-    old = actions.add_lot(product=product, lot_number="OLD", expires_on=timezone.localdate() - timedelta(days=2),
+    old = actions.add_lot(product=product, lot_number="OLD",
+                          expires_on=timezone.localdate() - timedelta(days=2),
                           supplier_name="S", supplier_address="A", supplier_dea="RE0000001",
                           invoice="I", by=prescriber)
     actions.receive(lot=old, location=safe, containers=1, at=timezone.now() - timedelta(days=3), by=nurse)

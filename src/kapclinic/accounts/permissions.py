@@ -67,11 +67,9 @@ class Action(enum.StrEnum):
     STOCK_REVERSE = "stock.reverse"        # a mistaken ledger line reversed, with a reason
     STOCK_COUNT = "stock.count"            # a count at shift change, on demand, an inventory
     STOCK_RESOLVE = "stock.resolve"        # a count's discrepancy resolved with a reason
-    STOCK_CORRECT = "stock.correct"        # anyone's line reversed: receipts, wastage, disposals
     STOCK_SETTINGS = "stock.settings"      # the record settings: witness rule, retention, counts
     STOCK_DISPOSE = "stock.dispose"        # destruction (Form 41) and return to a distributor
     STOCK_REPORT_LOSS = "stock.report_loss"  # a theft or loss recorded, and its DEA notices
-    STOCK_WITNESS = "stock.witness"        # witnesses a destruction (two authorised employees)
     STOCK_REPORTS = "stock.reports"        # the DEA records for a period, on a page and as CSV
 
 
@@ -150,10 +148,10 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.STOCK_WASTE: frozenset({R.PRESCRIBER, R.NURSE}),
     Action.STOCK_TRANSFER: frozenset({R.PRESCRIBER, R.NURSE}),
     # a nurse or prescriber reverses a draw or a move they recorded themselves; a receipt,
-    # a wastage, an adjustment, a disposal or someone else's line is corrected by the admin
-    # or the prescriber (who answers for the records), never by the one who recorded it alone
+    # a wastage, an adjustment, a disposal or someone else's line is corrected only by those
+    # who keep the stock records (STOCK_SETUP: the admin and the prescriber, who answers for
+    # them), never by a nurse alone (inventory.actions.may_reverse)
     Action.STOCK_REVERSE: frozenset({R.ADMIN, R.PRESCRIBER, R.NURSE}),
-    Action.STOCK_CORRECT: frozenset({R.ADMIN, R.PRESCRIBER}),
     # those who handle the stock count it; a count that differs is the admin's to resolve
     Action.STOCK_COUNT: frozenset({R.PRESCRIBER, R.NURSE}),
     Action.STOCK_RESOLVE: frozenset({R.ADMIN}),
@@ -163,7 +161,6 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.STOCK_DISPOSE: frozenset({R.ADMIN, R.PRESCRIBER}),
     # whoever discovers a theft or loss records it: the one-business-day notice starts then
     Action.STOCK_REPORT_LOSS: frozenset({R.ADMIN, R.PRESCRIBER, R.NURSE}),
-    Action.STOCK_WITNESS: frozenset({R.ADMIN, R.PRESCRIBER, R.NURSE}),
     Action.STOCK_REPORTS: frozenset({R.ADMIN, R.PRESCRIBER}),
 }
 

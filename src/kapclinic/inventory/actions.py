@@ -395,7 +395,7 @@ def waste(*, draw: LedgerLine, amount_mg=None, amount_ml=None, method: str,
                          if left > 0 else "nothing is left to waste of this dose (a nasal device "
                                           "is used whole; a vial's remainder is already wasted)")
     when = _when(at, lot.clinic_id)
-    if when < draw.at:
+    if when < draw.at.replace(second=0, microsecond=0):  # a form gives whole minutes
         raise FieldError("at", "is before the dose was drawn")
     required = LedgerSettings.for_clinic(lot.clinic_id).witness_waste
     witnessed_at = None
@@ -443,7 +443,7 @@ SELF_REVERSIBLE = (Kind.ADMINISTRATION, Kind.TRANSFER_OUT, Kind.TRANSFER_IN)
 def may_reverse(line: LedgerLine, user: User | None, role: str | None) -> bool:
     from kapclinic.accounts.permissions import Action, role_can
 
-    if role_can(role, Action.STOCK_CORRECT):
+    if role_can(role, Action.STOCK_SETUP):  # those who keep the stock records
         return True
     own = user is not None and line.recorded_by_id == user.pk
     return role_can(role, Action.STOCK_REVERSE) and own and line.kind in SELF_REVERSIBLE

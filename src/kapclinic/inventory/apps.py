@@ -24,4 +24,6 @@ class InventoryConfig(AppConfig):
             ext.DoseHook("inventory", hooks.dose_given, order=50),
             # before the treatment loader (15) gives doses, so the demo's stock is there
             ext.DemoLoader("inventory", demo_data.load, order=12),
+            # after the treatment loader, the nurse draws the demo's doses from that stock
+            ext.DemoLoader("inventory-draws", demo_data.draw_doses, order=16),
         )

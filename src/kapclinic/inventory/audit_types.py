@@ -6,6 +6,7 @@ from django.db import models
 class AuditActions(models.TextChoices):
     WITNESSED = "witnessed", "Witnessed a controlled-substance wastage"
     REVERSE = "reverse", "Reversed"
+    WITNESSED_DESTRUCTION = "witnessed_destruction", "Witnessed a destruction of inventory"
 
 
 class AuditRecords(models.TextChoices):
@@ -18,3 +19,6 @@ class AuditRecords(models.TextChoices):
     STOCK_COUNT = "stock_count", "Controlled-substance count"
     COUNT_RESOLUTION = "count_resolution", "Count discrepancy resolved"
     BALANCE = "balance", "Controlled-substance balance of a lot at a location"
+    FORM_CHOICE = "form_choice", "A choice in a form (a lot, a location) not of this clinic"
+    DISPOSAL = "disposal", "Controlled substance destroyed, stolen, lost or returned"
+    DEA_NOTICE = "dea_notice", "Theft or loss reported to the DEA"

@@ -1,14 +1,18 @@
 """The demo clinic's stock: two products (numbers from their FDA labels), a safe and a cart,
 a lot of each (fictional lot numbers, supplier and invoice) received a week ago, and one
 vial moved to the cart, so the stock page is not empty; a shift-change count of the cart
-that differs from the ledger waits for the admin."""
+that differs from the ledger waits for the admin. Once the sessions are loaded, the nurse
+draws the doses of the last days from stock, as from the "Doses to draw" page, leaving the
+latest for the page to show."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from kapclinic.accounts.roles import Role
-from kapclinic.inventory import actions
+from kapclinic.inventory import actions, stock
+from kapclinic.inventory.errors import NotEnoughStock
+from kapclinic.inventory.models import Drug, Location, Lot
 from kapclinic.platform.extensions import DemoRun
 
 # clinical.md 6.2: Ketalar 10 mg/mL (NDC 42023-113, 20 mL vials); Spravato 28 mg/0.2 mL device
@@ -47,3 +51,26 @@ def load(run: DemoRun) -> None:
             actions.record_count(lot=lot, location=cart, kind="shift",
                                  counted_mg=product.mg_per_container - 5, estimated=True,
                                  note="Estimated from the vial's markings", by=nurse)
+
+
+def draw_doses(run: DemoRun) -> None:
+    """The demo's doses of the last week drawn from stock (Ketalar from the cart's vial while
+    it lasts, then the safe; Spravato from the safe), all but the latest."""
+    nurse = run.staff[Role.NURSE]
+    lots = {lot.product.drug: lot for lot in Lot.objects.filter(clinic=run.clinic).select_related("product")}
+    places = {place.name: place for place in Location.objects.filter(clinic=run.clinic)}
+    waiting = stock.undrawn_doses(run.clinic.pk, run.now - timedelta(days=7))
+    for item in waiting[:-1]:
+        dose, lot = item.dose, lots.get(item.dose.drug)
+        if lot is None:
+            continue
+        for place in ("Dosing room cart", "Locked safe") if dose.drug == Drug.KETAMINE else ("Locked safe",):
+            try:
+                actions.draw_for_dose(lot=lot, location=places[place], patient=item.patient,
+                                      session_id=dose.session_id,
+                                      administration_id=dose.administration_id,
+                                      dose_mg=dose.dose_mg, at=dose.given_at, by=nurse,
+                                      drug=dose.drug, route=dose.route)
+                break
+            except NotEnoughStock:
+                continue

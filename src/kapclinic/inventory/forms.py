@@ -7,7 +7,16 @@ from django import forms
 from django.utils import timezone
 
 from kapclinic.accounts.scoping import for_clinic
-from kapclinic.inventory.models import CountKind, Drug, Form, Location, Lot, Product
+from kapclinic.inventory.models import (
+    PRESET_NAMES,
+    PRESETS,
+    CountKind,
+    Drug,
+    Form,
+    Location,
+    Lot,
+    Product,
+)
 from kapclinic.platform import text
 
 DATETIME = {"type": "datetime-local"}
@@ -99,7 +108,6 @@ class AmountMixin(forms.Form):
 
 
 class WasteForm(AmountMixin):
-    location = forms.ModelChoiceField(label="From", queryset=Location.objects.none())
     method = forms.CharField(label="How it was wasted", max_length=200,
                              help_text="e.g. Drawn into a syringe and emptied into a waste "
                                        "container that makes it unrecoverable.")
@@ -111,11 +119,9 @@ class WasteForm(AmountMixin):
                                    required=False, max_length=10,
                                    widget=forms.TextInput(attrs={"autocomplete": "off",
                                                                  "inputmode": "numeric"}))
-    draw = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, clinic_id: int, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["location"].queryset = for_clinic(Location, clinic_id)
         self.fields["at"].initial = _local_now()
         text.guard(self, free_text=("method",))
 
@@ -148,6 +154,8 @@ class DrawForm(forms.Form):
     administration = forms.IntegerField(widget=forms.HiddenInput)
     lot = LotChoice(label="Lot", queryset=Lot.objects.none())
     location = forms.ModelChoiceField(label="Drawn from", queryset=Location.objects.none())
+    expired_confirmed = forms.BooleanField(label="The dose was drawn from this lot although it "
+                                                 "had expired", required=False)
 
     def __init__(self, *args, clinic_id: int, **kwargs):
         super().__init__(*args, **kwargs)
@@ -156,11 +164,51 @@ class DrawForm(forms.Form):
 
 
 class SettingsForm(forms.Form):
+    preset = forms.ChoiceField(
+        label="Start from the rules of", required=False,
+        choices=[("", "Keep the values below")] + list(PRESET_NAMES.items()),
+        help_text="Fills retention, inventory interval and exact counts with that jurisdiction's "
+                  "rule; check your state board's rules too.")
+    retention_years = forms.IntegerField(label="Keep records for (years)", min_value=2, max_value=50,
+                                         help_text="At least 2 years under federal law; Nebraska 5.")
+    inventory_months = forms.IntegerField(label="Take inventory every (months)", min_value=1,
+                                          max_value=24,
+                                          help_text="Biennial (24) under federal law; annual (12) "
+                                                    "in Iowa and Puerto Rico.")
+    exact_counts = forms.BooleanField(label="Count opened containers exactly (no estimates)",
+                                      required=False,
+                                      help_text="Federal law allows an estimate of an opened "
+                                                "liquid container; Iowa requires exact counts.")
     witness_waste = forms.BooleanField(
         label="A witness authenticates each wastage", required=False,
         help_text="DEA encourages two people to witness and record the wastage of a partly "
                   "used dose; it is a recommendation, not a federal rule. Your state board "
                   "may require it.")
+    late_entry_days = forms.IntegerField(
+        label="Movements may be recorded up to (days) after they happened", min_value=1,
+        max_value=90, help_text="Clinic setting, 14 by default. Older movements are found by a "
+                                "count and resolved by the admin, not back-dated.")
+    registrant_name = forms.CharField(label="Registrant (as on the DEA registration)",
+                                      max_length=200, required=False)
+    registrant_address = forms.CharField(label="Registered address", max_length=300, required=False)
+    registrant_dea = forms.CharField(label="DEA registration number", max_length=20, required=False,
+                                     help_text="Two letters and seven digits; printed on every "
+                                               "record.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        text.guard(self, names=("registrant_name", "registrant_dea"),
+                   free_text=("registrant_address",))
+
+    def clean(self):
+        cleaned = super().clean()
+        preset = PRESETS.get(cleaned.get("preset") or "")
+        if preset:
+            cleaned.update(preset)
+            for field in preset:
+                self.errors.pop(field, None)
+        cleaned.pop("preset", None)
+        return cleaned
 
 
 class CountForm(forms.Form):

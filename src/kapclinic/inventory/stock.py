@@ -53,10 +53,34 @@ def expired_with_stock(clinic_id: int, today: date) -> int:
             .values("lot").distinct().count())
 
 
+# a lot's page shows this many lines at a time (a busy multi-dose lot has thousands)
+LINES_PER_PAGE = 200
+
+
 def lines_of(lot) -> list[LedgerLine]:
     return list(LedgerLine.objects.filter(lot=lot)
                 .select_related("location", "recorded_by", "witness", "patient", "reverses")
                 .prefetch_related("reversed_by").order_by("id"))
+
+
+@dataclass(frozen=True)
+class LinesPage:
+    lines: list[LedgerLine]   # oldest first
+    older_than: int | None    # the id to ask for the page before this one (None: no more)
+    is_newest: bool
+
+
+def lines_page(lot, *, before: int | None = None) -> LinesPage:
+    """The newest ``LINES_PER_PAGE`` lines of a lot (or those before line ``before``)."""
+    found = LedgerLine.objects.filter(lot=lot)
+    if before is not None:
+        found = found.filter(id__lt=before)
+    newest_first = list(found.select_related("location", "recorded_by", "witness", "patient",
+                                             "reverses")
+                        .prefetch_related("reversed_by").order_by("-id")[:LINES_PER_PAGE + 1])
+    more = len(newest_first) > LINES_PER_PAGE
+    lines = list(reversed(newest_first[:LINES_PER_PAGE]))
+    return LinesPage(lines, lines[0].pk if more and lines else None, before is None)
 
 
 def replay(balance: Balance) -> tuple[Decimal, int]:

@@ -42,6 +42,25 @@ def _refused(form: forms.Form, exc: FieldError) -> None:
     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
+def _audit_foreign_choices(form: forms.Form) -> None:
+    """An id in a form's body that is not one of this clinic's (another clinic's lot or
+    location, or one that never existed) is refused by the form as an invalid choice; it is
+    also a denied access, audited like a URL naming another clinic's record."""
+    for field, errors in form.errors.as_data().items():
+        if any(error.code == "invalid_choice" for error in errors):
+            trail.record("denied", object_type="form_choice",
+                         detail={"field": field, "value": str(form.data.get(field, ""))[:40],
+                                 "reason": "not one of this clinic's"})
+
+
+def _valid(form: forms.Form) -> bool:
+    """``form.is_valid()``, auditing a choice from outside the clinic."""
+    if form.is_valid():
+        return True
+    _audit_foreign_choices(form)
+    return False
+
+
 def _can(request: HttpRequest, action: Action) -> bool:
     return role_can(request.membership.role, action)
 
@@ -66,6 +85,7 @@ def stock_page(request: HttpRequest) -> HttpResponse:
         "lots": for_clinic(Lot, clinic_id).select_related("product").order_by("-expires_on"),
         "settings": LedgerSettings.for_clinic(clinic_id),
         "can_setup": _can(request, Action.STOCK_SETUP),
+        "can_settings": _can(request, Action.STOCK_SETTINGS),
         "can_receive": _can(request, Action.STOCK_RECEIVE),
         "can_draw": _can(request, Action.STOCK_ADMINISTER),
         "expiry_days": stock.EXPIRY_WARNING_DAYS,
@@ -87,7 +107,7 @@ def _form_page(request: HttpRequest, form: forms.Form, *, title: str, intro: str
 @one_time_form
 def new_product(request: HttpRequest) -> HttpResponse:
     form = ledger_forms.ProductForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and _valid(form):
         try:
             product = actions.add_product(clinic=_clinic(request), by=request.user, **form.cleaned_data)
         except FieldError as exc:
@@ -106,7 +126,7 @@ def new_product(request: HttpRequest) -> HttpResponse:
 @one_time_form
 def new_location(request: HttpRequest) -> HttpResponse:
     form = ledger_forms.LocationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and _valid(form):
         try:
             location = actions.add_location(clinic=_clinic(request), by=request.user, **form.cleaned_data)
         except FieldError as exc:
@@ -124,7 +144,7 @@ def new_location(request: HttpRequest) -> HttpResponse:
 @one_time_form
 def new_lot(request: HttpRequest) -> HttpResponse:
     form = ledger_forms.LotForm(request.POST or None, clinic_id=request.membership.clinic_id)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and _valid(form):
         try:
             lot = actions.add_lot(by=request.user, **form.cleaned_data)
         except FieldError as exc:
@@ -139,21 +159,28 @@ def new_lot(request: HttpRequest) -> HttpResponse:
                       status=422 if form.errors else 200)
 
 
-@require(Action.STOCK_SETUP)
+SETTING_FIELDS = ("retention_years", "inventory_months", "exact_counts", "witness_waste",
+                  "late_entry_days", "registrant_name", "registrant_address", "registrant_dea")
+
+
+@require(Action.STOCK_SETTINGS)
 @require_http_methods(["GET", "POST"])
 @one_time_form
 def ledger_settings(request: HttpRequest) -> HttpResponse:
     current = LedgerSettings.for_clinic(request.membership.clinic_id)
     # an unticked box sends nothing: a POST is bound even when empty
     form = ledger_forms.SettingsForm(request.POST if request.method == "POST" else None,
-                                     initial={"witness_waste": current.witness_waste})
-    if request.method == "POST" and form.is_valid():
-        actions.save_settings(clinic=_clinic(request), by=request.user, **form.cleaned_data)
-        messages.success(request, "Record settings saved.")
-        return redirect("stock")
-    return _form_page(request, form, title="Controlled-substance record settings",
-                      submit="Save", settings=current,
-                      intro="How this clinic keeps its Schedule III records.")
+                                     initial={f: getattr(current, f) for f in SETTING_FIELDS})
+    if request.method == "POST" and _valid(form):
+        try:
+            actions.save_settings(clinic=_clinic(request), by=request.user, **form.cleaned_data)
+        except FieldError as exc:
+            _refused(form, exc)
+        else:
+            messages.success(request, "Record settings saved.")
+            return redirect("stock")
+    return render(request, "inventory/settings.html", {"form": form, "settings": current},
+                  status=422 if form.errors else 200)
 
 
 # ---- movements ----------------------------------------------------------------------------
@@ -164,7 +191,7 @@ def ledger_settings(request: HttpRequest) -> HttpResponse:
 def receive(request: HttpRequest) -> HttpResponse:
     form = ledger_forms.ReceiptForm(request.POST or None, clinic_id=request.membership.clinic_id,
                                     initial={"lot": request.GET.get("lot")})
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and _valid(form):
         data = form.cleaned_data
         try:
             line = actions.receive(lot=data["lot"], location=data["location"],
@@ -180,6 +207,10 @@ def receive(request: HttpRequest) -> HttpResponse:
                       status=422 if form.errors else 200)
 
 
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 19 else None
+
+
 def _lot_for(request: HttpRequest, lot_id: int, action: Action, *, audit_read: bool = False) -> Lot:
     queryset = Lot.objects.select_related("product")
     return get_for_user(request, queryset, lot_id, action, audit_read=audit_read)
@@ -189,10 +220,17 @@ def _lot_for(request: HttpRequest, lot_id: int, action: Action, *, audit_read: b
 @require_GET
 def lot_ledger(request: HttpRequest, lot_id: int) -> HttpResponse:
     lot = _lot_for(request, lot_id, Action.STOCK_VIEW, audit_read=True)
-    lines = stock.lines_of(lot)
+    page = stock.lines_page(lot, before=_int_or_none(request.GET.get("before")))
+    trail.record_many([trail.Event("read", "patient", pk, patient_id=pk,
+                                   detail={"via": "lot ledger", "lot": lot.pk})
+                       for pk in sorted({line.patient_id for line in page.lines if line.patient_id})])
+    lines = page.lines
     balances = list(lot.balances.select_related("location").order_by("location__name"))
     return render(request, "inventory/lot.html", {
         "lot": lot, "product": lot.product, "lines": lines, "balances": balances,
+        "older": page.older_than, "newest": page.is_newest,
+        "reversible": {line.pk for line in lines
+                       if actions.may_reverse(line, request.user, request.membership.role)},
         "today": _today(request), "clinic": _clinic(request),
         "names_patients": _can(request, Action.PATIENT_VIEW),
         "can_waste": _can(request, Action.STOCK_WASTE),
@@ -204,43 +242,40 @@ def lot_ledger(request: HttpRequest, lot_id: int) -> HttpResponse:
     })
 
 
-def _waste_page(request, lot, form, status=200) -> HttpResponse:
-    settings = LedgerSettings.for_clinic(lot.clinic_id)
+def _waste_page(request, draw: LedgerLine, form, status=200) -> HttpResponse:
+    settings = LedgerSettings.for_clinic(draw.clinic_id)
+    left = actions.remainder_of(draw) - actions.wasted_after(draw)
     return render(request, "inventory/waste.html", {
-        "lot": lot, "form": form, "witness_required": settings.witness_waste}, status=status)
+        "draw": draw, "lot": draw.lot, "form": form, "left_mg": left,
+        "left_ml": draw.lot.product.ml_for(left), "witness_required": settings.witness_waste,
+        "names_patients": _can(request, Action.PATIENT_VIEW)}, status=status)
 
 
 @require(Action.STOCK_WASTE)
 @require_http_methods(["GET", "POST"])
 @one_time_form
-def waste(request: HttpRequest, lot_id: int) -> HttpResponse:
-    lot = _lot_for(request, lot_id, Action.STOCK_WASTE)
-    draw_id = request.GET.get("draw") or None
-    form = ledger_forms.WasteForm(request.POST or None, clinic_id=lot.clinic_id,
-                                  initial={"draw": draw_id})
-    if request.method == "POST" and form.is_valid():
+def waste(request: HttpRequest, draw_id: int) -> HttpResponse:
+    draw = get_for_user(request, LedgerLine.objects.select_related("lot__product", "location", "patient")
+                        .filter(kind=Kind.ADMINISTRATION), draw_id, Action.STOCK_WASTE,
+                        audit_read=False)
+    form = ledger_forms.WasteForm(request.POST or None)
+    if request.method == "POST" and _valid(form):
         data = form.cleaned_data
-        draw = None
-        if data["draw"]:
-            draw = LedgerLine.objects.filter(pk=data["draw"], lot=lot, kind=Kind.ADMINISTRATION).first()
-            if draw is None:
-                form.add_error(None, "The dose this wastage follows is not one drawn from this lot.")
-        witness = member_named(lot.clinic_id, data["witness"]) if data["witness"] else None
+        witness = member_named(draw.clinic_id, data["witness"]) if data["witness"] else None
         if data["witness"] and witness is None:
             form.add_error("witness", "Nobody of this clinic has that username.")
-        if not form.errors:
+        else:
             try:
-                actions.waste(lot=lot, location=data["location"], amount_mg=data["amount_mg"],
-                              amount_ml=data["amount_ml"], method=data["method"], at=data["at"],
-                              by=request.user, witness=witness,
-                              witness_password=data["witness_password"],
-                              witness_code=data["witness_code"], draw=draw)
+                actions.waste(draw=draw, amount_mg=data["amount_mg"], amount_ml=data["amount_ml"],
+                              method=data["method"], at=data["at"], by=request.user,
+                              witness=witness, witness_password=data["witness_password"],
+                              witness_code=data["witness_code"])
             except FieldError as exc:
                 _refused(form, exc)
             else:
                 messages.success(request, "The wastage is recorded.")
-                return redirect("stock-lot", lot_id=lot.pk)
-    return _waste_page(request, lot, form, status=422 if form.errors else 200)
+                return redirect("stock-lot", lot_id=draw.lot_id)
+    return _waste_page(request, draw, form, status=422 if form.errors else 200)
 
 
 @require(Action.STOCK_TRANSFER)
@@ -249,7 +284,7 @@ def waste(request: HttpRequest, lot_id: int) -> HttpResponse:
 def transfer(request: HttpRequest, lot_id: int) -> HttpResponse:
     lot = _lot_for(request, lot_id, Action.STOCK_TRANSFER)
     form = ledger_forms.TransferForm(request.POST or None, clinic_id=lot.clinic_id)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and _valid(form):
         data = form.cleaned_data
         try:
             actions.transfer(lot=lot, source=data["source"], destination=data["destination"],
@@ -273,16 +308,19 @@ def reverse(request: HttpRequest, ledger_line_id: int) -> HttpResponse:
     line = get_for_user(request, LedgerLine.objects.select_related("lot__product", "location"),
                         ledger_line_id, Action.STOCK_REVERSE, audit_read=False)
     form = ledger_forms.ReverseForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and _valid(form):
         try:
-            actions.reverse(line=line, reason=form.cleaned_data["reason"], by=request.user)
+            actions.reverse(line=line, reason=form.cleaned_data["reason"], by=request.user,
+                            role=request.membership.role)
         except FieldError as exc:
             form.add_error("reason" if exc.field == "reason" else None, exc.message)
         else:
             messages.success(request, f"Line {line.pk} is reversed.")
             return redirect("stock-lot", lot_id=line.lot_id)
-    return render(request, "inventory/reverse.html", {"line": line, "lot": line.lot, "form": form},
-                  status=422 if form.errors else 200)
+    return render(request, "inventory/reverse.html", {
+        "line": line, "lot": line.lot, "form": form,
+        "allowed": actions.may_reverse(line, request.user, request.membership.role)},
+        status=422 if form.errors else 200)
 
 
 # ---- doses drawn from stock ---------------------------------------------------------------
@@ -318,7 +356,7 @@ def draw(request: HttpRequest) -> HttpResponse:
     clinic_id = request.membership.clinic_id
     form = ledger_forms.DrawForm(request.POST, clinic_id=clinic_id,
                                  auto_id=f"id_{request.POST.get('administration', 'x')}_%s")
-    if not form.is_valid():
+    if not _valid(form):
         return _draw_page(request, failed=form, status=422)
     data = form.cleaned_data
     patient = for_clinic(Patient, clinic_id).filter(pk=data["patient"]).first()
@@ -330,21 +368,20 @@ def draw(request: HttpRequest) -> HttpResponse:
         form.add_error(None, "That dose is not one of this clinic's (or it was marked entered "
                              "in error): nothing was drawn.")
         return _draw_page(request, failed=form, status=422)
-    lot = data["lot"]
-    if lot.product.drug != dose.drug:
-        form.add_error("lot", f"Lot {lot.lot_number} is {lot.product.get_drug_display().lower()}; "
-                              f"the dose was {dose.drug}.")
-        return _draw_page(request, failed=form, status=422)
     try:
-        line = actions.draw_for_dose(lot=lot, location=data["location"], patient=patient,
+        line = actions.draw_for_dose(lot=data["lot"], location=data["location"], patient=patient,
                                      session_id=dose.session_id,
                                      administration_id=dose.administration_id,
-                                     dose_mg=dose.dose_mg, at=dose.given_at, by=request.user)
+                                     dose_mg=dose.dose_mg, at=dose.given_at, by=request.user,
+                                     drug=dose.drug, route=dose.route,
+                                     concentration=dose.concentration_mg_per_ml,
+                                     expired_confirmed=data["expired_confirmed"])
     except FieldError as exc:
         _refused(form, exc)
         return _draw_page(request, failed=form, status=422)
+    # a retry returns the draw that stands, which names its own lot and location
     messages.success(request, f"{abs(line.amount_mg).normalize():f} mg drawn from lot "
-                              f"{lot.lot_number} at {line.location.name} for {patient.mrn}.")
+                              f"{line.lot.lot_number} at {line.location.name} for {patient.mrn}.")
     return redirect("stock-draws")
 
 
@@ -356,7 +393,7 @@ def draw(request: HttpRequest) -> HttpResponse:
 def count(request: HttpRequest, lot_id: int) -> HttpResponse:
     lot = _lot_for(request, lot_id, Action.STOCK_COUNT)
     form = ledger_forms.CountForm(request.POST or None, clinic_id=lot.clinic_id)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and _valid(form):
         data = form.cleaned_data
         try:
             counted = actions.record_count(lot=lot, location=data["location"], kind=data["kind"],
@@ -400,7 +437,7 @@ def resolve(request: HttpRequest, stock_count_id: int) -> HttpResponse:
     counted = get_for_user(request, StockCount.objects.select_related("lot__product", "location"),
                            stock_count_id, Action.STOCK_RESOLVE, audit_read=False)
     form = ledger_forms.ResolveForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and _valid(form):
         try:
             actions.resolve(count=counted, reason=form.cleaned_data["reason"],
                             adjust=form.cleaned_data["adjust"], by=request.user)

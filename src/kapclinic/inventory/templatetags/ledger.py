@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from django import template
 
+from kapclinic.platform import labels
+
 register = template.Library()
 
 
@@ -14,3 +16,19 @@ def qty(value) -> str:
     number = Decimal(str(value)).quantize(Decimal("0.001")).normalize()
     text = f"{number:f}"
     return "0" if text in ("-0", "0") else text
+
+
+@register.filter
+def drug_name(drug: str) -> str:
+    return labels.DRUG_LABELS.get(drug, drug)
+
+
+@register.filter
+def route_name(route: str) -> str:
+    return labels.ROUTE_LABELS.get(route, route)
+
+
+@register.filter
+def unsigned(value) -> str:
+    """An outgoing amount without its sign ("35", not "-35"), as a sentence says it."""
+    return qty(abs(Decimal(str(value)))) if value not in (None, "") else ""
