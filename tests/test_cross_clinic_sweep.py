@@ -359,8 +359,9 @@ def _ledger_places(patient: Patient) -> dict:
 
     places = {row.name: str(row.pk) for row in scoping.for_clinic(Location, patient.clinic_id)}
     witness = Membership.objects.filter(clinic=patient.clinic, role=Role.PRESCRIBER).first().user
+    nurse = Membership.objects.filter(clinic=patient.clinic, role=Role.NURSE).first().user
     return {"safe": places["Locked safe"], "cart": places["Dosing room cart"],
-            "witness": witness.username}
+            "witness": witness.username, "nurse": nurse.username}
 
 
 # The ledger's forms (inventory.forms) for the clinic's first lot (the demo's Ketalar), by route.
@@ -369,6 +370,18 @@ LEDGER_PAGE_BODIES = {
         "amount_mg": "1", "method": "sweep",
         "at": timezone.now().astimezone(p.clinic.zone).strftime("%Y-%m-%dT%H:%M"),
         "witness": _ledger_places(p)["witness"], "witness_password": PASSWORD},
+    "stock/lots/<int:lot_id>/destroy/": lambda p: {
+        "kind": "destruction", "location": _ledger_places(p)["safe"], "amount_mg": "1",
+        "happened_at": timezone.now().astimezone(p.clinic.zone).strftime("%Y-%m-%dT%H:%M"),
+        "method": "sweep", "place": "sweep", "witness": _ledger_places(p)["witness"],
+        "witness_password": PASSWORD, "second_witness": _ledger_places(p)["nurse"],
+        "second_witness_password": PASSWORD},
+    "stock/lots/<int:lot_id>/loss/": lambda p: {
+        "kind": "loss", "location": _ledger_places(p)["safe"], "amount_mg": "1",
+        "happened_at": timezone.now().astimezone(p.clinic.zone).strftime("%Y-%m-%dT%H:%M"),
+        "description": "sweep"},
+    "stock/disposals/<int:disposal_id>/notice/": lambda p: {
+        "step": "form_106", "done_at": timezone.now().astimezone(p.clinic.zone).strftime("%Y-%m-%dT%H:%M")},
     "stock/lots/<int:lot_id>/count/": lambda p: {
         "location": _ledger_places(p)["cart"], "kind": "shift", "counted_mg": "100"},
     "stock/lots/<int:lot_id>/transfer/": lambda p: {

@@ -121,7 +121,12 @@ def world(clinic_a, prescriber):
                                  administration_id=1, dose_mg=35, by=prescriber)
     counted = ledger.record_count(lot=lot, location=safe, kind="shift", counted_mg="150",
                                   by=prescriber)
-    ids.update(lot_id=lot.pk, ledger_line_id=drawn.pk, draw_id=drawn.pk, stock_count_id=counted.pk)
+    from kapclinic.inventory import disposals
+
+    lost = disposals.dispose(lot=lot, location=safe, kind="loss", amount_mg=1, happened_at=None,
+                             by=prescriber, description="A vial missing")
+    ids.update(lot_id=lot.pk, ledger_line_id=drawn.pk, draw_id=drawn.pk, stock_count_id=counted.pk,
+               disposal_id=lost.pk)
     return ids, users
 
 

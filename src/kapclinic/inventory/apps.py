@@ -8,7 +8,7 @@ class InventoryConfig(AppConfig):
 
     def ready(self) -> None:
         from kapclinic.accounts.permissions import Action
-        from kapclinic.inventory import actions, demo_data, hooks, stock
+        from kapclinic.inventory import actions, demo_data, disposals, hooks, stock
         from kapclinic.platform import extensions as ext
 
         def expired_badge(membership) -> int:
@@ -16,7 +16,8 @@ class InventoryConfig(AppConfig):
 
             today = timezone.localdate(timezone.now(), membership.clinic.zone)
             return (stock.expired_with_stock(membership.clinic_id, today)
-                    + actions.open_discrepancies(membership.clinic_id).count())
+                    + actions.open_discrepancies(membership.clinic_id).count()
+                    + disposals.awaiting_notice(membership.clinic_id).count())
 
         ext.register(
             ext.NavItem("stock", "Stock", "stock", Action.STOCK_VIEW, order=80, badge=expired_badge),

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from kapclinic.accounts.roles import Role
-from kapclinic.inventory import actions, stock
+from kapclinic.inventory import actions, disposals, stock
 from kapclinic.inventory.errors import NotEnoughStock
-from kapclinic.inventory.models import Drug, Location, Lot
+from kapclinic.inventory.models import DisposalKind, Drug, Location, Lot, NoticeStep
 from kapclinic.platform.extensions import DemoRun
 
 # clinical.md 6.2: Ketalar 10 mg/mL (NDC 42023-113, 20 mL vials); Spravato 28 mg/0.2 mL device
@@ -51,6 +51,15 @@ def load(run: DemoRun) -> None:
             actions.record_count(lot=lot, location=cart, kind="shift",
                                  counted_mg=product.mg_per_container - 5, estimated=True,
                                  note="Estimated from the vial's markings", by=nurse)
+            # a vial found missing from the safe two days ago, its written notice sent the
+            # next morning; DEA Form 106 not filed yet
+            found = run.now - timedelta(days=2)
+            lost = disposals.dispose(lot=lot, location=safe, kind=DisposalKind.LOSS,
+                                     amount_mg=product.mg_per_container, happened_at=found,
+                                     by=nurse, description="One sealed vial missing at the "
+                                                           "evening count; the safe was locked (demo)")
+            disposals.record_notice(disposal=lost, step=NoticeStep.WRITTEN_NOTICE,
+                                    done_at=found + timedelta(hours=15), by=prescriber)
 
 
 def draw_doses(run: DemoRun) -> None:

@@ -11,10 +11,12 @@ from kapclinic.inventory.models import (
     PRESET_NAMES,
     PRESETS,
     CountKind,
+    DisposalKind,
     Drug,
     Form,
     Location,
     Lot,
+    NoticeStep,
     Product,
 )
 from kapclinic.platform import text
@@ -243,3 +245,72 @@ class ResolveForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         text.guard(self, free_text=("reason",))
+
+
+def _witness_fields(label: str) -> tuple[forms.Field, forms.Field, forms.Field]:
+    """A witness's username, password and authenticator code, typed by them now."""
+    return (forms.CharField(label=f"{label}: username", max_length=150, required=False),
+            forms.CharField(label=f"{label}: password", required=False,
+                            widget=forms.PasswordInput(attrs={"autocomplete": "off"})),
+            forms.CharField(label=f"{label}: authenticator code (if they use one)",
+                            required=False, max_length=10,
+                            widget=forms.TextInput(attrs={"autocomplete": "off",
+                                                          "inputmode": "numeric"})))
+
+
+class DisposalForm(AmountMixin):
+    """A destruction of inventory (Form 41) or a return to a reverse distributor."""
+
+    kind = forms.ChoiceField(label="What happened", choices=[
+        (DisposalKind.DESTRUCTION, "Destroyed (expired, damaged or unwanted stock: DEA Form 41)"),
+        (DisposalKind.RETURN, "Returned to a reverse distributor")])
+    location = forms.ModelChoiceField(label="Taken from", queryset=Location.objects.none())
+    happened_at = forms.DateTimeField(label="When", widget=forms.DateTimeInput(attrs=DATETIME))
+    method = forms.CharField(label="Method of destruction", max_length=200, required=False,
+                             help_text="How it was made non-retrievable.")
+    place = forms.CharField(label="Place of destruction", max_length=200, required=False)
+    recipient_name = forms.CharField(label="Reverse distributor", max_length=200, required=False)
+    recipient_address = forms.CharField(label="Its address", max_length=300, required=False)
+    recipient_dea = forms.CharField(label="Its DEA number", max_length=20, required=False)
+    description = forms.CharField(label="Note (optional)", max_length=2000, required=False,
+                                  widget=forms.Textarea(attrs={"rows": 2}))
+    witness, witness_password, witness_code = _witness_fields("First witness")
+    second_witness, second_witness_password, second_witness_code = _witness_fields("Second witness")
+
+    def __init__(self, *args, clinic_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = for_clinic(Location, clinic_id)
+        self.fields["happened_at"].initial = _local_now()
+        text.guard(self, names=("recipient_name", "recipient_dea"),
+                   free_text=("method", "place", "recipient_address", "description"))
+
+
+class LossForm(AmountMixin):
+    """A theft or significant loss, as discovered (the Form 106 data)."""
+
+    kind = forms.ChoiceField(label="What happened", choices=[
+        (DisposalKind.THEFT, "Theft"), (DisposalKind.LOSS, "Significant loss")])
+    location = forms.ModelChoiceField(label="Missing from", queryset=Location.objects.none())
+    happened_at = forms.DateTimeField(label="Discovered at", widget=forms.DateTimeInput(attrs=DATETIME))
+    description = forms.CharField(label="What happened, and what was done", max_length=2000,
+                                  widget=forms.Textarea(attrs={"rows": 4}),
+                                  help_text="How it was discovered, who was told (police, "
+                                            "security), and anything DEA Form 106 will ask.")
+
+    def __init__(self, *args, clinic_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = for_clinic(Location, clinic_id)
+        self.fields["happened_at"].initial = _local_now()
+        text.guard(self, free_text=("description",))
+
+
+class NoticeForm(forms.Form):
+    step = forms.ChoiceField(label="Step done", choices=NoticeStep.choices)
+    done_at = forms.DateTimeField(label="Done at", widget=forms.DateTimeInput(attrs=DATETIME))
+    reference = forms.CharField(label="Reference (optional)", max_length=100, required=False,
+                                help_text="e.g. the Form 106 number the DEA gave.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["done_at"].initial = _local_now()
+        text.guard(self, names=("reference",))

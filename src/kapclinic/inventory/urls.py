@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from kapclinic.inventory import views
+from kapclinic.inventory import disposal_views, views
 
 urlpatterns = [
     path("stock/", views.stock_page, name="stock"),
@@ -20,4 +20,8 @@ urlpatterns = [
     path("stock/lots/<int:lot_id>/count/", views.count, name="stock-count"),
     path("stock/discrepancies/", views.discrepancies, name="stock-discrepancies"),
     path("stock/counts/<int:stock_count_id>/resolve/", views.resolve, name="stock-resolve"),
+    path("stock/lots/<int:lot_id>/destroy/", disposal_views.destroy, name="stock-destroy"),
+    path("stock/lots/<int:lot_id>/loss/", disposal_views.report_loss, name="stock-loss"),
+    path("stock/losses/", disposal_views.losses, name="stock-losses"),
+    path("stock/disposals/<int:disposal_id>/notice/", disposal_views.notice, name="stock-notice"),
 ]

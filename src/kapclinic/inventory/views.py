@@ -20,7 +20,7 @@ from kapclinic.accounts.models import Clinic
 from kapclinic.accounts.permissions import Action, require, role_can
 from kapclinic.accounts.scoping import for_clinic, get_for_user
 from kapclinic.audit import trail
-from kapclinic.inventory import actions, stock
+from kapclinic.inventory import actions, disposals, stock
 from kapclinic.inventory import forms as ledger_forms
 from kapclinic.inventory.errors import FieldError
 from kapclinic.inventory.models import Kind, LedgerLine, LedgerSettings, Location, Lot, Product
@@ -38,7 +38,7 @@ def _today(request: HttpRequest):
     return timezone.localdate(timezone.now(), _clinic(request).zone)
 
 
-def _refused(form: forms.Form, exc: FieldError) -> None:
+def show_refusal(form: forms.Form, exc: FieldError) -> None:
     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
@@ -53,7 +53,7 @@ def _audit_foreign_choices(form: forms.Form) -> None:
                                  "reason": "not one of this clinic's"})
 
 
-def _valid(form: forms.Form) -> bool:
+def valid_and_audited(form: forms.Form) -> bool:
     """``form.is_valid()``, auditing a choice from outside the clinic."""
     if form.is_valid():
         return True
@@ -90,6 +90,9 @@ def stock_page(request: HttpRequest) -> HttpResponse:
         "can_draw": _can(request, Action.STOCK_ADMINISTER),
         "expiry_days": stock.EXPIRY_WARNING_DAYS,
         "discrepancies": actions.open_discrepancies(clinic_id).count(),
+        "awaiting_notice": disposals.awaiting_notice(clinic_id).count(),
+        "overdue_notice": len(disposals.overdue(clinic_id)),
+        "can_report_loss": _can(request, Action.STOCK_REPORT_LOSS),
     })
 
 
@@ -107,11 +110,11 @@ def _form_page(request: HttpRequest, form: forms.Form, *, title: str, intro: str
 @one_time_form
 def new_product(request: HttpRequest) -> HttpResponse:
     form = ledger_forms.ProductForm(request.POST or None)
-    if request.method == "POST" and _valid(form):
+    if request.method == "POST" and valid_and_audited(form):
         try:
             product = actions.add_product(clinic=_clinic(request), by=request.user, **form.cleaned_data)
         except FieldError as exc:
-            _refused(form, exc)
+            show_refusal(form, exc)
         else:
             messages.success(request, f"{product.name} is added to the products the clinic stocks.")
             return redirect("stock")
@@ -126,11 +129,11 @@ def new_product(request: HttpRequest) -> HttpResponse:
 @one_time_form
 def new_location(request: HttpRequest) -> HttpResponse:
     form = ledger_forms.LocationForm(request.POST or None)
-    if request.method == "POST" and _valid(form):
+    if request.method == "POST" and valid_and_audited(form):
         try:
             location = actions.add_location(clinic=_clinic(request), by=request.user, **form.cleaned_data)
         except FieldError as exc:
-            _refused(form, exc)
+            show_refusal(form, exc)
         else:
             messages.success(request, f"{location.name} is added to the storage locations.")
             return redirect("stock")
@@ -144,11 +147,11 @@ def new_location(request: HttpRequest) -> HttpResponse:
 @one_time_form
 def new_lot(request: HttpRequest) -> HttpResponse:
     form = ledger_forms.LotForm(request.POST or None, clinic_id=request.membership.clinic_id)
-    if request.method == "POST" and _valid(form):
+    if request.method == "POST" and valid_and_audited(form):
         try:
             lot = actions.add_lot(by=request.user, **form.cleaned_data)
         except FieldError as exc:
-            _refused(form, exc)
+            show_refusal(form, exc)
         else:
             messages.success(request, f"Lot {lot.lot_number} is recorded: receive its vials or "
                                       "devices into a location.")
@@ -171,11 +174,11 @@ def ledger_settings(request: HttpRequest) -> HttpResponse:
     # an unticked box sends nothing: a POST is bound even when empty
     form = ledger_forms.SettingsForm(request.POST if request.method == "POST" else None,
                                      initial={f: getattr(current, f) for f in SETTING_FIELDS})
-    if request.method == "POST" and _valid(form):
+    if request.method == "POST" and valid_and_audited(form):
         try:
             actions.save_settings(clinic=_clinic(request), by=request.user, **form.cleaned_data)
         except FieldError as exc:
-            _refused(form, exc)
+            show_refusal(form, exc)
         else:
             messages.success(request, "Record settings saved.")
             return redirect("stock")
@@ -191,13 +194,13 @@ def ledger_settings(request: HttpRequest) -> HttpResponse:
 def receive(request: HttpRequest) -> HttpResponse:
     form = ledger_forms.ReceiptForm(request.POST or None, clinic_id=request.membership.clinic_id,
                                     initial={"lot": request.GET.get("lot")})
-    if request.method == "POST" and _valid(form):
+    if request.method == "POST" and valid_and_audited(form):
         data = form.cleaned_data
         try:
             line = actions.receive(lot=data["lot"], location=data["location"],
                                    containers=data["containers"], at=data["at"], by=request.user)
         except FieldError as exc:
-            _refused(form, exc)
+            show_refusal(form, exc)
         else:
             messages.success(request, f"Received {line.containers} × {line.lot.product.strength} "
                                       f"into {line.location.name}.")
@@ -238,6 +241,8 @@ def lot_ledger(request: HttpRequest, lot_id: int) -> HttpResponse:
         "can_reverse": _can(request, Action.STOCK_REVERSE),
         "can_receive": _can(request, Action.STOCK_RECEIVE),
         "can_count": _can(request, Action.STOCK_COUNT),
+        "can_dispose": _can(request, Action.STOCK_DISPOSE),
+        "can_report_loss": _can(request, Action.STOCK_REPORT_LOSS),
         "printed_at": timezone.localtime(timezone.now()),
     })
 
@@ -259,7 +264,7 @@ def waste(request: HttpRequest, draw_id: int) -> HttpResponse:
                         .filter(kind=Kind.ADMINISTRATION), draw_id, Action.STOCK_WASTE,
                         audit_read=False)
     form = ledger_forms.WasteForm(request.POST or None)
-    if request.method == "POST" and _valid(form):
+    if request.method == "POST" and valid_and_audited(form):
         data = form.cleaned_data
         witness = member_named(draw.clinic_id, data["witness"]) if data["witness"] else None
         if data["witness"] and witness is None:
@@ -271,7 +276,7 @@ def waste(request: HttpRequest, draw_id: int) -> HttpResponse:
                               witness=witness, witness_password=data["witness_password"],
                               witness_code=data["witness_code"])
             except FieldError as exc:
-                _refused(form, exc)
+                show_refusal(form, exc)
             else:
                 messages.success(request, "The wastage is recorded.")
                 return redirect("stock-lot", lot_id=draw.lot_id)
@@ -284,14 +289,14 @@ def waste(request: HttpRequest, draw_id: int) -> HttpResponse:
 def transfer(request: HttpRequest, lot_id: int) -> HttpResponse:
     lot = _lot_for(request, lot_id, Action.STOCK_TRANSFER)
     form = ledger_forms.TransferForm(request.POST or None, clinic_id=lot.clinic_id)
-    if request.method == "POST" and _valid(form):
+    if request.method == "POST" and valid_and_audited(form):
         data = form.cleaned_data
         try:
             actions.transfer(lot=lot, source=data["source"], destination=data["destination"],
                              amount_mg=data["amount_mg"], amount_ml=data["amount_ml"],
                              at=data["at"], reason=data["reason"], by=request.user)
         except FieldError as exc:
-            _refused(form, exc)
+            show_refusal(form, exc)
         else:
             messages.success(request, f"Moved from {data['source']} to {data['destination']}.")
             return redirect("stock-lot", lot_id=lot.pk)
@@ -308,7 +313,7 @@ def reverse(request: HttpRequest, ledger_line_id: int) -> HttpResponse:
     line = get_for_user(request, LedgerLine.objects.select_related("lot__product", "location"),
                         ledger_line_id, Action.STOCK_REVERSE, audit_read=False)
     form = ledger_forms.ReverseForm(request.POST or None)
-    if request.method == "POST" and _valid(form):
+    if request.method == "POST" and valid_and_audited(form):
         try:
             actions.reverse(line=line, reason=form.cleaned_data["reason"], by=request.user,
                             role=request.membership.role)
@@ -356,7 +361,7 @@ def draw(request: HttpRequest) -> HttpResponse:
     clinic_id = request.membership.clinic_id
     form = ledger_forms.DrawForm(request.POST, clinic_id=clinic_id,
                                  auto_id=f"id_{request.POST.get('administration', 'x')}_%s")
-    if not _valid(form):
+    if not valid_and_audited(form):
         return _draw_page(request, failed=form, status=422)
     data = form.cleaned_data
     patient = for_clinic(Patient, clinic_id).filter(pk=data["patient"]).first()
@@ -377,7 +382,7 @@ def draw(request: HttpRequest) -> HttpResponse:
                                      concentration=dose.concentration_mg_per_ml,
                                      expired_confirmed=data["expired_confirmed"])
     except FieldError as exc:
-        _refused(form, exc)
+        show_refusal(form, exc)
         return _draw_page(request, failed=form, status=422)
     # a retry returns the draw that stands, which names its own lot and location
     messages.success(request, f"{abs(line.amount_mg).normalize():f} mg drawn from lot "
@@ -393,7 +398,7 @@ def draw(request: HttpRequest) -> HttpResponse:
 def count(request: HttpRequest, lot_id: int) -> HttpResponse:
     lot = _lot_for(request, lot_id, Action.STOCK_COUNT)
     form = ledger_forms.CountForm(request.POST or None, clinic_id=lot.clinic_id)
-    if request.method == "POST" and _valid(form):
+    if request.method == "POST" and valid_and_audited(form):
         data = form.cleaned_data
         try:
             counted = actions.record_count(lot=lot, location=data["location"], kind=data["kind"],
@@ -401,7 +406,7 @@ def count(request: HttpRequest, lot_id: int) -> HttpResponse:
                                            estimated=data["estimated"], note=data["note"],
                                            by=request.user)
         except FieldError as exc:
-            _refused(form, exc)
+            show_refusal(form, exc)
         else:
             if counted.difference_mg:
                 messages.warning(request, f"The count differs from the ledger by "
@@ -437,7 +442,7 @@ def resolve(request: HttpRequest, stock_count_id: int) -> HttpResponse:
     counted = get_for_user(request, StockCount.objects.select_related("lot__product", "location"),
                            stock_count_id, Action.STOCK_RESOLVE, audit_read=False)
     form = ledger_forms.ResolveForm(request.POST or None)
-    if request.method == "POST" and _valid(form):
+    if request.method == "POST" and valid_and_audited(form):
         try:
             actions.resolve(count=counted, reason=form.cleaned_data["reason"],
                             adjust=form.cleaned_data["adjust"], by=request.user)

@@ -63,27 +63,29 @@ def _code_ok(user: User, code: str) -> bool | None:
 
 
 def confirm_witness(lot, *, by: User | None, witness: User | None, password: str,
-                    code: str) -> None:
+                    code: str, field: str = "witness", may: Action = Action.STOCK_WASTE,
+                    roles_said: str = "a prescriber or nurse") -> None:
     """Raise WitnessRefused (audited) unless ``witness`` is another member of the lot's
-    clinic whose role may waste stock, with the right password (and code)."""
+    clinic whose role may ``may`` (waste stock, by default), with the right password (and
+    code). ``field`` names the form's witness field (a destruction has two)."""
     if witness is None:
-        raise WitnessRefused("witness", "Give the username of the person who saw the wastage: "
-                                        "the clinic requires a witness.")
+        raise WitnessRefused(field, "Give the username of the person who saw it: the clinic "
+                                    "requires a witness.")
     if by is not None and witness.pk == by.pk:
-        raise _refuse(lot, witness, "witness", "same person",
-                      "The witness must be someone other than the one wasting the drug.")
+        raise _refuse(lot, witness, field, "same person",
+                      "The witness must be someone other than the one recording it.")
     role = for_clinic(Membership.objects.filter(user=witness), lot.clinic_id).values_list(
         "role", flat=True).first()
-    if role is None or Role(role) not in MATRIX[Action.STOCK_WASTE] or not witness.is_active:
-        raise _refuse(lot, witness, "witness", "role may not witness",
-                      "The witness must be a prescriber or nurse of this clinic.")
+    if role is None or Role(role) not in MATRIX[may] or not witness.is_active:
+        raise _refuse(lot, witness, field, "role may not witness",
+                      f"The witness must be {roles_said} of this clinic.")
     if _wrong_recently(witness) >= settings.AXES_FAILURE_LIMIT:
-        raise _refuse(lot, witness, "witness_password", "too many wrong attempts",
+        raise _refuse(lot, witness, f"{field}_password", "too many wrong attempts",
                       LOCKED.format(minutes=round(settings.AXES_COOLOFF_TIME * 60)))
     verified = _code_ok(witness, code or "")
     if verified is False:
-        raise _refuse(lot, witness, "witness_code", "wrong authenticator code", WRONG)
+        raise _refuse(lot, witness, f"{field}_code", "wrong authenticator code", WRONG)
     if not witness.check_password(password or ""):
-        raise _refuse(lot, witness, "witness_password", "wrong password", WRONG)
+        raise _refuse(lot, witness, f"{field}_password", "wrong password", WRONG)
     trail.record("witnessed", object_type="lot", object_id=lot.pk,
                  detail={"witness": witness.pk, "with_code": verified is True})
