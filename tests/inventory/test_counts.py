@@ -71,3 +71,26 @@ def test_a_nurse_counts_at_shift_change_and_the_admin_resolves_from_the_pages(
     assert LedgerLine.objects.filter(kind=Kind.ADJUSTMENT).count() == 1
     assert "No open discrepancies" in admin.get("/stock/discrepancies/").content.decode()
     assert login(nurse).get(f"/stock/counts/{counted.pk}/resolve/").status_code == 403
+
+
+def test_a_count_that_differs_raises_an_urgent_alert_that_resolving_acknowledges(
+        stocked, safe, nurse, clinic_admin):
+    from kapclinic.alerts.models import Alert
+
+    count = actions.record_count(lot=stocked, location=safe, kind="shift", counted_mg=380, by=nurse)
+    alert = Alert.objects.get(source="inventory", record_id=count.pk)
+    assert (alert.priority, alert.acknowledged_at) == ("urgent", None)
+    assert "differs from the ledger by -20 mg" in alert.label
+    actions.resolve(count=count, reason="A vial was broken and not recorded", adjust=True, by=clinic_admin)
+    alert.refresh_from_db()
+    assert alert.acknowledged_by == clinic_admin and "broken" in alert.acknowledgement_note
+
+
+def test_the_admin_lands_on_the_discrepancies_while_one_is_unresolved(stocked, safe, nurse, clinic_admin):
+    from tests.conftest import login
+
+    client = login(clinic_admin)
+    assert client.get("/")["Location"] != "/stock/discrepancies/"
+    actions.record_count(lot=stocked, location=safe, kind="shift", counted_mg=380, by=nurse)
+    assert client.get("/")["Location"] == "/stock/discrepancies/"
+    assert ">K123</a>" in client.get("/stock/discrepancies/").content.decode()

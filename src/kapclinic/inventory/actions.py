@@ -19,6 +19,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import Clinic, User
 from kapclinic.audit import trail
 from kapclinic.audit.actions import action
+from kapclinic.inventory import alerting
 from kapclinic.inventory import witness as witnesses
 from kapclinic.inventory.errors import FieldError, NotEnoughStock
 from kapclinic.inventory.models import (
@@ -519,6 +520,8 @@ def record_count(*, lot: Lot, location: Location, kind: str, counted_mg=None, co
     trail.record("create", object_type="stock_count", object_id=count.pk,
                  detail={"lot": lot.pk, "location": location.pk, "counted_mg": str(counted),
                          "balance_mg": str(count.balance_mg)})
+    if count.difference_mg:
+        alerting.count_differs(count, by)
     return count
 
 
@@ -552,4 +555,5 @@ def resolve(*, count: StockCount, reason: str, adjust: bool, by: User | None) ->
         raise FieldError("count", "this discrepancy is already resolved") from exc
     trail.record("create", object_type="count_resolution", object_id=resolution.pk,
                  detail={"count": count.pk, "adjusted": line is not None})
+    alerting.answered(alerting.COUNT, count.pk, note=f"Resolved: {reason}", by=by)
     return resolution

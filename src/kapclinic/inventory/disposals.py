@@ -15,7 +15,7 @@ from kapclinic.accounts.models import User
 from kapclinic.accounts.permissions import Action
 from kapclinic.audit import trail
 from kapclinic.audit.actions import action
-from kapclinic.inventory import actions
+from kapclinic.inventory import actions, alerting
 from kapclinic.inventory import witness as witnesses
 from kapclinic.inventory.errors import FieldError
 from kapclinic.inventory.models import (
@@ -78,6 +78,8 @@ def dispose(*, lot: Lot, location: Location, kind: str, amount_mg=None, amount_m
                   reason=fields.get("description", ""))
     trail.record("create", object_type="disposal", object_id=record.pk,
                  detail={"kind": kind, "lot": lot.pk, "location": location.pk, "amount_mg": str(mg)})
+    if record.is_theft_or_loss:
+        alerting.theft_or_loss(record, by)
     return record
 
 
@@ -113,6 +115,10 @@ def record_notice(*, disposal: Disposal, step: str, done_at: datetime | None, re
                                       reference=actions._text("reference", reference, max_length=100))
     trail.record("create", object_type="dea_notice", object_id=notice.pk,
                  detail={"disposal": disposal.pk, "step": step})
+    if step == NoticeStep.WRITTEN_NOTICE:
+        alerting.answered(alerting.LOSS, disposal.pk, by=by,
+                          note=f"Written notice sent to the DEA {when:%Y-%m-%d %H:%M} UTC"
+                               + (f" ({notice.reference})" if notice.reference else ""))
     return notice
 
 

@@ -78,6 +78,8 @@ class Landing:
     order: int = 100
     # only these roles start here (e.g. nurses at the room board); empty: any role allowed
     roles: frozenset[Any] = frozenset()
+    # only while this holds for the membership (e.g. a discrepancy awaits the admin); None: always
+    wanted: Callable[[Any], bool] | None = None
 
 
 @dataclass(frozen=True)

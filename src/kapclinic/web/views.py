@@ -46,7 +46,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "web/home.html", {"invitations": invitations})
     role = request.membership.role
     for landing in extensions.landings():
-        if role_can(role, landing.action) and (not landing.roles or role in landing.roles):
+        if role_can(role, landing.action) and (not landing.roles or role in landing.roles) \
+                and (landing.wanted is None or landing.wanted(request.membership)):
             return redirect(landing.url_name)
     return render(request, "web/home.html")
 
