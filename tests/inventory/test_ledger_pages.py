@@ -198,3 +198,13 @@ def test_a_long_lot_ledger_is_shown_a_page_at_a_time(stocked, safe, cart, nurse,
     assert f'id="line-{newest.pk}"' in page and "Earlier lines" in page
     first = LedgerLine.objects.order_by("id").first()
     assert f'id="line-{first.pk}"' not in page
+
+
+def test_a_dose_whose_rest_is_wasted_offers_neither_more_wastage_nor_its_reversal(
+        stocked, drawn, nurse, prescriber):
+    page = login(nurse).get(f"/stock/lots/{stocked.pk}/").content.decode()
+    assert f"/stock/draws/{drawn.pk}/waste/" in page and f"/stock/lines/{drawn.pk}/reverse/" in page
+    actions.waste(draw=drawn, amount_mg=165, method="sink", by=nurse, witness=prescriber,
+                  witness_password=PASSWORD)
+    page = login(nurse).get(f"/stock/lots/{stocked.pk}/").content.decode()
+    assert f"/stock/draws/{drawn.pk}/waste/" not in page and f"/stock/lines/{drawn.pk}/reverse/" not in page

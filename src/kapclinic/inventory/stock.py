@@ -135,3 +135,18 @@ def undrawn_doses(clinic_id: int, since) -> list[Undrawn]:
     return [Undrawn(d, patients[d.patient_id]) for d in sorted(doses, key=lambda d: d.given_at)
             if d.administration_id not in drawn]
 
+
+
+def wasted_after_draws(draw_ids: list[int]) -> dict[int, Decimal]:
+    """How much standing wastage follows each of these draws (only draws with some)."""
+    rows = (LedgerLine.objects.filter(kind=Kind.WASTE, related_id__in=draw_ids, reversed_by__isnull=True)
+            .values("related_id").annotate(total=Sum("amount_mg")))
+    return {row["related_id"]: -_exact(row["total"]) for row in rows}
+
+
+def left_to_waste(lines: list[LedgerLine], wasted: dict[int, Decimal]) -> dict[int, Decimal]:
+    """For each standing draw among ``lines``: what its opened containers still hold."""
+    from kapclinic.inventory.actions import remainder_of
+
+    return {line.pk: remainder_of(line) - wasted.get(line.pk, ZERO) for line in lines
+            if line.kind == Kind.ADMINISTRATION and not hasattr(line, "reversed_by")}

@@ -228,12 +228,15 @@ def lot_ledger(request: HttpRequest, lot_id: int) -> HttpResponse:
                                    detail={"via": "lot ledger", "lot": lot.pk})
                        for pk in sorted({line.patient_id for line in page.lines if line.patient_id})])
     lines = page.lines
+    wasted = stock.wasted_after_draws([line.pk for line in lines if line.kind == Kind.ADMINISTRATION])
     balances = list(lot.balances.select_related("location").order_by("location__name"))
     return render(request, "inventory/lot.html", {
         "lot": lot, "product": lot.product, "lines": lines, "balances": balances,
         "older": page.older_than, "newest": page.is_newest,
         "reversible": {line.pk for line in lines
-                       if actions.may_reverse(line, request.user, request.membership.role)},
+                       if actions.may_reverse(line, request.user, request.membership.role)
+                       and line.pk not in wasted},
+        "wasteable": {pk for pk, left in stock.left_to_waste(lines, wasted).items() if left > 0},
         "today": _today(request), "clinic": _clinic(request),
         "names_patients": _can(request, Action.PATIENT_VIEW),
         "can_waste": _can(request, Action.STOCK_WASTE),
