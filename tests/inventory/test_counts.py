@@ -94,3 +94,29 @@ def test_the_admin_lands_on_the_discrepancies_while_one_is_unresolved(stocked, s
     actions.record_count(lot=stocked, location=safe, kind="shift", counted_mg=380, by=nurse)
     assert client.get("/")["Location"] == "/stock/discrepancies/"
     assert ">K123</a>" in client.get("/stock/discrepancies/").content.decode()
+
+
+def test_the_next_inventory_is_due_the_clinics_interval_after_the_last(stocked, safe, nurse, clinic_a,
+                                                                       clinic_admin):
+    from datetime import date
+
+    from kapclinic.inventory import stock
+
+    zone = clinic_a.zone
+    assert stock.inventory_due(clinic_a.pk, date(2026, 12, 1), zone).due is None
+    actions.record_count(lot=stocked, location=safe, kind="initial", counted_mg=400, by=nurse)
+    day = stock.inventory_due(clinic_a.pk, date(2026, 12, 1), zone).last
+    assert stock.inventory_due(clinic_a.pk, day, zone).due == stock.add_months(day, 24)
+    actions.save_settings(clinic=clinic_a, by=clinic_admin, inventory_months=12)  # Iowa
+    later = stock.add_months(day, 13)
+    found = stock.inventory_due(clinic_a.pk, later, zone)
+    assert found.due == stock.add_months(day, 12) and found.overdue
+
+
+def test_a_month_without_the_day_ends_on_its_last_day():
+    from datetime import date
+
+    from kapclinic.inventory.stock import add_months
+
+    assert add_months(date(2026, 8, 31), 6) == date(2027, 2, 28)
+    assert add_months(date(2026, 12, 15), 24) == date(2028, 12, 15)

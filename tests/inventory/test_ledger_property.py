@@ -1,4 +1,4 @@
-"""Property: whatever sequence of receipts, draws, wastage, moves and reversals is recorded
+"""Property: whatever sequence of receipts, draws, wastage, losses, moves and reversals is recorded
 (refusals included), every balance equals the replay of its lines and an independent model
 of the stock, never goes below zero, and no dose's wastage is more than its opened vials held."""
 
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from kapclinic.inventory import actions
+from kapclinic.inventory import actions, disposals
 from kapclinic.inventory.errors import FieldError, NotEnoughStock
 from kapclinic.inventory.models import Balance, Kind, LedgerLine
 from tests.inventory.conftest import add_lot
@@ -82,6 +82,12 @@ def test_every_balance_equals_the_replay_of_its_lines_after_any_movements(
                     draw=draw, amount_mg=mg, method="sink", by=nurse),
                     refused_because="left" if mg > left else ""):
                 self.wasted[draw.pk] = self.wasted.get(draw.pk, Decimal("0")) + mg
+
+        @rule(where=st.sampled_from(places), mg=AMOUNTS)
+        def lose(self, where, mg):
+            self._try({where.pk: -mg}, lambda: disposals.dispose(
+                lot=self.lot, location=where, kind="loss", amount_mg=mg, happened_at=None,
+                by=nurse, description="missing at the count"))
 
         @rule(pair=st.permutations(places), mg=AMOUNTS)
         def move(self, pair, mg):

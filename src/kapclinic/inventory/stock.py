@@ -150,3 +150,39 @@ def left_to_waste(lines: list[LedgerLine], wasted: dict[int, Decimal]) -> dict[i
 
     return {line.pk: remainder_of(line) - wasted.get(line.pk, ZERO) for line in lines
             if line.kind == Kind.ADMINISTRATION and not hasattr(line, "reversed_by")}
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later (the month's last day when it has no such day)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return day.replace(year=year, month=month, day=min(day.day, last))
+        except ValueError:
+            continue
+    raise ValueError(day)
+
+
+@dataclass(frozen=True)
+class InventoryDue:
+    last: date | None   # the clinic's day of the last initial or periodic inventory
+    due: date | None    # when the next is due (None: no initial inventory yet)
+    overdue: bool
+
+
+def inventory_due(clinic_id: int, today: date, zone) -> InventoryDue:
+    """When the next inventory is due: the last initial or biennial/annual inventory plus the
+    clinic's interval (21 CFR 1304.11; annual in Iowa and Puerto Rico)."""
+    from django.utils import timezone
+
+    from kapclinic.inventory.models import CountKind, LedgerSettings, StockCount
+
+    last = (for_clinic(StockCount, clinic_id)
+            .filter(kind__in=(CountKind.INITIAL, CountKind.INVENTORY))
+            .order_by("-counted_at").values_list("counted_at", flat=True).first())
+    if last is None:
+        return InventoryDue(None, None, False)
+    day = timezone.localdate(last, zone)
+    due = add_months(day, LedgerSettings.for_clinic(clinic_id).inventory_months)
+    return InventoryDue(day, due, due < today)

@@ -91,6 +91,7 @@ def stock_page(request: HttpRequest) -> HttpResponse:
         "expiry_days": stock.EXPIRY_WARNING_DAYS,
         "discrepancies": actions.open_discrepancies(clinic_id).count(),
         "awaiting_notice": disposals.awaiting_notice(clinic_id).count(),
+        "inventory": stock.inventory_due(clinic_id, today, _clinic(request).zone),
         "overdue_notice": len(disposals.overdue(clinic_id)),
         "can_report_loss": _can(request, Action.STOCK_REPORT_LOSS),
     })
