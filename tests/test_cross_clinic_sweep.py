@@ -96,6 +96,12 @@ def _full_patient(clinic: Clinic, staff: dict, document, mrn: str, given: str) -
                                first_dose_at=timezone.now(), room="Sweep room", by=staff[Role.NURSE])
     treatment.schedule_session(patient=patient, protocol="iv_racemic_ketamine",
                                scheduled_at=timezone.now(), room="Sweep room", by=staff[Role.NURSE])
+    # a serious adverse event from the chart: the review, REMS and close routes take it
+    from kapclinic.treatment import ae_actions
+
+    ae_actions.record_event(patient=patient, term="Nausea", onset_at=timezone.now() - timedelta(hours=1),
+                            severity="mild", grade=1, serious_criteria=["important_medical_event"],
+                            key=f"sweep-{mrn}", by=staff[Role.NURSE])
     return patient
 
 
@@ -349,6 +355,8 @@ def route_body(route: str, body: dict, patient: Patient) -> dict:
         return {**body, **SESSION_PAGE_BODIES[route](patient)}
     if route in LEDGER_PAGE_BODIES:
         return {**body, **LEDGER_PAGE_BODIES[route](patient)}
+    if route in ADVERSE_EVENT_BODIES:
+        return {**body, **ADVERSE_EVENT_BODIES[route](patient)}
     return body
 
 
@@ -387,6 +395,21 @@ LEDGER_PAGE_BODIES = {
     "stock/lots/<int:lot_id>/transfer/": lambda p: {
         "source": _ledger_places(p)["safe"], "destination": _ledger_places(p)["cart"],
         "amount_mg": "1", "at": timezone.now().astimezone(p.clinic.zone).strftime("%Y-%m-%dT%H:%M")},
+}
+
+
+def _event_form(patient: Patient) -> dict:
+    return {"term": "Nausea", "severity": "mild", "grade": "1", "onset_at": (
+        timezone.now() - timedelta(minutes=5)).astimezone(patient.clinic.zone).strftime("%Y-%m-%dT%H:%M")}
+
+
+# The adverse-event forms (treatment.ae_forms), by route.
+ADVERSE_EVENT_BODIES = {
+    "sessions/<int:session_id>/adverse-events/new/": _event_form,
+    "patients/<int:patient_id>/adverse-events/new/": _event_form,
+    "adverse-events/<int:adverse_event_id>/review/": lambda p: {"causality": "Related"},
+    "adverse-events/<int:adverse_event_id>/close/": lambda p: {"outcome": "Resolved"},
+    "adverse-events/<int:adverse_event_id>/entered-in-error/": lambda p: {"reason": "sweep"},
 }
 
 
@@ -613,6 +636,9 @@ def test_the_snapshot_would_notice_a_changed_clinic_b_row(world):
 
 # id routes whose POST no role of the clinic makes on its own records with the shared body
 OWN_POST_REFUSED = {
+    "adverse-events/<int:adverse_event_id>/": "an adverse event, a page to read: it takes no POST",
+    "adverse-events/<int:adverse_event_id>/rems/":
+        "only an esketamine session's event is reported to the REMS; the sweep's is from the chart",
     "patients/<int:patient_id>/courses/new/": "one active course per patient; the sweep's has one",
     "patients/<int:patient_id>/courses/<int:course_id>/": "a page to read: it takes no POST",
     "patients/<int:patient_id>/courses/<int:course_id>/sessions/<int:session_id>/cancel/":

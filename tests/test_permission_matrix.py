@@ -127,6 +127,13 @@ def world(clinic_a, prescriber):
                              by=prescriber, description="A vial missing")
     ids.update(lot_id=lot.pk, ledger_line_id=drawn.pk, draw_id=drawn.pk, stock_count_id=counted.pk,
                disposal_id=lost.pk)
+    # an adverse event of the sample session (issue 13)
+    from kapclinic.treatment import ae_actions
+
+    event = ae_actions.record_event(patient=patient, session=session, term="Nausea",
+                                    onset_at=timezone.now(), severity="mild", grade=1,
+                                    serious_criteria=[], key="matrix", by=prescriber)
+    ids["adverse_event_id"] = event.pk
     return ids, users
 
 

@@ -71,6 +71,10 @@ class Action(enum.StrEnum):
     STOCK_DISPOSE = "stock.dispose"        # destruction (Form 41) and return to a distributor
     STOCK_REPORT_LOSS = "stock.report_loss"  # a theft or loss recorded, and its DEA notices
     STOCK_REPORTS = "stock.reports"        # the DEA records for a period, on a page and as CSV
+    ADVERSE_EVENT_RECORD = "adverse_event.record"  # an adverse event recorded for a patient
+    ADVERSE_EVENT_REVIEW = "adverse_event.review"  # the prescriber's causality, the REMS report
+    ADVERSE_EVENT_SETTINGS = "adverse_event.settings"  # the clinic's terms and lists
+    SAFETY_LISTING = "safety.listing"      # events per period by protocol and route, and CSV
 
 
 R = Role
@@ -162,6 +166,14 @@ MATRIX: dict[Action, frozenset[Role]] = {
     # whoever discovers a theft or loss records it: the one-business-day notice starts then
     Action.STOCK_REPORT_LOSS: frozenset({R.ADMIN, R.PRESCRIBER, R.NURSE}),
     Action.STOCK_REPORTS: frozenset({R.ADMIN, R.PRESCRIBER}),
+    # Adverse events (issue 13): whoever cares for the patient records one (a therapist hears
+    # of it at integration too); the prescriber reviews it, judges causality and reports an
+    # esketamine event to the REMS; closing follows the review. The admin keeps the lists of
+    # terms and reads the clinic's safety listing (counts, no names) with the prescriber.
+    Action.ADVERSE_EVENT_RECORD: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
+    Action.ADVERSE_EVENT_REVIEW: frozenset({R.PRESCRIBER}),
+    Action.ADVERSE_EVENT_SETTINGS: frozenset({R.ADMIN}),
+    Action.SAFETY_LISTING: frozenset({R.ADMIN, R.PRESCRIBER}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.
@@ -169,7 +181,7 @@ READ_ONLY_ACTIONS = frozenset(
     {Action.SELF_VIEW, Action.PATIENT_LIST, Action.PATIENT_VIEW, Action.AUDIT_VIEW,
      Action.PK_SIMULATE, Action.ALERT_VIEW, Action.OUTBOX_VIEW, Action.DASHBOARD_VIEW,
      Action.SESSION_VIEW, Action.PROTOCOL_VIEW, Action.SESSION_VISIT_CODES, Action.STOCK_VIEW,
-     Action.STOCK_REPORTS}
+     Action.STOCK_REPORTS, Action.SAFETY_LISTING}
 )
 
 

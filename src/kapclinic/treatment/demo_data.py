@@ -15,9 +15,9 @@ from kapclinic.accounts.scoping import for_clinic
 from kapclinic.patients.models import Patient
 from kapclinic.platform import extensions as ext
 from kapclinic.platform.extensions import DemoRun
-from kapclinic.treatment import actions, course_actions
+from kapclinic.treatment import actions, ae_actions, course_actions
 from kapclinic.treatment import facts as gathered
-from kapclinic.treatment.models import State
+from kapclinic.treatment.models import Session, State
 
 PROTOCOL = "iv_racemic_ketamine"
 ESKETAMINE = "intranasal_esketamine"
@@ -155,6 +155,29 @@ def load(run: DemoRun) -> None:
             day = now - timedelta(days=3 * k + run.rng.randint(0, 1), hours=run.rng.randint(1, 4))
             _take(run, patient, State.DISCHARGED, day, ROOMS[run.rng.randrange(len(ROOMS))])
     _plan_courses(run, treated[-COURSE_PATIENTS:])
+    _adverse_events(run)
+
+
+def _adverse_events(run: DemoRun) -> None:
+    """Two adverse events of past sessions: nausea, reviewed and closed; and a blood-pressure
+    rise judged serious (an important medical event) that waits for the prescriber's review,
+    so the alert and the safety listing have something to show."""
+    past = list(Session.objects.filter(patient__clinic=run.clinic, state=State.DISCHARGED,
+                                       administrations__isnull=False)
+                .order_by("scheduled_at").distinct()[:2])
+    nurse, prescriber = run.staff[Role.NURSE], run.staff[Role.PRESCRIBER]
+    for session, term, criteria in zip(past, ("Nausea", "Hypertension (blood pressure rise)"),
+                                       ([], ["important_medical_event"]), strict=False):
+        event = ae_actions.record_event(
+            patient=session.patient, session=session, term=term,
+            onset_at=session.scheduled_at + timedelta(minutes=35),
+            severity="mild" if not criteria else "severe", grade=1 if not criteria else 3,
+            serious_criteria=criteria, key=f"demo-{session.pk}", by=nurse,
+            action_taken="No change" if not criteria else "Infusion paused",
+            description="" if not criteria else "Blood pressure 188/112 at 30 minutes (demo)")
+        if not criteria:
+            ae_actions.review_event(event=event, causality="Related", by=prescriber)
+            ae_actions.close_event(event=event, outcome="Resolved", by=nurse)
 
 
 def _plan_courses(run: DemoRun, patients: list[Patient]) -> None:

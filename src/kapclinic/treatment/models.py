@@ -504,3 +504,10 @@ class SessionObservation(AppendOnlyRecord):
             return words_of(self.kind, self.code)
         except KeyError:
             return self.code.replace("_", " ")
+from kapclinic.treatment.ae_models import (  # noqa: E402,F401 (issue 13: adverse events)
+    AdverseEvent,
+    AdverseEventClosure,
+    AdverseEventRemsReport,
+    AdverseEventReview,
+    AdverseEventSettings,
+)

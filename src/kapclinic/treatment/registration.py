@@ -8,13 +8,27 @@ def register_all() -> None:
     from kapclinic.accounts.permissions import Action
     from kapclinic.alerts import sources as alert_sources
     from kapclinic.platform import extensions as ext
-    from kapclinic.treatment import alert_details, api, chart, demo_data, doses, rems, worker
+    from kapclinic.treatment import (
+        ae_actions,
+        ae_chart,
+        alert_details,
+        api,
+        chart,
+        demo_data,
+        doses,
+        rems,
+        worker,
+    )
 
     ext.register(
         # between screening (10) and measures (30), as ADR 0010 left room for
         ext.ChartSection("treatment", "treatment/_chart_section.html", chart.load_section,
                          Action.SESSION_VIEW, order=20, events=chart.section_events),
         # after screening's loader (10), which brings the patients it doses into treatment
+        # adverse events beside the sessions (issue 13), read by whoever reads the chart
+        ext.ChartSection("adverse-events", "treatment/_ae_chart_section.html", ae_chart.load_section,
+                         Action.PATIENT_VIEW, order=22, events=ae_chart.section_events),
+        ext.NavItem("safety-listing", "Safety", "safety-listing", Action.SAFETY_LISTING, order=85),
         ext.DemoLoader("treatment", demo_data.load, order=15),
         ext.ApiRouter("treatment", "", api.router, order=40),
         ext.NavItem("calendar", "Calendar", "calendar", Action.SESSION_VIEW, order=25),
@@ -33,3 +47,7 @@ def register_all() -> None:
                                   alert_details.load,
                                   # only who records vitals and runs the session answers them
                                   acknowledge_action=Action.SESSION_RUN)
+    # a serious adverse event alerts the prescriber, who answers it by reviewing the event
+    alert_sources.register_source(ae_actions.ALERT_SOURCE, "Adverse event", ae_chart.ALERT_TEMPLATE,
+                                  ae_chart.load_alert_details,
+                                  acknowledge_action=Action.ADVERSE_EVENT_REVIEW)

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from kapclinic.treatment import (
+    ae_views,
     course_urls,
     dose_views,
     record,
@@ -44,4 +45,17 @@ urlpatterns = [
     path("sessions/<int:session_id>/record/", record.session_record, name="session-record"),
     path("sessions/visit-codes/", visit_codes.visit_codes_page, name="visit-codes"),
     path("sessions/visit-codes/csv/", visit_codes.visit_codes_csv, name="visit-codes-csv"),
+    # adverse events (issue 13)
+    path("sessions/<int:session_id>/adverse-events/new/", ae_views.new_for_session,
+         name="adverse-event-new-session"),
+    path("patients/<int:patient_id>/adverse-events/new/", ae_views.new_for_patient,
+         name="adverse-event-new"),
+    path("adverse-events/", ae_views.listing, name="safety-listing"),
+    path("adverse-events/lists/", ae_views.lists, name="adverse-event-lists"),
+    path("adverse-events/<int:adverse_event_id>/", ae_views.detail, name="adverse-event"),
+    path("adverse-events/<int:adverse_event_id>/review/", ae_views.review, name="adverse-event-review"),
+    path("adverse-events/<int:adverse_event_id>/rems/", ae_views.rems_report, name="adverse-event-rems"),
+    path("adverse-events/<int:adverse_event_id>/close/", ae_views.close, name="adverse-event-close"),
+    path("adverse-events/<int:adverse_event_id>/entered-in-error/", ae_views.entered_in_error,
+         name="adverse-event-error"),
 ]
