@@ -157,3 +157,47 @@ def test_a_nurse_cannot_review_and_the_admin_reads_the_listing_as_csv(patient, n
 def test_another_clinics_event_does_not_exist(patient, nurse, other_clinician):
     event = record(patient, nurse)
     assert login(other_clinician).get(f"/adverse-events/{event.pk}/").status_code == 404
+
+
+def test_the_day_after_a_session_the_patient_reports_effects_that_land_for_review(
+        patient, prescriber, nurse, clinic_a):
+    from kapclinic.treatment import after_session
+    from kapclinic.treatment.ae_models import AfterSessionCheckIn
+
+    eligible_and_consented(patient, prescriber)
+    session = cleared(patient, prescriber, nurse, start=60 * 26)  # yesterday
+    treatment.record_administration(session, at=minutes_ago(60 * 26 - 10), by=nurse,
+                                    dose_mg_per_kg=0.5, late_reason="entered next day")
+    assert after_session.sessions_to_ask(patient) == [session]
+    after_session.answer(session=session, feeling="effects", effects=["Headache", "Nausea"],
+                         severity="moderate", note="All evening", by=None)
+    events = AdverseEvent.objects.filter(patient=patient, reported_by="patient").order_by("term")
+    assert [(e.term, e.severity, e.grade) for e in events] == [("Headache", "moderate", None),
+                                                               ("Nausea", "moderate", None)]
+    alerts = Alert.objects.filter(source="adverse_events", kind="patient_reported_event")
+    assert alerts.count() == 2 and {a.priority for a in alerts} == {"follow_up"}
+    assert after_session.sessions_to_ask(patient) == []  # asked once
+    again = after_session.answer(session=session, feeling="fine", effects=[], severity="", note="",
+                                 by=None)
+    assert again == AfterSessionCheckIn.objects.get() and events.count() == 2
+
+
+def test_the_patient_answers_on_the_portal_and_another_patients_session_is_not_theirs(
+        patient, prescriber, nurse, clinic_a):
+    from kapclinic.patients.actions import grant_portal_login
+    from kapclinic.treatment.ae_models import AfterSessionCheckIn
+
+    eligible_and_consented(patient, prescriber)
+    session = cleared(patient, prescriber, nurse, start=60 * 26)
+    treatment.record_administration(session, at=minutes_ago(60 * 26 - 10), by=nurse,
+                                    dose_mg_per_kg=0.5, late_reason="entered next day")
+    grant_portal_login(patient=patient, username="clinic-a.ada", password_hash="unusable", by=prescriber)
+    patient.refresh_from_db()
+    client = login(patient.user)
+    assert "How have you been since your session" in client.get("/portal/").content.decode()
+    response = client.post("/portal/after-session/", {"session": session.pk, "feeling": "effects",
+                                                      "effects": ["Dizziness"], "severity": "mild"})
+    assert response.status_code == 302
+    assert AdverseEvent.objects.get(reported_by="patient").term == "Dizziness"
+    assert "How have you been since your session" not in client.get("/portal/").content.decode()
+    assert AfterSessionCheckIn.objects.get().patient == patient

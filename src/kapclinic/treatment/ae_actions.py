@@ -77,7 +77,7 @@ def _past(field: str, when: datetime, *, not_before: datetime | None = None) -> 
 
 
 @action
-def record_event(*, patient: Patient, term: str, onset_at: datetime, severity: str, grade: int,
+def record_event(*, patient: Patient, term: str, onset_at: datetime, severity: str, grade: int | None,
                  serious_criteria: list[str], key: str, by: User | None,
                  session: Session | None = None, description: str = "", action_taken: str = "",
                  reported_by: str = Reporter.CHART) -> AdverseEvent:
@@ -96,7 +96,9 @@ def record_event(*, patient: Patient, term: str, onset_at: datetime, severity: s
                      not_before=session.scheduled_at - timedelta(days=1) if session else None)
     if severity not in Severity.values:
         raise FieldError("severity", "choose mild, moderate or severe")
-    if not isinstance(grade, int) or isinstance(grade, bool) or grade not in vocabulary.grades:
+    if grade is None and reported_by == Reporter.PATIENT:
+        pass  # the patient says how strong, not the grade
+    elif not isinstance(grade, int) or isinstance(grade, bool) or grade not in vocabulary.grades:
         raise FieldError("grade", "choose a grade from 1 to 5")
     allowed = dict(vocabulary.seriousness)
     criteria = [c for c in dict.fromkeys(serious_criteria or []) if c]

@@ -31,7 +31,7 @@ class TimelineEvent:
 def section_events(patient, data) -> list[TimelineEvent]:
     return [TimelineEvent(e.onset_at, "adverse_event",
                           f"Adverse event: {e.term}" + (" (serious)" if e.serious else ""),
-                          e.get_severity_display() + f", grade {e.grade}",
+                          e.get_severity_display() + (f", grade {e.grade}" if e.grade else ""),
                           e.recorded_by.display_name if e.recorded_by_id else "the patient")
             for e in data["events"] if e.entered_in_error_at is None]
 

@@ -103,3 +103,23 @@ class ListsForm(forms.Form):
 class PeriodForm(forms.Form):
     start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class AfterSessionForm(forms.Form):
+    """What the portal asks the day after a session, in the patient's words."""
+
+    session = forms.IntegerField(widget=forms.HiddenInput)
+    feeling = forms.ChoiceField(label="How have you been since your session?", widget=forms.RadioSelect,
+                                choices=[("fine", "I feel fine"),
+                                         ("effects", "I have had effects since the session")])
+    effects = forms.MultipleChoiceField(label="Which effects? Tick any you had", required=False,
+                                        widget=forms.CheckboxSelectMultiple)
+    severity = forms.ChoiceField(label="How strong were they?", required=False, widget=forms.RadioSelect,
+                                 choices=Severity.choices)
+    note = forms.CharField(label="Anything else you want your care team to know", required=False,
+                           max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, terms, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["effects"].choices = [(t, t) for t in terms]
+        text.guard(self, free_text=("note",))

@@ -64,7 +64,7 @@ class AdverseEvent(CorrectableRecord):
     description = models.TextField(blank=True)
     onset_at = models.DateTimeField()
     severity = models.CharField(max_length=10, choices=Severity.choices)
-    grade = models.PositiveSmallIntegerField()
+    grade = models.PositiveSmallIntegerField(null=True, blank=True)  # none: reported by the patient
     # ICH E2A criteria met (keys of clinical/safety); none: not serious
     serious_criteria = models.JSONField(default=list, blank=True)
     action_taken = models.CharField(max_length=80, blank=True)
@@ -90,7 +90,11 @@ class AdverseEvent(CorrectableRecord):
         indexes = [models.Index(fields=["clinic", "onset_at"])]
         constraints = [
             models.UniqueConstraint(fields=["clinic", "key"], name="treatment_ae_recorded_once"),
-            models.CheckConstraint(condition=Q(grade__gte=1, grade__lte=5), name="treatment_ae_grade_1_to_5"),
+            models.CheckConstraint(condition=Q(grade__isnull=True) | Q(grade__gte=1, grade__lte=5),
+                                   name="treatment_ae_grade_1_to_5"),
+            # only what the patient reports goes without a clinician's grade
+            models.CheckConstraint(condition=Q(grade__isnull=False) | Q(reported_by="patient"),
+                                   name="treatment_ae_graded_unless_patient_reported"),
             models.CheckConstraint(condition=Q(severity__in=Severity.values),
                                    name="treatment_ae_severity_known"),
             paired("entered_in_error_at", "entered_in_error_by", "treatment_ae_error_who_when"),
@@ -159,3 +163,28 @@ class AdverseEventClosure(AppendOnlyRecord):
 
     def __str__(self) -> str:
         return f"closure of adverse event {self.event_id}"
+
+
+class Feeling(models.TextChoices):
+    FINE = "fine", "I feel fine"
+    EFFECTS = "effects", "I have had effects since the session"
+
+
+class AfterSessionCheckIn(AppendOnlyRecord):
+    """The patient's answer, on the portal, to "how are you since your session?" (once per
+    session); effects they report become patient-reported adverse events for review."""
+
+    session = models.OneToOneField("treatment.Session", on_delete=models.PROTECT,
+                                   related_name="after_check_in")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    feeling = models.CharField(max_length=10, choices=Feeling.choices)
+    note = models.TextField(blank=True)
+    answered_at = models.DateTimeField(default=timezone.now)
+
+    clinic_path = "clinic"
+    FIELD_CLASSES = classify(date=("answered_at",), free_text=("note",), coded=("feeling",),
+                             none=("id", "session", "clinic", "patient"))
+
+    def __str__(self) -> str:
+        return f"after-session check-in of session {self.session_id}"

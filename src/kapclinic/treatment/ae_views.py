@@ -247,3 +247,43 @@ def lists(request: HttpRequest) -> HttpResponse:
     return render(request, "treatment/ae_lists.html", {
         "form": form, "sources": vocabulary.sources, "customised": sorted(stored)},
         status=422 if form.errors else 200)
+
+
+# ---- the patient's portal -----------------------------------------------------------------
+
+def load_portal(patient: Patient) -> dict:
+    """The portal section: one question per recent session not yet answered."""
+    from kapclinic.treatment import after_session
+
+    terms = [t for t in ae_actions.vocabulary_for(patient.clinic_id).terms if t != ae_actions.OTHER]
+    return {"asks": [{"session": s, "form": forms.AfterSessionForm(
+        terms=terms, initial={"session": s.pk}, auto_id=f"id_after{s.pk}_%s")}
+        for s in after_session.sessions_to_ask(patient)]}
+
+
+@require(Action.PORTAL)
+@require_POST
+@one_time_form
+def portal_after_session(request: HttpRequest) -> HttpResponse:
+    from kapclinic.patients.access import get_own_patient
+    from kapclinic.treatment import after_session
+
+    patient = get_own_patient(request)
+    terms = [t for t in ae_actions.vocabulary_for(patient.clinic_id).terms if t != ae_actions.OTHER]
+    form = forms.AfterSessionForm(request.POST, terms=terms)
+    session = None
+    if form.is_valid():
+        session = Session.objects.filter(patient=patient, pk=form.cleaned_data["session"]).first()
+    if session is None:
+        messages.error(request, "Your answer could not be sent: please answer the question again.")
+        return redirect("portal")
+    try:
+        after_session.answer(session=session, feeling=form.cleaned_data["feeling"],
+                             effects=form.cleaned_data["effects"],
+                             severity=form.cleaned_data["severity"], note=form.cleaned_data["note"],
+                             by=request.user)
+    except FieldError as exc:
+        messages.error(request, f"Your answer was not sent: {exc.message}.")
+        return redirect("portal")
+    messages.success(request, "Thank you: your care team has your answer.")
+    return redirect("portal")

@@ -36,3 +36,4 @@ class AuditRecords(models.TextChoices):
     ADVERSE_EVENT_CLOSURE = "adverse_event_closure", "Adverse event closed"
     ADVERSE_EVENT_SETTINGS = "adverse_event_settings", "Adverse-event terms and lists"
     SAFETY_LISTING = "safety_listing", "Safety listing (adverse events per period)"
+    AFTER_SESSION_CHECK_IN = "after_session_check_in", "The patient's answer the day after a session"

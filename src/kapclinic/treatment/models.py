@@ -510,4 +510,5 @@ from kapclinic.treatment.ae_models import (  # noqa: E402,F401 (issue 13: advers
     AdverseEventRemsReport,
     AdverseEventReview,
     AdverseEventSettings,
+    AfterSessionCheckIn,
 )

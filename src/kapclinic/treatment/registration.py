@@ -11,6 +11,7 @@ def register_all() -> None:
     from kapclinic.treatment import (
         ae_actions,
         ae_chart,
+        ae_views,
         alert_details,
         api,
         chart,
@@ -29,6 +30,9 @@ def register_all() -> None:
         ext.ChartSection("adverse-events", "treatment/_ae_chart_section.html", ae_chart.load_section,
                          Action.PATIENT_VIEW, order=22, events=ae_chart.section_events),
         ext.NavItem("safety-listing", "Safety", "safety-listing", Action.SAFETY_LISTING, order=85),
+        # the day after a session the portal asks how the patient has been
+        ext.PortalSection("treatment.after_session", "treatment/_portal_after_session.html",
+                          ae_views.load_portal, order=5),
         ext.DemoLoader("treatment", demo_data.load, order=15),
         ext.ApiRouter("treatment", "", api.router, order=40),
         ext.NavItem("calendar", "Calendar", "calendar", Action.SESSION_VIEW, order=25),

@@ -58,4 +58,5 @@ urlpatterns = [
     path("adverse-events/<int:adverse_event_id>/close/", ae_views.close, name="adverse-event-close"),
     path("adverse-events/<int:adverse_event_id>/entered-in-error/", ae_views.entered_in_error,
          name="adverse-event-error"),
+    path("portal/after-session/", ae_views.portal_after_session, name="portal-after-session"),
 ]
