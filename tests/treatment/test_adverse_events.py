@@ -17,7 +17,7 @@ from kapclinic.treatment import actions as treatment
 from kapclinic.treatment import ae_actions, safety_listing
 from kapclinic.treatment.ae_models import AdverseEvent, AdverseEventClosure
 from kapclinic.treatment.errors import FieldError
-from tests.conftest import login
+from tests.conftest import login, set_directly
 from tests.treatment.helpers import cleared, eligible_and_consented, minutes_ago
 
 pytestmark = pytest.mark.django_db
@@ -159,21 +159,32 @@ def test_another_clinics_event_does_not_exist(patient, nurse, other_clinician):
     assert login(other_clinician).get(f"/adverse-events/{event.pk}/").status_code == 404
 
 
+def yesterdays_session(patient, prescriber, nurse, *, ended=True):
+    """A session dosed yesterday (about 26 hours ago), discharged unless ``ended`` is False."""
+    from kapclinic.treatment.models import Session, State
+
+    eligible_and_consented(patient, prescriber)
+    session = cleared(patient, prescriber, nurse, start=60 * 26)
+    treatment.record_administration(session, at=minutes_ago(60 * 26 - 10), by=nurse,
+                                    dose_mg_per_kg=0.5, late_reason="entered next day")
+    if ended:  # the walk to discharge is the session tests'; here only where it ended matters
+        set_directly(Session.objects.filter(pk=session.pk), state=State.DISCHARGED)
+    return Session.objects.get(pk=session.pk)
+
+
 def test_the_day_after_a_session_the_patient_reports_effects_that_land_for_review(
         patient, prescriber, nurse, clinic_a):
     from kapclinic.treatment import after_session
     from kapclinic.treatment.ae_models import AfterSessionCheckIn
 
-    eligible_and_consented(patient, prescriber)
-    session = cleared(patient, prescriber, nurse, start=60 * 26)  # yesterday
-    treatment.record_administration(session, at=minutes_ago(60 * 26 - 10), by=nurse,
-                                    dose_mg_per_kg=0.5, late_reason="entered next day")
+    session = yesterdays_session(patient, prescriber, nurse)
     assert after_session.sessions_to_ask(patient) == [session]
     after_session.answer(session=session, feeling="effects", effects=["Headache", "Nausea"],
                          severity="moderate", note="All evening", by=None)
     events = AdverseEvent.objects.filter(patient=patient, reported_by="patient").order_by("term")
-    assert [(e.term, e.severity, e.grade) for e in events] == [("Headache", "moderate", None),
-                                                               ("Nausea", "moderate", None)]
+    assert [(e.term, e.severity, e.grade, e.onset_at, e.description) for e in events] == [
+        ("Headache", "moderate", None, None, "All evening"),
+        ("Nausea", "moderate", None, None, "All evening")]
     alerts = Alert.objects.filter(source="adverse_events", kind="patient_reported_event")
     assert alerts.count() == 2 and {a.priority for a in alerts} == {"follow_up"}
     assert after_session.sessions_to_ask(patient) == []  # asked once
@@ -187,10 +198,7 @@ def test_the_patient_answers_on_the_portal_and_another_patients_session_is_not_t
     from kapclinic.patients.actions import grant_portal_login
     from kapclinic.treatment.ae_models import AfterSessionCheckIn
 
-    eligible_and_consented(patient, prescriber)
-    session = cleared(patient, prescriber, nurse, start=60 * 26)
-    treatment.record_administration(session, at=minutes_ago(60 * 26 - 10), by=nurse,
-                                    dose_mg_per_kg=0.5, late_reason="entered next day")
+    session = yesterdays_session(patient, prescriber, nurse)
     grant_portal_login(patient=patient, username="clinic-a.ada", password_hash="unusable", by=prescriber)
     patient.refresh_from_db()
     client = login(patient.user)
@@ -201,3 +209,62 @@ def test_the_patient_answers_on_the_portal_and_another_patients_session_is_not_t
     assert AdverseEvent.objects.get(reported_by="patient").term == "Dizziness"
     assert "How have you been since your session" not in client.get("/portal/").content.decode()
     assert AfterSessionCheckIn.objects.get().patient == patient
+
+
+def test_a_patient_reporting_suicidal_thoughts_reaches_the_care_team_as_urgent_with_their_words(
+        patient, prescriber, nurse):
+    from kapclinic.treatment import after_session
+
+    session = yesterdays_session(patient, prescriber, nurse)
+    after_session.answer(session=session, feeling="effects", severity="moderate",
+                         effects=["Suicidal thoughts or behaviour", "Nausea"],
+                         note="I keep thinking about ending it", by=None)
+    urgent = Alert.objects.get(priority="urgent", kind="patient_reported_event")
+    assert "Suicidal thoughts" in urgent.label
+    event = AdverseEvent.objects.get(pk=urgent.record_id)
+    assert event.description == "I keep thinking about ending it"
+    assert Alert.objects.filter(priority="follow_up", kind="patient_reported_event").count() == 1
+
+
+def test_words_alone_from_a_patient_who_feels_fine_still_reach_the_care_team(patient, prescriber, nurse):
+    from kapclinic.treatment import after_session
+
+    session = yesterdays_session(patient, prescriber, nurse)
+    after_session.answer(session=session, feeling="fine", effects=[], severity="",
+                         note="Fine, but I hear voices since", by=None)
+    alert = Alert.objects.get(kind="patient_note")
+    assert alert.priority == "follow_up" and not AdverseEvent.objects.exists()
+    page = login(prescriber).get(f"/patients/{patient.pk}/").content.decode()
+    assert "Fine, but I hear voices since" in page
+
+
+def test_the_portal_does_not_ask_about_a_session_that_has_not_ended(patient, prescriber, nurse):
+    from kapclinic.treatment import after_session
+
+    yesterdays_session(patient, prescriber, nurse, ended=False)
+    assert after_session.sessions_to_ask(patient) == []
+
+
+def test_a_grade_that_contradicts_the_seriousness_is_refused(patient, nurse):
+    with pytest.raises(FieldError, match="grade 5 is death"):
+        ae_actions.record_event(patient=patient, term="Sedation", onset_at=minutes_ago(5),
+                                severity="severe", grade=5, serious_criteria=[], key="g5", by=nurse)
+    with pytest.raises(FieldError, match="grade 4 is life-threatening"):
+        ae_actions.record_event(patient=patient, term="Sedation", onset_at=minutes_ago(5),
+                                severity="severe", grade=4, serious_criteria=[], key="g4", by=nurse)
+
+
+def test_an_outcome_of_death_waits_for_the_prescribers_review(patient, nurse):
+    event = record(patient, nurse)
+    with pytest.raises(FieldError, match="outcome is death"):
+        ae_actions.close_event(event=event, outcome="Fatal", by=nurse)
+
+
+def test_a_serious_event_not_yet_reviewed_is_voided_only_by_the_prescriber(patient, nurse, prescriber):
+    event = record(patient, nurse, term="Respiratory depression", criteria=["life_threatening"])
+    with pytest.raises(FieldError, match="only by the prescriber"):
+        ae_actions.mark_event_entered_in_error(event, reason="dup", by=nurse, role="nurse")
+    assert ae_actions.mark_event_entered_in_error(event, reason="Recorded twice", by=prescriber,
+                                                  role="prescriber")
+    alert = Alert.objects.get(source="adverse_events", record_id=event.pk)
+    assert alert.acknowledged_by == prescriber and "entered in error" in alert.acknowledgement_note

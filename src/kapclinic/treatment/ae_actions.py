@@ -77,7 +77,8 @@ def _past(field: str, when: datetime, *, not_before: datetime | None = None) -> 
 
 
 @action
-def record_event(*, patient: Patient, term: str, onset_at: datetime, severity: str, grade: int | None,
+def record_event(*, patient: Patient, term: str, onset_at: datetime | None, severity: str,
+                 grade: int | None,
                  serious_criteria: list[str], key: str, by: User | None,
                  session: Session | None = None, description: str = "", action_taken: str = "",
                  reported_by: str = Reporter.CHART) -> AdverseEvent:
@@ -92,8 +93,11 @@ def record_event(*, patient: Patient, term: str, onset_at: datetime, severity: s
     description = _text("description", description, required=term == OTHER)
     if session is not None and session.patient_id != patient.pk:
         raise FieldError("session", "is not this patient's session")
-    onset_at = _past("onset_at", onset_at,
-                     not_before=session.scheduled_at - timedelta(days=1) if session else None)
+    if onset_at is None and reported_by != Reporter.PATIENT:
+        raise FieldError("onset_at", "is required: when did it start?")
+    if onset_at is not None:
+        onset_at = _past("onset_at", onset_at,
+                         not_before=session.scheduled_at - timedelta(days=1) if session else None)
     if severity not in Severity.values:
         raise FieldError("severity", "choose mild, moderate or severe")
     if grade is None and reported_by == Reporter.PATIENT:
@@ -104,6 +108,8 @@ def record_event(*, patient: Patient, term: str, onset_at: datetime, severity: s
     criteria = [c for c in dict.fromkeys(serious_criteria or []) if c]
     if any(c not in allowed for c in criteria):
         raise FieldError("serious_criteria", "choose from the ICH E2A criteria listed")
+    if problem := vocabulary.grade_problem(grade, criteria):
+        raise FieldError("grade", problem)
     if reported_by not in Reporter.values:
         raise FieldError("reported_by", "is not a way an event is reported")
     try:
@@ -192,9 +198,11 @@ def close_event(*, event: AdverseEvent, outcome: str, note: str = "", by: User) 
         return found
     if event.entered_in_error_at is not None:
         raise FieldError("event", "was marked entered in error")
-    if event.serious and not event.reviews.exists():
-        raise FieldError("outcome", "a serious event is closed only after the prescriber's review")
-    outcome = _one_of("outcome", outcome, vocabulary_for(event.clinic_id).outcome)
+    vocabulary = vocabulary_for(event.clinic_id)
+    outcome = _one_of("outcome", outcome, vocabulary.outcome)
+    if (event.serious or outcome in vocabulary.fatal_outcomes) and not event.reviews.exists():
+        raise FieldError("outcome", "a serious event, or one whose outcome is death, is closed only "
+                                    "after the prescriber's review")
     try:
         with transaction.atomic():
             closure = AdverseEventClosure.objects.create(event=event, clinic_id=event.clinic_id,
@@ -208,10 +216,25 @@ def close_event(*, event: AdverseEvent, outcome: str, note: str = "", by: User) 
 
 
 @action
-def mark_event_entered_in_error(event: AdverseEvent, *, reason: str, by: User) -> bool:
-    """An event recorded for the wrong patient, or twice, stays on file marked."""
-    return mark_entered_in_error(event, reason=_text("reason", reason, required=True, max_length=500),
-                                 by=by, object_type="adverse_event", what="adverse event")
+def mark_event_entered_in_error(event: AdverseEvent, *, reason: str, by: User, role: str | None) -> bool:
+    """An event recorded for the wrong patient, or twice, stays on file marked. A serious event
+    the prescriber has not reviewed is marked only by a prescriber (else it would slip past the
+    review); its open alert is answered with the reason."""
+    from kapclinic.accounts.permissions import Action, role_can
+
+    reason = _text("reason", reason, required=True, max_length=500)
+    if event.serious and not event.reviews.exists() and not role_can(role, Action.ADVERSE_EVENT_REVIEW):
+        trail.record("denied", object_type="adverse_event", object_id=event.pk,
+                     patient_id=event.patient_id, detail={"reason": "serious, not reviewed"})
+        raise FieldError("reason", "a serious event not yet reviewed is marked entered in error "
+                                   "only by the prescriber")
+    done = mark_entered_in_error(event, reason=reason, by=by, object_type="adverse_event",
+                                 what="adverse event")
+    if done:
+        for alert in Alert.objects.filter(source=ALERT_SOURCE, record_type=ADVERSE_EVENT_RECORD,
+                                          record_id=event.pk, acknowledged_at__isnull=True):
+            acknowledge_alert(alert=alert, note=f"The event was marked entered in error: {reason}", by=by)
+    return done
 
 
 @action

@@ -121,5 +121,5 @@ class AfterSessionForm(forms.Form):
 
     def __init__(self, *args, terms, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["effects"].choices = [(t, t) for t in terms]
+        self.fields["effects"].choices = terms  # (term, the patient's words)
         text.guard(self, free_text=("note",))

@@ -62,7 +62,7 @@ class AdverseEvent(CorrectableRecord):
                                 related_name="adverse_events")
     term = models.CharField(max_length=80)
     description = models.TextField(blank=True)
-    onset_at = models.DateTimeField()
+    onset_at = models.DateTimeField(null=True, blank=True)  # none: not known (a patient's report)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     grade = models.PositiveSmallIntegerField(null=True, blank=True)  # none: reported by the patient
     # ICH E2A criteria met (keys of clinical/safety); none: not serious
@@ -86,15 +86,18 @@ class AdverseEvent(CorrectableRecord):
     )
 
     class Meta:
-        ordering = ["-onset_at", "-id"]
-        indexes = [models.Index(fields=["clinic", "onset_at"])]
+        ordering = ["-recorded_at", "-id"]
+        indexes = [models.Index(fields=["clinic", "onset_at"]),
+                   models.Index(fields=["clinic", "recorded_at"])]
         constraints = [
             models.UniqueConstraint(fields=["clinic", "key"], name="treatment_ae_recorded_once"),
             models.CheckConstraint(condition=Q(grade__isnull=True) | Q(grade__gte=1, grade__lte=5),
                                    name="treatment_ae_grade_1_to_5"),
-            # only what the patient reports goes without a clinician's grade
+            # only what the patient reports goes without a clinician's grade or a known onset
             models.CheckConstraint(condition=Q(grade__isnull=False) | Q(reported_by="patient"),
                                    name="treatment_ae_graded_unless_patient_reported"),
+            models.CheckConstraint(condition=Q(onset_at__isnull=False) | Q(reported_by="patient"),
+                                   name="treatment_ae_onset_known_unless_patient_reported"),
             models.CheckConstraint(condition=Q(severity__in=Severity.values),
                                    name="treatment_ae_severity_known"),
             paired("entered_in_error_at", "entered_in_error_by", "treatment_ae_error_who_when"),
@@ -106,6 +109,11 @@ class AdverseEvent(CorrectableRecord):
     @property
     def serious(self) -> bool:
         return bool(self.serious_criteria)
+
+    @property
+    def when(self):
+        """When it started, or (a patient's report) when it was reported."""
+        return self.onset_at or self.recorded_at
 
 
 class AdverseEventReview(AppendOnlyRecord):

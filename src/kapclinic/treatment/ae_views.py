@@ -175,9 +175,13 @@ def entered_in_error(request: HttpRequest, adverse_event_id: int) -> HttpRespons
     event = _event(request, adverse_event_id, Action.ADVERSE_EVENT_RECORD)
     form = forms.ErrorForm(request.POST)
     if form.is_valid():
-        ae_actions.mark_event_entered_in_error(event, reason=form.cleaned_data["reason"],
-                                               by=request.user)
-        messages.success(request, "The event is marked entered in error; it stays on file.")
+        try:
+            ae_actions.mark_event_entered_in_error(event, reason=form.cleaned_data["reason"],
+                                                   by=request.user, role=request.membership.role)
+        except FieldError as exc:
+            messages.error(request, f"Nothing was changed: {exc.message}.")
+        else:
+            messages.success(request, "The event is marked entered in error; it stays on file.")
     else:
         messages.error(request, "Nothing was changed: say why the event was entered in error.")
     return redirect("adverse-event", adverse_event_id=event.pk)
@@ -255,10 +259,21 @@ def load_portal(patient: Patient) -> dict:
     """The portal section: one question per recent session not yet answered."""
     from kapclinic.treatment import after_session
 
-    terms = [t for t in ae_actions.vocabulary_for(patient.clinic_id).terms if t != ae_actions.OTHER]
     return {"asks": [{"session": s, "form": forms.AfterSessionForm(
-        terms=terms, initial={"session": s.pk}, auto_id=f"id_after{s.pk}_%s")}
+        terms=_patient_terms(patient), initial={"session": s.pk}, auto_id=f"id_after{s.pk}_%s")}
         for s in after_session.sessions_to_ask(patient)]}
+
+
+def _patient_terms(patient: Patient) -> list[tuple[str, str]]:
+    """The clinic's terms as the patient reads them (everyday words where known)."""
+    vocabulary = ae_actions.vocabulary_for(patient.clinic_id)
+    return [(t, vocabulary.in_patient_words(t)) for t in vocabulary.terms if t != ae_actions.OTHER]
+
+
+# shown to a patient whose answer reaches the care team as urgent
+URGENT_WORDS = ("Your care team has been told now. If you are thinking about harming yourself or "
+                "feel unsafe, call your local emergency number or go to the nearest emergency "
+                "department now; do not wait for a call back.")
 
 
 @require(Action.PORTAL)
@@ -269,11 +284,13 @@ def portal_after_session(request: HttpRequest) -> HttpResponse:
     from kapclinic.treatment import after_session
 
     patient = get_own_patient(request)
-    terms = [t for t in ae_actions.vocabulary_for(patient.clinic_id).terms if t != ae_actions.OTHER]
-    form = forms.AfterSessionForm(request.POST, terms=terms)
+    form = forms.AfterSessionForm(request.POST, terms=_patient_terms(patient))
     session = None
     if form.is_valid():
         session = Session.objects.filter(patient=patient, pk=form.cleaned_data["session"]).first()
+        if session is None:  # another patient's session, or none: a denied access
+            trail.record("denied", object_type="session", object_id=str(form.cleaned_data["session"])[:20],
+                         patient_id=patient.pk, detail={"reason": "not the patient's own session"})
     if session is None:
         messages.error(request, "Your answer could not be sent: please answer the question again.")
         return redirect("portal")
@@ -285,5 +302,10 @@ def portal_after_session(request: HttpRequest) -> HttpResponse:
     except FieldError as exc:
         messages.error(request, f"Your answer was not sent: {exc.message}.")
         return redirect("portal")
-    messages.success(request, "Thank you: your care team has your answer.")
+    data = form.cleaned_data
+    if data["feeling"] == "effects" and after_session.urgent(
+            ae_actions.vocabulary_for(patient.clinic_id), data["effects"], data["severity"]):
+        messages.error(request, URGENT_WORDS)
+    else:
+        messages.success(request, "Thank you: your care team has your answer.")
     return redirect("portal")

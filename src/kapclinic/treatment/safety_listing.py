@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from kapclinic.accounts.scoping import for_clinic
 from kapclinic.platform import labels
@@ -67,7 +67,9 @@ def listing(clinic_id: int, start: date, end: date, zone) -> list[Row]:
     serious: Counter = Counter()
     terms: dict[tuple[str, str], Counter] = {}
     for event in (for_clinic(AdverseEvent, clinic_id)
-                  .filter(onset_at__gte=since, onset_at__lt=until, entered_in_error_at__isnull=True)
+                  .filter(Q(onset_at__gte=since, onset_at__lt=until)
+                          | Q(onset_at__isnull=True, recorded_at__gte=since, recorded_at__lt=until),
+                          entered_in_error_at__isnull=True)
                   .select_related("session").only("term", "serious_criteria", "session__protocol",
                                                   "session__route")):
         key = (event.session.protocol, event.session.route) if event.session else NO_SESSION

@@ -28,6 +28,9 @@ class Vocabulary:
     outcome: tuple[str, ...]
     causality: tuple[str, ...]
     sources: dict[str, str]
+    urgent_when_patient_reports: tuple[str, ...] = ()
+    patient_words: tuple[tuple[str, str], ...] = ()
+    fatal_outcomes: tuple[str, ...] = ()
 
     def with_lists(self, lists: dict[str, list[str]]) -> Vocabulary:
         """This vocabulary with a clinic's own lists in place of the defaults it replaced."""
@@ -36,6 +39,18 @@ class Vocabulary:
 
     def seriousness_label(self, key: str) -> str:
         return dict(self.seriousness).get(key, key)
+
+    def in_patient_words(self, term: str) -> str:
+        return dict(self.patient_words).get(term, term)
+
+    def grade_problem(self, grade: int | None, criteria: list[str]) -> str:
+        """Why a grade and the seriousness criteria disagree ("" if they do not): grade 4 is
+        life-threatening and grade 5 is death."""
+        if grade == 5 and "death" not in criteria:
+            return "grade 5 is death: tick Results in death, or choose the grade again"
+        if grade == 4 and not criteria:
+            return "grade 4 is life-threatening: tick the seriousness criterion that applies"
+        return ""
 
 
 @cache
@@ -49,7 +64,10 @@ def default_vocabulary() -> Vocabulary:
         action_taken=tuple(data["action_taken"]["values"]), outcome=tuple(data["outcome"]["values"]),
         causality=tuple(data["causality"]["values"]),
         sources={name: data[name]["source"] for name in
-                 ("terms", "severity", "seriousness", "action_taken", "outcome", "causality")})
+                 ("terms", "severity", "seriousness", "action_taken", "outcome", "causality")},
+        urgent_when_patient_reports=tuple(data["urgent_when_patient_reports"]["values"]),
+        patient_words=tuple(data["patient_words"]["values"].items()),
+        fatal_outcomes=tuple(data["fatal_outcomes"]["values"]))
 
 
 def clean_list(name: str, entries: list[str]) -> list[str]:
