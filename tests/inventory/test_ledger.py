@@ -124,11 +124,13 @@ def test_a_reversal_undoes_a_line_with_its_reason_and_keeps_both(stocked, safe, 
     assert again.draw_number == 2
 
 
-def test_a_line_is_reversed_once_and_a_reversal_is_never_reversed(stocked, safe, nurse):
+def test_a_line_is_reversed_once_and_a_reversal_is_never_reversed(stocked, safe, nurse, prescriber):
     receipt = LedgerLine.objects.get(lot=stocked)
-    [undo] = actions.reverse(line=receipt, reason="Typed the wrong count", by=nurse, role="admin")
+    witnessed = {"witness": prescriber, "witness_password": PASSWORD}
+    [undo] = actions.reverse(line=receipt, reason="Typed the wrong count", by=nurse, role="admin",
+                             **witnessed)
     with pytest.raises(FieldError, match="already reversed"):
-        actions.reverse(line=receipt, reason="again", by=nurse, role="admin")
+        actions.reverse(line=receipt, reason="again", by=nurse, role="admin", **witnessed)
     with pytest.raises(FieldError, match="not reversed"):
         actions.reverse(line=undo, reason="undo the undo", by=nurse, role="admin")
 

@@ -16,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from kapclinic.inventory import actions, disposals
 from kapclinic.inventory.errors import FieldError, NotEnoughStock
 from kapclinic.inventory.models import Balance, Kind, LedgerLine
+from tests.conftest import PASSWORD
 from tests.inventory.conftest import add_lot
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,7 @@ def remainder(drawn_mg: Decimal) -> Decimal:
 
 
 def test_every_balance_equals_the_replay_of_its_lines_after_any_movements(
-        clinic_a, product, nurse, patient):
+        clinic_a, product, nurse, prescriber, patient):
     actions.save_settings(clinic=clinic_a, witness_waste=False, by=nurse)
     places = [actions.add_location(clinic=clinic_a, name=f"Place {i}", by=nurse) for i in range(3)]
     doses = itertools.count(1)
@@ -107,8 +108,9 @@ def test_every_balance_equals_the_replay_of_its_lines_after_any_movements(
             for leg in legs:
                 changes[leg.location_id] = changes.get(leg.location_id, Decimal("0")) - leg.amount_mg
             wasted_after = line.kind == Kind.ADMINISTRATION and self.wasted.get(line.pk, 0) > 0
-            done = self._try(changes, lambda: actions.reverse(line=line, reason="mistake", by=nurse,
-                                                               role="prescriber"),
+            done = self._try(changes, lambda: actions.reverse(
+                line=line, reason="mistake", by=nurse, role="prescriber", witness=prescriber,
+                witness_password=PASSWORD),
                              refused_because="reverse the wastage first" if wasted_after else "")
             if done and line.kind == Kind.WASTE:
                 self.wasted[line.related_id] += line.amount_mg

@@ -74,10 +74,29 @@ def test_a_refused_reversal_is_audited(stocked, nurse):
     assert AuditEntry.objects.filter(action="denied", object_type="ledger_line").exists()
 
 
-def test_the_prescriber_corrects_a_receipt(stocked, safe, prescriber):
-    [undo] = actions.reverse(line=LedgerLine.objects.get(kind=Kind.RECEIPT), reason="typed 2, was 1",
-                             by=prescriber, role="prescriber")
-    assert undo.amount_mg == Decimal("-400")
+def test_the_prescriber_corrects_a_receipt_with_a_witness_and_the_clinic_is_alerted(
+        stocked, safe, prescriber, nurse):
+    from kapclinic.alerts.models import Alert
+    from kapclinic.inventory.errors import WitnessRefused
+
+    receipt = LedgerLine.objects.get(kind=Kind.RECEIPT)
+    with pytest.raises(WitnessRefused):  # one person's word alone takes 400 mg off the record
+        actions.reverse(line=receipt, reason="typed 2, was 1", by=prescriber, role="prescriber")
+    [undo] = actions.reverse(line=receipt, reason="typed 2, was 1", by=prescriber, role="prescriber",
+                             witness=nurse, witness_password=PASSWORD)
+    assert (undo.amount_mg, undo.witness) == (Decimal("-400"), nurse)
+    alert = Alert.objects.get(source="inventory", kind="line_corrected")
+    assert f"line {receipt.pk}" in alert.label
+
+
+def test_undoing_a_witnessed_wastage_needs_another_witness(drawn, nurse, prescriber, clinic_admin):
+    from kapclinic.inventory.errors import WitnessRefused
+
+    wasted = actions.waste(draw=drawn, amount_mg=165, method="sink", by=nurse, witness=prescriber,
+                           witness_password=PASSWORD)
+    with pytest.raises(WitnessRefused):
+        actions.reverse(line=wasted, reason="not wasted after all", by=prescriber, role="prescriber")
+    assert not LedgerLine.objects.filter(kind=Kind.REVERSAL).exists()
 
 
 def test_settings_change_only_what_is_given_and_keep_federal_minimums(clinic_a, clinic_admin):
@@ -142,3 +161,25 @@ def test_an_impossible_count_is_refused_naming_the_field(stocked, safe, nurse, c
 def test_a_count_of_minus_zero_is_a_count_of_zero(stocked, safe, nurse):
     count = actions.record_count(lot=stocked, location=safe, kind="shift", counted_mg="-0", by=nurse)
     assert str(count.counted_mg) in ("0", "0.000") and count.difference_mg == Decimal("-400")
+
+
+def test_a_lot_expiring_in_year_one_or_9999_is_refused(product, prescriber):
+    from datetime import date
+
+    for year in (1, 9999):
+        with pytest.raises(FieldError, match="expires_on"):
+            actions.add_lot(product=product, lot_number=f"Y{year}", expires_on=date(year, 1, 1),
+                            supplier_name="S", supplier_address="A", supplier_dea="RE0000001",
+                            invoice="I", by=prescriber)
+
+
+def test_the_dea_notice_is_noted_in_the_clinics_time(stocked, safe, nurse):
+    from kapclinic.alerts.models import Alert
+    from kapclinic.inventory import disposals
+
+    lost = disposals.dispose(lot=stocked, location=safe, kind="loss", amount_mg=1, happened_at=None,
+                             by=nurse, description="missing")
+    disposals.record_notice(disposal=lost, step="written_notice", done_at=None, by=nurse)
+    note = Alert.objects.get(source="inventory", record_id=lost.pk).acknowledgement_note
+    local = timezone.localtime(timezone.now(), stocked.clinic.zone).strftime("%Y-%m-%d")
+    assert local in note and "(America/New_York)" in note and "UTC" not in note

@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic, User
+from kapclinic.accounts.permissions import Action
 from kapclinic.audit import trail
 from kapclinic.audit.actions import action
 from kapclinic.inventory import alerting
@@ -159,6 +160,8 @@ def add_lot(*, product: Product, lot_number: str, expires_on: date, supplier_nam
                                          "letters and seven digits, as on the invoice")
     if not isinstance(expires_on, date):
         raise FieldError("expires_on", "must be a date")
+    if not 2000 <= expires_on.year <= 2100:  # engineering bounds: a mistyped year, not a lot
+        raise FieldError("expires_on", "must be a date from 2000 to 2100: check the year")
     if Lot.objects.filter(product=product, lot_number=lot_number).exists():
         raise FieldError("lot_number", f"lot {lot_number} of {product.name} is already recorded")
     lot = Lot.objects.create(
@@ -441,18 +444,28 @@ def transfer_partner(line: LedgerLine) -> LedgerLine | None:
 SELF_REVERSIBLE = (Kind.ADMINISTRATION, Kind.TRANSFER_OUT, Kind.TRANSFER_IN)
 
 
+def is_correction(line: LedgerLine, user: User | None) -> bool:
+    """Whether reversing ``line`` corrects the record rather than undoing one's own draw or
+    move: a receipt, a wastage, an adjustment, a disposal, or another person's line."""
+    own = user is not None and line.recorded_by_id == user.pk
+    return not (own and line.kind in SELF_REVERSIBLE)
+
+
 def may_reverse(line: LedgerLine, user: User | None, role: str | None) -> bool:
     from kapclinic.accounts.permissions import Action, role_can
 
     if role_can(role, Action.STOCK_SETUP):  # those who keep the stock records
         return True
-    own = user is not None and line.recorded_by_id == user.pk
-    return role_can(role, Action.STOCK_REVERSE) and own and line.kind in SELF_REVERSIBLE
+    return role_can(role, Action.STOCK_REVERSE) and not is_correction(line, user)
 
 
 @action
-def reverse(*, line: LedgerLine, reason: str, by: User | None, role: str | None) -> list[LedgerLine]:
-    """A mistaken line undone by the opposite line, with a reason (a transfer: both legs)."""
+def reverse(*, line: LedgerLine, reason: str, by: User | None, role: str | None,
+            witness: User | None = None, witness_password: str = "",
+            witness_code: str = "") -> list[LedgerLine]:
+    """A mistaken line undone by the opposite line, with a reason (a transfer: both legs). A
+    correction (see ``is_correction``) puts stock back or takes it away on one person's word
+    otherwise, so a second person authenticates in that moment, and the clinic is alerted."""
     if not may_reverse(line, by, role):
         trail.record("denied", object_type="ledger_line", object_id=line.pk,
                      detail={"reason": "reversal needs the admin or the prescriber"})
@@ -465,6 +478,11 @@ def reverse(*, line: LedgerLine, reason: str, by: User | None, role: str | None)
     if line.kind == Kind.ADMINISTRATION and LedgerLine.objects.filter(
             kind=Kind.WASTE, related=line, reversed_by__isnull=True).exists():
         raise FieldError("line", "the wastage after this dose stands: reverse the wastage first")
+    correction = is_correction(line, by)
+    if correction:
+        witnesses.confirm_witness(line.lot, by=by, witness=witness, password=witness_password,
+                                  code=witness_code, may=Action.STOCK_VIEW,
+                                  roles_said="an admin, prescriber or nurse")
     legs = [line]
     partner = transfer_partner(line)
     if partner is not None:
@@ -479,11 +497,15 @@ def reverse(*, line: LedgerLine, reason: str, by: User | None, role: str | None)
             with transaction.atomic():
                 done.append(_move(lot=leg.lot, location=leg.location, kind=Kind.REVERSAL,
                                   mg=-leg.amount_mg, at=timezone.now(), by=by, reverses=leg,
-                                  reason=reason, patient=leg.patient, session_id=leg.session_id))
+                                  reason=reason, patient=leg.patient, session_id=leg.session_id,
+                                  witness=witness if correction else None,
+                                  witnessed_at=timezone.now() if correction else None))
         except IntegrityError as exc:
             raise FieldError("line", f"line {leg.pk} was already reversed") from exc
     trail.record("reverse", object_type="ledger_line", object_id=line.pk,
-                 detail={"reversals": [row.pk for row in done]})
+                 detail={"reversals": [row.pk for row in done], "correction": correction})
+    if correction:
+        alerting.corrected(line, done[0], by)
     return done
 
 

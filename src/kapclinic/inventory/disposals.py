@@ -116,9 +116,11 @@ def record_notice(*, disposal: Disposal, step: str, done_at: datetime | None, re
     trail.record("create", object_type="dea_notice", object_id=notice.pk,
                  detail={"disposal": disposal.pk, "step": step})
     if step == NoticeStep.WRITTEN_NOTICE:
+        local = timezone.localtime(when, disposal.clinic.zone)
         alerting.answered(alerting.LOSS, disposal.pk, by=by,
-                          note=f"Written notice sent to the DEA {when:%Y-%m-%d %H:%M} UTC"
-                               + (f" ({notice.reference})" if notice.reference else ""))
+                          note=f"Written notice sent to the DEA {local:%Y-%m-%d %H:%M} "
+                               f"({disposal.clinic.time_zone})"
+                               + (f", reference {notice.reference}" if notice.reference else ""))
     return notice
 
 

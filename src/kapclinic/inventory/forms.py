@@ -145,6 +145,14 @@ class TransferForm(AmountMixin):
 class ReverseForm(forms.Form):
     reason = forms.CharField(label="Why this line is wrong", max_length=2000,
                              widget=forms.Textarea(attrs={"rows": 3}))
+    # a correction (not one's own draw or move): a second person authenticates now
+    witness = forms.CharField(label="Witness's username", max_length=150, required=False)
+    witness_password = forms.CharField(label="Witness's password", required=False,
+                                       widget=forms.PasswordInput(attrs={"autocomplete": "off"}))
+    witness_code = forms.CharField(label="Witness's authenticator code (if they use one)",
+                                   required=False, max_length=10,
+                                   widget=forms.TextInput(attrs={"autocomplete": "off",
+                                                                 "inputmode": "numeric"}))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

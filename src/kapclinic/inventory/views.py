@@ -318,17 +318,24 @@ def reverse(request: HttpRequest, ledger_line_id: int) -> HttpResponse:
                         ledger_line_id, Action.STOCK_REVERSE, audit_read=False)
     form = ledger_forms.ReverseForm(request.POST or None)
     if request.method == "POST" and valid_and_audited(form):
+        data = form.cleaned_data
+        witness = member_named(line.clinic_id, data["witness"]) if data["witness"] else None
         try:
-            actions.reverse(line=line, reason=form.cleaned_data["reason"], by=request.user,
-                            role=request.membership.role)
+            if data["witness"] and witness is None:
+                raise FieldError("witness", "Nobody of this clinic has that username.")
+            actions.reverse(line=line, reason=data["reason"], by=request.user,
+                            role=request.membership.role, witness=witness,
+                            witness_password=data["witness_password"],
+                            witness_code=data["witness_code"])
         except FieldError as exc:
-            form.add_error("reason" if exc.field == "reason" else None, exc.message)
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             messages.success(request, f"Line {line.pk} is reversed.")
             return redirect("stock-lot", lot_id=line.lot_id)
     return render(request, "inventory/reverse.html", {
         "line": line, "lot": line.lot, "form": form,
-        "allowed": actions.may_reverse(line, request.user, request.membership.role)},
+        "allowed": actions.may_reverse(line, request.user, request.membership.role),
+        "correction": actions.is_correction(line, request.user)},
         status=422 if form.errors else 200)
 
 
@@ -374,6 +381,8 @@ def draw(request: HttpRequest) -> HttpResponse:
         dose = next((d for d in ext.doses_of([patient.pk]).get(patient.pk, [])
                      if d.administration_id == data["administration"]), None)
     if dose is None:
+        trail.record("denied", object_type="administration", object_id=str(data["administration"])[:20],
+                     detail={"reason": "not a dose of this clinic's", "patient": str(data["patient"])[:20]})
         form.add_error(None, "That dose is not one of this clinic's (or it was marked entered "
                              "in error): nothing was drawn.")
         return _draw_page(request, failed=form, status=422)
