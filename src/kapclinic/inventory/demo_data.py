@@ -42,6 +42,9 @@ def load(run: DemoRun) -> None:
             supplier_dea="RE0000001", invoice=f"INV-{run.rng.randint(100000, 999999)}",
             by=prescriber)
         actions.receive(lot=lot, location=safe, containers=containers, at=received, by=nurse)
+        # the initial inventory, taken as the stock was first handled (21 CFR 1304.11)
+        actions.record_count(lot=lot, location=safe, kind="initial",
+                             counted_mg=product.mg_per_container * containers, by=nurse)
         if i == 0:
             actions.transfer(lot=lot, source=safe, destination=cart,
                              amount_mg=product.mg_per_container, at=received + timedelta(hours=1),
