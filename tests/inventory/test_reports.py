@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import transaction
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kapclinic import cli
 from kapclinic.audit.actions import writing_directly
@@ -376,3 +378,42 @@ def test_the_commands_kinds_are_the_reports(clinic_a):
     ledger = next(a for a in commands["ledger"]._subparsers._group_actions)
     kinds = next(a for a in ledger.choices["report"]._actions if a.dest == "kind").choices
     assert tuple(kinds) == tuple(reports.KINDS)
+
+
+@given(st.lists(st.one_of(
+    st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=12),
+    st.sampled_from(["-35", "-3.5", "-", "-1e3", "-35 mg", "=1+2", "+1", "@A1", "\tx", "\rx", "-2+3",
+                     "0.5"])),
+    max_size=8))
+def test_a_rows_quick_check_neutralises_exactly_what_each_cell_would(cells):
+    assert list(reports.safe_row(cells)) == [reports.safe_cell(c) for c in cells]
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 12, 31)),
+       st.sampled_from(["America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kathmandu",
+                        "Pacific/Chatham", "America/St_Johns", "UTC"]))
+def test_the_records_clock_reads_every_moment_as_the_clinics_zone_does(naive_utc, name):
+    from zoneinfo import ZoneInfo
+
+    zone, at = ZoneInfo(name), naive_utc.replace(tzinfo=UTC)
+    clock = reports.LocalTime(zone)
+    for moment in (at, naive_utc.isoformat(" "), naive_utc, at.astimezone(zone)):
+        assert clock(moment) == f"{at.astimezone(zone):%Y-%m-%d %H:%M}"
+
+
+def test_the_records_clock_is_right_minute_by_minute_around_each_clock_change():
+    from zoneinfo import ZoneInfo
+
+    for name in ("America/New_York", "Australia/Lord_Howe", "Pacific/Chatham", "Europe/London"):
+        zone, clock = ZoneInfo(name), None
+        at, changes = datetime(2026, 1, 1, tzinfo=UTC), 0
+        while at.year == 2026:
+            after = at + timedelta(hours=1)
+            if at.astimezone(zone).utcoffset() != after.astimezone(zone).utcoffset():
+                changes += 1
+                clock = reports.LocalTime(zone)  # offsets first looked up near the change
+                for minute in range(-90, 91):
+                    moment = at + timedelta(minutes=minute)
+                    assert clock(moment) == f"{moment.astimezone(zone):%Y-%m-%d %H:%M}", (name, moment)
+            at = after
+        assert changes == 2, name

@@ -365,7 +365,10 @@ class LedgerLine(AppendOnlyRecord):
     class Meta:
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["lot", "location", "id"]),
-                   models.Index(fields=["clinic", "at"])]
+                   models.Index(fields=["clinic", "at"]),
+                   # a lot's first and last line at a location, and its lines before a moment:
+                   # the balances at a report's start (reports.balances_at)
+                   models.Index(fields=["lot", "location", "at"], name="inventory_line_lot_place_at")]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=Kind.values), name="inventory_line_kind_known"),
             models.CheckConstraint(condition=~Q(amount_mg=0), name="inventory_line_moves_something"),

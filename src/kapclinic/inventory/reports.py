@@ -20,11 +20,12 @@ import io
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Min, OuterRef, Q, Subquery, Sum
+from django.db import connection
+from django.db.models import OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic, User
@@ -174,7 +175,28 @@ def _listed(make: Callable[[], list[Row]]) -> Batches:
 # ---- words and numbers ---------------------------------------------------------------------
 
 def mg(value: Any) -> str:
-    return "" if value is None else qty(value)
+    """An amount as the ledger writes it: 1.5 not 1.500, 800 not 8E+2. Also a column read raw
+    (``_raw``): SQLite gives a stored decimal of at most three places as an int or a float."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        text = f"{value.normalize():f}"
+    elif isinstance(value, int):
+        return str(value)
+    elif isinstance(value, float):
+        text = f"{value:.3f}".rstrip("0").rstrip(".")
+    else:
+        return qty(value)
+    return "0" if text == "-0" else text
+
+
+def as_moment(value: Any) -> datetime | None:
+    """A date and time read raw (``_raw``): SQLite gives UTC as text, PostgreSQL a datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 def _exact(total: Any) -> Decimal:
@@ -186,12 +208,38 @@ def _ml(product: Product, amount_mg: Decimal) -> Decimal:
     return (amount_mg / product.concentration_mg_per_ml).quantize(Decimal("0.001"))
 
 
-def _when(moment: datetime | None, zone) -> str:
-    return "" if moment is None else f"{moment.astimezone(zone):%Y-%m-%d %H:%M}"
+class LocalTime:
+    """A moment (raw or not) as the clinic's wall clock reads it, "YYYY-MM-DD HH:MM": the same
+    as ``astimezone(zone)``, with the zone's offset looked up once per quarter hour of UTC (a
+    zone's offset changes only on a quarter hour in the years records are kept), which makes
+    a long report's dates several times cheaper."""
+
+    def __init__(self, zone) -> None:
+        self.zone = zone
+        self.offsets: dict[tuple[int, int, int, int, int], timedelta] = {}
+
+    def __call__(self, value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        key = (value.year, value.month, value.day, value.hour, value.minute // 15)
+        offset = self.offsets.get(key)
+        if offset is None:
+            offset = self.offsets[key] = value.replace(tzinfo=UTC).astimezone(self.zone).utcoffset()
+        return (value + offset).isoformat(" ", "minutes")
 
 
-def _day(moment: datetime | None, zone) -> str:
-    return "" if moment is None else f"{moment.astimezone(zone):%Y-%m-%d}"
+def _when(value: Any, zone) -> str:
+    at = as_moment(value)
+    return "" if at is None else f"{at.astimezone(zone):%Y-%m-%d %H:%M}"
+
+
+def _day(value: Any, zone) -> str:
+    at = as_moment(value)
+    return "" if at is None else f"{at.astimezone(zone):%Y-%m-%d}"
 
 
 def one_line(text: str) -> str:
@@ -233,21 +281,35 @@ def _registrant_note(facts: list[tuple[str, str]]) -> list[str]:
 
 # ---- reading many lines --------------------------------------------------------------------
 
-def _keyset(queryset, offset: int, limit: int | None) -> Iterator[list[dict]]:
-    """The rows of ``queryset`` (values(), ordered by at then id), ``BATCH`` at a time: the
-    first batch by offset, the next ones after the last (at, id) seen."""
+def _raw(queryset) -> list[tuple]:
+    """The rows of a values_list() queryset as the database gives them, without Django's
+    per-value conversions (a third of a long report's time on SQLite): dates and times go
+    through ``as_moment`` and amounts through ``mg`` instead."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _keyset(queryset, offset: int, limit: int | None) -> Iterator[list[tuple]]:
+    """The rows of ``queryset`` (values_list() starting with id then at, ordered by at then
+    id), read raw ``BATCH`` at a time: the first batch by offset, the next ones after the last
+    (at, id) seen (each batch one bounded query: no cursor stays open while rows stream)."""
     taken, last = 0, None
     while limit is None or taken < limit:
         size = BATCH if limit is None else min(BATCH, limit - taken)
         if last is None:
-            batch = list(queryset[offset:offset + size])
+            batch = _raw(queryset[offset:offset + size])
         else:
-            batch = list(queryset.filter(Q(at__gt=last[0]) | Q(at=last[0], id__gt=last[1]))[:size])
+            # at >= the last at, said plainly too: the index range starts there (the OR alone
+            # has SQLite read the period from its start again for every batch)
+            batch = _raw(queryset.filter(Q(at__gt=last[0]) | Q(at=last[0], id__gt=last[1]),
+                                         at__gte=last[0])[:size])
         if not batch:
             return
         yield batch
         taken += len(batch)
-        last = (batch[-1]["at"], batch[-1]["id"])
+        last = (as_moment(batch[-1][1]), batch[-1][0])
         if len(batch) < size:
             return
 
@@ -299,8 +361,15 @@ class Names:
                 self.disposals[row["pk"]] = row
 
 
+# what a line of the record reads from the ledger (no join: reversals are few, read apart)
+MOVE_FIELDS = ("id", "at", "kind", "amount_mg", "amount_ml", "containers", "method", "reason",
+               "session_id", "lot_id", "location_id", "recorded_by_id", "witness_id", "witnessed_at",
+               "patient_id", "reverses_id", "related_id", "disposal_id")
+
+
 class LineRows:
-    """Ledger lines (values() dicts) as rows of the record."""
+    """Ledger lines (``MOVE_FIELDS`` tuples) as rows of the record: the names they point at
+    come from ``Names``; a lot's words are made once."""
 
     COLUMNS = ("Date and time", "Product", "Lot", "Location", "What happened", "Containers", "mg",
                "mL", "Patient", "Patient's address", "Session", "Given or recorded by", "Witness",
@@ -310,117 +379,162 @@ class LineRows:
     def __init__(self, period: Period) -> None:
         self.period = period
         self.zone = period.clinic.zone
+        self.clock = LocalTime(self.zone)
         self.names = Names(period.clinic)
+        self.lots = {pk: (product_words(lot.product), lot.lot_number, lot.product.container_word,
+                          f"{lot.supplier_name}, {one_line(lot.supplier_address)}; DEA {lot.supplier_dea}")
+                     for pk, lot in self.names.lots.items()}
+        self._reversals: tuple[dict[int, tuple], dict[int, tuple]] | None = None
 
-    def reversals(self, batch: list[dict]) -> tuple[dict[int, tuple], dict[int, tuple]]:
-        """For the batch: which of its lines were reversed (by which line, when) and what each
-        of its reversals undid (the line's kind and when)."""
-        ids = [line["id"] for line in batch]
-        reversed_by = {row[0]: row[1:] for row in LedgerLine.objects.filter(reverses_id__in=ids)
-                       .values_list("reverses_id", "id", "at")}
-        undone = [line["reverses_id"] for line in batch if line["reverses_id"]]
-        undid = {row[0]: row[1:] for row in LedgerLine.objects.filter(id__in=undone)
-                 .values_list("id", "kind", "at")} if undone else {}
-        return reversed_by, undid
+    @property
+    def reversals(self) -> tuple[dict[int, tuple], dict[int, tuple]]:
+        """Which lines were reversed (by which line, when) and what each reversal undid (the
+        line's kind and when): every reversal from the period's start on, in one query (a
+        reversal is written after the line it undoes, so none of the period's is earlier)."""
+        if self._reversals is None:
+            reversed_by, undid = {}, {}
+            for pk, at, undone, kind, undone_at in LedgerLine.objects.filter(
+                    clinic_id=self.period.clinic.pk, kind=Kind.REVERSAL,
+                    at__gte=self.period.first - timedelta(days=1), at__lt=END_OF_TIME).values_list(
+                    "id", "at", "reverses_id", "reverses__kind", "reverses__at"):
+                reversed_by[undone] = (pk, at)
+                undid[pk] = (kind, undone_at)
+            self._reversals = reversed_by, undid
+        return self._reversals
 
-    def rows(self, batch: list[dict]) -> list[Row]:
+    def _disposal(self, disposal_id: int) -> tuple[str, str, str]:
+        """A destruction's manner, a return's recipient, a theft or loss's account, and the
+        witnesses of a destruction."""
+        disposal = self.names.disposals.get(disposal_id)
+        if disposal is None:
+            return "", "", ""
+        manner = other = ""
+        if disposal["kind"] == DisposalKind.DESTRUCTION:
+            manner = "; ".join(p for p in (disposal["method"],
+                                           disposal["place"] and f"at {disposal['place']}") if p)
+        elif disposal["kind"] == DisposalKind.RETURN:
+            other = "; ".join(p for p in (disposal["recipient_name"], one_line(disposal["recipient_address"]),
+                                          disposal["recipient_dea"] and f"DEA {disposal['recipient_dea']}")
+                              if p)
+        else:
+            manner = one_line(disposal["description"])
+        witnesses = " and ".join(self.names.user(w) for w in (disposal["witness_id"],
+                                                              disposal["second_witness_id"]) if w)
+        return manner, other, witnesses
+
+    def rows(self, batch: list[tuple]) -> list[Row]:
         names = self.names
-        names.users_of(u for line in batch for u in (line["recorded_by_id"], line["witness_id"]))
-        names.patients_of(line["patient_id"] for line in batch)
-        names.disposals_of(line["disposal_id"] for line in batch)
-        names.users_of(w for line in batch if line["disposal_id"]
-                       for w in (names.disposals[line["disposal_id"]]["witness_id"],
-                                 names.disposals[line["disposal_id"]]["second_witness_id"]))
-        reversed_by, undid = self.reversals(batch)
-        zone, labels = self.zone, dict(Kind.choices)
+        names.users_of(u for line in batch for u in (line[11], line[12]))
+        names.patients_of(line[14] for line in batch)
+        names.disposals_of(line[17] for line in batch)
+        names.users_of(w for line in batch if line[17] in names.disposals
+                       for w in (names.disposals[line[17]]["witness_id"],
+                                 names.disposals[line[17]]["second_witness_id"]))
+        zone, labels, lots, locations = self.zone, KIND_WORDS, self.lots, names.locations
+        users, patient, clock = names.users, names.patient, self.clock
+        reversed_by, undid = self.reversals
         found = []
-        for line in batch:
-            lot = names.lots[line["lot_id"]]
-            product = lot.product
-            kind = line["kind"]
-            what = labels.get(kind, kind)
-            manner = line["method"] or ""
-            other = ""
-            if kind == Kind.RECEIPT:
-                count = line["containers"] or 0
-                what = f"Received {count} {product.container_word}{'' if count == 1 else 's'}"
-                other = f"{lot.supplier_name}, {one_line(lot.supplier_address)}; DEA {lot.supplier_dea}"
-            elif kind == Kind.WASTE and line["related_id"]:
-                what = f"Wasted: the rest of the dose of line {line['related_id']}"
-            elif kind == Kind.REVERSAL:
-                undone_kind, undone_at = undid.get(line["reverses_id"], ("", None))
-                what = (f"Reversal of line {line['reverses_id']} "
+        for (pk, at, kind, amount_mg, amount_ml, containers, method, reason, session_id, lot_id,
+             location_id, recorded_by_id, witness_id, witnessed_at, patient_id, reverses_id, related_id,
+             disposal_id) in batch:
+            product, lot_number, container_word, supplier = lots[lot_id]
+            what, manner, other, witness = labels.get(kind, kind), method, "", ""
+            if kind == "receipt":
+                what = f"Received {containers} {container_word}{'' if containers == 1 else 's'}"
+                other = supplier
+            elif kind == "waste" and related_id:
+                what = f"Wasted: the rest of the dose of line {related_id}"
+            elif kind == "reversal":
+                undone_kind, undone_at = undid.get(pk, ("", None))
+                what = (f"Reversal of line {reverses_id} "
                         f"({labels.get(undone_kind, undone_kind).lower()}, {_day(undone_at, zone)})")
-            disposal = names.disposals.get(line["disposal_id"]) if line["disposal_id"] else None
-            if disposal is not None:
-                if disposal["kind"] == DisposalKind.DESTRUCTION:
-                    manner = "; ".join(p for p in (disposal["method"], disposal["place"] and
-                                                   f"at {disposal['place']}") if p)
-                elif disposal["kind"] == DisposalKind.RETURN:
-                    other = "; ".join(p for p in (disposal["recipient_name"],
-                                                  one_line(disposal["recipient_address"]),
-                                                  disposal["recipient_dea"] and
-                                                  f"DEA {disposal['recipient_dea']}") if p)
-                else:
-                    manner = one_line(disposal["description"])
-            if line["reason"]:
-                manner = f"{manner}; {one_line(line['reason'])}" if manner else one_line(line["reason"])
-            witness = ""
-            if line["witness_id"]:
-                witness = f"{names.user(line['witness_id'])} ({_when(line['witnessed_at'], zone)})"
-            elif disposal is not None and disposal["witness_id"]:
-                witness = " and ".join(names.user(w) for w in (disposal["witness_id"],
-                                                               disposal["second_witness_id"]) if w)
-            name, address, _mrn = names.patient(line["patient_id"])
-            reversal, css = "", f"kind-{kind}"
-            if line["id"] in reversed_by:
-                by_line, at = reversed_by[line["id"]]
-                reversal, css = f"Reversed by line {by_line} on {_day(at, zone)}", "is-reversed"
-            elif kind == Kind.REVERSAL:
-                reversal = f"Reverses line {line['reverses_id']}"
+            if disposal_id:
+                manner, other, witness = self._disposal(disposal_id)
+            if reason:
+                manner = f"{manner}; {one_line(reason)}" if manner else one_line(reason)
+            if witness_id:
+                witness = f"{users.get(witness_id, '')} ({clock(witnessed_at)})"
+            name, address, _mrn = patient(patient_id)
+            if pk in reversed_by:
+                reversed_by_id, reversed_at = reversed_by[pk]
+                reversal = f"Reversed by line {reversed_by_id} on {_day(reversed_at, zone)}"
+                css = "is-reversed"
+            elif kind == "reversal":
+                reversal, css = f"Reverses line {reverses_id}", "kind-reversal"
+            else:
+                reversal, css = "", f"kind-{kind}"
             found.append(Row((
-                _when(line["at"], zone), product_words(product), lot.lot_number,
-                names.locations.get(line["location_id"], ""), what,
-                str(line["containers"] or ""), mg(line["amount_mg"]), mg(line["amount_ml"]),
-                name, address, str(line["session_id"] or ""), names.user(line["recorded_by_id"]),
-                witness, manner, other, str(line["id"]), reversal),
-                patient_ids=(line["patient_id"],) if line["patient_id"] else (), css=css))
+                clock(at), product, lot_number, locations.get(location_id, ""),
+                what, str(containers or ""), mg(amount_mg), mg(amount_ml), name, address,
+                str(session_id or ""), users.get(recorded_by_id, ""), witness, manner, other, str(pk),
+                reversal),
+                patient_ids=(patient_id,) if patient_id else (), css=css))
         return found
 
 
-def _lines(period: Period, lot_ids: list[int] | None = None, **filters: Any):
+KIND_WORDS = {str(value): str(label) for value, label in Kind.choices}
+
+
+def _moves(period: Period, lot_ids: list[int] | None = None, *, count: bool = False, **filters: Any):
+    """The period's lines as ``MOVE_FIELDS`` in time order (or, ``count``, how many)."""
     lines = LedgerLine.objects.filter(clinic_id=period.clinic.pk, at__gte=period.first,
                                       at__lt=period.after, **filters)
     if lot_ids is not None:
         lines = lines.filter(lot_id__in=lot_ids)
-    return lines.order_by("at", "id").values(*LINE_FIELDS)
+    if count:
+        return lines.count()
+    return lines.order_by("at", "id").values_list(*MOVE_FIELDS)
 
 
 # ---- balances at a moment ------------------------------------------------------------------
 
-def totals_before(clinic_id: int, moment: datetime, *, by_location: bool = False) -> dict:
-    """Each lot's balance (or each lot and location's) from its lines before ``moment``, by
-    whichever is fewer lines to add: those before it, or the balances now less the lines
-    since (a recent period reads only its recent lines)."""
-    keys = ("lot_id", "location_id") if by_location else ("lot_id",)
+# The latest a line's "at" can be (a line is never dated in the future: actions._when). A
+# range needs both ends for SQLite's planner to read it by an index: with one end it guesses
+# a quarter of the table and reads the whole table in another order instead.
+END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
+START_OF_TIME = datetime(1900, 1, 1, tzinfo=UTC)  # before any ledger's first line (the same reason)
 
-    def key(row: dict) -> tuple | int:
-        return tuple(row[k] for k in keys) if by_location else row["lot_id"]
 
-    lines = LedgerLine.objects.filter(clinic_id=clinic_id)
-    now = timezone.now()
-    earliest = lines.aggregate(first=Min("at"))["first"]
-    if earliest is None or moment <= earliest:
-        return {}
-    if moment <= now and (moment - earliest) <= (now - moment):
-        return {key(row): _exact(row["total"]) for row in lines.filter(at__lt=moment)
-                .values(*keys).annotate(total=Sum("amount_mg")).order_by()}
-    totals: dict = {}
-    for row in for_clinic(Balance, clinic_id).values(*keys).annotate(total=Sum("quantity_mg")).order_by():
-        totals[key(row)] = _exact(row["total"])
-    for row in lines.filter(at__gte=moment).values(*keys).annotate(total=Sum("amount_mg")).order_by():
-        totals[key(row)] = totals.get(key(row), ZERO) - _exact(row["total"])
-    return totals
+def balances_at(clinic_id: int, moment: datetime) -> dict[tuple[int, int], Decimal]:
+    """Each lot's balance at each location just before ``moment``, adding up as few lines as
+    can be: a lot and location whose lines all came before it holds its balance now (which
+    ``kapclinic ledger verify`` checks against its lines), one whose lines all came after held
+    nothing, and only one with lines on both sides (a lot in use then) has its earlier lines
+    added. Its first and last lines are found by the (lot, location, at) index: a few reads
+    per lot, whatever the ledger's size."""
+    lines = LedgerLine.objects.filter(lot_id=OuterRef("lot_id"), location_id=OuterRef("location_id"))
+    spans = for_clinic(Balance, clinic_id).annotate(
+        first=Subquery(lines.order_by("at").values("at")[:1]),
+        last=Subquery(lines.order_by("-at").values("at")[:1])).values_list(
+        "lot_id", "location_id", "quantity_mg", "first", "last")
+    held: dict[tuple[int, int], Decimal] = {}
+    in_use: set[int] = set()
+    for lot_id, location_id, quantity, first, last in spans:
+        if first is None or first >= moment:
+            continue
+        if last < moment:
+            held[(lot_id, location_id)] = quantity
+        else:
+            in_use.add(lot_id)
+    if in_use:
+        for lot_id, location_id, total in LedgerLine.objects.filter(
+                lot_id__in=in_use, at__gte=START_OF_TIME, at__lt=moment).values(
+                "lot_id", "location_id").annotate(total=Sum("amount_mg")).order_by().values_list(
+                "lot_id", "location_id", "total"):
+            held[(lot_id, location_id)] = _exact(total)
+    return held
+
+
+def period_sums(period: Period) -> tuple[dict[int, Decimal], dict[tuple[int, str], Decimal]]:
+    """Each lot's balance at the start of the period (``balances_at``), and what each kind of
+    line moved of it during the period (one pass over the period's lines)."""
+    opening: dict[int, Decimal] = {}
+    for (lot_id, _), quantity in balances_at(period.clinic.pk, period.first).items():
+        opening[lot_id] = opening.get(lot_id, ZERO) + quantity
+    moved = {(lot_id, kind): _exact(total) for lot_id, kind, total in LedgerLine.objects.filter(
+        clinic_id=period.clinic.pk, at__gte=period.first, at__lt=period.after).values(
+        "lot_id", "kind").annotate(total=Sum("amount_mg")).order_by().values_list("lot_id", "kind", "total")}
+    return opening, moved
 
 
 # ---- the dispensing and administering record -----------------------------------------------
@@ -450,19 +564,17 @@ def dispensing(period: Period, *, product_id: int | None = None) -> Report:
                      container_words(p), "Schedule III")) for p in products]
 
     def balance_rows() -> list[Row]:
-        opening = totals_before(clinic_id, period.first)
-        closing = totals_before(clinic_id, period.after)
-        moved: dict[tuple[int, str], Decimal] = {}
-        for row in (LedgerLine.objects.filter(clinic_id=clinic_id, at__gte=period.first,
-                                              at__lt=period.after)
-                    .values("lot_id", "kind").annotate(total=Sum("amount_mg")).order_by()):
-            moved[(row["lot_id"], row["kind"])] = _exact(row["total"])
-        active = {lot_id for lot_id, _ in moved}
+        opening, moved = period_sums(period)
+        net: dict[int, Decimal] = {}
+        for (lot_id, _), total in moved.items():
+            if total:
+                net[lot_id] = net.get(lot_id, ZERO) + total
         rows = []
         for lot in lots:
             sums = [sum((moved.get((lot.pk, k), ZERO) for k in kinds), ZERO) for _, kinds in SUMMED]
-            start, end = opening.get(lot.pk, ZERO), closing.get(lot.pk, ZERO)
-            if not start and not end and lot.pk not in active:
+            start = opening.get(lot.pk, ZERO)
+            end = start + net.get(lot.pk, ZERO)
+            if not start and not end and lot.pk not in net:
                 continue
             product = lot.product
             rows.append(Row((product_words(product), lot.lot_number, f"{lot.expires_on:%Y-%m-%d}",
@@ -474,25 +586,24 @@ def dispensing(period: Period, *, product_id: int | None = None) -> Report:
     names, zone = lines.names, period.clinic.zone
 
     def receipts(offset: int, limit: int | None) -> Iterator[list[Row]]:
-        for batch in _keyset(_lines(period, lot_ids, kind=Kind.RECEIPT), offset, limit):
-            names.users_of(line["recorded_by_id"] for line in batch)
-            reversed_by, _ = lines.reversals(batch)
+        for batch in _keyset(_moves(period, lot_ids, kind=Kind.RECEIPT), offset, limit):
+            names.users_of(line[11] for line in batch)
+            reversed_by, _ = lines.reversals
             rows = []
             for line in batch:
-                lot = names.lots[line["lot_id"]]
-                undone = reversed_by.get(line["id"])
+                lot = names.lots[line[9]]
+                by = reversed_by.get(line[0])
+                undone = f"Reversed by line {by[0]} on {_day(by[1], zone)}" if by else ""
                 rows.append(Row((
-                    _day(line["at"], zone), product_words(lot.product), lot.lot_number,
-                    str(line["containers"] or ""), container_words(lot.product), mg(line["amount_mg"]),
-                    lot.supplier_name, one_line(lot.supplier_address), lot.supplier_dea, lot.invoice,
-                    names.locations.get(line["location_id"], ""), names.user(line["recorded_by_id"]),
-                    str(line["id"]),
-                    f"Reversed by line {undone[0]} on {_day(undone[1], zone)}" if undone else ""),
+                    _day(line[1], zone), product_words(lot.product), lot.lot_number, str(line[5] or ""),
+                    container_words(lot.product), mg(line[3]), lot.supplier_name,
+                    one_line(lot.supplier_address), lot.supplier_dea, lot.invoice,
+                    names.locations.get(line[10], ""), names.user(line[11]), str(line[0]), undone),
                     css="is-reversed" if undone else ""))
             yield rows
 
     def movements(offset: int, limit: int | None) -> Iterator[list[Row]]:
-        for batch in _keyset(_lines(period, lot_ids), offset, limit):
+        for batch in _keyset(_moves(period, lot_ids), offset, limit):
             yield lines.rows(batch)
 
     facts = _registrant(period, **({"Product": product_words(products[0])} if product_id and products
@@ -515,13 +626,13 @@ def dispensing(period: Period, *, product_id: int | None = None) -> Report:
                "Received by", "Line", "Reversal"), receipts,
               numeric=frozenset({"Containers", "mg", "Line"}),
               intro="Schedule III orders are documented by the supplier's invoice (no DEA Form 222).",
-              count=lambda: _lines(period, lot_ids, kind=Kind.RECEIPT).count()),
+              count=lambda: _moves(period, lot_ids, kind=Kind.RECEIPT, count=True)),
         Table("lines", "Every movement of stock", LineRows.COLUMNS, movements, numeric=LineRows.NUMERIC,
               intro="Oldest first, in clinic time. Administered: to whom (name and address), in mg "
                     "and mL, and who gave it. Wasted: the rest of a dose, how, and who witnessed "
                     "it. A mistake is never erased: the line stays, marked reversed, and its "
                     "reversal is listed too.",
-              count=lambda: _lines(period, lot_ids).count()),
+              count=lambda: _moves(period, lot_ids, count=True)),
     ]
     return Report("dispensing", KINDS["dispensing"], period, facts, tables, _registrant_note(facts))
 
@@ -537,7 +648,7 @@ def inventory(period: Period) -> Report:
 
     def rows() -> list[Row]:
         names = Names(period.clinic)
-        held = totals_before(clinic_id, moment, by_location=True) if moment < timezone.now() else {
+        held = balances_at(clinic_id, moment) if moment < timezone.now() else {
                 (b["lot_id"], b["location_id"]): b["quantity_mg"]
                 for b in for_clinic(Balance, clinic_id).values("lot_id", "location_id", "quantity_mg")}
         latest = StockCount.objects.filter(lot_id=OuterRef("lot_id"), location_id=OuterRef("location_id"),
@@ -920,7 +1031,12 @@ class Reads:
 # ---- CSV and text --------------------------------------------------------------------------
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_FIRST = frozenset(FORMULA_STARTS)
 NUMBER = re.compile(r"-?\d+(\.\d+)?")
+# any cell of a row (each cell after a NUL, which no stored text holds: PostgreSQL refuses it and
+# Django's forms too) that safe_cell would change: one C-level search per row, so the
+# cell-by-cell pass runs only for the rare row that needs it
+NEEDS_QUOTE = re.compile(r"\x00(?:[=+@\t\r]|-(?!\d+(?:\.\d+)?(?:\x00|$)))")
 
 
 def safe_cell(value: object) -> str:
@@ -933,6 +1049,14 @@ def safe_cell(value: object) -> str:
     return text
 
 
+def safe_row(row: Iterable[object]) -> Iterable[object]:
+    """The row with each cell as ``safe_cell`` makes it (the row itself when none changes)."""
+    cells = list(map(str, row))
+    if NEEDS_QUOTE.search("\x00" + "\x00".join(cells)):
+        return [safe_cell(c) for c in cells]
+    return cells
+
+
 def csv_lines(report: Report, reads: Reads | None = None) -> Iterator[str]:
     """The report as CSV, a batch at a time: its title and facts, then each table (its title,
     its header, its rows), a blank line between."""
@@ -942,7 +1066,7 @@ def csv_lines(report: Report, reads: Reads | None = None) -> Iterator[str]:
     def flush(rows: Iterable[Iterable[object]]) -> str:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows([safe_cell(c) for c in row] for row in rows)
+        writer.writerows(safe_row(row) for row in rows)
         return buffer.getvalue()
 
     yield flush([[report.title], *([label, value] for label, value in report.facts),
