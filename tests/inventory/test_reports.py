@@ -7,19 +7,16 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
-from django.db import transaction
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kapclinic import cli
-from kapclinic.audit.actions import writing_directly
 from kapclinic.audit.models import AuditEntry
-from kapclinic.inventory import actions, reports
-from kapclinic.inventory.models import DeaNotice, Disposal, Kind, NoticeStep
+from kapclinic.inventory import actions, disposals, reports
+from kapclinic.inventory.models import Disposal, NoticeStep
 from tests.conftest import PASSWORD, login, new_patient
 from tests.inventory.conftest import add_ketalar
 
@@ -186,6 +183,8 @@ def test_the_inventory_shows_each_lots_stock_with_its_last_count_and_whether_it_
     assert (row["Counted (mg)"], row["Exact or estimated"], row["Counted by"]) == (
         "360", "estimated", "Nina Nurse")
     assert row["Count against the ledger"] == "-5 mg against the ledger; not resolved"
+    assert dict(reports.inventory(period_of(clinic_a)).facts)["Next inventory due"].startswith(
+        "record the initial inventory")
 
 
 def test_the_inventory_at_the_end_of_an_earlier_period_is_the_stock_then(clinic_a, lot, safe, nurse):
@@ -199,23 +198,12 @@ def test_the_inventory_at_the_end_of_an_earlier_period_is_the_stock_then(clinic_
     assert now["On hand (mg)"] == "600"
 
 
-def dispose(lot, location, *, kind: str, mg: int, by, **fields) -> Disposal:
-    """A disposal and its line, as the disposals' actions will record them (written directly
-    here: this suite reads them)."""
-    with writing_directly("test setup: a disposal"), transaction.atomic():
-        disposal = Disposal.objects.create(clinic_id=lot.clinic_id, kind=kind, recorded_by=by, **fields)
-        actions._move(lot=lot, location=location, kind=Kind.LOSS if kind in ("theft", "loss") else kind,
-                      mg=Decimal(-mg), at=fields["happened_at"], by=by, disposal=disposal)
-    return disposal
-
-
 def test_a_destruction_lists_the_form_41_details_and_its_two_witnesses(
         clinic_a, stocked, safe, nurse, prescriber, clinic_admin):
-    dispose(stocked, safe, kind="destruction", mg=300, by=clinic_admin,
-            method="Incinerated by Safe Disposal Inc.", place="Clinic back office",
-            happened_at=timezone.now() - timedelta(minutes=5),
-            witness=prescriber, witnessed_at=timezone.now(), second_witness=nurse,
-            second_witnessed_at=timezone.now())
+    disposals.dispose(lot=stocked, location=safe, kind="destruction", amount_mg=300, by=clinic_admin,
+                      method="Incinerated by Safe Disposal Inc.", place="Clinic back office",
+                      happened_at=timezone.now() - timedelta(minutes=5), witness=prescriber,
+                      witness_password=PASSWORD, second_witness=nurse, second_witness_password=PASSWORD)
     report = reports.destruction(period_of(clinic_a))
     [row] = table(report, "destroyed")
     assert (row["NDC"], row["Lot (batch)"], row["Name"], row["Strength"], row["Form"],
@@ -233,33 +221,36 @@ def test_a_destruction_lists_the_form_41_details_and_its_two_witnesses(
 def test_a_loss_says_the_written_notice_is_overdue_until_it_is_sent_and_whether_form_106_is_filed(
         clinic_a, stocked, safe, clinic_admin):
     found = timezone.now() - timedelta(days=5)
-    loss = dispose(stocked, safe, kind="loss", mg=200, by=clinic_admin, happened_at=found,
-                   description="A vial missing from the safe at the evening count")
+    loss = disposals.dispose(lot=stocked, location=safe, kind="loss", amount_mg=200, by=clinic_admin,
+                             happened_at=found,
+                             description="A vial missing from the safe at the evening count")
     [row] = table(reports.losses(period_of(clinic_a, days_before=7)), "losses")
     assert row["Theft or loss"] == "Significant loss (DEA Form 106)"
     assert row["What happened"] == "A vial missing from the safe at the evening count"
     assert (row["Lost (mg)"], row["Full containers"]) == ("200", "1")
     assert row["Written notice to the DEA field division"].startswith("OVERDUE: was due by the end of ")
     assert row["DEA Form 106"].startswith("Not filed: expected within 45 days of discovery")
-    with writing_directly("test setup: the notices sent"):
-        DeaNotice.objects.create(disposal=loss, clinic=clinic_a, step=NoticeStep.WRITTEN_NOTICE,
-                                 done_at=found + timedelta(hours=2))
-        DeaNotice.objects.create(disposal=loss, clinic=clinic_a, step=NoticeStep.FORM_106,
-                                 done_at=timezone.now(), reference="F106-77")
+    disposals.record_notice(disposal=loss, step=NoticeStep.WRITTEN_NOTICE, done_at=found + timedelta(hours=2),
+                            by=clinic_admin)
+    disposals.record_notice(disposal=loss, step=NoticeStep.FORM_106, done_at=timezone.now(),
+                            reference="F106-77", by=clinic_admin)
     [row] = table(reports.losses(period_of(clinic_a, days_before=7)), "losses")
     assert row["Written notice to the DEA field division"].startswith("Sent ")
     assert "late" not in row["Written notice to the DEA field division"]
     assert row["DEA Form 106"].endswith("number F106-77")
 
 
-def test_written_notice_is_due_by_the_end_of_the_next_business_day(clinic_a):
+def test_a_written_notice_sent_after_the_next_business_day_is_marked_late(clinic_a):
     zone = clinic_a.zone
     friday = datetime(2026, 3, 6, 16, 0, tzinfo=zone)
-    assert reports.notice_due(friday, zone) == datetime(2026, 3, 10, 0, 0, tzinfo=zone)  # Monday's end
-    assert "late" in reports.notice_status(friday, datetime(2026, 3, 10, 9, 0, tzinfo=zone), zone,
-                                           friday + timedelta(days=10))
-    assert reports.notice_status(friday, None, zone, friday + timedelta(hours=1)) == \
+    due = disposals.notice_due(Disposal(clinic=clinic_a, happened_at=friday))  # Monday, day's end
+    assert reports.notice_status(due, datetime(2026, 3, 9, 17, 0, tzinfo=zone), zone, friday) == \
+        "Sent 2026-03-09 17:00"
+    assert reports.notice_status(due, datetime(2026, 3, 10, 9, 0, tzinfo=zone), zone, friday) == \
+        "Sent 2026-03-10 09:00 (late)"
+    assert reports.notice_status(due, None, zone, friday + timedelta(hours=1)) == \
         "Not sent yet: due by the end of 2026-03-09"
+    assert reports.notice_status(due, None, zone, friday + timedelta(days=4)).startswith("OVERDUE")
 
 
 # ---- the pages -------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from django.utils import timezone
 from kapclinic.accounts.models import Clinic, User
 from kapclinic.accounts.scoping import for_clinic
 from kapclinic.audit import trail
+from kapclinic.inventory import disposals, stock
 from kapclinic.inventory.models import (
     ZERO,
     Balance,
@@ -381,7 +382,7 @@ class LineRows:
         self.zone = period.clinic.zone
         self.clock = LocalTime(self.zone)
         self.names = Names(period.clinic)
-        self.lots = {pk: (product_words(lot.product), lot.lot_number, lot.product.container_word,
+        self.lots = {pk: (lot.product.name, lot.lot_number, lot.product.container_word,
                           f"{lot.supplier_name}, {one_line(lot.supplier_address)}; DEA {lot.supplier_dea}")
                      for pk, lot in self.names.lots.items()}
         self._reversals: tuple[dict[int, tuple], dict[int, tuple]] | None = None
@@ -628,7 +629,8 @@ def dispensing(period: Period, *, product_id: int | None = None) -> Report:
               intro="Schedule III orders are documented by the supplier's invoice (no DEA Form 222).",
               count=lambda: _moves(period, lot_ids, kind=Kind.RECEIPT, count=True)),
         Table("lines", "Every movement of stock", LineRows.COLUMNS, movements, numeric=LineRows.NUMERIC,
-              intro="Oldest first, in clinic time. Administered: to whom (name and address), in mg "
+              intro="Oldest first, in clinic time (each product's NDC, form and strength are in the "
+                    "first table). Administered: to whom (name and address), in mg "
                     "and mL, and who gave it. Wasted: the rest of a dose, how, and who witnessed "
                     "it. A mistake is never erased: the line stays, marked reversed, and its "
                     "reversal is listed too.",
@@ -688,8 +690,12 @@ def inventory(period: Period) -> Report:
         found.sort(key=lambda item: item[:4])
         return [item[-1] for item in found]
 
-    facts = _registrant(period, **{"Inventory as of": f"{_when(moment, zone)} (the end of the period, "
-                                                      "or now)"})
+    due = stock.inventory_due(clinic_id, timezone.localdate(timezone.now(), zone), zone)
+    facts = _registrant(period, **{
+        "Inventory as of": f"{_when(moment, zone)} (the end of the period, or now)",
+        "Last initial or periodic inventory": f"{due.last:%Y-%m-%d}" if due.last else "none recorded",
+        "Next inventory due": (f"{due.due:%Y-%m-%d}" + (" (overdue)" if due.overdue else "")) if due.due
+        else "record the initial inventory (a count of each lot, kind: initial inventory)"})
     settings = LedgerSettings.for_clinic(clinic_id)
     table = Table("inventory", "Stock on hand by lot and location",
                   ("Substance", "Product", "Strength", "Each container", "Lot", "Expires", "Location",
@@ -783,29 +789,15 @@ def destruction(period: Period) -> Report:
 
 # ---- thefts and losses (DEA Form 106 data) -------------------------------------------------
 
-def next_business_day(day: date) -> date:
-    """The first weekday after ``day`` (public holidays are not known here)."""
-    day += timedelta(days=1)
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return day
-
-
-def notice_due(discovered: datetime, zone) -> datetime:
-    """The end of the business day after discovery, in the clinic's zone (sessions.md 4:
-    written notice within one business day of discovery)."""
-    due_day = next_business_day(discovered.astimezone(zone).date())
-    return datetime.combine(due_day + timedelta(days=1), time.min, tzinfo=zone)
-
-
 FORM_106_DAYS = 45  # sessions.md 4, tagged [secondary]: summaries of the 2023 rule
 
 
-def notice_status(discovered: datetime, done: datetime | None, zone, now: datetime) -> str:
-    due = notice_due(discovered, zone)
-    due_words = f"due by the end of {_day(due - timedelta(days=1), zone)}"
+def notice_status(due: datetime, done: datetime | None, zone, now: datetime) -> str:
+    """The written notice to the DEA, due at ``due`` (``disposals.notice_due``: the end of the
+    business day after discovery), in words: sent (late?), not sent yet, or overdue."""
+    due_words = f"due by the end of {_day(due, zone)}"
     if done is not None:
-        late = " (late)" if done >= due else ""
+        late = " (late)" if done > due else ""
         return f"Sent {_when(done, zone)}{late}"
     if now >= due:
         return f"OVERDUE: was {due_words}"
@@ -842,7 +834,8 @@ def losses(period: Period) -> Report:
             product = lot.product
             written = notices.get((disposal["pk"], NoticeStep.WRITTEN_NOTICE))
             form = notices.get((disposal["pk"], NoticeStep.FORM_106))
-            status = notice_status(disposal["happened_at"], written and written["done_at"], zone, now)
+            due = disposals.notice_due(Disposal(clinic=period.clinic, happened_at=disposal["happened_at"]))
+            status = notice_status(due, written and written["done_at"], zone, now)
             full, partial = _packages(product, line["amount_mg"])
             found.append(Row((
                 _when(disposal["happened_at"], zone), labels.get(disposal["kind"], disposal["kind"]),
