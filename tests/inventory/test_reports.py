@@ -408,3 +408,15 @@ def test_the_records_clock_is_right_minute_by_minute_around_each_clock_change():
                     assert clock(moment) == f"{moment.astimezone(zone):%Y-%m-%d %H:%M}", (name, moment)
             at = after
         assert changes == 2, name
+
+
+def test_a_long_record_streams_batch_after_batch_without_losing_or_repeating_a_line(
+        clinic_a, lot, safe, nurse, monkeypatch):
+    monkeypatch.setattr(reports, "BATCH", 2)
+    same_moment = timezone.now() - timedelta(minutes=30)
+    received = [actions.receive(lot=lot, location=safe, containers=1, at=same_moment, by=nurse).pk
+                for _ in range(4)]
+    received.append(actions.receive(lot=lot, location=safe, containers=1, by=nurse).pk)
+    [lines] = [t for t in reports.dispensing(period_of(clinic_a)).tables if t.key == "lines"]
+    assert [int(row.cells[-2]) for row in lines.rows()] == received
+    assert [int(row.cells[-2]) for row in lines.rows(offset=3)] == received[3:]

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db.models import OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic, User
@@ -292,6 +292,19 @@ def _raw(queryset) -> list[tuple]:
         return cursor.fetchall()
 
 
+def _after(queryset, at: datetime, pk: int):
+    """The lines after (at, id) in (at, id) order, as a row comparison both databases read
+    from the (clinic, at, id) index in order, stopping at the batch's end (an OR of the two
+    columns has PostgreSQL sort the rest of the period for every batch). at >= the last at is
+    said plainly too: SQLite's planner starts its index range there."""
+    table = connection.ops.quote_name(LedgerLine._meta.db_table)
+    at_column, id_column = (f"{table}.{connection.ops.quote_name(c)}" for c in ("at", "id"))
+    # the SQL names two columns of the model; the values are parameters
+    return queryset.filter(at__gte=at).extra(  # noqa: S610
+        where=[f"({at_column}, {id_column}) > (%s, %s)"],
+        params=[connection.ops.adapt_datetimefield_value(at), pk])
+
+
 def _keyset(queryset, offset: int, limit: int | None) -> Iterator[list[tuple]]:
     """The rows of ``queryset`` (values_list() starting with id then at, ordered by at then
     id), read raw ``BATCH`` at a time: the first batch by offset, the next ones after the last
@@ -299,13 +312,7 @@ def _keyset(queryset, offset: int, limit: int | None) -> Iterator[list[tuple]]:
     taken, last = 0, None
     while limit is None or taken < limit:
         size = BATCH if limit is None else min(BATCH, limit - taken)
-        if last is None:
-            batch = _raw(queryset[offset:offset + size])
-        else:
-            # at >= the last at, said plainly too: the index range starts there (the OR alone
-            # has SQLite read the period from its start again for every batch)
-            batch = _raw(queryset.filter(Q(at__gt=last[0]) | Q(at=last[0], id__gt=last[1]),
-                                         at__gte=last[0])[:size])
+        batch = _raw(queryset[offset:offset + size] if last is None else _after(queryset, *last)[:size])
         if not batch:
             return
         yield batch
