@@ -82,6 +82,12 @@ KIND_HELP = {
 }
 NOT_SET = "not set"
 
+# The latest a line's "at" can be (a line is never dated in the future: actions._when). A
+# range needs both ends for SQLite's planner to read it by an index: with one end it guesses
+# a quarter of the table and reads the whole table in another order instead.
+END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
+START_OF_TIME = datetime(1900, 1, 1, tzinfo=UTC)  # before any ledger's first line (the same reason)
+
 
 class PeriodError(ValueError):
     def __init__(self, field: str, message: str) -> None:
@@ -495,13 +501,6 @@ def _moves(period: Period, lot_ids: list[int] | None = None, *, count: bool = Fa
 
 
 # ---- balances at a moment ------------------------------------------------------------------
-
-# The latest a line's "at" can be (a line is never dated in the future: actions._when). A
-# range needs both ends for SQLite's planner to read it by an index: with one end it guesses
-# a quarter of the table and reads the whole table in another order instead.
-END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
-START_OF_TIME = datetime(1900, 1, 1, tzinfo=UTC)  # before any ledger's first line (the same reason)
-
 
 def balances_at(clinic_id: int, moment: datetime) -> dict[tuple[int, int], Decimal]:
     """Each lot's balance at each location just before ``moment``, adding up as few lines as
@@ -1031,7 +1030,6 @@ class Reads:
 # ---- CSV and text --------------------------------------------------------------------------
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-FORMULA_FIRST = frozenset(FORMULA_STARTS)
 NUMBER = re.compile(r"-?\d+(\.\d+)?")
 # any cell of a row (each cell after a NUL, which no stored text holds: PostgreSQL refuses it and
 # Django's forms too) that safe_cell would change: one C-level search per row, so the
