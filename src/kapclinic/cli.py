@@ -439,6 +439,40 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ledger_report(args: argparse.Namespace) -> int:
+    """A clinic's controlled-substance record of a period on standard output, streamed (as the
+    page makes it), audited as the command: the report, then each patient named in it."""
+    from datetime import date
+
+    from kapclinic.accounts.models import Clinic
+    from kapclinic.audit import context
+    from kapclinic.inventory import reports
+
+    clinic = Clinic.objects.filter(slug=args.clinic).first()
+    if clinic is None:
+        raise CommandError(f"--clinic: no clinic {args.clinic!r} (a clinic's slug, as given to "
+                           "kapclinic createclinic)")
+    days = {}
+    for flag, text in (("from", args.date_from), ("to", args.date_to)):
+        try:
+            days[flag] = date.fromisoformat(text)
+        except ValueError:
+            raise CommandError(f"--{flag}: {text!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        period = reports.Period(clinic, days["from"], days["to"])
+    except reports.PeriodError as exc:
+        raise CommandError(f"--{exc.field}: {exc.message}") from None
+    context.set_system_actor("kapclinic ledger report", clinic.pk)
+    report = reports.build(args.kind, period)
+    reads = reports.Reads(report, args.format)
+    reads.start()
+    lines = reports.csv_lines(report, reads) if args.format == "csv" else reports.text_lines(report, reads)
+    for chunk in lines:
+        sys.stdout.write(chunk)
+    sys.stdout.flush()
+    return 0
+
+
 # Django commands that would change people or health records without an audit entry (or wipe
 # them), each with the audited way to do what it does.
 REFUSED_MANAGE_COMMANDS = {
@@ -596,6 +630,20 @@ def build_parser() -> argparse.ArgumentParser:
     ledger_verify = ledger_sub.add_parser("verify", help="check that every balance equals the "
                                                          "sum of its ledger lines")
     ledger_verify.set_defaults(func=cmd_ledger_verify)
+    ledger_report = ledger_sub.add_parser("report", help="a period's controlled-substance record "
+                                                         "(for the DEA) on standard output")
+    ledger_report.add_argument("--clinic", required=True, help="the clinic's slug")
+    ledger_report.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
+    ledger_report.add_argument("--to", dest="date_to", required=True, help="last day, YYYY-MM-DD")
+    ledger_report.add_argument("--kind", default="dispensing", choices=("dispensing", "inventory",
+                                                                        "destruction", "loss",
+                                                                        "reconciliation"),
+                               help="dispensing (the default): every movement with each lot's "
+                                    "balances; inventory: stock at the end of the period; "
+                                    "destruction: destroyed and returned; loss: thefts and "
+                                    "losses; reconciliation: doses against draws")
+    ledger_report.add_argument("--format", default="text", choices=("text", "csv"))
+    ledger_report.set_defaults(func=cmd_ledger_report)
 
     pk = sub.add_parser("pk", help="pharmacokinetic models and simulation (decision support)")
     pk_cli.add_arguments(pk)

@@ -365,7 +365,13 @@ class LedgerLine(AppendOnlyRecord):
     class Meta:
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["lot", "location", "id"]),
-                   models.Index(fields=["clinic", "at"])]
+                   # a period's lines in time order, a batch at a time by keyset on (at, id)
+                   # (reports): with id in the index PostgreSQL reads each batch in order and
+                   # stops, instead of sorting the rest of the period for every batch
+                   models.Index(fields=["clinic", "at", "id"], name="inventory_line_clinic_at_id"),
+                   # a lot's first and last line at a location, and its lines before a moment:
+                   # the balances at a report's start (reports.balances_at)
+                   models.Index(fields=["lot", "location", "at"], name="inventory_line_lot_place_at")]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=Kind.values), name="inventory_line_kind_known"),
             models.CheckConstraint(condition=~Q(amount_mg=0), name="inventory_line_moves_something"),

@@ -25,3 +25,12 @@ urlpatterns = [
     path("stock/losses/", disposal_views.losses, name="stock-losses"),
     path("stock/disposals/<int:disposal_id>/notice/", disposal_views.notice, name="stock-notice"),
 ]
+
+# the DEA records of a period: on a page (printable) and as CSV
+from kapclinic.inventory import report_views  # noqa: E402
+
+urlpatterns += [
+    path("stock/reports/", report_views.reports_page, name="stock-reports"),
+    path("stock/reports/record/", report_views.report_page, name="stock-report"),
+    path("stock/reports/record.csv", report_views.report_csv, name="stock-report-csv"),
+]
