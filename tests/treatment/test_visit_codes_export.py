@@ -98,9 +98,10 @@ def test_a_visit_codes_file_with_a_gap_or_a_bad_code_is_refused_naming_the_field
 
 
 def test_a_cell_a_spreadsheet_would_run_as_a_formula_starts_with_an_apostrophe():
-    for cell in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
+    for cell in ("=1+1", "+1", "-1+1", "-cmd|' /C calc'!A0", "@SUM(A1)", "\tx", "\rx"):
         assert export.safe_cell(cell) == "'" + cell
     assert export.safe_cell("G2082") == "G2082" and export.safe_cell(56) == "56"
+    assert export.safe_cell("-35") == "-35"  # a plain signed number stays a number
 
 
 # ---- sessions, as the app records them -----------------------------------------------------

@@ -50,6 +50,7 @@ from kapclinic.inventory.models import (
 from kapclinic.inventory.templatetags.ledger import qty
 from kapclinic.patients.models import Patient
 from kapclinic.platform import extensions as ext
+from kapclinic.platform.spreadsheet import NUMBER, safe_cell, safe_row  # noqa: F401 (tests read them here)
 
 # engineering bounds on one report's cost (not rules): two years, a leap day included (the
 # federal retention), and the years records are kept in
@@ -1028,32 +1029,6 @@ class Reads:
 
 
 # ---- CSV and text --------------------------------------------------------------------------
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-NUMBER = re.compile(r"-?\d+(\.\d+)?")
-# any cell of a row (each cell after a NUL, which no stored text holds: PostgreSQL refuses it and
-# Django's forms too) that safe_cell would change: one C-level search per row, so the
-# cell-by-cell pass runs only for the rare row that needs it
-NEEDS_QUOTE = re.compile(r"\x00(?:[=+@\t\r]|-(?!\d+(?:\.\d+)?(?:\x00|$)))")
-
-
-def safe_cell(value: object) -> str:
-    """A cell a spreadsheet shows as text: one starting with = + - @ (or a tab, a return) would
-    be read as a formula, so it gets an apostrophe in front; a plain signed number ("-35") is a
-    number, not a formula, and stays one."""
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(text):
-        return "'" + text
-    return text
-
-
-def safe_row(row: Iterable[object]) -> Iterable[object]:
-    """The row with each cell as ``safe_cell`` makes it (the row itself when none changes)."""
-    cells = list(map(str, row))
-    if NEEDS_QUOTE.search("\x00" + "\x00".join(cells)):
-        return [safe_cell(c) for c in cells]
-    return cells
-
 
 def csv_lines(report: Report, reads: Reads | None = None) -> Iterator[str]:
     """The report as CSV, a batch at a time: its title and facts, then each table (its title,

@@ -21,12 +21,12 @@ from kapclinic.audit import trail
 from kapclinic.clinical import safety
 from kapclinic.patients.models import Patient
 from kapclinic.platform.idempotency import FORM_FIELD, one_time_form
+from kapclinic.platform.spreadsheet import safe_cell
 from kapclinic.treatment import ae_actions, safety_listing
 from kapclinic.treatment import ae_forms as forms
 from kapclinic.treatment.ae_models import AdverseEvent, AdverseEventSettings, Reporter
 from kapclinic.treatment.errors import FieldError
 from kapclinic.treatment.models import Session
-from kapclinic.treatment.visit_codes import safe_cell
 
 
 def _refused(form, exc: FieldError) -> None:

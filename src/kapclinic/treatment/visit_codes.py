@@ -46,6 +46,7 @@ from kapclinic.accounts.permissions import Action, require
 from kapclinic.accounts.scoping import for_clinic
 from kapclinic.audit import trail
 from kapclinic.clinical.codes.visit_codes import visit_codes
+from kapclinic.platform.spreadsheet import safe_cell
 from kapclinic.treatment.models import (
     Administration,
     AdministrationEvent,
@@ -57,7 +58,6 @@ from kapclinic.treatment.models import (
 MAX_PERIOD_DAYS = 366  # engineering bound on one export's cost: a year, leap years included
 BATCH = 500
 LISTED = (State.DISCHARGED, State.STOPPED)
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 COLUMNS = ("Date of service", "Session", "MRN", "Protocol", "Drug", "Route", "Dose given (mg)",
            "Visit code", "Code description", "Note", "Session ended", "Dose started",
@@ -84,13 +84,6 @@ def check_period(start: date, end: date) -> None:
     if (end - start).days + 1 > MAX_PERIOD_DAYS:
         raise PeriodError("to", f"the period is {(end - start).days + 1} days; export at most "
                                 f"{MAX_PERIOD_DAYS} days at a time")
-
-
-def safe_cell(value: object) -> str:
-    """A cell as text a spreadsheet shows as text: a leading = + - @ (or tab, return) would be
-    read as a formula, so it gets an apostrophe in front."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 # ---- the rows ------------------------------------------------------------------------------
