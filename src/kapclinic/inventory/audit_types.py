@@ -7,6 +7,7 @@ class AuditActions(models.TextChoices):
     WITNESSED = "witnessed", "Witnessed a controlled-substance wastage"
     REVERSE = "reverse", "Reversed"
     WITNESSED_DESTRUCTION = "witnessed_destruction", "Witnessed a destruction of inventory"
+    EXPORT = "export", "Exported"  # the same label as the treatment app's
 
 
 class AuditRecords(models.TextChoices):

@@ -1015,7 +1015,9 @@ class Reads:
                 "to": period.end.isoformat(), "as": self.shown_as}
 
     def start(self, **detail: Any) -> None:
-        trail.record("list", object_type="stock", object_id=self.report.kind,
+        # a CSV or the command line takes the record away: an export; a page only shows it
+        trail.record("list" if self.shown_as == "page" else "export", object_type="stock",
+                     object_id=self.report.kind,
                      clinic_id=self.report.period.clinic.pk, detail={**self._detail, **detail})
 
     def rows(self, rows: Iterable[Row]) -> None:
