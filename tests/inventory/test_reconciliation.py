@@ -105,3 +105,19 @@ def test_another_clinics_doses_are_reconciled_only_in_that_clinic(clinic_a, clin
     assert found(clinic_a) == []
     [theirs] = found(clinic_b)
     assert theirs.patient_id == patient_b.pk
+
+
+def test_the_stock_page_says_when_a_draws_dose_was_marked_entered_in_error(
+        stocked, safe, patient, prescriber, nurse):
+    from kapclinic.treatment import actions as treatment
+    from tests.conftest import login
+    from tests.treatment.helpers import cleared, eligible_and_consented, minutes_ago
+
+    eligible_and_consented(patient, prescriber)
+    session = cleared(patient, prescriber, nurse, start=20)
+    given = treatment.record_administration(session, at=minutes_ago(1), by=nurse, dose_mg_per_kg=0.5,
+                                            lot="K123")
+    assert "not match" not in login(prescriber).get("/stock/").content.decode()
+    treatment.mark_administration_entered_in_error(given, reason="wrong patient", by=prescriber)
+    page = login(prescriber).get("/stock/").content.decode()
+    assert "1 draw from stock does not match its dose" in page and "kind=reconciliation" in page

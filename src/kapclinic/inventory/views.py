@@ -20,7 +20,7 @@ from kapclinic.accounts.models import Clinic
 from kapclinic.accounts.permissions import Action, require, role_can
 from kapclinic.accounts.scoping import for_clinic, get_for_user
 from kapclinic.audit import trail
-from kapclinic.inventory import actions, disposals, stock
+from kapclinic.inventory import actions, disposals, reports, stock
 from kapclinic.inventory import forms as ledger_forms
 from kapclinic.inventory.errors import FieldError
 from kapclinic.inventory.models import Kind, LedgerLine, LedgerSettings, Location, Lot, Product
@@ -77,6 +77,11 @@ def stock_page(request: HttpRequest) -> HttpResponse:
     undrawn = []
     if _can(request, Action.STOCK_ADMINISTER):
         undrawn = stock.undrawn_doses(clinic_id, timezone.now() - timedelta(days=stock.UNDRAWN_DAYS))
+    # draws that do not match their dose (another amount or patient, a dose entered in error):
+    # the undrawn doses have their own banner
+    since = today - timedelta(days=stock.UNDRAWN_DAYS)
+    unreconciled = [m for m in reports.mismatches(reports.Period(_clinic(request), since, today))
+                    if m.line_id is not None]
     return render(request, "inventory/stock.html", {
         "rows": rows, "today": today, "undrawn": len(undrawn),
         "show_empty": request.GET.get("empty") == "1",
@@ -91,6 +96,7 @@ def stock_page(request: HttpRequest) -> HttpResponse:
         "expiry_days": stock.EXPIRY_WARNING_DAYS,
         "discrepancies": actions.open_discrepancies(clinic_id).count(),
         "awaiting_notice": disposals.awaiting_notice(clinic_id).count(),
+        "unreconciled": len(unreconciled), "reconcile_from": since, "reconcile_to": today,
         "inventory": stock.inventory_due(clinic_id, today, _clinic(request).zone),
         "overdue_notice": len(disposals.overdue(clinic_id)),
         "can_report_loss": _can(request, Action.STOCK_REPORT_LOSS),
