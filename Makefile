@@ -30,14 +30,19 @@ run: install
 	$(BIN)/kapclinic demo --if-empty
 	$(BIN)/kapclinic serve --port $(PORT)
 
+# pytest-xdist: one test process per core (TEST_WORKERS=0 runs them in this one); a test file
+# stays on one worker (loadfile) so its module-scoped setup (a browser, a demo) is built once.
+TEST_WORKERS ?= auto
+XDIST = -n $(TEST_WORKERS) --dist loadfile
+
 test: install-dev
-	$(BIN)/pytest
+	$(BIN)/pytest $(XDIST)
 
 test-postgres: install-dev
-	KAPCLINIC_TEST_POSTGRES=1 $(BIN)/pytest -m "not browser"
+	KAPCLINIC_TEST_POSTGRES=1 $(BIN)/pytest $(XDIST) -m "not browser"
 
 test-browser: install-dev
-	$(BIN)/pytest -m browser
+	$(BIN)/pytest $(XDIST) -m browser
 
 bench: install-dev
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -5,7 +5,6 @@ retried when refused, never sent twice, and never sent while an audited write wa
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from datetime import timedelta
 from email import message_from_bytes
@@ -31,10 +30,18 @@ from tests.test_cli import kapclinic
 PASSWORD_IN_URL = "s3cret-mail-pass"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class LoopbackController(Controller):
+    """aiosmtpd's threaded SMTP server on 127.0.0.1, on a port the kernel picks when the server
+    binds (port 0), read back before the controller's first connection. Probing for a free
+    port and binding it afterwards left a window in which another test process (pytest-xdist
+    runs several) could take the same port."""
+
+    def __init__(self, handler) -> None:
+        super().__init__(handler, hostname="127.0.0.1", port=0)
+
+    def _trigger_server(self) -> None:
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
 
 
 class Mailbox:
@@ -67,7 +74,7 @@ class Mailbox:
 @pytest.fixture
 def smtp_server():
     mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller = LoopbackController(mailbox)
     controller.start()
     try:
         with override_settings(EMAIL_BACKEND=mailconfig.SMTP, EMAIL_HOST="127.0.0.1",
@@ -143,7 +150,7 @@ def test_kapclinic_check_warns_when_production_has_no_email(tmp_path):
 
 def test_sendtestemail_reaches_the_configured_mail_server(tmp_path):
     mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller = LoopbackController(mailbox)
     controller.start()
     try:
         result = kapclinic(tmp_path, "manage", "sendtestemail", "admin@clinic.example", env={

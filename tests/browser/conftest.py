@@ -32,9 +32,11 @@ class OneRequestAtATime(ThreadedWSGIServer):
     form's post, would interleave inside one transaction and collide (two audit entries taking
     the same sequence number). The real server gives each request its own connection and
     SQLite's IMMEDIATE transactions queue the writers; here the app answers one request at a
-    time, while connections stay open in their threads (keep-alive)."""
+    time, while connections stay open in their threads (keep-alive). The test's own queries
+    wait for the request being answered too (queries_wait_for_the_live_server below); the lock
+    is re-entrant so that a request's queries, which pass through the same wait, go on."""
 
-    lock = threading.Lock()
+    lock = threading.RLock()
 
     def set_app(self, application):
         def one_at_a_time(environ, start_response):
@@ -50,6 +52,26 @@ class OneRequestAtATime(ThreadedWSGIServer):
 
 
 LiveServerThread.server_class = OneRequestAtATime
+
+
+@pytest.fixture(autouse=True)
+def queries_wait_for_the_live_server(request) -> Iterator[None]:
+    """While a page polls (the room board, a session page), the test's own queries on the
+    shared connection, say setting two hours back by hand, could run in the middle of a
+    request's and fail with "database table is locked" (seen in test_session_walk.py when the
+    suite ran in parallel on a busy machine). Each statement the test runs waits for the
+    request being answered; a request's own statements take the lock they already hold."""
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    from django.db import connection
+
+    def one_at_a_time(execute, sql, params, many, context):
+        with OneRequestAtATime.lock:
+            return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(one_at_a_time):
+        yield
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO_ROOT / "test-output" / "screenshots"   # git-ignored (test-output/)
