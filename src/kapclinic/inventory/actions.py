@@ -53,7 +53,7 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 # ---- input checks --------------------------------------------------------------------------
 
-def _text(field: str, value: str, *, required: bool = False, max_length: int = MAX_TEXT) -> str:
+def clean_text(field: str, value: str, *, required: bool = False, max_length: int = MAX_TEXT) -> str:
     value = (value or "").strip()
     if required and not value:
         raise FieldError(field, "is required")
@@ -80,7 +80,7 @@ def _amount(field: str, value, *, maximum: Decimal = MAX_MG) -> Decimal:
     return number
 
 
-def _when(at: datetime | None, clinic_id: int, field: str = "at") -> datetime:
+def moment(at: datetime | None, clinic_id: int, field: str = "at") -> datetime:
     """When a movement happened: not in the future, and not further back than the clinic's
     late-entry allowance (older movements are found by a count, not back-dated)."""
     now = timezone.now()
@@ -117,7 +117,7 @@ def mg_from(product: Product, *, amount_mg=None, amount_ml=None, field: str = "a
 @action
 def add_product(*, clinic: Clinic, ndc: str, name: str, drug: str, form: str,
                 concentration_mg_per_ml, container_ml, by: User | None) -> Product:
-    ndc = _text("ndc", ndc, required=True, max_length=20)
+    ndc = clean_text("ndc", ndc, required=True, max_length=20)
     if not all(part.isdigit() for part in ndc.split("-")) or sum(c.isdigit() for c in ndc) < 8:
         raise FieldError("ndc", "is the product's National Drug Code: digits in groups "
                                 "separated by hyphens, as on the label (e.g. 42023-113)")
@@ -128,7 +128,7 @@ def add_product(*, clinic: Clinic, ndc: str, name: str, drug: str, form: str,
     if Product.objects.filter(clinic=clinic, ndc=ndc).exists():
         raise FieldError("ndc", f"the clinic already stocks a product with NDC {ndc}")
     product = Product.objects.create(
-        clinic=clinic, ndc=ndc, name=_text("name", name, required=True, max_length=120),
+        clinic=clinic, ndc=ndc, name=clean_text("name", name, required=True, max_length=120),
         drug=drug, form=form,
         concentration_mg_per_ml=_amount("concentration_mg_per_ml", concentration_mg_per_ml,
                                         maximum=MAX_CONCENTRATION),
@@ -141,7 +141,7 @@ def add_product(*, clinic: Clinic, ndc: str, name: str, drug: str, form: str,
 
 @action
 def add_location(*, clinic: Clinic, name: str, by: User | None) -> Location:
-    name = _text("name", name, required=True, max_length=80)
+    name = clean_text("name", name, required=True, max_length=80)
     if Location.objects.filter(clinic=clinic, name__iexact=name).exists():
         raise FieldError("name", f"the clinic already has a location called {name}")
     location = Location.objects.create(clinic=clinic, name=name, created_by=by)
@@ -152,12 +152,8 @@ def add_location(*, clinic: Clinic, name: str, by: User | None) -> Location:
 @action
 def add_lot(*, product: Product, lot_number: str, expires_on: date, supplier_name: str,
             supplier_address: str, supplier_dea: str, invoice: str, by: User | None) -> Lot:
-    lot_number = _text("lot_number", lot_number, required=True, max_length=60)
-    dea = _text("supplier_dea", supplier_dea, required=True, max_length=20).upper()
-    # a DEA registration number: two letters and seven digits
-    if len(dea) != 9 or not dea[:2].isalpha() or not dea[2:].isdigit():
-        raise FieldError("supplier_dea", "is the supplier's DEA registration number: two "
-                                         "letters and seven digits, as on the invoice")
+    lot_number = clean_text("lot_number", lot_number, required=True, max_length=60)
+    dea = dea_number("supplier_dea", supplier_dea)
     if not isinstance(expires_on, date):
         raise FieldError("expires_on", "must be a date")
     if not 2000 <= expires_on.year <= 2100:  # engineering bounds: a mistyped year, not a lot
@@ -167,9 +163,9 @@ def add_lot(*, product: Product, lot_number: str, expires_on: date, supplier_nam
     lot = Lot.objects.create(
         clinic_id=product.clinic_id, product=product, lot_number=lot_number,
         expires_on=expires_on,
-        supplier_name=_text("supplier_name", supplier_name, required=True, max_length=120),
-        supplier_address=_text("supplier_address", supplier_address, required=True, max_length=300),
-        supplier_dea=dea, invoice=_text("invoice", invoice, required=True, max_length=60),
+        supplier_name=clean_text("supplier_name", supplier_name, required=True, max_length=120),
+        supplier_address=clean_text("supplier_address", supplier_address, required=True, max_length=300),
+        supplier_dea=dea, invoice=clean_text("invoice", invoice, required=True, max_length=60),
         created_by=by)
     trail.record("create", object_type="lot", object_id=lot.pk,
                  detail={"product": product.pk, "lot_number": lot_number})
@@ -178,7 +174,7 @@ def add_lot(*, product: Product, lot_number: str, expires_on: date, supplier_nam
 
 def dea_number(field: str, value: str, *, required: bool = True) -> str:
     """A DEA registration number: two letters and seven digits."""
-    dea = _text(field, value, required=required, max_length=20).upper()
+    dea = clean_text(field, value, required=required, max_length=20).upper()
     if dea and (len(dea) != 9 or not dea[:2].isalpha() or not dea[2:].isdigit()):
         raise FieldError(field, "is a DEA registration number: two letters and seven digits")
     return dea
@@ -204,7 +200,7 @@ def save_settings(*, clinic: Clinic, by: User | None, **wanted) -> LedgerSetting
         elif field == "registrant_dea":
             clean[field] = dea_number(field, value, required=False)
         elif field in ("registrant_name", "registrant_address"):
-            clean[field] = _text(field, value, max_length=300 if field.endswith("address") else 200)
+            clean[field] = clean_text(field, value, max_length=300 if field.endswith("address") else 200)
         else:
             raise FieldError(field, "is not a record setting")
     changed = {f: v for f, v in clean.items() if getattr(current, f) != v}
@@ -235,7 +231,7 @@ def _locked_balance(lot: Lot, location: Location) -> Balance:
     return balance
 
 
-def _move(*, lot: Lot, location: Location, kind: str, mg: Decimal, at: datetime,
+def move(*, lot: Lot, location: Location, kind: str, mg: Decimal, at: datetime,
           by: User | None, **fields) -> LedgerLine:
     """Write one line of ``mg`` (signed) and move the balance with it, never below zero.
 
@@ -273,8 +269,8 @@ def receive(*, lot: Lot, location: Location, containers: int, at: datetime | Non
     if not isinstance(containers, int) or not 0 < containers <= MAX_CONTAINERS:
         raise FieldError("containers", f"must be a whole number from 1 to {MAX_CONTAINERS}")
     mg = (lot.product.mg_per_container * containers).quantize(QUANTUM)
-    return _move(lot=lot, location=location, kind=Kind.RECEIPT, mg=mg,
-                 at=_when(at, lot.clinic_id), by=by, containers=containers)
+    return move(lot=lot, location=location, kind=Kind.RECEIPT, mg=mg,
+                 at=moment(at, lot.clinic_id), by=by, containers=containers)
 
 
 def draws_of(administration_id: int) -> list[LedgerLine]:
@@ -330,7 +326,7 @@ def draw_for_dose(*, lot: Lot, location: Location, patient, session_id: int,
     problems = misfits(lot, drug=drug, route=route, concentration=concentration)
     if problems:
         raise FieldError("lot", "; ".join(problems) + ": nothing was drawn")
-    when = _when(at, lot.clinic_id)
+    when = moment(at, lot.clinic_id)
     if expired_on(lot, when) and not expired_confirmed:
         raise FieldError("expired_confirmed", f"lot {lot.lot_number} expired on "
                                               f"{lot.expires_on:%-d %b %Y}, before the dose: tick "
@@ -343,7 +339,7 @@ def draw_for_dose(*, lot: Lot, location: Location, patient, session_id: int,
     number = len(draws_of(administration_id)) + 1
     try:
         with transaction.atomic():
-            return _move(lot=lot, location=location, kind=Kind.ADMINISTRATION, mg=-mg,
+            return move(lot=lot, location=location, kind=Kind.ADMINISTRATION, mg=-mg,
                          at=when, by=by, patient=patient, session_id=session_id,
                          administration_id=administration_id, draw_number=number)
     except IntegrityError:
@@ -388,7 +384,7 @@ def waste(*, draw: LedgerLine, amount_mg=None, amount_ml=None, method: str,
         raise FieldError("draw", "that draw was reversed: nothing of it is left to waste")
     lot, location = draw.lot, draw.location
     mg = mg_from(lot.product, amount_mg=amount_mg, amount_ml=amount_ml)
-    method = _text("method", method, required=True, max_length=200)
+    method = clean_text("method", method, required=True, max_length=200)
     # under the balance's lock, so two wastage records of one remainder cannot both fit
     list(Balance.objects.select_for_update().filter(lot=lot, location=location))
     left = remainder_of(draw) - wasted_after(draw)
@@ -398,7 +394,7 @@ def waste(*, draw: LedgerLine, amount_mg=None, amount_ml=None, method: str,
                                       "the containers opened for this dose: nothing was recorded"
                          if left > 0 else "nothing is left to waste of this dose (a nasal device "
                                           "is used whole; a vial's remainder is already wasted)")
-    when = _when(at, lot.clinic_id)
+    when = moment(at, lot.clinic_id)
     if when < draw.at.replace(second=0, microsecond=0):  # a form gives whole minutes
         raise FieldError("at", "is before the dose was drawn")
     required = LedgerSettings.for_clinic(lot.clinic_id).witness_waste
@@ -407,7 +403,7 @@ def waste(*, draw: LedgerLine, amount_mg=None, amount_ml=None, method: str,
         witnesses.confirm_witness(lot, by=by, witness=witness, password=witness_password,
                                   code=witness_code)
         witnessed_at = timezone.now()
-    return _move(lot=lot, location=location, kind=Kind.WASTE, mg=-mg, at=when, by=by,
+    return move(lot=lot, location=location, kind=Kind.WASTE, mg=-mg, at=when, by=by,
                  method=method, witness=witness if witnessed_at else None,
                  witnessed_at=witnessed_at, related=draw, patient=draw.patient,
                  session_id=draw.session_id)
@@ -422,11 +418,11 @@ def transfer(*, lot: Lot, source: Location, destination: Location, amount_mg=Non
         raise FieldError("destination", "must be another location than where it is now")
     _same_clinic("destination", destination, lot.clinic_id)
     mg = mg_from(lot.product, amount_mg=amount_mg, amount_ml=amount_ml)
-    when = _when(at, lot.clinic_id)
-    reason = _text("reason", reason)
-    out = _move(lot=lot, location=source, kind=Kind.TRANSFER_OUT, mg=-mg, at=when, by=by,
+    when = moment(at, lot.clinic_id)
+    reason = clean_text("reason", reason)
+    out = move(lot=lot, location=source, kind=Kind.TRANSFER_OUT, mg=-mg, at=when, by=by,
                 reason=reason)
-    into = _move(lot=lot, location=destination, kind=Kind.TRANSFER_IN, mg=mg, at=when, by=by,
+    into = move(lot=lot, location=destination, kind=Kind.TRANSFER_IN, mg=mg, at=when, by=by,
                  reason=reason, related=out)
     return out, into
 
@@ -472,7 +468,7 @@ def reverse(*, line: LedgerLine, reason: str, by: User | None, role: str | None,
         raise FieldError("line", "only the clinic admin or a prescriber corrects this line (a "
                                  "receipt, a wastage, a count's adjustment, a disposal, or a line "
                                  "someone else recorded)")
-    reason = _text("reason", reason, required=True)
+    reason = clean_text("reason", reason, required=True)
     if line.kind == Kind.REVERSAL:
         raise FieldError("line", "a reversal is not reversed: record the movement again instead")
     if line.kind == Kind.ADMINISTRATION and LedgerLine.objects.filter(
@@ -495,7 +491,7 @@ def reverse(*, line: LedgerLine, reason: str, by: User | None, role: str | None,
             raise FieldError("line", f"line {leg.pk} was already reversed")
         try:
             with transaction.atomic():
-                done.append(_move(lot=leg.lot, location=leg.location, kind=Kind.REVERSAL,
+                done.append(move(lot=leg.lot, location=leg.location, kind=Kind.REVERSAL,
                                   mg=-leg.amount_mg, at=timezone.now(), by=by, reverses=leg,
                                   reason=reason, patient=leg.patient, session_id=leg.session_id,
                                   witness=witness if correction else None,
@@ -538,7 +534,7 @@ def record_count(*, lot: Lot, location: Location, kind: str, counted_mg=None, co
     count = StockCount.objects.create(
         clinic_id=lot.clinic_id, lot=lot, location=location, kind=kind, counted_mg=counted,
         balance_mg=balance.quantity_mg if balance else Decimal("0"), estimated=estimated,
-        counted_by=by, note=_text("note", note))
+        counted_by=by, note=clean_text("note", note))
     trail.record("create", object_type="stock_count", object_id=count.pk,
                  detail={"lot": lot.pk, "location": location.pk, "counted_mg": str(counted),
                          "balance_mg": str(count.balance_mg)})
@@ -558,14 +554,14 @@ def open_discrepancies(clinic_id: int):
 def resolve(*, count: StockCount, reason: str, adjust: bool, by: User | None) -> CountResolution:
     """An admin's reason for a discrepancy; ``adjust`` also sets the balance to the count by an
     adjustment line (the difference since the count), never below zero."""
-    reason = _text("reason", reason, required=True)
+    reason = clean_text("reason", reason, required=True)
     if count.counted_mg == count.balance_mg:
         raise FieldError("count", "this count agrees with the ledger: there is nothing to resolve")
     if CountResolution.objects.filter(count=count).exists():
         raise FieldError("count", "this discrepancy is already resolved")
     line = None
     if adjust:
-        line = _move(lot=count.lot, location=count.location, kind=Kind.ADJUSTMENT,
+        line = move(lot=count.lot, location=count.location, kind=Kind.ADJUSTMENT,
                      mg=count.difference_mg, at=timezone.now(), by=by,
                      reason=f"Count {count.pk}: {reason}")
     try:

@@ -44,12 +44,12 @@ def dispose(*, lot: Lot, location: Location, kind: str, amount_mg=None, amount_m
     if kind not in DisposalKind.values:
         raise FieldError("kind", f"must be one of: {', '.join(DisposalKind.values)}")
     mg = actions.mg_from(lot.product, amount_mg=amount_mg, amount_ml=amount_ml)
-    when = actions._when(happened_at, lot.clinic_id, "happened_at")
+    when = actions.moment(happened_at, lot.clinic_id, "happened_at")
     fields: dict = {}
     if kind == DisposalKind.DESTRUCTION:
-        fields["method"] = actions._text("method", method, required=True, max_length=200)
-        fields["place"] = actions._text("place", place, required=True, max_length=200)
-        fields["description"] = actions._text("description", description)
+        fields["method"] = actions.clean_text("method", method, required=True, max_length=200)
+        fields["place"] = actions.clean_text("place", place, required=True, max_length=200)
+        fields["description"] = actions.clean_text("description", description)
         if witness is not None and second_witness is not None and witness.pk == second_witness.pk:
             raise FieldError("second_witness", "the two witnesses must be two different people")
         for field, person, password, code in (
@@ -63,17 +63,17 @@ def dispose(*, lot: Lot, location: Location, kind: str, amount_mg=None, amount_m
         fields.update(witness=witness, witnessed_at=now, second_witness=second_witness,
                       second_witnessed_at=now)
     elif kind == DisposalKind.RETURN:
-        fields["recipient_name"] = actions._text("recipient_name", recipient_name, required=True,
+        fields["recipient_name"] = actions.clean_text("recipient_name", recipient_name, required=True,
                                                  max_length=200)
-        fields["recipient_address"] = actions._text("recipient_address", recipient_address,
+        fields["recipient_address"] = actions.clean_text("recipient_address", recipient_address,
                                                     required=True, max_length=300)
         fields["recipient_dea"] = actions.dea_number("recipient_dea", recipient_dea)
-        fields["description"] = actions._text("description", description)
+        fields["description"] = actions.clean_text("description", description)
     else:
-        fields["description"] = actions._text("description", description, required=True)
+        fields["description"] = actions.clean_text("description", description, required=True)
     record = Disposal.objects.create(clinic_id=lot.clinic_id, kind=kind, happened_at=when,
                                      recorded_by=by, **fields)
-    actions._move(lot=lot, location=location, kind=LINE_KIND[kind], mg=-mg, at=when, by=by,
+    actions.move(lot=lot, location=location, kind=LINE_KIND[kind], mg=-mg, at=when, by=by,
                   disposal=record, method=fields.get("method", ""),
                   reason=fields.get("description", ""))
     trail.record("create", object_type="disposal", object_id=record.pk,
@@ -112,7 +112,7 @@ def record_notice(*, disposal: Disposal, step: str, done_at: datetime | None, re
         return existing  # a retry, or already recorded: the first stands
     notice = DeaNotice.objects.create(disposal=disposal, clinic_id=disposal.clinic_id, step=step,
                                       done_at=when, recorded_by=by,
-                                      reference=actions._text("reference", reference, max_length=100))
+                                      reference=actions.clean_text("reference", reference, max_length=100))
     trail.record("create", object_type="dea_notice", object_id=notice.pk,
                  detail={"disposal": disposal.pk, "step": step})
     if step == NoticeStep.WRITTEN_NOTICE:

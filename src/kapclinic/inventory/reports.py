@@ -207,11 +207,6 @@ def as_moment(value: Any) -> datetime | None:
     return value
 
 
-def _exact(total: Any) -> Decimal:
-    """A SQL sum to the ledger's 0.001 mg (SQLite sums decimals as binary floats)."""
-    return Decimal(str(total or 0)).quantize(Decimal("0.001")) + 0
-
-
 def _ml(product: Product, amount_mg: Decimal) -> Decimal:
     return (amount_mg / product.concentration_mg_per_ml).quantize(Decimal("0.001"))
 
@@ -529,7 +524,7 @@ def balances_at(clinic_id: int, moment: datetime) -> dict[tuple[int, int], Decim
                 lot_id__in=in_use, at__gte=START_OF_TIME, at__lt=moment).values(
                 "lot_id", "location_id").annotate(total=Sum("amount_mg")).order_by().values_list(
                 "lot_id", "location_id", "total"):
-            held[(lot_id, location_id)] = _exact(total)
+            held[(lot_id, location_id)] = stock.exact(total)
     return held
 
 
@@ -539,7 +534,7 @@ def period_sums(period: Period) -> tuple[dict[int, Decimal], dict[tuple[int, str
     opening: dict[int, Decimal] = {}
     for (lot_id, _), quantity in balances_at(period.clinic.pk, period.first).items():
         opening[lot_id] = opening.get(lot_id, ZERO) + quantity
-    moved = {(lot_id, kind): _exact(total) for lot_id, kind, total in LedgerLine.objects.filter(
+    moved = {(lot_id, kind): stock.exact(total) for lot_id, kind, total in LedgerLine.objects.filter(
         clinic_id=period.clinic.pk, at__gte=period.first, at__lt=period.after).values(
         "lot_id", "kind").annotate(total=Sum("amount_mg")).order_by().values_list("lot_id", "kind", "total")}
     return opening, moved

@@ -87,10 +87,10 @@ def replay(balance: Balance) -> tuple[Decimal, int]:
     """The balance its lines add up to, and how many lines there are."""
     found = LedgerLine.objects.filter(lot_id=balance.lot_id, location_id=balance.location_id) \
         .aggregate(total=Sum("amount_mg"), lines=Count("id"))
-    return _exact(found["total"]), found["lines"]
+    return exact(found["total"]), found["lines"]
 
 
-def _exact(total) -> Decimal:
+def exact(total) -> Decimal:
     """A SQL sum of decimals, to the ledger's 0.001 mg: SQLite sums them as binary floats
     (0.1 x 8 - 0.8 comes back as -1e-16), far inside the 0.0005 mg a rounding absorbs."""
     return Decimal(total or 0).quantize(Decimal("0.001")) + 0  # + 0: never "-0"
@@ -101,7 +101,7 @@ def mismatches(clinic_id: int | None = None) -> list[str]:
     balances = Balance.objects.select_related("lot", "location").order_by("id")
     if clinic_id is not None:
         balances = for_clinic(balances, clinic_id)
-    sums = {(row["lot_id"], row["location_id"]): (_exact(row["total"]), row["n"]) for row in
+    sums = {(row["lot_id"], row["location_id"]): (exact(row["total"]), row["n"]) for row in
             LedgerLine.objects.values("lot_id", "location_id")
             .annotate(total=Sum("amount_mg"), n=Count("id"))}
     found = []
@@ -141,7 +141,7 @@ def wasted_after_draws(draw_ids: list[int]) -> dict[int, Decimal]:
     """How much standing wastage follows each of these draws (only draws with some)."""
     rows = (LedgerLine.objects.filter(kind=Kind.WASTE, related_id__in=draw_ids, reversed_by__isnull=True)
             .values("related_id").annotate(total=Sum("amount_mg")))
-    return {row["related_id"]: -_exact(row["total"]) for row in rows}
+    return {row["related_id"]: -exact(row["total"]) for row in rows}
 
 
 def left_to_waste(lines: list[LedgerLine], wasted: dict[int, Decimal]) -> dict[int, Decimal]:

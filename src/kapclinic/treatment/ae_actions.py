@@ -46,7 +46,7 @@ def vocabulary_for(clinic_id: int) -> safety.Vocabulary:
     return safety.default_vocabulary().with_lists(AdverseEventSettings.for_clinic(clinic_id).lists)
 
 
-def _text(field: str, value: str, *, required: bool = False, max_length: int = MAX_TEXT) -> str:
+def clean_text(field: str, value: str, *, required: bool = False, max_length: int = MAX_TEXT) -> str:
     value = (value or "").strip()
     if required and not value:
         raise FieldError(field, "is required")
@@ -84,13 +84,13 @@ def record_event(*, patient: Patient, term: str, onset_at: datetime | None, seve
                  reported_by: str = Reporter.CHART) -> AdverseEvent:
     """An adverse event as seen or told. ``key`` is the form's one-time key: the same key again
     (a retried request) returns the event first recorded and writes nothing."""
-    key = _text("key", key, required=True, max_length=64)
+    key = clean_text("key", key, required=True, max_length=64)
     existing = AdverseEvent.objects.filter(clinic_id=patient.clinic_id, key=key).first()
     if existing is not None:
         return existing
     vocabulary = vocabulary_for(patient.clinic_id)
     term = _one_of("term", term, vocabulary.terms)
-    description = _text("description", description, required=term == OTHER)
+    description = clean_text("description", description, required=term == OTHER)
     if session is not None and session.patient_id != patient.pk:
         raise FieldError("session", "is not this patient's session")
     if onset_at is None and reported_by != Reporter.PATIENT:
@@ -148,7 +148,7 @@ def review_event(*, event: AdverseEvent, causality: str, note: str = "", by: Use
         raise FieldError("event", "was marked entered in error")
     causality = _one_of("causality", causality, vocabulary_for(event.clinic_id).causality)
     review = AdverseEventReview.objects.create(event=event, clinic_id=event.clinic_id,
-                                               causality=causality, note=_text("note", note),
+                                               causality=causality, note=clean_text("note", note),
                                                reviewed_by=by)
     trail.record("create", object_type="adverse_event_review", object_id=review.pk,
                  patient_id=event.patient_id, detail={"event": event.pk, "causality": causality})
@@ -181,7 +181,7 @@ def report_to_rems(*, event: AdverseEvent, reported_on: date, reference: str = "
         with transaction.atomic():
             report = AdverseEventRemsReport.objects.create(
                 event=event, clinic_id=event.clinic_id, reported_on=reported_on,
-                reference=_text("reference", reference, max_length=100), recorded_by=by)
+                reference=clean_text("reference", reference, max_length=100), recorded_by=by)
     except IntegrityError:
         return AdverseEventRemsReport.objects.get(event=event)
     trail.record("create", object_type="adverse_event_rems_report", object_id=report.pk,
@@ -206,7 +206,7 @@ def close_event(*, event: AdverseEvent, outcome: str, note: str = "", by: User) 
     try:
         with transaction.atomic():
             closure = AdverseEventClosure.objects.create(event=event, clinic_id=event.clinic_id,
-                                                         outcome=outcome, note=_text("note", note),
+                                                         outcome=outcome, note=clean_text("note", note),
                                                          closed_by=by)
     except IntegrityError:
         return AdverseEventClosure.objects.get(event=event)
@@ -222,7 +222,7 @@ def mark_event_entered_in_error(event: AdverseEvent, *, reason: str, by: User, r
     review); its open alert is answered with the reason."""
     from kapclinic.accounts.permissions import Action, role_can
 
-    reason = _text("reason", reason, required=True, max_length=500)
+    reason = clean_text("reason", reason, required=True, max_length=500)
     if event.serious and not event.reviews.exists() and not role_can(role, Action.ADVERSE_EVENT_REVIEW):
         trail.record("denied", object_type="adverse_event", object_id=event.pk,
                      patient_id=event.patient_id, detail={"reason": "serious, not reviewed"})

@@ -117,55 +117,50 @@ def _detail_page(request, event, *, failed=None, status: int = 200) -> HttpRespo
     }, status=status)
 
 
+def _follow_up(request: HttpRequest, adverse_event_id: int, action: Action, key: str,
+               make_form, write, done: str) -> HttpResponse:
+    """One follow-up of an event (review, REMS report, closing): the form, the action, and the
+    page again with the refusal beside its field."""
+    event = _event(request, adverse_event_id, action)
+    form = make_form(event)
+    if form.is_valid():
+        try:
+            write(event=event, by=request.user, **form.cleaned_data)
+        except FieldError as exc:
+            _refused(form, exc)
+        else:
+            messages.success(request, done)
+            return redirect("adverse-event", adverse_event_id=event.pk)
+    return _detail_page(request, event, failed={key: form}, status=422)
+
+
 @require(Action.ADVERSE_EVENT_REVIEW)
 @require_POST
 @one_time_form
 def review(request: HttpRequest, adverse_event_id: int) -> HttpResponse:
-    event = _event(request, adverse_event_id, Action.ADVERSE_EVENT_REVIEW)
-    form = forms.ReviewForm(request.POST, vocabulary=ae_actions.vocabulary_for(event.clinic_id))
-    if form.is_valid():
-        try:
-            ae_actions.review_event(event=event, by=request.user, **form.cleaned_data)
-        except FieldError as exc:
-            _refused(form, exc)
-        else:
-            messages.success(request, "Your review is recorded.")
-            return redirect("adverse-event", adverse_event_id=event.pk)
-    return _detail_page(request, event, failed={"review": form}, status=422)
+    return _follow_up(request, adverse_event_id, Action.ADVERSE_EVENT_REVIEW, "review",
+                      lambda e: forms.ReviewForm(request.POST,
+                                                 vocabulary=ae_actions.vocabulary_for(e.clinic_id)),
+                      ae_actions.review_event, "Your review is recorded.")
 
 
 @require(Action.ADVERSE_EVENT_REVIEW)
 @require_POST
 @one_time_form
 def rems_report(request: HttpRequest, adverse_event_id: int) -> HttpResponse:
-    event = _event(request, adverse_event_id, Action.ADVERSE_EVENT_REVIEW)
-    form = forms.RemsReportForm(request.POST)
-    if form.is_valid():
-        try:
-            ae_actions.report_to_rems(event=event, by=request.user, **form.cleaned_data)
-        except FieldError as exc:
-            _refused(form, exc)
-        else:
-            messages.success(request, "The report to the REMS is recorded.")
-            return redirect("adverse-event", adverse_event_id=event.pk)
-    return _detail_page(request, event, failed={"rems": form}, status=422)
+    return _follow_up(request, adverse_event_id, Action.ADVERSE_EVENT_REVIEW, "rems",
+                      lambda e: forms.RemsReportForm(request.POST), ae_actions.report_to_rems,
+                      "The report to the REMS is recorded.")
 
 
 @require(Action.ADVERSE_EVENT_RECORD)
 @require_POST
 @one_time_form
 def close(request: HttpRequest, adverse_event_id: int) -> HttpResponse:
-    event = _event(request, adverse_event_id, Action.ADVERSE_EVENT_RECORD)
-    form = forms.CloseForm(request.POST, vocabulary=ae_actions.vocabulary_for(event.clinic_id))
-    if form.is_valid():
-        try:
-            ae_actions.close_event(event=event, by=request.user, **form.cleaned_data)
-        except FieldError as exc:
-            _refused(form, exc)
-        else:
-            messages.success(request, "The event is closed.")
-            return redirect("adverse-event", adverse_event_id=event.pk)
-    return _detail_page(request, event, failed={"close": form}, status=422)
+    return _follow_up(request, adverse_event_id, Action.ADVERSE_EVENT_RECORD, "close",
+                      lambda e: forms.CloseForm(request.POST,
+                                                vocabulary=ae_actions.vocabulary_for(e.clinic_id)),
+                      ae_actions.close_event, "The event is closed.")
 
 
 @require(Action.ADVERSE_EVENT_RECORD)

@@ -75,7 +75,7 @@ def answer(*, session: Session, feeling: str, effects: list[str], severity: str,
         raise FieldError("effects", "tick the effects you have had, or describe them")
     if any(e not in terms for e in effects):
         raise FieldError("effects", "choose from the list, or describe the effect below")
-    note = ae_actions._text("note", note)
+    note = ae_actions.clean_text("note", note)
     try:
         with transaction.atomic():
             check_in = AfterSessionCheckIn.objects.create(
