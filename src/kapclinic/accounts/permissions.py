@@ -75,6 +75,15 @@ class Action(enum.StrEnum):
     ADVERSE_EVENT_REVIEW = "adverse_event.review"  # the prescriber's causality, the REMS report
     ADVERSE_EVENT_SETTINGS = "adverse_event.settings"  # the clinic's terms and lists
     SAFETY_LISTING = "safety.listing"      # events per period by protocol and route, and CSV
+    NOTE_READ = "note.read"                # therapy notes of the patients whose care team one is on
+    NOTE_WRITE = "note.write"              # preparation, dosing-session, integration, progress notes
+    NOTE_COSIGN = "note.cosign"            # co-sign a trainee's note as their supervisor
+    NOTE_READ_ANY_PATIENT = "note.read_any"  # notes of every patient, care team or not
+    NOTE_SETTINGS = "note.settings"        # templates, trainees, emergency access rules
+    PSYCHOTHERAPY_NOTE_WRITE = "psychotherapy_note.write"  # one's own psychotherapy notes
+    PSYCHOTHERAPY_AUTHORIZATION = "psychotherapy_note.authorization"  # a patient's written one
+    EMERGENCY_ACCESS = "emergency_access.open"    # break the glass on a patient outside one's team
+    EMERGENCY_ACCESS_REVIEW = "emergency_access.review"  # the admin's review of each such access
 
 
 R = Role
@@ -174,6 +183,24 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.ADVERSE_EVENT_REVIEW: frozenset({R.PRESCRIBER}),
     Action.ADVERSE_EVENT_SETTINGS: frozenset({R.ADMIN}),
     Action.SAFETY_LISTING: frozenset({R.ADMIN, R.PRESCRIBER}),
+    # Therapy notes (issue 13), minimum necessary: the chart is the clinical staff's, the notes
+    # are read by the patient's care team only (accounts.scoping's second dimension). The
+    # coordinator books and sees charts but reads no notes. No role reads every patient's
+    # notes by default: a clinic whose medical director must adds the role here.
+    Action.NOTE_READ: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
+    Action.NOTE_WRITE: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
+    Action.NOTE_COSIGN: frozenset({R.PRESCRIBER, R.THERAPIST}),
+    Action.NOTE_READ_ANY_PATIENT: frozenset(),
+    Action.NOTE_SETTINGS: frozenset({R.ADMIN}),
+    # Psychotherapy notes (45 CFR 164.501) are written by the mental-health professionals who
+    # hold the conversation: the therapist, and a psychiatrist prescriber who does therapy.
+    # Only the author reads them, and whoever the patient authorises in writing (164.508).
+    Action.PSYCHOTHERAPY_NOTE_WRITE: frozenset({R.PRESCRIBER, R.THERAPIST}),
+    Action.PSYCHOTHERAPY_AUTHORIZATION: frozenset({R.PRESCRIBER, R.THERAPIST}),
+    # Emergency access: a clinician outside the care team, with a reason; every one is audited
+    # and reviewed by the admin (who reads the reason, not the record).
+    Action.EMERGENCY_ACCESS: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
+    Action.EMERGENCY_ACCESS_REVIEW: frozenset({R.ADMIN}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.

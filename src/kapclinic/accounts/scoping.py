@@ -10,6 +10,14 @@ cross-clinic sweep (tests/test_cross_clinic_sweep.py) reads the same declaration
 - lists: :func:`for_clinic` (``for_clinic(Schedule, clinic_id)``, or a queryset to narrow);
 - one row: :func:`get_for_user` (permission check, clinic scope, audited 404).
 
+A second dimension, the care team (minimum necessary): a model whose rows only the patient's
+care team reads declares the lookup to that patient, ``care_team_path = "patient"``. Lists of
+it go through :func:`for_care_team`; :func:`get_for_user` refuses a row of the clinic whose
+patient's care team does not include the user with an audited :class:`OutsideCareTeam` (403:
+the row exists, and an emergency access may open it). Who is on a care team is what the apps
+register as ``extensions.CareTeamSource``; a role the matrix names for
+``Action.NOTE_READ_ANY_PATIENT`` reads every patient's.
+
 This module imports no app (accounts sits below the patient registry and the feature apps):
 callers pass the model or queryset.
 """
@@ -17,16 +25,20 @@ callers pass the model or queryset.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import models
+from django.db.models import Q
 from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404, HttpRequest
 
-from kapclinic.accounts.permissions import Action, check
+from kapclinic.accounts.permissions import Action, check, role_can
+from kapclinic.platform import extensions
 
 NOT_HERE = "not in the active clinic or does not exist"
+NOT_CARE_TEAM = "not on the patient's care team"
 
 
 def clinic_path(model: type[models.Model]) -> str | None:
@@ -142,6 +154,12 @@ def get_for_user(request: HttpRequest, model_or_queryset: Any, pk: Any, action: 
                                                               "path": request.path}),
             *_owner_events(request, model, pk, kind, about)])
         raise Http404(f"No such {kind.replace('_', ' ')}")
+    if care_team_path(model) is not None:
+        patient_id = _patient_id(found, care_team_path(model))
+        if not on_care_team(Viewer.of(request), patient_id):
+            trail.record("denied", object_type=kind, object_id=found.pk, patient_id=patient_id,
+                         detail={"reason": NOT_CARE_TEAM, "path": request.path})
+            raise OutsideCareTeam(kind, patient_id)
     if audit_read:
         trail.record("read", object_type=kind, object_id=found.pk,
                      patient_id=_patient_id(found, about))
@@ -184,3 +202,95 @@ def clinic_settings(model: Any, clinic_id: int) -> Any:
     """The clinic's stored row of a one-per-clinic settings model, or the model's labelled
     defaults unsaved: reading a settings page never writes (the save action creates the row)."""
     return for_clinic(model, clinic_id).first() or model(clinic_id=clinic_id)
+
+
+# --- the care team: the second dimension --------------------------------------------------
+
+class OutsideCareTeam(PermissionDenied):
+    """A row of the clinic restricted to its patient's care team, asked for by someone outside
+    it (already audited): a 403, and the page may offer emergency access to ``patient_id``."""
+
+    def __init__(self, kind: str, patient_id: int | None) -> None:
+        super().__init__(f"This {kind.replace('_', ' ')} is read by the patient's care team only.")
+        self.kind = kind
+        self.patient_id = patient_id
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is reading, as the care-team rule needs it (from a request, or the audit context in
+    code that never sees one: a chart section's loader)."""
+
+    user_id: int | None
+    clinic_id: int | None
+    role: str | None
+
+    @classmethod
+    def of(cls, request: HttpRequest) -> Viewer:
+        membership = request.membership  # type: ignore[attr-defined]
+        return cls(request.user.pk, membership.clinic_id, membership.role)
+
+    @classmethod
+    def current(cls) -> Viewer:
+        from kapclinic.audit import context
+
+        actor = context.current()
+        return cls(actor.user_id, actor.clinic_id, actor.role)
+
+    @property
+    def reads_every_patient(self) -> bool:
+        try:
+            return role_can(self.role, Action.NOTE_READ_ANY_PATIENT)
+        except ValueError:  # "system", "anonymous": not a role of the matrix
+            return False
+
+
+def care_team_path(model: type[models.Model]) -> str | None:
+    """The lookup from a row restricted to the care team to its patient (None: not restricted)."""
+    return getattr(model, "care_team_path", None)
+
+
+def _care_team_filter(path: str, viewer: Viewer) -> Q:
+    """The rows whose patient (reached by ``path``) has the viewer on the care team, for any of
+    the registered reasons: each source gives a queryset of patients, used as a subquery."""
+    if viewer.user_id is None or viewer.clinic_id is None:
+        return Q(pk__in=[])
+    query = Q(pk__in=[])
+    for source in extensions.care_team_sources():
+        query |= Q(**{f"{path}__in": source.patient_ids(viewer.user_id, viewer.clinic_id)})
+    return query
+
+
+def for_care_team(model_or_queryset: Any, viewer: Viewer) -> models.QuerySet:
+    """The viewer's clinic's rows whose patient has the viewer on the care team (every row of
+    the clinic for a role the matrix lets read every patient's): the one way to list a
+    model that declares ``care_team_path``."""
+    queryset = for_clinic(model_or_queryset, viewer.clinic_id or 0)
+    path = care_team_path(queryset.model)
+    if path is None:
+        raise ImproperlyConfigured(f"{queryset.model._meta.label} is not restricted to a care "
+                                   "team: list it with for_clinic.")
+    if viewer.reads_every_patient:
+        return queryset
+    return queryset.filter(_care_team_filter(path, viewer))
+
+
+def on_care_team(viewer: Viewer, patient_id: int | None) -> bool:
+    """Whether the viewer reads this patient's care-team records now (one query)."""
+    if patient_id is None:
+        return False
+    if viewer.reads_every_patient:
+        return True
+    sources = extensions.care_team_sources()
+    if viewer.user_id is None or viewer.clinic_id is None or not sources:
+        return False
+    patients = sources[0].patient_ids(viewer.user_id, viewer.clinic_id).model._base_manager
+    return patients.filter(pk=patient_id).filter(_care_team_filter("pk", viewer)).exists()
+
+
+def care_team_reasons(viewer: Viewer, patient_id: int) -> list[str]:
+    """Why the viewer is on this patient's care team (the sources' labels), for the page."""
+    if viewer.user_id is None or viewer.clinic_id is None:
+        return []
+    return [source.label for source in extensions.care_team_sources()
+            if source.patient_ids(viewer.user_id, viewer.clinic_id).filter(pk=patient_id).exists()]

@@ -217,9 +217,23 @@ class FadingRelief:
     order: int = 100
 
 
+@dataclass(frozen=True)
+class CareTeamSource:
+    """Who is on a patient's care team, one reason at a time: ``patient_ids(user_id,
+    clinic_id)`` returns a queryset of the clinic's patients whose care team has the user for
+    this reason (the assigned prescriber or therapist; the clinician of one of their
+    sessions; an emergency access still running). The scoping layer unions every source as a
+    subquery, so a care-team check is one query however many sources there are."""
+
+    key: str
+    label: str
+    patient_ids: Callable[[int, int], Any]
+    order: int = 100
+
+
 Entry = TypeVar("Entry", ChartSection, NavItem, PortalSection, Landing, WorkerStep,
                 DemoLoader, ApiRouter, PatientHook, DoseClearance, DoseHook, DoseRecords,
-                SessionScores, FadingRelief)
+                SessionScores, FadingRelief, CareTeamSource)
 
 
 @dataclass
@@ -239,7 +253,7 @@ _registry = _Registry()
 
 def register(*entries: ChartSection | NavItem | PortalSection | Landing | WorkerStep
              | DemoLoader | ApiRouter | PatientHook | DoseClearance | DoseHook | DoseRecords
-             | SessionScores | FadingRelief) -> None:
+             | SessionScores | FadingRelief | CareTeamSource) -> None:
     """Called from an app's ``AppConfig.ready()`` with everything the app contributes."""
     for entry in entries:
         _registry.add(entry)
@@ -256,6 +270,10 @@ def registrations_undone(*emptied: type) -> Iterator[None]:
         yield
     finally:
         _registry.entries = saved
+
+
+def care_team_sources() -> list[CareTeamSource]:
+    return _registry.all(CareTeamSource)
 
 
 def chart_sections() -> list[ChartSection]:

@@ -512,3 +512,14 @@ from kapclinic.treatment.ae_models import (  # noqa: E402,F401 (issue 13: advers
     AdverseEventSettings,
     AfterSessionCheckIn,
 )
+from kapclinic.treatment.note_models import (  # noqa: E402,F401 (issue 13: therapy notes)
+    EmergencyAccess,
+    Note,
+    NoteAddendum,
+    NoteCosignature,
+    NoteDraft,
+    NoteSettings,
+    PsychotherapyAuthorization,
+    PsychotherapyNote,
+    Supervision,
+)

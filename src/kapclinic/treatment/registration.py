@@ -14,9 +14,12 @@ def register_all() -> None:
         ae_views,
         alert_details,
         api,
+        care_team,
         chart,
         demo_data,
         doses,
+        note_chart,
+        note_views,
         rems,
         worker,
     )
@@ -30,6 +33,19 @@ def register_all() -> None:
         ext.ChartSection("adverse-events", "treatment/_ae_chart_section.html", ae_chart.load_section,
                          Action.PATIENT_VIEW, order=22, events=ae_chart.section_events),
         ext.NavItem("safety-listing", "Safety", "safety-listing", Action.SAFETY_LISTING, order=85),
+        # therapy notes: the care team's, under the sessions and adverse events (issue 13)
+        ext.ChartSection("notes", "treatment/_note_chart_section.html", note_chart.load_section,
+                         Action.NOTE_READ, order=24, events=note_chart.section_events),
+        ext.NavItem("my-notes", "Notes", "my-notes", Action.NOTE_WRITE, order=27,
+                    badge=note_views.open_work),
+        ext.NavItem("emergency-access", "Emergency access", "emergency-access-list",
+                    Action.EMERGENCY_ACCESS_REVIEW, order=95, badge=note_views.accesses_to_review),
+        ext.NavItem("note-settings", "Note settings", "note-settings", Action.NOTE_SETTINGS, order=96),
+        # the clinicians of a patient's sessions, and a running emergency access, are on the
+        # patient's care team (the registry adds the assigned prescriber and therapist)
+        ext.CareTeamSource("session-staff", "Clinician of one of their sessions",
+                           care_team.session_staff, order=20),
+        ext.CareTeamSource("emergency-access", "Emergency access", care_team.emergency, order=90),
         # the day after a session the portal asks how the patient has been
         ext.PortalSection("treatment.after_session", "treatment/_portal_after_session.html",
                           ae_views.load_portal, order=5),

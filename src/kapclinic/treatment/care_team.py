@@ -1,0 +1,38 @@
+"""Who is on a patient's care team because of treatment: the clinician who supervised one of
+their sessions or recorded one of its steps (the nurses of their sessions), and a clinician
+whose emergency access to the patient is still running. Registered as care-team sources."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from kapclinic.patients.models import Patient
+from kapclinic.treatment.models import EmergencyAccess, Session, SessionEvent
+
+
+def session_staff(user_id: int, clinic_id: int) -> QuerySet[Patient]:
+    """The clinic's patients one of whose sessions the user supervised or took a step of."""
+    stepped = SessionEvent.objects.filter(recorded_by_id=user_id).values("session_id")
+    sessions = Session.objects.filter(Q(clinician_id=user_id) | Q(pk__in=stepped))
+    return Patient.objects.filter(clinic_id=clinic_id, pk__in=sessions.values("patient_id"))
+
+
+def emergency(user_id: int, clinic_id: int) -> QuerySet[Patient]:
+    """The clinic's patients the user opened by emergency access that has not yet run out."""
+    running = EmergencyAccess.objects.filter(user_id=user_id, expires_at__gt=timezone.now())
+    return Patient.objects.filter(clinic_id=clinic_id, pk__in=running.values("patient_id"))
+
+
+def members(patient: Patient) -> list:
+    """The people on the patient's care team (not by emergency access), still working at the
+    clinic: the assigned prescriber and therapist and the staff of their sessions."""
+    from kapclinic.accounts.models import Membership, User
+    from kapclinic.accounts.scoping import for_clinic
+
+    sessions = Session.objects.filter(patient=patient)
+    ids = {patient.prescriber_id, patient.therapist_id}
+    ids |= set(sessions.values_list("clinician_id", flat=True))
+    ids |= set(SessionEvent.objects.filter(session__in=sessions).values_list("recorded_by_id", flat=True))
+    working = for_clinic(Membership.objects.filter(user_id__in=ids - {None}), patient.clinic_id)
+    return list(User.objects.filter(pk__in=working.values("user_id"), is_active=True).order_by("pk"))

@@ -1,0 +1,72 @@
+"""Therapy notes on the chart: the care team's signed notes (a clinician outside it sees that they
+exist and may open them by emergency access), the viewer's own drafts and psychotherapy notes
+(theirs alone), and recent emergency accesses for the care team to see. A few queries per page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from kapclinic.accounts.permissions import Action, role_can
+from kapclinic.accounts.scoping import Viewer, for_care_team, on_care_team
+from kapclinic.treatment import psychotherapy
+from kapclinic.treatment.note_models import (
+    RECORD_KINDS,
+    EmergencyAccess,
+    Note,
+    NoteDraft,
+    NoteKind,
+)
+
+SHOWN = 20  # the latest notes on the chart
+
+
+def load_section(patient) -> dict:
+    viewer = Viewer.current()
+    on_team = on_care_team(viewer, patient.pk)
+    notes = (list(for_care_team(Note.objects.filter(patient=patient), viewer)
+                  .select_related("author", "cosigner", "session", "cosignature")
+                  .prefetch_related("addenda").order_by("-signed_at", "-id")[:SHOWN])
+             if on_team else [])
+    may_write_psychotherapy = _may(viewer, Action.PSYCHOTHERAPY_NOTE_WRITE)
+    return {
+        "patient": patient,
+        "on_care_team": on_team,
+        "notes": notes,
+        "hidden_count": 0 if on_team else Note.objects.filter(patient=patient).count(),
+        "drafts": list(NoteDraft.objects.filter(patient=patient, author_id=viewer.user_id,
+                                                signed_at__isnull=True).order_by("-updated_at")[:10]),
+        "psychotherapy_count": (psychotherapy.readable(viewer.user_id, patient).count()
+                                if viewer.user_id else 0),
+        "may_write": on_team and _may(viewer, Action.NOTE_WRITE),
+        "may_write_psychotherapy": on_team and may_write_psychotherapy,
+        "may_break_glass": not on_team and _may(viewer, Action.EMERGENCY_ACCESS),
+        "kinds": [(kind, NoteKind(kind).label) for kind in RECORD_KINDS],
+        "emergency": (list(EmergencyAccess.objects.filter(patient=patient)
+                           .select_related("user").order_by("-started_at")[:5]) if on_team else []),
+        "now": timezone.now(),
+    }
+
+
+def _may(viewer: Viewer, action: Action) -> bool:
+    try:
+        return role_can(viewer.role, action)
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: datetime
+    kind: str
+    title: str
+    detail: str
+    by: str
+
+
+def section_events(patient, data) -> list[TimelineEvent]:
+    return [TimelineEvent(n.signed_at, "note", f"{n.title} note signed",
+                          "labelled 42 CFR Part 2" if n.part2 else "", n.author.display_name)
+            for n in data["notes"]]
