@@ -105,7 +105,32 @@ def _full_patient(clinic: Clinic, staff: dict, document, mrn: str, given: str) -
     ae_actions.record_event(patient=patient, term="Nausea", onset_at=timezone.now() - timedelta(hours=1),
                             severity="mild", grade=1, serious_criteria=["important_medical_event"],
                             key=f"sweep-{mrn}", by=staff[Role.NURSE])
+    _notes(patient, staff, mrn)
     return patient
+
+
+def _notes(patient: Patient, staff: dict, mrn: str) -> None:
+    """The therapist's signed note (with an addendum), a psychotherapy note and an
+    authorization of it, a draft, and an emergency access by a clinician outside the team."""
+    from kapclinic.treatment import emergency_access, note_actions
+
+    therapist = staff[Role.THERAPIST]
+    for kind, key in (("integration", "n"), ("psychotherapy", "p"), ("progress", "d")):
+        draft = note_actions.start_draft(patient=patient, kind=kind, by=therapist, key=f"{mrn}{key}")
+        field = draft.sections[0]["key"]
+        draft = note_actions.save_draft(draft=draft, content={field: f"sweep {kind} {mrn}"},
+                                        part2=False, expected_version=draft.version, by=therapist)
+        if key != "d":
+            note = note_actions.sign_draft(draft=draft, expected_version=draft.version, by=therapist)
+            if key == "n":
+                note_actions.add_addendum(note=note, text="sweep addendum", by=therapist, key=mrn)
+    today = timezone.localdate()
+    note_actions.record_authorization(
+        patient=patient, granted_to=staff[Role.PRESCRIBER], purpose="sweep", notes_from=today,
+        notes_to=today, signed_on=today, expires_on=today, by=therapist, key=mrn)
+    covering = make_user(f"covering-{mrn.lower()}", patient.clinic, Role.PRESCRIBER)
+    emergency_access.open_access(patient=patient, reason="Other (explain below)", explanation="sweep",
+                                 by=covering, role=Role.PRESCRIBER, key=mrn)
 
 
 @pytest.fixture(scope="module")
@@ -380,7 +405,25 @@ def route_body(route: str, body: dict, patient: Patient) -> dict:
         return {**body, **LEDGER_PAGE_BODIES[route](patient)}
     if route in ADVERSE_EVENT_BODIES:
         return {**body, **ADVERSE_EVENT_BODIES[route](patient)}
+    if route in NOTE_BODIES:
+        return {**body, **NOTE_BODIES[route](patient)}
     return body
+
+
+def _authorization_form(patient: Patient) -> dict:
+    today = timezone.localdate().isoformat()
+    nurse = Membership.objects.filter(clinic=patient.clinic, role=Role.NURSE).get().user
+    return {"granted_to": str(nurse.pk), "purpose": "sweep", "notes_from": today,
+            "notes_to": today, "signed_on": today, "expires_on": today}
+
+
+# The therapy-note forms (treatment.note_forms), by route.
+NOTE_BODIES = {
+    "notes/<int:note_id>/addendum/": lambda p: {"text": "sweep addendum"},
+    "patients/<int:patient_id>/emergency-access/": lambda p: {
+        "reason": "Other (explain below)", "explanation": "sweep"},
+    "patients/<int:patient_id>/psychotherapy-notes/authorizations/": _authorization_form,
+}
 
 
 def _ledger_places(patient: Patient) -> dict:
@@ -689,6 +732,17 @@ OWN_POST_REFUSED = {
                                                  "sweep's is IV",
     "sessions/<int:session_id>/record/": "the printable record, a page to read: it takes no POST",
     "stock/lots/<int:lot_id>/": "a lot's ledger, a page to read: it takes no POST",
+    "notes/<int:note_id>/": "a signed note, a page to read: it takes no POST",
+    "psychotherapy-notes/<int:psychotherapy_note_id>/": "a page to read: it takes no POST",
+    "patients/<int:patient_id>/psychotherapy-notes/": "a page to read: it takes no POST",
+    "notes/drafts/<int:note_draft_id>/": "a draft is its author's alone: the sweep's is the "
+                                         "therapist's (tests/treatment/test_notes.py saves one)",
+    "notes/drafts/<int:note_draft_id>/autosave/": "a draft is its author's alone: the sweep's is "
+                                                  "the therapist's",
+    "psychotherapy-notes/authorizations/<int:psychotherapy_authorization_id>/revoke/":
+        "only the notes' author (the sweep's therapist) records a revocation",
+    "patients/<int:patient_id>/emergency-access/": "the sweep's prescriber and nurse are on the "
+        "sweep patient's care team: no emergency access is needed (test_notes.py opens one)",
 }
 
 

@@ -134,7 +134,38 @@ def world(clinic_a, prescriber):
                                     onset_at=timezone.now(), severity="mild", grade=1,
                                     serious_criteria=[], key="matrix", by=prescriber)
     ids["adverse_event_id"] = event.pk
+    # therapy notes (issue 13): the matrix's prescriber and therapist are the patient's care
+    # team; its nurse is not, and reads the notes by an emergency access
+    from kapclinic.treatment import emergency_access, note_actions
+
+    set_directly(Patient.objects.filter(pk=patient.pk), prescriber=users[Role.PRESCRIBER],
+                 therapist=users[Role.THERAPIST])
+    patient.refresh_from_db()
+    therapist = users[Role.THERAPIST]
+    emergency_access.open_access(patient=patient, reason="Other (explain below)", explanation="x",
+                                 by=users[Role.NURSE], role=Role.NURSE, key="matrix")
+    notes = {}
+    for kind in ("integration", "psychotherapy", "progress"):
+        draft = note_actions.start_draft(patient=patient, kind=kind, by=therapist, key=kind)
+        draft = note_actions.save_draft(draft=draft, content={draft.sections[0]["key"]: "text"},
+                                        part2=False, expected_version=draft.version, by=therapist)
+        notes[kind] = (draft if kind == "progress" else
+                       note_actions.sign_draft(draft=draft, expected_version=draft.version, by=therapist))
+    today = timezone.localdate()
+    for reader in (Role.PRESCRIBER, Role.NURSE):  # the patient authorised them in writing
+        granted = note_actions.record_authorization(
+            patient=patient, granted_to=users[reader], purpose="matrix", notes_from=today,
+            notes_to=today, signed_on=today, expires_on=today, by=therapist, key=reader.value)
+    ids.update(note_id=notes["integration"].pk, psychotherapy_note_id=notes["psychotherapy"].pk,
+               note_draft_id=notes["progress"].pk, psychotherapy_authorization_id=granted.pk,
+               emergency_access_id=emergency_access.running_for(users[Role.NURSE], patient).pk)
     return ids, users
+
+
+# Rows that exist for one person only, whatever the role: a draft is its author's, and only the
+# notes' author records or revokes the patient's authorization. Anybody else of an allowed role
+# gets a 404 (the row does not exist for them): parameter -> the role of the one who may.
+OWNED_BY = {"note_draft_id": Role.THERAPIST, "psychotherapy_authorization_id": Role.THERAPIST}
 
 
 def test_every_page_declares_its_permission():
@@ -151,10 +182,14 @@ def test_every_api_operation_declares_its_permission():
         assert getattr(view, "required_action", None) in Action, f"{method} {route} has no @require"
 
 
+# actions that widen a row rule instead of guarding a page: accounts.scoping reads it
+ROW_RULES = {Action.NOTE_READ_ANY_PATIENT}
+
+
 def test_every_action_is_used_by_some_url():
     used = {view.required_action for _, view in page_patterns()}
     used |= {view.required_action for _, _, view in api_operations()}
-    assert set(Action) <= used, f"actions no URL checks: {set(Action) - used}"
+    assert set(Action) - ROW_RULES <= used, f"actions no URL checks: {set(Action) - used}"
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -171,6 +206,11 @@ def test_each_role_reaches_exactly_the_pages_the_matrix_grants(world, role):
         if "acknowledge" in route and "alert_id" in route:
             # the sample alert is a dosing session's: its source also asks for SESSION_RUN
             allowed = allowed and role in MATRIX[Action.SESSION_RUN]
+        owner = next((OWNED_BY[name] for name in OWNED_BY if f"<int:{name}>" in route), None)
+        if allowed and owner is not None and role != owner:
+            for method in ("get", "post"):
+                assert getattr(client, method)(url).status_code in (404, 405), (role, url)
+            continue
         for method in ("get", "post"):
             response = getattr(client, method)(url)
             if allowed:

@@ -15,7 +15,7 @@ from kapclinic.accounts.scoping import for_clinic
 from kapclinic.patients.models import Patient
 from kapclinic.platform import extensions as ext
 from kapclinic.platform.extensions import DemoRun
-from kapclinic.treatment import actions, ae_actions, course_actions
+from kapclinic.treatment import actions, ae_actions, course_actions, note_actions
 from kapclinic.treatment import facts as gathered
 from kapclinic.treatment.models import Session, State
 
@@ -156,6 +156,54 @@ def load(run: DemoRun) -> None:
             _take(run, patient, State.DISCHARGED, day, ROOMS[run.rng.randrange(len(ROOMS))])
     _plan_courses(run, treated[-COURSE_PATIENTS:])
     _adverse_events(run)
+    _notes(run)
+
+
+# what the demo's notes say: (kind, author role, the template's sections in order)
+DEMO_NOTES = (
+    ("preparation", Role.THERAPIST, ("Less numb, wants to understand the anger at her brother.",
+                                     "Worried about feeling sick again and about losing control.",
+                                     "Slept well; partner drives home. Eyeshade, low music.", True)),
+    ("dosing", Role.NURSE, ("Floating, 'a wide quiet field'; a few minutes of fear at the peak.",
+                            "Sat beside her; hand on shoulder with consent; breathing cue.",
+                            "None beyond support. Vitals and CADSS are in the session record.")),
+    ("integration", Role.THERAPIST, ("Distance from the anger; 'I can see him as small'.",
+                                     "Her numbness protects her from grief.",
+                                     "Write to her brother, not send it; walk daily.",
+                                     "Next infusion as booked; PHQ-9 before it.")),
+)
+
+
+def _notes(run: DemoRun) -> None:
+    """Signed preparation, dosing and integration notes for the latest past session of a few
+    patients, a psychotherapy note of the therapist's, and one draft left open."""
+    sessions = list(Session.objects.filter(patient__clinic=run.clinic, state=State.DISCHARGED,
+                                           administrations__isnull=False)
+                    .select_related("patient").order_by("-scheduled_at").distinct()[:3])
+    for session in sessions:
+        for kind, role, texts in DEMO_NOTES:
+            author = run.staff[role]
+            draft = note_actions.start_draft(patient=session.patient, kind=kind, session=session,
+                                             by=author, key=f"demo-{kind}-{session.pk}")
+            content = {section["key"]: text for section, text in zip(draft.sections, texts,
+                                                                     strict=False)}
+            draft = note_actions.save_draft(draft=draft, content=content, part2=False,
+                                            expected_version=draft.version, by=author)
+            note_actions.sign_draft(draft=draft, expected_version=draft.version, by=author)
+    if not sessions:
+        return
+    therapist, first = run.staff[Role.THERAPIST], sessions[0]
+    draft = note_actions.start_draft(patient=first.patient, kind="psychotherapy", session=first,
+                                     by=therapist, key=f"demo-pn-{first.pk}")
+    draft = note_actions.save_draft(draft=draft, content={"text": "Her father's silence at the table; "
+                                    "my sense she is testing whether I will leave too (demo)."},
+                                    part2=False, expected_version=draft.version, by=therapist)
+    note_actions.sign_draft(draft=draft, expected_version=draft.version, by=therapist)
+    draft = note_actions.start_draft(patient=first.patient, kind="progress", by=therapist,
+                                     key=f"demo-draft-{first.pk}")
+    note_actions.save_draft(draft=draft, content={"progress": "Sleeping better since the second "
+                                                  "infusion; "}, part2=False,
+                            expected_version=draft.version, by=therapist)
 
 
 def _adverse_events(run: DemoRun) -> None:

@@ -94,13 +94,28 @@ def _with_care_team(view):
 @one_time_form
 @_with_care_team
 def note_new(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """A note of the record (preparation, dosing session, integration, progress) started."""
     kind = request.POST.get("kind", "")
-    action = Action.PSYCHOTHERAPY_NOTE_WRITE if kind == NoteKind.PSYCHOTHERAPY else Action.NOTE_WRITE
+    if kind == NoteKind.PSYCHOTHERAPY:
+        kind = ""  # started on its own page (psychotherapy_note_new): refused below
+    return _start(request, patient_id, kind, Action.NOTE_WRITE)
+
+
+@require(Action.PSYCHOTHERAPY_NOTE_WRITE)
+@require_POST
+@one_time_form
+@_with_care_team
+def psychotherapy_note_new(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """A psychotherapy note started: kept apart, its author's alone."""
+    return _start(request, patient_id, NoteKind.PSYCHOTHERAPY, Action.PSYCHOTHERAPY_NOTE_WRITE)
+
+
+def _start(request: HttpRequest, patient_id: int, kind: str, action: Action) -> HttpResponse:
     patient = _care_team_patient(request, patient_id, action)
     session = None
     if session_id := request.POST.get("session", "").strip():
         session = get_for_user(request, Session.objects.filter(patient=patient), session_id,
-                               Action.NOTE_WRITE, audit_read=False)
+                               action, audit_read=False)
     try:
         draft = note_actions.start_draft(patient=patient, kind=kind, session=session,
                                          by=request.user, key=_key(request))

@@ -71,6 +71,8 @@ urlpatterns = [
     path("notes/settings/", note_views.note_settings, name="note-settings"),
     path("patients/<int:patient_id>/psychotherapy-notes/", note_views.psychotherapy_notes,
          name="psychotherapy-notes"),
+    path("patients/<int:patient_id>/psychotherapy-notes/new/", note_views.psychotherapy_note_new,
+         name="psychotherapy-note-new"),
     path("patients/<int:patient_id>/psychotherapy-notes/authorizations/", note_views.authorization_new,
          name="psychotherapy-authorization-new"),
     path("psychotherapy-notes/<int:psychotherapy_note_id>/", note_views.psychotherapy_note,
