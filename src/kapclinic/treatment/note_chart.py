@@ -70,3 +70,18 @@ def section_events(patient, data) -> list[TimelineEvent]:
     return [TimelineEvent(n.signed_at, "note", f"{n.title} note signed",
                           "labelled 42 CFR Part 2" if n.part2 else "", n.author.display_name)
             for n in data["notes"]]
+
+
+def for_session(request, session) -> dict | None:
+    """The session page's notes card: the session's signed notes and the buttons to start one,
+    for a role that reads notes (None otherwise); the notes only for the care team."""
+    viewer = Viewer.of(request)
+    if not _may(viewer, Action.NOTE_READ):
+        return None
+    on_team = on_care_team(viewer, session.patient_id)
+    notes = (list(for_care_team(Note.objects.filter(session=session), viewer)
+                  .select_related("author").order_by("signed_at")) if on_team else [])
+    return {"on_care_team": on_team, "notes": notes,
+            "may_write": on_team and _may(viewer, Action.NOTE_WRITE),
+            "kinds": [(kind, NoteKind(kind).label) for kind in ("preparation", "dosing",
+                                                                 "integration")]}

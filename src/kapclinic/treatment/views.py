@@ -36,7 +36,7 @@ from kapclinic.clinical.sessions import allowed_next, check_transition
 from kapclinic.patients.access import get_patient_for_user
 from kapclinic.platform.charts import Chart, Text, local_text
 from kapclinic.platform.idempotency import one_time_form
-from kapclinic.treatment import actions, board, dose_controls
+from kapclinic.treatment import actions, board, dose_controls, note_chart
 from kapclinic.treatment import facts as gathered
 from kapclinic.treatment.errors import FieldError, SessionConflict, StepRefused
 from kapclinic.treatment.forms import (
@@ -427,6 +427,7 @@ def session_page(request: HttpRequest, session: Session, *, status: int = 200, r
                        "cap": f"{live.protocol.cap:g}"},
     })
     context.update(dose_controls.page_parts(request, live, forms))
+    context["session_notes"] = note_chart.for_session(request, session)
     return render(request, "treatment/session.html", context, status=status)
 
 
