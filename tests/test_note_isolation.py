@@ -64,8 +64,8 @@ def _get_everything(client: Client, ids: dict, secret: str | None) -> dict[str, 
     return seen
 
 
-def _callers(world) -> dict[str, tuple[Client, str | None, Role]]:
-    a = world["harbor"]
+def _callers(swept) -> dict[str, tuple[Client, str | None, Role]]:
+    a = swept["harbor"]
     clinic = a["clinic"]
     callers = {}
     for role in ROLES:
@@ -83,7 +83,7 @@ def _callers(world) -> dict[str, tuple[Client, str | None, Role]]:
 
 
 @pytest.mark.slow
-def test_psychotherapy_notes_drafts_and_care_team_notes_do_not_leak_through_any_route(world):
+def test_psychotherapy_notes_drafts_and_care_team_notes_do_not_leak_through_any_route(world):  # noqa: F811
     a = world["harbor"]
     ids = ids_of(a["clinic"], a["patient"])
     failures = []

@@ -44,5 +44,6 @@ class AuditRecords(models.TextChoices):
     NOTE_SETTINGS = "note_settings", "Note templates and emergency access rules"
     SUPERVISION = "supervision", "Trainee's supervisor for co-signing"
     PSYCHOTHERAPY_NOTE = "psychotherapy_note", "Psychotherapy note (kept apart)"
-    PSYCHOTHERAPY_AUTHORIZATION = "psychotherapy_authorization", "Patient's written authorization for psychotherapy notes"
+    PSYCHOTHERAPY_AUTHORIZATION = ("psychotherapy_authorization",
+                                   "Patient's written authorization for psychotherapy notes")
     EMERGENCY_ACCESS = "emergency_access", "Emergency access to a patient's notes"
