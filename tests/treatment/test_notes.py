@@ -290,3 +290,17 @@ def test_an_authorization_already_expired_is_refused(team, therapist, prescriber
             signed_on=today - timedelta(days=5), expires_on=today - timedelta(days=1),
             by=therapist, key="late")
     assert refused.value.field == "expires_on"
+
+
+def test_exports_leave_out_part_2_notes_without_consent_and_never_hold_psychotherapy_notes(
+        team, therapist, clinic_a):
+    from kapclinic.treatment.note_exports import notes_for_export
+
+    plain = written(team, therapist, key="plain")
+    labelled = note_actions.start_draft(patient=team, kind="progress", by=therapist, key="sud")
+    labelled = note_actions.save_draft(draft=labelled, content={"progress": "Alcohol use disorder"},
+                                       part2=True, expected_version=labelled.version, by=therapist)
+    labelled = note_actions.sign_draft(draft=labelled, expected_version=labelled.version, by=therapist)
+    written(team, therapist, kind="psychotherapy", key="pn", text="the lake house")
+    assert labelled.part2 and list(notes_for_export(clinic_a.pk)) == [plain]
+    assert set(notes_for_export(clinic_a.pk, part2_consented={team.pk})) == {plain, labelled}
