@@ -135,15 +135,20 @@ def world(clinic_a, prescriber):
                                     serious_criteria=[], key="matrix", by=prescriber)
     ids["adverse_event_id"] = event.pk
     # therapy notes (issue 13): the matrix's prescriber and therapist are the patient's care
-    # team; its nurse is not, and reads the notes by an emergency access
+    # team, and its nurse as the clinician of the sample session; a covering prescriber outside
+    # the team opened the notes by emergency access
     from kapclinic.treatment import emergency_access, note_actions
+    from kapclinic.treatment.models import Session
 
     set_directly(Patient.objects.filter(pk=patient.pk), prescriber=users[Role.PRESCRIBER],
                  therapist=users[Role.THERAPIST])
+    set_directly(Session.objects.filter(pk=session.pk), clinician=users[Role.NURSE])
     patient.refresh_from_db()
     therapist = users[Role.THERAPIST]
-    emergency_access.open_access(patient=patient, reason="Other (explain below)", explanation="x",
-                                 by=users[Role.NURSE], role=Role.NURSE, key="matrix")
+    covering = make_user("matrix-covering", clinic_a, Role.PRESCRIBER)
+    access = emergency_access.open_access(patient=patient, reason="Other (explain below)",
+                                          explanation="x", by=covering, role=Role.PRESCRIBER,
+                                          key="matrix")
     notes = {}
     for kind in ("integration", "psychotherapy", "progress"):
         draft = note_actions.start_draft(patient=patient, kind=kind, by=therapist, key=kind)
@@ -158,7 +163,7 @@ def world(clinic_a, prescriber):
             notes_to=today, signed_on=today, expires_on=today, by=therapist, key=reader.value)
     ids.update(note_id=notes["integration"].pk, psychotherapy_note_id=notes["psychotherapy"].pk,
                note_draft_id=notes["progress"].pk, psychotherapy_authorization_id=granted.pk,
-               emergency_access_id=emergency_access.running_for(users[Role.NURSE], patient).pk)
+               emergency_access_id=access.pk)
     return ids, users
 
 

@@ -189,7 +189,8 @@ def test_emergency_access_opens_the_notes_for_the_clinics_time_tells_the_team_an
     read = AuditEntry.objects.filter(action="read", object_type="note").latest("seq")
     assert "Emergency access" in read.detail_json
     email = OutboxMessage.objects.get(to="t@example.org")
-    assert "emergency access" in email.body and "Felt held" not in email.body
+    assert "emergency access" in email.body and "Patient in crisis" in email.body
+    assert "Felt held" not in email.body and "therapist unreachable" not in email.body
     review = login(clinic_admin).get("/emergency-access/").content.decode()
     assert "Called at night" in review and "Felt held" not in review
     access = emergency_access.running_for(nurse, team)
@@ -304,3 +305,73 @@ def test_exports_leave_out_part_2_notes_without_consent_and_never_hold_psychothe
     written(team, therapist, kind="psychotherapy", key="pn", text="the lake house")
     assert labelled.part2 and list(notes_for_export(clinic_a.pk)) == [plain]
     assert set(notes_for_export(clinic_a.pk, part2_consented={team.pk})) == {plain, labelled}
+
+
+def test_booking_a_session_does_not_put_one_on_the_care_team(team, therapist, nurse):
+    from kapclinic.treatment import actions as treatment
+
+    note = written(team, therapist)
+    treatment.schedule_session(patient=team, protocol="iv_racemic_ketamine",
+                               scheduled_at=timezone.now(), by=nurse)
+    assert login(nurse).get(f"/notes/{note.pk}/").status_code == 403
+
+
+def test_the_supervisor_reads_the_trainees_note_to_co_sign_it(team, clinic_a, therapist, clinic_admin):
+    supervisor = make_user("supervisor", clinic_a, Role.THERAPIST, "Sam", "Senior")
+    note_actions.start_supervision(clinic_id=clinic_a.pk, trainee=therapist, supervisor=supervisor,
+                                   by=clinic_admin)
+    note = written(team, therapist)
+    client = login(supervisor)
+    assert "Felt held by the music" in client.get(f"/notes/{note.pk}/").content.decode()
+    assert client.post(f"/notes/{note.pk}/cosign/", {"comment": "Agree"}).status_code == 302
+    assert note_actions.NoteCosignature.objects.get(note=note).cosigned_by == supervisor
+
+
+def test_a_supervisor_is_of_the_trainees_discipline_or_a_prescriber(clinic_a, nurse, therapist,
+                                                                      prescriber, clinic_admin):
+    with pytest.raises(FieldError, match="discipline"):
+        note_actions.start_supervision(clinic_id=clinic_a.pk, trainee=nurse, supervisor=therapist,
+                                       by=clinic_admin)
+    assert note_actions.start_supervision(clinic_id=clinic_a.pk, trainee=nurse,
+                                          supervisor=prescriber, by=clinic_admin)
+
+
+def test_emergency_access_reads_but_does_not_write(team, therapist, nurse):
+    emergency_access.open_access(patient=team, reason="Other (explain below)", explanation="x",
+                                 by=nurse, role="nurse", key="w")
+    client = login(nurse)
+    assert "does not let you write" in client.get(f"/patients/{team.pk}/").content.decode()
+    assert client.post(f"/patients/{team.pk}/notes/new/", {"kind": "progress"}).status_code == 403
+    assert not NoteDraft.objects.filter(author=nurse).exists()
+    again = emergency_access.open_access(patient=team, reason="Other (explain below)",
+                                         explanation="y", by=nurse, role="nurse", key="w2")
+    assert again.explanation == "x"  # the running access, not a second one
+
+
+def test_pressing_sign_while_the_last_autosave_is_on_its_way_still_signs(team, therapist):
+    draft = written(team, therapist, sign=False)
+    stale = draft.version
+    client = login(therapist)
+    client.post(f"/notes/drafts/{draft.pk}/autosave/", {"version": stale, "s_themes": "Grief"})
+    response = client.post(f"/notes/drafts/{draft.pk}/", {"version": stale, "s_themes": "Grief",
+                                                          "sign": "1"})
+    assert response.status_code == 302 and Note.objects.get().sections[0]["text"] == "Grief"
+
+
+@pytest.mark.parametrize("field, dates", [
+    ("expires_on", {"expires_on": "9999-12-31", "notes_to": "2026-12-01"}),
+    ("notes_to", {"notes_to": "9999-12-31"}),
+    ("notes_from", {"notes_from": "1900-01-01"}),
+])
+def test_an_authorizations_dates_out_of_bounds_are_refused_naming_the_field(
+        team, therapist, prescriber, field, dates):
+    from datetime import date
+
+    today = timezone.localdate()
+    values = {"notes_from": today, "notes_to": today, "signed_on": today,
+              "expires_on": today + timedelta(days=30)}
+    values.update({k: date.fromisoformat(v) for k, v in dates.items()})
+    with pytest.raises(FieldError) as refused:
+        note_actions.record_authorization(patient=team, granted_to=prescriber, purpose="x",
+                                          by=therapist, key="d", **values)
+    assert refused.value.field == field

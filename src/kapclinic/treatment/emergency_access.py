@@ -51,7 +51,8 @@ def open_access(*, patient: Patient, reason: str, explanation: str, by: User, ro
     key = (key or "").strip()[:64]
     if not key:
         raise FieldError("key", "is missing: reload the page and try again")
-    existing = EmergencyAccess.objects.filter(user=by, key=key).first()
+    existing = (EmergencyAccess.objects.filter(user=by, key=key).first()
+                or running_for(by, patient))
     if existing is not None:
         return existing
     if on_care_team(Viewer(by.pk, patient.clinic_id, role), patient.pk):
@@ -82,7 +83,8 @@ def open_access(*, patient: Patient, reason: str, explanation: str, by: User, ro
 
 def _tell_care_team(access: EmergencyAccess, patient: Patient, by: User) -> None:
     """An email to each member of the care team (through the outbox, so it commits with the
-    access): who opened the record, when, why, and until when. No clinical content."""
+    access): who opened the record, until when, and the reason from the clinic's list. Not the
+    explanation, which may hold clinical words: it is on the admin's review page."""
     zone = patient.clinic.zone
     until = timezone.localtime(access.expires_at, zone).strftime("%H:%M on %d %b %Y")
     name = by.get_full_name() or by.username
@@ -92,9 +94,8 @@ def _tell_care_team(access: EmergencyAccess, patient: Patient, by: User) -> None
         send_to_staff(patient.clinic_id, member.email,
                       subject=f"Emergency access to the notes of patient {patient.mrn}",
                       body=(f"{name} opened the notes of patient {patient.mrn} by emergency access "
-                            f"until {until}.\n\nReason: {access.reason}\nExplanation: "
-                            f"{access.explanation}\n\nThe clinic's admin reviews every emergency "
-                            "access. If this looks wrong, tell them."))
+                            f"until {until}.\n\nReason: {access.reason}\n\nThe clinic's admin "
+                            "reviews every emergency access. If this looks wrong, tell them."))
 
 
 @action

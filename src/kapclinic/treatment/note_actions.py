@@ -39,6 +39,9 @@ from kapclinic.treatment.note_models import (
 
 ADDENDUM_MAX_CHARS = rules.SECTION_MAX_CHARS
 REASON_MAX_CHARS = 500
+# engineering bounds on an authorization's dates (a typo such as 9999 is refused)
+EARLIEST_NOTES = date(2000, 1, 1)
+LONGEST_AUTHORIZATION_DAYS = 5 * 366
 
 
 class NoteConflict(Exception):
@@ -266,15 +269,23 @@ def record_authorization(*, patient: Patient, granted_to: User, purpose: str, no
     if not _works_here(granted_to, patient.clinic_id, Action.NOTE_READ):
         raise FieldError("granted_to", "choose a clinician who works at this clinic")
     purpose = _text("purpose", purpose, required=True, limit=300)
-    today = timezone.localdate()
+    today = timezone.localdate(timezone.now(), patient.clinic.zone)
+    if notes_from < EARLIEST_NOTES:
+        raise FieldError("notes_from", f"is before {EARLIEST_NOTES.year}: check the year")
     if notes_from > notes_to:
         raise FieldError("notes_to", "is before the first day of the notes covered")
+    if (expires_on - signed_on).days > LONGEST_AUTHORIZATION_DAYS:
+        raise FieldError("expires_on", "is more than five years after the patient signed: check "
+                                       "the year as written on the form")
     if signed_on > today:
         raise FieldError("signed_on", "is in the future: the patient signs before it is recorded")
     if expires_on < today:
         raise FieldError("expires_on", "has passed: an authorization must still be in force")
     if expires_on < signed_on:
         raise FieldError("expires_on", "is before the patient signed it")
+    if notes_to > expires_on:
+        raise FieldError("notes_to", "is after the authorization expires: notes written after it "
+                                     "cannot be read under it")
     try:
         with transaction.atomic():
             granted = PsychotherapyAuthorization.objects.create(
@@ -308,14 +319,26 @@ def revoke_authorization(*, authorization: PsychotherapyAuthorization, reason: s
 
 # --- clinic settings: trainees and templates -------------------------------------------------
 
+def _roles_here(user: User, clinic_id: int) -> set[str]:
+    return set(for_clinic(Membership.objects.filter(user=user), clinic_id)
+               .values_list("role", flat=True))
+
+
 @action
 def start_supervision(*, clinic_id: int, trainee: User, supervisor: User, by: User) -> Supervision:
+    """A trainee's notes wait for this supervisor's co-signature. The supervisor practises the
+    trainee's discipline (a therapist supervises a therapist), or is a prescriber (who also
+    supervises nurses and prescribers in training)."""
     if trainee.pk == supervisor.pk:
         raise FieldError("supervisor", "a trainee cannot supervise themselves")
     if not _works_here(trainee, clinic_id, Action.NOTE_WRITE):
         raise FieldError("trainee", "choose a clinician of this clinic who writes notes")
     if not _works_here(supervisor, clinic_id, Action.NOTE_COSIGN):
         raise FieldError("supervisor", "choose a prescriber or therapist of this clinic")
+    supervising = _roles_here(supervisor, clinic_id)
+    if "prescriber" not in supervising and not supervising & _roles_here(trainee, clinic_id):
+        raise FieldError("supervisor", "choose a supervisor of the trainee's discipline, or a "
+                                       "prescriber")
     try:
         with transaction.atomic():
             supervision = Supervision.objects.create(clinic_id=clinic_id, trainee=trainee,

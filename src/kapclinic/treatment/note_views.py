@@ -36,6 +36,7 @@ from kapclinic.treatment import emergency_access, note_actions, psychotherapy
 from kapclinic.treatment import note_forms as forms
 from kapclinic.treatment.errors import FieldError
 from kapclinic.treatment.models import Session
+from kapclinic.treatment.registration import EMERGENCY
 from kapclinic.treatment.note_models import (
     EmergencyAccess,
     Note,
@@ -64,10 +65,19 @@ def _restricted(request: HttpRequest, patient_id: int | None) -> HttpResponse:
         "minutes": emergency_access.minutes_for(request.membership.clinic_id)}, status=403)
 
 
+def _writes_for(request: HttpRequest, patient_id: int) -> bool:
+    """Whether the user writes this patient's notes: on the care team for a reason other than an
+    emergency access (which opens the notes to read, not to write)."""
+    viewer = Viewer.of(request)
+    return viewer.reads_every_patient or any(
+        reason != EMERGENCY for reason in care_team_reasons(viewer, patient_id))
+
+
 def _care_team_patient(request: HttpRequest, patient_id: int, action: Action) -> Patient:
-    """The patient, for a note write: in the clinic, and the writer on the care team."""
+    """The patient, for a note write: in the clinic, and the writer on the care team (not only
+    by emergency access)."""
     patient = get_for_user(request, Patient, patient_id, action, audit_read=False)
-    if not on_care_team(Viewer.of(request), patient.pk):
+    if not _writes_for(request, patient.pk):
         trail.record("denied", object_type="note", object_id="", patient_id=patient.pk,
                      detail={"reason": "not on the patient's care team", "path": request.path})
         raise OutsideCareTeam("note", patient.pk)
@@ -176,10 +186,9 @@ def note_draft(request: HttpRequest, note_draft_id: int) -> HttpResponse:
     if request.method == "GET":
         return _draft_page(request, draft)
     content = _posted_content(request, draft)
+    part2 = request.POST.get("part2") == "on"
     try:
-        draft = note_actions.save_draft(draft=draft, content=content,
-                                        part2=request.POST.get("part2") == "on",
-                                        expected_version=_version(request), by=request.user)
+        draft = _save_or_caught_up(request, draft, content, part2)
         if request.POST.get("sign") != "1":
             messages.success(request, "Draft saved.")
             return redirect("note-draft", note_draft_id=draft.pk)
@@ -193,6 +202,20 @@ def note_draft(request: HttpRequest, note_draft_id: int) -> HttpResponse:
                            problem=f"Not signed: {exc.message}. The draft is saved.")
     messages.success(request, "Signed. The note is locked; corrections are added as addenda.")
     return redirect(_signed_url(draft, note))
+
+
+def _save_or_caught_up(request: HttpRequest, draft: NoteDraft, content: dict, part2: bool) -> NoteDraft:
+    """Save what the page sent. A page one autosave behind (the button pressed while the last
+    autosave was on its way) is not a conflict when what it sends is what is stored."""
+    try:
+        return note_actions.save_draft(draft=draft, content=content, part2=part2,
+                                       expected_version=_version(request), by=request.user)
+    except note_actions.NoteConflict:
+        draft.refresh_from_db()
+        if (draft.signed_at is None and draft.part2 == part2
+                and note_actions.clean_content(draft, content) == draft.content):
+            return draft
+        raise
 
 
 def _signed_url(draft: NoteDraft, note=None) -> str:
@@ -355,7 +378,7 @@ def _psychotherapy_page(request, patient: Patient, *, form=None, status: int = 2
                          if may_authorize else None),
         "revoke_form": forms.RevokeForm(), "rule": rules.psychotherapy(),
         "may_write": role_can(request.membership.role, Action.PSYCHOTHERAPY_NOTE_WRITE)
-        and on_care_team(Viewer.of(request), patient.pk),
+        and _writes_for(request, patient.pk),
     }, status=status)
 
 
