@@ -14,6 +14,8 @@ from django.utils import timezone
 from kapclinic.patients.models import Patient
 from kapclinic.treatment.models import EmergencyAccess, Session, SessionEvent
 
+EMERGENCY = "Emergency access"  # the care-team reason that opens notes to read, never to write
+
 
 def session_staff(user_id: int, clinic_id: int) -> QuerySet[Patient]:
     """The clinic's patients one of whose sessions the user supervises or took a step of (the

@@ -54,7 +54,7 @@ def load_section(patient) -> dict:
 
 def _writes(viewer: Viewer, patient_id: int) -> bool:
     """On the care team for a reason other than an emergency access (which only reads)."""
-    from kapclinic.treatment.registration import EMERGENCY
+    from kapclinic.treatment.care_team import EMERGENCY
 
     return viewer.reads_every_patient or any(r != EMERGENCY for r in care_team_reasons(viewer, patient_id))
 

@@ -26,7 +26,6 @@ from kapclinic.accounts.scoping import (
     care_team_reasons,
     for_clinic,
     get_for_user,
-    on_care_team,
 )
 from kapclinic.audit import trail
 from kapclinic.clinical import notes as rules
@@ -34,9 +33,9 @@ from kapclinic.patients.models import Patient
 from kapclinic.platform.idempotency import FORM_FIELD, one_time_form
 from kapclinic.treatment import emergency_access, note_actions, psychotherapy
 from kapclinic.treatment import note_forms as forms
+from kapclinic.treatment.care_team import EMERGENCY
 from kapclinic.treatment.errors import FieldError
 from kapclinic.treatment.models import Session
-from kapclinic.treatment.registration import EMERGENCY
 from kapclinic.treatment.note_models import (
     EmergencyAccess,
     Note,

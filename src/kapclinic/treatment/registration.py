@@ -4,9 +4,6 @@ TreatmentConfig.ready)."""
 from __future__ import annotations
 
 
-EMERGENCY = "Emergency access"  # the care-team reason that only reads (note_views checks it)
-
-
 def register_all() -> None:
     from kapclinic.accounts.permissions import Action
     from kapclinic.alerts import sources as alert_sources
@@ -50,7 +47,7 @@ def register_all() -> None:
                            care_team.session_staff, order=20),
         ext.CareTeamSource("supervision", "Supervisor co-signing a trainee's note", care_team.supervision,
                            order=30),
-        ext.CareTeamSource("emergency-access", EMERGENCY, care_team.emergency, order=90),
+        ext.CareTeamSource("emergency-access", care_team.EMERGENCY, care_team.emergency, order=90),
         # the day after a session the portal asks how the patient has been
         ext.PortalSection("treatment.after_session", "treatment/_portal_after_session.html",
                           ae_views.load_portal, order=5),

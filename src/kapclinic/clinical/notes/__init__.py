@@ -51,7 +51,8 @@ class TemplateError(ValueError):
 
 @cache
 def _data() -> dict[str, Any]:
-    return json.loads(FILE.read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(FILE.read_text(encoding="utf-8"))
+    return data
 
 
 def version() -> str:
