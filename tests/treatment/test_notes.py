@@ -375,3 +375,31 @@ def test_an_authorizations_dates_out_of_bounds_are_refused_naming_the_field(
         note_actions.record_authorization(patient=team, granted_to=prescriber, purpose="x",
                                           by=therapist, key="d", **values)
     assert refused.value.field == field
+
+
+def test_the_admin_edits_a_template_and_notes_already_started_keep_theirs(team, therapist,
+                                                                           clinic_admin):
+    started = note_actions.start_draft(patient=team, kind="progress", by=therapist, key="old")
+    client = login(clinic_admin)
+    saved = client.post("/notes/settings/", {"what": "template:progress", "progress-title": "Check-in",
+                                             "progress-sections": "Mood | in their words\n[ ] Safety plan"})
+    assert saved.status_code == 302
+    fresh = note_actions.start_draft(patient=team, kind="progress", by=therapist, key="new")
+    assert [s["label"] for s in fresh.sections] == ["Mood", "Safety plan", "Free text"]
+    assert fresh.title == "Check-in" and started.title == "Progress note"
+    bad = client.post("/notes/settings/", {"what": "template:progress", "progress-title": "X",
+                                           "progress-sections": "A\nA"})
+    assert bad.status_code == 422 and "repeats" in bad.content.decode()
+
+
+def test_the_admin_sets_how_long_emergency_access_lasts(team, nurse, clinic_admin):
+    client = login(clinic_admin)
+    response = client.post("/notes/settings/", {"what": "emergency", "minutes": "30",
+                                                "reasons": "Crisis\nOther"})
+    assert response.status_code == 302
+    access = emergency_access.open_access(patient=team, reason="Crisis", explanation="x", by=nurse,
+                                          role="nurse", key="m")
+    assert access.expires_at - access.started_at == timedelta(minutes=30)
+    refused = client.post("/notes/settings/", {"what": "emergency", "minutes": "100000",
+                                               "reasons": "Crisis"})
+    assert refused.status_code == 422
