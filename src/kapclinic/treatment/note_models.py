@@ -242,7 +242,7 @@ class PsychotherapyNote(AppendOnlyRecord):
     draft = models.OneToOneField(NoteDraft, on_delete=models.PROTECT, related_name="+")
 
     clinic_path = "patient__clinic"
-    kept_apart = True  # the psychotherapy-note sweep reads this (tests/test_note_isolation.py)
+    # kept apart: read only through treatment.psychotherapy (tests/test_note_isolation.py sweeps it)
     FIELD_CLASSES = classify(date=("signed_at",), free_text=("text",),
                              none=("id", "patient", "session", "author", "content_sha256", "draft"))
 
