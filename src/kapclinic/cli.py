@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
+import logging
 import os
 import secrets
 import sys
@@ -508,6 +510,52 @@ def cmd_manage(args: argparse.Namespace) -> int:
 
 # ---- the parser ----------------------------------------------------------------------------
 
+def cmd_monitor_listen(args: argparse.Namespace) -> int:
+    """The MLLP listener for bedside monitors, until Ctrl-C (or SIGTERM)."""
+    import asyncio
+
+    from kapclinic.accounts.models import Clinic
+    from kapclinic.treatment.monitors import listener
+
+    clinic = Clinic.objects.filter(slug=args.clinic).first()
+    if clinic is None:
+        raise CommandError(f"--clinic: no clinic {args.clinic!r} (a clinic's slug)")
+    try:
+        allowed = listener.networks(args.allow or [])
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    if args.host not in ("127.0.0.1", "::1", "localhost") and not allowed:
+        raise CommandError("--allow: listening beyond this machine needs the monitors' addresses "
+                           "(e.g. --allow 10.20.0.0/24)")
+    serving = listener.Listener(clinic, allowed=allowed)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(listener.serve(serving, args.host, args.port,
+                                   ready=lambda port: print(f"Listening for monitors of {clinic.name} "
+                                                            f"on {args.host}:{port}", flush=True)))
+    return 0
+
+
+def cmd_monitor_simulate(args: argparse.Namespace) -> int:
+    """A simulated monitor sending PCD-01 vitals for one patient."""
+    import asyncio
+
+    from kapclinic.treatment.monitors import simulate
+
+    def report(n: int, code: str) -> None:
+        if not args.quiet:
+            print(f"message {n}: {code}", flush=True)
+
+    try:
+        counted = asyncio.run(simulate.run(args.host, args.port, mrn=args.mrn, count=args.count,
+                                           every=args.every, device=args.device, seed=args.seed,
+                                           report=report))
+    except OSError as exc:
+        raise CommandError(f"could not reach {args.host}:{args.port}: {exc.strerror or exc}") from None
+    print("ACKs: " + ", ".join(f"{code} {n}" for code, n in sorted(counted.items())))
+    return 0 if set(counted) <= {"AA"} else 1
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -644,6 +692,26 @@ def build_parser() -> argparse.ArgumentParser:
                                     "losses; reconciliation: doses against draws")
     ledger_report.add_argument("--format", default="text", choices=("text", "csv"))
     ledger_report.set_defaults(func=cmd_ledger_report)
+
+    monitor = sub.add_parser("monitor", help="bedside monitors (HL7 v2 ORU^R01 over MLLP)")
+    monitor_sub = monitor.add_subparsers(dest="monitor_command", required=True, parser_class=Parser)
+    listen = monitor_sub.add_parser("listen", help="receive monitors' vitals into sessions in progress")
+    listen.add_argument("--clinic", required=True, help="the clinic's slug")
+    listen.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
+    listen.add_argument("--port", type=int, default=2575, help="port (default 2575)")
+    listen.add_argument("--allow", action="append", help="a monitor's address or network allowed to "
+                                                         "send (repeat; default: loopback only)")
+    listen.set_defaults(func=cmd_monitor_listen)
+    sim = monitor_sub.add_parser("simulate", help="a simulated monitor for one patient")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=2575)
+    sim.add_argument("--mrn", required=True, help="the patient's MRN (sent as PID-3)")
+    sim.add_argument("--every", type=float, default=5.0, help="seconds between messages")
+    sim.add_argument("--count", type=positive_int, default=10, help="how many messages")
+    sim.add_argument("--device", default="", help="the device id (EUI-64); default: a random one")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--quiet", action="store_true", help="print only the summary")
+    sim.set_defaults(func=cmd_monitor_simulate, pure=True)
 
     pk = sub.add_parser("pk", help="pharmacokinetic models and simulation (decision support)")
     pk_cli.add_arguments(pk)

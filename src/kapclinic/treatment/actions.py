@@ -458,7 +458,8 @@ def _fingerprint(observed_at: datetime, values: dict[str, float]) -> str:
 
 @action
 def record_vitals(session: Session, *, observed_at: datetime, by: User | None,
-                  values: dict[str, float | None], late_reason: str = "") -> Recorded:
+                  values: dict[str, float | None], late_reason: str = "", source: str = "manual",
+                  device: str = "") -> Recorded:
     """A reading (any subset of the vitals) in ``session``: refused naming the field when
     impossible; stored once however often it is sent; evaluated against the protocol's
     monitoring rules, each alert raised through the generic alerts and returned."""
@@ -496,13 +497,14 @@ def record_vitals(session: Session, *, observed_at: datetime, by: User | None,
         with transaction.atomic():
             row = VitalReading.objects.create(
                 session=session, patient_id=session.patient_id, observed_at=observed_at,
-                recorded_by=by, phase=phase, fingerprint=print_,
+                recorded_by=by, phase=phase, fingerprint=print_, source=source, device=device[:100],
                 late_reason=_text("late_reason", late_reason), **given)
     except IntegrityError:  # the same reading sent at the same moment from another tab
         existing = VitalReading.objects.get(session=session, fingerprint=print_)
         return Recorded(existing, _alerts_of(existing), warnings, created=False)
     trail.record("create", object_type="vital_reading", object_id=row.pk,
-                 patient_id=session.patient_id, detail={"session": session.pk, "phase": phase})
+                 patient_id=session.patient_id, detail={"session": session.pk, "phase": phase,
+                                                         **({"device": device} if device else {})})
     raised, recommended = [], {}
     for alert in fired:
         if alert.rule in ("reading_overdue", "reading_mark_overdue"):

@@ -310,7 +310,9 @@ def check_second_clinician(request: HttpRequest, session_id: int):
 @router.get("/patients/{patient_id}/vitals")
 @require(Action.SESSION_VIEW)
 def patient_vitals(request: HttpRequest, patient_id: int, page: int = Query(1, ge=1, le=MAX_PAGE)):
-    """The patient's readings across sessions, newest first (entered-in-error ones marked)."""
+    """The patient's readings across sessions, newest first (entered-in-error ones marked): as
+    readings (``results``) and as observations (``items``: LOINC code, value, UCUM unit, time,
+    source ``manual`` or ``device`` and the device)."""
     patient = get_patient_for_user(request, patient_id, Action.SESSION_VIEW, audit_read=False)
     found = VitalReading.objects.filter(patient=patient).order_by("-observed_at", "-id")
     size = settings.KAPCLINIC_PAGE_SIZE
@@ -319,7 +321,8 @@ def patient_vitals(request: HttpRequest, patient_id: int, page: int = Query(1, g
     trail.record_many([trail.Event("list", "vital_reading", r.pk, patient_id=patient.pk)
                        for r in results] or [trail.Event("list", "vital_reading", "", patient_id=patient.pk)])
     return {"count": count, "page": page, "pages": max(1, -(-count // size)),
-            "results": [reads.reading_out(r) for r in results]}
+            "results": [reads.reading_out(r) for r in results],
+            "items": [item for r in results for item in reads.reading_items(r)]}
 
 
 @router.get("/room-board")

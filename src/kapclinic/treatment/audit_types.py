@@ -47,3 +47,5 @@ class AuditRecords(models.TextChoices):
     PSYCHOTHERAPY_AUTHORIZATION = ("psychotherapy_authorization",
                                    "Patient's written authorization for psychotherapy notes")
     EMERGENCY_ACCESS = "emergency_access", "Emergency access to a patient's notes"
+    MONITOR_MESSAGE = "monitor_message", "Bedside monitor message (HL7)"
+    MONITOR_DEVICE = "monitor_device", "Bedside monitor registered to a room"

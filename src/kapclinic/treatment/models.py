@@ -350,6 +350,10 @@ class VitalReading(CorrectableRecord):
     resp_rate_per_min = models.FloatField(null=True, blank=True)
     temp_c = models.FloatField(null=True, blank=True)
     moaas = models.PositiveSmallIntegerField(null=True, blank=True)  # MOAA/S 0-5
+    # typed by a clinician, or sent by a bedside monitor (issue 15): which one
+    source = models.CharField(max_length=10, choices=[("manual", "Typed"), ("device", "Monitor")],
+                              default="manual", db_default="manual")
+    device = models.CharField(max_length=100, blank=True, default="", db_default="")
     # the same reading sent twice (a retry, a double tap) is stored once: time and values
     fingerprint = models.CharField(max_length=64)
     late_reason = models.TextField(blank=True)
@@ -362,8 +366,8 @@ class VitalReading(CorrectableRecord):
     FIELD_CLASSES = classify(
         date=("observed_at", "recorded_at", "entered_in_error_at"),
         free_text=("late_reason", "entered_in_error_reason"),
-        coded=("phase",),
-        none=("id", "session", "patient", "recorded_by", "sbp_mmhg", "dbp_mmhg", "heart_rate_bpm",
+        coded=("phase", "source"),
+        none=("id", "session", "patient", "recorded_by", "device", "sbp_mmhg", "dbp_mmhg", "heart_rate_bpm",
               "spo2_pct", "resp_rate_per_min", "temp_c", "moaas", "fingerprint",
               "entered_in_error_by"),
     )
@@ -511,6 +515,11 @@ from kapclinic.treatment.ae_models import (  # noqa: E402,F401 (issue 13: advers
     AdverseEventReview,
     AdverseEventSettings,
     AfterSessionCheckIn,
+)
+from kapclinic.treatment.monitor_models import (  # noqa: E402,F401 (issue 15: bedside monitors)
+    MessageStatus,
+    MonitorDevice,
+    MonitorMessage,
 )
 from kapclinic.treatment.note_models import (  # noqa: E402,F401 (issue 13: therapy notes)
     EmergencyAccess,

@@ -60,7 +60,26 @@ def reading_out(r: VitalReading) -> dict[str, Any]:
     return {"id": r.pk, "session_id": r.session_id, "observed_at": r.observed_at,
             "recorded_at": r.recorded_at, "recorded_by_id": r.recorded_by_id, "phase": r.phase,
             **{name: getattr(r, name) for name in VITAL_FIELDS},
+            "source": r.source, "device": r.device or None,
             "entered_in_error": r.entered_in_error_at is not None}
+
+
+def reading_items(r: VitalReading) -> list[dict[str, Any]]:
+    """One reading as observations: each value with its code (LOINC), UCUM unit, time and source."""
+    from kapclinic.clinical.monitoring.devices import field_code
+
+    items = []
+    for name in VITAL_FIELDS:
+        value = getattr(r, name)
+        if value is None:
+            continue
+        code = field_code(name)
+        items.append({"reading_id": r.pk, "session_id": r.session_id, "code": code["code"],
+                      "system": code["system"], "display": code["display"], "value": value,
+                      "unit": code["unit"], "observed_at": r.observed_at, "source": r.source,
+                      "device": r.device or None,
+                      "entered_in_error": r.entered_in_error_at is not None})
+    return items
 
 
 def alert_out(a: Alert) -> dict[str, Any]:

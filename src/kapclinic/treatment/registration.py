@@ -18,6 +18,7 @@ def register_all() -> None:
         chart,
         demo_data,
         doses,
+        monitor_views,
         note_chart,
         note_views,
         rems,
@@ -41,6 +42,11 @@ def register_all() -> None:
         ext.NavItem("emergency-access", "Emergency access", "emergency-access-list",
                     Action.EMERGENCY_ACCESS_REVIEW, order=95, badge=note_views.accesses_to_review),
         ext.NavItem("note-settings", "Note settings", "note-settings", Action.NOTE_SETTINGS, order=96),
+        # bedside monitors (issue 15): the unmatched queue for who runs sessions, the devices
+        # for who sets sessions up
+        ext.NavItem("monitors-unmatched", "Monitor messages", "monitors-unmatched", Action.SESSION_RUN,
+                    order=17, badge=monitor_views.unmatched_count),
+        ext.NavItem("monitors", "Monitors", "monitors", Action.SESSION_SETTINGS, order=76),
         # the clinicians of a patient's sessions, and a running emergency access, are on the
         # patient's care team (the registry adds the assigned prescriber and therapist)
         ext.CareTeamSource("session-staff", "Clinician of one of their sessions",

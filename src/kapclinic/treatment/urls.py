@@ -6,6 +6,7 @@ from kapclinic.treatment import (
     ae_views,
     course_urls,
     dose_views,
+    monitor_views,
     note_views,
     record,
     rems_views,
@@ -60,6 +61,11 @@ urlpatterns = [
     path("adverse-events/<int:adverse_event_id>/entered-in-error/", ae_views.entered_in_error,
          name="adverse-event-error"),
     path("portal/after-session/", ae_views.portal_after_session, name="portal-after-session"),
+    # bedside monitors (issue 15)
+    path("monitors/", monitor_views.monitors, name="monitors"),
+    path("monitors/unmatched/", monitor_views.unmatched, name="monitors-unmatched"),
+    path("monitors/messages/<int:monitor_message_id>/assign/", monitor_views.assign,
+         name="monitor-message-assign"),
     # therapy notes, psychotherapy notes and emergency access (issue 13)
     path("patients/<int:patient_id>/notes/new/", note_views.note_new, name="note-new"),
     path("notes/", note_views.my_notes, name="my-notes"),

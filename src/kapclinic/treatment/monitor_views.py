@@ -1,0 +1,115 @@
+"""Bedside monitor pages: the clinic's monitors and where they stand (register, move, retire),
+and the unmatched queue, where a nurse assigns a message no session claimed to the session in
+progress it belongs to. Writes go through ``monitors.intake`` (messages) or are settings."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from kapclinic.accounts.permissions import Action, require
+from kapclinic.accounts.scoping import for_clinic, get_for_user
+from kapclinic.audit import trail
+from kapclinic.treatment.errors import FieldError
+from kapclinic.treatment.models import (
+    IN_PROGRESS,
+    MessageStatus,
+    MonitorDevice,
+    MonitorMessage,
+    Session,
+)
+from kapclinic.treatment.monitors import intake, pcd01
+
+SHOWN = 200
+
+
+class DeviceForm(forms.Form):
+    device_id = forms.CharField(label="Device id (as the monitor sends it: MSH-3 or OBX-18, e.g. an "
+                                      "EUI-64)", max_length=100)
+    label = forms.CharField(label="Name", max_length=80, required=False)
+    room = forms.CharField(label="Room", max_length=60)
+    chair = forms.CharField(label="Chair", max_length=60, required=False)
+    active = forms.BooleanField(label="In use", required=False, initial=True)
+
+
+@require(Action.SESSION_SETTINGS)
+@require_http_methods(["GET", "POST"])
+def monitors(request: HttpRequest) -> HttpResponse:
+    """The clinic's monitors: registering one again with the same id moves (or retires) it."""
+    clinic_id = request.membership.clinic_id
+    form = DeviceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        with transaction.atomic():
+            device, created = for_clinic(MonitorDevice, clinic_id).select_for_update().get_or_create(
+                clinic_id=clinic_id, device_id=data["device_id"].strip(),
+                defaults={"created_by": request.user, "room": data["room"]})
+            for name in ("label", "room", "chair", "active"):
+                setattr(device, name, data[name])
+            device.save()
+            trail.record("create" if created else "update", object_type="monitor_device",
+                         object_id=device.pk, detail={"room": device.room, "chair": device.chair,
+                                                      "active": device.active})
+        messages.success(request, f"Monitor {device.device_id} is at {device.room}"
+                                  f"{' chair ' + device.chair if device.chair else ''}"
+                                  f"{'' if device.active else ' (not in use)'}.")
+        return redirect("monitors")
+    devices = list(for_clinic(MonitorDevice, clinic_id))
+    return render(request, "treatment/monitors.html", {"form": form, "devices": devices},
+                  status=422 if form.errors else 200)
+
+
+@require(Action.SESSION_RUN)
+@require_GET
+def unmatched(request: HttpRequest) -> HttpResponse:
+    clinic = request.membership.clinic
+    waiting = list(for_clinic(MonitorMessage.objects.filter(status=MessageStatus.UNMATCHED),
+                              clinic.pk).order_by("-received_at")[:SHOWN])
+    for kept in waiting:
+        kept.values = _values(kept, clinic)
+    trail.record_many([trail.Event("list", "monitor_message", m.pk) for m in waiting])
+    sessions = list(for_clinic(Session.objects.filter(state__in=IN_PROGRESS)
+                               .select_related("patient"), clinic.pk).order_by("room", "chair"))
+    return render(request, "treatment/monitors_unmatched.html", {"waiting": waiting,
+                                                                 "sessions": sessions})
+
+
+def _values(kept: MonitorMessage, clinic) -> list[str]:
+    try:
+        message = pcd01.parse(kept.raw, clinic.zone)
+    except pcd01.Unreadable:
+        return []
+    groups, _ = intake.readings_of(message, fallback=kept.received_at)
+    return [f"{at.astimezone(clinic.zone):%H:%M} " + ", ".join(f"{k.split('_')[0]} {v:g}"
+                                                               for k, v in values.items())
+            for at, values in sorted(groups.items())]
+
+
+@require(Action.SESSION_RUN)
+@require_POST
+def assign(request: HttpRequest, monitor_message_id: int) -> HttpResponse:
+    kept = get_for_user(request, MonitorMessage.objects.select_related("clinic"), monitor_message_id,
+                        Action.SESSION_RUN, audit_read=False)
+    session_id = request.POST.get("session", "")
+    if not session_id.isdigit():
+        messages.error(request, "Not assigned: choose the session the readings belong to.")
+        return redirect("monitors-unmatched")
+    session = get_for_user(request, Session.objects.select_related("patient"), session_id,
+                           Action.SESSION_RUN, audit_read=False)
+    try:
+        stored = intake.assign(kept, session, by=request.user)
+    except FieldError as exc:
+        messages.error(request, f"Not assigned: the {exc.field} {exc.message}.")
+    else:
+        messages.success(request, f"Assigned to {session.patient.family_name}'s session: "
+                                  f"{stored} reading{'s' if stored != 1 else ''} recorded.")
+    return redirect("monitors-unmatched")
+
+
+def unmatched_count(membership) -> int:
+    return for_clinic(MonitorMessage.objects.filter(status=MessageStatus.UNMATCHED),
+                      membership.clinic_id).count()

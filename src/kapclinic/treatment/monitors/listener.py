@@ -1,0 +1,172 @@
+"""The MLLP listener: an asyncio server (python-hl7's MLLP streams) for many monitors at once.
+
+Each connection reads framed messages in turn; each message goes to one writer thread that
+stores what has arrived together in one transaction (group commit) and only then answers each
+with its ACK: durable before acknowledged. A connection from an address not on the allow-list
+is closed; a message over the size limit is refused (AR) and the connection closed; a slow or
+half-open connection waits alone (asyncio) and is closed after the idle time; any malformed
+input is answered or dropped and logged, and the listener goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import queue
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import close_old_connections, connection
+
+from kapclinic.accounts.models import Clinic
+from kapclinic.audit import context
+from kapclinic.treatment.monitors import intake, pcd01
+
+log = logging.getLogger("kapclinic.monitors")
+
+MAX_MESSAGE_BYTES = 64 * 1024   # a PCD-01 message is a few kB; more is refused
+IDLE_SECONDS = 300.0            # a connection silent this long is closed
+MAX_CONNECTIONS = 200
+BATCH_MAX = 200                 # messages committed together at most
+BATCH_WAIT_SECONDS = 0.002      # how long the writer waits for more before committing
+
+
+@dataclass
+class Listener:
+    clinic: Clinic
+    allowed: list = field(default_factory=list)  # ip networks; empty: loopback only
+    connections: int = 0
+
+    def __post_init__(self) -> None:
+        self._queue: queue.Queue = queue.Queue()
+        self._writer = threading.Thread(target=self._write_loop, name="monitor-writer", daemon=True)
+        self._writer.start()
+
+    # --- the writer thread: group commit -------------------------------------------------
+
+    def _write_loop(self) -> None:
+        context.set_system_actor("bedside monitor listener", self.clinic.pk)
+        while True:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            deadline = BATCH_WAIT_SECONDS
+            while len(batch) < BATCH_MAX:
+                try:
+                    item = self._queue.get(timeout=deadline)
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+                deadline = 0.0005
+            close_old_connections()
+            try:
+                answers = intake.receive_batch([(raw, peer) for raw, peer, _, _ in batch],
+                                               clinic=self.clinic)
+            except Exception:  # never let the writer die: answer AE, the monitors resend
+                log.exception("monitor batch failed")
+                answers = [intake.Answer("AE", pcd01.ack(None, "AE", error="not stored", raw=raw), 0)
+                           for raw, _, _, _ in batch]
+            for (_, _, loop, future), answer in zip(batch, answers, strict=True):
+                loop.call_soon_threadsafe(_resolve, future, answer)
+        connection.close()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._writer.join(timeout=10)
+
+    async def store(self, raw: str, peer: str) -> intake.Answer:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+        self._queue.put((raw, peer, loop, future))
+        return await future
+
+    # --- connections ---------------------------------------------------------------------
+
+    def permitted(self, peer: str) -> bool:
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        if not self.allowed:
+            return address.is_loopback
+        return any(address in network for network in self.allowed)
+
+    async def serve_connection(self, reader, writer) -> None:
+        peer = (writer.get_extra_info("peername") or ("?",))[0]
+        if not self.permitted(peer) or self.connections >= MAX_CONNECTIONS:
+            log.warning("monitor connection from %s refused (%s)", peer,
+                        "not on the allow-list" if not self.permitted(peer) else "too many")
+            writer.close()
+            return
+        self.connections += 1
+        try:
+            while True:
+                try:
+                    block = await asyncio.wait_for(reader.readblock(), IDLE_SECONDS)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return  # the monitor hung up, perhaps mid-message: nothing was acknowledged
+                except TimeoutError:
+                    log.info("monitor connection from %s idle: closed", peer)
+                    return
+                except (ValueError, asyncio.LimitOverrunError):  # over the size limit
+                    log.warning("monitor message from %s over %d bytes: refused", peer,
+                                MAX_MESSAGE_BYTES)
+                    await _send(writer, pcd01.ack(None, "AR", error="message too large"))
+                    return
+                except Exception as exc:  # an invalid block (no start byte) and the like
+                    log.warning("monitor input from %s not framed: %s", peer, type(exc).__name__)
+                    await _send(writer, pcd01.ack(None, "AR", error="not an MLLP block"))
+                    continue
+                raw = block.decode("utf-8", errors="replace") if isinstance(block, bytes) else block
+                answer = await self.store(raw, peer)
+                await _send(writer, answer.ack)
+        finally:
+            self.connections -= 1
+            writer.close()
+
+
+def _resolve(future: asyncio.Future, answer: intake.Answer) -> None:
+    if not future.done():
+        future.set_result(answer)
+
+
+async def _send(writer, ack: str) -> None:
+    try:
+        writer.writeblock(ack.encode("utf-8"))
+        await writer.drain()
+    except ConnectionError:
+        pass
+
+
+def networks(addresses: Iterable[str]) -> list:
+    """``--allow`` values as networks (an address or a CIDR block); raises ValueError naming a
+    wrong one."""
+    found = []
+    for text in addresses:
+        try:
+            found.append(ipaddress.ip_network(text.strip(), strict=False))
+        except ValueError as exc:
+            raise ValueError(f"--allow {text!r} is not an address or a network such as "
+                             "10.0.0.0/24") from exc
+    return found
+
+
+async def serve(listener: Listener, host: str, port: int, *, ready=None) -> None:
+    """Serve until cancelled; ``ready(port)`` is called once listening (the port a 0 chose)."""
+    from hl7.mllp import start_hl7_server
+
+    server = await start_hl7_server(listener.serve_connection, host, port, limit=MAX_MESSAGE_BYTES)
+    bound = server.sockets[0].getsockname()[1]
+    log.info("listening for monitors on %s:%s", host, bound)
+    if ready is not None:
+        ready(bound)
+    async with server:
+        try:
+            await server.serve_forever()
+        finally:
+            listener.stop()

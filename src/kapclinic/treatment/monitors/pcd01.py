@@ -1,0 +1,146 @@
+"""An IHE PCD-01 ORU^R01 message read with python-hl7: who sent it, its control id, the patient
+id, the devices, and each observation (MDC code, value, unit, time, validity); and the ACK to
+answer it. What the codes mean is the clinical core's (clinical/monitoring/devices)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+
+import hl7
+
+MAX_OBSERVATIONS = 500  # an engineering bound: a monitor's message holds a few dozen
+
+
+class Unreadable(ValueError):
+    """Not an HL7 message kapclinic can read (answered AR)."""
+
+
+@dataclass(frozen=True)
+class Observation:
+    code: str
+    value: str
+    unit: str
+    observed_at: datetime | None
+    invalid: bool  # OBX-11 "X": the device says the value is not valid
+    device: str
+
+
+@dataclass
+class Message:
+    control_id: str
+    sender: str           # MSH-3 as sent (namespace^universal id^type)
+    sender_ids: list[str]  # its parts that can name a device
+    version: str
+    patient_ref: str      # PID-3, first identifier
+    device_ids: list[str] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
+    parsed: object = None  # the python-hl7 message, for the ACK
+
+
+def _field(segment, number: int, component: int = 1) -> str:
+    if len(segment) <= number:
+        return ""
+    try:
+        return str(segment.extract_field(field_num=number, repeat_num=1, component_num=component))
+    except (IndexError, KeyError):
+        return ""
+
+
+def _when(text: str, zone: tzinfo) -> datetime | None:
+    """An HL7 time; one sent without an offset is taken in the clinic's zone."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        moment = hl7.parse_datetime(text)
+    except (ValueError, TypeError):
+        return None
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC)  # python-hl7's own offset class, as a standard one
+
+
+def parse(raw: str, zone: tzinfo) -> Message:
+    """The message's parts; raises Unreadable when it is not an ORU^R01 with MSH-10."""
+    text = raw.replace("\r\n", "\r").replace("\n", "\r").strip("\r")
+    if not text.startswith("MSH"):
+        raise Unreadable("it does not start with an MSH segment")
+    try:
+        parsed = hl7.parse(text)
+        msh = parsed.segment("MSH")
+    except Exception as exc:  # python-hl7 raises several kinds on malformed text
+        raise Unreadable(f"HL7 could not be parsed ({type(exc).__name__})") from exc
+    control_id = _field(msh, 10).strip()
+    if not control_id:
+        raise Unreadable("MSH-10 (the message control id) is empty")
+    kind = _field(msh, 9, 1), _field(msh, 9, 2)
+    if kind != ("ORU", "R01"):
+        raise Unreadable(f"it is an {' '.join(kind).strip() or 'unnamed'} message, not an "
+                         "observation result (ORU R01)")
+    sender_ids = [part for part in (_field(msh, 3, 1), _field(msh, 3, 2)) if part]
+    message = Message(control_id=control_id[:64], sender=str(msh[3])[:200] if len(msh) > 3 else "",
+                      sender_ids=sender_ids, version=_field(msh, 12), patient_ref="",
+                      parsed=parsed)
+    pid = _first(parsed, "PID")
+    if pid is not None:
+        message.patient_ref = _field(pid, 3, 1).strip()[:100]
+    obr = _first(parsed, "OBR")
+    fallback = _when(_field(obr, 7), zone) if obr is not None else None
+    devices = list(sender_ids)
+    for index, obx in enumerate(_all(parsed, "OBX")):
+        if index >= MAX_OBSERVATIONS:
+            break
+        device = _field(obx, 18, 1).strip()
+        if device and device not in devices:
+            devices.append(device)
+        message.observations.append(Observation(
+            code=_field(obx, 3, 1).strip(), value=_field(obx, 5).strip(),
+            unit=_field(obx, 6, 1).strip(), observed_at=_when(_field(obx, 14), zone) or fallback,
+            invalid=_field(obx, 11).strip().upper() == "X", device=device))
+    message.device_ids = devices
+    return message
+
+
+def _first(parsed, name: str):
+    found = _all(parsed, name)
+    return found[0] if found else None
+
+
+def _all(parsed, name: str) -> list:
+    try:
+        return list(parsed.segments(name))
+    except KeyError:
+        return []
+
+
+def ack(message: Message | None, code: str, *, error: str = "", raw: str = "") -> str:
+    """The ACK for a message: ``AA`` accepted, ``AE`` stored nothing (send again), ``AR`` not
+    readable. An AE or AR carries an ERR segment with what went wrong."""
+    parsed = message.parsed if message is not None else _header_only(raw)
+    if parsed is None:
+        text = f"MSH|^~\\&|KAPCLINIC||||{datetime.now():%Y%m%d%H%M%S}||ACK|KAP|P|2.6\rMSA|{code}|"
+    else:
+        text = str(parsed.create_ack(ack_code=code, application="KAPCLINIC"))
+    text = text.rstrip("\r")
+    if error:
+        text += "\rERR|||" + ("207" if code == "AE" else "100") + "|E|||" + _escape(error[:200])
+    return text + "\r"
+
+
+def _header_only(raw: str):
+    """The MSH of an unreadable message, for its ACK to carry its control id if it can."""
+    first = raw.replace("\n", "\r").split("\r", 1)[0]
+    if not first.startswith("MSH|") or len(first) < 8:
+        return None
+    try:
+        return hl7.parse(first)
+    except Exception:
+        return None
+
+
+def _escape(text: str) -> str:
+    return (text.replace("\\", "\\E\\").replace("|", "\\F\\").replace("^", "\\S\\")
+            .replace("&", "\\T\\").replace("~", "\\R\\").replace("\r", " ").replace("\n", " "))

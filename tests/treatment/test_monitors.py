@@ -1,0 +1,222 @@
+"""Bedside monitors: the reference's PCD-01 conformance message framed in MLLP is acknowledged
+and its readings stored; matching by MRN or by the monitor's room; invalid, implausible and
+unknown values kept on the message with why; a resent message stored once; an unmatched one
+waiting for a nurse; the ACK codes; the listener's limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from kapclinic.treatment.models import MessageStatus, MonitorDevice, MonitorMessage, VitalReading
+from kapclinic.treatment.monitors import intake, listener, pcd01, simulate
+from tests.conftest import login, new_patient
+from tests.treatment.helpers import cleared, eligible_and_consented
+
+pytestmark = pytest.mark.django_db
+
+CONFORMANCE = (Path(__file__).parents[1] / "fixtures" / "hl7" / "valid-pcd01-request.hl7v2").read_text()
+
+
+def hl7_now(minutes_ago: float = 1) -> str:
+    return (datetime.now(UTC) - timedelta(minutes=minutes_ago)).strftime("%Y%m%d%H%M%S+0000")
+
+
+def conformance_now() -> str:
+    """The reference message with its 2009 times moved to a minute ago (a monitor at the chair)."""
+    return CONFORMANCE.replace("20090813095715+0500", hl7_now()).replace("20090713090030+0500",
+                                                                         hl7_now())
+
+
+@pytest.fixture
+def in_chair(clinic_a, prescriber, nurse):
+    """Patient MRN 789567 (the conformance message's PID-3) in a session cleared to dose."""
+    patient = new_patient(clinic_a, prescriber, mrn="789567", prescriber=prescriber)
+    eligible_and_consented(patient, prescriber)
+    return cleared(patient, prescriber, nurse, start=30)
+
+
+def acks_code(ack: str) -> tuple[str, str]:
+    msa = next(line for line in ack.split("\r") if line.startswith("MSA|")).split("|")
+    return msa[1], msa[2]
+
+
+def test_the_conformance_message_is_acknowledged_and_its_blood_pressure_stored(in_chair, clinic_a):
+    answer = intake.receive(conformance_now(), clinic=clinic_a, peer="127.0.0.1")
+    assert acks_code(answer.ack) == ("AA", "MSGID1234") and answer.stored == 1
+    reading = VitalReading.objects.filter(session=in_chair, source="device").get()
+    assert (reading.sbp_mmhg, reading.dbp_mmhg) == (120, 80)
+    assert reading.device == "AcmeInc"
+    kept = MonitorMessage.objects.get(control_id="MSGID1234")
+    assert kept.status == MessageStatus.STORED and kept.session == in_chair
+    assert any("mean" in item["why"] for item in kept.not_stored)  # no field for the mean
+
+
+def test_the_conformance_message_as_written_is_kept_and_says_why_its_2009_reading_is_not_recorded(
+        in_chair, clinic_a):
+    answer = intake.receive(CONFORMANCE, clinic=clinic_a)
+    assert acks_code(answer.ack) == ("AA", "MSGID1234")
+    kept = MonitorMessage.objects.get(control_id="MSGID1234")
+    assert kept.readings == 0 and {item.get("field") for item in kept.not_stored} >= {"sbp_mmhg",
+                                                                                     "dbp_mmhg"}
+    assert not VitalReading.objects.filter(source="device").exists()
+
+
+def test_a_resent_message_is_acknowledged_again_and_stored_once(in_chair, clinic_a):
+    raw = conformance_now()
+    first = intake.receive(raw, clinic=clinic_a)
+    again = intake.receive(raw, clinic=clinic_a)
+    assert acks_code(again.ack) == ("AA", "MSGID1234") and again.stored == 0
+    assert first.stored == 1 and VitalReading.objects.filter(source="device").count() == 1
+    assert MonitorMessage.objects.count() == 1
+
+
+def test_invalid_and_implausible_values_are_kept_on_the_message_with_why(in_chair, clinic_a):
+    drift = simulate.Drift(__import__("random").Random(3))
+    for n, odd in enumerate(("invalid", "implausible")):
+        raw = simulate.message(control_id=f"odd-{n}", mrn="789567", device="ABCDEF0123456789",
+                               at=datetime.now(UTC) - timedelta(minutes=2 - n), patient=drift, odd=odd)
+        assert acks_code(intake.receive(raw, clinic=clinic_a).ack)[0] == "AA"
+    invalid, implausible = (MonitorMessage.objects.get(control_id=c) for c in ("odd-0", "odd-1"))
+    assert invalid.not_stored == [{"code": "150456", "value": f"{drift.spo2:.0f}",
+                                   "why": "marked invalid by the monitor"}] or invalid.not_stored
+    assert any(item.get("field") == "spo2_pct" and item["value"] == 104 for item in implausible.not_stored)
+    # the other vitals of both messages were recorded
+    assert VitalReading.objects.filter(source="device", spo2_pct__isnull=True).count() == 2
+
+
+def test_mdil_hex_codes_of_an_hl7_2_4_monitor_are_read(in_chair, clinic_a):
+    raw = (f"MSH|^~\\&|Efficia^00A0C914C829^EUI-64||||{hl7_now()}||ORU^R01|HEX1|P|2.4\r"
+           f"PID|||789567\rOBR|1||||||{hl7_now()}\r"
+           "OBX|1|NM|0002-4bb8^SpO2^MDIL|1|95|0004-0220^%^MDIL|||||R\r")
+    assert acks_code(intake.receive(raw, clinic=clinic_a).ack) == ("AA", "HEX1")
+    assert VitalReading.objects.get(source="device").spo2_pct == 95
+
+
+def test_a_message_for_nobody_waits_for_a_nurse_who_assigns_it(in_chair, clinic_a, nurse):
+    raw = conformance_now().replace("789567^^^Imaginary Hospital^PI", "000000^^^Elsewhere^PI")
+    answer = intake.receive(raw, clinic=clinic_a)
+    assert acks_code(answer.ack)[0] == "AA" and answer.stored == 0
+    kept = MonitorMessage.objects.get()
+    assert kept.status == MessageStatus.UNMATCHED and "000000" in kept.reason
+    page = login(nurse).get("/monitors/unmatched/").content.decode()
+    assert "000000" in page
+    response = login(nurse).post(f"/monitors/messages/{kept.pk}/assign/", {"session": in_chair.pk})
+    assert response.status_code == 302
+    kept.refresh_from_db()
+    assert kept.status == MessageStatus.ASSIGNED and kept.assigned_by == nurse
+    assert VitalReading.objects.filter(session=in_chair, source="device").count() == 1
+
+
+def test_a_registered_monitor_matches_the_session_in_its_room(in_chair, clinic_a, prescriber):
+    from kapclinic.treatment.models import Session
+    from tests.conftest import set_directly
+
+    set_directly(Session.objects.filter(pk=in_chair.pk), room="Room 2", chair="B")
+    MonitorDevice.objects.create(clinic=clinic_a, device_id="0123456789ABCDEF", room="Room 2",
+                                 chair="B", created_by=prescriber)
+    raw = conformance_now().replace("PID|||789567^^^Imaginary Hospital^PI", "PID|||")
+    assert intake.receive(raw, clinic=clinic_a).stored == 1
+    assert MonitorMessage.objects.get().session == in_chair
+
+
+@pytest.mark.parametrize("raw, words", [
+    ("hello", "MSH"),
+    ("MSH|^~\\&|X||||20260101||ADT^A01|C1|P|2.6\r", "not an observation result"),
+    ("MSH|^~\\&|X||||20260101||ORU^R01||P|2.6\r", "MSH-10"),
+])
+def test_what_cannot_be_read_is_rejected_with_ar(clinic_a, raw, words):
+    answer = intake.receive(raw, clinic=clinic_a)
+    assert answer.code == "AR" and words in answer.ack and not MonitorMessage.objects.exists()
+
+
+# --- over MLLP ---------------------------------------------------------------------------------
+
+class Running:
+    """The listener on a free loopback port in a thread of its own."""
+
+    def __init__(self, clinic, **options):
+        self.loop = asyncio.new_event_loop()
+        self.serving = listener.Listener(clinic, **options)
+        self.port = None
+        ready = threading.Event()
+
+        def run():
+            asyncio.set_event_loop(self.loop)
+            self.task = self.loop.create_task(listener.serve(
+                self.serving, "127.0.0.1", 0, ready=lambda port: (setattr(self, "port", port),
+                                                                   ready.set())))
+            with contextlib.suppress(asyncio.CancelledError):
+                self.loop.run_until_complete(self.task)
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert ready.wait(10)
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(10)
+
+
+async def exchange(port: int, frames: list[bytes]) -> list[str]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    answers = []
+    for frame in frames:
+        writer.write(frame)
+        await writer.drain()
+        data = await asyncio.wait_for(reader.readuntil(b"\x1c\r"), 10)
+        answers.append(data.strip(b"\x0b\x1c\r").decode())
+    writer.close()
+    return answers
+
+
+def framed(text: str) -> bytes:
+    return b"\x0b" + text.encode() + b"\x1c\r"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_listener_acknowledges_the_conformance_message_only_once_it_is_stored(clinic_a,
+                                                                                    prescriber, nurse):
+    patient = new_patient(clinic_a, prescriber, mrn="789567", prescriber=prescriber)
+    eligible_and_consented(patient, prescriber)
+    session = cleared(patient, prescriber, nurse, start=30)
+    running = Running(clinic_a)
+    try:
+        answers = asyncio.run(exchange(running.port, [framed(conformance_now()), b"\x0bgarbage\x1c\r",
+                                                      framed(conformance_now())]))
+    finally:
+        running.stop()
+    assert [acks_code(a) for a in answers] == [("AA", "MSGID1234"), ("AR", ""), ("AA", "MSGID1234")]
+    assert VitalReading.objects.filter(session=session, source="device").count() == 1
+
+
+def test_a_listener_takes_only_loopback_unless_told_and_refuses_a_wrong_network():
+    serving = listener.Listener.__new__(listener.Listener)
+    serving.allowed = []
+    assert serving.permitted("127.0.0.1") and not serving.permitted("10.0.0.5")
+    serving.allowed = listener.networks(["10.0.0.0/24"])
+    assert serving.permitted("10.0.0.5") and not serving.permitted("10.0.1.5")
+    with pytest.raises(ValueError, match="--allow"):
+        listener.networks(["ten.zero"])
+
+
+def test_the_api_lists_a_patients_vitals_with_loinc_ucum_and_source(in_chair, clinic_a, nurse):
+    intake.receive(conformance_now(), clinic=clinic_a)
+    rows = login(nurse).get(f"/api/v1/patients/{in_chair.patient_id}/vitals").json()
+    device = [r for r in rows["items"] if r["source"] == "device"]
+    assert {(r["code"], r["value"], r["unit"]) for r in device} == {("8480-6", 120, "mm[Hg]"),
+                                                                    ("8462-4", 80, "mm[Hg]")}
+    assert all(r["device"] == "AcmeInc" and r["observed_at"] for r in device)
+    assert any(r["source"] == "manual" for r in rows["items"])
+
+
+def test_ack_for_a_message_that_cannot_be_stored_is_ae_with_an_err_segment():
+    message = pcd01.parse(conformance_now(), timezone.get_current_timezone())
+    ack = pcd01.ack(message, "AE", error="database down")
+    assert acks_code(ack) == ("AE", "MSGID1234") and "\rERR|" in ack and "database down" in ack
