@@ -106,7 +106,19 @@ def _full_patient(clinic: Clinic, staff: dict, document, mrn: str, given: str) -
                             severity="mild", grade=1, serious_criteria=["important_medical_event"],
                             key=f"sweep-{mrn}", by=staff[Role.NURSE])
     _notes(patient, staff, mrn)
+    _monitor_message(clinic, mrn)
     return patient
+
+
+def _monitor_message(clinic: Clinic, mrn: str) -> None:
+    """A bedside monitor's message for no known patient: it waits in the unmatched queue."""
+    import random
+
+    from kapclinic.treatment.monitors import intake, simulate
+
+    raw = simulate.message(control_id=f"sweep-{mrn}", mrn=f"NOBODY-{mrn}", device="ABCDEF0123456789",
+                           at=timezone.now(), patient=simulate.Drift(random.Random(1)))
+    intake.receive(raw, clinic=clinic)
 
 
 def _notes(patient: Patient, staff: dict, mrn: str) -> None:
@@ -221,6 +233,8 @@ PICK = {
     "inventory.StockCount": lambda rows, clinic: rows.exclude(counted_mg=F("balance_mg"))
     .filter(resolution__isnull=True),
     "accounts.Membership": _staff_member,
+    # the unmatched message (about no patient yet) a nurse assigns
+    "treatment.MonitorMessage": lambda rows, clinic: rows.filter(status="unmatched"),
     "accounts.ApiToken": _staff_member,
     # the demo's latest dose drawn from stock (the first is wasted after): a line whose
     # reversal the stock allows

@@ -164,6 +164,14 @@ def world(clinic_a, prescriber):
     ids.update(note_id=notes["integration"].pk, psychotherapy_note_id=notes["psychotherapy"].pk,
                note_draft_id=notes["progress"].pk, psychotherapy_authorization_id=granted.pk,
                emergency_access_id=access.pk)
+    # a bedside monitor's message for no known patient (issue 15)
+    import random
+
+    from kapclinic.treatment.monitors import intake, simulate
+
+    intake.receive(simulate.message(control_id="matrix", mrn="NOBODY", device="ABC", at=timezone.now(),
+                                    patient=simulate.Drift(random.Random(1))), clinic=clinic_a)
+    ids["monitor_message_id"] = intake.MonitorMessage.objects.get(control_id="matrix").pk
     return ids, users
 
 

@@ -153,7 +153,8 @@ class Live:
                          "hr": _figure(r.heart_rate_bpm), "spo2": _figure(r.spo2_pct),
                          "rr": _figure(r.resp_rate_per_min), "temp": _figure(r.temp_c),
                          "moaas": "" if r.moaas is None else str(r.moaas),
-                         "by": r.recorded_by.display_name if r.recorded_by else "",
+                         "by": (r.recorded_by.display_name if r.recorded_by
+                                else f"Monitor {r.device}" if r.source == "device" else ""),
                          "in_error": r.entered_in_error_at is not None})
         return rows
 

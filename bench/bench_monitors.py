@@ -1,0 +1,568 @@
+"""Bedside monitors at load (issue 15): HL7 v2 ORU^R01 over MLLP, durable before acknowledged.
+
+Makes one clinic with N patients (20 by default), each in a dosing session (booked, checked
+in, checklist done, a reading typed, cleared, the dose recorded, dosing: through the actions,
+as the app does), starts the MLLP listener (kapclinic.treatment.monitors.listener, its one
+writer thread committing in groups) on a free loopback port, and runs N simulated monitors
+in a separate process (so their CPU is not the listener's): N concurrent MLLP connections,
+each sending its own patient's PCD-01 messages (simulate.message, a drifting patient, now
+and then an SpO2 marked invalid or implausible) one after another, waiting for each ACK
+before sending the next. After a warm-up it counts for --seconds:
+
+- sustained messages per second acknowledged AA, each ACK sent only once the message and
+  its readings were committed (target >= 1,000/s on SQLite from 20 monitors), and the rate
+  in each 5-second window (sessions fill with readings as it runs);
+- ACK latency p50 / p99 / max, from the frame sent to its ACK read;
+- the writer's group commits (messages per batch, share of the time it was busy);
+- memory: the process's peak RSS (getrusage) and its RSS before and after the run
+  (--tracemalloc adds the Python heap's peak during the run, at a large speed cost);
+- afterwards: every AA-acknowledged message is stored exactly once (checked), the readings
+  and alerts stored, and the SQL queries one more message takes, by table.
+
+Then the time a message takes with 1,000 and 5,000 more readings already in its session.
+--profile times the writer's stages (parse, match, the readings, the audit trail, alert
+evaluation and raising, commit; wall and CPU) and its SQL by statement and table;
+--cprofile also runs the writer thread under cProfile (much slower: its rate is no figure).
+
+Usage: python bench/bench_monitors.py [--database sqlite|postgres|both] [--postgres URL]
+       [--monitors 20] [--seconds 25] [--warmup 3] [--quick] [--profile|--cprofile]
+       [--tracemalloc]
+Default: both databases, one after the other, each in a process of its own (about a minute
+in all); --quick counts 5 seconds. SQLite: a throwaway data folder. PostgreSQL:
+postgresql://postgres@127.0.0.1:5432/kapclinic_bench_monitors (made if missing; each run
+makes a clinic of its own) unless --postgres names another scratch database; with --database
+both, an unreachable PostgreSQL is reported and skipped. The load average is printed.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="both")
+parser.add_argument("--postgres", help="a PostgreSQL URL for a scratch database")
+parser.add_argument("--monitors", type=int, default=20, help="simulated monitors, one patient each")
+parser.add_argument("--seconds", type=float, default=25, help="how long the rate is counted")
+parser.add_argument("--warmup", type=float, default=3, help="seconds sent before counting")
+parser.add_argument("--quick", action="store_true", help="count 5 seconds after 1 of warm-up")
+parser.add_argument("--profile", action="store_true", help="the writer's time by stage and SQL by table")
+parser.add_argument("--cprofile", action="store_true", help="--profile, and the writer under cProfile")
+parser.add_argument("--tracemalloc", action="store_true", help="the Python heap's peak during the run")
+parser.add_argument("--send", type=int, metavar="PORT", help=argparse.SUPPRESS)  # the monitors' process
+parser.add_argument("--mrns", help=argparse.SUPPRESS)
+args = parser.parse_args()
+if args.quick:
+    args.seconds, args.warmup = 5, 1
+args.profile = args.profile or args.cprofile
+if args.postgres and args.database == "both":
+    args.database = "postgres"
+PG_URL = args.postgres or "postgresql://postgres@127.0.0.1:5432/kapclinic_bench_monitors"
+WINDOW = 5.0  # seconds per window of the rate over time
+
+
+# --- the monitors (a process of their own, no Django) ------------------------------------------
+
+async def monitor(port: int, n: int, mrn: str, start: float, stop_at: float, out: list) -> None:
+    """One monitor: its patient's messages one after another, each ACK awaited."""
+    from hl7.mllp import open_hl7_connection
+
+    from kapclinic.treatment.monitors import simulate
+
+    rng = random.Random(1500 + n)
+    patient = simulate.Drift(rng)
+    device = f"{rng.getrandbits(64):016X}"
+    prefix = f"BENCH{n:03d}-{rng.getrandbits(32):08X}"
+    reader, writer = await open_hl7_connection("127.0.0.1", port)
+    sent = 0
+    try:
+        while time.perf_counter() < stop_at:
+            patient.step()
+            odd = rng.choices(["", "invalid", "implausible"], weights=[94, 3, 3])[0]
+            text = simulate.message(control_id=f"{prefix}-{sent}", mrn=mrn, device=device,
+                                    at=datetime.now(UTC), patient=patient, odd=odd)
+            began = time.perf_counter()
+            writer.writeblock(text.encode())
+            await writer.drain()
+            ack = await reader.readblock()
+            ended = time.perf_counter()
+            ack_text = ack.decode(errors="replace") if isinstance(ack, bytes) else str(ack)
+            code = next((line.split("|")[1] for line in ack_text.split("\r") if line.startswith("MSA|")),
+                        "?")
+            out.append((round(began - start, 6), round(ended - start, 6), code))
+            sent += 1
+    finally:
+        writer.close()
+
+
+async def monitors(port: int, mrns: list[str], seconds: float) -> list:
+    start = time.perf_counter()
+    out: list = []
+    await asyncio.gather(*(monitor(port, n, mrn, start, start + seconds, out)
+                           for n, mrn in enumerate(mrns)))
+    return out
+
+
+if args.send:
+    sent = asyncio.run(monitors(args.send, args.mrns.split(","), args.warmup + args.seconds))
+    json.dump(sent, sys.stdout)
+    sys.exit(0)
+
+
+# --- both databases: this script once for each -------------------------------------------------
+
+def postgres_reachable() -> str:
+    import psycopg
+
+    admin_url = PG_URL.rpartition("/")[0]
+    try:
+        with psycopg.connect(f"{admin_url}/postgres", connect_timeout=5):
+            return ""
+    except psycopg.OperationalError as exc:
+        return str(exc).strip().splitlines()[0]
+
+
+if args.database == "both":
+    status = 0
+    for database in ("sqlite", "postgres"):
+        if database == "postgres":
+            why = postgres_reachable()
+            if why:
+                print(f"-- postgres: {PG_URL} unreachable ({why}): skipped")
+                continue
+        print(f"-- {database}", flush=True)
+        status |= subprocess.run([sys.executable, __file__, *sys.argv[1:], "--database", database]).returncode
+    sys.exit(status)
+
+
+# --- the listener's process --------------------------------------------------------------------
+
+os.environ["KAPCLINIC_ENV"] = "development"
+os.environ["KAPCLINIC_DATA_DIR"] = tempfile.mkdtemp(prefix="kapclinic-bench-monitors-")
+os.environ["KAPCLINIC_ALLOWED_HOSTS"] = "testserver"
+if args.database == "postgres":
+    import psycopg
+
+    admin_url, _, name = PG_URL.rpartition("/")
+    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+    os.environ["KAPCLINIC_DATABASE_URL"] = PG_URL
+os.environ["DJANGO_SETTINGS_MODULE"] = "kapclinic.settings"
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from kapclinic.accounts import staff  # noqa: E402
+from kapclinic.accounts.roles import Role  # noqa: E402
+from kapclinic.alerts.models import Alert  # noqa: E402
+from kapclinic.audit import context, trail  # noqa: E402
+from kapclinic.audit.actions import action  # noqa: E402
+from kapclinic.patients import actions as patients  # noqa: E402
+from kapclinic.screening import actions as screening  # noqa: E402
+from kapclinic.treatment import actions  # noqa: E402
+from kapclinic.treatment.models import MonitorMessage, Phase, Session, VitalReading  # noqa: E402
+from kapclinic.treatment.monitors import intake, listener, simulate  # noqa: E402
+
+PROTOCOL = "iv_racemic_ketamine"
+CALM = {"sbp_mmhg": 122, "dbp_mmhg": 78, "heart_rate_bpm": 72, "spo2_pct": 98, "resp_rate_per_min": 14}
+CHECKLIST = {"fasting": ("yes", None, ""), "ride_home": ("yes", None, ""),
+             "pregnancy_test": ("negative", None, ""), "predose_measures": ("yes", None, ""),
+             "nasal_steroid_decongestant_timing": ("yes", None, ""),
+             "weight_today": ("recorded", 70, ""),
+             "intention_note": ("recorded", None, "To notice what comes up")}
+
+
+def step(session: Session, to: str, at, by) -> Session:
+    session.refresh_from_db()
+    return actions.transition(session, to=to, at=at, by=by, expected_version=session.version)
+
+
+def setup(count: int):
+    """A clinic, its prescriber and nurse, and ``count`` patients each dosing in a chair, as
+    the app gets them there (tests/treatment/helpers.py's steps, then the dose)."""
+    slug = f"bench-monitors-{datetime.now(UTC):%Y%m%d%H%M%S}-{os.getpid()}"
+    clinic = staff.create_clinic(slug=slug, name="Bench Monitors Clinic", time_zone="America/New_York",
+                                 by=None)
+    prescriber = staff.grant_role(clinic=clinic, username=f"{slug}-prescriber", role=Role.PRESCRIBER,
+                                  by=None, first_name="Pat", last_name="Prescriber").user
+    nurse = staff.grant_role(clinic=clinic, username=f"{slug}-nurse", role=Role.NURSE, by=None,
+                             first_name="Nia", last_name="Nurse").user
+    document = screening.publish_consent_document(clinic=clinic, title="Consent to KAP",
+                                                  text="I understand the treatment and agree to it.",
+                                                  by=prescriber)
+    now = timezone.now()
+
+    def ago(minutes: float):
+        return now - timedelta(minutes=minutes)
+
+    mrns, sessions = [], []
+    for n in range(count):
+        mrn = f"MON-{n:04d}"
+        patient = patients.create_patient(clinic=clinic, by=prescriber, data={
+            "mrn": mrn, "given_name": f"Given{n}", "family_name": f"Family{n}",
+            "date_of_birth": datetime(1970 + n % 30, 1 + n % 12, 1 + n % 28).date(),
+            "sex_at_birth": "female" if n % 2 else "male", "status": "screening"})
+        data = {"date_of_birth": patient.date_of_birth.isoformat()}
+        screening.save_intake(patient=patient, draft=data, data=data, by=prescriber,
+                              expected_version=screening.intake_for(patient).version)
+        decision = screening.evaluate_intake(patient=patient, drug="ketamine", route="iv-infusion",
+                                             by=prescriber)
+        screening.sign_off(decision=decision, accept=False, final_status="eligible",
+                           reason="Reviewed in clinic", by=prescriber)
+        screening.sign_consent(patient=patient, document=document, method="in_clinic", by=prescriber,
+                               signed_name=f"Given{n} Family{n}")
+        session = actions.schedule_session(patient=patient, protocol=PROTOCOL, scheduled_at=ago(45),
+                                           room=f"Room {n // 4 + 1}", chair="ABCD"[n % 4], by=prescriber)
+        session = step(session, "checked_in", ago(40), nurse)
+        for item, (answer, value, note) in CHECKLIST.items():
+            actions.record_checklist(session, item=item, answer=answer, value=value, note=note,
+                                     at=ago(39), by=nurse)
+        actions.record_vitals(session, observed_at=ago(38), values=CALM, by=nurse)
+        session = step(session, "cleared", ago(37), nurse)
+        actions.record_administration(session, at=ago(35), by=nurse, dose_mg_per_kg=0.5)
+        session = step(session, "dosing", ago(35), nurse)
+        mrns.append(mrn)
+        sessions.append(session)
+    return clinic, mrns, sessions
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+# --- instrumentation -----------------------------------------------------------------------
+
+BATCHES: list[tuple[float, int, float, float]] = []  # (started, messages, seconds, CPU seconds) a batch
+
+
+def count_batches() -> None:
+    """The writer's group commits, timed (the listener calls intake.receive_batch)."""
+    original = intake.receive_batch
+
+    def receive_batch(raws, *, clinic):
+        started, cpu = time.perf_counter(), time.thread_time()
+        answers = original(raws, clinic=clinic)
+        BATCHES.append((started, len(raws), time.perf_counter() - started, time.thread_time() - cpu))
+        return answers
+
+    intake.receive_batch = receive_batch
+
+
+class Stages:
+    """Inclusive time and calls of the writer's stages, and its SQL by statement and table."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {}
+        self.sql: dict[str, list[float]] = {}
+        self.profiler = None
+
+    def wrap(self, owner, name: str, label: str) -> None:
+        original = getattr(owner, name)
+        times = self.times.setdefault(label, [0, 0.0, 0.0])
+
+        def timed(*a, **kw):
+            started, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return original(*a, **kw)
+            finally:
+                times[0] += 1
+                times[1] += time.perf_counter() - started
+                times[2] += time.thread_time() - cpu
+
+        setattr(owner, name, timed)
+
+    def sql_wrapper(self, execute, sql, params, many, ctx):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, ctx)
+        finally:
+            key = sql_key(sql)
+            tally = self.sql.setdefault(key, [0, 0.0])
+            tally[0] += 1
+            tally[1] += time.perf_counter() - started
+
+
+def sql_key(sql: str) -> str:
+    words = sql.replace('"', " ").replace("`", " ").split()
+    verb = words[0].upper() if words else "?"
+    if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT"):
+        return verb
+    for marker in ("FROM", "INTO", "UPDATE"):
+        upper = [w.upper() for w in words]
+        if marker in upper[:40] and (verb != "UPDATE" or marker == "UPDATE"):
+            at = upper.index(marker)
+            if at + 1 < len(words):
+                return f"{verb} {words[at + 1]}"
+    return " ".join(words[:3])
+
+
+STAGES = Stages()
+
+
+def instrument() -> None:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    from kapclinic.audit import trail
+    from kapclinic.treatment import facts
+    from kapclinic.treatment.monitors import pcd01
+
+    wrap = STAGES.wrap
+    wrap(pcd01, "parse", "pcd01.parse (python-hl7)")
+    wrap(pcd01, "ack", "pcd01.ack")
+    wrap(intake, "store", "intake.store (the message, @action)")
+    wrap(intake, "match", "  intake.match (MRN to session)")
+    wrap(intake, "record", "  intake.record (its readings)")
+    wrap(actions, "record_vitals", "    actions.record_vitals (@action)")
+    wrap(actions, "check_session_time", "      check_session_time")
+    wrap(actions, "session_protocol", "      session_protocol")
+    wrap(actions, "monitoring_settings", "      monitoring_settings")
+    wrap(facts, "current_administration", "      facts.current_administration")
+    wrap(actions, "evaluate", "      clinical evaluate (monitoring rules)")
+    wrap(actions, "raise_alert", "      raise_alert")
+    wrap(trail, "record_many", "trail.record_many (audit entries, all)")
+    wrap(BaseDatabaseWrapper, "commit", "COMMIT")
+
+
+class ProfiledListener(listener.Listener):
+    def _write_loop(self) -> None:
+        with connection.execute_wrapper(STAGES.sql_wrapper):
+            if args.cprofile:
+                import cProfile
+
+                STAGES.profiler = cProfile.Profile()
+                STAGES.profiler.runcall(super()._write_loop)
+            else:
+                super()._write_loop()
+
+
+class Serving:
+    """The listener on a free loopback port, its event loop in a thread of its own (as
+    tests/treatment/test_monitors.py's Running)."""
+
+    def __init__(self, clinic, kind=listener.Listener) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.serving = kind(clinic)
+        self.port = None
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.task = self.loop.create_task(listener.serve(
+                self.serving, "127.0.0.1", 0,
+                ready=lambda port: (setattr(self, "port", port), ready.set())))
+            with contextlib.suppress(asyncio.CancelledError):
+                self.loop.run_until_complete(self.task)
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert ready.wait(30), "the listener did not start"
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(30)
+
+
+def one_more_message(clinic, mrn: str) -> tuple[int, dict[str, int]]:
+    """The SQL queries one more message takes, by statement and table."""
+    raw = simulate.message(control_id=f"ONE-MORE-{time.time_ns()}", mrn=mrn, device="00000000000000AA",
+                           at=datetime.now(UTC), patient=simulate.Drift(random.Random(7)))
+    with CaptureQueriesContext(connection) as seen:
+        answer = intake.receive_batch([(raw, "127.0.0.1")], clinic=clinic)[0]
+    assert answer.code == "AA", answer.ack
+    tables: dict[str, int] = {}
+    for query in seen.captured_queries:
+        key = sql_key(query["sql"])
+        tables[key] = tables.get(key, 0) + 1
+    return len(seen), tables
+
+
+@action
+def fill(*, session: Session, count: int, by) -> None:
+    """``count`` more device readings in ``session`` over its last half hour, bulk-inserted
+    with one audit entry (as the other benches load data)."""
+    now = timezone.now()
+    rng = random.Random(session.pk)
+    VitalReading.objects.bulk_create([VitalReading(
+        session=session, patient_id=session.patient_id, recorded_by=by, phase=Phase.DOSING,
+        observed_at=now - timedelta(minutes=30) + timedelta(minutes=30) * n / count,
+        fingerprint=f"bench-fill-{session.pk}-{n}", source="device", device="BENCHFILL",
+        sbp_mmhg=rng.randint(110, 140), dbp_mmhg=rng.randint(65, 88), heart_rate_bpm=rng.randint(60, 95),
+        spo2_pct=rng.randint(95, 99), resp_rate_per_min=rng.randint(12, 18)) for n in range(count)],
+        batch_size=2_000)
+    trail.record("create", object_type="vital_reading", detail={"bench_readings": count})
+
+
+def ms_a_message(clinic, session: Session, mrn: str, count: int = 20) -> float:
+    """Milliseconds a message of ``session``'s patient takes, ``count`` in one group commit."""
+    drift = simulate.Drift(random.Random(session.pk))
+    now = datetime.now(UTC)
+    raws = []
+    for n in range(count):
+        drift.step()
+        raws.append((simulate.message(control_id=f"SCALE-{session.pk}-{time.time_ns()}-{n}", mrn=mrn,
+                                      device="00000000000000BB", at=now - timedelta(seconds=n),
+                                      patient=drift), "127.0.0.1"))
+    started = time.perf_counter()
+    answers = intake.receive_batch(raws, clinic=clinic)
+    took = time.perf_counter() - started
+    assert all(a.code == "AA" for a in answers), answers[0].ack
+    return took / count * 1000
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    context.set_system_actor("bench")
+    started = time.perf_counter()
+    clinic, mrns, sessions = setup(args.monitors)
+    setup_took = time.perf_counter() - started
+    print(f"database {connection.vendor}; {len(mrns)} monitors, one patient dosing each "
+          f"(set up in {setup_took:.0f} s); {os.cpu_count()} cores, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+
+    count_batches()
+    if args.profile:
+        instrument()
+    if args.tracemalloc:
+        import tracemalloc
+
+        tracemalloc.start()
+    serving = Serving(clinic, ProfiledListener if args.profile else listener.Listener)
+    rss_before = rss_mib()
+    wall = time.perf_counter()
+    run = subprocess.run([sys.executable, __file__, "--send", str(serving.port), "--mrns", ",".join(mrns),
+                          "--seconds", str(args.seconds), "--warmup", str(args.warmup)],
+                         capture_output=True, text=True)
+    wall = time.perf_counter() - wall
+    rss_after = rss_mib()
+    heap_peak = None
+    if args.tracemalloc:
+        heap_peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    serving.stop()
+    stage_times = {label: list(times) for label, times in STAGES.times.items()}
+    if run.returncode:
+        sys.exit(f"the monitors failed:\n{run.stderr[-3000:]}")
+    sent = json.loads(run.stdout)
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    # the counted window: ACKs read from the end of the warm-up for --seconds
+    begin, end = args.warmup, args.warmup + args.seconds
+    counted = [(b, e, code) for b, e, code in sent if begin <= e < end]
+    codes: dict[str, int] = {}
+    for _, _, code in sent:
+        codes[code] = codes.get(code, 0) + 1
+    accepted = [(b, e) for b, e, code in counted if code == "AA"]
+    rate = len(accepted) / args.seconds
+    latencies = [(e - b) * 1000 for b, e in accepted]
+    windows = []
+    at = begin
+    while at + WINDOW <= end + 1e-9:
+        windows.append(sum(1 for _, e in accepted if at <= e < at + WINDOW) / WINDOW)
+        at += WINDOW
+
+    # durable and exactly once: every message acknowledged AA is stored, once
+    stored = MonitorMessage.objects.filter(clinic=clinic)
+    acknowledged = codes.get("AA", 0)
+    kept = stored.count()
+    assert kept == acknowledged, f"{acknowledged} messages acknowledged AA, {kept} stored"
+    readings = VitalReading.objects.filter(session__in=sessions, source="device").count()
+    no_reading = stored.filter(readings=0).count()
+    alerts = Alert.objects.filter(patient__clinic=clinic).count()
+    per_session = readings / len(sessions)
+
+    target = "" if connection.vendor != "sqlite" else (
+        f"; target >= 1,000/s on SQLite from 20 monitors: {'met' if rate >= 1000 else 'MISSED'}")
+    print(f"sustained, durable before ACK: {rate:,.0f} messages/s acknowledged AA "
+          f"({len(accepted):,} in {args.seconds:g} s after {args.warmup:g} s of warm-up){target}")
+    print(f"ACK latency p50 {percentile(latencies, 50):6.1f} ms, p99 {percentile(latencies, 99):6.1f} ms, "
+          f"max {max(latencies):6.1f} ms  (n={len(latencies):,})")
+    print(f"rate by {WINDOW:g}-s window: {', '.join(f'{w:,.0f}' for w in windows)} /s "
+          f"(sessions end with about {per_session:,.0f} device readings each)")
+    if BATCHES:
+        sizes = [n for _, n, _, _ in BATCHES]
+        busy = sum(took for _, _, took, _ in BATCHES)
+        cpu = sum(c for _, _, _, c in BATCHES)
+        print(f"group commit: {len(sizes):,} batches, {statistics.mean(sizes):.1f} messages each on "
+              f"average (max {max(sizes)}), {busy / len(sizes) * 1000:.1f} ms each; the writer "
+              f"stored for {busy / wall:.0%} of the run's {wall:.1f} s: {busy / sum(sizes) * 1000:.2f} ms "
+              f"a message, {cpu / sum(sizes) * 1000:.2f} ms of it the writer thread's CPU")
+    print(f"ACKs: {', '.join(f'{c} {n:,}' for c, n in sorted(codes.items()))}; stored exactly once: "
+          f"{kept:,} messages, {readings:,} device readings ({no_reading:,} messages with none: "
+          f"resends of the same values in the same second, or every value invalid), {alerts:,} alerts")
+    print(f"memory: peak RSS {peak_rss:,.0f} MiB (the listener's process, set-up included); "
+          f"RSS {rss_before:,.0f} MiB before the run, {rss_after:,.0f} MiB after"
+          + (f"; Python heap peak during the run {heap_peak:,.1f} MiB (tracemalloc)"
+             if heap_peak is not None else ""))
+    context.set_system_actor("bedside monitor listener", clinic.pk)
+    queries, tables = one_more_message(clinic, mrns[0])
+    print(f"one more message (its session holding {per_session:,.0f} readings): {queries} SQL queries: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(tables.items(), key=lambda kv: -kv[1])))
+    # the same work with more readings already in the session (a monitor every 5 s for two
+    # hours leaves 1,440; every second, 7,200)
+    scale = []
+    for session, more in zip(sessions[1:4], (0, 1_000, 5_000), strict=True):
+        if more:
+            fill(session=session, count=more, by=None)
+        held = VitalReading.objects.filter(session=session).count()
+        scale.append((held, ms_a_message(clinic, session, mrns[sessions.index(session)])))
+    print("a message, 20 in one group commit, with its session holding "
+          + ", ".join(f"{held:,} readings: {ms:.2f} ms" for held, ms in scale))
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.profile:
+        report_profile(acknowledged, stage_times)
+
+
+def report_profile(messages: int, stage_times: dict) -> None:
+    import io
+    import pstats
+
+    print(f"\nwriter stages (inclusive, nested as indented; {messages:,} messages; per message):")
+    for label, (calls, seconds, cpu) in stage_times.items():
+        if calls:
+            print(f"  {label:48s} {seconds / messages * 1000:7.3f} ms wall "
+                  f"{cpu / messages * 1000:7.3f} ms CPU  ({calls / messages:.2f} calls)")
+    total_sql = sum(seconds for _, seconds in STAGES.sql.values())
+    total_queries = sum(n for n, _ in STAGES.sql.values())
+    print(f"SQL in the writer: {total_queries / messages:.1f} queries, {total_sql / messages * 1000:.3f} ms "
+          "a message; by statement and table:")
+    for key, (n, seconds) in sorted(STAGES.sql.items(), key=lambda kv: -kv[1][1])[:25]:
+        print(f"  {key:52s} {n / messages:6.2f} a message  {seconds / messages * 1000:7.3f} ms")
+    if STAGES.profiler is not None:
+        for order in ("cumulative", "tottime"):
+            out = io.StringIO()
+            pstats.Stats(STAGES.profiler, stream=out).sort_stats(order).print_stats(35)
+            print(f"\ncProfile of the writer thread, by {order}:")
+            print(out.getvalue().split("\n", 6)[-1] if order == "cumulative" else out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
