@@ -61,6 +61,9 @@ parser.add_argument("--warmup", type=float, default=3, help="seconds sent before
 parser.add_argument("--quick", action="store_true", help="count 5 seconds after 1 of warm-up")
 parser.add_argument("--profile", action="store_true", help="the writer's time by stage and SQL by table")
 parser.add_argument("--cprofile", action="store_true", help="--profile, and the writer under cProfile")
+parser.add_argument("--sqlite-synchronous", choices=("NORMAL", "FULL"),
+                    help="SQLite's PRAGMA synchronous for this run (default: the settings', NORMAL); FULL "
+                         "syncs the WAL at each commit, so an ACKed message survives a power cut too")
 parser.add_argument("--tracemalloc", action="store_true", help="the Python heap's peak during the run")
 parser.add_argument("--send", type=int, metavar="PORT", help=argparse.SUPPRESS)  # the monitors' process
 parser.add_argument("--mrns", help=argparse.SUPPRESS)
@@ -438,15 +441,51 @@ def ms_a_message(clinic, session: Session, mrn: str, count: int = 20) -> float:
     return took / count * 1000
 
 
+def synchronous(**kw) -> None:
+    connection = kw["connection"]
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA synchronous={args.sqlite_synchronous}")
+
+
+def durability() -> str:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA synchronous")
+            level = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[cursor.fetchone()[0]]
+            cursor.execute("PRAGMA journal_mode")
+            return f"journal_mode={cursor.fetchone()[0]} synchronous={level}"
+        cursor.execute("SELECT current_setting('fsync'), current_setting('synchronous_commit'), version()")
+        fsync, commit, version = cursor.fetchone()
+        return f"{' '.join(version.split()[:2])}, fsync={fsync} synchronous_commit={commit}"
+
+
+def cpu_check() -> float:
+    """Milliseconds for sum(range(10**6)), best of 5: how fast this machine runs Python now
+    (about 10 ms on an idle recent x86 core; a loaded or shared machine shows more)."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        sum(range(10**6))
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
 def main() -> None:
+    if args.sqlite_synchronous:
+        from django.db.backends.signals import connection_created
+
+        connection_created.connect(synchronous)
+        connection.close()
     call_command("migrate", verbosity=0)
     context.set_system_actor("bench")
     started = time.perf_counter()
     clinic, mrns, sessions = setup(args.monitors)
     setup_took = time.perf_counter() - started
-    print(f"database {connection.vendor}; {len(mrns)} monitors, one patient dosing each "
+    print(f"database {connection.vendor} ({durability()}); {len(mrns)} monitors, one patient dosing each "
           f"(set up in {setup_took:.0f} s); {os.cpu_count()} cores, load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, CPU check {cpu_check():.0f} ms "
+          "(sum(range(10**6)))", flush=True)
 
     count_batches()
     if args.profile:

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -169,15 +170,31 @@ chunks = st.one_of(
 conversations = st.lists(st.lists(chunks, min_size=1, max_size=6), min_size=1, max_size=3)
 
 
-def wire(kind: str, parameter, example_ids: dict[str, set[str]]) -> bytes:
-    """The bytes of one chunk; the control id it carries is noted as good or garbage."""
-    def control_id(prefix: str, good: bool) -> str:
-        cid = f"{prefix}-{next(ids)}"
-        example_ids["good" if good else "garbage"].add(cid)
-        return cid
+@dataclass
+class Sent:
+    """What an example sent: each connection's chunks, and each message it carried as a whole
+    frame would be (<VT> message <FS><CR>), by control id."""
 
+    connections: list[list[bytes]] = field(default_factory=list)
+    frames: dict[str, bytes] = field(default_factory=dict)
+    oversized: set[str] = field(default_factory=set)
+
+    def message(self, prefix: str, text: str = "", seed: int = 0) -> tuple[str, bytes]:
+        cid = f"{prefix}-{next(ids)}"
+        self.frames[cid] = framed(oru(cid, seed) + text)
+        return cid, self.frames[cid]
+
+    def whole(self) -> set[str]:
+        """The messages whose whole frame is somewhere in what one connection carried, whatever
+        chunks it was sent in (a cut-off frame's <VT> then a message without one is a frame)."""
+        streams = [b"".join(chunks_) for chunks_ in self.connections]
+        return {cid for cid, frame in self.frames.items() if any(frame in s for s in streams)}
+
+
+def wire(kind: str, parameter, sent: Sent) -> bytes:
+    """The bytes of one chunk."""
     if kind == "valid":
-        return framed(oru(control_id("VALID", True), parameter))
+        return sent.message("VALID", seed=parameter)[1]
     if kind == "bytes":
         return parameter
     if kind == "framed bytes":
@@ -187,13 +204,15 @@ def wire(kind: str, parameter, example_ids: dict[str, set[str]]) -> bytes:
     if kind == "header only":
         return framed(HEADER[:parameter])
     if kind == "truncated":
-        text = oru(control_id("TRUNCATED", False)).encode()
-        return b"\x0b" + text[:parameter % len(text)]
+        frame = sent.message("TRUNCATED")[1]
+        return frame[:1 + parameter % (len(frame) - 3)]  # <VT> and part of the message
     if kind == "no start byte":
-        return oru(control_id("NOSTART", False), parameter).encode() + b"\x1c\r"
+        return sent.message("NOSTART", seed=parameter)[1][1:]
     if kind == "oversized":
         padding = "NTE|1||" + "x" * (listener.MAX_MESSAGE_BYTES + parameter) + "\r"
-        return framed(oru(control_id("OVERSIZED", False)) + padding)
+        cid, frame = sent.message("OVERSIZED", padding)
+        sent.oversized.add(cid)
+        return frame
     raise AssertionError(kind)
 
 
@@ -215,15 +234,16 @@ def in_chair_now(clinic_a, prescriber, nurse):
 @example(conversations=[[("oversized", 1), ("valid", 2)], [("bytes", b"\x1c\r\x0b"), ("valid", 3)]])
 def test_the_listener_survives_any_input_keeps_acknowledging_and_stores_nothing_for_garbage(
         in_chair_now, clinic_a, conversations):
-    example_ids: dict[str, set[str]] = {"good": set(), "garbage": set()}
-    sent = [[wire(kind, parameter, example_ids) for kind, parameter in chunks_]
-            for chunks_ in conversations]
+    sent = Sent()
+    sent.connections = [[wire(kind, parameter, sent) for kind, parameter in chunks_]
+                        for chunks_ in conversations]
     probe = f"PROBE-{next(ids)}"
     before = set(MonitorMessage.objects.values_list("control_id", flat=True))
     serving = Serving(clinic_a)
     try:
         async def run():
-            answers = await within(asyncio.gather(*(converse(serving.port, c) for c in sent)),
+            answers = await within(asyncio.gather(*(converse(serving.port, c)
+                                                    for c in sent.connections)),
                                    serving, "the listener stopped answering the example's connections")
             # then a monitor on a new connection sends the reference's conformance message
             healthy = await within(converse(serving.port, [framed(
@@ -236,12 +256,12 @@ def test_the_listener_survives_any_input_keeps_acknowledging_and_stores_nothing_
         serving.stop()
 
     assert healthy == [("AA", probe)], f"after the example the listener answered {healthy}"
+    whole = sent.whole() - sent.oversized
     accepted = {cid for conversation in answers for code, cid in conversation if code == "AA"}
-    assert accepted <= example_ids["good"], (
-        f"acknowledged AA what was never a whole message: {accepted - example_ids['good']}")
+    assert accepted <= whole, f"acknowledged AA what was never a whole message: {accepted - whole}"
     stored = collections.Counter(MonitorMessage.objects.exclude(control_id__in=before)
                                  .values_list("control_id", flat=True))
-    garbage = set(stored) - example_ids["good"] - {probe}
+    garbage = set(stored) - whole - {probe}
     assert not garbage, f"stored for garbage: {sorted(garbage)}"
     assert all(stored[cid] == 1 for cid in accepted | {probe}), f"not stored exactly once: {stored}"
     # every device reading belongs to a stored message

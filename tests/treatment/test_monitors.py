@@ -52,7 +52,7 @@ def test_the_conformance_message_is_acknowledged_and_its_blood_pressure_stored(i
     assert acks_code(answer.ack) == ("AA", "MSGID1234") and answer.stored == 1
     reading = VitalReading.objects.filter(session=in_chair, source="device").get()
     assert (reading.sbp_mmhg, reading.dbp_mmhg) == (120, 80)
-    assert reading.device == "AcmeInc"
+    assert reading.device == "0123456789ABCDEF"  # the device its observations name (OBX-18)
     kept = MonitorMessage.objects.get(control_id="MSGID1234")
     assert kept.status == MessageStatus.STORED and kept.session == in_chair
     assert any("mean" in item["why"] for item in kept.not_stored)  # no field for the mean
@@ -212,7 +212,7 @@ def test_the_api_lists_a_patients_vitals_with_loinc_ucum_and_source(in_chair, cl
     device = [r for r in rows["items"] if r["source"] == "device"]
     assert {(r["code"], r["value"], r["unit"]) for r in device} == {("8480-6", 120, "mm[Hg]"),
                                                                     ("8462-4", 80, "mm[Hg]")}
-    assert all(r["device"] == "AcmeInc" and r["observed_at"] for r in device)
+    assert all(r["device"] == "0123456789ABCDEF" and r["observed_at"] for r in device)
     assert any(r["source"] == "manual" for r in rows["items"])
 
 

@@ -157,6 +157,37 @@ def load(run: DemoRun) -> None:
     _plan_courses(run, treated[-COURSE_PATIENTS:])
     _adverse_events(run)
     _notes(run)
+    _monitor(run)
+
+
+def _monitor(run: DemoRun) -> None:
+    """A bedside monitor at the chair of the session being monitored, registered to its room, has
+    sent its last few readings; and one message for an MRN the clinic does not know waits in
+    the unmatched queue."""
+    import random
+
+    from kapclinic.treatment.models import MonitorDevice
+    from kapclinic.treatment.monitors import intake, simulate
+
+    watched = (Session.objects.filter(patient__clinic=run.clinic, state=State.MONITORING)
+               .select_related("patient").first())
+    if watched is None:
+        return
+    device = f"00A0C9{run.clinic.pk:02X}14C829"[:16]
+    MonitorDevice.objects.create(clinic=run.clinic, device_id=device, label="Bedside monitor 1",
+                                 room=watched.room or "Room 1", chair=watched.chair,
+                                 created_by=run.staff[Role.ADMIN])
+    drift = simulate.Drift(random.Random(run.rng.random()))
+    now = timezone.now()
+    for minutes in (12, 7, 2):
+        drift.step()
+        intake.receive(simulate.message(control_id=f"demo-{watched.pk}-{minutes}",
+                                        mrn=watched.patient.mrn, device=device,
+                                        at=now - timedelta(minutes=minutes), patient=drift),
+                       clinic=run.clinic, peer="127.0.0.1")
+    intake.receive(simulate.message(control_id=f"demo-unmatched-{run.clinic.pk}", mrn="UNKNOWN-7",
+                                    device="00A0C914C8290001", at=now - timedelta(minutes=4),
+                                    patient=drift), clinic=run.clinic, peer="127.0.0.1")
 
 
 # what the demo's notes say: (kind, author role, the template's sections in order)

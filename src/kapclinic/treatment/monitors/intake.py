@@ -114,7 +114,7 @@ def record(kept: MonitorMessage, message: pcd01.Message, session: Session, *, by
     """The message's vitals as readings of ``session`` (one per observation time); each value
     the record cannot keep is noted on the message with why. Returns the readings stored."""
     groups, not_stored = readings_of(message, fallback=kept.received_at)
-    device = next((d for d in message.device_ids if d), message.sender)[:100]
+    device = message.device or message.sender[:100]
     stored = 0
     for observed_at, values in sorted(groups.items()):
         while values:

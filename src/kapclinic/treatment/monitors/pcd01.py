@@ -34,6 +34,7 @@ class Message:
     version: str
     patient_ref: str      # PID-3, first identifier
     device_ids: list[str] = field(default_factory=list)
+    device: str = ""       # what the record names as the device
     observations: list[Observation] = field(default_factory=list)
     parsed: object = None  # the python-hl7 message, for the ACK
 
@@ -101,6 +102,9 @@ def parse(raw: str, zone: tzinfo) -> Message:
             unit=_field(obx, 6, 1).strip(), observed_at=_when(_field(obx, 14), zone) or fallback,
             invalid=_field(obx, 11).strip().upper() == "X", device=device))
     message.device_ids = devices
+    # the device itself: the one its observations name (OBX-18), else MSH-3's universal id
+    reported = [d for d in devices if d not in sender_ids]
+    message.device = (reported or sender_ids[1:] or sender_ids or [""])[0][:100]
     return message
 
 
