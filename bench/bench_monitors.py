@@ -64,6 +64,9 @@ parser.add_argument("--cprofile", action="store_true", help="--profile, and the 
 parser.add_argument("--sqlite-synchronous", choices=("NORMAL", "FULL"),
                     help="SQLite's PRAGMA synchronous for this run (default: the settings', NORMAL); FULL "
                          "syncs the WAL at each commit, so an ACKed message survives a power cut too")
+parser.add_argument("--transport-only", action="store_true",
+                    help="a diagnosis: each message parsed and ACKed but stored nowhere (the ceiling the "
+                         "MLLP server, python-hl7 and the monitors leave for storing)")
 parser.add_argument("--tracemalloc", action="store_true", help="the Python heap's peak during the run")
 parser.add_argument("--send", type=int, metavar="PORT", help=argparse.SUPPRESS)  # the monitors' process
 parser.add_argument("--mrns", help=argparse.SUPPRESS)
@@ -267,9 +270,15 @@ def percentile(samples: list[float], p: float) -> float:
 BATCHES: list[tuple[float, int, float, float]] = []  # (started, messages, seconds, CPU seconds) a batch
 
 
+def parse_and_ack(raws, *, clinic):
+    from kapclinic.treatment.monitors import pcd01
+
+    return [intake.Answer("AA", pcd01.ack(pcd01.parse(raw, clinic.zone), "AA"), 0) for raw, _ in raws]
+
+
 def count_batches() -> None:
     """The writer's group commits, timed (the listener calls intake.receive_batch)."""
-    original = intake.receive_batch
+    original = parse_and_ack if args.transport_only else intake.receive_batch
 
     def receive_batch(raws, *, clinic):
         started, cpu = time.perf_counter(), time.thread_time()
@@ -496,11 +505,16 @@ def main() -> None:
         tracemalloc.start()
     serving = Serving(clinic, ProfiledListener if args.profile else listener.Listener)
     rss_before = rss_mib()
+    own_cpu = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.perf_counter()
     run = subprocess.run([sys.executable, __file__, "--send", str(serving.port), "--mrns", ",".join(mrns),
                           "--seconds", str(args.seconds), "--warmup", str(args.warmup)],
                          capture_output=True, text=True)
     wall = time.perf_counter() - wall
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    own_cpu = used.ru_utime + used.ru_stime - own_cpu.ru_utime - own_cpu.ru_stime
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    monitors_cpu = children.ru_utime + children.ru_stime
     rss_after = rss_mib()
     heap_peak = None
     if args.tracemalloc:
@@ -532,6 +546,14 @@ def main() -> None:
     stored = MonitorMessage.objects.filter(clinic=clinic)
     acknowledged = codes.get("AA", 0)
     kept = stored.count()
+    cpu_line = (f"CPU: the listener's process {own_cpu / wall:.2f} cores, the monitors' process "
+                f"{monitors_cpu / wall:.2f} cores, over the run's {wall:.1f} s")
+    if args.transport_only:
+        print(cpu_line)
+        print(f"transport only (parsed and ACKed, nothing stored): {rate:,.0f} messages/s; ACK latency "
+              f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms; "
+              f"{statistics.mean(n for _, n, _, _ in BATCHES):.1f} messages a batch")
+        return
     assert kept == acknowledged, f"{acknowledged} messages acknowledged AA, {kept} stored"
     readings = VitalReading.objects.filter(session__in=sessions, source="device").count()
     no_reading = stored.filter(readings=0).count()
@@ -554,6 +576,7 @@ def main() -> None:
               f"average (max {max(sizes)}), {busy / len(sizes) * 1000:.1f} ms each; the writer "
               f"stored for {busy / wall:.0%} of the run's {wall:.1f} s: {busy / sum(sizes) * 1000:.2f} ms "
               f"a message, {cpu / sum(sizes) * 1000:.2f} ms of it the writer thread's CPU")
+    print(cpu_line)
     print(f"ACKs: {', '.join(f'{c} {n:,}' for c, n in sorted(codes.items()))}; stored exactly once: "
           f"{kept:,} messages, {readings:,} device readings ({no_reading:,} messages with none: "
           f"resends of the same values in the same second, or every value invalid), {alerts:,} alerts")
@@ -601,6 +624,10 @@ def report_profile(messages: int, stage_times: dict) -> None:
             pstats.Stats(STAGES.profiler, stream=out).sort_stats(order).print_stats(35)
             print(f"\ncProfile of the writer thread, by {order}:")
             print(out.getvalue().split("\n", 6)[-1] if order == "cumulative" else out.getvalue())
+        for function in (r"intake.py:\d+\(store\)", r"actions.py:\d+\(record_vitals\)"):
+            out = io.StringIO()
+            pstats.Stats(STAGES.profiler, stream=out).sort_stats("cumulative").print_callees(function)
+            print(out.getvalue().split("\n", 4)[-1])
 
 
 if __name__ == "__main__":
