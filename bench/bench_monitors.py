@@ -13,25 +13,29 @@ before sending the next. After a warm-up it counts for --seconds:
   its readings were committed (target >= 1,000/s on SQLite from 20 monitors), and the rate
   in each 5-second window (sessions fill with readings as it runs);
 - ACK latency p50 / p99 / max, from the frame sent to its ACK read;
-- the writer's group commits (messages per batch, share of the time it was busy);
+- the writer's group commits (messages per batch, share of the time it was busy, its CPU a
+  message) and the CPU of the listener's and the monitors' processes;
 - memory: the process's peak RSS (getrusage) and its RSS before and after the run
   (--tracemalloc adds the Python heap's peak during the run, at a large speed cost);
 - afterwards: every AA-acknowledged message is stored exactly once (checked), the readings
   and alerts stored, and the SQL queries one more message takes, by table.
 
 Then the time a message takes with 1,000 and 5,000 more readings already in its session.
+--sqlite-synchronous FULL: SQLite syncing its WAL at each commit (the settings say NORMAL).
+--transport-only, a diagnosis: messages parsed and ACKed but not stored (the ceiling).
 --profile times the writer's stages (parse, match, the readings, the audit trail, alert
 evaluation and raising, commit; wall and CPU) and its SQL by statement and table;
 --cprofile also runs the writer thread under cProfile (much slower: its rate is no figure).
 
 Usage: python bench/bench_monitors.py [--database sqlite|postgres|both] [--postgres URL]
        [--monitors 20] [--seconds 25] [--warmup 3] [--quick] [--profile|--cprofile]
-       [--tracemalloc]
-Default: both databases, one after the other, each in a process of its own (about a minute
-in all); --quick counts 5 seconds. SQLite: a throwaway data folder. PostgreSQL:
+       [--sqlite-synchronous NORMAL|FULL] [--transport-only] [--tracemalloc]
+Default: both databases, one after the other, each in a process of its own (about 2-3
+minutes on 2 cores); --quick counts 5 seconds after 1 of warm-up. SQLite: a throwaway data folder. PostgreSQL:
 postgresql://postgres@127.0.0.1:5432/kapclinic_bench_monitors (made if missing; each run
 makes a clinic of its own) unless --postgres names another scratch database; with --database
-both, an unreachable PostgreSQL is reported and skipped. The load average is printed.
+both, an unreachable PostgreSQL is reported and skipped. Share the machine? The load
+average and a CPU check (sum(range(10**6)), about 10 ms on an idle recent core) are printed.
 """
 
 import argparse
@@ -534,6 +538,8 @@ def main() -> None:
     for _, _, code in sent:
         codes[code] = codes.get(code, 0) + 1
     accepted = [(b, e) for b, e, code in counted if code == "AA"]
+    if not accepted:
+        sys.exit(f"no message acknowledged AA in the counted {args.seconds:g} s (ACKs: {codes})")
     rate = len(accepted) / args.seconds
     latencies = [(e - b) * 1000 for b, e in accepted]
     windows = []
