@@ -25,7 +25,7 @@ def kapclinic(data_dir: Path, *args: str, env: dict | None = None) -> subprocess
     environment.update({"KAPCLINIC_ENV": "development", "KAPCLINIC_DATA_DIR": str(data_dir),
                         **(env or {})})
     return subprocess.run([sys.executable, "-m", "kapclinic.cli", *args], capture_output=True,
-                          text=True, env=environment, timeout=120, check=False)
+                          text=True, env=environment, timeout=300, check=False)  # migrations + demo, busy CI
 
 
 def demo_patients(data_dir: Path) -> list[tuple]:

@@ -53,7 +53,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
@@ -474,17 +474,18 @@ def record_vitals(session: Session, *, observed_at: datetime, by: User | None,
                                     "recorded in it")
     check_session_time(session, observed_at, "observed_at", late_reason=late_reason)
     protocol = session_protocol(session)
-    earlier = list(VitalReading.objects.filter(session=session, entered_in_error_at__isnull=True)
-                   .order_by("observed_at", "id"))
-    baseline = next((r for r in reversed(earlier) if r.phase == Phase.PRE_DOSE
-                     and r.observed_at <= observed_at), None)
+    # two indexed queries, not every earlier reading: a monitored session has hundreds
+    standing = VitalReading.objects.filter(session=session, entered_in_error_at__isnull=True)
+    baseline = (standing.filter(phase=Phase.PRE_DOSE, observed_at__lte=observed_at)
+                .order_by("-observed_at", "-id").first())
+    last_reading_at = standing.aggregate(latest=Max("observed_at"))["latest"]
     administration = gathered.current_administration(session)
     now = max(timezone.now(), observed_at)
     reading = Reading(observed_at=observed_at, phase=phase, **given)
     try:
         warnings = check_reading(reading, now)
         fired = evaluate(reading, protocol, monitoring_settings(session.patient.clinic_id), now=now,
-                         last_reading_at=max((r.observed_at for r in earlier), default=None),
+                         last_reading_at=last_reading_at,
                          baseline=None if baseline is None else gathered.reading_of(baseline),
                          dose_started_at=None if administration is None else administration.started_at)
     except ReadingError as exc:

@@ -25,6 +25,7 @@ from kapclinic.treatment.monitors import intake, pcd01
 
 log = logging.getLogger("kapclinic.monitors")
 
+START = "\x0b"                  # MLLP's start of a block
 MAX_MESSAGE_BYTES = 64 * 1024   # a PCD-01 message is a few kB; more is refused
 IDLE_SECONDS = 300.0            # a connection silent this long is closed
 MAX_CONNECTIONS = 200
@@ -63,16 +64,22 @@ class Listener:
                     break
                 batch.append(item)
                 deadline = 0.0005
-            close_old_connections()
             try:
+                close_old_connections()
+                if connection.vendor == "sqlite":  # a commit reaches the disk before its ACK
+                    with connection.cursor() as cursor:
+                        cursor.execute("PRAGMA synchronous=FULL")
                 answers = intake.receive_batch([(raw, peer) for raw, peer, _, _ in batch],
                                                clinic=self.clinic)
-            except Exception:  # never let the writer die: answer AE, the monitors resend
-                log.exception("monitor batch failed")
+            except Exception as exc:  # never let the writer die: answer AE, the monitors resend
+                log.error("monitor batch of %d not stored: %s", len(batch), type(exc).__name__)
                 answers = [intake.Answer("AE", pcd01.ack(None, "AE", error="not stored", raw=raw), 0)
                            for raw, _, _, _ in batch]
             for (_, _, loop, future), answer in zip(batch, answers, strict=True):
-                loop.call_soon_threadsafe(_resolve, future, answer)
+                try:
+                    loop.call_soon_threadsafe(_resolve, future, answer)
+                except RuntimeError:  # that connection's loop has closed
+                    pass
         connection.close()
 
     def stop(self) -> None:
@@ -123,6 +130,10 @@ class Listener:
                     await _send(writer, pcd01.ack(None, "AR", error="not an MLLP block"))
                     continue
                 raw = block.decode("utf-8", errors="replace") if isinstance(block, bytes) else block
+                if START in raw:  # a message cut off, then a whole one: only the whole one counts
+                    log.warning("monitor message from %s cut off before the next began: dropped "
+                                "(the monitor resends it)", peer)
+                    raw = raw.rsplit(START, 1)[1]
                 answer = await self.store(raw, peer)
                 await _send(writer, answer.ack)
         finally:

@@ -55,13 +55,13 @@ def _when(text: str, zone: tzinfo) -> datetime | None:
         return None
     try:
         moment = hl7.parse_datetime(text)
-    except (ValueError, TypeError):
+        if moment is None:
+            return None
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=zone)
+        return moment.astimezone(UTC)  # python-hl7's own offset class, as a standard one
+    except (ValueError, TypeError, OverflowError):  # a date or an offset no clock shows
         return None
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)  # python-hl7's own offset class, as a standard one
 
 
 def parse(raw: str, zone: tzinfo) -> Message:
@@ -122,12 +122,17 @@ def _all(parsed, name: str) -> list:
 
 def ack(message: Message | None, code: str, *, error: str = "", raw: str = "") -> str:
     """The ACK for a message: ``AA`` accepted, ``AE`` stored nothing (send again), ``AR`` not
-    readable. An AE or AR carries an ERR segment with what went wrong."""
+    readable. An AE or AR carries an ERR segment with what went wrong. Never raises: a header
+    python-hl7 cannot answer from (too few fields) gets a plain ACK naming its MSH-10 if any."""
     parsed = message.parsed if message is not None else _header_only(raw)
-    if parsed is None:
-        text = f"MSH|^~\\&|KAPCLINIC||||{datetime.now():%Y%m%d%H%M%S}||ACK|KAP|P|2.6\rMSA|{code}|"
-    else:
-        text = str(parsed.create_ack(ack_code=code, application="KAPCLINIC"))
+    try:
+        text = str(parsed.create_ack(ack_code=code, application="KAPCLINIC")) if parsed else ""
+    except Exception:  # python-hl7 needs MSH-12 and the fields before it
+        text = ""
+    if not text:
+        control = _escape(message.control_id if message is not None else _control_id(raw))
+        text = (f"MSH|^~\\&|KAPCLINIC||||{datetime.now(UTC):%Y%m%d%H%M%S+0000}||ACK|"
+                f"KAP{datetime.now(UTC):%H%M%S%f}|P|2.6\rMSA|{code}|{control}")
     text = text.rstrip("\r")
     if error:
         text += "\rERR|||" + ("207" if code == "AE" else "100") + "|E|||" + _escape(error[:200])
@@ -143,6 +148,13 @@ def _header_only(raw: str):
         return hl7.parse(first)
     except Exception:
         return None
+
+
+def _control_id(raw: str) -> str:
+    """MSH-10 of a message too broken to parse, if its header gets that far."""
+    first = raw.replace("\n", "\r").split("\r", 1)[0]
+    fields = first.split("|") if first.startswith("MSH|") else []
+    return fields[9][:64] if len(fields) > 9 else ""
 
 
 def _escape(text: str) -> str:
