@@ -6,8 +6,6 @@ waiting for a nurse; the ACK codes; the listener's limits."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from kapclinic.treatment.models import MessageStatus, MonitorDevice, MonitorMess
 from kapclinic.treatment.monitors import intake, listener, pcd01, simulate
 from tests.conftest import login, new_patient
 from tests.treatment.helpers import cleared, eligible_and_consented
+from tests.treatment.monitor_serving import Serving
 
 pytestmark = pytest.mark.django_db
 
@@ -138,32 +137,6 @@ def test_what_cannot_be_read_is_rejected_with_ar(clinic_a, raw, words):
 
 # --- over MLLP ---------------------------------------------------------------------------------
 
-class Running:
-    """The listener on a free loopback port in a thread of its own."""
-
-    def __init__(self, clinic, **options):
-        self.loop = asyncio.new_event_loop()
-        self.serving = listener.Listener(clinic, **options)
-        self.port = None
-        ready = threading.Event()
-
-        def run():
-            asyncio.set_event_loop(self.loop)
-            self.task = self.loop.create_task(listener.serve(
-                self.serving, "127.0.0.1", 0, ready=lambda port: (setattr(self, "port", port),
-                                                                   ready.set())))
-            with contextlib.suppress(asyncio.CancelledError):
-                self.loop.run_until_complete(self.task)
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        assert ready.wait(10)
-
-    def stop(self):
-        self.loop.call_soon_threadsafe(self.task.cancel)
-        self.thread.join(10)
-
-
 async def exchange(port: int, frames: list[bytes]) -> list[str]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     answers = []
@@ -186,7 +159,7 @@ def test_the_listener_acknowledges_the_conformance_message_only_once_it_is_store
     patient = new_patient(clinic_a, prescriber, mrn="789567", prescriber=prescriber)
     eligible_and_consented(patient, prescriber)
     session = cleared(patient, prescriber, nurse, start=30)
-    running = Running(clinic_a)
+    running = Serving(clinic_a)
     try:
         answers = asyncio.run(exchange(running.port, [framed(conformance_now()), b"\x0bgarbage\x1c\r",
                                                       framed(conformance_now())]))
