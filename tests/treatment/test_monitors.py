@@ -193,3 +193,52 @@ def test_ack_for_a_message_that_cannot_be_stored_is_ae_with_an_err_segment():
     message = pcd01.parse(conformance_now(), timezone.get_current_timezone())
     ack = pcd01.ack(message, "AE", error="database down")
     assert acks_code(ack) == ("AE", "MSGID1234") and "\rERR|" in ack and "database down" in ack
+
+
+def test_a_reused_control_id_with_other_content_is_kept_not_taken_for_a_resend(in_chair, clinic_a):
+    first = conformance_now()
+    intake.receive(first, clinic=clinic_a)
+    later = first.replace("|120|", "|150|")  # the monitor restarted its counter: same MSH-10
+    assert acks_code(intake.receive(later, clinic=clinic_a).ack) == ("AA", "MSGID1234")
+    assert MonitorMessage.objects.count() == 2
+    assert sorted(VitalReading.objects.filter(source="device").values_list("sbp_mmhg", flat=True)) == [
+        120, 150]
+
+
+def test_when_the_mrn_and_the_monitors_chair_name_different_sessions_a_nurse_decides(
+        in_chair, clinic_a, prescriber, nurse):
+    from kapclinic.treatment.models import Session
+    from tests.conftest import set_directly
+
+    other = new_patient(clinic_a, prescriber, mrn="555000", prescriber=prescriber)
+    eligible_and_consented(other, prescriber)
+    elsewhere = cleared(other, prescriber, nurse, start=30)
+    set_directly(Session.objects.filter(pk=elsewhere.pk), room="Room 3", chair="C")
+    MonitorDevice.objects.create(clinic=clinic_a, device_id="0123456789ABCDEF", room="Room 3",
+                                 chair="C", created_by=prescriber)
+    intake.receive(conformance_now(), clinic=clinic_a)  # PID-3 says 789567, the chair 555000
+    kept = MonitorMessage.objects.get()
+    assert kept.status == MessageStatus.UNMATCHED and "another patient's chair" in kept.reason
+    assert not VitalReading.objects.filter(source="device").exists()
+    with pytest.raises(Exception, match="another patient's"):
+        intake.assign(kept, elsewhere, by=nurse)
+
+
+def test_a_monitors_reading_sent_late_is_recorded_and_one_from_a_clock_ahead_is_recorded_when_received(
+        in_chair, clinic_a):
+    late = CONFORMANCE.replace("20090813095715+0500", hl7_now(minutes_ago=25)).replace(
+        "MSGID1234", "LATE")
+    ahead = CONFORMANCE.replace("20090813095715+0500", hl7_now(minutes_ago=-30)).replace(
+        "MSGID1234", "AHEAD")
+    assert intake.receive(late, clinic=clinic_a).stored == 1
+    assert intake.receive(ahead, clinic=clinic_a).stored == 1
+    kept = MonitorMessage.objects.get(control_id="AHEAD")
+    assert any("ahead of the clinic's clock" in item["why"] for item in kept.not_stored)
+    assert VitalReading.objects.get(device="0123456789ABCDEF", observed_at__gt=timezone.now()
+                                    - timedelta(minutes=2)).observed_at <= timezone.now()
+
+
+def test_the_hl7_library_never_logs_a_fields_text():
+    import logging
+
+    assert logging.getLogger("hl7").getEffectiveLevel() == logging.CRITICAL

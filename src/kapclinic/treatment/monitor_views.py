@@ -81,12 +81,12 @@ def unmatched(request: HttpRequest) -> HttpResponse:
 def _values(kept: MonitorMessage, clinic) -> list[str]:
     try:
         message = pcd01.parse(kept.raw, clinic.zone)
-    except pcd01.Unreadable:
+        groups, _ = intake.readings_of(message, fallback=kept.received_at)
+        return [f"{at.astimezone(clinic.zone):%H:%M} " + ", ".join(f"{k.split('_')[0]} {v:g}"
+                                                                   for k, v in values.items())
+                for at, values in sorted(groups.items())]
+    except (pcd01.Unreadable, ValueError, OverflowError):  # shown without its values, never a 500
         return []
-    groups, _ = intake.readings_of(message, fallback=kept.received_at)
-    return [f"{at.astimezone(clinic.zone):%H:%M} " + ", ".join(f"{k.split('_')[0]} {v:g}"
-                                                               for k, v in values.items())
-            for at, values in sorted(groups.items())]
 
 
 @require(Action.SESSION_RUN)

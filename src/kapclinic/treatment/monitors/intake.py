@@ -9,10 +9,11 @@ its own savepoint, so a listener serving many monitors commits in groups."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
@@ -35,6 +36,9 @@ from kapclinic.treatment.models import (
 from kapclinic.treatment.monitors import pcd01
 
 log = logging.getLogger("kapclinic.monitors")
+# a monitor's reading reaches the record when it is sent or assigned, not typed at the time
+LATE = "Sent by a bedside monitor"
+CLOCK_AHEAD = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,9 @@ def _receive_one(raw: str, peer: str, clinic: Clinic) -> Answer:
         with transaction.atomic():
             stored = store(message, raw=raw, peer=peer, clinic=clinic, by=None)
     except IntegrityError:  # the same message at the same moment on another connection
+        if not MonitorMessage.objects.filter(clinic=clinic, sender=message.sender,
+                                             control_id=message.control_id).exists():
+            return Answer("AE", pcd01.ack(message, "AE", error="not stored; send it again"), 0)
         stored = 0
     except DatabaseError as exc:
         log.error("monitor message %s not stored: %s", message.control_id, type(exc).__name__)
@@ -92,10 +99,18 @@ def _receive_one(raw: str, peer: str, clinic: Clinic) -> Answer:
 @action
 def store(message: pcd01.Message, *, raw: str, peer: str, clinic: Clinic, by: User | None) -> int:
     """Keep the message and record its vitals; returns how many readings were stored (0 for a
-    resend, which is answered again and stored once)."""
-    if MonitorMessage.objects.filter(clinic=clinic, sender=message.sender,
-                                     control_id=message.control_id).exists():
-        return 0
+    resend, which is answered again and stored once). Another message reusing a control id (a
+    monitor restarted its counter) is not a resend: it is kept under the id with its hash."""
+    same_id = MonitorMessage.objects.filter(clinic=clinic, sender=message.sender,
+                                            control_id=message.control_id).first()
+    if same_id is not None:
+        if same_id.raw == raw:
+            return 0
+        digest = hashlib.sha256(raw.encode()).hexdigest()[:12]
+        message.control_id = f"{message.control_id[:50]}~{digest}"
+        if MonitorMessage.objects.filter(clinic=clinic, sender=message.sender,
+                                         control_id=message.control_id).exists():
+            return 0
     patient, session, reason = match(message, clinic)
     kept = MonitorMessage.objects.create(
         clinic=clinic, sender=message.sender, control_id=message.control_id, peer=peer[:64],
@@ -117,10 +132,15 @@ def record(kept: MonitorMessage, message: pcd01.Message, session: Session, *, by
     device = message.device or message.sender[:100]
     stored = 0
     for observed_at, values in sorted(groups.items()):
+        if observed_at > kept.received_at + CLOCK_AHEAD:  # the monitor's clock runs ahead
+            not_stored.append({"why": f"the monitor's time {observed_at:%H:%M:%S} was ahead of the "
+                                      "clinic's clock: recorded at the time received"})
+            observed_at = kept.received_at
         while values:
             try:
                 result = actions.record_vitals(session, observed_at=observed_at, by=by,
-                                               values=values, source="device", device=device)
+                                               values=values, source="device", device=device,
+                                               late_reason=LATE)
             except FieldError as exc:
                 if exc.field in values:  # implausible: kept on the message, the rest recorded
                     not_stored.append({"field": exc.field, "value": values.pop(exc.field),
@@ -166,30 +186,56 @@ def readings_of(message: pcd01.Message, *, fallback: datetime) -> tuple[dict, li
 
 def match(message: pcd01.Message, clinic: Clinic) -> tuple[Patient | None, Session | None, str]:
     """The patient and session in progress the message belongs to, or why none: PID-3 as the
-    patient's MRN in this clinic first, else a registered monitor's room and chair."""
-    if message.patient_ref:
-        patient = for_clinic(Patient, clinic.pk).filter(mrn=message.patient_ref).first()
-        if patient is not None:
-            session = (Session.objects.filter(patient=patient, state__in=IN_PROGRESS)
-                       .order_by("-scheduled_at").first())
-            if session is not None:
-                return patient, session, ""
-            return patient, None, f"patient {patient.mrn} has no session in progress"
-    known = list(for_clinic(MonitorDevice, clinic.pk).filter(device_id__in=message.device_ids,
-                                                             active=True))
-    for device in known:
-        sessions = for_clinic(Session, clinic.pk).filter(state__in=IN_PROGRESS, room=device.room)
-        if device.chair:
-            sessions = sessions.filter(chair=device.chair)
-        found = list(sessions.select_related("patient")[:2])
-        if len(found) == 1:
-            return found[0].patient, found[0], ""
-        if len(found) > 1:
-            return None, None, f"more than one session in progress at {device.room} {device.chair}".strip()
-    if known:
-        return None, None, f"no session in progress at {known[0].room} {known[0].chair}".strip()
+    patient's MRN in this clinic, and a registered monitor's room and chair; when both name a
+    session and they differ, neither is trusted (the nurse assigns it)."""
+    by_mrn = _by_mrn(message, clinic)
+    by_chair = _by_chair(message, clinic)
+    if by_mrn[1] is not None and by_chair[1] is not None and by_mrn[1] != by_chair[1]:
+        return by_mrn[0], None, (f"the MRN names {by_mrn[0].mrn}'s session but the monitor stands at "
+                                 "another patient's chair")
+    if by_mrn[1] is not None:
+        return by_mrn
+    if by_chair[1] is not None:
+        return by_chair
+    if by_mrn[0] is not None:
+        return by_mrn
+    if by_chair[2]:
+        return by_chair
     ref = f"no patient with MRN {message.patient_ref}" if message.patient_ref else "no patient id"
     return None, None, f"{ref}, and the monitor is not registered to a room"
+
+
+def _by_mrn(message: pcd01.Message, clinic: Clinic) -> tuple[Patient | None, Session | None, str]:
+    if not message.patient_ref:
+        return None, None, ""
+    patient = for_clinic(Patient, clinic.pk).filter(mrn=message.patient_ref).first()
+    if patient is None:
+        return None, None, ""
+    session = (Session.objects.filter(patient=patient, state__in=IN_PROGRESS)
+               .order_by("-scheduled_at").first())
+    if session is None:
+        return patient, None, f"patient {patient.mrn} has no session in progress"
+    return patient, session, ""
+
+
+def _by_chair(message: pcd01.Message, clinic: Clinic) -> tuple[Patient | None, Session | None, str]:
+    """The session at the chair of the first registered id (the device's own before the
+    sender's): exactly one session in progress there, or why not."""
+    known = {d.device_id: d for d in for_clinic(MonitorDevice, clinic.pk).filter(
+        device_id__in=message.placing_ids, active=True)}
+    device = next((known[i] for i in message.placing_ids if i in known), None)
+    if device is None:
+        return None, None, ""
+    sessions = for_clinic(Session, clinic.pk).filter(state__in=IN_PROGRESS, room=device.room)
+    if device.chair:
+        sessions = sessions.filter(chair=device.chair)
+    found = list(sessions.select_related("patient")[:2])
+    place = f"{device.room} {device.chair}".strip()
+    if len(found) == 1:
+        return found[0].patient, found[0], ""
+    if found:
+        return None, None, f"more than one session in progress at {place}"
+    return None, None, f"no session in progress at {place}"
 
 
 @action
@@ -200,6 +246,8 @@ def assign(kept: MonitorMessage, session: Session, *, by: User) -> int:
         raise FieldError("message", "is not waiting to be assigned")
     if session.state not in IN_PROGRESS:
         raise FieldError("session", "is not in progress: choose a session in a chair now")
+    if kept.patient_id is not None and kept.patient_id != session.patient_id:
+        raise FieldError("session", "is another patient's: the message names a patient by MRN")
     message = pcd01.parse(kept.raw, kept.clinic.zone)
     if MonitorMessage.objects.filter(pk=kept.pk, status=MessageStatus.UNMATCHED).update(
             status=MessageStatus.ASSIGNED, session=session, patient=session.patient,
@@ -208,6 +256,10 @@ def assign(kept: MonitorMessage, session: Session, *, by: User) -> int:
     trail.record("update", object_type="monitor_message", object_id=kept.pk,
                  patient_id=session.patient_id, detail={"assigned_to_session": session.pk})
     kept.refresh_from_db()
-    stored = record(kept, message, session, by=by)
+    # the monitor measured them: the readings are not the nurse's; assigned_by says who placed them
+    stored = record(kept, message, session, by=None)
+    if not stored:
+        raise FieldError("session", "took none of the message's readings (see why on the message): "
+                                    "nothing was assigned")
     MonitorMessage.objects.filter(pk=kept.pk).update(status=MessageStatus.ASSIGNED)
     return stored

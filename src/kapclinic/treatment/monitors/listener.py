@@ -10,6 +10,7 @@ input is answered or dropped and logged, and the listener goes on."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import queue
@@ -24,6 +25,8 @@ from kapclinic.audit import context
 from kapclinic.treatment.monitors import intake, pcd01
 
 log = logging.getLogger("kapclinic.monitors")
+# python-hl7 logs the text of a field it cannot unescape (a patient id, a value): never here
+logging.getLogger("hl7").setLevel(logging.CRITICAL)
 
 START = "\x0b"                  # MLLP's start of a block
 MAX_MESSAGE_BYTES = 64 * 1024   # a PCD-01 message is a few kB; more is refused
@@ -76,10 +79,8 @@ class Listener:
                 answers = [intake.Answer("AE", pcd01.ack(None, "AE", error="not stored", raw=raw), 0)
                            for raw, _, _, _ in batch]
             for (_, _, loop, future), answer in zip(batch, answers, strict=True):
-                try:
+                with contextlib.suppress(RuntimeError):  # that connection's loop has closed
                     loop.call_soon_threadsafe(_resolve, future, answer)
-                except RuntimeError:  # that connection's loop has closed
-                    pass
         connection.close()
 
     def stop(self) -> None:

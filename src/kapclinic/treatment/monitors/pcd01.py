@@ -10,6 +10,7 @@ from datetime import UTC, datetime, tzinfo
 import hl7
 
 MAX_OBSERVATIONS = 500  # an engineering bound: a monitor's message holds a few dozen
+YEARS = (2000, 2100)    # a time outside these years is a monitor's clock gone wrong: not a time
 
 
 class Unreadable(ValueError):
@@ -35,6 +36,7 @@ class Message:
     patient_ref: str      # PID-3, first identifier
     device_ids: list[str] = field(default_factory=list)
     device: str = ""       # what the record names as the device
+    placing_ids: list[str] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
     parsed: object = None  # the python-hl7 message, for the ACK
 
@@ -55,7 +57,7 @@ def _when(text: str, zone: tzinfo) -> datetime | None:
         return None
     try:
         moment = hl7.parse_datetime(text)
-        if moment is None:
+        if moment is None or not YEARS[0] <= moment.year <= YEARS[1]:
             return None
         if moment.tzinfo is None:
             return moment.replace(tzinfo=zone)
@@ -105,6 +107,8 @@ def parse(raw: str, zone: tzinfo) -> Message:
     # the device itself: the one its observations name (OBX-18), else MSH-3's universal id
     reported = [d for d in devices if d not in sender_ids]
     message.device = (reported or sender_ids[1:] or sender_ids or [""])[0][:100]
+    # the ids that can place the monitor at a chair, the device's own first
+    message.placing_ids = reported + [d for d in sender_ids[1:] if d not in reported] or sender_ids
     return message
 
 
