@@ -40,6 +40,15 @@ def emergency(user_id: int, clinic_id: int) -> QuerySet[Patient]:
     return Patient.objects.filter(clinic_id=clinic_id, pk__in=running.values("patient_id"))
 
 
+def writes_for(viewer, patient_id: int) -> bool:
+    """Whether the viewer writes this patient's notes: on the care team for a reason other than an
+    emergency access (which opens the notes to read, never to write)."""
+    from kapclinic.accounts.scoping import care_team_reasons
+
+    return viewer.reads_every_patient or any(
+        reason != EMERGENCY for reason in care_team_reasons(viewer, patient_id))
+
+
 def members(patient: Patient) -> list:
     """The people on the patient's care team who read notes (not by emergency access), still
     working at the clinic: the assigned prescriber and therapist and the staff of their sessions."""

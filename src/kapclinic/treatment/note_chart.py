@@ -10,8 +10,9 @@ from datetime import datetime
 from django.utils import timezone
 
 from kapclinic.accounts.permissions import Action, role_can
-from kapclinic.accounts.scoping import Viewer, care_team_reasons, for_care_team, on_care_team
+from kapclinic.accounts.scoping import Viewer, for_care_team, on_care_team
 from kapclinic.treatment import psychotherapy
+from kapclinic.treatment.care_team import writes_for
 from kapclinic.treatment.note_models import (
     RECORD_KINDS,
     EmergencyAccess,
@@ -31,7 +32,7 @@ def load_section(patient) -> dict:
                   .prefetch_related("addenda").order_by("-signed_at", "-id")[:SHOWN])
              if on_team else [])
     may_write_psychotherapy = _may(viewer, Action.PSYCHOTHERAPY_NOTE_WRITE)
-    writes = on_team and _writes(viewer, patient.pk)
+    writes = on_team and writes_for(viewer, patient.pk)
     return {
         "patient": patient,
         "on_care_team": on_team,
@@ -50,13 +51,6 @@ def load_section(patient) -> dict:
                            .select_related("user").order_by("-started_at")[:5]) if on_team else []),
         "now": timezone.now(),
     }
-
-
-def _writes(viewer: Viewer, patient_id: int) -> bool:
-    """On the care team for a reason other than an emergency access (which only reads)."""
-    from kapclinic.treatment.care_team import EMERGENCY
-
-    return viewer.reads_every_patient or any(r != EMERGENCY for r in care_team_reasons(viewer, patient_id))
 
 
 def _may(viewer: Viewer, action: Action) -> bool:
@@ -92,7 +86,7 @@ def for_session(request, session) -> dict | None:
                   .select_related("author").order_by("signed_at")) if on_team else [])
     return {"on_care_team": on_team, "notes": notes, "patient_id": session.patient_id,
             "may_break_glass": not on_team and _may(viewer, Action.EMERGENCY_ACCESS),
-            "may_write": on_team and _writes(viewer, session.patient_id)
+            "may_write": on_team and writes_for(viewer, session.patient_id)
             and _may(viewer, Action.NOTE_WRITE),
             "kinds": [(kind, NoteKind(kind).label) for kind in ("preparation", "dosing",
                                                                  "integration")]}

@@ -33,7 +33,7 @@ from kapclinic.patients.models import Patient
 from kapclinic.platform.idempotency import FORM_FIELD, one_time_form
 from kapclinic.treatment import emergency_access, note_actions, psychotherapy
 from kapclinic.treatment import note_forms as forms
-from kapclinic.treatment.care_team import EMERGENCY
+from kapclinic.treatment.care_team import writes_for
 from kapclinic.treatment.errors import FieldError
 from kapclinic.treatment.models import Session
 from kapclinic.treatment.note_models import (
@@ -64,19 +64,11 @@ def _restricted(request: HttpRequest, patient_id: int | None) -> HttpResponse:
         "minutes": emergency_access.minutes_for(request.membership.clinic_id)}, status=403)
 
 
-def _writes_for(request: HttpRequest, patient_id: int) -> bool:
-    """Whether the user writes this patient's notes: on the care team for a reason other than an
-    emergency access (which opens the notes to read, not to write)."""
-    viewer = Viewer.of(request)
-    return viewer.reads_every_patient or any(
-        reason != EMERGENCY for reason in care_team_reasons(viewer, patient_id))
-
-
 def _care_team_patient(request: HttpRequest, patient_id: int, action: Action) -> Patient:
     """The patient, for a note write: in the clinic, and the writer on the care team (not only
     by emergency access)."""
     patient = get_for_user(request, Patient, patient_id, action, audit_read=False)
-    if not _writes_for(request, patient.pk):
+    if not writes_for(Viewer.of(request), patient.pk):
         trail.record("denied", object_type="note", object_id="", patient_id=patient.pk,
                      detail={"reason": "not on the patient's care team", "path": request.path})
         raise OutsideCareTeam("note", patient.pk)
@@ -377,7 +369,7 @@ def _psychotherapy_page(request, patient: Patient, *, form=None, status: int = 2
                          if may_authorize else None),
         "revoke_form": forms.RevokeForm(), "rule": rules.psychotherapy(),
         "may_write": role_can(request.membership.role, Action.PSYCHOTHERAPY_NOTE_WRITE)
-        and _writes_for(request, patient.pk),
+        and writes_for(Viewer.of(request), patient.pk),
     }, status=status)
 
 
