@@ -158,6 +158,14 @@ def login(user: User) -> Client:
 ON_POSTGRES = bool(os.environ.get("KAPCLINIC_TEST_POSTGRES"))
 
 
+@pytest.fixture
+def migrated_data_folder(tmp_path, tmp_path_factory):
+    """A data folder of its own holding a migrated, empty SQLite database (tests/command.py)."""
+    from tests.command import migrated_copy
+
+    return migrated_copy(tmp_path_factory.getbasetemp(), tmp_path / "data")
+
+
 def pytest_collection_modifyitems(config, items):
     if ON_POSTGRES:
         return

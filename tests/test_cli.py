@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -11,21 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.command import clean_environment, kapclinic, migrated_copy
+
+pytestmark = pytest.mark.own_data_folder
 PASSWORD = "demo-password-123"
-
-
-def clean_environment() -> dict[str, str]:
-    """The user's environment: none of the test run's settings leak into the command."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith("KAPCLINIC_") and k != "DJANGO_SETTINGS_MODULE"}
-
-
-def kapclinic(data_dir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    environment = clean_environment()
-    environment.update({"KAPCLINIC_ENV": "development", "KAPCLINIC_DATA_DIR": str(data_dir),
-                        **(env or {})})
-    return subprocess.run([sys.executable, "-m", "kapclinic.cli", *args], capture_output=True,
-                          text=True, env=environment, timeout=300, check=False)  # migrations + demo, busy CI
 
 
 def demo_patients(data_dir: Path) -> list[tuple]:
@@ -43,7 +31,7 @@ def demo_dir(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_the_demo_creates_two_clinics_with_a_login_per_role(demo_dir):
+def test_the_demo_creates_two_clinics_with_a_login_per_role(demo_dir):  # on a folder never migrated
     with sqlite3.connect(demo_dir / "kapclinic.sqlite3") as db:
         users = {row[0] for row in db.execute("SELECT username FROM accounts_user")}
         clinics = db.execute("SELECT count(*) FROM accounts_clinic WHERE is_demo").fetchone()[0]
@@ -54,8 +42,10 @@ def test_the_demo_creates_two_clinics_with_a_login_per_role(demo_dir):
 
 
 @pytest.mark.slow
-def test_the_same_seed_gives_the_same_clinic_and_another_seed_does_not(demo_dir, tmp_path):
-    again, other = tmp_path / "again", tmp_path / "other"
+def test_the_same_seed_gives_the_same_clinic_and_another_seed_does_not(demo_dir, migrated_data_folder,
+                                                                       tmp_path_factory, tmp_path):
+    again = migrated_data_folder
+    other = migrated_copy(tmp_path_factory.getbasetemp(), tmp_path / "other")
     kapclinic(again, "demo", "--patients", "12", "--seed", "7", "--password", PASSWORD)
     kapclinic(other, "demo", "--patients", "12", "--seed", "8", "--password", PASSWORD)
     assert demo_patients(again) == demo_patients(demo_dir)
@@ -71,32 +61,32 @@ def test_running_the_demo_again_keeps_the_data(demo_dir):
 
 
 @pytest.mark.slow
-def test_the_default_demo_password_is_printed_once(tmp_path):
-    result = kapclinic(tmp_path, "demo", "--patients", "2")
+def test_the_default_demo_password_is_printed_once(migrated_data_folder):
+    result = kapclinic(migrated_data_folder, "demo", "--patients", "2")
     assert result.returncode == 0 and "Password for every demo login:" in result.stdout
-    again = kapclinic(tmp_path, "demo")
+    again = kapclinic(migrated_data_folder, "demo")
     assert "Password" not in again.stdout
 
 
 @pytest.mark.slow
-def test_the_demo_refuses_a_database_holding_real_data(tmp_path):
-    assert kapclinic(tmp_path, "manage", "migrate", "-v0").returncode == 0
-    made = kapclinic(tmp_path, "createclinic", "--slug", "real", "--name", "Real Clinic",
+def test_the_demo_refuses_a_database_holding_real_data(migrated_data_folder):
+    folder = migrated_data_folder
+    made = kapclinic(folder, "createclinic", "--slug", "real", "--name", "Real Clinic",
                      "--time-zone", "America/Chicago")
     assert made.returncode == 0, made.stderr
-    refused = kapclinic(tmp_path, "demo", "--password", PASSWORD)
+    refused = kapclinic(folder, "demo", "--password", PASSWORD)
     assert refused.returncode == 2 and "non-demo data" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
-def test_a_user_is_created_in_a_clinic_with_a_role_and_gets_a_token(tmp_path):
-    kapclinic(tmp_path, "manage", "migrate", "-v0")
-    kapclinic(tmp_path, "createclinic", "--slug", "north", "--name", "North")
-    made = kapclinic(tmp_path, "createuser", "--username", "pat", "--role", "nurse",
+def test_a_user_is_created_in_a_clinic_with_a_role_and_gets_a_token(migrated_data_folder):
+    folder = migrated_data_folder
+    kapclinic(folder, "createclinic", "--slug", "north", "--name", "North")
+    made = kapclinic(folder, "createuser", "--username", "pat", "--role", "nurse",
                      "--clinic", "north", "--password", "a long enough password")
     assert made.returncode == 0, made.stderr
-    token = kapclinic(tmp_path, "token", "create", "--user", "pat", "--scope", "write")
+    token = kapclinic(folder, "token", "create", "--user", "pat", "--scope", "write")
     assert token.returncode == 0 and token.stdout.startswith("kap_")
     assert "shown only now" in token.stderr
 

@@ -24,8 +24,8 @@ from kapclinic.audit import trail
 from kapclinic.audit.models import AuditEntry
 from kapclinic.measures import actions
 from kapclinic.patients.models import Patient
+from tests.command import kapclinic
 from tests.conftest import login, new_patient, set_directly
-from tests.test_cli import kapclinic
 
 PASSWORD_IN_URL = "s3cret-mail-pass"
 
@@ -132,6 +132,7 @@ def test_a_wrong_email_url_is_refused_without_showing_its_password():
     assert PASSWORD_IN_URL not in str(bad_port.value)
 
 
+@pytest.mark.own_data_folder
 def test_kapclinic_check_warns_when_production_has_no_email(tmp_path):
     production = {"KAPCLINIC_ENV": "production", "KAPCLINIC_SECRET_KEY": "k" * 50}
     missing = kapclinic(tmp_path, "check", env=production)
@@ -148,6 +149,7 @@ def test_kapclinic_check_warns_when_production_has_no_email(tmp_path):
     assert PASSWORD_IN_URL not in refused.stdout + refused.stderr
 
 
+@pytest.mark.own_data_folder
 def test_sendtestemail_reaches_the_configured_mail_server(tmp_path):
     mailbox = Mailbox()
     controller = LoopbackController(mailbox)

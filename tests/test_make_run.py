@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import kapclinic
+from tests.command import kapclinic
 
 MAKEFILE = Path(__file__).resolve().parents[1] / "Makefile"
 
 
 @pytest.mark.slow
-def test_the_demo_step_of_make_run_skips_a_real_clinic_and_exits_0(tmp_path):
-    assert kapclinic(tmp_path, "manage", "migrate", "-v0").returncode == 0  # as make run does
+@pytest.mark.own_data_folder
+def test_the_demo_step_of_make_run_skips_a_real_clinic_and_exits_0(migrated_data_folder):
+    tmp_path = migrated_data_folder  # migrated, as make run does first
     made = kapclinic(tmp_path, "createclinic", "--slug", "real", "--name", "Real Clinic")
     assert made.returncode == 0, made.stderr
     refused = kapclinic(tmp_path, "demo", "--patients", "2")

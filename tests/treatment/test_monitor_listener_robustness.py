@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from kapclinic.treatment.models import MonitorMessage, VitalReading
 from kapclinic.treatment.monitors import listener, simulate
+from tests import command
 from tests.conftest import new_patient
 from tests.treatment.helpers import cleared, eligible_and_consented
 from tests.treatment.monitor_serving import Serving
@@ -245,20 +246,6 @@ WINDOW = 2            # messages a monitor sends ahead of its ACKs
 KILL_AFTER = 40       # acknowledged messages before the SIGKILL
 
 
-def environment(data_dir: Path) -> dict[str, str]:
-    """The user's environment on a data folder of its own (as tests/test_cli.py runs commands):
-    no setting of the test run leaks in, so the database is data_dir/kapclinic.sqlite3."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("KAPCLINIC_") and k != "DJANGO_SETTINGS_MODULE"}
-    env.update({"KAPCLINIC_ENV": "development", "KAPCLINIC_DATA_DIR": str(data_dir)})
-    return env
-
-
-def kapclinic(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kapclinic.cli", *args], capture_output=True,
-                          text=True, env=environment(data_dir), timeout=300, check=False)
-
-
 def start_listener(data_dir: Path, clinic: str, port: int, name: str) -> tuple[subprocess.Popen, int]:
     """`kapclinic monitor listen` as a process of its own; returns it and its port once it says
     it is listening."""
@@ -266,7 +253,7 @@ def start_listener(data_dir: Path, clinic: str, port: int, name: str) -> tuple[s
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen([sys.executable, "-m", "kapclinic.cli", "monitor", "listen",
                                     "--clinic", clinic, "--port", str(port)],
-                                   stdout=stdout, stderr=stderr, env=environment(data_dir))
+                                   stdout=stdout, stderr=stderr, env=command.environment(data_dir))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         said = re.search(r"Listening for monitors .* on 127\.0\.0\.1:(\d+)", out.read_text())
@@ -343,9 +330,11 @@ async def stream(port: int, messages: list[tuple[str, str]], acked: set[str], *,
 
 
 @pytest.mark.slow
+@pytest.mark.own_data_folder
 def test_a_listener_killed_mid_stream_has_stored_every_acknowledged_message_once_after_restart(
-        tmp_path):
-    made = kapclinic(tmp_path, "demo", "--patients", "1", "--seed", "3", "--password",
+        migrated_data_folder):
+    tmp_path = migrated_data_folder
+    made = command.kapclinic(tmp_path, "demo", "--patients", "1", "--seed", "3", "--password",
                      "demo-password-123")
     assert made.returncode == 0, made.stderr
     db_file = tmp_path / "kapclinic.sqlite3"
