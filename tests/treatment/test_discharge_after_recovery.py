@@ -10,7 +10,7 @@ import pytest
 
 from kapclinic.alerts.actions import acknowledge_alert
 from kapclinic.alerts.models import Alert
-from kapclinic.treatment import actions, facts
+from kapclinic.treatment import actions, facts, vitals
 from kapclinic.treatment.errors import StepRefused
 from kapclinic.treatment.models import VitalReading
 from tests.treatment.helpers import (
@@ -110,7 +110,7 @@ def test_a_reading_entered_in_error_does_not_count_as_the_latest(patient, prescr
 
 
 def test_the_escalated_severities_match_those_the_alerts_are_escalated_for():
-    assert facts.NOT_FIT_TO_LEAVE_SEVERITIES == actions.URGENT_SEVERITIES
+    assert facts.NOT_FIT_TO_LEAVE_SEVERITIES == vitals.URGENT_SEVERITIES
 
 
 def test_a_discharge_score_below_the_threshold_refuses_an_esketamine_discharge_judged_stable(

@@ -44,38 +44,40 @@ errors.SessionConflict (409, someone else moved it first).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import F
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
-from kapclinic.alerts.actions import acknowledge_alert, raise_alert
+from kapclinic.alerts.actions import acknowledge_alert
 from kapclinic.alerts.models import Alert
 from kapclinic.audit import trail
 from kapclinic.audit.actions import action
 from kapclinic.audit.corrections import mark_entered_in_error
 from kapclinic.clinical import protocols as core
-from kapclinic.clinical.monitoring import Reading, ReadingError, check_reading, evaluate
 from kapclinic.clinical.sessions import DISCHARGE_SCORE_RANGE, UnmetGuard, check_transition, facts_for
 from kapclinic.clinical.sessions import observations as observation_lists
 from kapclinic.patients.models import Patient
 from kapclinic.platform import extensions as ext
-from kapclinic.treatment import doses, infusion
+from kapclinic.treatment import doses, infusion, vitals
 from kapclinic.treatment import facts as gathered
+from kapclinic.treatment.checks import (
+    CLOCK_SKEW,
+    check_session_time,
+    check_time,
+    text,
+)
 from kapclinic.treatment.errors import ConfirmationRefused, FieldError, SessionConflict, StepRefused
 from kapclinic.treatment.models import (
     ALERT_SOURCE,
     IN_PROGRESS,
     READING_RECORD,
-    VITAL_FIELDS,
     Administration,
     AdministrationEvent,
     AdministrationEventKind,
@@ -83,83 +85,22 @@ from kapclinic.treatment.models import (
     ChecklistEntry,
     ChecklistItem,
     Course,
-    Phase,
     Session,
     SessionEvent,
     SessionObservation,
     State,
-    TreatmentSettings,
     VitalReading,
 )
 from kapclinic.treatment.protocols import (
     clinic_protocol,
     fingerprint,
-    monitoring_settings,
     session_protocol,
 )
 from kapclinic.treatment.second_clinician import confirm_second_clinician
 
-# Clocks of tablets and servers differ by a little: a time up to this far ahead is taken as
-# now, anything later is refused as in the future (an engineering tolerance).
-CLOCK_SKEW = timedelta(minutes=2)
-MAX_TEXT = 4000
-
-PHASE_OF_STATE = {State.SCHEDULED: Phase.PRE_DOSE, State.CHECKED_IN: Phase.PRE_DOSE,
-                  State.CLEARED: Phase.PRE_DOSE, State.DOSING: Phase.DOSING,
-                  State.MONITORING: Phase.AFTER_DOSE, State.STOPPED: Phase.AFTER_DOSE}
-# alert severities of clinical/monitoring/rules.json that are escalated when not acknowledged
-URGENT_SEVERITIES = frozenset({"hold", "urgent", "emergency"})
-
-
-# ---- times ---------------------------------------------------------------------------------
-
-# engineering bounds on clinical times (keying errors, and years a datetime cannot convert)
-EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
-BEFORE_SESSION = timedelta(days=1)
 # the most concentrated ketamine product the reference lists (clinical.md 6.2: 100 mg/mL vials)
 MOST_CONCENTRATED_MG_PER_ML = 100.0
-
-def check_time(when: datetime, field: str, *, clinic_id: int, late_reason: str = "",
-               now: datetime | None = None) -> None:
-    """Refuse a time without an offset or in the future; one more than the clinic's
-    allowance ago needs ``late_reason``."""
-    if not isinstance(when, datetime) or when.tzinfo is None or when.utcoffset() is None:
-        raise FieldError(field, "needs a date, a time and a UTC offset (e.g. 2026-11-25T09:30:00-05:00)")
-    if not EARLIEST_YEAR <= when.year <= LATEST_YEAR:
-        raise FieldError(field, f"is in the year {when.year}: check the date")
-    now = now or timezone.now()
-    if when > now + CLOCK_SKEW:
-        raise FieldError(field, "is in the future: record it after it happened")
-    allowance = TreatmentSettings.for_clinic(clinic_id).late_entry_minutes
-    if now - when > timedelta(minutes=allowance) and not late_reason.strip():
-        raise FieldError("late_reason", f"{field} is more than {allowance} minutes ago: say why it "
-                                        "is recorded late")
-
-
-def check_session_time(session: Session, when: datetime, field: str, *, late_reason: str = "",
-                       from_booking: bool = False) -> None:
-    """``check_time``, and not long before the session: a time more than a day before its
-    booking (or its check-in, when that came earlier) is a keying error. The step out of the
-    booking (a check-in on another day, with its reason, or a cancellation weeks ahead) may
-    come within a year of it."""
-    check_time(when, field, clinic_id=session.patient.clinic_id, late_reason=late_reason)
-    if from_booking:
-        earliest = session.scheduled_at - timedelta(days=366)
-    else:
-        checked_in = (SessionEvent.objects.filter(session=session, to_state=State.CHECKED_IN)
-                      .order_by("at").values_list("at", flat=True).first())
-        earliest = min(session.scheduled_at, checked_in or session.scheduled_at) - BEFORE_SESSION
-    if when < earliest:
-        local = timezone.localtime(session.scheduled_at, ZoneInfo(session.patient.clinic.time_zone))
-        raise FieldError(field, f"is long before this session (booked for {local:%Y-%m-%d %H:%M}): "
-                                "check the date")
-
-
-def _text(field: str, value: str) -> str:
-    value = (value or "").strip()
-    if len(value) > MAX_TEXT:
-        raise FieldError(field, f"is longer than {MAX_TEXT} characters")
-    return value
+_text = text
 
 
 # ---- scheduling ----------------------------------------------------------------------------
@@ -450,12 +391,6 @@ class Recorded:
     recommended: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
-def _fingerprint(observed_at: datetime, values: dict[str, float]) -> str:
-    body = json.dumps({"at": observed_at.astimezone(UTC).isoformat(),
-                       **{k: float(v) for k, v in sorted(values.items())}}, sort_keys=True)
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
 @action
 def record_vitals(session: Session, *, observed_at: datetime, by: User | None,
                   values: dict[str, float | None], late_reason: str = "", source: str = "manual",
@@ -463,61 +398,24 @@ def record_vitals(session: Session, *, observed_at: datetime, by: User | None,
     """A reading (any subset of the vitals) in ``session``: refused naming the field when
     impossible; stored once however often it is sent; evaluated against the protocol's
     monitoring rules, each alert raised through the generic alerts and returned."""
-    unknown = sorted(set(values) - set(VITAL_FIELDS))
-    if unknown:
-        raise FieldError(unknown[0], "is not a vital sign; send " + ", ".join(VITAL_FIELDS))
-    given = {k: v for k, v in values.items() if v is not None}
-    session = Session.objects.select_related("patient__clinic").get(pk=session.pk)
-    phase = PHASE_OF_STATE.get(State(session.state))
-    if phase is None:
-        raise FieldError("session", f"the session is {session.state_words}: readings are no longer "
-                                    "recorded in it")
-    check_session_time(session, observed_at, "observed_at", late_reason=late_reason)
-    protocol = session_protocol(session)
-    # two indexed queries, not every earlier reading: a monitored session has hundreds
-    standing = VitalReading.objects.filter(session=session, entered_in_error_at__isnull=True)
-    baseline = (standing.filter(phase=Phase.PRE_DOSE, observed_at__lte=observed_at)
-                .order_by("-observed_at", "-id").first())
-    last_reading_at = standing.aggregate(latest=Max("observed_at"))["latest"]
-    administration = gathered.current_administration(session)
-    now = max(timezone.now(), observed_at)
-    reading = Reading(observed_at=observed_at, phase=phase, **given)
-    try:
-        warnings = check_reading(reading, now)
-        fired = evaluate(reading, protocol, monitoring_settings(session.patient.clinic_id), now=now,
-                         last_reading_at=last_reading_at,
-                         baseline=None if baseline is None else gathered.reading_of(baseline),
-                         dose_started_at=None if administration is None else administration.started_at)
-    except ReadingError as exc:
-        raise FieldError(exc.field, exc.problem) from exc
-    print_ = _fingerprint(observed_at, given)
+    ctx = vitals.load(session)
+    prepared = vitals.prepare(ctx, observed_at=observed_at, values=values, by=by,
+                              late_reason=late_reason, source=source, device=device)
+    print_ = prepared.row.fingerprint
     existing = VitalReading.objects.filter(session=session, fingerprint=print_).first()
     if existing is not None:
-        return Recorded(existing, _alerts_of(existing), warnings, created=False)
+        return Recorded(existing, _alerts_of(existing), prepared.warnings, created=False)
     try:
         with transaction.atomic():
-            row = VitalReading.objects.create(
-                session=session, patient_id=session.patient_id, observed_at=observed_at,
-                recorded_by=by, phase=phase, fingerprint=print_, source=source, device=device[:100],
-                late_reason=_text("late_reason", late_reason), **given)
+            prepared.row.save()
     except IntegrityError:  # the same reading sent at the same moment from another tab
         existing = VitalReading.objects.get(session=session, fingerprint=print_)
-        return Recorded(existing, _alerts_of(existing), warnings, created=False)
+        return Recorded(existing, _alerts_of(existing), prepared.warnings, created=False)
+    row = prepared.row
     trail.record("create", object_type="vital_reading", object_id=row.pk,
-                 patient_id=session.patient_id, detail={"session": session.pk, "phase": phase,
-                                                         **({"device": device} if device else {})})
-    raised, recommended = [], {}
-    for alert in fired:
-        if alert.rule in ("reading_overdue", "reading_mark_overdue"):
-            continue  # a reading just came in: the board shows what is overdue
-        raised.append(raise_alert(
-            clinic_id=session.patient.clinic_id, source=ALERT_SOURCE, kind=alert.rule,
-            label=alert.label, patient=session.patient, record_type=READING_RECORD,
-            record_id=row.pk, recommended_action=alert.message,
-            priority=Alert.Priority.URGENT if alert.severity in URGENT_SEVERITIES
-            else Alert.Priority.FOLLOW_UP, raised_at=timezone.now(), by=by))
-        recommended[raised[-1].pk] = alert.actions
-    return Recorded(row, raised, warnings, created=True, recommended=recommended)
+                 patient_id=row.patient_id, detail=vitals.audit_detail(row))
+    raised, recommended = vitals.raise_fired(ctx, row, prepared.fired, by=by)
+    return Recorded(row, raised, prepared.warnings, created=True, recommended=recommended)
 
 
 def _alerts_of(reading: VitalReading) -> list[Alert]:

@@ -122,7 +122,7 @@ def open_alerts(session: Session) -> list[Alert]:
 # what makes a reading after the dose one the patient may not leave on: an alert that calls
 # to pause the infusion, stop dosing, respond to an emergency or keep the patient under
 # continuous observation (deep sedation), or one of a severity that is escalated when not
-# acknowledged (actions.URGENT_SEVERITIES; kept equal by a test)
+# acknowledged (vitals.URGENT_SEVERITIES; kept equal by a test)
 NOT_FIT_TO_LEAVE_ACTIONS = frozenset({"pause_infusion", "stop_dosing", "emergency_response",
                                       "continuous_observation"})
 NOT_FIT_TO_LEAVE_SEVERITIES = frozenset({"hold", "urgent", "emergency"})

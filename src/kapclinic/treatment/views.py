@@ -36,7 +36,7 @@ from kapclinic.clinical.sessions import allowed_next, check_transition
 from kapclinic.patients.access import get_patient_for_user
 from kapclinic.platform.charts import Chart, Text, local_text
 from kapclinic.platform.idempotency import one_time_form
-from kapclinic.treatment import actions, board, dose_controls, note_chart
+from kapclinic.treatment import actions, board, dose_controls, note_chart, vitals
 from kapclinic.treatment import facts as gathered
 from kapclinic.treatment.errors import FieldError, SessionConflict, StepRefused
 from kapclinic.treatment.forms import (
@@ -231,7 +231,7 @@ def load_live(session: Session, now: datetime) -> Live:
         live.dose_events = list(AdministrationEvent.objects.filter(session=session)
                                 .select_related("recorded_by").order_by("at", "id"))
     valid = [r for r in readings if r.entered_in_error_at is None]
-    phase = actions.PHASE_OF_STATE.get(State(session.state))
+    phase = vitals.PHASE_OF_STATE.get(State(session.state))
     settings = monitoring_settings(session.patient.clinic_id)
     if session.state in (State.DOSING, State.MONITORING):
         last = valid[-1].observed_at if valid else None
