@@ -72,12 +72,16 @@ parser.add_argument("--transport-only", action="store_true",
                     help="a diagnosis: each message parsed and ACKed but stored nowhere (the ceiling the "
                          "MLLP server, python-hl7 and the monitors leave for storing)")
 parser.add_argument("--tracemalloc", action="store_true", help="the Python heap's peak during the run")
+parser.add_argument("--workers", type=int, help="the listener's processes (default: kapclinic monitor "
+                    "listen's, one per core up to 4); 0 runs one listener in this process, as --profile, "
+                    "--transport-only and --tracemalloc do")
 parser.add_argument("--send", type=int, metavar="PORT", help=argparse.SUPPRESS)  # the monitors' process
 parser.add_argument("--mrns", help=argparse.SUPPRESS)
 args = parser.parse_args()
 if args.quick:
     args.seconds, args.warmup = 5, 1
 args.profile = args.profile or args.cprofile
+IN_PROCESS = args.workers == 0 or args.profile or args.transport_only or args.tracemalloc
 if args.postgres and args.database == "both":
     args.database = "postgres"
 PG_URL = args.postgres or "postgresql://postgres@127.0.0.1:5432/kapclinic_bench_monitors"
@@ -348,22 +352,22 @@ def instrument() -> None:
     from django.db.backends.base.base import BaseDatabaseWrapper
 
     from kapclinic.audit import trail
-    from kapclinic.treatment import facts
+    from kapclinic.treatment import vitals
     from kapclinic.treatment.monitors import pcd01
 
     wrap = STAGES.wrap
     wrap(pcd01, "parse", "pcd01.parse (python-hl7)")
     wrap(pcd01, "ack", "pcd01.ack")
-    wrap(intake, "store", "intake.store (the message, @action)")
-    wrap(intake, "match", "  intake.match (MRN to session)")
-    wrap(intake, "record", "  intake.record (its readings)")
-    wrap(actions, "record_vitals", "    actions.record_vitals (@action)")
-    wrap(actions, "check_session_time", "      check_session_time")
-    wrap(actions, "session_protocol", "      session_protocol")
-    wrap(actions, "monitoring_settings", "      monitoring_settings")
-    wrap(facts, "current_administration", "      facts.current_administration")
-    wrap(actions, "evaluate", "      clinical evaluate (monitoring rules)")
-    wrap(actions, "raise_alert", "      raise_alert")
+    wrap(intake, "store", "intake.store (the batch, @action)")
+    wrap(intake, "_fresh", "  intake._fresh (resends)")
+    wrap(intake.Directory, "of", "  intake.Directory.of (patients, sessions, monitors)")
+    wrap(intake.Recording, "__init__", "  intake.Recording (the batch's sessions)")
+    wrap(intake.Recording, "take", "  intake.Recording.take (a message's readings)")
+    wrap(vitals, "load_many", "    vitals.load_many (the batch's sessions)")
+    wrap(vitals, "prepare", "    vitals.prepare (checks and monitoring rules)")
+    wrap(vitals, "evaluate", "      clinical evaluate (monitoring rules)")
+    wrap(intake.Recording, "write", "  intake.Recording.write (bulk inserts, audit, alerts)")
+    wrap(vitals, "raise_alert", "    raise_alert")
     wrap(trail, "record_many", "trail.record_many (audit entries, all)")
     wrap(BaseDatabaseWrapper, "commit", "COMMIT")
 
@@ -405,6 +409,56 @@ class Serving:
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.task.cancel)
         self.thread.join(30)
+
+
+class Command:
+    """`kapclinic monitor listen` as a user runs it, on this bench's database: its CPU and
+    memory read from /proc (the parent and its workers)."""
+
+    def __init__(self, clinic, workers: int | None) -> None:
+        connection.close()
+        env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+        command = [sys.executable, "-m", "kapclinic.cli", "monitor", "listen", "--clinic", clinic.slug,
+                   "--port", "0"] + (["--workers", str(workers)] if workers else [])
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                        text=True, env=env)
+        line = self.process.stdout.readline()
+        self.port = int(line.rsplit(":", 1)[1])
+        time.sleep(1.0)  # the workers connect to the database
+        self.workers = len(self.children()) or 1
+        self.cpu_at_start = self.cpu_seconds()
+        self.rss_at_start = self.rss_mib()
+
+    def pids(self) -> list[int]:
+        return [self.process.pid, *self.children()]
+
+    def children(self) -> list[int]:
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+    def cpu_seconds(self) -> float:
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        return total
+
+    def status(self, key: str) -> float:
+        total = 0.0
+        for pid in self.pids():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith(key):
+                    total += int(line.split()[1]) / 1024
+        return total
+
+    def rss_mib(self) -> float:
+        return self.status("VmRSS:")
+
+    def stop(self) -> None:
+        self.peak_rss = self.status("VmHWM:")
+        self.process.terminate()
+        self.process.wait(30)
 
 
 def one_more_message(clinic, mrn: str) -> tuple[int, dict[str, int]]:
@@ -507,7 +561,8 @@ def main() -> None:
         import tracemalloc
 
         tracemalloc.start()
-    serving = Serving(clinic, ProfiledListener if args.profile else listener.Listener)
+    serving = (Serving(clinic, ProfiledListener if args.profile else listener.Listener) if IN_PROCESS
+               else Command(clinic, args.workers))
     rss_before = rss_mib()
     own_cpu = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.perf_counter()
@@ -524,12 +579,16 @@ def main() -> None:
     if args.tracemalloc:
         heap_peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
+    if not IN_PROCESS:
+        own_cpu = serving.cpu_seconds() - serving.cpu_at_start
+        rss_before, rss_after = serving.rss_at_start, serving.rss_mib()
     serving.stop()
     stage_times = {label: list(times) for label, times in STAGES.times.items()}
     if run.returncode:
         sys.exit(f"the monitors failed:\n{run.stderr[-3000:]}")
     sent = json.loads(run.stdout)
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 if IN_PROCESS
+                else serving.peak_rss)
 
     # the counted window: ACKs read from the end of the warm-up for --seconds
     begin, end = args.warmup, args.warmup + args.seconds
@@ -552,7 +611,9 @@ def main() -> None:
     stored = MonitorMessage.objects.filter(clinic=clinic)
     acknowledged = codes.get("AA", 0)
     kept = stored.count()
-    cpu_line = (f"CPU: the listener's process {own_cpu / wall:.2f} cores, the monitors' process "
+    who = ("the listener's process" if IN_PROCESS else
+           f"`kapclinic monitor listen --workers {serving.workers}` (its {serving.workers + 1} processes)")
+    cpu_line = (f"CPU: {who} {own_cpu / wall:.2f} cores, the monitors' process "
                 f"{monitors_cpu / wall:.2f} cores, over the run's {wall:.1f} s")
     if args.transport_only:
         print(cpu_line)
@@ -586,8 +647,10 @@ def main() -> None:
     print(f"ACKs: {', '.join(f'{c} {n:,}' for c, n in sorted(codes.items()))}; stored exactly once: "
           f"{kept:,} messages, {readings:,} device readings ({no_reading:,} messages with none: "
           f"resends of the same values in the same second, or every value invalid), {alerts:,} alerts")
-    print(f"memory: peak RSS {peak_rss:,.0f} MiB (the listener's process, set-up included); "
-          f"RSS {rss_before:,.0f} MiB before the run, {rss_after:,.0f} MiB after"
+    print(f"memory: peak RSS {peak_rss:,.0f} MiB "
+          + ("(the listener's process, set-up included); " if IN_PROCESS else
+             "(the listener's processes together, each its peak); ")
+          + f"RSS {rss_before:,.0f} MiB before the run, {rss_after:,.0f} MiB after"
           + (f"; Python heap peak during the run {heap_peak:,.1f} MiB (tracemalloc)"
              if heap_peak is not None else ""))
     context.set_system_actor("bedside monitor listener", clinic.pk)

@@ -510,12 +510,14 @@ def cmd_manage(args: argparse.Namespace) -> int:
 
 # ---- the parser ----------------------------------------------------------------------------
 
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
 def cmd_monitor_listen(args: argparse.Namespace) -> int:
     """The MLLP listener for bedside monitors, until Ctrl-C (or SIGTERM)."""
-    import asyncio
-
     from kapclinic.accounts.models import Clinic
-    from kapclinic.treatment.monitors import listener
+    from kapclinic.treatment.monitors import listener, workers
 
     clinic = Clinic.objects.filter(slug=args.clinic).first()
     if clinic is None:
@@ -527,12 +529,16 @@ def cmd_monitor_listen(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "::1", "localhost") and not allowed:
         raise CommandError("--allow: listening beyond this machine needs the monitors' addresses "
                            "(e.g. --allow 10.20.0.0/24)")
-    serving = listener.Listener(clinic, allowed=allowed)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(listener.serve(serving, args.host, args.port,
-                                   ready=lambda port: print(f"Listening for monitors of {clinic.name} "
-                                                            f"on {args.host}:{port}", flush=True)))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            workers.run(lambda: listener.Listener(clinic, allowed=allowed, writing=workers.turns()
+                                                  if args.workers > 1 else None), args.host, args.port,
+                        workers=args.workers,
+                        ready=lambda port: print(f"Listening for monitors of {clinic.name} on "
+                                                 f"{args.host}:{port}", flush=True))
+    except OSError as exc:
+        raise CommandError(f"--port {args.port}: {exc.strerror or exc}") from None
     return 0
 
 
@@ -701,6 +707,8 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--port", type=int, default=2575, help="port (default 2575)")
     listen.add_argument("--allow", action="append", help="a monitor's address or network allowed to "
                                                          "send (repeat; default: loopback only)")
+    listen.add_argument("--workers", type=positive_int, default=default_workers(),
+                        help="processes serving the monitors (default: one per core, at most 4)")
     listen.set_defaults(func=cmd_monitor_listen)
     sim = monitor_sub.add_parser("simulate", help="a simulated monitor for one patient")
     sim.add_argument("--host", default="127.0.0.1")

@@ -63,9 +63,13 @@ def earliest_time(session: Session, *, from_booking: bool = False) -> datetime:
     """The earliest a time of ``session`` may be (see check_session_time)."""
     if from_booking:
         return session.scheduled_at - timedelta(days=366)
-    checked_in = (SessionEvent.objects.filter(session=session, to_state=State.CHECKED_IN)
-                  .order_by("at").values_list("at", flat=True).first())
-    return min(session.scheduled_at, checked_in or session.scheduled_at) - BEFORE_SESSION
+    return earliest_after_check_in(session, SessionEvent.objects.filter(
+        session=session, to_state=State.CHECKED_IN).order_by("at").values_list("at", flat=True).first())
+
+
+def earliest_after_check_in(session: Session, checked_in_at: datetime | None) -> datetime:
+    """A day before its booking, or its check-in when that came earlier."""
+    return min(session.scheduled_at, checked_in_at or session.scheduled_at) - BEFORE_SESSION
 
 
 def check_not_before(session: Session, when: datetime, field: str, earliest: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
@@ -30,11 +31,29 @@ def fingerprint(protocol: core.Protocol) -> str:
 def session_protocol(session: Session) -> core.Protocol:
     """The protocol as it was when the session was scheduled (its settings kept on it)."""
     chosen: dict[str, Any] = session.protocol_settings or {}
-    return core.resolve(session.protocol).configured(chosen.get("values") or {},
-                                                     preset=chosen.get("preset") or None)
+    return _configured(session.protocol, _key(chosen.get("values") or {}), chosen.get("preset") or None)
 
 
 def monitoring_settings(clinic_id: int) -> MonitoringSettings:
-    stored = TreatmentSettings.for_clinic(clinic_id)
-    return load_rules().resolve(stored.monitoring_values or {},
-                                preset=stored.monitoring_preset or None)
+    return monitoring_settings_of(TreatmentSettings.for_clinic(clinic_id))
+
+
+def monitoring_settings_of(stored: TreatmentSettings) -> MonitoringSettings:
+    return _monitoring(_key(stored.monitoring_values or {}), stored.monitoring_preset or None)
+
+
+# Resolving a protocol or the monitoring rules with settings is pure (frozen results of the
+# definition files read at start-up) and costs a bedside monitor's message more than its SQL:
+# resolved once per distinct settings.
+def _key(values: dict) -> str:
+    return json.dumps(values, sort_keys=True, default=str)
+
+
+@functools.lru_cache(maxsize=256)
+def _configured(protocol_id: str, values: str, preset: str | None) -> core.Protocol:
+    return core.resolve(protocol_id).configured(json.loads(values), preset=preset)
+
+
+@functools.lru_cache(maxsize=256)
+def _monitoring(values: str, preset: str | None) -> MonitoringSettings:
+    return load_rules().resolve(json.loads(values), preset=preset)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.db.models import Max
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
@@ -31,12 +32,15 @@ from kapclinic.treatment.models import (
     ALERT_SOURCE,
     READING_RECORD,
     VITAL_FIELDS,
+    Administration,
     Phase,
     Session,
+    SessionEvent,
     State,
+    TreatmentSettings,
     VitalReading,
 )
-from kapclinic.treatment.protocols import monitoring_settings, session_protocol
+from kapclinic.treatment.protocols import monitoring_settings_of, session_protocol
 
 PHASE_OF_STATE = {State.SCHEDULED: Phase.PRE_DOSE, State.CHECKED_IN: Phase.PRE_DOSE,
                   State.CLEARED: Phase.PRE_DOSE, State.DOSING: Phase.DOSING,
@@ -67,24 +71,46 @@ class SessionVitals:
 
 
 def load(session: Session) -> SessionVitals:
-    """What the session's readings are weighed against (a few indexed queries, never every
-    earlier reading: a monitored session has thousands). FieldError when the session no
+    """What the session's readings are weighed against; FieldError when the session no
     longer records readings."""
-    session = Session.objects.select_related("patient__clinic").get(pk=session.pk)
-    phase = PHASE_OF_STATE.get(State(session.state))
-    if phase is None:
-        raise FieldError("session", f"the session is {session.state_words}: readings are no longer "
-                                    "recorded in it")
-    standing = VitalReading.objects.filter(session=session, entered_in_error_at__isnull=True)
-    administration = gathered.current_administration(session)
-    return SessionVitals(
-        session=session, phase=phase, protocol=session_protocol(session),
-        rules=monitoring_settings(session.patient.clinic_id),
-        late_entry_minutes=checks.late_entry_minutes(session.patient.clinic_id),
-        earliest=checks.earliest_time(session),
-        baseline=standing.filter(phase=Phase.PRE_DOSE).order_by("-observed_at", "-id").first(),
-        last_reading_at=standing.aggregate(latest=Max("observed_at"))["latest"],
-        dose_started_at=None if administration is None else administration.started_at)
+    found = load_many([session.pk], clinic_id=session.patient.clinic_id)[session.pk]
+    if isinstance(found, FieldError):
+        raise found
+    return found
+
+
+def load_many(session_ids: Iterable[int], *, clinic_id: int) -> dict[int, SessionVitals | FieldError]:
+    """Each of the clinic's sessions with what its readings are weighed against, or why it
+    records none: three queries however many sessions (a batch of monitor messages names
+    dozens), and never every earlier reading (a monitored session has thousands)."""
+    standing = VitalReading.objects.filter(session=OuterRef("pk"), entered_in_error_at__isnull=True)
+    sessions = list(Session.objects.filter(pk__in=list(session_ids), patient__clinic_id=clinic_id)
+                    .select_related("patient__clinic").annotate(
+        baseline_id=Subquery(standing.filter(phase=Phase.PRE_DOSE).order_by("-observed_at", "-id")
+                             .values("pk")[:1]),
+        last_reading_at=Subquery(standing.order_by("-observed_at").values("observed_at")[:1]),
+        dose_started_at=Subquery(Administration.objects.filter(
+            session=OuterRef("pk"), entered_in_error_at__isnull=True)
+            .order_by("-started_at", "-id").values("started_at")[:1]),
+        checked_in_at=Subquery(SessionEvent.objects.filter(
+            session=OuterRef("pk"), to_state=State.CHECKED_IN).order_by("at").values("at")[:1])))
+    baselines = VitalReading.objects.in_bulk([s.baseline_id for s in sessions if s.baseline_id])
+    stored = TreatmentSettings.for_clinic(clinic_id)
+    rules = monitoring_settings_of(stored)
+    loaded: dict[int, SessionVitals | FieldError] = {}
+    for session in sessions:
+        phase = PHASE_OF_STATE.get(State(session.state))
+        if phase is None:
+            loaded[session.pk] = FieldError("session", f"the session is {session.state_words}: "
+                                                       "readings are no longer recorded in it")
+            continue
+        loaded[session.pk] = SessionVitals(
+            session=session, phase=phase, protocol=session_protocol(session), rules=rules,
+            late_entry_minutes=stored.late_entry_minutes,
+            earliest=checks.earliest_after_check_in(session, session.checked_in_at),
+            baseline=baselines.get(session.baseline_id), last_reading_at=session.last_reading_at,
+            dose_started_at=session.dose_started_at)
+    return loaded
 
 
 def baseline_for(ctx: SessionVitals, observed_at: datetime) -> VitalReading | None:

@@ -1,14 +1,18 @@
-"""One monitor message stored: read, matched to a session in progress (PID-3 as the patient's
-MRN, else the sending device's room and chair), its vitals recorded through the same path as
-typed readings (plausibility limits and monitoring rules, alerts), and the message kept as
-received. A message for no known patient or device waits in the unmatched queue; nothing is
-dropped. The ACK is written by the caller only after the transaction has committed.
+"""Monitor messages stored: each read, matched to a session in progress (PID-3 as the patient's
+MRN, else the sending device's room and chair), its vitals recorded through the same checks as
+typed readings (treatment.vitals: plausibility limits and monitoring rules, alerts), and the
+message kept as received. A message for no known patient or device waits in the unmatched
+queue; nothing is dropped. The ACK is written by the caller only after the transaction has
+committed.
 
-``receive_batch`` stores several messages in one transaction (one commit, one fsync), each in
-its own savepoint, so a listener serving many monitors commits in groups."""
+``receive_batch`` stores what a listener received together in one transaction (one commit, one
+fsync) and as a batch: a few queries for all of it (resends, patients, sessions, monitors, each
+session's state read once) and bulk inserts (messages, readings, their audit entries), so a
+listener serving many monitors keeps up with them."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -20,18 +24,22 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic, User
 from kapclinic.accounts.scoping import for_clinic
+from kapclinic.alerts.models import Alert
 from kapclinic.audit import trail
 from kapclinic.audit.actions import action
 from kapclinic.clinical.monitoring import devices
 from kapclinic.patients.models import Patient
-from kapclinic.treatment import actions
+from kapclinic.treatment import vitals
 from kapclinic.treatment.errors import FieldError
 from kapclinic.treatment.models import (
+    ALERT_SOURCE,
     IN_PROGRESS,
+    READING_RECORD,
     MessageStatus,
     MonitorDevice,
     MonitorMessage,
     Session,
+    VitalReading,
 )
 from kapclinic.treatment.monitors import pcd01
 
@@ -48,20 +56,33 @@ class Answer:
     stored: int    # readings stored (0 for a resend or an unmatched message)
 
 
-def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic) -> list[Answer]:
-    """Each (raw message, sender address) stored in one transaction; the answers in order. A
-    message that cannot be stored is answered AE (its savepoint rolled back, the others kept);
-    if the commit itself fails every message is answered AE, so each monitor sends again."""
-    answers: list[Answer] = []
+def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic,
+                  writing: contextlib.AbstractContextManager | None = None) -> list[Answer]:
+    """Each (raw message, sender address) stored in one transaction; the answers in order. The
+    batch is stored as a batch (a few queries and bulk inserts for all of it); should the
+    database refuse it (another connection stored the same message a moment before), each
+    message is stored again alone in a savepoint, and one it refuses is answered AE while the
+    others are kept. If the commit itself fails every message is answered AE, so each monitor
+    sends again. ``writing``: held while the transaction runs (workers.writing: SQLite's one
+    writer at a time, taken in turn by a listener's processes)."""
+    readable: list[tuple[int, pcd01.Message, str, str]] = []
+    answers: list[Answer | None] = []
+    for raw, peer in raws:
+        try:
+            readable.append((len(answers), pcd01.parse(raw, clinic.zone), raw, peer))
+            answers.append(None)
+        except pcd01.Unreadable as exc:
+            log.warning("monitor message from %s refused: %s", peer or "?", exc)
+            answers.append(Answer("AR", pcd01.ack(None, "AR", error=str(exc), raw=raw), 0))
     try:
-        with transaction.atomic():
-            for raw, peer in raws:
-                answers.append(_receive_one(raw, peer, clinic))
+        with writing or contextlib.nullcontext(), transaction.atomic():
+            for (index, _, _, _), answer in zip(readable, _store_all(readable, clinic), strict=True):
+                answers[index] = answer
     except DatabaseError as exc:
         log.error("monitor batch of %d not committed: %s", len(raws), type(exc).__name__)
         return [_not_stored(raw, "the clinic's database did not store it; send it again")
                 for raw, _ in raws]
-    return answers
+    return [answer for answer in answers if answer is not None]
 
 
 def receive(raw: str, *, clinic: Clinic, peer: str = "") -> Answer:
@@ -76,84 +97,193 @@ def _not_stored(raw: str, why: str) -> Answer:
     return Answer("AE", pcd01.ack(message, "AE", error=why, raw=raw), 0)
 
 
-def _receive_one(raw: str, peer: str, clinic: Clinic) -> Answer:
-    try:
-        message = pcd01.parse(raw, clinic.zone)
-    except pcd01.Unreadable as exc:
-        log.warning("monitor message from %s refused: %s", peer or "?", exc)
-        return Answer("AR", pcd01.ack(None, "AR", error=str(exc), raw=raw), 0)
+def _store_all(readable: list, clinic: Clinic) -> list[Answer]:
+    items = [(message, raw, peer) for _, message, raw, peer in readable]
+    if not items:
+        return []
     try:
         with transaction.atomic():
-            stored = store(message, raw=raw, peer=peer, clinic=clinic, by=None)
-    except IntegrityError:  # the same message at the same moment on another connection
-        if not MonitorMessage.objects.filter(clinic=clinic, sender=message.sender,
-                                             control_id=message.control_id).exists():
-            return Answer("AE", pcd01.ack(message, "AE", error="not stored; send it again"), 0)
-        stored = 0
+            counts = store(items, clinic=clinic, by=None)
+        return [Answer("AA", pcd01.ack(message, "AA"), n)
+                for (message, _, _), n in zip(items, counts, strict=True)]
     except DatabaseError as exc:
-        log.error("monitor message %s not stored: %s", message.control_id, type(exc).__name__)
-        return Answer("AE", pcd01.ack(message, "AE", error="not stored; send it again"), 0)
-    return Answer("AA", pcd01.ack(message, "AA"), stored)
+        if len(items) == 1:
+            return [_refused(items[0], clinic, exc)]
+    answers = []
+    for item in items:  # the batch was refused: each alone, so one message spoils no other
+        try:
+            with transaction.atomic():
+                count = store([item], clinic=clinic, by=None)[0]
+            answers.append(Answer("AA", pcd01.ack(item[0], "AA"), count))
+        except DatabaseError as exc:
+            answers.append(_refused(item, clinic, exc))
+    return answers
+
+
+def _refused(item: tuple[pcd01.Message, str, str], clinic: Clinic, exc: DatabaseError) -> Answer:
+    message = item[0]
+    if isinstance(exc, IntegrityError) and MonitorMessage.objects.filter(
+            clinic=clinic, sender=message.sender, control_id=message.control_id).exists():
+        return Answer("AA", pcd01.ack(message, "AA"), 0)  # stored a moment ago from elsewhere
+    log.error("monitor message %s not stored: %s", message.control_id, type(exc).__name__)
+    return Answer("AE", pcd01.ack(message, "AE", error="not stored; send it again"), 0)
 
 
 @action
-def store(message: pcd01.Message, *, raw: str, peer: str, clinic: Clinic, by: User | None) -> int:
-    """Keep the message and record its vitals; returns how many readings were stored (0 for a
-    resend, which is answered again and stored once). Another message reusing a control id (a
-    monitor restarted its counter) is not a resend: it is kept under the id with its hash."""
-    same_id = MonitorMessage.objects.filter(clinic=clinic, sender=message.sender,
-                                            control_id=message.control_id).first()
-    if same_id is not None:
-        if same_id.raw == raw:
-            return 0
-        digest = hashlib.sha256(raw.encode()).hexdigest()[:12]
-        message.control_id = f"{message.control_id[:50]}~{digest}"
-        if MonitorMessage.objects.filter(clinic=clinic, sender=message.sender,
-                                         control_id=message.control_id).exists():
-            return 0
-    patient, session, reason = match(message, clinic)
-    kept = MonitorMessage.objects.create(
-        clinic=clinic, sender=message.sender, control_id=message.control_id, peer=peer[:64],
-        raw=raw, status=MessageStatus.UNMATCHED if session is None else MessageStatus.STORED,
-        reason=reason[:300], patient_ref=message.patient_ref, device_ids=message.device_ids[:20],
-        patient=patient, session=session)
-    trail.record("create", object_type="monitor_message", object_id=kept.pk,
-                 patient_id=getattr(patient, "pk", None), clinic_id=clinic.pk,
-                 detail={"status": kept.status, "sender": message.sender[:80]})
-    if session is None:
-        return 0
-    return record(kept, message, session, by=None)
+def store(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
+          by: User | None) -> list[int]:
+    """Keep each (message, raw, sender address) and record its vitals; returns how many
+    readings each stored (0 for a resend, which is answered again and stored once). Another
+    message reusing a control id (a monitor restarted its counter) is not a resend: it is kept
+    under the id with its hash. A few queries for the whole batch, then bulk inserts."""
+    fresh = _fresh(items, clinic)
+    directory = Directory.of([message for message, _, _ in fresh], clinic)
+    kept: list[MonitorMessage] = []
+    matched: list[tuple[MonitorMessage, pcd01.Message, Session]] = []
+    for message, raw, peer in fresh:
+        patient, session, reason = match(message, directory)
+        row = MonitorMessage(
+            clinic=clinic, sender=message.sender, control_id=message.control_id, peer=peer[:64],
+            raw=raw, reason=reason[:300], patient_ref=message.patient_ref,
+            device_ids=message.device_ids[:20], patient=patient, session=session,
+            received_at=timezone.now(), status=MessageStatus.UNMATCHED)
+        kept.append(row)
+        if session is not None:
+            matched.append((row, message, session))
+    recording = Recording([(message, session) for _, message, session in matched], clinic_id=clinic.pk,
+                          by=by)
+    for row, message, session in matched:
+        recording.take(row, message, session)
+    MonitorMessage.objects.bulk_create(kept)
+    recording.write([trail.Event("create", "monitor_message", row.pk, row.patient_id,
+                                 {"status": row.status, "sender": row.sender[:80]}, clinic.pk)
+                     for row in kept])
+    rows = {id(message): row for (message, _, _), row in zip(fresh, kept, strict=True)}
+    return [rows[id(message)].readings if id(message) in rows else 0 for message, _, _ in items]
 
 
-def record(kept: MonitorMessage, message: pcd01.Message, session: Session, *, by: User | None) -> int:
-    """The message's vitals as readings of ``session`` (one per observation time); each value
-    the record cannot keep is noted on the message with why. Returns the readings stored."""
-    groups, not_stored = readings_of(message, fallback=kept.received_at)
-    device = message.device or message.sender[:100]
-    stored = 0
-    for observed_at, values in sorted(groups.items()):
-        if observed_at > kept.received_at + CLOCK_AHEAD:  # the monitor's clock runs ahead
-            not_stored.append({"why": f"the monitor's time {observed_at:%H:%M:%S} was ahead of the "
-                                      "clinic's clock: recorded at the time received"})
-            observed_at = kept.received_at
-        while values:
-            try:
-                result = actions.record_vitals(session, observed_at=observed_at, by=by,
-                                               values=values, source="device", device=device,
-                                               late_reason=LATE)
-            except FieldError as exc:
-                if exc.field in values:  # implausible: kept on the message, the rest recorded
-                    not_stored.append({"field": exc.field, "value": values.pop(exc.field),
-                                       "why": exc.message})
-                    continue
-                not_stored += [{"field": f, "value": v, "why": exc.message} for f, v in values.items()]
+def _fresh(items: Sequence[tuple[pcd01.Message, str, str]], clinic: Clinic) -> list:
+    """The items that are not resends (one query for the batch); a message reusing a stored
+    control id with other content gets the id with its hash."""
+    hashed = {id(m): f"{m.control_id[:50]}~{hashlib.sha256(raw.encode()).hexdigest()[:12]}"
+              for m, raw, _ in items}
+    ids = {m.control_id for m, _, _ in items} | set(hashed.values())
+    stored = {(sender, control_id): raw for sender, control_id, raw in MonitorMessage.objects.filter(
+        clinic=clinic, sender__in={m.sender for m, _, _ in items}, control_id__in=ids,
+    ).values_list("sender", "control_id", "raw")}
+    fresh = []
+    for message, raw, peer in items:
+        same_id = stored.get((message.sender, message.control_id))
+        if same_id is not None:
+            if same_id == raw:
+                continue
+            message.control_id = hashed[id(message)]
+            if (message.sender, message.control_id) in stored:
+                continue
+        stored[(message.sender, message.control_id)] = raw  # a second copy in this batch
+        fresh.append((message, raw, peer))
+    return fresh
+
+
+class Recording:
+    """The readings of messages matched to sessions, weighed session by session
+    (treatment.vitals: each session read once for the batch) and written together.
+
+    A monitor measures every few seconds: while a rule's alert for the session is open (nobody
+    has acknowledged it yet), a monitor's reading that meets the rule again is stored but
+    raises no second alert; the open one stands for the ongoing condition (a typed reading
+    still raises its own)."""
+
+    def __init__(self, matched: Sequence[tuple[pcd01.Message, Session]], *, clinic_id: int,
+                 by: User | None) -> None:
+        self.by = by
+        session_ids = {session.pk for _, session in matched}
+        self.sessions = vitals.load_many(session_ids, clinic_id=clinic_id)
+        self.prepared: list[tuple[vitals.SessionVitals, vitals.Prepared]] = []
+        # the batch's readings already stored: those at the times its messages name (a
+        # reading's fingerprint includes its time), one query
+        self.times = {o.observed_at for message, _ in matched for o in message.observations
+                      if o.observed_at is not None}
+        self.prints = set(VitalReading.objects.filter(
+            session_id__in=session_ids, observed_at__in=self.times,
+        ).values_list("session_id", "fingerprint")) if self.times and session_ids else set()
+        self.open_rules = _open_rules([ctx for ctx in self.sessions.values()
+                                       if isinstance(ctx, vitals.SessionVitals)])
+
+    def stored_before(self, ctx: vitals.SessionVitals, row: VitalReading) -> bool:
+        key = (ctx.session.pk, row.fingerprint)
+        if key not in self.prints and row.observed_at not in self.times and VitalReading.objects.filter(
+                session=ctx.session, fingerprint=row.fingerprint).exists():
+            self.prints.add(key)  # a time the message did not name (received, or clamped)
+        return key in self.prints
+
+    def take(self, kept: MonitorMessage, message: pcd01.Message, session: Session) -> None:
+        """The message's vitals as readings of ``session`` (one per observation time), to be
+        written; what the record cannot keep is noted on the message with why."""
+        groups, not_stored = readings_of(message, fallback=kept.received_at)
+        device = message.device or message.sender[:100]
+        ctx = self.sessions.get(session.pk) or FieldError("session", "is not a session of this clinic")
+        stored = 0
+        for observed_at, values in sorted(groups.items()):
+            if observed_at > kept.received_at + CLOCK_AHEAD:  # the monitor's clock runs ahead
+                not_stored.append({"why": f"the monitor's time {observed_at:%H:%M:%S} was ahead of "
+                                          "the clinic's clock: recorded at the time received"})
+                observed_at = kept.received_at
+            while values:
+                try:
+                    if isinstance(ctx, FieldError):
+                        raise ctx
+                    prepared = vitals.prepare(ctx, observed_at=observed_at, values=values,
+                                              by=self.by, source="device", device=device,
+                                              late_reason=LATE)
+                except FieldError as exc:
+                    if exc.field in values:  # implausible: kept on the message, the rest recorded
+                        not_stored.append({"field": exc.field, "value": values.pop(exc.field),
+                                           "why": exc.message})
+                        continue
+                    not_stored += [{"field": f, "value": v, "why": exc.message}
+                                   for f, v in values.items()]
+                    break
+                if not self.stored_before(ctx, prepared.row):
+                    self.prints.add((ctx.session.pk, prepared.row.fingerprint))
+                    vitals.took(ctx, prepared.row)
+                    self.prepared.append((ctx, prepared))
+                    stored += 1
                 break
-            stored += int(result.created)
-            break
-    status = MessageStatus.STORED if stored or not not_stored else MessageStatus.NOTHING
-    MonitorMessage.objects.filter(pk=kept.pk).update(readings=stored, not_stored=not_stored[:100],
-                                                     status=status)
-    return stored
+        kept.readings = stored
+        kept.not_stored = not_stored[:100]
+        kept.status = MessageStatus.STORED if stored or not not_stored else MessageStatus.NOTHING
+
+    def write(self, events: list[trail.Event]) -> None:
+        """The readings in one insert, ``events`` and theirs in one stretch of the audit trail,
+        then the alerts they fired."""
+        rows = [prepared.row for _, prepared in self.prepared]
+        VitalReading.objects.bulk_create(rows)
+        trail.record_many(events + [trail.Event("create", "vital_reading", row.pk, row.patient_id,
+                                                vitals.audit_detail(row)) for row in rows])
+        for ctx, prepared in self.prepared:
+            standing = self.open_rules.setdefault(ctx.session.pk, set())
+            fired = [alert for alert in prepared.fired if alert.rule not in standing]
+            if fired:
+                vitals.raise_fired(ctx, prepared.row, fired, by=self.by)
+                standing.update(alert.rule for alert in fired)
+
+
+def _open_rules(sessions: list[vitals.SessionVitals]) -> dict[int, set[str]]:
+    """The rules whose alert is open in each session (two queries)."""
+    if not sessions:
+        return {}
+    open_alerts = list(Alert.objects.open().filter(
+        source=ALERT_SOURCE, record_type=READING_RECORD,
+        patient_id__in={ctx.session.patient_id for ctx in sessions}).values_list("kind", "record_id"))
+    session_of = dict(VitalReading.objects.filter(
+        pk__in=[record for _, record in open_alerts],
+        session_id__in=[ctx.session.pk for ctx in sessions]).values_list("pk", "session_id"))
+    rules: dict[int, set[str]] = {}
+    for kind, record in open_alerts:
+        if record in session_of:
+            rules.setdefault(session_of[record], set()).add(kind)
+    return rules
 
 
 def readings_of(message: pcd01.Message, *, fallback: datetime) -> tuple[dict, list[dict]]:
@@ -184,12 +314,45 @@ def readings_of(message: pcd01.Message, *, fallback: datetime) -> tuple[dict, li
     return groups, not_stored
 
 
-def match(message: pcd01.Message, clinic: Clinic) -> tuple[Patient | None, Session | None, str]:
+@dataclass
+class Directory:
+    """Who a batch's messages may belong to, read once for the batch: the patients its MRNs
+    name and their sessions in progress, the registered monitors its device ids name and the
+    sessions in progress in their rooms."""
+
+    patients: dict[str, Patient]
+    in_progress: dict[int, Session]        # by patient id: the latest booked in progress
+    devices: dict[str, MonitorDevice]
+    in_rooms: dict[str, list[Session]]
+
+    @classmethod
+    def of(cls, messages: Sequence[pcd01.Message], clinic: Clinic) -> Directory:
+        patients: dict[str, Patient] = {}
+        refs = {m.patient_ref for m in messages if m.patient_ref}
+        for patient in for_clinic(Patient, clinic.pk).filter(mrn__in=refs) if refs else ():
+            patients.setdefault(patient.mrn, patient)
+        in_progress: dict[int, Session] = {}
+        for session in (Session.objects.filter(patient__in=list(patients.values()),
+                                               state__in=IN_PROGRESS).order_by("-scheduled_at")
+                        if patients else ()):
+            in_progress.setdefault(session.patient_id, session)
+        ids = {i for m in messages for i in m.placing_ids}
+        devices = {d.device_id: d for d in (for_clinic(MonitorDevice, clinic.pk).filter(
+            device_id__in=ids, active=True) if ids else ())}
+        in_rooms: dict[str, list[Session]] = {}
+        rooms = {d.room for d in devices.values()}
+        for session in (for_clinic(Session, clinic.pk).filter(state__in=IN_PROGRESS, room__in=rooms)
+                        .select_related("patient").order_by("pk") if rooms else ()):
+            in_rooms.setdefault(session.room, []).append(session)
+        return cls(patients, in_progress, devices, in_rooms)
+
+
+def match(message: pcd01.Message, directory: Directory) -> tuple[Patient | None, Session | None, str]:
     """The patient and session in progress the message belongs to, or why none: PID-3 as the
     patient's MRN in this clinic, and a registered monitor's room and chair; when both name a
     session and they differ, neither is trusted (the nurse assigns it)."""
-    by_mrn = _by_mrn(message, clinic)
-    by_chair = _by_chair(message, clinic)
+    by_mrn = _by_mrn(message, directory)
+    by_chair = _by_chair(message, directory)
     if by_mrn[1] is not None and by_chair[1] is not None and by_mrn[1] != by_chair[1]:
         return by_mrn[0], None, (f"the MRN names {by_mrn[0].mrn}'s session but the monitor stands at "
                                  "another patient's chair")
@@ -205,31 +368,24 @@ def match(message: pcd01.Message, clinic: Clinic) -> tuple[Patient | None, Sessi
     return None, None, f"{ref}, and the monitor is not registered to a room"
 
 
-def _by_mrn(message: pcd01.Message, clinic: Clinic) -> tuple[Patient | None, Session | None, str]:
-    if not message.patient_ref:
-        return None, None, ""
-    patient = for_clinic(Patient, clinic.pk).filter(mrn=message.patient_ref).first()
+def _by_mrn(message: pcd01.Message, directory: Directory) -> tuple[Patient | None, Session | None, str]:
+    patient = directory.patients.get(message.patient_ref) if message.patient_ref else None
     if patient is None:
         return None, None, ""
-    session = (Session.objects.filter(patient=patient, state__in=IN_PROGRESS)
-               .order_by("-scheduled_at").first())
+    session = directory.in_progress.get(patient.pk)
     if session is None:
         return patient, None, f"patient {patient.mrn} has no session in progress"
     return patient, session, ""
 
 
-def _by_chair(message: pcd01.Message, clinic: Clinic) -> tuple[Patient | None, Session | None, str]:
+def _by_chair(message: pcd01.Message, directory: Directory) -> tuple[Patient | None, Session | None, str]:
     """The session at the chair of the first registered id (the device's own before the
     sender's): exactly one session in progress there, or why not."""
-    known = {d.device_id: d for d in for_clinic(MonitorDevice, clinic.pk).filter(
-        device_id__in=message.placing_ids, active=True)}
-    device = next((known[i] for i in message.placing_ids if i in known), None)
+    device = next((directory.devices[i] for i in message.placing_ids if i in directory.devices), None)
     if device is None:
         return None, None, ""
-    sessions = for_clinic(Session, clinic.pk).filter(state__in=IN_PROGRESS, room=device.room)
-    if device.chair:
-        sessions = sessions.filter(chair=device.chair)
-    found = list(sessions.select_related("patient")[:2])
+    found = [s for s in directory.in_rooms.get(device.room, [])
+             if not device.chair or s.chair == device.chair]
     place = f"{device.room} {device.chair}".strip()
     if len(found) == 1:
         return found[0].patient, found[0], ""
@@ -257,9 +413,12 @@ def assign(kept: MonitorMessage, session: Session, *, by: User) -> int:
                  patient_id=session.patient_id, detail={"assigned_to_session": session.pk})
     kept.refresh_from_db()
     # the monitor measured them: the readings are not the nurse's; assigned_by says who placed them
-    stored = record(kept, message, session, by=None)
-    if not stored:
+    recording = Recording([(message, session)], clinic_id=kept.clinic_id, by=None)
+    recording.take(kept, message, session)
+    if not kept.readings:
         raise FieldError("session", "took none of the message's readings (see why on the message): "
                                     "nothing was assigned")
-    MonitorMessage.objects.filter(pk=kept.pk).update(status=MessageStatus.ASSIGNED)
-    return stored
+    recording.write([])
+    MonitorMessage.objects.filter(pk=kept.pk).update(readings=kept.readings, not_stored=kept.not_stored,
+                                                     status=MessageStatus.ASSIGNED)
+    return kept.readings

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import logging
 import queue
@@ -41,6 +42,7 @@ class Listener:
     clinic: Clinic
     allowed: list = field(default_factory=list)  # ip networks; empty: loopback only
     connections: int = 0
+    writing: contextlib.AbstractContextManager | None = None  # held while a batch is written
 
     def __post_init__(self) -> None:
         self._queue: queue.Queue = queue.Queue()
@@ -73,6 +75,7 @@ class Listener:
                     with connection.cursor() as cursor:
                         cursor.execute("PRAGMA synchronous=FULL")
                 answers = intake.receive_batch([(raw, peer) for raw, peer, _, _ in batch],
+                                               writing=self.writing,
                                                clinic=self.clinic)
             except Exception as exc:  # never let the writer die: answer AE, the monitors resend
                 log.error("monitor batch of %d not stored: %s", len(batch), type(exc).__name__)
@@ -168,13 +171,19 @@ def networks(addresses: Iterable[str]) -> list:
     return found
 
 
-async def serve(listener: Listener, host: str, port: int, *, ready=None) -> None:
-    """Serve until cancelled; ``ready(port)`` is called once listening (the port a 0 chose)."""
+async def serve(listener: Listener, host: str | None, port: int | None, *, ready=None,
+                sock=None) -> None:
+    """Serve until cancelled; ``ready(port)`` is called once listening (the port a 0 chose).
+    ``sock``: a socket already listening (workers.run's, shared by its processes)."""
     from hl7.mllp import start_hl7_server
 
-    server = await start_hl7_server(listener.serve_connection, host, port, limit=MAX_MESSAGE_BYTES)
+    server = await start_hl7_server(listener.serve_connection, host, port, limit=MAX_MESSAGE_BYTES,
+                                    **({"sock": sock} if sock is not None else {}))
     bound = server.sockets[0].getsockname()[1]
     log.info("listening for monitors on %s:%s", host, bound)
+    # what start-up loaded (Django, the definitions) lives as long as the process: the collector
+    # no longer walks it at each collection, which parsing thousands of messages triggers
+    gc.freeze()
     if ready is not None:
         ready(bound)
     async with server:

@@ -1,0 +1,199 @@
+"""The listener on every core: the parent binds the port once, then forks worker processes
+that each accept the monitors' connections on it and serve them (listener.serve: their own
+event loop, writer thread and database connection). Parsing python-hl7 and weighing readings
+take a core's worth of CPU at a few hundred messages a second; with one process per core the
+kernel spreads the monitors over them. Each worker stores before it acknowledges, as one
+listener does; the database's constraints keep a message resent to another worker stored once.
+
+The parent only supervises: a worker that dies is started again; SIGTERM or Ctrl-C stops them
+all; and a parent that is killed takes its workers with it (Linux: the kernel signals them;
+elsewhere each worker notices its parent is gone within a second)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import connections
+
+log = logging.getLogger("kapclinic.monitors")
+PR_SET_PDEATHSIG = 1     # prctl(2): the signal a process gets when its parent dies
+RESTART_PAUSE = 1.0      # seconds before a worker that died is started again
+
+
+class Turns:
+    """SQLite lets one writer in at a time and makes the others sleep and retry (its busy
+    handler backs off up to 100 ms at a time): a listener's workers take turns at writing
+    through a lock file instead, which wakes the next one the moment the last commits."""
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # each worker its own
+
+    def __enter__(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+
+def turns() -> Turns | None:
+    """A worker's turns at writing, on SQLite (PostgreSQL takes many writers at once)."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.sqlite3":
+        return None
+    return Turns(f"{database['NAME']}.monitor-writer.lock")
+
+
+def bind(host: str, port: int, *, wait: float = 5.0) -> socket.socket:
+    """The listening socket the workers share (port 0: the system picks one). A listener
+    restarted at once finds its port held for a moment by its killed workers: it waits."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return socket.create_server((host, port), family=family, backlog=512)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def run(make_listener: Callable, host: str, port: int, *, workers: int,
+        ready: Callable[[int], None] | None = None) -> None:
+    """Serve with ``workers`` processes until SIGTERM or Ctrl-C; ``make_listener()`` makes a
+    worker's listener.Listener (in the worker: it starts a thread, which must not be forked)."""
+    from kapclinic.treatment.monitors import listener
+
+    if workers <= 1:
+        asyncio.run(listener.serve(make_listener(), host, port, ready=ready))
+        return
+    sock = bind(host, port)
+    bound = sock.getsockname()[1]
+    connections.close_all()  # no database connection crosses a fork
+    parent = os.getpid()
+    children = {_fork(make_listener, sock, parent, n): n for n in range(workers)}
+    log.info("listening for monitors on %s:%s with %d workers", host, bound, workers)
+    if ready is not None:
+        ready(bound)
+    stopping = False
+
+    def stop(signum, frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                if stopping:
+                    _signal_all(children, signal.SIGTERM)
+                    _reap(children)
+                    break
+                time.sleep(0.2)
+                continue
+            number = children.pop(pid)
+            if stopping:
+                continue
+            log.error("monitor worker %d (pid %d) ended (%s): started again", number, pid,
+                      _how(status))
+            time.sleep(RESTART_PAUSE)
+            children[_fork(make_listener, sock, parent, number)] = number
+    except KeyboardInterrupt:
+        _signal_all(children, signal.SIGTERM)
+        _reap(children)
+    finally:
+        sock.close()
+
+
+def _fork(make_listener: Callable, sock: socket.socket, parent: int, number: int) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        _die_with(parent)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides, and says SIGTERM
+        asyncio.run(_serve(make_listener, sock, parent))
+    except BaseException as exc:  # noqa: BLE001 - a worker reports, then the parent restarts it
+        if not isinstance(exc, SystemExit | KeyboardInterrupt):
+            log.error("monitor worker %d failed: %s", number, type(exc).__name__)
+            code = 1
+    finally:
+        logging.shutdown()
+        os._exit(code)
+
+
+async def _serve(make_listener: Callable, sock: socket.socket, parent: int) -> None:
+    from kapclinic.treatment.monitors import listener
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    watch = loop.create_task(_watch_parent(parent, task))
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener.serve(make_listener(), None, None, sock=sock)
+    finally:
+        watch.cancel()
+
+
+async def _watch_parent(parent: int, task: asyncio.Task) -> None:
+    """Where the kernel does not signal a worker whose parent died: stop within a second."""
+    while os.getppid() == parent:
+        await asyncio.sleep(1.0)
+    log.error("monitor listener's parent process is gone: this worker stops")
+    task.cancel()
+
+
+def _die_with(parent: int) -> None:
+    """Linux: the kernel kills this worker the moment its parent dies (even by SIGKILL)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(0)
+
+
+def _signal_all(children: dict[int, int], signum: int) -> None:
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
+def _reap(children: dict[int, int], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while children and time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid:
+            children.pop(pid, None)
+        else:
+            time.sleep(0.05)
+    _signal_all(children, signal.SIGKILL)
+
+
+def _how(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"
