@@ -278,7 +278,7 @@ def percentile(samples: list[float], p: float) -> float:
 BATCHES: list[tuple[float, int, float, float]] = []  # (started, messages, seconds, CPU seconds) a batch
 
 
-def parse_and_ack(raws, *, clinic):
+def parse_and_ack(raws, *, clinic, **kw):
     from kapclinic.treatment.monitors import pcd01
 
     return [intake.Answer("AA", pcd01.ack(pcd01.parse(raw, clinic.zone), "AA"), 0) for raw, _ in raws]
@@ -288,9 +288,9 @@ def count_batches() -> None:
     """The writer's group commits, timed (the listener calls intake.receive_batch)."""
     original = parse_and_ack if args.transport_only else intake.receive_batch
 
-    def receive_batch(raws, *, clinic):
+    def receive_batch(raws, *, clinic, **kw):
         started, cpu = time.perf_counter(), time.thread_time()
-        answers = original(raws, clinic=clinic)
+        answers = original(raws, clinic=clinic, **kw)
         BATCHES.append((started, len(raws), time.perf_counter() - started, time.thread_time() - cpu))
         return answers
 

@@ -253,7 +253,7 @@ def start_listener(data_dir: Path, clinic: str, port: int, name: str) -> tuple[s
     out, err = data_dir / f"{name}.out", data_dir / f"{name}.err"
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen([sys.executable, "-m", "kapclinic.cli", "monitor", "listen",
-                                    "--clinic", clinic, "--port", str(port)],
+                                    "--clinic", clinic, "--port", str(port), "--workers", "2"],
                                    stdout=stdout, stderr=stderr, env=command.environment(data_dir))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -266,6 +266,19 @@ def start_listener(data_dir: Path, clinic: str, port: int, name: str) -> tuple[s
     process.kill()
     process.wait()
     raise AssertionError(f"the listener did not start:\n{out.read_text()}\n{err.read_text()}")
+
+
+def workers_of(process: subprocess.Popen) -> list[int]:
+    path = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a killed worker its dead parent can no longer reap)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def in_progress(db_file: Path) -> tuple[str, str, int]:
@@ -362,6 +375,8 @@ def test_a_listener_killed_mid_stream_has_stored_every_acknowledged_message_once
     try:
         first, port = start_listener(tmp_path, clinic, 0, "first")
         processes.append(first)
+        workers = workers_of(first)
+        assert len(workers) == 2 or not Path("/proc").exists(), "the listener did not start 2 workers"
         acked: set[str] = set()
 
         def kill_at_the_mark() -> None:
@@ -375,6 +390,10 @@ def test_a_listener_killed_mid_stream_has_stored_every_acknowledged_message_once
         asyncio.run(until_killed())
         first.wait(10)
         assert first.returncode == -signal.SIGKILL, "the listener was not killed mid-stream"
+        deadline = time.monotonic() + 5
+        while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(running(pid) for pid in workers), "a worker outlived its killed listener"
         assert KILL_AFTER <= len(acked) < len(every), "the stream ended before the kill"
 
         # durable before acknowledged: what the killed listener acknowledged is on disk
@@ -404,3 +423,22 @@ def test_a_listener_killed_mid_stream_has_stored_every_acknowledged_message_once
     assert len(readings) == len(set(readings)) == len({(d, at) for d, at, _ in readings}), (
         "a device reading is duplicated")
     assert len(readings) == len(every)  # one reading per message, each at its own time
+
+
+@pytest.mark.slow
+@pytest.mark.own_data_folder
+def test_a_listener_told_to_stop_stops_its_workers_and_exits_cleanly(migrated_data_folder):
+    made = command.kapclinic(migrated_data_folder, "createclinic", "--slug", "quiet", "--name", "Quiet")
+    assert made.returncode == 0, made.stderr
+    process, port = start_listener(migrated_data_folder, "quiet", 0, "stopping")
+    workers = workers_of(process)
+    try:
+        answers = asyncio.run(converse(port, [framed(oru("BEFORE-STOP"))]))
+        assert answers == [("AA", "BEFORE-STOP")]  # no such patient: kept unmatched, answered
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+        assert not any(running(pid) for pid in workers), "a worker outlived its stopped listener"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)

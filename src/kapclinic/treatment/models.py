@@ -375,7 +375,10 @@ class VitalReading(CorrectableRecord):
     class Meta:
         ordering = ["observed_at", "id"]
         indexes = [models.Index(fields=["session", "observed_at"]),
-                   models.Index(fields=["patient", "observed_at"])]
+                   models.Index(fields=["patient", "observed_at"]),
+                   # the baseline (the latest pre-dose reading) without walking every reading after it
+                   models.Index(fields=["session", "phase", "observed_at"],
+                                name="treatment_reading_baseline")]
         constraints = [
             models.UniqueConstraint(fields=["session", "fingerprint"], name="one_reading_per_fingerprint"),
             paired("entered_in_error_at", "entered_in_error_by", "vital_error_who_when"),

@@ -76,12 +76,13 @@ def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic,
             answers.append(Answer("AR", pcd01.ack(None, "AR", error=str(exc), raw=raw), 0))
     try:
         with writing or contextlib.nullcontext(), transaction.atomic():
-            for (index, _, _, _), answer in zip(readable, _store_all(readable, clinic), strict=True):
-                answers[index] = answer
+            outcomes = _store_all([(message, raw, peer) for _, message, raw, peer in readable], clinic)
     except DatabaseError as exc:
         log.error("monitor batch of %d not committed: %s", len(raws), type(exc).__name__)
         return [_not_stored(raw, "the clinic's database did not store it; send it again")
                 for raw, _ in raws]
+    for (index, message, _, _), (code, stored, error) in zip(readable, outcomes, strict=True):
+        answers[index] = Answer(code, pcd01.ack(message, code, error=error), stored)  # after the commit
     return [answer for answer in answers if answer is not None]
 
 
@@ -97,36 +98,34 @@ def _not_stored(raw: str, why: str) -> Answer:
     return Answer("AE", pcd01.ack(message, "AE", error=why, raw=raw), 0)
 
 
-def _store_all(readable: list, clinic: Clinic) -> list[Answer]:
-    items = [(message, raw, peer) for _, message, raw, peer in readable]
+def _store_all(items: list[tuple[pcd01.Message, str, str]], clinic: Clinic) -> list[tuple[str, int, str]]:
+    """Each item's (ACK code, readings stored, error for the ACK)."""
     if not items:
         return []
     try:
         with transaction.atomic():
-            counts = store(items, clinic=clinic, by=None)
-        return [Answer("AA", pcd01.ack(message, "AA"), n)
-                for (message, _, _), n in zip(items, counts, strict=True)]
+            return [("AA", n, "") for n in store(items, clinic=clinic, by=None)]
     except DatabaseError as exc:
         if len(items) == 1:
             return [_refused(items[0], clinic, exc)]
-    answers = []
+    outcomes = []
     for item in items:  # the batch was refused: each alone, so one message spoils no other
         try:
             with transaction.atomic():
-                count = store([item], clinic=clinic, by=None)[0]
-            answers.append(Answer("AA", pcd01.ack(item[0], "AA"), count))
+                outcomes.append(("AA", store([item], clinic=clinic, by=None)[0], ""))
         except DatabaseError as exc:
-            answers.append(_refused(item, clinic, exc))
-    return answers
+            outcomes.append(_refused(item, clinic, exc))
+    return outcomes
 
 
-def _refused(item: tuple[pcd01.Message, str, str], clinic: Clinic, exc: DatabaseError) -> Answer:
+def _refused(item: tuple[pcd01.Message, str, str], clinic: Clinic,
+             exc: DatabaseError) -> tuple[str, int, str]:
     message = item[0]
     if isinstance(exc, IntegrityError) and MonitorMessage.objects.filter(
             clinic=clinic, sender=message.sender, control_id=message.control_id).exists():
-        return Answer("AA", pcd01.ack(message, "AA"), 0)  # stored a moment ago from elsewhere
+        return ("AA", 0, "")  # stored a moment ago from elsewhere
     log.error("monitor message %s not stored: %s", message.control_id, type(exc).__name__)
-    return Answer("AE", pcd01.ack(message, "AE", error="not stored; send it again"), 0)
+    return ("AE", 0, "not stored; send it again")
 
 
 @action

@@ -1,0 +1,129 @@
+"""A listener's group commit stores what arrived together as a batch: each message must come out
+as if it had come alone (readings, matching, resends, what is not stored and why, the audit
+trail), and a monitor measuring every few seconds must not bury the nurse in copies of one alert."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from kapclinic.alerts.actions import acknowledge_alert
+from kapclinic.alerts.models import Alert
+from kapclinic.audit.models import AuditEntry
+from kapclinic.treatment.models import MessageStatus, MonitorMessage, VitalReading
+from kapclinic.treatment.monitors import intake, simulate
+from tests.conftest import new_patient
+from tests.treatment.helpers import cleared, eligible_and_consented
+
+pytestmark = pytest.mark.django_db
+
+
+def in_chair(clinic, prescriber, nurse, mrn: str):
+    patient = new_patient(clinic, prescriber, mrn=mrn, prescriber=prescriber)
+    eligible_and_consented(patient, prescriber)
+    return cleared(patient, prescriber, nurse, start=30)
+
+
+def message(cid: str, mrn: str, *, seconds_ago: int, seed: int = 1, odd: str = "",
+            device: str = "00A0C9FFFE000001", **vitals) -> str:
+    drift = simulate.Drift(random.Random(seed))
+    for name, value in vitals.items():
+        setattr(drift, name, value)
+    return simulate.message(control_id=cid, mrn=mrn, device=device, patient=drift, odd=odd,
+                            at=datetime.now(UTC) - timedelta(seconds=seconds_ago))
+
+
+def outcome(after_seq: int = 0) -> dict:
+    """What the database holds of the monitors' messages, as a nurse would compare it (the
+    audit entries after ``after_seq``)."""
+    return {
+        "messages": sorted((m.control_id, m.status, m.readings, m.reason, len(m.not_stored),
+                            m.patient.mrn if m.patient else None)
+                           for m in MonitorMessage.objects.select_related("patient")),
+        "readings": sorted((r.session.patient.mrn, r.observed_at, r.sbp_mmhg, r.heart_rate_bpm,
+                            r.spo2_pct, r.phase) for r in VitalReading.objects.filter(source="device")
+                           .select_related("session__patient")),
+        "alerts": sorted((a.patient.mrn, a.kind) for a in Alert.objects.select_related("patient")),
+        "audit": sorted((e.object_type, e.action) for e in AuditEntry.objects.filter(
+            seq__gt=after_seq, object_type__in=["monitor_message", "vital_reading", "alert"])),
+    }
+
+
+@pytest.fixture
+def two_chairs(clinic_a, prescriber, nurse):
+    return in_chair(clinic_a, prescriber, nurse, "M-1"), in_chair(clinic_a, prescriber, nurse, "M-2")
+
+
+def the_traffic() -> list[str]:
+    """Two patients' monitors interleaved, a resend, an invalid and an implausible SpO2, a reused
+    control id with other content, and a message for nobody."""
+    return [
+        message("A-1", "M-1", seconds_ago=50, seed=1),
+        message("B-1", "M-2", seconds_ago=49, seed=2, device="00A0C9FFFE000002"),
+        message("A-2", "M-1", seconds_ago=40, seed=3, odd="invalid"),
+        message("B-2", "M-2", seconds_ago=39, seed=4, odd="implausible", device="00A0C9FFFE000002"),
+        message("A-1", "M-1", seconds_ago=50, seed=1),                   # a resend
+        message("B-1", "M-2", seconds_ago=30, seed=9, device="00A0C9FFFE000002"),  # id reused
+        message("C-1", "NOBODY", seconds_ago=20, seed=5, device="00A0C9FFFE000003"),
+        message("A-3", "M-1", seconds_ago=10, seed=6, sbp=150.0, dbp=95.0),
+    ]
+
+
+def test_a_batch_stores_exactly_what_the_same_messages_one_at_a_time_store(two_chairs, clinic_a):
+    traffic = the_traffic()
+    start = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
+    with transaction.atomic():  # one at a time first, looked at, then undone
+        alone = [intake.receive(raw, clinic=clinic_a, peer="127.0.0.1") for raw in traffic]
+        one_by_one = outcome(start)
+        transaction.set_rollback(True)
+    assert not MonitorMessage.objects.exists()
+
+    answers = intake.receive_batch([(raw, "127.0.0.1") for raw in traffic], clinic=clinic_a)
+
+    assert [(a.code, a.stored) for a in answers] == [(a.code, a.stored) for a in alone]
+    assert [a.stored for a in answers] == [1, 1, 1, 1, 0, 1, 0, 1]  # the resend and nobody's: 0
+    assert outcome(start) == one_by_one
+    statuses = {cid: status for cid, status, *_ in one_by_one["messages"]}
+    assert statuses["C-1"] == MessageStatus.UNMATCHED
+    assert sum(1 for cid in statuses if cid.startswith("B-1")) == 2  # other content: kept, no resend
+    assert len(one_by_one["readings"]) == 6
+    assert one_by_one["audit"].count(("monitor_message", "create")) == 7
+    assert one_by_one["audit"].count(("vital_reading", "create")) == 6
+    assert one_by_one["audit"].count(("alert", "create")) == len(one_by_one["alerts"]) >= 1
+
+
+def test_a_batch_the_database_refuses_is_stored_message_by_message_and_only_the_bad_one_is_ae(
+        two_chairs, clinic_a, monkeypatch):
+    traffic = the_traffic()[:3]
+    real_store = intake.store
+
+    def refusing(items, **kw):
+        if any(m.control_id == "A-2" for m, _, _ in items):  # the database refuses this one
+            raise IntegrityError("refused")
+        return real_store(items, **kw)
+
+    monkeypatch.setattr(intake, "store", refusing)
+    answers = intake.receive_batch([(raw, "127.0.0.1") for raw in traffic], clinic=clinic_a)
+    assert [a.code for a in answers] == ["AA", "AA", "AE"]
+    assert "\rERR|" in answers[2].ack and "MSA|AE|A-2" in answers[2].ack
+    assert set(MonitorMessage.objects.values_list("control_id", flat=True)) == {"A-1", "B-1"}
+
+
+def test_a_monitor_raises_no_second_alert_while_the_rules_alert_is_open(clinic_a, prescriber, nurse):
+    in_chair(clinic_a, prescriber, nurse, "M-9")
+    high = [message(f"H-{n}", "M-9", seconds_ago=60 - 10 * n, seed=n, sbp=165.0, dbp=100.0)
+            for n in range(4)]
+    intake.receive_batch([(raw, "127.0.0.1") for raw in high[:2]], clinic=clinic_a)
+    intake.receive(high[2], clinic=clinic_a)
+    assert VitalReading.objects.filter(source="device", sbp_mmhg__gte=160).count() == 3
+    raised = list(Alert.objects.filter(patient__mrn="M-9"))
+    kinds = [a.kind for a in raised]
+    assert kinds and len(kinds) == len(set(kinds)), f"one alert per rule while open: {kinds}"
+
+    for alert in raised:
+        acknowledge_alert(alert=alert, note="Rechecked, prescriber told.", by=nurse)
+    intake.receive(high[3], clinic=clinic_a)  # the condition goes on after the acknowledgement
+    assert Alert.objects.filter(patient__mrn="M-9").count() == 2 * len(raised)
