@@ -539,6 +539,8 @@ def cmd_monitor_listen(args: argparse.Namespace) -> int:
                                                  f"{args.host}:{port}", flush=True))
     except OSError as exc:
         raise CommandError(f"--port {args.port}: {exc.strerror or exc}") from None
+    except workers.WorkersFailed as exc:
+        raise CommandError(str(exc)) from None
     return 0
 
 

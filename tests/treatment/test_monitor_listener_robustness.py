@@ -442,3 +442,17 @@ def test_a_listener_told_to_stop_stops_its_workers_and_exits_cleanly(migrated_da
         if process.poll() is None:
             process.kill()
             process.wait(10)
+
+
+@pytest.mark.slow
+@pytest.mark.own_data_folder
+def test_workers_that_cannot_start_stop_the_listener_with_why_instead_of_restarting_forever(
+        migrated_data_folder):
+    assert command.kapclinic(migrated_data_folder, "createclinic", "--slug", "broken",
+                             "--name", "Broken").returncode == 0
+    (migrated_data_folder / "kapclinic.sqlite3.monitor-writer.lock").mkdir()  # cannot be opened
+    result = subprocess.run([sys.executable, "-m", "kapclinic.cli", "monitor", "listen", "--clinic",
+                             "broken", "--port", "0", "--workers", "2"], capture_output=True, text=True,
+                            env=command.environment(migrated_data_folder), timeout=120)
+    assert result.returncode == 2
+    assert "ended 5 times in a row as they started" in result.stderr

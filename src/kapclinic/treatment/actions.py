@@ -398,6 +398,7 @@ def record_vitals(session: Session, *, observed_at: datetime, by: User | None,
     """A reading (any subset of the vitals) in ``session``: refused naming the field when
     impossible; stored once however often it is sent; evaluated against the protocol's
     monitoring rules, each alert raised through the generic alerts and returned."""
+    vitals.check_fields(values)
     ctx = vitals.load(session)
     prepared = vitals.prepare(ctx, observed_at=observed_at, values=values, by=by,
                               late_reason=late_reason, source=source, device=device)

@@ -73,7 +73,9 @@ class SessionVitals:
 def load(session: Session) -> SessionVitals:
     """What the session's readings are weighed against; FieldError when the session no
     longer records readings."""
-    found = load_many([session.pk], clinic_id=session.patient.clinic_id)[session.pk]
+    found = load_many([session.pk], clinic_id=session.patient.clinic_id).get(session.pk)
+    if found is None:
+        raise Session.DoesNotExist(f"no session {session.pk}")
     if isinstance(found, FieldError):
         raise found
     return found
@@ -128,6 +130,12 @@ def baseline_for(ctx: SessionVitals, observed_at: datetime) -> VitalReading | No
     return found
 
 
+def check_fields(values: dict) -> None:
+    unknown = sorted(set(values) - set(VITAL_FIELDS))
+    if unknown:
+        raise FieldError(unknown[0], "is not a vital sign; send " + ", ".join(VITAL_FIELDS))
+
+
 @dataclass
 class Prepared:
     row: VitalReading           # not yet saved
@@ -140,9 +148,7 @@ def prepare(ctx: SessionVitals, *, observed_at: datetime, values: dict[str, floa
             device: str = "") -> Prepared:
     """The reading checked (FieldError naming the field when impossible) and evaluated against
     the protocol's monitoring rules; nothing is written."""
-    unknown = sorted(set(values) - set(VITAL_FIELDS))
-    if unknown:
-        raise FieldError(unknown[0], "is not a vital sign; send " + ", ".join(VITAL_FIELDS))
+    check_fields(values)
     given = {k: v for k, v in values.items() if v is not None}
     checks.check_time_within(observed_at, "observed_at", allowance_minutes=ctx.late_entry_minutes,
                              late_reason=late_reason)

@@ -24,7 +24,6 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic, User
 from kapclinic.accounts.scoping import for_clinic
-from kapclinic.alerts.models import Alert
 from kapclinic.audit import trail
 from kapclinic.audit.actions import action
 from kapclinic.clinical.monitoring import devices
@@ -32,9 +31,7 @@ from kapclinic.patients.models import Patient
 from kapclinic.treatment import vitals
 from kapclinic.treatment.errors import FieldError
 from kapclinic.treatment.models import (
-    ALERT_SOURCE,
     IN_PROGRESS,
-    READING_RECORD,
     MessageStatus,
     MonitorDevice,
     MonitorMessage,
@@ -105,7 +102,7 @@ def _store_all(items: list[tuple[pcd01.Message, str, str]], clinic: Clinic) -> l
     try:
         with transaction.atomic():
             return [("AA", n, "") for n in store(items, clinic=clinic, by=None)]
-    except DatabaseError as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever one message caused, the others are kept
         if len(items) == 1:
             return [_refused(items[0], clinic, exc)]
     outcomes = []
@@ -113,13 +110,13 @@ def _store_all(items: list[tuple[pcd01.Message, str, str]], clinic: Clinic) -> l
         try:
             with transaction.atomic():
                 outcomes.append(("AA", store([item], clinic=clinic, by=None)[0], ""))
-        except DatabaseError as exc:
+        except Exception as exc:  # noqa: BLE001 - answered AE; the monitor resends it
             outcomes.append(_refused(item, clinic, exc))
     return outcomes
 
 
 def _refused(item: tuple[pcd01.Message, str, str], clinic: Clinic,
-             exc: DatabaseError) -> tuple[str, int, str]:
+             exc: Exception) -> tuple[str, int, str]:
     message = item[0]
     if isinstance(exc, IntegrityError) and MonitorMessage.objects.filter(
             clinic=clinic, sender=message.sender, control_id=message.control_id).exists():
@@ -186,12 +183,8 @@ def _fresh(items: Sequence[tuple[pcd01.Message, str, str]], clinic: Clinic) -> l
 
 class Recording:
     """The readings of messages matched to sessions, weighed session by session
-    (treatment.vitals: each session read once for the batch) and written together.
-
-    A monitor measures every few seconds: while a rule's alert for the session is open (nobody
-    has acknowledged it yet), a monitor's reading that meets the rule again is stored but
-    raises no second alert; the open one stands for the ongoing condition (a typed reading
-    still raises its own)."""
+    (treatment.vitals: each session read once for the batch) and written together; each
+    reading raises its alerts as a typed one does."""
 
     def __init__(self, matched: Sequence[tuple[pcd01.Message, Session]], *, clinic_id: int,
                  by: User | None) -> None:
@@ -206,8 +199,6 @@ class Recording:
         self.prints = set(VitalReading.objects.filter(
             session_id__in=session_ids, observed_at__in=self.times,
         ).values_list("session_id", "fingerprint")) if self.times and session_ids else set()
-        self.open_rules = _open_rules([ctx for ctx in self.sessions.values()
-                                       if isinstance(ctx, vitals.SessionVitals)])
 
     def stored_before(self, ctx: vitals.SessionVitals, row: VitalReading) -> bool:
         key = (ctx.session.pk, row.fingerprint)
@@ -261,28 +252,8 @@ class Recording:
         trail.record_many(events + [trail.Event("create", "vital_reading", row.pk, row.patient_id,
                                                 vitals.audit_detail(row)) for row in rows])
         for ctx, prepared in self.prepared:
-            standing = self.open_rules.setdefault(ctx.session.pk, set())
-            fired = [alert for alert in prepared.fired if alert.rule not in standing]
-            if fired:
-                vitals.raise_fired(ctx, prepared.row, fired, by=self.by)
-                standing.update(alert.rule for alert in fired)
-
-
-def _open_rules(sessions: list[vitals.SessionVitals]) -> dict[int, set[str]]:
-    """The rules whose alert is open in each session (two queries)."""
-    if not sessions:
-        return {}
-    open_alerts = list(Alert.objects.open().filter(
-        source=ALERT_SOURCE, record_type=READING_RECORD,
-        patient_id__in={ctx.session.patient_id for ctx in sessions}).values_list("kind", "record_id"))
-    session_of = dict(VitalReading.objects.filter(
-        pk__in=[record for _, record in open_alerts],
-        session_id__in=[ctx.session.pk for ctx in sessions]).values_list("pk", "session_id"))
-    rules: dict[int, set[str]] = {}
-    for kind, record in open_alerts:
-        if record in session_of:
-            rules.setdefault(session_of[record], set()).add(kind)
-    return rules
+            if prepared.fired:
+                vitals.raise_fired(ctx, prepared.row, prepared.fired, by=self.by)
 
 
 def readings_of(message: pcd01.Message, *, fallback: datetime) -> tuple[dict, list[dict]]:

@@ -31,6 +31,12 @@ from django.db import connections
 log = logging.getLogger("kapclinic.monitors")
 PR_SET_PDEATHSIG = 1     # prctl(2): the signal a process gets when its parent dies
 RESTART_PAUSE = 1.0      # seconds before a worker that died is started again
+QUICK_DEATH = 10.0       # a worker ending this soon after its start failed to start
+QUICK_DEATHS = 5         # so many in a row: the listener stops, saying so, rather than loop
+
+
+class WorkersFailed(RuntimeError):
+    """The workers keep dying as they start (the database or its lock file unreachable)."""
 
 
 class Turns:
@@ -84,6 +90,8 @@ def run(make_listener: Callable, host: str, port: int, *, workers: int,
     connections.close_all()  # no database connection crosses a fork
     parent = os.getpid()
     children = {_fork(make_listener, sock, parent, n): n for n in range(workers)}
+    started = {pid: time.monotonic() for pid in children}
+    quick_deaths = 0
     log.info("listening for monitors on %s:%s with %d workers", host, bound, workers)
     if ready is not None:
         ready(bound)
@@ -110,10 +118,17 @@ def run(make_listener: Callable, host: str, port: int, *, workers: int,
             number = children.pop(pid)
             if stopping:
                 continue
+            quick_deaths = quick_deaths + 1 if time.monotonic() - started.pop(pid) < QUICK_DEATH else 0
+            if quick_deaths >= QUICK_DEATHS:
+                _signal_all(children, signal.SIGTERM)
+                _reap(children)
+                raise WorkersFailed(f"the monitor workers ended {quick_deaths} times in a row as they "
+                                    f"started ({_how(status)}): see the log above")
             log.error("monitor worker %d (pid %d) ended (%s): started again", number, pid,
                       _how(status))
             time.sleep(RESTART_PAUSE)
-            children[_fork(make_listener, sock, parent, number)] = number
+            pid = _fork(make_listener, sock, parent, number)
+            children[pid], started[pid] = number, time.monotonic()
     except KeyboardInterrupt:
         _signal_all(children, signal.SIGTERM)
         _reap(children)
