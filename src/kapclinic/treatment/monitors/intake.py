@@ -69,7 +69,8 @@ def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic,
             readable.append((len(answers), pcd01.parse(raw, clinic.zone), raw, peer))
             answers.append(None)
         except pcd01.Unreadable as exc:
-            log.warning("monitor message from %s refused: %s", peer or "?", exc)
+            # why goes back in the ACK's ERR; the log keeps no text the sender wrote (MSH-9 may be any)
+            log.warning("monitor message from %s refused: not a readable ORU^R01", peer or "?")
             answers.append(Answer("AR", pcd01.ack(None, "AR", error=str(exc), raw=raw), 0))
     try:
         with writing or contextlib.nullcontext(), transaction.atomic():
