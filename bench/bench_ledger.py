@@ -29,7 +29,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
@@ -50,18 +49,9 @@ if args.postgres:
     args.database = "postgres"
 PG_URL = args.postgres or "postgresql://postgres@127.0.0.1:5432/kapclinic_bench_ledger"
 
-os.environ["KAPCLINIC_ENV"] = "development"
-os.environ["KAPCLINIC_DATA_DIR"] = args.data_dir or tempfile.mkdtemp(prefix="kapclinic-bench-ledger-")
-os.environ["KAPCLINIC_ALLOWED_HOSTS"] = "testserver"
-if args.database == "postgres":
-    import psycopg
+import benchdb  # noqa: E402  (bench/, on the path when run as a script)
 
-    admin_url, _, name = PG_URL.rpartition("/")
-    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            admin.execute(f'CREATE DATABASE "{name}"')
-    os.environ["KAPCLINIC_DATABASE_URL"] = PG_URL
-os.environ["DJANGO_SETTINGS_MODULE"] = "kapclinic.settings"
+benchdb.use(args.database, postgres_url=PG_URL, prefix="ledger", data_dir=args.data_dir)
 
 import django  # noqa: E402
 

@@ -48,7 +48,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -164,18 +163,9 @@ if args.database == "both":
 
 # --- the listener's process --------------------------------------------------------------------
 
-os.environ["KAPCLINIC_ENV"] = "development"
-os.environ["KAPCLINIC_DATA_DIR"] = tempfile.mkdtemp(prefix="kapclinic-bench-monitors-")
-os.environ["KAPCLINIC_ALLOWED_HOSTS"] = "testserver"
-if args.database == "postgres":
-    import psycopg
+import benchdb  # noqa: E402  (bench/, on the path when run as a script)
 
-    admin_url, _, name = PG_URL.rpartition("/")
-    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            admin.execute(f'CREATE DATABASE "{name}"')
-    os.environ["KAPCLINIC_DATABASE_URL"] = PG_URL
-os.environ["DJANGO_SETTINGS_MODULE"] = "kapclinic.settings"
+benchdb.use(args.database, postgres_url=PG_URL, prefix="monitors")
 
 import django  # noqa: E402
 
@@ -426,6 +416,7 @@ class Command:
         self.port = int(line.rsplit(":", 1)[1])
         time.sleep(1.0)  # the workers connect to the database
         self.workers = len(self.children()) or 1
+        self.processes = len(self.pids())
         self.cpu_at_start = self.cpu_seconds()
         self.rss_at_start = self.rss_mib()
 
@@ -612,7 +603,8 @@ def main() -> None:
     acknowledged = codes.get("AA", 0)
     kept = stored.count()
     who = ("the listener's process" if IN_PROCESS else
-           f"`kapclinic monitor listen --workers {serving.workers}` (its {serving.workers + 1} processes)")
+           f"`kapclinic monitor listen --workers {serving.workers}` (its {serving.processes} "
+           "process(es))")
     cpu_line = (f"CPU: {who} {own_cpu / wall:.2f} cores, the monitors' process "
                 f"{monitors_cpu / wall:.2f} cores, over the run's {wall:.1f} s")
     if args.transport_only:

@@ -125,3 +125,18 @@ def test_each_monitor_reading_that_meets_a_rule_raises_its_own_alert_as_a_typed_
     assert readings.count() == 3
     alerted = set(Alert.objects.filter(patient__mrn="M-9").values_list("record_id", flat=True))
     assert alerted == set(readings.values_list("pk", flat=True))
+
+
+def test_when_the_database_fails_the_batch_each_message_is_ae_and_what_cannot_be_read_stays_ar(
+        two_chairs, clinic_a, monkeypatch):
+    from django.db import OperationalError
+
+    def database_down(items, clinic):
+        raise OperationalError("disk I/O error")
+
+    monkeypatch.setattr(intake, "_store_all", database_down)
+    traffic = [(the_traffic()[0], "127.0.0.1"), ("not hl7 at all", "127.0.0.1")]
+    answers = intake.receive_batch(traffic, clinic=clinic_a)
+    assert [a.code for a in answers] == ["AE", "AR"]
+    assert "MSA|AE|A-1" in answers[0].ack and "send it again" in answers[0].ack
+    assert not MonitorMessage.objects.exists()

@@ -125,6 +125,29 @@ def test_a_registered_monitor_matches_the_session_in_its_room(in_chair, clinic_a
     assert MonitorMessage.objects.get().session == in_chair
 
 
+def test_the_admin_registers_a_monitor_at_a_chair_then_moves_it_and_a_nurse_may_not(
+        clinic_a, clinic_admin, nurse):
+    from kapclinic.audit.models import AuditEntry
+
+    admin = login(clinic_admin)
+    made = admin.post("/monitors/", {"device_id": " 00A0C9FFFE000001 ", "room": "Room 1", "chair": "A",
+                                     "label": "Chair A monitor", "active": "on"})
+    assert made.status_code == 302
+    moved = admin.post("/monitors/", {"device_id": "00A0C9FFFE000001", "room": "Room 2", "chair": "C",
+                                      "active": "on"})
+    assert moved.status_code == 302
+    device = MonitorDevice.objects.get(clinic=clinic_a)
+    assert (device.device_id, device.room, device.chair, device.active) == (
+        "00A0C9FFFE000001", "Room 2", "C", True)
+    assert list(AuditEntry.objects.filter(object_type="monitor_device").values_list(
+        "action", flat=True).order_by("seq")) == ["create", "update"]
+    assert "Room 2" in admin.get("/monitors/").content.decode()
+    refused = login(nurse).post("/monitors/", {"device_id": "X", "room": "Room 9"})
+    assert refused.status_code == 403 and MonitorDevice.objects.count() == 1
+    unnamed = admin.post("/monitors/", {"device_id": "Y"})
+    assert unnamed.status_code == 422 and MonitorDevice.objects.count() == 1
+
+
 @pytest.mark.parametrize("raw, words", [
     ("hello", "MSH"),
     ("MSH|^~\\&|X||||20260101||ADT^A01|C1|P|2.6\r", "not an observation result"),

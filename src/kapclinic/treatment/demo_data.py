@@ -166,17 +166,16 @@ def _monitor(run: DemoRun) -> None:
     the unmatched queue."""
     import random
 
-    from kapclinic.treatment.models import MonitorDevice
     from kapclinic.treatment.monitors import intake, simulate
+    from kapclinic.treatment.settings_actions import register_monitor
 
     watched = (Session.objects.filter(patient__clinic=run.clinic, state=State.MONITORING)
                .select_related("patient").first())
     if watched is None:
         return
     device = f"00A0C9{run.clinic.pk:02X}14C829"[:16]
-    MonitorDevice.objects.create(clinic=run.clinic, device_id=device, label="Bedside monitor 1",
-                                 room=watched.room or "Room 1", chair=watched.chair,
-                                 created_by=run.staff[Role.ADMIN])
+    register_monitor(clinic_id=run.clinic.pk, device_id=device, label="Bedside monitor 1",
+                     room=watched.room or "Room 1", chair=watched.chair, by=run.staff[Role.ADMIN])
     drift = simulate.Drift(random.Random(run.rng.random()))
     now = timezone.now()
     for minutes in (12, 7, 2):

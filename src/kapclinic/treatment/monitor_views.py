@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -23,6 +22,7 @@ from kapclinic.treatment.models import (
     Session,
 )
 from kapclinic.treatment.monitors import intake, pcd01
+from kapclinic.treatment.settings_actions import register_monitor
 
 SHOWN = 200
 
@@ -43,17 +43,7 @@ def monitors(request: HttpRequest) -> HttpResponse:
     clinic_id = request.membership.clinic_id
     form = DeviceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        with transaction.atomic():
-            device, created = for_clinic(MonitorDevice, clinic_id).select_for_update().get_or_create(
-                clinic_id=clinic_id, device_id=data["device_id"].strip(),
-                defaults={"created_by": request.user, "room": data["room"]})
-            for name in ("label", "room", "chair", "active"):
-                setattr(device, name, data[name])
-            device.save()
-            trail.record("create" if created else "update", object_type="monitor_device",
-                         object_id=device.pk, detail={"room": device.room, "chair": device.chair,
-                                                      "active": device.active})
+        device, _ = register_monitor(clinic_id=clinic_id, by=request.user, **form.cleaned_data)
         messages.success(request, f"Monitor {device.device_id} is at {device.room}"
                                   f"{' chair ' + device.chair if device.chair else ''}"
                                   f"{'' if device.active else ' (not in use)'}.")
@@ -71,9 +61,12 @@ def unmatched(request: HttpRequest) -> HttpResponse:
                               clinic.pk).order_by("-received_at")[:SHOWN])
     for kept in waiting:
         kept.values = _values(kept, clinic)
-    trail.record_many([trail.Event("list", "monitor_message", m.pk) for m in waiting])
     sessions = list(for_clinic(Session.objects.filter(state__in=IN_PROGRESS)
                                .select_related("patient"), clinic.pk).order_by("room", "chair"))
+    trail.record_many([trail.Event("list", "monitor_message", m.pk, patient_id=m.patient_id)
+                       for m in waiting] + [trail.Event("list", "session", s.pk, patient_id=s.patient_id)
+                                            for s in sessions]
+                      or [trail.Event("list", "monitor_message", "")])
     return render(request, "treatment/monitors_unmatched.html", {"waiting": waiting,
                                                                  "sessions": sessions})
 

@@ -32,7 +32,7 @@ from kapclinic.clinical import protocols as core
 from kapclinic.clinical import rems
 from kapclinic.clinical.monitoring import MonitoringError, load_rules
 from kapclinic.clinical.protocols.course import OPEN_WEEKS_BOUNDS, THERAPY_DAYS_BOUNDS
-from kapclinic.treatment.models import LATE_ENTRY_MINUTES_BOUNDS, TreatmentSettings
+from kapclinic.treatment.models import LATE_ENTRY_MINUTES_BOUNDS, MonitorDevice, TreatmentSettings
 from kapclinic.treatment.rems_models import RemsFormDetails
 
 # Engineering bounds on the rooms list (the session form offers each room's chairs).
@@ -247,3 +247,18 @@ def save_rems_details(*, clinic_id: int, values: dict[str, Any], by: User | None
         trail.record("update" if stored else "create", object_type="rems_form_details",
                      object_id=current.pk, clinic_id=clinic_id, detail={"changes": changes})
         return current
+
+
+@action
+def register_monitor(*, clinic_id: int, device_id: str, room: str, chair: str = "", label: str = "",
+                     active: bool = True, by: User | None) -> tuple[MonitorDevice, bool]:
+    """A bedside monitor placed at a room and chair; registering the same id again moves (or,
+    not active, retires) it. Returns the monitor and whether it is new."""
+    with transaction.atomic():
+        device, created = MonitorDevice.objects.select_for_update().get_or_create(
+            clinic_id=clinic_id, device_id=device_id.strip(), defaults={"created_by": by, "room": room})
+        device.label, device.room, device.chair, device.active = label, room, chair, active
+        device.save()
+        trail.record("create" if created else "update", object_type="monitor_device",
+                     object_id=device.pk, detail={"room": room, "chair": chair, "active": active})
+    return device, created

@@ -20,6 +20,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
+from kapclinic.accounts.scoping import for_clinic
 from kapclinic.alerts.actions import raise_alert
 from kapclinic.alerts.models import Alert
 from kapclinic.clinical import protocols as core
@@ -86,7 +87,7 @@ def load_many(session_ids: Iterable[int], *, clinic_id: int) -> dict[int, Sessio
     records none: three queries however many sessions (a batch of monitor messages names
     dozens), and never every earlier reading (a monitored session has thousands)."""
     standing = VitalReading.objects.filter(session=OuterRef("pk"), entered_in_error_at__isnull=True)
-    sessions = list(Session.objects.filter(pk__in=list(session_ids), patient__clinic_id=clinic_id)
+    sessions = list(for_clinic(Session.objects.filter(pk__in=list(session_ids)), clinic_id)
                     .select_related("patient__clinic").annotate(
         baseline_id=Subquery(standing.filter(phase=Phase.PRE_DOSE).order_by("-observed_at", "-id")
                              .values("pk")[:1]),

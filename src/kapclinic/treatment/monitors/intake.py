@@ -77,8 +77,7 @@ def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic,
             outcomes = _store_all([(message, raw, peer) for _, message, raw, peer in readable], clinic)
     except DatabaseError as exc:
         log.error("monitor batch of %d not committed: %s", len(raws), type(exc).__name__)
-        return [_not_stored(raw, "the clinic's database did not store it; send it again")
-                for raw, _ in raws]
+        outcomes = [("AE", 0, "the clinic's database did not store it; send it again")] * len(readable)
     for (index, message, _, _), (code, stored, error) in zip(readable, outcomes, strict=True):
         answers[index] = Answer(code, pcd01.ack(message, code, error=error), stored)  # after the commit
     return [answer for answer in answers if answer is not None]
@@ -86,14 +85,6 @@ def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic,
 
 def receive(raw: str, *, clinic: Clinic, peer: str = "") -> Answer:
     return receive_batch([(raw, peer)], clinic=clinic)[0]
-
-
-def _not_stored(raw: str, why: str) -> Answer:
-    try:
-        message = pcd01.parse(raw, timezone.get_current_timezone())
-    except pcd01.Unreadable:
-        message = None
-    return Answer("AE", pcd01.ack(message, "AE", error=why, raw=raw), 0)
 
 
 def _store_all(items: list[tuple[pcd01.Message, str, str]], clinic: Clinic) -> list[tuple[str, int, str]]:
@@ -303,8 +294,8 @@ class Directory:
         for patient in for_clinic(Patient, clinic.pk).filter(mrn__in=refs) if refs else ():
             patients.setdefault(patient.mrn, patient)
         in_progress: dict[int, Session] = {}
-        for session in (Session.objects.filter(patient__in=list(patients.values()),
-                                               state__in=IN_PROGRESS).order_by("-scheduled_at")
+        for session in (for_clinic(Session, clinic.pk).filter(
+                patient__in=list(patients.values()), state__in=IN_PROGRESS).order_by("-scheduled_at")
                         if patients else ()):
             in_progress.setdefault(session.patient_id, session)
         ids = {i for m in messages for i in m.placing_ids}
