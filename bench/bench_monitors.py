@@ -435,16 +435,18 @@ class Command:
             total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
         return total
 
-    def status(self, key: str) -> float:
+    def status(self, key: str, file: str = "status") -> float:
         total = 0.0
         for pid in self.pids():
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
                 if line.startswith(key):
                     total += int(line.split()[1]) / 1024
         return total
 
     def rss_mib(self) -> float:
-        return self.status("VmRSS:")
+        """Proportional set size: the workers share the parent's pages after the fork, which
+        their resident sizes would each count."""
+        return self.status("Pss:", "smaps_rollup")
 
     def stop(self) -> None:
         self.peak_rss = self.status("VmHWM:")
@@ -641,8 +643,9 @@ def main() -> None:
           f"resends of the same values in the same second, or every value invalid), {alerts:,} alerts")
     print(f"memory: peak RSS {peak_rss:,.0f} MiB "
           + ("(the listener's process, set-up included); " if IN_PROCESS else
-             "(the listener's processes together, each its peak); ")
-          + f"RSS {rss_before:,.0f} MiB before the run, {rss_after:,.0f} MiB after"
+             "(the listener's processes' peaks added up, pages they share counted in each); ")
+          + ("RSS" if IN_PROCESS else "together (PSS, shared pages counted once)")
+          + f" {rss_before:,.0f} MiB before the run, {rss_after:,.0f} MiB after"
           + (f"; Python heap peak during the run {heap_peak:,.1f} MiB (tracemalloc)"
              if heap_peak is not None else ""))
     context.set_system_actor("bedside monitor listener", clinic.pk)

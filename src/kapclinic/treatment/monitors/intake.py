@@ -190,7 +190,7 @@ class Recording:
                       if o.observed_at is not None}
         self.prints = set(VitalReading.objects.filter(
             session_id__in=session_ids, observed_at__in=self.times,
-        ).values_list("session_id", "fingerprint")) if self.times and session_ids else set()
+        ).order_by().values_list("session_id", "fingerprint")) if self.times and session_ids else set()
 
     def stored_before(self, ctx: vitals.SessionVitals, row: VitalReading) -> bool:
         key = (ctx.session.pk, row.fingerprint)
