@@ -627,6 +627,14 @@ def main() -> None:
           f"({len(accepted):,} in {args.seconds:g} s after {args.warmup:g} s of warm-up){target}")
     print(f"ACK latency p50 {percentile(latencies, 50):6.1f} ms, p99 {percentile(latencies, 99):6.1f} ms, "
           f"max {max(latencies):6.1f} ms  (n={len(latencies):,})")
+    # the simulated patients drift from calm values: later in a run more readings cross a
+    # threshold, and each alert raised costs its own writes
+    in_order = list(VitalReading.objects.filter(session__in=sessions, source="device")
+                    .order_by("observed_at").values_list("pk", flat=True))
+    alerted = set(Alert.objects.filter(patient__clinic=clinic).values_list("record_id", flat=True))
+    fifths = [in_order[len(in_order) * n // 5: len(in_order) * (n + 1) // 5] for n in range(5)]
+    print("readings raising an alert, by fifth of the run: "
+          + ", ".join(f"{sum(pk in alerted for pk in part) / max(1, len(part)):.0%}" for part in fifths))
     print(f"rate by {WINDOW:g}-s window: {', '.join(f'{w:,.0f}' for w in windows)} /s "
           f"(sessions end with about {per_session:,.0f} device readings each)")
     if BATCHES:

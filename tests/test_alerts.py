@@ -31,6 +31,52 @@ def test_raising_the_same_alert_for_the_same_record_twice_makes_one_alert(clinic
     assert stock_alert(clinic_a, record_id=8).pk != first.pk  # another count: another alert
 
 
+def test_many_alerts_raised_at_once_are_each_raised_once_in_order_with_their_audit_entries(
+        clinic_a, prescriber):
+    from kapclinic.audit.models import AuditEntry
+
+    patient = new_patient(clinic_a, prescriber)
+    earlier = alerts.raise_alert(clinic_id=clinic_a.pk, source="bedside_monitor", kind="spo2_low",
+                                 label="SpO2 low", patient=patient, record_type="vital_reading",
+                                 record_id=1, by=None)
+    wanted = [alerts.NewAlert(clinic_a.pk, "bedside_monitor", kind, label, patient=patient,
+                              record_type="vital_reading", record_id=record)
+              for kind, label, record in [("spo2_low", "SpO2 low", 1), ("heart_rate_high", "HR high", 1),
+                                          ("spo2_low", "SpO2 low", 2), ("spo2_low", "SpO2 low", 2)]]
+    wanted.append(alerts.NewAlert(clinic_a.pk, "ledger", "stock_discrepancy", "Count differs"))
+    before = AuditEntry.objects.filter(object_type="alert").count()
+
+    raised = alerts.raise_alerts(wanted, by=None)
+
+    assert raised[0] == earlier and raised[2] == raised[3]  # raised before, and twice in the call
+    assert [a.kind for a in raised] == ["spo2_low", "heart_rate_high", "spo2_low", "spo2_low",
+                                        "stock_discrepancy"]
+    assert Alert.objects.count() == 4  # the earlier one, then three new
+    assert AuditEntry.objects.filter(object_type="alert").count() == before + 3
+    assert alerts.raise_alerts(wanted[:4], by=None) == raised[:4]  # again: nothing new
+    assert Alert.objects.count() == 4
+
+
+def test_an_alert_another_process_raised_a_moment_before_is_returned_not_raised_twice(
+        clinic_a, monkeypatch):
+    from django.db import IntegrityError
+
+    manager = type(Alert.objects)
+    real_bulk_create = manager.bulk_create
+
+    def raced(self, rows, *args, **kwargs):  # the other process commits first
+        monkeypatch.setattr(manager, "bulk_create", real_bulk_create)
+        stock_alert(clinic_a, record_id=9)
+        raise IntegrityError("one_alert_per_rule_and_record")
+
+    monkeypatch.setattr(manager, "bulk_create", raced)
+    wanted = [alerts.NewAlert(clinic_a.pk, "ledger", "stock_discrepancy", "Count differs",
+                              record_type="ledger.count", record_id=record) for record in (9, 10)]
+    raised = alerts.raise_alerts(wanted, by=None)
+    assert raised[0].pk == Alert.objects.get(record_id=9).pk and raised[1].record_id == 10
+    assert Alert.objects.count() == 2
+
+
 def test_an_alert_about_no_patient_is_listed_and_counted_for_its_clinic_only(
         clinic_a, clinic_b, nurse, other_clinician):
     stock_alert(clinic_a)

@@ -3,6 +3,8 @@ error. Each runs in a transaction with its audit entry."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -16,6 +18,26 @@ from kapclinic.audit.corrections import mark_entered_in_error
 from kapclinic.patients.models import Patient
 
 
+@dataclass(frozen=True)
+class NewAlert:
+    """Rule ``kind`` of ``source`` (about ``patient``, or about the clinic alone), caused by
+    the record ``record_type`` ``record_id``."""
+
+    clinic_id: int
+    source: str
+    kind: str
+    label: str
+    priority: str = Alert.Priority.URGENT
+    patient: Patient | None = None
+    record_type: str = ""
+    record_id: int | None = None
+    recommended_action: str = ""
+    raised_at: datetime | None = None
+
+    def key(self) -> tuple:
+        return (self.source, self.kind, self.record_type, self.record_id)
+
+
 @action
 def raise_alert(*, clinic_id: int, source: str, kind: str, label: str,
                 priority: str = Alert.Priority.URGENT, patient: Patient | None = None,
@@ -26,28 +48,64 @@ def raise_alert(*, clinic_id: int, source: str, kind: str, label: str,
     by the record ``record_type`` ``record_id``. Idempotent: raising the same rule for the
     same record again (a retried request, a worker pass run twice) returns the first alert
     and writes nothing. ``by``: who (or, None, which process) recorded what raised it."""
-    if patient is not None and patient.clinic_id != clinic_id:
-        raise ValueError("An alert about a patient belongs to the patient's clinic.")
-    if priority not in Alert.Priority.values:
-        raise ValueError(f"priority: {priority!r} is not one of {', '.join(Alert.Priority.values)}")
-    same = {"source": source, "kind": kind, "record_type": record_type, "record_id": record_id}
+    return raise_alerts([NewAlert(clinic_id, source, kind, label, priority, patient, record_type,
+                                  record_id, recommended_action, raised_at)], by=by)[0]
+
+
+@action
+def raise_alerts(alerts: Sequence[NewAlert], *, by: User | None) -> list[Alert]:
+    """``raise_alert`` for many at once (a bedside monitor's batch of readings): one query for
+    those raised already, one insert, one stretch of the audit trail; the alerts in order."""
+    for new in alerts:
+        if new.patient is not None and new.patient.clinic_id != new.clinic_id:
+            raise ValueError("An alert about a patient belongs to the patient's clinic.")
+        if new.priority not in Alert.Priority.values:
+            raise ValueError(f"priority: {new.priority!r} is not one of {', '.join(Alert.Priority.values)}")
+    recorded = {new.record_id for new in alerts if new.record_id is not None}
+    found: dict[tuple, Alert] = {(a.source, a.kind, a.record_type, a.record_id): a for a in (
+        Alert.objects.filter(record_id__in=recorded, source__in={new.source for new in alerts})
+        if recorded else ())}
+    made: list[Alert] = []
+    picks: list[tuple | Alert] = []  # each alert's key among those found, or its new row
+    for new in alerts:
+        if new.record_id is not None and new.key() in found:
+            picks.append(new.key())
+            continue
+        row = Alert(clinic_id=new.clinic_id, patient=new.patient, label=new.label[:300],
+                    priority=new.priority, recommended_action=new.recommended_action[:500],
+                    raised_at=new.raised_at or timezone.now(), source=new.source, kind=new.kind,
+                    record_type=new.record_type, record_id=new.record_id)
+        made.append(row)
+        if new.record_id is None:
+            picks.append(row)
+        else:
+            found[new.key()] = row  # the same alert twice in one call is raised once
+            picks.append(new.key())
     with transaction.atomic():
-        if record_id is not None and (found := Alert.objects.filter(**same).first()):
-            return found
         try:
-            with transaction.atomic():  # a concurrent raise of the same alert wins the race
-                alert = Alert.objects.create(
-                    clinic_id=clinic_id, patient=patient, label=label[:300], priority=priority,
-                    recommended_action=recommended_action[:500],
-                    raised_at=raised_at or timezone.now(), **same)
-        except IntegrityError:
-            if record_id is None:
-                raise
-            return Alert.objects.get(**same)
-        trail.record("create", object_type="alert", object_id=alert.pk,
-                     patient_id=alert.patient_id, clinic_id=clinic_id,
-                     detail={"label": alert.label, "priority": priority})
-    return alert
+            with transaction.atomic():
+                Alert.objects.bulk_create(made)
+        except IntegrityError:  # a concurrent raise of one of them won the race: one at a time
+            made = [row for row in made if _created_unless_raised(row, found)]
+        trail.record_many([trail.Event("create", "alert", row.pk, row.patient_id,
+                                       {"label": row.label, "priority": row.priority}, row.clinic_id)
+                           for row in made])
+    return [found[pick] if isinstance(pick, tuple) else pick for pick in picks]
+
+
+def _created_unless_raised(row: Alert, found: dict[tuple, Alert]) -> bool:
+    """Insert ``row``; False (and the alert raised meanwhile in ``found``) when it was there."""
+    try:
+        with transaction.atomic():
+            row.save()
+        return True
+    except IntegrityError:
+        if row.record_id is None:
+            raise
+        key = (row.source, row.kind, row.record_type, row.record_id)
+        found[key] = Alert.objects.get(source=row.source, kind=row.kind, record_type=row.record_type,
+                                       record_id=row.record_id)
+        return False
 
 
 @action

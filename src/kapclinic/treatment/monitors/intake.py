@@ -243,9 +243,8 @@ class Recording:
         VitalReading.objects.bulk_create(rows)
         trail.record_many(events + [trail.Event("create", "vital_reading", row.pk, row.patient_id,
                                                 vitals.audit_detail(row)) for row in rows])
-        for ctx, prepared in self.prepared:
-            if prepared.fired:
-                vitals.raise_fired(ctx, prepared.row, prepared.fired, by=self.by)
+        vitals.raise_all([(ctx, prepared.row, prepared.fired) for ctx, prepared in self.prepared
+                          if prepared.fired], by=self.by)
 
 
 def readings_of(message: pcd01.Message, *, fallback: datetime) -> tuple[dict, list[dict]]:
