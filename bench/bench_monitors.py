@@ -357,7 +357,7 @@ def instrument() -> None:
     wrap(vitals, "prepare", "    vitals.prepare (checks and monitoring rules)")
     wrap(vitals, "evaluate", "      clinical evaluate (monitoring rules)")
     wrap(intake.Recording, "write", "  intake.Recording.write (bulk inserts, audit, alerts)")
-    wrap(vitals, "raise_alert", "    raise_alert")
+    wrap(vitals, "raise_alerts", "    raise_alerts (the batch's alerts)")
     wrap(trail, "record_many", "trail.record_many (audit entries, all)")
     wrap(BaseDatabaseWrapper, "commit", "COMMIT")
 

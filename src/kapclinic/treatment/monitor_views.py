@@ -14,6 +14,7 @@ from kapclinic.accounts.permissions import Action, require
 from kapclinic.accounts.scoping import for_clinic, get_for_user
 from kapclinic.audit import trail
 from kapclinic.treatment.errors import FieldError
+from kapclinic.treatment.forms import VITAL_LABELS
 from kapclinic.treatment.models import (
     IN_PROGRESS,
     MessageStatus,
@@ -72,14 +73,21 @@ def unmatched(request: HttpRequest) -> HttpResponse:
 
 
 def _values(kept: MonitorMessage, clinic) -> list[str]:
+    """Each observation time's values as the vitals form names them ("12:58 Heart rate 78 /min,
+    SpO2 97 %"), for the nurse to recognise the patient by."""
     try:
         message = pcd01.parse(kept.raw, clinic.zone)
         groups, _ = intake.readings_of(message, fallback=kept.received_at)
-        return [f"{at.astimezone(clinic.zone):%H:%M} " + ", ".join(f"{k.split('_')[0]} {v:g}"
-                                                                   for k, v in values.items())
+        return [f"{at.astimezone(clinic.zone):%H:%M} " + ", ".join(_value(k, v) for k, v in values.items())
                 for at, values in sorted(groups.items())]
     except (pcd01.Unreadable, ValueError, OverflowError):  # shown without its values, never a 500
         return []
+
+
+def _value(field: str, value: float) -> str:
+    label = VITAL_LABELS[field][0] if field in VITAL_LABELS else field
+    name, _, unit = label.partition(" (")
+    return f"{name} {value:g} {unit.rstrip(')')}".strip()
 
 
 @require(Action.SESSION_RUN)

@@ -1,0 +1,70 @@
+"""The bedside monitor pages as their users meet them: the admin registers a monitor at a chair,
+and a nurse assigns a message no session claimed to the patient in the chair; both pages usable
+with a screen reader or keyboard (axe-core)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from kapclinic.accounts.models import Clinic
+from kapclinic.accounts.roles import Role
+from kapclinic.treatment.models import MessageStatus, MonitorDevice, MonitorMessage, VitalReading
+from kapclinic.treatment.monitors import intake, simulate
+from tests.browser.helpers import axe_violations, describe, log_in
+from tests.conftest import PASSWORD, make_user, new_patient
+from tests.treatment.helpers import cleared, eligible_and_consented
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def waiting_message(transactional_db):
+    clinic = Clinic.objects.create(slug="clinic-a", name="Clinic A", time_zone="America/New_York")
+    make_user("adam", clinic, Role.ADMIN, "Adam", "Admin")
+    prescriber = make_user("alice", clinic, Role.PRESCRIBER, "Alice", "Prescott")
+    nurse = make_user("nina", clinic, Role.NURSE, "Nina", "Nurse")
+    patient = new_patient(clinic, prescriber, prescriber=prescriber)
+    eligible_and_consented(patient, prescriber)
+    cleared(patient, prescriber, nurse, start=30)
+    raw = simulate.message(control_id="WAITING-1", mrn="NOT-OURS", device="00A0C9FFFE000009",
+                           at=datetime.now(UTC) - timedelta(minutes=2),
+                           patient=simulate.Drift(random.Random(4)))
+    intake.receive(raw, clinic=clinic, peer="127.0.0.1")
+    return clinic
+
+
+def test_the_admin_registers_a_monitor_and_a_nurse_assigns_an_unmatched_message(
+        page, console_errors, waiting_message, screenshot_dir):
+    log_in(page, "adam", PASSWORD)
+    page.goto("/monitors/")
+    page.get_by_label("Device id").fill("00A0C9FFFE000001")
+    page.get_by_label("Name").fill("Chair A monitor")
+    page.get_by_label("Room").fill("Room 1")
+    page.get_by_label("Chair").fill("A")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Monitor 00A0C9FFFE000001 is at Room 1 chair A.")).to_be_visible()
+    expect(page.locator("table")).to_contain_text("Chair A monitor")
+    registered = axe_violations(page)
+    page.screenshot(caret="initial", path=screenshot_dir / "monitors.png", full_page=True)
+    assert MonitorDevice.objects.get().room == "Room 1"
+
+    page.context.clear_cookies()
+    log_in(page, "nina", PASSWORD)
+    page.goto("/monitors/unmatched/")
+    row = page.locator("tr", has_text="NOT-OURS")
+    expect(row).to_contain_text("no patient with MRN NOT-OURS")
+    expect(row).to_contain_text("Heart rate 78 /min, SpO2 97 %")  # to recognise the patient by
+    waiting = axe_violations(page)
+    page.screenshot(caret="initial", path=screenshot_dir / "monitors-unmatched.png", full_page=True)
+    row.get_by_label("Session").select_option(label="Lovelace, Ada · Room 1 A")
+    row.get_by_role("button", name="Assign").click()
+    expect(page.get_by_text("Assigned to Lovelace's session")).to_be_visible()
+    expect(page.get_by_text("None: every message found its session.")).to_be_visible()
+    assert MonitorMessage.objects.get().status == MessageStatus.ASSIGNED
+    assert VitalReading.objects.filter(source="device").count() == 1
+    assert not registered and not waiting, describe({"monitors": registered, "unmatched": waiting})
+    assert console_errors == [], f"browser console errors: {console_errors}"
