@@ -418,6 +418,7 @@ class Command:
         self.workers = len(self.children()) or 1
         self.processes = len(self.pids())
         self.cpu_at_start = self.cpu_seconds()
+        self.cpu_start_by_process = self.cpu_by_process()
         self.rss_at_start = self.rss_mib()
 
     def pids(self) -> list[int]:
@@ -428,12 +429,15 @@ class Command:
         return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
     def cpu_seconds(self) -> float:
+        return sum(self.cpu_by_process().values())
+
+    def cpu_by_process(self) -> dict[int, float]:
         ticks = os.sysconf("SC_CLK_TCK")
-        total = 0.0
+        found = {}
         for pid in self.pids():
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-        return total
+            found[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        return found
 
     def status(self, key: str, file: str = "status") -> float:
         total = 0.0
@@ -573,6 +577,9 @@ def main() -> None:
         heap_peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
     if not IN_PROCESS:
+        by_process = serving.cpu_by_process()
+        spread = sorted(by_process[pid] - serving.cpu_start_by_process.get(pid, 0.0)
+                        for pid in serving.children())
         own_cpu = serving.cpu_seconds() - serving.cpu_at_start
         rss_before, rss_after = serving.rss_at_start, serving.rss_mib()
     serving.stop()
@@ -607,8 +614,10 @@ def main() -> None:
     who = ("the listener's process" if IN_PROCESS else
            f"`kapclinic monitor listen --workers {serving.workers}` (its {serving.processes} "
            "process(es))")
-    cpu_line = (f"CPU: {who} {own_cpu / wall:.2f} cores, the monitors' process "
-                f"{monitors_cpu / wall:.2f} cores, over the run's {wall:.1f} s")
+    cpu_line = (f"CPU: {who} {own_cpu / wall:.2f} cores"
+                + (f" (its workers {', '.join(f'{c / wall:.2f}' for c in spread)})"
+                   if not IN_PROCESS and spread else "")
+                + f", the monitors' process {monitors_cpu / wall:.2f} cores, over the run's {wall:.1f} s")
     if args.transport_only:
         print(cpu_line)
         print(f"transport only (parsed and ACKed, nothing stored): {rate:,.0f} messages/s; ACK latency "

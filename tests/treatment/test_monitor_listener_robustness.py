@@ -14,6 +14,7 @@ import os
 import random
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -273,6 +274,11 @@ def workers_of(process: subprocess.Popen) -> list[int]:
     return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
 
+def sockets_of(pid: int) -> int:
+    return sum(1 for fd in Path(f"/proc/{pid}/fd").iterdir()
+               if os.readlink(fd).startswith("socket:"))
+
+
 def running(pid: int) -> bool:
     """Alive and not a zombie (a killed worker its dead parent can no longer reap)."""
     try:
@@ -435,6 +441,19 @@ def test_a_listener_told_to_stop_stops_its_workers_and_exits_cleanly(migrated_da
     try:
         answers = asyncio.run(converse(port, [framed(oru("BEFORE-STOP"))]))
         assert answers == [("AA", "BEFORE-STOP")]  # no such patient: kept unmatched, answered
+        # monitors connecting at once are spread over the workers, not all taken by one
+        before = {pid: sockets_of(pid) for pid in workers}
+        monitors = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+        try:
+            deadline = time.monotonic() + 5
+            while (sum(sockets_of(pid) - before[pid] for pid in workers) < 16
+                   and time.monotonic() < deadline):
+                time.sleep(0.05)
+            assert all(sockets_of(pid) > before[pid] for pid in workers), (
+                f"connections by worker: {[sockets_of(pid) - before[pid] for pid in workers]}")
+        finally:
+            for monitor in monitors:
+                monitor.close()
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
         assert not any(running(pid) for pid in workers), "a worker outlived its stopped listener"
