@@ -530,6 +530,7 @@ def cmd_monitor_listen(args: argparse.Namespace) -> int:
         raise CommandError("--allow: listening beyond this machine needs the monitors' addresses "
                            "(e.g. --allow 10.20.0.0/24)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    listener.warm_up()
     try:
         with contextlib.suppress(KeyboardInterrupt):
             workers.run(lambda: listener.Listener(clinic, allowed=allowed, writing=workers.turns()

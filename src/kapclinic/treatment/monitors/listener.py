@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from kapclinic.accounts.models import Clinic
 from kapclinic.audit import context
@@ -53,6 +53,8 @@ class Listener:
 
     def _write_loop(self) -> None:
         context.set_system_actor("bedside monitor listener", self.clinic.pk)
+        with contextlib.suppress(Exception):  # connected before the first message (retried then)
+            self._connect()
         while True:
             first = self._queue.get()
             if first is None:
@@ -70,10 +72,7 @@ class Listener:
                 batch.append(item)
                 deadline = 0.0005
             try:
-                close_old_connections()
-                if connection.vendor == "sqlite":  # a commit reaches the disk before its ACK
-                    with connection.cursor() as cursor:
-                        cursor.execute("PRAGMA synchronous=FULL")
+                self._connect()
                 answers = intake.receive_batch([(raw, peer) for raw, peer, _, _ in batch],
                                                writing=self.writing,
                                                clinic=self.clinic)
@@ -85,6 +84,20 @@ class Listener:
                 with contextlib.suppress(RuntimeError):  # that connection's loop has closed
                     loop.call_soon_threadsafe(_resolve, future, answer)
         connection.close()
+
+    def _connect(self) -> None:
+        """The writer keeps its database connection from batch to batch (closing it each time,
+        as Django does after a request on SQLite, reopened it and made SQLite checkpoint the
+        whole WAL outside any writer's turn: seconds-long stalls with two workers); one that
+        failed is replaced."""
+        if connection.connection is not None and connection.errors_occurred and not connection.is_usable():
+            connection.close()
+        if connection.connection is None:
+            connection.ensure_connection()
+            if connection.vendor == "sqlite":  # a commit reaches the disk before its ACK
+                with connection.cursor() as cursor:
+                    cursor.execute("PRAGMA synchronous=FULL")
+        connection.errors_occurred = False
 
     def stop(self) -> None:
         self._queue.put(None)
@@ -143,6 +156,17 @@ class Listener:
         finally:
             self.connections -= 1
             writer.close()
+
+
+def warm_up() -> None:
+    """Load before listening what the first message would otherwise wait for: the plausibility
+    limits come with the clinical definitions (and ICD-10-CM, about 2 s) and the monitoring
+    rules. Called before the workers fork, so they share it."""
+    from kapclinic.clinical.monitoring import load_rules
+    from kapclinic.clinical.monitoring.plausibility import limits
+
+    limits()
+    load_rules()
 
 
 def _resolve(future: asyncio.Future, answer: intake.Answer) -> None:
