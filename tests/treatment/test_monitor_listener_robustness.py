@@ -454,6 +454,13 @@ def test_a_listener_told_to_stop_stops_its_workers_and_exits_cleanly(migrated_da
         finally:
             for monitor in monitors:
                 monitor.close()
+        # another listener (another clinic's, say) may not join this one's port and take part
+        # of its monitors
+        second = subprocess.run([sys.executable, "-m", "kapclinic.cli", "monitor", "listen",
+                                 "--clinic", "quiet", "--port", str(port), "--workers", "2"],
+                                capture_output=True, text=True, timeout=120,
+                                env=command.environment(migrated_data_folder))
+        assert second.returncode == 2 and f"--port {port}" in second.stderr
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
         assert not any(running(pid) for pid in workers), "a worker outlived its stopped listener"

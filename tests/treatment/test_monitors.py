@@ -6,6 +6,7 @@ waiting for a nurse; the ACK codes; the listener's limits."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -139,13 +140,26 @@ def test_the_admin_registers_a_monitor_at_a_chair_then_moves_it_and_a_nurse_may_
     device = MonitorDevice.objects.get(clinic=clinic_a)
     assert (device.device_id, device.room, device.chair, device.active) == (
         "00A0C9FFFE000001", "Room 2", "C", True)
-    assert list(AuditEntry.objects.filter(object_type="monitor_device").values_list(
-        "action", flat=True).order_by("seq")) == ["create", "update"]
+    admin.post("/monitors/", {"device_id": "00A0C9FFFE000001", "room": "Room 2", "chair": "C",
+                              "active": "on"})  # the same again: nothing changes, nothing written
+    entries = AuditEntry.objects.filter(object_type="monitor_device").order_by("seq")
+    assert [e.action for e in entries] == ["create", "update"]
+    assert all(e.clinic_id == clinic_a.pk for e in entries)
+    moved_from = json.loads(entries[1].detail_json)["from"]
+    assert (moved_from["room"], moved_from["chair"]) == ("Room 1", "A")
     assert "Room 2" in admin.get("/monitors/").content.decode()
     refused = login(nurse).post("/monitors/", {"device_id": "X", "room": "Room 9"})
     assert refused.status_code == 403 and MonitorDevice.objects.count() == 1
     unnamed = admin.post("/monitors/", {"device_id": "Y"})
     assert unnamed.status_code == 422 and MonitorDevice.objects.count() == 1
+
+
+def test_the_unmatched_page_with_nothing_waiting_lists_no_patient(in_chair, nurse):
+    from kapclinic.audit.models import AuditEntry
+
+    page = login(nurse).get("/monitors/unmatched/").content.decode()
+    assert "every message found its session" in page and "Lovelace" not in page
+    assert not AuditEntry.objects.filter(object_type="session", action="list").exists()
 
 
 @pytest.mark.parametrize("raw, words", [

@@ -63,7 +63,8 @@ def raise_alerts(alerts: Sequence[NewAlert], *, by: User | None) -> list[Alert]:
             raise ValueError(f"priority: {new.priority!r} is not one of {', '.join(Alert.Priority.values)}")
     recorded = {new.record_id for new in alerts if new.record_id is not None}
     found: dict[tuple, Alert] = {(a.source, a.kind, a.record_type, a.record_id): a for a in (
-        Alert.objects.filter(record_id__in=recorded, source__in={new.source for new in alerts})
+        Alert.objects.filter(source__in={new.source for new in alerts}, kind__in={new.kind for new in alerts},
+                             record_type__in={new.record_type for new in alerts}, record_id__in=recorded)
         if recorded else ())}
     made: list[Alert] = []
     picks: list[tuple | Alert] = []  # each alert's key among those found, or its new row

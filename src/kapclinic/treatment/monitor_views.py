@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -44,11 +45,16 @@ def monitors(request: HttpRequest) -> HttpResponse:
     clinic_id = request.membership.clinic_id
     form = DeviceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        device, _ = register_monitor(clinic_id=clinic_id, by=request.user, **form.cleaned_data)
-        messages.success(request, f"Monitor {device.device_id} is at {device.room}"
-                                  f"{' chair ' + device.chair if device.chair else ''}"
-                                  f"{'' if device.active else ' (not in use)'}.")
-        return redirect("monitors")
+        try:
+            device, _ = register_monitor(clinic_id=clinic_id, by=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            for name, problems in exc.message_dict.items():
+                form.add_error(name if name in form.fields else None, problems)
+        else:
+            messages.success(request, f"Monitor {device.device_id} is at {device.room}"
+                                      f"{' chair ' + device.chair if device.chair else ''}"
+                                      f"{'' if device.active else ' (not in use)'}.")
+            return redirect("monitors")
     devices = list(for_clinic(MonitorDevice, clinic_id))
     return render(request, "treatment/monitors.html", {"form": form, "devices": devices},
                   status=422 if form.errors else 200)
@@ -63,7 +69,8 @@ def unmatched(request: HttpRequest) -> HttpResponse:
     for kept in waiting:
         kept.values = _values(kept, clinic)
     sessions = list(for_clinic(Session.objects.filter(state__in=IN_PROGRESS)
-                               .select_related("patient"), clinic.pk).order_by("room", "chair"))
+                               .select_related("patient"), clinic.pk).order_by("room", "chair")
+                    ) if waiting else []  # shown (and so audited) only beside a waiting message
     trail.record_many([trail.Event("list", "monitor_message", m.pk, patient_id=m.patient_id)
                        for m in waiting] + [trail.Event("list", "session", s.pk, patient_id=s.patient_id)
                                             for s in sessions]

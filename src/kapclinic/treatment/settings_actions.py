@@ -253,12 +253,24 @@ def save_rems_details(*, clinic_id: int, values: dict[str, Any], by: User | None
 def register_monitor(*, clinic_id: int, device_id: str, room: str, chair: str = "", label: str = "",
                      active: bool = True, by: User | None) -> tuple[MonitorDevice, bool]:
     """A bedside monitor placed at a room and chair; registering the same id again moves (or,
-    not active, retires) it. Returns the monitor and whether it is new."""
+    not active, retires) it, and the trail says from where to where (its readings then belong
+    to another chair's patient). Returns the monitor and whether it is new."""
+    device_id, room, chair, label = device_id.strip(), room.strip(), chair.strip(), label.strip()
+    for name, value, limit in (("device_id", device_id, 100), ("room", room, 60), ("chair", chair, 60),
+                               ("label", label, 80)):
+        if len(value) > limit:
+            raise ValidationError({name: f"is longer than {limit} characters"})
+    if not device_id or not room:
+        raise ValidationError({"device_id" if not device_id else "room": "is needed"})
     with transaction.atomic():
         device, created = MonitorDevice.objects.select_for_update().get_or_create(
-            clinic_id=clinic_id, device_id=device_id.strip(), defaults={"created_by": by, "room": room})
+            clinic_id=clinic_id, device_id=device_id, defaults={"created_by": by, "room": room})
+        before = {"room": device.room, "chair": device.chair, "active": device.active, "label": device.label}
+        after = {"room": room, "chair": chair, "active": active, "label": label}
+        if not created and before == after:
+            return device, False
         device.label, device.room, device.chair, device.active = label, room, chair, active
         device.save()
-        trail.record("create" if created else "update", object_type="monitor_device",
-                     object_id=device.pk, detail={"room": room, "chair": chair, "active": active})
+        trail.record("create" if created else "update", object_type="monitor_device", object_id=device.pk,
+                     clinic_id=clinic_id, detail=after if created else {"from": before, "to": after})
     return device, created

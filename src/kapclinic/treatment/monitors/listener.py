@@ -16,6 +16,7 @@ import ipaddress
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ IDLE_SECONDS = 300.0            # a connection silent this long is closed
 MAX_CONNECTIONS = 200
 BATCH_MAX = 200                 # messages committed together at most
 BATCH_WAIT_SECONDS = 0.002      # how long the writer waits for more before committing
+IDLE_CHECK_SECONDS = 60.0       # a connection unused this long is checked before a batch
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Listener:
     writing: contextlib.AbstractContextManager | None = None  # held while a batch is written
 
     def __post_init__(self) -> None:
+        self._used_at = time.monotonic()
         self._queue: queue.Queue = queue.Queue()
         self._writer = threading.Thread(target=self._write_loop, name="monitor-writer", daemon=True)
         self._writer.start()
@@ -88,16 +91,21 @@ class Listener:
     def _connect(self) -> None:
         """The writer keeps its database connection from batch to batch (closing it each time,
         as Django does after a request on SQLite, reopened it and made SQLite checkpoint the
-        whole WAL outside any writer's turn: seconds-long stalls with two workers); one that
-        failed is replaced."""
-        if connection.connection is not None and connection.errors_occurred and not connection.is_usable():
+        whole WAL outside any writer's turn: seconds-long stalls with two workers). One that
+        failed, or sat idle long enough for a server or firewall to drop it, is checked and
+        replaced; SQLite syncs each commit to disk before its ACK, whoever opened the
+        connection."""
+        idle = time.monotonic() - self._used_at > IDLE_CHECK_SECONDS
+        if connection.connection is not None and (connection.errors_occurred or idle) \
+                and not connection.is_usable():
             connection.close()
-        if connection.connection is None:
-            connection.ensure_connection()
-            if connection.vendor == "sqlite":  # a commit reaches the disk before its ACK
-                with connection.cursor() as cursor:
-                    cursor.execute("PRAGMA synchronous=FULL")
         connection.errors_occurred = False
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA synchronous=FULL")
+        else:
+            connection.ensure_connection()
+        self._used_at = time.monotonic()
 
     def stop(self) -> None:
         self._queue.put(None)

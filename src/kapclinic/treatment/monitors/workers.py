@@ -63,23 +63,27 @@ def turns() -> Turns | None:
     return Turns(f"{database['NAME']}.monitor-writer.lock")
 
 
-# Each worker listens on a socket of its own bound to the one port (SO_REUSEPORT), and the
-# kernel spreads the connections over them. One socket shared by all is the fallback where
-# there is no SO_REUSEPORT: whichever worker wakes first then accepts every monitor that
-# connects at once (measured: 20 to one worker, none to the other).
-BALANCED = hasattr(socket, "SO_REUSEPORT")
+# Each worker listens on a socket of its own bound to the one port (SO_REUSEPORT), and Linux
+# spreads the connections over them. One socket shared by all is the fallback elsewhere (other
+# systems' SO_REUSEPORT does not spread): whichever worker wakes first then accepts every monitor
+# that connects at once (measured: 20 to one worker, none to the other).
+BALANCED = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
-def bind(host: str, port: int, *, listen: bool, wait: float = 5.0) -> socket.socket:
-    """A socket bound to the port (port 0: the system picks one), listening if asked. A
-    listener restarted at once may find its port held a moment by its killed workers: it waits."""
+def bind(host: str, port: int, *, listen: bool, shared: bool = False,
+         wait: float = 5.0) -> socket.socket:
+    """A socket bound to the port (port 0: the system picks one), listening if asked, in the
+    workers' SO_REUSEPORT group if ``shared``. A listener restarted at once may find its port
+    held a moment by its killed workers: it waits."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     deadline = time.monotonic() + wait
     while True:
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if BALANCED:
+            if family == socket.AF_INET6:  # IPv4 monitors are not let in as ::ffff: addresses
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if shared and BALANCED:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((host, port))
             if listen:
@@ -92,6 +96,18 @@ def bind(host: str, port: int, *, listen: bool, wait: float = 5.0) -> socket.soc
             time.sleep(0.1)
 
 
+def claim(host: str, port: int) -> socket.socket:
+    """The port for this listener's workers, refused when anything holds it, another listener
+    included (a plain bind fails where an SO_REUSEPORT group listens; joining the group would
+    hand this clinic's listener part of another's monitors). The parent keeps the socket."""
+    probe = bind(host, port, listen=not BALANCED)
+    if not BALANCED:
+        return probe  # the workers share it
+    bound = probe.getsockname()[1]
+    probe.close()
+    return bind(host, bound, listen=False, shared=True)
+
+
 def run(make_listener: Callable, host: str, port: int, *, workers: int,
         ready: Callable[[int], None] | None = None) -> None:
     """Serve with ``workers`` processes until SIGTERM or Ctrl-C; ``make_listener()`` makes a
@@ -101,12 +117,11 @@ def run(make_listener: Callable, host: str, port: int, *, workers: int,
     if workers <= 1:
         asyncio.run(listener.serve(make_listener(), host, port, ready=ready))
         return
-    # the parent holds the port (listening itself only where the workers share its socket)
-    sock = bind(host, port, listen=not BALANCED)
+    sock = claim(host, port)
     bound = sock.getsockname()[1]
 
     def listening() -> socket.socket:  # called in each worker
-        return bind(host, bound, listen=True) if BALANCED else sock
+        return bind(host, bound, listen=True, shared=True) if BALANCED else sock
 
     connections.close_all()  # no database connection crosses a fork
     parent = os.getpid()
