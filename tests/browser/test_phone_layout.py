@@ -52,9 +52,9 @@ def pages_for(patient: Patient) -> dict[str, list[str]]:
     return {
         "prescriber": ["/patients/", f"{chart}/", f"{chart}/measures/", f"{chart}/screening/",
                        f"{chart}/intake/", "/dosing/explorer/", "/dashboard/", "/alerts/",
-                       "/clinic/outcomes/", "/account/password/"],
+                       "/clinic/outcomes/", "/account/password/", "/monitors/unmatched/"],
         "admin": ["/clinic/users/", "/audit/", "/clinic/measures/", "/clinic/outbox/",
-                  "/clinic/consent/"],
+                  "/clinic/consent/", "/monitors/"],
         "patient": ["/portal/"],
     }
 
