@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "kapclinic.measures",
     "kapclinic.treatment",
     "kapclinic.inventory",
+    "kapclinic.interop",
     "kapclinic.web",
 ]
 

@@ -354,6 +354,8 @@ class VitalReading(CorrectableRecord):
     source = models.CharField(max_length=10, choices=[("manual", "Typed"), ("device", "Monitor")],
                               default="manual", db_default="manual")
     device = models.CharField(max_length=100, blank=True, default="", db_default="")
+    # a monitor's reading: the ISO/IEEE 11073 (MDC) code each value was sent with, by field
+    mdc_codes = models.JSONField(default=dict, blank=True, db_default={})
     # the same reading sent twice (a retry, a double tap) is stored once: time and values
     fingerprint = models.CharField(max_length=64)
     late_reason = models.TextField(blank=True)
@@ -366,7 +368,7 @@ class VitalReading(CorrectableRecord):
     FIELD_CLASSES = classify(
         date=("observed_at", "recorded_at", "entered_in_error_at"),
         free_text=("late_reason", "entered_in_error_reason"),
-        coded=("phase", "source"),
+        coded=("phase", "source", "mdc_codes"),
         none=("id", "session", "patient", "recorded_by", "device", "sbp_mmhg", "dbp_mmhg", "heart_rate_bpm",
               "spo2_pct", "resp_rate_per_min", "temp_c", "moaas", "fingerprint",
               "entered_in_error_by"),

@@ -62,6 +62,7 @@ class DiagnosisGroup:
     excludes: tuple[str, ...]
     listed: tuple[str, ...]  # the codes the reference lists for this group
     snomed: str
+    snomed_unverified: bool = False  # the reference marks the SNOMED CT code unverified
 
     def covers(self, code: str) -> bool:
         return any(_under(code, p) for p in self.includes) and not any(_under(code, p) for p in self.excludes)
@@ -185,7 +186,8 @@ def parse_table(raw: Any, codes: dict[str, tuple[str, bool]]) -> DiagnosisTable:
                 if code not in codes:
                     raise fail(f"{where}.{key}[{j}]", f"'{code}' is not an ICD-10-CM code")
         group = DiagnosisGroup(id=g.id, label=g.label, includes=tuple(g.includes),
-                               excludes=tuple(g.excludes), listed=tuple(g.codes), snomed=g.snomed)
+                               excludes=tuple(g.excludes), listed=tuple(g.codes), snomed=g.snomed,
+                               snomed_unverified=g.snomed_status == "unverified")
         for j, code in enumerate(group.listed):
             if not group.covers(code):
                 raise fail(f"{where}.codes[{j}]", f"'{code}' is outside the group's prefixes")

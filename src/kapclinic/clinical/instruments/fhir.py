@@ -45,7 +45,7 @@ def _coding(code: Any) -> dict[str, Any]:
     return out
 
 
-def _option_coding(item: Item, value: int) -> dict[str, Any]:
+def answer_coding(item: Item, value: int) -> dict[str, Any]:
     option = item.option(value)
     assert option is not None
     if option.code is not None:
@@ -74,7 +74,7 @@ def to_fhir_questionnaire(d: InstrumentDefinition) -> dict[str, Any]:
             out["required"] = True
         if item.enable_when:
             out["enableWhen"] = [{"question": ew.item, "operator": "=" if ew.op == "==" else "!=",
-                                  "answerCoding": _option_coding(d.item(ew.item) or item, ew.value)}
+                                  "answerCoding": answer_coding(d.item(ew.item) or item, ew.value)}
                                  for ew in item.enable_when]
             if len(item.enable_when) > 1:
                 out["enableBehavior"] = item.enable_behavior
@@ -82,7 +82,7 @@ def to_fhir_questionnaire(d: InstrumentDefinition) -> dict[str, Any]:
         for option in item.options:
             if option.counts_as_missing:
                 continue
-            entry: dict[str, Any] = {"valueCoding": _option_coding(item, option.value)}
+            entry: dict[str, Any] = {"valueCoding": answer_coding(item, option.value)}
             if scored_options and item.scored:
                 entry["extension"] = [{"url": ORDINAL_VALUE, "valueDecimal": option.value}]
             options.append(entry)

@@ -202,11 +202,12 @@ class Recording:
     def take(self, kept: MonitorMessage, message: pcd01.Message, session: Session) -> None:
         """The message's vitals as readings of ``session`` (one per observation time), to be
         written; what the record cannot keep is noted on the message with why."""
-        groups, not_stored = readings_of(message, fallback=kept.received_at)
+        groups, not_stored, sent_codes = readings_of(message, fallback=kept.received_at)
         device = message.device or message.sender[:100]
         ctx = self.sessions.get(session.pk) or FieldError("session", "is not a session of this clinic")
         stored = 0
         for observed_at, values in sorted(groups.items()):
+            sent = sent_codes[observed_at]
             if observed_at > kept.received_at + CLOCK_AHEAD:  # the monitor's clock runs ahead
                 not_stored.append({"why": f"the monitor's time {observed_at:%H:%M:%S} was ahead of "
                                           "the clinic's clock: recorded at the time received"})
@@ -226,6 +227,7 @@ class Recording:
                     not_stored += [{"field": f, "value": v, "why": exc.message}
                                    for f, v in values.items()]
                     break
+                prepared.row.mdc_codes = {field: code for field, code in sent.items() if field in values}
                 if not self.stored_before(ctx, prepared.row):
                     self.prints.add((ctx.session.pk, prepared.row.fingerprint))
                     vitals.took(ctx, prepared.row)
@@ -247,11 +249,12 @@ class Recording:
                           if prepared.fired], by=self.by)
 
 
-def readings_of(message: pcd01.Message, *, fallback: datetime) -> tuple[dict, list[dict]]:
-    """The message's values by observation time ({time: {field: value}}), and what is not kept:
-    an observation marked invalid (OBX-11 X), an unknown code or unit, a second value of the
-    same vital at the same time."""
+def readings_of(message: pcd01.Message, *, fallback: datetime) -> tuple[dict, list[dict], dict]:
+    """The message's values by observation time ({time: {field: value}}), what is not kept (an
+    observation marked invalid (OBX-11 X), an unknown code or unit, a second value of the same
+    vital at the same time), and the MDC code each kept value was sent with ({time: {field: code}})."""
     groups: dict[datetime, dict[str, float]] = {}
+    sent_codes: dict[datetime, dict[str, str]] = {}
     not_stored: list[dict] = []
     for obs in message.observations:
         if not obs.value or devices.is_container(obs.code):
@@ -272,7 +275,8 @@ def readings_of(message: pcd01.Message, *, fallback: datetime) -> tuple[dict, li
                                "why": f"a second {value.measurement.label.lower()} at the same time"})
             continue
         group[value.measurement.field] = value.value  # type: ignore[assignment]
-    return groups, not_stored
+        sent_codes.setdefault(at, {})[value.measurement.field] = value.measurement.code
+    return groups, not_stored, sent_codes
 
 
 @dataclass
