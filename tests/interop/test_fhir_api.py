@@ -64,7 +64,8 @@ def test_vital_signs_follow_the_vital_signs_profile_with_loinc_and_ucum(fhir_as)
     for o in vitals:
         assert o["meta"]["profile"] == [VITALS_PROFILE]
         assert o["code"]["coding"][0]["system"] == "http://loinc.org"
-        quantities = [o["valueQuantity"]] if "valueQuantity" in o else [c["valueQuantity"] for c in o["component"]]
+        parts = [o] if "valueQuantity" in o else o["component"]
+        quantities = [part["valueQuantity"] for part in parts]
         assert all(q["system"] == UCUM and q["code"] == q["unit"] for q in quantities)
     pressure = next(o for o in vitals if o["id"].endswith("-bp"))
     assert pressure["code"]["coding"][0]["code"] == "85354-9"
@@ -82,7 +83,8 @@ def test_questionnaire_totals_are_survey_observations_derived_from_their_respons
     response = api.json(f"/{phq9['derivedFrom'][0]['reference']}")
     assert response["resourceType"] == "QuestionnaireResponse"
     assert response["questionnaire"].startswith("urn:kapclinic:questionnaire:phq9|")
-    assert all(answer["answer"][0]["valueCoding"]["system"] == "http://loinc.org" for answer in response["item"])
+    codings = [answer["answer"][0]["valueCoding"] for answer in response["item"]]
+    assert codings and all(coding["system"] == "http://loinc.org" for coding in codings)
 
 
 def test_paging_sends_every_resource_once_and_never_more_than_count(fhir_as):
@@ -100,7 +102,8 @@ def test_search_by_patient_code_and_date_finds_only_those(fhir_as, demo_patients
     api = fhir_as("nurse")
     everyone = every(api, "/Observation", _count=500, code="http://loinc.org|8867-4")
     patient_id = everyone[0]["subject"]["reference"].split("/")[1]
-    mine = every(api, "/Observation", _count=500, code="http://loinc.org|8867-4", patient=f"Patient/{patient_id}")
+    mine = every(api, "/Observation", _count=500, code="http://loinc.org|8867-4",
+                 patient=f"Patient/{patient_id}")
     assert mine and all(o["subject"]["reference"] == f"Patient/{patient_id}" for o in mine)
     assert all(o["code"]["coding"][0]["code"] == "8867-4" for o in mine)
     assert len(mine) == sum(o["subject"]["reference"] == f"Patient/{patient_id}" for o in everyone)
@@ -118,7 +121,8 @@ def test_everything_holds_the_patients_records_and_nobody_elses(fhir_as, demo_pa
     assert {"Patient", "Condition", "Encounter", "Observation", "MedicationAdministration"} <= kinds
     for made in found:
         about = (made.get("subject") or made.get("patient") or {}).get("reference")
-        assert made["resourceType"] == "Patient" and made["id"] == str(patient.pk) or about == f"Patient/{patient.pk}"
+        itself = made["resourceType"] == "Patient" and made["id"] == str(patient.pk)
+        assert itself or about == f"Patient/{patient.pk}"
 
 
 def test_another_clinics_records_do_not_exist(fhir_as, demo_patients):
