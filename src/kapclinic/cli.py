@@ -394,6 +394,45 @@ def cmd_worker(args: argparse.Namespace) -> int:
         time.sleep(args.interval)
 
 
+def cmd_fhir_bulk_export(args: argparse.Namespace) -> int:
+    """A clinic's FHIR Bulk Data export into a folder, with a progress bar on a terminal."""
+    from kapclinic.accounts.models import Clinic
+    from kapclinic.audit import context
+    from kapclinic.interop import bulk
+    from kapclinic.interop.fhir.search import SearchError, date_range
+
+    clinic = Clinic.objects.filter(slug=args.clinic).first()
+    if clinic is None:
+        raise CommandError(f"--clinic: no clinic {args.clinic!r}")
+    try:
+        types = bulk.check_types(args.type)
+        since = date_range("since", args.since)[1] if args.since else None
+    except bulk.ExportError as exc:
+        raise CommandError(f"--{exc.field}: {exc}") from None
+    except SearchError as exc:
+        raise CommandError(f"--since: {exc}") from None
+    if args.out.exists() and not args.out.is_dir():
+        raise CommandError(f"--out: {args.out} is a file, not a folder")
+    context.set_system_actor("kapclinic fhir bulk-export", clinic.pk)
+    export = bulk.Export(clinic, types, since)
+    if sys.stderr.isatty():
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("Exporting", total=None)
+
+            def advance(resource: str, n: int) -> None:
+                bar.update(task, advance=n, description=f"Exporting {resource}")
+
+            manifest = bulk.write(export, args.out, progress=advance)
+    else:
+        manifest = bulk.write(export, args.out)
+    total = sum(entry["count"] for entry in manifest["output"])
+    print(f"{total:,} resources of {len(manifest['output'])} types written to {args.out} "
+          f"(manifest.json lists them)", file=sys.stderr)
+    return 0
+
+
 def cmd_sessions_visit_codes(args: argparse.Namespace) -> int:
     """The visit codes CSV of a clinic's period (as the page makes it), audited as the command."""
     from datetime import date
@@ -701,6 +740,17 @@ def build_parser() -> argparse.ArgumentParser:
                                     "losses; reconciliation: doses against draws")
     ledger_report.add_argument("--format", default="text", choices=("text", "csv"))
     ledger_report.set_defaults(func=cmd_ledger_report)
+
+    fhir = sub.add_parser("fhir", help="FHIR R4: bulk export of a clinic")
+    fhir_sub = fhir.add_subparsers(dest="fhir_command", required=True, parser_class=Parser)
+    bulk = fhir_sub.add_parser("bulk-export", help="a clinic's records as FHIR NDJSON files and a manifest")
+    bulk.add_argument("--clinic", required=True, help="the clinic's slug")
+    bulk.add_argument("--out", required=True, type=Path, help="the folder to write (made if missing)")
+    bulk.add_argument("--since", default="", help="only what changed at or after this time "
+                                                   "(2026-11-30 or 2026-11-30T09:00:00Z)")
+    bulk.add_argument("--type", default="", help="only these resource types, comma-separated "
+                                                 "(default: all)")
+    bulk.set_defaults(func=cmd_fhir_bulk_export)
 
     monitor = sub.add_parser("monitor", help="bedside monitors (HL7 v2 ORU^R01 over MLLP)")
     monitor_sub = monitor.add_subparsers(dest="monitor_command", required=True, parser_class=Parser)
