@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from django.utils import timezone
 
 from kapclinic.accounts.models import Clinic
@@ -28,7 +29,6 @@ from .fhir.sources import ALL_TYPES, SOURCES, Source, practitioners, questionnai
 
 CHUNK = 2_000
 AUDIT_CHUNK = 1_000
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class ExportError(ValueError):
@@ -108,10 +108,9 @@ def write(export: Export, folder: Path, *, progress: Callable[[str, int], None] 
         path = folder / f"{resource}.ndjson"
         partial = path.with_suffix(".ndjson.partial")
         count = 0
-        with open(partial, "w", encoding="utf-8") as out:
+        with open(partial, "wb") as out:
             for made in resources_of(export, resource):
-                out.write(_dumps(made))
-                out.write("\n")
+                out.write(orjson.dumps(made, option=orjson.OPT_APPEND_NEWLINE))
                 count += 1
                 if progress is not None and count % CHUNK == 0:
                     progress(resource, CHUNK)

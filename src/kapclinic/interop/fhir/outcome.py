@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from django.http import HttpResponse
 
 CONTENT_TYPE = "application/fhir+json; charset=utf-8"
@@ -21,8 +21,7 @@ def outcome(code: str, message: str, *, expression: str = "", severity: str = "e
 
 
 def fhir_response(body: dict[str, Any], status: int = 200, **headers: str) -> HttpResponse:
-    response = HttpResponse(json.dumps(body, separators=(",", ":"), ensure_ascii=False),
-                            status=status, content_type=CONTENT_TYPE)
+    response = HttpResponse(orjson.dumps(body), status=status, content_type=CONTENT_TYPE)
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response

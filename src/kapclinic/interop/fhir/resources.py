@@ -9,6 +9,7 @@ FHIR's ``entered-in-error`` status, never dropped, where the resource type has o
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 from kapclinic.clinical.codes import diagnoses
@@ -247,52 +248,70 @@ def _quantity(value: float, unit: str) -> dict[str, Any]:
     return {"value": value, "unit": unit, "system": codes.system("ucum"), "code": unit}
 
 
+@cache
+def _concept(name: str) -> dict[str, Any]:
+    """A vital's code as sent (shared between resources: never changed once made)."""
+    code = field_code(name)
+    coded = [{"system": code["system"], "code": code["code"], "display": code["display"]}]
+    if name == "spo2_pct":  # FHIR core's SpO2 code first, pulse oximetry's beside it
+        coded.insert(0, codes.vital("spo2_core"))
+    return {"coding": coded, "text": code["display"]}
+
+
+@cache
+def _vital_constants() -> dict[str, Any]:
+    return {"profile": [codes.vital_profile()], "vital": codes.category("vital-signs", "Vital Signs"),
+            "exam": codes.category("exam", "Exam"),
+            "bp": {"coding": [codes.vital("blood_pressure")], "text": "Blood pressure"},
+            "units": {name: field_code(name)["unit"] for name in (*VITAL_PARTS, *BP_FIELDS)}}
+
+
 def vital_observations(r, mdc: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """One reading as R4 vital-sign Observations: blood pressure as one panel with its two
     components, every other value alone; LOINC and UCUM, and for a monitor's reading the MDC
     code it was sent with as an extra coding (``mdc``: field -> MDC code)."""
     mdc = mdc if mdc is not None else (getattr(r, "mdc_codes", None) or {})
-    status = "entered-in-error" if r.entered_in_error_at is not None else "final"
+    known = _vital_constants()
+    units = known["units"]
+    updated = instant(_latest(r.recorded_at, r.entered_in_error_at))
     common = {
-        "meta": _meta(_latest(r.recorded_at, r.entered_in_error_at), codes.vital_profile()),
-        "status": status,
-        "category": codes.category("vital-signs", "Vital Signs"),
-        "subject": ref("Patient", r.patient_id),
-        "encounter": ref("Encounter", r.session_id),
+        "status": "entered-in-error" if r.entered_in_error_at is not None else "final",
+        "category": known["vital"],
+        "subject": {"reference": f"Patient/{r.patient_id}"},
+        "encounter": {"reference": f"Encounter/{r.session_id}"},
         "effectiveDateTime": instant(r.observed_at),
     }
     if r.source == "device" and r.device:
         common["device"] = {"display": r.device}
 
     def concept(name: str) -> dict[str, Any]:
-        code = field_code(name)
-        coded = [{"system": code["system"], "code": code["code"], "display": code["display"]}]
-        if name == "spo2_pct":  # FHIR core's SpO2 code first, pulse oximetry's beside it
-            coded.insert(0, codes.vital("spo2_core"))
-        if mdc.get(name):
-            coded.append({"system": codes.system("mdc"), "code": str(mdc[name])})
-        return {"coding": coded, "text": code["display"]}
+        if not mdc.get(name):
+            return _concept(name)
+        shared = _concept(name)
+        return {"coding": [*shared["coding"], {"system": codes.system("mdc"), "code": str(mdc[name])}],
+                "text": shared["text"]}
 
     out = []
+    prefix = f"vital-{r.pk}-"
+    vital_meta = {"lastUpdated": updated, "profile": known["profile"]}
     pressures = [name for name in BP_FIELDS if getattr(r, name) is not None]
     if pressures:
-        out.append({"resourceType": "Observation", "id": f"vital-{r.pk}-bp", **common,
-                    "code": {"coding": [codes.vital("blood_pressure")], "text": "Blood pressure"},
+        out.append({"resourceType": "Observation", "id": prefix + "bp", "meta": vital_meta, **common,
+                    "code": known["bp"],
                     "component": [{"code": concept(name),
-                                   "valueQuantity": _quantity(getattr(r, name), field_code(name)["unit"])}
+                                   "valueQuantity": _quantity(getattr(r, name), units[name])}
                                   for name in pressures]})
     for name, part in VITAL_PARTS.items():
         value = getattr(r, name)
         if value is None:
             continue
         if name == "moaas":  # a sedation score, not a vital sign: no vital-signs profile
-            out.append({"resourceType": "Observation", "id": f"vital-{r.pk}-{part}", **common,
-                        "meta": _meta(_latest(r.recorded_at, r.entered_in_error_at)),
-                        "category": codes.category("exam", "Exam"),
-                        "code": concept(name), "valueInteger": int(value)})
+            out.append({"resourceType": "Observation", "id": prefix + part, "meta": {"lastUpdated": updated},
+                        **common, "category": known["exam"], "code": concept(name),
+                        "valueInteger": int(value)})
             continue
-        out.append({"resourceType": "Observation", "id": f"vital-{r.pk}-{part}", **common,
-                    "code": concept(name), "valueQuantity": _quantity(value, field_code(name)["unit"])})
+        out.append({"resourceType": "Observation", "id": prefix + part, "meta": vital_meta, **common,
+                    "code": concept(name), "valueQuantity": _quantity(value, units[name])})
     return out
 
 
