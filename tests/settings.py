@@ -25,3 +25,6 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 AXES_ENABLED = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 (whitenoise warns on a missing folder)
+# The tests' database is this process's (in memory): a bulk export asked for over the API is run
+# by calling the worker's step, not by a process of its own.
+KAPCLINIC_EXPORT_RUNNER = "worker"

@@ -433,6 +433,20 @@ def cmd_fhir_bulk_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fhir_run_export(args: argparse.Namespace) -> int:
+    from kapclinic.audit import context
+    from kapclinic.interop import jobs
+    from kapclinic.interop.models import BulkExport
+
+    export = BulkExport.objects.filter(pk=args.export_id).first()
+    if export is None:
+        raise CommandError(f"no bulk export {args.export_id}")
+    context.set_system_actor(f"bulk export {export.pk} for user {export.requested_by_id}", export.clinic_id)
+    if not jobs.run(export.pk):
+        print(f"Bulk export {export.pk} is not waiting ({export.state}): nothing to do", file=sys.stderr)
+    return 0
+
+
 def cmd_sessions_visit_codes(args: argparse.Namespace) -> int:
     """The visit codes CSV of a clinic's period (as the page makes it), audited as the command."""
     from datetime import date
@@ -751,6 +765,10 @@ def build_parser() -> argparse.ArgumentParser:
     bulk.add_argument("--type", default="", help="only these resource types, comma-separated "
                                                  "(default: all)")
     bulk.set_defaults(func=cmd_fhir_bulk_export)
+    run_export = fhir_sub.add_parser("run-export", help="run a bulk export asked for over the API "
+                                                         "(started by the server; the worker runs any left)")
+    run_export.add_argument("export_id", type=int)
+    run_export.set_defaults(func=cmd_fhir_run_export)
 
     monitor = sub.add_parser("monitor", help="bedside monitors (HL7 v2 ORU^R01 over MLLP)")
     monitor_sub = monitor.add_subparsers(dest="monitor_command", required=True, parser_class=Parser)

@@ -49,8 +49,10 @@ class Fhir:
 
 
 def member(clinic, role):
-    return (Membership.objects.select_related("user").filter(clinic=clinic, role=role)
-            .order_by("pk").first().user)
+    """The clinic's first member of this role (None when it has none)."""
+    found = (Membership.objects.select_related("user").filter(clinic=clinic, role=role)
+             .order_by("pk").first())
+    return found.user if found is not None else None
 
 
 @pytest.fixture

@@ -84,6 +84,7 @@ class Action(enum.StrEnum):
     PSYCHOTHERAPY_AUTHORIZATION = "psychotherapy_note.authorization"  # a patient's written one
     EMERGENCY_ACCESS = "emergency_access.open"    # break the glass on a patient outside one's team
     EMERGENCY_ACCESS_REVIEW = "emergency_access.review"  # the admin's review of each such access
+    FHIR_BULK_EXPORT = "fhir.bulk_export"  # every patient's record of the clinic as FHIR files
 
 
 R = Role
@@ -201,6 +202,10 @@ MATRIX: dict[Action, frozenset[Role]] = {
     # and reviewed by the admin (who reads the reason, not the record).
     Action.EMERGENCY_ACCESS: frozenset({R.PRESCRIBER, R.NURSE, R.THERAPIST}),
     Action.EMERGENCY_ACCESS_REVIEW: frozenset({R.ADMIN}),
+    # A bulk export sends every patient's record to another system (an EHR, a registry): the
+    # prescriber, who answers for the clinic's records, asks for it with an API token. The admin
+    # reads no charts, and a whole-clinic copy is more than any other role needs.
+    Action.FHIR_BULK_EXPORT: frozenset({R.PRESCRIBER}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.
@@ -208,7 +213,7 @@ READ_ONLY_ACTIONS = frozenset(
     {Action.SELF_VIEW, Action.PATIENT_LIST, Action.PATIENT_VIEW, Action.AUDIT_VIEW,
      Action.PK_SIMULATE, Action.ALERT_VIEW, Action.OUTBOX_VIEW, Action.DASHBOARD_VIEW,
      Action.SESSION_VIEW, Action.PROTOCOL_VIEW, Action.SESSION_VISIT_CODES, Action.STOCK_VIEW,
-     Action.STOCK_REPORTS, Action.SAFETY_LISTING}
+     Action.STOCK_REPORTS, Action.SAFETY_LISTING, Action.FHIR_BULK_EXPORT}
 )
 
 

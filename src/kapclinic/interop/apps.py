@@ -5,3 +5,11 @@ class InteropConfig(AppConfig):
     name = "kapclinic.interop"
     label = "interop"
     verbose_name = "FHIR interoperability and research exports"
+
+    def ready(self) -> None:
+        from kapclinic.interop import jobs
+        from kapclinic.platform import extensions
+
+        extensions.register(extensions.WorkerStep(
+            "interop.bulk_exports", "bulk exports run, and their files deleted when their time is up",
+            jobs.worker_step, order=80))

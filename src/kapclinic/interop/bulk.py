@@ -44,6 +44,7 @@ class Export:
     clinic: Clinic
     types: tuple[str, ...] = ALL_TYPES
     since: datetime | None = None
+    requested_by: int | None = None  # the user who asked over the API
     counts: dict[str, int] = field(default_factory=dict)
     patients: set[int] = field(default_factory=set)
 
@@ -99,8 +100,11 @@ def _patient_getter(source: Source) -> Callable[[Any], int]:
     return lambda row: row.patient_id
 
 
-def write(export: Export, folder: Path, *, progress: Callable[[str, int], None] | None = None) -> dict:
-    """The export's NDJSON files and ``manifest.json`` in ``folder``; returns the manifest."""
+def write(export: Export, folder: Path, *, progress: Callable[[str, int], None] | None = None,
+          url_of: Callable[[Path], str] | None = None, request: str = "") -> dict:
+    """The export's NDJSON files and ``manifest.json`` in ``folder``; returns the manifest.
+    ``url_of`` gives a file's address in the manifest (default: its file: URI); ``request`` the
+    request that asked for it (default: the command line)."""
     folder.mkdir(parents=True, exist_ok=True)
     started = timezone.now()
     output = []
@@ -121,10 +125,11 @@ def write(export: Export, folder: Path, *, progress: Callable[[str, int], None] 
         os.replace(partial, path)
         export.counts[resource] = count
         if count:
-            output.append({"type": resource, "url": path.resolve().as_uri(), "count": count})
+            output.append({"type": resource, "count": count,
+                           "url": url_of(path) if url_of else path.resolve().as_uri()})
     manifest = {"transactionTime": fhir.instant(started),
-                "request": _request_text(export),
-                "requiresAccessToken": False, "output": output, "error": []}
+                "request": request or _request_text(export),
+                "requiresAccessToken": url_of is not None, "output": output, "error": []}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     audit(export)
     return manifest
@@ -143,7 +148,8 @@ def audit(export: Export) -> None:
     trail.record("export", object_type="fhir_export", object_id=export.clinic.slug,
                  clinic_id=export.clinic.pk,
                  detail={"types": list(export.types), "counts": export.counts,
-                         "since": fhir.instant(export.since), "patients": len(export.patients)})
+                         "since": fhir.instant(export.since), "patients": len(export.patients),
+                         "requested_by": export.requested_by})
     ids = sorted(export.patients)
     for start in range(0, len(ids), AUDIT_CHUNK):
         trail.record_many([trail.Event("export", "patient", pk, patient_id=pk, clinic_id=export.clinic.pk)

@@ -5,6 +5,11 @@ from . import views
 urlpatterns = [
     path("fhir/R4/metadata", views.metadata, name="fhir-metadata"),
     path("fhir/R4/Patient/<str:patient_id>/$everything", views.everything, name="fhir-everything"),
+    path("fhir/R4/$export", views.export_kickoff, name="fhir-export"),
+    path("fhir/R4/Group/<str:group_id>/$export", views.export_kickoff, name="fhir-group-export"),
+    path("fhir/R4/bulk/<str:export_id>", views.export_status, name="fhir-export-status"),
+    re_path(r"^fhir/R4/bulk/(?P<export_id>[0-9]{1,18})/(?P<filename>[A-Za-z]{1,64}\.ndjson)$",
+            views.export_file, name="fhir-export-file"),
     re_path(r"^fhir/R4/(?P<resource>[A-Za-z]{1,64})$", views.search, name="fhir-search"),
     re_path(r"^fhir/R4/(?P<resource>[A-Za-z]{1,64})/(?P<resource_id>[A-Za-z0-9\-.]{1,64})$", views.read,
             name="fhir-read"),

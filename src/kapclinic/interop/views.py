@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,7 +33,9 @@ from .fhir.search import Cursor, Filter, SearchError, check_names, count_of, fil
 from .fhir.sources import ALL_TYPES, PATIENT_TYPES, SOURCES, Source, practitioners, questionnaires
 
 log = logging.getLogger(__name__)
-GET_ONLY = "GET"
+# every permission a route here checks: each type's, the clinic's own resources', the export's
+CHECKED_ACTIONS = frozenset({source.action for sources in SOURCES.values() for source in sources}
+                            | {Action.SELF_VIEW, Action.PATIENT_VIEW, Action.FHIR_BULK_EXPORT})
 
 
 class Unauthorized(Exception):
@@ -54,14 +57,22 @@ def _authenticate(request: HttpRequest) -> None:
                            "or log in.")
 
 
-def fhir_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Authentication, GET only, and every failure as an OperationOutcome."""
+def fhir_view(view: Callable[..., HttpResponse] | None = None, *, methods: tuple[str, ...] = ("GET",)
+              ) -> Any:
+    """Authentication, the methods allowed (GET by default), and every failure as an
+    OperationOutcome."""
+    if view is None:
+        return lambda inner: fhir_view(inner, methods=methods)
 
-    @csrf_exempt  # reads only; a token is not a cookie
+    @csrf_exempt  # a token is not a cookie; a browser session may only GET
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.method not in ("GET", "HEAD"):
-            return error(405, "not-supported", f"{request.method} is not supported here; use GET.",
-                         Allow=GET_ONLY)
+        allowed = (*methods, "HEAD") if "GET" in methods else methods
+        if request.method not in allowed:
+            return error(405, "not-supported", f"{request.method} is not supported here; use "
+                                               f"{' or '.join(methods)}.", Allow=", ".join(methods))
+        if request.method != "GET" and not request.headers.get("Authorization"):
+            return error(401, "login", "Send 'Authorization: Bearer <token>' (see `kapclinic token create`).",
+                         WWW_Authenticate='Bearer realm="kapclinic"')
         try:
             _authenticate(request)
             return view(request, *args, **kwargs)
@@ -254,3 +265,114 @@ def _clinic_page(request: HttpRequest, resource: str, params: dict[str, list[str
 @fhir_view
 def no_such_path(request: HttpRequest) -> HttpResponse:
     return error(404, "not-supported", "No FHIR interaction lives at this address: see /fhir/R4/metadata.")
+
+
+# --- Bulk Data export (FHIR Bulk Data Access IG) -----------------------------------------------
+
+NDJSON = "application/fhir+ndjson"
+OUTPUT_FORMATS = ("application/fhir+ndjson", "application/ndjson", "ndjson")
+
+
+def _token_of(request: HttpRequest):
+    token = getattr(request, "api_token", None)
+    if token is None:
+        raise Unauthorized("A bulk export is asked for with an API token (Authorization: Bearer): "
+                           "its files are served to that token only.")
+    return token
+
+
+@fhir_view
+def export_kickoff(request: HttpRequest, group_id: str = "") -> HttpResponse:
+    """Start an export of the clinic (system or Group level: the group is the clinic)."""
+    from kapclinic.interop import bulk, jobs
+
+    token = _token_of(request)
+    check(request, Action.FHIR_BULK_EXPORT)
+    clinic = request.membership.clinic
+    if group_id and group_id != str(clinic.pk):
+        raise Http404
+    params = {name: request.GET.getlist(name) for name in request.GET}
+    for name in params:
+        if name not in ("_type", "_since", "_outputFormat"):
+            raise SearchError(name, f"'{name}' is not a parameter of $export; use _type, _since or "
+                                    "_outputFormat")
+    if "respond-async" not in request.headers.get("Prefer", ""):
+        raise SearchError("Prefer", "A bulk export runs in the background: send the header "
+                                    "'Prefer: respond-async'")
+    wanted = (params.get("_outputFormat") or [NDJSON])[-1]
+    if wanted not in OUTPUT_FORMATS:
+        raise SearchError("_outputFormat", f"'{wanted[:40]}' is not a format kapclinic writes; use {NDJSON}")
+    try:
+        types = bulk.check_types(",".join(params.get("_type", [])))
+    except bulk.ExportError as exc:
+        raise SearchError("_type", str(exc)) from None
+    from .fhir.search import date_range
+
+    since = date_range("_since", params["_since"][-1])[1] if params.get("_since") else None
+    export = jobs.kick_off(clinic=clinic, by=request.user, token=token, types=types, since=since,
+                           request=request.build_absolute_uri())
+    response = HttpResponse(status=202)
+    response["Content-Location"] = f"{_base(request)}/bulk/{export.pk}"
+    return response
+
+
+def _own_export(request: HttpRequest, export_id: str):
+    from .models import BulkExport
+
+    token = _token_of(request)
+    check(request, Action.FHIR_BULK_EXPORT)
+    if not export_id.isdigit() or len(export_id) > 18:
+        raise Http404
+    export = (BulkExport.objects.filter(pk=int(export_id), clinic_id=request.membership.clinic_id,
+                                        token=token).first())
+    if export is None:
+        raise Http404
+    return export
+
+
+@fhir_view(methods=("GET", "DELETE"))
+def export_status(request: HttpRequest, export_id: str) -> HttpResponse:
+    """202 with its progress while it runs, 200 with the manifest when done; DELETE cancels it
+    or deletes its files."""
+    from .jobs import delete_files
+    from .models import ExportState
+
+    export = _own_export(request, export_id)
+    if request.method == "DELETE":
+        if export.state == ExportState.DELETED:
+            raise Http404
+        delete_files(export, "deleted by the client")
+        return HttpResponse(status=202)
+    if export.state in (ExportState.QUEUED, ExportState.RUNNING):
+        done = sum(export.progress.values()) if export.progress else 0
+        response = HttpResponse(status=202)
+        response["X-Progress"] = ("waiting to start" if export.state == ExportState.QUEUED
+                                  else f"{done:,} resources written")
+        response["Retry-After"] = "5"
+        return response
+    if export.state == ExportState.FAILED:
+        return error(500, "exception", export.error or "The export failed; ask for it again.")
+    if export.state == ExportState.DELETED:
+        return error(404, "not-found", "This export's files were deleted (their time was up, or "
+                                       "they were deleted); ask for a new export.")
+    response = fhir_response(export.manifest)
+    response["Content-Type"] = "application/json"
+    response["Expires"] = export.expires_at.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    return response
+
+
+@fhir_view
+def export_file(request: HttpRequest, export_id: str, filename: str) -> HttpResponse:
+    from django.http import FileResponse
+
+    from .jobs import folder_of
+    from .models import ExportState
+
+    export = _own_export(request, export_id)
+    names = {Path(entry["url"]).name for entry in (export.manifest or {}).get("output", [])}
+    if export.state != ExportState.DONE or filename not in names:
+        raise Http404
+    trail.record("read", object_type="fhir_export", object_id=export.pk, clinic_id=export.clinic_id,
+                 detail={"file": filename})
+    response = FileResponse(open(folder_of(export) / filename, "rb"), content_type=NDJSON)  # noqa: SIM115
+    return response

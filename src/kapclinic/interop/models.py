@@ -1,0 +1,70 @@
+"""A FHIR Bulk Data export asked for over the API, run in the background, its files kept a while."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from kapclinic.accounts.models import ApiToken, Clinic
+from kapclinic.privacy import classify
+
+USER = settings.AUTH_USER_MODEL
+
+# [policy: labelled default] How long an export's files stay on the server for the client to
+# fetch. The reference is silent: a clinic setting, 24 hours by default, within engineering bounds.
+EXPORT_HOURS_DEFAULT = 24
+EXPORT_HOURS_BOUNDS = (1, 24 * 14)
+
+
+class InteropSettings(models.Model):
+    """The clinic's settings for what leaves it: how long bulk export files are kept."""
+
+    clinic = models.OneToOneField(Clinic, on_delete=models.PROTECT, related_name="+")
+    export_hours = models.PositiveIntegerField(default=EXPORT_HOURS_DEFAULT)
+    version = models.PositiveIntegerField(default=1)
+
+    clinic_path = "clinic"
+    FIELD_CLASSES = classify(none=("id", "clinic", "export_hours", "version"))
+
+    def __str__(self) -> str:
+        return f"interop settings of clinic {self.clinic_id}"
+
+
+class ExportState(models.TextChoices):
+    QUEUED = "queued", "Waiting to start"
+    RUNNING = "running", "Running"
+    DONE = "done", "Ready to download"
+    FAILED = "failed", "Failed"
+    DELETED = "deleted", "Files deleted"
+
+
+class BulkExport(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+    token = models.ForeignKey(ApiToken, on_delete=models.PROTECT, related_name="+")  # files: it only
+    request = models.CharField(max_length=2000)  # the kick-off request, for the manifest
+    types = models.JSONField(default=list)
+    since = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=ExportState.choices, default=ExportState.QUEUED)
+    progress = models.JSONField(default=dict, blank=True)  # resources written, by type
+    manifest = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    clinic_path = "clinic"
+    FIELD_CLASSES = classify(
+        free_text=("request", "error"),
+        coded=("types", "state"),
+        none=("id", "clinic", "requested_by", "token", "since", "progress", "manifest", "created_at",
+              "started_at", "finished_at", "expires_at"),
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "state"])]
+
+    def __str__(self) -> str:
+        return f"bulk export {self.pk} ({self.state})"
