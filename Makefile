@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export KAPCLINIC_ENV ?= development
 PORT ?= 8000
 
-.PHONY: install install-dev run test test-postgres test-browser bench lint lock clean
+.PHONY: install install-dev run test test-postgres test-browser bench lint lock clean validate-fhir
 
 # Re-installs only when a lock file or pyproject.toml changed (a stamp per set).
 $(BIN)/python:
@@ -53,6 +53,28 @@ lint: install-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src/kapclinic/clinical
 	$(BIN)/lint-imports
+
+# kapclinic's FHIR output checked by an independent R4 validator (Medplum's, on Node.js; see
+# tools/fhir-validator/README.md): the demo clinics in a throwaway data folder, bulk-exported,
+# and every NDJSON file validated (manifest.json is no FHIR resource). Warnings are printed;
+# any error fails the target.
+FHIR_VALIDATOR := tools/fhir-validator
+VALIDATE_FHIR_FLAGS ?= --warnings
+
+# npm ci again only when the lock file changed (a stamp, like the venv's)
+$(FHIR_VALIDATOR)/node_modules/.installed: $(FHIR_VALIDATOR)/package-lock.json $(FHIR_VALIDATOR)/package.json
+	npm ci --prefix $(FHIR_VALIDATOR) --no-audit --no-fund --loglevel=error
+	touch $@
+
+validate-fhir: install $(FHIR_VALIDATOR)/node_modules/.installed
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	export KAPCLINIC_ENV=development KAPCLINIC_DATA_DIR="$$tmp"; \
+	run() { log="$$tmp/$$1.log"; shift; "$$@" >"$$log" 2>&1 || { cat "$$log"; exit 1; }; }; \
+	run demo $(BIN)/kapclinic demo --password demo-password-1 --patients 12; \
+	for clinic in harbor cedar; do \
+	  run export-$$clinic $(BIN)/kapclinic fhir bulk-export --clinic $$clinic --out "$$tmp/export/$$clinic"; \
+	done; \
+	node $(FHIR_VALIDATOR)/validate-fhir.js $(VALIDATE_FHIR_FLAGS) $$(find "$$tmp/export" -name '*.ndjson' | sort)
 
 lock:
 	@echo "Upgrade a pin by editing requirements*.lock, then 'make install-dev' and 'make test'."

@@ -433,6 +433,34 @@ def cmd_fhir_bulk_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fhir_import(args: argparse.Namespace) -> int:
+    """All or nothing: each refusal printed with the element it is about, exit 2."""
+    from kapclinic.accounts.models import Clinic
+    from kapclinic.audit import context
+    from kapclinic.interop.fhir import importing
+
+    clinic = Clinic.objects.filter(slug=args.clinic).first()
+    if clinic is None:
+        raise CommandError(f"--clinic: no clinic {args.clinic!r}")
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{args.file}: cannot be read ({type(exc).__name__})") from None
+    context.set_system_actor("kapclinic fhir import", clinic.pk)
+    try:
+        done = importing.import_resources(importing.read_file(text), clinic=clinic, by=None,
+                                          source=f"file {args.file.name}")
+    except importing.Refusal as refusal:
+        for expression, message in refusal.issues[:100]:
+            print(f"kapclinic: {expression}: {message}", file=sys.stderr)
+        print(f"kapclinic: nothing was imported from {args.file}", file=sys.stderr)
+        return USAGE_ERROR
+    created = sum(1 for *_, new in done.outcomes if new)
+    print(f"{len(done.outcomes)} records from {args.file}: {created} created, "
+          f"{len(done.outcomes) - created} already here", file=sys.stderr)
+    return 0
+
+
 def cmd_fhir_run_export(args: argparse.Namespace) -> int:
     from kapclinic.audit import context
     from kapclinic.interop import jobs
@@ -765,6 +793,11 @@ def build_parser() -> argparse.ArgumentParser:
     bulk.add_argument("--type", default="", help="only these resource types, comma-separated "
                                                  "(default: all)")
     bulk.set_defaults(func=cmd_fhir_bulk_export)
+    fhir_import = fhir_sub.add_parser("import", help="import a transaction Bundle or NDJSON file of "
+                                                     "Patient, Condition and QuestionnaireResponse")
+    fhir_import.add_argument("file", type=Path, help="a Bundle (.json) or NDJSON file")
+    fhir_import.add_argument("--clinic", required=True, help="the clinic's slug")
+    fhir_import.set_defaults(func=cmd_fhir_import)
     run_export = fhir_sub.add_parser("run-export", help="run a bulk export asked for over the API "
                                                          "(started by the server; the worker runs any left)")
     run_export.add_argument("export_id", type=int)

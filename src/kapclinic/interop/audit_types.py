@@ -1,7 +1,11 @@
-"""What the interop app writes to the audit trail (declared from the audit app's ready); its
-action, "export", is the treatment app's."""
+"""What the interop app writes to the audit trail (declared from the audit app's ready); the
+"export" action is the treatment app's."""
 
 from django.db import models
+
+
+class AuditActions(models.TextChoices):
+    IMPORT = "import", "Imported from another system"
 
 
 class AuditRecords(models.TextChoices):

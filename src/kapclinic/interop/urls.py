@@ -3,6 +3,8 @@ from django.urls import path, re_path
 from . import views
 
 urlpatterns = [
+    path("fhir/R4", views.transaction_bundle, name="fhir-transaction"),
+    path("fhir/R4/", views.transaction_bundle),
     path("fhir/R4/metadata", views.metadata, name="fhir-metadata"),
     path("fhir/R4/Patient/<str:patient_id>/$everything", views.everything, name="fhir-everything"),
     path("fhir/R4/$export", views.export_kickoff, name="fhir-export"),

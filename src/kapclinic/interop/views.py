@@ -376,3 +376,34 @@ def export_file(request: HttpRequest, export_id: str, filename: str) -> HttpResp
                  detail={"file": filename})
     response = FileResponse(open(folder_of(export) / filename, "rb"), content_type=NDJSON)  # noqa: SIM115
     return response
+
+
+# --- import --------------------------------------------------------------------------------------
+
+
+@fhir_view(methods=("POST",))
+def transaction_bundle(request: HttpRequest) -> HttpResponse:
+    """A transaction Bundle of Patient, Condition and QuestionnaireResponse: all or nothing."""
+    from django.conf import settings
+    from django.core.exceptions import RequestDataTooBig
+
+    from .fhir import importing
+
+    _token_of(request)
+    for action in (Action.PATIENT_CREATE, Action.PATIENT_EDIT, Action.MEASURE_ENTER):
+        check(request, action)
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // 1024
+        return error(413, "too-costly", f"The Bundle is larger than {limit:,} KiB: split it into several.")
+    try:
+        document = importing.read_file(body.decode("utf-8"))
+        done = importing.import_resources(document, clinic=request.membership.clinic, by=request.user,
+                                          source=f"FHIR API, token {request.api_token.pk}")
+    except UnicodeDecodeError:
+        return error(400, "invalid", "The body is not UTF-8 text: send the Bundle as JSON.")
+    except importing.Refusal as refusal:
+        issues = list(importing.as_issues(refusal))
+        return fhir_response({"resourceType": "OperationOutcome", "issue": issues}, 422)
+    return fhir_response(importing.outcomes_bundle(done, _base(request)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -82,7 +83,8 @@ def update_patient(*, patient: Patient, changes: dict[str, Any], expected_versio
 
 @action
 def add_condition(*, patient: Patient, code: str, treatment_resistant: bool = False,
-                  note: str = "", by: User | None) -> Condition:
+                  note: str = "", by: User | None, recorded_at: datetime | None = None) -> Condition:
+    """``recorded_at``: when another system recorded it (an import); now by default."""
     diagnosis = diagnoses().get(code)
     if diagnosis is None:
         raise ValueError(f"{code!r} is not an ICD-10-CM code ({diagnoses().code_set})")
@@ -92,7 +94,7 @@ def add_condition(*, patient: Patient, code: str, treatment_resistant: bool = Fa
         condition = Condition.objects.create(
             patient=patient, code=diagnosis.code, display=diagnosis.display,
             code_system=diagnosis.system, treatment_resistant=treatment_resistant,
-            note=note, recorded_by=by,
+            note=note, recorded_by=by, recorded_at=recorded_at or timezone.now(),
         )
         trail.record("create", object_type="condition", object_id=condition.pk,
                      patient_id=patient.pk, clinic_id=patient.clinic_id,

@@ -30,6 +30,8 @@ ENCOUNTER_STATUS = {"scheduled": "planned", "checked_in": "arrived", "cleared": 
 VITAL_PARTS = {"heart_rate_bpm": "hr", "resp_rate_per_min": "rr", "spo2_pct": "spo2",
                "temp_c": "temp", "moaas": "moaas"}
 BP_FIELDS = ("sbp_mmhg", "dbp_mmhg")
+# a depression diagnosed treatment-resistant has no code of its own (clinical.md 6.1): a note says so
+TREATMENT_RESISTANT = "Treatment-resistant (two or more adequate trials failed)"
 
 
 def instant(moment: datetime | None) -> str | None:
@@ -151,7 +153,7 @@ def condition(c) -> dict[str, Any]:
     if not in_error:  # R4 con-5: no clinical status on an entered-in-error condition
         out["clinicalStatus"] = {"coding": [{"system": codes.system("condition_clinical"), "code": "active"}]}
     if c.treatment_resistant:
-        out["note"] = [{"text": "Treatment-resistant (two or more adequate trials failed)"}]
+        out["note"] = [{"text": TREATMENT_RESISTANT}]
     return out
 
 

@@ -1,0 +1,376 @@
+"""FHIR import: a transaction Bundle (or an NDJSON file read as one) of Patient, Condition and
+QuestionnaireResponse resources from another system, all or nothing.
+
+Everything is checked before anything is written; each refusal names the element at fault
+(``Bundle.entry[2].resource.birthDate``) and how to fix it. Records are matched so a re-import
+creates nothing twice: a patient by their MRN in the clinic, a diagnosis by patient and code, a
+questionnaire by patient, instrument and time answered. What is written goes through the app's
+own actions (the same checks and audit entries as typed records), and each imported record gets
+an audit entry naming where it came from. Observations are not imported: an instrument's total
+is recomputed from its QuestionnaireResponse, and vital signs belong to a dosing session.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from kapclinic.accounts import scoping
+from kapclinic.audit import trail
+from kapclinic.clinical.codes import diagnoses
+from kapclinic.clinical.instruments import get_instrument
+from kapclinic.clinical.instruments.errors import DefinitionError
+from kapclinic.measures import actions as measures
+from kapclinic.measures.models import Response
+from kapclinic.patients import actions as patients
+from kapclinic.patients.forms import EDITABLE_FIELDS, PatientForm
+from kapclinic.patients.models import Condition, Patient
+
+from .resources import TREATMENT_RESISTANT, mrn_system
+
+MAX_ENTRIES = 1_000  # an engineering bound: one request's work
+ACCEPTED = ("Patient", "Condition", "QuestionnaireResponse")
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+QUESTIONNAIRE_PREFIX = "urn:kapclinic:questionnaire:"
+GENDER_TO_SEX = {"female": "female", "male": "male", "unknown": "unknown"}
+
+
+@dataclass
+class Refusal(Exception):
+    """Why the import was refused: each problem with the element it is about."""
+
+    issues: list[tuple[str, str]]  # (FHIRPath expression, message)
+
+
+@dataclass
+class Entry:
+    index: int
+    resource: dict[str, Any]
+    full_url: str = ""
+    ndjson: bool = False  # a line of an NDJSON file, not an entry of a Bundle
+
+    def at(self, element: str = "") -> str:
+        where = f"line {self.index + 1}: {self.resource.get('resourceType', 'resource')}" if self.ndjson \
+            else f"Bundle.entry[{self.index}].resource"
+        return where + (f".{element}" if element else "")
+
+
+@dataclass
+class Imported:
+    """What each entry became: (resource type, kapclinic id, created or matched)."""
+
+    outcomes: list[tuple[str, int, bool]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+
+def entries_of(document: Any) -> list[Entry]:
+    """The entries of a transaction Bundle, or of a list of resources (an NDJSON file)."""
+    if isinstance(document, list):
+        for i, resource in enumerate(document):
+            if not isinstance(resource, dict):
+                raise Refusal([(f"line {i + 1}", "is not a FHIR resource (a JSON object)")])
+        return [Entry(i, r, ndjson=True) for i, r in enumerate(document)]
+    if not isinstance(document, dict) or document.get("resourceType") != "Bundle":
+        raise Refusal([("Bundle", "send a Bundle of type transaction")])
+    if document.get("type") != "transaction":
+        raise Refusal([("Bundle.type", f"is '{str(document.get('type'))[:30]}': kapclinic imports a "
+                                       "transaction Bundle (all or nothing)")])
+    raw = document.get("entry") or []
+    if not isinstance(raw, list) or not raw:
+        raise Refusal([("Bundle.entry", "the Bundle has no entries")])
+    out = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or not isinstance(item.get("resource"), dict):
+            raise Refusal([(f"Bundle.entry[{i}]", "each entry holds a resource")])
+        method = (item.get("request") or {}).get("method", "POST")
+        if method not in ("POST", "PUT"):
+            raise Refusal([(f"Bundle.entry[{i}].request.method",
+                            f"is {str(method)[:10]}: an import creates or matches records (POST or PUT)")])
+        out.append(Entry(i, item["resource"], str(item.get("fullUrl") or "")))
+    return out
+
+
+def read_file(text: str) -> Any:
+    """A Bundle (JSON), or resources one per line (NDJSON), as entries_of reads them."""
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        whole = None
+    if isinstance(whole, dict):
+        return whole if whole.get("resourceType") == "Bundle" else [whole]
+    resources = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                resources.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise Refusal([(f"line {number}", f"is not a JSON resource ({exc.msg})")]) from None
+    if not resources:
+        raise Refusal([("Bundle", "the file is empty: send a transaction Bundle or NDJSON")])
+    return resources
+
+
+# --- the checks: nothing is written until every entry passes ---------------------------------
+
+
+@dataclass
+class Plan:
+    patients: dict[str, tuple[Entry, dict[str, Any]]] = field(default_factory=dict)  # by fullUrl / MRN
+    # entry, patient key, code, treatment-resistant, when recorded
+    conditions: list[tuple[Entry, str, str, bool, datetime | None]] = field(default_factory=list)
+    responses: list[tuple[Entry, str, str, dict[str, int], datetime]] = field(default_factory=list)
+
+
+def plan_of(entries: list[Entry], clinic) -> Plan:
+    if len(entries) > MAX_ENTRIES:
+        raise Refusal([("Bundle.entry", f"holds {len(entries)} entries: send at most {MAX_ENTRIES} "
+                                        "a Bundle (split the rest)")])
+    issues: list[tuple[str, str]] = []
+    plan = Plan()
+    for entry in entries:
+        kind = entry.resource.get("resourceType")
+        if kind not in ACCEPTED:
+            issues.append((entry.at("resourceType"), f"is {str(kind)[:40]}: kapclinic imports "
+                                                      f"{', '.join(ACCEPTED)}"))
+        elif kind == "Patient":
+            _plan_patient(entry, clinic, plan, issues)
+    for entry in entries:
+        kind = entry.resource.get("resourceType")
+        if kind == "Condition":
+            _plan_condition(entry, clinic, plan, issues)
+        elif kind == "QuestionnaireResponse":
+            _plan_response(entry, clinic, plan, issues)
+    if issues:
+        raise Refusal(issues)
+    return plan
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _first_text(items: Any, key: str = "text") -> str:
+    first = items[0] if isinstance(items, list) and items else {}
+    return _text(first.get(key)) if isinstance(first, dict) else ""
+
+
+def _plan_patient(entry: Entry, clinic, plan: Plan, issues: list) -> None:
+    r = entry.resource
+    mrns = [i for i in r.get("identifier") or [] if isinstance(i, dict) and _text(i.get("value"))
+            and (i.get("system") == mrn_system(clinic.slug)
+                 or any(c.get("code") == "MR" for c in (i.get("type") or {}).get("coding", [])
+                        if isinstance(c, dict)))]
+    if not mrns:
+        issues.append((entry.at("identifier"), "needs the medical record number: an identifier of "
+                                               "type MR (or kapclinic's MRN system)"))
+        return
+    names = r.get("name") or [{}]
+    name = names[0] if isinstance(names, list) and names and isinstance(names[0], dict) else {}
+    given = name.get("given") or [""]
+    telecom = {t.get("system"): _text(t.get("value")) for t in r.get("telecom") or [] if isinstance(t, dict)}
+    contact = (r.get("contact") or [{}])[0] if isinstance(r.get("contact"), list) else {}
+    relationship = [x.get("text") for x in contact.get("relationship") or [] if isinstance(x, dict)
+                    and x.get("text")]
+    gender = r.get("gender", "unknown")
+    data = {
+        "mrn": _text(mrns[0]["value"]), "given_name": _text(given[0] if isinstance(given, list) else ""),
+        "family_name": _text(name.get("family")), "date_of_birth": r.get("birthDate", ""),
+        "sex_at_birth": GENDER_TO_SEX.get(gender, "unknown"), "status": "referred",
+        "phone": telecom.get("phone", ""), "email": telecom.get("email", ""),
+        "address": _first_text(r.get("address")),
+        "emergency_contact_name": _text((contact.get("name") or {}).get("text")),
+        "emergency_contact_relationship": _text(relationship[0]) if relationship else "",
+        "emergency_contact_phone": _first_text(contact.get("telecom"), "value"),
+        "prescriber": "", "therapist": "",
+    }
+    existing = scoping.for_clinic(Patient, clinic.pk).filter(mrn=data["mrn"]).first()
+    if existing is None:
+        form = PatientForm({k: data[k] for k in EDITABLE_FIELDS}, clinic=clinic)
+        if not form.is_valid():
+            element = {"mrn": "identifier", "given_name": "name[0].given", "family_name": "name[0].family",
+                       "date_of_birth": "birthDate", "sex_at_birth": "gender", "phone": "telecom",
+                       "email": "telecom", "address": "address"}
+            for name_, messages in form.errors.items():
+                issues.append((entry.at(element.get(name_, "contact")), " ".join(messages)))
+            return
+        data = {k: form.cleaned_data[k] for k in EDITABLE_FIELDS}
+    for key in (entry.full_url, f"Patient/{r.get('id')}" if r.get("id") else "", f"mrn:{data['mrn']}"):
+        if key:
+            plan.patients[key] = (entry, data)
+
+
+def _patient_key(entry: Entry, element: str, clinic, plan: Plan, issues: list) -> str | None:
+    """The subject as a key of the plan's patients, or of a patient already in the clinic."""
+    target = entry.resource.get(element) or {}
+    reference = target.get("reference", "") if isinstance(target, dict) else ""
+    if reference in plan.patients:
+        return reference
+    identifier = target.get("identifier") if isinstance(target, dict) else None
+    if isinstance(identifier, dict) and _text(identifier.get("value")):
+        mrn = _text(identifier["value"])
+        if f"mrn:{mrn}" in plan.patients or scoping.for_clinic(Patient, clinic.pk).filter(mrn=mrn).exists():
+            return f"mrn:{mrn}"
+    issues.append((entry.at(element), "names no patient of this Bundle or clinic: refer to a Patient "
+                                      "entry by its fullUrl, or by identifier (the MRN)"))
+    return None
+
+
+def _plan_condition(entry: Entry, clinic, plan: Plan, issues: list) -> None:
+    key = _patient_key(entry, "subject", clinic, plan, issues)
+    codings = [c for c in (entry.resource.get("code") or {}).get("coding", []) if isinstance(c, dict)]
+    icd = next((c for c in codings if c.get("system") == ICD10CM), None)
+    if icd is None:
+        issues.append((entry.at("code.coding"), f"needs an ICD-10-CM code (system {ICD10CM})"))
+        return
+    found = diagnoses().get(_text(icd.get("code")))
+    if found is None or not found.billable:
+        issues.append((entry.at("code.coding"), f"'{_text(icd.get('code'))[:12]}' is not an ICD-10-CM "
+                                                "diagnosis code (a heading has codes below it)"))
+        return
+    status = ((entry.resource.get("verificationStatus") or {}).get("coding") or [{}])[0].get("code")
+    if status == "entered-in-error":
+        return  # nothing to import: the sender withdrew it
+    resistant = any(isinstance(n, dict) and n.get("text") == TREATMENT_RESISTANT
+                    for n in entry.resource.get("note") or [])
+    if resistant and not found.code.startswith(("F32", "F33")):
+        issues.append((entry.at("note"), "only a depression (F32, F33) can be treatment-resistant"))
+        return
+    recorded = _moment(entry.resource.get("recordedDate"))
+    if key is not None:
+        plan.conditions.append((entry, key, found.code, resistant, recorded))
+
+
+def _plan_response(entry: Entry, clinic, plan: Plan, issues: list) -> None:
+    r = entry.resource
+    key = _patient_key(entry, "subject", clinic, plan, issues)
+    canonical = _text(r.get("questionnaire")).split("|", 1)[0]
+    instrument = canonical.removeprefix(QUESTIONNAIRE_PREFIX).replace("-", "_")
+    try:
+        if not canonical.startswith(QUESTIONNAIRE_PREFIX):
+            raise DefinitionError(canonical)
+        definition = get_instrument(instrument)
+    except (DefinitionError, LookupError, ValueError):
+        issues.append((entry.at("questionnaire"), f"'{canonical[:80]}' is not a questionnaire kapclinic "
+                                                  f"scores (write {QUESTIONNAIRE_PREFIX}<instrument>)"))
+        return
+    if r.get("status") not in ("completed", "amended"):
+        issues.append((entry.at("status"), "only a completed questionnaire is imported"))
+        return
+    taken_at = _moment(r.get("authored"))
+    if taken_at is None:
+        issues.append((entry.at("authored"), "needs the date and time it was answered, with its zone "
+                                             "(2026-11-30T09:00:00Z)"))
+        return
+    answers: dict[str, int] = {}
+    for n, item in enumerate(r.get("item") or []):
+        at = f"item[{n}]"
+        found = definition.item(str(item.get("linkId", ""))) if isinstance(item, dict) else None
+        if found is None:
+            issues.append((entry.at(f"{at}.linkId"), f"is not an item of {definition.short_name}"))
+            continue
+        answer = (item.get("answer") or [{}])[0]
+        value = _answer_value(found, answer)
+        if value is None:
+            issues.append((entry.at(f"{at}.answer[0]"), f"is not one of item {found.link_id}'s answers"))
+            continue
+        answers[found.link_id] = value
+    if key is not None:
+        plan.responses.append((entry, key, instrument, answers, taken_at))
+
+
+def _moment(text: Any) -> datetime | None:
+    """A FHIR dateTime with its zone, or None."""
+    try:
+        moment = datetime.fromisoformat(_text(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _answer_value(item, answer: dict[str, Any]) -> int | None:
+    if isinstance(answer.get("valueInteger"), int):
+        value = answer["valueInteger"]
+        return value if item.option(value) is not None else None
+    coding = answer.get("valueCoding")
+    if not isinstance(coding, dict):
+        return None
+    for option in item.options:
+        if option.code is not None and coding.get("code") == option.code.code and \
+                coding.get("system") in (None, option.code.system):
+            return option.value
+        if option.code is None and coding.get("code") == str(option.value):
+            return option.value
+    return None
+
+
+# --- the writes: one transaction -----------------------------------------------------------------
+
+
+def import_resources(document: Any, *, clinic, by, source: str) -> Imported:
+    """Check every entry, then write them all in one transaction (or nothing: ``Refusal``)."""
+    plan = plan_of(entries_of(document), clinic)
+    done = Imported()
+    with transaction.atomic():
+        patients_by_key: dict[str, Patient] = {}
+        made: dict[int, Patient] = {}
+        for key, (entry, data) in plan.patients.items():
+            if id(entry) in made:
+                patients_by_key[key] = made[id(entry)]
+                continue
+            existing = scoping.for_clinic(Patient, clinic.pk).filter(mrn=data["mrn"]).first()
+            patient = existing or patients.create_patient(clinic=clinic, data=data, by=by)
+            made[id(entry)] = patient
+            patients_by_key[key] = patient
+            _note(done, "Patient", patient.pk, existing is None, patient.pk, source, entry)
+        for entry, key, code, resistant, recorded in plan.conditions:
+            patient = patients_by_key.get(key) or _by_mrn(clinic, key)
+            existing = Condition.objects.filter(patient=patient, code=code,
+                                                entered_in_error_at__isnull=True).first()
+            condition = existing or patients.add_condition(
+                patient=patient, code=code, by=by, treatment_resistant=resistant, recorded_at=recorded)
+            _note(done, "Condition", condition.pk, existing is None, patient.pk, source, entry)
+        for entry, key, instrument, answers, taken_at in plan.responses:
+            patient = patients_by_key.get(key) or _by_mrn(clinic, key)
+            existing = Response.objects.filter(patient=patient, instrument=instrument, taken_at=taken_at,
+                                               entered_in_error_at__isnull=True).first()
+            if existing is None:
+                recorded = measures.record_response(patient=patient, instrument=instrument, answers=answers,
+                                                    source="clinic", by=by, taken_at=taken_at)
+                response_id = recorded.response.pk
+            else:
+                response_id = existing.pk
+            _note(done, "QuestionnaireResponse", response_id, existing is None, patient.pk, source, entry)
+    return done
+
+
+def _by_mrn(clinic, key: str) -> Patient:
+    return scoping.for_clinic(Patient, clinic.pk).get(mrn=key.removeprefix("mrn:"))
+
+
+def _note(done: Imported, kind: str, pk: int, created: bool, patient_id: int, source: str,
+          entry: Entry) -> None:
+    done.outcomes.append((kind, pk, created))
+    trail.record("import", object_type=kind.lower() if kind != "QuestionnaireResponse" else "response",
+                 object_id=pk, patient_id=patient_id,
+                 detail={"source": source[:200], "created": created, "entry": entry.index,
+                         "sent_id": str(entry.resource.get("id", ""))[:64]})
+
+
+def outcomes_bundle(done: Imported, base: str) -> dict[str, Any]:
+    """The transaction-response Bundle: each entry's status and where it lives now."""
+    return {"resourceType": "Bundle", "type": "transaction-response",
+            "entry": [{"response": {"status": "201 Created" if created else "200 OK",
+                                    "location": f"{base}/{kind}/{pk}"}}
+                      for kind, pk, created in done.outcomes]}
+
+
+def as_issues(refusal: Refusal) -> Iterable[dict[str, Any]]:
+    for expression, message in refusal.issues[:100]:
+        yield {"severity": "error", "code": "invalid", "diagnostics": message,
+               "details": {"text": message}, "expression": [expression]}
+

@@ -1,0 +1,136 @@
+"""FHIR import: a transaction Bundle of Patient, Condition and QuestionnaireResponse, all or nothing,
+matched so a re-import creates nothing twice, and a round trip that gives back the same records."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+from kapclinic import cli
+from kapclinic.accounts.roles import Role
+from kapclinic.audit.models import AuditEntry
+from kapclinic.measures.models import Response
+from kapclinic.patients.models import Condition, Patient
+from tests import factories
+from tests.interop.conftest import Fhir
+from tests.interop.test_fhir_api import every
+
+IMPORTED = ("Patient", "Condition", "QuestionnaireResponse")
+
+
+def post(api: Fhir, bundle: dict):
+    return api.client.post("/fhir/R4", json.dumps(bundle), content_type="application/fhir+json",
+                           HTTP_AUTHORIZATION=f"Bearer {api.secret}")
+
+
+def transaction_of(resources: list[dict]) -> dict:
+    """A transaction Bundle of a patient's exported records, the patient referred to by fullUrl."""
+    entries = []
+    for made in resources:
+        made = copy.deepcopy(made)
+        full_url = f"urn:uuid:{made['resourceType'].lower()}-{made['id']}"
+        for key in ("subject", "patient"):
+            if key in made and made[key]["reference"].startswith("Patient/"):
+                made[key] = {"reference": f"urn:uuid:patient-{made[key]['reference'].split('/')[1]}"}
+        entries.append({"fullUrl": full_url, "resource": made,
+                        "request": {"method": "POST", "url": made["resourceType"]}})
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+def comparable(made: dict) -> dict:
+    """A resource without what names where it is stored (ids, times of storing, the clinic)."""
+    made = copy.deepcopy(made)
+    for key in ("id", "meta", "managingOrganization", "generalPractitioner", "author", "encounter",
+                "active"):
+        made.pop(key, None)
+    for identifier in made.get("identifier", []):
+        identifier["system"] = re.sub(r"^urn:kapclinic:clinic:[^:]+:", "urn:kapclinic:clinic:*:",
+                                      identifier["system"])
+    for key in ("subject", "derivedFrom"):
+        if isinstance(made.get(key), dict):
+            made[key] = {"reference": made[key]["reference"].split("/")[0]}
+        elif isinstance(made.get(key), list):
+            made[key] = [{"reference": r["reference"].split("/")[0]} for r in made[key]]
+    return made
+
+
+def records_of(api: Fhir, patient_id: int) -> list[dict]:
+    found = every(api, f"/Patient/{patient_id}/$everything", _count=200,
+                  _type="Patient,Condition,QuestionnaireResponse,Observation")
+    return [r for r in found if r["resourceType"] in IMPORTED or r["id"].startswith("score-")]
+
+
+def test_a_patients_records_exported_and_imported_elsewhere_export_the_same(fhir_as, demo_patients):
+    source = fhir_as("prescriber")
+    patient = next(p for p in demo_patients if p.clinic.slug == "harbor" and p.responses.exists()
+                   and p.conditions.exists())
+    sent = records_of(source, patient.pk)
+    elsewhere = factories.clinic("elsewhere")
+    receiver = Fhir(factories.user(elsewhere, Role.PRESCRIBER, username="receiver"), scope="write")
+    answer = post(receiver, transaction_of([r for r in sent if r["resourceType"] in IMPORTED]))
+    assert answer.status_code == 200, answer.content[:600]
+    body = json.loads(answer.content)
+    assert body["type"] == "transaction-response"
+    assert {e["response"]["status"] for e in body["entry"]} == {"201 Created"}
+    new_patient = Patient.objects.get(clinic=elsewhere)
+    back = records_of(receiver, new_patient.pk)
+    key = lambda r: (r["resourceType"], json.dumps(comparable(r), sort_keys=True))  # noqa: E731
+    assert sorted(map(key, back)) == sorted(map(key, sent))
+
+
+def test_a_reimport_creates_nothing_twice(fhir_as, demo_patients):
+    api = fhir_as("prescriber", scope="write")
+    patient = next(p for p in demo_patients if p.clinic.slug == "harbor" and p.responses.exists())
+    bundle = transaction_of([r for r in records_of(api, patient.pk) if r["resourceType"] in IMPORTED])
+    counts = (Patient.objects.count(), Condition.objects.count(), Response.objects.count())
+    answer = post(api, bundle)
+    assert answer.status_code == 200
+    assert {e["response"]["status"] for e in json.loads(answer.content)["entry"]} == {"200 OK"}
+    assert (Patient.objects.count(), Condition.objects.count(), Response.objects.count()) == counts
+    imported = AuditEntry.objects.filter(action="import", object_type="patient", object_id=str(patient.pk))
+    assert imported.exists() and all("FHIR API" in e.detail_json for e in imported)
+
+
+def test_one_bad_entry_refuses_the_whole_bundle_naming_its_element(fhir_as, demo_patients):
+    api = fhir_as("prescriber", scope="write")
+    mrn = [{"type": {"coding": [{"code": "MR"}]}, "value": "NEW-1"}]
+    icd = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "F99.99"}]}
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:p1", "resource": {
+            "resourceType": "Patient", "identifier": mrn, "name": [{"family": "Lovelace", "given": ["Ada"]}],
+            "gender": "female", "birthDate": "1985-12-10"}},
+        {"resource": {"resourceType": "Condition", "subject": {"reference": "urn:uuid:p1"}, "code": icd}},
+        {"resource": {"resourceType": "Observation", "status": "final"}},
+    ]}
+    before = Patient.objects.count()
+    answer = post(api, bundle)
+    assert answer.status_code == 422
+    issues = json.loads(answer.content)["issue"]
+    assert [i["expression"][0] for i in issues] == ["Bundle.entry[2].resource.resourceType",
+                                                   "Bundle.entry[1].resource.code.coding"]
+    assert "F99.99" in issues[1]["diagnostics"]
+    assert Patient.objects.count() == before  # nothing half-written
+
+
+def test_only_a_write_token_of_a_role_that_creates_patients_and_enters_measures_may_import(fhir_as):
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": []}
+    assert post(fhir_as("prescriber"), bundle).status_code == 403  # a read-only token
+    assert post(fhir_as("nurse", scope="write"), bundle).status_code == 403
+    assert post(fhir_as("prescriber", scope="write"), bundle).status_code == 422  # no entries
+
+
+def test_the_command_imports_ndjson_and_refuses_a_bad_file_naming_the_line(demo_patients, tmp_path, capsys):
+    clinic = demo_patients[0].clinic
+    good = tmp_path / "good.ndjson"
+    mrn = [{"type": {"coding": [{"code": "MR"}]}, "value": "NDJ-1"}]
+    grace = {"resourceType": "Patient", "identifier": mrn, "name": [{"family": "Hopper", "given": ["Grace"]}],
+             "gender": "female", "birthDate": "1980-12-09"}
+    good.write_text(json.dumps(grace) + "\n")
+    assert cli.main(["fhir", "import", str(good), "--clinic", clinic.slug]) == 0
+    assert Patient.objects.filter(clinic=clinic, mrn="NDJ-1").exists()
+    assert "1 created" in capsys.readouterr().err
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text('{"resourceType": "Patient"}\nnot json\n')
+    assert cli.main(["fhir", "import", str(bad), "--clinic", clinic.slug]) == 2
+    assert "line 2" in capsys.readouterr().err
