@@ -55,9 +55,9 @@ lint: install-dev
 	$(BIN)/lint-imports
 
 # kapclinic's FHIR output checked by an independent R4 validator (Medplum's, on Node.js; see
-# tools/fhir-validator/README.md): the demo clinics in a throwaway data folder, bulk-exported,
-# and every NDJSON file validated (manifest.json is no FHIR resource). Warnings are printed;
-# any error fails the target.
+# tools/fhir-validator/README.md): the demo clinics in a throwaway data folder (any KAPCLINIC_*
+# setting, a database URL included, is dropped for it), bulk-exported, and every NDJSON file
+# validated (manifest.json is no FHIR resource). Warnings are printed; any error fails.
 FHIR_VALIDATOR := tools/fhir-validator
 VALIDATE_FHIR_FLAGS ?= --warnings
 
@@ -68,6 +68,7 @@ $(FHIR_VALIDATOR)/node_modules/.installed: $(FHIR_VALIDATOR)/package-lock.json $
 
 validate-fhir: install $(FHIR_VALIDATOR)/node_modules/.installed
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	for v in $$(env | sed -n 's/^\(KAPCLINIC_[A-Z_]*\)=.*/\1/p'); do unset $$v; done; \
 	export KAPCLINIC_ENV=development KAPCLINIC_DATA_DIR="$$tmp"; \
 	run() { log="$$tmp/$$1.log"; shift; "$$@" >"$$log" 2>&1 || { cat "$$log"; exit 1; }; }; \
 	run demo $(BIN)/kapclinic demo --password demo-password-1 --patients 12; \

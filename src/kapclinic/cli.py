@@ -461,6 +461,31 @@ def cmd_fhir_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_research_export(args: argparse.Namespace) -> int:
+    from kapclinic.accounts.models import Clinic
+    from kapclinic.audit import context, trail
+    from kapclinic.interop import research
+
+    clinic = Clinic.objects.filter(slug=args.clinic).first()
+    if clinic is None:
+        raise CommandError(f"--clinic: no clinic {args.clinic!r}")
+    if args.out.suffix not in (".parquet", ".csv"):
+        raise CommandError(f"--out: {args.out.name} must end in .parquet or .csv")
+    if not args.out.parent.is_dir():
+        raise CommandError(f"--out: the folder {args.out.parent} does not exist")
+    context.set_system_actor("kapclinic research export", clinic.pk)
+    report = research.export(clinic, args.out)
+    trail.record("export", object_type="research_export", object_id=clinic.slug, clinic_id=clinic.pk,
+                 detail={"format": args.out.suffix[1:], "rows": report.rows, "patients": report.patients,
+                         "k": report.k, "suppressed_rows": report.suppressed_rows,
+                         "smallest_group": report.smallest_group})
+    print(f"{report.rows:,} rows of {report.patients:,} patients written to {args.out}; ages in "
+          f"{report.age_band_years}-year bands, dates to the {report.dates_to}; {report.suppressed_rows:,} "
+          f"rows left out; smallest group {report.smallest_group} (k = {report.k}). The data dictionary "
+          f"and the report are beside it.", file=sys.stderr)
+    return 0
+
+
 def cmd_fhir_run_export(args: argparse.Namespace) -> int:
     from kapclinic.audit import context
     from kapclinic.interop import jobs
@@ -802,6 +827,14 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "(started by the server; the worker runs any left)")
     run_export.add_argument("export_id", type=int)
     run_export.set_defaults(func=cmd_fhir_run_export)
+
+    research_cmd = sub.add_parser("research", help="the de-identified research data set")
+    research_sub = research_cmd.add_subparsers(dest="research_command", required=True, parser_class=Parser)
+    research_export = research_sub.add_parser("export", help="a clinic's data set (Safe Harbor, k-anonymity) "
+                                                             "with its data dictionary and report")
+    research_export.add_argument("--clinic", required=True, help="the clinic's slug")
+    research_export.add_argument("--out", required=True, type=Path, help="FILE.parquet or FILE.csv")
+    research_export.set_defaults(func=cmd_research_export)
 
     monitor = sub.add_parser("monitor", help="bedside monitors (HL7 v2 ORU^R01 over MLLP)")
     monitor_sub = monitor.add_subparsers(dest="monitor_command", required=True, parser_class=Parser)

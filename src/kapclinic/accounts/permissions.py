@@ -85,6 +85,7 @@ class Action(enum.StrEnum):
     EMERGENCY_ACCESS = "emergency_access.open"    # break the glass on a patient outside one's team
     EMERGENCY_ACCESS_REVIEW = "emergency_access.review"  # the admin's review of each such access
     FHIR_BULK_EXPORT = "fhir.bulk_export"  # every patient's record of the clinic as FHIR files
+    RESEARCH_EXPORT = "research.export"    # the de-identified research data set of the clinic
 
 
 R = Role
@@ -206,6 +207,9 @@ MATRIX: dict[Action, frozenset[Role]] = {
     # prescriber, who answers for the clinic's records, asks for it with an API token. The admin
     # reads no charts, and a whole-clinic copy is more than any other role needs.
     Action.FHIR_BULK_EXPORT: frozenset({R.PRESCRIBER}),
+    # The researcher sees de-identified data only: the research data set (Safe Harbor, with its
+    # disclosure check) is what this role is for.
+    Action.RESEARCH_EXPORT: frozenset({R.RESEARCHER}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.

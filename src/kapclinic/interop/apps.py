@@ -7,9 +7,12 @@ class InteropConfig(AppConfig):
     verbose_name = "FHIR interoperability and research exports"
 
     def ready(self) -> None:
+        from kapclinic.accounts.permissions import Action
         from kapclinic.interop import jobs
         from kapclinic.platform import extensions
 
+        extensions.register(
+            extensions.NavItem("research", "Research data", "research", Action.RESEARCH_EXPORT, order=80))
         extensions.register(extensions.WorkerStep(
             "interop.bulk_exports", "bulk exports run, and their files deleted when their time is up",
             jobs.worker_step, order=80))

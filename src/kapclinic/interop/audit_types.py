@@ -10,3 +10,4 @@ class AuditActions(models.TextChoices):
 
 class AuditRecords(models.TextChoices):
     FHIR_EXPORT = "fhir_export", "FHIR bulk export"
+    RESEARCH_EXPORT = "research_export", "De-identified research data set"

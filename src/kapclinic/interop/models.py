@@ -15,17 +15,29 @@ USER = settings.AUTH_USER_MODEL
 # fetch. The reference is silent: a clinic setting, 24 hours by default, within engineering bounds.
 EXPORT_HOURS_DEFAULT = 24
 EXPORT_HOURS_BOUNDS = (1, 24 * 14)
+# [policy: labelled default] The research export's disclosure check: no combination of the
+# quasi-identifiers may describe fewer patients than this (k-anonymity). The issue's default, 5.
+K_ANONYMITY_DEFAULT = 5
+K_ANONYMITY_BOUNDS = (2, 100)
+# [policy: labelled default] Each patient's dates are shifted by a secret offset within this many
+# days either way. The reference is silent: half a year by default, a clinic setting.
+DATE_SHIFT_DAYS_DEFAULT = 182
+DATE_SHIFT_DAYS_BOUNDS = (1, 366)
 
 
 class InteropSettings(models.Model):
-    """The clinic's settings for what leaves it: how long bulk export files are kept."""
+    """The clinic's settings for what leaves it: how long bulk export files are kept, and the
+    research export's disclosure threshold and date shift."""
 
     clinic = models.OneToOneField(Clinic, on_delete=models.PROTECT, related_name="+")
     export_hours = models.PositiveIntegerField(default=EXPORT_HOURS_DEFAULT)
+    k_anonymity = models.PositiveIntegerField(default=K_ANONYMITY_DEFAULT)
+    date_shift_days = models.PositiveIntegerField(default=DATE_SHIFT_DAYS_DEFAULT)
     version = models.PositiveIntegerField(default=1)
 
     clinic_path = "clinic"
-    FIELD_CLASSES = classify(none=("id", "clinic", "export_hours", "version"))
+    FIELD_CLASSES = classify(none=("id", "clinic", "export_hours", "k_anonymity", "date_shift_days",
+                                   "version"))
 
     def __str__(self) -> str:
         return f"interop settings of clinic {self.clinic_id}"

@@ -1,8 +1,11 @@
 from django.urls import path, re_path
 
-from . import views
+from . import research_views, views
 
 urlpatterns = [
+    path("research/", research_views.research_page, name="research"),
+    path("research/make", research_views.research_make, name="research-make"),
+    path("research/files/<str:name>", research_views.research_file, name="research-file"),
     path("fhir/R4", views.transaction_bundle, name="fhir-transaction"),
     path("fhir/R4/", views.transaction_bundle),
     path("fhir/R4/metadata", views.metadata, name="fhir-metadata"),

@@ -1,0 +1,311 @@
+"""The de-identified research data set: one row per patient-measure, by the HIPAA Safe Harbor
+method (45 CFR 164.514(b)(2)), with a disclosure check on what is left (k-anonymity).
+
+What leaves, and how (the data dictionary written with every export says the same per column):
+- no name, MRN, contact, address, note or any other free text: only coded values, numbers and
+  pseudonyms;
+- the patient is a pseudonym keyed by the clinic's research key (a re-identification code as
+  164.514(c) allows: not derived from anything about the person, the key never leaves);
+- dates are shifted per patient by a secret offset (the same for all of a patient's rows, so
+  intervals stay true), and ages over 89 are one group, "90+";
+- the quasi-identifiers (sex at birth, age band, condition group, date) are checked: where fewer
+  patients than the clinic's threshold (k, 5 by default) share a combination, the whole export is
+  generalised one step (wider age bands, then month, then year), and rows still in a group
+  smaller than k at the last step are suppressed. The export is never refused; its report says
+  what was generalised and suppressed, and the smallest group left.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from kapclinic.accounts import scoping
+from kapclinic.clinical.codes import diagnoses
+from kapclinic.clinical.instruments.response import change_outcome, remission
+from kapclinic.measures.models import Response
+from kapclinic.patients.models import Condition, Patient
+from kapclinic.treatment.models import Administration
+
+from .models import InteropSettings
+
+# the steps of generalisation: (age band in years, date kept to)
+LEVELS = ((5, "day"), (10, "month"), (20, "year"))
+OLDEST = 90  # Safe Harbor: every age over 89 is one group (clinical.md 7, item 3)
+
+COLUMNS: tuple[tuple[str, str, str, str], ...] = (
+    ("clinic", "string", "The clinic, as a pseudonym: the same in every export of that clinic.",
+     "A keyed hash of the clinic; its name is not exported."),
+    ("patient", "string", "The patient, as a pseudonym: the same in every export of this clinic.",
+     "A keyed hash (HMAC-SHA-256) of the record with the clinic's research key, which never leaves "
+     "the clinic (a re-identification code, 45 CFR 164.514(c)). No name, MRN or contact detail."),
+    ("sex_at_birth", "string", "female, male, intersex or unknown.",
+     "Quasi-identifier: checked for k-anonymity."),
+    ("age_band", "string", "Age on the day of the measure, in whole years, as a band (35-39); 90+ for "
+                           "every age over 89.",
+     "Quasi-identifier: the band widens from 5 to 10 to 20 years when a group is too small."),
+    ("condition_group", "string", "The group of the patient's first active diagnosis (ICD-10-CM "
+                                  "chapter groups: depression, anxiety, ptsd, ...); empty if none.",
+     "Quasi-identifier. The code itself is not exported."),
+    ("measured_on", "string", "The day of the measure (YYYY-MM-DD), or its month (YYYY-MM) or year "
+                              "(YYYY) when generalised.",
+     "Shifted by the patient's secret offset (the same for all their rows: intervals stay true)."),
+    ("instrument", "string", "The questionnaire (phq9, gad7, madrs, ...).", "Coded."),
+    ("total", "double", "The questionnaire's total score.", "A measured value."),
+    ("subscales", "string", "The subscale scores as JSON ({\"name\": score}); {} when none.",
+     "Measured values."),
+    ("severity", "string", "The severity band of the total, as the instrument defines it.", "Coded."),
+    ("response", "boolean", "Whether the total meets the instrument's response rule against the "
+                            "patient's first total of it (their baseline); empty when it has none.",
+     "Derived."),
+    ("remission", "boolean", "Whether the total meets the instrument's remission rule; empty when it "
+                             "has none.", "Derived."),
+    ("protocol", "string", "The dosing protocol of the nearest dose before the measure; empty if none.",
+     "Coded."),
+    ("route", "string", "That dose's route (iv-infusion, im, sublingual, intranasal).", "Coded."),
+    ("dose_mg_per_kg", "double", "That dose, in mg per kg of body weight; empty when not weight-based.",
+     "A measured value."),
+    ("session_number", "int64", "Which of the patient's dosed sessions that dose was (1 = first).",
+     "A count."),
+    ("hours_since_dose", "double", "Hours from the start of that dose to the measure; empty when the "
+                                   "measure came before any dose.",
+     "An interval: true, whatever the date shift."),
+)
+
+
+@dataclass
+class Report:
+    rows: int = 0
+    patients: int = 0
+    k: int = 5
+    age_band_years: int = 5
+    dates_to: str = "day"
+    suppressed_rows: int = 0
+    suppressed_patients: int = 0
+    smallest_group: int = 0
+    generalised: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+# --- keys and pseudonyms -----------------------------------------------------------------------
+
+
+def research_key() -> bytes:
+    """The installation's research key: made once, kept in the data folder (never exported)."""
+    path = Path(settings.DATA_DIR) / "research.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
+
+
+def _keyed(key: bytes, text: str) -> str:
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def pseudonym(key: bytes, kind: str, pk: int) -> str:
+    return f"{kind[0].upper()}-{_keyed(key, f'{kind}:{pk}')[:16]}"
+
+
+def date_offset(key: bytes, patient_pk: int, days: int) -> timedelta:
+    """The patient's secret shift, within ±``days``, never zero."""
+    value = int(_keyed(key, f"shift:{patient_pk}")[:8], 16) % (2 * days) - days
+    return timedelta(days=value if value else days)
+
+
+# --- the rows ----------------------------------------------------------------------------------
+
+
+def _age(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def age_band(age: int, width: int) -> str:
+    if age >= OLDEST:
+        return f"{OLDEST}+"
+    low = age // width * width
+    return f"{low}-{min(low + width - 1, OLDEST - 1)}"
+
+
+def _date_text(day: date, to: str) -> str:
+    return day.isoformat() if to == "day" else day.strftime("%Y-%m") if to == "month" else str(day.year)
+
+
+@dataclass
+class _Row:
+    patient_pk: int
+    values: dict[str, Any]
+    age: int
+    shifted: date
+
+
+def _rows(clinic, key: bytes, shift_days: int) -> list[_Row]:
+    clinic_alias = pseudonym(key, "clinic", clinic.pk)
+    patients = {p.pk: p for p in scoping.for_clinic(Patient, clinic.pk).only("pk", "date_of_birth",
+                                                                             "sex_at_birth")}
+    groups: dict[int, str] = {}
+    for patient_id, code in (scoping.for_clinic(Condition, clinic.pk).filter(entered_in_error_at__isnull=True)
+                             .order_by("recorded_at", "pk").values_list("patient_id", "code")):
+        if patient_id not in groups:
+            found = diagnoses().get(code)
+            groups[patient_id] = found.group if found else ""
+    doses: dict[int, list[Administration]] = defaultdict(list)
+    for a in (scoping.for_clinic(Administration, clinic.pk).filter(entered_in_error_at__isnull=True)
+              .select_related("session").order_by("started_at", "pk")):
+        doses[a.session.patient_id].append(a)
+    baselines: dict[tuple[int, str], float] = {}
+    out = []
+    responses = (scoping.for_clinic(Response, clinic.pk).filter(entered_in_error_at__isnull=True,
+                                                               total__isnull=False)
+                 .order_by("taken_at", "pk").only("pk", "patient_id", "instrument", "total", "severity",
+                                                  "result", "taken_at"))
+    for r in responses.iterator(chunk_size=5_000):
+        patient = patients.get(r.patient_id)
+        if patient is None:
+            continue
+        baseline = baselines.setdefault((r.patient_id, r.instrument), r.total)
+        number, dose = _nearest_dose(doses.get(r.patient_id, []), r.taken_at)
+        shifted = r.taken_at.date() + date_offset(key, r.patient_id, shift_days)
+        out.append(_Row(r.patient_id, {
+            "clinic": clinic_alias, "patient": pseudonym(key, "patient", r.patient_id),
+            "sex_at_birth": patient.sex_at_birth, "condition_group": groups.get(r.patient_id, ""),
+            "instrument": r.instrument, "total": float(r.total),
+            "subscales": json.dumps(_subscales(r.result), sort_keys=True), "severity": r.severity,
+            "response": _met(change_outcome, r.instrument, baseline, r.total),
+            "remission": _met(remission, r.instrument, r.total),
+            "protocol": dose.session.protocol if dose else "", "route": dose.route if dose else "",
+            "dose_mg_per_kg": dose.dose_mg_per_kg if dose else None, "session_number": number,
+            "hours_since_dose": _hours(dose.started_at, r.taken_at) if dose else None,
+        }, _age(patient.date_of_birth, r.taken_at.date()), shifted))
+    return out
+
+
+def _subscales(result: Any) -> dict[str, float]:
+    found = (result or {}).get("subscales") if isinstance(result, dict) else None
+    if isinstance(found, dict):
+        return {str(k): v for k, v in found.items() if isinstance(v, int | float)}
+    return {}
+
+
+def _met(rule, *args: Any) -> bool | None:
+    try:
+        return rule(*args).met
+    except ValueError:  # the instrument has no such rule
+        return None
+
+
+def _nearest_dose(doses: list[Administration], at) -> tuple[int | None, Administration | None]:
+    """The latest dose started before ``at``, and which of the patient's dosed sessions it was in."""
+    found: tuple[int | None, Administration | None] = (None, None)
+    sessions: list[int] = []
+    for dose in doses:
+        if dose.started_at > at:
+            break
+        if dose.session_id not in sessions:
+            sessions.append(dose.session_id)
+        found = (len(sessions), dose)
+    return found
+
+
+def _hours(start, end) -> float:
+    return round((end - start).total_seconds() / 3600, 2)
+
+
+# --- the disclosure check ----------------------------------------------------------------------
+
+
+def _quasi(row: _Row, width: int, to: str) -> tuple:
+    return (row.values["sex_at_birth"], age_band(row.age, width), row.values["condition_group"],
+            _date_text(row.shifted, to))
+
+
+def _group_sizes(rows: list[_Row], width: int, to: str) -> dict[tuple, int]:
+    patients: dict[tuple, set[int]] = defaultdict(set)
+    for row in rows:
+        patients[_quasi(row, width, to)].add(row.patient_pk)
+    return {group: len(members) for group, members in patients.items()}
+
+
+def deidentify(rows: list[_Row], k: int) -> tuple[list[dict[str, Any]], Report]:
+    report = Report(k=k, patients=len({r.patient_pk for r in rows}))
+    for width, to in LEVELS:
+        sizes = _group_sizes(rows, width, to)
+        if not sizes or min(sizes.values()) >= k:
+            break
+    report.age_band_years, report.dates_to = width, to
+    if (width, to) != LEVELS[0]:
+        report.generalised = [f"age bands widened to {width} years", f"dates kept to the {to}"]
+    kept = []
+    suppressed_patients = set()
+    for row in rows:
+        if sizes[_quasi(row, width, to)] < k:
+            suppressed_patients.add(row.patient_pk)
+            continue
+        kept.append(row)
+    report.suppressed_rows = len(rows) - len(kept)
+    report.suppressed_patients = len(suppressed_patients - {r.patient_pk for r in kept})
+    left = _group_sizes(kept, width, to)
+    report.smallest_group = min(left.values()) if left else 0
+    report.rows = len(kept)
+    return [{**row.values, "age_band": age_band(row.age, width), "measured_on": _date_text(row.shifted, to)}
+            for row in kept], report
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def export(clinic, out: Path) -> Report:
+    """Write the data set (Parquet for .parquet, CSV for .csv), its data dictionary
+    (<name>.dictionary.csv) and its report (<name>.report.json) next to it."""
+    chosen = scoping.clinic_settings(InteropSettings, clinic.pk)
+    rows, report = deidentify(_rows(clinic, research_key(), chosen.date_shift_days), chosen.k_anonymity)
+    names = [name for name, *_ in COLUMNS]
+    if out.suffix == ".parquet":
+        _parquet(rows, names, out)
+    else:
+        _csv(rows, names, out)
+    with open(out.with_name(out.stem + ".dictionary.csv"), "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["column", "type", "meaning", "de-identification"])
+        writer.writerows(COLUMNS)
+    out.with_name(out.stem + ".report.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    return report
+
+
+def _csv(rows: Iterable[dict[str, Any]], names: list[str], out: Path) -> None:
+    partial = out.with_name(out.name + ".partial")
+    with open(partial, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=names)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    os.replace(partial, out)
+
+
+def _parquet(rows: list[dict[str, Any]], names: list[str], out: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    types = {"string": pa.string(), "double": pa.float64(), "int64": pa.int64(), "boolean": pa.bool_()}
+    schema = pa.schema([(name, types[kind]) for name, kind, *_ in COLUMNS])
+    table = pa.Table.from_pylist([{n: row.get(n) for n in names} for row in rows], schema=schema)
+    partial = out.with_name(out.name + ".partial")
+    pq.write_table(table, partial)
+    os.replace(partial, out)
+
