@@ -101,6 +101,6 @@ def test_an_export_is_audited_with_the_patients_whose_records_left(fhir_as, demo
     kick_off(api, _type="Patient")
     jobs.worker_step(demo_patients[0].clinic_id, timezone.now())
     entries = AuditEntry.objects.filter(seq__gt=before)
-    assert entries.filter(action="create", object_type="fhir_export", actor_id=api.user.pk).exists()
+    assert entries.filter(action="create", object_type="bulk_export", actor_id=api.user.pk).exists()
     assert entries.filter(action="export", object_type="patient").count() == len(
         {p.pk for p in demo_patients if p.clinic_id == demo_patients[0].clinic_id})

@@ -71,17 +71,29 @@ def _row(patient: int, sex: str, age: int, day: date):
     return research._Row(patient, {"sex_at_birth": sex, "condition_group": "depression"}, age, day)
 
 
-def test_a_small_group_is_generalised_first_then_suppressed_and_the_export_is_never_refused():
+def test_a_few_patients_who_stand_out_are_left_out_rather_than_coarsening_everyone():
     crowd = [_row(n, "female", 40 + n % 3, date(2026, 3, 1 + n % 5)) for n in range(30)]
     stands_out = [_row(99, "intersex", 52, date(2026, 3, 2))]
     rows, report = research.deidentify(crowd + stands_out, k=5)
-    assert report.age_band_years == 20 and report.dates_to == "year"
-    assert report.generalised == ["age bands widened to 20 years", "dates kept to the year"]
+    assert report.generalised == [] and report.dates_to == "day"  # 1 of 31 patients: within 5 %
     assert report.suppressed_rows == 1 and report.suppressed_patients == 1
-    assert report.smallest_group >= 5 and len(rows) == 30
-    assert {r["age_band"] for r in rows} == {"40-59"} and {r["measured_on"] for r in rows} == {"2026"}
-    nobody, empty = research.deidentify(stands_out, k=5)
-    assert nobody == [] and empty.suppressed_rows == 1 and empty.smallest_group == 0
+    assert report.smallest_group == 6 and len(rows) == 30
+
+
+def test_when_many_stand_out_ages_and_dates_are_generalised_step_by_step():
+    # 20 patients, each first seen on a day of their own: no day or month holds 5 of them
+    rows = [_row(n, "male", 30 + n % 4, date(2026, 1 + n % 12, 1 + n)) for n in range(20)]
+    kept, report = research.deidentify(rows, k=5)
+    assert report.dates_to == "year" and report.age_band_years == 20
+    assert report.generalised == ["age bands widened to 20 years", "dates kept to the year"]
+    assert report.suppressed_rows == 0 and report.smallest_group == 20
+    assert {r["age_band"] for r in kept} == {"20-39"} and {r["measured_on"] for r in kept} == {"2026"}
+
+
+def test_the_export_is_never_refused_even_when_nothing_can_be_kept():
+    kept, report = research.deidentify([_row(1, "intersex", 52, date(2026, 3, 2))], k=5)
+    assert kept == [] and report.suppressed_rows == 1 and report.smallest_group == 0
+    assert report.generalised == ["age bands widened to 20 years", "dates left out"]
 
 
 def test_a_group_at_the_threshold_is_kept_as_it_is():

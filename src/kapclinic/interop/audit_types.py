@@ -9,5 +9,7 @@ class AuditActions(models.TextChoices):
 
 
 class AuditRecords(models.TextChoices):
-    FHIR_EXPORT = "fhir_export", "FHIR bulk export"
+    FHIR_EXPORT = "fhir_export", "FHIR bulk export (the records sent)"
+    BULK_EXPORT = "bulk_export", "FHIR bulk export asked for over the API"
+    INTEROP_SETTINGS = "interop_settings", "Export settings"
     RESEARCH_EXPORT = "research_export", "De-identified research data set"

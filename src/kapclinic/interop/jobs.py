@@ -48,7 +48,7 @@ def kick_off(*, clinic, by, token, types: tuple[str, ...], since: datetime | Non
             return same
         export = BulkExport.objects.create(clinic=clinic, requested_by=by, token=token, request=request,
                                            types=list(types), since=since)
-        trail.record("create", object_type="fhir_export", object_id=export.pk, clinic_id=clinic.pk,
+        trail.record("create", object_type="bulk_export", object_id=export.pk, clinic_id=clinic.pk,
                      detail={"types": list(types), "since": since.isoformat() if since else None})
         transaction.on_commit(lambda: start(export.pk))
     return export
@@ -110,7 +110,7 @@ def run(export_id: int) -> bool:
 def delete_files(export: BulkExport, reason: str) -> None:
     shutil.rmtree(folder_of(export), ignore_errors=True)
     BulkExport.objects.filter(pk=export.pk).update(state=ExportState.DELETED)
-    trail.record("update", object_type="fhir_export", object_id=export.pk, clinic_id=export.clinic_id,
+    trail.record("update", object_type="bulk_export", object_id=export.pk, clinic_id=export.clinic_id,
                  detail={"files": "deleted", "why": reason})
 
 

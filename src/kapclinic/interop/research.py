@@ -8,10 +8,11 @@ What leaves, and how (the data dictionary written with every export says the sam
   164.514(c) allows: not derived from anything about the person, the key never leaves);
 - dates are shifted per patient by a secret offset (the same for all of a patient's rows, so
   intervals stay true), and ages over 89 are one group, "90+";
-- the quasi-identifiers (sex at birth, age band, condition group, date) are checked: where fewer
-  patients than the clinic's threshold (k, 5 by default) share a combination, the whole export is
-  generalised one step (wider age bands, then month, then year), and rows still in a group
-  smaller than k at the last step are suppressed. The export is never refused; its report says
+- the quasi-identifiers of each patient (sex at birth, condition group, age band and shifted date
+  at their first measure) are checked: where fewer patients than the clinic's threshold (k, 5 by
+  default) share a combination, the whole export is generalised a step (wider age bands, dates to
+  the month, to the year, then left out), and the patients of groups still smaller than k at the
+  last step are suppressed. The export is never refused; its report says
   what was generalised and suppressed, and the smallest group left.
 """
 
@@ -42,7 +43,11 @@ from kapclinic.treatment.models import Administration
 from .models import InteropSettings
 
 # the steps of generalisation: (age band in years, date kept to)
-LEVELS = ((5, "day"), (10, "month"), (20, "year"))
+LEVELS = ((5, "day"), (10, "month"), (20, "year"), (20, "none"))
+# [policy: labelled default] A step of generalisation is enough when the patients it would still
+# have to leave out are at most this share of all (suppressing a few outliers beats coarsening
+# everyone's ages and dates). The reference is silent: 5 %.
+SUPPRESSION_LIMIT = 0.05
 OLDEST = 90  # Safe Harbor: every age over 89 is one group (clinical.md 7, item 3)
 
 COLUMNS: tuple[tuple[str, str, str, str], ...] = (
@@ -53,15 +58,16 @@ COLUMNS: tuple[tuple[str, str, str, str], ...] = (
      "the clinic (a re-identification code, 45 CFR 164.514(c)). No name, MRN or contact detail."),
     ("sex_at_birth", "string", "female, male, intersex or unknown.",
      "Quasi-identifier: checked for k-anonymity."),
-    ("age_band", "string", "Age on the day of the measure, in whole years, as a band (35-39); 90+ for "
-                           "every age over 89.",
+    ("age_band", "string", "Age at the patient's first measure in the data set, in whole years, as a "
+                           "band (35-39); 90+ for every age over 89.",
      "Quasi-identifier: the band widens from 5 to 10 to 20 years when a group is too small."),
     ("condition_group", "string", "The group of the patient's first active diagnosis (ICD-10-CM "
                                   "chapter groups: depression, anxiety, ptsd, ...); empty if none.",
      "Quasi-identifier. The code itself is not exported."),
     ("measured_on", "string", "The day of the measure (YYYY-MM-DD), or its month (YYYY-MM) or year "
-                              "(YYYY) when generalised.",
-     "Shifted by the patient's secret offset (the same for all their rows: intervals stay true)."),
+                              "(YYYY) when generalised; empty when dates had to be left out.",
+     "Shifted by the patient's secret offset (the same for all their rows: intervals stay true). "
+     "Quasi-identifier (the date of the patient's first measure)."),
     ("instrument", "string", "The questionnaire (phq9, gad7, madrs, ...).", "Coded."),
     ("total", "double", "The questionnaire's total score.", "A measured value."),
     ("subscales", "string", "The subscale scores as JSON ({\"name\": score}); {} when none.",
@@ -144,6 +150,8 @@ def age_band(age: int, width: int) -> str:
 
 
 def _date_text(day: date, to: str) -> str:
+    if to == "none":
+        return ""
     return day.isoformat() if to == "day" else day.strftime("%Y-%m") if to == "month" else str(day.year)
 
 
@@ -230,41 +238,49 @@ def _hours(start, end) -> float:
 # --- the disclosure check ----------------------------------------------------------------------
 
 
-def _quasi(row: _Row, width: int, to: str) -> tuple:
-    return (row.values["sex_at_birth"], age_band(row.age, width), row.values["condition_group"],
-            _date_text(row.shifted, to))
-
-
-def _group_sizes(rows: list[_Row], width: int, to: str) -> dict[tuple, int]:
-    patients: dict[tuple, set[int]] = defaultdict(set)
+def _firsts(rows: list[_Row]) -> dict[int, _Row]:
+    """Each patient's first row: their age and date in the disclosure check."""
+    first: dict[int, _Row] = {}
     for row in rows:
-        patients[_quasi(row, width, to)].add(row.patient_pk)
-    return {group: len(members) for group, members in patients.items()}
+        if row.patient_pk not in first or row.shifted < first[row.patient_pk].shifted:
+            first[row.patient_pk] = row
+    return first
+
+
+def _quasi(first: _Row, width: int, to: str) -> tuple:
+    """A patient's quasi-identifiers at one step of generalisation."""
+    return (first.values["sex_at_birth"], age_band(first.age, width), first.values["condition_group"],
+            _date_text(first.shifted, to))
 
 
 def deidentify(rows: list[_Row], k: int) -> tuple[list[dict[str, Any]], Report]:
-    report = Report(k=k, patients=len({r.patient_pk for r in rows}))
+    """The rows to export and what was done: each patient is one member of the group of their
+    quasi-identifiers (sex, age band and date at their first measure, condition group); the first
+    step at which the patients of groups smaller than ``k`` are at most SUPPRESSION_LIMIT of all
+    is used (else the last), and those patients are left out."""
+    firsts = _firsts(rows)
+    report = Report(k=k, patients=len(firsts))
     for width, to in LEVELS:
-        sizes = _group_sizes(rows, width, to)
-        if not sizes or min(sizes.values()) >= k:
+        group_of = {pk: _quasi(first, width, to) for pk, first in firsts.items()}
+        sizes: dict[tuple, int] = defaultdict(int)
+        for group in group_of.values():
+            sizes[group] += 1
+        outliers = sum(size for size in sizes.values() if size < k)
+        if outliers <= SUPPRESSION_LIMIT * len(firsts):
             break
     report.age_band_years, report.dates_to = width, to
     if (width, to) != LEVELS[0]:
-        report.generalised = [f"age bands widened to {width} years", f"dates kept to the {to}"]
-    kept = []
-    suppressed_patients = set()
-    for row in rows:
-        if sizes[_quasi(row, width, to)] < k:
-            suppressed_patients.add(row.patient_pk)
-            continue
-        kept.append(row)
+        report.generalised = [f"age bands widened to {width} years",
+                              "dates left out" if to == "none" else f"dates kept to the {to}"]
+    left_out = {pk for pk, group in group_of.items() if sizes[group] < k}
+    kept = [row for row in rows if row.patient_pk not in left_out]
     report.suppressed_rows = len(rows) - len(kept)
-    report.suppressed_patients = len(suppressed_patients - {r.patient_pk for r in kept})
-    left = _group_sizes(kept, width, to)
-    report.smallest_group = min(left.values()) if left else 0
+    report.suppressed_patients = len(left_out)
+    kept_sizes = [size for group, size in sizes.items() if size >= k]
+    report.smallest_group = min(kept_sizes) if kept_sizes else 0
     report.rows = len(kept)
-    return [{**row.values, "age_band": age_band(row.age, width), "measured_on": _date_text(row.shifted, to)}
-            for row in kept], report
+    return [{**row.values, "age_band": age_band(firsts[row.patient_pk].age, width),
+             "measured_on": _date_text(row.shifted, to)} for row in kept], report
 
 
 # --- writing -----------------------------------------------------------------------------------

@@ -372,7 +372,7 @@ def export_file(request: HttpRequest, export_id: str, filename: str) -> HttpResp
     names = {Path(entry["url"]).name for entry in (export.manifest or {}).get("output", [])}
     if export.state != ExportState.DONE or filename not in names:
         raise Http404
-    trail.record("read", object_type="fhir_export", object_id=export.pk, clinic_id=export.clinic_id,
+    trail.record("read", object_type="bulk_export", object_id=export.pk, clinic_id=export.clinic_id,
                  detail={"file": filename})
     response = FileResponse(open(folder_of(export) / filename, "rb"), content_type=NDJSON)  # noqa: SIM115
     return response
