@@ -31,6 +31,7 @@ parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlit
 parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/kapclinic_bench_fhir")
 parser.add_argument("--patients", type=int, default=10_000)
 parser.add_argument("--readings", type=int, default=25, help="readings per patient (4 Observations each)")
+parser.add_argument("--responses", type=int, default=10, help="PHQ-9 totals per patient (the research rows)")
 parser.add_argument("--quick", action="store_true")
 parser.add_argument("--profile", action="store_true",
                     help="the export under cProfile (its rate is no figure)")
@@ -46,12 +47,13 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
-from kapclinic.accounts.models import Clinic  # noqa: E402
+from kapclinic.accounts.models import Clinic, User  # noqa: E402
 from kapclinic.audit import context  # noqa: E402
 from kapclinic.audit.actions import writing_directly  # noqa: E402
-from kapclinic.interop import bulk  # noqa: E402
+from kapclinic.interop import bulk, research  # noqa: E402
+from kapclinic.measures.models import Response  # noqa: E402
 from kapclinic.patients.models import Condition, Patient  # noqa: E402
-from kapclinic.treatment.models import Session, VitalReading  # noqa: E402
+from kapclinic.treatment.models import Administration, Session, VitalReading  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -67,6 +69,7 @@ def make_clinic() -> Clinic:
     context.set_system_actor("bench")
     slug = f"fhir-bench-{int(time.time())}"
     clinic = Clinic.objects.create(slug=slug, name="FHIR bench clinic", time_zone="America/New_York")
+    user = User.objects.create(username=f"{slug}-nurse")
     now = datetime.now(UTC)
     for start in range(0, args.patients, 1_000):
         with transaction.atomic(), writing_directly("bench data: the export is measured, not the bedside"):
@@ -88,6 +91,17 @@ def make_clinic() -> Clinic:
                               heart_rate_bpm=70 + k % 9, spo2_pct=97, resp_rate_per_min=14,
                               fingerprint=f"bench-{k}", source="manual")
                  for s in sessions for k in range(args.readings)), batch_size=5_000)
+            Administration.objects.bulk_create(
+                Administration(session=s, drug="ketamine", route="iv-infusion", dose_mg=35,
+                               dose_mg_per_kg=0.5, weight_kg=70,
+                               started_at=now - timedelta(hours=2, minutes=40),
+                               ended_at=now - timedelta(hours=2), within_protocol=True, administered_by=user)
+                for s in sessions)
+            Response.objects.bulk_create(
+                (Response(patient=p, instrument="phq9", definition_version="2", answers={}, total=20 - w,
+                          severity="moderate", result={"subscales": {}}, source="clinic",
+                          taken_at=now - timedelta(days=7 * (args.responses - w)))
+                 for p in patients for w in range(args.responses)), batch_size=5_000)
     return clinic
 
 
@@ -131,6 +145,13 @@ def main() -> None:
           f"{after:,.0f} after")
     for entry in manifest["output"]:
         print(f"  {entry['type']:<26} {entry['count']:>10,}")
+    began = time.perf_counter()
+    report = research.export(clinic, folder / "research.parquet")
+    took = time.perf_counter() - began
+    print(f"research export: {report.rows:,} rows of {report.patients:,} patients in {took:.1f} s "
+          f"(target < 30 s: {'met' if took < 30 else 'MISSED'}); ages in {report.age_band_years}-year bands, "
+          f"dates to the {report.dates_to}, {report.suppressed_rows:,} rows left out, smallest group "
+          f"{report.smallest_group}")
 
 
 main()

@@ -86,6 +86,7 @@ class Action(enum.StrEnum):
     EMERGENCY_ACCESS_REVIEW = "emergency_access.review"  # the admin's review of each such access
     FHIR_BULK_EXPORT = "fhir.bulk_export"  # every patient's record of the clinic as FHIR files
     RESEARCH_EXPORT = "research.export"    # the de-identified research data set of the clinic
+    EXPORT_SETTINGS = "export.settings"    # how long export files are kept, the research k and date shift
 
 
 R = Role
@@ -210,6 +211,8 @@ MATRIX: dict[Action, frozenset[Role]] = {
     # The researcher sees de-identified data only: the research data set (Safe Harbor, with its
     # disclosure check) is what this role is for.
     Action.RESEARCH_EXPORT: frozenset({R.RESEARCHER}),
+    # What leaves the clinic, and how protected, is the admin's to keep (no health information).
+    Action.EXPORT_SETTINGS: frozenset({R.ADMIN}),
 }
 
 # Actions that only read: an API token of scope "read" may perform these.

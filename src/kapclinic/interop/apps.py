@@ -12,7 +12,9 @@ class InteropConfig(AppConfig):
         from kapclinic.platform import extensions
 
         extensions.register(
-            extensions.NavItem("research", "Research data", "research", Action.RESEARCH_EXPORT, order=80))
+            extensions.NavItem("research", "Research data", "research", Action.RESEARCH_EXPORT, order=80),
+            extensions.NavItem("export-settings", "Export settings", "export-settings",
+                               Action.EXPORT_SETTINGS, order=95))
         extensions.register(extensions.WorkerStep(
             "interop.bulk_exports", "bulk exports run, and their files deleted when their time is up",
             jobs.worker_step, order=80))

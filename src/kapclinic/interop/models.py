@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -30,9 +31,20 @@ class InteropSettings(models.Model):
     research export's disclosure threshold and date shift."""
 
     clinic = models.OneToOneField(Clinic, on_delete=models.PROTECT, related_name="+")
-    export_hours = models.PositiveIntegerField(default=EXPORT_HOURS_DEFAULT)
-    k_anonymity = models.PositiveIntegerField(default=K_ANONYMITY_DEFAULT)
-    date_shift_days = models.PositiveIntegerField(default=DATE_SHIFT_DAYS_DEFAULT)
+    export_hours = models.PositiveIntegerField(
+        "Keep bulk export files for (hours)", default=EXPORT_HOURS_DEFAULT,
+        validators=[MinValueValidator(EXPORT_HOURS_BOUNDS[0]), MaxValueValidator(EXPORT_HOURS_BOUNDS[1])],
+        help_text="A FHIR bulk export's files are deleted this long after they are ready (24 by default).")
+    k_anonymity = models.PositiveIntegerField(
+        "Smallest group in the research data set (k)", default=K_ANONYMITY_DEFAULT,
+        validators=[MinValueValidator(K_ANONYMITY_BOUNDS[0]), MaxValueValidator(K_ANONYMITY_BOUNDS[1])],
+        help_text="No combination of sex, age, diagnosis group and date may describe fewer patients "
+                  "(5 by default).")
+    date_shift_days = models.PositiveIntegerField(
+        "Shift each patient's dates by up to (days)", default=DATE_SHIFT_DAYS_DEFAULT,
+        validators=[MinValueValidator(DATE_SHIFT_DAYS_BOUNDS[0]),
+                    MaxValueValidator(DATE_SHIFT_DAYS_BOUNDS[1])],
+        help_text="A secret offset per patient, either way (182 by default).")
     version = models.PositiveIntegerField(default=1)
 
     clinic_path = "clinic"

@@ -1,8 +1,9 @@
 from django.urls import path, re_path
 
-from . import research_views, views
+from . import research_views, settings_views, views
 
 urlpatterns = [
+    path("settings/exports/", settings_views.export_settings, name="export-settings"),
     path("research/", research_views.research_page, name="research"),
     path("research/make", research_views.research_make, name="research-make"),
     path("research/files/<str:name>", research_views.research_file, name="research-file"),

@@ -1,0 +1,73 @@
+"""The admin's export settings: how long bulk export files are kept, and the research data set's
+smallest group (k) and date shift. Saved compare-and-swap on a version, audited."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from kapclinic.accounts import scoping
+from kapclinic.accounts.permissions import Action, require
+from kapclinic.audit import trail
+from kapclinic.audit.actions import action
+from kapclinic.platform.idempotency import one_time_form
+
+from .models import InteropSettings
+
+FIELDS = ("export_hours", "k_anonymity", "date_shift_days")
+
+
+class ExportSettingsForm(forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)
+
+    class Meta:
+        model = InteropSettings
+        fields = FIELDS
+
+
+class Conflict(Exception):
+    pass
+
+
+@action
+def save_export_settings(*, clinic_id: int, values: dict, expected_version: int, by) -> InteropSettings:
+    """Compare-and-swap on ``version``; the audit entry names what changed from and to."""
+    with transaction.atomic():
+        before, _ = InteropSettings.objects.get_or_create(clinic_id=clinic_id)
+        changes = {name: [getattr(before, name), values[name]] for name in FIELDS
+                   if getattr(before, name) != values[name]}
+        if not changes:
+            return before
+        if not InteropSettings.objects.filter(pk=before.pk, version=expected_version).update(
+                **values, version=F("version") + 1):
+            raise Conflict
+        trail.record("update", object_type="interop_settings", object_id=before.pk, clinic_id=clinic_id,
+                     detail={"changes": changes, "version": expected_version + 1})
+    return InteropSettings.objects.get(pk=before.pk)
+
+
+@require(Action.EXPORT_SETTINGS)
+@require_http_methods(["GET", "POST"])
+@one_time_form
+def export_settings(request: HttpRequest) -> HttpResponse:
+    current = scoping.clinic_settings(InteropSettings, request.membership.clinic_id)
+    form = ExportSettingsForm(request.POST or None, instance=current,
+                              initial={"version": current.version})
+    conflict = False
+    if request.method == "POST" and form.is_valid():
+        try:
+            save_export_settings(clinic_id=request.membership.clinic_id,
+                                 values={name: form.cleaned_data[name] for name in FIELDS},
+                                 expected_version=form.cleaned_data["version"], by=request.user)
+        except Conflict:
+            conflict = True
+        else:
+            messages.success(request, "Export settings saved.")
+            return redirect("export-settings")
+    return render(request, "interop/settings.html", {"form": form, "conflict": conflict},
+                  status=409 if conflict else 422 if form.errors else 200)
