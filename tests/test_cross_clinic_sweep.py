@@ -57,6 +57,7 @@ ROLES = [*demo.STAFF_ROLES, Role.PATIENT]
 NOT_IDS = {
     "instrument": "phq9",
     "token": "not-a-real-link-token",  # capability links: test_link_security.py
+    "file_name": "data.csv",  # the research files: the caller's own clinic's folder only
 }
 PAGE_METHODS = ("get", "post")
 API_METHODS = ("get", "post", "put", "patch", "delete")

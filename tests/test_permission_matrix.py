@@ -91,7 +91,8 @@ def world(clinic_a, prescriber):
            "response_id": recorded.response.pk,
            "membership_id": prescriber.memberships.get().pk,
            "schedule_id": start_default_schedule(patient=patient, by=prescriber)[0].pk,
-           "uidb64": "MQ", "token": "x-y"}
+           "uidb64": "MQ", "token": "x-y",
+           "file_name": "data.dictionary.csv"}  # made by the walk's POST to research/make before it
     from kapclinic.treatment import actions as treatment
     from kapclinic.treatment import course_actions
 

@@ -231,3 +231,7 @@ KAPCLINIC_RATE_LIMITS = {
 
 # Two-factor login (TOTP, django-otp): the issuer name shown in authenticator apps.
 OTP_TOTP_ISSUER = "kapclinic"
+
+# How a FHIR bulk export asked for over the API is run: "process" starts `kapclinic fhir
+# run-export` at once; anything else leaves it to the worker's next pass (the tests do).
+KAPCLINIC_EXPORT_RUNNER = "process"

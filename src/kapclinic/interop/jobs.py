@@ -56,7 +56,7 @@ def kick_off(*, clinic, by, token, types: tuple[str, ...], since: datetime | Non
 
 def start(export_id: int) -> None:
     """Run the export in a process of its own, unless the settings leave it to the worker."""
-    if getattr(settings, "KAPCLINIC_EXPORT_RUNNER", "process") != "process":
+    if settings.KAPCLINIC_EXPORT_RUNNER != "process":
         return
     try:
         subprocess.Popen(  # noqa: S603 (our own command, fixed arguments)

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -19,6 +19,7 @@ from kapclinic.accounts.permissions import Action, require
 from kapclinic.audit import trail
 
 from . import research
+from .files import file_chunks
 from .models import InteropSettings
 
 FORMATS = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv; charset=utf-8"}
@@ -68,12 +69,14 @@ def research_make(request: HttpRequest) -> HttpResponse:
 
 @require(Action.RESEARCH_EXPORT)
 @require_GET
-def research_file(request: HttpRequest, name: str) -> HttpResponse:
+def research_file(request: HttpRequest, file_name: str) -> HttpResponse:
+    name = file_name
     path = folder_of(request.membership.clinic_id) / name
     if name not in FILES or not path.exists():
         raise Http404("No such file")
     trail.record("read", object_type="research_export", object_id=name,
                  clinic_id=request.membership.clinic_id)
     download = f"kapclinic-research-{request.membership.clinic.slug}{name.removeprefix('data')}"
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=download,  # noqa: SIM115
-                        content_type=FILES[name])
+    response = StreamingHttpResponse(file_chunks(path), content_type=FILES[name])
+    response["Content-Disposition"] = f'attachment; filename="{download}"'
+    return response

@@ -6,7 +6,7 @@ urlpatterns = [
     path("settings/exports/", settings_views.export_settings, name="export-settings"),
     path("research/", research_views.research_page, name="research"),
     path("research/make", research_views.research_make, name="research-make"),
-    path("research/files/<str:name>", research_views.research_file, name="research-file"),
+    path("research/files/<str:file_name>", research_views.research_file, name="research-file"),
     path("fhir/R4", views.transaction_bundle, name="fhir-transaction"),
     path("fhir/R4/", views.transaction_bundle),
     path("fhir/R4/metadata", views.metadata, name="fhir-metadata"),

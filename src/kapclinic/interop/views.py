@@ -363,8 +363,9 @@ def export_status(request: HttpRequest, export_id: str) -> HttpResponse:
 
 @fhir_view
 def export_file(request: HttpRequest, export_id: str, filename: str) -> HttpResponse:
-    from django.http import FileResponse
+    from django.http import StreamingHttpResponse
 
+    from .files import file_chunks
     from .jobs import folder_of
     from .models import ExportState
 
@@ -374,8 +375,7 @@ def export_file(request: HttpRequest, export_id: str, filename: str) -> HttpResp
         raise Http404
     trail.record("read", object_type="bulk_export", object_id=export.pk, clinic_id=export.clinic_id,
                  detail={"file": filename})
-    response = FileResponse(open(folder_of(export) / filename, "rb"), content_type=NDJSON)  # noqa: SIM115
-    return response
+    return StreamingHttpResponse(file_chunks(folder_of(export) / filename), content_type=NDJSON)
 
 
 # --- import --------------------------------------------------------------------------------------
