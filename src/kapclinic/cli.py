@@ -443,6 +443,9 @@ def cmd_fhir_import(args: argparse.Namespace) -> int:
     if clinic is None:
         raise CommandError(f"--clinic: no clinic {args.clinic!r}")
     try:
+        if args.file.stat().st_size > importing.MAX_FILE_BYTES:
+            raise CommandError(f"{args.file}: larger than {importing.MAX_FILE_BYTES // 2**20} MiB: split it "
+                               f"into files of at most {importing.MAX_ENTRIES} resources")
         text = args.file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CommandError(f"{args.file}: cannot be read ({type(exc).__name__})") from None

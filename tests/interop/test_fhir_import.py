@@ -134,3 +134,72 @@ def test_the_command_imports_ndjson_and_refuses_a_bad_file_naming_the_line(demo_
     bad.write_text('{"resourceType": "Patient"}\nnot json\n')
     assert cli.main(["fhir", "import", str(bad), "--clinic", clinic.slug]) == 2
     assert "line 2" in capsys.readouterr().err
+
+
+def _patient(mrn: str, family: str, given: str, born: str, system: str = "http://referring-ehr.example/mrn"):
+    return {"resourceType": "Patient", "identifier": [{"system": system, "type": {"coding": [{"code": "MR"}]},
+                                                       "value": mrn}],
+            "name": [{"family": family, "given": [given]}], "birthDate": born,
+            "extension": [{"url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex",
+                           "valueCode": "F"}]}
+
+
+def _condition(code: str, **status):
+    return {"resourceType": "Condition", "subject": {"reference": "urn:uuid:p"},
+            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": code}]}, **status}
+
+
+def test_another_systems_mrn_that_is_someone_else_here_is_refused_not_matched(fhir_as, demo_patients):
+    api = fhir_as("prescriber", scope="write")
+    here = next(p for p in demo_patients if p.clinic.slug == "harbor")
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:p", "resource": _patient(here.mrn, "Somebody", "Else", "1950-01-01")},
+        {"resource": _condition("F10.20")}]}
+    before = set(Condition.objects.filter(patient=here).values_list("code", flat=True))
+    answer = post(api, bundle)
+    assert answer.status_code == 422
+    issue = json.loads(answer.content)["issue"][0]
+    assert issue["expression"] == ["Bundle.entry[0].resource.identifier"] and here.mrn in issue["diagnostics"]
+    assert set(Condition.objects.filter(patient=here).values_list("code", flat=True)) == before
+
+
+def test_a_refuted_resolved_or_future_diagnosis_is_refused_by_name(fhir_as):
+    api = fhir_as("prescriber", scope="write")
+    ver = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+    cli_ = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+    for status, element in (({"verificationStatus": {"coding": [{"system": ver, "code": "refuted"}]}},
+                             "verificationStatus"),
+                            ({"clinicalStatus": {"coding": [{"system": cli_, "code": "resolved"}]}},
+                             "clinicalStatus"),
+                            ({"recordedDate": "2999-01-01"}, "recordedDate")):
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"fullUrl": "urn:uuid:p", "resource": _patient("NEW-9", "Curie", "Marie", "1967-11-07")},
+            {"resource": _condition("F43.10", **status)}]}
+        answer = post(api, bundle)
+        assert answer.status_code == 422, status
+        assert json.loads(answer.content)["issue"][0]["expression"] == [f"Bundle.entry[1].resource.{element}"]
+    assert not Patient.objects.filter(mrn="NEW-9").exists()
+
+
+def test_a_date_only_recorded_date_is_kept_as_that_day(fhir_as, demo_patients):
+    api = fhir_as("prescriber", scope="write")
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:p", "resource": _patient("NEW-10", "Franklin", "Rosalind", "1960-07-25")},
+        {"resource": _condition("F41.1", recordedDate="2025-03-04")}]}
+    assert post(api, bundle).status_code == 200
+    condition = Condition.objects.get(patient__mrn="NEW-10")
+    assert condition.recorded_at.date().isoformat() == "2025-03-04"
+    assert Patient.objects.get(mrn="NEW-10").sex_at_birth == "female"  # from the birth sex extension
+
+
+def test_elements_of_the_wrong_shape_are_refused_not_a_server_error(fhir_as):
+    api = fhir_as("prescriber", scope="write")
+    for resource in ({"resourceType": "Condition", "code": "F41.1", "subject": {"reference": "urn:uuid:p"}},
+                     {**_patient("NEW-11", "Noether", "Emmy", "1882-03-23"), "contact": ["x"]},
+                     {"resourceType": "QuestionnaireResponse",
+                      "questionnaire": "urn:kapclinic:questionnaire:phq9", "status": "completed",
+                      "authored": "2026-01-01T09:00:00Z", "item": "x",
+                      "subject": {"reference": "urn:uuid:p"}}):
+        answer = post(api, {"resourceType": "Bundle", "type": "transaction",
+                            "entry": [{"resource": resource, "request": "x"}]})
+        assert answer.status_code == 422, (resource, answer.content[:300])

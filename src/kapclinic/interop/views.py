@@ -399,6 +399,9 @@ def transaction_bundle(request: HttpRequest) -> HttpResponse:
         return error(413, "too-costly", f"The Bundle is larger than {limit:,} KiB: split it into several.")
     try:
         document = importing.read_file(body.decode("utf-8"))
+        if not isinstance(document, dict):
+            raise importing.Refusal([("Bundle", "POST a Bundle of type transaction (NDJSON is for "
+                                                "`kapclinic fhir import`)")])
         done = importing.import_resources(document, clinic=request.membership.clinic, by=request.user,
                                           source=f"FHIR API, token {request.api_token.pk}")
     except UnicodeDecodeError:

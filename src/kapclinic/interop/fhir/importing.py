@@ -13,12 +13,14 @@ is recomputed from its QuestionnaireResponse, and vital signs belong to a dosing
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from kapclinic.accounts import scoping
 from kapclinic.audit import trail
@@ -30,14 +32,16 @@ from kapclinic.measures.models import Response
 from kapclinic.patients import actions as patients
 from kapclinic.patients.forms import EDITABLE_FIELDS, PatientForm
 from kapclinic.patients.models import Condition, Patient
+from kapclinic.treatment.checks import CLOCK_SKEW
 
-from .resources import TREATMENT_RESISTANT, mrn_system
+from .resources import BIRTH_SEX, TREATMENT_RESISTANT, mrn_system
 
 MAX_ENTRIES = 1_000  # an engineering bound: one request's work
+MAX_FILE_BYTES = 20 * 2**20  # an engineering bound on a file given to `kapclinic fhir import`
 ACCEPTED = ("Patient", "Condition", "QuestionnaireResponse")
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 QUESTIONNAIRE_PREFIX = "urn:kapclinic:questionnaire:"
-GENDER_TO_SEX = {"female": "female", "male": "male", "unknown": "unknown"}
+BIRTH_SEX_CODES = {"F": "female", "M": "male", "UNK": "unknown"}
 
 
 @dataclass
@@ -87,7 +91,8 @@ def entries_of(document: Any) -> list[Entry]:
     for i, item in enumerate(raw):
         if not isinstance(item, dict) or not isinstance(item.get("resource"), dict):
             raise Refusal([(f"Bundle.entry[{i}]", "each entry holds a resource")])
-        method = (item.get("request") or {}).get("method", "POST")
+        request = item.get("request") if isinstance(item.get("request"), dict) else {}
+        method = request.get("method", "POST")
         if method not in ("POST", "PUT"):
             raise Refusal([(f"Bundle.entry[{i}].request.method",
                             f"is {str(method)[:10]}: an import creates or matches records (POST or PUT)")])
@@ -105,6 +110,9 @@ def read_file(text: str) -> Any:
         return whole if whole.get("resourceType") == "Bundle" else [whole]
     resources = []
     for number, line in enumerate(text.splitlines(), start=1):
+        if len(resources) >= MAX_ENTRIES:
+            raise Refusal([(f"line {number}", f"the file holds more than {MAX_ENTRIES} resources: split "
+                                              "it into several")])
         if line.strip():
             try:
                 resources.append(json.loads(line))
@@ -132,19 +140,23 @@ def plan_of(entries: list[Entry], clinic) -> Plan:
                                         "a Bundle (split the rest)")])
     issues: list[tuple[str, str]] = []
     plan = Plan()
-    for entry in entries:
-        kind = entry.resource.get("resourceType")
-        if kind not in ACCEPTED:
-            issues.append((entry.at("resourceType"), f"is {str(kind)[:40]}: kapclinic imports "
-                                                      f"{', '.join(ACCEPTED)}"))
-        elif kind == "Patient":
-            _plan_patient(entry, clinic, plan, issues)
-    for entry in entries:
-        kind = entry.resource.get("resourceType")
-        if kind == "Condition":
-            _plan_condition(entry, clinic, plan, issues)
-        elif kind == "QuestionnaireResponse":
-            _plan_response(entry, clinic, plan, issues)
+    planners = {"Patient": _plan_patient, "Condition": _plan_condition,
+                "QuestionnaireResponse": _plan_response}
+    for kinds in (("Patient",), ("Condition", "QuestionnaireResponse")):  # patients first: others refer
+        for entry in entries:
+            kind = entry.resource.get("resourceType")
+            if kind not in ACCEPTED:
+                if kinds[0] == "Patient":
+                    issues.append((entry.at("resourceType"), f"is {str(kind)[:40]}: kapclinic imports "
+                                                              f"{', '.join(ACCEPTED)}"))
+                continue
+            if kind not in kinds:
+                continue
+            try:
+                planners[kind](entry, clinic, plan, issues)
+            except (AttributeError, TypeError, KeyError, ValueError):  # an element of the wrong shape
+                issues.append((entry.at(), f"is not a {kind} as FHIR R4 shapes it (an element holds the "
+                                           "wrong kind of value): check it against the R4 specification"))
     if issues:
         raise Refusal(issues)
     return plan
@@ -159,71 +171,121 @@ def _first_text(items: Any, key: str = "text") -> str:
     return _text(first.get(key)) if isinstance(first, dict) else ""
 
 
+def _mrn_of(r: dict[str, Any], clinic) -> tuple[str, bool] | None:
+    """The MRN the resource carries, and whether it is in this clinic's own MRN system (an MRN of
+    another system is kapclinic's only for a patient new here)."""
+    ours, others = [], []
+    for identifier in r.get("identifier") or []:
+        if not isinstance(identifier, dict) or not _text(identifier.get("value")):
+            continue
+        if identifier.get("system") == mrn_system(clinic.slug):
+            ours.append(_text(identifier["value"]))
+        elif any(isinstance(c, dict) and c.get("code") == "MR"
+                 for c in (identifier.get("type") or {}).get("coding", []) or []):
+            others.append(_text(identifier["value"]))
+    if ours:
+        return ours[0], True
+    return (others[0], False) if others else None
+
+
+def _sex_at_birth(r: dict[str, Any]) -> str:
+    """Sex at birth from the US Core birth sex extension only: administrative gender is not sex
+    at birth (which scoring reads), so a Patient without the extension is recorded unknown."""
+    for extension in r.get("extension") or []:
+        if isinstance(extension, dict) and extension.get("url") == BIRTH_SEX:
+            return BIRTH_SEX_CODES.get(extension.get("valueCode"), "unknown")
+    return "unknown"
+
+
 def _plan_patient(entry: Entry, clinic, plan: Plan, issues: list) -> None:
     r = entry.resource
-    mrns = [i for i in r.get("identifier") or [] if isinstance(i, dict) and _text(i.get("value"))
-            and (i.get("system") == mrn_system(clinic.slug)
-                 or any(c.get("code") == "MR" for c in (i.get("type") or {}).get("coding", [])
-                        if isinstance(c, dict)))]
-    if not mrns:
-        issues.append((entry.at("identifier"), "needs the medical record number: an identifier of "
-                                               "type MR (or kapclinic's MRN system)"))
+    found = _mrn_of(r, clinic)
+    if found is None:
+        issues.append((entry.at("identifier"), "needs the medical record number: an identifier of type "
+                                               f"MR, or of kapclinic's MRN system {mrn_system(clinic.slug)}"))
         return
-    names = r.get("name") or [{}]
-    name = names[0] if isinstance(names, list) and names and isinstance(names[0], dict) else {}
-    given = name.get("given") or [""]
+    mrn, ours = found
+    names = r.get("name") if isinstance(r.get("name"), list) else []
+    name = names[0] if names and isinstance(names[0], dict) else {}
+    given = name.get("given") if isinstance(name.get("given"), list) else []
     telecom = {t.get("system"): _text(t.get("value")) for t in r.get("telecom") or [] if isinstance(t, dict)}
-    contact = (r.get("contact") or [{}])[0] if isinstance(r.get("contact"), list) else {}
+    contacts = r.get("contact") if isinstance(r.get("contact"), list) else []
+    contact = contacts[0] if contacts and isinstance(contacts[0], dict) else {}
     relationship = [x.get("text") for x in contact.get("relationship") or [] if isinstance(x, dict)
                     and x.get("text")]
-    gender = r.get("gender", "unknown")
     data = {
-        "mrn": _text(mrns[0]["value"]), "given_name": _text(given[0] if isinstance(given, list) else ""),
-        "family_name": _text(name.get("family")), "date_of_birth": r.get("birthDate", ""),
-        "sex_at_birth": GENDER_TO_SEX.get(gender, "unknown"), "status": "referred",
+        "mrn": mrn, "given_name": _text(given[0]) if given else "",
+        "family_name": _text(name.get("family")), "date_of_birth": _text(r.get("birthDate")),
+        "sex_at_birth": _sex_at_birth(r), "status": "referred",
         "phone": telecom.get("phone", ""), "email": telecom.get("email", ""),
         "address": _first_text(r.get("address")),
-        "emergency_contact_name": _text((contact.get("name") or {}).get("text")),
+        "emergency_contact_name": _text((contact.get("name") or {}).get("text"))
+        if isinstance(contact.get("name"), dict) else "",
         "emergency_contact_relationship": _text(relationship[0]) if relationship else "",
         "emergency_contact_phone": _first_text(contact.get("telecom"), "value"),
         "prescriber": "", "therapist": "",
     }
-    existing = scoping.for_clinic(Patient, clinic.pk).filter(mrn=data["mrn"]).first()
-    if existing is None:
+    existing = scoping.for_clinic(Patient, clinic.pk).filter(mrn=mrn).first()
+    if existing is not None:
+        # the same MRN is the same patient only if the name and birth date agree: another
+        # system's MRN may be someone else's here, and a changed patient is not overwritten
+        same = (existing.family_name.casefold() == data["family_name"].casefold()
+                and existing.given_name.casefold() == data["given_name"].casefold()
+                and existing.date_of_birth.isoformat() == data["date_of_birth"])
+        if not same:
+            where = "" if ours else " (sent as another system's MRN)"
+            issues.append((entry.at("identifier"), f"MRN {mrn[:32]}{where} is a patient here whose name or "
+                                                   "birth date differ: check the MRN; kapclinic does not "
+                                                   "change a patient's details by import"))
+            return
+    else:
         form = PatientForm({k: data[k] for k in EDITABLE_FIELDS}, clinic=clinic)
         if not form.is_valid():
             element = {"mrn": "identifier", "given_name": "name[0].given", "family_name": "name[0].family",
-                       "date_of_birth": "birthDate", "sex_at_birth": "gender", "phone": "telecom",
-                       "email": "telecom", "address": "address"}
+                       "date_of_birth": "birthDate", "phone": "telecom", "email": "telecom",
+                       "address": "address"}
             for name_, messages in form.errors.items():
                 issues.append((entry.at(element.get(name_, "contact")), " ".join(messages)))
             return
         data = {k: form.cleaned_data[k] for k in EDITABLE_FIELDS}
-    for key in (entry.full_url, f"Patient/{r.get('id')}" if r.get("id") else "", f"mrn:{data['mrn']}"):
+    for key in (entry.full_url, f"Patient/{r.get('id')}" if r.get("id") else "", f"mrn:{mrn}"):
         if key:
-            plan.patients[key] = (entry, data)
+            plan.patients[str(key)] = (entry, data)
 
 
 def _patient_key(entry: Entry, element: str, clinic, plan: Plan, issues: list) -> str | None:
     """The subject as a key of the plan's patients, or of a patient already in the clinic."""
     target = entry.resource.get(element) or {}
     reference = target.get("reference", "") if isinstance(target, dict) else ""
+    reference = reference if isinstance(reference, str) else ""
     if reference in plan.patients:
         return reference
     identifier = target.get("identifier") if isinstance(target, dict) else None
-    if isinstance(identifier, dict) and _text(identifier.get("value")):
+    if isinstance(identifier, dict) and _text(identifier.get("value")) and \
+            identifier.get("system") == mrn_system(clinic.slug):
         mrn = _text(identifier["value"])
         if f"mrn:{mrn}" in plan.patients or scoping.for_clinic(Patient, clinic.pk).filter(mrn=mrn).exists():
             return f"mrn:{mrn}"
     issues.append((entry.at(element), "names no patient of this Bundle or clinic: refer to a Patient "
-                                      "entry by its fullUrl, or by identifier (the MRN)"))
+                                      "entry by its fullUrl, or by identifier (the MRN, in system "
+                                      f"{mrn_system(clinic.slug)})"))
     return None
 
 
+def _codes(value: Any) -> list[dict[str, Any]]:
+    """The codings of a CodeableConcept, whatever was sent in its place."""
+    codings = value.get("coding") if isinstance(value, dict) else None
+    return [c for c in codings if isinstance(c, dict)] if isinstance(codings, list) else []
+
+
+def _status(value: Any) -> str:
+    return next((str(c.get("code")) for c in _codes(value) if c.get("code")), "")
+
+
 def _plan_condition(entry: Entry, clinic, plan: Plan, issues: list) -> None:
+    r = entry.resource
     key = _patient_key(entry, "subject", clinic, plan, issues)
-    codings = [c for c in (entry.resource.get("code") or {}).get("coding", []) if isinstance(c, dict)]
-    icd = next((c for c in codings if c.get("system") == ICD10CM), None)
+    icd = next((c for c in _codes(r.get("code")) if c.get("system") == ICD10CM), None)
     if icd is None:
         issues.append((entry.at("code.coding"), f"needs an ICD-10-CM code (system {ICD10CM})"))
         return
@@ -232,15 +294,30 @@ def _plan_condition(entry: Entry, clinic, plan: Plan, issues: list) -> None:
         issues.append((entry.at("code.coding"), f"'{_text(icd.get('code'))[:12]}' is not an ICD-10-CM "
                                                 "diagnosis code (a heading has codes below it)"))
         return
-    status = ((entry.resource.get("verificationStatus") or {}).get("coding") or [{}])[0].get("code")
-    if status == "entered-in-error":
-        return  # nothing to import: the sender withdrew it
-    resistant = any(isinstance(n, dict) and n.get("text") == TREATMENT_RESISTANT
-                    for n in entry.resource.get("note") or [])
+    # kapclinic's problem list holds current, confirmed diagnoses: anything else is refused by name,
+    # never stored as if it were one
+    verification = _status(r.get("verificationStatus"))
+    if verification not in ("", "confirmed"):
+        issues.append((entry.at("verificationStatus"), f"is {verification[:20]}: kapclinic records confirmed "
+                                                       "diagnoses only; leave this one out of the Bundle"))
+        return
+    clinical = _status(r.get("clinicalStatus"))
+    if clinical not in ("", "active", "recurrence", "relapse"):
+        issues.append((entry.at("clinicalStatus"), f"is {clinical[:20]}: kapclinic records current "
+                                                   "diagnoses only; leave this one out of the Bundle"))
+        return
+    notes = r.get("note") if isinstance(r.get("note"), list) else []
+    resistant = any(isinstance(n, dict) and n.get("text") == TREATMENT_RESISTANT for n in notes)
     if resistant and not found.code.startswith(("F32", "F33")):
         issues.append((entry.at("note"), "only a depression (F32, F33) can be treatment-resistant"))
         return
-    recorded = _moment(entry.resource.get("recordedDate"))
+    recorded = None
+    if r.get("recordedDate") is not None:
+        recorded = _moment(r.get("recordedDate"), dates=True)
+        if recorded is None or recorded > timezone.now():
+            issues.append((entry.at("recordedDate"), "is not a date or time that has passed "
+                                                     "(2026-11-30 or 2026-11-30T09:00:00Z)"))
+            return
     if key is not None:
         plan.conditions.append((entry, key, found.code, resistant, recorded))
 
@@ -262,19 +339,23 @@ def _plan_response(entry: Entry, clinic, plan: Plan, issues: list) -> None:
         issues.append((entry.at("status"), "only a completed questionnaire is imported"))
         return
     taken_at = _moment(r.get("authored"))
-    if taken_at is None:
-        issues.append((entry.at("authored"), "needs the date and time it was answered, with its zone "
-                                             "(2026-11-30T09:00:00Z)"))
+    if taken_at is None or taken_at > timezone.now() + CLOCK_SKEW:
+        issues.append((entry.at("authored"), "needs the date and time it was answered, with its zone, "
+                                             "not in the future (2026-11-30T09:00:00Z)"))
+        return
+    items = r.get("item") if isinstance(r.get("item"), list) else []
+    if not items:
+        issues.append((entry.at("item"), "holds no answers: there is nothing to score"))
         return
     answers: dict[str, int] = {}
-    for n, item in enumerate(r.get("item") or []):
+    for n, item in enumerate(items):
         at = f"item[{n}]"
         found = definition.item(str(item.get("linkId", ""))) if isinstance(item, dict) else None
         if found is None:
             issues.append((entry.at(f"{at}.linkId"), f"is not an item of {definition.short_name}"))
             continue
-        answer = (item.get("answer") or [{}])[0]
-        value = _answer_value(found, answer)
+        given = item.get("answer") if isinstance(item.get("answer"), list) else []
+        value = _answer_value(found, given[0]) if given and isinstance(given[0], dict) else None
         if value is None:
             issues.append((entry.at(f"{at}.answer[0]"), f"is not one of item {found.link_id}'s answers"))
             continue
@@ -283,11 +364,14 @@ def _plan_response(entry: Entry, clinic, plan: Plan, issues: list) -> None:
         plan.responses.append((entry, key, instrument, answers, taken_at))
 
 
-def _moment(text: Any) -> datetime | None:
-    """A FHIR dateTime with its zone, or None."""
+def _moment(text: Any, *, dates: bool = False) -> datetime | None:
+    """A FHIR dateTime with its zone (or, with ``dates``, a day: its start in UTC), or None."""
+    value = _text(text)
+    if dates and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        value += "T00:00:00+00:00"
     try:
-        moment = datetime.fromisoformat(_text(text).replace("Z", "+00:00"))
-    except ValueError:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
         return None
     return moment if moment.tzinfo is not None else None
 

@@ -22,6 +22,10 @@ from kapclinic.clinical.protocols import resolve as resolve_protocol
 from . import codes
 
 PATIENT_GENDER = {"female": "female", "male": "male", "intersex": "other", "unknown": "unknown"}
+# sex at birth in its own element (administrative gender is not it): US Core's birth sex
+# extension, whose codes are F, M and UNK (it has none for intersex: then it is left out)
+BIRTH_SEX = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex"
+BIRTH_SEX_CODES = {"female": "F", "male": "M", "unknown": "UNK"}
 # the sessions' states (clinical/sessions) as R4 Encounter statuses
 ENCOUNTER_STATUS = {"scheduled": "planned", "checked_in": "arrived", "cleared": "in-progress",
                     "dosing": "in-progress", "monitoring": "in-progress", "discharged": "finished",
@@ -97,6 +101,8 @@ def practitioner(user) -> dict[str, Any]:
 def patient(p, clinic_slug: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "resourceType": "Patient", "id": str(p.pk), "meta": _meta(p.updated_at),
+        **({"extension": [{"url": BIRTH_SEX, "valueCode": BIRTH_SEX_CODES[p.sex_at_birth]}]}
+           if p.sex_at_birth in BIRTH_SEX_CODES else {}),
         "identifier": [{"use": "usual", "type": {"coding": [
             {"system": codes.system("identifier_type"), "code": "MR", "display": "Medical record number"}]},
             "system": mrn_system(clinic_slug), "value": p.mrn}],
