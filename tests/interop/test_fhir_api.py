@@ -199,3 +199,46 @@ def test_a_monitors_reading_carries_the_mdc_code_it_was_sent_with(clinic_a, pres
     assert heart["code"]["coding"][0]["code"] == "8867-4"
     assert {"system": "urn:iso:std:iso:11073:10101", "code": "147842"} in heart["code"]["coding"]
     assert heart["device"]["display"]
+
+
+def test_malformed_ids_dates_and_cursors_find_nothing_or_are_a_400_never_a_server_error(fhir_as):
+    api = fhir_as("prescriber")
+    for path, params in (("/Patient", {"_id": "²"}), ("/Patient", {"_id": "9" * 30}),
+                         ("/Practitioner", {"_id": "²"}), ("/Observation", {"patient": "²"}),
+                         ("/Observation", {"_count": "²"}),
+                         ("/Observation", {"date": "9999-12-31"}), ("/Observation", {"date": "9999-12"}),
+                         ("/Condition", {"_lastUpdated": "0001-01-01T00:00:00+01:00"}),
+                         ("/Observation", {"_cursor": "W" * 5000}), ("/Patient/²/$everything", {}),
+                         ("/Patient/1/$everything", {"_since": "9999-12-31"}), ("/bulk/²", {})):
+        response = api.get(path, **params)
+        body = json.loads(response.content)
+        if response.status_code == 200:  # a search that matches nothing
+            assert body["resourceType"] == "Bundle" and body["entry"] == [], (path, params)
+        else:
+            assert response.status_code in (400, 404), (path, params, response.status_code)
+            assert body["resourceType"] == "OperationOutcome"
+
+
+def test_a_search_by_a_component_code_answers_at_once_with_nothing(fhir_as):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = fhir_as("nurse")
+    with CaptureQueriesContext(connection) as queries:
+        body = api.json("/Observation", code="http://loinc.org|8480-6", _count=1)
+    assert body["entry"] == [] and len(queries) < 30  # not a walk through every reading
+
+
+def test_an_identifier_of_another_system_matches_nobody(fhir_as, demo_patients):
+    api = fhir_as("nurse")
+    mrn = next(p.mrn for p in demo_patients if p.clinic.slug == "harbor")
+    assert len(api.json("/Patient", identifier=f"urn:kapclinic:clinic:harbor:mrn|{mrn}")["entry"]) == 1
+    assert api.json("/Patient", identifier=f"urn:kapclinic:clinic:cedar:mrn|{mrn}")["entry"] == []
+
+
+def test_portal_patients_are_not_practitioners(fhir_as, demo_patients):
+    from kapclinic.accounts.models import Membership
+
+    api = fhir_as("nurse")
+    portal = set(Membership.objects.filter(role="patient").values_list("user_id", flat=True))
+    assert portal and not portal & {int(p["id"]) for p in every(api, "/Practitioner", _count=500)}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, TooManyFieldsSent
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -29,7 +29,7 @@ from kapclinic.audit import trail
 from .fhir import capability
 from .fhir import resources as fhir
 from .fhir.outcome import error, fhir_response
-from .fhir.search import Cursor, Filter, SearchError, check_names, count_of, filter_for, page
+from .fhir.search import Cursor, Filter, SearchError, check_names, count_of, filter_for, number, page
 from .fhir.sources import ALL_TYPES, PATIENT_TYPES, SOURCES, Source, practitioners, questionnaires
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,8 @@ def fhir_view(view: Callable[..., HttpResponse] | None = None, *, methods: tuple
             return error(404, "not-found", "No such resource.")
         except SearchError as exc:
             return error(400, "invalid", str(exc), expression=exc.parameter)
+        except TooManyFieldsSent:
+            return error(400, "invalid", "The request has too many parameters: send fewer.")
         except Exception:
             log.exception("FHIR error on %s", request.path)
             return error(500, "exception", "Something went wrong on our side; quote request id "
@@ -153,14 +155,15 @@ def search(request: HttpRequest, resource: str) -> HttpResponse:
     if resource not in SOURCES:
         return fhir_response(_bundle(request, *_clinic_page(request, resource, params, count, cursor)))
     plan = []
+    own_system = fhir.mrn_system(request.membership.clinic.slug)
     for source in SOURCES[resource]:
         check(request, source.action)
-        plan.append((source, filter_for(source, params)))
+        plan.append((source, filter_for(source, params, own_system=own_system)))
     found = page(plan, request.membership.clinic_id, count, cursor)
     patient = params.get("patient") or params.get("subject")
     _audit_page(found.sent, (SOURCES[resource][0].record_type,
-                             int(patient[0].removeprefix("Patient/")) if patient and len(patient) == 1
-                             and patient[0].removeprefix("Patient/").isdigit() else None))
+                             number(patient[0].removeprefix("Patient/")) if patient and len(patient) == 1
+                             else None))
     return fhir_response(_bundle(request, found.resources, found.next))
 
 
@@ -198,7 +201,7 @@ def everything(request: HttpRequest, patient_id: str) -> HttpResponse:
         if name not in ("_count", "_cursor", "_since", "_type", "_format"):
             raise SearchError(name, f"'{name}' is not a parameter of $everything; use _count, _since "
                                     "or _type")
-    if not patient_id.isdigit() or len(patient_id) > 18:
+    if number(patient_id) is None:
         raise Http404
     from kapclinic.patients.models import Patient
 
@@ -251,7 +254,7 @@ def _clinic_page(request: HttpRequest, resource: str, params: dict[str, list[str
         check(request, Action.PATIENT_VIEW)
         users = practitioners(clinic.pk).filter(pk__gte=cursor.row)
         if wanted is not None:
-            users = users.filter(pk__in=[int(v) for v in wanted if v.isdigit()])
+            users = users.filter(pk__in=[n for n in map(number, wanted) if n is not None])
         rows = list(users[: count + 1])
         made = [fhir.practitioner(u) for u in rows[:count]]
         following = Cursor(0, rows[count].pk, 0) if len(rows) > count else None
@@ -321,7 +324,7 @@ def _own_export(request: HttpRequest, export_id: str):
 
     token = _token_of(request)
     check(request, Action.FHIR_BULK_EXPORT)
-    if not export_id.isdigit() or len(export_id) > 18:
+    if number(export_id) is None:
         raise Http404
     export = (BulkExport.objects.filter(pk=int(export_id), clinic_id=request.membership.clinic_id,
                                         token=token).first())

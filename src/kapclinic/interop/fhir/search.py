@@ -34,6 +34,15 @@ PARAMETERS = {
 PATIENT_RECORD = ("_id", "_lastUpdated", "patient", "subject", "date", "code")
 
 
+ID = re.compile(r"[0-9]{1,18}")
+MAX_BATCHES = 10  # reads of count + 1 rows a page may take before it answers with what it found
+
+
+def number(text: str) -> int | None:
+    """A record id as the database stores it, or None (digits only: "²" is a digit to Python)."""
+    return int(text) if isinstance(text, str) and ID.fullmatch(text) else None
+
+
 class SearchError(ValueError):
     """A parameter that cannot be used; ``parameter`` names it."""
 
@@ -62,7 +71,7 @@ def count_of(values: list[str]) -> int:
     if not values:
         return DEFAULT_COUNT
     text = values[-1].strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_COUNT:
+    if number(text) is None or not 1 <= int(text) <= MAX_COUNT:
         raise SearchError("_count", f"_count must be a whole number from 1 to {MAX_COUNT}, not '{text[:20]}'")
     return int(text)
 
@@ -83,11 +92,13 @@ class Cursor:
     @classmethod
     def decode(cls, text: str) -> Cursor:
         try:
+            if len(text) > 100:
+                raise ValueError
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
             source, row, skip = json.loads(raw)
             if not all(isinstance(v, int) and 0 <= v < 2**63 for v in (source, row, skip)):
                 raise ValueError
-        except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        except (ValueError, TypeError, RecursionError, binascii.Error, json.JSONDecodeError):
             raise SearchError("_cursor", "the page link is damaged: start the search again "
                                          "from its first page") from None
         return cls(source, row, skip)
@@ -128,8 +139,8 @@ def date_range(parameter: str, text: str) -> tuple[str, datetime, datetime]:
                                            + ("+00:00" if zone == "Z" else zone))
             start = stamp.astimezone(UTC)
             end = start + timedelta(seconds=1)
-    except ValueError:
-        raise SearchError(parameter, f"'{value}' is not a date that exists") from None
+    except (ValueError, OverflowError):
+        raise SearchError(parameter, f"'{value[:40]}' is not a date that exists (years 1 to 9998)") from None
     return prefix, start, end
 
 
@@ -189,7 +200,7 @@ def _token(text: str) -> tuple[str, str]:
 
 def patient_reference(parameter: str, text: str) -> int:
     value = text.removeprefix("Patient/")
-    if not value.isdigit() or len(value) > 18:
+    if number(value) is None:
         raise SearchError(parameter, f"'{text[:40]}' is not a patient reference: write Patient/123 or 123")
     return int(value)
 
@@ -217,8 +228,10 @@ class Filter:
         return True
 
 
-def filter_for(source: Source, params: dict[str, list[str]], *, patient_id: int | None = None) -> Filter:
-    """The query one source answers for these parameters (already checked by name)."""
+def filter_for(source: Source, params: dict[str, list[str]], *, patient_id: int | None = None,
+               own_system: str = "") -> Filter:
+    """The query one source answers for these parameters (already checked by name);
+    ``own_system``: the clinic's MRN system (an identifier of any other system matches nobody)."""
     query = Q()
     found = Filter(query)
     if patient_id is not None:
@@ -238,9 +251,10 @@ def filter_for(source: Source, params: dict[str, list[str]], *, patient_id: int 
         values = []
         for text in _values("identifier", params["identifier"]):
             system, value = _token(text)
-            if system and not system.startswith("urn:kapclinic:clinic:"):
-                return Filter(None)
-            values.append(value)
+            if not system or system == (own_system or system):
+                values.append(value)
+        if not values:
+            return Filter(None)
         query &= Q(mrn__in=values)
     for name, field in (("date", source.date), ("birthdate", source.date)):
         for text in params.get(name, []):
@@ -285,7 +299,11 @@ def page(plan: list[tuple[Source, Filter]], clinic_id: int, count: int, cursor: 
     out: list[dict[str, Any]] = []
     sent: list[tuple[Source, Any]] = []
     index, after, skip = cursor.source, cursor.row, cursor.skip
+    batches = 0
     while index < len(plan):
+        batches += 1
+        if batches > MAX_BATCHES:  # a page's cost is bounded: the rest is on the next page
+            return Page(out, sent, Cursor(index, after, skip))
         source, wanted = plan[index]
         if wanted.query is None:
             index, after, skip = index + 1, 0, 0

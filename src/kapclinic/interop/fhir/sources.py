@@ -9,6 +9,7 @@ per row). Lists always go through the clinic scoping layer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,10 @@ from . import resources as fhir
 Render = Callable[[list[Any]], list[list[dict[str, Any]]]]
 
 
+def _number(text: str) -> int | None:
+    return int(text) if re.fullmatch(r"[0-9]{1,18}", text or "") else None
+
+
 @dataclass(frozen=True)
 class Source:
     resource: str                   # the FHIR type it feeds
@@ -43,7 +48,7 @@ class Source:
     related: tuple[str, ...] = ()   # select_related
     scope: Callable[[QuerySet], QuerySet] = lambda rows: rows  # rows never sent (e.g. in error)
     codes: Callable[[str, str], Q | None] | None = None  # system, code -> rows that can match
-    ids: Callable[[str], Any] = field(default=lambda text: int(text) if text.isdigit() else None)
+    ids: Callable[[str], Any] = field(default=lambda text: _number(text))
 
     def rows(self, clinic_id: int) -> QuerySet:
         rows = scoping.for_clinic(self.model, clinic_id)
@@ -109,9 +114,11 @@ def _scores(rows: list[Response]) -> list[list[dict[str, Any]]]:
 def _vital_codes(system: str, code: str) -> Q | None:
     """The readings that can hold an observation with this code (a blood pressure panel, a
     component or a single vital)."""
-    fields = [name for name in fhir.VITAL_PARTS | {n: "bp" for n in fhir.BP_FIELDS}
+    # the codes of the observations themselves: a blood pressure's 8480-6 and 8462-4 are its
+    # components' (FHIR's component-code), so searching code for them finds nothing, at once
+    fields = [name for name in fhir.VITAL_PARTS
               if field_code(name)["code"] == code and (not system or field_code(name)["system"] == system)]
-    if code in ("85354-9",) and system in ("", "http://loinc.org"):
+    if code == "85354-9" and system in ("", "http://loinc.org"):
         fields = list(fhir.BP_FIELDS)
     if code == "2708-6" and system in ("", "http://loinc.org"):
         fields = ["spo2_pct"]
@@ -141,8 +148,7 @@ def _observation_id(prefix: str) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         if not text.startswith(prefix):
             return None
-        rest = text[len(prefix):].split("-", 1)[0]
-        return int(rest) if rest.isdigit() else None
+        return _number(text[len(prefix):].split("-", 1)[0])
     return parse
 
 
@@ -155,7 +161,9 @@ def _not_in_error(rows: QuerySet) -> QuerySet:
 
 
 def _clinic_users(clinic_id: int) -> QuerySet:
-    return User.objects.filter(memberships__clinic_id=clinic_id).distinct()
+    """The clinic's staff: everyone with a role in it but the patients using the portal."""
+    return User.objects.filter(memberships__clinic_id=clinic_id).exclude(
+        memberships__clinic_id=clinic_id, memberships__role="patient").distinct()
 
 
 SOURCES: dict[str, tuple[Source, ...]] = {
