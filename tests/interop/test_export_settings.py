@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 def form(version=1, **values):
-    return {"export_hours": 24, "k_anonymity": 5, "date_shift_days": 182, "version": version, **values}
+    return {"export_hours": 24, "k_anonymity": 5, "research_dates": "year", "date_shift_days": 182,
+            "version": version, **values}
 
 
 def test_the_admin_sets_k_and_the_change_is_audited_from_and_to(clinic_a, clinic_admin):

@@ -47,7 +47,7 @@ def test_the_data_set_holds_no_identifier_and_no_free_text(demo_patients, tmp_pa
 
 def test_each_patients_dates_are_shifted_by_one_secret_offset_so_intervals_stay_true(demo_patients, tmp_path):
     harbor = Clinic.objects.get(slug="harbor")
-    InteropSettings.objects.create(clinic=harbor, k_anonymity=1)  # nothing generalised: days kept
+    InteropSettings.objects.create(clinic=harbor, k_anonymity=1, research_dates="shifted")  # days kept
     rows = exported(harbor, tmp_path / "h.parquet")
     key = research.research_key()
     for patient in Patient.objects.filter(clinic=harbor):
@@ -74,7 +74,7 @@ def _row(patient: int, sex: str, age: int, day: date):
 def test_a_few_patients_who_stand_out_are_left_out_rather_than_coarsening_everyone():
     crowd = [_row(n, "female", 40 + n % 3, date(2026, 3, 1 + n % 5)) for n in range(30)]
     stands_out = [_row(99, "intersex", 52, date(2026, 3, 2))]
-    rows, report = research.deidentify(crowd + stands_out, k=5)
+    rows, report = research.deidentify(crowd + stands_out, k=5, dates="shifted")
     assert report.generalised == [] and report.dates_to == "day"  # 1 of 31 patients: within 5 %
     assert report.suppressed_rows == 1 and report.suppressed_patients == 1
     assert report.smallest_group == 6 and len(rows) == 30
@@ -83,7 +83,7 @@ def test_a_few_patients_who_stand_out_are_left_out_rather_than_coarsening_everyo
 def test_when_many_stand_out_ages_and_dates_are_generalised_step_by_step():
     # 20 patients, each first seen on a day of their own: no day or month holds 5 of them
     rows = [_row(n, "male", 30 + n % 4, date(2026, 1 + n % 12, 1 + n)) for n in range(20)]
-    kept, report = research.deidentify(rows, k=5)
+    kept, report = research.deidentify(rows, k=5, dates="shifted")
     assert report.dates_to == "year" and report.age_band_years == 20
     assert report.generalised == ["age bands widened to 20 years", "dates kept to the year"]
     assert report.suppressed_rows == 0 and report.smallest_group == 20
@@ -99,7 +99,26 @@ def test_the_export_is_never_refused_even_when_nothing_can_be_kept():
 def test_a_group_at_the_threshold_is_kept_as_it_is():
     rows, report = research.deidentify([_row(n, "male", 33, date(2026, 1, 5)) for n in range(5)], k=5)
     assert report.generalised == [] and report.suppressed_rows == 0 and report.smallest_group == 5
-    assert rows[0]["age_band"] == "30-34" and rows[0]["measured_on"] == "2026-01-05"
+    assert rows[0]["age_band"] == "30-34" and rows[0]["measured_on"] == "2026"  # Safe Harbor: the year
+
+
+def test_by_default_only_the_year_of_a_date_leaves_as_safe_harbor_allows(demo_patients, tmp_path):
+    harbor = Clinic.objects.get(slug="harbor")
+    InteropSettings.objects.create(clinic=harbor, k_anonymity=1)
+    rows = exported(harbor, tmp_path / "h.parquet")
+    assert rows and all(len(r["measured_on"]) == 4 for r in rows)
+
+
+def test_a_damaged_research_key_stops_the_export_instead_of_weakening_the_pseudonyms(demo_patients, tmp_path):
+    research.research_key()
+    key_file = research.Path(research.settings.DATA_DIR) / "research.key"
+    good = key_file.read_text()
+    key_file.write_text("")
+    try:
+        with pytest.raises(research.ResearchKeyDamaged):
+            research.export(Clinic.objects.get(slug="harbor"), tmp_path / "h.csv")
+    finally:
+        key_file.write_text(good)
 
 
 def test_every_column_has_its_meaning_and_de_identification_in_the_dictionary(demo_patients, tmp_path):

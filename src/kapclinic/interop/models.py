@@ -23,7 +23,14 @@ K_ANONYMITY_BOUNDS = (2, 100)
 # [policy: labelled default] Each patient's dates are shifted by a secret offset within this many
 # days either way. The reference is silent: half a year by default, a clinic setting.
 DATE_SHIFT_DAYS_DEFAULT = 182
-DATE_SHIFT_DAYS_BOUNDS = (1, 366)
+DATE_SHIFT_DAYS_BOUNDS = (30, 366)
+
+
+class ResearchDates(models.TextChoices):
+    # Safe Harbor keeps no date element but the year (clinical.md 7, item 3): the default
+    YEAR = "year", "The year only (HIPAA Safe Harbor)"
+    # shifted days keep intervals exact; beyond Safe Harbor, so only with an expert determination
+    SHIFTED = "shifted", "Shifted days (only with an expert determination on file)"
 
 
 class InteropSettings(models.Model):
@@ -45,10 +52,16 @@ class InteropSettings(models.Model):
         validators=[MinValueValidator(DATE_SHIFT_DAYS_BOUNDS[0]),
                     MaxValueValidator(DATE_SHIFT_DAYS_BOUNDS[1])],
         help_text="A secret offset per patient, either way (182 by default).")
+    research_dates = models.CharField(
+        "Dates in the research data set", max_length=10, choices=ResearchDates.choices,
+        default=ResearchDates.YEAR,
+        help_text="Safe Harbor allows only the year of a date. Keep shifted days only if an expert "
+                  "has determined the data set is de-identified with them.")
     version = models.PositiveIntegerField(default=1)
 
     clinic_path = "clinic"
-    FIELD_CLASSES = classify(none=("id", "clinic", "export_hours", "k_anonymity", "date_shift_days",
+    FIELD_CLASSES = classify(coded=("research_dates",),
+                             none=("id", "clinic", "export_hours", "k_anonymity", "date_shift_days",
                                    "version"))
 
     def __str__(self) -> str:

@@ -7,7 +7,8 @@ What leaves, and how (the data dictionary written with every export says the sam
 - the patient is a pseudonym keyed by the clinic's research key (a re-identification code as
   164.514(c) allows: not derived from anything about the person, the key never leaves);
 - dates are shifted per patient by a secret offset (the same for all of a patient's rows, so
-  intervals stay true), and ages over 89 are one group, "90+";
+  intervals stay true) and kept to the year, as Safe Harbor allows; a clinic with an expert
+  determination on file may keep the shifted days. Ages over 89 are one group, "90+";
 - the quasi-identifiers of each patient (sex at birth, condition group, age band and shifted date
   at their first measure) are checked: where fewer patients than the clinic's threshold (k, 5 by
   default) share a combination, the whole export is generalised a step (wider age bands, dates to
@@ -23,6 +24,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable
@@ -43,7 +45,10 @@ from kapclinic.treatment.models import Administration
 from .models import InteropSettings
 
 # the steps of generalisation: (age band in years, date kept to)
-LEVELS = ((5, "day"), (10, "month"), (20, "year"), (20, "none"))
+LEVELS = {  # by the clinic's choice of dates
+    "year": ((5, "year"), (10, "year"), (20, "year"), (20, "none")),
+    "shifted": ((5, "day"), (10, "month"), (20, "year"), (20, "none")),
+}
 # [policy: labelled default] A step of generalisation is enough when the patients it would still
 # have to leave out are at most this share of all (suppressing a few outliers beats coarsening
 # everyone's ages and dates). The reference is silent: 5 %.
@@ -64,8 +69,8 @@ COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("condition_group", "string", "The group of the patient's first active diagnosis (ICD-10-CM "
                                   "chapter groups: depression, anxiety, ptsd, ...); empty if none.",
      "Quasi-identifier. The code itself is not exported."),
-    ("measured_on", "string", "The day of the measure (YYYY-MM-DD), or its month (YYYY-MM) or year "
-                              "(YYYY) when generalised; empty when dates had to be left out.",
+    ("measured_on", "string", "The year of the measure (YYYY; the clinic may keep shifted days, "
+                              "YYYY-MM-DD, or months, YYYY-MM); empty when dates had to be left out.",
      "Shifted by the patient's secret offset (the same for all their rows: intervals stay true). "
      "Quasi-identifier (the date of the patient's first measure)."),
     ("instrument", "string", "The questionnaire (phq9, gad7, madrs, ...).", "Coded."),
@@ -110,15 +115,34 @@ class Report:
 # --- keys and pseudonyms -----------------------------------------------------------------------
 
 
+class ResearchKeyDamaged(RuntimeError):
+    pass
+
+
 def research_key() -> bytes:
-    """The installation's research key: made once, kept in the data folder (never exported)."""
+    """The installation's research key: made once, kept in the data folder (never exported).
+    Written whole under another name and linked into place, so no reader ever sees it half
+    made; a key that is not 32 bytes is refused (an empty one would make pseudonyms guessable)."""
     path = Path(settings.DATA_DIR) / "research.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        partial = path.with_name(f"research.key.{secrets.token_hex(8)}")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32))
-    return bytes.fromhex(path.read_text().strip())
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(partial, path)  # fails if another process made it first: theirs is kept
+        except FileExistsError:
+            pass
+        finally:
+            partial.unlink()
+    text = path.read_text().strip()
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise ResearchKeyDamaged(f"{path} is not a research key (64 hexadecimal characters): restore it "
+                                 "from its backup; the pseudonyms of every export depend on it")
+    return bytes.fromhex(text)
 
 
 def _keyed(key: bytes, text: str) -> str:
@@ -253,14 +277,15 @@ def _quasi(first: _Row, width: int, to: str) -> tuple:
             _date_text(first.shifted, to))
 
 
-def deidentify(rows: list[_Row], k: int) -> tuple[list[dict[str, Any]], Report]:
+def deidentify(rows: list[_Row], k: int, dates: str = "year") -> tuple[list[dict[str, Any]], Report]:
     """The rows to export and what was done: each patient is one member of the group of their
     quasi-identifiers (sex, age band and date at their first measure, condition group); the first
     step at which the patients of groups smaller than ``k`` are at most SUPPRESSION_LIMIT of all
     is used (else the last), and those patients are left out."""
     firsts = _firsts(rows)
     report = Report(k=k, patients=len(firsts))
-    for width, to in LEVELS:
+    steps = LEVELS[dates]
+    for width, to in steps:
         group_of = {pk: _quasi(first, width, to) for pk, first in firsts.items()}
         sizes: dict[tuple, int] = defaultdict(int)
         for group in group_of.values():
@@ -269,9 +294,10 @@ def deidentify(rows: list[_Row], k: int) -> tuple[list[dict[str, Any]], Report]:
         if outliers <= SUPPRESSION_LIMIT * len(firsts):
             break
     report.age_band_years, report.dates_to = width, to
-    if (width, to) != LEVELS[0]:
-        report.generalised = [f"age bands widened to {width} years",
-                              "dates left out" if to == "none" else f"dates kept to the {to}"]
+    if (width, to) != steps[0]:
+        report.generalised = [f"age bands widened to {width} years"]
+        if to != steps[0][1]:
+            report.generalised.append("dates left out" if to == "none" else f"dates kept to the {to}")
     left_out = {pk for pk, group in group_of.items() if sizes[group] < k}
     kept = [row for row in rows if row.patient_pk not in left_out]
     report.suppressed_rows = len(rows) - len(kept)
@@ -290,7 +316,8 @@ def export(clinic, out: Path) -> Report:
     """Write the data set (Parquet for .parquet, CSV for .csv), its data dictionary
     (<name>.dictionary.csv) and its report (<name>.report.json) next to it."""
     chosen = scoping.clinic_settings(InteropSettings, clinic.pk)
-    rows, report = deidentify(_rows(clinic, research_key(), chosen.date_shift_days), chosen.k_anonymity)
+    rows, report = deidentify(_rows(clinic, research_key(), chosen.date_shift_days), chosen.k_anonymity,
+                              chosen.research_dates)
     names = [name for name, *_ in COLUMNS]
     if out.suffix == ".parquet":
         _parquet(rows, names, out)

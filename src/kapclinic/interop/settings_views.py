@@ -19,7 +19,7 @@ from kapclinic.platform.idempotency import one_time_form
 
 from .models import InteropSettings
 
-FIELDS = ("export_hours", "k_anonymity", "date_shift_days")
+FIELDS = ("export_hours", "k_anonymity", "research_dates", "date_shift_days")
 
 
 class ExportSettingsForm(forms.ModelForm):
