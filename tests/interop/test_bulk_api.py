@@ -104,3 +104,30 @@ def test_an_export_is_audited_with_the_patients_whose_records_left(fhir_as, demo
     assert entries.filter(action="create", object_type="bulk_export", actor_id=api.user.pk).exists()
     assert entries.filter(action="export", object_type="patient").count() == len(
         {p.pk for p in demo_patients if p.clinic_id == demo_patients[0].clinic_id})
+
+
+def test_an_export_cancelled_while_it_runs_is_not_served_afterwards(fhir_as, demo_patients, monkeypatch):
+    api = fhir_as("prescriber")
+    status_url = kick_off(api, _type="Patient")["Content-Location"]
+    export = BulkExport.objects.get()
+    real_write = jobs.bulk.write
+
+    def cancelled_meanwhile(*args, **kwargs):
+        manifest = real_write(*args, **kwargs)
+        jobs.delete_files(BulkExport.objects.get(pk=export.pk), "deleted by the client")  # the DELETE
+        return manifest
+
+    monkeypatch.setattr(jobs.bulk, "write", cancelled_meanwhile)
+    jobs.run(export.pk)
+    assert BulkExport.objects.get(pk=export.pk).state == ExportState.DELETED
+    assert not jobs.folder_of(export).exists()
+    assert poll(api, status_url).status_code == 404
+
+
+def test_a_clinic_may_have_two_exports_waiting_at_once_not_more(fhir_as):
+    api = fhir_as("prescriber")
+    assert kick_off(api, _type="Patient").status_code == 202
+    assert kick_off(api, _type="Condition").status_code == 202
+    third = kick_off(api, _type="Encounter")
+    assert third.status_code == 429 and third["Retry-After"] == "60"
+    assert BulkExport.objects.count() == 2

@@ -30,6 +30,12 @@ from .models import BulkExport, ExportState, InteropSettings
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 1.0  # seconds between progress notes in the database
 STALE_AFTER = timedelta(hours=6)  # a running export with no word for this long has died
+NOT_STARTED_AFTER = timedelta(minutes=1)  # a waiting export the worker starts a process for
+MAX_ACTIVE = 2  # exports of one clinic waiting or running at once (each reads the whole clinic)
+
+
+class TooManyExports(Exception):
+    pass
 
 
 def folder_of(export: BulkExport) -> Path:
@@ -40,12 +46,15 @@ def kick_off(*, clinic, by, token, types: tuple[str, ...], since: datetime | Non
              request: str) -> BulkExport:
     """The export of this request: a new one, or the one this token already asked for with the
     same request and still waiting or running (a retried kick-off starts nothing twice)."""
+    request = request[:2000]
     with transaction.atomic():
-        same = (BulkExport.objects.select_for_update()
-                .filter(clinic=clinic, token=token, request=request,
-                        state__in=(ExportState.QUEUED, ExportState.RUNNING)).first())
+        active = BulkExport.objects.select_for_update().filter(
+            clinic=clinic, state__in=(ExportState.QUEUED, ExportState.RUNNING))
+        same = active.filter(token=token, request=request).first()
         if same is not None:
             return same
+        if active.count() >= MAX_ACTIVE:
+            raise TooManyExports
         export = BulkExport.objects.create(clinic=clinic, requested_by=by, token=token, request=request,
                                            types=list(types), since=since)
         trail.record("create", object_type="bulk_export", object_id=export.pk, clinic_id=clinic.pk,
@@ -58,11 +67,13 @@ def start(export_id: int) -> None:
     """Run the export in a process of its own, unless the settings leave it to the worker."""
     if settings.KAPCLINIC_EXPORT_RUNNER != "process":
         return
+    logs = Path(settings.DATA_DIR) / "exports"
     try:
-        subprocess.Popen(  # noqa: S603 (our own command, fixed arguments)
-            [sys.executable, "-m", "kapclinic.cli", "fhir", "run-export", str(export_id)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+        logs.mkdir(parents=True, exist_ok=True)
+        with open(logs / "run-export.log", "ab") as log_file:  # what the process says, for support
+            subprocess.Popen(  # noqa: S603 (our own command, fixed arguments)
+                [sys.executable, "-m", "kapclinic.cli", "fhir", "run-export", str(export_id)],
+                stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True)
     except OSError:
         log.exception("bulk export %s: could not start its process; the worker will run it", export_id)
 
@@ -82,7 +93,8 @@ def run(export_id: int) -> bool:
         written[resource] = written.get(resource, 0) + n
         if time.monotonic() - last[0] >= PROGRESS_EVERY:
             last[0] = time.monotonic()
-            BulkExport.objects.filter(pk=export.pk).update(progress=dict(written))
+            BulkExport.objects.filter(pk=export.pk, state=ExportState.RUNNING).update(
+                progress=dict(written))
 
     base = export.request.split("/$export", 1)[0].split("/Group/", 1)[0]
     try:
@@ -94,16 +106,18 @@ def run(export_id: int) -> bool:
     except Exception as exc:  # the client is told it failed; the details stay in the log
         log.exception("bulk export %s failed", export.pk)
         shutil.rmtree(folder, ignore_errors=True)
-        BulkExport.objects.filter(pk=export.pk).update(
+        BulkExport.objects.filter(pk=export.pk, state=ExportState.RUNNING).update(
             state=ExportState.FAILED, finished_at=timezone.now(),
             error=f"The export stopped ({type(exc).__name__}); ask for it again.")
         return True
     hours = scoping.clinic_settings(InteropSettings, export.clinic_id).export_hours
     finished = timezone.now()
-    BulkExport.objects.filter(pk=export.pk).update(
+    done = BulkExport.objects.filter(pk=export.pk, state=ExportState.RUNNING).update(
         state=ExportState.DONE, manifest=manifest, progress=dict(written) | {
             entry["type"]: entry["count"] for entry in manifest["output"]},
         finished_at=finished, expires_at=finished + timedelta(hours=hours))
+    if not done:  # cancelled while it ran: what it wrote goes too
+        shutil.rmtree(folder, ignore_errors=True)
     return True
 
 
@@ -124,9 +138,17 @@ def worker_step(clinic_id: int | None, now: datetime) -> int:
             state=ExportState.FAILED, finished_at=now, error="The export stopped; ask for it again.")
         shutil.rmtree(folder_of(export), ignore_errors=True)
         done += 1
-    waiting = exports.filter(state=ExportState.QUEUED).order_by("pk").values_list("pk", flat=True)
-    for export_id in waiting:
-        done += run(export_id)
+    waiting = exports.filter(state=ExportState.QUEUED).order_by("pk")
+    if settings.KAPCLINIC_EXPORT_RUNNER == "process":
+        # an export whose process never started: start one (never run it here, where it would hold
+        # up the alerts and messages of the worker's pass)
+        for export_id in waiting.filter(created_at__lt=now - NOT_STARTED_AFTER).values_list("pk",
+                                                                                           flat=True):
+            start(export_id)
+            done += 1
+    else:
+        for export_id in waiting.values_list("pk", flat=True):
+            done += run(export_id)
     for export in exports.filter(state=ExportState.DONE, expires_at__lt=now):
         delete_files(export, "kept for the clinic's set time")
         done += 1

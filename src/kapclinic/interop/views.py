@@ -312,8 +312,13 @@ def export_kickoff(request: HttpRequest, group_id: str = "") -> HttpResponse:
     from .fhir.search import date_range
 
     since = date_range("_since", params["_since"][-1])[1] if params.get("_since") else None
-    export = jobs.kick_off(clinic=clinic, by=request.user, token=token, types=types, since=since,
-                           request=request.build_absolute_uri())
+    try:
+        export = jobs.kick_off(clinic=clinic, by=request.user, token=token, types=types, since=since,
+                               request=request.build_absolute_uri())
+    except jobs.TooManyExports:
+        return error(429, "throttled", f"{jobs.MAX_ACTIVE} exports of this clinic are already waiting or "
+                                       "running: wait for one to finish (or cancel it), then ask again.",
+                     Retry_After="60")
     response = HttpResponse(status=202)
     response["Content-Location"] = f"{_base(request)}/bulk/{export.pk}"
     return response
@@ -374,11 +379,12 @@ def export_file(request: HttpRequest, export_id: str, filename: str) -> HttpResp
 
     export = _own_export(request, export_id)
     names = {Path(entry["url"]).name for entry in (export.manifest or {}).get("output", [])}
-    if export.state != ExportState.DONE or filename not in names:
+    path = folder_of(export) / filename
+    if export.state != ExportState.DONE or filename not in names or not path.exists():
         raise Http404
     trail.record("read", object_type="bulk_export", object_id=export.pk, clinic_id=export.clinic_id,
                  detail={"file": filename})
-    return StreamingHttpResponse(file_chunks(folder_of(export) / filename), content_type=NDJSON)
+    return StreamingHttpResponse(file_chunks(path), content_type=NDJSON)
 
 
 # --- import --------------------------------------------------------------------------------------
