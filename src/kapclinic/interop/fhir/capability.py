@@ -40,5 +40,9 @@ def statement(base: str) -> dict[str, Any]:
             "security": {"cors": False, "description": "An API token of the clinic (Authorization: Bearer), "
                                                        "or a logged-in session; reads need the read scope."},
             "resource": resources,
+            "interaction": [{"code": "transaction", "documentation": "Patient, Condition and "
+                             "QuestionnaireResponse, all or nothing (a write token)"}],
+            "operation": [{"name": "export",
+                           "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}],
         }],
     }

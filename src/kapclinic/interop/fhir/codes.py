@@ -64,3 +64,8 @@ def score_unit() -> dict[str, str]:
 
 def category(code: str, display: str) -> list[dict[str, Any]]:
     return [{"coding": [{"system": system("observation_category"), "code": code, "display": display}]}]
+
+
+def snomed_withheld(icd_code: str) -> bool:
+    """ICD-10-CM codes whose group's SNOMED CT concept would overstate them."""
+    return icd_code in _data()["snomed_not_sent_for"]["codes"]

@@ -143,8 +143,9 @@ def condition(c) -> dict[str, Any]:
     coded = [{"system": c.code_system, "code": c.code, "display": c.display}]
     found = diagnoses().get(c.code)
     group = next((g for g in diagnoses().groups if found is not None and g.id == found.group), None)
-    if group is not None and group.snomed and not group.snomed_unverified:
-        coded.append({"system": codes.system("snomed"), "code": group.snomed, "display": group.label})
+    verified = group is not None and group.snomed and not group.snomed_unverified
+    if verified and not codes.snomed_withheld(c.code):  # (the group's label is no SNOMED display)
+        coded.append({"system": codes.system("snomed"), "code": group.snomed})
     out: dict[str, Any] = {
         "resourceType": "Condition", "id": str(c.pk),
         "meta": _meta(_latest(c.recorded_at, c.entered_in_error_at)),
