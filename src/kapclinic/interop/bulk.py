@@ -1,8 +1,8 @@
 """FHIR Bulk Data export of a clinic: one NDJSON file per resource type and a manifest.
 
-Streams: rows are read in chunks of ``CHUNK`` by primary key (keyset, so a chunk costs the same
-at row 10 and at row 10 million) and each resource is written as soon as it is made, so memory
-stays flat however large the clinic. Each file is written under a temporary name and renamed
+Streams: rows are read from one query in chunks of ``CHUNK`` (a server-side cursor on PostgreSQL)
+and each resource is written as soon as it is made, so memory stays flat however large the
+clinic. Each file is written under a temporary name and renamed
 when complete: a file in the folder is never half-written. The export is in the audit trail:
 one entry for the export (types, counts, since) and one per patient whose records left.
 """
@@ -61,16 +61,19 @@ def check_types(text: str) -> tuple[str, ...]:
 
 
 def _rows(source: Source, clinic_id: int, since: datetime | None) -> Iterator[list[Any]]:
+    """The source's rows in chunks, in id order, from one query read as it goes (a server-side
+    cursor on PostgreSQL), so memory holds a chunk at a time."""
     rows = source.rows(clinic_id)
     if since is not None:
         rows = rows.filter(since_q(source, since))
-    after = 0
-    while True:
-        chunk = list(rows.filter(pk__gt=after).order_by("pk")[:CHUNK])
-        if not chunk:
-            return
+    chunk: list[Any] = []
+    for row in rows.order_by("pk").iterator(chunk_size=CHUNK):
+        chunk.append(row)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
         yield chunk
-        after = chunk[-1].pk
 
 
 def resources_of(export: Export, resource: str) -> Iterator[dict[str, Any]]:
