@@ -242,3 +242,9 @@ def test_portal_patients_are_not_practitioners(fhir_as, demo_patients):
     api = fhir_as("nurse")
     portal = set(Membership.objects.filter(role="patient").values_list("user_id", flat=True))
     assert portal and not portal & {int(p["id"]) for p in every(api, "/Practitioner", _count=500)}
+
+
+def test_a_nul_character_in_a_parameter_is_a_400(fhir_as):
+    response = fhir_as("nurse").get("/Patient", identifier="a\x00b")
+    assert response.status_code == 400
+    assert json.loads(response.content)["issue"][0]["expression"] == ["identifier"]

@@ -203,3 +203,28 @@ def test_elements_of_the_wrong_shape_are_refused_not_a_server_error(fhir_as):
         answer = post(api, {"resourceType": "Bundle", "type": "transaction",
                             "entry": [{"resource": resource, "request": "x"}]})
         assert answer.status_code == 422, (resource, answer.content[:300])
+
+
+def test_the_same_mrn_twice_in_a_bundle_is_refused_not_merged(fhir_as):
+    api = fhir_as("prescriber", scope="write")
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:a", "resource": _patient("TWICE-1", "Ada", "Lovelace", "1985-12-10")},
+        {"fullUrl": "urn:uuid:b", "resource": _patient("TWICE-1", "Grace", "Hopper", "1976-12-09")}]}
+    answer = post(api, bundle)
+    assert answer.status_code == 422
+    assert json.loads(answer.content)["issue"][0]["expression"] == ["Bundle.entry[1].resource.identifier"]
+    assert not Patient.objects.filter(mrn="TWICE-1").exists()
+
+
+def test_a_withdrawn_diagnosis_is_left_out_and_the_rest_imported(fhir_as):
+    api = fhir_as("prescriber", scope="write")
+    ver = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:p", "resource": _patient("NEW-12", "Meitner", "Lise", "1978-11-07")},
+        {"resource": _condition("F43.10", verificationStatus={"coding": [{"system": ver,
+                                                                          "code": "entered-in-error"}]})},
+        {"resource": _condition("F41.1", recordedDate="2024-05")}]}
+    assert post(api, bundle).status_code == 200
+    conditions = Condition.objects.filter(patient__mrn="NEW-12")
+    assert [c.code for c in conditions] == ["F41.1"]
+    assert conditions[0].recorded_at.date().isoformat() == "2024-05-01"  # a month: its first day

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kapclinic.accounts import scoping
+from kapclinic.accounts.models import Clinic
 from kapclinic.audit import trail
 
 from . import bulk
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY = 1.0  # seconds between progress notes in the database
 STALE_AFTER = timedelta(hours=6)  # a running export with no word for this long has died
 NOT_STARTED_AFTER = timedelta(minutes=1)  # a waiting export the worker starts a process for
+NEVER_STARTED_AFTER = timedelta(minutes=15)  # a waiting export no process took: failed, its slot freed
 MAX_ACTIVE = 2  # exports of one clinic waiting or running at once (each reads the whole clinic)
 
 
@@ -48,7 +50,9 @@ def kick_off(*, clinic, by, token, types: tuple[str, ...], since: datetime | Non
     same request and still waiting or running (a retried kick-off starts nothing twice)."""
     request = request[:2000]
     with transaction.atomic():
-        active = BulkExport.objects.select_for_update().filter(
+        # the clinic's row locked first: two kick-offs at once cannot both pass the limit
+        Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
+        active = BulkExport.objects.filter(
             clinic=clinic, state__in=(ExportState.QUEUED, ExportState.RUNNING))
         same = active.filter(token=token, request=request).first()
         if same is not None:
@@ -75,7 +79,7 @@ def start(export_id: int) -> None:
                 [sys.executable, "-m", "kapclinic.cli", "fhir", "run-export", str(export_id)],
                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True)
     except OSError:
-        log.exception("bulk export %s: could not start its process; the worker will run it", export_id)
+        log.exception("bulk export %s: could not start its process; the worker will try again", export_id)
 
 
 def run(export_id: int) -> bool:
@@ -134,12 +138,18 @@ def worker_step(clinic_id: int | None, now: datetime) -> int:
     done = 0
     exports = scoping.for_clinic(BulkExport, clinic_id)
     for export in exports.filter(state=ExportState.RUNNING, started_at__lt=now - STALE_AFTER):
-        BulkExport.objects.filter(pk=export.pk, state=ExportState.RUNNING).update(
-            state=ExportState.FAILED, finished_at=now, error="The export stopped; ask for it again.")
-        shutil.rmtree(folder_of(export), ignore_errors=True)
-        done += 1
+        if BulkExport.objects.filter(pk=export.pk, state=ExportState.RUNNING).update(
+                state=ExportState.FAILED, finished_at=now, error="The export stopped; ask for it again."):
+            shutil.rmtree(folder_of(export), ignore_errors=True)
+            done += 1
     waiting = exports.filter(state=ExportState.QUEUED).order_by("pk")
     if settings.KAPCLINIC_EXPORT_RUNNER == "process":
+        # an export no process took in a quarter of an hour will not be: failed, so the client asks
+        # again and the clinic's slot is free
+        for export in waiting.filter(created_at__lt=now - NEVER_STARTED_AFTER):
+            done += BulkExport.objects.filter(pk=export.pk, state=ExportState.QUEUED).update(
+                state=ExportState.FAILED, finished_at=now,
+                error="The export could not be started; ask again.")
         # an export whose process never started: start one (never run it here, where it would hold
         # up the alerts and messages of the worker's pass)
         for export_id in waiting.filter(created_at__lt=now - NOT_STARTED_AFTER).values_list("pk",

@@ -54,6 +54,7 @@ LEVELS = {  # by the clinic's choice of dates
 # everyone's ages and dates). The reference is silent: 5 %.
 SUPPRESSION_LIMIT = 0.05
 OLDEST = 90  # Safe Harbor: every age over 89 is one group (clinical.md 7, item 3)
+MIN_SHIFT_DAYS = 30  # a patient's dates move at least this far (the setting's lower bound too)
 
 COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("clinic", "string", "The clinic, as a pseudonym: the same in every export of that clinic.",
@@ -154,9 +155,12 @@ def pseudonym(key: bytes, kind: str, pk: int) -> str:
 
 
 def date_offset(key: bytes, patient_pk: int, days: int) -> timedelta:
-    """The patient's secret shift, within ±``days``, never zero."""
-    value = int(_keyed(key, f"shift:{patient_pk}")[:8], 16) % (2 * days) - days
-    return timedelta(days=value if value else days)
+    """The patient's secret shift: at least MIN_SHIFT_DAYS (or ``days`` if smaller) and at most
+    ``days``, either way."""
+    drawn = int(_keyed(key, f"shift:{patient_pk}")[:12], 16)
+    least = min(MIN_SHIFT_DAYS, days)
+    size = least + drawn % (days - least + 1)
+    return timedelta(days=size if drawn >> 40 & 1 else -size)
 
 
 # --- the rows ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -59,7 +60,12 @@ def research_make(request: HttpRequest) -> HttpResponse:
         kind = "parquet"
     folder = folder_of(clinic.pk)
     folder.mkdir(parents=True, exist_ok=True)
-    report = research.export(clinic, folder / f"data.{kind}")
+    try:
+        report = research.export(clinic, folder / f"data.{kind}")
+    except research.ResearchKeyDamaged:
+        messages.error(request, "The installation's research key is damaged, so no data set was made: "
+                                "ask the clinic's administrator to restore it from its backup.")
+        return redirect("research")
     (folder / f"data.{'csv' if kind == 'parquet' else 'parquet'}").unlink(missing_ok=True)
     trail.record("export", object_type="research_export", object_id=clinic.slug, clinic_id=clinic.pk,
                  detail={"format": kind, **{k: report.as_dict()[k] for k in (

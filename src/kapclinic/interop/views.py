@@ -104,11 +104,19 @@ def _base(request: HttpRequest) -> str:
 
 def _params(request: HttpRequest, resource: str) -> dict[str, list[str]]:
     params = {name: request.GET.getlist(name) for name in request.GET}
+    _no_nul(params)
     check_names(resource, list(params))
     wanted = (params.get("_format") or [""])[-1]
     if wanted and "json" not in wanted:
         raise SearchError("_format", "kapclinic answers FHIR in JSON only: use _format=json")
     return params
+
+
+def _no_nul(params: dict[str, list[str]]) -> None:
+    """A NUL character no database stores (PostgreSQL refuses it): a 400 naming the parameter."""
+    for name, values in params.items():
+        if "\x00" in name or any("\x00" in v for v in values):
+            raise SearchError(name.replace("\x00", "")[:40] or "?", "holds a NUL character: remove it")
 
 
 def _bundle(request: HttpRequest, resources: list[dict[str, Any]], next_cursor: Cursor | None) -> dict:
@@ -197,6 +205,7 @@ def read(request: HttpRequest, resource: str, resource_id: str) -> HttpResponse:
 def everything(request: HttpRequest, patient_id: str) -> HttpResponse:
     """Everything kapclinic holds on one patient that the caller may read, in pages."""
     params = {name: request.GET.getlist(name) for name in request.GET}
+    _no_nul(params)
     for name in params:
         if name not in ("_count", "_cursor", "_since", "_type", "_format"):
             raise SearchError(name, f"'{name}' is not a parameter of $everything; use _count, _since "

@@ -102,6 +102,8 @@ def entries_of(document: Any) -> list[Entry]:
 
 def read_file(text: str) -> Any:
     """A Bundle (JSON), or resources one per line (NDJSON), as entries_of reads them."""
+    if "\x00" in text or "\\u0000" in text:
+        raise Refusal([("Bundle", "the text holds a NUL character, which no FHIR value may hold")])
     try:
         whole = json.loads(text)
     except json.JSONDecodeError:
@@ -110,7 +112,7 @@ def read_file(text: str) -> Any:
         return whole if whole.get("resourceType") == "Bundle" else [whole]
     resources = []
     for number, line in enumerate(text.splitlines(), start=1):
-        if len(resources) >= MAX_ENTRIES:
+        if line.strip() and len(resources) >= MAX_ENTRIES:
             raise Refusal([(f"line {number}", f"the file holds more than {MAX_ENTRIES} resources: split "
                                               "it into several")])
         if line.strip():
@@ -205,6 +207,13 @@ def _plan_patient(entry: Entry, clinic, plan: Plan, issues: list) -> None:
                                                f"MR, or of kapclinic's MRN system {mrn_system(clinic.slug)}"))
         return
     mrn, ours = found
+    if "\x00" in mrn:
+        issues.append((entry.at("identifier"), "the MRN holds a NUL character: send it as plain text"))
+        return
+    if f"mrn:{mrn}" in plan.patients:
+        issues.append((entry.at("identifier"), f"MRN {mrn[:32]} is already a Patient of this Bundle: send "
+                                               "each patient once"))
+        return
     names = r.get("name") if isinstance(r.get("name"), list) else []
     name = names[0] if names and isinstance(names[0], dict) else {}
     given = name.get("given") if isinstance(name.get("given"), list) else []
@@ -297,6 +306,8 @@ def _plan_condition(entry: Entry, clinic, plan: Plan, issues: list) -> None:
     # kapclinic's problem list holds current, confirmed diagnoses: anything else is refused by name,
     # never stored as if it were one
     verification = _status(r.get("verificationStatus"))
+    if verification == "entered-in-error":
+        return  # withdrawn by its sender (kapclinic's own export sends these too): nothing to record
     if verification not in ("", "confirmed"):
         issues.append((entry.at("verificationStatus"), f"is {verification[:20]}: kapclinic records confirmed "
                                                        "diagnoses only; leave this one out of the Bundle"))
@@ -367,8 +378,8 @@ def _plan_response(entry: Entry, clinic, plan: Plan, issues: list) -> None:
 def _moment(text: Any, *, dates: bool = False) -> datetime | None:
     """A FHIR dateTime with its zone (or, with ``dates``, a day: its start in UTC), or None."""
     value = _text(text)
-    if dates and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        value += "T00:00:00+00:00"
+    if dates and re.fullmatch(r"\d{4}(-\d{2}){0,2}", value):  # a year, a month or a day: its start
+        value = (value + "-01-01"[len(value) - 4:]) + "T00:00:00+00:00"
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except (ValueError, OverflowError):

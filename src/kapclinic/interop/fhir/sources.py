@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from kapclinic.accounts import scoping
-from kapclinic.accounts.models import Clinic, User
+from kapclinic.accounts.models import Clinic, Membership, User
 from kapclinic.accounts.permissions import Action
 from kapclinic.clinical.monitoring.devices import field_code
 from kapclinic.measures.models import Response
@@ -162,8 +162,8 @@ def _not_in_error(rows: QuerySet) -> QuerySet:
 
 def _clinic_users(clinic_id: int) -> QuerySet:
     """The clinic's staff: everyone with a role in it but the patients using the portal."""
-    return User.objects.filter(memberships__clinic_id=clinic_id).exclude(
-        memberships__clinic_id=clinic_id, memberships__role="patient").distinct()
+    staff = Membership.objects.filter(clinic_id=clinic_id).exclude(role="patient")
+    return User.objects.filter(memberships__in=staff).distinct()
 
 
 SOURCES: dict[str, tuple[Source, ...]] = {
