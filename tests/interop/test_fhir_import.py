@@ -16,7 +16,7 @@ from tests import factories
 from tests.interop.conftest import Fhir
 from tests.interop.test_fhir_api import every
 
-IMPORTED = ("Patient", "Condition", "QuestionnaireResponse")
+IMPORTED = ("Patient", "Condition", "QuestionnaireResponse", "Observation")
 
 
 def post(api: Fhir, bundle: dict):
@@ -33,6 +33,9 @@ def transaction_of(resources: list[dict]) -> dict:
         for key in ("subject", "patient"):
             if key in made and made[key]["reference"].startswith("Patient/"):
                 made[key] = {"reference": f"urn:uuid:patient-{made[key]['reference'].split('/')[1]}"}
+        for derived in made.get("derivedFrom", []):  # a total points at its response's entry
+            kind, pk = derived["reference"].split("/")
+            derived["reference"] = f"urn:uuid:{kind.lower()}-{pk}"
         entries.append({"fullUrl": full_url, "resource": made,
                         "request": {"method": "POST", "url": made["resourceType"]}})
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
@@ -58,7 +61,7 @@ def comparable(made: dict) -> dict:
 def records_of(api: Fhir, patient_id: int) -> list[dict]:
     found = every(api, f"/Patient/{patient_id}/$everything", _count=200,
                   _type="Patient,Condition,QuestionnaireResponse,Observation")
-    return [r for r in found if r["resourceType"] in IMPORTED or r["id"].startswith("score-")]
+    return [r for r in found if r["resourceType"] != "Observation" or r["id"].startswith("score-")]
 
 
 def test_a_patients_records_exported_and_imported_elsewhere_export_the_same(fhir_as, demo_patients):
@@ -72,7 +75,9 @@ def test_a_patients_records_exported_and_imported_elsewhere_export_the_same(fhir
     assert answer.status_code == 200, answer.content[:600]
     body = json.loads(answer.content)
     assert body["type"] == "transaction-response"
-    assert {e["response"]["status"] for e in body["entry"]} == {"201 Created"}
+    statuses = {e["response"]["location"].split("/")[-2]: e["response"]["status"] for e in body["entry"]}
+    assert statuses["Patient"] == statuses["Condition"] == statuses["QuestionnaireResponse"] == "201 Created"
+    assert statuses["Observation"] == "200 OK"  # a total: kapclinic's own score of the answers, agreeing
     new_patient = Patient.objects.get(clinic=elsewhere)
     back = records_of(receiver, new_patient.pk)
     key = lambda r: (r["resourceType"], json.dumps(comparable(r), sort_keys=True))  # noqa: E731
@@ -107,9 +112,9 @@ def test_one_bad_entry_refuses_the_whole_bundle_naming_its_element(fhir_as, demo
     answer = post(api, bundle)
     assert answer.status_code == 422
     issues = json.loads(answer.content)["issue"]
-    assert [i["expression"][0] for i in issues] == ["Bundle.entry[2].resource.resourceType",
-                                                   "Bundle.entry[1].resource.code.coding"]
-    assert "F99.99" in issues[1]["diagnostics"]
+    assert [i["expression"][0] for i in issues] == ["Bundle.entry[1].resource.code.coding",
+                                                   "Bundle.entry[2].resource"]
+    assert "F99.99" in issues[0]["diagnostics"] and "questionnaire's total" in issues[1]["diagnostics"]
     assert Patient.objects.count() == before  # nothing half-written
 
 
@@ -228,3 +233,29 @@ def test_a_withdrawn_diagnosis_is_left_out_and_the_rest_imported(fhir_as):
     conditions = Condition.objects.filter(patient__mrn="NEW-12")
     assert [c.code for c in conditions] == ["F41.1"]
     assert conditions[0].recorded_at.date().isoformat() == "2024-05-01"  # a month: its first day
+
+
+def test_a_total_that_disagrees_with_the_answers_refuses_the_bundle(fhir_as, demo_patients):
+    source = fhir_as("prescriber")
+    patient = next(p for p in demo_patients if p.clinic.slug == "harbor" and p.responses.exists())
+    sent = [r for r in records_of(source, patient.pk) if r["resourceType"] in IMPORTED]
+    total = next(r for r in sent if r["resourceType"] == "Observation")
+    total["valueQuantity"]["value"] += 1
+    elsewhere = factories.clinic("elsewhere")
+    receiver = Fhir(factories.user(elsewhere, Role.PRESCRIBER, username="receiver"), scope="write")
+    answer = post(receiver, transaction_of(sent))
+    assert answer.status_code == 422
+    issue = json.loads(answer.content)["issue"][0]
+    assert issue["expression"][0].endswith("valueQuantity.value") and "score" in issue["diagnostics"]
+    assert not Patient.objects.filter(clinic=elsewhere).exists()  # all or nothing
+
+
+def test_a_vital_sign_observation_is_refused_with_the_reason(fhir_as):
+    api = fhir_as("prescriber", scope="write")
+    heart = {"resourceType": "Observation", "status": "final",
+             "category": [{"coding": [{"code": "vital-signs"}]}],
+             "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+             "valueQuantity": {"value": 80, "unit": "/min"}}
+    answer = post(api, {"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": heart}]})
+    assert answer.status_code == 422
+    assert "dosing session" in json.loads(answer.content)["issue"][0]["diagnostics"]

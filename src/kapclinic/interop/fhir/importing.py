@@ -1,13 +1,15 @@
-"""FHIR import: a transaction Bundle (or an NDJSON file read as one) of Patient, Condition and
-QuestionnaireResponse resources from another system, all or nothing.
+"""FHIR import: a transaction Bundle (or an NDJSON file read as one) of Patient, Condition,
+QuestionnaireResponse and Observation resources from another system, all or nothing.
 
 Everything is checked before anything is written; each refusal names the element at fault
 (``Bundle.entry[2].resource.birthDate``) and how to fix it. Records are matched so a re-import
 creates nothing twice: a patient by their MRN in the clinic, a diagnosis by patient and code, a
 questionnaire by patient, instrument and time answered. What is written goes through the app's
 own actions (the same checks and audit entries as typed records), and each imported record gets
-an audit entry naming where it came from. Observations are not imported: an instrument's total
-is recomputed from its QuestionnaireResponse, and vital signs belong to a dosing session.
+an audit entry naming where it came from. An Observation is taken only as the total of a
+QuestionnaireResponse in the same Bundle, and only when kapclinic's score of the answers agrees
+with it (kapclinic scores the answers itself); vital signs belong to a dosing session and are
+refused with that reason.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from .resources import BIRTH_SEX, TREATMENT_RESISTANT, mrn_system
 
 MAX_ENTRIES = 1_000  # an engineering bound: one request's work
 MAX_FILE_BYTES = 20 * 2**20  # an engineering bound on a file given to `kapclinic fhir import`
-ACCEPTED = ("Patient", "Condition", "QuestionnaireResponse")
+ACCEPTED = ("Patient", "Condition", "QuestionnaireResponse", "Observation")
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 QUESTIONNAIRE_PREFIX = "urn:kapclinic:questionnaire:"
 BIRTH_SEX_CODES = {"F": "female", "M": "male", "UNK": "unknown"}
@@ -68,7 +70,7 @@ class Entry:
 class Imported:
     """What each entry became: (resource type, kapclinic id, created or matched)."""
 
-    outcomes: list[tuple[str, int, bool]] = field(default_factory=list)
+    outcomes: list[tuple[str, int | str, bool]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -134,6 +136,8 @@ class Plan:
     # entry, patient key, code, treatment-resistant, when recorded
     conditions: list[tuple[Entry, str, str, bool, datetime | None]] = field(default_factory=list)
     responses: list[tuple[Entry, str, str, dict[str, int], datetime]] = field(default_factory=list)
+    # a questionnaire's total: the Observation entry, its response's entry, and the total sent
+    totals: list[tuple[Entry, Entry, float]] = field(default_factory=list)
 
 
 def plan_of(entries: list[Entry], clinic) -> Plan:
@@ -143,8 +147,10 @@ def plan_of(entries: list[Entry], clinic) -> Plan:
     issues: list[tuple[str, str]] = []
     plan = Plan()
     planners = {"Patient": _plan_patient, "Condition": _plan_condition,
-                "QuestionnaireResponse": _plan_response}
-    for kinds in (("Patient",), ("Condition", "QuestionnaireResponse")):  # patients first: others refer
+                "QuestionnaireResponse": _plan_response,
+                "Observation": lambda entry, clinic, plan, issues: _plan_total(entry, entries, plan, issues)}
+    # patients first (the others refer to them), totals last (they refer to responses)
+    for kinds in (("Patient",), ("Condition", "QuestionnaireResponse"), ("Observation",)):
         for entry in entries:
             kind = entry.resource.get("resourceType")
             if kind not in ACCEPTED:
@@ -375,6 +381,29 @@ def _plan_response(entry: Entry, clinic, plan: Plan, issues: list) -> None:
         plan.responses.append((entry, key, instrument, answers, taken_at))
 
 
+def _plan_total(entry: Entry, entries: list[Entry], plan: Plan, issues: list) -> None:
+    """An Observation is taken only as the total of a QuestionnaireResponse of the same Bundle
+    (derivedFrom): kapclinic scores the answers itself, and the total sent must agree."""
+    r = entry.resource
+    derived = r.get("derivedFrom") if isinstance(r.get("derivedFrom"), list) else []
+    refs = {d.get("reference") for d in derived
+            if isinstance(d, dict) and isinstance(d.get("reference"), str)}
+    source = next((e for e in entries if e.resource.get("resourceType") == "QuestionnaireResponse"
+                   and (e.full_url in refs or f"QuestionnaireResponse/{e.resource.get('id')}" in refs)), None)
+    survey = any(c.get("code") == "survey" for cat in r.get("category") or [] if isinstance(cat, dict)
+                 for c in _codes(cat))
+    value = (r.get("valueQuantity") or {}).get("value") if isinstance(r.get("valueQuantity"), dict) else None
+    if not survey or source is None or not isinstance(value, int | float):
+        issues.append((entry.at(), "an Observation is imported only as a questionnaire's total "
+                                   "(category survey, a valueQuantity) derived from a QuestionnaireResponse "
+                                   "of the same Bundle: kapclinic scores the answers itself; vital signs are "
+                                   "recorded in a dosing session"))
+        return
+    if r.get("status") == "entered-in-error":
+        return
+    plan.totals.append((entry, source, float(value)))
+
+
 def _moment(text: Any, *, dates: bool = False) -> datetime | None:
     """A FHIR dateTime with its zone (or, with ``dates``, a day: its start in UTC), or None."""
     value = _text(text)
@@ -429,17 +458,27 @@ def import_resources(document: Any, *, clinic, by, source: str) -> Imported:
             condition = existing or patients.add_condition(
                 patient=patient, code=code, by=by, treatment_resistant=resistant, recorded_at=recorded)
             _note(done, "Condition", condition.pk, existing is None, patient.pk, source, entry)
+        scored: dict[int, Response] = {}
         for entry, key, instrument, answers, taken_at in plan.responses:
             patient = patients_by_key.get(key) or _by_mrn(clinic, key)
             existing = Response.objects.filter(patient=patient, instrument=instrument, taken_at=taken_at,
                                                entered_in_error_at__isnull=True).first()
-            if existing is None:
-                recorded = measures.record_response(patient=patient, instrument=instrument, answers=answers,
-                                                    source="clinic", by=by, taken_at=taken_at)
-                response_id = recorded.response.pk
-            else:
-                response_id = existing.pk
-            _note(done, "QuestionnaireResponse", response_id, existing is None, patient.pk, source, entry)
+            response = existing or measures.record_response(
+                patient=patient, instrument=instrument, answers=answers, source="clinic", by=by,
+                taken_at=taken_at).response
+            scored[id(entry)] = response
+            _note(done, "QuestionnaireResponse", response.pk, existing is None, patient.pk, source, entry)
+        for entry, answered, total in plan.totals:
+            response = scored.get(id(answered))
+            if response is None:  # its response was not imported (withdrawn): neither is its total
+                continue
+            if response.total is None or abs(response.total - total) > 1e-9:
+                # the whole Bundle is undone: a total kapclinic does not reach is not stored beside it
+                raise Refusal([(entry.at("valueQuantity.value"),
+                                f"is {total:g}, but the answers of its QuestionnaireResponse score "
+                                f"{'no total' if response.total is None else f'{response.total:g}'} here: "
+                                "check the answers or leave the total out")])
+            done.outcomes.append(("Observation", f"score-{response.pk}", False))
     return done
 
 
