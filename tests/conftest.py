@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 from datetime import date
 
@@ -173,3 +174,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@contextlib.contextmanager
+def demo_loaded(django_db_blocker, *, patients: int, seed: int, weeks: int = 4):
+    """The demo clinics loaded once (for a module's tests) inside a transaction rolled back at the
+    end; each test runs in its own savepoint within it, so nothing one writes reaches the next."""
+    from django.db import transaction
+
+    from kapclinic import demo
+    from kapclinic.audit import context
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        context.set_system_actor("kapclinic demo")
+        demo.load_demo(patients=patients, seed=seed, password="demo-pass-123", weeks=weeks)
+        yield
+        transaction.set_rollback(True)

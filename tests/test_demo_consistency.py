@@ -4,13 +4,11 @@ them there (a signed eligibility decision; for treatment, a current consent too)
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
 
-from kapclinic import demo
-from kapclinic.audit import context
 from kapclinic.patients.models import Patient, StatusChange
 from kapclinic.screening import actions as screening
 from kapclinic.screening.models import SignOff
+from tests.conftest import demo_loaded
 
 
 @pytest.fixture(scope="module")
@@ -18,11 +16,8 @@ def loaded_demo(django_db_setup, django_db_blocker):
     """The 40-patient demo, loaded once for this module's tests (it took ~5 s per test) inside a
     transaction rolled back after the last of them. Each test runs in its own savepoint within
     it (pytest-django's db fixture), so nothing one test writes is seen by the next."""
-    with django_db_blocker.unblock(), transaction.atomic():
-        context.set_system_actor("kapclinic demo")
-        demo.load_demo(patients=40, seed=3, password="demo-pass-123", weeks=4)
+    with demo_loaded(django_db_blocker, patients=40, seed=3):
         yield list(Patient.objects.select_related("clinic").order_by("mrn"))
-        transaction.set_rollback(True)
 
 
 @pytest.fixture

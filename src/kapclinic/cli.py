@@ -394,16 +394,23 @@ def cmd_worker(args: argparse.Namespace) -> int:
         time.sleep(args.interval)
 
 
+def clinic_named(slug: str):
+    """The clinic of ``--clinic``, or a one-line error naming the option."""
+    from kapclinic.accounts.models import Clinic
+
+    clinic = Clinic.objects.filter(slug=slug).first()
+    if clinic is None:
+        raise CommandError(f"--clinic: no clinic {slug!r}")
+    return clinic
+
+
 def cmd_fhir_bulk_export(args: argparse.Namespace) -> int:
     """A clinic's FHIR Bulk Data export into a folder, with a progress bar on a terminal."""
-    from kapclinic.accounts.models import Clinic
     from kapclinic.audit import context
     from kapclinic.interop import bulk
     from kapclinic.interop.fhir.search import SearchError, date_range
 
-    clinic = Clinic.objects.filter(slug=args.clinic).first()
-    if clinic is None:
-        raise CommandError(f"--clinic: no clinic {args.clinic!r}")
+    clinic = clinic_named(args.clinic)
     try:
         types = bulk.check_types(args.type)
         since = date_range("since", args.since)[1] if args.since else None
@@ -435,13 +442,10 @@ def cmd_fhir_bulk_export(args: argparse.Namespace) -> int:
 
 def cmd_fhir_import(args: argparse.Namespace) -> int:
     """All or nothing: each refusal printed with the element it is about, exit 2."""
-    from kapclinic.accounts.models import Clinic
     from kapclinic.audit import context
     from kapclinic.interop.fhir import importing
 
-    clinic = Clinic.objects.filter(slug=args.clinic).first()
-    if clinic is None:
-        raise CommandError(f"--clinic: no clinic {args.clinic!r}")
+    clinic = clinic_named(args.clinic)
     try:
         if args.file.stat().st_size > importing.MAX_FILE_BYTES:
             raise CommandError(f"{args.file}: larger than {importing.MAX_FILE_BYTES // 2**20} MiB: split it "
@@ -465,23 +469,16 @@ def cmd_fhir_import(args: argparse.Namespace) -> int:
 
 
 def cmd_research_export(args: argparse.Namespace) -> int:
-    from kapclinic.accounts.models import Clinic
-    from kapclinic.audit import context, trail
+    from kapclinic.audit import context
     from kapclinic.interop import research
 
-    clinic = Clinic.objects.filter(slug=args.clinic).first()
-    if clinic is None:
-        raise CommandError(f"--clinic: no clinic {args.clinic!r}")
+    clinic = clinic_named(args.clinic)
     if args.out.suffix not in (".parquet", ".csv"):
         raise CommandError(f"--out: {args.out.name} must end in .parquet or .csv")
     if not args.out.parent.is_dir():
         raise CommandError(f"--out: the folder {args.out.parent} does not exist")
     context.set_system_actor("kapclinic research export", clinic.pk)
     report = research.export(clinic, args.out)
-    trail.record("export", object_type="research_export", object_id=clinic.slug, clinic_id=clinic.pk,
-                 detail={"format": args.out.suffix[1:], "rows": report.rows, "patients": report.patients,
-                         "k": report.k, "suppressed_rows": report.suppressed_rows,
-                         "smallest_group": report.smallest_group})
     print(f"{report.rows:,} rows of {report.patients:,} patients written to {args.out}; ages in "
           f"{report.age_band_years}-year bands, dates to the {report.dates_to}; {report.suppressed_rows:,} "
           f"rows left out; smallest group {report.smallest_group} (k = {report.k}). The data dictionary "

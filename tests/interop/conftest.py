@@ -5,24 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.db import transaction
 from django.test import Client
 
-from kapclinic import demo
 from kapclinic.accounts.models import Membership
 from kapclinic.accounts.tokens import issue_token
-from kapclinic.audit import context
 from kapclinic.patients.models import Patient
+from tests.conftest import demo_loaded
 
 
 @pytest.fixture(scope="module")
 def loaded_demo(django_db_setup, django_db_blocker):
     """A 12-patient demo loaded once per module, rolled back after its last test."""
-    with django_db_blocker.unblock(), transaction.atomic():
-        context.set_system_actor("kapclinic demo")
-        demo.load_demo(patients=12, seed=5, password="demo-pass-123", weeks=4)
+    with demo_loaded(django_db_blocker, patients=12, seed=5):
         yield list(Patient.objects.select_related("clinic").order_by("mrn"))
-        transaction.set_rollback(True)
 
 
 @pytest.fixture

@@ -36,8 +36,10 @@ from typing import Any
 from django.conf import settings
 
 from kapclinic.accounts import scoping
+from kapclinic.audit import trail
 from kapclinic.clinical.codes import diagnoses
 from kapclinic.clinical.instruments.response import change_outcome, remission
+from kapclinic.clinical.screening.engine import age_on
 from kapclinic.measures.models import Response
 from kapclinic.patients.models import Condition, Patient
 from kapclinic.treatment.models import Administration
@@ -166,10 +168,6 @@ def date_offset(key: bytes, patient_pk: int, days: int) -> timedelta:
 # --- the rows ----------------------------------------------------------------------------------
 
 
-def _age(born: date, on: date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-
-
 def age_band(age: int, width: int) -> str:
     if age >= OLDEST:
         return f"{OLDEST}+"
@@ -228,7 +226,7 @@ def _rows(clinic, key: bytes, shift_days: int) -> list[_Row]:
             "protocol": dose.session.protocol if dose else "", "route": dose.route if dose else "",
             "dose_mg_per_kg": dose.dose_mg_per_kg if dose else None, "session_number": number,
             "hours_since_dose": _hours(dose.started_at, r.taken_at) if dose else None,
-        }, _age(patient.date_of_birth, r.taken_at.date()), shifted))
+        }, age_on(patient.date_of_birth, r.taken_at.date()), shifted))
     return out
 
 
@@ -318,7 +316,8 @@ def deidentify(rows: list[_Row], k: int, dates: str = "year") -> tuple[list[dict
 
 def export(clinic, out: Path) -> Report:
     """Write the data set (Parquet for .parquet, CSV for .csv), its data dictionary
-    (<name>.dictionary.csv) and its report (<name>.report.json) next to it."""
+    (<name>.dictionary.csv) and its report (<name>.report.json) next to it; audited with what
+    the report says (no patient: nothing in it identifies one)."""
     chosen = scoping.clinic_settings(InteropSettings, clinic.pk)
     rows, report = deidentify(_rows(clinic, research_key(), chosen.date_shift_days), chosen.k_anonymity,
                               chosen.research_dates)
@@ -332,6 +331,9 @@ def export(clinic, out: Path) -> Report:
         writer.writerow(["column", "type", "meaning", "de-identification"])
         writer.writerows(COLUMNS)
     out.with_name(out.stem + ".report.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    trail.record("export", object_type="research_export", object_id=clinic.slug, clinic_id=clinic.pk,
+                 detail={"format": out.suffix[1:], **{k: report.as_dict()[k] for k in (
+                     "rows", "patients", "k", "suppressed_rows", "smallest_group")}})
     return report
 
 

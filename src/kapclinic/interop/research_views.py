@@ -61,15 +61,12 @@ def research_make(request: HttpRequest) -> HttpResponse:
     folder = folder_of(clinic.pk)
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        report = research.export(clinic, folder / f"data.{kind}")
+        research.export(clinic, folder / f"data.{kind}")
     except research.ResearchKeyDamaged:
         messages.error(request, "The installation's research key is damaged, so no data set was made: "
                                 "ask the clinic's administrator to restore it from its backup.")
         return redirect("research")
     (folder / f"data.{'csv' if kind == 'parquet' else 'parquet'}").unlink(missing_ok=True)
-    trail.record("export", object_type="research_export", object_id=clinic.slug, clinic_id=clinic.pk,
-                 detail={"format": kind, **{k: report.as_dict()[k] for k in (
-                     "rows", "patients", "k", "suppressed_rows", "smallest_group")}})
     return redirect("research")
 
 

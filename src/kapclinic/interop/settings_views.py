@@ -5,21 +5,17 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
-from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from kapclinic.accounts import scoping
 from kapclinic.accounts.permissions import Action, require
-from kapclinic.audit import trail
-from kapclinic.audit.actions import action
 from kapclinic.platform.idempotency import one_time_form
 
+from . import actions
+from .actions import FIELDS
 from .models import InteropSettings
-
-FIELDS = ("export_hours", "k_anonymity", "research_dates", "date_shift_days")
 
 
 class ExportSettingsForm(forms.ModelForm):
@@ -28,27 +24,6 @@ class ExportSettingsForm(forms.ModelForm):
     class Meta:
         model = InteropSettings
         fields = FIELDS
-
-
-class Conflict(Exception):
-    pass
-
-
-@action
-def save_export_settings(*, clinic_id: int, values: dict, expected_version: int, by) -> InteropSettings:
-    """Compare-and-swap on ``version``; the audit entry names what changed from and to."""
-    with transaction.atomic():
-        before, _ = InteropSettings.objects.get_or_create(clinic_id=clinic_id)
-        changes = {name: [getattr(before, name), values[name]] for name in FIELDS
-                   if getattr(before, name) != values[name]}
-        if not changes:
-            return before
-        if not InteropSettings.objects.filter(pk=before.pk, version=expected_version).update(
-                **values, version=F("version") + 1):
-            raise Conflict
-        trail.record("update", object_type="interop_settings", object_id=before.pk, clinic_id=clinic_id,
-                     detail={"changes": changes, "version": expected_version + 1})
-    return InteropSettings.objects.get(pk=before.pk)
 
 
 @require(Action.EXPORT_SETTINGS)
@@ -61,10 +36,10 @@ def export_settings(request: HttpRequest) -> HttpResponse:
     conflict = False
     if request.method == "POST" and form.is_valid():
         try:
-            save_export_settings(clinic_id=request.membership.clinic_id,
+            actions.save_export_settings(clinic_id=request.membership.clinic_id,
                                  values={name: form.cleaned_data[name] for name in FIELDS},
                                  expected_version=form.cleaned_data["version"], by=request.user)
-        except Conflict:
+        except actions.Conflict:
             conflict = True
         else:
             messages.success(request, "Export settings saved.")
