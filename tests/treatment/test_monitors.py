@@ -279,3 +279,27 @@ def test_the_hl7_library_never_logs_a_fields_text():
     import logging
 
     assert logging.getLogger("hl7").getEffectiveLevel() == logging.CRITICAL
+
+
+@pytest.mark.parametrize(("status", "why"), [
+    ("W", "marked by the monitor as a wrong value sent earlier"),
+    ("D", "marked by the monitor as a value to delete"),
+    ("I", "its result status 'I' carries no value to record"),
+])
+def test_a_value_whose_result_status_says_wrong_or_deleted_is_kept_on_the_message_not_recorded(
+        in_chair, clinic_a, status, why):
+    raw = conformance_now().replace("|120|266016^MDC_DIM_MMHG^MDC|||||R", f"|120|266016^MDC_DIM_MMHG^MDC|||||{status}")
+    answer = intake.receive(raw, clinic=clinic_a)
+    assert acks_code(answer.ack) == ("AA", "MSGID1234")
+    reading = VitalReading.objects.get(session=in_chair, source="device")
+    assert reading.sbp_mmhg is None and reading.dbp_mmhg == 80  # the diastolic was a result
+    kept = MonitorMessage.objects.get(control_id="MSGID1234")
+    assert {"code": "150021", "value": "120", "why": why} in kept.not_stored
+
+
+def test_a_final_or_corrected_value_is_recorded_like_a_valid_one(in_chair, clinic_a):
+    raw = (conformance_now().replace("|120|266016^MDC_DIM_MMHG^MDC|||||R", "|120|266016^MDC_DIM_MMHG^MDC|||||F")
+           .replace("|80|266016^MDC_DIM_MMHG^MDC|||||R", "|80|266016^MDC_DIM_MMHG^MDC|||||C"))
+    intake.receive(raw, clinic=clinic_a)
+    reading = VitalReading.objects.get(session=in_chair, source="device")
+    assert (reading.sbp_mmhg, reading.dbp_mmhg) == (120, 80)

@@ -251,17 +251,17 @@ class Recording:
 
 def readings_of(message: pcd01.Message, *, fallback: datetime) -> tuple[dict, list[dict], dict]:
     """The message's values by observation time ({time: {field: value}}), what is not kept (an
-    observation marked invalid (OBX-11 X), an unknown code or unit, a second value of the same
-    vital at the same time), and the MDC code each kept value was sent with ({time: {field: code}})."""
+    observation whose OBX-11 says it is no result to record: X invalid, W wrong, D deleted; an
+    unknown code or unit; a second value of the same vital at the same time), and the MDC code
+    each kept value was sent with ({time: {field: code}})."""
     groups: dict[datetime, dict[str, float]] = {}
     sent_codes: dict[datetime, dict[str, str]] = {}
     not_stored: list[dict] = []
     for obs in message.observations:
         if not obs.value or devices.is_container(obs.code):
             continue
-        if obs.invalid:
-            not_stored.append({"code": obs.code, "value": obs.value[:40],
-                               "why": "marked invalid by the monitor"})
+        if obs.not_a_result:
+            not_stored.append({"code": obs.code, "value": obs.value[:40], "why": obs.not_a_result})
             continue
         value = devices.reading(obs.code, obs.value, obs.unit)
         if value.problem:

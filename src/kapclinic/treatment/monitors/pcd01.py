@@ -8,9 +8,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
 import hl7
+from hl7 import parser as hl7_parser
 
 MAX_OBSERVATIONS = 500  # an engineering bound: a monitor's message holds a few dozen
 YEARS = (2000, 2100)    # a time outside these years is a monitor's clock gone wrong: not a time
+# OBX-11, the observation's result status (HL7 v2 table 0085): the statuses under which a value
+# is a result to record. X (cannot be obtained: the monitor says it is invalid), W (the value
+# sent before was wrong), D (delete that value) and the statuses of results not yet there carry
+# none (sessions.md 5: R valid, X invalid); an empty status is taken as R.
+RESULT_STATUSES = {"": "", "R": "", "F": "", "C": "", "P": ""}
+NOT_A_RESULT = {"X": "marked invalid by the monitor",
+                "W": "marked by the monitor as a wrong value sent earlier",
+                "D": "marked by the monitor as a value to delete"}
 
 
 class Unreadable(ValueError):
@@ -23,8 +32,16 @@ class Observation:
     value: str
     unit: str
     observed_at: datetime | None
-    invalid: bool  # OBX-11 "X": the device says the value is not valid
+    status: str    # OBX-11 as sent, upper case
     device: str
+
+    @property
+    def not_a_result(self) -> str:
+        """Why OBX-11 says this is no value to record, or "" when it is one."""
+        if self.status in RESULT_STATUSES:
+            return ""
+        return NOT_A_RESULT.get(self.status, f"its result status {self.status[:5]!r} carries no value "
+                                             "to record")
 
 
 @dataclass
@@ -66,13 +83,58 @@ def _when(text: str, zone: tzinfo) -> datetime | None:
         return None
 
 
+class _Plan(hl7_parser._ParsePlan):
+    """python-hl7's parse plan, its levels made once: python-hl7 makes a new plan object for
+    each of a message's elements (some 220 in a PCD-01 message) and each container through
+    keyword arguments, which was 60 % of the parse. The parse itself is python-hl7's
+    (``_split``); a test checks the tree equals ``hl7.parse``'s, attribute for attribute."""
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self._child: _Plan | None = None
+        self._deeper = self.separators[self.separators.find(self.separator):]
+        self._make = self.containers[0]
+
+    def next(self):
+        if self._child is None and len(self.containers) > 1:
+            self._child = super().next()
+        return self._child
+
+    def applies(self, text: str) -> bool:
+        return any(separator in text for separator in self._deeper)
+
+    def container(self, data):
+        made = list.__new__(self._make)
+        list.__init__(made, data)
+        made.separator, made.esc = self.separator, self.esc
+        made.separators, made.factory = self.separators, self.factory
+        return made
+
+
+_PLANS: dict[tuple[str, str], _Plan] = {}
+
+
+def parse_hl7(text: str) -> hl7.Message:
+    """``hl7.parse(text)``, with the parse plan made once for each set of separators."""
+    text = text.strip()
+    plan = hl7_parser.create_parse_plan(text)
+    key = (plan.separators, plan.esc)
+    cached = _PLANS.get(key)
+    if cached is None:
+        if len(_PLANS) > 32:  # separators are the sender's choice: bound what is kept
+            _PLANS.clear()
+        cached = _PLANS[key] = _Plan(plan.separator, plan.separators, plan.containers, plan.esc,
+                                     plan.factory)
+    return hl7_parser._split(text, cached)
+
+
 def parse(raw: str, zone: tzinfo) -> Message:
     """The message's parts; raises Unreadable when it is not an ORU^R01 with MSH-10."""
     text = raw.replace("\r\n", "\r").replace("\n", "\r").strip("\r")
     if not text.startswith("MSH"):
         raise Unreadable("it does not start with an MSH segment")
     try:
-        parsed = hl7.parse(text)
+        parsed = parse_hl7(text)
         msh = parsed.segment("MSH")
     except Exception as exc:  # python-hl7 raises several kinds on malformed text
         raise Unreadable(f"HL7 could not be parsed ({type(exc).__name__})") from exc
@@ -102,7 +164,7 @@ def parse(raw: str, zone: tzinfo) -> Message:
         message.observations.append(Observation(
             code=_field(obx, 3, 1).strip(), value=_field(obx, 5).strip(),
             unit=_field(obx, 6, 1).strip(), observed_at=_when(_field(obx, 14), zone) or fallback,
-            invalid=_field(obx, 11).strip().upper() == "X", device=device))
+            status=_field(obx, 11).strip().upper(), device=device))
     message.device_ids = devices
     # the device itself: the one its observations name (OBX-18), else MSH-3's universal id
     reported = [d for d in devices if d not in sender_ids]
