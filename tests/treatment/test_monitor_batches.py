@@ -111,6 +111,28 @@ def test_a_batch_the_database_refuses_is_stored_message_by_message_and_only_the_
     assert set(MonitorMessage.objects.values_list("control_id", flat=True)) == {"A-1", "B-1"}
 
 
+def test_a_message_another_process_stored_between_reading_and_writing_is_answered_aa_and_kept_once(
+        two_chairs, clinic_a, monkeypatch):
+    """A batch is read before the writer's turn; the same message resent to another worker may
+    be stored in between: the database refuses the second copy and the batch is stored again
+    message by message, the resend answered AA, the other message kept."""
+    first, second = the_traffic()[:2]
+    real_read, meanwhile = intake.read, []
+
+    def read_then_another_worker_stores(items, **kw):
+        weighed = real_read(items, **kw)
+        if len(items) == 2:  # this batch, not the other worker's own read
+            meanwhile.append(intake.receive(first, clinic=clinic_a))  # the other worker's turn
+        return weighed
+
+    monkeypatch.setattr(intake, "read", read_then_another_worker_stores)
+    answers = intake.receive_batch([(first, "127.0.0.1"), (second, "127.0.0.1")], clinic=clinic_a)
+    assert meanwhile[0].code == "AA" and meanwhile[0].stored == 1
+    assert [(a.code, a.stored) for a in answers] == [("AA", 0), ("AA", 1)]
+    assert MonitorMessage.objects.filter(control_id="A-1").count() == 1
+    assert VitalReading.objects.filter(source="device").count() == 2
+
+
 def test_each_monitor_reading_that_meets_a_rule_raises_its_own_alert_as_a_typed_one_does(
         clinic_a, prescriber, nurse):
     """An outside review found that holding back a rule's second alert while its first is open
@@ -131,7 +153,7 @@ def test_when_the_database_fails_the_batch_each_message_is_ae_and_what_cannot_be
         two_chairs, clinic_a, monkeypatch):
     from django.db import OperationalError
 
-    def database_down(items, clinic):
+    def database_down(items, clinic, weighed):
         raise OperationalError("disk I/O error")
 
     monkeypatch.setattr(intake, "_store_all", database_down)

@@ -55,13 +55,19 @@ class Answer:
 
 def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic,
                   writing: contextlib.AbstractContextManager | None = None) -> list[Answer]:
-    """Each (raw message, sender address) stored in one transaction; the answers in order. The
-    batch is stored as a batch (a few queries and bulk inserts for all of it); should the
-    database refuse it (another connection stored the same message a moment before), each
-    message is stored again alone in a savepoint, and one it refuses is answered AE while the
-    others are kept. If the commit itself fails every message is answered AE, so each monitor
-    sends again. ``writing``: held while the transaction runs (workers.writing: SQLite's one
-    writer at a time, taken in turn by a listener's processes)."""
+    """Each (raw message, sender address) stored in one transaction; the answers in order.
+
+    The batch is read and weighed first (resends, patients, sessions, monitors, each session's
+    state, the monitoring rules: a few queries for all of it, no write), then written in the
+    writer's turn (bulk inserts, the audit trail, alerts, one commit), so a listener's
+    processes read and weigh side by side and take turns only to write. What was read may be
+    a batch's time older than the write: as if the messages had come that much earlier. Should
+    the database refuse the batch (another connection stored the same message or reading a
+    moment before), each message is read and stored again alone, in the turn and in a
+    savepoint, and one it refuses is answered AE while the others are kept. If the commit
+    itself fails every message is answered AE, so each monitor sends again. ``writing``: held
+    while the transaction runs (workers.Turns: SQLite's one writer at a time, taken in turn by
+    a listener's processes)."""
     readable: list[tuple[int, pcd01.Message, str, str]] = []
     answers: list[Answer | None] = []
     for raw, peer in raws:
@@ -72,9 +78,15 @@ def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic,
             # why goes back in the ACK's ERR; the log keeps no text the sender wrote (MSH-9 may be any)
             log.warning("monitor message from %s refused: not a readable ORU^R01", peer or "?")
             answers.append(Answer("AR", pcd01.ack(None, "AR", error=str(exc), raw=raw), 0))
+    items = [(message, raw, peer) for _, message, raw, peer in readable]
+    try:
+        weighed = read(items, clinic=clinic, by=None) if items else None
+    except Exception as exc:  # noqa: BLE001 - read again in the turn, message by message
+        log.error("monitor batch of %d not read before its turn: %s", len(items), type(exc).__name__)
+        weighed = None
     try:
         with writing or contextlib.nullcontext(), transaction.atomic():
-            outcomes = _store_all([(message, raw, peer) for _, message, raw, peer in readable], clinic)
+            outcomes = _store_all(items, clinic, weighed)
     except DatabaseError as exc:
         log.error("monitor batch of %d not committed: %s", len(raws), type(exc).__name__)
         outcomes = [("AE", 0, "the clinic's database did not store it; send it again")] * len(readable)
@@ -87,15 +99,16 @@ def receive(raw: str, *, clinic: Clinic, peer: str = "") -> Answer:
     return receive_batch([(raw, peer)], clinic=clinic)[0]
 
 
-def _store_all(items: list[tuple[pcd01.Message, str, str]], clinic: Clinic) -> list[tuple[str, int, str]]:
+def _store_all(items: list[tuple[pcd01.Message, str, str]], clinic: Clinic,
+               weighed: Weighed | None) -> list[tuple[str, int, str]]:
     """Each item's (ACK code, readings stored, error for the ACK)."""
     if not items:
         return []
     try:
         with transaction.atomic():
-            return [("AA", n, "") for n in store(items, clinic=clinic, by=None)]
+            return [("AA", n, "") for n in store(items, clinic=clinic, by=None, weighed=weighed)]
     except Exception as exc:  # noqa: BLE001 - whatever one message caused, the others are kept
-        if len(items) == 1:
+        if len(items) == 1 and weighed is None:
             return [_refused(items[0], clinic, exc)]
     outcomes = []
     for item in items:  # the batch was refused: each alone, so one message spoils no other
@@ -109,32 +122,43 @@ def _store_all(items: list[tuple[pcd01.Message, str, str]], clinic: Clinic) -> l
 
 def _refused(item: tuple[pcd01.Message, str, str], clinic: Clinic,
              exc: Exception) -> tuple[str, int, str]:
-    message = item[0]
-    if isinstance(exc, IntegrityError) and MonitorMessage.objects.filter(
-            clinic=clinic, sender=message.sender, control_id=message.control_id).exists():
+    message, raw, _ = item
+    if isinstance(exc, IntegrityError) and raw in MonitorMessage.objects.filter(
+            clinic=clinic, sender=message.sender, control_id__in=_control_ids(message, raw),
+    ).values_list("raw", flat=True):
         return ("AA", 0, "")  # stored a moment ago from elsewhere
     log.error("monitor message %s not stored: %s", message.control_id, type(exc).__name__)
     return ("AE", 0, "not stored; send it again")
 
 
-@action
-def store(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
-          by: User | None) -> list[int]:
-    """Keep each (message, raw, sender address) and record its vitals; returns how many
-    readings each stored (0 for a resend, which is answered again and stored once). Another
-    message reusing a control id (a monitor restarted its counter) is not a resend: it is kept
-    under the id with its hash. A few queries for the whole batch, then bulk inserts."""
+@dataclass
+class Weighed:
+    """A batch read and weighed, nothing written yet: the messages to keep (resends left out)
+    and the readings of those matched to sessions, with the alerts they fire."""
+
+    items: Sequence[tuple[pcd01.Message, str, str]]
+    kept: list[MonitorMessage]
+    recording: Recording
+
+
+def read(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
+         by: User | None) -> Weighed:
+    """Each (message, raw, sender address) matched and its vitals weighed, reading only: a few
+    queries for the whole batch. A resend is left out (answered again, stored once); another
+    message reusing a control id (a monitor restarted its counter) is kept under the id with
+    its hash."""
     fresh = _fresh(items, clinic)
-    directory = Directory.of([message for message, _, _ in fresh], clinic)
+    directory = Directory.of([message for message, _, _, _ in fresh], clinic)
     kept: list[MonitorMessage] = []
     matched: list[tuple[MonitorMessage, pcd01.Message, Session]] = []
-    for message, raw, peer in fresh:
+    for message, raw, peer, control_id in fresh:
         patient, session, reason = match(message, directory)
         row = MonitorMessage(
-            clinic=clinic, sender=message.sender, control_id=message.control_id, peer=peer[:64],
+            clinic=clinic, sender=message.sender, control_id=control_id, peer=peer[:64],
             raw=raw, reason=reason[:300], patient_ref=message.patient_ref,
             device_ids=message.device_ids[:20], patient=patient, session=session,
             received_at=timezone.now(), status=MessageStatus.UNMATCHED)
+        row.message = message
         kept.append(row)
         if session is not None:
             matched.append((row, message, session))
@@ -142,34 +166,52 @@ def store(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
                           by=by)
     for row, message, session in matched:
         recording.take(row, message, session)
+    return Weighed(items, kept, recording)
+
+
+@action
+def store(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
+          by: User | None, weighed: Weighed | None = None) -> list[int]:
+    """Keep each (message, raw, sender address) and record its vitals; returns how many
+    readings each stored (0 for a resend). ``weighed``: the batch as ``read`` found it before
+    the writer's turn (read now when not given). Bulk inserts for the whole batch."""
+    weighed = weighed if weighed is not None and weighed.items is items else read(items, clinic=clinic, by=by)
+    kept = weighed.kept
     MonitorMessage.objects.bulk_create(kept)
-    recording.write([trail.Event("create", "monitor_message", row.pk, row.patient_id,
-                                 {"status": row.status, "sender": row.sender[:80]}, clinic.pk)
-                     for row in kept])
-    rows = {id(message): row for (message, _, _), row in zip(fresh, kept, strict=True)}
-    return [rows[id(message)].readings if id(message) in rows else 0 for message, _, _ in items]
+    weighed.recording.write([trail.Event("create", "monitor_message", row.pk, row.patient_id,
+                                         {"status": row.status, "sender": row.sender[:80]}, clinic.pk)
+                             for row in kept])
+    stored = {id(row.message): row.readings for row in kept}
+    return [stored.get(id(message), 0) for message, _, _ in items]
+
+
+def _control_ids(message: pcd01.Message, raw: str) -> tuple[str, str]:
+    """The control id a message is kept under, and the one it gets when another message
+    reused its id (the id with the message's hash)."""
+    return (message.control_id,
+            f"{message.control_id[:50]}~{hashlib.sha256(raw.encode()).hexdigest()[:12]}")
 
 
 def _fresh(items: Sequence[tuple[pcd01.Message, str, str]], clinic: Clinic) -> list:
-    """The items that are not resends (one query for the batch); a message reusing a stored
-    control id with other content gets the id with its hash."""
-    hashed = {id(m): f"{m.control_id[:50]}~{hashlib.sha256(raw.encode()).hexdigest()[:12]}"
-              for m, raw, _ in items}
-    ids = {m.control_id for m, _, _ in items} | set(hashed.values())
+    """(message, raw, peer, control id to keep it under) for the items that are not resends
+    (one query for the batch)."""
+    ids = {id(m): _control_ids(m, raw) for m, raw, _ in items}
     stored = {(sender, control_id): raw for sender, control_id, raw in MonitorMessage.objects.filter(
-        clinic=clinic, sender__in={m.sender for m, _, _ in items}, control_id__in=ids,
+        clinic=clinic, sender__in={m.sender for m, _, _ in items},
+        control_id__in={i for pair in ids.values() for i in pair},
     ).values_list("sender", "control_id", "raw")}
     fresh = []
     for message, raw, peer in items:
-        same_id = stored.get((message.sender, message.control_id))
+        control_id, hashed = ids[id(message)]
+        same_id = stored.get((message.sender, control_id))
         if same_id is not None:
             if same_id == raw:
                 continue
-            message.control_id = hashed[id(message)]
-            if (message.sender, message.control_id) in stored:
+            control_id = hashed
+            if (message.sender, control_id) in stored:
                 continue
-        stored[(message.sender, message.control_id)] = raw  # a second copy in this batch
-        fresh.append((message, raw, peer))
+        stored[(message.sender, control_id)] = raw  # a second copy in this batch
+        fresh.append((message, raw, peer, control_id))
     return fresh
 
 

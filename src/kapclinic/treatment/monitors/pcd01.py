@@ -4,6 +4,7 @@ answer it. What the codes mean is the clinical core's (clinical/monitoring/devic
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
@@ -92,7 +93,8 @@ class _Plan(hl7_parser._ParsePlan):
     def __init__(self, *args) -> None:
         super().__init__(*args)
         self._child: _Plan | None = None
-        self._deeper = self.separators[self.separators.find(self.separator):]
+        deeper = self.separators[self.separators.find(self.separator):]
+        self._splits = re.compile(f"[{re.escape(deeper)}]").search
         self._make = self.containers[0]
 
     def next(self):
@@ -101,7 +103,7 @@ class _Plan(hl7_parser._ParsePlan):
         return self._child
 
     def applies(self, text: str) -> bool:
-        return any(separator in text for separator in self._deeper)
+        return self._splits(text) is not None
 
     def container(self, data):
         made = list.__new__(self._make)
