@@ -288,7 +288,8 @@ def test_the_hl7_library_never_logs_a_fields_text():
 ])
 def test_a_value_whose_result_status_says_wrong_or_deleted_is_kept_on_the_message_not_recorded(
         in_chair, clinic_a, status, why):
-    raw = conformance_now().replace("|120|266016^MDC_DIM_MMHG^MDC|||||R", f"|120|266016^MDC_DIM_MMHG^MDC|||||{status}")
+    systolic = "|120|266016^MDC_DIM_MMHG^MDC|||||"
+    raw = conformance_now().replace(systolic + "R", systolic + status)
     answer = intake.receive(raw, clinic=clinic_a)
     assert acks_code(answer.ack) == ("AA", "MSGID1234")
     reading = VitalReading.objects.get(session=in_chair, source="device")
@@ -298,8 +299,8 @@ def test_a_value_whose_result_status_says_wrong_or_deleted_is_kept_on_the_messag
 
 
 def test_a_final_or_corrected_value_is_recorded_like_a_valid_one(in_chair, clinic_a):
-    raw = (conformance_now().replace("|120|266016^MDC_DIM_MMHG^MDC|||||R", "|120|266016^MDC_DIM_MMHG^MDC|||||F")
-           .replace("|80|266016^MDC_DIM_MMHG^MDC|||||R", "|80|266016^MDC_DIM_MMHG^MDC|||||C"))
+    systolic, diastolic = "|120|266016^MDC_DIM_MMHG^MDC|||||", "|80|266016^MDC_DIM_MMHG^MDC|||||"
+    raw = conformance_now().replace(systolic + "R", systolic + "F").replace(diastolic + "R", diastolic + "C")
     intake.receive(raw, clinic=clinic_a)
     reading = VitalReading.objects.get(session=in_chair, source="device")
     assert (reading.sbp_mmhg, reading.dbp_mmhg) == (120, 80)

@@ -20,6 +20,7 @@ import errno
 import fcntl
 import logging
 import os
+import select
 import signal
 import socket
 import sys
@@ -125,12 +126,14 @@ def run(make_listener: Callable, host: str, port: int, *, workers: int,
 
     connections.close_all()  # no database connection crosses a fork
     parent = os.getpid()
-    children = {_fork(make_listener, listening, parent, n): n for n in range(workers)}
+    # each worker writes a byte here once it accepts on the port: the listener says it is
+    # listening only when all of them do (a monitor connecting before would be refused)
+    ready_in, ready_out = os.pipe()
+    os.set_blocking(ready_in, False)
+    children = {_fork(make_listener, listening, parent, n, ready_out): n for n in range(workers)}
     started = {pid: time.monotonic() for pid in children}
     quick_deaths = 0
-    log.info("listening for monitors on %s:%s with %d workers", host, bound, workers)
-    if ready is not None:
-        ready(bound)
+    up = 0
     stopping = False
 
     def stop(signum, frame) -> None:
@@ -149,7 +152,15 @@ def run(make_listener: Callable, host: str, port: int, *, workers: int,
                     _signal_all(children, signal.SIGTERM)
                     _reap(children)
                     break
-                time.sleep(0.2)
+                if up < workers:
+                    up += _signals(ready_in, 0.2)
+                    if up >= workers:
+                        log.info("listening for monitors on %s:%s with %d workers", host, bound,
+                                 workers)
+                        if ready is not None:
+                            ready(bound)
+                else:
+                    time.sleep(0.2)
                 continue
             number = children.pop(pid)
             if stopping:
@@ -163,17 +174,30 @@ def run(make_listener: Callable, host: str, port: int, *, workers: int,
             log.error("monitor worker %d (pid %d) ended (%s): started again", number, pid,
                       _how(status))
             time.sleep(RESTART_PAUSE)
-            pid = _fork(make_listener, listening, parent, number)
+            pid = _fork(make_listener, listening, parent, number, ready_out)
             children[pid], started[pid] = number, time.monotonic()
     except KeyboardInterrupt:
         _signal_all(children, signal.SIGTERM)
         _reap(children)
     finally:
         sock.close()
+        os.close(ready_in)
+        os.close(ready_out)
+
+
+def _signals(fd: int, wait: float) -> int:
+    """The bytes the workers wrote to say they accept, waiting up to ``wait`` seconds."""
+    readable, _, _ = select.select([fd], [], [], wait)
+    if not readable:
+        return 0
+    try:
+        return len(os.read(fd, 64))
+    except BlockingIOError:
+        return 0
 
 
 def _fork(make_listener: Callable, listening: Callable[[], socket.socket], parent: int,
-          number: int) -> int:
+          number: int, ready_out: int) -> int:
     pid = os.fork()
     if pid:
         return pid
@@ -181,7 +205,7 @@ def _fork(make_listener: Callable, listening: Callable[[], socket.socket], paren
     try:
         _die_with(parent)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides, and says SIGTERM
-        asyncio.run(_serve(make_listener, listening(), parent))
+        asyncio.run(_serve(make_listener, listening(), parent, ready_out))
     except BaseException as exc:  # noqa: BLE001 - a worker reports, then the parent restarts it
         if not isinstance(exc, SystemExit | KeyboardInterrupt):
             log.error("monitor worker %d failed: %s", number, type(exc).__name__)
@@ -191,7 +215,7 @@ def _fork(make_listener: Callable, listening: Callable[[], socket.socket], paren
         os._exit(code)
 
 
-async def _serve(make_listener: Callable, sock: socket.socket, parent: int) -> None:
+async def _serve(make_listener: Callable, sock: socket.socket, parent: int, ready_out: int) -> None:
     from kapclinic.treatment.monitors import listener
 
     loop = asyncio.get_running_loop()
@@ -201,7 +225,8 @@ async def _serve(make_listener: Callable, sock: socket.socket, parent: int) -> N
     watch = loop.create_task(_watch_parent(parent, task))
     try:
         with contextlib.suppress(asyncio.CancelledError):
-            await listener.serve(make_listener(), None, None, sock=sock)
+            await listener.serve(make_listener(), None, None, sock=sock,
+                                 ready=lambda port: os.write(ready_out, b"1"))
     finally:
         watch.cancel()
 
