@@ -304,3 +304,20 @@ def test_a_final_or_corrected_value_is_recorded_like_a_valid_one(in_chair, clini
     intake.receive(raw, clinic=clinic_a)
     reading = VitalReading.objects.get(session=in_chair, source="device")
     assert (reading.sbp_mmhg, reading.dbp_mmhg) == (120, 80)
+
+
+def test_a_reading_measured_before_the_dose_and_sent_after_it_is_a_pre_dose_reading(
+        in_chair, clinic_a, nurse):
+    from tests.treatment.helpers import minutes_ago, step
+
+    step(in_chair, "dosing", minutes_ago(10), nurse, late_reason="Recorded after the dose",
+         administration={"dose_mg_per_kg": 0.5})
+    before = conformance_now().replace(hl7_now(), hl7_now(minutes_ago=15))  # OBX-14 and OBR-7
+    before = before.replace("MSGID1234", "BEFORE-DOSE")
+    after = conformance_now().replace("MSGID1234", "AFTER-DOSE")
+    for raw in (before, after):
+        assert acks_code(intake.receive(raw, clinic=clinic_a).ack)[0] == "AA"
+    phases = dict(VitalReading.objects.filter(session=in_chair, source="device")
+                  .values_list("observed_at", "phase"))
+    assert sorted(phases.values()) == ["dosing", "pre_dose"]
+    assert phases[min(phases)] == "pre_dose"

@@ -68,7 +68,25 @@ class SessionVitals:
     baseline: VitalReading | None        # the latest pre-dose reading stored when loaded
     last_reading_at: datetime | None
     dose_started_at: datetime | None
+    steps: list[tuple[datetime, str]] = field(default_factory=list)  # (when, state entered), in order
     added_pre_dose: list[VitalReading] = field(default_factory=list)  # pre-dose, since loaded
+
+    def phase_at(self, observed_at: datetime) -> str:
+        """The session's phase when a reading was taken: one measured before the dose and
+        typed or sent after it is a pre-dose reading, one measured during the dose and sent
+        after it ended a dosing one. Only the steps into dosing and after it count (booking
+        and check-in are pre-dose, and a booking's step carries when it was booked)."""
+        if self.phase == Phase.PRE_DOSE:
+            return self.phase
+        phase = None
+        for at, entered in self.steps:
+            later = PHASE_OF_STATE.get(State(entered))
+            if later == Phase.PRE_DOSE or later is None:
+                continue
+            if at > observed_at:
+                return phase or Phase.PRE_DOSE
+            phase = later
+        return phase or self.phase  # no step into the dose on file: the session's phase now
 
 
 def load(session: Session) -> SessionVitals:
@@ -84,7 +102,7 @@ def load(session: Session) -> SessionVitals:
 
 def load_many(session_ids: Iterable[int], *, clinic_id: int) -> dict[int, SessionVitals | FieldError]:
     """Each of the clinic's sessions with what its readings are weighed against, or why it
-    records none: three queries however many sessions (a batch of monitor messages names
+    records none: four queries however many sessions (a batch of monitor messages names
     dozens), and never every earlier reading (a monitored session has thousands)."""
     standing = VitalReading.objects.filter(session=OuterRef("pk"), entered_in_error_at__isnull=True)
     sessions = list(for_clinic(Session.objects.filter(pk__in=list(session_ids)), clinic_id)
@@ -94,9 +112,12 @@ def load_many(session_ids: Iterable[int], *, clinic_id: int) -> dict[int, Sessio
         last_reading_at=Subquery(standing.order_by("-observed_at").values("observed_at")[:1]),
         dose_started_at=Subquery(Administration.objects.filter(
             session=OuterRef("pk"), entered_in_error_at__isnull=True)
-            .order_by("-started_at", "-id").values("started_at")[:1]),
-        checked_in_at=Subquery(SessionEvent.objects.filter(
-            session=OuterRef("pk"), to_state=State.CHECKED_IN).order_by("at").values("at")[:1])))
+            .order_by("-started_at", "-id").values("started_at")[:1])))
+    steps: dict[int, list[tuple[datetime, str]]] = {}
+    for session_id, entered, at in SessionEvent.objects.filter(
+            session__in=[s.pk for s in sessions]).order_by("at", "id").values_list(
+            "session_id", "to_state", "at"):
+        steps.setdefault(session_id, []).append((at, entered))
     baselines = VitalReading.objects.in_bulk([s.baseline_id for s in sessions if s.baseline_id])
     stored = TreatmentSettings.for_clinic(clinic_id)
     rules = monitoring_settings_of(stored)
@@ -107,12 +128,14 @@ def load_many(session_ids: Iterable[int], *, clinic_id: int) -> dict[int, Sessio
             loaded[session.pk] = FieldError("session", f"the session is {session.state_words}: "
                                                        "readings are no longer recorded in it")
             continue
+        taken = steps.get(session.pk, [])
+        checked_in_at = next((at for at, entered in taken if entered == State.CHECKED_IN), None)
         loaded[session.pk] = SessionVitals(
             session=session, phase=phase, protocol=session_protocol(session), rules=rules,
             late_entry_minutes=stored.late_entry_minutes,
-            earliest=checks.earliest_after_check_in(session, session.checked_in_at),
+            earliest=checks.earliest_after_check_in(session, checked_in_at),
             baseline=baselines.get(session.baseline_id), last_reading_at=session.last_reading_at,
-            dose_started_at=session.dose_started_at)
+            dose_started_at=session.dose_started_at, steps=taken)
     return loaded
 
 
@@ -155,7 +178,8 @@ def prepare(ctx: SessionVitals, *, observed_at: datetime, values: dict[str, floa
                              late_reason=late_reason)
     checks.check_not_before(ctx.session, observed_at, "observed_at", ctx.earliest)
     now = max(timezone.now(), observed_at)
-    reading = Reading(observed_at=observed_at, phase=ctx.phase, **given)
+    phase = ctx.phase_at(observed_at)
+    reading = Reading(observed_at=observed_at, phase=phase, **given)
     baseline = baseline_for(ctx, observed_at)
     try:
         warnings = check_reading(reading, now)
@@ -166,7 +190,7 @@ def prepare(ctx: SessionVitals, *, observed_at: datetime, values: dict[str, floa
         raise FieldError(exc.field, exc.problem) from exc
     row = VitalReading(
         session=ctx.session, patient_id=ctx.session.patient_id, observed_at=observed_at,
-        recorded_by=by, phase=ctx.phase, fingerprint=fingerprint(observed_at, given), source=source,
+        recorded_by=by, phase=phase, fingerprint=fingerprint(observed_at, given), source=source,
         device=device[:100], late_reason=checks.text("late_reason", late_reason), **given)
     # a reading just came in: the room board shows what is overdue, no alert is raised for it
     return Prepared(row, [a for a in fired if a.rule not in gathered.OVERDUE_RULES], warnings)
