@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from kapclinic.alerts.models import Alert
 from kapclinic.audit.models import AuditEntry
-from kapclinic.treatment.models import MessageStatus, MonitorMessage, VitalReading
+from kapclinic.treatment.models import MessageStatus, MonitorMessage, Session, VitalReading
 from kapclinic.treatment.monitors import intake, simulate
 from tests.conftest import new_patient
 from tests.treatment.helpers import cleared, eligible_and_consented
@@ -162,3 +163,27 @@ def test_when_the_database_fails_the_batch_each_message_is_ae_and_what_cannot_be
     assert [a.code for a in answers] == ["AE", "AR"]
     assert "MSA|AE|A-1" in answers[0].ack and "send it again" in answers[0].ack
     assert not MonitorMessage.objects.exists()
+
+
+def test_a_session_cancelled_between_reading_and_writing_gets_no_readings_the_batch_is_read_again(
+        two_chairs, clinic_a, nurse, monkeypatch):
+    """The batch is weighed before the writer's turn; in the turn one query checks the sessions
+    it was matched to are as read. A session a nurse cancelled meanwhile takes no readings: the
+    message waits for a nurse instead."""
+    from kapclinic.treatment import actions
+
+    real_read, cancelled = intake.read, []
+
+    def read_then_the_nurse_cancels(items, **kw):
+        weighed = real_read(items, **kw)
+        if not cancelled:
+            session = Session.objects.get(patient__mrn="M-1", state="cleared")
+            cancelled.append(actions.transition(session, to="cancelled", at=timezone.now(), by=nurse,
+                                                expected_version=session.version, reason="Felt unwell"))
+        return weighed
+
+    monkeypatch.setattr(intake, "read", read_then_the_nurse_cancels)
+    answer = intake.receive(the_traffic()[0], clinic=clinic_a)
+    assert answer.code == "AA" and answer.stored == 0
+    assert not VitalReading.objects.filter(session=cancelled[0], source="device").exists()
+    assert MonitorMessage.objects.get(control_id="A-1").status == "unmatched"

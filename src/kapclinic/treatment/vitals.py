@@ -178,7 +178,10 @@ def prepare(ctx: SessionVitals, *, observed_at: datetime, values: dict[str, floa
                              late_reason=late_reason)
     checks.check_not_before(ctx.session, observed_at, "observed_at", ctx.earliest)
     now = max(timezone.now(), observed_at)
-    phase = ctx.phase_at(observed_at)
+    # a typed time is the nurse's, given with why it is late: the reading takes the phase of
+    # then. A monitor's clock may run behind: its reading keeps the phase it arrived in, so a
+    # slow clock cannot make a reading during the dose pre-dose (and the baseline, hiding a rise)
+    phase = ctx.phase_at(observed_at) if source == "manual" else ctx.phase
     reading = Reading(observed_at=observed_at, phase=phase, **given)
     baseline = baseline_for(ctx, observed_at)
     try:

@@ -104,12 +104,13 @@ def _store_all(items: list[tuple[pcd01.Message, str, str]], clinic: Clinic,
     """Each item's (ACK code, readings stored, error for the ACK)."""
     if not items:
         return []
-    try:
-        with transaction.atomic():
-            return [("AA", n, "") for n in store(items, clinic=clinic, by=None, weighed=weighed)]
-    except Exception as exc:  # noqa: BLE001 - whatever one message caused, the others are kept
-        if len(items) == 1 and weighed is None:
-            return [_refused(items[0], clinic, exc)]
+    if weighed is not None or len(items) == 1:
+        try:
+            with transaction.atomic():
+                return [("AA", n, "") for n in store(items, clinic=clinic, by=None, weighed=weighed)]
+        except Exception as exc:  # noqa: BLE001 - whatever one message caused, the others are kept
+            if len(items) == 1:
+                return [_refused(items[0], clinic, exc)]
     outcomes = []
     for item in items:  # the batch was refused: each alone, so one message spoils no other
         try:
@@ -127,7 +128,9 @@ def _refused(item: tuple[pcd01.Message, str, str], clinic: Clinic,
             clinic=clinic, sender=message.sender, control_id__in=_control_ids(message, raw),
     ).values_list("raw", flat=True):
         return ("AA", 0, "")  # stored a moment ago from elsewhere
-    log.error("monitor message %s not stored: %s", message.control_id, type(exc).__name__)
+    # the control id is the sender's text: the log names the message by a hash of it
+    log.error("monitor message #%s not stored: %s", hashlib.sha256(raw.encode()).hexdigest()[:12],
+              type(exc).__name__)
     return ("AE", 0, "not stored; send it again")
 
 
@@ -139,6 +142,22 @@ class Weighed:
     items: Sequence[tuple[pcd01.Message, str, str]]
     kept: list[MonitorMessage]
     recording: Recording
+    directory: Directory
+    clinic_id: int
+
+    def still_current(self) -> bool:
+        """Whether the sessions and monitors the batch was matched and weighed against are as
+        they were read (a session's every step moves its version; a monitor moved or retired
+        changes its room, chair or flag): one query each, in the writer's turn."""
+        sessions = self.directory.sessions_seen()
+        if sessions and dict(Session.objects.filter(pk__in=sessions).values_list(
+                "pk", "version")) != sessions:
+            return False
+        devices = {d.device_id: (d.room, d.chair, d.active) for d in self.directory.devices.values()}
+        return not devices or {
+            device_id: (room, chair, active) for device_id, room, chair, active in
+            MonitorDevice.objects.filter(clinic_id=self.clinic_id, device_id__in=devices)
+            .values_list("device_id", "room", "chair", "active")} == devices
 
 
 def read(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
@@ -166,7 +185,7 @@ def read(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
                           by=by)
     for row, message, session in matched:
         recording.take(row, message, session)
-    return Weighed(items, kept, recording)
+    return Weighed(items, kept, recording, directory, clinic.pk)
 
 
 @action
@@ -175,7 +194,8 @@ def store(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
     """Keep each (message, raw, sender address) and record its vitals; returns how many
     readings each stored (0 for a resend). ``weighed``: the batch as ``read`` found it before
     the writer's turn (read now when not given). Bulk inserts for the whole batch."""
-    weighed = weighed if weighed is not None and weighed.items is items else read(items, clinic=clinic, by=by)
+    if weighed is None or weighed.items is not items or not weighed.still_current():
+        weighed = read(items, clinic=clinic, by=by)  # in the turn: nothing can change meanwhile
     kept = weighed.kept
     MonitorMessage.objects.bulk_create(kept)
     weighed.recording.write([trail.Event("create", "monitor_message", row.pk, row.patient_id,
@@ -331,6 +351,12 @@ class Directory:
     in_progress: dict[int, Session]        # by patient id: the latest booked in progress
     devices: dict[str, MonitorDevice]
     in_rooms: dict[str, list[Session]]
+
+    def sessions_seen(self) -> dict[int, int]:
+        """The version of each session the batch could be matched to."""
+        seen = {s.pk: s.version for s in self.in_progress.values()}
+        seen.update((s.pk, s.version) for sessions in self.in_rooms.values() for s in sessions)
+        return seen
 
     @classmethod
     def of(cls, messages: Sequence[pcd01.Message], clinic: Clinic) -> Directory:

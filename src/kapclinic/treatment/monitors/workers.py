@@ -126,14 +126,16 @@ def run(make_listener: Callable, host: str, port: int, *, workers: int,
 
     connections.close_all()  # no database connection crosses a fork
     parent = os.getpid()
-    # each worker writes a byte here once it accepts on the port: the listener says it is
-    # listening only when all of them do (a monitor connecting before would be refused)
+    # each worker writes its pid here once it accepts on the port: the listener says it is
+    # listening only when every worker running does (a monitor connecting before is refused)
     ready_in, ready_out = os.pipe()
     os.set_blocking(ready_in, False)
-    children = {_fork(make_listener, listening, parent, n, ready_out): n for n in range(workers)}
+    children = {_fork(make_listener, listening, parent, n, (ready_in, ready_out)): n
+                for n in range(workers)}
     started = {pid: time.monotonic() for pid in children}
     quick_deaths = 0
-    up = 0
+    ready_pids: set[int] = set()
+    announced = False
     stopping = False
 
     def stop(signum, frame) -> None:
@@ -152,15 +154,12 @@ def run(make_listener: Callable, host: str, port: int, *, workers: int,
                     _signal_all(children, signal.SIGTERM)
                     _reap(children)
                     break
-                if up < workers:
-                    up += _signals(ready_in, 0.2)
-                    if up >= workers:
-                        log.info("listening for monitors on %s:%s with %d workers", host, bound,
-                                 workers)
-                        if ready is not None:
-                            ready(bound)
-                else:
-                    time.sleep(0.2)
+                ready_pids |= _ready_pids(ready_in, 0.2)
+                if not announced and set(children) <= ready_pids:
+                    announced = True
+                    log.info("listening for monitors on %s:%s with %d workers", host, bound, workers)
+                    if ready is not None:
+                        ready(bound)
                 continue
             number = children.pop(pid)
             if stopping:
@@ -174,7 +173,7 @@ def run(make_listener: Callable, host: str, port: int, *, workers: int,
             log.error("monitor worker %d (pid %d) ended (%s): started again", number, pid,
                       _how(status))
             time.sleep(RESTART_PAUSE)
-            pid = _fork(make_listener, listening, parent, number, ready_out)
+            pid = _fork(make_listener, listening, parent, number, (ready_in, ready_out))
             children[pid], started[pid] = number, time.monotonic()
     except KeyboardInterrupt:
         _signal_all(children, signal.SIGTERM)
@@ -185,24 +184,31 @@ def run(make_listener: Callable, host: str, port: int, *, workers: int,
         os.close(ready_out)
 
 
-def _signals(fd: int, wait: float) -> int:
-    """The bytes the workers wrote to say they accept, waiting up to ``wait`` seconds."""
+def _ready_pids(fd: int, wait: float) -> set[int]:
+    """The workers that wrote to say they accept, waiting up to ``wait`` seconds."""
     readable, _, _ = select.select([fd], [], [], wait)
-    if not readable:
-        return 0
-    try:
-        return len(os.read(fd, 64))
-    except BlockingIOError:
-        return 0
+    said = b""
+    while readable:
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        said += chunk
+    return {int(pid) for pid in said.split() if pid.isdigit()}
 
 
 def _fork(make_listener: Callable, listening: Callable[[], socket.socket], parent: int,
-          number: int, ready_out: int) -> int:
+          number: int, pipe: tuple[int, int]) -> int:
     pid = os.fork()
     if pid:
         return pid
     code = 0
+    ready_in, ready_out = pipe
     try:
+        os.close(ready_in)
+        os.set_blocking(ready_out, False)  # a parent not reading never stops a worker
         _die_with(parent)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides, and says SIGTERM
         asyncio.run(_serve(make_listener, listening(), parent, ready_out))
@@ -226,9 +232,14 @@ async def _serve(make_listener: Callable, sock: socket.socket, parent: int, read
     try:
         with contextlib.suppress(asyncio.CancelledError):
             await listener.serve(make_listener(), None, None, sock=sock,
-                                 ready=lambda port: os.write(ready_out, b"1"))
+                                 ready=lambda port: _say_ready(ready_out))
     finally:
         watch.cancel()
+
+
+def _say_ready(ready_out: int) -> None:
+    with contextlib.suppress(OSError):  # a full or closed pipe: the parent is gone or not listening
+        os.write(ready_out, f"{os.getpid()}\n".encode())
 
 
 async def _watch_parent(parent: int, task: asyncio.Task) -> None:
