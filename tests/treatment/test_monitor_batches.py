@@ -154,7 +154,7 @@ def test_when_the_database_fails_the_batch_each_message_is_ae_and_what_cannot_be
         two_chairs, clinic_a, monkeypatch):
     from django.db import OperationalError
 
-    def database_down(items, clinic, weighed):
+    def database_down(items, clinic, weighed, memory=None):
         raise OperationalError("disk I/O error")
 
     monkeypatch.setattr(intake, "_store_all", database_down)
@@ -187,3 +187,83 @@ def test_a_session_cancelled_between_reading_and_writing_gets_no_readings_the_ba
     assert answer.code == "AA" and answer.stored == 0
     assert not VitalReading.objects.filter(session=cancelled[0], source="device").exists()
     assert MonitorMessage.objects.get(control_id="A-1").status == "unmatched"
+
+
+# --- a listener's memory of patients and sessions, from one batch to the next -------------------
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """receive_batch as the listener's writer runs it: what waits for the commit runs (the
+    tests' own transaction never commits)."""
+    def receive(raws, **kw):
+        with django_capture_on_commit_callbacks(execute=True):
+            return intake.receive_batch(raws, **kw)
+    return receive
+
+
+def dosing(clinic, prescriber, nurse, mrn: str) -> Session:
+    from tests.treatment.helpers import minutes_ago, step
+
+    return step(in_chair(clinic, prescriber, nurse, mrn), "dosing", minutes_ago(10), nurse,
+                late_reason="Recorded after the dose", administration={"dose_mg_per_kg": 0.5})
+
+
+def test_a_listener_remembers_its_patients_sessions_and_reads_only_what_changed(
+        clinic_a, prescriber, nurse, committed, django_assert_max_num_queries):
+    from kapclinic.treatment.monitors.memory import Memory
+
+    dosing(clinic_a, prescriber, nurse, "M-1")
+    memory = Memory()
+    first = committed([(message("R-1", "M-1", seconds_ago=30), "127.0.0.1")],
+                                 clinic=clinic_a, memory=memory)
+    assert first[0].stored == 1 and "M-1" in memory.patients and memory.sessions
+    # the next batch reads neither the patient, nor the session, nor its state
+    with django_assert_max_num_queries(30) as seen:
+        committed([(message("R-2", "M-1", seconds_ago=20, seed=2), "127.0.0.1")],
+                             clinic=clinic_a, memory=memory)
+    tables = " ".join(q["sql"] for q in seen.captured_queries)
+    assert "patients_patient\".\"mrn\" IN" not in tables and "treatment_sessionevent" not in tables
+
+
+def test_a_change_a_nurse_makes_between_two_batches_is_weighed_by_the_next(
+        clinic_a, prescriber, nurse, committed):
+    """The memory holds while the patient's last audit entry is the one it knew: a pre-dose
+    reading typed late lowers the baseline, and the next monitor reading is a large rise from it
+    (a remembered baseline would have hidden that)."""
+    from kapclinic.treatment import actions
+    from kapclinic.treatment.monitors.memory import Memory
+    from tests.treatment.helpers import minutes_ago
+
+    session = dosing(clinic_a, prescriber, nurse, "M-1")  # its pre-dose reading: 122/78
+    memory = Memory()
+    committed([(message("R-1", "M-1", seconds_ago=30, sbp=130.0), "127.0.0.1")],
+                         clinic=clinic_a, memory=memory)
+    actions.record_vitals(session, observed_at=minutes_ago(12), values={"sbp_mmhg": 100, "dbp_mmhg": 70},
+                          by=nurse, late_reason="Taken before the dose, typed now")
+    committed([(message("R-2", "M-1", seconds_ago=20, sbp=145.0), "127.0.0.1")],
+                         clinic=clinic_a, memory=memory)
+    reading = VitalReading.objects.get(session=session, source="device", sbp_mmhg=145)
+    assert Alert.objects.filter(record_id=reading.pk, kind="bp_large_rise").exists()
+
+
+def test_a_batch_that_fails_leaves_the_memory_as_it_was(clinic_a, prescriber, nurse, monkeypatch,
+                                                        committed):
+    from kapclinic.treatment.monitors.memory import Memory
+
+    session = dosing(clinic_a, prescriber, nurse, "M-1")
+    memory = Memory()
+    committed([(message("R-1", "M-1", seconds_ago=30), "127.0.0.1")],
+                         clinic=clinic_a, memory=memory)
+    remembered = memory.sessions[session.pk][0]
+    before = (remembered.last_reading_at, len(remembered.added_pre_dose), memory.sessions[session.pk][1])
+
+    def audit_refused(*args, **kw):
+        raise IntegrityError("refused")
+
+    monkeypatch.setattr(intake.trail, "record_many", audit_refused)
+    answer = committed([(message("R-2", "M-1", seconds_ago=5, seed=2), "127.0.0.1")],
+                                  clinic=clinic_a, memory=memory)[0]
+    assert answer.code == "AE"
+    remembered = memory.sessions[session.pk][0]
+    assert (remembered.last_reading_at, len(remembered.added_pre_dose),
+            memory.sessions[session.pk][1]) == before

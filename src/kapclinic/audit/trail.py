@@ -87,8 +87,9 @@ def _placed(events: Sequence[Event], actor: context.Actor) -> list[tuple[Event, 
     return placed
 
 
-def _lock_chain() -> None:
-    # SQLite runs every transaction IMMEDIATE (settings), which already serialises writers.
+def lock_chain() -> None:
+    """Hold the trail's lock to the end of the transaction: nobody else appends meanwhile.
+    SQLite runs every transaction IMMEDIATE (settings), which already serialises writers."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
@@ -103,7 +104,7 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
     actor = context.current()
     with transaction.atomic():
         placed = _placed(events, actor)
-        _lock_chain()
+        lock_chain()
         head = AuditEntry.objects.order_by("-seq").values_list("seq", "hash", "keyed").first()
         seq, prev_hash, head_keyed = head if head else (0, chain.GENESIS, False)
         now = timezone.now()

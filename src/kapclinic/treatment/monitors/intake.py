@@ -13,10 +13,11 @@ listener serving many monitors keeps up with them."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import DatabaseError, IntegrityError, transaction
@@ -39,6 +40,7 @@ from kapclinic.treatment.models import (
     VitalReading,
 )
 from kapclinic.treatment.monitors import pcd01
+from kapclinic.treatment.monitors.memory import Memory, last_entries
 
 log = logging.getLogger("kapclinic.monitors")
 # a monitor's reading reaches the record when it is sent or assigned, not typed at the time
@@ -54,7 +56,8 @@ class Answer:
 
 
 def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic,
-                  writing: contextlib.AbstractContextManager | None = None) -> list[Answer]:
+                  writing: contextlib.AbstractContextManager | None = None,
+                  memory: Memory | None = None) -> list[Answer]:
     """Each (raw message, sender address) stored in one transaction; the answers in order.
 
     The batch is read and weighed first (resends, patients, sessions, monitors, each session's
@@ -67,7 +70,8 @@ def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic,
     savepoint, and one it refuses is answered AE while the others are kept. If the commit
     itself fails every message is answered AE, so each monitor sends again. ``writing``: held
     while the transaction runs (workers.Turns: SQLite's one writer at a time, taken in turn by
-    a listener's processes)."""
+    a listener's processes). ``memory``: what this listener's writer remembers of the patients
+    and sessions from one batch to the next (monitors.memory), checked before it is used."""
     readable: list[tuple[int, pcd01.Message, str, str]] = []
     answers: list[Answer | None] = []
     for raw, peer in raws:
@@ -80,13 +84,13 @@ def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic,
             answers.append(Answer("AR", pcd01.ack(None, "AR", error=str(exc), raw=raw), 0))
     items = [(message, raw, peer) for _, message, raw, peer in readable]
     try:
-        weighed = read(items, clinic=clinic, by=None) if items else None
+        weighed = read(items, clinic=clinic, by=None, memory=memory) if items else None
     except Exception as exc:  # noqa: BLE001 - read again in the turn, message by message
         log.error("monitor batch of %d not read before its turn: %s", len(items), type(exc).__name__)
         weighed = None
     try:
         with writing or contextlib.nullcontext(), transaction.atomic():
-            outcomes = _store_all(items, clinic, weighed)
+            outcomes = _store_all(items, clinic, weighed, memory)
     except DatabaseError as exc:
         log.error("monitor batch of %d not committed: %s", len(raws), type(exc).__name__)
         outcomes = [("AE", 0, "the clinic's database did not store it; send it again")] * len(readable)
@@ -100,14 +104,15 @@ def receive(raw: str, *, clinic: Clinic, peer: str = "") -> Answer:
 
 
 def _store_all(items: list[tuple[pcd01.Message, str, str]], clinic: Clinic,
-               weighed: Weighed | None) -> list[tuple[str, int, str]]:
+               weighed: Weighed | None, memory: Memory | None = None) -> list[tuple[str, int, str]]:
     """Each item's (ACK code, readings stored, error for the ACK)."""
     if not items:
         return []
     if weighed is not None or len(items) == 1:
         try:
             with transaction.atomic():
-                return [("AA", n, "") for n in store(items, clinic=clinic, by=None, weighed=weighed)]
+                return [("AA", n, "") for n in store(items, clinic=clinic, by=None, weighed=weighed,
+                                                     memory=memory)]
         except Exception as exc:  # noqa: BLE001 - whatever one message caused, the others are kept
             if len(items) == 1:
                 return [_refused(items[0], clinic, exc)]
@@ -115,7 +120,7 @@ def _store_all(items: list[tuple[pcd01.Message, str, str]], clinic: Clinic,
     for item in items:  # the batch was refused: each alone, so one message spoils no other
         try:
             with transaction.atomic():
-                outcomes.append(("AA", store([item], clinic=clinic, by=None)[0], ""))
+                outcomes.append(("AA", store([item], clinic=clinic, by=None, memory=memory)[0], ""))
         except Exception as exc:  # noqa: BLE001 - answered AE; the monitor resends it
             outcomes.append(_refused(item, clinic, exc))
     return outcomes
@@ -144,11 +149,15 @@ class Weighed:
     recording: Recording
     directory: Directory
     clinic_id: int
+    seen: dict[int, int]  # the last audit entry of each patient it names, when read (with memory)
 
     def still_current(self) -> bool:
-        """Whether the sessions and monitors the batch was matched and weighed against are as
-        they were read (a session's every step moves its version; a monitor moved or retired
-        changes its room, chair or flag): one query each, in the writer's turn."""
+        """Whether the patients, sessions and monitors the batch was matched and weighed
+        against are as they were read (every change to a patient's records is audited with the
+        patient; a session's every step moves its version; a monitor moved or retired changes
+        its room, chair or flag): a query each, in the writer's turn."""
+        if self.seen and last_entries(self.seen) != self.seen:
+            return False
         sessions = self.directory.sessions_seen()
         if sessions and dict(Session.objects.filter(pk__in=sessions).values_list(
                 "pk", "version")) != sessions:
@@ -161,13 +170,16 @@ class Weighed:
 
 
 def read(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
-         by: User | None) -> Weighed:
+         by: User | None, memory: Memory | None = None) -> Weighed:
     """Each (message, raw, sender address) matched and its vitals weighed, reading only: a few
     queries for the whole batch. A resend is left out (answered again, stored once); another
     message reusing a control id (a monitor restarted its counter) is kept under the id with
-    its hash."""
+    its hash. With ``memory``, the patients and sessions it remembers are used while their
+    patients' last audit entries are the ones it knew."""
+    if memory is not None:
+        memory.check_settings(clinic.pk)
     fresh = _fresh(items, clinic)
-    directory = Directory.of([message for message, _, _, _ in fresh], clinic)
+    directory = Directory.of([message for message, _, _, _ in fresh], clinic, memory)
     kept: list[MonitorMessage] = []
     matched: list[tuple[MonitorMessage, pcd01.Message, Session]] = []
     for message, raw, peer, control_id in fresh:
@@ -181,26 +193,46 @@ def read(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
         kept.append(row)
         if session is not None:
             matched.append((row, message, session))
+    seen: dict[int, int] = {}
+    if memory is not None:
+        seen = last_entries({p.pk for p in directory.patients.values()} |
+                            {session.patient_id for _, _, session in matched})
+        stale = [mrn for mrn, last in directory.remembered.items()
+                 if seen.get(directory.patients[mrn].pk) != last]
+        if stale:  # their records changed since: read them again
+            memory.forget(stale)
+            return read(items, clinic=clinic, by=by, memory=memory)
     recording = Recording([(message, session) for _, message, session in matched], clinic_id=clinic.pk,
-                          by=by)
+                          by=by, memory=memory, seen=seen)
     for row, message, session in matched:
         recording.take(row, message, session)
-    return Weighed(items, kept, recording, directory, clinic.pk)
+    return Weighed(items, kept, recording, directory, clinic.pk, seen)
 
 
 @action
 def store(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
-          by: User | None, weighed: Weighed | None = None) -> list[int]:
+          by: User | None, weighed: Weighed | None = None, memory: Memory | None = None) -> list[int]:
     """Keep each (message, raw, sender address) and record its vitals; returns how many
     readings each stored (0 for a resend). ``weighed``: the batch as ``read`` found it before
     the writer's turn (read now when not given). Bulk inserts for the whole batch."""
+    # from here to the commit nobody else appends to the audit trail: the entries this batch
+    # writes are its patients' last, which the memory moves on to once committed
+    trail.lock_chain()
     if weighed is None or weighed.items is not items or not weighed.still_current():
-        weighed = read(items, clinic=clinic, by=by)  # in the turn: nothing can change meanwhile
+        weighed = read(items, clinic=clinic, by=by, memory=memory)  # in the turn: nothing changes
     kept = weighed.kept
     MonitorMessage.objects.bulk_create(kept)
-    weighed.recording.write([trail.Event("create", "monitor_message", row.pk, row.patient_id,
-                                         {"status": row.status, "sender": row.sender[:80]}, clinic.pk)
-                             for row in kept])
+    weighed.recording.write([
+        trail.Event("create", "monitor_message", row.pk, row.patient_id,
+                    {"status": row.status, "sender": row.sender[:80]}, clinic.pk) for row in kept])
+    if memory is not None and weighed.seen:
+        # the chain is held: these are the patients' last entries when this commits
+        last = last_entries(weighed.seen)
+        sessions = [ctx for ctx in weighed.recording.sessions.values()
+                    if isinstance(ctx, vitals.SessionVitals)]
+        transaction.on_commit(functools.partial(
+            memory.remember, patients=weighed.directory.patients, in_progress=weighed.directory.in_progress,
+            sessions=sessions, last=last))
     stored = {id(row.message): row.readings for row in kept}
     return [stored.get(id(message), 0) for message, _, _ in items]
 
@@ -241,10 +273,16 @@ class Recording:
     reading raises its alerts as a typed one does."""
 
     def __init__(self, matched: Sequence[tuple[pcd01.Message, Session]], *, clinic_id: int,
-                 by: User | None) -> None:
+                 by: User | None, memory: Memory | None = None, seen: dict[int, int] | None = None) -> None:
         self.by = by
         session_ids = {session.pk for _, session in matched}
-        self.sessions = vitals.load_many(session_ids, clinic_id=clinic_id)
+        self.sessions: dict[int, vitals.SessionVitals | FieldError] = {}
+        if memory is not None:
+            for session_id in session_ids:
+                remembered = memory.vitals(session_id, seen or {})
+                if remembered is not None:
+                    self.sessions[session_id] = remembered
+        self.sessions.update(vitals.load_many(session_ids - set(self.sessions), clinic_id=clinic_id))
         self.prepared: list[tuple[vitals.SessionVitals, vitals.Prepared]] = []
         # the batch's readings already stored: those at the times its messages name (a
         # reading's fingerprint includes its time), one query
@@ -351,6 +389,7 @@ class Directory:
     in_progress: dict[int, Session]        # by patient id: the latest booked in progress
     devices: dict[str, MonitorDevice]
     in_rooms: dict[str, list[Session]]
+    remembered: dict[str, int] = field(default_factory=dict)  # MRNs from memory: their last entry then
 
     def sessions_seen(self) -> dict[int, int]:
         """The version of each session the batch could be matched to."""
@@ -359,15 +398,27 @@ class Directory:
         return seen
 
     @classmethod
-    def of(cls, messages: Sequence[pcd01.Message], clinic: Clinic) -> Directory:
+    def of(cls, messages: Sequence[pcd01.Message], clinic: Clinic,
+           memory: Memory | None = None) -> Directory:
         patients: dict[str, Patient] = {}
-        refs = {m.patient_ref for m in messages if m.patient_ref}
-        for patient in for_clinic(Patient, clinic.pk).filter(mrn__in=refs) if refs else ():
-            patients.setdefault(patient.mrn, patient)
         in_progress: dict[int, Session] = {}
+        remembered: dict[str, int] = {}
+        refs = {m.patient_ref for m in messages if m.patient_ref}
+        for ref in list(refs) if memory is not None else ():
+            known = memory.patient(ref)
+            if known is not None:
+                patient, session, remembered[ref] = known
+                patients[ref] = patient
+                if session is not None:
+                    in_progress[patient.pk] = session
+                refs.discard(ref)
+        asked: list[Patient] = []
+        for patient in for_clinic(Patient, clinic.pk).filter(mrn__in=refs) if refs else ():
+            if patient.mrn not in patients:
+                patients[patient.mrn] = patient
+                asked.append(patient)
         for session in (for_clinic(Session, clinic.pk).filter(
-                patient__in=list(patients.values()), state__in=IN_PROGRESS).order_by("-scheduled_at")
-                        if patients else ()):
+                patient__in=asked, state__in=IN_PROGRESS).order_by("-scheduled_at") if asked else ()):
             in_progress.setdefault(session.patient_id, session)
         ids = {i for m in messages for i in m.placing_ids}
         devices = {d.device_id: d for d in (for_clinic(MonitorDevice, clinic.pk).filter(
@@ -377,7 +428,7 @@ class Directory:
         for session in (for_clinic(Session, clinic.pk).filter(state__in=IN_PROGRESS, room__in=rooms)
                         .select_related("patient").order_by("pk") if rooms else ()):
             in_rooms.setdefault(session.room, []).append(session)
-        return cls(patients, in_progress, devices, in_rooms)
+        return cls(patients, in_progress, devices, in_rooms, remembered)
 
 
 def match(message: pcd01.Message, directory: Directory) -> tuple[Patient | None, Session | None, str]:

@@ -24,7 +24,7 @@ from django.db import connection
 
 from kapclinic.accounts.models import Clinic
 from kapclinic.audit import context
-from kapclinic.treatment.monitors import intake, pcd01
+from kapclinic.treatment.monitors import intake, memory, pcd01
 
 log = logging.getLogger("kapclinic.monitors")
 # python-hl7 logs the text of a field it cannot unescape (a patient id, a value): never here
@@ -48,6 +48,7 @@ class Listener:
 
     def __post_init__(self) -> None:
         self._used_at = time.monotonic()
+        self.memory = memory.Memory()  # used by the writer thread only
         self._queue: queue.Queue = queue.Queue()
         self._writer = threading.Thread(target=self._write_loop, name="monitor-writer", daemon=True)
         self._writer.start()
@@ -78,7 +79,7 @@ class Listener:
                 self._connect()
                 answers = intake.receive_batch([(raw, peer) for raw, peer, _, _ in batch],
                                                writing=self.writing,
-                                               clinic=self.clinic)
+                                               clinic=self.clinic, memory=self.memory)
             except Exception as exc:  # never let the writer die: answer AE, the monitors resend
                 log.error("monitor batch of %d not stored: %s", len(batch), type(exc).__name__)
                 answers = [intake.Answer("AE", pcd01.ack(None, "AE", error="not stored", raw=raw), 0)

@@ -1,0 +1,98 @@
+"""What a listener's writer remembers from one batch to the next: for each MRN its monitors
+send, the patient and their session in progress, and each session's state as last weighed
+(vitals.SessionVitals: phase, steps, baseline, last reading, dose start). Reading these again
+for every batch was most of a batch's reads.
+
+What it remembers holds while the patient's last audit entry is the one it knew: every change
+to a patient's record, sessions, readings and doses is audited with the patient (reads too,
+which only make it read again), so one query for a batch's patients says whose memory still
+holds. The clinic's session settings are checked by their version. The writer appends to the
+audit trail holding its lock, so the entries it wrote are the patient's last when it commits;
+only then (on commit) is the memory moved on, and a batch works on copies, so one that fails
+leaves the memory as it was."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from django.db import connection
+
+from kapclinic.audit.models import AuditEntry
+from kapclinic.patients.models import Patient
+from kapclinic.treatment.models import Session, TreatmentSettings
+from kapclinic.treatment.vitals import SessionVitals
+
+MAX_REMEMBERED = 5_000  # patients or sessions; beyond, it starts again (monitors send for dozens)
+
+
+def last_entries(patient_ids: Iterable[int]) -> dict[int, int]:
+    """Each patient's last audit entry (its seq; 0 for none), one query (an index on patient
+    and seq answers each at once)."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return {}
+    audit, patients = AuditEntry._meta.db_table, Patient._meta.db_table
+    marks = ", ".join(["%s"] * len(ids))
+    # table names from the models, values as parameters
+    sql = (f"SELECT p.id, (SELECT MAX(a.seq) FROM {audit} a WHERE a.patient_id = p.id) "  # noqa: S608
+           f"FROM {patients} p WHERE p.id IN ({marks})")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids)
+        return {patient_id: last or 0 for patient_id, last in cursor.fetchall()}
+
+
+def settings_version(clinic_id: int) -> int | None:
+    return TreatmentSettings.objects.filter(clinic_id=clinic_id).values_list("version", flat=True).first()
+
+
+@dataclasses.dataclass
+class Memory:
+    patients: dict[str, tuple[Patient, Session | None, int]] = dataclasses.field(default_factory=dict)
+    sessions: dict[int, tuple[SessionVitals, int]] = dataclasses.field(default_factory=dict)
+    settings: int | None = None
+
+    def check_settings(self, clinic_id: int) -> None:
+        """Forget everything when the clinic's session settings changed (the rules weighed)."""
+        version = settings_version(clinic_id)
+        if version != self.settings:
+            self.forget_all()
+            self.settings = version
+
+    def forget_all(self) -> None:
+        self.patients.clear()
+        self.sessions.clear()
+
+    def patient(self, mrn: str) -> tuple[Patient, Session | None, int] | None:
+        """The patient with this MRN as remembered (to be checked against their last entry)."""
+        return self.patients.get(mrn)
+
+    def forget(self, mrns: Iterable[str]) -> None:
+        for mrn in mrns:
+            self.patients.pop(mrn, None)
+
+    def vitals(self, session_id: int, seen: dict[int, int]) -> SessionVitals | None:
+        """A copy of the session's state as remembered, if its patient's last audit entry is
+        still the one it was remembered with; the copy moves on, the memory not until commit."""
+        found = self.sessions.get(session_id)
+        if found is None:
+            return None
+        ctx, last = found
+        if seen.get(ctx.session.patient_id) != last:
+            del self.sessions[session_id]
+            return None
+        return dataclasses.replace(ctx, added_pre_dose=list(ctx.added_pre_dose))
+
+    def remember(self, *, patients: dict[str, Patient], in_progress: dict[int, Session],
+                 sessions: Iterable[SessionVitals], last: dict[int, int]) -> None:
+        """After a commit: the batch's patients and sessions, with each patient's last audit
+        entry as the batch committed (read holding the trail's lock, its own entries included)."""
+        if len(self.patients) + len(patients) > MAX_REMEMBERED or \
+                len(self.sessions) > MAX_REMEMBERED:
+            self.forget_all()
+        for mrn, patient in patients.items():
+            if patient.pk in last:
+                self.patients[mrn] = (patient, in_progress.get(patient.pk), last[patient.pk])
+        for ctx in sessions:
+            if ctx.session.patient_id in last:
+                self.sessions[ctx.session.pk] = (ctx, last[ctx.session.patient_id])
