@@ -104,8 +104,11 @@ def load_many(session_ids: Iterable[int], *, clinic_id: int) -> dict[int, Sessio
     """Each of the clinic's sessions with what its readings are weighed against, or why it
     records none: four queries however many sessions (a batch of monitor messages names
     dozens), and never every earlier reading (a monitored session has thousands)."""
+    session_ids = list(session_ids)
+    if not session_ids:
+        return {}
     standing = VitalReading.objects.filter(session=OuterRef("pk"), entered_in_error_at__isnull=True)
-    sessions = list(for_clinic(Session.objects.filter(pk__in=list(session_ids)), clinic_id)
+    sessions = list(for_clinic(Session.objects.filter(pk__in=session_ids), clinic_id)
                     .select_related("patient__clinic").annotate(
         baseline_id=Subquery(standing.filter(phase=Phase.PRE_DOSE).order_by("-observed_at", "-id")
                              .values("pk")[:1]),
