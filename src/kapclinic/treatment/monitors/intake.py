@@ -215,26 +215,34 @@ def store(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
     """Keep each (message, raw, sender address) and record its vitals; returns how many
     readings each stored (0 for a resend). ``weighed``: the batch as ``read`` found it before
     the writer's turn (read now when not given). Bulk inserts for the whole batch."""
-    # from here to the commit nobody else appends to the audit trail: the entries this batch
-    # writes are its patients' last, which the memory moves on to once committed
-    trail.lock_chain()
     if weighed is None or weighed.items is not items or not weighed.still_current():
         weighed = read(items, clinic=clinic, by=by, memory=memory)  # in the turn: nothing changes
     kept = weighed.kept
     MonitorMessage.objects.bulk_create(kept)
-    weighed.recording.write([
+    first = weighed.recording.write([
         trail.Event("create", "monitor_message", row.pk, row.patient_id,
                     {"status": row.status, "sender": row.sender[:80]}, clinic.pk) for row in kept])
     if memory is not None and weighed.seen:
-        # the chain is held: these are the patients' last entries when this commits
-        last = last_entries(weighed.seen)
-        sessions = [ctx for ctx in weighed.recording.sessions.values()
-                    if isinstance(ctx, vitals.SessionVitals)]
-        transaction.on_commit(functools.partial(
-            memory.remember, patients=weighed.directory.patients, in_progress=weighed.directory.in_progress,
-            sessions=sessions, last=last))
+        _remember(memory, weighed, first)
     stored = {id(row.message): row.readings for row in kept}
     return [stored.get(id(message), 0) for message, _, _ in items]
+
+
+def _remember(memory: Memory, weighed: Weighed, first: int) -> None:
+    """Once committed, the memory moves on to the batch's patients and sessions, if nobody
+    else wrote for those patients between the batch's reading and its first audit entry (from
+    that entry to the commit the batch holds the trail's lock: the patients' last entries then
+    are the batch's own); else it forgets them, and the next batch reads them again."""
+    if not first:
+        return  # nothing written (resends only): what it remembers still holds
+    if last_entries(weighed.seen, before=first) != weighed.seen:
+        memory.forget(weighed.directory.patients)
+        return
+    last = last_entries(weighed.seen)
+    sessions = [ctx for ctx in weighed.recording.sessions.values() if isinstance(ctx, vitals.SessionVitals)]
+    transaction.on_commit(functools.partial(
+        memory.remember, patients=weighed.directory.patients, in_progress=weighed.directory.in_progress,
+        sessions=sessions, last=last))
 
 
 def _control_ids(message: pcd01.Message, raw: str) -> tuple[str, str]:
@@ -338,15 +346,16 @@ class Recording:
         kept.not_stored = not_stored[:100]
         kept.status = MessageStatus.STORED if stored or not not_stored else MessageStatus.NOTHING
 
-    def write(self, events: list[trail.Event]) -> None:
+    def write(self, events: list[trail.Event]) -> int:
         """The readings in one insert, ``events`` and theirs in one stretch of the audit trail,
-        then the alerts they fired."""
+        then the alerts they fired; the seq of the first audit entry written."""
         rows = [prepared.row for _, prepared in self.prepared]
         VitalReading.objects.bulk_create(rows)
-        trail.record_many(events + [trail.Event("create", "vital_reading", row.pk, row.patient_id,
-                                                vitals.audit_detail(row)) for row in rows])
+        written = trail.record_many(events + [trail.Event("create", "vital_reading", row.pk, row.patient_id,
+                                                          vitals.audit_detail(row)) for row in rows])
         vitals.raise_all([(ctx, prepared.row, prepared.fired) for ctx, prepared in self.prepared
                           if prepared.fired], by=self.by)
+        return written[0].seq if written else 0
 
 
 def readings_of(message: pcd01.Message, *, fallback: datetime) -> tuple[dict, list[dict], dict]:

@@ -6,10 +6,11 @@ for every batch was most of a batch's reads.
 What it remembers holds while the patient's last audit entry is the one it knew: every change
 to a patient's record, sessions, readings and doses is audited with the patient (reads too,
 which only make it read again), so one query for a batch's patients says whose memory still
-holds. The clinic's session settings are checked by their version. The writer appends to the
-audit trail holding its lock, so the entries it wrote are the patient's last when it commits;
-only then (on commit) is the memory moved on, and a batch works on copies, so one that fails
-leaves the memory as it was."""
+holds. The clinic's session settings are checked by their version. From its first audit
+entry to its commit a batch holds the trail's lock, so the entries it wrote are then the
+patients' last; the memory moves on to them only if nobody wrote for those patients between
+the batch's reading and that first entry, and only on commit. A batch works on copies, so one
+that fails leaves the memory as it was."""
 
 from __future__ import annotations
 
@@ -26,19 +27,20 @@ from kapclinic.treatment.vitals import SessionVitals
 MAX_REMEMBERED = 5_000  # patients or sessions; beyond, it starts again (monitors send for dozens)
 
 
-def last_entries(patient_ids: Iterable[int]) -> dict[int, int]:
-    """Each patient's last audit entry (its seq; 0 for none), one query (an index on patient
-    and seq answers each at once)."""
+def last_entries(patient_ids: Iterable[int], *, before: int | None = None) -> dict[int, int]:
+    """Each patient's last audit entry (its seq; 0 for none), or their last before the seq
+    ``before``: one query (an index on patient and seq answers each at once)."""
     ids = sorted(set(patient_ids))
     if not ids:
         return {}
     audit, patients = AuditEntry._meta.db_table, Patient._meta.db_table
     marks = ", ".join(["%s"] * len(ids))
+    bound = "" if before is None else " AND a.seq < %s"
     # table names from the models, values as parameters
-    sql = (f"SELECT p.id, (SELECT MAX(a.seq) FROM {audit} a WHERE a.patient_id = p.id) "  # noqa: S608
+    sql = (f"SELECT p.id, (SELECT MAX(a.seq) FROM {audit} a WHERE a.patient_id = p.id{bound}) "  # noqa: S608
            f"FROM {patients} p WHERE p.id IN ({marks})")
     with connection.cursor() as cursor:
-        cursor.execute(sql, ids)
+        cursor.execute(sql, ([before] if before is not None else []) + ids)
         return {patient_id: last or 0 for patient_id, last in cursor.fetchall()}
 
 
