@@ -267,3 +267,33 @@ def test_a_batch_that_fails_leaves_the_memory_as_it_was(clinic_a, prescriber, nu
     remembered = memory.sessions[session.pk][0]
     assert (remembered.last_reading_at, len(remembered.added_pre_dose),
             memory.sessions[session.pk][1]) == before
+
+
+def test_a_check_in_made_while_a_batch_reads_is_not_taken_as_known(
+        clinic_a, prescriber, nurse, committed, monkeypatch):
+    """A patient is read with their last change, before anything else of theirs: a check-in
+    made between reading the patient and reading their sessions is caught in the writer's turn,
+    and the batch is read again there (an outside review showed the memory kept 'no session in
+    progress' for good)."""
+    from kapclinic.treatment.monitors.memory import Memory
+    from tests.treatment.helpers import minutes_ago, session, step
+
+    patient = new_patient(clinic_a, prescriber, mrn="M-1", prescriber=prescriber)
+    eligible_and_consented(patient, prescriber)
+    booked = session(patient, prescriber, started_minutes_ago=20)
+    real_of, checked_in = intake.Directory.of, []
+
+    def of_then_a_check_in(messages, clinic, memory=None):
+        found = real_of(messages, clinic, memory)
+        if not checked_in:
+            checked_in.append(step(booked, "checked_in", minutes_ago(2), nurse))
+        return found
+
+    monkeypatch.setattr(intake.Directory, "of", of_then_a_check_in)
+    memory = Memory()
+    first = committed([(message("C-1", "M-1", seconds_ago=30), "127.0.0.1")], clinic=clinic_a,
+                      memory=memory)
+    second = committed([(message("C-2", "M-1", seconds_ago=20, seed=2), "127.0.0.1")], clinic=clinic_a,
+                       memory=memory)
+    assert [first[0].stored, second[0].stored] == [1, 1]
+    assert VitalReading.objects.filter(session=booked, source="device").count() == 2

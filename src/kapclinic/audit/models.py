@@ -213,8 +213,10 @@ class AuditEntry(AppendOnlyRecord):
     class Meta:
         ordering = ["-seq"]
         verbose_name_plural = "audit entries"
-        # a patient's last entry at once (a monitor listener checks its memory by it)
-        indexes = [models.Index(fields=["patient_id", "seq"], name="audit_patient_last")]
+        # a patient's last change at once (a monitor listener checks its memory by it); reads,
+        # lists and refusals change nothing (treatment.monitors.memory.UNCHANGING)
+        indexes = [models.Index(fields=["patient_id", "seq"], name="audit_patient_last_change",
+                                condition=~models.Q(action__in=["read", "list", "denied"]))]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.actor_username} {self.action} {self.object_type} {self.object_id}"

@@ -40,7 +40,7 @@ from kapclinic.treatment.models import (
     VitalReading,
 )
 from kapclinic.treatment.monitors import pcd01
-from kapclinic.treatment.monitors.memory import Memory, last_entries
+from kapclinic.treatment.monitors.memory import Memory, last_change, last_entries
 
 log = logging.getLogger("kapclinic.monitors")
 # a monitor's reading reaches the record when it is sent or assigned, not typed at the time
@@ -202,6 +202,9 @@ def read(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
         if stale:  # their records changed since: read them again
             memory.forget(stale)
             return read(items, clinic=clinic, by=by, memory=memory)
+        # a patient read now is stamped with the change read with them: one made since then is
+        # caught in the writer's turn (the batch is read again) and never taken as known
+        seen.update(directory.stamps)
     recording = Recording([(message, session) for _, message, session in matched], clinic_id=clinic.pk,
                           by=by, memory=memory, seen=seen)
     for row, message, session in matched:
@@ -398,7 +401,8 @@ class Directory:
     in_progress: dict[int, Session]        # by patient id: the latest booked in progress
     devices: dict[str, MonitorDevice]
     in_rooms: dict[str, list[Session]]
-    remembered: dict[str, int] = field(default_factory=dict)  # MRNs from memory: their last entry then
+    remembered: dict[str, int] = field(default_factory=dict)  # MRNs from memory: their last change then
+    stamps: dict[int, int] = field(default_factory=dict)  # patients read now: their last change with them
 
     def sessions_seen(self) -> dict[int, int]:
         """The version of each session the batch could be matched to."""
@@ -422,10 +426,16 @@ class Directory:
                     in_progress[patient.pk] = session
                 refs.discard(ref)
         asked: list[Patient] = []
-        for patient in for_clinic(Patient, clinic.pk).filter(mrn__in=refs) if refs else ():
+        stamps: dict[int, int] = {}
+        found = for_clinic(Patient, clinic.pk).filter(mrn__in=refs).only("id", "mrn", "clinic_id")
+        if memory is not None:  # each patient's last change read with it, before anything of theirs
+            found = found.annotate(last_change=last_change())
+        for patient in found if refs else ():
             if patient.mrn not in patients:
                 patients[patient.mrn] = patient
                 asked.append(patient)
+                if memory is not None:
+                    stamps[patient.pk] = patient.last_change or 0
         for session in (for_clinic(Session, clinic.pk).filter(
                 patient__in=asked, state__in=IN_PROGRESS).order_by("-scheduled_at") if asked else ()):
             in_progress.setdefault(session.patient_id, session)
@@ -437,7 +447,7 @@ class Directory:
         for session in (for_clinic(Session, clinic.pk).filter(state__in=IN_PROGRESS, room__in=rooms)
                         .select_related("patient").order_by("pk") if rooms else ()):
             in_rooms.setdefault(session.room, []).append(session)
-        return cls(patients, in_progress, devices, in_rooms, remembered)
+        return cls(patients, in_progress, devices, in_rooms, remembered, stamps)
 
 
 def match(message: pcd01.Message, directory: Directory) -> tuple[Patient | None, Session | None, str]:

@@ -3,14 +3,17 @@ send, the patient and their session in progress, and each session's state as las
 (vitals.SessionVitals: phase, steps, baseline, last reading, dose start). Reading these again
 for every batch was most of a batch's reads.
 
-What it remembers holds while the patient's last audit entry is the one it knew: every change
-to a patient's record, sessions, readings and doses is audited with the patient (reads too,
-which only make it read again), so one query for a batch's patients says whose memory still
-holds. The clinic's session settings are checked by their version. From its first audit
-entry to its commit a batch holds the trail's lock, so the entries it wrote are then the
-patients' last; the memory moves on to them only if nobody wrote for those patients between
-the batch's reading and that first entry, and only on commit. A batch works on copies, so one
-that fails leaves the memory as it was."""
+What it remembers holds while the patient's last audit entry of a change is the one it knew:
+every change to a patient's record, sessions, readings and doses is audited with the patient
+(pages read, listed or refused change nothing and are not counted: the room board's polling
+would otherwise undo the memory every few seconds), so one query for a batch's patients says
+whose memory still holds. The entry is read with the patient (one statement), before anything
+else of theirs, so a change made while a batch reads is never taken as known. The clinic's
+session settings are checked by their version. From its first audit entry to its commit a
+batch holds the trail's lock, so the entries it wrote are then the patients' last; the memory
+moves on to them only if nobody wrote for those patients between the batch's reading and that
+first entry, and only on commit. A batch works on copies, so one that fails leaves the memory
+as it was."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import dataclasses
 from collections.abc import Iterable
 
 from django.db import connection
+from django.db.models import OuterRef, Subquery
 
 from kapclinic.audit.models import AuditEntry
 from kapclinic.patients.models import Patient
@@ -25,11 +29,20 @@ from kapclinic.treatment.models import Session, TreatmentSettings
 from kapclinic.treatment.vitals import SessionVitals
 
 MAX_REMEMBERED = 5_000  # patients or sessions; beyond, it starts again (monitors send for dozens)
+# audit actions that change nothing; the index audit_patient_last_change leaves them out
+UNCHANGING = ("read", "list", "denied")
+_UNCHANGING_SQL = "NOT (a.action IN ('read', 'list', 'denied'))"
+
+
+def last_change() -> Subquery:
+    """The patient's last audit entry of a change (its seq), as a subquery of a patient query."""
+    return Subquery(AuditEntry.objects.filter(patient_id=OuterRef("pk")).exclude(action__in=UNCHANGING)
+                    .order_by("-seq").values("seq")[:1])
 
 
 def last_entries(patient_ids: Iterable[int], *, before: int | None = None) -> dict[int, int]:
-    """Each patient's last audit entry (its seq; 0 for none), or their last before the seq
-    ``before``: one query (an index on patient and seq answers each at once)."""
+    """Each patient's last audit entry of a change (its seq; 0 for none), or their last before
+    the seq ``before``: one query (a partial index on patient and seq answers each at once)."""
     ids = sorted(set(patient_ids))
     if not ids:
         return {}
@@ -37,8 +50,8 @@ def last_entries(patient_ids: Iterable[int], *, before: int | None = None) -> di
     marks = ", ".join(["%s"] * len(ids))
     bound = "" if before is None else " AND a.seq < %s"
     # table names from the models, values as parameters
-    sql = (f"SELECT p.id, (SELECT MAX(a.seq) FROM {audit} a WHERE a.patient_id = p.id{bound}) "  # noqa: S608
-           f"FROM {patients} p WHERE p.id IN ({marks})")
+    sql = (f"SELECT p.id, (SELECT MAX(a.seq) FROM {audit} a WHERE a.patient_id = p.id "  # noqa: S608
+           f"AND {_UNCHANGING_SQL}{bound}) FROM {patients} p WHERE p.id IN ({marks})")
     with connection.cursor() as cursor:
         cursor.execute(sql, ([before] if before is not None else []) + ids)
         return {patient_id: last or 0 for patient_id, last in cursor.fetchall()}
@@ -97,4 +110,15 @@ class Memory:
                 self.patients[mrn] = (patient, in_progress.get(patient.pk), last[patient.pk])
         for ctx in sessions:
             if ctx.session.patient_id in last:
+                _fold_baseline(ctx)
                 self.sessions[ctx.session.pk] = (ctx, last[ctx.session.patient_id])
+
+
+def _fold_baseline(ctx: SessionVitals) -> None:
+    """The pre-dose readings added since the session was loaded, folded into its baseline (the
+    latest of them; the later stored of equal times), so what is remembered stays one row."""
+    found = ctx.baseline
+    for row in ctx.added_pre_dose:
+        if found is None or row.observed_at >= found.observed_at:
+            found = row
+    ctx.baseline, ctx.added_pre_dose = found, []
