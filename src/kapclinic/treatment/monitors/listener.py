@@ -15,6 +15,7 @@ import gc
 import ipaddress
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -37,6 +38,7 @@ MAX_CONNECTIONS = 200
 BATCH_MAX = 200                 # messages committed together at most
 BATCH_WAIT_SECONDS = 0.002      # how long the writer waits for more before committing
 IDLE_CHECK_SECONDS = 60.0       # a connection unused this long is checked before a batch
+SWITCH_SECONDS = 0.0005         # how often the writer thread lets the event loop in
 
 
 @dataclass
@@ -217,6 +219,9 @@ async def serve(listener: Listener, host: str | None, port: int | None, *, ready
     # what start-up loaded (Django, the definitions) lives as long as the process: the collector
     # no longer walks it at each collection, which parsing thousands of messages triggers
     gc.freeze()
+    # the writer thread holds the interpreter for a batch's CPU; the event loop must get in
+    # between to read the next messages and send ACKs (Python's default lets it in every 5 ms)
+    sys.setswitchinterval(SWITCH_SECONDS)
     if ready is not None:
         ready(bound)
     async with server:
