@@ -137,7 +137,7 @@ def _notes(patient: Patient, staff: dict, mrn: str) -> None:
             note = note_actions.sign_draft(draft=draft, expected_version=draft.version, by=therapist)
             if key == "n":
                 note_actions.add_addendum(note=note, text="sweep addendum", by=therapist, key=mrn)
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=patient.clinic.zone)  # the clinic's day, as the app counts it
     note_actions.record_authorization(
         patient=patient, granted_to=staff[Role.PRESCRIBER], purpose="sweep", notes_from=today,
         notes_to=today, signed_on=today, expires_on=today, by=therapist, key=mrn)
@@ -434,7 +434,7 @@ def route_body(route: str, body: dict, patient: Patient) -> dict:
 
 
 def _authorization_form(patient: Patient) -> dict:
-    today = timezone.localdate().isoformat()
+    today = timezone.localdate(timezone=patient.clinic.zone).isoformat()  # the clinic's day
     nurse = Membership.objects.filter(clinic=patient.clinic, role=Role.NURSE).get().user
     return {"granted_to": str(nurse.pk), "purpose": "sweep", "notes_from": today,
             "notes_to": today, "signed_on": today, "expires_on": today}

@@ -160,7 +160,7 @@ def world(clinic_a, prescriber):
                                         part2=False, expected_version=draft.version, by=therapist)
         notes[kind] = (draft if kind == "progress" else
                        note_actions.sign_draft(draft=draft, expected_version=draft.version, by=therapist))
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=patient.clinic.zone)  # the clinic's day, as the app counts it
     for reader in (Role.PRESCRIBER, Role.NURSE):  # the patient authorised them in writing
         granted = note_actions.record_authorization(
             patient=patient, granted_to=users[reader], purpose="matrix", notes_from=today,

@@ -245,7 +245,7 @@ def test_emergency_access_does_not_open_psychotherapy_notes(team, therapist, nur
 def test_a_written_authorization_opens_the_notes_of_its_period_until_it_is_revoked(
         team, therapist, prescriber):
     note = written(team, therapist, kind="psychotherapy", text="the lake house")
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=team.clinic.zone)  # the clinic's day, as the app counts it
     client = login(therapist)
     response = client.post(f"/patients/{team.pk}/psychotherapy-notes/authorizations/", {
         "granted_to": prescriber.pk, "purpose": "Consultation on medication",
@@ -265,7 +265,7 @@ def test_a_written_authorization_opens_the_notes_of_its_period_until_it_is_revok
 def test_an_authorization_covers_only_its_period_and_the_author_who_recorded_it(
         team, therapist, prescriber, clinic_a):
     note = written(team, therapist, kind="psychotherapy", text="the lake house")
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=team.clinic.zone)  # the clinic's day, as the app counts it
     note_actions.record_authorization(
         patient=team, granted_to=prescriber, purpose="x", notes_from=today - timedelta(days=60),
         notes_to=today - timedelta(days=30), signed_on=today, expires_on=today + timedelta(days=9),
@@ -284,7 +284,7 @@ def test_an_authorization_covers_only_its_period_and_the_author_who_recorded_it(
 
 
 def test_an_authorization_already_expired_is_refused(team, therapist, prescriber):
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=team.clinic.zone)  # the clinic's day, as the app counts it
     with pytest.raises(FieldError) as refused:
         note_actions.record_authorization(
             patient=team, granted_to=prescriber, purpose="x", notes_from=today, notes_to=today,
@@ -367,7 +367,7 @@ def test_an_authorizations_dates_out_of_bounds_are_refused_naming_the_field(
         team, therapist, prescriber, field, dates):
     from datetime import date
 
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=team.clinic.zone)  # the clinic's day, as the app counts it
     values = {"notes_from": today, "notes_to": today, "signed_on": today,
               "expires_on": today + timedelta(days=30)}
     values.update({k: date.fromisoformat(v) for k, v in dates.items()})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from kapclinic import demo
 from kapclinic.accounts.models import Clinic
@@ -50,7 +51,8 @@ def test_the_chart_lists_todays_sessions_first_even_with_a_course_planned_ahead_
     later = session(patient, prescriber, started_minutes_ago=5)
     course_actions.plan_course(patient=patient, protocol="iv_racemic_ketamine",
                                first_dose_at=next_monday_9am(), by=prescriber)
-    with CaptureQueriesContext(connection) as queries:
+    zone = patient.clinic.zone  # a request runs in its clinic's time zone (accounts.middleware)
+    with timezone.override(zone), CaptureQueriesContext(connection) as queries:
         data = load_section(patient)
         events = section_events(patient, data)
     assert len(queries) == 4  # today's and next, the earlier ones, their steps, the courses
