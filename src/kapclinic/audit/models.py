@@ -173,6 +173,10 @@ def _give_database_guards(sender: type[models.Model], **kwargs) -> None:
     sender._meta.original_attrs["triggers"] = triggers  # what migrations read
 
 
+# audit actions that change nothing (a page read, a list, a refusal)
+UNCHANGING_ACTIONS = ("read", "list", "denied")
+
+
 class AuditEntry(AppendOnlyRecord):
     """One thing somebody did. ``hash`` = SHA-256(prev_hash + canonical form of this entry),
     or HMAC-SHA256 under the audit key (kept outside the database) when ``keyed``."""
@@ -216,7 +220,7 @@ class AuditEntry(AppendOnlyRecord):
         # a patient's last change at once (a monitor listener checks its memory by it); reads,
         # lists and refusals change nothing (treatment.monitors.memory.UNCHANGING)
         indexes = [models.Index(fields=["patient_id", "seq"], name="audit_patient_last_change",
-                                condition=~models.Q(action__in=["read", "list", "denied"]))]
+                                condition=~models.Q(action__in=UNCHANGING_ACTIONS))]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.actor_username} {self.action} {self.object_type} {self.object_id}"

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from kapclinic.audit import anchors, chain, context, keys, types
-from kapclinic.audit.models import AuditEntry
+from kapclinic.audit.models import UNCHANGING_ACTIONS, AuditEntry
 
 log = logging.getLogger("kapclinic.audit")
 
@@ -173,3 +174,29 @@ def verify(wanted: frozenset[int] = frozenset(),
     """Verify the whole chain with the configured audit key (if any); ``wanted``: the entries
     whose hashes to report (anchored counts); ``keyed_after``: see chain.verify_rows."""
     return chain.verify_rows(_rows(), keys.audit_key(), wanted, keyed_after)
+
+
+def last_change_of_patient() -> Subquery:
+    """The patient's last audit entry of a change (its seq), as a subquery of a patient query
+    (reads, lists and refusals change nothing and are left out)."""
+    return Subquery(AuditEntry.objects.filter(patient_id=OuterRef("pk"))
+                    .exclude(action__in=UNCHANGING_ACTIONS).order_by("-seq").values("seq")[:1])
+
+
+def last_changes(patient_ids, *, before: int | None = None) -> dict[int, int]:
+    """Each patient's last audit entry of a change (its seq; 0 for none), or their last before
+    the seq ``before``: one statement, which the partial index audit_patient_last_change answers
+    for each patient at once."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return {}
+    unchanging = ", ".join(f"'{action}'" for action in UNCHANGING_ACTIONS)  # constants
+    bound = "" if before is None else " AND a.seq < %s"
+    one = (f"SELECT %s, (SELECT MAX(a.seq) FROM {AuditEntry._meta.db_table} a "  # noqa: S608
+           f"WHERE a.patient_id = %s AND NOT (a.action IN ({unchanging})){bound})")
+    params: list[int] = []
+    for patient_id in ids:
+        params += [patient_id, patient_id] + ([before] if before is not None else [])
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join([one] * len(ids)), params)
+        return {patient_id: last or 0 for patient_id, last in cursor.fetchall()}

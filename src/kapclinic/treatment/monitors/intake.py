@@ -40,7 +40,7 @@ from kapclinic.treatment.models import (
     VitalReading,
 )
 from kapclinic.treatment.monitors import pcd01
-from kapclinic.treatment.monitors.memory import Memory, last_change, last_entries
+from kapclinic.treatment.monitors.memory import Memory
 
 log = logging.getLogger("kapclinic.monitors")
 # a monitor's reading reaches the record when it is sent or assigned, not typed at the time
@@ -156,7 +156,7 @@ class Weighed:
         against are as they were read (every change to a patient's records is audited with the
         patient; a session's every step moves its version; a monitor moved or retired changes
         its room, chair or flag): a query each, in the writer's turn."""
-        if self.seen and last_entries(self.seen) != self.seen:
+        if self.seen and trail.last_changes(self.seen) != self.seen:
             return False
         sessions = self.directory.sessions_seen()
         if sessions and dict(Session.objects.filter(pk__in=sessions).values_list(
@@ -195,7 +195,7 @@ def read(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
             matched.append((row, message, session))
     seen: dict[int, int] = {}
     if memory is not None:
-        seen = last_entries({p.pk for p in directory.patients.values()} |
+        seen = trail.last_changes({p.pk for p in directory.patients.values()} |
                             {session.patient_id for _, _, session in matched})
         stale = [mrn for mrn, last in directory.remembered.items()
                  if seen.get(directory.patients[mrn].pk) != last]
@@ -238,10 +238,10 @@ def _remember(memory: Memory, weighed: Weighed, first: int) -> None:
     are the batch's own); else it forgets them, and the next batch reads them again."""
     if not first:
         return  # nothing written (resends only): what it remembers still holds
-    if last_entries(weighed.seen, before=first) != weighed.seen:
+    if trail.last_changes(weighed.seen, before=first) != weighed.seen:
         memory.forget(weighed.directory.patients)
         return
-    last = last_entries(weighed.seen)
+    last = trail.last_changes(weighed.seen)
     sessions = [ctx for ctx in weighed.recording.sessions.values() if isinstance(ctx, vitals.SessionVitals)]
     transaction.on_commit(functools.partial(
         memory.remember, patients=weighed.directory.patients, in_progress=weighed.directory.in_progress,
@@ -429,7 +429,7 @@ class Directory:
         stamps: dict[int, int] = {}
         found = for_clinic(Patient, clinic.pk).filter(mrn__in=refs).only("id", "mrn", "clinic_id")
         if memory is not None:  # each patient's last change read with it, before anything of theirs
-            found = found.annotate(last_change=last_change())
+            found = found.annotate(last_change=trail.last_change_of_patient())
         for patient in found if refs else ():
             if patient.mrn not in patients:
                 patients[patient.mrn] = patient

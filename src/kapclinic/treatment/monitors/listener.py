@@ -221,6 +221,7 @@ async def serve(listener: Listener, host: str | None, port: int | None, *, ready
     gc.freeze()
     # the writer thread holds the interpreter for a batch's CPU; the event loop must get in
     # between to read the next messages and send ACKs (Python's default lets it in every 5 ms)
+    switching = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_SECONDS)
     if ready is not None:
         ready(bound)
@@ -229,3 +230,4 @@ async def serve(listener: Listener, host: str | None, port: int | None, *, ready
             await server.serve_forever()
         finally:
             listener.stop()
+            sys.setswitchinterval(switching)  # a listener run inside another program leaves it as it was

@@ -20,41 +20,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from django.db import connection
-from django.db.models import OuterRef, Subquery
-
-from kapclinic.audit.models import AuditEntry
 from kapclinic.patients.models import Patient
+from kapclinic.treatment import vitals
 from kapclinic.treatment.models import Session, TreatmentSettings
 from kapclinic.treatment.vitals import SessionVitals
 
 MAX_REMEMBERED = 5_000  # patients or sessions; beyond, it starts again (monitors send for dozens)
-# audit actions that change nothing; the index audit_patient_last_change leaves them out
-UNCHANGING = ("read", "list", "denied")
-_UNCHANGING_SQL = "NOT (a.action IN ('read', 'list', 'denied'))"
-
-
-def last_change() -> Subquery:
-    """The patient's last audit entry of a change (its seq), as a subquery of a patient query."""
-    return Subquery(AuditEntry.objects.filter(patient_id=OuterRef("pk")).exclude(action__in=UNCHANGING)
-                    .order_by("-seq").values("seq")[:1])
-
-
-def last_entries(patient_ids: Iterable[int], *, before: int | None = None) -> dict[int, int]:
-    """Each patient's last audit entry of a change (its seq; 0 for none), or their last before
-    the seq ``before``: one query (a partial index on patient and seq answers each at once)."""
-    ids = sorted(set(patient_ids))
-    if not ids:
-        return {}
-    audit, patients = AuditEntry._meta.db_table, Patient._meta.db_table
-    marks = ", ".join(["%s"] * len(ids))
-    bound = "" if before is None else " AND a.seq < %s"
-    # table names from the models, values as parameters
-    sql = (f"SELECT p.id, (SELECT MAX(a.seq) FROM {audit} a WHERE a.patient_id = p.id "  # noqa: S608
-           f"AND {_UNCHANGING_SQL}{bound}) FROM {patients} p WHERE p.id IN ({marks})")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, ([before] if before is not None else []) + ids)
-        return {patient_id: last or 0 for patient_id, last in cursor.fetchall()}
 
 
 def settings_version(clinic_id: int) -> int | None:
@@ -116,9 +87,8 @@ class Memory:
 
 def _fold_baseline(ctx: SessionVitals) -> None:
     """The pre-dose readings added since the session was loaded, folded into its baseline (the
-    latest of them; the later stored of equal times), so what is remembered stays one row."""
-    found = ctx.baseline
-    for row in ctx.added_pre_dose:
-        if found is None or row.observed_at >= found.observed_at:
-            found = row
-    ctx.baseline, ctx.added_pre_dose = found, []
+    baseline at the latest of their times, as vitals weighs it), so what is remembered stays one
+    row."""
+    if ctx.added_pre_dose:
+        latest = max(row.observed_at for row in ctx.added_pre_dose)
+        ctx.baseline, ctx.added_pre_dose = vitals.baseline_for(ctx, latest), []
