@@ -46,3 +46,11 @@ def test_a_save_from_a_stale_page_overwrites_nothing(clinic_a, clinic_admin):
 def test_only_the_admin_keeps_the_export_settings(clinic_a, prescriber, nurse):
     for user in (prescriber, nurse):
         assert login(user).get("/settings/exports/").status_code == 403
+
+
+def test_saving_the_defaults_unchanged_writes_nothing_and_says_so(clinic_a, clinic_admin):
+    """A save that changes nothing (the first visit, a double click) stores no row and needs
+    no audit entry: it is not an error."""
+    response = login(clinic_admin).post("/settings/exports/", form())
+    assert response.status_code == 302
+    assert not AuditEntry.objects.filter(object_type="interop_settings").exists()
