@@ -52,30 +52,39 @@ def raise_alert(*, clinic_id: int, source: str, kind: str, label: str,
                                   record_id, recommended_action, raised_at)], by=by)[0]
 
 
+def _checked(new: NewAlert) -> Alert:
+    """The alert's row, not yet saved; raises ValueError for an alert no clinic could hold."""
+    if new.patient is not None and new.patient.clinic_id != new.clinic_id:
+        raise ValueError("An alert about a patient belongs to the patient's clinic.")
+    if new.priority not in Alert.Priority.values:
+        raise ValueError(f"priority: {new.priority!r} is not one of {', '.join(Alert.Priority.values)}")
+    return Alert(clinic_id=new.clinic_id, patient=new.patient, label=new.label[:300],
+                 priority=new.priority, recommended_action=new.recommended_action[:500],
+                 raised_at=new.raised_at or timezone.now(), source=new.source, kind=new.kind,
+                 record_type=new.record_type, record_id=new.record_id)
+
+
+def _events(rows: Sequence[Alert]) -> list[trail.Event]:
+    return [trail.Event("create", "alert", row.pk, row.patient_id,
+                        {"label": row.label, "priority": row.priority}, row.clinic_id) for row in rows]
+
+
 @action
 def raise_alerts(alerts: Sequence[NewAlert], *, by: User | None) -> list[Alert]:
-    """``raise_alert`` for many at once (a bedside monitor's batch of readings): one query for
-    those raised already, one insert, one stretch of the audit trail; the alerts in order."""
-    for new in alerts:
-        if new.patient is not None and new.patient.clinic_id != new.clinic_id:
-            raise ValueError("An alert about a patient belongs to the patient's clinic.")
-        if new.priority not in Alert.Priority.values:
-            raise ValueError(f"priority: {new.priority!r} is not one of {', '.join(Alert.Priority.values)}")
+    """``raise_alert`` for many at once: one query for those raised already, one insert, one
+    stretch of the audit trail; the alerts in order."""
+    made: list[Alert] = []
+    picks: list[tuple | Alert] = []  # each alert's key among those found, or its new row
+    rows = [_checked(new) for new in alerts]
     recorded = {new.record_id for new in alerts if new.record_id is not None}
     found: dict[tuple, Alert] = {(a.source, a.kind, a.record_type, a.record_id): a for a in (
         Alert.objects.filter(source__in={new.source for new in alerts}, kind__in={new.kind for new in alerts},
                              record_type__in={new.record_type for new in alerts}, record_id__in=recorded)
         if recorded else ())}
-    made: list[Alert] = []
-    picks: list[tuple | Alert] = []  # each alert's key among those found, or its new row
-    for new in alerts:
+    for new, row in zip(alerts, rows, strict=True):
         if new.record_id is not None and new.key() in found:
             picks.append(new.key())
             continue
-        row = Alert(clinic_id=new.clinic_id, patient=new.patient, label=new.label[:300],
-                    priority=new.priority, recommended_action=new.recommended_action[:500],
-                    raised_at=new.raised_at or timezone.now(), source=new.source, kind=new.kind,
-                    record_type=new.record_type, record_id=new.record_id)
         made.append(row)
         if new.record_id is None:
             picks.append(row)
@@ -85,13 +94,22 @@ def raise_alerts(alerts: Sequence[NewAlert], *, by: User | None) -> list[Alert]:
     with transaction.atomic():
         try:
             with transaction.atomic():
-                Alert.objects.bulk_create(made)
+                Alert.objects.bulk_insert(made)
         except IntegrityError:  # a concurrent raise of one of them won the race: one at a time
             made = [row for row in made if _created_unless_raised(row, found)]
-        trail.record_many([trail.Event("create", "alert", row.pk, row.patient_id,
-                                       {"label": row.label, "priority": row.priority}, row.clinic_id)
-                           for row in made])
+        trail.record_many(_events(made))
     return [found[pick] if isinstance(pick, tuple) else pick for pick in picks]
+
+
+def raise_for_new_records(alerts: Sequence[NewAlert]) -> tuple[list[Alert], list[trail.Event]]:
+    """The alerts fired by records the calling action wrote a moment ago in its transaction
+    (a bedside monitor's batch of readings): none can have been raised for them yet, so none
+    is looked up. Inserted in one statement; their audit events are returned, for the caller
+    to write in its own stretch of the trail (in the same transaction: an action refuses to
+    end without them)."""
+    made = [_checked(new) for new in alerts]
+    Alert.objects.bulk_insert(made)
+    return made, _events(made)
 
 
 def _created_unless_raised(row: Alert, found: dict[tuple, Alert]) -> bool:

@@ -9,6 +9,7 @@ from django.db.models.signals import class_prepared
 from django.dispatch import receiver
 
 from kapclinic.audit import context
+from kapclinic.platform import inserts
 from kapclinic.privacy import classify
 
 
@@ -55,6 +56,12 @@ class GuardedQuerySet(models.QuerySet):
     def bulk_create(self, objs, *args, **kwargs):
         _require_action(self.model)
         return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_insert(self, objs) -> None:
+        """``bulk_create`` in a fixed shape (kapclinic.platform.inserts): for the writers that
+        store at a bedside monitor's rate."""
+        _require_action(self.model)
+        inserts.insert(objs, using=self.db)
 
     def delete(self):
         raise ImmutableError(f"{self.model.__name__} records are never deleted; mark them "

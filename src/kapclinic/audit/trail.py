@@ -127,7 +127,7 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
                                           key)
             prev_hash = entry.hash
             entries.append(entry)
-        AuditEntry.objects.bulk_create(entries)
+        AuditEntry.objects.bulk_insert(entries)
         for scope in context.running_actions():  # the action decorator checks its count
             scope.entries += len(entries)
             scope.denials.extend(e for e in events if e.action == types.AuditActions.DENIED)

@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from kapclinic.accounts.models import User
 from kapclinic.accounts.scoping import for_clinic
-from kapclinic.alerts.actions import NewAlert, raise_alerts
+from kapclinic.alerts.actions import NewAlert, raise_alerts, raise_for_new_records
 from kapclinic.alerts.models import Alert
+from kapclinic.audit import trail
 from kapclinic.clinical import protocols as core
 from kapclinic.clinical.monitoring import Reading, ReadingError, check_reading, evaluate
 from kapclinic.clinical.monitoring.rules import MonitoringSettings
@@ -215,26 +216,26 @@ def audit_detail(row: VitalReading) -> dict:
             **({"device": row.device} if row.device else {})}
 
 
-def raise_fired(ctx: SessionVitals, row: VitalReading, fired: list,
-                *, by: User | None) -> tuple[list[Alert], dict[int, tuple[str, ...]]]:
-    """The alerts a stored reading fired, raised through the generic alerts; with each one's
-    recommended action codes by id."""
-    return raise_all([(ctx, row, fired)], by=by)[0]
-
-
-def raise_all(stored: list[tuple[SessionVitals, VitalReading, list]], *,
-              by: User | None) -> list[tuple[list[Alert], dict[int, tuple[str, ...]]]]:
-    """``raise_fired`` for each (session, stored reading, its fired rules) at once (a monitor
-    batch's readings: one insert and one stretch of the audit trail for all their alerts)."""
-    wanted = [NewAlert(
+def _wanted(stored: Iterable[tuple[SessionVitals, VitalReading, list]]) -> list[NewAlert]:
+    return [NewAlert(
         clinic_id=ctx.session.patient.clinic_id, source=ALERT_SOURCE, kind=alert.rule,
         label=alert.label, patient=ctx.session.patient, record_type=READING_RECORD, record_id=row.pk,
         recommended_action=alert.message, raised_at=timezone.now(),
         priority=Alert.Priority.URGENT if alert.severity in URGENT_SEVERITIES else Alert.Priority.FOLLOW_UP)
         for ctx, row, fired in stored for alert in fired]
-    raised = iter(raise_alerts(wanted, by=by) if wanted else [])
-    out = []
-    for _, _, fired in stored:
-        alerts = [next(raised) for _ in fired]
-        out.append((alerts, {a.pk: rule.actions for a, rule in zip(alerts, fired, strict=True)}))
-    return out
+
+
+def raise_fired(ctx: SessionVitals, row: VitalReading, fired: list,
+                *, by: User | None) -> tuple[list[Alert], dict[int, tuple[str, ...]]]:
+    """The alerts a stored reading fired, raised through the generic alerts; with each one's
+    recommended action codes by id."""
+    alerts = raise_alerts(_wanted([(ctx, row, fired)]), by=by) if fired else []
+    return alerts, {a.pk: rule.actions for a, rule in zip(alerts, fired, strict=True)}
+
+
+def raise_for_new_readings(stored: list[tuple[SessionVitals, VitalReading, list]]) -> list[trail.Event]:
+    """The alerts fired by readings written a moment ago in the calling action (a monitor
+    batch's: one insert for all of them), and their audit events for the caller to write with
+    the readings' own."""
+    wanted = _wanted(stored)
+    return raise_for_new_records(wanted)[1] if wanted else []

@@ -221,7 +221,7 @@ def store(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
     if weighed is None or weighed.items is not items or not weighed.still_current():
         weighed = read(items, clinic=clinic, by=by, memory=memory)  # in the turn: nothing changes
     kept = weighed.kept
-    MonitorMessage.objects.bulk_create(kept)
+    MonitorMessage.objects.bulk_insert(kept)
     first = weighed.recording.write([
         trail.Event("create", "monitor_message", row.pk, row.patient_id,
                     {"status": row.status, "sender": row.sender[:80]}, clinic.pk) for row in kept])
@@ -350,14 +350,15 @@ class Recording:
         kept.status = MessageStatus.STORED if stored or not not_stored else MessageStatus.NOTHING
 
     def write(self, events: list[trail.Event]) -> int:
-        """The readings in one insert, ``events`` and theirs in one stretch of the audit trail,
-        then the alerts they fired; the seq of the first audit entry written."""
+        """The readings in one insert, then the alerts they fired in another; ``events``, the
+        readings' and the alerts' in one stretch of the audit trail. The seq of the first audit
+        entry written."""
         rows = [prepared.row for _, prepared in self.prepared]
-        VitalReading.objects.bulk_create(rows)
+        VitalReading.objects.bulk_insert(rows)
+        alerts = vitals.raise_for_new_readings([(ctx, prepared.row, prepared.fired)
+                                                for ctx, prepared in self.prepared if prepared.fired])
         written = trail.record_many(events + [trail.Event("create", "vital_reading", row.pk, row.patient_id,
-                                                          vitals.audit_detail(row)) for row in rows])
-        vitals.raise_all([(ctx, prepared.row, prepared.fired) for ctx, prepared in self.prepared
-                          if prepared.fired], by=self.by)
+                                                          vitals.audit_detail(row)) for row in rows] + alerts)
         return written[0].seq if written else 0
 
 
