@@ -106,8 +106,7 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
     with transaction.atomic():
         placed = _placed(events, actor)
         lock_chain()
-        head = AuditEntry.objects.order_by("-seq").values_list("seq", "hash", "keyed").first()
-        seq, prev_hash, head_keyed = head if head else (0, chain.GENESIS, False)
+        seq, prev_hash, head_keyed = _head()
         now = timezone.now()
         key = keys.audit_key()
         entries = []
@@ -135,6 +134,15 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
             first = entries[0]
             transaction.on_commit(lambda: _anchor_first_keyed(key, first.seq, first.hash))
     return entries
+
+
+def _head() -> tuple[int, str, bool]:
+    """The last entry's seq, hash and keyed flag (a fixed statement: every audited write reads it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT seq, hash, keyed FROM {AuditEntry._meta.db_table} "  # noqa: S608 (constant)
+                       "ORDER BY seq DESC LIMIT 1")
+        head = cursor.fetchone()
+    return (head[0], head[1], bool(head[2])) if head else (0, chain.GENESIS, False)
 
 
 def _anchor_first_keyed(key: bytes, seq: int, hash_: str) -> None:
@@ -183,20 +191,18 @@ def last_change_of_patient() -> Subquery:
                     .exclude(action__in=UNCHANGING_ACTIONS).order_by("-seq").values("seq")[:1])
 
 
-def last_changes(patient_ids, *, before: int | None = None) -> dict[int, int]:
-    """Each patient's last audit entry of a change (its seq; 0 for none), or their last before
-    the seq ``before``: one statement, which the partial index audit_patient_last_change answers
-    for each patient at once."""
+def last_changes(patient_ids) -> dict[int, int]:
+    """Each patient's last audit entry of a change (its seq; 0 for none): one statement, which
+    the partial index audit_patient_last_change answers for each patient at once."""
     ids = sorted(set(patient_ids))
     if not ids:
         return {}
     unchanging = ", ".join(f"'{action}'" for action in UNCHANGING_ACTIONS)  # constants
-    bound = "" if before is None else " AND a.seq < %s"
     one = (f"SELECT %s, (SELECT MAX(a.seq) FROM {AuditEntry._meta.db_table} a "  # noqa: S608
-           f"WHERE a.patient_id = %s AND NOT (a.action IN ({unchanging})){bound})")
+           f"WHERE a.patient_id = %s AND NOT (a.action IN ({unchanging})))")
     params: list[int] = []
     for patient_id in ids:
-        params += [patient_id, patient_id] + ([before] if before is not None else [])
+        params += [patient_id, patient_id]
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join([one] * len(ids)), params)
         return {patient_id: last or 0 for patient_id, last in cursor.fetchall()}

@@ -16,7 +16,7 @@ import contextlib
 import functools
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,6 +27,7 @@ from kapclinic.accounts.models import Clinic, User
 from kapclinic.accounts.scoping import for_clinic
 from kapclinic.audit import trail
 from kapclinic.audit.actions import action
+from kapclinic.audit.models import UNCHANGING_ACTIONS, AuditEntry
 from kapclinic.clinical.monitoring import devices
 from kapclinic.patients.models import Patient
 from kapclinic.treatment import vitals
@@ -34,12 +35,11 @@ from kapclinic.treatment.errors import FieldError
 from kapclinic.treatment.models import (
     IN_PROGRESS,
     MessageStatus,
-    MonitorDevice,
     MonitorMessage,
     Session,
     VitalReading,
 )
-from kapclinic.treatment.monitors import pcd01
+from kapclinic.treatment.monitors import pcd01, queries
 from kapclinic.treatment.monitors.memory import Memory
 
 log = logging.getLogger("kapclinic.monitors")
@@ -159,14 +159,10 @@ class Weighed:
         if self.seen and trail.last_changes(self.seen) != self.seen:
             return False
         sessions = self.directory.sessions_seen()
-        if sessions and dict(Session.objects.filter(pk__in=sessions).values_list(
-                "pk", "version")) != sessions:
+        if sessions and queries.session_versions(sessions) != sessions:
             return False
-        devices = {d.device_id: (d.room, d.chair, d.active) for d in self.directory.devices.values()}
-        return not devices or {
-            device_id: (room, chair, active) for device_id, room, chair, active in
-            MonitorDevice.objects.filter(clinic_id=self.clinic_id, device_id__in=devices)
-            .values_list("device_id", "room", "chair", "active")} == devices
+        devices = self.directory.devices
+        return not devices or queries.placements(self.clinic_id, devices, active_only=False) == devices
 
 
 def read(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
@@ -218,30 +214,32 @@ def store(items: Sequence[tuple[pcd01.Message, str, str]], *, clinic: Clinic,
     """Keep each (message, raw, sender address) and record its vitals; returns how many
     readings each stored (0 for a resend). ``weighed``: the batch as ``read`` found it before
     the writer's turn (read now when not given). Bulk inserts for the whole batch."""
+    # from the check to the commit nobody else appends to the trail (on SQLite the writer's
+    # turn already is the database's one writer): the patients' last entries are then known
+    trail.lock_chain()
     if weighed is None or weighed.items is not items or not weighed.still_current():
         weighed = read(items, clinic=clinic, by=by, memory=memory)  # in the turn: nothing changes
     kept = weighed.kept
     MonitorMessage.objects.bulk_insert(kept)
-    first = weighed.recording.write([
+    written = weighed.recording.write([
         trail.Event("create", "monitor_message", row.pk, row.patient_id,
                     {"status": row.status, "sender": row.sender[:80]}, clinic.pk) for row in kept])
-    if memory is not None and weighed.seen:
-        _remember(memory, weighed, first)
+    if memory is not None and weighed.seen and written:
+        _remember(memory, weighed, written)
     stored = {id(row.message): row.readings for row in kept}
     return [stored.get(id(message), 0) for message, _, _ in items]
 
 
-def _remember(memory: Memory, weighed: Weighed, first: int) -> None:
-    """Once committed, the memory moves on to the batch's patients and sessions, if nobody
-    else wrote for those patients between the batch's reading and its first audit entry (from
-    that entry to the commit the batch holds the trail's lock: the patients' last entries then
-    are the batch's own); else it forgets them, and the next batch reads them again."""
-    if not first:
-        return  # nothing written (resends only): what it remembers still holds
-    if trail.last_changes(weighed.seen, before=first) != weighed.seen:
-        memory.forget(weighed.directory.patients)
-        return
-    last = trail.last_changes(weighed.seen)
+def _remember(memory: Memory, weighed: Weighed, written: list[AuditEntry]) -> None:
+    """Once committed, the memory moves on to the batch's patients and sessions, each patient
+    with their last audit entry as the batch leaves it: its own last entry for them, else the
+    one checked in the turn (the batch holds the trail's lock from that check to its commit,
+    so nobody else wrote one meanwhile). Nothing written (resends only): what it remembers
+    still holds."""
+    last = dict(weighed.seen)
+    for entry in written:  # in the order written
+        if entry.patient_id in last and entry.action not in UNCHANGING_ACTIONS:
+            last[entry.patient_id] = entry.seq
     sessions = [ctx for ctx in weighed.recording.sessions.values() if isinstance(ctx, vitals.SessionVitals)]
     transaction.on_commit(functools.partial(
         memory.remember, patients=weighed.directory.patients, in_progress=weighed.directory.in_progress,
@@ -259,10 +257,8 @@ def _fresh(items: Sequence[tuple[pcd01.Message, str, str]], clinic: Clinic) -> l
     """(message, raw, peer, control id to keep it under) for the items that are not resends
     (one query for the batch)."""
     ids = {id(m): _control_ids(m, raw) for m, raw, _ in items}
-    stored = {(sender, control_id): raw for sender, control_id, raw in MonitorMessage.objects.filter(
-        clinic=clinic, sender__in={m.sender for m, _, _ in items},
-        control_id__in={i for pair in ids.values() for i in pair},
-    ).values_list("sender", "control_id", "raw")}
+    stored = queries.stored_messages(clinic.pk, {m.sender for m, _, _ in items},
+                                     {i for pair in ids.values() for i in pair})
     fresh = []
     for message, raw, peer in items:
         control_id, hashed = ids[id(message)]
@@ -299,9 +295,7 @@ class Recording:
         # reading's fingerprint includes its time), one query
         self.times = {o.observed_at for message, _ in matched for o in message.observations
                       if o.observed_at is not None}
-        self.prints = set(VitalReading.objects.filter(
-            session_id__in=session_ids, observed_at__in=self.times,
-        ).order_by().values_list("session_id", "fingerprint")) if self.times and session_ids else set()
+        self.prints = queries.fingerprints(session_ids, self.times)
 
     def stored_before(self, ctx: vitals.SessionVitals, row: VitalReading) -> bool:
         key = (ctx.session.pk, row.fingerprint)
@@ -349,17 +343,15 @@ class Recording:
         kept.not_stored = not_stored[:100]
         kept.status = MessageStatus.STORED if stored or not not_stored else MessageStatus.NOTHING
 
-    def write(self, events: list[trail.Event]) -> int:
+    def write(self, events: list[trail.Event]) -> list[AuditEntry]:
         """The readings in one insert, then the alerts they fired in another; ``events``, the
-        readings' and the alerts' in one stretch of the audit trail. The seq of the first audit
-        entry written."""
+        readings' and the alerts' in one stretch of the audit trail, whose entries it returns."""
         rows = [prepared.row for _, prepared in self.prepared]
         VitalReading.objects.bulk_insert(rows)
         alerts = vitals.raise_for_new_readings([(ctx, prepared.row, prepared.fired)
                                                 for ctx, prepared in self.prepared if prepared.fired])
-        written = trail.record_many(events + [trail.Event("create", "vital_reading", row.pk, row.patient_id,
-                                                          vitals.audit_detail(row)) for row in rows] + alerts)
-        return written[0].seq if written else 0
+        return trail.record_many(events + [trail.Event("create", "vital_reading", row.pk, row.patient_id,
+                                                        vitals.audit_detail(row)) for row in rows] + alerts)
 
 
 def readings_of(message: pcd01.Message, *, fallback: datetime) -> tuple[dict, list[dict], dict]:
@@ -400,7 +392,7 @@ class Directory:
 
     patients: dict[str, Patient]
     in_progress: dict[int, Session]        # by patient id: the latest booked in progress
-    devices: dict[str, MonitorDevice]
+    devices: dict[str, queries.Placement]  # the active registered monitors its ids name
     in_rooms: dict[str, list[Session]]
     remembered: dict[str, int] = field(default_factory=dict)  # MRNs from memory: their last change then
     stamps: dict[int, int] = field(default_factory=dict)  # patients read now: their last change with them
@@ -428,10 +420,12 @@ class Directory:
                 refs.discard(ref)
         asked: list[Patient] = []
         stamps: dict[int, int] = {}
-        found = for_clinic(Patient, clinic.pk).filter(mrn__in=refs).only("id", "mrn", "clinic_id")
-        if memory is not None:  # each patient's last change read with it, before anything of theirs
-            found = found.annotate(last_change=trail.last_change_of_patient())
-        for patient in found if refs else ():
+        found: Iterable[Patient] = ()
+        if refs:
+            found = for_clinic(Patient, clinic.pk).filter(mrn__in=refs).only("id", "mrn", "clinic_id")
+            if memory is not None:  # each patient's last change read with it, before anything of theirs
+                found = found.annotate(last_change=trail.last_change_of_patient())
+        for patient in found:
             if patient.mrn not in patients:
                 patients[patient.mrn] = patient
                 asked.append(patient)
@@ -441,8 +435,7 @@ class Directory:
                 patient__in=asked, state__in=IN_PROGRESS).order_by("-scheduled_at") if asked else ()):
             in_progress.setdefault(session.patient_id, session)
         ids = {i for m in messages for i in m.placing_ids}
-        devices = {d.device_id: d for d in (for_clinic(MonitorDevice, clinic.pk).filter(
-            device_id__in=ids, active=True) if ids else ())}
+        devices = queries.placements(clinic.pk, ids, active_only=True)
         in_rooms: dict[str, list[Session]] = {}
         rooms = {d.room for d in devices.values()}
         for session in (for_clinic(Session, clinic.pk).filter(state__in=IN_PROGRESS, room__in=rooms)

@@ -9,11 +9,10 @@ every change to a patient's record, sessions, readings and doses is audited with
 would otherwise undo the memory every few seconds), so one query for a batch's patients says
 whose memory still holds. The entry is read with the patient (one statement), before anything
 else of theirs, so a change made while a batch reads is never taken as known. The clinic's
-session settings are checked by their version. From its first audit entry to its commit a
-batch holds the trail's lock, so the entries it wrote are then the patients' last; the memory
-moves on to them only if nobody wrote for those patients between the batch's reading and that
-first entry, and only on commit. A batch works on copies, so one that fails leaves the memory
-as it was."""
+session settings are checked by their version. From that check in the writer's turn to its
+commit a batch holds the trail's lock, so nobody else writes an entry meanwhile: the patients'
+last entries are then the ones checked or the batch's own, and the memory moves on to them on
+commit. A batch works on copies, so one that fails leaves the memory as it was."""
 
 from __future__ import annotations
 
@@ -22,14 +21,11 @@ from collections.abc import Iterable
 
 from kapclinic.patients.models import Patient
 from kapclinic.treatment import vitals
-from kapclinic.treatment.models import Session, TreatmentSettings
+from kapclinic.treatment.models import Session
+from kapclinic.treatment.monitors import queries
 from kapclinic.treatment.vitals import SessionVitals
 
 MAX_REMEMBERED = 5_000  # patients or sessions; beyond, it starts again (monitors send for dozens)
-
-
-def settings_version(clinic_id: int) -> int | None:
-    return TreatmentSettings.objects.filter(clinic_id=clinic_id).values_list("version", flat=True).first()
 
 
 @dataclasses.dataclass
@@ -40,7 +36,7 @@ class Memory:
 
     def check_settings(self, clinic_id: int) -> None:
         """Forget everything when the clinic's session settings changed (the rules weighed)."""
-        version = settings_version(clinic_id)
+        version = queries.settings_version(clinic_id)
         if version != self.settings:
             self.forget_all()
             self.settings = version
