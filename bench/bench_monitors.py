@@ -268,10 +268,11 @@ def percentile(samples: list[float], p: float) -> float:
 BATCHES: list[tuple[float, int, float, float]] = []  # (started, messages, seconds, CPU seconds) a batch
 
 
-def parse_and_ack(raws, *, clinic, **kw):
+def parse_and_ack(raws, *, clinic, read_already=None, **kw):
     from kapclinic.treatment.monitors import pcd01
 
-    return [intake.Answer("AA", pcd01.ack(pcd01.parse(raw, clinic.zone), "AA"), 0) for raw, _ in raws]
+    messages = read_already or [intake.parsed(raw, clinic) for raw, _ in raws]
+    return [intake.Answer("AA", pcd01.ack(message, "AA"), 0) for message in messages]
 
 
 def count_batches() -> None:

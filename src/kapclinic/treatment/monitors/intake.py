@@ -55,9 +55,21 @@ class Answer:
     stored: int    # readings stored (0 for a resend or an unmatched message)
 
 
+def parsed(raw: str, clinic: Clinic) -> pcd01.Message | pcd01.Unreadable:
+    """The message read, or why it cannot be (the listener reads each as it arrives, while its
+    writer is busy with the batch before)."""
+    try:
+        return pcd01.parse(raw, clinic.zone)
+    except pcd01.Unreadable as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001 - whatever a message trips in the reader, it is refused (AR)
+        return pcd01.Unreadable(f"HL7 could not be read ({type(exc).__name__})")
+
+
 def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic,
                   writing: contextlib.AbstractContextManager | None = None,
-                  memory: Memory | None = None) -> list[Answer]:
+                  memory: Memory | None = None,
+                  read_already: Sequence[pcd01.Message | pcd01.Unreadable] | None = None) -> list[Answer]:
     """Each (raw message, sender address) stored in one transaction; the answers in order.
 
     The batch is read and weighed first (resends, patients, sessions, monitors, each session's
@@ -71,17 +83,19 @@ def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic,
     itself fails every message is answered AE, so each monitor sends again. ``writing``: held
     while the transaction runs (workers.Turns: SQLite's one writer at a time, taken in turn by
     a listener's processes). ``memory``: what this listener's writer remembers of the patients
-    and sessions from one batch to the next (monitors.memory), checked before it is used."""
+    and sessions from one batch to the next (monitors.memory), checked before it is used.
+    ``read_already``: each message as ``parsed`` read it."""
     readable: list[tuple[int, pcd01.Message, str, str]] = []
     answers: list[Answer | None] = []
-    for raw, peer in raws:
-        try:
-            readable.append((len(answers), pcd01.parse(raw, clinic.zone), raw, peer))
+    for (raw, peer), message in zip(raws, read_already or [parsed(raw, clinic) for raw, _ in raws],
+                                    strict=True):
+        if isinstance(message, pcd01.Message):
+            readable.append((len(answers), message, raw, peer))
             answers.append(None)
-        except pcd01.Unreadable as exc:
+        else:
             # why goes back in the ACK's ERR; the log keeps no text the sender wrote (MSH-9 may be any)
             log.warning("monitor message from %s refused: not a readable ORU^R01", peer or "?")
-            answers.append(Answer("AR", pcd01.ack(None, "AR", error=str(exc), raw=raw), 0))
+            answers.append(Answer("AR", pcd01.ack(None, "AR", error=str(message), raw=raw), 0))
     items = [(message, raw, peer) for _, message, raw, peer in readable]
     try:
         weighed = read(items, clinic=clinic, by=None, memory=memory) if items else None

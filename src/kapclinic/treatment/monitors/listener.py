@@ -50,6 +50,7 @@ class Listener:
 
     def __post_init__(self) -> None:
         self._used_at = time.monotonic()
+        self._configured: object = None  # the SQLite connection set up for the writer
         self.memory = memory.Memory()  # used by the writer thread only
         self._queue: queue.Queue = queue.Queue()
         self._writer = threading.Thread(target=self._write_loop, name="monitor-writer", daemon=True)
@@ -79,14 +80,14 @@ class Listener:
                 deadline = 0.0005
             try:
                 self._connect()
-                answers = intake.receive_batch([(raw, peer) for raw, peer, _, _ in batch],
-                                               writing=self.writing,
-                                               clinic=self.clinic, memory=self.memory)
+                answers = intake.receive_batch([(raw, peer) for raw, peer, _, _, _ in batch],
+                                               writing=self.writing, clinic=self.clinic, memory=self.memory,
+                                               read_already=[message for _, _, message, _, _ in batch])
             except Exception as exc:  # never let the writer die: answer AE, the monitors resend
                 log.error("monitor batch of %d not stored: %s", len(batch), type(exc).__name__)
                 answers = [intake.Answer("AE", pcd01.ack(None, "AE", error="not stored", raw=raw), 0)
-                           for raw, _, _, _ in batch]
-            for (_, _, loop, future), answer in zip(batch, answers, strict=True):
+                           for raw, _, _, _, _ in batch]
+            for (_, _, _, loop, future), answer in zip(batch, answers, strict=True):
                 with contextlib.suppress(RuntimeError):  # that connection's loop has closed
                     loop.call_soon_threadsafe(_resolve, future, answer)
         connection.close()
@@ -96,18 +97,17 @@ class Listener:
         as Django does after a request on SQLite, reopened it and made SQLite checkpoint the
         whole WAL outside any writer's turn: seconds-long stalls with two workers). One that
         failed, or sat idle long enough for a server or firewall to drop it, is checked and
-        replaced; SQLite syncs each commit to disk before its ACK, whoever opened the
-        connection."""
+        replaced. Each commit is synced to disk before its ACK."""
         idle = time.monotonic() - self._used_at > IDLE_CHECK_SECONDS
         if connection.connection is not None and (connection.errors_occurred or idle) \
                 and not connection.is_usable():
             connection.close()
         connection.errors_occurred = False
-        if connection.vendor == "sqlite":
-            with connection.cursor() as cursor:
+        connection.ensure_connection()
+        if connection.vendor == "sqlite" and self._configured is not connection.connection:
+            with connection.cursor() as cursor:  # durable before acknowledged, whoever opened it
                 cursor.execute("PRAGMA synchronous=FULL")
-        else:
-            connection.ensure_connection()
+            self._configured = connection.connection
         self._used_at = time.monotonic()
 
     def stop(self) -> None:
@@ -117,7 +117,8 @@ class Listener:
     async def store(self, raw: str, peer: str) -> intake.Answer:
         loop = asyncio.get_running_loop()
         future: asyncio.Future = loop.create_future()
-        self._queue.put((raw, peer, loop, future))
+        # read as it arrives: while the writer waits for its turn or the database, not after
+        self._queue.put((raw, peer, intake.parsed(raw, self.clinic), loop, future))
         return await future
 
     # --- connections ---------------------------------------------------------------------

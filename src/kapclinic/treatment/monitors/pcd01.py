@@ -4,6 +4,7 @@ answer it. What the codes mean is the clinical core's (clinical/monitoring/devic
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -73,6 +74,11 @@ def _when(text: str, zone: tzinfo) -> datetime | None:
     text = (text or "").strip()
     if not text:
         return None
+    return _moment(text, zone)
+
+
+@functools.lru_cache(maxsize=256)  # a message's observations mostly share one time
+def _moment(text: str, zone: tzinfo) -> datetime | None:
     try:
         moment = hl7.parse_datetime(text)
         if moment is None or not YEARS[0] <= moment.year <= YEARS[1]:
@@ -96,6 +102,9 @@ class _Plan(hl7_parser._ParsePlan):
         deeper = self.separators[self.separators.find(self.separator):]
         self._splits = re.compile(f"[{re.escape(deeper)}]").search
         self._make = self.containers[0]
+        # the attributes python-hl7's Container.__init__ sets, given to each container at once
+        self._attributes = {"separator": self.separator, "esc": self.esc,
+                            "separators": self.separators, "factory": self.factory}
 
     def next(self):
         if self._child is None and len(self.containers) > 1:
@@ -107,9 +116,8 @@ class _Plan(hl7_parser._ParsePlan):
 
     def container(self, data):
         made = list.__new__(self._make)
-        list.__init__(made, data)
-        made.separator, made.esc = self.separator, self.esc
-        made.separators, made.factory = self.separators, self.factory
+        made += data
+        made.__dict__ = self._attributes.copy()
         return made
 
 
