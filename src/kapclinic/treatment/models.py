@@ -337,8 +337,11 @@ VITAL_FIELDS = ("sbp_mmhg", "dbp_mmhg", "heart_rate_bpm", "spo2_pct", "resp_rate
 class VitalReading(CorrectableRecord):
     """One set of vital signs (any subset) taken at ``observed_at`` in a session."""
 
-    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="vitals")
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="vital_readings")
+    # no index of their own: the (session, ...) and (patient, observed_at) indexes below serve
+    # every lookup by either, and each index more is written with every monitor's reading
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="vitals", db_index=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="vital_readings",
+                                db_index=False)
     observed_at = models.DateTimeField()
     recorded_at = models.DateTimeField(default=timezone.now)
     recorded_by = models.ForeignKey(USER, null=True, on_delete=models.PROTECT, related_name="+")

@@ -56,9 +56,9 @@ class Limit:
 
 @cache
 def limits() -> dict[str, Limit]:
-    from kapclinic.clinical.screening.definitions import load_ruleset
+    from kapclinic.clinical.screening.definitions import load_plausibility
 
-    pool = load_ruleset().plausibility
+    pool = load_plausibility()
     return {name: Limit(pool[name].reject_below, pool[name].reject_above, pool[name].warn_below,
                         pool[name].warn_above, FIELD_WORDS[name][1]) for name in VITALS}
 

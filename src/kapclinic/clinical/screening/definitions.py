@@ -512,13 +512,20 @@ def _digest(paths: list[Path]) -> str:
 
 
 @cache
+def load_plausibility() -> dict[str, PlausibilityLimit]:
+    """The plausibility limits alone (a bedside monitors' listener needs only them, not the
+    rule set, which reads the whole ICD-10-CM code set)."""
+    return parse_plausibility(_read_json(DATA_DIR / "plausibility.json"), "plausibility.json")
+
+
+@cache
 def load_ruleset() -> RuleSet:
     """The shipped rule set, validated once per process."""
     manifest = _manifest()
     rule_paths = sorted(RULES_DIR.glob("*.json"))
     rules = tuple(load_rule(p) for p in rule_paths)
     data_paths = sorted(DATA_DIR.glob("*.json"))
-    plaus = parse_plausibility(_read_json(DATA_DIR / "plausibility.json"), "plausibility.json")
+    plaus = load_plausibility()
     return RuleSet(
         version=manifest.version, digest=_digest(data_paths + rule_paths),
         title=manifest.title, citation=manifest.citation,

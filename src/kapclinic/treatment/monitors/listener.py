@@ -172,8 +172,7 @@ class Listener:
 
 def warm_up() -> None:
     """Load before listening what the first message would otherwise wait for: the plausibility
-    limits come with the clinical definitions (and ICD-10-CM, about 2 s) and the monitoring
-    rules. Called before the workers fork, so they share it."""
+    limits and the monitoring rules. Called before the workers fork, so they share it."""
     from kapclinic.clinical.monitoring import load_rules
     from kapclinic.clinical.monitoring.plausibility import limits
 
