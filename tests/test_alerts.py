@@ -62,19 +62,43 @@ def test_an_alert_another_process_raised_a_moment_before_is_returned_not_raised_
     from django.db import IntegrityError
 
     manager = type(Alert.objects)
-    real_bulk_create = manager.bulk_create
+    real_bulk_insert = manager.bulk_insert
+    raced_once = []
 
     def raced(self, rows, *args, **kwargs):  # the other process commits first
-        monkeypatch.setattr(manager, "bulk_create", real_bulk_create)
+        monkeypatch.setattr(manager, "bulk_insert", real_bulk_insert)
         stock_alert(clinic_a, record_id=9)
+        raced_once.append(True)
         raise IntegrityError("one_alert_per_rule_and_record")
 
-    monkeypatch.setattr(manager, "bulk_create", raced)
+    monkeypatch.setattr(manager, "bulk_insert", raced)
     wanted = [alerts.NewAlert(clinic_a.pk, "ledger", "stock_discrepancy", "Count differs",
                               record_type="ledger.count", record_id=record) for record in (9, 10)]
     raised = alerts.raise_alerts(wanted, by=None)
+    assert raced_once  # the other process's insert came first
     assert raised[0].pk == Alert.objects.get(record_id=9).pk and raised[1].record_id == 10
     assert Alert.objects.count() == 2
+
+
+def test_the_same_rule_fired_twice_for_a_record_just_written_is_raised_once(clinic_a, prescriber):
+    """A protocol naming a rule twice must not make a monitor's reading fail on the alerts'
+    uniqueness (the monitor would resend it for ever)."""
+    from kapclinic.audit import trail
+    from kapclinic.audit.actions import action
+
+    patient = new_patient(clinic_a, prescriber)
+    twice = [alerts.NewAlert(clinic_a.pk, "bedside_monitor", "sbp_high", "Blood pressure high",
+                             patient=patient, record_type="vital_reading", record_id=77)] * 2
+
+    @action
+    def write_reading_alerts(*, by=None):
+        made, events = alerts.raise_for_new_records(twice)
+        trail.record_many(events)
+        return made
+
+    made = write_reading_alerts(by=None)
+    assert len(made) == 1 and made[0].pk is not None
+    assert Alert.objects.filter(record_id=77).count() == 1
 
 
 def test_an_alert_about_no_patient_is_listed_and_counted_for_its_clinic_only(

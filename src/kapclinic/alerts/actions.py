@@ -104,10 +104,17 @@ def raise_alerts(alerts: Sequence[NewAlert], *, by: User | None) -> list[Alert]:
 def raise_for_new_records(alerts: Sequence[NewAlert]) -> tuple[list[Alert], list[trail.Event]]:
     """The alerts fired by records the calling action wrote a moment ago in its transaction
     (a bedside monitor's batch of readings): none can have been raised for them yet, so none
-    is looked up. Inserted in one statement; their audit events are returned, for the caller
-    to write in its own stretch of the trail (in the same transaction: an action refuses to
-    end without them)."""
-    made = [_checked(new) for new in alerts]
+    is looked up, and the same rule named twice for one record is raised once. Inserted in one
+    statement; their audit events are returned, and the caller must write them in its own
+    stretch of the trail, in the same transaction."""
+    made: list[Alert] = []
+    keys: set[tuple] = set()
+    for new in alerts:
+        if new.record_id is not None:
+            if new.key() in keys:
+                continue
+            keys.add(new.key())
+        made.append(_checked(new))
     Alert.objects.bulk_insert(made)
     return made, _events(made)
 

@@ -81,6 +81,7 @@ def insert(objs: Sequence[models.Model], *, using: str = "default") -> None:
             chunk = objs[start:start + shape.per_statement]
             params: list[Any] = []
             for obj in chunk:
+                obj._prepare_related_fields_for_save(operation_name="bulk_create")  # as bulk_create
                 params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
             cursor.execute(_statement(model, using, shape, len(chunk)), params)
             for obj, (pk,) in zip(chunk, cursor.fetchall(), strict=True):

@@ -69,7 +69,8 @@ def parsed(raw: str, clinic: Clinic) -> pcd01.Message | pcd01.Unreadable:
 def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic,
                   writing: contextlib.AbstractContextManager | None = None,
                   memory: Memory | None = None,
-                  read_already: Sequence[pcd01.Message | pcd01.Unreadable] | None = None) -> list[Answer]:
+                  read_already: Sequence[pcd01.Message | pcd01.Unreadable | None] | None = None,
+                  ) -> list[Answer]:
     """Each (raw message, sender address) stored in one transaction; the answers in order.
 
     The batch is read and weighed first (resends, patients, sessions, monitors, each session's
@@ -84,11 +85,12 @@ def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic,
     while the transaction runs (workers.Turns: SQLite's one writer at a time, taken in turn by
     a listener's processes). ``memory``: what this listener's writer remembers of the patients
     and sessions from one batch to the next (monitors.memory), checked before it is used.
-    ``read_already``: each message as ``parsed`` read it."""
+    ``read_already``: each message as ``parsed`` read it (None: read it now)."""
     readable: list[tuple[int, pcd01.Message, str, str]] = []
     answers: list[Answer | None] = []
-    for (raw, peer), message in zip(raws, read_already or [parsed(raw, clinic) for raw, _ in raws],
-                                    strict=True):
+    for (raw, peer), message in zip(raws, read_already or [None] * len(raws), strict=True):
+        if message is None:
+            message = parsed(raw, clinic)
         if isinstance(message, pcd01.Message):
             readable.append((len(answers), message, raw, peer))
             answers.append(None)
@@ -508,7 +510,9 @@ def _by_chair(message: pcd01.Message, directory: Directory) -> tuple[Patient | N
 @action
 def assign(kept: MonitorMessage, session: Session, *, by: User) -> int:
     """A nurse assigns an unmatched message to a session in progress: its vitals are recorded
-    there, and the message says who assigned it (once)."""
+    there, and the message says who assigned it (once). The readings are the monitor's (no one
+    recorded them); the audit entries of the assignment, the readings and the alerts they fire
+    name the nurse who assigned them, as for readings typed at the bedside."""
     if kept.status != MessageStatus.UNMATCHED:
         raise FieldError("message", "is not waiting to be assigned")
     if session.state not in IN_PROGRESS:

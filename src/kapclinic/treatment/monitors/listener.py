@@ -28,11 +28,10 @@ from kapclinic.audit import context
 from kapclinic.treatment.monitors import intake, memory, pcd01
 
 log = logging.getLogger("kapclinic.monitors")
-# python-hl7 logs the text of a field it cannot unescape (a patient id, a value): never here
-logging.getLogger("hl7").setLevel(logging.CRITICAL)
 
 START = "\x0b"                  # MLLP's start of a block
 MAX_MESSAGE_BYTES = 64 * 1024   # a PCD-01 message is a few kB; more is refused
+READ_ON_ARRIVAL_CHARS = 16_000  # read in the event loop as it arrives; a longer one in the writer
 IDLE_SECONDS = 300.0            # a connection silent this long is closed
 MAX_CONNECTIONS = 200
 BATCH_MAX = 200                 # messages committed together at most
@@ -117,8 +116,11 @@ class Listener:
     async def store(self, raw: str, peer: str) -> intake.Answer:
         loop = asyncio.get_running_loop()
         future: asyncio.Future = loop.create_future()
-        # read as it arrives: while the writer waits for its turn or the database, not after
-        self._queue.put((raw, peer, intake.parsed(raw, self.clinic), loop, future))
+        # read as it arrives, while the writer waits for its turn or the database; one far longer
+        # than a monitor sends (up to the size limit, all separators) would hold every other
+        # connection meanwhile, and is read by the writer instead
+        message = intake.parsed(raw, self.clinic) if len(raw) <= READ_ON_ARRIVAL_CHARS else None
+        self._queue.put((raw, peer, message, loop, future))
         return await future
 
     # --- connections ---------------------------------------------------------------------

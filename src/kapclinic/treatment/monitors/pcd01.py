@@ -5,12 +5,17 @@ answer it. What the codes mean is the clinical core's (clinical/monitoring/devic
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
 import hl7
 from hl7 import parser as hl7_parser
+
+# python-hl7 logs the text of a field it cannot unescape (a patient id, a value): never, wherever
+# a message is read (the listener, a nurse assigning one on a page)
+logging.getLogger("hl7").setLevel(logging.CRITICAL)
 
 MAX_OBSERVATIONS = 500  # an engineering bound: a monitor's message holds a few dozen
 YEARS = (2000, 2100)    # a time outside these years is a monitor's clock gone wrong: not a time
