@@ -182,3 +182,12 @@ def test_a_narrowed_lookup_refuses_a_row_of_the_same_clinic_outside_it(clinic_a,
         scoping.get_for_user(_request(prescriber, clinic_a),
                              Condition.objects.filter(patient=patient), condition.pk,
                              Action.PATIENT_VIEW, audit_read=False)
+
+
+def test_a_fixed_statement_scopes_by_the_clinic_column_only_a_model_holding_it_has():
+    from kapclinic.treatment.models import MonitorMessage, VitalReading
+
+    assert scoping.clinic_column(MonitorMessage) == "clinic_id"
+    with pytest.raises(ImproperlyConfigured, match="list its rows with for_clinic"):
+        scoping.clinic_column(VitalReading)  # its clinic is its patient's
+

@@ -107,6 +107,17 @@ def for_clinic(model_or_queryset: Any, clinic_id: int) -> models.QuerySet:
     return queryset.filter(**{path: clinic_id})
 
 
+def clinic_column(model: type[models.Model]) -> str:
+    """The column holding the clinic of a model whose rows name it themselves (its clinic_path
+    one step, to the clinic), for a fixed SQL statement, which cannot take ``for_clinic``'s
+    filter (the bedside monitors' writer). Raises ImproperlyConfigured for any other model."""
+    path = clinic_path(model)
+    if path is None or path == "pk" or LOOKUP_SEP in path:
+        raise ImproperlyConfigured(f"{model._meta.label} does not name its clinic in a column of its "
+                                   f"own (clinic_path {path!r}): list its rows with for_clinic.")
+    return model._meta.get_field(path).column
+
+
 def record_type(model: type[models.Model]) -> str:
     """What the audit trail calls a row of ``model``: ``EligibilityDecision`` ->
     ``eligibility_decision`` (web.audit_log.RECORD_LABELS puts them in words)."""

@@ -225,7 +225,7 @@ class AuditEntry(AppendOnlyRecord):
         ordering = ["-seq"]
         verbose_name_plural = "audit entries"
         # a patient's last change at once (a monitor listener checks its memory by it); reads,
-        # lists and refusals change nothing (treatment.monitors.memory.UNCHANGING)
+        # lists and refusals change nothing (UNCHANGING_ACTIONS)
         indexes = [models.Index(fields=["patient_id", "seq"], name="audit_patient_last_change",
                                 condition=~models.Q(action__in=UNCHANGING_ACTIONS))]
 

@@ -4,7 +4,9 @@ Django compiles an ORM query anew on every call, and a batch of ten messages mad
 them: compiling them cost the listener more than running them (about 6 ms a batch, on top of
 each message's own work). Each statement here names its tables and columns from the models
 and passes every value as a parameter; what it returns is what the ORM query it replaces
-returned."""
+returned. A statement about the clinic's rows scopes them by the column
+``accounts.scoping.clinic_column`` names; one keyed by sessions takes the ids of sessions the
+batch already read within the clinic."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import NamedTuple
 
 from django.db import connection
 
+from kapclinic.accounts.scoping import clinic_column
 from kapclinic.treatment.models import MonitorDevice, MonitorMessage, Session, TreatmentSettings, VitalReading
 
 
@@ -34,6 +37,10 @@ def _column(model, name: str) -> str:
     return connection.ops.quote_name(model._meta.get_field(name).column)
 
 
+def _clinic(model) -> str:
+    return connection.ops.quote_name(clinic_column(model))
+
+
 def _in(values: Collection) -> str:
     return ", ".join(["%s"] * len(values))
 
@@ -48,7 +55,7 @@ def settings_version(clinic_id: int) -> int | None:
     """The version of the clinic's session settings (None: never saved, the defaults)."""
     t = TreatmentSettings
     found = _rows(f"SELECT {_column(t, 'version')} FROM {_table(t)} "  # noqa: S608 (names from the model)
-                  f"WHERE {_column(t, 'clinic')} = %s ORDER BY {_column(t, 'id')} LIMIT 1", [clinic_id])
+                  f"WHERE {_clinic(t)} = %s ORDER BY {_column(t, 'id')} LIMIT 1", [clinic_id])
     return found[0][0] if found else None
 
 
@@ -59,7 +66,7 @@ def stored_messages(clinic_id: int, senders: Collection[str],
         return {}
     m = MonitorMessage
     rows = _rows(f"SELECT {_column(m, 'sender')}, {_column(m, 'control_id')}, {_column(m, 'raw')} "  # noqa: S608
-                 f"FROM {_table(m)} WHERE {_column(m, 'clinic')} = %s AND {_column(m, 'sender')} "
+                 f"FROM {_table(m)} WHERE {_clinic(m)} = %s AND {_column(m, 'sender')} "
                  f"IN ({_in(senders)}) AND {_column(m, 'control_id')} IN ({_in(control_ids)})",
                  [clinic_id, *senders, *control_ids])
     return {(sender, control_id): raw for sender, control_id, raw in rows}
@@ -72,7 +79,7 @@ def placements(clinic_id: int, device_ids: Collection[str], *, active_only: bool
     d = MonitorDevice
     active = f" AND {_column(d, 'active')} = %s" if active_only else ""
     rows = _rows(f"SELECT {_column(d, 'device_id')}, {_column(d, 'room')}, {_column(d, 'chair')}, "  # noqa: S608
-                 f"{_column(d, 'active')} FROM {_table(d)} WHERE {_column(d, 'clinic')} = %s "
+                 f"{_column(d, 'active')} FROM {_table(d)} WHERE {_clinic(d)} = %s "
                  f"AND {_column(d, 'device_id')} IN ({_in(device_ids)}){active}",
                  [clinic_id, *device_ids, *([True] if active_only else [])])
     return {row[0]: Placement(row[0], row[1], row[2], bool(row[3])) for row in rows}
