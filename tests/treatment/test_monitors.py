@@ -322,3 +322,68 @@ def test_a_reading_typed_late_takes_the_phase_of_its_time_but_a_monitors_keeps_t
     slow_clock = conformance_now().replace(hl7_now(), hl7_now(minutes_ago=12))
     assert acks_code(intake.receive(slow_clock, clinic=clinic_a).ack)[0] == "AA"
     assert VitalReading.objects.get(session=in_chair, source="device").phase == "dosing"
+
+
+# --- acknowledgement modes (MSH-15 accept, MSH-16 application: HL7 table 0155) -------------------
+
+def asking(text: str, accept: str, application: str) -> str:
+    """The message with its MSH-15 and MSH-16 (the conformance message sends NE and AL)."""
+    return text.replace("|NE|AL|", f"|{accept}|{application}|", 1)
+
+
+def test_a_monitor_asking_for_accept_acknowledgements_gets_commit_accept_once_stored(in_chair, clinic_a):
+    answer = intake.receive(asking(conformance_now(), "AL", "NE"), clinic=clinic_a)
+    assert acks_code(answer.ack) == ("CA", "MSGID1234") and answer.stored == 1
+    assert VitalReading.objects.filter(session=in_chair, source="device").count() == 1
+
+
+def test_a_monitor_asking_for_answers_on_errors_only_gets_none_for_a_message_stored(in_chair, clinic_a):
+    answer = intake.receive(asking(conformance_now(), "ER", "NE"), clinic=clinic_a)
+    assert answer.code == "AA" and answer.ack is None and answer.stored == 1
+
+
+def test_a_message_that_cannot_be_stored_gets_commit_error_in_enhanced_mode():
+    message = pcd01.parse(asking(conformance_now(), "AL", "AL"), timezone.get_current_timezone())
+    ack = pcd01.ack(message, "AE", error="database down")
+    assert acks_code(ack) == ("CE", "MSGID1234") and "\rERR|||207|" in ack and "database down" in ack
+
+
+def test_a_message_that_cannot_be_read_gets_commit_reject_when_its_header_asks_for_accept_acks(clinic_a):
+    raw = "MSH|^~\\&|X||||20260101||ADT^A01|C1|P|2.6|||AL|NE\r"
+    answer = intake.receive(raw, clinic=clinic_a)
+    assert answer.code == "AR" and acks_code(answer.ack) == ("CR", "C1") and "not an observation" in answer.ack
+
+
+@pytest.mark.parametrize("accept, application, outcome, expected", [
+    ("", "", "AA", "AA"), ("", "", "AE", "AE"), ("", "", "AR", "AR"),        # original mode
+    ("NE", "AL", "AA", "AA"), ("NE", "AL", "AE", "AE"),                       # PCD-01's own
+    ("AL", "NE", "AA", "CA"), ("AL", "NE", "AE", "CE"), ("AL", "NE", "AR", "CR"),
+    ("AL", "AL", "AA", "CA"),                                                 # one answer: the accept ACK
+    ("SU", "NE", "AA", "CA"), ("SU", "NE", "AE", None),
+    ("ER", "NE", "AA", None), ("ER", "NE", "AR", "CR"),
+    ("NE", "ER", "AA", None), ("NE", "ER", "AE", "AE"), ("NE", "SU", "AE", None),
+    ("NE", "NE", "AA", None), ("NE", "NE", "AE", None),
+    ("", "AL", "AA", "AA"), ("AL", "", "AE", "CE"),                           # a blank asks for nothing
+    ("XX", "NE", "AA", "CA"),                                                 # not in HL7's table: always
+])
+def test_the_answer_follows_the_acknowledgement_types_the_message_asks_for(accept, application, outcome,
+                                                                            expected):
+    assert pcd01.answer_code(outcome, accept, application) == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_listener_sends_nothing_for_a_message_asking_for_no_acknowledgement_and_stays_in_step(
+        clinic_a, prescriber, nurse):
+    patient = new_patient(clinic_a, prescriber, mrn="789567", prescriber=prescriber)
+    eligible_and_consented(patient, prescriber)
+    session = cleared(patient, prescriber, nurse, start=30)
+    unanswered = asking(conformance_now(), "NE", "NE").replace("MSGID1234", "QUIET1")
+    running = Serving(clinic_a)
+    try:
+        # the first asks for no answer: the answer read is the second's, not a stray one
+        answers = asyncio.run(exchange(running.port, [framed(unanswered) + framed(conformance_now())]))
+    finally:
+        running.stop()
+    assert [acks_code(a) for a in answers] == [("AA", "MSGID1234")]
+    assert set(MonitorMessage.objects.values_list("control_id", flat=True)) == {"QUIET1", "MSGID1234"}
+    assert VitalReading.objects.filter(session=session, source="device").count() == 1

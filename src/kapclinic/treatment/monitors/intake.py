@@ -51,7 +51,7 @@ CLOCK_AHEAD = timedelta(minutes=1)
 @dataclass(frozen=True)
 class Answer:
     code: str      # AA, AE or AR
-    ack: str       # the ACK message to send back
+    ack: str | None  # the ACK message to send back (None: the sender asked for none)
     stored: int    # readings stored (0 for a resend or an unmatched message)
 
 

@@ -187,7 +187,10 @@ def _resolve(future: asyncio.Future, answer: intake.Answer) -> None:
         future.set_result(answer)
 
 
-async def _send(writer, ack: str) -> None:
+async def _send(writer, ack: str | None) -> None:
+    """The ACK in an MLLP block; None (the message asked for no acknowledgement): nothing."""
+    if ack is None:
+        return
     try:
         writer.writeblock(ack.encode("utf-8"))
         await writer.drain()

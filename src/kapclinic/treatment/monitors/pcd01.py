@@ -1,6 +1,7 @@
 """An IHE PCD-01 ORU^R01 message read with python-hl7: who sent it, its control id, the patient
-id, the devices, and each observation (MDC code, value, unit, time, validity); and the ACK to
-answer it. What the codes mean is the clinical core's (clinical/monitoring/devices)."""
+id, the devices, each observation (MDC code, value, unit, time, validity) and the acknowledgement
+it asks for; and the ACK to answer it. What the codes mean is the clinical core's
+(clinical/monitoring/devices)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ RESULT_STATUSES = {"": "", "R": "", "F": "", "C": "", "P": ""}
 NOT_A_RESULT = {"X": "marked invalid by the monitor",
                 "W": "marked by the monitor as a wrong value sent earlier",
                 "D": "marked by the monitor as a value to delete"}
+# Enhanced acknowledgement mode (HL7 v2 2.9.3; sessions.md 5: "enhanced mode CA/CE/CR + ERR"):
+# MSH-15 asks for an accept ACK, which answers stored (CA), not stored (CE: send it again) or
+# refused (CR); MSH-16 for an application ACK (AA, AE, AR). Each says when (HL7 table 0155).
+ACCEPT_CODES = {"AA": "CA", "AE": "CE", "AR": "CR"}
+WANTED_WHEN = {"AL": lambda outcome: True,             # always
+               "NE": lambda outcome: False,            # never
+               "SU": lambda outcome: outcome == "AA",  # on success only
+               "ER": lambda outcome: outcome != "AA"}  # on an error or a refusal only
 
 
 class Unreadable(ValueError):
@@ -63,6 +72,8 @@ class Message:
     placing_ids: list[str] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
     parsed: object = None  # the python-hl7 message, for the ACK
+    accept_ack: str = ""       # MSH-15 as sent, upper case
+    application_ack: str = ""  # MSH-16 as sent, upper case
 
 
 def _field(segment, number: int, component: int = 1) -> str:
@@ -163,7 +174,8 @@ def parse(raw: str, zone: tzinfo) -> Message:
     sender_ids = [part for part in (_field(msh, 3, 1), _field(msh, 3, 2)) if part]
     message = Message(control_id=control_id[:64], sender=str(msh[3])[:200] if len(msh) > 3 else "",
                       sender_ids=sender_ids, version=_field(msh, 12), patient_ref="",
-                      parsed=parsed)
+                      parsed=parsed, accept_ack=_field(msh, 15).strip().upper(),
+                      application_ack=_field(msh, 16).strip().upper())
     pid = _first(parsed, "PID")
     if pid is not None:
         message.patient_ref = _field(pid, 3, 1).strip()[:100]
@@ -201,23 +213,62 @@ def _all(parsed, name: str) -> list:
         return []
 
 
-def ack(message: Message | None, code: str, *, error: str = "", raw: str = "") -> str:
-    """The ACK for a message: ``AA`` accepted, ``AE`` stored nothing (send again), ``AR`` not
-    readable. An AE or AR carries an ERR segment with what went wrong. Never raises: a header
-    python-hl7 cannot answer from (too few fields) gets a plain ACK naming its MSH-10 if any."""
+def answer_code(outcome: str, accept_ack: str = "", application_ack: str = "") -> str | None:
+    """The MSA-1 code that answers a message whose outcome is ``outcome`` (AA stored, AE not
+    stored, AR refused), as its MSH-15 and MSH-16 ask; None: it asked for no answer.
+
+    Both empty is original mode: the outcome itself. Otherwise (enhanced mode) the accept ACK
+    (CA, CE, CR) when MSH-15 asks for one, since kapclinic accepts a message only by committing
+    it; else the application ACK when MSH-16 asks. One answer at most: the application ACK of
+    enhanced mode is a message of its own that the receiver may not start on the sender's
+    connection, and a second block there would answer the sender's next message. A blank field
+    in enhanced mode asks for nothing; a value HL7 does not define is taken as always."""
+    if not accept_ack and not application_ack:
+        return outcome
+    if accept_ack and WANTED_WHEN.get(accept_ack, WANTED_WHEN["AL"])(outcome):
+        return ACCEPT_CODES[outcome]
+    if application_ack and WANTED_WHEN.get(application_ack, WANTED_WHEN["AL"])(outcome):
+        return outcome
+    return None
+
+
+def ack(message: Message | None, code: str, *, error: str = "", raw: str = "") -> str | None:
+    """The ACK that answers a message whose outcome is ``code`` (``AA`` accepted, ``AE`` stored
+    nothing: send again, ``AR`` not readable), in the mode it asks for (``answer_code``); None
+    when it asked for no answer. A refusal or an error carries an ERR segment with what went
+    wrong. Never raises: a header python-hl7 cannot answer from (too few fields) gets a plain
+    ACK naming its MSH-10 if any."""
     parsed = message.parsed if message is not None else _header_only(raw)
+    if message is not None:
+        modes = message.accept_ack, message.application_ack
+    else:
+        modes = _modes(parsed)
+    answered = answer_code(code, *modes)
+    if answered is None:
+        return None
     try:
-        text = str(parsed.create_ack(ack_code=code, application="KAPCLINIC")) if parsed else ""
+        text = str(parsed.create_ack(ack_code=answered, application="KAPCLINIC")) if parsed else ""
     except Exception:  # python-hl7 needs MSH-12 and the fields before it
         text = ""
     if not text:
         control = _escape(message.control_id if message is not None else _control_id(raw))
         text = (f"MSH|^~\\&|KAPCLINIC||||{datetime.now(UTC):%Y%m%d%H%M%S+0000}||ACK|"
-                f"KAP{datetime.now(UTC):%H%M%S%f}|P|2.6\rMSA|{code}|{control}")
+                f"KAP{datetime.now(UTC):%H%M%S%f}|P|2.6\rMSA|{answered}|{control}")
     text = text.rstrip("\r")
     if error:
         text += "\rERR|||" + ("207" if code == "AE" else "100") + "|E|||" + _escape(error[:200])
     return text + "\r"
+
+
+def _modes(header) -> tuple[str, str]:
+    """MSH-15 and MSH-16 of an unreadable message's header, if it could be read."""
+    if header is None:
+        return "", ""
+    try:
+        msh = header.segment("MSH")
+    except Exception:  # noqa: BLE001 - no header to answer from: original mode
+        return "", ""
+    return _field(msh, 15).strip().upper(), _field(msh, 16).strip().upper()
 
 
 def _header_only(raw: str):
