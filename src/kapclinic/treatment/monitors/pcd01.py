@@ -239,10 +239,7 @@ def ack(message: Message | None, code: str, *, error: str = "", raw: str = "") -
     wrong. Never raises: a header python-hl7 cannot answer from (too few fields) gets a plain
     ACK naming its MSH-10 if any."""
     parsed = message.parsed if message is not None else _header_only(raw)
-    if message is not None:
-        modes = message.accept_ack, message.application_ack
-    else:
-        modes = _modes(parsed)
+    modes = (message.accept_ack, message.application_ack) if message is not None else _modes(parsed)
     answered = answer_code(code, *modes)
     if answered is None:
         return None
