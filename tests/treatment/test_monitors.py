@@ -85,7 +85,7 @@ def test_invalid_and_implausible_values_are_kept_on_the_message_with_why(in_chai
         assert acks_code(intake.receive(raw, clinic=clinic_a).ack)[0] == "AA"
     invalid, implausible = (MonitorMessage.objects.get(control_id=c) for c in ("odd-0", "odd-1"))
     assert invalid.not_stored == [{"code": "150456", "value": f"{drift.spo2:.0f}",
-                                   "why": "marked invalid by the monitor"}] or invalid.not_stored
+                                   "why": "marked invalid by the monitor"}]
     assert any(item.get("field") == "spo2_pct" and item["value"] == 104 for item in implausible.not_stored)
     # the other vitals of both messages were recorded
     assert VitalReading.objects.filter(source="device", spo2_pct__isnull=True).count() == 2
@@ -388,3 +388,37 @@ def test_the_listener_sends_nothing_for_a_message_asking_for_no_acknowledgement_
     assert [acks_code(a) for a in answers] == [("AA", "MSGID1234")]
     assert set(MonitorMessage.objects.values_list("control_id", flat=True)) == {"QUIET1", "MSGID1234"}
     assert VitalReading.objects.filter(session=session, source="device").count() == 1
+
+
+# --- how real monitors name codes and units ------------------------------------------------------
+
+def one_observation(code: str, value: str, unit: str, control_id: str = "U1") -> str:
+    return (f"MSH|^~\\&|Monitor^00A0C914C829^EUI-64||||{hl7_now()}||ORU^R01|{control_id}|P|2.6\r"
+            f"PID|||789567\rOBR|1||||||{hl7_now()}\r"
+            f"OBX|1|NM|{code}|1|{value}|{unit}|||||R\r")
+
+
+@pytest.mark.parametrize("code, value, unit, field, expected", [
+    ("150021^MDC_PRESS_BLD_NONINV_SYS^MDC", "131", "mmHg", "sbp_mmhg", 131),      # text, not UCUM
+    ("147842^MDC_ECG_HEART_RATE^MDC", "72", "bpm", "heart_rate_bpm", 72),
+    ("151562^MDC_RESP_RATE^MDC", "15", "rpm", "resp_rate_per_min", 15),
+    ("150021^MDC_PRESS_BLD_NONINV_SYS^MDC", "128", "MM[HG]", "sbp_mmhg", 128),    # UCUM's c/i form
+    ("150344^MDC_TEMP^MDC", "98.6", "°F", "temp_c", 37.0),
+    ("^MDC_PULS_OXIM_SAT_O2^MDC", "96", "^MDC_DIM_PERCENT^MDC", "spo2_pct", 96),  # reference ids only
+    ("150456^MDC_PULS_OXIM_SAT_O2^MDC", "97", "^%^UCUM", "spo2_pct", 97),        # the unit in component 2
+])
+def test_codes_and_units_as_monitors_spell_them_are_recorded(in_chair, clinic_a, code, value, unit, field,
+                                                             expected):
+    answer = intake.receive(one_observation(code, value, unit), clinic=clinic_a)
+    assert answer.code == "AA" and answer.stored == 1, MonitorMessage.objects.get().not_stored
+    assert getattr(VitalReading.objects.get(source="device"), field) == expected
+
+
+def test_a_unit_spelled_for_another_vital_is_kept_on_the_message_with_why(in_chair, clinic_a):
+    answer = intake.receive(one_observation("150456^MDC_PULS_OXIM_SAT_O2^MDC", "97", "mmHg"),
+                            clinic=clinic_a)
+    assert answer.code == "AA" and answer.stored == 0
+    kept = MonitorMessage.objects.get()
+    assert kept.not_stored == [{"code": "150456", "value": "97",
+                                "why": "SpO2: unit “mmHg” is not %"}]
+    assert not VitalReading.objects.filter(source="device").exists()

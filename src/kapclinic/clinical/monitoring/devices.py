@@ -1,6 +1,8 @@
 """What a bedside monitor's observation means (``devices.json``): an MDC code (decimal, or the
-MDIL hex form ``0002-4bb8`` older HL7 2.4 monitors send) and its unit (an MDC code or UCUM) to
-the vital sign it records, in the unit the record keeps. Pure: no Django, no HL7 parsing."""
+MDIL hex form ``0002-4bb8`` older HL7 2.4 monitors send; else its reference id, such as
+``MDC_PULS_OXIM_SAT_O2``) and its unit (an MDC code or reference id, UCUM, or a spelling monitors
+send as text, such as ``mmHg``) to the vital sign it records, in the unit the record keeps.
+Pure: no Django, no HL7 parsing."""
 
 from __future__ import annotations
 
@@ -53,36 +55,65 @@ def decimal_code(code: str) -> str:
     return code
 
 
-def measurement(code: str) -> Measurement | None:
+@cache
+def _by_refid(table: str) -> dict[str, str]:
+    """An MDC table's codes by reference id (``MDC_DIM_MMHG``: ``266016``)."""
+    return {entry["refid"]: code for code, entry in _data()[table].items()}
+
+
+def measurement(code: str, refid: str = "") -> Measurement | None:
+    """What an OBX-3 names: its code (component 1), else its MDC reference id (component 2)."""
     code = decimal_code(code)
     found = _data()["measurements"].get(code)
+    if found is None and refid.strip() in _by_refid("measurements"):
+        code = _by_refid("measurements")[refid.strip()]
+        found = _data()["measurements"][code]
     if found is None:
         return None
     return Measurement(code=code, refid=found["refid"], label=found["label"], field=found["field"],
                        loinc=found["loinc"])
 
 
-def is_container(code: str) -> bool:
-    return decimal_code(code) in _data()["containers"]["codes"]
+def is_container(code: str, refid: str = "") -> bool:
+    found = measurement(code, refid)
+    return (found.code if found else decimal_code(code)) in _data()["containers"]["codes"]
 
 
-def ucum_of(unit: str) -> str | None:
-    """A unit sent as an MDC code (``266016``, MDIL hex too) or in UCUM, as UCUM; None: unknown."""
-    unit = (unit or "").strip()
-    mdc = _data()["units"].get(decimal_code(unit))
-    if mdc is not None:
-        return str(mdc["ucum"])
-    spelled = _data()["ucum_spellings"].get(unit)
-    return None if spelled is None else str(spelled)
+def ucum_of(unit: str, name: str = "") -> str | None:
+    """A unit as UCUM, or None when unknown: OBX-6's code (component 1) as an MDC code
+    (``266016``, MDIL hex too), in UCUM (its case-insensitive form too) or as a spelling monitors
+    send (``mmHg``, ``bpm``); else its name (component 2) the same ways, or as an MDC reference id
+    (``MDC_DIM_MMHG``)."""
+    for text in (unit, name):
+        text = (text or "").strip()
+        if not text:
+            continue
+        mdc = _data()["units"].get(decimal_code(text)) or _data()["units"].get(
+            _by_refid("units").get(text, ""))
+        if mdc is not None:
+            return str(mdc["ucum"])
+        spelled = (_data()["ucum_spellings"].get(text) or _ucum_ignoring_case().get(text.upper())
+                   or _data()["unit_spellings"]["spellings"].get(text.lower()))
+        if spelled is not None:
+            return str(spelled)
+    return None
 
 
-def reading(code: str, value: str, unit: str) -> Value:
+@cache
+def _ucum_ignoring_case() -> dict[str, str]:
+    """UCUM's case-insensitive forms (``MM[HG]``, ``/MIN``, ``CEL``) of the units it knows."""
+    return {spelling.upper(): ucum for spelling, ucum in _data()["ucum_spellings"].items()}
+
+
+def reading(code: str, value: str, unit: str, *, refid: str = "", unit_name: str = "") -> Value:
     """The vital a monitor's (code, value, unit) records, converted to the record's unit; an
-    unknown code, an unknown or wrong unit or a value that is not a number says why."""
-    found = measurement(code)
-    ucum = ucum_of(unit) or ""
+    unknown code, an unknown or wrong unit or a value that is not a number says why.
+    ``refid`` and ``unit_name``: OBX-3's and OBX-6's second components, read when the first
+    names nothing known."""
+    found = measurement(code, refid)
+    ucum = ucum_of(unit, unit_name) or ""
     if found is None:
-        return Value(None, None, ucum, f"code {code} is not a vital sign kapclinic records")
+        return Value(None, None, ucum, f"code {code or refid} is not a vital sign kapclinic records")
     if found.field is None:
         return Value(found, None, ucum, f"{found.label} is not a recorded vital sign")
     try:
@@ -95,7 +126,8 @@ def reading(code: str, value: str, unit: str) -> Value:
     if ucum == "[degF]" and wanted == "Cel":
         return Value(found, round((number - 32) * 5 / 9, 2), "Cel")
     if ucum != wanted:
-        return Value(found, None, ucum, f"{found.label}: unit “{unit or 'none'}” is not {wanted}")
+        sent = unit or unit_name or "none"
+        return Value(found, None, ucum, f"{found.label}: unit “{sent}” is not {wanted}")
     return Value(found, number, ucum)
 
 

@@ -379,20 +379,21 @@ def readings_of(message: pcd01.Message, *, fallback: datetime) -> tuple[dict, li
     sent_codes: dict[datetime, dict[str, str]] = {}
     not_stored: list[dict] = []
     for obs in message.observations:
-        if not obs.value or devices.is_container(obs.code):
+        if not obs.value or devices.is_container(obs.code, obs.refid):
             continue
+        sent = obs.code or obs.refid
         if obs.not_a_result:
-            not_stored.append({"code": obs.code, "value": obs.value[:40], "why": obs.not_a_result})
+            not_stored.append({"code": sent, "value": obs.value[:40], "why": obs.not_a_result})
             continue
-        value = devices.reading(obs.code, obs.value, obs.unit)
+        value = devices.reading(obs.code, obs.value, obs.unit, refid=obs.refid, unit_name=obs.unit_name)
         if value.problem:
-            not_stored.append({"code": obs.code, "value": obs.value[:40], "why": value.problem})
+            not_stored.append({"code": sent, "value": obs.value[:40], "why": value.problem})
             continue
         assert value.measurement is not None and value.measurement.field is not None
         at = obs.observed_at or fallback
         group = groups.setdefault(at, {})
         if value.measurement.field in group:
-            not_stored.append({"code": obs.code, "value": obs.value[:40],
+            not_stored.append({"code": sent, "value": obs.value[:40],
                                "why": f"a second {value.measurement.label.lower()} at the same time"})
             continue
         group[value.measurement.field] = value.value  # type: ignore[assignment]

@@ -50,6 +50,8 @@ class Observation:
     observed_at: datetime | None
     status: str    # OBX-11 as sent, upper case
     device: str
+    refid: str = ""      # OBX-3's second component (an MDC reference id, or a name)
+    unit_name: str = ""  # OBX-6's second component
 
     @property
     def not_a_result(self) -> str:
@@ -191,7 +193,8 @@ def parse(raw: str, zone: tzinfo) -> Message:
         message.observations.append(Observation(
             code=_field(obx, 3, 1).strip(), value=_field(obx, 5).strip(),
             unit=_field(obx, 6, 1).strip(), observed_at=_when(_field(obx, 14), zone) or fallback,
-            status=_field(obx, 11).strip().upper(), device=device))
+            status=_field(obx, 11).strip().upper(), device=device,
+            refid=_field(obx, 3, 2).strip()[:100], unit_name=_field(obx, 6, 2).strip()[:100]))
     message.device_ids = devices
     # the device itself: the one its observations name (OBX-18), else MSH-3's universal id
     reported = [d for d in devices if d not in sender_ids]
