@@ -422,3 +422,32 @@ def test_a_unit_spelled_for_another_vital_is_kept_on_the_message_with_why(in_cha
     assert kept.not_stored == [{"code": "150456", "value": "97",
                                 "why": "SpO2: unit “mmHg” is not %"}]
     assert not VitalReading.objects.filter(source="device").exists()
+
+
+def with_patient_ids(text: str, pid3: str) -> str:
+    return text.replace("789567^^^Imaginary Hospital^PI", pid3, 1)
+
+
+def test_the_mrn_is_found_among_several_patient_identifiers_the_mr_typed_first(in_chair, clinic_a):
+    raw = with_patient_ids(conformance_now(), "A-1^^^Monitor^PI~789567^^^Clinic^MR")
+    answer = intake.receive(raw, clinic=clinic_a)
+    assert answer.code == "AA" and answer.stored == 1
+    kept = MonitorMessage.objects.get()
+    assert kept.session == in_chair and kept.patient_ref == "789567, A-1"
+
+
+def test_identifiers_naming_two_patients_leave_the_message_for_a_nurse(in_chair, clinic_a, prescriber):
+    new_patient(clinic_a, prescriber, mrn="555000", prescriber=prescriber)
+    raw = with_patient_ids(conformance_now(), "789567^^^Clinic^MR~555000^^^Clinic^PI")
+    answer = intake.receive(raw, clinic=clinic_a)
+    assert answer.code == "AA" and answer.stored == 0
+    kept = MonitorMessage.objects.get()
+    assert kept.status == MessageStatus.UNMATCHED and kept.session is None
+    assert "name 2 patients (555000, 789567)" in kept.reason
+    assert not VitalReading.objects.filter(source="device").exists()
+
+
+def test_a_device_named_by_its_universal_id_in_obx_18_is_the_readings_device(in_chair, clinic_a):
+    raw = conformance_now().replace("|0123456789ABCDEF^EUI-64", "|^^00A0C9FFFE14E2B1^EUI-64", 1)
+    intake.receive(raw, clinic=clinic_a)
+    assert VitalReading.objects.get(source="device").device == "00A0C9FFFE14E2B1"

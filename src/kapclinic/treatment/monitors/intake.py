@@ -426,7 +426,7 @@ class Directory:
         patients: dict[str, Patient] = {}
         in_progress: dict[int, Session] = {}
         remembered: dict[str, int] = {}
-        refs = {m.patient_ref for m in messages if m.patient_ref}
+        refs = {ref for m in messages for ref in m.patient_refs}
         for ref in list(refs) if memory is not None else ():
             known = memory.patient(ref)
             if known is not None:
@@ -464,7 +464,12 @@ class Directory:
 def match(message: pcd01.Message, directory: Directory) -> tuple[Patient | None, Session | None, str]:
     """The patient and session in progress the message belongs to, or why none: PID-3 as the
     patient's MRN in this clinic, and a registered monitor's room and chair; when both name a
-    session and they differ, neither is trusted (the nurse assigns it)."""
+    session and they differ, neither is trusted (the nurse assigns it); nor is the message when
+    PID-3's identifiers name more than one patient."""
+    named = {p.pk: p for p in (directory.patients.get(ref) for ref in message.patient_refs) if p}
+    if len(named) > 1:
+        return None, None, (f"its patient identifiers name {len(named)} patients "
+                            f"({', '.join(sorted(p.mrn for p in named.values()))})")
     by_mrn = _by_mrn(message, directory)
     by_chair = _by_chair(message, directory)
     if by_mrn[1] is not None and by_chair[1] is not None and by_mrn[1] != by_chair[1]:
@@ -478,12 +483,14 @@ def match(message: pcd01.Message, directory: Directory) -> tuple[Patient | None,
         return by_mrn
     if by_chair[2]:
         return by_chair
-    ref = f"no patient with MRN {message.patient_ref}" if message.patient_ref else "no patient id"
+    refs = " or ".join(message.patient_refs)
+    ref = f"no patient with MRN {refs}" if refs else "no patient id"
     return None, None, f"{ref}, and the monitor is not registered to a room"
 
 
 def _by_mrn(message: pcd01.Message, directory: Directory) -> tuple[Patient | None, Session | None, str]:
-    patient = directory.patients.get(message.patient_ref) if message.patient_ref else None
+    patient = next((directory.patients[ref] for ref in message.patient_refs if ref in directory.patients),
+                   None)
     if patient is None:
         return None, None, ""
     session = directory.in_progress.get(patient.pk)

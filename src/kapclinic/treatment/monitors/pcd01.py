@@ -19,6 +19,7 @@ from hl7 import parser as hl7_parser
 logging.getLogger("hl7").setLevel(logging.CRITICAL)
 
 MAX_OBSERVATIONS = 500  # an engineering bound: a monitor's message holds a few dozen
+MAX_PATIENT_IDS = 10    # the same: PID-3 repeats a handful of times at most
 YEARS = (2000, 2100)    # a time outside these years is a monitor's clock gone wrong: not a time
 # OBX-11, the observation's result status (HL7 v2 table 0085): the statuses under which a value
 # is a result to record. X (cannot be obtained: the monitor says it is invalid), W (the value
@@ -68,21 +69,25 @@ class Message:
     sender: str           # MSH-3 as sent (namespace^universal id^type)
     sender_ids: list[str]  # its parts that can name a device
     version: str
-    patient_ref: str      # PID-3, first identifier
+    patient_ref: str      # PID-3's identifiers as sent (those typed MR first), for the record
     device_ids: list[str] = field(default_factory=list)
     device: str = ""       # what the record names as the device
     placing_ids: list[str] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
     parsed: object = None  # the python-hl7 message, for the ACK
+    patient_refs: list[str] = field(default_factory=list)  # PID-3's identifiers, MR first
     accept_ack: str = ""       # MSH-15 as sent, upper case
     application_ack: str = ""  # MSH-16 as sent, upper case
 
 
 def _field(segment, number: int, component: int = 1) -> str:
-    if len(segment) <= number:
-        return ""
+    return _repeat(segment, number, 1, component) if len(segment) > number else ""
+
+
+def _repeat(segment, number: int, repeat: int, component: int) -> str:
+    """A component of one repetition of a field; "" when the repetition has no such component."""
     try:
-        return str(segment.extract_field(field_num=number, repeat_num=1, component_num=component))
+        return str(segment.extract_field(field_num=number, repeat_num=repeat, component_num=component))
     except (IndexError, KeyError):
         return ""
 
@@ -180,14 +185,16 @@ def parse(raw: str, zone: tzinfo) -> Message:
                       application_ack=_field(msh, 16).strip().upper())
     pid = _first(parsed, "PID")
     if pid is not None:
-        message.patient_ref = _field(pid, 3, 1).strip()[:100]
+        message.patient_refs = _patient_ids(pid)
+        message.patient_ref = ", ".join(message.patient_refs)[:100]
     obr = _first(parsed, "OBR")
     fallback = _when(_field(obr, 7), zone) if obr is not None else None
     devices = list(sender_ids)
     for index, obx in enumerate(_all(parsed, "OBX")):
         if index >= MAX_OBSERVATIONS:
             break
-        device = _field(obx, 18, 1).strip()
+        # OBX-18, an EI: its entity id, else its universal id (``^^0123456789ABCDEF^EUI-64``)
+        device = (_field(obx, 18, 1) or _field(obx, 18, 3)).strip()
         if device and device not in devices:
             devices.append(device)
         message.observations.append(Observation(
@@ -202,6 +209,19 @@ def parse(raw: str, zone: tzinfo) -> Message:
     # the ids that can place the monitor at a chair, the device's own first
     message.placing_ids = reported + [d for d in sender_ids[1:] if d not in reported] or sender_ids
     return message
+
+
+def _patient_ids(pid) -> list[str]:
+    """PID-3's identifiers (a repeating field: a monitor may send the hospital's MRN beside its
+    own ids), those typed MR (medical record number, PID-3.5) first, each once."""
+    typed, others = [], []
+    repeats = len(pid(3)) if len(pid) > 3 else 0
+    for repeat in range(1, min(repeats, MAX_PATIENT_IDS) + 1):
+        ident, kind = (_repeat(pid, 3, repeat, component).strip() for component in (1, 5))
+        ident = ident[:100]
+        if ident:
+            (typed if kind.upper() == "MR" else others).append(ident)
+    return list(dict.fromkeys(typed + others))
 
 
 def _first(parsed, name: str):
