@@ -1,9 +1,11 @@
 """A listener's group commit stores what arrived together as a batch: each message must come out
 as if it had come alone (readings, matching, resends, what is not stored and why, the audit
-trail), and a monitor measuring every few seconds must not bury the nurse in copies of one alert."""
+trail), and a monitor measuring every few seconds must not bury the nurse in copies of one alert, nor
+hide a patient getting worse behind one."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -134,11 +136,11 @@ def test_a_message_another_process_stored_between_reading_and_writing_is_answere
     assert VitalReading.objects.filter(source="device").count() == 2
 
 
-def test_each_monitor_reading_that_meets_a_rule_raises_its_own_alert_as_a_typed_one_does(
+def test_each_monitor_reading_worse_than_the_open_alert_raises_its_own_alert(
         clinic_a, prescriber, nurse):
     """An outside review found that holding back a rule's second alert while its first is open
-    hid a worsening patient (SpO2 91, then 78, then 70 raised one alert saying 91): every
-    reading raises its own, in a batch or alone."""
+    hid a worsening patient (SpO2 91, then 78, then 70 raised one alert saying 91): a reading
+    further out than the open alert shows raises its own, in a batch or alone."""
     in_chair(clinic_a, prescriber, nurse, "M-9")
     high = [message(f"H-{n}", "M-9", seconds_ago=60 - 10 * n, seed=n, sbp=165.0 + 5 * n, dbp=100.0)
             for n in range(3)]
@@ -163,6 +165,73 @@ def test_when_the_database_fails_the_batch_each_message_is_ae_and_what_cannot_be
     assert [a.code for a in answers] == ["AE", "AR"]
     assert "MSA|AE|A-1" in answers[0].ack and "send it again" in answers[0].ack
     assert not MonitorMessage.objects.exists()
+
+
+def blood_pressure_alerts(mrn: str) -> list[Alert]:
+    return list(Alert.objects.filter(patient__mrn=mrn, kind="predose_bp_above_label_figure").order_by("pk"))
+
+
+def test_a_steady_stream_firing_the_same_rule_is_counted_on_its_open_alert(clinic_a, prescriber, nurse):
+    in_chair(clinic_a, prescriber, nurse, "M-8")
+    steady = [message(f"S-{n}", "M-8", seconds_ago=60 - 10 * n, seed=n, sbp=165.0, dbp=100.0)
+              for n in range(4)]
+    intake.receive(steady[0], clinic=clinic_a)
+    intake.receive_batch([(raw, "127.0.0.1") for raw in steady[1:3]], clinic=clinic_a)
+    intake.receive(steady[3], clinic=clinic_a)
+    assert VitalReading.objects.filter(source="device", sbp_mmhg=165).count() == 4
+    [alert] = blood_pressure_alerts("M-8")
+    last = VitalReading.objects.filter(source="device").latest("observed_at")
+    assert alert.repeats == 3 and alert.repeated_at == last.observed_at
+    assert "165" in alert.repeated_label and alert.acknowledged_at is None
+    counted = AuditEntry.objects.filter(object_type="alert", object_id=str(alert.pk), action="update")
+    assert sum(json.loads(e.detail_json)["fired_again"] for e in counted) == 3
+    assert json.loads(counted.latest("seq").detail_json)["last_reading"] == last.pk
+
+
+def test_a_reading_better_than_the_open_alert_counts_on_it_and_a_worse_one_raises_its_own(
+        clinic_a, prescriber, nurse):
+    in_chair(clinic_a, prescriber, nurse, "M-7")
+    for n, sbp in enumerate((170.0, 165.0, 175.0, 172.0)):
+        intake.receive(message(f"W-{n}", "M-7", seconds_ago=60 - 10 * n, seed=n, sbp=sbp, dbp=85.0),
+                       clinic=clinic_a)
+    first, second = blood_pressure_alerts("M-7")
+    assert (first.repeats, second.repeats) == (1, 1)  # 165 on the 170 alert; 172 on the 175 one
+    assert "170" in first.label and "165" in first.repeated_label
+    assert "175" in second.label and "172" in second.repeated_label
+
+
+def test_once_its_alert_is_acknowledged_the_rule_firing_again_raises_a_new_one(clinic_a, prescriber, nurse):
+    from kapclinic.alerts.actions import acknowledge_alert
+
+    in_chair(clinic_a, prescriber, nurse, "M-6")
+    intake.receive(message("K-0", "M-6", seconds_ago=50, sbp=165.0, dbp=85.0), clinic=clinic_a)
+    [alert] = blood_pressure_alerts("M-6")
+    acknowledge_alert(alert=alert, note="Rechecked by hand: 162/84, prescriber told", by=nurse)
+    intake.receive(message("K-1", "M-6", seconds_ago=40, seed=2, sbp=165.0, dbp=85.0), clinic=clinic_a)
+    first, second = blood_pressure_alerts("M-6")
+    assert first.repeats == 0 and second.acknowledged_at is None and second.repeats == 0
+
+
+def test_an_alert_acknowledged_between_reading_and_writing_is_not_counted_on_a_new_one_is_raised(
+        clinic_a, prescriber, nurse, monkeypatch):
+    from kapclinic.alerts.actions import acknowledge_alert
+
+    in_chair(clinic_a, prescriber, nurse, "M-5")
+    intake.receive(message("R-0", "M-5", seconds_ago=50, sbp=165.0, dbp=85.0), clinic=clinic_a)
+    real_read = intake.read
+
+    def read_then_the_nurse_acknowledges(items, **kw):
+        weighed = real_read(items, **kw)
+        for alert in blood_pressure_alerts("M-5"):
+            acknowledge_alert(alert=alert, note="Seen at the chair", by=nurse)
+        return weighed
+
+    monkeypatch.setattr(intake, "read", read_then_the_nurse_acknowledges)
+    batch = [message(f"R-{n}", "M-5", seconds_ago=50 - 10 * n, seed=n, sbp=165.0, dbp=85.0) for n in (1, 2)]
+    intake.receive_batch([(raw, "127.0.0.1") for raw in batch], clinic=clinic_a)
+    first, second = blood_pressure_alerts("M-5")
+    assert first.repeats == 0 and first.acknowledged_at is not None
+    assert second.acknowledged_at is None and second.repeats == 1  # R-1 raised it, R-2 counted
 
 
 def test_a_session_cancelled_between_reading_and_writing_gets_no_readings_the_batch_is_read_again(
@@ -297,3 +366,17 @@ def test_a_check_in_made_while_a_batch_reads_is_not_taken_as_known(
                        memory=memory)
     assert [first[0].stored, second[0].stored] == [1, 1]
     assert VitalReading.objects.filter(session=booked, source="device").count() == 2
+
+
+def test_the_session_page_and_the_alerts_page_say_how_often_an_open_alert_fired_again(
+        clinic_a, prescriber, nurse):
+    from tests.conftest import login
+
+    session = in_chair(clinic_a, prescriber, nurse, "M-4")
+    for n in range(3):
+        intake.receive(message(f"P-{n}", "M-4", seconds_ago=60 - 10 * n, seed=n, sbp=165.0, dbp=85.0),
+                       clinic=clinic_a)
+    client = login(nurse)
+    for url in (f"/sessions/{session.pk}/", "/alerts/"):
+        page = client.get(url).content.decode()
+        assert "fired again 2 times while open, no worse than this" in page, url

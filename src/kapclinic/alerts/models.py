@@ -63,19 +63,27 @@ class Alert(CorrectableRecord):
     entered_in_error_by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT,
                                             related_name="+")
     entered_in_error_reason = models.CharField(max_length=500, blank=True)
+    # a bedside monitor's stream: its rule fired again for the same session while this alert was
+    # open (the record it names is the first reading): how many times, when last, and that
+    # reading's words, rather than a new alert for every reading
+    repeats = models.PositiveIntegerField(default=0)
+    repeated_at = models.DateTimeField(null=True, blank=True)
+    repeated_label = models.CharField(max_length=300, blank=True)
 
     objects = AlertQuerySet.as_manager()
 
-    # an alert's life after it is raised: acknowledged (with a note), escalated
+    # an alert's life after it is raised: fired again while open, acknowledged (with a note),
+    # escalated
     mutable_fields = ("acknowledged_at", "acknowledged_by", "acknowledgement_note", "escalated_at",
-                      "escalation_emailed")
+                      "escalation_emailed", "repeats", "repeated_at", "repeated_label")
     clinic_path = "clinic"
     FIELD_CLASSES = classify(
-        date=("raised_at", "acknowledged_at", "escalated_at", "entered_in_error_at"),
+        date=("raised_at", "acknowledged_at", "escalated_at", "entered_in_error_at", "repeated_at"),
         free_text=("acknowledgement_note", "entered_in_error_reason"),
-        coded=("source", "kind", "record_type", "label", "recommended_action", "priority"),
+        coded=("source", "kind", "record_type", "label", "recommended_action", "priority",
+               "repeated_label"),
         none=("id", "clinic", "patient", "record_id", "acknowledged_by", "entered_in_error_by",
-              "escalation_emailed"),
+              "escalation_emailed", "repeats"),
     )
 
     class Meta:

@@ -95,7 +95,8 @@ def in_progress(clinic_id: int, now: datetime) -> list[dict[str, Any]]:
                                                     given.started_at if given else None),
             "overdue": [a.label for a in overdue],
             "open_alerts": [{"id": a.pk, "label": a.label, "priority": a.priority,
-                             "recommended_action": a.recommended_action}
+                             "recommended_action": a.recommended_action, "repeats": a.repeats,
+                             "repeated_at": a.repeated_at, "repeated_label": a.repeated_label}
                             for a in alerts_of.get(s.pk, [])],
         })
     return rows

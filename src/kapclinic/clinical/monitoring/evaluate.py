@@ -117,6 +117,31 @@ def evaluate(reading: Reading | None, protocol: Protocol, settings: MonitoringSe
     return alerts
 
 
+def worse(rule_id: str, settings: MonitoringSettings | None, values: dict[str, float],
+          shown: dict[str, float]) -> bool:
+    """Whether a reading (``values``) that fired ``rule_id`` is further out than the reading an
+    open alert of that rule shows (``shown``): on a field whose comparison holds for it, a value
+    lower for "below", higher for "above", or a value the shown reading lacks. A rise from before
+    dosing is measured from the same baseline, so its value says the same, and counts whenever
+    the field moved further. A reading that is no worse adds nothing an open alert does not
+    already say; one that is worse must raise its own, so a patient getting worse is never
+    hidden behind an alert that shows them better."""
+    rules = load_rules()
+    settings = settings or rules.resolve()
+    for c in rules.rules[rule_id].any:
+        if c.field not in values:
+            continue
+        value = values[c.field]
+        if not c.from_baseline and not OPS[c.op](value, settings.number(c.threshold)):
+            continue
+        if c.field not in shown:
+            return True
+        further = value > shown[c.field] if c.op in (">", ">=") else value < shown[c.field]
+        if further:
+            return True
+    return False
+
+
 def _overdue(protocol: Protocol, settings: MonitoringSettings, now: datetime,
              latest: datetime | None, phase: str, dose_started_at: datetime | None,
              version: str) -> list[Alert]:

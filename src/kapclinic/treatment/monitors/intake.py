@@ -28,7 +28,7 @@ from kapclinic.accounts.scoping import for_clinic
 from kapclinic.audit import trail
 from kapclinic.audit.actions import action
 from kapclinic.audit.models import UNCHANGING_ACTIONS, AuditEntry
-from kapclinic.clinical.monitoring import devices
+from kapclinic.clinical.monitoring import devices, worse
 from kapclinic.patients.models import Patient
 from kapclinic.treatment import vitals
 from kapclinic.treatment.errors import FieldError
@@ -312,6 +312,9 @@ class Recording:
         self.times = {o.observed_at for message, _ in matched for o in message.observations
                       if o.observed_at is not None}
         self.prints = queries.fingerprints(session_ids, self.times)
+        # a stream's rule firing again, no worse, while its alert is open counts on that alert
+        self.open_alerts = queries.open_alerts(clinic_id, session_ids)
+        self.again: dict[int | tuple, list[tuple[vitals.SessionVitals, VitalReading, object]]] = {}
 
     def stored_before(self, ctx: vitals.SessionVitals, row: VitalReading) -> bool:
         key = (ctx.session.pk, row.fingerprint)
@@ -351,6 +354,7 @@ class Recording:
                 prepared.row.mdc_codes = {field: code for field, code in sent.items() if field in values}
                 if not self.stored_before(ctx, prepared.row):
                     self.prints.add((ctx.session.pk, prepared.row.fingerprint))
+                    prepared.fired = self._raising(ctx, prepared)
                     vitals.took(ctx, prepared.row)
                     self.prepared.append((ctx, prepared))
                     stored += 1
@@ -359,15 +363,42 @@ class Recording:
         kept.not_stored = not_stored[:100]
         kept.status = MessageStatus.STORED if stored or not not_stored else MessageStatus.NOTHING
 
+    def _raising(self, ctx: vitals.SessionVitals, prepared: vitals.Prepared) -> list:
+        """The rules the reading fired that raise an alert: each with no alert open for its
+        session, or one open that shows the patient better than this reading does
+        (clinical.monitoring.worse). A firing no worse than its open alert is counted on that
+        alert (vitals.fired_again) instead of raising another for every reading of the stream."""
+        raising: list = []
+        values = vitals.values_of(prepared.row)
+        for fired in prepared.fired:
+            if any(f.rule == fired.rule for f in raising):
+                continue  # the same rule named twice
+            key = (ctx.session.pk, fired.rule)
+            found = self.open_alerts.get(key)
+            if found is not None and not worse(fired.rule, ctx.rules, values, found.shown):
+                self.again.setdefault(found.alert, []).append((ctx, prepared.row, fired))
+                continue
+            # raised by this reading: the batch's later readings are weighed against it
+            self.open_alerts[key] = queries.OpenAlert((*key, prepared.row.fingerprint), values)
+            raising.append(fired)
+        return raising
+
     def write(self, events: list[trail.Event]) -> list[AuditEntry]:
-        """The readings in one insert, then the alerts they fired in another; ``events``, the
-        readings' and the alerts' in one stretch of the audit trail, whose entries it returns."""
+        """The readings in one insert, then the alerts they fired in another, and the open
+        alerts they fired again counted; ``events``, the readings' and the alerts' in one
+        stretch of the audit trail, whose entries it returns."""
         rows = [prepared.row for _, prepared in self.prepared]
         VitalReading.objects.bulk_insert(rows)
-        alerts = vitals.raise_for_new_readings([(ctx, prepared.row, prepared.fired)
-                                                for ctx, prepared in self.prepared if prepared.fired])
+        alerts, alert_events = vitals.raise_for_new_readings([
+            (ctx, prepared.row, prepared.fired) for ctx, prepared in self.prepared if prepared.fired])
+        row_of = {row.pk: row for row in rows}
+        raised = {(row_of[a.record_id].session_id, a.kind, row_of[a.record_id].fingerprint): a.pk
+                  for a in alerts}
+        for key, firings in self.again.items():
+            alert_events += vitals.fired_again(raised[key] if isinstance(key, tuple) else key, firings)
         return trail.record_many(events + [trail.Event("create", "vital_reading", row.pk, row.patient_id,
-                                                        vitals.audit_detail(row)) for row in rows] + alerts)
+                                                        vitals.audit_detail(row)) for row in rows]
+                                 + alert_events)
 
 
 def readings_of(message: pcd01.Message, *, fallback: datetime) -> tuple[dict, list[dict], dict]:

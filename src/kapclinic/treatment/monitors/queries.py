@@ -17,7 +17,24 @@ from typing import NamedTuple
 from django.db import connection
 
 from kapclinic.accounts.scoping import clinic_column
-from kapclinic.treatment.models import MonitorDevice, MonitorMessage, Session, TreatmentSettings, VitalReading
+from kapclinic.alerts.models import Alert
+from kapclinic.treatment.models import (
+    ALERT_SOURCE,
+    READING_RECORD,
+    VITAL_FIELDS,
+    MonitorDevice,
+    MonitorMessage,
+    Session,
+    TreatmentSettings,
+    VitalReading,
+)
+
+
+class OpenAlert(NamedTuple):
+    """An open alert a reading raised, and the values of that reading (what the alert shows)."""
+
+    alert: int | tuple  # its id; or, for one a batch is about to raise, a key standing for it
+    shown: dict[str, float]
 
 
 class Placement(NamedTuple):
@@ -102,3 +119,26 @@ def fingerprints(session_ids: Collection[int], times: Collection[datetime]) -> s
     return set(_rows(f"SELECT {_column(v, 'session')}, {_column(v, 'fingerprint')} "  # noqa: S608
                      f"FROM {_table(v)} WHERE {_column(v, 'session')} IN ({_in(session_ids)}) "
                      f"AND {_column(v, 'observed_at')} IN ({_in(at)})", [*session_ids, *at]))
+
+
+def open_alerts(clinic_id: int, session_ids: Collection[int]) -> dict[tuple[int, str], OpenAlert]:
+    """(session, rule) -> the newest open alert (not acknowledged, not in error) a reading of
+    that session raised under that rule, with that reading's values."""
+    if not session_ids:
+        return {}
+    a, v = Alert, VitalReading
+    values = ", ".join(f"r.{_column(v, name)}" for name in VITAL_FIELDS)
+    rows = _rows(f"SELECT r.{_column(v, 'session')}, a.{_column(a, 'kind')}, a.{_column(a, 'id')}, "  # noqa: S608
+                 f"{values} FROM {_table(a)} a JOIN {_table(v)} r "
+                 f"ON r.{_column(v, 'id')} = a.{_column(a, 'record_id')} "
+                 f"WHERE a.{_clinic(a)} = %s AND a.{_column(a, 'acknowledged_at')} IS NULL "
+                 f"AND a.{_column(a, 'entered_in_error_at')} IS NULL AND a.{_column(a, 'source')} = %s "
+                 f"AND a.{_column(a, 'record_type')} = %s "
+                 f"AND r.{_column(v, 'session')} IN ({_in(session_ids)}) "
+                 f"ORDER BY a.{_column(a, 'id')}",
+                 [clinic_id, ALERT_SOURCE, READING_RECORD, *session_ids])
+    found = {}
+    for session_id, kind, alert_id, *vitals in rows:  # in id order: the newest wins
+        shown = zip(VITAL_FIELDS, vitals, strict=True)
+        found[(session_id, kind)] = OpenAlert(alert_id, {n: float(v) for n, v in shown if v is not None})
+    return found
