@@ -451,3 +451,16 @@ def test_a_device_named_by_its_universal_id_in_obx_18_is_the_readings_device(in_
     raw = conformance_now().replace("|0123456789ABCDEF^EUI-64", "|^^00A0C9FFFE14E2B1^EUI-64", 1)
     intake.receive(raw, clinic=clinic_a)
     assert VitalReading.objects.get(source="device").device == "00A0C9FFFE14E2B1"
+
+
+def test_an_oximeters_pulse_is_recorded_when_the_ecg_heart_rate_beside_it_is_impossible(in_chair, clinic_a):
+    raw = (f"MSH|^~\\&|Monitor^00A0C914C829^EUI-64||||{hl7_now()}||ORU^R01|PR1|P|2.6\r"
+           f"PID|||789567\rOBR|1||||||{hl7_now()}\r"
+           "OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1|-100|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R\r"
+           "OBX|2|NM|149530^MDC_PULS_OXIM_PULS_RATE^MDC|2|72|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R\r")
+    answer = intake.receive(raw, clinic=clinic_a)
+    assert answer.code == "AA" and answer.stored == 1
+    assert VitalReading.objects.get(source="device").heart_rate_bpm == 72
+    kept = MonitorMessage.objects.get(control_id="PR1")
+    assert [item.get("field") for item in kept.not_stored] == ["heart_rate_bpm"]  # the -100, with why
+    assert kept.not_stored[0]["value"] == -100

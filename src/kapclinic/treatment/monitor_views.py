@@ -84,7 +84,7 @@ def _values(kept: MonitorMessage, clinic) -> list[str]:
     SpO2 97 %"), for the nurse to recognise the patient by."""
     try:
         message = pcd01.parse(kept.raw, clinic.zone)
-        groups, _, _ = intake.readings_of(message, fallback=kept.received_at)
+        groups, _, _, _ = intake.readings_of(message, fallback=kept.received_at)
         return [f"{at.astimezone(clinic.zone):%H:%M} " + ", ".join(_value(k, v) for k, v in values.items())
                 for at, values in sorted(groups.items())]
     except (pcd01.Unreadable, ValueError, OverflowError):  # shown without its values, never a 500

@@ -74,6 +74,17 @@ def measurement(code: str, refid: str = "") -> Measurement | None:
                        loinc=found["loinc"])
 
 
+def preference(code: str) -> int:
+    """Of two codes for one vital (an ECG's heart rate, an oximeter's pulse), the one the
+    reference lists first is the one recorded: its place in the list."""
+    return _places().get(decimal_code(code), len(_places()))
+
+
+@cache
+def _places() -> dict[str, int]:
+    return {code: place for place, code in enumerate(_data()["measurements"])}
+
+
 def is_container(code: str, refid: str = "") -> bool:
     found = measurement(code, refid)
     return (found.code if found else decimal_code(code)) in _data()["containers"]["codes"]

@@ -326,12 +326,12 @@ class Recording:
     def take(self, kept: MonitorMessage, message: pcd01.Message, session: Session) -> None:
         """The message's vitals as readings of ``session`` (one per observation time), to be
         written; what the record cannot keep is noted on the message with why."""
-        groups, not_stored, sent_codes = readings_of(message, fallback=kept.received_at)
+        groups, not_stored, sent_codes, spares = readings_of(message, fallback=kept.received_at)
         device = message.device or message.sender[:100]
         ctx = self.sessions.get(session.pk) or FieldError("session", "is not a session of this clinic")
         stored = 0
         for observed_at, values in sorted(groups.items()):
-            sent = sent_codes[observed_at]
+            sent, spare = sent_codes[observed_at], spares.get(observed_at, {})
             if observed_at > kept.received_at + CLOCK_AHEAD:  # the monitor's clock runs ahead
                 not_stored.append({"why": f"the monitor's time {observed_at:%H:%M:%S} was ahead of "
                                           "the clinic's clock: recorded at the time received"})
@@ -347,6 +347,7 @@ class Recording:
                     if exc.field in values:  # implausible: kept on the message, the rest recorded
                         not_stored.append({"field": exc.field, "value": values.pop(exc.field),
                                            "why": exc.message})
+                        _second_choice(exc.field, values, sent, spare, not_stored)
                         continue
                     not_stored += [{"field": f, "value": v, "why": exc.message}
                                    for f, v in values.items()]
@@ -401,15 +402,42 @@ class Recording:
                                  + alert_events)
 
 
-def readings_of(message: pcd01.Message, *, fallback: datetime) -> tuple[dict, list[dict], dict]:
+@dataclass(frozen=True)
+class Spare:
+    """A second value of a vital at the same moment (an oximeter's pulse beside the ECG's heart
+    rate): not recorded while the preferred one is, recorded should that one be refused."""
+
+    value: float
+    code: str      # its MDC code
+    label: str
+    note: dict     # its entry among what is not stored, while it is not
+
+
+def _second_choice(name: str, values: dict, sent: dict, spare: dict[str, list[Spare]],
+                   not_stored: list[dict]) -> None:
+    """The vital's next value of the same moment, if the monitor sent one, takes the place of
+    one refused: recorded, and no longer among what is not stored."""
+    if not spare.get(name):
+        return
+    chosen = spare[name].pop(0)
+    values[name], sent[name] = chosen.value, chosen.code
+    not_stored.remove(chosen.note)
+    for other in spare[name]:
+        other.note["why"] = _instead(chosen.label)
+
+
+def readings_of(message: pcd01.Message, *, fallback: datetime,
+                ) -> tuple[dict, list[dict], dict, dict[datetime, dict[str, list[Spare]]]]:
     """The message's values by observation time ({time: {field: value}}), what is not kept (an
     observation whose OBX-11 says it is no result to record: X invalid, W wrong, D deleted; an
-    unknown code or unit; a second value of the same vital at the same time), and the MDC code
-    each kept value was sent with ({time: {field: code}})."""
-    groups: dict[datetime, dict[str, float]] = {}
-    sent_codes: dict[datetime, dict[str, str]] = {}
+    unknown code or unit; a second value of the same vital at the same time), the MDC code
+    each kept value was sent with ({time: {field: code}}), and the second values
+    ({time: {field: [Spare]}}). Of two values of one vital at one moment the one whose code the
+    reference lists first is kept (the ECG's heart rate before an oximeter's or a cuff's pulse),
+    else the one sent first."""
+    candidates: dict[tuple[datetime, str], list[tuple[int, int, float, devices.Measurement, str, str]]] = {}
     not_stored: list[dict] = []
-    for obs in message.observations:
+    for order, obs in enumerate(message.observations):
         if not obs.value or devices.is_container(obs.code, obs.refid):
             continue
         sent = obs.code or obs.refid
@@ -421,15 +449,28 @@ def readings_of(message: pcd01.Message, *, fallback: datetime) -> tuple[dict, li
             not_stored.append({"code": sent, "value": obs.value[:40], "why": value.problem})
             continue
         assert value.measurement is not None and value.measurement.field is not None
+        assert value.value is not None
         at = obs.observed_at or fallback
-        group = groups.setdefault(at, {})
-        if value.measurement.field in group:
-            not_stored.append({"code": sent, "value": obs.value[:40],
-                               "why": f"a second {value.measurement.label.lower()} at the same time"})
-            continue
-        group[value.measurement.field] = value.value  # type: ignore[assignment]
-        sent_codes.setdefault(at, {})[value.measurement.field] = value.measurement.code
-    return groups, not_stored, sent_codes
+        candidates.setdefault((at, value.measurement.field), []).append(
+            (devices.preference(value.measurement.code), order, value.value, value.measurement, sent,
+             obs.value[:40]))
+    groups: dict[datetime, dict[str, float]] = {}
+    sent_codes: dict[datetime, dict[str, str]] = {}
+    spares: dict[datetime, dict[str, list[Spare]]] = {}
+    for (at, name), found in candidates.items():
+        (_, _, value, kept, _, _), *others = sorted(found, key=lambda c: c[:2])
+        groups.setdefault(at, {})[name] = value
+        sent_codes.setdefault(at, {})[name] = kept.code
+        for _, _, other, measurement, sent, raw in others:
+            note = {"code": sent, "value": raw, "why": _instead(kept.label)}
+            not_stored.append(note)
+            spares.setdefault(at, {}).setdefault(name, []).append(
+                Spare(other, measurement.code, measurement.label, note))
+    return groups, not_stored, sent_codes, spares
+
+
+def _instead(label: str) -> str:
+    return f"the same moment's {label[0].lower()}{label[1:]} is recorded instead"
 
 
 @dataclass

@@ -19,7 +19,7 @@ from hl7 import parser as hl7_parser
 logging.getLogger("hl7").setLevel(logging.CRITICAL)
 
 MAX_OBSERVATIONS = 500  # an engineering bound: a monitor's message holds a few dozen
-MAX_PATIENT_IDS = 10    # the same: PID-3 repeats a handful of times at most
+MAX_PATIENT_IDS = 10    # the same: a field (PID-3, OBX-8) repeats a handful of times at most
 YEARS = (2000, 2100)    # a time outside these years is a monitor's clock gone wrong: not a time
 # OBX-11, the observation's result status (HL7 v2 table 0085): the statuses under which a value
 # is a result to record. X (cannot be obtained: the monitor says it is invalid), W (the value
@@ -29,6 +29,16 @@ RESULT_STATUSES = {"": "", "R": "", "F": "", "C": "", "P": ""}
 NOT_A_RESULT = {"X": "marked invalid by the monitor",
                 "W": "marked by the monitor as a wrong value sent earlier",
                 "D": "marked by the monitor as a value to delete"}
+# OBX-8 as PCD-01 uses it: the measurement's status (IEEE 11073-10201 MeasurementStatus; some
+# monitors write demo mode as DEMO). A value so marked is not the patient's: kept with why.
+NOT_THE_PATIENTS = {"DEMO": "sent by the monitor in demonstration mode",
+                    "DEMO-DATA": "sent by the monitor in demonstration mode",
+                    "TEST-DATA": "marked by the monitor as test data",
+                    "CALIBRATION-ONGOING": "measured while the monitor was calibrating",
+                    "INVALID": "marked invalid by the monitor",
+                    "NOT-AVAILABLE": "marked by the monitor as not available"}
+# PID-3 identifier types (HL7 table 0203) that number a visit or an account, never a patient
+NOT_A_PATIENT_ID = {"VN", "AN", "VI"}
 # Enhanced acknowledgement mode (HL7 v2 2.9.3; sessions.md 5: "enhanced mode CA/CE/CR + ERR"):
 # MSH-15 asks for an accept ACK, which answers stored (CA), not stored (CE: send it again) or
 # refused (CR); MSH-16 for an application ACK (AA, AE, AR). Each says when (HL7 table 0155).
@@ -53,10 +63,15 @@ class Observation:
     device: str
     refid: str = ""      # OBX-3's second component (an MDC reference id, or a name)
     unit_name: str = ""  # OBX-6's second component
+    flags: tuple[str, ...] = ()  # OBX-8's repetitions, upper case
 
     @property
     def not_a_result(self) -> str:
-        """Why OBX-11 says this is no value to record, or "" when it is one."""
+        """Why OBX-11 (or OBX-8's measurement status) says this is no value to record, or ""
+        when it is one."""
+        marked = next((NOT_THE_PATIENTS[f] for f in self.flags if f in NOT_THE_PATIENTS), "")
+        if marked:
+            return marked
         if self.status in RESULT_STATUSES:
             return ""
         return NOT_A_RESULT.get(self.status, f"its result status {self.status[:5]!r} carries no value "
@@ -163,7 +178,8 @@ def parse_hl7(text: str) -> hl7.Message:
 
 def parse(raw: str, zone: tzinfo) -> Message:
     """The message's parts; raises Unreadable when it is not an ORU^R01 with MSH-10."""
-    text = raw.replace("\r\n", "\r").replace("\n", "\r").strip("\r")
+    # segments end with CR; a sender's CR LF, bare LF or blank line between them is no segment
+    text = "\r".join(line for line in raw.replace("\n", "\r").split("\r") if line.strip())
     if not text.startswith("MSH"):
         raise Unreadable("it does not start with an MSH segment")
     try:
@@ -178,30 +194,42 @@ def parse(raw: str, zone: tzinfo) -> Message:
     if kind != ("ORU", "R01"):
         raise Unreadable(f"it is an {' '.join(kind).strip() or 'unnamed'} message, not an "
                          "observation result (ORU R01)")
-    sender_ids = [part for part in (_field(msh, 3, 1), _field(msh, 3, 2)) if part]
-    message = Message(control_id=control_id[:64], sender=str(msh[3])[:200] if len(msh) > 3 else "",
-                      sender_ids=sender_ids, version=_field(msh, 12), patient_ref="",
-                      parsed=parsed, accept_ack=_field(msh, 15).strip().upper(),
+    # MSH-3, the sending application (namespace^universal id): the monitor; some send it empty
+    # and name themselves in MSH-4 (the sending facility) instead
+    sending = 3 if _field(msh, 3, 1).strip() or _field(msh, 3, 2).strip() else 4
+    sender_ids = [part for part in (_field(msh, sending, 1).strip(), _field(msh, sending, 2).strip()) if part]
+    sender = str(msh[sending])[:200] if len(msh) > sending else ""
+    message = Message(control_id=control_id[:64], sender=sender, sender_ids=sender_ids,
+                      version=_field(msh, 12), patient_ref="", parsed=parsed,
+                      accept_ack=_field(msh, 15).strip().upper(),
                       application_ack=_field(msh, 16).strip().upper())
     pid = _first(parsed, "PID")
     if pid is not None:
         message.patient_refs = _patient_ids(pid)
         message.patient_ref = ", ".join(message.patient_refs)[:100]
     obr = _first(parsed, "OBR")
-    fallback = _when(_field(obr, 7), zone) if obr is not None else None
+    first_time = _when(_field(obr, 7), zone) if obr is not None else None
+    fallback = first_time  # OBR-7 of the OBR group an OBX stands in
     devices = list(sender_ids)
-    for index, obx in enumerate(_all(parsed, "OBX")):
-        if index >= MAX_OBSERVATIONS:
+    for segment in parsed:
+        name = str(segment[0])
+        if name == "OBR":
+            fallback = _when(_field(segment, 7), zone) or first_time
+            continue
+        if name != "OBX":
+            continue
+        if len(message.observations) >= MAX_OBSERVATIONS:
             break
-        # OBX-18, an EI: its entity id, else its universal id (``^^0123456789ABCDEF^EUI-64``)
-        device = (_field(obx, 18, 1) or _field(obx, 18, 3)).strip()
-        if device and device not in devices:
-            devices.append(device)
+        # OBX-18, an EI: its universal id (an EUI-64) and its entity id, either of which a
+        # monitor may use for itself (``0123456789ABCDEF^EUI-64``, ``^^0123456789ABCDEF^EUI-64``)
+        named = [i for i in (_field(segment, 18, 3).strip(), _field(segment, 18, 1).strip()) if i]
+        devices += [i[:100] for i in named if i[:100] not in devices]
         message.observations.append(Observation(
-            code=_field(obx, 3, 1).strip(), value=_field(obx, 5).strip(),
-            unit=_field(obx, 6, 1).strip(), observed_at=_when(_field(obx, 14), zone) or fallback,
-            status=_field(obx, 11).strip().upper(), device=device,
-            refid=_field(obx, 3, 2).strip()[:100], unit_name=_field(obx, 6, 2).strip()[:100]))
+            code=_field(segment, 3, 1).strip(), value=_field(segment, 5).strip(),
+            unit=_field(segment, 6, 1).strip(), observed_at=_when(_field(segment, 14), zone) or fallback,
+            status=_field(segment, 11).strip().upper(), device=named[0][:100] if named else "",
+            refid=_field(segment, 3, 2).strip()[:100], unit_name=_field(segment, 6, 2).strip()[:100],
+            flags=tuple(f.strip().upper() for f in _repeats(segment, 8, 1) if f.strip())))
     message.device_ids = devices
     # the device itself: the one its observations name (OBX-18), else MSH-3's universal id
     reported = [d for d in devices if d not in sender_ids]
@@ -215,13 +243,18 @@ def _patient_ids(pid) -> list[str]:
     """PID-3's identifiers (a repeating field: a monitor may send the hospital's MRN beside its
     own ids), those typed MR (medical record number, PID-3.5) first, each once."""
     typed, others = [], []
-    repeats = len(pid(3)) if len(pid) > 3 else 0
-    for repeat in range(1, min(repeats, MAX_PATIENT_IDS) + 1):
-        ident, kind = (_repeat(pid, 3, repeat, component).strip() for component in (1, 5))
-        ident = ident[:100]
-        if ident:
-            (typed if kind.upper() == "MR" else others).append(ident)
+    for ident, kind in zip(_repeats(pid, 3, 1), _repeats(pid, 3, 5), strict=True):
+        ident, kind = ident.strip()[:100], kind.strip().upper()
+        if ident and kind not in NOT_A_PATIENT_ID:
+            (typed if kind == "MR" else others).append(ident)
     return list(dict.fromkeys(typed + others))
+
+
+def _repeats(segment, number: int, component: int) -> list[str]:
+    """A component of each repetition of a field (a bounded few)."""
+    count = len(segment(number)) if len(segment) > number else 0
+    return [_repeat(segment, number, repeat, component)
+            for repeat in range(1, min(count, MAX_PATIENT_IDS) + 1)]
 
 
 def _first(parsed, name: str):

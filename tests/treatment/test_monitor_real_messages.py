@@ -1,0 +1,97 @@
+"""Messages as real monitors and gateways send them (tests/fixtures/hl7/real, each with its
+source and licence in SOURCES.md): what a clinic would expect recorded is recorded, and what is
+not is kept with why. Read without a database: pcd01.parse and intake.readings_of."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from kapclinic.treatment.monitors import intake, pcd01
+
+REAL = Path(__file__).parents[1] / "fixtures" / "hl7" / "real"
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+
+def read(text: str) -> tuple[pcd01.Message, dict, list[dict]]:
+    message = pcd01.parse(text, UTC)
+    groups, not_stored, _, _ = intake.readings_of(message, fallback=NOW)
+    recorded = {name: value for values in groups.values() for name, value in values.items()}
+    return message, recorded, not_stored
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("ipf-aware-gateway-icu.hl7", {"heart_rate_bpm": 60}),
+    ("ipf-pcd01-maximal.hl7", {"sbp_mmhg": 140}),
+    ("ipf-continua-bp.hl7", {"sbp_mmhg": 120, "dbp_mmhg": 80}),
+    ("ipf-continua-oximeter.hl7", {"spo2_pct": 80.5}),
+    ("ipf-continua-thermometer.hl7", {"temp_c": 37.0}),
+    ("pocd-philips-mx500.hl7", {"heart_rate_bpm": 60}),
+])
+def test_published_monitor_messages_record_their_vitals(name, expected):
+    _, recorded, _ = read((REAL / name).read_text())
+    assert recorded == expected
+
+
+def test_a_gateways_invasive_pulse_beside_the_ecg_heart_rate_is_kept_with_why():
+    _, recorded, not_stored = read((REAL / "ipf-aware-gateway-icu.hl7").read_text())
+    assert recorded["heart_rate_bpm"] == 60
+    assert {"code": "149522", "value": "60",
+            "why": "the same moment's heart rate (ECG) is recorded instead"} in not_stored
+
+
+def test_a_visit_number_in_pid_3_is_never_taken_for_an_mrn():
+    message, _, _ = read((REAL / "pocd-philips-mx500.hl7").read_text())
+    assert message.patient_refs == ["12345"]  # 6789^^^Philips^VN is the visit
+
+
+def test_the_philips_gateway_asking_for_accept_acks_is_answered_commit_accept():
+    message, _, _ = read((REAL / "pocd-philips-mx500.hl7").read_text())
+    ack = pcd01.ack(message, "AA")
+    assert "\rMSA|CA|HP0425230332.872USDANRMMD1NBR488" in ack
+
+
+def monitor(*obx: str, msh3: str = "Mon^00A0C9FFFE000001^EUI-64", msh4: str = "", pid: str = "PID|||789567",
+            obr: str = "OBR|1||||||20261202115900+0000", between: str = "\r") -> str:
+    segments = [f"MSH|^~\\&|{msh3}|{msh4}|||20261202115900+0000||ORU^R01^ORU_R01|C-1|P|2.6", pid, obr, *obx]
+    return between.join(segments) + "\r"
+
+
+HR = "147842^MDC_ECG_HEART_RATE^MDC"
+PULSE_OX = "149530^MDC_PULS_OXIM_PULS_RATE^MDC"
+BPM = "264864^MDC_DIM_BEAT_PER_MIN^MDC"
+
+
+def test_the_ecg_heart_rate_is_recorded_before_an_oximeters_pulse_sent_ahead_of_it():
+    _, recorded, not_stored = read(monitor(f"OBX|1|NM|{PULSE_OX}|1|71|{BPM}|||||R",
+                                           f"OBX|2|NM|{HR}|1|74|{BPM}|||||R"))
+    assert recorded == {"heart_rate_bpm": 74}
+    assert not_stored == [{"code": "149530", "value": "71",
+                           "why": "the same moment's heart rate (ECG) is recorded instead"}]
+
+
+@pytest.mark.parametrize("flag, why", [("DEMO", "demonstration mode"), ("demo-data", "demonstration mode"),
+                                       ("TEST-DATA", "test data"), ("calibration-ongoing", "calibrating")])
+def test_a_value_the_monitor_marks_as_demonstration_or_test_data_is_not_the_patients(flag, why):
+    _, recorded, not_stored = read(monitor(f"OBX|1|NM|{HR}|1|74|{BPM}||{flag}|||R"))
+    assert recorded == {} and why in not_stored[0]["why"]
+
+
+def test_a_monitor_naming_itself_only_in_msh_4_is_known_by_that_name():
+    message, _, _ = read(monitor(f"OBX|1|NM|{HR}|1|74|{BPM}|||||R", msh3="", msh4="KC575235977G"))
+    assert message.sender == "KC575235977G" and message.device == "KC575235977G"
+
+
+@pytest.mark.parametrize("between", ["\r\n", "\n", "\r\r", "\n\r", "\r \r"])
+def test_blank_lines_and_line_feeds_between_segments_are_read(between):
+    _, recorded, _ = read(monitor(f"OBX|1|NM|{HR}|1|74|{BPM}|||||R", between=between))
+    assert recorded == {"heart_rate_bpm": 74}
+
+
+def test_an_observation_without_its_own_time_takes_the_time_of_its_obr_group():
+    message = pcd01.parse(monitor(f"OBX|1|NM|{HR}|1|74|{BPM}|||||R",
+                                  "OBR|2||||||20261202115930+0000",
+                                  f"OBX|2|NM|{PULSE_OX}|1|75|{BPM}|||||R"), UTC)
+    assert [o.observed_at.strftime("%H:%M:%S") for o in message.observations] == ["11:59:00", "11:59:30"]
