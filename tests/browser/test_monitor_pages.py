@@ -68,3 +68,36 @@ def test_the_admin_registers_a_monitor_and_a_nurse_assigns_an_unmatched_message(
     assert VitalReading.objects.filter(source="device").count() == 1
     assert not registered and not waiting, describe({"monitors": registered, "unmatched": waiting})
     assert console_errors == [], f"browser console errors: {console_errors}"
+
+
+@pytest.fixture
+def streaming_high(transactional_db):
+    """A patient in the chair whose monitor keeps sending the same high blood pressure."""
+    clinic = Clinic.objects.create(slug="clinic-a", name="Clinic A", time_zone="America/New_York")
+    prescriber = make_user("alice", clinic, Role.PRESCRIBER, "Alice", "Prescott")
+    make_user("nina", clinic, Role.NURSE, "Nina", "Nurse")
+    patient = new_patient(clinic, prescriber, prescriber=prescriber, mrn="STREAM-1")
+    eligible_and_consented(patient, prescriber)
+    session = cleared(patient, prescriber, make_user("nora", clinic, Role.NURSE, "Nora", "Nurse"), start=30)
+    drift = simulate.Drift(random.Random(5), sbp=165.0, dbp=88.0)
+    for n in range(4):
+        intake.receive(simulate.message(control_id=f"STREAM-{n}", mrn="STREAM-1", device="00A0C9FFFE000011",
+                                        at=datetime.now(UTC) - timedelta(seconds=90 - 20 * n), patient=drift),
+                       clinic=clinic, peer="127.0.0.1")
+    return session
+
+
+def test_a_nurse_sees_one_alert_for_a_monitors_steady_stream_saying_how_often_it_fired_again(
+        page, console_errors, streaming_high, screenshot_dir):
+    log_in(page, "nina", PASSWORD)
+    page.goto(f"/sessions/{streaming_high.pk}/")
+    alerts = page.locator(".session-alert")
+    above = "Blood pressure before dosing is above the esketamine label figure"
+    expect(alerts.filter(has_text=above)).to_have_count(1)
+    expect(alerts.first).to_contain_text("Fired again 3 times while open, no worse than this")
+    found = axe_violations(page)
+    page.screenshot(caret="initial", path=screenshot_dir / "session-alert-fired-again.png", full_page=True)
+    alerts.first.screenshot(caret="initial", path=screenshot_dir / "session-alert-fired-again-card.png")
+    page.goto("/")
+    assert not found, describe({"session": found})
+    assert console_errors == [], f"browser console errors: {console_errors}"

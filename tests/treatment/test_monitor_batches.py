@@ -379,4 +379,4 @@ def test_the_session_page_and_the_alerts_page_say_how_often_an_open_alert_fired_
     client = login(nurse)
     for url in (f"/sessions/{session.pk}/", "/alerts/"):
         page = client.get(url).content.decode()
-        assert "fired again 2 times while open, no worse than this" in page, url
+        assert "Fired again 2 times while open, no worse than this" in page, url

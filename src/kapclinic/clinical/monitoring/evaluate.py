@@ -42,6 +42,7 @@ class Alert:
     actions: tuple[str, ...]
     rules_version: str
     due_at: datetime | None = None  # an overdue reading's due time (one alert per missed time)
+    findings: str = ""  # the values that raised it, as its label words them ("SpO2 90 %, below 92")
 
     @property
     def action_words(self) -> tuple[str, ...]:
@@ -82,7 +83,8 @@ def _fire(rule_id: str, rule: RuleFile, reading: Reading, baseline: Reading | No
     actions = tuple(a for a in rule.actions if a != "pause_infusion" or infusing)
     message = rule.message if actions == tuple(rule.actions) else \
         f"{rule.label}: {'; '.join(ACTION_WORDS[a] for a in actions)}."
-    return Alert(rule_id, rule.severity, f"{rule.label} ({'; '.join(found)})", message, actions, version)
+    return Alert(rule_id, rule.severity, f"{rule.label} ({'; '.join(found)})", message, actions, version,
+                 findings="; ".join(found))
 
 
 def evaluate(reading: Reading | None, protocol: Protocol, settings: MonitoringSettings | None,
