@@ -234,6 +234,84 @@ def test_an_alert_acknowledged_between_reading_and_writing_is_not_counted_on_a_n
     assert second.acknowledged_at is None and second.repeats == 1  # R-1 raised it, R-2 counted
 
 
+def test_a_firing_after_the_patient_recovered_raises_a_new_alert(clinic_a, prescriber, nurse):
+    """An outside review: 165, then readings back under the rule's figure, then 165 again is a
+    new episode with its own raised time and escalation, not a count on the first alert."""
+    in_chair(clinic_a, prescriber, nurse, "M-3")
+    for n, sbp in enumerate((165.0, 130.0, 128.0, 165.0)):
+        intake.receive(message(f"E-{n}", "M-3", seconds_ago=60 - 10 * n, seed=n, sbp=sbp, dbp=85.0),
+                       clinic=clinic_a)
+    first, second = blood_pressure_alerts("M-3")
+    assert (first.repeats, second.repeats) == (0, 0)
+
+
+def test_an_alert_whose_reading_was_entered_in_error_takes_no_more_firings(clinic_a, prescriber, nurse):
+    """An outside review: an artefact's alert must not swallow the real readings after it."""
+    from kapclinic.treatment import actions
+
+    in_chair(clinic_a, prescriber, nurse, "M-2")
+    intake.receive(message("A-0", "M-2", seconds_ago=50, sbp=175.0, dbp=85.0), clinic=clinic_a)
+    artefact = VitalReading.objects.get(source="device", sbp_mmhg=175)
+    actions.mark_vitals_entered_in_error(artefact, reason="Cuff slipped: artefact", by=nurse)
+    intake.receive(message("A-1", "M-2", seconds_ago=40, seed=2, sbp=165.0, dbp=85.0), clinic=clinic_a)
+    first, second = blood_pressure_alerts("M-2")
+    assert first.repeats == 0 and "165" in second.label
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_nurse_acknowledging_while_a_batch_counts_on_the_alert_never_deadlocks(clinic_a, prescriber, nurse):
+    """An outside review: the batch holds the audit trail's lock and then updates the alert; an
+    acknowledgement took the alert's row and then the trail's lock. Both now take the trail's
+    first: the nurse waits a moment and the acknowledgement is kept."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from kapclinic.alerts.actions import acknowledge_alert
+    from kapclinic.audit import trail
+    from kapclinic.treatment.monitors import queries
+
+    in_chair(clinic_a, prescriber, nurse, "M-1")
+    intake.receive(message("D-0", "M-1", seconds_ago=50, sbp=165.0, dbp=85.0), clinic=clinic_a)
+    [alert] = blood_pressure_alerts("M-1")
+    outcomes: dict[str, str] = {}
+
+    def batch() -> None:
+        from kapclinic.audit.actions import writing_directly
+        try:
+            with writing_directly("the batch's turn, reduced to its lock and its count"), \
+                    transaction.atomic():
+                trail.lock_chain()
+                time.sleep(0.5)  # the nurse presses Acknowledge meanwhile
+                queries.count_again(alert.pk, 1, timezone.now(), "systolic BP 165 mmHg, above 140")
+            outcomes["batch"] = "committed"
+        except Exception as exc:  # noqa: BLE001 - the outcome is the test's finding
+            outcomes["batch"] = type(exc).__name__
+        finally:
+            connection.close()
+
+    def nurse_acknowledges() -> None:
+        try:
+            time.sleep(0.15)
+            acknowledge_alert(alert=alert, note="Rechecked by hand, prescriber told", by=nurse)
+            outcomes["nurse"] = "acknowledged"
+        except Exception as exc:  # noqa: BLE001
+            outcomes["nurse"] = type(exc).__name__
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=batch), threading.Thread(target=nurse_acknowledges)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcomes == {"batch": "committed", "nurse": "acknowledged"}
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is not None and alert.repeats == 1
+
+
 def test_a_session_cancelled_between_reading_and_writing_gets_no_readings_the_batch_is_read_again(
         two_chairs, clinic_a, nurse, monkeypatch):
     """The batch is weighed before the writer's turn; in the turn one query checks the sessions

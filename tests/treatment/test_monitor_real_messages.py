@@ -79,9 +79,17 @@ def test_a_value_the_monitor_marks_as_demonstration_or_test_data_is_not_the_pati
     assert recorded == {} and why in not_stored[0]["why"]
 
 
-def test_a_monitor_naming_itself_only_in_msh_4_is_known_by_that_name():
+def test_a_monitor_naming_itself_only_in_msh_4_is_the_sender_but_places_no_monitor():
+    """MSH-4 is the sending facility: a monitor may write its serial there, but a facility's id
+    is shared by every monitor in it, so it never places one at a chair."""
     message, _, _ = read(monitor(f"OBX|1|NM|{HR}|1|74|{BPM}|||||R", msh3="", msh4="KC575235977G"))
-    assert message.sender == "KC575235977G" and message.device == "KC575235977G"
+    assert message.sender == "KC575235977G" and message.device == "" and message.placing_ids == []
+
+
+def test_a_demo_flag_anywhere_in_obx_8_is_seen():
+    flags = "~".join(["N"] * 30 + ["DEMO"])
+    _, recorded, not_stored = read(monitor(f"OBX|1|NM|{HR}|1|74|{BPM}||{flags}|||R"))
+    assert recorded == {} and "demonstration mode" in not_stored[0]["why"]
 
 
 @pytest.mark.parametrize("between", ["\r\n", "\n", "\r\r", "\n\r", "\r \r"])

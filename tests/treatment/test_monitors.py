@@ -364,7 +364,8 @@ def test_a_message_that_cannot_be_read_gets_commit_reject_when_its_header_asks_f
     ("ER", "NE", "AA", None), ("ER", "NE", "AR", "CR"),
     ("NE", "ER", "AA", None), ("NE", "ER", "AE", "AE"), ("NE", "SU", "AE", None),
     ("NE", "NE", "AA", None), ("NE", "NE", "AE", None),
-    ("", "AL", "AA", "AA"), ("AL", "", "AE", "CE"),                           # a blank asks for nothing
+    ("", "AL", "AA", "AA"), ("AL", "", "AE", "CE"),                           # a blank MSH-15: no accept ACK
+    ("NE", "", "AA", "AA"), ("ER", "", "AA", "AA"), ("NE", "", "AE", "AE"),   # a blank MSH-16: always
     ("XX", "NE", "AA", "CA"),                                                 # not in HL7's table: always
 ])
 def test_the_answer_follows_the_acknowledgement_types_the_message_asks_for(accept, application, outcome,
@@ -438,13 +439,24 @@ def test_the_mrn_is_found_among_several_patient_identifiers_the_mr_typed_first(i
 
 def test_identifiers_naming_two_patients_leave_the_message_for_a_nurse(in_chair, clinic_a, prescriber):
     new_patient(clinic_a, prescriber, mrn="555000", prescriber=prescriber)
-    raw = with_patient_ids(conformance_now(), "789567^^^Clinic^MR~555000^^^Clinic^PI")
+    raw = with_patient_ids(conformance_now(), "789567^^^Clinic^MR~555000^^^Clinic^MR")
     answer = intake.receive(raw, clinic=clinic_a)
     assert answer.code == "AA" and answer.stored == 0
     kept = MonitorMessage.objects.get()
     assert kept.status == MessageStatus.UNMATCHED and kept.session is None
     assert "name 2 patients (555000, 789567)" in kept.reason
     assert not VitalReading.objects.filter(source="device").exists()
+
+
+def test_an_id_of_another_type_beside_an_unknown_mrn_does_not_claim_the_message(in_chair, clinic_a):
+    """An outside review: the MRN sent is unknown (new, mistyped), and the monitor's own id for
+    the patient happens to equal another patient's MRN: the message waits for a nurse."""
+    raw = with_patient_ids(conformance_now(), "555123^^^Clinic^MR~789567^^^MonitorLocal^PI")
+    answer = intake.receive(raw, clinic=clinic_a)
+    assert answer.code == "AA" and answer.stored == 0
+    kept = MonitorMessage.objects.get()
+    assert kept.status == MessageStatus.UNMATCHED and kept.patient is None
+    assert "no patient with MRN 555123" in kept.reason and kept.patient_ref == "555123, 789567"
 
 
 def test_a_device_named_by_its_universal_id_in_obx_18_is_the_readings_device(in_chair, clinic_a):

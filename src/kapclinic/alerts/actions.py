@@ -141,6 +141,7 @@ def acknowledge_alert(*, alert: Alert, note: str, by: User) -> bool:
     if not note.strip():
         raise ValueError("Write what you did about the alert.")
     with transaction.atomic():
+        _trail_then_alert()
         done = Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
             acknowledged_at=timezone.now(), acknowledged_by=by,
             acknowledgement_note=note.strip())
@@ -158,6 +159,7 @@ def escalate_alert(alert: Alert, *, now: datetime, minutes: int, by: User | None
     How many people were emailed is kept, so the Alerts page can say when it was no one."""
     from kapclinic.alerts import escalation
 
+    _trail_then_alert()
     if not Alert.objects.open().filter(pk=alert.pk, escalated_at__isnull=True).update(
             escalated_at=now):
         return False
@@ -177,5 +179,13 @@ def mark_alert_entered_in_error(alert: Alert, *, reason: str, by: User) -> bool:
     """An alert raised in error (on the wrong patient, from a wrong record) stays on file,
     marked, and leaves the open alerts and the escalations."""
     with transaction.atomic():
+        _trail_then_alert()
         return mark_entered_in_error(alert, reason=reason, by=by, object_type="alert",
                                      what="alert")
+
+
+def _trail_then_alert() -> None:
+    """Every writer that changes an alert row and appends to the audit trail takes the trail's
+    lock first (a bedside monitor's batch holds it when it counts a firing on an open alert):
+    taken the other way round, a nurse's acknowledgement and a batch could deadlock."""
+    trail.lock_chain()

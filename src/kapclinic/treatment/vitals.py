@@ -15,9 +15,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-from django.db.models import Case, CharField, DateTimeField, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from kapclinic.accounts.models import User
@@ -237,30 +236,6 @@ def raise_fired(ctx: SessionVitals, row: VitalReading, fired: list,
 def values_of(row: VitalReading) -> dict[str, float]:
     """A reading's vital values, by field."""
     return {name: float(value) for name in VITAL_FIELDS if (value := getattr(row, name)) is not None}
-
-
-def fired_again(alert_id: int, firings: list[tuple[SessionVitals, VitalReading, Any]]) -> list[trail.Event]:
-    """A monitor's readings (written a moment ago) that fired the rule of an alert still open
-    for their session: the alert counts them and shows the latest one's words, rather than a
-    new alert for every reading of the stream. Should the alert have been acknowledged or
-    marked in error since it was read, the first of them raises a new alert and the others
-    count on that one. Returns the audit events for the caller to write."""
-    in_order = sorted(firings, key=lambda firing: (firing[1].observed_at, firing[1].pk))
-    ctx, last, rule = in_order[-1]
-    newer = Q(repeated_at__isnull=True) | Q(repeated_at__lt=last.observed_at)
-    if Alert.objects.open().filter(pk=alert_id).update(
-            repeats=F("repeats") + len(firings),
-            repeated_at=Case(When(newer, then=Value(last.observed_at, output_field=DateTimeField())),
-                             default=F("repeated_at")),
-            repeated_label=Case(When(newer, then=Value((rule.findings or rule.label)[:300],
-                                                       output_field=CharField())),
-                                default=F("repeated_label"))):
-        return [trail.Event("update", "alert", alert_id, ctx.session.patient_id,
-                            {"fired_again": len(firings), "last_reading": last.pk},
-                            ctx.session.patient.clinic_id)]
-    (first_ctx, first, first_rule), *rest = in_order
-    alerts, events = raise_for_new_readings([(first_ctx, first, [first_rule])])
-    return events + (fired_again(alerts[0].pk, rest) if rest else [])
 
 
 def raise_for_new_readings(stored: list[tuple[SessionVitals, VitalReading, list]],

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
@@ -314,7 +315,7 @@ class Recording:
         self.prints = queries.fingerprints(session_ids, self.times)
         # a stream's rule firing again, no worse, while its alert is open counts on that alert
         self.open_alerts = queries.open_alerts(clinic_id, session_ids)
-        self.again: dict[int | tuple, list[tuple[vitals.SessionVitals, VitalReading, object]]] = {}
+        self.again: dict[int | tuple, list[Firing]] = {}
 
     def stored_before(self, ctx: vitals.SessionVitals, row: VitalReading) -> bool:
         key = (ctx.session.pk, row.fingerprint)
@@ -366,21 +367,28 @@ class Recording:
 
     def _raising(self, ctx: vitals.SessionVitals, prepared: vitals.Prepared) -> list:
         """The rules the reading fired that raise an alert: each with no alert open for its
-        session, or one open that shows the patient better than this reading does
-        (clinical.monitoring.worse). A firing no worse than its open alert is counted on that
-        alert (vitals.fired_again) instead of raising another for every reading of the stream."""
+        session; or with one open that shows the patient better than this reading does
+        (clinical.monitoring.worse); or whose rule has not fired since a reading of the session
+        that did not fire it (the patient recovered: a new episode). Any other firing is counted
+        on the open alert (_fired_again) instead of raising one for every reading of a stream."""
         raising: list = []
-        values = vitals.values_of(prepared.row)
+        values, seen = vitals.values_of(prepared.row), set()
         for fired in prepared.fired:
-            if any(f.rule == fired.rule for f in raising):
+            if fired.rule in seen:
                 continue  # the same rule named twice
+            seen.add(fired.rule)
             key = (ctx.session.pk, fired.rule)
             found = self.open_alerts.get(key)
-            if found is not None and not worse(fired.rule, ctx.rules, values, found.shown):
+            recovered = found is not None and ctx.last_reading_at is not None \
+                and ctx.last_reading_at > found.last_fired
+            if found is not None and not recovered and not worse(fired.rule, ctx.rules, values, found.shown):
                 self.again.setdefault(found.alert, []).append((ctx, prepared.row, fired))
+                latest = max(found.last_fired, prepared.row.observed_at)
+                self.open_alerts[key] = found._replace(last_fired=latest)
                 continue
             # raised by this reading: the batch's later readings are weighed against it
-            self.open_alerts[key] = queries.OpenAlert((*key, prepared.row.fingerprint), values)
+            self.open_alerts[key] = queries.OpenAlert((*key, prepared.row.fingerprint), values,
+                                                      prepared.row.observed_at)
             raising.append(fired)
         return raising
 
@@ -396,7 +404,7 @@ class Recording:
         raised = {(row_of[a.record_id].session_id, a.kind, row_of[a.record_id].fingerprint): a.pk
                   for a in alerts}
         for key, firings in self.again.items():
-            alert_events += vitals.fired_again(raised[key] if isinstance(key, tuple) else key, firings)
+            alert_events += _fired_again(raised[key] if isinstance(key, tuple) else key, firings)
         return trail.record_many(events + [trail.Event("create", "vital_reading", row.pk, row.patient_id,
                                                         vitals.audit_detail(row)) for row in rows]
                                  + alert_events)
@@ -411,6 +419,38 @@ class Spare:
     code: str      # its MDC code
     label: str
     note: dict     # its entry among what is not stored, while it is not
+
+
+Firing = tuple[vitals.SessionVitals, VitalReading, Any]  # a reading and the rule it fired
+
+
+def _fired_again(alert_id: int, firings: list[Firing]) -> list[trail.Event]:
+    """A monitor's readings (written a moment ago) that fired the rule of an alert still open
+    for their session, no worse than it shows: the alert counts them and shows the latest one's
+    values, rather than a new alert for every reading of the stream. Should the alert have been
+    acknowledged or marked in error since it was read, the first of them raises a new alert and
+    each later one counts on the newest alert raised, or raises its own if worse than it shows.
+    Returns the audit events for the caller to write."""
+    in_order = sorted(firings, key=lambda firing: (firing[1].observed_at, firing[1].pk))
+    ctx, last, rule = in_order[-1]
+    if queries.count_again(alert_id, len(firings), last.observed_at, (rule.findings or rule.label)[:300]):
+        return [trail.Event("update", "alert", alert_id, ctx.session.patient_id,
+                            {"fired_again": len(firings), "last_reading": last.pk},
+                            ctx.session.patient.clinic_id)]
+    events: list[trail.Event] = []
+    newest, shown, counted = 0, {}, []
+    for firing in in_order:
+        firing_ctx, row, fired = firing
+        values = vitals.values_of(row)
+        if newest and not worse(fired.rule, firing_ctx.rules, values, shown):
+            counted.append(firing)
+            continue
+        if counted:
+            events += _fired_again(newest, counted)
+        alerts, raised = vitals.raise_for_new_readings([(firing_ctx, row, [fired])])
+        events += raised
+        newest, shown, counted = alerts[0].pk, values, []
+    return events + (_fired_again(newest, counted) if counted else [])
 
 
 def _second_choice(name: str, values: dict, sent: dict, spare: dict[str, list[Spare]],

@@ -90,7 +90,7 @@ class Message:
     placing_ids: list[str] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
     parsed: object = None  # the python-hl7 message, for the ACK
-    patient_refs: list[str] = field(default_factory=list)  # PID-3's identifiers, MR first
+    patient_refs: list[str] = field(default_factory=list)  # PID-3's ids that may name the patient
     accept_ack: str = ""       # MSH-15 as sent, upper case
     application_ack: str = ""  # MSH-16 as sent, upper case
 
@@ -194,19 +194,22 @@ def parse(raw: str, zone: tzinfo) -> Message:
     if kind != ("ORU", "R01"):
         raise Unreadable(f"it is an {' '.join(kind).strip() or 'unnamed'} message, not an "
                          "observation result (ORU R01)")
-    # MSH-3, the sending application (namespace^universal id): the monitor; some send it empty
-    # and name themselves in MSH-4 (the sending facility) instead
-    sending = 3 if _field(msh, 3, 1).strip() or _field(msh, 3, 2).strip() else 4
-    sender_ids = [part for part in (_field(msh, sending, 1).strip(), _field(msh, sending, 2).strip()) if part]
+    # MSH-3, the sending application (namespace^universal id): the monitor. Some leave it empty
+    # and write their serial in MSH-4, the sending facility: that names the sender (a resend is
+    # known by sender and control id) but places no monitor, since a facility's id is shared
+    sender_ids = [part for part in (_field(msh, 3, 1).strip(), _field(msh, 3, 2).strip()) if part]
+    sending = 3 if sender_ids else 4
     sender = str(msh[sending])[:200] if len(msh) > sending else ""
     message = Message(control_id=control_id[:64], sender=sender, sender_ids=sender_ids,
                       version=_field(msh, 12), patient_ref="", parsed=parsed,
-                      accept_ack=_field(msh, 15).strip().upper(),
-                      application_ack=_field(msh, 16).strip().upper())
+                      accept_ack=_field(msh, 15).strip().upper()[:10],
+                      application_ack=_field(msh, 16).strip().upper()[:10])
     pid = _first(parsed, "PID")
     if pid is not None:
-        message.patient_refs = _patient_ids(pid)
-        message.patient_ref = ", ".join(message.patient_refs)[:100]
+        ids = _patient_ids(pid)
+        typed = [ident for ident, kind in ids if kind == "MR"]
+        message.patient_refs = typed or [ident for ident, _ in ids[:1]]
+        message.patient_ref = ", ".join(ident for ident, _ in ids)[:100]
     obr = _first(parsed, "OBR")
     first_time = _when(_field(obr, 7), zone) if obr is not None else None
     fallback = first_time  # OBR-7 of the OBR group an OBX stands in
@@ -225,11 +228,13 @@ def parse(raw: str, zone: tzinfo) -> Message:
         named = [i for i in (_field(segment, 18, 3).strip(), _field(segment, 18, 1).strip()) if i]
         devices += [i[:100] for i in named if i[:100] not in devices]
         message.observations.append(Observation(
-            code=_field(segment, 3, 1).strip(), value=_field(segment, 5).strip(),
-            unit=_field(segment, 6, 1).strip(), observed_at=_when(_field(segment, 14), zone) or fallback,
+            code=_field(segment, 3, 1).strip()[:64], value=_field(segment, 5).strip(),
+            unit=_field(segment, 6, 1).strip()[:64], observed_at=_when(_field(segment, 14), zone) or fallback,
             status=_field(segment, 11).strip().upper(), device=named[0][:100] if named else "",
             refid=_field(segment, 3, 2).strip()[:100], unit_name=_field(segment, 6, 2).strip()[:100],
-            flags=tuple(f.strip().upper() for f in _repeats(segment, 8, 1) if f.strip())))
+            # every repetition: a status word must count wherever the monitor put it
+            flags=tuple(f.strip().upper()[:30] for f in _repeats(segment, 8, 1, MAX_OBSERVATIONS)
+                        if f.strip())))
     message.device_ids = devices
     # the device itself: the one its observations name (OBX-18), else MSH-3's universal id
     reported = [d for d in devices if d not in sender_ids]
@@ -239,22 +244,23 @@ def parse(raw: str, zone: tzinfo) -> Message:
     return message
 
 
-def _patient_ids(pid) -> list[str]:
-    """PID-3's identifiers (a repeating field: a monitor may send the hospital's MRN beside its
-    own ids), those typed MR (medical record number, PID-3.5) first, each once."""
+def _patient_ids(pid) -> list[tuple[str, str]]:
+    """PID-3's identifiers with their types (a repeating field: a monitor may send the clinic's
+    MRN beside ids of its own), those typed MR (medical record number, PID-3.5) first, each
+    once; never a visit or account number. The caller matches the MR-typed ones if any, else
+    the first: another id that happens to equal some patient's MRN must not claim the message."""
     typed, others = [], []
     for ident, kind in zip(_repeats(pid, 3, 1), _repeats(pid, 3, 5), strict=True):
-        ident, kind = ident.strip()[:100], kind.strip().upper()
+        ident, kind = ident.strip()[:100], kind.strip().upper()[:10]
         if ident and kind not in NOT_A_PATIENT_ID:
-            (typed if kind == "MR" else others).append(ident)
+            (typed if kind == "MR" else others).append((ident, kind))
     return list(dict.fromkeys(typed + others))
 
 
-def _repeats(segment, number: int, component: int) -> list[str]:
-    """A component of each repetition of a field (a bounded few)."""
+def _repeats(segment, number: int, component: int, limit: int = MAX_PATIENT_IDS) -> list[str]:
+    """A component of each repetition of a field (the first ``limit``)."""
     count = len(segment(number)) if len(segment) > number else 0
-    return [_repeat(segment, number, repeat, component)
-            for repeat in range(1, min(count, MAX_PATIENT_IDS) + 1)]
+    return [_repeat(segment, number, repeat, component) for repeat in range(1, min(count, limit) + 1)]
 
 
 def _first(parsed, name: str):
@@ -277,13 +283,15 @@ def answer_code(outcome: str, accept_ack: str = "", application_ack: str = "") -
     (CA, CE, CR) when MSH-15 asks for one, since kapclinic accepts a message only by committing
     it; else the application ACK when MSH-16 asks. One answer at most: the application ACK of
     enhanced mode is a message of its own that the receiver may not start on the sender's
-    connection, and a second block there would answer the sender's next message. A blank field
-    in enhanced mode asks for nothing; a value HL7 does not define is taken as always."""
+    connection, and a second block there would answer the sender's next message. Where a field
+    is blank or holds a value HL7 does not define, kapclinic answers rather than stays silent:
+    a blank MSH-15 asks for no accept ACK (senders that set only MSH-16), a blank MSH-16 for the
+    application ACK, anything else for both always."""
     if not accept_ack and not application_ack:
         return outcome
     if accept_ack and WANTED_WHEN.get(accept_ack, WANTED_WHEN["AL"])(outcome):
         return ACCEPT_CODES[outcome]
-    if application_ack and WANTED_WHEN.get(application_ack, WANTED_WHEN["AL"])(outcome):
+    if WANTED_WHEN.get(application_ack or "AL", WANTED_WHEN["AL"])(outcome):
         return outcome
     return None
 

@@ -11,13 +11,14 @@ batch already read within the clinic."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from django.db import connection
 
 from kapclinic.accounts.scoping import clinic_column
 from kapclinic.alerts.models import Alert
+from kapclinic.audit.models import _require_action
 from kapclinic.treatment.models import (
     ALERT_SOURCE,
     READING_RECORD,
@@ -31,10 +32,12 @@ from kapclinic.treatment.models import (
 
 
 class OpenAlert(NamedTuple):
-    """An open alert a reading raised, and the values of that reading (what the alert shows)."""
+    """An open alert a reading raised: the values of that reading (what the alert shows), and
+    when its rule last fired (that reading, or the latest firing counted on it)."""
 
     alert: int | tuple  # its id; or, for one a batch is about to raise, a key standing for it
     shown: dict[str, float]
+    last_fired: datetime
 
 
 class Placement(NamedTuple):
@@ -123,22 +126,49 @@ def fingerprints(session_ids: Collection[int], times: Collection[datetime]) -> s
 
 def open_alerts(clinic_id: int, session_ids: Collection[int]) -> dict[tuple[int, str], OpenAlert]:
     """(session, rule) -> the newest open alert (not acknowledged, not in error) a reading of
-    that session raised under that rule, with that reading's values."""
+    that session raised under that rule, that reading not marked in error."""
     if not session_ids:
         return {}
     a, v = Alert, VitalReading
     values = ", ".join(f"r.{_column(v, name)}" for name in VITAL_FIELDS)
     rows = _rows(f"SELECT r.{_column(v, 'session')}, a.{_column(a, 'kind')}, a.{_column(a, 'id')}, "  # noqa: S608
+                 f"r.{_column(v, 'observed_at')}, a.{_column(a, 'repeated_at')}, "
                  f"{values} FROM {_table(a)} a JOIN {_table(v)} r "
                  f"ON r.{_column(v, 'id')} = a.{_column(a, 'record_id')} "
                  f"WHERE a.{_clinic(a)} = %s AND a.{_column(a, 'acknowledged_at')} IS NULL "
                  f"AND a.{_column(a, 'entered_in_error_at')} IS NULL AND a.{_column(a, 'source')} = %s "
-                 f"AND a.{_column(a, 'record_type')} = %s "
+                 f"AND a.{_column(a, 'record_type')} = %s AND r.{_column(v, 'entered_in_error_at')} IS NULL "
                  f"AND r.{_column(v, 'session')} IN ({_in(session_ids)}) "
                  f"ORDER BY a.{_column(a, 'id')}",
                  [clinic_id, ALERT_SOURCE, READING_RECORD, *session_ids])
     found = {}
-    for session_id, kind, alert_id, *vitals in rows:  # in id order: the newest wins
+    for session_id, kind, alert_id, observed_at, repeated_at, *vitals in rows:  # the newest wins
         shown = zip(VITAL_FIELDS, vitals, strict=True)
-        found[(session_id, kind)] = OpenAlert(alert_id, {n: float(v) for n, v in shown if v is not None})
+        fired = max(_aware(observed_at), _aware(repeated_at or observed_at))
+        found[(session_id, kind)] = OpenAlert(alert_id, {n: float(v) for n, v in shown if v is not None},
+                                              fired)
     return found
+
+
+def _aware(moment: datetime) -> datetime:
+    """A time as the database returned it (SQLite: naive, in UTC), with its zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def count_again(alert_id: int, times: int, at: datetime, findings: str) -> bool:
+    """Count ``times`` more firings on an alert still open, the latest at ``at`` with these
+    words (kept only when later than the latest counted); False when it is no longer open."""
+    a = Alert
+    _require_action(a)  # a health record's write, as the ORM's guarded update would check
+    when = connection.ops.adapt_datetimefield_value(at)
+    later = f"({_column(a, 'repeated_at')} IS NULL OR {_column(a, 'repeated_at')} < %s)"
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {_table(a)} SET {_column(a, 'repeats')} = {_column(a, 'repeats')} + %s, "  # noqa: S608
+                       f"{_column(a, 'repeated_label')} = CASE WHEN {later} THEN %s "
+                       f"ELSE {_column(a, 'repeated_label')} END, "
+                       f"{_column(a, 'repeated_at')} = CASE WHEN {later} THEN %s "
+                       f"ELSE {_column(a, 'repeated_at')} END "
+                       f"WHERE {_column(a, 'id')} = %s AND {_column(a, 'acknowledged_at')} IS NULL "
+                       f"AND {_column(a, 'entered_in_error_at')} IS NULL",
+                       [times, when, findings, when, when, alert_id])
+        return cursor.rowcount == 1
