@@ -13,10 +13,14 @@ from datetime import UTC, datetime, tzinfo
 
 import hl7
 from hl7 import parser as hl7_parser
+from hl7 import util as hl7_util
+from hl7.util import unescape
 
 # python-hl7 logs the text of a field it cannot unescape (a patient id, a value): never, wherever
-# a message is read (the listener, a nurse assigning one on a page)
-logging.getLogger("hl7").setLevel(logging.CRITICAL)
+# a message is read (the listener, a nurse assigning one on a page). Its unescaping logs through
+# a logger named after its file, outside the "hl7" hierarchy.
+for _logger in (logging.getLogger("hl7"), hl7_util.logger):
+    _logger.setLevel(logging.CRITICAL)
 
 MAX_OBSERVATIONS = 500  # an engineering bound: a monitor's message holds a few dozen
 MAX_PATIENT_IDS = 10    # the same: a field (PID-3, OBX-8) repeats a handful of times at most
@@ -100,11 +104,32 @@ def _field(segment, number: int, component: int = 1) -> str:
 
 
 def _repeat(segment, number: int, repeat: int, component: int) -> str:
-    """A component of one repetition of a field; "" when the repetition has no such component."""
-    try:
-        return str(segment.extract_field(field_num=number, repeat_num=repeat, component_num=component))
-    except (IndexError, KeyError):
+    """A component of one repetition of a field, as python-hl7's ``extract_field`` reads it
+    (unescaped; a component or repetition the field lacks is ""), walking its tree directly:
+    ``extract_field`` builds an accessor and checks its path on every call, and a message
+    is read through some 50 of them. A test compares the two on random messages."""
+    if number >= len(segment):
         return ""
+    field = segment[number]
+    if not isinstance(field, list) or repeat > len(field):
+        return ""
+    value = field[repeat - 1]
+    if not isinstance(value, hl7.Repetition):  # a leaf: the whole field is its first component
+        if component != 1:
+            return ""
+        return value if number in (1, 2) and _name(segment) == "MSH" else unescape(segment, value)
+    if component > len(value):
+        return ""
+    part = value[component - 1]
+    if isinstance(part, hl7.Component):  # its first subcomponent
+        part = part[0] if part else ""
+    return unescape(segment, part)
+
+
+def _name(segment) -> str:
+    """A segment's name (its first field)."""
+    first = segment[0]
+    return str(first[0] if isinstance(first, list) and first else first)
 
 
 def _when(text: str, zone: tzinfo) -> datetime | None:
@@ -215,7 +240,7 @@ def parse(raw: str, zone: tzinfo) -> Message:
     fallback = first_time  # OBR-7 of the OBR group an OBX stands in
     devices = list(sender_ids)
     for segment in parsed:
-        name = str(segment[0])
+        name = _name(segment)
         if name == "OBR":
             fallback = _when(_field(segment, 7), zone) or first_time
             continue
@@ -232,9 +257,7 @@ def parse(raw: str, zone: tzinfo) -> Message:
             unit=_field(segment, 6, 1).strip()[:64], observed_at=_when(_field(segment, 14), zone) or fallback,
             status=_field(segment, 11).strip().upper(), device=named[0][:100] if named else "",
             refid=_field(segment, 3, 2).strip()[:100], unit_name=_field(segment, 6, 2).strip()[:100],
-            # every repetition: a status word must count wherever the monitor put it
-            flags=tuple(f.strip().upper()[:30] for f in _repeats(segment, 8, 1, MAX_OBSERVATIONS)
-                        if f.strip())))
+            flags=_flags(segment)))
     message.device_ids = devices
     # the device itself: the one its observations name (OBX-18), else MSH-3's universal id
     reported = [d for d in devices if d not in sender_ids]
@@ -255,6 +278,14 @@ def _patient_ids(pid) -> list[tuple[str, str]]:
         if ident and kind not in NOT_A_PATIENT_ID:
             (typed if kind == "MR" else others).append((ident, kind))
     return list(dict.fromkeys(typed + others))
+
+
+def _flags(obx) -> tuple[str, ...]:
+    """OBX-8's repetitions, upper case: every one, since a status word counts wherever the
+    monitor put it (most send none)."""
+    if len(obx) <= 8 or not str(obx[8]).strip():
+        return ()
+    return tuple(f.strip().upper()[:30] for f in _repeats(obx, 8, 1, MAX_OBSERVATIONS) if f.strip())
 
 
 def _repeats(segment, number: int, component: int, limit: int = MAX_PATIENT_IDS) -> list[str]:
