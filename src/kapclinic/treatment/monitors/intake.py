@@ -403,8 +403,8 @@ class Recording:
         row_of = {row.pk: row for row in rows}
         raised = {(row_of[a.record_id].session_id, a.kind, row_of[a.record_id].fingerprint): a.pk
                   for a in alerts}
-        for key, firings in self.again.items():
-            alert_events += _fired_again(raised[key] if isinstance(key, tuple) else key, firings)
+        alert_events += _fired_again({raised[key] if isinstance(key, tuple) else key: firings
+                                      for key, firings in self.again.items()})
         return trail.record_many(events + [trail.Event("create", "vital_reading", row.pk, row.patient_id,
                                                         vitals.audit_detail(row)) for row in rows]
                                  + alert_events)
@@ -424,33 +424,48 @@ class Spare:
 Firing = tuple[vitals.SessionVitals, VitalReading, Any]  # a reading and the rule it fired
 
 
-def _fired_again(alert_id: int, firings: list[Firing]) -> list[trail.Event]:
-    """A monitor's readings (written a moment ago) that fired the rule of an alert still open
-    for their session, no worse than it shows: the alert counts them and shows the latest one's
-    values, rather than a new alert for every reading of the stream. Should the alert have been
-    acknowledged or marked in error since it was read, the first of them raises a new alert and
-    each later one counts on the newest alert raised, or raises its own if worse than it shows.
-    Returns the audit events for the caller to write."""
-    in_order = sorted(firings, key=lambda firing: (firing[1].observed_at, firing[1].pk))
-    ctx, last, rule = in_order[-1]
-    if queries.count_again(alert_id, len(firings), last.observed_at, (rule.findings or rule.label)[:300]):
-        return [trail.Event("update", "alert", alert_id, ctx.session.patient_id,
-                            {"fired_again": len(firings), "last_reading": last.pk},
-                            ctx.session.patient.clinic_id)]
+def _fired_again(again: dict[int, list[Firing]]) -> list[trail.Event]:
+    """Each open alert's firings by a monitor's readings written a moment ago, no worse than it
+    shows: the alert counts them and shows the latest one's values, rather than a new alert for
+    every reading of the stream (one statement for the batch). Should an alert have been
+    acknowledged or marked in error since it was read, the first of its firings raises a new
+    alert and each later one counts on the newest alert raised, or raises its own if worse
+    than it shows. Returns the audit events for the caller to write."""
+    in_order = {alert_id: sorted(firings, key=lambda firing: (firing[1].observed_at, firing[1].pk))
+                for alert_id, firings in again.items()}
+    counted = queries.count_again([
+        queries.Count(alert_id, len(firings), firings[-1][1].observed_at,
+                      (firings[-1][2].findings or firings[-1][2].label)[:300])
+        for alert_id, firings in in_order.items()])
+    events: list[trail.Event] = []
+    for alert_id, firings in in_order.items():
+        if alert_id in counted:
+            ctx, last, _ = firings[-1]
+            events.append(trail.Event("update", "alert", alert_id, ctx.session.patient_id,
+                                      {"fired_again": len(firings), "last_reading": last.pk},
+                                      ctx.session.patient.clinic_id))
+        else:
+            events += _closed_meanwhile(firings)
+    return events
+
+
+def _closed_meanwhile(firings: list[Firing]) -> list[trail.Event]:
+    """Firings meant for an alert closed since the batch was read: the first raises a new
+    alert, each later one counts on the newest raised or, if worse than it shows, raises its own."""
     events: list[trail.Event] = []
     newest, shown, counted = 0, {}, []
-    for firing in in_order:
-        firing_ctx, row, fired = firing
+    for firing in firings:
+        ctx, row, fired = firing
         values = vitals.values_of(row)
-        if newest and not worse(fired.rule, firing_ctx.rules, values, shown):
+        if newest and not worse(fired.rule, ctx.rules, values, shown):
             counted.append(firing)
             continue
         if counted:
-            events += _fired_again(newest, counted)
-        alerts, raised = vitals.raise_for_new_readings([(firing_ctx, row, [fired])])
+            events += _fired_again({newest: counted})
+        alerts, raised = vitals.raise_for_new_readings([(ctx, row, [fired])])
         events += raised
         newest, shown, counted = alerts[0].pk, values, []
-    return events + (_fired_again(newest, counted) if counted else [])
+    return events + (_fired_again({newest: counted}) if counted else [])
 
 
 def _second_choice(name: str, values: dict, sent: dict, spare: dict[str, list[Spare]],

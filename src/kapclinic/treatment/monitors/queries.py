@@ -155,20 +155,41 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def count_again(alert_id: int, times: int, at: datetime, findings: str) -> bool:
-    """Count ``times`` more firings on an alert still open, the latest at ``at`` with these
-    words (kept only when later than the latest counted); False when it is no longer open."""
+class Count(NamedTuple):
+    """Firings to count on an open alert: how many, the latest's time and its words."""
+
+    alert_id: int
+    times: int
+    at: datetime
+    findings: str
+
+
+def count_again(counts: Collection[Count]) -> set[int]:
+    """Count more firings on alerts still open, each alert's latest time and words kept only
+    when later than those it holds; one statement for the batch. Returns the alerts counted
+    on (one no longer open is left as it was)."""
+    if not counts:
+        return set()
     a = Alert
     _require_action(a)  # a health record's write, as the ORM's guarded update would check
-    when = connection.ops.adapt_datetimefield_value(at)
-    later = f"({_column(a, 'repeated_at')} IS NULL OR {_column(a, 'repeated_at')} < %s)"
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {_table(a)} SET {_column(a, 'repeats')} = {_column(a, 'repeats')} + %s, "  # noqa: S608
-                       f"{_column(a, 'repeated_label')} = CASE WHEN {later} THEN %s "
-                       f"ELSE {_column(a, 'repeated_label')} END, "
-                       f"{_column(a, 'repeated_at')} = CASE WHEN {later} THEN %s "
-                       f"ELSE {_column(a, 'repeated_at')} END "
-                       f"WHERE {_column(a, 'id')} = %s AND {_column(a, 'acknowledged_at')} IS NULL "
-                       f"AND {_column(a, 'entered_in_error_at')} IS NULL",
-                       [times, when, findings, when, when, alert_id])
-        return cursor.rowcount == 1
+    pk, at, label = _column(a, "id"), _column(a, "repeated_at"), _column(a, "repeated_label")
+    repeats, params, latest_label, latest_at = [], [], [], []
+    label_params, at_params = [], []
+    for count in counts:
+        when = connection.ops.adapt_datetimefield_value(count.at)
+        repeats.append("WHEN %s THEN %s")
+        params += [count.alert_id, count.times]
+        later = f"{pk} = %s AND ({at} IS NULL OR {at} < %s)"
+        latest_label.append(f"WHEN {later} THEN %s")
+        label_params += [count.alert_id, when, count.findings]
+        latest_at.append(f"WHEN {later} THEN %s")
+        at_params += [count.alert_id, when, when]
+    ids = [count.alert_id for count in counts]
+    rows = _rows(f"UPDATE {_table(a)} SET {_column(a, 'repeats')} = {_column(a, 'repeats')} + "  # noqa: S608
+                 f"CASE {pk} {' '.join(repeats)} ELSE 0 END, "
+                 f"{label} = CASE {' '.join(latest_label)} ELSE {label} END, "
+                 f"{at} = CASE {' '.join(latest_at)} ELSE {at} END "
+                 f"WHERE {pk} IN ({_in(ids)}) AND {_column(a, 'acknowledged_at')} IS NULL "
+                 f"AND {_column(a, 'entered_in_error_at')} IS NULL RETURNING {pk}",
+                 [*params, *label_params, *at_params, *ids])
+    return {row[0] for row in rows}
