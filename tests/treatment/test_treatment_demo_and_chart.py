@@ -41,6 +41,27 @@ def test_a_small_demo_still_has_an_esketamine_session_with_its_rems_form_pending
     assert not sprayed.first().rems_submissions.exists()
 
 
+def test_a_session_still_in_progress_after_midnight_stays_first_on_the_chart(patient, prescriber, nurse):
+    """Booked before midnight and not over yet: still the session a clinician looks for first,
+    not one of the past (it failed a test run shortly after midnight in the clinic's zone). The
+    clinic is put in the zone where it is now between midnight and one in the morning."""
+    from datetime import UTC, datetime, timedelta
+
+    ahead = next(h for h in range(-12, 15) if (datetime.now(UTC) + timedelta(hours=h)).hour == 0)
+    Clinic.objects.filter(pk=patient.clinic_id).update(time_zone=f"Etc/GMT{-ahead:+d}")
+    patient.clinic.refresh_from_db()
+    zone = patient.clinic.zone
+    with timezone.override(zone):
+        midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    minutes_since = (timezone.now() - midnight).total_seconds() / 60
+    eligible_and_consented(patient, prescriber)
+    late = cleared(patient, prescriber, nurse, start=minutes_since + 20)  # booked 30 min before midnight
+    with timezone.override(zone):
+        data = load_section(patient)
+    assert late.scheduled_at < midnight and [s.pk for s in data.upcoming] == [late.pk]
+    assert late.pk not in [s.pk for s in data.sessions]
+
+
 def test_the_chart_lists_todays_sessions_first_even_with_a_course_planned_ahead_in_four_queries(
         patient, prescriber, nurse):
     from kapclinic.treatment import course_actions

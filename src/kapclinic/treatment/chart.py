@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from kapclinic.patients.models import Patient
 from kapclinic.patients.timeline import TimelineEvent
-from kapclinic.treatment.models import Course, CourseState, Session, SessionEvent, State
+from kapclinic.treatment.models import IN_PROGRESS, Course, CourseState, Session, SessionEvent, State
 
 SHOWN = 10  # the newest sessions listed in the chart; the timeline has all their steps
 UPCOMING = 5  # today's and the next booked sessions, before them
@@ -32,11 +32,12 @@ class SessionsSection:
 
 def load_section(patient: Patient) -> SessionsSection:
     """A clinician reads today's session and the next ones first, then the recent past: a
-    planned course must not push today off the list. Four queries."""
+    planned course must not push today off the list, nor midnight a session still in progress
+    (booked before it). Four queries."""
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     mine = Session.objects.filter(patient=patient)
-    upcoming = list(mine.filter(scheduled_at__gte=today).exclude(state__in=ENDED_EARLY)
-                    .order_by("scheduled_at", "id")[:UPCOMING])
+    upcoming = list(mine.filter(Q(scheduled_at__gte=today) | Q(state__in=IN_PROGRESS))
+                    .exclude(state__in=ENDED_EARLY).order_by("scheduled_at", "id")[:UPCOMING])
     sessions = list(mine.exclude(pk__in=[s.pk for s in upcoming])
                     .filter(Q(scheduled_at__lt=today) | Q(state__in=ENDED_EARLY))
                     .filter(scheduled_at__lt=timezone.now() + timedelta(days=1))
