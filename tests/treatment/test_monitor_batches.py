@@ -245,6 +245,25 @@ def test_a_firing_after_the_patient_recovered_raises_a_new_alert(clinic_a, presc
     assert (first.repeats, second.repeats) == (0, 0)
 
 
+def without_blood_pressure(raw: str) -> str:
+    return "\r".join(line for line in raw.split("\r") if "PRESS_BLD" not in line)
+
+
+def test_a_reading_that_did_not_measure_the_rules_vitals_does_not_end_its_episode(
+        clinic_a, prescriber, nurse):
+    """A second outside review: monitors send the cuff pressure every few minutes and the rest
+    every few seconds; a reading without a blood pressure says nothing of the blood pressure."""
+    in_chair(clinic_a, prescriber, nurse, "M-0")
+    intake.receive(message("N-0", "M-0", seconds_ago=50, sbp=165.0, dbp=85.0), clinic=clinic_a)
+    intake.receive(without_blood_pressure(message("N-1", "M-0", seconds_ago=40, seed=2)), clinic=clinic_a)
+    intake.receive_batch([  # the same within a batch
+        (without_blood_pressure(message("N-2", "M-0", seconds_ago=35, seed=3)), "127.0.0.1"),
+        (message("N-3", "M-0", seconds_ago=30, seed=4, sbp=165.0, dbp=85.0), "127.0.0.1")], clinic=clinic_a)
+    assert VitalReading.objects.filter(source="device", sbp_mmhg__isnull=True).count() == 2
+    [alert] = blood_pressure_alerts("M-0")
+    assert alert.repeats == 1
+
+
 def test_an_alert_whose_reading_was_entered_in_error_takes_no_more_firings(clinic_a, prescriber, nurse):
     """An outside review: an artefact's alert must not swallow the real readings after it."""
     from kapclinic.treatment import actions

@@ -6,10 +6,10 @@ protocol names, returning alerts with a severity, a label and the recommended ac
 """
 
 from .errors import MonitoringError, MonitoringSettingError, ReadingError, RulesFileError
-from .evaluate import ACTION_WORDS, Alert, evaluate, next_reading_due, worse
+from .evaluate import ACTION_WORDS, Alert, evaluate, next_reading_due, rule_fields, worse
 from .plausibility import Reading, check_reading
 from .rules import MonitoringRules, MonitoringSettings, load_rules
 
 __all__ = ["ACTION_WORDS", "Alert", "MonitoringError", "MonitoringRules", "MonitoringSettingError",
            "MonitoringSettings", "Reading", "ReadingError", "RulesFileError", "check_reading",
-           "evaluate", "load_rules", "next_reading_due", "worse"]
+           "evaluate", "load_rules", "next_reading_due", "rule_fields", "worse"]

@@ -119,6 +119,13 @@ def evaluate(reading: Reading | None, protocol: Protocol, settings: MonitoringSe
     return alerts
 
 
+def rule_fields(rule_id: str) -> frozenset[str]:
+    """The vitals a rule looks at: a reading holding none of them says nothing about it (none
+    for an id that names no such rule, such as an overdue reading's)."""
+    rule = load_rules().rules.get(rule_id)
+    return frozenset(c.field for c in rule.any) if rule is not None else frozenset()
+
+
 def worse(rule_id: str, settings: MonitoringSettings | None, values: dict[str, float],
           shown: dict[str, float]) -> bool:
     """Whether a reading (``values``) that fired ``rule_id`` is further out than the reading an

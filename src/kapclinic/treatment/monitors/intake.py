@@ -29,7 +29,7 @@ from kapclinic.accounts.scoping import for_clinic
 from kapclinic.audit import trail
 from kapclinic.audit.actions import action
 from kapclinic.audit.models import UNCHANGING_ACTIONS, AuditEntry
-from kapclinic.clinical.monitoring import devices, worse
+from kapclinic.clinical.monitoring import devices, rule_fields, worse
 from kapclinic.patients.models import Patient
 from kapclinic.treatment import vitals
 from kapclinic.treatment.errors import FieldError
@@ -316,6 +316,7 @@ class Recording:
         # a stream's rule firing again, no worse, while its alert is open counts on that alert
         self.open_alerts = queries.open_alerts(clinic_id, session_ids)
         self.again: dict[int | tuple, list[Firing]] = {}
+        self.measured: dict[int, list[tuple[datetime, frozenset[str]]]] = {}  # the batch's readings so far
 
     def stored_before(self, ctx: vitals.SessionVitals, row: VitalReading) -> bool:
         key = (ctx.session.pk, row.fingerprint)
@@ -369,18 +370,20 @@ class Recording:
         """The rules the reading fired that raise an alert: each with no alert open for its
         session; or with one open that shows the patient better than this reading does
         (clinical.monitoring.worse); or whose rule has not fired since a reading of the session
-        that did not fire it (the patient recovered: a new episode). Any other firing is counted
+        that measured one of its vitals and did not fire it (the patient recovered: a new
+        episode; a reading without those vitals says nothing of them). Any other firing is counted
         on the open alert (_fired_again) instead of raising one for every reading of a stream."""
         raising: list = []
         values, seen = vitals.values_of(prepared.row), set()
+        earlier = self.measured.setdefault(ctx.session.pk, [])
         for fired in prepared.fired:
             if fired.rule in seen:
                 continue  # the same rule named twice
             seen.add(fired.rule)
             key = (ctx.session.pk, fired.rule)
             found = self.open_alerts.get(key)
-            recovered = found is not None and ctx.last_reading_at is not None \
-                and ctx.last_reading_at > found.last_fired
+            recovered = found is not None and (found.recovered or any(
+                at > found.last_fired and fields & rule_fields(fired.rule) for at, fields in earlier))
             if found is not None and not recovered and not worse(fired.rule, ctx.rules, values, found.shown):
                 self.again.setdefault(found.alert, []).append((ctx, prepared.row, fired))
                 latest = max(found.last_fired, prepared.row.observed_at)
@@ -390,6 +393,7 @@ class Recording:
             self.open_alerts[key] = queries.OpenAlert((*key, prepared.row.fingerprint), values,
                                                       prepared.row.observed_at)
             raising.append(fired)
+        earlier.append((prepared.row.observed_at, frozenset(values)))
         return raising
 
     def write(self, events: list[trail.Event]) -> list[AuditEntry]:

@@ -19,6 +19,7 @@ from django.db import connection
 from kapclinic.accounts.scoping import clinic_column
 from kapclinic.alerts.models import Alert
 from kapclinic.audit.models import _require_action
+from kapclinic.clinical.monitoring import rule_fields
 from kapclinic.treatment.models import (
     ALERT_SOURCE,
     READING_RECORD,
@@ -32,12 +33,14 @@ from kapclinic.treatment.models import (
 
 
 class OpenAlert(NamedTuple):
-    """An open alert a reading raised: the values of that reading (what the alert shows), and
-    when its rule last fired (that reading, or the latest firing counted on it)."""
+    """An open alert a reading raised: the values of that reading (what the alert shows), when
+    its rule last fired (that reading, or the latest firing counted on it), and whether a later
+    reading measured one of the rule's vitals without firing it (the patient recovered)."""
 
     alert: int | tuple  # its id; or, for one a batch is about to raise, a key standing for it
     shown: dict[str, float]
     last_fired: datetime
+    recovered: bool = False
 
 
 class Placement(NamedTuple):
@@ -147,7 +150,29 @@ def open_alerts(clinic_id: int, session_ids: Collection[int]) -> dict[tuple[int,
         fired = max(_aware(observed_at), _aware(repeated_at or observed_at))
         found[(session_id, kind)] = OpenAlert(alert_id, {n: float(v) for n, v in shown if v is not None},
                                               fired)
-    return found
+    return _with_recovery(found)
+
+
+def _with_recovery(found: dict[tuple[int, str], OpenAlert]) -> dict[tuple[int, str], OpenAlert]:
+    """Each open alert told whether a reading of its session after the rule last fired measured
+    one of the rule's vitals (so did not fire it: that reading would have been counted): one
+    statement, an EXISTS for each alert on the session's (session, time) index."""
+    if not found:
+        return found
+    v = VitalReading
+    asked = [(key, alert) for key, alert in found.items() if rule_fields(key[1])]
+    if not asked:
+        return found
+    checks, params = [], []
+    for (session_id, kind), alert in asked:
+        measured = " OR ".join(f"r.{_column(v, name)} IS NOT NULL" for name in sorted(rule_fields(kind)))
+        checks.append(f"EXISTS (SELECT 1 FROM {_table(v)} r WHERE r.{_column(v, 'session')} = %s "  # noqa: S608
+                      f"AND r.{_column(v, 'observed_at')} > %s AND r.{_column(v, 'entered_in_error_at')} "
+                      f"IS NULL AND ({measured}))")
+        params += [session_id, connection.ops.adapt_datetimefield_value(alert.last_fired)]
+    answers = _rows(f"SELECT {', '.join(checks)}", params)[0]
+    return found | {key: alert._replace(recovered=bool(answer))
+                    for (key, alert), answer in zip(asked, answers, strict=True)}
 
 
 def _aware(moment: datetime) -> datetime:
