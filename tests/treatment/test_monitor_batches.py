@@ -477,3 +477,58 @@ def test_the_session_page_and_the_alerts_page_say_how_often_an_open_alert_fired_
     for url in (f"/sessions/{session.pk}/", "/alerts/"):
         page = client.get(url).content.decode()
         assert "Fired again 2 times while open, no worse than this" in page, url
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_patient_edited_while_a_batch_writes_their_readings_never_deadlocks(clinic_a, prescriber, nurse):
+    """A second outside review: the edit locked the patient's row, then waited for the audit
+    trail's lock; a batch holding that lock waited on the row to insert a reading naming the
+    patient. The edit's lock now lets rows naming the patient be written."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from kapclinic.audit import trail
+    from kapclinic.audit.actions import writing_directly
+    from kapclinic.patients import actions as patient_actions
+    from kapclinic.patients.models import Patient
+
+    session = in_chair(clinic_a, prescriber, nurse, "M-1")
+    outcomes: dict[str, str] = {}
+
+    def batch() -> None:
+        try:
+            with writing_directly("the batch's turn, reduced to its lock and one reading"), \
+                    transaction.atomic():
+                trail.lock_chain()
+                time.sleep(0.5)  # the edit is saved meanwhile
+                VitalReading.objects.create(session=session, patient_id=session.patient_id,
+                                            observed_at=timezone.now(), phase="pre_dose",
+                                            fingerprint="deadlock-test", source="device",
+                                            heart_rate_bpm=72)
+            outcomes["batch"] = "committed"
+        except Exception as exc:  # noqa: BLE001 - the outcome is the test's finding
+            outcomes["batch"] = type(exc).__name__
+        finally:
+            connection.close()
+
+    def edit() -> None:
+        try:
+            time.sleep(0.15)
+            patient = Patient.objects.get(pk=session.patient_id)
+            patient_actions.update_patient(patient=patient, changes={"phone": "555-0100"},
+                                           expected_version=patient.version, by=prescriber)
+            outcomes["edit"] = "saved"
+        except Exception as exc:  # noqa: BLE001
+            outcomes["edit"] = type(exc).__name__
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=batch), threading.Thread(target=edit)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcomes == {"batch": "committed", "edit": "saved"}

@@ -265,7 +265,7 @@ def add_staff(*, clinic: Clinic, username: str, first_name: str, last_name: str,
         return Added(None, False, invite(clinic=clinic, username=username, email=email,
                                          role=role, by=by))
     username = clinic_username(clinic, normalise_username(username))
-    Clinic.objects.select_for_update().filter(pk=clinic.pk).exists()
+    Clinic.objects.select_for_update(no_key=True).filter(pk=clinic.pk).exists()  # rows may name it meanwhile
     user = username_like(username)
     new_user = user is None
     if user is None:
@@ -304,7 +304,7 @@ def invite(*, clinic: Clinic, username: str, email: str, role: str, by: User) ->
         trail.record("denied", object_type="membership", clinic_id=clinic.pk,
                      detail={"add_existing": "no addable account matched"})
         raise StaffError("username", NO_MATCH)
-    Clinic.objects.select_for_update().filter(pk=clinic.pk).exists()
+    Clinic.objects.select_for_update(no_key=True).filter(pk=clinic.pk).exists()  # rows may name it meanwhile
     user = _addable_existing(username, email)
     if user is None:  # changed a moment ago
         raise StaffError("username", NO_MATCH)
@@ -441,7 +441,7 @@ def grant_role(*, clinic: Clinic, username: str, role: str, by: User | None,
         raise StaffError("role", f"unknown role {role!r}; choose one of {', '.join(Role.values)}")
     if role == Role.PATIENT:
         raise StaffError("role", NOT_STAFF)
-    Clinic.objects.select_for_update().filter(pk=clinic.pk).exists()
+    Clinic.objects.select_for_update(no_key=True).filter(pk=clinic.pk).exists()  # rows may name it meanwhile
     user = User.objects.filter(username=username).first()
     new_user = user is None
     if user is None:

@@ -51,7 +51,7 @@ def kick_off(*, clinic, by, token, types: tuple[str, ...], since: datetime | Non
     request = request[:2000]
     with transaction.atomic():
         # the clinic's row locked first: two kick-offs at once cannot both pass the limit
-        Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
+        Clinic.objects.select_for_update(no_key=True).filter(pk=clinic.pk).first()
         active = BulkExport.objects.filter(
             clinic=clinic, state__in=(ExportState.QUEUED, ExportState.RUNNING))
         same = active.filter(token=token, request=request).first()

@@ -59,7 +59,9 @@ def update_patient(*, patient: Patient, changes: dict[str, Any], expected_versio
     otherwise); only a status's owner (``change_status``, e.g. the screening sign-off) skips it.
     """
     with transaction.atomic():
-        stored = Patient.objects.select_for_update().get(pk=patient.pk)
+        # NO KEY: a row that references the patient (a monitor batch's reading, which holds the
+        # audit trail's lock) may still be written meanwhile; two edits still wait for each other
+        stored = Patient.objects.select_for_update(no_key=True).get(pk=patient.pk)
         old_status = stored.status
         if "status" in changes and not status_owner:
             reason = status_rules.refusal(stored, changes["status"])
