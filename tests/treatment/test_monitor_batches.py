@@ -277,56 +277,61 @@ def test_an_alert_whose_reading_was_entered_in_error_takes_no_more_firings(clini
     assert first.repeats == 0 and "165" in second.label
 
 
+def while_a_batch_holds_the_trail(batch_write, other) -> dict[str, str]:
+    """PostgreSQL, two connections: a batch takes the audit trail's lock, waits half a second and
+    writes (``batch_write``); meanwhile ``other`` runs. What each came to (or the error's name)."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from kapclinic.audit import trail
+    from kapclinic.audit.actions import writing_directly
+
+    outcomes: dict[str, str] = {}
+
+    def run(name: str, work, pause: float) -> None:
+        try:
+            if name == "batch":
+                with writing_directly("a batch's turn, reduced to its lock and one write"), \
+                        transaction.atomic():
+                    trail.lock_chain()
+                    time.sleep(pause)
+                    work()
+            else:
+                time.sleep(pause)
+                work()
+            outcomes[name] = "done"
+        except Exception as exc:  # noqa: BLE001 - the outcome is the test's finding
+            outcomes[name] = type(exc).__name__
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=("batch", batch_write, 0.5)),
+               threading.Thread(target=run, args=("other", other, 0.15))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return outcomes
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_nurse_acknowledging_while_a_batch_counts_on_the_alert_never_deadlocks(clinic_a, prescriber, nurse):
     """An outside review: the batch holds the audit trail's lock and then updates the alert; an
     acknowledgement took the alert's row and then the trail's lock. Both now take the trail's
     first: the nurse waits a moment and the acknowledgement is kept."""
-    import threading
-    import time
-
-    from django.db import connection, transaction
-
     from kapclinic.alerts.actions import acknowledge_alert
-    from kapclinic.audit import trail
     from kapclinic.treatment.monitors import queries
 
     in_chair(clinic_a, prescriber, nurse, "M-1")
     intake.receive(message("D-0", "M-1", seconds_ago=50, sbp=165.0, dbp=85.0), clinic=clinic_a)
     [alert] = blood_pressure_alerts("M-1")
-    outcomes: dict[str, str] = {}
-
-    def batch() -> None:
-        from kapclinic.audit.actions import writing_directly
-        try:
-            with writing_directly("the batch's turn, reduced to its lock and its count"), \
-                    transaction.atomic():
-                trail.lock_chain()
-                time.sleep(0.5)  # the nurse presses Acknowledge meanwhile
-                queries.count_again([queries.Count(alert.pk, 1, timezone.now(), "systolic BP 165 mmHg")])
-            outcomes["batch"] = "committed"
-        except Exception as exc:  # noqa: BLE001 - the outcome is the test's finding
-            outcomes["batch"] = type(exc).__name__
-        finally:
-            connection.close()
-
-    def nurse_acknowledges() -> None:
-        try:
-            time.sleep(0.15)
-            acknowledge_alert(alert=alert, note="Rechecked by hand, prescriber told", by=nurse)
-            outcomes["nurse"] = "acknowledged"
-        except Exception as exc:  # noqa: BLE001
-            outcomes["nurse"] = type(exc).__name__
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=batch), threading.Thread(target=nurse_acknowledges)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert outcomes == {"batch": "committed", "nurse": "acknowledged"}
+    outcomes = while_a_batch_holds_the_trail(
+        lambda: queries.count_again([queries.Count(alert.pk, 1, timezone.now(), "systolic BP 165 mmHg")]),
+        lambda: acknowledge_alert(alert=alert, note="Rechecked by hand, prescriber told", by=nurse))
+    assert outcomes == {"batch": "done", "other": "done"}
     alert.refresh_from_db()
     assert alert.acknowledged_at is not None and alert.repeats == 1
 
@@ -485,50 +490,19 @@ def test_a_patient_edited_while_a_batch_writes_their_readings_never_deadlocks(cl
     """A second outside review: the edit locked the patient's row, then waited for the audit
     trail's lock; a batch holding that lock waited on the row to insert a reading naming the
     patient. The edit's lock now lets rows naming the patient be written."""
-    import threading
-    import time
-
-    from django.db import connection, transaction
-
-    from kapclinic.audit import trail
-    from kapclinic.audit.actions import writing_directly
     from kapclinic.patients import actions as patient_actions
     from kapclinic.patients.models import Patient
 
     session = in_chair(clinic_a, prescriber, nurse, "M-1")
-    outcomes: dict[str, str] = {}
-
-    def batch() -> None:
-        try:
-            with writing_directly("the batch's turn, reduced to its lock and one reading"), \
-                    transaction.atomic():
-                trail.lock_chain()
-                time.sleep(0.5)  # the edit is saved meanwhile
-                VitalReading.objects.create(session=session, patient_id=session.patient_id,
-                                            observed_at=timezone.now(), phase="pre_dose",
-                                            fingerprint="deadlock-test", source="device",
-                                            heart_rate_bpm=72)
-            outcomes["batch"] = "committed"
-        except Exception as exc:  # noqa: BLE001 - the outcome is the test's finding
-            outcomes["batch"] = type(exc).__name__
-        finally:
-            connection.close()
 
     def edit() -> None:
-        try:
-            time.sleep(0.15)
-            patient = Patient.objects.get(pk=session.patient_id)
-            patient_actions.update_patient(patient=patient, changes={"phone": "555-0100"},
-                                           expected_version=patient.version, by=prescriber)
-            outcomes["edit"] = "saved"
-        except Exception as exc:  # noqa: BLE001
-            outcomes["edit"] = type(exc).__name__
-        finally:
-            connection.close()
+        patient = Patient.objects.get(pk=session.patient_id)
+        patient_actions.update_patient(patient=patient, changes={"phone": "555-0100"},
+                                       expected_version=patient.version, by=prescriber)
 
-    threads = [threading.Thread(target=batch), threading.Thread(target=edit)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert outcomes == {"batch": "committed", "edit": "saved"}
+    outcomes = while_a_batch_holds_the_trail(
+        lambda: VitalReading.objects.create(session=session, patient_id=session.patient_id,
+                                            observed_at=timezone.now(), phase="pre_dose",
+                                            fingerprint="deadlock-test", source="device", heart_rate_bpm=72),
+        edit)
+    assert outcomes == {"batch": "done", "other": "done"}
