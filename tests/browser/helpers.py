@@ -32,6 +32,14 @@ def log_in(page: Page, username: str, password: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+    listening(page)
+
+
+def listening(page: Page) -> None:
+    """Wait until the page's deferred scripts (htmx) listen. A click that opens a page returns
+    before they run: text typed at once fires no autosave, live search or dose preview (seen
+    in CI on a busy machine: a note typed that fast never said "Draft saved")."""
+    page.wait_for_load_state("load")
 
 
 def log_out(page: Page) -> None:

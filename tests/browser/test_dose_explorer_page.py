@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from kapclinic.accounts.roles import Role
 from tests import factories
-from tests.browser.helpers import axe_violations, describe, log_in
+from tests.browser.helpers import axe_violations, describe, listening, log_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -31,6 +31,7 @@ def test_a_prescriber_changes_the_dose_and_sees_the_curve_change(page, console_e
     expect(page.get_by_role("heading", name="Predicted concentration, 35 mg")).to_be_visible()
     page.screenshot(caret="initial", path=screenshot_dir / "dose-explorer.png", full_page=True)
 
+    listening(page)
     page.locator("#id_dose").fill("0.25")
     page.locator("#id_dose").dispatch_event("change")
 

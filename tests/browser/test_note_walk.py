@@ -15,7 +15,7 @@ from kapclinic.accounts.models import Clinic
 from kapclinic.accounts.roles import Role
 from kapclinic.treatment import actions
 from kapclinic.treatment.note_models import NoteDraft
-from tests.browser.helpers import axe_violations, describe, log_in, log_out
+from tests.browser.helpers import axe_violations, describe, listening, log_in, log_out
 from tests.conftest import PASSWORD, make_user, new_patient
 from tests.treatment.helpers import cleared, eligible_and_consented, minutes_ago
 
@@ -46,6 +46,7 @@ def start_note(page: Page, session_id: int, button: str) -> None:
     notes = page.get_by_role("region", name="Therapy notes of this session")
     notes.get_by_role("button", name=button, exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("draft")
+    listening(page)
 
 
 def wait_for_autosave(page: Page, *typed) -> None:
@@ -162,3 +163,27 @@ def test_notes_are_written_around_a_dosing_session_with_an_adverse_event_and_rea
     expect(page.get_by_role("region", name="Reviewed lately")).to_contain_text("Ned Newman")
     assert all(not v for v in violations.values()), describe(violations)
     assert console_errors == []
+
+
+def test_an_autosave_refused_because_another_window_saved_says_so_instead_of_looking_saved(
+        page, dosed, screenshot_dir):
+    log_in(page, "theo", PASSWORD)
+    start_note(page, dosed.pk, "Preparation note")
+    page.get_by_label("Intentions", exact=True).fill(INTENTIONS)
+    wait_for_autosave(page, INTENTIONS)
+    other_window = page.context.new_page()
+    other_window.goto(page.url)
+    other_window.wait_for_load_state("load")
+    other_window.get_by_label("Concerns", exact=True).fill("Typed in the second window")
+    expect(other_window.locator("#autosave-status")).to_contain_text("Draft saved")
+
+    page.get_by_label("Set and setting", exact=True).fill("Typed in the first window, now stale")
+
+    status = page.locator("#autosave-status")
+    expect(status.get_by_role("alert")).to_contain_text(
+        "saved from another window or device meanwhile. Not saved: reload the page")
+    expect(status).not_to_contain_text("Draft saved")
+    page.screenshot(caret="initial", path=screenshot_dir / "note-autosave-refused.png")
+    draft = NoteDraft.objects.get(pk=int(re.search(r"/notes/drafts/(\d+)/", page.url)[1]))
+    assert draft.content.get("concerns") == "Typed in the second window"
+    assert "now stale" not in str(draft.content)

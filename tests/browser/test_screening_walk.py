@@ -13,7 +13,7 @@ from kapclinic.accounts.roles import Role
 from kapclinic.patients.actions import add_condition
 from kapclinic.patients.models import Patient
 from kapclinic.screening import actions as screening
-from tests.browser.helpers import axe_violations, describe, log_in, log_out
+from tests.browser.helpers import axe_violations, describe, listening, log_in, log_out
 from tests.conftest import PASSWORD, make_user, new_patient, set_directly
 
 pytestmark = pytest.mark.browser
@@ -42,7 +42,7 @@ def test_intake_decision_sign_off_and_portal_consent(page, console_errors, clini
     expect(page.locator(".consent-missing")).to_contain_text("No current consent")
     page.get_by_role("link", name="Start the intake").click()
     expect(page).to_have_url(re.compile(r"/intake/$"))
-    page.wait_for_load_state("load")  # htmx (a deferred script) listens from here on
+    listening(page)
 
     # Typing saves a draft by itself (htmx autosave): nothing is lost if the tab closes.
     page.get_by_label("Weight (kg)").fill("70")

@@ -16,7 +16,7 @@ from kapclinic.accounts.roles import Role
 from kapclinic.alerts.models import Alert
 from kapclinic.treatment import actions
 from kapclinic.treatment.models import Administration, Session
-from tests.browser.helpers import axe_violations, describe, log_in, serve_axe
+from tests.browser.helpers import axe_violations, describe, listening, log_in, serve_axe
 from tests.conftest import PASSWORD, make_user, new_patient, set_directly
 from tests.treatment.helpers import eligible_and_consented
 
@@ -103,6 +103,7 @@ def test_an_iv_session_from_check_in_to_discharge_with_the_room_board_watching(
     expect(page.locator(".steps-card")).to_contain_text("Everything this step needs is recorded.")
     page.get_by_role("button", name="Clear to dose").click()
     state_is(page, "Cleared to dose")
+    listening(page)
 
     # the dose: typed in mg/kg, the mg shown as it is typed
     page.get_by_role("spinbutton", name="Dose", exact=True).fill("0.5")
