@@ -21,7 +21,9 @@ class OutsideActionError(Exception):
     """A health record was written outside an action (kapclinic.audit.actions.action)."""
 
 
-def _require_action(model: type[models.Model]) -> None:
+def require_action(model: type[models.Model]) -> None:
+    """Refuse a health record's write outside an action (the managers and save() check it; a
+    fixed SQL statement that writes such a table calls it first)."""
     if getattr(model, "written_in_actions", False) and not context.may_write_health_records():
         app = model.__module__.rsplit(".", 1)[0]
         raise OutsideActionError(
@@ -50,17 +52,17 @@ class GuardedQuerySet(models.QuerySet):
     their paired fields; imports and the demo create in bulk) only inside an action."""
 
     def update(self, **kwargs):
-        _require_action(self.model)
+        require_action(self.model)
         return super().update(**kwargs)
 
     def bulk_create(self, objs, *args, **kwargs):
-        _require_action(self.model)
+        require_action(self.model)
         return super().bulk_create(objs, *args, **kwargs)
 
     def bulk_insert(self, objs) -> None:
         """``bulk_create`` in a fixed shape (kapclinic.platform.inserts): for the writers that
         store at a bedside monitor's rate."""
-        _require_action(self.model)
+        require_action(self.model)
         inserts.insert(objs, using=self.db)
 
     def delete(self):
@@ -95,7 +97,7 @@ class HealthRecord(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs):
-        _require_action(type(self))
+        require_action(type(self))
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

@@ -18,7 +18,7 @@ from django.db import connection
 
 from kapclinic.accounts.scoping import clinic_column
 from kapclinic.alerts.models import Alert
-from kapclinic.audit.models import _require_action
+from kapclinic.audit.models import require_action
 from kapclinic.clinical.monitoring import rule_fields
 from kapclinic.treatment.models import (
     ALERT_SOURCE,
@@ -196,7 +196,7 @@ def count_again(counts: Collection[Count]) -> set[int]:
     if not counts:
         return set()
     a = Alert
-    _require_action(a)  # a health record's write, as the ORM's guarded update would check
+    require_action(a)  # a health record's write, as the ORM's guarded update would check
     pk, at, label = _column(a, "id"), _column(a, "repeated_at"), _column(a, "repeated_label")
     repeats, params, latest_label, latest_at = [], [], [], []
     label_params, at_params = [], []
