@@ -637,13 +637,18 @@ def cmd_monitor_listen(args: argparse.Namespace) -> int:
                            "(e.g. --allow 10.20.0.0/24)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     listener.warm_up()
+    authorities = frozenset(name.strip().casefold() for name in args.mrn_authority or [] if name.strip())
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            workers.run(lambda: listener.Listener(clinic, allowed=allowed, writing=workers.turns()
-                                                  if args.workers > 1 else None), args.host, args.port,
+            workers.run(lambda: listener.Listener(clinic, allowed=allowed, authorities=authorities,
+                                                  writing=workers.turns() if args.workers > 1 else None),
+                        args.host, args.port,
                         workers=args.workers,
                         ready=lambda port: print(f"Listening for monitors of {clinic.name} on "
-                                                 f"{args.host}:{port}", flush=True))
+                                                 f"{args.host}:{port}" + (
+                                                     "; an MRN is taken when PID-3 names no issuer or "
+                                                     "one of: " + ", ".join(args.mrn_authority)
+                                                     if authorities else ""), flush=True))
     except OSError as exc:
         raise CommandError(f"--port {args.port}: {exc.strerror or exc}") from None
     except workers.WorkersFailed as exc:
@@ -844,6 +849,11 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--port", type=int, default=2575, help="port (default 2575)")
     listen.add_argument("--allow", action="append", help="a monitor's address or network allowed to "
                                                          "send (repeat; default: loopback only)")
+    listen.add_argument("--mrn-authority", action="append", metavar="NAME",
+                        help="the assigning authority (PID-3.4: its namespace id or universal id) under "
+                             "which this clinic issues MRNs (repeat); an id a monitor sends as issued by "
+                             "another is not taken for an MRN, and its message waits for a nurse. "
+                             "Default: ids are taken whoever issued them")
     listen.add_argument("--workers", type=positive_int, default=default_workers(),
                         help="processes serving the monitors (default: one per core, at most 4)")
     listen.set_defaults(func=cmd_monitor_listen)

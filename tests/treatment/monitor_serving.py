@@ -14,9 +14,9 @@ class Serving:
     """The listener on a free loopback port in a thread of its own; ``stop`` cancels what is
     left of its connections and closes its event loop (nothing leaks into the next example)."""
 
-    def __init__(self, clinic):
+    def __init__(self, clinic, **options):
         self.loop = asyncio.new_event_loop()
-        self.listener = listener.Listener(clinic)
+        self.listener = listener.Listener(clinic, **options)
         self.port = 0
         ready = threading.Event()
 

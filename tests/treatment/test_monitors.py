@@ -464,6 +464,76 @@ def test_an_id_of_another_type_beside_an_unknown_mrn_does_not_claim_the_message(
     assert "no patient with MRN 555123" in kept.reason and kept.patient_ref == "555123, 789567"
 
 
+HARBOR = frozenset({"harbor ketamine"})  # the clinic's assigning authority, as the listener casefolds it
+
+
+def test_an_mrn_another_hospital_issued_is_not_taken_for_the_clinics_when_it_names_its_authority(
+        in_chair, clinic_a):
+    """789567 is this clinic's patient, but the monitor says a hospital issued that number: with
+    the clinic's authority configured (``--mrn-authority``), it is another patient's number."""
+    raw = with_patient_ids(conformance_now(), "789567^^^St Elsewhere Hospital^MR")
+    answer = intake.receive_batch([(raw, "")], clinic=clinic_a, authorities=HARBOR)[0]
+    assert answer.code == "AA" and answer.stored == 0
+    kept = MonitorMessage.objects.get()
+    assert kept.status == MessageStatus.UNMATCHED and kept.patient is None
+    assert ("no patient id issued by this clinic (it sent 789567 issued by St Elsewhere Hospital)"
+            in kept.reason)
+    assert not VitalReading.objects.filter(source="device").exists()
+
+
+@pytest.mark.parametrize("pid3", ["789567^^^Harbor Ketamine^MR", "789567^^^&HARBOR KETAMINE&ISO^MR",
+                                  "789567^^^^MR", "789567",
+                                  "789567^^^St Elsewhere Hospital^MR~789567^^^Harbor Ketamine^MR"])
+def test_an_mrn_issued_under_the_clinics_authority_or_naming_none_is_taken(in_chair, clinic_a, pid3):
+    raw = with_patient_ids(conformance_now(), pid3)
+    answer = intake.receive_batch([(raw, "")], clinic=clinic_a, authorities=HARBOR)[0]
+    assert answer.code == "AA" and answer.stored == 1
+    assert MonitorMessage.objects.get().session == in_chair
+
+
+def test_an_outside_mr_id_beside_the_clinics_own_id_leaves_the_clinics_to_match(in_chair, clinic_a,
+                                                                                 prescriber):
+    new_patient(clinic_a, prescriber, mrn="555000", prescriber=prescriber)
+    raw = with_patient_ids(conformance_now(), "555000^^^St Elsewhere Hospital^MR~789567^^^Harbor Ketamine^PI")
+    answer = intake.receive_batch([(raw, "")], clinic=clinic_a, authorities=HARBOR)[0]
+    assert answer.stored == 1 and MonitorMessage.objects.get().session == in_chair
+
+
+def test_without_the_clinics_authority_configured_an_mrn_is_taken_whoever_issued_it(in_chair, clinic_a):
+    raw = with_patient_ids(conformance_now(), "789567^^^St Elsewhere Hospital^MR")
+    assert intake.receive(raw, clinic=clinic_a).stored == 1  # the listener's default, in its help
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_listener_given_the_clinics_authority_leaves_an_outside_mrn_for_a_nurse(clinic_a, prescriber,
+                                                                                   nurse):
+    patient = new_patient(clinic_a, prescriber, mrn="789567", prescriber=prescriber)
+    eligible_and_consented(patient, prescriber)
+    session = cleared(patient, prescriber, nurse, start=30)
+    running = Serving(clinic_a, authorities=HARBOR)
+    try:
+        outside = with_patient_ids(conformance_now(), "789567^^^St Elsewhere Hospital^MR")
+        ours = (with_patient_ids(conformance_now(), "789567^^^Harbor Ketamine^MR")
+                .replace("MSGID1234", "OURS1"))
+        answers = asyncio.run(exchange(running.port, [framed(outside), framed(ours)]))
+    finally:
+        running.stop()
+    assert [acks_code(a) for a in answers] == [("AA", "MSGID1234"), ("AA", "OURS1")]
+    assert MonitorMessage.objects.get(control_id="MSGID1234").status == MessageStatus.UNMATCHED
+    assert MonitorMessage.objects.get(control_id="OURS1").session == session
+    assert VitalReading.objects.filter(session=session, source="device").count() == 1
+
+
+def test_pid_3s_assigning_authority_is_read_by_namespace_and_universal_id_unescaped():
+    raw = ("MSH|^~\\&|M^1^EUI-64||||20260101||ORU^R01|A1|P|2.6\r"
+           "PID|||1^^^North \\T\\ South&1.2.840.99&ISO^MR~2^^^^PI\rOBR|1\r")
+    message = pcd01.parse(raw, UTC)
+    assert message.patient_ids == [pcd01.PatientId("1", "MR", ("North & South", "1.2.840.99")),
+                                   pcd01.PatientId("2", "PI", ())]
+    message.keep_ids_issued_by(frozenset({"1.2.840.99"}))
+    assert message.patient_refs == ["1"] and message.foreign_ids == []
+
+
 def test_a_device_named_by_its_universal_id_in_obx_18_is_the_readings_device(in_chair, clinic_a):
     raw = conformance_now().replace("|0123456789ABCDEF^EUI-64", "|^^00A0C9FFFE14E2B1^EUI-64", 1)
     intake.receive(raw, clinic=clinic_a)

@@ -56,11 +56,16 @@ class Answer:
     stored: int    # readings stored (0 for a resend or an unmatched message)
 
 
-def parsed(raw: str, clinic: Clinic) -> pcd01.Message | pcd01.Unreadable:
+def parsed(raw: str, clinic: Clinic, authorities: frozenset[str] = frozenset()
+           ) -> pcd01.Message | pcd01.Unreadable:
     """The message read, or why it cannot be (the listener reads each as it arrives, while its
-    writer is busy with the batch before)."""
+    writer is busy with the batch before). ``authorities``: the assigning authorities (PID-3.4,
+    casefolded) under which the clinic issues MRNs; an id issued under another is not taken for
+    one (none given: every id is)."""
     try:
-        return pcd01.parse(raw, clinic.zone)
+        message = pcd01.parse(raw, clinic.zone)
+        message.keep_ids_issued_by(authorities)
+        return message
     except pcd01.Unreadable as exc:
         return exc
     except Exception as exc:  # noqa: BLE001 - whatever a message trips in the reader, it is refused (AR)
@@ -71,7 +76,7 @@ def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic,
                   writing: contextlib.AbstractContextManager | None = None,
                   memory: Memory | None = None,
                   read_already: Sequence[pcd01.Message | pcd01.Unreadable | None] | None = None,
-                  ) -> list[Answer]:
+                  authorities: frozenset[str] = frozenset()) -> list[Answer]:
     """Each (raw message, sender address) stored in one transaction; the answers in order.
 
     The batch is read and weighed first (resends, patients, sessions, monitors, each session's
@@ -86,12 +91,13 @@ def receive_batch(raws: Sequence[tuple[str, str]], *, clinic: Clinic,
     while the transaction runs (workers.Turns: SQLite's one writer at a time, taken in turn by
     a listener's processes). ``memory``: what this listener's writer remembers of the patients
     and sessions from one batch to the next (monitors.memory), checked before it is used.
-    ``read_already``: each message as ``parsed`` read it (None: read it now)."""
+    ``read_already``: each message as ``parsed`` read it (None: read it now, with
+    ``authorities``)."""
     readable: list[tuple[int, pcd01.Message, str, str]] = []
     answers: list[Answer | None] = []
     for (raw, peer), message in zip(raws, read_already or [None] * len(raws), strict=True):
         if message is None:
-            message = parsed(raw, clinic)
+            message = parsed(raw, clinic, authorities)
         if isinstance(message, pcd01.Message):
             readable.append((len(answers), message, raw, peer))
             answers.append(None)
@@ -616,6 +622,9 @@ def match(message: pcd01.Message, directory: Directory) -> tuple[Patient | None,
         return by_chair
     refs = " or ".join(message.patient_refs)
     ref = f"no patient with MRN {refs}" if refs else "no patient id"
+    if not refs and message.foreign_ids:
+        ref = ("no patient id issued by this clinic (it sent "
+               f"{', '.join(i.words for i in message.foreign_ids[:3])})")
     return None, None, f"{ref}, and the monitor is not registered to a room"
 
 

@@ -44,6 +44,8 @@ SWITCH_SECONDS = 0.0005         # how often the writer thread lets the event loo
 class Listener:
     clinic: Clinic
     allowed: list = field(default_factory=list)  # ip networks; empty: loopback only
+    # the assigning authorities (PID-3.4) of the clinic's MRNs, casefolded; empty: any issuer
+    authorities: frozenset[str] = frozenset()
     connections: int = 0
     writing: contextlib.AbstractContextManager | None = None  # held while a batch is written
 
@@ -81,7 +83,8 @@ class Listener:
                 self._connect()
                 answers = intake.receive_batch([(raw, peer) for raw, peer, _, _, _ in batch],
                                                writing=self.writing, clinic=self.clinic, memory=self.memory,
-                                               read_already=[message for _, _, message, _, _ in batch])
+                                               read_already=[message for _, _, message, _, _ in batch],
+                                               authorities=self.authorities)
             except Exception as exc:  # never let the writer die: answer AE, the monitors resend
                 log.error("monitor batch of %d not stored: %s", len(batch), type(exc).__name__)
                 answers = [intake.Answer("AE", pcd01.ack(None, "AE", error="not stored", raw=raw), 0)
@@ -119,7 +122,8 @@ class Listener:
         # read as it arrives, while the writer waits for its turn or the database; one far longer
         # than a monitor sends (up to the size limit, all separators) would hold every other
         # connection meanwhile, and is read by the writer instead
-        message = intake.parsed(raw, self.clinic) if len(raw) <= READ_ON_ARRIVAL_CHARS else None
+        message = (intake.parsed(raw, self.clinic, self.authorities) if len(raw) <= READ_ON_ARRIVAL_CHARS
+                   else None)
         self._queue.put((raw, peer, message, loop, future))
         return await future
 

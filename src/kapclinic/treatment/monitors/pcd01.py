@@ -82,6 +82,33 @@ class Observation:
                                              "to record")
 
 
+@dataclass(frozen=True)
+class PatientId:
+    """One identifier of PID-3: its value, its type (PID-3.5, HL7 table 0203: MR a medical
+    record number) and who issued it (PID-3.4, the assigning authority: its namespace id and
+    universal id, those sent)."""
+
+    ident: str
+    kind: str = ""
+    authority: tuple[str, ...] = ()
+
+    def issued_by(self, authorities: frozenset[str]) -> bool:
+        """Whether one of ``authorities`` (casefolded) issued it; an id that names no
+        authority is taken as the clinic's own (most monitors send the MRN alone)."""
+        return not self.authority or any(name.casefold() in authorities for name in self.authority)
+
+    @property
+    def words(self) -> str:
+        return f"{self.ident} issued by {self.authority[0]}" if self.authority else self.ident
+
+
+def patient_refs_of(ids: list[PatientId]) -> list[str]:
+    """The ids that may name the patient: those typed MR if any, else the first (another id
+    that happens to equal some patient's MRN must not claim the message)."""
+    typed = [i.ident for i in ids if i.kind == "MR"]
+    return list(dict.fromkeys(typed or [i.ident for i in ids[:1]]))
+
+
 @dataclass
 class Message:
     control_id: str
@@ -97,6 +124,17 @@ class Message:
     patient_refs: list[str] = field(default_factory=list)  # PID-3's ids that may name the patient
     accept_ack: str = ""       # MSH-15 as sent, upper case
     application_ack: str = ""  # MSH-16 as sent, upper case
+    patient_ids: list[PatientId] = field(default_factory=list)  # PID-3's ids as sent
+    foreign_ids: list[PatientId] = field(default_factory=list)  # those no authority of the clinic's issued
+
+    def keep_ids_issued_by(self, authorities: frozenset[str]) -> None:
+        """Take for an MRN only ids issued under ``authorities`` (casefolded: the clinic's
+        assigning authorities, PID-3.4) or naming none: an MRN issued by another hospital may
+        equal one of this clinic's. No authorities (the listener's default): every id."""
+        if not authorities:
+            return
+        self.foreign_ids = [i for i in self.patient_ids if not i.issued_by(authorities)]
+        self.patient_refs = patient_refs_of([i for i in self.patient_ids if i.issued_by(authorities)])
 
 
 def _field(segment, number: int, component: int = 1) -> str:
@@ -231,10 +269,9 @@ def parse(raw: str, zone: tzinfo) -> Message:
                       application_ack=_field(msh, 16).strip().upper()[:10])
     pid = _first(parsed, "PID")
     if pid is not None:
-        ids = _patient_ids(pid)
-        typed = [ident for ident, kind in ids if kind == "MR"]
-        message.patient_refs = typed or [ident for ident, _ in ids[:1]]
-        message.patient_ref = ", ".join(ident for ident, _ in ids)[:100]
+        message.patient_ids = _patient_ids(pid)
+        message.patient_refs = patient_refs_of(message.patient_ids)
+        message.patient_ref = ", ".join(dict.fromkeys(i.ident for i in message.patient_ids))[:100]
     obr = _first(parsed, "OBR")
     first_time = _when(_field(obr, 7), zone) if obr is not None else None
     fallback = first_time  # OBR-7 of the OBR group an OBX stands in
@@ -267,17 +304,32 @@ def parse(raw: str, zone: tzinfo) -> Message:
     return message
 
 
-def _patient_ids(pid) -> list[tuple[str, str]]:
-    """PID-3's identifiers with their types (a repeating field: a monitor may send the clinic's
-    MRN beside ids of its own), those typed MR (medical record number, PID-3.5) first, each
-    once; never a visit or account number. The caller matches the MR-typed ones if any, else
-    the first: another id that happens to equal some patient's MRN must not claim the message."""
+def _patient_ids(pid) -> list[PatientId]:
+    """PID-3's identifiers with their types and issuers (a repeating field: a monitor may send
+    the clinic's MRN beside ids of its own), those typed MR (medical record number, PID-3.5)
+    first, each once; never a visit or account number."""
     typed, others = [], []
-    for ident, kind in zip(_repeats(pid, 3, 1), _repeats(pid, 3, 5), strict=True):
+    for repeat, (ident, kind) in enumerate(zip(_repeats(pid, 3, 1), _repeats(pid, 3, 5), strict=True), 1):
         ident, kind = ident.strip()[:100], kind.strip().upper()[:10]
         if ident and kind not in NOT_A_PATIENT_ID:
-            (typed if kind == "MR" else others).append((ident, kind))
+            # PID-3.4 is an HD: namespace id & universal id & universal id type
+            issuer = tuple(dict.fromkeys(part.strip()[:100] for part in _subcomponents(pid, 3, repeat, 4)[:2]
+                                         if part.strip()))
+            (typed if kind == "MR" else others).append(PatientId(ident, kind, issuer))
     return list(dict.fromkeys(typed + others))
+
+
+def _subcomponents(segment, number: int, repeat: int, component: int) -> list[str]:
+    """The subcomponents of one component of a field's repetition, unescaped (``_repeat``
+    reads the first of them)."""
+    if number >= len(segment) or not isinstance(segment[number], list) or repeat > len(segment[number]):
+        return []
+    value = segment[number][repeat - 1]
+    if not isinstance(value, hl7.Repetition) or component > len(value):
+        return []
+    part = value[component - 1]
+    parts = list(part) if isinstance(part, hl7.Component) else [part]
+    return [unescape(segment, str(p)) for p in parts]
 
 
 def _flags(obx) -> tuple[str, ...]:
