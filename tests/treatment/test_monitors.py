@@ -206,6 +206,49 @@ def test_the_listener_acknowledges_the_conformance_message_only_once_it_is_store
     assert VitalReading.objects.filter(session=session, source="device").count() == 1
 
 
+def temperature_message(charset: str, unit: str = "°C") -> str:
+    return (f"MSH|^~\\&|Monitor^00A0C914C829^EUI-64||||{hl7_now()}||ORU^R01|T{charset[:4]}|P|2.6|||NE|AL||"
+            f"{charset}|EN^English^ISO639\r"
+            f"PID|||789567^^^^MR||Müller^Zoë\rOBR|1||||||{hl7_now()}\r"
+            f"OBX|1|NM|150344^MDC_TEMP^MDC|1|37.2|^{unit}|||||R\r")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_in_the_latin_1_its_msh_18_declares_keeps_its_degree_sign_and_names(clinic_a, prescriber,
+                                                                                      nurse):
+    """Philips IntelliVue and IHE's gateway examples declare 8859/1: read as UTF-8, the degree
+    sign of a temperature's unit and the accents of a name were lost."""
+    patient = new_patient(clinic_a, prescriber, mrn="789567", prescriber=prescriber)
+    eligible_and_consented(patient, prescriber)
+    session = cleared(patient, prescriber, nurse, start=30)
+    running = Serving(clinic_a)
+    try:
+        block = b"\x0b" + temperature_message("8859/1").encode("latin-1") + b"\x1c\r"
+        answers = asyncio.run(exchange(running.port, [block]))
+    finally:
+        running.stop()
+    assert acks_code(answers[0]) == ("AA", "T8859")
+    assert VitalReading.objects.get(session=session, source="device").temp_c == 37.2
+    assert "Müller^Zoë" in MonitorMessage.objects.get().raw
+
+
+@pytest.mark.parametrize(("encoded", "charset"), [
+    (lambda text: text.encode("utf-8"), ""),               # undeclared, UTF-8
+    (lambda text: text.encode("latin-1"), ""),             # undeclared, not UTF-8: Latin-1
+    (lambda text: text.encode("latin-1"), "ASCII"),        # declared ASCII, yet a degree sign
+    (lambda text: text.encode("utf-8"), "UNICODE UTF-8"),
+    (lambda text: text.encode("iso8859-15"), "8859/15"),
+])
+def test_a_message_is_read_in_its_declared_character_set_else_utf_8_else_latin_1(encoded, charset):
+    text = temperature_message(charset)
+    assert pcd01.decode(encoded(text)) == text
+
+
+def test_latin_1_bytes_that_happen_to_be_valid_utf_8_are_read_as_the_latin_1_declared():
+    text = temperature_message("8859/1", unit="Ã©C")  # what "é" in UTF-8 looks like in Latin-1
+    assert pcd01.decode(text.encode("latin-1")) == text
+
+
 def test_a_listener_takes_only_loopback_unless_told_and_refuses_a_wrong_network():
     serving = listener.Listener.__new__(listener.Listener)
     serving.allowed = []

@@ -164,7 +164,7 @@ class Listener:
                     log.warning("monitor input from %s not framed: %s", peer, type(exc).__name__)
                     await _send(writer, pcd01.ack(None, "AR", error="not an MLLP block"))
                     continue
-                raw = block.decode("utf-8", errors="replace") if isinstance(block, bytes) else block
+                raw = pcd01.decode(block) if isinstance(block, bytes) else block
                 if START in raw:  # a message cut off, then a whole one: only the whole one counts
                     log.warning("monitor message from %s cut off before the next began: dropped "
                                 "(the monitor resends it)", peer)

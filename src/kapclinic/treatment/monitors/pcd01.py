@@ -53,6 +53,40 @@ WANTED_WHEN = {"AL": lambda outcome: True,             # always
                "ER": lambda outcome: outcome != "AA"}  # on an error or a refusal only
 
 
+# MSH-18, the character set of the message's bytes (HL7 v2 table 0211), as Python's codecs name
+# it. ASCII is read as undeclared: a monitor saying ASCII but sending a degree sign loses nothing.
+CHARSETS = {"8859/1": "latin-1", "8859/2": "iso8859-2", "8859/3": "iso8859-3", "8859/4": "iso8859-4",
+            "8859/5": "iso8859-5", "8859/6": "iso8859-6", "8859/7": "iso8859-7", "8859/8": "iso8859-8",
+            "8859/9": "iso8859-9", "8859/15": "iso8859-15", "UNICODE UTF-8": "utf-8",
+            "GB 18030-2000": "gb18030", "BIG-5": "big5"}
+
+
+def decode(block: bytes) -> str:
+    """A framed message's text: in the character set its MSH-18 declares, else UTF-8, else
+    Latin-1 (where every byte is a character: nothing a monitor sent is lost or replaced).
+    Monitors often declare 8859/1 (Philips IntelliVue, IHE's gateway examples) and write a
+    degree sign or a patient's name in it, which read as UTF-8 would be lost."""
+    codec = CHARSETS.get(_charset(block))
+    if codec:
+        return block.decode(codec, errors="replace")
+    try:
+        return block.decode("utf-8")
+    except UnicodeDecodeError:
+        return block.decode("latin-1")
+
+
+def _charset(block: bytes) -> str:
+    """MSH-18's first repetition (the message's own character set), upper case; "" if none."""
+    header = block.lstrip().split(b"\r", 1)[0].split(b"\n", 1)[0]
+    if not header.startswith(b"MSH") or len(header) < 8:
+        return ""
+    fields = header.split(header[3:4])
+    if len(fields) <= 17:
+        return ""
+    first = fields[17].split(header[5:6])[0] if header[5:6] else fields[17]
+    return first.decode("ascii", errors="ignore").strip().upper()
+
+
 class Unreadable(ValueError):
     """Not an HL7 message kapclinic can read (answered AR)."""
 
