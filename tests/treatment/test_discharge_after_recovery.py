@@ -13,6 +13,7 @@ from kapclinic.alerts.models import Alert
 from kapclinic.treatment import actions, facts, vitals
 from kapclinic.treatment.errors import StepRefused
 from kapclinic.treatment.models import VitalReading
+from tests.conftest import login
 from tests.treatment.helpers import (
     CALM,
     ESKETAMINE,
@@ -132,3 +133,18 @@ def test_a_discharge_score_below_the_threshold_refuses_an_esketamine_discharge_j
     assert "7" in exc.value.unmet[0].message and "9 or more" in exc.value.unmet[0].message
     ok = {"discharge_score": {"answer": "recorded", "value": 9}}
     assert step(s, "discharged", minutes_ago(0), nurse, checklist={**RESOLVED, **ok}).state == "discharged"
+
+
+def test_a_discharged_sessions_page_stops_its_counters_at_the_discharge(patient, prescriber, nurse):
+    """Dosed 160 minutes ago, observed from 130, discharged 5 minutes ago: the page counts to
+    the discharge, not on to now."""
+    s = observed(patient, prescriber, nurse)
+    score = {"discharge_score": {"answer": "recorded", "value": 9}}
+    s = step(s, "discharged", minutes_ago(5), nurse, checklist={**RESOLVED, **score}, late_reason=LATE)
+
+    page = login(nurse).get(f"/sessions/{s.pk}/").content.decode()
+
+    status = page[page.index('aria-label="Session status"'):page.index("</section>", page.index(
+        'aria-label="Session status"'))]
+    assert "155 min" in status and "125 of 120 min" in status  # at the discharge, 5 minutes ago
+    assert "until discharged at" in status

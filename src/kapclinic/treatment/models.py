@@ -166,6 +166,10 @@ class Session(HealthRecord):
     def in_progress(self) -> bool:
         return self.state in IN_PROGRESS
 
+    @property
+    def ended(self) -> bool:
+        return self.state in ENDED
+
 
 class SessionEvent(AppendOnlyRecord):
     """One step a session took: from, to, when it happened, who recorded it and the facts

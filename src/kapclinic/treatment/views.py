@@ -113,8 +113,14 @@ class Live:
         return [a for a in self.alerts if a.acknowledged_at is None and a.entered_in_error_at is None]
 
     @property
+    def clock(self) -> datetime:
+        """Now, while the session is open; once it ended (discharged, stopped), its end: the
+        counters since the dose and of observation stop there."""
+        return self.session.state_at if self.session.ended else self.now
+
+    @property
     def minutes_since_dose(self) -> int | None:
-        return None if self.administration is None else _minutes(self.now - self.administration.started_at)
+        return None if self.administration is None else _minutes(self.clock - self.administration.started_at)
 
     @property
     def next_due_words(self) -> str:
@@ -130,7 +136,7 @@ class Live:
             return None
         start = (self.administration.started_at if self.protocol.observation_counted_from == "dose_start"
                  else self.administration.ended_at)
-        return None if start is None else max(0, _minutes(self.now - start))
+        return None if start is None else max(0, _minutes(self.clock - start))
 
     @property
     def latest_answers(self) -> dict[str, ChecklistEntry]:

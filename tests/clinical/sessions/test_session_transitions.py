@@ -98,6 +98,8 @@ GUARD_CASES = [
     ("monitoring", "discharged", {"minutes_observed": 119}, "minimum_observation",
      "minimum observation is 120 minutes (119 minutes so far)"),
     ("monitoring", "discharged", {"minutes_observed": None}, "minimum_observation", "not started"),
+    ("monitoring", "discharged", {"minutes_observed": 95.6722}, "minimum_observation",
+     "(95 minutes so far)"),  # whole minutes, never rounded up
     ("monitoring", "discharged", {"effects_resolved": frozenset({"sedation"})}, "effects_resolved",
      "Not yet resolved: dissociation, respiratory depression"),
     ("monitoring", "discharged", {"discharge_score": 8}, "discharge_criteria",

@@ -16,6 +16,7 @@ goal) and its discharge criteria (clinical.md 4.3).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -254,7 +255,8 @@ def minimum_observation(f: SessionFacts) -> str | None:
     observed = f.minutes_observed
     if observed is not None and observed >= f.min_observation_minutes:
         return None
-    so_far = "not started" if observed is None else f"{observed:g} minutes so far"
+    # whole minutes, rounded down: never more observation than there has been
+    so_far = "not started" if observed is None else f"{math.floor(observed)} minutes so far"
     return (f"The protocol's minimum observation is {f.min_observation_minutes:g} minutes "
             f"({so_far}): the patient cannot leave yet.")
 
