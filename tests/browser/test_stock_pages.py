@@ -114,7 +114,7 @@ def test_a_count_at_shift_change_that_differs_is_resolved_by_the_admin(page, cli
     page.get_by_label("or counted (mL)").fill("19.5")
     page.get_by_label("An estimate of an opened container").check()
     page.get_by_role("button", name="Record the count").click()
-    expect(page.locator(".messages")).to_contain_text("differs from the ledger by -5 mg")
+    expect(page.locator(".messages")).to_contain_text("The count is 5 mg less than the ledger")
 
     log_out(page)
     log_in(page, "adam", PASSWORD)  # the admin starts from the open discrepancy

@@ -80,7 +80,7 @@ def test_a_count_that_differs_raises_an_urgent_alert_that_resolving_acknowledges
     count = actions.record_count(lot=stocked, location=safe, kind="shift", counted_mg=380, by=nurse)
     alert = Alert.objects.get(source="inventory", record_id=count.pk)
     assert (alert.priority, alert.acknowledged_at) == ("urgent", None)
-    assert "differs from the ledger by -20 mg" in alert.label
+    assert "20 mg less than the ledger" in alert.label
     actions.resolve(count=count, reason="A vial was broken and not recorded", adjust=True, by=clinic_admin)
     alert.refresh_from_db()
     assert alert.acknowledged_by == clinic_admin and "broken" in alert.acknowledgement_note
@@ -120,3 +120,28 @@ def test_a_month_without_the_day_ends_on_its_last_day():
 
     assert add_months(date(2026, 8, 31), 6) == date(2027, 2, 28)
     assert add_months(date(2026, 12, 15), 24) == date(2028, 12, 15)
+
+
+def test_a_count_above_the_ledger_says_how_much_more_in_words(stocked, safe, nurse):
+    from kapclinic.alerts.models import Alert
+
+    count = actions.record_count(lot=stocked, location=safe, kind="shift", counted_mg=412.5, by=nurse)
+    assert Alert.objects.get(source="inventory", record_id=count.pk).label.endswith(
+        ": 12.5 mg more than the ledger")
+
+
+def test_the_alerts_page_links_a_discrepancy_only_for_roles_that_may_open_it(stocked, safe, nurse,
+                                                                               therapist):
+    """An outside review: the therapist's alerts page linked to the discrepancies, a page their
+    role is refused."""
+    from tests.conftest import login
+
+    actions.record_count(lot=stocked, location=safe, kind="shift", counted_mg=380, by=nurse)
+    for user, linked in ((nurse, True), (therapist, False)):
+        page = login(user).get("/alerts/")
+        assert page.status_code == 200 and "20 mg less than the ledger" in page.content.decode()
+        assert ('href="/stock/discrepancies/"' in page.content.decode()) is linked
+        if linked:
+            assert login(user).get("/stock/discrepancies/").status_code == 200
+        else:
+            assert login(user).get("/stock/discrepancies/").status_code == 403

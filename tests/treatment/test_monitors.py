@@ -126,6 +126,17 @@ def test_a_registered_monitor_matches_the_session_in_its_room(in_chair, clinic_a
     assert MonitorMessage.objects.get().session == in_chair
 
 
+def test_the_monitors_page_offers_the_unmatched_queue_only_to_those_who_may_assign_it(
+        clinic_a, clinic_admin, prescriber):
+    """An outside review: the admin's monitors page linked to the unmatched messages, which hold
+    patients' vitals the admin role does not open."""
+    for user, offered in ((clinic_admin, False), (prescriber, True)):
+        client = login(user)
+        page = client.get("/monitors/").content.decode()
+        assert ('href="/monitors/unmatched/"' in page) is offered
+        assert client.get("/monitors/unmatched/").status_code == (200 if offered else 403)
+
+
 def test_the_admin_registers_a_monitor_at_a_chair_then_moves_it_and_a_nurse_may_not(
         clinic_a, clinic_admin, nurse):
     from kapclinic.audit.models import AuditEntry

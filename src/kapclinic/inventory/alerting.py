@@ -17,8 +17,8 @@ COUNT, LOSS, CORRECTION = "stock_count", "disposal", "ledger_line"
 def count_differs(count: StockCount, by) -> Alert:
     return alert_actions.raise_alert(
         clinic_id=count.clinic_id, source=SOURCE, kind="count_discrepancy",
-        label=f"Count of lot {count.lot.lot_number} at {count.location.name} differs from the "
-              f"ledger by {count.difference_mg.normalize():f} mg",
+        label=f"Count of lot {count.lot.lot_number} at {count.location.name}: "
+              f"{count.difference_words}",
         recommended_action="The clinic admin resolves it with a reason on the stock's "
                            "discrepancies page.",
         record_type=COUNT, record_id=count.pk, by=by)

@@ -463,6 +463,13 @@ class StockCount(AppendOnlyRecord):
     def difference_mg(self) -> Decimal:
         return self.counted_mg - self.balance_mg
 
+    @property
+    def difference_words(self) -> str:
+        """"5 mg less than the ledger" (or more): a signed "-5 mg" reads as a typo."""
+        difference = self.difference_mg
+        return (f"{abs(difference).normalize():f} mg {'less' if difference < 0 else 'more'} "
+                "than the ledger")
+
 
 class CountResolution(AppendOnlyRecord):
     """An admin's resolution of a count's discrepancy: why, and the adjustment line if the

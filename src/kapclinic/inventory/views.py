@@ -428,8 +428,7 @@ def count(request: HttpRequest, lot_id: int) -> HttpResponse:
             show_refusal(form, exc)
         else:
             if counted.difference_mg:
-                messages.warning(request, f"The count differs from the ledger by "
-                                          f"{counted.difference_mg.normalize():f} mg: it is a "
+                messages.warning(request, f"The count is {counted.difference_words}: it is a "
                                           "discrepancy until the clinic admin resolves it.")
             else:
                 messages.success(request, "The count agrees with the ledger.")
