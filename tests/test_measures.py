@@ -363,3 +363,23 @@ def test_the_measures_page_says_how_long_each_questionnaire_is_and_who_fills_it_
     page = login(nurse).get(f"/patients/{patient.pk}/measures/").content.decode()
     assert "9 items, filled in by the patient" in page or "10 items, filled in by the patient" in page
     assert " items, unspecified" not in page and "1 items" not in page
+
+
+def test_the_portal_shows_the_patient_their_scores_without_the_care_teams_alerts(clinic_a, nurse, reachable):
+    """An outside review: the portal's table showed the patient the care team's alert on their
+    suicide item; crisis resources reach them when they answer, the alert is the team's."""
+    from kapclinic.accounts.models import Membership, User
+    from kapclinic.accounts.roles import Role
+
+    user = User.objects.create_user("ada", password="x" * 12)
+    Membership.objects.create(user=user, clinic=clinic_a, role=Role.PATIENT)
+    set_directly(Patient.objects.filter(pk=reachable.pk), user=user)
+    login(nurse).post(f"/patients/{reachable.pk}/measures/send/", {"instrument": "phq9"})
+    client = login(user)
+    request = MeasureRequest.objects.get()
+    answered = client.post(f"/portal/measures/{request.pk}/", {**PHQ9_CALM, "item_9": "2"})
+    assert b"Help is available now" in answered.content
+    portal = client.get("/portal/").content.decode()
+    team = login(nurse).get(f"/patients/{reachable.pk}/measures/").content.decode()
+    assert "How you have been" in portal and '<th scope="col">Alerts</th>' not in portal
+    assert '<th scope="col">Alerts</th>' in team and "severity-exclude" in team
