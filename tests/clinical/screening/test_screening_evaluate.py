@@ -366,3 +366,11 @@ def test_the_evaluation_date_defaults_to_today():
 def test_an_elderly_racemic_patient_with_route_unset_gets_the_iv_caution_per_clinical_md_3_5():
     decision = evaluate(intake(date_of_birth=AGE_70), "ketamine", None, as_of=AS_OF)
     assert decision.status == "eligible_with_cautions"
+
+
+def test_every_field_a_rule_may_compare_has_words_and_a_match_reads_as_a_clinician_writes_it():
+    from kapclinic.clinical.screening.schema import COMPARABLE_FIELDS, FIELD_WORDS, comparison_words
+
+    assert set(COMPARABLE_FIELDS) <= set(FIELD_WORDS)
+    assert comparison_words("age_years", 71, ">=", 65) == "Age 71 years (at or above 65)"
+    assert comparison_words("sbp_mmhg", 182, ">", 180) == "Systolic blood pressure 182 mmHg (above 180)"

@@ -52,7 +52,7 @@ from .hypersensitivity import (
 )
 from .intake import Intake, validate_intake
 from .medications import MedicationMatch, match_medication
-from .schema import HISTORY_KEYS
+from .schema import HISTORY_KEYS, comparison_words
 
 STATUSES = ("eligible", "eligible_with_cautions", "needs_review", "not_eligible")
 
@@ -175,7 +175,7 @@ def _check(cond: Condition, facts: _Facts) -> _Result:
         limit = facts.settings.thresholds[cond.setting] if cond.setting else cond.value
         assert limit is not None
         hit = {">": value > limit, ">=": value >= limit, "<": value < limit, "<=": value <= limit}[cond.op]
-        return hit, ((f"{cond.field} {value:g} {cond.op} {limit:g}",) if hit else ())
+        return hit, ((comparison_words(cond.field, value, cond.op, limit),) if hit else ())
     if isinstance(cond, MedicationConsiderationAbsent):
         if facts.medications is None:
             return None, ()

@@ -59,6 +59,23 @@ INPUT_FIELDS: dict[str, str] = {
 
 TOP_LEVEL_KEYS = frozenset({name for name in INPUT_FIELDS if "." not in name} | {"history"})
 
+# What a compared field is called on the screening page, with its unit.
+FIELD_WORDS = {"age_years": ("Age", " years"), "weight_kg": ("Weight", " kg"), "height_cm": ("Height", " cm"),
+               "sbp_mmhg": ("Systolic blood pressure", " mmHg"),
+               "dbp_mmhg": ("Diastolic blood pressure", " mmHg"),
+               "heart_rate_bpm": ("Heart rate", "/min"), "spo2_pct": ("SpO2", "%"),
+               "resp_rate_per_min": ("Respiratory rate", "/min"), "temp_c": ("Temperature", " °C"),
+               "adequate_antidepressant_trials": ("Adequate antidepressant trials", ""),
+               "audit_total": ("AUDIT total", "")}
+COMPARISON_WORDS = {">": "above", ">=": "at or above", "<": "below", "<=": "at or below"}
+
+
+def comparison_words(field: str, value: float, op: str, limit: float) -> str:
+    """A rule's comparison as a clinician reads it: "Age 71 years (at or above 65)"."""
+    label, unit = FIELD_WORDS.get(field, (field.replace("_", " ").capitalize(), ""))
+    return f"{label} {value:g}{unit} ({COMPARISON_WORDS[op]} {limit:g})"
+
+
 # Fields a rule may compare with a number.
 COMPARABLE_FIELDS = tuple(sorted(
     [name for name, kind in INPUT_FIELDS.items() if kind in ("number", "count", "score")] + ["age_years"]
