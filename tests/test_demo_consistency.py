@@ -60,3 +60,19 @@ def test_no_new_record_starts_anywhere_but_referred_or_screening(demo_clinic):
     for change in StatusChange.objects.order_by("pk"):
         first.setdefault(change.patient_id, change.to_status)
     assert set(first.values()) <= {"referred", "screening"}
+
+
+def test_the_demos_shift_count_compares_with_what_the_ledger_held_when_it_was_counted(demo_clinic):
+    """An outside review: the count said the ledger held 200 mg on the cart, while the cart's
+    lines (the week's doses, drawn at their sessions' times) add up to far less by then."""
+    from django.db.models import Sum
+
+    from kapclinic.inventory.models import LedgerLine, StockCount
+
+    shifts = list(StockCount.objects.filter(kind="shift").select_related("location"))
+    assert shifts  # one in each demo clinic
+    for shift in shifts:
+        held = LedgerLine.objects.filter(lot=shift.lot, location=shift.location,
+                                         at__lte=shift.counted_at).aggregate(total=Sum("amount_mg"))["total"]
+        assert shift.location.name == "Dosing room cart"
+        assert shift.balance_mg == held and shift.counted_mg == held - 5
