@@ -107,9 +107,14 @@ def test_a_patient_with_only_a_baseline_is_measured_but_not_counted_in_the_rates
     newcomer = new_patient(clinic_a, prescriber, mrn="A-T2", family_name="Newcomer")
     add_condition(patient=newcomer, code="F33.2", by=prescriber)
     record_series(newcomer, "phq9", [22], prescriber)  # nothing to compare yet
-    row = login(nurse).get("/dashboard/").context["rates"][0]
+    page = login(nurse).get("/dashboard/")
+    row = page.context["rates"][0]
     assert (row["n"], row["assessed"], row["responders"]) == (2, 1, 1)
     assert row["response"].rate == 1.0
+    # in percent, as a clinician reads a rate (it read "1.00 (1/1 assessed; 95% CI 0.21–1.00)")
+    ci = row["response"]
+    assert (f"100% <span class=\"muted small\">(1 of 1 assessed; 95% CI {round(ci.ci_lower * 100)}% "
+            f"to 100%)") in page.content.decode()
 
 
 def test_relapse_after_remission_puts_remitters_on_the_curve(clinic_admin, prescriber, nurse,

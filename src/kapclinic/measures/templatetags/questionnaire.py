@@ -39,6 +39,14 @@ def wording_sources(form) -> list:
 
 
 @register.filter
+def percent(fraction) -> str:
+    """A proportion (0.5) as a clinician reads it, "50%"; "" for none."""
+    if fraction is None:
+        return ""
+    return f"{round(float(fraction) * 100):d}%"
+
+
+@register.filter
 def recall_sentence(recall_period: str) -> str:
     """The definition's recall period ("past 2 weeks") as a sentence the patient reads above
     the questions; the questionnaire's own instructions are not shipped, so none is made up."""
