@@ -41,3 +41,16 @@ def test_a_user_whose_access_ended_is_told_so_with_the_date(clinic_admin, nurse,
 def test_someone_who_never_worked_here_still_gets_the_plain_refusal(clinic_a, nurse):
     page = login(nurse).get("/audit/")
     assert page.status_code == 403 and b"ended on" not in page.content
+
+
+def test_a_page_part_asked_for_after_the_login_ended_says_so_in_place_not_with_the_login_page(client):
+    """An outside review: an autosave after the session expired followed the redirect and
+    swapped the whole login page into the note's status line."""
+    answer = client.post("/notes/drafts/1/autosave/", {"version": "1"}, HTTP_HX_REQUEST="true",
+                         HTTP_HX_CURRENT_URL="http://testserver/notes/drafts/1/")
+    assert answer.status_code == 401
+    text = answer.content.decode()
+    assert "your login has ended" in text and 'href="/login/?next=%2Fnotes%2Fdrafts%2F1%2F"' in text
+    assert "<form" not in text  # not the login page
+    plain = client.post("/notes/drafts/1/autosave/", {"version": "1"})
+    assert plain.status_code == 302 and plain["Location"].startswith("/login/")

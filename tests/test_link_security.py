@@ -69,7 +69,8 @@ def test_the_intake_autosave_works_through_the_session_not_the_token(coordinator
     assert saved.status_code == 200
     assert screening.intake_for(depressed).draft["weight_kg"] == "68"
     stranger = Client().post("/r/intake/autosave/", {"weight_kg": "99", "version": 2})
-    assert stranger.status_code == 404
+    # gone, in words the page shows (htmx swaps a 410): the same for anyone without an open link
+    assert stranger.status_code == 410 and b"Not saved: this link is closed" in stranger.content
     assert screening.intake_for(depressed).draft["weight_kg"] == "68"
     assert Client().post(path + "autosave/", {"weight_kg": "99", "version": 2}).status_code == 404
 

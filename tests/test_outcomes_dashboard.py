@@ -129,3 +129,13 @@ def test_relapse_after_remission_puts_remitters_on_the_curve(clinic_admin, presc
     assert not snapshot.ever_responded
     curve = login(nurse).get("/dashboard/", {"instrument": "madrs"}).context["curve"]
     assert curve is not None and list(curve.survival) == [0.0]
+
+
+@pytest.mark.parametrize(("fraction", "words"), [
+    (0.5, "50%"), (0.125, "13%"), (0.375, "38%"), (0.0, "0%"), (1.0, "100%"),
+    (1 / 250, "<1%"), (199 / 200, ">99%"), (None, ""),
+])
+def test_a_rate_reads_as_a_percentage_that_never_rounds_to_none_or_all(fraction, words):
+    from kapclinic.measures.templatetags.questionnaire import percent
+
+    assert percent(fraction) == words

@@ -637,7 +637,10 @@ def cmd_monitor_listen(args: argparse.Namespace) -> int:
                            "(e.g. --allow 10.20.0.0/24)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     listener.warm_up()
-    authorities = frozenset(name.strip().casefold() for name in args.mrn_authority or [] if name.strip())
+    if any(not name.strip() for name in args.mrn_authority or []):
+        raise CommandError("--mrn-authority: a name is empty (an unset variable?); give the assigning "
+                           "authority as PID-3.4 sends it, e.g. --mrn-authority 'Harbor Ketamine'")
+    authorities = frozenset(name.strip().casefold() for name in args.mrn_authority or [])
     try:
         with contextlib.suppress(KeyboardInterrupt):
             workers.run(lambda: listener.Listener(clinic, allowed=allowed, authorities=authorities,

@@ -255,6 +255,11 @@ def test_a_message_is_read_in_its_declared_character_set_else_utf_8_else_latin_1
     assert pcd01.decode(encoded(text)) == text
 
 
+def test_bytes_that_are_not_the_character_set_declared_are_read_as_utf_8_or_latin_1_never_replaced():
+    text = temperature_message("UNICODE UTF-8")
+    assert pcd01.decode(text.encode("latin-1")) == text  # a degree sign in Latin-1, declared UTF-8
+
+
 def test_latin_1_bytes_that_happen_to_be_valid_utf_8_are_read_as_the_latin_1_declared():
     text = temperature_message("8859/1", unit="Ã©C")  # what "é" in UTF-8 looks like in Latin-1
     assert pcd01.decode(text.encode("latin-1")) == text
@@ -576,6 +581,61 @@ def test_the_listener_given_the_clinics_authority_leaves_an_outside_mrn_for_a_nu
     assert MonitorMessage.objects.get(control_id="MSGID1234").status == MessageStatus.UNMATCHED
     assert MonitorMessage.objects.get(control_id="OURS1").session == session
     assert VitalReading.objects.filter(session=session, source="device").count() == 1
+
+
+def test_an_outside_mr_id_beside_an_id_naming_no_issuer_does_not_let_that_id_claim_the_message(
+        in_chair, clinic_a):
+    """An outside review: with the outside MR id dropped, the untyped id beside it (any number
+    at all) was taken for the MRN; without the flag the same message waited for a nurse."""
+    raw = with_patient_ids(conformance_now(), "555000^^^St Elsewhere Hospital^MR~789567")
+    answer = intake.receive_batch([(raw, "")], clinic=clinic_a, authorities=HARBOR)[0]
+    assert answer.stored == 0 and MonitorMessage.objects.get().status == MessageStatus.UNMATCHED
+    assert "it sent 555000 issued by St Elsewhere Hospital" in MonitorMessage.objects.get().reason
+
+
+@pytest.mark.parametrize("issuer", ["\\Xzz\\", "\\Other", "\\H\\"])
+def test_an_issuer_whose_escapes_cannot_be_read_is_still_an_issuer_not_the_clinics(in_chair, clinic_a,
+                                                                                  issuer):
+    raw = with_patient_ids(conformance_now(), f"789567^^^{issuer}^MR")
+    assert intake.receive_batch([(raw, "")], clinic=clinic_a, authorities=HARBOR)[0].stored == 0
+    assert MonitorMessage.objects.get().status == MessageStatus.UNMATCHED
+
+
+def test_another_hospitals_patient_id_from_a_monitor_at_a_chair_waits_for_a_nurse(in_chair, clinic_a,
+                                                                                 clinic_admin):
+    login(clinic_admin).post("/monitors/", {"device_id": "0123456789ABCDEF", "room": in_chair.room,
+                                            "chair": in_chair.chair, "label": "", "active": "on"})
+    raw = with_patient_ids(conformance_now(), "424242^^^St Elsewhere Hospital^MR")
+    assert intake.receive_batch([(raw, "")], clinic=clinic_a, authorities=HARBOR)[0].stored == 0
+    kept = MonitorMessage.objects.get()
+    assert kept.status == MessageStatus.UNMATCHED and "chair is not trusted" in kept.reason
+    # the same monitor with no patient id at all is placed by its chair, as before
+    bare = with_patient_ids(conformance_now(), "").replace("MSGID1234", "BARE1")
+    assert intake.receive_batch([(bare, "")], clinic=clinic_a, authorities=HARBOR)[0].stored == 1
+
+
+@pytest.mark.parametrize(("extra", "why"), [
+    ("MSH|^~\\&|Other^1^EUI-64||||20260101||ORU^R01|X2|P|2.6\rPID|||555000\r", "2 messages"),
+    ("PID|||555000^^^^MR\rOBR|2\rOBX|9|NM|150021^MDC_PRESS_BLD_NONINV_SYS^MDC|1|150|266016^MDC_DIM_MMHG^MDC"
+     "|||||R\r", "results of 2 patients"),
+])
+def test_a_message_holding_a_second_message_or_patient_is_refused_not_read_as_the_first(in_chair, clinic_a,
+                                                                                      extra, why):
+    """An outside review: a second PID's blood pressure was stored in the first patient's chart."""
+    answer = intake.receive(conformance_now() + extra, clinic=clinic_a)
+    assert answer.code == "AR" and why in answer.ack
+    assert not VitalReading.objects.filter(source="device").exists()
+
+
+def test_an_empty_mrn_authority_is_refused_rather_than_switching_the_check_off(clinic_a):
+    import argparse
+
+    from kapclinic.cli import CommandError, cmd_monitor_listen
+
+    args = argparse.Namespace(clinic=clinic_a.slug, allow=None, host="127.0.0.1", port=0, workers=1,
+                              mrn_authority=["Harbor Ketamine", " "])
+    with pytest.raises(CommandError, match="--mrn-authority: a name is empty"):
+        cmd_monitor_listen(args)
 
 
 def test_pid_3s_assigning_authority_is_read_by_namespace_and_universal_id_unescaped():

@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.html import escape
 
 from kapclinic.accounts.roles import Role
 
@@ -284,6 +285,8 @@ def require(action: Action, *, during_mfa: bool = False
             except NotAuthenticated:
                 if getattr(request, "is_api", False):
                     raise
+                if request.headers.get("HX-Request"):
+                    return _logged_out_partial(request)
                 return redirect_to_login(request.get_full_path())
             except mfa.MfaRequired as pending:
                 if getattr(request, "is_api", False):
@@ -308,3 +311,14 @@ def public(view: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a view that needs no login (login page, health check)."""
     view.required_action = None  # type: ignore[attr-defined]
     return view
+
+
+def _logged_out_partial(request: HttpRequest) -> HttpResponse:
+    """What a page's htmx request (an autosave, a poll) gets once the login has ended: words in
+    its place, never the login page swapped into it, and no navigation away from what the
+    person typed (401; base.html lets htmx show it)."""
+    back = urlsplit(request.headers.get("HX-Current-URL", "/")).path or "/"
+    login = f"{reverse('login')}?{urlencode({'next': back})}"
+    return HttpResponse(
+        '<span class="autosave error" role="alert">Not saved or updated: your login has ended. '
+        f'Copy anything you typed, then <a href="{escape(login)}">log in again</a>.</span>', status=401)

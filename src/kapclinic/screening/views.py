@@ -346,5 +346,5 @@ def intake_link_autosave(request: HttpRequest) -> HttpResponse:
     link = link_session.current(request, INTAKE_LINK)
     if link is None or not link.is_open:
         return render(request, "screening/_autosave.html",
-                      {"error": "This link is closed: ask the clinic for a new one."}, status=404)
+                      {"error": "Not saved: this link is closed. Ask the clinic for a new one."}, status=410)
     return _autosave(request, link.patient, source="link")

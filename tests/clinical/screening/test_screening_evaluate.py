@@ -372,5 +372,7 @@ def test_every_field_a_rule_may_compare_has_words_and_a_match_reads_as_a_clinici
     from kapclinic.clinical.screening.schema import COMPARABLE_FIELDS, FIELD_WORDS, comparison_words
 
     assert set(COMPARABLE_FIELDS) <= set(FIELD_WORDS)
-    assert comparison_words("age_years", 71, ">=", 65) == "Age 71 years (at or above 65)"
-    assert comparison_words("sbp_mmhg", 182, ">", 180) == "Systolic blood pressure 182 mmHg (above 180)"
+    assert comparison_words("age_years", 71, ">=", 65) == "Age 71 years (at or above 65 years)"
+    assert comparison_words("sbp_mmhg", 182, ">", 180) == "Systolic blood pressure 182 mmHg (above 180 mmHg)"
+    assert comparison_words("weight_kg", 150.123, ">", 150) == "Weight 150.12 kg (above 150 kg)"
+    assert comparison_words("audit_total", 1234567, ">=", 8) == "AUDIT total 1234567 (at or above 8)"

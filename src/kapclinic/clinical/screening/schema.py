@@ -71,9 +71,14 @@ COMPARISON_WORDS = {">": "above", ">=": "at or above", "<": "below", "<=": "at o
 
 
 def comparison_words(field: str, value: float, op: str, limit: float) -> str:
-    """A rule's comparison as a clinician reads it: "Age 71 years (at or above 65)"."""
+    """A rule's comparison as a clinician reads it: "Age 71 years (at or above 65 years)"."""
     label, unit = FIELD_WORDS.get(field, (field.replace("_", " ").capitalize(), ""))
-    return f"{label} {value:g}{unit} ({COMPARISON_WORDS[op]} {limit:g})"
+    return f"{label} {_figure(value)}{unit} ({COMPARISON_WORDS[op]} {_figure(limit)}{unit})"
+
+
+def _figure(number: float) -> str:
+    """Up to two decimals, no exponent: 150.12, 71, 1234567."""
+    return f"{number:.2f}".rstrip("0").rstrip(".")
 
 
 # Fields a rule may compare with a number.

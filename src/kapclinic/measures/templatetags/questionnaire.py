@@ -4,6 +4,7 @@ wording, and where the wording came from."""
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
@@ -40,10 +41,16 @@ def wording_sources(form) -> list:
 
 @register.filter
 def percent(fraction) -> str:
-    """A proportion (0.5) as a clinician reads it, "50%"; "" for none."""
+    """A proportion (0.5) as a clinician reads it, "50%" (halves rounded up); "" for none. Never
+    "0%" or "100%" for a proportion that is neither: "<1%", ">99%"."""
     if fraction is None:
         return ""
-    return f"{round(float(fraction) * 100):d}%"
+    value = Decimal(str(fraction)) * 100
+    if 0 < value < 1:
+        return "<1%"
+    if 99 < value < 100:
+        return ">99%"
+    return f"{value.quantize(Decimal(1), rounding=ROUND_HALF_UP)}%"
 
 
 @register.filter

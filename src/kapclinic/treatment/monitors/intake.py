@@ -614,18 +614,26 @@ def match(message: pcd01.Message, directory: Directory) -> tuple[Patient | None,
                                  "another patient's chair")
     if by_mrn[1] is not None:
         return by_mrn
+    if not message.patient_refs and message.foreign_ids:  # another hospital's patient, it says
+        return None, None, _no_patient_words(message) + (
+            "; the monitor's chair is not trusted against it" if by_chair[1] is not None else "")
     if by_chair[1] is not None:
         return by_chair
     if by_mrn[0] is not None:
         return by_mrn
     if by_chair[2]:
         return by_chair
+    return None, None, f"{_no_patient_words(message)}, and the monitor is not registered to a room"
+
+
+def _no_patient_words(message: pcd01.Message) -> str:
     refs = " or ".join(message.patient_refs)
-    ref = f"no patient with MRN {refs}" if refs else "no patient id"
-    if not refs and message.foreign_ids:
-        ref = ("no patient id issued by this clinic (it sent "
-               f"{', '.join(i.words for i in message.foreign_ids[:3])})")
-    return None, None, f"{ref}, and the monitor is not registered to a room"
+    if refs:
+        return f"no patient with MRN {refs}"
+    if message.foreign_ids:
+        return ("no patient id issued by this clinic (it sent "
+                f"{', '.join(i.words for i in message.foreign_ids[:3])})")
+    return "no patient id"
 
 
 def _by_mrn(message: pcd01.Message, directory: Directory) -> tuple[Patient | None, Session | None, str]:

@@ -66,13 +66,13 @@ def decode(block: bytes) -> str:
     Latin-1 (where every byte is a character: nothing a monitor sent is lost or replaced).
     Monitors often declare 8859/1 (Philips IntelliVue, IHE's gateway examples) and write a
     degree sign or a patient's name in it, which read as UTF-8 would be lost."""
-    codec = CHARSETS.get(_charset(block))
-    if codec:
-        return block.decode(codec, errors="replace")
-    try:
-        return block.decode("utf-8")
-    except UnicodeDecodeError:
-        return block.decode("latin-1")
+    for codec in (CHARSETS.get(_charset(block)), "utf-8"):
+        if codec:
+            try:
+                return block.decode(codec)
+            except UnicodeDecodeError:  # not what it declared: the next reading
+                continue
+    return block.decode("latin-1")
 
 
 def _charset(block: bytes) -> str:
@@ -136,11 +136,14 @@ class PatientId:
         return f"{self.ident} issued by {self.authority[0]}" if self.authority else self.ident
 
 
-def patient_refs_of(ids: list[PatientId]) -> list[str]:
+def chosen_ids(ids: list[PatientId]) -> list[PatientId]:
     """The ids that may name the patient: those typed MR if any, else the first (another id
     that happens to equal some patient's MRN must not claim the message)."""
-    typed = [i.ident for i in ids if i.kind == "MR"]
-    return list(dict.fromkeys(typed or [i.ident for i in ids[:1]]))
+    return [i for i in ids if i.kind == "MR"] or ids[:1]
+
+
+def patient_refs_of(ids: list[PatientId]) -> list[str]:
+    return list(dict.fromkeys(i.ident for i in chosen_ids(ids)))
 
 
 @dataclass
@@ -164,11 +167,17 @@ class Message:
     def keep_ids_issued_by(self, authorities: frozenset[str]) -> None:
         """Take for an MRN only ids issued under ``authorities`` (casefolded: the clinic's
         assigning authorities, PID-3.4) or naming none: an MRN issued by another hospital may
-        equal one of this clinic's. No authorities (the listener's default): every id."""
+        equal one of this clinic's. The ids are chosen first (``chosen_ids``), then the outside
+        ones dropped: when every chosen id is another's, only an id that names the clinic's
+        authority itself may stand in, never one that names none (it could be anyone's
+        number). No authorities (the listener's default): every id."""
         if not authorities:
             return
-        self.foreign_ids = [i for i in self.patient_ids if not i.issued_by(authorities)]
-        self.patient_refs = patient_refs_of([i for i in self.patient_ids if i.issued_by(authorities)])
+        chosen = chosen_ids(self.patient_ids)
+        self.foreign_ids = [i for i in chosen if not i.issued_by(authorities)]
+        ours = [i for i in chosen if i.issued_by(authorities)] or [
+            i for i in self.patient_ids if i.authority and i.issued_by(authorities)]
+        self.patient_refs = list(dict.fromkeys(i.ident for i in ours))
 
 
 def _field(segment, number: int, component: int = 1) -> str:
@@ -284,6 +293,14 @@ def parse(raw: str, zone: tzinfo) -> Message:
         msh = parsed.segment("MSH")
     except Exception as exc:  # python-hl7 raises several kinds on malformed text
         raise Unreadable(f"HL7 could not be parsed ({type(exc).__name__})") from exc
+    # one message, one patient: a second header or patient in the block would have its
+    # observations read as the first patient's
+    for name, refusal in (("MSH", "it holds {} messages (MSH segments): send each in a block of its own"),
+                          ("PID", "it holds results of {} patients (PID segments): send one patient "
+                                  "per message")):
+        found = len(_all(parsed, name))
+        if found > 1:
+            raise Unreadable(refusal.format(found))
     control_id = _field(msh, 10).strip()
     if not control_id:
         raise Unreadable("MSH-10 (the message control id) is empty")
@@ -347,23 +364,24 @@ def _patient_ids(pid) -> list[PatientId]:
         ident, kind = ident.strip()[:100], kind.strip().upper()[:10]
         if ident and kind not in NOT_A_PATIENT_ID:
             # PID-3.4 is an HD: namespace id & universal id & universal id type
-            issuer = tuple(dict.fromkeys(part.strip()[:100] for part in _subcomponents(pid, 3, repeat, 4)[:2]
-                                         if part.strip()))
+            names = _subcomponents(pid, 3, repeat, 4)[:2]
+            issuer = tuple(dict.fromkeys(part[:100] for part in names if part))
             (typed if kind == "MR" else others).append(PatientId(ident, kind, issuer))
     return list(dict.fromkeys(typed + others))
 
 
 def _subcomponents(segment, number: int, repeat: int, component: int) -> list[str]:
-    """The subcomponents of one component of a field's repetition, unescaped (``_repeat``
-    reads the first of them)."""
+    """The subcomponents of one component of a field's repetition, unescaped and stripped
+    (``_repeat`` reads the first of them). One whose escapes cannot be read (python-hl7 cuts
+    the text there) is kept as sent: it names something, even if not legibly."""
     if number >= len(segment) or not isinstance(segment[number], list) or repeat > len(segment[number]):
         return []
     value = segment[number][repeat - 1]
     if not isinstance(value, hl7.Repetition) or component > len(value):
         return []
     part = value[component - 1]
-    parts = list(part) if isinstance(part, hl7.Component) else [part]
-    return [unescape(segment, str(p)) for p in parts]
+    parts = [str(p) for p in (part if isinstance(part, hl7.Component) else [part])]
+    return [unescape(segment, p).strip() or p.strip() for p in parts]
 
 
 def _flags(obx) -> tuple[str, ...]:
