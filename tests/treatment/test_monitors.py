@@ -627,6 +627,58 @@ def test_a_message_holding_a_second_message_or_patient_is_refused_not_read_as_th
     assert not VitalReading.objects.filter(source="device").exists()
 
 
+def register_at_the_chair(session, clinic_admin) -> None:
+    login(clinic_admin).post("/monitors/", {"device_id": "0123456789ABCDEF", "room": session.room,
+                                            "chair": session.chair, "label": "", "active": "on"})
+
+
+def test_another_hospitals_id_beside_an_unknown_id_naming_no_issuer_still_waits_at_a_chair(
+        in_chair, clinic_a, clinic_admin):
+    """The re-check of the fixes: an unknown MR id naming no issuer let the outside id's message
+    through to the chair's patient."""
+    register_at_the_chair(in_chair, clinic_admin)
+    raw = with_patient_ids(conformance_now(), "555000^^^St Elsewhere Hospital^MR~42^^^^MR")
+    assert intake.receive_batch([(raw, "")], clinic=clinic_a, authorities=HARBOR)[0].stored == 0
+    assert "chair is not trusted" in MonitorMessage.objects.get().reason
+
+
+def test_an_mrn_of_a_patient_not_in_session_from_a_monitor_at_anothers_chair_waits_for_a_nurse(
+        in_chair, clinic_a, clinic_admin, prescriber):
+    """A monitor still carrying the last patient's MRN at the next patient's chair: the MRN and
+    the chair disagree, so neither is trusted (as when both name sessions)."""
+    new_patient(clinic_a, prescriber, mrn="555000", prescriber=prescriber)
+    register_at_the_chair(in_chair, clinic_admin)
+    raw = with_patient_ids(conformance_now(), "555000^^^^MR")
+    assert intake.receive(raw, clinic=clinic_a).stored == 0
+    kept = MonitorMessage.objects.get()
+    assert kept.status == MessageStatus.UNMATCHED and kept.patient.mrn == "555000"
+    assert "555000, who has no session in progress, but the monitor stands at another" in kept.reason
+
+
+def test_a_message_kept_before_two_patients_in_one_were_refused_cannot_be_assigned_and_says_why(
+        in_chair, clinic_a, nurse):
+    from tests.conftest import set_directly
+
+    raw = with_patient_ids(conformance_now(), "000000^^^Elsewhere^PI")
+    intake.receive(raw, clinic=clinic_a)
+    kept = MonitorMessage.objects.get()
+    set_directly(MonitorMessage.objects.filter(pk=kept.pk), raw=raw + "PID|||555000\r")
+    answer = login(nurse).post(f"/monitors/messages/{kept.pk}/assign/", {"session": in_chair.pk},
+                               follow=True)
+    assert answer.status_code == 200
+    assert "Not assigned: the message cannot be assigned: it holds results of 2 patients" in \
+        answer.content.decode()
+    assert not VitalReading.objects.filter(source="device").exists()
+
+
+@pytest.mark.parametrize("name", ["PID ", "pid", " PID"])
+def test_a_second_patient_segment_spelled_loosely_is_counted_too(in_chair, clinic_a, name):
+    extra = (f"{name}|||555000^^^^MR\rOBX|9|NM|150021^MDC_PRESS_BLD_NONINV_SYS^MDC|1|150|"
+             "266016^MDC_DIM_MMHG^MDC|||||R\r")
+    answer = intake.receive(conformance_now() + extra, clinic=clinic_a)
+    assert answer.code == "AR" and not VitalReading.objects.filter(source="device").exists()
+
+
 def test_an_empty_mrn_authority_is_refused_rather_than_switching_the_check_off(clinic_a):
     import argparse
 

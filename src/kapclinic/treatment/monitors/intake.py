@@ -614,9 +614,13 @@ def match(message: pcd01.Message, directory: Directory) -> tuple[Patient | None,
                                  "another patient's chair")
     if by_mrn[1] is not None:
         return by_mrn
-    if not message.patient_refs and message.foreign_ids:  # another hospital's patient, it says
+    # the message names a patient the chair's session is not for: a nurse decides
+    if message.foreign_ids and by_mrn[0] is None:  # another hospital's patient, it says
         return None, None, _no_patient_words(message) + (
             "; the monitor's chair is not trusted against it" if by_chair[1] is not None else "")
+    if by_mrn[0] is not None and by_chair[1] is not None:
+        return by_mrn[0], None, (f"the MRN names {by_mrn[0].mrn}, who has no session in progress, "
+                                 "but the monitor stands at another patient's chair")
     if by_chair[1] is not None:
         return by_chair
     if by_mrn[0] is not None:
@@ -675,7 +679,10 @@ def assign(kept: MonitorMessage, session: Session, *, by: User) -> int:
         raise FieldError("session", "is not in progress: choose a session in a chair now")
     if kept.patient_id is not None and kept.patient_id != session.patient_id:
         raise FieldError("session", "is another patient's: the message names a patient by MRN")
-    message = pcd01.parse(kept.raw, kept.clinic.zone)
+    try:
+        message = pcd01.parse(kept.raw, kept.clinic.zone)
+    except pcd01.Unreadable as exc:  # kept before a rule that now refuses it (two patients in one)
+        raise FieldError("message", f"cannot be assigned: {exc}") from None
     if MonitorMessage.objects.filter(pk=kept.pk, status=MessageStatus.UNMATCHED).update(
             status=MessageStatus.ASSIGNED, session=session, patient=session.patient,
             assigned_at=timezone.now(), assigned_by=by) != 1:

@@ -295,12 +295,13 @@ def parse(raw: str, zone: tzinfo) -> Message:
         raise Unreadable(f"HL7 could not be parsed ({type(exc).__name__})") from exc
     # one message, one patient: a second header or patient in the block would have its
     # observations read as the first patient's
+    # (counted by name however the sender spaced or cased it, so none hides from the count)
+    names = [_name(segment).strip().upper() for segment in parsed]
     for name, refusal in (("MSH", "it holds {} messages (MSH segments): send each in a block of its own"),
                           ("PID", "it holds results of {} patients (PID segments): send one patient "
                                   "per message")):
-        found = len(_all(parsed, name))
-        if found > 1:
-            raise Unreadable(refusal.format(found))
+        if names.count(name) > 1:
+            raise Unreadable(refusal.format(names.count(name)))
     control_id = _field(msh, 10).strip()
     if not control_id:
         raise Unreadable("MSH-10 (the message control id) is empty")
