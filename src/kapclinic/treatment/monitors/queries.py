@@ -134,18 +134,23 @@ def open_alerts(clinic_id: int, session_ids: Collection[int]) -> dict[tuple[int,
         return {}
     a, v = Alert, VitalReading
     values = ", ".join(f"r.{_column(v, name)}" for name in VITAL_FIELDS)
+    # only the newest of each (session, rule) leaves the database: a session whose alerts are left
+    # open (a long one, a monitor every few seconds) holds dozens, and reading them all into
+    # Python for every batch slowed the listener as the sessions went on
     rows = _rows(f"SELECT r.{_column(v, 'session')}, a.{_column(a, 'kind')}, a.{_column(a, 'id')}, "  # noqa: S608
                  f"r.{_column(v, 'observed_at')}, a.{_column(a, 'repeated_at')}, "
                  f"{values} FROM {_table(a)} a JOIN {_table(v)} r "
                  f"ON r.{_column(v, 'id')} = a.{_column(a, 'record_id')} "
+                 f"WHERE a.{_column(a, 'id')} IN (SELECT MAX(a.{_column(a, 'id')}) FROM {_table(a)} a "
+                 f"JOIN {_table(v)} r ON r.{_column(v, 'id')} = a.{_column(a, 'record_id')} "
                  f"WHERE a.{_clinic(a)} = %s AND a.{_column(a, 'acknowledged_at')} IS NULL "
                  f"AND a.{_column(a, 'entered_in_error_at')} IS NULL AND a.{_column(a, 'source')} = %s "
                  f"AND a.{_column(a, 'record_type')} = %s AND r.{_column(v, 'entered_in_error_at')} IS NULL "
                  f"AND r.{_column(v, 'session')} IN ({_in(session_ids)}) "
-                 f"ORDER BY a.{_column(a, 'id')}",
+                 f"GROUP BY r.{_column(v, 'session')}, a.{_column(a, 'kind')})",
                  [clinic_id, ALERT_SOURCE, READING_RECORD, *session_ids])
     found = {}
-    for session_id, kind, alert_id, observed_at, repeated_at, *vitals in rows:  # the newest wins
+    for session_id, kind, alert_id, observed_at, repeated_at, *vitals in rows:  # one per (session, rule)
         shown = zip(VITAL_FIELDS, vitals, strict=True)
         fired = max(_aware(observed_at), _aware(repeated_at or observed_at))
         found[(session_id, kind)] = OpenAlert(alert_id, {n: float(v) for n, v in shown if v is not None},
