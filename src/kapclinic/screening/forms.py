@@ -14,7 +14,7 @@ from django import forms
 from kapclinic.clinical import screening as rules
 from kapclinic.clinical.screening import DRUGS, ROUTES
 from kapclinic.clinical.screening.intake import MAX_COUNT
-from kapclinic.clinical.screening.schema import HISTORY_KEYS, HISTORY_LABELS
+from kapclinic.clinical.screening.schema import FIELD_WORDS, HISTORY_KEYS, HISTORY_LABELS, field_label
 from kapclinic.patients.models import Patient
 from kapclinic.platform import text
 from kapclinic.platform.labels import DRUG_LABELS, ROUTE_LABELS
@@ -32,11 +32,8 @@ MEDICAL = ("aneurysmal_vascular_disease", "arteriovenous_malformation", "intrace
            "sleep_apnea")
 PSYCHIATRIC = ("psychosis", "mania", "suicide_attempt_past_year", "acute_suicidal_ideation_or_behaviour")
 SUBSTANCE = ("ketamine_misuse", "substance_use_disorder")
-NUMBERS = {
-    "weight_kg": "Weight (kg)", "height_cm": "Height (cm)", "sbp_mmhg": "Systolic BP (mm Hg)",
-    "dbp_mmhg": "Diastolic BP (mm Hg)", "heart_rate_bpm": "Heart rate (beats/min)",
-    "spo2_pct": "SpO₂ (%)",
-}
+NUMBERS = {name: field_label(name)
+           for name in ("weight_kg", "height_cm", "sbp_mmhg", "dbp_mmhg", "heart_rate_bpm", "spo2_pct")}
 NARRATIVE = {
     "prior_treatments": "Prior treatments (medications, psychotherapy) and how they went",
     "ect": "ECT: when and how it went", "prior_ketamine": "Prior ketamine: when and how it went",
@@ -51,13 +48,11 @@ def history_field(key: str) -> str:
 def intake_field_label(name: str) -> str:
     """The question a clinician reads for an intake field the rules name ('history.mania')."""
     other = {"date_of_birth": "Date of birth", "sex_at_birth": "Sex at birth", "diagnoses": "Diagnoses",
-             "adequate_antidepressant_trials": "Adequate antidepressant trials",
-             "pregnant": "Pregnant", "breastfeeding": "Breastfeeding", "audit_total": "AUDIT total score",
-             "medications": "Current medications", "hypersensitivities": "Allergies and hypersensitivities",
-             "resp_rate_per_min": "Respiratory rate", "temp_c": "Temperature"}
+             "pregnant": "Pregnant", "breastfeeding": "Breastfeeding",
+             "medications": "Current medications", "hypersensitivities": "Allergies and hypersensitivities"}
     key = name.removeprefix("history.")
     return (HISTORY_LABELS.get(key) or NUMBERS.get(name) or other.get(name)
-            or key.replace("_", " ").capitalize())
+            or (FIELD_WORDS[name][0] if name in FIELD_WORDS else key.replace("_", " ").capitalize()))
 
 
 class IntakeForm(forms.Form):
@@ -69,7 +64,7 @@ class IntakeForm(forms.Form):
                 label=label, required=False,
                 widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}))
         self.fields["adequate_antidepressant_trials"] = forms.IntegerField(
-            label="Adequate antidepressant trials", required=False, min_value=0,
+            label=field_label("adequate_antidepressant_trials"), required=False, min_value=0,
             max_value=MAX_COUNT,
             help_text=f"Courses at an adequate dose and duration that did not work "
                       f"(0 to {MAX_COUNT}).")
@@ -82,7 +77,7 @@ class IntakeForm(forms.Form):
                 self.fields[key] = forms.ChoiceField(label=label, choices=TRI_STATE,
                                                      required=False)
         self.fields["audit_total"] = forms.IntegerField(
-            label="AUDIT total score", required=False, min_value=0, max_value=40,
+            label=field_label("audit_total"), required=False, min_value=0, max_value=40,
             help_text="Alcohol Use Disorders Identification Test, 0 to 40.")
         self.fields["medications"] = forms.CharField(
             label="Current medications", required=False, widget=forms.Textarea(attrs={"rows": 4}),

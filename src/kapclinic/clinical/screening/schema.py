@@ -59,21 +59,32 @@ INPUT_FIELDS: dict[str, str] = {
 
 TOP_LEVEL_KEYS = frozenset({name for name in INPUT_FIELDS if "." not in name} | {"history"})
 
-# What a compared field is called on the screening page, with its unit.
-FIELD_WORDS = {"age_years": ("Age", " years"), "weight_kg": ("Weight", " kg"), "height_cm": ("Height", " cm"),
-               "sbp_mmhg": ("Systolic blood pressure", " mmHg"),
-               "dbp_mmhg": ("Diastolic blood pressure", " mmHg"),
-               "heart_rate_bpm": ("Heart rate", "/min"), "spo2_pct": ("SpO2", "%"),
-               "resp_rate_per_min": ("Respiratory rate", "/min"), "temp_c": ("Temperature", " °C"),
+# What each numeric intake field is called, with its unit: the intake form's labels and a
+# matched rule's words both read it (one table, so the two never disagree).
+FIELD_WORDS = {"age_years": ("Age", "years"), "weight_kg": ("Weight", "kg"), "height_cm": ("Height", "cm"),
+               "sbp_mmhg": ("Systolic blood pressure", "mmHg"),
+               "dbp_mmhg": ("Diastolic blood pressure", "mmHg"),
+               "heart_rate_bpm": ("Heart rate", "beats/min"), "spo2_pct": ("SpO₂", "%"),
+               "resp_rate_per_min": ("Respiratory rate", "breaths/min"), "temp_c": ("Temperature", "°C"),
                "adequate_antidepressant_trials": ("Adequate antidepressant trials", ""),
                "audit_total": ("AUDIT total", "")}
 COMPARISON_WORDS = {">": "above", ">=": "at or above", "<": "below", "<=": "at or below"}
 
 
+def field_label(field: str) -> str:
+    """A numeric field as a form labels it: "Weight (kg)"."""
+    label, unit = FIELD_WORDS.get(field, (field.replace("_", " ").capitalize(), ""))
+    return f"{label} ({unit})" if unit else label
+
+
 def comparison_words(field: str, value: float, op: str, limit: float) -> str:
     """A rule's comparison as a clinician reads it: "Age 71 years (at or above 65 years)"."""
     label, unit = FIELD_WORDS.get(field, (field.replace("_", " ").capitalize(), ""))
-    return f"{label} {_figure(value)}{unit} ({COMPARISON_WORDS[op]} {_figure(limit)}{unit})"
+    return f"{label} {_measured(value, unit)} ({COMPARISON_WORDS[op]} {_measured(limit, unit)})"
+
+
+def _measured(number: float, unit: str) -> str:
+    return f"{_figure(number)}{'' if unit in ('', '%') else ' '}{unit}"
 
 
 def _figure(number: float) -> str:

@@ -189,22 +189,26 @@ def _repeat(segment, number: int, repeat: int, component: int) -> str:
     (unescaped; a component or repetition the field lacks is ""), walking its tree directly:
     ``extract_field`` builds an accessor and checks its path on every call, and a message
     is read through some 50 of them. A test compares the two on random messages."""
-    if number >= len(segment):
+    part = _component(segment, number, repeat, component)
+    if part is None:
         return ""
-    field = segment[number]
-    if not isinstance(field, list) or repeat > len(field):
-        return ""
-    value = field[repeat - 1]
-    if not isinstance(value, hl7.Repetition):  # a leaf: the whole field is its first component
-        if component != 1:
-            return ""
-        return value if number in (1, 2) and _name(segment) == "MSH" else unescape(segment, value)
-    if component > len(value):
-        return ""
-    part = value[component - 1]
     if isinstance(part, hl7.Component):  # its first subcomponent
         part = part[0] if part else ""
-    return unescape(segment, part)
+    return part if number in (1, 2) and _name(segment) == "MSH" else unescape(segment, part)
+
+
+def _component(segment, number: int, repeat: int, component: int):
+    """One component of a field's repetition as python-hl7 holds it (text, or a Component of
+    subcomponents); None when the field lacks it."""
+    if number >= len(segment):
+        return None
+    field = segment[number]
+    if not isinstance(field, list) or repeat > len(field):
+        return None
+    value = field[repeat - 1]
+    if not isinstance(value, hl7.Repetition):  # a leaf: the whole field is its first component
+        return value if component == 1 else None
+    return value[component - 1] if component <= len(value) else None
 
 
 def _name(segment) -> str:
@@ -375,12 +379,9 @@ def _subcomponents(segment, number: int, repeat: int, component: int) -> list[st
     """The subcomponents of one component of a field's repetition, unescaped and stripped
     (``_repeat`` reads the first of them). One whose escapes cannot be read (python-hl7 cuts
     the text there) is kept as sent: it names something, even if not legibly."""
-    if number >= len(segment) or not isinstance(segment[number], list) or repeat > len(segment[number]):
+    part = _component(segment, number, repeat, component)
+    if part is None:
         return []
-    value = segment[number][repeat - 1]
-    if not isinstance(value, hl7.Repetition) or component > len(value):
-        return []
-    part = value[component - 1]
     parts = [str(p) for p in (part if isinstance(part, hl7.Component) else [part])]
     return [unescape(segment, p).strip() or p.strip() for p in parts]
 
