@@ -20,7 +20,9 @@ before sending the next. After a warm-up it counts for --seconds:
 - afterwards: every AA-acknowledged message is stored exactly once (checked), the readings
   and alerts stored, and the SQL queries one more message takes, by table.
 
-Then the time a message takes with 1,000 and 5,000 more readings already in its session.
+Then the time a message takes with 1,000 and 5,000 more readings already in its session, and
+the writer's read of a session's open alerts before and after another patient's session leaves
+5,000 alerts open in the clinic.
 --sqlite-synchronous FULL: SQLite syncing its WAL at each commit (the settings say NORMAL).
 --transport-only, a diagnosis: messages parsed and ACKed but not stored (the ceiling).
 --profile times the writer's stages (parse, match, the readings, the audit trail, alert
@@ -184,8 +186,15 @@ from kapclinic.audit.actions import action  # noqa: E402
 from kapclinic.patients import actions as patients  # noqa: E402
 from kapclinic.screening import actions as screening  # noqa: E402
 from kapclinic.treatment import actions  # noqa: E402
-from kapclinic.treatment.models import MonitorMessage, Phase, Session, VitalReading  # noqa: E402
-from kapclinic.treatment.monitors import intake, listener, simulate  # noqa: E402
+from kapclinic.treatment.models import (  # noqa: E402
+    ALERT_SOURCE,
+    READING_RECORD,
+    MonitorMessage,
+    Phase,
+    Session,
+    VitalReading,
+)
+from kapclinic.treatment.monitors import intake, listener, queries, simulate  # noqa: E402
 
 PROTOCOL = "iv_racemic_ketamine"
 CALM = {"sbp_mmhg": 122, "dbp_mmhg": 78, "heart_rate_bpm": 72, "spo2_pct": 98, "resp_rate_per_min": 14}
@@ -489,6 +498,19 @@ def fill(*, session: Session, count: int, by) -> None:
     trail.record("create", object_type="vital_reading", detail={"bench_readings": count})
 
 
+@action
+def leave_open(*, session: Session, count: int, by) -> None:
+    """``count`` readings of ``session`` that each raised an alert nobody acknowledged (a
+    clinic's past sessions whose alerts were left open), bulk-inserted with one audit entry."""
+    fill(session=session, count=count, by=by)
+    readings = VitalReading.objects.filter(session=session, device="BENCHFILL").values_list("pk", flat=True)
+    Alert.objects.bulk_create([Alert(
+        clinic_id=session.patient.clinic_id, patient_id=session.patient_id, source=ALERT_SOURCE,
+        kind="bench_left_open", record_type=READING_RECORD, record_id=pk, label="Left open (bench)")
+        for pk in readings], batch_size=2_000)
+    trail.record("create", object_type="alert", detail={"bench_alerts_left_open": len(readings)})
+
+
 def ms_a_message(clinic, session: Session, mrn: str, count: int = 20) -> float:
     """Milliseconds a message of ``session``'s patient takes, ``count`` in one group commit."""
     drift = simulate.Drift(random.Random(session.pk))
@@ -504,6 +526,16 @@ def ms_a_message(clinic, session: Session, mrn: str, count: int = 20) -> float:
     took = time.perf_counter() - started
     assert all(a.code == "AA" for a in answers), answers[0].ack
     return took / count * 1000
+
+
+def open_alerts_ms(clinic, session: Session) -> float:
+    """Milliseconds the writer's read of a session's open alerts takes (the best of 20)."""
+    times = []
+    for _ in range(20):
+        started = time.perf_counter()
+        queries.open_alerts(clinic.pk, {session.pk: session.patient_id})
+        times.append(time.perf_counter() - started)
+    return min(times) * 1000
 
 
 def synchronous(**kw) -> None:
@@ -682,6 +714,15 @@ def main() -> None:
                                               for _ in range(3))))
     print("a message, 20 in one group commit (median of 3), with its session holding "
           + ", ".join(f"{held:,} readings: {ms:.2f} ms" for held, ms in scale))
+    # the open alerts a batch weighs its readings against, read with another patient's session
+    # leaving 5,000 alerts open in the clinic (the read should not grow with them)
+    measured, elsewhere = sessions[1], sessions[-1]
+    if elsewhere != measured:
+        before = open_alerts_ms(clinic, measured)
+        leave_open(session=elsewhere, count=5_000, by=None)
+        left_open = Alert.objects.filter(clinic=clinic, acknowledged_at__isnull=True).count()
+        print(f"a batch's read of its session's open alerts: {before:.2f} ms; with {left_open:,} open in the "
+              f"clinic, 5,000 of them another patient's: {open_alerts_ms(clinic, measured):.2f} ms")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.profile:
         report_profile(acknowledged, stage_times)

@@ -91,7 +91,11 @@ class Alert(CorrectableRecord):
         ordering = ["-raised_at"]
         indexes = [models.Index(fields=["acknowledged_at", "raised_at"],
                                 name="measures_al_acknowl_0075ab_idx"),
-                   models.Index(fields=["clinic", "acknowledged_at"], name="alert_clinic_open_idx")]
+                   models.Index(fields=["clinic", "acknowledged_at"], name="alert_clinic_open_idx"),
+                   # a patient's open alerts (a monitor's batch weighs its sessions' against each
+                   # reading) without the clinic's others or the patient's acknowledged ones
+                   models.Index(fields=["patient", "kind"], name="alert_patient_open_idx",
+                                condition=Q(acknowledged_at__isnull=True, entered_in_error_at__isnull=True))]
         constraints = [
             paired("acknowledged_at", "acknowledged_by", "alert_ack_who_when"),
             models.CheckConstraint(condition=Q(acknowledged_at__isnull=True)

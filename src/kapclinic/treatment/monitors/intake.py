@@ -320,7 +320,7 @@ class Recording:
                       if o.observed_at is not None}
         self.prints = queries.fingerprints(session_ids, self.times)
         # a stream's rule firing again, no worse, while its alert is open counts on that alert
-        self.open_alerts = queries.open_alerts(clinic_id, session_ids)
+        self.open_alerts = queries.open_alerts(clinic_id, {s.pk: s.patient_id for _, s in matched})
         self.again: dict[int | tuple, list[Firing]] = {}
         self.measured: dict[int, list[tuple[datetime, frozenset[str]]]] = {}  # the batch's readings so far
 
