@@ -15,6 +15,7 @@ from typing import Any
 
 FILE = Path(__file__).with_name("devices.json")
 MDIL_HEX = re.compile(r"^([0-9A-Fa-f]{1,4})-([0-9A-Fa-f]{1,4})$")
+ANNOTATION = re.compile(r"\{[!-z|~]*\}")  # UCUM: printable ASCII, no braces inside
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,8 @@ def is_container(code: str, refid: str = "") -> bool:
 def ucum_of(unit: str, name: str = "") -> str | None:
     """A unit as UCUM, or None when unknown: OBX-6's code (component 1) as an MDC code
     (``266016``, MDIL hex too), in UCUM (its case-insensitive form too) or as a spelling monitors
-    send (``mmHg``, ``bpm``); else its name (component 2) the same ways, or as an MDC reference id
-    (``MDC_DIM_MMHG``)."""
+    send (``mmHg``, ``bpm``), UCUM's annotations set aside (``{beats}/min``); else its name
+    (component 2) the same ways, or as an MDC reference id (``MDC_DIM_MMHG``)."""
     for text in (unit, name):
         text = (text or "").strip()
         if not text:
@@ -103,11 +104,24 @@ def ucum_of(unit: str, name: str = "") -> str | None:
             _by_refid("units").get(text, ""))
         if mdc is not None:
             return str(mdc["ucum"])
-        spelled = (_data()["ucum_spellings"].get(text) or _ucum_ignoring_case().get(text.upper())
+        plain = _without_annotations(text)
+        spelled = (_data()["ucum_spellings"].get(plain) or _ucum_ignoring_case().get(plain.upper())
                    or _data()["unit_spellings"]["spellings"].get(text.lower()))
         if spelled is not None:
             return str(spelled)
     return None
+
+
+def _without_annotations(unit: str) -> str:
+    """A UCUM unit without its annotations: text in curly braces changes no unit's meaning, and
+    one standing alone is the unit 1 (UCUM 2.1, section 12), so ``{beats}/min`` is ``/min`` and
+    ``%{SpO2}`` is ``%``."""
+    if "{" not in unit:
+        return unit
+    plain = ANNOTATION.sub("", unit)
+    if plain == "" or plain.startswith("/"):
+        plain = "1" + plain
+    return "/min" if plain == "1/min" else plain
 
 
 @cache
