@@ -76,3 +76,14 @@ def test_the_demos_shift_count_compares_with_what_the_ledger_held_when_it_was_co
                                          at__lte=shift.counted_at).aggregate(total=Sum("amount_mg"))["total"]
         assert shift.location.name == "Dosing room cart"
         assert shift.balance_mg == held and shift.counted_mg == held - 5
+
+
+def test_every_demo_dosing_session_names_the_clinician_who_supervises_it(demo_clinic):
+    """An outside review: the calendar's clinician view put every demo session under "Not
+    assigned"."""
+    from kapclinic.treatment.models import Session
+
+    sessions = Session.objects.filter(patient__in=demo_clinic)
+    assert sessions.exists()
+    unsupervised = sessions.filter(clinician__isnull=True)
+    assert not unsupervised.exists(), f"{unsupervised.count()} of {sessions.count()} sessions"

@@ -44,7 +44,8 @@ def _take(run: DemoRun, patient: Patient, target: str, start: datetime, place: t
     nurse, therapist = run.staff[Role.NURSE], run.staff[Role.THERAPIST]
     now = timezone.now()
     s = actions.schedule_session(patient=patient, protocol=protocol, scheduled_at=start,
-                                 room=place[0], chair=place[1], by=run.staff[Role.COORDINATOR])
+                                 room=place[0], chair=place[1], by=run.staff[Role.COORDINATOR],
+                                 clinician=run.staff[Role.PRESCRIBER])  # who supervises it
     if target == State.SCHEDULED:
         return
 
