@@ -29,6 +29,9 @@ def read(text: str) -> tuple[pcd01.Message, dict, list[dict]]:
     ("ipf-continua-oximeter.hl7", {"spo2_pct": 80.5}),
     ("ipf-continua-thermometer.hl7", {"temp_c": 37.0}),
     ("pocd-philips-mx500.hl7", {"heart_rate_bpm": 60}),
+    ("t5-ihe-nist-pulseox.hl7", {"heart_rate_bpm": 55}),
+    ("t5-waveform.hl7", {}),
+    ("t5-hr-v23.hl7", {"heart_rate_bpm": 80}),
 ])
 def test_published_monitor_messages_record_their_vitals(name, expected):
     _, recorded, _ = read((REAL / name).read_text())
@@ -103,3 +106,43 @@ def test_an_observation_without_its_own_time_takes_the_time_of_its_obr_group():
                                   "OBR|2||||||20261202115930+0000",
                                   f"OBX|2|NM|{PULSE_OX}|1|75|{BPM}|||||R"), UTC)
     assert [o.observed_at.strftime("%H:%M:%S") for o in message.observations] == ["11:59:00", "11:59:30"]
+
+
+def test_a_waveforms_samples_are_never_recorded_as_the_vital():
+    """The simulator sends its SpO2 pleth under the SpO2 code as an array (OBX-2 NA): its first
+    sample, 1.18, was recorded as an SpO2 of 1.18 %."""
+    _, recorded, not_stored = read((REAL / "t5-waveform.hl7").read_text())
+    assert "spo2_pct" not in recorded
+    assert {"code": "150456", "value": "1.18",
+            "why": "sent as a waveform's samples (OBX-2 NA), not one measured number"} in not_stored
+
+
+def test_the_mdc_code_sent_as_obx_3s_alternate_beside_loinc_is_read():
+    message, recorded, _ = read((REAL / "t5-ihe-nist-pulseox.hl7").read_text())
+    assert message.observations[0].code == "149530"
+    assert recorded == {"heart_rate_bpm": 55}
+
+
+@pytest.mark.parametrize("obx, why", [
+    (f"OBX|1|NR|{HR}|1|60^100|{BPM}|||||R", "sent as a range (OBX-2 NR), not one measured number"),
+    (f"OBX|1|ST|{HR}|1|74|{BPM}|||||R", "sent as text (OBX-2 ST), not one measured number"),
+    (f"OBX|1|XYZ|{HR}|1|74|{BPM}|||||R", "sent as a value of type (OBX-2 XYZ), not one measured number"),
+    (f"OBX|1|NM|{HR}|1|74^80|{BPM}|||||R", "it holds 2 values, not one measured number"),
+    (f"OBX|1|NM|{HR}|1|74~80|{BPM}|||||R", "it holds 2 values, not one measured number"),
+])
+def test_a_value_that_is_not_one_number_is_kept_with_why_not_read_as_its_first_part(obx, why):
+    _, recorded, not_stored = read(monitor(obx))
+    assert recorded == {}
+    assert not_stored[0]["why"] == why
+
+
+@pytest.mark.parametrize("obx", [f"OBX|1||{HR}|1|74|{BPM}|||||R", f"OBX|1|nm|{HR}|1| 74 |{BPM}|||||R"])
+def test_a_number_with_no_type_or_a_lower_case_type_is_still_recorded(obx):
+    _, recorded, _ = read(monitor(obx))
+    assert recorded == {"heart_rate_bpm": 74}
+
+
+def test_a_first_triplet_naming_no_coding_system_is_read_before_the_alternate():
+    _, recorded, _ = read(monitor(f"OBX|1|NM|147842^MDC_ECG_HEART_RATE^^150456^MDC_PULS_OXIM_SAT_O2^MDC|1|74|"
+                                  f"{BPM}|||||R"))
+    assert recorded == {"heart_rate_bpm": 74}

@@ -494,8 +494,9 @@ def _second_choice(name: str, values: dict, sent: dict, spare: dict[str, list[Sp
 def readings_of(message: pcd01.Message, *, fallback: datetime,
                 ) -> tuple[dict, list[dict], dict, dict[datetime, dict[str, list[Spare]]]]:
     """The message's values by observation time ({time: {field: value}}), what is not kept (an
-    observation whose OBX-11 says it is no result to record: X invalid, W wrong, D deleted; an
-    unknown code or unit; a second value of the same vital at the same time), the MDC code
+    observation whose OBX-11 says it is no result to record: X invalid, W wrong, D deleted; one
+    that is not a single number, by OBX-2 or OBX-5; an unknown code or unit; a second value of
+    the same vital at the same time), the MDC code
     each kept value was sent with ({time: {field: code}}), and the second values
     ({time: {field: [Spare]}}). Of two values of one vital at one moment the one whose code the
     reference lists first is kept (the ECG's heart rate before an oximeter's or a cuff's pulse),
@@ -506,8 +507,9 @@ def readings_of(message: pcd01.Message, *, fallback: datetime,
         if not obs.value or devices.is_container(obs.code, obs.refid):
             continue
         sent = obs.code or obs.refid
-        if obs.not_a_result:
-            not_stored.append({"code": sent, "value": obs.value[:40], "why": obs.not_a_result})
+        why = obs.not_a_result or obs.not_a_number
+        if why:
+            not_stored.append({"code": sent, "value": obs.value[:40], "why": why})
             continue
         value = devices.reading(obs.code, obs.value, obs.unit, refid=obs.refid, unit_name=obs.unit_name)
         if value.problem:

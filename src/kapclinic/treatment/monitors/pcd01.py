@@ -41,6 +41,14 @@ NOT_THE_PATIENTS = {"DEMO": "sent by the monitor in demonstration mode",
                     "CALIBRATION-ONGOING": "measured while the monitor was calibrating",
                     "INVALID": "marked invalid by the monitor",
                     "NOT-AVAILABLE": "marked by the monitor as not available"}
+# OBX-2, the value's type (HL7 v2 table 0125): a vital is recorded from a numeric value (NM), or
+# from one with no type named (taken as NM); a numeric array (NA: a waveform's samples), a range
+# (NR), a structured numeric (SN), text or a code is none to record
+NUMERIC_TYPES = {"", "NM"}
+VALUE_TYPE_WORDS = {"NA": "a waveform's samples", "MA": "several channels' samples",
+                    "NR": "a range", "SN": "a structured numeric", "ST": "text", "TX": "text",
+                    "FT": "text", "CWE": "a code", "CNE": "a code", "CE": "a code",
+                    "TS": "a time", "DTM": "a time"}
 # PID-3 identifier types (HL7 table 0203) that number a visit or an account, never a patient
 NOT_A_PATIENT_ID = {"VN", "AN", "VI"}
 # Enhanced acknowledgement mode (HL7 v2 2.9.3; sessions.md 5: "enhanced mode CA/CE/CR + ERR"):
@@ -102,6 +110,19 @@ class Observation:
     refid: str = ""      # OBX-3's second component (an MDC reference id, or a name)
     unit_name: str = ""  # OBX-6's second component
     flags: tuple[str, ...] = ()  # OBX-8's repetitions, upper case
+    value_type: str = ""  # OBX-2 as sent, upper case
+    values_sent: int = 1  # the parts OBX-5 holds (components and repetitions): one for a number
+
+    @property
+    def not_a_number(self) -> str:
+        """Why OBX-2 or OBX-5 says this is not one measured number (a waveform's samples, a
+        range, text), or "" when it is one."""
+        if self.value_type not in NUMERIC_TYPES:
+            return (f"sent as {VALUE_TYPE_WORDS.get(self.value_type, 'a value of type')} "
+                    f"(OBX-2 {self.value_type[:5]}), not one measured number")
+        if self.values_sent > 1:
+            return f"it holds {self.values_sent} values, not one measured number"
+        return ""
 
     @property
     def not_a_result(self) -> str:
@@ -345,12 +366,14 @@ def parse(raw: str, zone: tzinfo) -> Message:
         # monitor may use for itself (``0123456789ABCDEF^EUI-64``, ``^^0123456789ABCDEF^EUI-64``)
         named = [i for i in (_field(segment, 18, 3).strip(), _field(segment, 18, 1).strip()) if i]
         devices += [i[:100] for i in named if i[:100] not in devices]
+        code, refid = _coded(segment, 3, ("MDC",))
+        unit, unit_name = _coded(segment, 6, ("MDC", "UCUM"))
         message.observations.append(Observation(
-            code=_field(segment, 3, 1).strip()[:64], value=_field(segment, 5).strip(),
-            unit=_field(segment, 6, 1).strip()[:64], observed_at=_when(_field(segment, 14), zone) or fallback,
+            code=code[:64], value=_field(segment, 5).strip(), unit=unit[:64],
+            observed_at=_when(_field(segment, 14), zone) or fallback,
             status=_field(segment, 11).strip().upper(), device=named[0][:100] if named else "",
-            refid=_field(segment, 3, 2).strip()[:100], unit_name=_field(segment, 6, 2).strip()[:100],
-            flags=_flags(segment)))
+            refid=refid[:100], unit_name=unit_name[:100], flags=_flags(segment),
+            value_type=_field(segment, 2).strip().upper()[:10], values_sent=_parts(segment, 5)))
     message.device_ids = devices
     # the device itself: the one its observations name (OBX-18), else MSH-3's universal id
     reported = [d for d in devices if d not in sender_ids]
@@ -358,6 +381,29 @@ def parse(raw: str, zone: tzinfo) -> Message:
     # the ids that can place the monitor at a chair, the device's own first
     message.placing_ids = reported + [d for d in sender_ids[1:] if d not in reported] or sender_ids
     return message
+
+
+def _coded(segment, number: int, systems: tuple[str, ...]) -> tuple[str, str]:
+    """A coded field's (identifier, text), stripped: its first triplet (components 1-3), or its
+    alternate (4-6) when the first names another coding system and the alternate one of
+    ``systems`` (the IHE PCD layout that sends LOINC first:
+    ``8889-8^Heart Rate by Oximetry^LN^149530^MDC_PULS_OXIM_PULS_RATE^MDC``). A first triplet
+    naming no coding system is the one read (many monitors name none)."""
+    first = _repeat(segment, number, 1, 3).strip().upper()
+    if first and first not in systems and _repeat(segment, number, 1, 6).strip().upper() in systems:
+        return _repeat(segment, number, 1, 4).strip(), _repeat(segment, number, 1, 5).strip()
+    return _repeat(segment, number, 1, 1).strip(), _repeat(segment, number, 1, 2).strip()
+
+
+def _parts(segment, number: int) -> int:
+    """How many values a field holds: its components and repetitions that are not empty."""
+    if len(segment) <= number:
+        return 0
+    count = 0
+    for repetition in segment[number]:
+        parts = repetition if isinstance(repetition, hl7.Repetition) else [repetition]
+        count += sum(1 for part in parts if str(part).strip())
+    return count
 
 
 def _patient_ids(pid) -> list[PatientId]:
