@@ -35,7 +35,7 @@ READ_ON_ARRIVAL_CHARS = 16_000  # read in the event loop as it arrives; a longer
 IDLE_SECONDS = 300.0            # a connection silent this long is closed
 MAX_CONNECTIONS = 200
 BATCH_MAX = 200                 # messages committed together at most
-BATCH_WAIT_SECONDS = 0.002      # how long the writer waits for more before committing
+BATCH_WAIT_SECONDS = 0.008      # how long the writer waits for the other connections' messages
 IDLE_CHECK_SECONDS = 60.0       # a connection unused this long is checked before a batch
 SWITCH_SECONDS = 0.0005         # how often the writer thread lets the event loop in
 
@@ -68,17 +68,18 @@ class Listener:
             if first is None:
                 break
             batch = [first]
-            deadline = BATCH_WAIT_SECONDS
-            while len(batch) < BATCH_MAX:
+            # a connection has one message in flight at most (its monitor waits for the ACK):
+            # once every connection's is here the batch is whole, else it waits a little for them
+            closes = time.monotonic() + BATCH_WAIT_SECONDS
+            while len(batch) < min(BATCH_MAX, self.connections):
                 try:
-                    item = self._queue.get(timeout=deadline)
+                    item = self._queue.get(timeout=max(0.0, closes - time.monotonic()))
                 except queue.Empty:
                     break
                 if item is None:
                     self._queue.put(None)
                     break
                 batch.append(item)
-                deadline = 0.0005
             try:
                 self._connect()
                 answers = intake.receive_batch([(raw, peer) for raw, peer, _, _, _ in batch],
