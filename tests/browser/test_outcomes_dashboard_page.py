@@ -71,6 +71,7 @@ def test_a_clinician_records_a_relapse_event_and_changes_the_clinics_outcome_rul
     violations = {"measures": axe_violations(page)}
     page.screenshot(caret="initial", path=screenshot_dir / "measures-with-outcome.png", full_page=True)
 
+    page.get_by_role("link", name="Settings").click()
     page.get_by_role("link", name="Outcome rules").click()
     page.get_by_label("GAD-7: Relapse at a total of at least").fill("99")
     page.get_by_role("button", name="Save outcome rules").click()

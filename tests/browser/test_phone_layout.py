@@ -53,7 +53,7 @@ def pages_for(patient: Patient) -> dict[str, list[str]]:
         "prescriber": ["/patients/", f"{chart}/", f"{chart}/measures/", f"{chart}/screening/",
                        f"{chart}/intake/", "/dosing/explorer/", "/dashboard/", "/alerts/",
                        "/clinic/outcomes/", "/account/password/", "/monitors/unmatched/"],
-        "admin": ["/clinic/users/", "/audit/", "/clinic/measures/", "/clinic/outbox/",
+        "admin": ["/clinic/settings/", "/clinic/users/", "/audit/", "/clinic/measures/", "/clinic/outbox/",
                   "/clinic/consent/", "/monitors/"],
         "patient": ["/portal/"],
     }

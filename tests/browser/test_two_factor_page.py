@@ -48,6 +48,7 @@ def test_an_admin_adds_a_nurse_and_gets_her_set_password_link(
     clinic = Clinic.objects.create(slug="clinic-a", name="Clinic A", time_zone="America/New_York")
     make_user("ruth", clinic, Role.ADMIN, "Ruth", "Admin")
     log_in(page, "ruth", PASSWORD)
+    page.get_by_role("link", name="Settings").click()
     page.get_by_role("link", name="Users").click()
     page.get_by_label("Username").fill("rhea")
     page.get_by_label("First name").fill("Rhea")

@@ -46,7 +46,8 @@ class ChartSection:
 @dataclass(frozen=True)
 class NavItem:
     """A link in the main menu; ``badge(membership)`` returns a count to show beside it
-    (0 hides it), evaluated only when the role may follow the link."""
+    (0 hides it), evaluated only when the role may follow the link. ``about``: a clinic
+    setting's page, listed with these words on the Settings page instead of in the menu."""
 
     key: str
     label: str
@@ -54,6 +55,7 @@ class NavItem:
     action: PermissionAction
     order: int = 100
     badge: Callable[[Any], int] | None = None
+    about: str = ""
 
 
 @dataclass(frozen=True)

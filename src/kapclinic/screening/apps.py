@@ -19,7 +19,8 @@ class ScreeningConfig(AppConfig):
             ext.ChartSection("screening", "screening/_chart_section.html", summary.load_section,
                              Action.PATIENT_VIEW, order=10, events=summary.section_events),
             ext.NavItem("consent-text", "Consent text", "consent-documents",
-                        Action.CONSENT_TEXT_EDIT, order=50),
+                        Action.CONSENT_TEXT_EDIT, order=50,
+                        about="The consent documents patients read and sign, each version kept."),
             ext.PortalSection("screening.consent", "screening/_portal_consent.html",
                               portal.load_consent, order=30),
             # walks demo patients through intake, sign-off and consent to their statuses

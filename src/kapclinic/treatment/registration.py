@@ -41,12 +41,15 @@ def register_all() -> None:
                     badge=note_views.open_work),
         ext.NavItem("emergency-access", "Emergency access", "emergency-access-list",
                     Action.EMERGENCY_ACCESS_REVIEW, order=95, badge=note_views.accesses_to_review),
-        ext.NavItem("note-settings", "Note settings", "note-settings", Action.NOTE_SETTINGS, order=96),
+        ext.NavItem("note-settings", "Note settings", "note-settings", Action.NOTE_SETTINGS, order=96,
+                    about="Note templates, the trainees whose notes a supervisor co-signs, and "
+                          "emergency access."),
         # bedside monitors (issue 15): the unmatched queue for who runs sessions, the devices
         # for who sets sessions up
         ext.NavItem("monitors-unmatched", "Monitor messages", "monitors-unmatched", Action.SESSION_RUN,
                     order=17, badge=monitor_views.unmatched_count),
-        ext.NavItem("monitors", "Monitors", "monitors", Action.SESSION_SETTINGS, order=76),
+        ext.NavItem("monitors", "Monitors", "monitors", Action.SESSION_SETTINGS, order=76,
+                    about="The bedside monitors that send vitals, and the room and chair each is at."),
         # the clinicians of a patient's sessions, and a running emergency access, are on the
         # patient's care team (the registry adds the assigned prescriber and therapist)
         ext.CareTeamSource("session-staff", "Clinician of one of their sessions",
@@ -66,7 +69,8 @@ def register_all() -> None:
         # measures read time since the nearest dose from here
         ext.DoseRecords("treatment", doses.doses_of),
         ext.NavItem("session-settings", "Session settings", "session-settings", Action.SESSION_SETTINGS,
-                    order=75),
+                    order=75,
+                    about="Rooms and chairs, courses, late entries, protocols and the REMS form details."),
         # the sessions' visit codes of a period, for whoever bills (issue 12)
         ext.NavItem("visit-codes", "Visit codes", "visit-codes", Action.SESSION_VISIT_CODES, order=90),
     )

@@ -13,7 +13,8 @@ class WebConfig(AppConfig):
         # the shell's own pages: the portal, staff management and the audit trail's pages
         ext.register(
             ext.NavItem("portal", "My care", "portal", Action.PORTAL, order=60),
-            ext.NavItem("users", "Users", "users", Action.USER_MANAGE, order=100),
+            ext.NavItem("users", "Users", "users", Action.USER_MANAGE, order=100,
+                        about="Staff accounts, their roles, password links and two-factor resets."),
             ext.NavItem("audit-log", "Audit trail", "audit-log", Action.AUDIT_VIEW, order=110),
             ext.Landing("audit-log", "audit-log", Action.AUDIT_VIEW, order=20),
             ext.Landing("portal", "portal", Action.PORTAL, order=30),

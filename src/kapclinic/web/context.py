@@ -47,10 +47,21 @@ def page_clinic(request: HttpRequest, membership):
 
 
 def _menu(request: HttpRequest, membership, pending: bool) -> list[MenuLink]:
+    """The role's links; the clinic's settings pages behind one "Settings" link at the end."""
     if membership is None or pending:
         return []
     match = getattr(request, "resolver_match", None)
     here = match.url_name if match else None
-    return [MenuLink(item.label, reverse(item.url_name), item.url_name == here,
-                     item.badge(membership) if item.badge else 0)
-            for item in extensions.nav_items() if role_can(membership.role, item.action)]
+    links = [MenuLink(item.label, reverse(item.url_name), item.url_name == here,
+                      item.badge(membership) if item.badge else 0)
+             for item in extensions.nav_items() if role_can(membership.role, item.action) and not item.about]
+    settings = settings_items(membership.role)
+    if settings:
+        current = here == "settings" or any(item.url_name == here for item in settings)
+        links.append(MenuLink("Settings", reverse("settings"), current, 0))
+    return links
+
+
+def settings_items(role) -> list[extensions.NavItem]:
+    """The clinic's settings pages the role may open (those with ``about`` words)."""
+    return [item for item in extensions.nav_items() if item.about and role_can(role, item.action)]

@@ -8,6 +8,7 @@ from kapclinic.web import views as web_views
 
 urlpatterns = [
     path("", web_views.home, name="home"),
+    path("clinic/settings/", web_views.clinic_settings, name="settings"),
     path("audit/", audit_log.audit_log, name="audit-log"),
     path("login/", web_views.login, name="login"),
     path("logout/", web_views.logout, name="logout"),
