@@ -129,6 +129,7 @@ def test_the_mdc_code_sent_as_obx_3s_alternate_beside_loinc_is_read():
     (f"OBX|1|XYZ|{HR}|1|74|{BPM}|||||R", "sent as a value of type (OBX-2 XYZ), not one measured number"),
     (f"OBX|1|NM|{HR}|1|74^80|{BPM}|||||R", "it holds 2 values, not one measured number"),
     (f"OBX|1|NM|{HR}|1|74~80|{BPM}|||||R", "it holds 2 values, not one measured number"),
+    (f"OBX|1|NM|{HR}|1|74&80|{BPM}|||||R", "it holds 2 values, not one measured number"),
 ])
 def test_a_value_that_is_not_one_number_is_kept_with_why_not_read_as_its_first_part(obx, why):
     _, recorded, not_stored = read(monitor(obx))

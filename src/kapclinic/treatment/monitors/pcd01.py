@@ -396,13 +396,15 @@ def _coded(segment, number: int, systems: tuple[str, ...]) -> tuple[str, str]:
 
 
 def _parts(segment, number: int) -> int:
-    """How many values a field holds: its components and repetitions that are not empty."""
+    """How many values a field holds: its repetitions', components' and subcomponents' texts
+    that are not empty."""
     if len(segment) <= number:
         return 0
     count = 0
     for repetition in segment[number]:
-        parts = repetition if isinstance(repetition, hl7.Repetition) else [repetition]
-        count += sum(1 for part in parts if str(part).strip())
+        for part in repetition if isinstance(repetition, hl7.Repetition) else [repetition]:
+            pieces = part if isinstance(part, hl7.Component) else [part]
+            count += sum(1 for piece in pieces if str(piece).strip())
     return count
 
 
