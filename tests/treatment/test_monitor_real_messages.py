@@ -126,7 +126,10 @@ def test_the_mdc_code_sent_as_obx_3s_alternate_beside_loinc_is_read():
 @pytest.mark.parametrize("obx, why", [
     (f"OBX|1|NR|{HR}|1|60^100|{BPM}|||||R", "sent as a range (OBX-2 NR), not one measured number"),
     (f"OBX|1|ST|{HR}|1|74|{BPM}|||||R", "sent as text (OBX-2 ST), not one measured number"),
-    (f"OBX|1|XYZ|{HR}|1|74|{BPM}|||||R", "sent as a value of type (OBX-2 XYZ), not one measured number"),
+    (f"OBX|1|XYZ|{HR}|1|74|{BPM}|||||R", "sent as type XYZ (OBX-2 XYZ), not one measured number"),
+    (f"OBX|1|NM|{HR}|1|^74|{BPM}|||||R", "OBX-5's first part is empty: not one measured number"),
+    (f"OBX|1|NM|{HR}|1|120\\80|{BPM}|||||R", "Heart rate (ECG): “120\\80” is not a number"),
+    (f"OBX|1|NM|{HR}|1|1\\H\\20|{BPM}|||||R", "Heart rate (ECG): “1\\H\\20” is not a number"),
     (f"OBX|1|NM|{HR}|1|74^80|{BPM}|||||R", "it holds 2 values, not one measured number"),
     (f"OBX|1|NM|{HR}|1|74~80|{BPM}|||||R", "it holds 2 values, not one measured number"),
     (f"OBX|1|NM|{HR}|1|74&80|{BPM}|||||R", "it holds 2 values, not one measured number"),
@@ -147,3 +150,23 @@ def test_a_first_triplet_naming_no_coding_system_is_read_before_the_alternate():
     _, recorded, _ = read(monitor(f"OBX|1|NM|147842^MDC_ECG_HEART_RATE^^150456^MDC_PULS_OXIM_SAT_O2^MDC|1|74|"
                                   f"{BPM}|||||R"))
     assert recorded == {"heart_rate_bpm": 74}
+
+
+def test_a_malformed_escape_in_a_field_costs_that_field_not_the_message():
+    """python-hl7 raises on a formatting escape it cannot read (``\\.brx\\``): the message was
+    refused whole, its good vitals with it."""
+    _, recorded, _ = read(monitor(f"OBX|1|\\.brx\\|{HR}|1|120|{BPM}|||||R",
+                                  f"OBX|2|NM|{HR}|1|74|{BPM}|||||R"))
+    assert recorded == {"heart_rate_bpm": 74}
+
+
+@pytest.mark.parametrize("obx3, obx6, why", [
+    ("8867-4^Heart rate^LN^150456^MDC_PULS_OXIM_SAT_O2^MDC", "262688^MDC_DIM_PERCENT^MDC",
+     "OBX-3 names LOINC 8867-4 and MDC 150456 (SpO2), two different vitals: which is meant is unclear"),
+    (HR, "mmHg^^99LOC^/min^^UCUM",
+     "OBX-6 names two different units (mmHg and /min): which is meant is unclear"),
+])
+def test_a_first_triplet_contradicting_its_mdc_alternate_is_kept_with_why(obx3, obx6, why):
+    _, recorded, not_stored = read(monitor(f"OBX|1|NM|{obx3}|1|88|{obx6}|||||R"))
+    assert recorded == {}
+    assert not_stored[0]["why"] == why

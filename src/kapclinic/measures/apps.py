@@ -25,7 +25,7 @@ class MeasuresConfig(AppConfig):
             ext.ChartSection("measures", "measures/_chart_section.html", summary.load_section,
                              Action.PATIENT_VIEW, order=30, events=summary.section_events),
             ext.NavItem("outcomes", "Outcomes", "dashboard", Action.DASHBOARD_VIEW, order=20),
-            ext.NavItem("measure-settings", "Measure settings", "measure-settings",
+            ext.NavItem("measure-settings", "Measurement settings", "measure-settings",
                         Action.MEASURE_SETTINGS, order=70,
                         about="Crisis words, the questionnaires patients are sent and the follow-up "
                               "after each dose."),

@@ -15,7 +15,10 @@ from typing import Any
 
 FILE = Path(__file__).with_name("devices.json")
 MDIL_HEX = re.compile(r"^([0-9A-Fa-f]{1,4})-([0-9A-Fa-f]{1,4})$")
-ANNOTATION = re.compile(r"\{[!-z|~]*\}")  # UCUM: printable ASCII, no braces inside
+# UCUM's annotations (printable ASCII in braces) where monitors put them: before a division
+# (``{beats}/min``) or at the end (``%{SpO2}``); one inside a unit's symbol leaves it unknown
+ANNOTATION = re.compile(r"\{[!-z|~]*\}(?=/|$)")
+NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)  # HL7 v2 NM
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class Measurement:
     label: str
     field: str | None  # the vital sign it records (None: known, but not a recorded vital)
     loinc: str | None
+    not_recorded: str = ""  # for a known code without a field: why it is not recorded
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ def measurement(code: str, refid: str = "") -> Measurement | None:
     if found is None:
         return None
     return Measurement(code=code, refid=found["refid"], label=found["label"], field=found["field"],
-                       loinc=found["loinc"])
+                       loinc=found["loinc"], not_recorded=found.get("not_recorded", ""))
 
 
 def preference(code: str) -> int:
@@ -138,15 +142,14 @@ def reading(code: str, value: str, unit: str, *, refid: str = "", unit_name: str
     found = measurement(code, refid)
     ucum = ucum_of(unit, unit_name) or ""
     if found is None:
-        return Value(None, None, ucum, f"code {code or refid} is not a vital sign kapclinic records")
+        named = code or refid or "(none)"
+        return Value(None, None, ucum, f"code {named} is not a vital sign kapclinic records")
     if found.field is None:
-        return Value(found, None, ucum, f"{found.label} is not a recorded vital sign")
-    try:
-        number = float(str(value).strip())
-    except ValueError:
+        return Value(found, None, ucum, f"{found.label} is not recorded: {found.not_recorded}")
+    text = str(value).strip()
+    if not NUMBER.fullmatch(text):  # HL7's NM: digits, a sign, a decimal point; nothing float() also takes
         return Value(found, None, ucum, f"{found.label}: “{value}” is not a number")
-    if number != number or number in (float("inf"), float("-inf")):
-        return Value(found, None, ucum, f"{found.label}: “{value}” is not a number")
+    number = float(text)
     wanted = _data()["field_units"][found.field]
     if ucum == "[degF]" and wanted == "Cel":
         return Value(found, round((number - 32) * 5 / 9, 2), "Cel")
@@ -154,6 +157,31 @@ def reading(code: str, value: str, unit: str, *, refid: str = "", unit_name: str
         sent = unit or unit_name or "none"
         return Value(found, None, ucum, f"{found.label}: unit “{sent}” is not {wanted}")
     return Value(found, number, ucum)
+
+
+def disagreement(found: Measurement, ucum: str, code_first: tuple[str, str, str],
+                 unit_first: tuple[str, str, str]) -> str:
+    """Why a value read from OBX-3's or OBX-6's alternate (MDC) triplet is unclear, "" when it is
+    not: its first triplet, in another coding system, names another vital (a LOINC code
+    kapclinic knows) or another unit."""
+    code, _, system = code_first
+    if system == "LN":
+        named = _fields_by_loinc().get(code)
+        if named is not None and named != found.field:
+            return (f"OBX-3 names LOINC {code} and MDC {found.code} ({found.label}), two different "
+                    "vitals: which is meant is unclear")
+    if unit_first[:2] != ("", ""):
+        named_unit = ucum_of(*unit_first[:2])
+        if named_unit is not None and named_unit != ucum:
+            return (f"OBX-6 names two different units ({unit_first[0] or unit_first[1]} and {ucum}): "
+                    "which is meant is unclear")
+    return ""
+
+
+@cache
+def _fields_by_loinc() -> dict[str, str]:
+    return {entry["loinc"]: entry["field"] for entry in _data()["measurements"].values()
+            if entry["loinc"] and entry["field"]}
 
 
 def field_code(field: str) -> dict[str, str]:

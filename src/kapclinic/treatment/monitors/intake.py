@@ -17,7 +17,7 @@ import functools
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -504,14 +504,17 @@ def readings_of(message: pcd01.Message, *, fallback: datetime,
     candidates: dict[tuple[datetime, str], list[tuple[int, int, float, devices.Measurement, str, str]]] = {}
     not_stored: list[dict] = []
     for order, obs in enumerate(message.observations):
-        if not obs.value or devices.is_container(obs.code, obs.refid):
-            continue
-        sent = obs.code or obs.refid
+        if not obs.values_sent or devices.is_container(obs.code, obs.refid):
+            continue  # no value (a device or channel row), or a compound's heading
+        sent = obs.code or obs.refid or obs.code_first[0]
         why = obs.not_a_result or obs.not_a_number
         if why:
             not_stored.append({"code": sent, "value": obs.value[:40], "why": why})
             continue
         value = devices.reading(obs.code, obs.value, obs.unit, refid=obs.refid, unit_name=obs.unit_name)
+        if not value.problem and value.measurement is not None:
+            value = replace(value, problem=devices.disagreement(value.measurement, value.ucum, obs.code_first,
+                                                                obs.unit_first))
         if value.problem:
             not_stored.append({"code": sent, "value": obs.value[:40], "why": value.problem})
             continue

@@ -112,16 +112,22 @@ class Observation:
     flags: tuple[str, ...] = ()  # OBX-8's repetitions, upper case
     value_type: str = ""  # OBX-2 as sent, upper case
     values_sent: int = 1  # the parts OBX-5 holds (components and repetitions): one for a number
+    # OBX-3's and OBX-6's first triplet (identifier, text, coding system) when their MDC
+    # alternate was read instead, else empty
+    code_first: tuple[str, str, str] = ("", "", "")
+    unit_first: tuple[str, str, str] = ("", "", "")
 
     @property
     def not_a_number(self) -> str:
         """Why OBX-2 or OBX-5 says this is not one measured number (a waveform's samples, a
         range, text), or "" when it is one."""
         if self.value_type not in NUMERIC_TYPES:
-            return (f"sent as {VALUE_TYPE_WORDS.get(self.value_type, 'a value of type')} "
-                    f"(OBX-2 {self.value_type[:5]}), not one measured number")
+            words = VALUE_TYPE_WORDS.get(self.value_type, f"type {self.value_type[:5]}")
+            return f"sent as {words} (OBX-2 {self.value_type[:5]}), not one measured number"
         if self.values_sent > 1:
             return f"it holds {self.values_sent} values, not one measured number"
+        if not self.value:
+            return "OBX-5's first part is empty: not one measured number"
         return ""
 
     @property
@@ -215,7 +221,16 @@ def _repeat(segment, number: int, repeat: int, component: int) -> str:
         return ""
     if isinstance(part, hl7.Component):  # its first subcomponent
         part = part[0] if part else ""
-    return part if number in (1, 2) and _name(segment) == "MSH" else unescape(segment, part)
+    return part if number in (1, 2) and _name(segment) == "MSH" else _unescaped(segment, part)
+
+
+def _unescaped(segment, text: str) -> str:
+    """``text`` with its HL7 escapes read; as sent when python-hl7 cannot read them (a malformed
+    formatting escape such as ``\\.brx\\`` raises there): one odd field never costs the message."""
+    try:
+        return unescape(segment, text)
+    except Exception:  # noqa: BLE001 - python-hl7 raises ValueError and others on such escapes
+        return text
 
 
 def _component(segment, number: int, repeat: int, component: int):
@@ -366,10 +381,11 @@ def parse(raw: str, zone: tzinfo) -> Message:
         # monitor may use for itself (``0123456789ABCDEF^EUI-64``, ``^^0123456789ABCDEF^EUI-64``)
         named = [i for i in (_field(segment, 18, 3).strip(), _field(segment, 18, 1).strip()) if i]
         devices += [i[:100] for i in named if i[:100] not in devices]
-        code, refid = _coded(segment, 3, ("MDC",))
-        unit, unit_name = _coded(segment, 6, ("MDC", "UCUM"))
+        code, refid, code_first = _coded(segment, 3, ("MDC",))
+        unit, unit_name, unit_first = _coded(segment, 6, ("MDC", "UCUM"))
         message.observations.append(Observation(
-            code=code[:64], value=_field(segment, 5).strip(), unit=unit[:64],
+            code=code[:64], value=_sent(segment, 5).strip(), unit=unit[:64],
+            code_first=code_first, unit_first=unit_first,
             observed_at=_when(_field(segment, 14), zone) or fallback,
             status=_field(segment, 11).strip().upper(), device=named[0][:100] if named else "",
             refid=refid[:100], unit_name=unit_name[:100], flags=_flags(segment),
@@ -383,16 +399,28 @@ def parse(raw: str, zone: tzinfo) -> Message:
     return message
 
 
-def _coded(segment, number: int, systems: tuple[str, ...]) -> tuple[str, str]:
-    """A coded field's (identifier, text), stripped: its first triplet (components 1-3), or its
-    alternate (4-6) when the first names another coding system and the alternate one of
-    ``systems`` (the IHE PCD layout that sends LOINC first:
-    ``8889-8^Heart Rate by Oximetry^LN^149530^MDC_PULS_OXIM_PULS_RATE^MDC``). A first triplet
-    naming no coding system is the one read (many monitors name none)."""
-    first = _repeat(segment, number, 1, 3).strip().upper()
-    if first and first not in systems and _repeat(segment, number, 1, 6).strip().upper() in systems:
-        return _repeat(segment, number, 1, 4).strip(), _repeat(segment, number, 1, 5).strip()
-    return _repeat(segment, number, 1, 1).strip(), _repeat(segment, number, 1, 2).strip()
+def _coded(segment, number: int, systems: tuple[str, ...]) -> tuple[str, str, tuple[str, str, str]]:
+    """A coded field's identifier and text, stripped, and what its first triplet named instead:
+    its first triplet (components 1-3; then no other), or its alternate (4-6) when the first
+    names another coding system and the alternate one of ``systems`` (the IHE PCD layout that
+    sends LOINC first: ``8889-8^Heart Rate by Oximetry^LN^149530^MDC_PULS_OXIM_PULS_RATE^MDC``),
+    with the first's (identifier, text, system) to check them against each other. A first
+    triplet naming no coding system is the one read (many monitors name none)."""
+    first = [_repeat(segment, number, 1, c).strip() for c in (1, 2, 3)]
+    system = first[2].upper()
+    if system and system not in systems and _repeat(segment, number, 1, 6).strip().upper() in systems:
+        return (_repeat(segment, number, 1, 4).strip(), _repeat(segment, number, 1, 5).strip(),
+                (first[0][:64], first[1][:100], system[:20]))
+    return first[0], first[1], ("", "", "")
+
+
+def _sent(segment, number: int) -> str:
+    """A field's first component as sent, escapes left as they are: a number has none, and
+    python-hl7 cuts the text at one it cannot read (``120\\80`` would read as 120)."""
+    part = _component(segment, number, 1, 1)
+    if isinstance(part, hl7.Component):
+        part = part[0] if part else ""
+    return str(part) if part is not None else ""
 
 
 def _parts(segment, number: int) -> int:
@@ -431,7 +459,7 @@ def _subcomponents(segment, number: int, repeat: int, component: int) -> list[st
     if part is None:
         return []
     parts = [str(p) for p in (part if isinstance(part, hl7.Component) else [part])]
-    return [unescape(segment, p).strip() or p.strip() for p in parts]
+    return [_unescaped(segment, p).strip() or p.strip() for p in parts]
 
 
 def _flags(obx) -> tuple[str, ...]:
