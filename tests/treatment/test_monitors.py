@@ -717,3 +717,21 @@ def test_an_oximeters_pulse_is_recorded_when_the_ecg_heart_rate_beside_it_is_imp
     kept = MonitorMessage.objects.get(control_id="PR1")
     assert [item.get("field") for item in kept.not_stored] == ["heart_rate_bpm"]  # the -100, with why
     assert kept.not_stored[0]["value"] == -100
+
+
+def test_the_session_page_shows_the_monitors_values_not_charted_and_why(in_chair, clinic_a, nurse):
+    """A waveform sent under the SpO2 code and an impossible heart rate are kept on the message
+    with why; the nurse at the chair sees them beside the readings, not only in the database."""
+    text = one_observation("150456^MDC_PULS_OXIM_SAT_O2^MDC", "1.18^1.17^1.16",
+                           "262688^MDC_DIM_PERCENT^MDC")
+    text = text.replace("|NM|150456", "|NA|150456", 1)
+    assert intake.receive(text, clinic=clinic_a).code == "AA"
+    assert intake.receive(one_observation("147842^MDC_ECG_HEART_RATE^MDC", "400",
+                                          "264864^MDC_DIM_BEAT_PER_MIN^MDC", control_id="C-2"),
+                          clinic=clinic_a).code == "AA"
+    page = login(nurse).get(f"/sessions/{in_chair.pk}/").content.decode()
+    section = page.split('id="not-charted-h"', 1)[1].split("</section>", 1)[0]
+    assert "SpO2" in section
+    assert "sent as a waveform&#x27;s samples (OBX-2 NA), not one measured number" in section
+    assert "heart rate" in section and "400" in section
+    assert section.index("heart rate") < section.index("SpO2")  # newest first

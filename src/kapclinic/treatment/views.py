@@ -30,7 +30,7 @@ from kapclinic.alerts.models import Alert
 from kapclinic.alerts.views import acknowledge_posted
 from kapclinic.audit import trail
 from kapclinic.clinical import protocols as core
-from kapclinic.clinical.monitoring import evaluate, load_rules, next_reading_due
+from kapclinic.clinical.monitoring import devices, evaluate, load_rules, next_reading_due
 from kapclinic.clinical.monitoring.plausibility import FIELD_WORDS
 from kapclinic.clinical.sessions import allowed_next, check_transition
 from kapclinic.patients.access import get_patient_for_user
@@ -56,6 +56,7 @@ from kapclinic.treatment.models import (
     AdministrationEvent,
     ChecklistEntry,
     ChecklistItem,
+    MonitorMessage,
     Session,
     SessionEvent,
     State,
@@ -107,6 +108,8 @@ class Live:
     next_due_at: datetime | None = None
     charts: list[Chart] = field(default_factory=list)
     dose_events: list[AdministrationEvent] = field(default_factory=list)  # pauses, devices...
+    # the session's monitor messages with values not charted (newest first), and why
+    unrecorded: list[MonitorMessage] = field(default_factory=list)
 
     @property
     def open_alerts(self) -> list[Alert]:
@@ -165,6 +168,18 @@ class Live:
         return rows
 
     @property
+    def not_charted(self) -> list[dict[str, str]]:
+        """The monitors' values this session's chart does not show (a waveform, an impossible
+        value, a code kapclinic does not record...), each with why, newest message first."""
+        rows = []
+        for kept in self.unrecorded:
+            at = timezone.localtime(kept.received_at).strftime("%H:%M")
+            for item in kept.not_stored[:MAX_NOT_CHARTED]:
+                rows.append({"time": at, "what": _sent_words(item), "value": str(item.get("value", "")),
+                             "why": str(item.get("why", ""))})
+        return rows[:MAX_NOT_CHARTED]
+
+    @property
     def log(self) -> list[dict[str, Any]]:
         """Steps, checklist answers, the dose and acknowledgements, newest first."""
         rows = [{"at": e.at, "what": f"{e.get_to_state_display()}", "detail": e.reason,
@@ -191,8 +206,20 @@ class Live:
                  [c.pk for c in self.checklist], [e.pk for e in self.events],
                  None if self.administration is None else (self.administration.pk,
                                                            self.administration.ended_at),
-                 [e.pk for e in self.dose_events]]
+                 [e.pk for e in self.dose_events], [m.pk for m in self.unrecorded]]
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+MAX_NOT_CHARTED = 30  # rows of monitor values not charted on the session page: the newest
+
+
+def _sent_words(item: dict) -> str:
+    """What a value a monitor sent was: its vital's name, else its code's, else the code."""
+    if item.get("field") in FIELD_WORDS:
+        return FIELD_WORDS[item["field"]][0]
+    code = str(item.get("code", ""))
+    found = devices.measurement(code) if code else None
+    return found.label if found is not None else (f"code {code}" if code else "")
 
 
 def _figure(value: float | None) -> str:
@@ -236,6 +263,8 @@ def load_live(session: Session, now: datetime) -> Live:
     if live.administration is not None:
         live.dose_events = list(AdministrationEvent.objects.filter(session=session)
                                 .select_related("recorded_by").order_by("at", "id"))
+    live.unrecorded = list(MonitorMessage.objects.filter(session=session).exclude(not_stored=[])
+                           .order_by("-received_at", "-id")[:MAX_NOT_CHARTED])
     valid = [r for r in readings if r.entered_in_error_at is None]
     phase = vitals.PHASE_OF_STATE.get(State(session.state))
     settings = monitoring_settings(session.patient.clinic_id)
