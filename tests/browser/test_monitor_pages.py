@@ -84,6 +84,13 @@ def streaming_high(transactional_db):
         intake.receive(simulate.message(control_id=f"STREAM-{n}", mrn="STREAM-1", device="00A0C9FFFE000011",
                                         at=datetime.now(UTC) - timedelta(seconds=90 - 20 * n), patient=drift),
                        clinic=clinic, peer="127.0.0.1")
+    # and its SpO2 pleth sent under the SpO2 code: a waveform, not a reading
+    pleth = simulate.message(control_id="STREAM-PLETH", mrn="STREAM-1", device="00A0C9FFFE000011",
+                             at=datetime.now(UTC) - timedelta(seconds=5), patient=drift)
+    spo2 = "150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.2.1|"
+    pleth = "\r".join(line.replace(f"|NM|{spo2}", f"|NA|{spo2}0.98^1.02^") for line in pleth.split("\r")
+                      if not line.startswith("OBX") or spo2 in line)
+    intake.receive(pleth, clinic=clinic, peer="127.0.0.1")
     return session
 
 
@@ -95,6 +102,9 @@ def test_a_nurse_sees_one_alert_for_a_monitors_steady_stream_saying_how_often_it
     above = "Blood pressure before dosing is above the esketamine label figure"
     expect(alerts.filter(has_text=above)).to_have_count(1)
     expect(alerts.first).to_contain_text("Fired again 3 times while open, no worse than this")
+    not_charted = page.locator("section", has=page.get_by_role("heading", name="Monitor values not charted"))
+    expect(not_charted).to_contain_text("sent as a waveform's samples (OBX-2 NA), not one measured number")
+    not_charted.screenshot(caret="initial", path=screenshot_dir / "session-not-charted.png")
     found = axe_violations(page)
     page.screenshot(caret="initial", path=screenshot_dir / "session-alert-fired-again.png", full_page=True)
     alerts.first.screenshot(caret="initial", path=screenshot_dir / "session-alert-fired-again-card.png")
