@@ -508,8 +508,9 @@ def readings_of(message: pcd01.Message, *, fallback: datetime,
             continue  # no value (a device or channel row), or a compound's heading
         sent = obs.code or obs.refid or obs.code_first[0]
         why = obs.not_a_result or obs.not_a_number
-        if why:
-            not_stored.append({"code": sent, "value": obs.value[:40], "why": why})
+        if why:  # the first of several parts, marked as one of more
+            shown = obs.value[:40] + (" …" if obs.values_sent > 1 else "")
+            not_stored.append({"code": sent, "value": shown, "why": why})
             continue
         value = devices.reading(obs.code, obs.value, obs.unit, refid=obs.refid, unit_name=obs.unit_name)
         if not value.problem and value.measurement is not None:
