@@ -117,15 +117,10 @@ def ucum_of(unit: str, name: str = "") -> str | None:
 
 
 def _without_annotations(unit: str) -> str:
-    """A UCUM unit without its annotations: text in curly braces changes no unit's meaning, and
-    one standing alone is the unit 1 (UCUM 2.1, section 12), so ``{beats}/min`` is ``/min`` and
-    ``%{SpO2}`` is ``%``."""
-    if "{" not in unit:
-        return unit
-    plain = ANNOTATION.sub("", unit)
-    if plain == "" or plain.startswith("/"):
-        plain = "1" + plain
-    return "/min" if plain == "1/min" else plain
+    """A UCUM unit without its annotations: text in curly braces changes no unit's meaning
+    (UCUM 2.1, section 12), so ``{beats}/min`` is ``/min`` and ``%{SpO2}`` is ``%``; one standing
+    alone leaves nothing, which names no unit."""
+    return ANNOTATION.sub("", unit) if "{" in unit else unit
 
 
 @cache

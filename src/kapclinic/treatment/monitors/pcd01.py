@@ -216,12 +216,16 @@ def _repeat(segment, number: int, repeat: int, component: int) -> str:
     (unescaped; a component or repetition the field lacks is ""), walking its tree directly:
     ``extract_field`` builds an accessor and checks its path on every call, and a message
     is read through some 50 of them. A test compares the two on random messages."""
-    part = _component(segment, number, repeat, component)
-    if part is None:
-        return ""
-    if isinstance(part, hl7.Component):  # its first subcomponent
-        part = part[0] if part else ""
+    part = _leaf(segment, number, repeat, component)
     return part if number in (1, 2) and _name(segment) == "MSH" else _unescaped(segment, part)
+
+
+def _leaf(segment, number: int, repeat: int, component: int) -> str:
+    """A component's first subcomponent as sent, escapes left as they are ("" when absent)."""
+    part = _component(segment, number, repeat, component)
+    if isinstance(part, hl7.Component):
+        part = part[0] if part else ""
+    return "" if part is None else str(part)
 
 
 def _unescaped(segment, text: str) -> str:
@@ -384,7 +388,9 @@ def parse(raw: str, zone: tzinfo) -> Message:
         code, refid, code_first = _coded(segment, 3, ("MDC",))
         unit, unit_name, unit_first = _coded(segment, 6, ("MDC", "UCUM"))
         message.observations.append(Observation(
-            code=code[:64], value=_sent(segment, 5).strip(), unit=unit[:64],
+            # the value as sent: a number has no escapes, and python-hl7 cuts the text at one it
+            # cannot read (``120\\80`` would read as 120)
+            code=code[:64], value=_leaf(segment, 5, 1, 1).strip(), unit=unit[:64],
             code_first=code_first, unit_first=unit_first,
             observed_at=_when(_field(segment, 14), zone) or fallback,
             status=_field(segment, 11).strip().upper(), device=named[0][:100] if named else "",
@@ -412,15 +418,6 @@ def _coded(segment, number: int, systems: tuple[str, ...]) -> tuple[str, str, tu
         return (_repeat(segment, number, 1, 4).strip(), _repeat(segment, number, 1, 5).strip(),
                 (first[0][:64], first[1][:100], system[:20]))
     return first[0], first[1], ("", "", "")
-
-
-def _sent(segment, number: int) -> str:
-    """A field's first component as sent, escapes left as they are: a number has none, and
-    python-hl7 cuts the text at one it cannot read (``120\\80`` would read as 120)."""
-    part = _component(segment, number, 1, 1)
-    if isinstance(part, hl7.Component):
-        part = part[0] if part else ""
-    return str(part) if part is not None else ""
 
 
 def _parts(segment, number: int) -> int:
